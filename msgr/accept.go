@@ -1,0 +1,222 @@
+package msgr
+
+import (
+	"errors"
+
+	"github.com/msgrsim/msgrsim/msgr/event"
+	"github.com/msgrsim/msgrsim/msgr/netio"
+	"github.com/msgrsim/msgrsim/msgr/proto"
+	"github.com/msgrsim/msgrsim/msgr/wire"
+)
+
+// processor is the listener (Ceph's Processor): it accepts sockets on one center and hands
+// each to a new acceptor connection on the least-loaded worker.
+type processor struct {
+	m        *Messenger
+	l        netio.Listener
+	center   *event.Center
+	failures int
+}
+
+// maxAcceptsPerEvent bounds the accepts handled per readiness report.
+const maxAcceptsPerEvent = 64
+
+func newProcessor(m *Messenger, l netio.Listener) *processor {
+	return &processor{m: m, l: l, center: m.pool.Centers()[0]}
+}
+
+func (p *processor) start() {
+	p.center.Post(func() {
+		if err := p.center.CreateFileEvent(p.l.FD(), netio.Read, p.onAccept); err != nil {
+			p.m.log.Error("watch listener", "err", err)
+		}
+	})
+}
+
+func (p *processor) stop() {
+	p.center.Post(func() {
+		_ = p.center.DeleteFileEvent(p.l.FD(), netio.Read)
+		_ = p.l.Close()
+	})
+}
+
+func (p *processor) onAccept(int, netio.Events) {
+	for i := 0; i < maxAcceptsPerEvent; i++ {
+		s, err := p.l.Accept()
+		if errors.Is(err, netio.ErrWouldBlock) {
+			return
+		}
+		if err != nil {
+			p.failures++
+			p.m.log.Warn("accept failed", "err", err, "consecutive", p.failures)
+			return
+		}
+		p.failures = 0
+		p.m.newAcceptor(s)
+	}
+}
+
+// newConnectorLocked creates a connection that will connect to addr; m.mu is held.
+func (m *Messenger) newConnectorLocked(peerType wire.EntityType, addr wire.EntityAddr) *Connection {
+	c := &Connection{m: m, id: m.newIDLocked(), center: m.pool.Pick(), regAddr: addr}
+	c.peerType.Store(uint32(peerType))
+	c.peerAddr.Store(&addr)
+	p := m.policyLocked(peerType)
+	th := m.throttles[peerType]
+	if m.dthrot != nil {
+		th.Dispatch = m.dthrot
+	}
+	c.p = proto.NewConnector(m.pcfg, (*connHost)(c), addr, peerType, p, th)
+	m.all[c.id] = c
+	return c
+}
+
+// start begins a connector's first connect; posted to its center.
+func (c *Connection) start() { c.run(c.p.Start) }
+
+// newAcceptor creates a connection for an accepted socket and starts its handshake.
+func (m *Messenger) newAcceptor(s netio.Socket) {
+	m.mu.Lock()
+	if m.state == stateShutdown {
+		m.mu.Unlock()
+		_ = s.Close()
+		return
+	}
+	c := &Connection{m: m, id: m.newIDLocked(), center: m.pool.Pick()}
+	m.all[c.id] = c
+	m.mu.Unlock()
+	sockPeer := wire.LegacyAddr(s.RemoteAddr(), 0)
+	c.p = proto.NewAcceptor(m.pcfg, (*connHost)(c), sockPeer)
+	c.center.Post(func() {
+		c.run(func() {
+			c.sock = s
+			c.p.Start()
+		})
+	})
+}
+
+// handover is a lossless replace decided on the new connection's center: the existing session
+// adopts the new socket on its own center.
+type handover struct {
+	existing      *Connection
+	connect       wire.Connect
+	resetFromPeer bool
+	resetExisting bool
+}
+
+// acceptConnect decides what to answer to a connect message (Ceph's handle_connect_message_2
+// around the pure proto.Decide) and carries out the side effects on the existing session.
+func (m *Messenger) acceptConnect(c *Connection, req *proto.ConnectRequest) proto.Decision {
+	in := proto.DecideInput{
+		Connect:         req.Connect,
+		Policy:          req.Policy,
+		ProtocolVersion: proto.ProtocolVersion(m.cfg.Name.Type, req.Connect.HostType, m.cfg.ClusterProtocol, false),
+		AuthResult:      m.authorize(req),
+		PeerAddr:        req.PeerAddr,
+		MyAddr:          m.MyAddr(),
+		Replacing:       req.Replacing,
+	}
+	ex := m.lookup(req.PeerAddr)
+	if ex == c {
+		in.Existing = proto.Existing{Present: true, IsSelf: true}
+		ex = nil
+	}
+	if ex != nil {
+		ex.mu.Lock()
+		defer ex.mu.Unlock()
+		in.Existing = ex.p.Snapshot()
+	}
+	d := proto.Decide(&in)
+	m.trace(TraceEvent{Kind: TraceDecision, Conn: c, Rule: d.Rule})
+	switch d.Verdict {
+	case proto.VerdictOpen:
+		return m.acceptOpen(c, req, d)
+	case proto.VerdictReplace:
+		return m.acceptReplace(c, ex, req, d)
+	case proto.VerdictReply:
+		if d.KeepaliveExisting {
+			ex.center.Post(func() { ex.run(ex.p.SendKeepalive) })
+		}
+	}
+	return d
+}
+
+// authorize is the AuthServer: auth none accepts every authorizer (and none).
+func (m *Messenger) authorize(req *proto.ConnectRequest) int {
+	switch req.Connect.AuthorizerProtocol {
+	case wire.AuthUnknown, wire.AuthNone:
+		return 1
+	}
+	return -1
+}
+
+// acceptOpen registers c for the peer's address (unless it is a stateless server's client).
+func (m *Messenger) acceptOpen(c *Connection, req *proto.ConnectRequest, d proto.Decision) proto.Decision {
+	p := req.Policy
+	if p.Server && p.Lossy && !p.RegisterLossyClients {
+		return d
+	}
+	if !m.register(c, req.PeerAddr) {
+		return proto.Decision{Verdict: proto.VerdictFault, Rule: "accept_conn: another connection holds the address"}
+	}
+	c.regAddr = req.PeerAddr
+	return d
+}
+
+// acceptReplace replaces the existing session ex (locked by the caller). A lossy one is
+// stopped and c opens a new session; a lossless one adopts c's socket (carried out once the
+// core returns, see carryOutHandover).
+func (m *Messenger) acceptReplace(c, ex *Connection, req *proto.ConnectRequest, d proto.Decision) proto.Decision {
+	if ex.p.Policy().Lossy {
+		m.stopReplaced(ex)
+		open := proto.Decision{Verdict: proto.VerdictOpen, ResetFromPeer: d.ResetFromPeer, Rule: d.Rule}
+		return m.acceptOpen(c, req, open)
+	}
+	ex.p.MarkReplacing()
+	c.handover = &handover{existing: ex, connect: req.Connect, resetFromPeer: d.ResetFromPeer, resetExisting: d.ResetExisting}
+	return d
+}
+
+// stopReplaced stops a lossy session being replaced (ex is locked): its queued input is
+// discarded, dispatchers hear of a reset, and its socket is closed on its own center.
+func (m *Messenger) stopReplaced(ex *Connection) {
+	ex.p.Stop()
+	ex.closed.Store(true)
+	m.forget(ex)
+	m.dq.discard(ex)
+	m.dq.queueEvent(ex, proto.EventReset)
+	ex.center.Post(func() { ex.run(func() {}) })
+}
+
+// carryOutHandover gives c's socket and unconsumed input to the existing session, which adopts
+// them on its own center.
+func (c *Connection) carryOutHandover() {
+	h := c.handover
+	c.handover = nil
+	s := c.sock
+	leftover := c.p.TakeInput()
+	if s != nil {
+		_ = c.center.DeleteFileEvent(s.FD(), netio.Read|netio.Write)
+	}
+	c.sock, c.mask = nil, 0
+	ex := h.existing
+	ex.center.Post(func() { ex.adopt(s, h, leftover) })
+}
+
+// adopt makes this (existing) session continue on socket s (Ceph's replace, lossless branch).
+func (c *Connection) adopt(s netio.Socket, h *handover, leftover []byte) {
+	c.run(func() {
+		if c.p.State() == proto.StateClosed || s == nil {
+			if s != nil {
+				_ = s.Close()
+			}
+			return
+		}
+		if h.resetExisting {
+			c.p.SessionReset()
+		}
+		c.closeSocket()
+		c.sock = s
+		c.p.Adopt(h.connect, h.resetFromPeer, leftover)
+	})
+}

@@ -1,0 +1,114 @@
+package msgr
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/msgrsim/msgrsim/internal/detrand"
+	"github.com/msgrsim/msgrsim/msgr/event"
+	"github.com/msgrsim/msgrsim/msgr/netio"
+	"github.com/msgrsim/msgrsim/msgr/proto"
+	"github.com/msgrsim/msgrsim/msgr/wire"
+)
+
+// Config configures a Messenger. Zero values take Ceph's defaults.
+type Config struct {
+	Name    wire.EntityName // who this messenger is, e.g. osd.3 or client.-1
+	Nonce   uint32          // instance nonce in our address (0: drawn from Rand)
+	Stack   netio.Stack     // the network: epoll.Stack or a simnet host (required)
+	Runtime event.Runtime   // who drives the event centers (nil: a GoRuntime)
+	Rand    *detrand.Rand   // the random source (nil: seeded from the clock, production only)
+	Workers int             // ms_async_op_threads (0: 3)
+
+	ClusterProtocol       uint32 // protocol_version toward peers of our own type
+	NoCRCHeader           bool   // turn off ms_crc_header
+	NoCRCData             bool   // turn off ms_crc_data
+	DispatchThrottleBytes int64  // ms_dispatch_throttle_bytes (0: 100 MiB; negative: unlimited)
+	DefaultSendPriority   uint16 // priority of messages sent with priority 0 (0: 127)
+	Limits                wire.Limits
+
+	InitialBackoff time.Duration // ms_initial_backoff (0.2 s)
+	MaxBackoff     time.Duration // ms_max_backoff (15 s)
+	ReadyTimeout   time.Duration // ms_connection_ready_timeout (10 s)
+	IdleTimeout    time.Duration // ms_connection_idle_timeout (900 s)
+
+	BindPortMin uint16 // ms_bind_port_min (6800)
+	BindPortMax uint16 // ms_bind_port_max (7568)
+	NoLearnAddr bool   // turn off ms_learn_addr_from_peer
+
+	Logger *slog.Logger     // nil: discard
+	Tracer func(TraceEvent) // called synchronously for every traced event (simulator, tests)
+}
+
+// Defaults.
+const (
+	DefaultDispatchThrottleBytes = 100 << 20
+	DefaultBindPortMin           = 6800
+	DefaultBindPortMax           = 7568
+)
+
+func (cfg *Config) setDefaults() {
+	if cfg.Runtime == nil {
+		cfg.Runtime = &event.GoRuntime{Logger: cfg.Logger}
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = detrand.NewSeeded(uint64(time.Now().UnixNano()))
+	}
+	if cfg.DispatchThrottleBytes == 0 {
+		cfg.DispatchThrottleBytes = DefaultDispatchThrottleBytes
+	}
+	if cfg.DefaultSendPriority == 0 {
+		cfg.DefaultSendPriority = wire.PrioDefault
+	}
+	if cfg.BindPortMin == 0 {
+		cfg.BindPortMin = DefaultBindPortMin
+	}
+	if cfg.BindPortMax == 0 {
+		cfg.BindPortMax = DefaultBindPortMax
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+func (cfg *Config) protoConfig() proto.Config {
+	return proto.Config{
+		MyName:          cfg.Name,
+		ClusterProtocol: cfg.ClusterProtocol,
+		CRCHeader:       !cfg.NoCRCHeader,
+		CRCData:         !cfg.NoCRCData,
+		Limits:          cfg.Limits,
+		InitialBackoff:  cfg.InitialBackoff,
+		MaxBackoff:      cfg.MaxBackoff,
+		ReadyTimeout:    cfg.ReadyTimeout,
+		IdleTimeout:     cfg.IdleTimeout,
+	}
+}
+
+// TraceKind says what a TraceEvent reports.
+type TraceKind uint8
+
+// Trace event kinds.
+const (
+	TraceState     TraceKind = iota + 1 // a protocol state transition (From, To)
+	TraceFault                          // a connection fault (State, Err)
+	TraceDeliver                        // a message received in order (Msg)
+	TraceDispatch                       // a message handed to a dispatcher (Msg, Fast)
+	TraceConnEvent                      // a connection event queued (Event)
+	TraceDecision                       // an accept decision (Rule)
+	TraceSend                           // a message queued for sending (Msg)
+	TraceDrop                           // a message dropped: sent on a closed connection (Msg)
+)
+
+// TraceEvent is one traced happening inside a messenger.
+type TraceEvent struct {
+	Kind     TraceKind
+	Msgr     *Messenger
+	Conn     *Connection
+	From, To proto.State
+	Err      error
+	Msg      *Message
+	Fast     bool
+	Event    proto.EventKind
+	Rule     string
+}

@@ -1,0 +1,241 @@
+package msgr
+
+import (
+	"errors"
+
+	"github.com/msgrsim/msgrsim/msgr/netio"
+	"github.com/msgrsim/msgrsim/msgr/proto"
+)
+
+// Per-event work caps, so one busy connection does not starve the others on its center.
+const (
+	maxReadsPerEvent  = 16
+	maxWritesPerEvent = 64
+)
+
+// run executes fn on the owning center with the connection locked, brings socket interest and
+// timers in line with the core, then (unlocked) performs the deliveries and events fn caused.
+func (c *Connection) run(fn func()) {
+	c.mu.Lock()
+	c.inCenter = true
+	if c.p != nil {
+		fn()
+		c.sync()
+	}
+	c.inCenter = false
+	ups := c.upcalls
+	c.upcalls = nil
+	c.mu.Unlock()
+	for _, u := range ups {
+		c.perform(u)
+	}
+}
+
+func (c *Connection) perform(u upcall) {
+	switch u.kind {
+	case upDeliver:
+		c.m.deliver(c, u.msg, u.res)
+	case upEvent:
+		c.m.connEvent(c, u.event)
+	}
+}
+
+// sync settles what the core's last step asked for: a failed connect, a replace, output to
+// write, interest to poll for, its next deadline, and cleanup once closed.
+func (c *Connection) sync() {
+	for i := 0; i < 4; i++ {
+		if err := c.connectErr; err != nil {
+			c.connectErr = nil
+			c.p.ConnectFailed(err, errors.Is(err, netio.ErrRefused))
+			continue
+		}
+		if c.handover != nil {
+			c.carryOutHandover()
+			continue
+		}
+		if c.sock != nil && !c.connecting && !c.writeBlocked && c.p.HasOutput() {
+			c.writeOut()
+			continue
+		}
+		break
+	}
+	c.updateInterest()
+	c.updateTimer()
+	if c.p.State() == proto.StateClosed && !c.cleaned {
+		c.cleanup()
+	}
+}
+
+// onFile handles readiness of the connection's socket.
+func (c *Connection) onFile(fd int, ready netio.Events) {
+	c.run(func() {
+		if c.sock == nil || c.sock.FD() != fd {
+			return // a stale event for a socket already replaced
+		}
+		if c.connecting {
+			c.finishConnect()
+			return
+		}
+		if ready&netio.Write != 0 {
+			c.writeBlocked = false
+		}
+		if ready&netio.Read != 0 {
+			c.readIn()
+		}
+	})
+}
+
+func (c *Connection) finishConnect() {
+	err := c.sock.ConnectError()
+	if errors.Is(err, netio.ErrInProgress) {
+		return
+	}
+	c.connecting = false
+	if err != nil {
+		c.p.ConnectFailed(err, errors.Is(err, netio.ErrRefused))
+		return
+	}
+	c.p.Connected()
+}
+
+// readIn reads while the core wants input; a short read means the socket is drained for now
+// (readiness is level-triggered, so anything that arrives later is reported again).
+func (c *Connection) readIn() {
+	for i := 0; i < maxReadsPerEvent && c.sock != nil; i++ {
+		buf := c.p.ReadBuf()
+		if len(buf) == 0 {
+			return
+		}
+		n, err := c.sock.Read(buf)
+		if n > 0 {
+			c.p.Received(n)
+		}
+		if err != nil {
+			if !errors.Is(err, netio.ErrWouldBlock) && c.sock != nil {
+				c.p.TransportError(err)
+			}
+			return
+		}
+		if n < len(buf) {
+			return
+		}
+	}
+}
+
+// writeOut writes the core's output until it is done, the socket is full, or the cap is hit.
+func (c *Connection) writeOut() {
+	for i := 0; i < maxWritesPerEvent && c.sock != nil; i++ {
+		iov := c.p.Output()
+		if len(iov) == 0 {
+			return
+		}
+		n, err := c.sock.Writev(iov)
+		if n > 0 {
+			c.p.Wrote(n)
+		}
+		if err != nil {
+			if errors.Is(err, netio.ErrWouldBlock) {
+				c.writeBlocked = true
+			} else {
+				c.p.TransportError(err)
+			}
+			return
+		}
+	}
+	c.writeBlocked = c.sock != nil // cap hit: continue when writable
+}
+
+func (c *Connection) updateInterest() {
+	var want netio.Events
+	if c.sock != nil {
+		switch {
+		case c.connecting:
+			want = netio.Write
+		default:
+			if c.p.WantRead() {
+				want |= netio.Read
+			}
+			if c.writeBlocked {
+				want |= netio.Write
+			}
+		}
+	}
+	if want == c.mask {
+		return
+	}
+	fd := -1
+	if c.sock != nil {
+		fd = c.sock.FD()
+	}
+	if drop := c.mask &^ want; drop != 0 && fd >= 0 {
+		_ = c.center.DeleteFileEvent(fd, drop)
+	}
+	if add := want &^ c.mask; add != 0 {
+		if err := c.center.CreateFileEvent(fd, add, c.onFile); err != nil {
+			c.m.log.Error("watch socket", "conn", c.id, "err", err)
+		}
+	}
+	c.mask = want
+}
+
+func (c *Connection) updateTimer() {
+	at, ok := c.p.NextDeadline()
+	if ok && c.timer != 0 && at == c.timerAt {
+		return
+	}
+	if c.timer != 0 {
+		c.center.DeleteTimeEvent(c.timer)
+		c.timer = 0
+	}
+	if ok {
+		c.timerAt = at
+		c.timer = c.center.CreateTimeEventAt(at, c.onTimer)
+	}
+}
+
+func (c *Connection) onTimer() {
+	c.run(func() {
+		c.timer = 0
+		c.p.Tick()
+	})
+}
+
+// closeSocket drops the current socket. On the owning center it is unwatched and closed at
+// once; from elsewhere (mark_down, a replace decided by another center) that is posted.
+func (c *Connection) closeSocket() {
+	s := c.sock
+	if s == nil {
+		return
+	}
+	c.sock, c.mask, c.connecting, c.writeBlocked = nil, 0, false, false
+	if c.inCenter {
+		c.unwatchAndClose(s)
+		return
+	}
+	c.center.Post(func() { c.unwatchAndClose(s) })
+}
+
+func (c *Connection) unwatchAndClose(s netio.Socket) {
+	_ = c.center.DeleteFileEvent(s.FD(), netio.Read|netio.Write)
+	_ = s.Close()
+}
+
+// cleanup releases what a closed connection holds: registry entry, timer, center load.
+func (c *Connection) cleanup() {
+	c.cleaned = true
+	c.closed.Store(true)
+	if c.timer != 0 {
+		c.center.DeleteTimeEvent(c.timer)
+		c.timer = 0
+	}
+	c.closeSocket()
+	c.center.AddLoad(-1)
+	c.m.forget(c)
+	c.pmu.Lock()
+	dropped := c.pend
+	c.pend = nil
+	c.pmu.Unlock()
+	for _, msg := range dropped {
+		c.m.trace(TraceEvent{Kind: TraceDrop, Conn: c, Msg: msg})
+	}
+}

@@ -1,0 +1,72 @@
+package msgr
+
+import (
+	"time"
+
+	"github.com/msgrsim/msgrsim/internal/detrand"
+	"github.com/msgrsim/msgrsim/msgr/proto"
+	"github.com/msgrsim/msgrsim/msgr/wire"
+)
+
+// connHost is the proto.Host of a Connection. Its methods run with the connection locked, on
+// the owning center (or, for an existing session touched by an accept decision, on the
+// deciding center).
+type connHost Connection
+
+func (h *connHost) c() *Connection { return (*Connection)(h) }
+
+func (h *connHost) Now() time.Duration  { return h.center.Now() }
+func (h *connHost) Wall() time.Time     { return h.center.Clock().Wall() }
+func (h *connHost) Rand() *detrand.Rand { return h.center.Rand() }
+
+func (h *connHost) StartConnect() {
+	c := h.c()
+	c.closeSocket()
+	addr := c.PeerAddr()
+	s, err := c.m.cfg.Stack.Connect(addr.Addr)
+	if err != nil {
+		c.connectErr = err
+		return
+	}
+	c.sock, c.connecting = s, true
+}
+
+func (h *connHost) CloseTransport() { h.c().closeSocket() }
+
+func (h *connHost) MyAddr() wire.EntityAddr { return h.m.MyAddr() }
+
+func (h *connHost) LearnAddr(seen wire.EntityAddr) wire.EntityAddr { return h.m.learnAddr(seen) }
+
+func (h *connHost) GlobalSeq(atLeast uint32) uint32 { return h.m.nextGlobalSeq(atLeast) }
+
+func (h *connHost) PolicyFor(t wire.EntityType) (proto.Policy, proto.Throttles) {
+	h.peerType.Store(uint32(t))
+	return h.m.policyAndThrottles(t)
+}
+
+func (h *connHost) AcceptConnect(req *proto.ConnectRequest) proto.Decision {
+	c := h.c()
+	a := req.PeerAddr
+	c.peerAddr.Store(&a)
+	return c.m.acceptConnect(c, req)
+}
+
+func (h *connHost) Deliver(m *wire.Message, r proto.Reservation) {
+	h.m.trace(TraceEvent{Kind: TraceDeliver, Conn: h.c(), Msg: m})
+	h.upcalls = append(h.upcalls, upcall{kind: upDeliver, msg: m, res: r})
+}
+
+func (h *connHost) DiscardIncoming() { h.m.dq.discard(h.c()) }
+
+func (h *connHost) Event(kind proto.EventKind) {
+	h.upcalls = append(h.upcalls, upcall{kind: upEvent, event: kind})
+}
+
+func (h *connHost) Faulted(s proto.State, err error) {
+	h.m.log.Debug("connection fault", "conn", h.id, "peer", h.c().PeerAddr().String(), "state", s.String(), "err", err)
+	h.m.trace(TraceEvent{Kind: TraceFault, Conn: h.c(), From: s, Err: err})
+}
+
+func (h *connHost) StateChanged(from, to proto.State) {
+	h.m.trace(TraceEvent{Kind: TraceState, Conn: h.c(), From: from, To: to})
+}

@@ -1,0 +1,98 @@
+//go:build linux
+
+package msgr_test
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/msgrsim/msgrsim/internal/detrand"
+	"github.com/msgrsim/msgrsim/msgr"
+	"github.com/msgrsim/msgrsim/msgr/event"
+	"github.com/msgrsim/msgrsim/msgr/netio/epoll"
+	"github.com/msgrsim/msgrsim/msgr/proto"
+	"github.com/msgrsim/msgrsim/msgr/wire"
+)
+
+type realNode struct {
+	m   *msgr.Messenger
+	rec *recorder
+	rt  *event.GoRuntime
+}
+
+func newRealNode(t *testing.T, name wire.EntityName, bind bool, fast bool, seed uint64) *realNode {
+	t.Helper()
+	rt := &event.GoRuntime{}
+	m, err := msgr.New(msgr.Config{
+		Name: name, Stack: epoll.New(epoll.Options{}), Runtime: rt, Rand: detrand.NewSeeded(seed),
+		ClusterProtocol: 10,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SetPolicy(wire.EntityOSD, proto.LosslessPeer(0))
+	m.SetPolicy(wire.EntityClient, proto.StatelessServer(0))
+	if bind {
+		if err := m.Bind(netip.MustParseAddrPort("127.0.0.1:0")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder(fast)
+	m.AddDispatcherTail(rec)
+	return &realNode{m: m, rec: rec, rt: rt}
+}
+
+func (n *realNode) stop() {
+	n.m.Shutdown()
+	n.m.Wait()
+	n.rt.Wait()
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func sendReal(t *testing.T, from *realNode, to *realNode, peerType wire.EntityType, n int) {
+	t.Helper()
+	c, err := from.m.ConnectTo(peerType, to.m.MyAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= n; i++ {
+		msg := wire.NewMessage(wire.MsgPing, []byte(fmt.Sprintf("%d", i)))
+		msg.Header.Tid = uint64(i)
+		if i%10 == 0 {
+			msg.Data = make([]byte, 100<<10) // some large ones, read in place
+		}
+		c.SendMessage(msg)
+	}
+}
+
+func TestEpollLoopbackLosslessAndLossy(t *testing.T) {
+	a := newRealNode(t, wire.NewName(wire.EntityOSD, 0), true, true, 1)
+	b := newRealNode(t, wire.NewName(wire.EntityOSD, 1), true, false, 2)
+	c := newRealNode(t, wire.NewName(wire.EntityClient, 4100), false, false, 3)
+	const n = 500
+	sendReal(t, a, b, wire.EntityOSD, n)
+	sendReal(t, b, a, wire.EntityOSD, n)
+	sendReal(t, c, a, wire.EntityOSD, n)
+	waitFor(t, "all messages", func() bool { return a.rec.count() == 2*n && b.rec.count() == n })
+	checkInOrder(t, 0, a.rec.tids("osd.1"), n)
+	checkInOrder(t, 0, a.rec.tids("client.4100"), n)
+	checkInOrder(t, 0, b.rec.tids("osd.0"), n)
+	for _, x := range []*realNode{a, b, c} {
+		x.stop()
+	}
+}

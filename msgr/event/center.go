@@ -1,0 +1,332 @@
+package event
+
+import (
+	"container/heap"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/msgrsim/msgrsim/internal/detrand"
+	"github.com/msgrsim/msgrsim/msgr/netio"
+)
+
+// FileHandler is called with the readiness of a watched fd (only the events it asked for).
+type FileHandler func(fd int, ready netio.Events)
+
+// TimerID names a time event so it can be cancelled. IDs are never reused by a center.
+type TimerID uint64
+
+// Limits on the work of one Step, so no source of events starves the others.
+const (
+	maxFileEventsPerStep = 128
+	maxTimersPerStep     = 256
+)
+
+type fileEvent struct {
+	mask    netio.Events
+	handler FileHandler
+}
+
+// Center is one event loop. Except for Post, Stop and Pending, its methods must be called
+// from the goroutine that drives it (inside its handlers and callbacks).
+type Center struct {
+	id     int
+	name   string
+	poller netio.Poller
+	clock  netio.Clock
+	rand   *detrand.Rand
+
+	files  map[int]*fileEvent // lookup only: never iterated
+	timers timerHeap
+	byID   map[TimerID]*timer // lookup only: never iterated
+	nextID TimerID
+	evs    []netio.Event
+
+	mu      sync.Mutex
+	ext     []func()
+	extRun  []func()
+	extLen  atomic.Int32
+	stopped atomic.Bool
+	load    atomic.Int64
+}
+
+// NewCenter creates a center with its own poller from stack. rand is the center's private
+// random source (nonces, backoff jitter); it is only used on the center's goroutine.
+func NewCenter(id int, name string, stack netio.Stack, rand *detrand.Rand) (*Center, error) {
+	p, err := stack.NewPoller()
+	if err != nil {
+		return nil, fmt.Errorf("event center %s: %w", name, err)
+	}
+	return &Center{
+		id: id, name: name, poller: p, clock: stack.Clock(), rand: rand,
+		files: make(map[int]*fileEvent),
+		byID:  make(map[TimerID]*timer),
+		evs:   make([]netio.Event, maxFileEventsPerStep),
+	}, nil
+}
+
+// ID is the center's index in its pool.
+func (c *Center) ID() int { return c.id }
+
+// Name identifies the center in logs and traces, e.g. "osd.0/w1".
+func (c *Center) Name() string { return c.name }
+
+// Clock is the clock the center's timers run on.
+func (c *Center) Clock() netio.Clock { return c.clock }
+
+// Rand is the center's private random source.
+func (c *Center) Rand() *detrand.Rand { return c.rand }
+
+// Now is the center's current time.
+func (c *Center) Now() time.Duration { return c.clock.Now() }
+
+// CreateFileEvent watches fd for the events in mask (added to any already watched) and sets
+// its handler.
+func (c *Center) CreateFileEvent(fd int, mask netio.Events, h FileHandler) error {
+	fe, ok := c.files[fd]
+	if !ok {
+		if err := c.poller.Add(fd, mask); err != nil {
+			return fmt.Errorf("watch fd %d: %w", fd, err)
+		}
+		c.files[fd] = &fileEvent{mask: mask, handler: h}
+		return nil
+	}
+	fe.handler = h
+	if fe.mask|mask == fe.mask {
+		return nil
+	}
+	if err := c.poller.Modify(fd, fe.mask|mask); err != nil {
+		return fmt.Errorf("watch fd %d: %w", fd, err)
+	}
+	fe.mask |= mask
+	return nil
+}
+
+// DeleteFileEvent stops watching fd for the events in mask; with nothing left the fd is
+// removed from the poller.
+func (c *Center) DeleteFileEvent(fd int, mask netio.Events) error {
+	fe, ok := c.files[fd]
+	if !ok {
+		return nil
+	}
+	left := fe.mask &^ mask
+	if left == fe.mask {
+		return nil
+	}
+	if left == 0 {
+		delete(c.files, fd)
+		if err := c.poller.Delete(fd); err != nil {
+			return fmt.Errorf("unwatch fd %d: %w", fd, err)
+		}
+		return nil
+	}
+	fe.mask = left
+	if err := c.poller.Modify(fd, left); err != nil {
+		return fmt.Errorf("unwatch fd %d: %w", fd, err)
+	}
+	return nil
+}
+
+// FileMask is the mask fd is watched for (0 if not watched).
+func (c *Center) FileMask(fd int) netio.Events {
+	if fe, ok := c.files[fd]; ok {
+		return fe.mask
+	}
+	return 0
+}
+
+// CreateTimeEvent runs cb once, after delay (at the earliest), on the center's goroutine.
+func (c *Center) CreateTimeEvent(delay time.Duration, cb func()) TimerID {
+	return c.CreateTimeEventAt(c.clock.Now()+delay, cb)
+}
+
+// CreateTimeEventAt runs cb once at time at (at the earliest).
+func (c *Center) CreateTimeEventAt(at time.Duration, cb func()) TimerID {
+	c.nextID++
+	t := &timer{when: at, id: c.nextID, cb: cb}
+	heap.Push(&c.timers, t)
+	c.byID[t.id] = t
+	return t.id
+}
+
+// DeleteTimeEvent cancels a pending time event; an unknown or fired id is ignored.
+func (c *Center) DeleteTimeEvent(id TimerID) {
+	if t, ok := c.byID[id]; ok {
+		heap.Remove(&c.timers, t.index)
+		delete(c.byID, id)
+	}
+}
+
+// NextTimer is the time of the earliest pending time event.
+func (c *Center) NextTimer() (time.Duration, bool) {
+	if len(c.timers) == 0 {
+		return 0, false
+	}
+	return c.timers[0].when, true
+}
+
+// Post queues cb to run on the center's goroutine and wakes the center. Safe from any
+// goroutine; callbacks run in the order they were posted.
+func (c *Center) Post(cb func()) {
+	c.mu.Lock()
+	c.ext = append(c.ext, cb)
+	first := len(c.ext) == 1
+	c.extLen.Store(int32(len(c.ext)))
+	c.mu.Unlock()
+	if first {
+		_ = c.poller.Wake()
+	}
+}
+
+// readyReporter is implemented by simulated pollers, which can tell without side effects
+// whether a Wait would return events.
+type readyReporter interface{ HasReady() bool }
+
+// Pending reports whether a Step now would find work: posted callbacks, due timers or (for a
+// poller that can tell, as simulated ones do) ready file events. The simulator's scheduler
+// steps only centers with pending work.
+func (c *Center) Pending() bool {
+	if c.extLen.Load() > 0 {
+		return true
+	}
+	if len(c.timers) > 0 && c.timers[0].when <= c.clock.Now() {
+		return true
+	}
+	if rr, ok := c.poller.(readyReporter); ok {
+		return rr.HasReady()
+	}
+	return false
+}
+
+// Step runs one iteration: wait up to maxWait (negative: until something happens; the wait
+// is shortened to the next timer and skipped when callbacks are posted) for file events,
+// handle them, run due time events, then run the callbacks posted before this point. It
+// returns how many events it handled.
+func (c *Center) Step(maxWait time.Duration) (int, error) {
+	n, err := c.poller.Wait(c.evs, c.waitTimeout(maxWait))
+	if err != nil {
+		return 0, fmt.Errorf("center %s: wait: %w", c.name, err)
+	}
+	handled := c.runFileEvents(n)
+	handled += c.runTimers()
+	handled += c.runExternal()
+	return handled, nil
+}
+
+func (c *Center) waitTimeout(maxWait time.Duration) time.Duration {
+	if c.extLen.Load() > 0 {
+		return 0
+	}
+	if len(c.timers) == 0 {
+		return maxWait
+	}
+	d := c.timers[0].when - c.clock.Now()
+	if d < 0 {
+		d = 0
+	}
+	if maxWait >= 0 && maxWait < d {
+		return maxWait
+	}
+	return d
+}
+
+func (c *Center) runFileEvents(n int) int {
+	for i := 0; i < n; i++ {
+		ev := c.evs[i]
+		fe, ok := c.files[ev.FD]
+		if !ok {
+			continue // deleted by an earlier handler of this batch
+		}
+		if ready := ev.Events & fe.mask; ready != 0 {
+			fe.handler(ev.FD, ready)
+		}
+	}
+	return n
+}
+
+func (c *Center) runTimers() int {
+	now := c.clock.Now()
+	ran := 0
+	for ran < maxTimersPerStep && len(c.timers) > 0 && c.timers[0].when <= now {
+		t := heap.Pop(&c.timers).(*timer)
+		delete(c.byID, t.id)
+		t.cb()
+		ran++
+	}
+	return ran
+}
+
+func (c *Center) runExternal() int {
+	c.mu.Lock()
+	c.ext, c.extRun = c.extRun[:0], c.ext
+	c.extLen.Store(0)
+	c.mu.Unlock()
+	for i, cb := range c.extRun {
+		cb()
+		c.extRun[i] = nil
+	}
+	return len(c.extRun)
+}
+
+// Run steps the center until Stop is called. It is the production loop.
+func (c *Center) Run() error {
+	for !c.stopped.Load() {
+		if _, err := c.Step(-1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Stop makes Run return after its current iteration. Safe from any goroutine.
+func (c *Center) Stop() {
+	c.stopped.Store(true)
+	_ = c.poller.Wake()
+}
+
+// Stopped reports whether Stop was called.
+func (c *Center) Stopped() bool { return c.stopped.Load() }
+
+// Close releases the poller. Call it after the center stopped being driven.
+func (c *Center) Close() error { return c.poller.Close() }
+
+// Load is the number of connections assigned to the center.
+func (c *Center) Load() int64 { return c.load.Load() }
+
+// AddLoad adjusts the number of connections assigned to the center.
+func (c *Center) AddLoad(delta int64) { c.load.Add(delta) }
+
+type timer struct {
+	when  time.Duration
+	id    TimerID
+	cb    func()
+	index int // position in the heap, kept by Swap/Push
+}
+
+// timerHeap orders by time, then by id, so timers due at the same instant run in creation order.
+type timerHeap []*timer
+
+func (h timerHeap) Len() int { return len(h) }
+func (h timerHeap) Less(i, j int) bool {
+	if h[i].when != h[j].when {
+		return h[i].when < h[j].when
+	}
+	return h[i].id < h[j].id
+}
+func (h timerHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *timerHeap) Push(x any) {
+	t := x.(*timer)
+	t.index = len(*h)
+	*h = append(*h, t)
+}
+func (h *timerHeap) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return t
+}

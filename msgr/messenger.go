@@ -1,0 +1,472 @@
+package msgr
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"sync"
+
+	"github.com/msgrsim/msgrsim/msgr/event"
+	"github.com/msgrsim/msgrsim/msgr/netio"
+	"github.com/msgrsim/msgrsim/msgr/proto"
+	"github.com/msgrsim/msgrsim/msgr/wire"
+)
+
+// Errors returned by the Messenger API.
+var (
+	ErrNotStarted   = errors.New("msgr: messenger not started")
+	ErrShutdown     = errors.New("msgr: messenger is shut down")
+	ErrAlreadyBound = errors.New("msgr: messenger already bound")
+	ErrNoFreePort   = errors.New("msgr: no free port in the bind range")
+)
+
+type lifecycle uint8
+
+const (
+	stateCreated lifecycle = iota
+	stateStarted
+	stateReady
+	stateShutdown
+)
+
+// Messenger is Ceph's AsyncMessenger: it owns the listener, the worker centers, the session
+// registry, the policies and the dispatch queue.
+type Messenger struct {
+	cfg    Config
+	log    *slog.Logger
+	pcfg   proto.Config
+	pool   *event.Pool
+	dq     *dispatchQueue
+	dthrot *Throttle
+
+	mu          sync.Mutex // guards everything below; never held while calling a dispatcher
+	state       lifecycle
+	myAddr      wire.EntityAddr // legacy
+	bound       bool
+	learned     bool
+	listener    *processor
+	conns       map[wire.EntityAddr]*Connection // registered sessions by peer address
+	all         map[uint64]*Connection          // every live connection by id
+	nextID      uint64
+	globalSeq   uint32
+	policies    map[wire.EntityType]proto.Policy
+	defPolicy   proto.Policy
+	throttles   map[wire.EntityType]proto.Throttles
+	dispatchers []Dispatcher
+	fast        []Dispatcher
+	local       *Connection
+	done        chan struct{}
+}
+
+// New creates a messenger (Ceph's Messenger::create). Nothing runs until it is ready.
+func New(cfg Config) (*Messenger, error) {
+	if cfg.Stack == nil {
+		return nil, errors.New("msgr: Config.Stack is required")
+	}
+	cfg.setDefaults()
+	if cfg.Nonce == 0 {
+		cfg.Nonce = cfg.Rand.Uint32() | 1
+	}
+	m := &Messenger{
+		cfg: cfg, log: cfg.Logger.With("msgr", cfg.Name.String()), pcfg: cfg.protoConfig(),
+		conns: make(map[wire.EntityAddr]*Connection), all: make(map[uint64]*Connection),
+		policies: make(map[wire.EntityType]proto.Policy), defPolicy: proto.DefaultPolicy(),
+		throttles: make(map[wire.EntityType]proto.Throttles),
+		done:      make(chan struct{}),
+		myAddr:    wire.EntityAddr{Type: wire.AddrLegacy, Nonce: cfg.Nonce},
+	}
+	if cfg.DispatchThrottleBytes > 0 {
+		m.dthrot = NewThrottle(cfg.DispatchThrottleBytes)
+	}
+	pool, err := event.NewPool(cfg.Name.String(), cfg.Workers, cfg.Stack, noRuntime{}, cfg.Rand)
+	if err != nil {
+		return nil, fmt.Errorf("msgr %v: %w", cfg.Name, err)
+	}
+	m.pool = pool
+	dqc, err := event.NewCenter(len(pool.Centers()), cfg.Name.String()+"/dispatch", cfg.Stack, cfg.Rand.Fork())
+	if err != nil {
+		return nil, fmt.Errorf("msgr %v: %w", cfg.Name, err)
+	}
+	m.dq = newDispatchQueue(m, dqc)
+	m.local = newLocalConnection(m)
+	return m, nil
+}
+
+// noRuntime defers starting centers until the messenger is ready.
+type noRuntime struct{}
+
+func (noRuntime) Start(*event.Center) {}
+func (noRuntime) Stop(*event.Center)  {}
+
+// Name is the messenger's entity name.
+func (m *Messenger) Name() wire.EntityName { return m.cfg.Name }
+
+// Config returns the messenger's configuration (with defaults filled in).
+func (m *Messenger) Config() Config { return m.cfg }
+
+// MyAddr is the messenger's legacy (v1) address.
+func (m *Messenger) MyAddr() wire.EntityAddr {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.myAddr
+}
+
+// Centers lists the messenger's event centers (workers, then the dispatch center).
+func (m *Messenger) Centers() []*event.Center {
+	return append(slices.Clone(m.pool.Centers()), m.dq.center)
+}
+
+// SetPolicy sets the policy for peers of type t. Call before Start.
+func (m *Messenger) SetPolicy(t wire.EntityType, p proto.Policy) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.policies[t] = p
+	m.setThrottlesLocked(t, p)
+}
+
+// SetDefaultPolicy sets the policy for peer types without their own.
+func (m *Messenger) SetDefaultPolicy(p proto.Policy) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.defPolicy = p
+}
+
+// SetPolicyThrottlers sets the receive throttles for peers of type t (0: unlimited).
+func (m *Messenger) SetPolicyThrottlers(t wire.EntityType, bytes, messages int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p := m.policyLocked(t)
+	p.ThrottlerBytes, p.ThrottlerMessages = bytes, messages
+	m.policies[t] = p
+	m.setThrottlesLocked(t, p)
+}
+
+func (m *Messenger) setThrottlesLocked(t wire.EntityType, p proto.Policy) {
+	th := proto.Throttles{}
+	if p.ThrottlerMessages > 0 {
+		th.Messages = NewThrottle(p.ThrottlerMessages)
+	}
+	if p.ThrottlerBytes > 0 {
+		th.Bytes = NewThrottle(p.ThrottlerBytes)
+	}
+	m.throttles[t] = th
+}
+
+func (m *Messenger) policyLocked(t wire.EntityType) proto.Policy {
+	if p, ok := m.policies[t]; ok {
+		return p
+	}
+	return m.defPolicy
+}
+
+// Policy returns the policy for peers of type t.
+func (m *Messenger) Policy(t wire.EntityType) proto.Policy {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.policyLocked(t)
+}
+
+func (m *Messenger) policyAndThrottles(t wire.EntityType) (proto.Policy, proto.Throttles) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	th := m.throttles[t]
+	if m.dthrot != nil {
+		th.Dispatch = m.dthrot
+	}
+	return m.policyLocked(t), th
+}
+
+// Bind listens on addr (Ceph's bind). Port 0 picks the first free port of
+// [BindPortMin, BindPortMax].
+func (m *Messenger) Bind(addr netip.AddrPort) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.bound {
+		return ErrAlreadyBound
+	}
+	if m.state == stateShutdown {
+		return ErrShutdown
+	}
+	l, err := m.listen(addr)
+	if err != nil {
+		return fmt.Errorf("msgr %v: bind %v: %w", m.cfg.Name, addr, err)
+	}
+	m.listener = newProcessor(m, l)
+	m.bound = true
+	m.myAddr.Addr = l.Addr()
+	return nil
+}
+
+func (m *Messenger) listen(addr netip.AddrPort) (netio.Listener, error) {
+	if addr.Port() != 0 {
+		return m.cfg.Stack.Listen(addr, 0)
+	}
+	for port := m.cfg.BindPortMin; port <= m.cfg.BindPortMax && port != 0; port++ {
+		l, err := m.cfg.Stack.Listen(netip.AddrPortFrom(addr.Addr(), port), 0)
+		if err == nil {
+			return l, nil
+		}
+		if !errors.Is(err, netio.ErrAddrInUse) {
+			return nil, err
+		}
+	}
+	return nil, ErrNoFreePort
+}
+
+// Start marks the messenger started (Ceph's start()).
+func (m *Messenger) Start() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.state == stateShutdown {
+		return ErrShutdown
+	}
+	if m.state == stateCreated {
+		m.state = stateStarted
+	}
+	return nil
+}
+
+// AddDispatcherHead adds d in front of the dispatchers; the first dispatcher makes the
+// messenger ready.
+func (m *Messenger) AddDispatcherHead(d Dispatcher) { m.addDispatcher(d, true) }
+
+// AddDispatcherTail adds d after the dispatchers; the first dispatcher makes the messenger ready.
+func (m *Messenger) AddDispatcherTail(d Dispatcher) { m.addDispatcher(d, false) }
+
+func (m *Messenger) addDispatcher(d Dispatcher, head bool) {
+	m.mu.Lock()
+	first := len(m.dispatchers) == 0
+	if head {
+		m.dispatchers = append([]Dispatcher{d}, m.dispatchers...)
+	} else {
+		m.dispatchers = append(m.dispatchers, d)
+	}
+	if d.CanFastDispatchAny() {
+		if head {
+			m.fast = append([]Dispatcher{d}, m.fast...)
+		} else {
+			m.fast = append(m.fast, d)
+		}
+	}
+	m.mu.Unlock()
+	if first {
+		m.ready()
+	}
+}
+
+// ready starts the centers, the listener and the dispatch queue (Ceph's ready()).
+func (m *Messenger) ready() {
+	m.mu.Lock()
+	if m.state != stateStarted {
+		m.mu.Unlock()
+		return
+	}
+	m.state = stateReady
+	l := m.listener
+	m.mu.Unlock()
+	for _, c := range m.pool.Centers() {
+		m.cfg.Runtime.Start(c)
+	}
+	m.cfg.Runtime.Start(m.dq.center)
+	if l != nil {
+		l.start()
+	}
+}
+
+// dispatcherList returns the dispatchers (a copy, safe to iterate without the lock).
+func (m *Messenger) dispatcherList() (all, fast []Dispatcher) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.dispatchers, m.fast
+}
+
+// nextGlobalSeq is Ceph's get_global_seq(old): raise the counter to old, then increment.
+func (m *Messenger) nextGlobalSeq(atLeast uint32) uint32 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.globalSeq = max(m.globalSeq, atLeast) + 1
+	return m.globalSeq
+}
+
+// learnAddr fills a blank IP of our address from what a peer saw (Ceph's learned_addr).
+func (m *Messenger) learnAddr(seen wire.EntityAddr) wire.EntityAddr {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.learned || m.cfg.NoLearnAddr || !m.myAddr.IsBlankIP() || !seen.Addr.IsValid() {
+		return m.myAddr
+	}
+	m.learned = true
+	m.myAddr.Addr = netip.AddrPortFrom(seen.Addr.Addr(), m.myAddr.Port())
+	return m.myAddr
+}
+
+// ConnectTo returns the session with the peer at addr, creating and starting one when there is
+// none (Ceph's connect_to). A connection to our own address is the local connection.
+func (m *Messenger) ConnectTo(peerType wire.EntityType, addr wire.EntityAddr) (*Connection, error) {
+	addr.Type = wire.AddrLegacy
+	m.mu.Lock()
+	if m.state == stateShutdown {
+		m.mu.Unlock()
+		return nil, ErrShutdown
+	}
+	if m.state == stateCreated {
+		m.mu.Unlock()
+		return nil, ErrNotStarted
+	}
+	if addr == m.myAddr {
+		m.mu.Unlock()
+		return m.local, nil
+	}
+	if c, ok := m.conns[addr]; ok {
+		m.mu.Unlock()
+		return c, nil
+	}
+	c := m.newConnectorLocked(peerType, addr)
+	m.conns[addr] = c
+	m.mu.Unlock()
+	c.center.Post(c.start)
+	return c, nil
+}
+
+// SendTo sends m to the peer at addr (Ceph's send_to).
+func (m *Messenger) SendTo(msg *Message, peerType wire.EntityType, addr wire.EntityAddr) error {
+	c, err := m.ConnectTo(peerType, addr)
+	if err != nil {
+		return err
+	}
+	c.SendMessage(msg)
+	return nil
+}
+
+// LocalConnection is the loopback connection to ourselves.
+func (m *Messenger) LocalConnection() *Connection { return m.local }
+
+func (m *Messenger) newIDLocked() uint64 {
+	m.nextID++
+	return m.nextID
+}
+
+// lookup returns the registered session for addr.
+func (m *Messenger) lookup(addr wire.EntityAddr) *Connection {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.conns[addr]
+}
+
+// register records c as the session for addr (Ceph's accept_conn). It fails when another live
+// connection holds the address.
+func (m *Messenger) register(c *Connection, addr wire.EntityAddr) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if ex, ok := m.conns[addr]; ok && ex != c && !ex.isClosed() {
+		return false
+	}
+	m.conns[addr] = c
+	return true
+}
+
+// forget removes c from the registry and the live set (its connection is closed).
+func (m *Messenger) forget(c *Connection) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.conns[c.regAddr] == c {
+		delete(m.conns, c.regAddr)
+	}
+	delete(m.all, c.id)
+	if m.state == stateShutdown && len(m.all) == 0 {
+		m.finishShutdownLocked()
+	}
+}
+
+// MarkDown stops the session with addr and queues a reset event (Ceph's mark_down(addr)).
+func (m *Messenger) MarkDown(addr wire.EntityAddr) {
+	addr.Type = wire.AddrLegacy
+	if c := m.lookup(addr); c != nil {
+		c.markDown(true)
+	}
+}
+
+// MarkDownAll stops every connection, each with a reset event.
+func (m *Messenger) MarkDownAll() {
+	for _, c := range m.liveConnections() {
+		c.markDown(true)
+	}
+}
+
+// liveConnections lists live connections by id (deterministic order).
+func (m *Messenger) liveConnections() []*Connection {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ids := make([]uint64, 0, len(m.all))
+	for id := range m.all {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	out := make([]*Connection, len(ids))
+	for i, id := range ids {
+		out[i] = m.all[id]
+	}
+	return out
+}
+
+// Connections lists the live connections in creation order.
+func (m *Messenger) Connections() []*Connection { return m.liveConnections() }
+
+// Shutdown stops listening and marks every connection down (Ceph's shutdown). Wait returns
+// once all of them are closed and the dispatch queue is drained.
+func (m *Messenger) Shutdown() {
+	m.mu.Lock()
+	if m.state == stateShutdown {
+		m.mu.Unlock()
+		return
+	}
+	wasReady := m.state == stateReady
+	m.state = stateShutdown
+	l := m.listener
+	m.mu.Unlock()
+	if l != nil {
+		l.stop()
+	}
+	for _, c := range m.liveConnections() {
+		c.markDown(true)
+	}
+	m.mu.Lock()
+	if len(m.all) == 0 || !wasReady {
+		m.finishShutdownLocked()
+	}
+	m.mu.Unlock()
+}
+
+// finishShutdownLocked asks the dispatch queue to drain and then stop everything.
+func (m *Messenger) finishShutdownLocked() {
+	if m.dq.stopping {
+		return
+	}
+	m.dq.stopping = true
+	m.dq.center.Post(m.dq.drainAndStop)
+}
+
+// Done is closed once the messenger shut down completely.
+func (m *Messenger) Done() <-chan struct{} { return m.done }
+
+// Wait blocks until Shutdown completed (Ceph's wait()). In simulation the simulator steps the
+// centers until Done is closed instead.
+func (m *Messenger) Wait() { <-m.done }
+
+// stopCenters ends the runtime's driving of every center; runs on the dispatch center last.
+func (m *Messenger) stopCenters() {
+	for _, c := range m.pool.Centers() {
+		m.cfg.Runtime.Stop(c)
+	}
+	m.cfg.Runtime.Stop(m.dq.center)
+	close(m.done)
+}
+
+func (m *Messenger) trace(ev TraceEvent) {
+	if m.cfg.Tracer != nil {
+		ev.Msgr = m
+		m.cfg.Tracer(ev)
+	}
+}

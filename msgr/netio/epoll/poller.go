@@ -1,0 +1,292 @@
+//go:build linux
+
+package epoll
+
+import (
+	"encoding/binary"
+	"errors"
+	"math"
+	"os"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/msgrsim/msgrsim/msgr/netio"
+)
+
+// maxEventsPerWait caps how many events one Wait asks the kernel for, whatever len(evs) is.
+const maxEventsPerWait = 4096
+
+// Poller is a level-triggered epoll instance with an eventfd for wakeups. It implements
+// netio.Poller. Only Wake may be called from another goroutine than the one calling Wait, and
+// Close must not run concurrently with Wake.
+type Poller struct {
+	epfd   int
+	wakefd int
+	spin   time.Duration
+
+	woken  atomic.Bool // set by the first Wake since the last drain
+	closed atomic.Bool
+
+	buf   []unix.EpollEvent // reused by every Wait
+	ctl   unix.EpollEvent   // reused by Add and Modify
+	one   [8]byte           // the eventfd increment, read-only after newPoller
+	drain [8]byte           // scratch for reading the eventfd, used by Wait only
+}
+
+var _ netio.Poller = (*Poller)(nil)
+
+// newPoller creates the epoll instance and registers the wakeup eventfd in it.
+func newPoller(spin time.Duration) (*Poller, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	wakefd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		_ = unix.Close(epfd)
+		return nil, os.NewSyscallError("eventfd", err)
+	}
+	p := &Poller{epfd: epfd, wakefd: wakefd, spin: spin, buf: make([]unix.EpollEvent, 64)}
+	binary.NativeEndian.PutUint64(p.one[:], 1)
+	if err := p.ctlOp(unix.EPOLL_CTL_ADD, wakefd, unix.EPOLLIN); err != nil {
+		_ = unix.Close(wakefd)
+		_ = unix.Close(epfd)
+		return nil, os.NewSyscallError("epoll_ctl add eventfd", err)
+	}
+	return p, nil
+}
+
+// interest converts a netio mask to epoll event bits.
+func interest(mask netio.Events) uint32 {
+	var e uint32
+	if mask&netio.Read != 0 {
+		e |= unix.EPOLLIN | unix.EPOLLRDHUP
+	}
+	if mask&netio.Write != 0 {
+		e |= unix.EPOLLOUT
+	}
+	return e
+}
+
+// readiness converts epoll event bits to a netio mask; errors and hang-ups give Read|Write.
+func readiness(e uint32) netio.Events {
+	var m netio.Events
+	if e&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		m |= netio.Read
+	}
+	if e&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		m |= netio.Write
+	}
+	return m
+}
+
+// ctlOp runs one epoll_ctl with the reusable event, returning the bare errno.
+func (p *Poller) ctlOp(op, fd int, events uint32) error {
+	p.ctl = unix.EpollEvent{Events: events, Fd: int32(fd)}
+	return unix.EpollCtl(p.epfd, op, fd, &p.ctl)
+}
+
+// Add starts watching fd for the events in mask.
+func (p *Poller) Add(fd int, mask netio.Events) error {
+	if err := p.ctlOp(unix.EPOLL_CTL_ADD, fd, interest(mask)); err != nil {
+		return os.NewSyscallError("epoll_ctl add", err)
+	}
+	return nil
+}
+
+// Modify replaces the interest mask of a watched fd.
+func (p *Poller) Modify(fd int, mask netio.Events) error {
+	if err := p.ctlOp(unix.EPOLL_CTL_MOD, fd, interest(mask)); err != nil {
+		return os.NewSyscallError("epoll_ctl mod", err)
+	}
+	return nil
+}
+
+// Delete stops watching fd. An fd that is not watched (ENOENT), or already closed and so
+// dropped from the set by the kernel (EBADF), is not an error.
+func (p *Poller) Delete(fd int) error {
+	err := p.ctlOp(unix.EPOLL_CTL_DEL, fd, 0)
+	switch err {
+	case nil, unix.ENOENT, unix.EBADF:
+		return nil
+	}
+	return os.NewSyscallError("epoll_ctl del", err)
+}
+
+// Wake makes a concurrent or the next Wait return promptly. Only the first Wake since Wait
+// last drained the eventfd writes to it; the others return at once.
+func (p *Poller) Wake() error {
+	if p.closed.Load() {
+		return os.NewSyscallError("eventfd write", unix.EBADF)
+	}
+	if !p.woken.CompareAndSwap(false, true) {
+		return nil
+	}
+	for {
+		_, err := unix.Write(p.wakefd, p.one[:])
+		switch err {
+		case unix.EINTR:
+			continue
+		case nil, unix.EAGAIN: // EAGAIN: the counter is saturated, so it is readable anyway
+			return nil
+		}
+		p.woken.Store(false)
+		return os.NewSyscallError("eventfd write", err)
+	}
+}
+
+// drainWake empties the eventfd and re-arms Wake. The flag is cleared after the read, so a
+// Wake that finds it set is covered by the Wait that is about to return.
+func (p *Poller) drainWake() {
+	for {
+		if _, err := unix.Read(p.wakefd, p.drain[:]); err != unix.EINTR {
+			break
+		}
+	}
+	p.woken.Store(false)
+}
+
+// Wait stores up to len(evs) ready events in evs and returns how many it stored. It waits at
+// most timeout (rounded up to whole milliseconds) for the first one: negative waits until an
+// event or a Wake, zero only polls. With Options.SpinWait it first polls without blocking for
+// up to that long. A Wake makes it return 0 unless other events were ready too; the eventfd
+// is never reported. With an empty evs nothing can be stored: ready descriptors stay ready
+// (level-triggered) and are reported by a later Wait.
+func (p *Poller) Wait(evs []netio.Event, timeout time.Duration) (int, error) {
+	if p.closed.Load() {
+		return 0, os.NewSyscallError("epoll_wait", unix.EBADF)
+	}
+	p.growBuf(len(evs))
+	if timeout == 0 {
+		return p.block(evs, 0, time.Time{})
+	}
+	var start time.Time
+	if timeout > 0 || p.spin > 0 {
+		start = time.Now()
+	}
+	if p.spin > 0 {
+		n, done, err := p.spinPoll(evs, spinLimit(p.spin, timeout), start)
+		if done || err != nil {
+			return n, err
+		}
+	}
+	return p.block(evs, timeout, start)
+}
+
+// growBuf makes the reusable event buffer hold len(evs) events, within maxEventsPerWait.
+func (p *Poller) growBuf(want int) {
+	want = min(max(want, 1), maxEventsPerWait)
+	if len(p.buf) < want {
+		p.buf = make([]unix.EpollEvent, want)
+	}
+}
+
+// spinLimit is how long to spin: the spin budget, but never longer than a positive timeout.
+func spinLimit(spin, timeout time.Duration) time.Duration {
+	if timeout > 0 && timeout < spin {
+		return timeout
+	}
+	return spin
+}
+
+// spinPoll polls without blocking until events are ready, a Wake arrives or limit has passed
+// since start. done reports that Wait should return n.
+func (p *Poller) spinPoll(evs []netio.Event, limit time.Duration, start time.Time) (n int, done bool, err error) {
+	for {
+		n, woke, err := p.poll(evs, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, true, os.NewSyscallError("epoll_wait", err)
+		}
+		if n > 0 || woke {
+			return n, true, nil
+		}
+		if time.Since(start) >= limit {
+			return 0, false, nil
+		}
+		runtime.Gosched()
+	}
+}
+
+// block waits in epoll_wait until events, a Wake or the timeout measured from start, and
+// retries after EINTR with the time that is left.
+func (p *Poller) block(evs []netio.Event, timeout time.Duration, start time.Time) (int, error) {
+	left := timeout
+	for {
+		if timeout > 0 {
+			left = timeout - time.Since(start)
+			if left <= 0 {
+				return 0, nil
+			}
+		}
+		n, _, err := p.poll(evs, timeoutMillis(left))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, os.NewSyscallError("epoll_wait", err)
+		}
+		return n, nil
+	}
+}
+
+// poll runs one epoll_wait with a timeout in milliseconds and translates what it returned. It
+// drains the eventfd if it was ready and reports that as woke. Errors are bare errno values.
+func (p *Poller) poll(evs []netio.Event, ms int) (n int, woke bool, err error) {
+	size := min(max(len(evs), 1), len(p.buf))
+	got, err := unix.EpollWait(p.epfd, p.buf[:size], ms)
+	if err != nil {
+		return 0, false, err
+	}
+	for i := range got {
+		ev := &p.buf[i]
+		if int(ev.Fd) == p.wakefd {
+			woke = true
+			continue
+		}
+		if n < len(evs) {
+			evs[n] = netio.Event{FD: int(ev.Fd), Events: readiness(ev.Events)}
+			n++
+		}
+	}
+	if woke {
+		p.drainWake()
+	}
+	return n, woke, nil
+}
+
+// timeoutMillis converts a Wait timeout to epoll_wait's milliseconds, rounding up so that a
+// sub-millisecond timer does not turn into a busy poll. Negative means block (-1).
+func timeoutMillis(d time.Duration) int {
+	if d < 0 {
+		return -1
+	}
+	ms := d / time.Millisecond
+	if d%time.Millisecond != 0 {
+		ms++
+	}
+	if ms > math.MaxInt32 {
+		return math.MaxInt32
+	}
+	return int(ms)
+}
+
+// Close releases the epoll instance and the eventfd. It is idempotent: later calls return nil.
+func (p *Poller) Close() error {
+	if p.closed.Swap(true) {
+		return nil
+	}
+	var errs []error
+	if err := unix.Close(p.wakefd); err != nil {
+		errs = append(errs, os.NewSyscallError("close eventfd", err))
+	}
+	if err := unix.Close(p.epfd); err != nil {
+		errs = append(errs, os.NewSyscallError("close epoll", err))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,6 @@
+//go:build linux && race
+
+package epoll
+
+// raceEnabled reports that the race detector is on.
+const raceEnabled = true

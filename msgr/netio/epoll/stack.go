@@ -1,0 +1,183 @@
+//go:build linux
+
+package epoll
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/msgrsim/msgrsim/msgr/netio"
+)
+
+// DefaultBacklog is the listen backlog used when neither Options.Backlog nor the backlog
+// argument of Listen is positive.
+const DefaultBacklog = 512
+
+// Options configures a Stack. The zero value gives the defaults.
+type Options struct {
+	// Backlog is the listen(2) backlog used when Listen is called with backlog <= 0.
+	// Zero means DefaultBacklog.
+	Backlog int
+	// Nagle leaves Nagle's algorithm on. By default (false) every accepted and connected socket
+	// gets TCP_NODELAY, as Ceph does with ms_tcp_nodelay=true. The field is inverted so that the
+	// zero Options means the default.
+	Nagle bool
+	// RcvBuf, if positive, sets SO_RCVBUF on listeners (inherited by accepted sockets) and on
+	// connecting sockets. Zero leaves the kernel's autotuning alone.
+	RcvBuf int
+	// SpinWait is how long Poller.Wait busy-polls with epoll_wait(…, 0) before it blocks, when
+	// its timeout is not zero. Zero (the default) turns spinning off.
+	SpinWait time.Duration
+	// Clock is what Stack.Clock returns. Nil means netio.NewSystemClock(). The poller's own
+	// timeouts always use the OS monotonic clock, as epoll does.
+	Clock netio.Clock
+}
+
+// Stack is the Linux implementation of netio.Stack. It holds only configuration, so one Stack
+// may be shared by any number of EventCenters.
+type Stack struct {
+	opts Options
+}
+
+var _ netio.Stack = (*Stack)(nil)
+
+// New returns a Stack configured by opts, with defaults filled in.
+func New(opts Options) *Stack {
+	if opts.Backlog <= 0 {
+		opts.Backlog = DefaultBacklog
+	}
+	if opts.RcvBuf < 0 {
+		opts.RcvBuf = 0
+	}
+	if opts.SpinWait < 0 {
+		opts.SpinWait = 0
+	}
+	if opts.Clock == nil {
+		opts.Clock = netio.NewSystemClock()
+	}
+	return &Stack{opts: opts}
+}
+
+// Clock returns the clock given in Options, or the system clock.
+func (s *Stack) Clock() netio.Clock { return s.opts.Clock }
+
+// NewPoller creates an epoll instance and its wakeup eventfd.
+func (s *Stack) NewPoller() (netio.Poller, error) {
+	return newPoller(s.opts.SpinWait)
+}
+
+// Listen creates a nonblocking listening socket bound to addr with SO_REUSEADDR. A backlog
+// <= 0 means Options.Backlog.
+func (s *Stack) Listen(addr netip.AddrPort, backlog int) (netio.Listener, error) {
+	if backlog <= 0 {
+		backlog = s.opts.Backlog
+	}
+	sa, family, err := toSockaddr(addr)
+	if err != nil {
+		return nil, fmt.Errorf("epoll: listen %v: %w", addr, err)
+	}
+	fd, err := newSocket(family)
+	if err != nil {
+		return nil, fmt.Errorf("epoll: listen %v: %w", addr, err)
+	}
+	if err := s.setupListener(fd, sa, backlog); err != nil {
+		_ = unix.Close(fd)
+		return nil, fmt.Errorf("epoll: listen %v: %w", addr, err)
+	}
+	local, err := sockname(fd)
+	if err != nil {
+		_ = unix.Close(fd)
+		return nil, fmt.Errorf("epoll: listen %v: %w", addr, err)
+	}
+	return &Listener{fd: fd, addr: local, stack: s}, nil
+}
+
+// setupListener sets the listener's options, binds it and starts listening.
+func (s *Stack) setupListener(fd int, sa unix.Sockaddr, backlog int) error {
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		return os.NewSyscallError("setsockopt SO_REUSEADDR", err)
+	}
+	if err := s.setRcvBuf(fd); err != nil {
+		return err
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		return os.NewSyscallError("bind", err)
+	}
+	if err := unix.Listen(fd, backlog); err != nil {
+		return os.NewSyscallError("listen", err)
+	}
+	return nil
+}
+
+// Connect starts a nonblocking connect to addr. It returns an error only when no socket could
+// be set up; the outcome of the attempt, even one connect(2) knew at once, is reported by
+// Socket.ConnectError once the socket polls writable (see the package documentation).
+func (s *Stack) Connect(addr netip.AddrPort) (netio.Socket, error) {
+	sa, family, err := toSockaddr(addr)
+	if err != nil {
+		return nil, fmt.Errorf("epoll: connect %v: %w", addr, err)
+	}
+	fd, err := newSocket(family)
+	if err != nil {
+		return nil, fmt.Errorf("epoll: connect %v: %w", addr, err)
+	}
+	if err := s.setupConn(fd); err != nil {
+		_ = unix.Close(fd)
+		return nil, fmt.Errorf("epoll: connect %v: %w", addr, err)
+	}
+	if err := s.setRcvBuf(fd); err != nil {
+		_ = unix.Close(fd)
+		return nil, fmt.Errorf("epoll: connect %v: %w", addr, err)
+	}
+	sock := &Socket{fd: fd, remote: normalize(addr)}
+	sock.connErr = startConnect(fd, sa)
+	sock.local, _ = sockname(fd)
+	return sock, nil
+}
+
+// startConnect calls connect(2) and returns the attempt's immediate failure, or nil when it
+// is under way or done.
+func startConnect(fd int, sa unix.Sockaddr) error {
+	switch err := unix.Connect(fd, sa); err {
+	case nil, unix.EINPROGRESS, unix.EINTR, unix.EALREADY:
+		// EINTR: the attempt goes on asynchronously, as with EINPROGRESS.
+		return nil
+	default:
+		return err
+	}
+}
+
+// setupConn applies per-connection options (TCP_NODELAY) to a connected or accepted socket.
+func (s *Stack) setupConn(fd int) error {
+	if s.opts.Nagle {
+		return nil
+	}
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
+		return os.NewSyscallError("setsockopt TCP_NODELAY", err)
+	}
+	return nil
+}
+
+// setRcvBuf sets SO_RCVBUF when Options.RcvBuf asks for it.
+func (s *Stack) setRcvBuf(fd int) error {
+	if s.opts.RcvBuf <= 0 {
+		return nil
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, s.opts.RcvBuf); err != nil {
+		return os.NewSyscallError("setsockopt SO_RCVBUF", err)
+	}
+	return nil
+}
+
+// newSocket creates a nonblocking, close-on-exec stream socket.
+func newSocket(family int) (int, error) {
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, os.NewSyscallError("socket", err)
+	}
+	return fd, nil
+}

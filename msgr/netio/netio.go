@@ -1,0 +1,156 @@
+package netio
+
+import (
+	"net/netip"
+	"syscall"
+	"time"
+)
+
+// Events is a readiness mask: what a file descriptor is interested in, or what it is ready for.
+type Events uint8
+
+// Readiness bits. Error and hang-up conditions are reported as Read|Write, as Ceph's epoll
+// driver does, so that the next read or write call observes the error itself.
+const (
+	Read  Events = 1 << iota // readable, or an error or hang-up is pending
+	Write                    // writable, or a nonblocking connect finished (either way)
+)
+
+// String renders the mask as "r", "w", "rw" or "-".
+func (e Events) String() string {
+	switch e & (Read | Write) {
+	case Read:
+		return "r"
+	case Write:
+		return "w"
+	case Read | Write:
+		return "rw"
+	}
+	return "-"
+}
+
+// Event is one readiness report from Poller.Wait.
+type Event struct {
+	FD     int
+	Events Events
+}
+
+// Poller watches file descriptors for readiness. One EventCenter owns one Poller; only Wake may
+// be called from another goroutine.
+//
+// Readiness is level-triggered: an fd that stays readable is reported by every Wait until it is
+// drained. Interest in Write should be registered only while output is blocked, or Wait will
+// report the fd at once, every time.
+type Poller interface {
+	// Add starts watching fd for the events in mask.
+	Add(fd int, mask Events) error
+	// Modify replaces the interest mask of a watched fd.
+	Modify(fd int, mask Events) error
+	// Delete stops watching fd. Deleting an fd that is not watched is not an error.
+	Delete(fd int) error
+	// Wait stores up to len(evs) ready events in evs and returns how many it stored. It waits
+	// at most timeout for the first one: a negative timeout waits until an event or a Wake, zero
+	// only polls. It returns 0 when the timeout passed or Wake was called.
+	Wait(evs []Event, timeout time.Duration) (int, error)
+	// Wake makes a concurrent or the next Wait return promptly. Safe from any goroutine.
+	Wake() error
+	// Close releases the poller.
+	Close() error
+}
+
+// How selects the half of a connection to shut down.
+type How int
+
+// Shutdown directions, as shutdown(2).
+const (
+	ShutRead How = iota
+	ShutWrite
+	ShutReadWrite
+)
+
+// Socket is one nonblocking stream socket. All methods are called from the goroutine of the
+// EventCenter that owns the socket.
+type Socket interface {
+	// FD is the descriptor to register with the owner's Poller.
+	FD() int
+	// Read reads available bytes. It returns (0, io.EOF) once the peer shut down its side and
+	// everything before that was read, ErrWouldBlock when nothing is available, and an Errno
+	// such as ECONNRESET when the connection failed.
+	Read(p []byte) (int, error)
+	// Writev writes the buffers in order, possibly only a prefix of their bytes (a short write).
+	// It returns ErrWouldBlock when nothing could be written, and EPIPE or ECONNRESET when the
+	// connection is gone.
+	Writev(bufs [][]byte) (int, error)
+	// ConnectError reports the state of a nonblocking connect: nil once connected, EINPROGRESS
+	// while pending, otherwise why it failed (ECONNREFUSED, ETIMEDOUT, …). For an accepted
+	// socket it is always nil.
+	ConnectError() error
+	// Shutdown shuts down one or both directions.
+	Shutdown(how How) error
+	// Close releases the socket. Unread input is discarded; a peer that keeps writing gets a reset.
+	Close() error
+	// LocalAddr and RemoteAddr are the endpoints of the connection.
+	LocalAddr() netip.AddrPort
+	RemoteAddr() netip.AddrPort
+}
+
+// Listener accepts incoming connections without blocking.
+type Listener interface {
+	// FD is the descriptor to register (for Read) with the owner's Poller.
+	FD() int
+	// Accept returns the next established connection, or ErrWouldBlock when there is none.
+	Accept() (Socket, error)
+	// Addr is the address the listener is bound to (with the port chosen, if 0 was asked).
+	Addr() netip.AddrPort
+	// Close stops listening.
+	Close() error
+}
+
+// Stack creates sockets, listeners and pollers. It is the only way the messenger touches a
+// network, real (msgr/netio/epoll) or simulated (simnet).
+type Stack interface {
+	// NewPoller creates a poller for one EventCenter.
+	NewPoller() (Poller, error)
+	// Listen binds and listens on addr; port 0 asks for any free port.
+	Listen(addr netip.AddrPort, backlog int) (Listener, error)
+	// Connect starts a nonblocking connect to addr and returns at once. The socket becomes
+	// writable when the attempt finished; ConnectError then tells how.
+	Connect(addr netip.AddrPort) (Socket, error)
+	// Clock is the stack's notion of time.
+	Clock() Clock
+}
+
+// Clock is the only source of time above the seam.
+type Clock interface {
+	// Now is monotonic time since an arbitrary origin fixed for the clock's life.
+	Now() time.Duration
+	// Wall is calendar time, used only for wire timestamps (KEEPALIVE2).
+	Wall() time.Time
+}
+
+// Errors are the usual errno values, so connection code has one error path for both worlds.
+var (
+	ErrWouldBlock   error = syscall.EAGAIN
+	ErrInProgress   error = syscall.EINPROGRESS
+	ErrRefused      error = syscall.ECONNREFUSED
+	ErrReset        error = syscall.ECONNRESET
+	ErrBrokenPipe   error = syscall.EPIPE
+	ErrTimedOut     error = syscall.ETIMEDOUT
+	ErrAddrInUse    error = syscall.EADDRINUSE
+	ErrAddrNotAvail error = syscall.EADDRNOTAVAIL
+	ErrBadFD        error = syscall.EBADF
+	ErrNotConnected error = syscall.ENOTCONN
+	ErrUnreachable  error = syscall.ENETUNREACH
+)
+
+// SystemClock is the production Clock: the monotonic clock and the wall clock of the OS.
+type SystemClock struct{ origin time.Time }
+
+// NewSystemClock returns a clock whose Now counts from the moment of the call.
+func NewSystemClock() *SystemClock { return &SystemClock{origin: time.Now()} }
+
+// Now returns monotonic time since the clock was created.
+func (c *SystemClock) Now() time.Duration { return time.Since(c.origin) }
+
+// Wall returns the current calendar time.
+func (c *SystemClock) Wall() time.Time { return time.Now() }

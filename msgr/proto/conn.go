@@ -1,0 +1,344 @@
+package proto
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/msgrsim/msgrsim/msgr/wire"
+)
+
+// Config is what a connection needs to know about its messenger. Zero durations take Ceph's
+// defaults.
+type Config struct {
+	MyName          wire.EntityName
+	ClusterProtocol uint32 // protocol_version between peers of the messenger's own type
+	CRCHeader       bool   // ms_crc_header: compute and verify header, front and middle crcs
+	CRCData         bool   // ms_crc_data: compute and verify data crcs
+	Limits          wire.Limits
+	PrefetchSize    int // ms_tcp_prefetch_max_size (default 4 KiB)
+
+	InitialBackoff time.Duration // ms_initial_backoff (0.2 s)
+	MaxBackoff     time.Duration // ms_max_backoff (15 s)
+	ReadyTimeout   time.Duration // ms_connection_ready_timeout (10 s)
+	IdleTimeout    time.Duration // ms_connection_idle_timeout (900 s)
+}
+
+// Ceph's defaults.
+const (
+	DefaultInitialBackoff = 200 * time.Millisecond
+	DefaultMaxBackoff     = 15 * time.Second
+	DefaultReadyTimeout   = 10 * time.Second
+	DefaultIdleTimeout    = 900 * time.Second
+	DefaultPrefetchSize   = 4096
+	throttleRetry         = time.Millisecond
+)
+
+func (cfg *Config) setDefaults() {
+	if cfg.InitialBackoff == 0 {
+		cfg.InitialBackoff = DefaultInitialBackoff
+	}
+	if cfg.MaxBackoff == 0 {
+		cfg.MaxBackoff = DefaultMaxBackoff
+	}
+	if cfg.ReadyTimeout == 0 {
+		cfg.ReadyTimeout = DefaultReadyTimeout
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.PrefetchSize < 512 {
+		cfg.PrefetchSize = DefaultPrefetchSize
+	}
+}
+
+// Errors a connection faults with (wrapped with context; test with errors.Is). Decoding
+// errors from package wire are passed through.
+var (
+	ErrPeerAddrMismatch = errors.New("msgr1: peer announced an unexpected address")
+	ErrRejected         = errors.New("msgr1: connect rejected by peer")
+	ErrProtocol         = errors.New("msgr1: protocol violation")
+	ErrTimeout          = errors.New("msgr1: timeout")
+	ErrTransport        = errors.New("msgr1: transport failed")
+	ErrStopped          = errors.New("msgr1: connection stopped")
+)
+
+// Conn is one ProtocolV1 connection, without I/O: the driver feeds it received bytes
+// (ReadBuf/Received), writes what it produces (Output/Wrote), tells it about the transport
+// (Connected, ConnectFailed, TransportError) and time (Tick at NextDeadline); the Conn calls
+// its Host for everything else. A Conn is not safe for concurrent use.
+type Conn struct {
+	cfg  Config
+	host Host
+
+	state     State
+	connector bool // we initiated the session (a non-server side)
+
+	policy    Policy
+	throttles Throttles
+	peerType  wire.EntityType
+	peerAddr  wire.EntityAddr // target (connector) or announced address (acceptor)
+	sockPeer  wire.EntityAddr // acceptor: the TCP peer address as accepted
+	features  uint64          // negotiated
+
+	// session
+	globalSeq     uint32
+	connectSeq    uint32
+	peerGlobalSeq uint32
+	outSeq        uint64
+	inSeq         uint64
+	ackLeft       int
+	onceReady     bool
+	replacing     bool
+	resetFromPeer bool
+
+	queue     outQueue
+	sent      []*wire.Message
+	keepalive bool          // a keepalive is to be sent
+	kaAck     wire.Timespec // the latest KEEPALIVE2 stamp to echo
+	kaAckDue  bool
+
+	lastKeepaliveAck wire.Timespec
+	lastActive       time.Duration
+
+	// handshake scratch
+	connectMsg wire.Connect
+	authorizer []byte
+	reply      wire.ConnectReply
+
+	// receive
+	in         inbuf
+	need       need
+	scratch    [maxSmall]byte
+	readPaused bool
+	lastDirect bool
+	rx         rxMessage
+
+	out outbuf
+
+	// timers (0 = not armed)
+	backoff       time.Duration
+	reconnectAt   time.Duration
+	readyDeadline time.Duration
+	idleDeadline  time.Duration
+	throttleAt    time.Duration
+}
+
+func newConn(cfg Config, host Host) *Conn {
+	cfg.setDefaults()
+	c := &Conn{cfg: cfg, host: host}
+	c.in.buf = make([]byte, cfg.PrefetchSize)
+	return c
+}
+
+// NewConnector returns a connection that will connect to peer (a legacy address) of type
+// peerType with the given policy and throttles. Call Start to begin.
+func NewConnector(cfg Config, host Host, peer wire.EntityAddr, peerType wire.EntityType, p Policy, t Throttles) *Conn {
+	c := newConn(cfg, host)
+	c.connector = true
+	c.peerAddr, c.peerType, c.policy, c.throttles = peer, peerType, p, t
+	return c
+}
+
+// NewAcceptor returns a connection for a socket accepted from sockPeer (its TCP address).
+// Call Start once the socket is watched.
+func NewAcceptor(cfg Config, host Host, sockPeer wire.EntityAddr) *Conn {
+	c := newConn(cfg, host)
+	c.sockPeer = sockPeer
+	return c
+}
+
+// State is the connection's ProtocolV1 state.
+func (c *Conn) State() State { return c.state }
+
+// Policy is the policy in force (for an acceptor, known once the connect message arrived).
+func (c *Conn) Policy() Policy { return c.policy }
+
+// PeerType is the peer's entity type (for an acceptor, known once the connect message arrived).
+func (c *Conn) PeerType() wire.EntityType { return c.peerType }
+
+// PeerAddr is the peer's legacy address.
+func (c *Conn) PeerAddr() wire.EntityAddr { return c.peerAddr }
+
+// Features are the negotiated features (0 before the session opened).
+func (c *Conn) Features() uint64 { return c.features }
+
+// Seqs reports the session's sequence numbers (for tests, traces and invariant checks).
+func (c *Conn) Seqs() (out, in uint64, connectSeq, peerGlobalSeq uint32) {
+	return c.outSeq, c.inSeq, c.connectSeq, c.peerGlobalSeq
+}
+
+// Snapshot describes the session for the accept decision of another connection (§3.2).
+func (c *Conn) Snapshot() Existing {
+	return Existing{
+		Present: true, State: c.state, Replacing: c.replacing, ConnectSeq: c.connectSeq,
+		PeerGlobalSeq: c.peerGlobalSeq, Lossy: c.policy.Lossy, Server: c.policy.Server,
+	}
+}
+
+// Queued is the number of messages waiting to be sent or acknowledged.
+func (c *Conn) Queued() int { return c.queue.len() + len(c.sent) }
+
+// IsConnector reports whether this side initiated the session.
+func (c *Conn) IsConnector() bool { return c.connector }
+
+func (c *Conn) setState(s State) {
+	if s == c.state {
+		return
+	}
+	from := c.state
+	c.state = s
+	c.host.StateChanged(from, s)
+}
+
+// Start begins the connection: a connector asks its host for a socket, an acceptor writes its
+// greeting and starts reading.
+func (c *Conn) Start() {
+	if c.connector {
+		c.globalSeq = c.host.GlobalSeq(0)
+		c.startConnect()
+		return
+	}
+	c.startAccept()
+}
+
+// ReadBuf returns where the driver should read input into next, or nil when the connection
+// does not want input now (stop polling for readability until it does: see WantRead).
+func (c *Conn) ReadBuf() []byte {
+	if !c.reading() {
+		return nil
+	}
+	nd := &c.need
+	if nd.dst != nil && c.in.buffered() == 0 && nd.n-nd.filled >= directMin {
+		c.lastDirect = true
+		return nd.dst[nd.filled:]
+	}
+	c.lastDirect = false
+	return c.in.space()
+}
+
+// Received tells the connection that n bytes were read into the last ReadBuf.
+func (c *Conn) Received(n int) {
+	if n <= 0 {
+		return
+	}
+	c.lastActive = c.host.Now()
+	if c.lastDirect {
+		c.need.filled += n
+		c.lastDirect = false
+	} else {
+		c.in.w += n
+	}
+	c.process()
+}
+
+// Feed hands p to the connection, as much as it wants now, and returns how much it took. It is
+// ReadBuf/Received for callers that already hold the bytes (tests, fuzzers).
+func (c *Conn) Feed(p []byte) int {
+	taken := 0
+	for taken < len(p) {
+		buf := c.ReadBuf()
+		if len(buf) == 0 {
+			break
+		}
+		n := copy(buf, p[taken:])
+		taken += n
+		c.Received(n)
+	}
+	return taken
+}
+
+// WantRead reports whether the driver should poll for readability.
+func (c *Conn) WantRead() bool { return c.reading() }
+
+// Output returns what should be written next (a writev batch); nil when there is nothing.
+// After writing, report how much with Wrote.
+func (c *Conn) Output() [][]byte {
+	c.fillOutput()
+	return c.out.pending()
+}
+
+// HasOutput reports whether Output would return something (without encoding anything).
+func (c *Conn) HasOutput() bool {
+	return !c.out.empty() || c.canSend()
+}
+
+// Wrote tells the connection that n bytes of Output were written.
+func (c *Conn) Wrote(n int) {
+	if n <= 0 {
+		return
+	}
+	c.lastActive = c.host.Now()
+	c.out.consume(n)
+}
+
+// Send queues a message. Messages are written highest priority first, FIFO within a
+// priority. A message sent on a closed connection is dropped (reported by the return value).
+func (c *Conn) Send(m *wire.Message) bool {
+	if c.state == StateClosed {
+		return false
+	}
+	c.queue.push(m)
+	if c.state == StateStandby && !c.policy.Server {
+		c.reconnectFromStandby()
+	}
+	return true
+}
+
+// SendKeepalive queues a keepalive (KEEPALIVE2 with the current time when the peer supports it).
+func (c *Conn) SendKeepalive() {
+	if c.state == StateClosed {
+		return
+	}
+	c.keepalive = true
+}
+
+// LastKeepaliveAck is the stamp echoed by the peer's last KEEPALIVE2_ACK.
+func (c *Conn) LastKeepaliveAck() wire.Timespec { return c.lastKeepaliveAck }
+
+// Stop closes the connection for good (Ceph's stop(): mark_down, replaced, lossy fault):
+// queues are discarded and the transport is closed. No event is reported here; the caller
+// decides whether a reset event is due.
+func (c *Conn) Stop() {
+	if c.state == StateClosed {
+		return
+	}
+	c.discardOut()
+	c.releaseRx()
+	c.out.reset()
+	c.need = need{}
+	c.clearTimers()
+	c.setState(StateClosed)
+	c.host.CloseTransport()
+}
+
+// Connected tells a connector its socket is connected.
+func (c *Conn) Connected() {
+	if c.state != StateStartConnect {
+		return
+	}
+	c.setState(StateConnecting)
+	c.out.appendCopy([]byte(wire.Banner))
+	c.setState(StateConnectingWaitBannerAndIdentify)
+	c.expect(wire.BannerLen, (*Conn).handleServerBanner)
+}
+
+// ConnectFailed tells a connector its connect attempt failed; refused reports ECONNREFUSED.
+func (c *Conn) ConnectFailed(err error, refused bool) {
+	if refused {
+		c.host.Event(EventRefused)
+	}
+	c.fault(fmt.Errorf("%w: connect: %w", ErrTransport, err))
+}
+
+// TransportError tells the connection its socket failed (reset, EOF, write error).
+func (c *Conn) TransportError(err error) {
+	c.fault(fmt.Errorf("%w: %w", ErrTransport, err))
+}
+
+// TakeInput returns input received but not consumed (after a handover to another connection).
+func (c *Conn) TakeInput() []byte {
+	p := append([]byte(nil), c.in.buf[c.in.r:c.in.w]...)
+	c.in.r, c.in.w = 0, 0
+	return p
+}

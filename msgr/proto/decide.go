@@ -1,0 +1,166 @@
+package proto
+
+import "github.com/msgrsim/msgrsim/msgr/wire"
+
+// Verdict is the kind of answer an acceptor gives to one connect message.
+type Verdict uint8
+
+// Verdicts.
+const (
+	// VerdictReply: write a reply with Decision.Tag and wait for another connect on this socket.
+	VerdictReply Verdict = iota + 1
+	// VerdictOpen: open a new session on this connection (reply READY or SEQ).
+	VerdictOpen
+	// VerdictReplace: the existing session takes this socket over (§3.5 replace). For a lossy
+	// existing session the host stops it and the Decision it returns to the core is an Open.
+	VerdictReplace
+	// VerdictFault: drop this connection without a reply.
+	VerdictFault
+)
+
+func (v Verdict) String() string {
+	switch v {
+	case VerdictReply:
+		return "reply"
+	case VerdictOpen:
+		return "open"
+	case VerdictReplace:
+		return "replace"
+	case VerdictFault:
+		return "fault"
+	}
+	return "verdict?"
+}
+
+// Existing is a snapshot of the session already registered for the connecting peer's address,
+// taken under that connection's lock.
+type Existing struct {
+	Present       bool // a connection is registered for the address
+	IsSelf        bool // it is the connection asking (after a replace)
+	Msgr2         bool // it speaks msgr2 (never, in this implementation)
+	State         State
+	Replacing     bool // it is in the middle of adopting a socket
+	ConnectSeq    uint32
+	PeerGlobalSeq uint32
+	Lossy         bool // its policy is lossy
+	Server        bool // its policy is server
+}
+
+// DecideInput is everything the accept decision depends on.
+type DecideInput struct {
+	Connect         wire.Connect
+	Policy          Policy          // our policy for the peer's type
+	ProtocolVersion uint32          // the protocol_version we expect (ProtocolVersion(…, false))
+	AuthResult      int             // <0 rejected, 0 challenge, >0 accepted (auth none: 1)
+	PeerAddr        wire.EntityAddr // the peer's announced legacy address
+	MyAddr          wire.EntityAddr // our legacy address
+	Replacing       bool            // the asking connection adopted this socket in a replace
+	Existing        Existing
+}
+
+// Decision is the accept side's answer to one connect message.
+type Decision struct {
+	Verdict    Verdict
+	Tag        wire.Tag // for VerdictReply
+	GlobalSeq  uint32   // reply.global_seq (RETRY_GLOBAL)
+	ConnectSeq uint32   // reply.connect_seq (RETRY_SESSION)
+	// ResetExisting: session_reset the existing connection before it is replaced.
+	ResetExisting bool
+	// ResetFromPeer: the peer restarted (connect_seq 0 against a live session): open with
+	// READY, not SEQ.
+	ResetFromPeer bool
+	// KeepaliveExisting: we won a connection race; poke our own outgoing connection.
+	KeepaliveExisting bool
+	// Rule names the row of the decision table that produced this decision (§3.2 numbering).
+	Rule string
+}
+
+func reply(tag wire.Tag, rule string) Decision {
+	return Decision{Verdict: VerdictReply, Tag: tag, Rule: rule}
+}
+
+// Decide is the accept side's decision table (Ceph's handle_connect_message_2, in Ceph's
+// order; msgr1-protocol.md §3.2). It is a pure function: the host takes the snapshot, calls
+// Decide and carries out the side effects on the existing connection.
+//
+// Two of Ceph's quirks are not copied: Q6 (identical addresses in a race make Ceph assert; here
+// the incoming connection is dropped) and Q9 (an existing session busy reading a message is
+// treated as open, not as a connection race).
+func Decide(in *DecideInput) Decision {
+	c := &in.Connect
+	if c.ProtocolVersion != in.ProtocolVersion {
+		return reply(wire.TagBadProtoVer, "2 protocol version mismatch")
+	}
+	if in.Policy.FeaturesRequired&^c.Features != 0 {
+		return reply(wire.TagFeatures, "4 missing required features")
+	}
+	switch {
+	case in.AuthResult < 0:
+		return reply(wire.TagBadAuthorizer, "5 authorizer rejected")
+	case in.AuthResult == 0:
+		return reply(wire.TagChallengeAuthorizer, "5 authorizer challenge")
+	}
+	if in.Policy.Server && in.Policy.Lossy && !in.Policy.RegisterLossyClients {
+		return Decision{Verdict: VerdictOpen, Rule: "6 stateless server: open unregistered"}
+	}
+	ex := &in.Existing
+	if !ex.Present || ex.IsSelf || ex.Msgr2 {
+		return decideNoExisting(in)
+	}
+	return decideExisting(in)
+}
+
+func decideNoExisting(in *DecideInput) Decision {
+	if !in.Replacing && in.Connect.ConnectSeq > 0 {
+		return reply(wire.TagResetSession, "9 no session but connect_seq > 0: we reset")
+	}
+	return Decision{Verdict: VerdictOpen, Rule: "9 no existing session: open"}
+}
+
+func decideExisting(in *DecideInput) Decision {
+	c, ex := &in.Connect, &in.Existing
+	switch {
+	case ex.State == StateClosed:
+		return Decision{Verdict: VerdictOpen, Rule: "8a existing closed: open"}
+	case ex.Replacing:
+		return Decision{Verdict: VerdictReply, Tag: wire.TagRetryGlobal, GlobalSeq: ex.PeerGlobalSeq,
+			Rule: "8b existing replacing: retry global"}
+	case c.GlobalSeq < ex.PeerGlobalSeq:
+		return Decision{Verdict: VerdictReply, Tag: wire.TagRetryGlobal, GlobalSeq: ex.PeerGlobalSeq,
+			Rule: "8c stale global_seq: retry global"}
+	case ex.Lossy:
+		return Decision{Verdict: VerdictReplace, ResetExisting: true, Rule: "8d existing lossy: reset and replace"}
+	case c.ConnectSeq == 0 && ex.ConnectSeq > 0:
+		return Decision{Verdict: VerdictReplace, ResetFromPeer: true, ResetExisting: in.Policy.Resetcheck,
+			Rule: "8e peer restarted: replace"}
+	case c.ConnectSeq < ex.ConnectSeq:
+		return Decision{Verdict: VerdictReply, Tag: wire.TagRetrySession, ConnectSeq: ex.ConnectSeq + 1,
+			Rule: "8f stale connect_seq: retry session"}
+	case c.ConnectSeq == ex.ConnectSeq:
+		return decideEqualConnectSeq(in)
+	}
+	if in.Policy.Resetcheck && ex.ConnectSeq == 0 {
+		return reply(wire.TagResetSession, "8h reconnect to a never-opened session: reset")
+	}
+	return Decision{Verdict: VerdictReplace, Rule: "8h reconnect: replace"}
+}
+
+func decideEqualConnectSeq(in *DecideInput) Decision {
+	ex := &in.Existing
+	if ex.State.open() || ex.State == StateStandby {
+		if in.Policy.Resetcheck && ex.ConnectSeq == 0 {
+			return Decision{Verdict: VerdictReplace, Rule: "8g open session with connect_seq 0: replace"}
+		}
+		return Decision{Verdict: VerdictReply, Tag: wire.TagRetrySession, ConnectSeq: ex.ConnectSeq + 1,
+			Rule: "8g session open: retry session"}
+	}
+	cmp := wire.Compare(in.PeerAddr, in.MyAddr)
+	switch {
+	case cmp < 0 || ex.Server:
+		return Decision{Verdict: VerdictReplace, Rule: "8g connection race won by the peer: replace"}
+	case cmp == 0:
+		return Decision{Verdict: VerdictFault, Rule: "8g connection race between identical addresses: drop"}
+	}
+	return Decision{Verdict: VerdictReply, Tag: wire.TagWait, KeepaliveExisting: true,
+		Rule: "8g connection race won by us: wait"}
+}

@@ -1,0 +1,128 @@
+package proto
+
+import (
+	"fmt"
+	"time"
+)
+
+// fault is Ceph's ProtocolV1::fault, in its order of decisions (msgr1-protocol.md §6.3).
+func (c *Conn) fault(err error) {
+	if c.state == StateClosed || c.state == StateNone {
+		return
+	}
+	c.host.Faulted(c.state, err)
+	if c.policy.Lossy && c.state != StateStartConnect && c.state != StateConnecting {
+		c.stopWithReset()
+		return
+	}
+	c.requeueSent()
+	c.resetFromPeer = false
+	if !c.onceReady && c.queue.len() == 0 && c.state.accepting() && !c.replacing {
+		c.stopWithReset() // a half-open accepted connection: nothing to keep
+		return
+	}
+	c.replacing = false
+	c.dropTransport()
+	if c.policy.Standby && c.queue.len() == 0 && !c.keepalive && c.state != StateWait {
+		c.setState(StateStandby)
+		return
+	}
+	if c.state.connecting() || c.state == StateWait {
+		c.scheduleReconnect()
+		return
+	}
+	if c.policy.Server {
+		c.setState(StateStandby) // the peer reconnects to us
+		return
+	}
+	c.connectSeq++
+	c.backoff = 0
+	c.connector = true
+	c.globalSeq = c.host.GlobalSeq(0)
+	c.startConnect()
+}
+
+// dropTransport closes the socket and forgets everything tied to it.
+func (c *Conn) dropTransport() {
+	c.host.CloseTransport()
+	c.out.reset()
+	c.releaseRx()
+	c.in.r, c.in.w = 0, 0
+	c.need = need{}
+	c.clearTimers()
+}
+
+// scheduleReconnect backs off before the next connect attempt: ms_max_backoff after a WAIT,
+// else ms_initial_backoff doubling up to ms_max_backoff. connect_seq is not incremented for
+// a failure before the session opened (the PR #25343 fix).
+func (c *Conn) scheduleReconnect() {
+	switch {
+	case c.state == StateWait:
+		c.backoff = c.cfg.MaxBackoff
+	case c.backoff == 0:
+		c.backoff = c.cfg.InitialBackoff
+	default:
+		c.backoff = min(2*c.backoff, c.cfg.MaxBackoff)
+	}
+	c.globalSeq = c.host.GlobalSeq(0)
+	c.setState(StateStartConnect)
+	c.reconnectAt = c.host.Now() + c.backoff
+}
+
+// reconnectFromStandby wakes a standby session that has something to send.
+func (c *Conn) reconnectFromStandby() {
+	c.connector = true
+	c.globalSeq = c.host.GlobalSeq(0)
+	c.startConnect()
+}
+
+func (c *Conn) stopWithReset() {
+	c.Stop()
+	c.host.Event(EventReset)
+}
+
+func (c *Conn) clearTimers() {
+	c.reconnectAt, c.readyDeadline, c.idleDeadline, c.throttleAt = 0, 0, 0, 0
+}
+
+// NextDeadline is when Tick must next be called, if at all.
+func (c *Conn) NextDeadline() (time.Duration, bool) {
+	var at time.Duration
+	for _, t := range [...]time.Duration{c.reconnectAt, c.readyDeadline, c.idleDeadlineAt(), c.throttleAt} {
+		if t != 0 && (at == 0 || t < at) {
+			at = t
+		}
+	}
+	return at, at != 0
+}
+
+func (c *Conn) idleDeadlineAt() time.Duration {
+	if c.idleDeadline == 0 {
+		return 0
+	}
+	return max(c.idleDeadline, c.lastActive+c.cfg.IdleTimeout)
+}
+
+// Tick runs the timers that are due: reconnect after backoff, the not-ready and idle
+// timeouts, and the throttle retry.
+func (c *Conn) Tick() {
+	now := c.host.Now()
+	if c.throttleAt != 0 && now >= c.throttleAt {
+		c.throttleAt = 0
+		c.throttle()
+		c.process()
+	}
+	if c.reconnectAt != 0 && now >= c.reconnectAt {
+		c.reconnectAt = 0
+		c.startConnect()
+	}
+	if c.readyDeadline != 0 && now >= c.readyDeadline {
+		c.readyDeadline = 0
+		c.fault(fmt.Errorf("%w: not ready within %v (state %v)", ErrTimeout, c.cfg.ReadyTimeout, c.state))
+		return
+	}
+	if at := c.idleDeadlineAt(); at != 0 && now >= at {
+		c.idleDeadline = 0
+		c.fault(fmt.Errorf("%w: idle for %v", ErrTimeout, c.cfg.IdleTimeout))
+	}
+}

@@ -1,0 +1,133 @@
+package proto
+
+import (
+	"time"
+
+	"github.com/msgrsim/msgrsim/internal/detrand"
+	"github.com/msgrsim/msgrsim/msgr/wire"
+)
+
+// Throttle is a non-blocking counting throttle (Ceph's Throttle used with get_or_fail). The
+// core never blocks on one: when TryGet fails it parks the connection in a THROTTLE_* state and
+// retries on a 1 ms timer.
+type Throttle interface {
+	// TryGet takes n units if it can and reports whether it did. A request larger than the
+	// maximum is admitted when nothing is held (Ceph's rule), so it is serialised, not refused.
+	TryGet(n int64) bool
+	// Put returns n units.
+	Put(n int64)
+}
+
+// Throttles are the three throttles a received message passes (msgr1-protocol.md §4.4).
+// A nil throttle is unlimited.
+type Throttles struct {
+	Messages Throttle // policy: one unit per message
+	Bytes    Throttle // policy: front+middle+data bytes
+	Dispatch Throttle // messenger: bytes waiting for or in dispatch
+}
+
+// Reservation is what a delivered message holds of the throttles; whoever dispatches the
+// message returns it (Release) once the dispatcher is done with it.
+type Reservation struct {
+	Messages int64
+	Bytes    int64
+	Dispatch int64
+	From     Throttles // where the units were taken
+}
+
+// Release returns the units to the throttles they came from.
+func (r Reservation) Release() { r.From.Release(r) }
+
+// Release returns r to t.
+func (t Throttles) Release(r Reservation) {
+	if t.Messages != nil && r.Messages > 0 {
+		t.Messages.Put(r.Messages)
+	}
+	if t.Bytes != nil && r.Bytes > 0 {
+		t.Bytes.Put(r.Bytes)
+	}
+	if t.Dispatch != nil && r.Dispatch > 0 {
+		t.Dispatch.Put(r.Dispatch)
+	}
+}
+
+// EventKind is a connection event reported to dispatchers (Ceph's D_CONNECT, D_ACCEPT, …).
+type EventKind uint8
+
+// Connection events.
+const (
+	EventConnect     EventKind = iota + 1 // outgoing session (re)established
+	EventAccept                           // incoming session established
+	EventReset                            // session dropped (lossy fault, replaced, marked down)
+	EventRemoteReset                      // the peer reset the session: messages may be lost
+	EventRefused                          // the peer refused the TCP connection
+)
+
+func (k EventKind) String() string {
+	switch k {
+	case EventConnect:
+		return "connect"
+	case EventAccept:
+		return "accept"
+	case EventReset:
+		return "reset"
+	case EventRemoteReset:
+		return "remote_reset"
+	case EventRefused:
+		return "refused"
+	}
+	return "event?"
+}
+
+// ConnectRequest is what an acceptor learned from one connect message: what it asks for and
+// who asks. The host turns it into a Decision (see Decide).
+type ConnectRequest struct {
+	Connect    wire.Connect
+	Authorizer []byte
+	PeerAddr   wire.EntityAddr // the address the peer announced (blank IP filled from the socket)
+	Policy     Policy          // this messenger's policy for the peer's type
+	Replacing  bool            // this connection adopted a socket in a replace (§3.5)
+}
+
+// Host is everything the protocol core asks of its driver: I/O on the transport, upcalls to
+// the messenger, time and randomness. The core calls it synchronously from within its own
+// methods; a Host must not call back into the same Conn from these callbacks.
+type Host interface {
+	// Now is monotonic time; Wall is calendar time for KEEPALIVE2 stamps.
+	Now() time.Duration
+	Wall() time.Time
+	// Rand is the owning center's random source.
+	Rand() *detrand.Rand
+
+	// StartConnect opens a new socket to the peer (closing any previous one). The driver
+	// answers with Conn.Connected or Conn.ConnectFailed.
+	StartConnect()
+	// CloseTransport closes the current socket, if any. Unwritten output is already discarded.
+	CloseTransport()
+
+	// MyAddr is the messenger's legacy address (announced in the handshake).
+	MyAddr() wire.EntityAddr
+	// LearnAddr tells the messenger what address the peer saw for us; it returns the address
+	// to announce from now on.
+	LearnAddr(peerSaw wire.EntityAddr) wire.EntityAddr
+	// GlobalSeq returns the messenger's next global_seq, first raising the counter to atLeast.
+	GlobalSeq(atLeast uint32) uint32
+	// PolicyFor returns the messenger's policy and throttles for a peer type (acceptor side).
+	PolicyFor(t wire.EntityType) (Policy, Throttles)
+	// AcceptConnect decides what to answer to a connect message (registry lookup, Decide, and
+	// the side effects on an existing connection). An Open decision must already be
+	// registered when it returns.
+	AcceptConnect(req *ConnectRequest) Decision
+
+	// Deliver hands over a received message, in order, with the throttle units it holds.
+	Deliver(m *wire.Message, r Reservation)
+	// DiscardIncoming drops this connection's messages that were delivered but not yet
+	// dispatched (a session reset) and releases their throttle units.
+	DiscardIncoming()
+	// Event reports a connection event to the dispatchers.
+	Event(kind EventKind)
+	// Faulted reports why the connection faulted (for logs, counters and traces).
+	Faulted(state State, err error)
+	// StateChanged reports every state transition (for traces and coverage).
+	StateChanged(from, to State)
+}

@@ -1,0 +1,97 @@
+package proto
+
+// The read side of a Conn is a "need exactly N bytes, then continue with a handler" machine
+// that tolerates any chunking of its input. Small structures are gathered into a scratch
+// array; large sections (front, middle, data, authorizer) are filled in place, and once the
+// prefetch buffer is empty the driver reads straight into them (no copy for big payloads).
+
+// maxSmall is the largest structure gathered into scratch (the acceptor's 281-byte greeting).
+const maxSmall = 281
+
+// directMin is the smallest remaining section length for which ReadBuf hands out the section
+// itself rather than the prefetch buffer; below it, one prefetch read can pick up what follows.
+const directMin = 4096
+
+type handler func(c *Conn, data []byte) error
+
+type need struct {
+	n      int     // bytes wanted
+	dst    []byte  // section destination (len n), or nil to gather into scratch
+	filled int     // bytes gathered so far
+	then   handler // called with the n bytes once complete; nil when nothing is wanted
+}
+
+// inbuf is the prefetch buffer: buf[r:w] is received but not yet consumed.
+type inbuf struct {
+	buf  []byte
+	r, w int
+}
+
+func (b *inbuf) buffered() int { return b.w - b.r }
+
+// space returns the free tail, compacting first when the buffer is drained or mostly consumed.
+func (b *inbuf) space() []byte {
+	if b.r == b.w {
+		b.r, b.w = 0, 0
+	} else if b.r > len(b.buf)/2 {
+		n := copy(b.buf, b.buf[b.r:b.w])
+		b.r, b.w = 0, n
+	}
+	return b.buf[b.w:]
+}
+
+// take consumes up to n buffered bytes.
+func (b *inbuf) take(n int) []byte {
+	if avail := b.w - b.r; n > avail {
+		n = avail
+	}
+	p := b.buf[b.r : b.r+n]
+	b.r += n
+	return p
+}
+
+// expect sets what the reader needs next: n bytes gathered into scratch.
+func (c *Conn) expect(n int, then handler) {
+	c.need = need{n: n, then: then}
+}
+
+// expectInto sets what the reader needs next: len(dst) bytes read into dst.
+func (c *Conn) expectInto(dst []byte, then handler) {
+	c.need = need{n: len(dst), dst: dst, then: then}
+}
+
+// fill moves buffered input into the current need and reports whether it is complete.
+func (c *Conn) fill() bool {
+	nd := &c.need
+	for nd.filled < nd.n && c.in.buffered() > 0 {
+		p := c.in.take(nd.n - nd.filled)
+		if nd.dst != nil {
+			copy(nd.dst[nd.filled:], p)
+		} else {
+			copy(c.scratch[nd.filled:], p)
+		}
+		nd.filled += len(p)
+	}
+	return nd.filled == nd.n
+}
+
+// process runs handlers for as long as their needs can be met from buffered input.
+func (c *Conn) process() {
+	for c.reading() && c.fill() {
+		nd := c.need
+		c.need = need{}
+		data := nd.dst
+		if data == nil {
+			data = c.scratch[:nd.n]
+		}
+		if err := nd.then(c, data); err != nil {
+			c.fault(err)
+			return
+		}
+	}
+}
+
+// reading reports whether the core currently wants input.
+func (c *Conn) reading() bool {
+	return c.need.then != nil && !c.readPaused
+}

@@ -1,0 +1,115 @@
+package proto
+
+import "github.com/msgrsim/msgrsim/msgr/wire"
+
+// fifo is a slice-backed queue that reuses its storage.
+type fifo struct {
+	items []*wire.Message
+	head  int
+}
+
+func (q *fifo) len() int { return len(q.items) - q.head }
+
+func (q *fifo) push(m *wire.Message) { q.items = append(q.items, m) }
+
+func (q *fifo) peek() *wire.Message { return q.items[q.head] }
+
+func (q *fifo) pop() *wire.Message {
+	m := q.items[q.head]
+	q.items[q.head] = nil
+	q.head++
+	if q.head == len(q.items) {
+		q.items, q.head = q.items[:0], 0
+	}
+	return m
+}
+
+func (q *fifo) clear() {
+	clear(q.items)
+	q.items, q.head = q.items[:0], 0
+}
+
+type prioQueue struct {
+	prio uint16
+	fifo
+}
+
+// outQueue holds messages waiting to be written: first the requeued ones (unacknowledged
+// messages of a previous socket, in their original order), then by priority, highest first,
+// FIFO within a priority. Ceph pushes requeued messages to the front of its priority-255 queue;
+// keeping them apart gives the same write order without Ceph's quirk Q4 (user messages at
+// priority 255 changing how discard_requeued_up_to computes out_seq).
+type outQueue struct {
+	requeued fifo
+	byPrio   []prioQueue // sorted by priority, descending
+	n        int
+}
+
+func (q *outQueue) len() int { return q.n }
+
+func (q *outQueue) push(m *wire.Message) {
+	p := m.Header.Priority
+	i := 0
+	for i < len(q.byPrio) && q.byPrio[i].prio > p {
+		i++
+	}
+	if i == len(q.byPrio) || q.byPrio[i].prio != p {
+		q.byPrio = append(q.byPrio, prioQueue{})
+		copy(q.byPrio[i+1:], q.byPrio[i:])
+		q.byPrio[i] = prioQueue{prio: p}
+	}
+	q.byPrio[i].push(m)
+	q.n++
+}
+
+// pop removes the next message to write, or returns nil.
+func (q *outQueue) pop() *wire.Message {
+	if q.requeued.len() > 0 {
+		q.n--
+		return q.requeued.pop()
+	}
+	for i := range q.byPrio {
+		if q.byPrio[i].len() > 0 {
+			q.n--
+			return q.byPrio[i].pop()
+		}
+	}
+	return nil
+}
+
+// requeue puts previously sent messages back in front, keeping their order.
+func (q *outQueue) requeue(ms []*wire.Message) {
+	if len(ms) == 0 {
+		return
+	}
+	rest := q.requeued.items[q.requeued.head:]
+	items := make([]*wire.Message, 0, len(ms)+len(rest))
+	items = append(items, ms...)
+	items = append(items, rest...)
+	q.requeued.items, q.requeued.head = items, 0
+	q.n += len(ms)
+}
+
+// discardRequeuedUpTo drops requeued messages the peer already received (0 < seq <= acked)
+// and returns how many it dropped.
+func (q *outQueue) discardRequeuedUpTo(acked uint64) int {
+	dropped := 0
+	for q.requeued.len() > 0 {
+		seq := q.requeued.peek().Header.Seq
+		if seq == 0 || seq > acked {
+			break
+		}
+		q.requeued.pop()
+		q.n--
+		dropped++
+	}
+	return dropped
+}
+
+func (q *outQueue) clear() {
+	q.requeued.clear()
+	for i := range q.byPrio {
+		q.byPrio[i].clear()
+	}
+	q.n = 0
+}

@@ -1,0 +1,162 @@
+package proto
+
+import (
+	"github.com/msgrsim/msgrsim/msgr/wire"
+)
+
+// maxBatchBytes bounds one output batch so a long queue does not monopolise a writer.
+const maxBatchBytes = 4 << 20
+
+// canWrite reports whether frames may be written (Ceph's can_write == CANWRITE).
+func (c *Conn) canWrite() bool { return c.state.open() }
+
+// canSend reports whether fillOutput would produce frames.
+func (c *Conn) canSend() bool {
+	return c.canWrite() && (c.keepalive || c.kaAckDue || c.queue.len() > 0 || (c.ackLeft > 0 && !c.policy.Lossy))
+}
+
+// fillOutput appends the frames due, in Ceph's order: keepalive, keepalive acks, queued
+// messages (requeued first, then by priority), then an ACK for what we received.
+func (c *Conn) fillOutput() {
+	if !c.canWrite() {
+		return
+	}
+	if c.keepalive {
+		c.keepalive = false
+		c.writeKeepalive()
+	}
+	if c.kaAckDue {
+		c.kaAckDue = false
+		b := c.out.reserve(1 + wire.TimespecLen)
+		b[0] = byte(wire.TagKeepalive2Ack)
+		c.kaAck.Encode(b[1:])
+	}
+	for c.out.bytes < maxBatchBytes {
+		m := c.queue.pop()
+		if m == nil {
+			break
+		}
+		c.writeMessage(m)
+	}
+	if c.ackLeft > 0 && !c.policy.Lossy {
+		c.ackLeft = 0
+		b := c.out.reserve(1 + wire.SeqLen)
+		b[0] = byte(wire.TagAck)
+		wire.PutSeq(b[1:], c.inSeq)
+	}
+}
+
+func (c *Conn) writeKeepalive() {
+	if c.features&wire.FeatureMsgrKeepalive2 == 0 {
+		c.out.reserve(1)[0] = byte(wire.TagKeepalive)
+		return
+	}
+	b := c.out.reserve(1 + wire.TimespecLen)
+	b[0] = byte(wire.TagKeepalive2)
+	wire.TimespecOf(c.host.Wall()).Encode(b[1:])
+}
+
+// smallSection is the size up to which a section is copied into the arena rather than
+// written from its own buffer (fewer iovecs for small messages).
+const smallSection = 256
+
+// writeMessage encodes m as a MSG frame: its seq is assigned now (Ceph: at write time), and a
+// lossless session keeps it until acknowledged.
+func (c *Conn) writeMessage(m *wire.Message) {
+	h := &m.Header
+	c.outSeq++
+	h.Seq = c.outSeq
+	h.Src = c.cfg.MyName
+	h.FrontLen, h.MiddleLen, h.DataLen = uint32(len(m.Front)), uint32(len(m.Middle)), uint32(len(m.Data))
+	if h.CompatVersion == 0 {
+		h.CompatVersion = h.Version
+	}
+	if m.Footer.Flags&wire.FooterComplete == 0 {
+		m.SealFooter(c.cfg.CRCHeader, c.cfg.CRCData)
+	}
+	b := c.out.reserve(1 + wire.HeaderLen)
+	b[0] = byte(wire.TagMsg)
+	h.Encode(b[1:], c.cfg.CRCHeader)
+	c.writeSection(m.Front)
+	c.writeSection(m.Middle)
+	c.writeSection(m.Data)
+	old := c.features&wire.FeatureMsgAuth == 0
+	m.Footer.Encode(c.out.reserve(wire.FooterSize(!old)), old)
+	if !c.policy.Lossy {
+		c.sent = append(c.sent, m)
+	}
+}
+
+func (c *Conn) writeSection(p []byte) {
+	if len(p) <= smallSection {
+		c.out.appendCopy(p)
+		return
+	}
+	c.out.appendRef(p)
+}
+
+// handleAck trims the sent list up to seq (Ceph trims at most 128 per event; trimming all is
+// equivalent and bounded by the list).
+func (c *Conn) handleAck(seq uint64) {
+	i := 0
+	for i < len(c.sent) && c.sent[i].Header.Seq <= seq {
+		c.sent[i] = nil
+		i++
+	}
+	if i == 0 {
+		return
+	}
+	n := copy(c.sent, c.sent[i:])
+	clear(c.sent[n:])
+	c.sent = c.sent[:n]
+}
+
+// requeueSent moves unacknowledged messages back in front of the queue (a fault: they will be
+// resent on the next socket) and rewinds out_seq accordingly.
+func (c *Conn) requeueSent() {
+	if len(c.sent) == 0 {
+		return
+	}
+	c.outSeq -= uint64(len(c.sent))
+	c.queue.requeue(c.sent)
+	clear(c.sent)
+	c.sent = c.sent[:0]
+}
+
+// discardRequeuedUpTo drops requeued messages the peer reports received (its in_seq, from the
+// SEQ exchange) and returns the new out_seq (Ceph's discard_requeued_up_to).
+func (c *Conn) discardRequeuedUpTo(acked uint64) uint64 {
+	if c.queue.requeued.len() == 0 {
+		// Nothing is pending retransmission: numbering continues from what the peer has.
+		return acked
+	}
+	return c.outSeq + uint64(c.queue.discardRequeuedUpTo(acked))
+}
+
+// discardOut drops every queued, requeued and sent message.
+func (c *Conn) discardOut() {
+	c.queue.clear()
+	clear(c.sent)
+	c.sent = c.sent[:0]
+	c.keepalive = false
+	c.kaAckDue = false
+}
+
+// sessionReset forgets the session (Ceph's session_reset): queues are discarded, undispatched
+// input too, dispatchers hear of a remote reset, and sequence numbers restart (out_seq from a
+// random value when MSG_AUTH was negotiated).
+func (c *Conn) sessionReset() {
+	c.host.DiscardIncoming()
+	c.discardOut()
+	c.outSeq = 0
+	if c.features&wire.FeatureMsgAuth != 0 {
+		c.outSeq = uint64(c.host.Rand().Uint32() & 0x7fffffff)
+	}
+	c.inSeq, c.connectSeq, c.ackLeft = 0, 0, 0
+	c.onceReady = false
+	c.host.Event(EventRemoteReset)
+}
+
+// SessionReset is sessionReset for the messenger (an existing session being replaced after a
+// peer reset, §3.2 rules 8d and 8e).
+func (c *Conn) SessionReset() { c.sessionReset() }

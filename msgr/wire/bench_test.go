@@ -1,0 +1,130 @@
+package wire
+
+import (
+	"strconv"
+	"testing"
+)
+
+func BenchmarkHeaderEncode(b *testing.B) {
+	h := mpingMessage().Header
+	var buf [HeaderLen]byte
+	b.SetBytes(HeaderLen)
+	b.ReportAllocs()
+	for b.Loop() {
+		h.Encode(buf[:], true)
+	}
+}
+
+func BenchmarkHeaderDecode(b *testing.B) {
+	var buf [HeaderLen]byte
+	h := mpingMessage().Header
+	h.Encode(buf[:], true)
+	b.SetBytes(HeaderLen)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeHeader(buf[:], true); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkFooter(b *testing.B) {
+	f := Footer{FrontCRC: 1, MiddleCRC: 2, DataCRC: 3, Flags: FooterComplete}
+	var buf [FooterLen]byte
+	b.Run("encode", func(b *testing.B) {
+		b.SetBytes(FooterLen)
+		b.ReportAllocs()
+		for b.Loop() {
+			f.Encode(buf[:], false)
+		}
+	})
+	b.Run("decode", func(b *testing.B) {
+		f.Encode(buf[:], false)
+		b.SetBytes(FooterLen)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := DecodeFooter(buf[:], false); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+var benchSizes = []int{0, 4 << 10, 64 << 10, 4 << 20}
+
+func sizeName(n int) string { return "size=" + strconv.Itoa(n) }
+
+func BenchmarkCRC32C(b *testing.B) {
+	for _, n := range benchSizes {
+		p := make([]byte, n)
+		for i := range p {
+			p[i] = byte(i)
+		}
+		b.Run(sizeName(n), func(b *testing.B) {
+			b.SetBytes(int64(n))
+			b.ReportAllocs()
+			for b.Loop() {
+				CRC32C(0, p)
+			}
+		})
+	}
+}
+
+func BenchmarkAppendMessageFrame(b *testing.B) {
+	for _, n := range benchSizes {
+		m := &Message{Header: Header{Seq: 1, Type: MsgOSDOp, Priority: PrioDefault, Version: 8}, Front: make([]byte, 200), Data: make([]byte, n)}
+		m.Seal(true, true)
+		buf := make([]byte, 0, MessageFrameLen(m, false))
+		b.Run(sizeName(n), func(b *testing.B) {
+			b.SetBytes(int64(MessageFrameLen(m, false)))
+			b.ReportAllocs()
+			for b.Loop() {
+				buf = AppendMessageFrame(buf[:0], m, false)
+			}
+		})
+	}
+}
+
+// BenchmarkSealAndAppend is what a sender does per message: crcs, then the frame.
+func BenchmarkSealAndAppend(b *testing.B) {
+	for _, n := range benchSizes {
+		m := &Message{Header: Header{Seq: 1, Type: MsgOSDOp, Priority: PrioDefault, Version: 8}, Front: make([]byte, 200), Data: make([]byte, n)}
+		buf := make([]byte, 0, MessageFrameLen(m, false))
+		b.Run(sizeName(n), func(b *testing.B) {
+			b.SetBytes(int64(MessageFrameLen(m, false)))
+			b.ReportAllocs()
+			for b.Loop() {
+				m.Seal(true, true)
+				buf = AppendMessageFrame(buf[:0], m, false)
+			}
+		})
+	}
+}
+
+func BenchmarkDecodeMessage(b *testing.B) {
+	for _, n := range benchSizes {
+		m := &Message{Header: Header{Seq: 1, Type: MsgOSDOp, Priority: PrioDefault, Version: 8}, Front: make([]byte, 200), Data: make([]byte, n)}
+		m.Seal(true, true)
+		frame := AppendMessageFrame(nil, m, false)
+		b.Run(sizeName(n), func(b *testing.B) {
+			b.SetBytes(int64(len(frame)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := DecodeMessage(frame[1:], false, Limits{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkDissectConversation(b *testing.B) {
+	c := loadCapture(b, "ceph-s-msgr1.conn1")
+	b.SetBytes(int64(len(c.c2s) + len(c.s2c)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DissectConversation(c.c2s, c.s2c, DissectOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,22 @@
+// Package wire is the msgr1 codec: Ceph's messenger protocol v1 (banner "ceph v027") byte for
+// byte. It has no state and does no I/O: every function encodes into a caller's buffer or
+// decodes from one.
+//
+// The layouts (msgr1-protocol.md §1–§5):
+//
+//	banner           9 B  "ceph v027"
+//	entity_addr_t  136 B  le32 0 | le32 nonce | sockaddr_storage (family and port big-endian)
+//	connect         33 B  features, host_type, global_seq, connect_seq, protocol_version,
+//	                      authorizer_protocol, authorizer_len, flags   (+ authorizer)
+//	connect_reply   26 B  tag, features, global_seq, connect_seq, protocol_version,
+//	                      authorizer_len, flags                        (+ authorizer, + le64 seq on SEQ)
+//	frame             1 B tag, then: MSG header(53) front middle data footer(21 or 13),
+//	                      ACK le64, KEEPALIVE2/_ACK timespec(8), KEEPALIVE and CLOSE nothing
+//
+// All integers are little-endian except inside sockaddr_storage. Checksums are Ceph's crc32c:
+// Castagnoli, no pre- or post-inversion (CRC32C).
+//
+// Decoders never panic, return errors that wrap the sentinels of errors.go (errors.Is), and
+// check every peer-supplied length against Limits before anything is allocated. Encoders write
+// into caller buffers and do not allocate.
+package wire

@@ -1,0 +1,225 @@
+package wire
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+)
+
+// Header is ceph_msg_header (53 bytes; the crc covers the first 49).
+type Header struct {
+	Seq           uint64 // per-session sequence number, assigned when the message is written
+	Tid           uint64 // transaction id of the upper layer (0 if unused)
+	Type          uint16
+	Priority      uint16
+	Version       uint16
+	FrontLen      uint32
+	MiddleLen     uint32
+	DataLen       uint32
+	DataOff       uint16
+	Src           EntityName
+	CompatVersion uint16
+	Reserved      uint16
+	CRC           uint32
+}
+
+// PayloadLen is front+middle+data.
+func (h *Header) PayloadLen() uint64 {
+	return uint64(h.FrontLen) + uint64(h.MiddleLen) + uint64(h.DataLen)
+}
+
+// Encode writes the 53-byte header into b. With crc set, the crc field is computed over the
+// first 49 bytes (and stored in h.CRC); otherwise h.CRC is written as is.
+func (h *Header) Encode(b []byte, crc bool) {
+	b = b[:HeaderLen]
+	binary.LittleEndian.PutUint64(b[0:], h.Seq)
+	binary.LittleEndian.PutUint64(b[8:], h.Tid)
+	binary.LittleEndian.PutUint16(b[16:], h.Type)
+	binary.LittleEndian.PutUint16(b[18:], h.Priority)
+	binary.LittleEndian.PutUint16(b[20:], h.Version)
+	binary.LittleEndian.PutUint32(b[22:], h.FrontLen)
+	binary.LittleEndian.PutUint32(b[26:], h.MiddleLen)
+	binary.LittleEndian.PutUint32(b[30:], h.DataLen)
+	binary.LittleEndian.PutUint16(b[34:], h.DataOff)
+	h.Src.Encode(b[36:45])
+	binary.LittleEndian.PutUint16(b[45:], h.CompatVersion)
+	binary.LittleEndian.PutUint16(b[47:], h.Reserved)
+	if crc {
+		h.CRC = crc32cNoEscape(0, b[:HeaderCRCLen])
+	}
+	binary.LittleEndian.PutUint32(b[49:], h.CRC)
+}
+
+// DecodeHeader decodes a 53-byte header. With verifyCRC set a crc mismatch is an error
+// wrapping ErrBadCRC. Lengths are not checked here: use Limits.CheckHeader.
+func DecodeHeader(b []byte, verifyCRC bool) (Header, error) {
+	if len(b) < HeaderLen {
+		return Header{}, short("ceph_msg_header", HeaderLen, len(b))
+	}
+	src, _ := DecodeEntityName(b[36:45])
+	h := Header{
+		Seq:           binary.LittleEndian.Uint64(b[0:]),
+		Tid:           binary.LittleEndian.Uint64(b[8:]),
+		Type:          binary.LittleEndian.Uint16(b[16:]),
+		Priority:      binary.LittleEndian.Uint16(b[18:]),
+		Version:       binary.LittleEndian.Uint16(b[20:]),
+		FrontLen:      binary.LittleEndian.Uint32(b[22:]),
+		MiddleLen:     binary.LittleEndian.Uint32(b[26:]),
+		DataLen:       binary.LittleEndian.Uint32(b[30:]),
+		DataOff:       binary.LittleEndian.Uint16(b[34:]),
+		Src:           src,
+		CompatVersion: binary.LittleEndian.Uint16(b[45:]),
+		Reserved:      binary.LittleEndian.Uint16(b[47:]),
+		CRC:           binary.LittleEndian.Uint32(b[49:]),
+	}
+	if verifyCRC {
+		if got := crc32cNoEscape(0, b[:HeaderCRCLen]); got != h.CRC {
+			return Header{}, decodeErr("ceph_msg_header crc", 49,
+				fmt.Errorf("%w: header crc %#08x, computed %#08x", ErrBadCRC, h.CRC, got))
+		}
+	}
+	return h, nil
+}
+
+// Footer is ceph_msg_footer (21 bytes) or, with Old set on encode/decode, ceph_msg_footer_old
+// (13 bytes, no signature) used when MSG_AUTH was not negotiated.
+type Footer struct {
+	FrontCRC  uint32
+	MiddleCRC uint32
+	DataCRC   uint32
+	Sig       uint64
+	Flags     FooterFlags
+}
+
+// FooterSize is the footer length for a session with (FooterLen) or without (OldFooterLen) MSG_AUTH.
+func FooterSize(msgAuth bool) int {
+	if msgAuth {
+		return FooterLen
+	}
+	return OldFooterLen
+}
+
+// Encode writes the footer into b: 21 bytes, or 13 when old is set (Sig is dropped).
+func (f *Footer) Encode(b []byte, old bool) {
+	binary.LittleEndian.PutUint32(b[0:], f.FrontCRC)
+	binary.LittleEndian.PutUint32(b[4:], f.MiddleCRC)
+	binary.LittleEndian.PutUint32(b[8:], f.DataCRC)
+	if old {
+		b[12] = byte(f.Flags)
+		return
+	}
+	binary.LittleEndian.PutUint64(b[12:], f.Sig)
+	b[20] = byte(f.Flags)
+}
+
+// DecodeFooter decodes a 21-byte footer, or a 13-byte one when old is set.
+func DecodeFooter(b []byte, old bool) (Footer, error) {
+	n := FooterSize(!old)
+	if len(b) < n {
+		return Footer{}, short("ceph_msg_footer", n, len(b))
+	}
+	f := Footer{
+		FrontCRC:  binary.LittleEndian.Uint32(b[0:]),
+		MiddleCRC: binary.LittleEndian.Uint32(b[4:]),
+		DataCRC:   binary.LittleEndian.Uint32(b[8:]),
+	}
+	if old {
+		f.Flags = FooterFlags(b[12])
+	} else {
+		f.Sig = binary.LittleEndian.Uint64(b[12:])
+		f.Flags = FooterFlags(b[20])
+	}
+	return f, nil
+}
+
+// Timespec is ceph_timespec, carried by KEEPALIVE2 and KEEPALIVE2_ACK.
+type Timespec struct {
+	Sec  uint32
+	Nsec uint32
+}
+
+// TimespecOf converts a wall-clock time (seconds truncated to 32 bits, as Ceph does).
+func TimespecOf(t time.Time) Timespec {
+	return Timespec{Sec: uint32(t.Unix()), Nsec: uint32(t.Nanosecond())}
+}
+
+// Time converts back to a time.Time.
+func (ts Timespec) Time() time.Time { return time.Unix(int64(ts.Sec), int64(ts.Nsec)) }
+
+// Encode writes the 8-byte form into b.
+func (ts Timespec) Encode(b []byte) {
+	binary.LittleEndian.PutUint32(b[0:], ts.Sec)
+	binary.LittleEndian.PutUint32(b[4:TimespecLen], ts.Nsec)
+}
+
+// DecodeTimespec decodes an 8-byte ceph_timespec.
+func DecodeTimespec(b []byte) (Timespec, error) {
+	if len(b) < TimespecLen {
+		return Timespec{}, short("ceph_timespec", TimespecLen, len(b))
+	}
+	return Timespec{Sec: binary.LittleEndian.Uint32(b), Nsec: binary.LittleEndian.Uint32(b[4:])}, nil
+}
+
+// Message is one msgr1 message: its header, its three payload sections and, once received,
+// its footer. On send only the header fields an upper layer chooses matter (Type, Priority,
+// Version, CompatVersion, Tid, DataOff); the messenger fills in Seq, Src, lengths and crcs.
+type Message struct {
+	Header Header
+	Front  []byte
+	Middle []byte
+	Data   []byte
+	Footer Footer
+}
+
+// NewMessage returns a message of the given type with a front section, version 1.
+func NewMessage(typ uint16, front []byte) *Message {
+	return &Message{Header: Header{Type: typ, Version: 1}, Front: front}
+}
+
+// String is a one-line summary: "MSG type=2 seq=1 prio=127 0+0+0 from client.-1".
+func (m *Message) String() string {
+	h := &m.Header
+	return fmt.Sprintf("MSG type=%d seq=%d tid=%d prio=%d %d+%d+%d from %v", h.Type, h.Seq, h.Tid,
+		h.Priority, len(m.Front), len(m.Middle), len(m.Data), h.Src)
+}
+
+// SealFooter computes the footer crcs of m's sections. headerCRC covers front and middle,
+// dataCRC the data section (Ceph's ms_crc_header and ms_crc_data); without dataCRC the
+// NOCRC flag is set. COMPLETE is always set.
+func (m *Message) SealFooter(headerCRC, dataCRC bool) {
+	f := Footer{Flags: FooterComplete}
+	if headerCRC {
+		f.FrontCRC = CRC32C(0, m.Front)
+		f.MiddleCRC = CRC32C(0, m.Middle)
+	}
+	if dataCRC {
+		f.DataCRC = CRC32C(0, m.Data)
+	} else {
+		f.Flags |= FooterNoCRC
+	}
+	m.Footer = f
+}
+
+// VerifyFooter checks m's sections against its footer: COMPLETE must be set; front and middle
+// crcs are checked when headerCRC is set, the data crc when dataCRC is set and the sender did
+// not set NOCRC.
+func (m *Message) VerifyFooter(headerCRC, dataCRC bool) error {
+	f := &m.Footer
+	if f.Flags&FooterComplete == 0 {
+		return decodeErr("ceph_msg_footer flags", 0, ErrIncomplete)
+	}
+	if headerCRC {
+		if got := CRC32C(0, m.Front); got != f.FrontCRC {
+			return decodeErr("front crc", 0, fmt.Errorf("%w: front crc %#08x, computed %#08x", ErrBadCRC, f.FrontCRC, got))
+		}
+		if got := CRC32C(0, m.Middle); got != f.MiddleCRC {
+			return decodeErr("middle crc", 0, fmt.Errorf("%w: middle crc %#08x, computed %#08x", ErrBadCRC, f.MiddleCRC, got))
+		}
+	}
+	if dataCRC && f.Flags&FooterNoCRC == 0 {
+		if got := CRC32C(0, m.Data); got != f.DataCRC {
+			return decodeErr("data crc", 0, fmt.Errorf("%w: data crc %#08x, computed %#08x", ErrBadCRC, f.DataCRC, got))
+		}
+	}
+	return nil
+}

@@ -1,0 +1,68 @@
+package sim
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Trace folds every simulation event into a running 64-bit FNV-1a hash, and optionally keeps
+// a readable log of them.
+type Trace struct {
+	hash   uint64
+	events uint64
+	keep   bool
+	lines  []string
+}
+
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+// NewTrace returns an empty trace; with keep set it records readable lines too.
+func NewTrace(keep bool) *Trace { return &Trace{hash: fnvOffset, keep: keep} }
+
+// Add folds one event, given as numbers, into the hash.
+func (t *Trace) Add(words ...uint64) {
+	h := t.hash
+	for _, w := range words {
+		for i := 0; i < 8; i++ {
+			h ^= w & 0xff
+			h *= fnvPrime
+			w >>= 8
+		}
+	}
+	t.hash = h
+	t.events++
+}
+
+// AddString folds a string into the hash.
+func (t *Trace) AddString(s string) {
+	h := t.hash
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= fnvPrime
+	}
+	t.hash = h
+}
+
+// Logf records a readable line (when keeping lines) stamped with virtual time.
+func (t *Trace) Logf(now time.Duration, format string, args ...any) {
+	if !t.keep {
+		return
+	}
+	t.lines = append(t.lines, fmt.Sprintf("%12.6fs  ", now.Seconds())+fmt.Sprintf(format, args...))
+}
+
+// Hash is the running hash.
+func (t *Trace) Hash() uint64 { return t.hash }
+
+// Events is the number of events folded in.
+func (t *Trace) Events() uint64 { return t.events }
+
+// Lines are the recorded readable lines.
+func (t *Trace) Lines() []string { return t.lines }
+
+// String renders the recorded lines.
+func (t *Trace) String() string { return strings.Join(t.lines, "\n") }

@@ -1,0 +1,146 @@
+package sim
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/msgrsim/msgrsim/internal/detrand"
+	"github.com/msgrsim/msgrsim/msgr/event"
+	"github.com/msgrsim/msgrsim/simnet"
+)
+
+// World is one simulation: virtual clock, virtual network, the centers of every messenger in
+// it, and the seeded scheduler that decides what happens next. It implements event.Runtime.
+type World struct {
+	Seed  uint64
+	Clock *simnet.Clock
+	Net   *simnet.Network
+	Trace *Trace
+
+	root    *detrand.Rand
+	sched   *detrand.Rand
+	centers []*entry
+	ready   []*entry // scratch for Step
+	steps   uint64
+}
+
+type entry struct {
+	c       *event.Center
+	index   int
+	stopped bool
+}
+
+// NewWorld creates an empty world for seed with the given network configuration.
+func NewWorld(seed uint64, netCfg simnet.Config, keepTrace bool) *World {
+	root := detrand.NewSeeded(seed)
+	clock := simnet.NewClock()
+	w := &World{Seed: seed, Clock: clock, root: root, Trace: NewTrace(keepTrace)}
+	w.Net = simnet.New(clock, root.Fork(), netCfg)
+	w.sched = root.Fork()
+	w.Trace.Add(seed)
+	return w
+}
+
+// Rand returns a new random source derived from the world's seed (for a messenger, a workload).
+func (w *World) Rand() *detrand.Rand { return w.root.Fork() }
+
+// AddHost adds a simulated machine with the given IP.
+func (w *World) AddHost(name string, ip netip.Addr) *simnet.Host { return w.Net.AddHost(name, ip) }
+
+// Start registers a center with the scheduler (event.Runtime).
+func (w *World) Start(c *event.Center) {
+	w.centers = append(w.centers, &entry{c: c, index: len(w.centers)})
+	w.Trace.Logf(w.Clock.Now(), "start center %s", c.Name())
+}
+
+// Stop unregisters a center (event.Runtime): it is never stepped again.
+func (w *World) Stop(c *event.Center) {
+	for _, e := range w.centers {
+		if e.c == c && !e.stopped {
+			e.stopped = true
+			w.Trace.Logf(w.Clock.Now(), "stop center %s", c.Name())
+			_ = c.Close()
+		}
+	}
+}
+
+// Now is the virtual time.
+func (w *World) Now() time.Duration { return w.Clock.Now() }
+
+// Steps is the number of scheduling decisions made so far.
+func (w *World) Steps() uint64 { return w.steps }
+
+// Step makes one scheduling decision: step a center with pending work or run a network
+// transfer (chosen uniformly by the seed among everything possible now), or, when nothing is
+// possible, advance virtual time to the next timer or delivery. It returns false when nothing
+// will ever happen again (no work, no timers, no network events).
+func (w *World) Step() (bool, error) {
+	w.steps++
+	w.ready = w.ready[:0]
+	for _, e := range w.centers {
+		if !e.stopped && e.c.Pending() {
+			w.ready = append(w.ready, e)
+		}
+	}
+	nr := w.Net.Runnable()
+	total := len(w.ready) + nr
+	if total == 0 {
+		return w.advance(), nil
+	}
+	k := w.sched.IntN(total)
+	if k < len(w.ready) {
+		e := w.ready[k]
+		w.Trace.Add(1, uint64(w.Clock.Now()), uint64(e.index))
+		if _, err := e.c.Step(0); err != nil {
+			return false, fmt.Errorf("step %s: %w", e.c.Name(), err)
+		}
+		return true, nil
+	}
+	tr := w.Net.Run(k - len(w.ready))
+	w.Trace.Add(2, uint64(w.Clock.Now()), uint64(tr.Kind), tr.Conn, uint64(tr.Bytes))
+	return true, nil
+}
+
+// advance moves the clock to the earliest timer or network event; false if there is none.
+func (w *World) advance() bool {
+	next, ok := w.Net.NextEvent()
+	for _, e := range w.centers {
+		if e.stopped {
+			continue
+		}
+		if t, has := e.c.NextTimer(); has && (!ok || t < next) {
+			next, ok = t, true
+		}
+	}
+	if !ok {
+		return false
+	}
+	if next > w.Clock.Now() {
+		w.Clock.AdvanceTo(next)
+	}
+	w.Trace.Add(3, uint64(next))
+	return true
+}
+
+// RunUntil steps until done returns true. It fails when the world goes idle first, when
+// virtual time passes limit, or after maxSteps steps.
+func (w *World) RunUntil(done func() bool, limit time.Duration, maxSteps uint64) error {
+	start := w.steps
+	for !done() {
+		if w.steps-start >= maxSteps {
+			return fmt.Errorf("sim: no progress after %d steps (virtual time %v)", maxSteps, w.Now())
+		}
+		if w.Clock.Now() > limit {
+			return fmt.Errorf("sim: virtual time limit %v passed", limit)
+		}
+		more, err := w.Step()
+		if err != nil {
+			return err
+		}
+		if !more {
+			return fmt.Errorf("sim: world idle at %v before the condition held", w.Now())
+		}
+	}
+	return nil
+}

@@ -1,0 +1,210 @@
+package simnet
+
+import "time"
+
+// chunkSize is the size of one pooled buffer chunk. Socket buffers are chains of chunks, so
+// an idle connection holds no memory and a busy one holds about what it has in flight.
+const chunkSize = 16 << 10
+
+// chunk is one block of a byteQueue: bytes b[r:w] are queued.
+type chunk struct {
+	r, w int
+	b    [chunkSize]byte
+}
+
+// chunkPool recycles chunks across all queues of a network, so that steady-state traffic
+// allocates nothing.
+type chunkPool struct {
+	free []*chunk
+}
+
+func (p *chunkPool) get() *chunk {
+	n := len(p.free)
+	if n == 0 {
+		return new(chunk)
+	}
+	c := p.free[n-1]
+	p.free[n-1] = nil
+	p.free = p.free[:n-1]
+	return c
+}
+
+func (p *chunkPool) put(c *chunk) {
+	c.r, c.w = 0, 0
+	p.free = append(p.free, c)
+}
+
+// byteQueue is a FIFO of bytes kept in pooled chunks. Drained chunks go back to the pool at
+// once, so no reference to delivered data is kept.
+type byteQueue struct {
+	chunks []*chunk
+	n      int
+}
+
+// write appends all of p.
+func (q *byteQueue) write(p []byte, pool *chunkPool) {
+	for len(p) > 0 {
+		c := q.tail(pool)
+		m := copy(c.b[c.w:], p)
+		c.w += m
+		q.n += m
+		p = p[m:]
+	}
+}
+
+// writev appends the first k bytes of bufs (k must not exceed their total length).
+func (q *byteQueue) writev(bufs [][]byte, k int, pool *chunkPool) {
+	for _, b := range bufs {
+		if k == 0 {
+			return
+		}
+		m := min(len(b), k)
+		q.write(b[:m], pool)
+		k -= m
+	}
+}
+
+// tail returns a chunk with room at the end of the queue, taking one from the pool if needed.
+func (q *byteQueue) tail(pool *chunkPool) *chunk {
+	if k := len(q.chunks); k > 0 && q.chunks[k-1].w < chunkSize {
+		return q.chunks[k-1]
+	}
+	c := pool.get()
+	q.chunks = append(q.chunks, c)
+	return c
+}
+
+// head returns the first contiguous run of queued bytes, at most limit long. The queue must
+// not be empty.
+func (q *byteQueue) head(limit int) []byte {
+	c := q.chunks[0]
+	end := min(c.w, c.r+limit)
+	return c.b[c.r:end]
+}
+
+// discard drops the first k bytes (k must not exceed the queued length).
+func (q *byteQueue) discard(k int, pool *chunkPool) {
+	for k > 0 {
+		c := q.chunks[0]
+		m := min(k, c.w-c.r)
+		c.r += m
+		q.n -= m
+		k -= m
+		if c.r == c.w {
+			q.popChunk(pool)
+		}
+	}
+}
+
+func (q *byteQueue) popChunk(pool *chunkPool) {
+	c := q.chunks[0]
+	last := len(q.chunks) - 1
+	copy(q.chunks, q.chunks[1:])
+	q.chunks[last] = nil
+	q.chunks = q.chunks[:last]
+	pool.put(c)
+}
+
+// read moves up to len(p) bytes into p and returns how many it moved.
+func (q *byteQueue) read(p []byte, pool *chunkPool) int {
+	done := 0
+	for done < len(p) && q.n > 0 {
+		s := q.head(len(p) - done)
+		copy(p[done:], s)
+		done += len(s)
+		q.discard(len(s), pool)
+	}
+	return done
+}
+
+// moveTo moves the first k bytes to the end of dst (k must not exceed the queued length).
+func (q *byteQueue) moveTo(dst *byteQueue, k int, pool *chunkPool) {
+	for k > 0 {
+		s := q.head(k)
+		dst.write(s, pool)
+		k -= len(s)
+		q.discard(len(s), pool)
+	}
+}
+
+// clear drops everything.
+func (q *byteQueue) clear(pool *chunkPool) {
+	for i, c := range q.chunks {
+		pool.put(c)
+		q.chunks[i] = nil
+	}
+	q.chunks = q.chunks[:0]
+	q.n = 0
+}
+
+// seg is a run of bytes written at one virtual time: they become deliverable at due.
+type seg struct {
+	due time.Duration
+	n   int
+}
+
+// segQueue records when the bytes of a byteQueue become deliverable. Due times never
+// decrease along the queue, so the bytes that are ready form a prefix.
+type segQueue struct {
+	s []seg
+	h int // index of the head segment
+}
+
+// compactMin is how many consumed segments may pile up before the queue is compacted.
+const compactMin = 64
+
+// push records n more bytes due at due, which must not be earlier than the last segment's.
+// Writes due at the same time share one segment.
+func (q *segQueue) push(due time.Duration, n int) {
+	if last := len(q.s) - 1; last >= q.h && q.s[last].due == due {
+		q.s[last].n += n
+		return
+	}
+	q.s = append(q.s, seg{due: due, n: n})
+}
+
+// headDue is the due time of the first queued byte. The queue must not be empty.
+func (q *segQueue) headDue() time.Duration { return q.s[q.h].due }
+
+// ready returns how many bytes are due at now; total is the queued byte count.
+func (q *segQueue) ready(now time.Duration, total int) int {
+	if q.s[len(q.s)-1].due <= now {
+		return total
+	}
+	r := 0
+	for i := q.h; i < len(q.s) && q.s[i].due <= now; i++ {
+		r += q.s[i].n
+	}
+	return r
+}
+
+// consume drops the first k bytes (k must not exceed the queued length).
+func (q *segQueue) consume(k int) {
+	for k > 0 {
+		s := &q.s[q.h]
+		if s.n > k {
+			s.n -= k
+			break
+		}
+		k -= s.n
+		q.h++
+	}
+	q.compact()
+}
+
+func (q *segQueue) compact() {
+	switch {
+	case q.h == len(q.s):
+		q.s = q.s[:0]
+		q.h = 0
+	case q.h >= compactMin && 2*q.h >= len(q.s):
+		n := copy(q.s, q.s[q.h:])
+		q.s = q.s[:n]
+		q.h = 0
+	}
+}
+
+func (q *segQueue) clear() {
+	q.s = q.s[:0]
+	q.h = 0
+}

@@ -1,0 +1,173 @@
+package simnet
+
+import (
+	"net/netip"
+	"syscall"
+
+	"github.com/msgrsim/msgrsim/msgr/netio"
+)
+
+// Ephemeral ports, for client sockets and for listeners asked for port 0.
+const (
+	ephemeralMin = 40000
+	ephemeralMax = 65535
+)
+
+// firstFD is the first descriptor number of a host (0, 1 and 2 are stdio in a real process).
+const firstFD = 3
+
+// Host is one simulated machine with one IP address. It implements netio.Stack; its
+// descriptors, ports and listeners are its own.
+type Host struct {
+	name string
+	ip   netip.Addr
+	net  *Network
+
+	nextFD    int
+	files     map[int]file // open descriptors (lookup only, never iterated)
+	listeners map[uint16]*Listener
+	ports     map[uint16]bool // local ports in use by listeners and client sockets
+	nextPort  int
+}
+
+var _ netio.Stack = (*Host)(nil)
+
+func newHost(n *Network, name string, ip netip.Addr) *Host {
+	return &Host{
+		name:      name,
+		ip:        ip,
+		net:       n,
+		nextFD:    firstFD,
+		files:     make(map[int]file),
+		listeners: make(map[uint16]*Listener),
+		ports:     make(map[uint16]bool),
+		nextPort:  ephemeralMin,
+	}
+}
+
+// Name returns the name given to AddHost.
+func (h *Host) Name() string { return h.name }
+
+// IP returns the host's address.
+func (h *Host) IP() netip.Addr { return h.ip }
+
+// Network returns the network the host belongs to.
+func (h *Host) Network() *Network { return h.net }
+
+// Clock returns the network's virtual clock.
+func (h *Host) Clock() netio.Clock { return h.net.clock }
+
+// NewPoller returns a new *Poller watching descriptors of this host.
+func (h *Host) NewPoller() (netio.Poller, error) { return &Poller{host: h}, nil }
+
+// Listen binds a listener to addr. The address must be the host's own or unspecified (an
+// invalid netip.Addr counts as unspecified); port 0 picks an ephemeral port. A port taken by a
+// listener or a client socket of this host gives EADDRINUSE. A backlog of 0 or less means
+// Config.Backlog.
+func (h *Host) Listen(addr netip.AddrPort, backlog int) (netio.Listener, error) {
+	ip := addr.Addr().Unmap()
+	if !ip.IsValid() {
+		ip = netip.IPv4Unspecified()
+	}
+	if !ip.IsUnspecified() && ip != h.ip {
+		return nil, netio.ErrAddrNotAvail
+	}
+	port, err := h.bindPort(addr.Port())
+	if err != nil {
+		return nil, err
+	}
+	if backlog <= 0 {
+		backlog = h.net.cfg.Backlog
+	}
+	l := &Listener{host: h, addr: netip.AddrPortFrom(ip, port), backlog: backlog}
+	h.listeners[port] = l
+	h.install(l)
+	return l, nil
+}
+
+// Connect starts a connect to addr and returns at once with a socket whose ConnectError is
+// EINPROGRESS. The attempt is decided by an Establish transfer, runnable Config.Latency later.
+func (h *Host) Connect(addr netip.AddrPort) (netio.Socket, error) {
+	if !addr.IsValid() {
+		return nil, syscall.EINVAL
+	}
+	port, err := h.bindPort(0)
+	if err != nil {
+		return nil, err
+	}
+	n := h.net
+	c := n.newConn()
+	s := &Socket{
+		host:     h,
+		c:        c,
+		side:     client,
+		local:    netip.AddrPortFrom(h.ip, port),
+		remote:   netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port()),
+		ownsPort: true,
+	}
+	c.ends[client] = s
+	c.estDue = n.now() + n.cfg.Latency
+	h.install(s)
+	n.activate(c)
+	n.stats.Connects++
+	return s, nil
+}
+
+// bindPort reserves port, or an ephemeral port when port is 0.
+func (h *Host) bindPort(port uint16) (uint16, error) {
+	if port == 0 {
+		return h.ephemeralPort()
+	}
+	if h.ports[port] {
+		return 0, netio.ErrAddrInUse
+	}
+	h.ports[port] = true
+	return port, nil
+}
+
+// ephemeralPort reserves the next free port of the ephemeral range, counting upwards from
+// where the last search stopped and wrapping around.
+func (h *Host) ephemeralPort() (uint16, error) {
+	for range ephemeralMax - ephemeralMin + 1 {
+		p := uint16(h.nextPort)
+		h.nextPort++
+		if h.nextPort > ephemeralMax {
+			h.nextPort = ephemeralMin
+		}
+		if !h.ports[p] {
+			h.ports[p] = true
+			return p, nil
+		}
+	}
+	return 0, netio.ErrAddrNotAvail
+}
+
+func (h *Host) releasePort(port uint16) { delete(h.ports, port) }
+
+// install gives f the next descriptor number. Numbers are never reused.
+func (h *Host) install(f file) {
+	w := f.watchOf()
+	w.fd = h.nextFD
+	h.nextFD++
+	h.files[w.fd] = f
+}
+
+// uninstall removes f from the descriptor table and from its poller.
+func (h *Host) uninstall(f file) {
+	w := f.watchOf()
+	delete(h.files, w.fd)
+	if p := w.live(); p != nil && w.queued {
+		p.remove(f)
+	}
+	w.poller = nil
+	w.queued = false
+}
+
+// listenerFor returns the listener that a connect to addr reaches now, or nil.
+func (n *Network) listenerFor(addr netip.AddrPort) *Listener {
+	h := n.byIP[addr.Addr()]
+	if h == nil {
+		return nil
+	}
+	return h.listeners[addr.Port()]
+}

@@ -1,0 +1,209 @@
+package simnet
+
+import (
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/msgrsim/msgrsim/msgr/netio"
+)
+
+// file is what a descriptor refers to: a *Socket or a *Listener.
+type file interface {
+	watchOf() *watch
+	// readiness returns what the file is ready for and whether that must be reported
+	// whatever the interest mask (an error or hang-up, which epoll reports unasked).
+	readiness() (ev netio.Events, forced bool)
+}
+
+// watch is the descriptor and poller registration of a file.
+type watch struct {
+	fd     int
+	poller *Poller      // nil when not watched
+	mask   netio.Events // interest
+	queued bool         // listed in poller.ready
+}
+
+// live returns the poller watching the file, or nil if none or it was closed.
+func (w *watch) live() *Poller {
+	if w.poller == nil || w.poller.closed {
+		return nil
+	}
+	return w.poller
+}
+
+// pollEvents is what Wait reports for f: its readiness within its interest mask, or
+// Read|Write for an error or hang-up.
+func pollEvents(f file) netio.Events {
+	ev, forced := f.readiness()
+	if forced {
+		return netio.Read | netio.Write
+	}
+	return ev & f.watchOf().mask
+}
+
+// notify brings f's membership in its poller's ready list up to date. Every state change that
+// can alter a file's readiness calls it, so Wait and HasReady never scan idle files.
+func notify(f file) {
+	w := f.watchOf()
+	p := w.live()
+	if p == nil {
+		return
+	}
+	ready := pollEvents(f) != 0
+	switch {
+	case ready && !w.queued:
+		p.insert(f)
+	case !ready && w.queued:
+		p.remove(f)
+	}
+}
+
+// Poller is a simulated epoll instance of one host. It implements netio.Poller. Readiness is
+// level-triggered and computed from the socket buffers; the poller keeps the ready
+// descriptors in a list sorted by fd, updated as state changes, so Wait and HasReady cost
+// O(ready descriptors).
+//
+// Wait never blocks and ignores its timeout: in simulation the scheduler decides what runs.
+// Wake is meant for the simulation goroutine itself (nothing here is safe for concurrent use).
+type Poller struct {
+	host   *Host
+	ready  []file // files with pollEvents != 0, ascending fd
+	woken  bool
+	closed bool
+}
+
+var _ netio.Poller = (*Poller)(nil)
+
+// Add starts watching fd for mask. The fd is looked up in the poller's own host, as in a
+// real process: an fd not open there gives EBADF. An fd watched already, by this poller or
+// another live one, gives EEXIST (a simnet socket can be watched by one poller at a time).
+func (p *Poller) Add(fd int, mask netio.Events) error {
+	if p.closed {
+		return netio.ErrBadFD
+	}
+	f := p.host.files[fd]
+	if f == nil {
+		return netio.ErrBadFD
+	}
+	w := f.watchOf()
+	if w.live() != nil {
+		return syscall.EEXIST
+	}
+	w.poller, w.mask, w.queued = p, mask&(netio.Read|netio.Write), false
+	notify(f)
+	return nil
+}
+
+// Modify replaces the interest mask of fd. An fd that is open but not watched by this poller
+// gives ENOENT; an fd not open gives EBADF.
+func (p *Poller) Modify(fd int, mask netio.Events) error {
+	if p.closed {
+		return netio.ErrBadFD
+	}
+	f := p.host.files[fd]
+	if f == nil {
+		return netio.ErrBadFD
+	}
+	w := f.watchOf()
+	if w.poller != p {
+		return syscall.ENOENT
+	}
+	w.mask = mask & (netio.Read | netio.Write)
+	notify(f)
+	return nil
+}
+
+// Delete stops watching fd. Deleting an fd that this poller does not watch, including one
+// already closed, is not an error (closing a descriptor unregisters it, as with epoll).
+func (p *Poller) Delete(fd int) error {
+	if p.closed {
+		return netio.ErrBadFD
+	}
+	f := p.host.files[fd]
+	if f == nil {
+		return nil
+	}
+	w := f.watchOf()
+	if w.poller != p {
+		return nil
+	}
+	if w.queued {
+		p.remove(f)
+	}
+	w.poller, w.mask = nil, 0
+	return nil
+}
+
+// Wait stores the ready events of watched descriptors in evs, in ascending fd order, at most
+// len(evs) of them, and consumes a pending Wake. It never blocks and ignores timeout. An
+// empty evs gives EINVAL, as epoll_wait does.
+func (p *Poller) Wait(evs []netio.Event, timeout time.Duration) (int, error) {
+	_ = timeout // Deliberately ignored: the simulator decides when time passes.
+	if p.closed {
+		return 0, netio.ErrBadFD
+	}
+	if len(evs) == 0 {
+		return 0, syscall.EINVAL
+	}
+	p.woken = false
+	n := min(len(evs), len(p.ready))
+	for i, f := range p.ready[:n] {
+		evs[i] = netio.Event{FD: f.watchOf().fd, Events: pollEvents(f)}
+	}
+	return n, nil
+}
+
+// Wake makes the next Wait return even if nothing is ready (HasReady reports it). In
+// simulation it must be called from the simulation goroutine.
+func (p *Poller) Wake() error {
+	if p.closed {
+		return netio.ErrBadFD
+	}
+	p.woken = true
+	return nil
+}
+
+// HasReady reports whether Wait(evs, 0) would return at least one event, or a Wake is
+// pending. The simulator uses it to find EventCenters with work.
+func (p *Poller) HasReady() bool { return !p.closed && (len(p.ready) > 0 || p.woken) }
+
+// Close releases the poller. The descriptors it watched become unwatched.
+func (p *Poller) Close() error {
+	if p.closed {
+		return netio.ErrBadFD
+	}
+	p.closed = true
+	for i, f := range p.ready {
+		f.watchOf().queued = false
+		p.ready[i] = nil
+	}
+	p.ready = nil
+	return nil
+}
+
+// search returns the index of fd in the ready list, or where it would be inserted.
+func (p *Poller) search(fd int) int {
+	lo, hi := 0, len(p.ready)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if p.ready[mid].watchOf().fd < fd {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
+func (p *Poller) insert(f file) {
+	i := p.search(f.watchOf().fd)
+	p.ready = slices.Insert(p.ready, i, f)
+	f.watchOf().queued = true
+}
+
+func (p *Poller) remove(f file) {
+	i := p.search(f.watchOf().fd)
+	p.ready = slices.Delete(p.ready, i, i+1)
+	f.watchOf().queued = false
+}
