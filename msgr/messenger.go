@@ -451,6 +451,16 @@ func (m *Messenger) finishShutdownLocked() {
 // Done is closed once the messenger shut down completely.
 func (m *Messenger) Done() <-chan struct{} { return m.done }
 
+// Finished reports, without blocking, whether the messenger shut down completely.
+func (m *Messenger) Finished() bool {
+	select {
+	case <-m.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // Wait blocks until Shutdown completed (Ceph's wait()). In simulation the simulator steps the
 // centers until Done is closed instead.
 func (m *Messenger) Wait() { <-m.done }

@@ -21,7 +21,6 @@ type recorder struct {
 	mu   sync.Mutex
 	got  map[string][]uint64 // sender name -> tids in dispatch order
 	n    int
-	evs  []proto.EventKind
 }
 
 func newRecorder(fast bool) *recorder { return &recorder{fast: fast, got: map[string][]uint64{}} }

@@ -23,6 +23,9 @@ type World struct {
 	centers []*entry
 	ready   []*entry // scratch for Step
 	steps   uint64
+	jobs    jobHeap // workload actions at virtual times
+	jobSeq  uint64
+	due     []*job // scratch for Step
 }
 
 type entry struct {
@@ -83,12 +86,20 @@ func (w *World) Step() (bool, error) {
 			w.ready = append(w.ready, e)
 		}
 	}
+	w.due = w.jobs.due(w.Clock.Now(), w.due[:0])
 	nr := w.Net.Runnable()
-	total := len(w.ready) + nr
+	total := len(w.ready) + nr + len(w.due)
 	if total == 0 {
 		return w.advance(), nil
 	}
 	k := w.sched.IntN(total)
+	if k >= len(w.ready)+nr {
+		j := w.due[k-len(w.ready)-nr]
+		w.jobs.remove(j)
+		w.Trace.Add(4, uint64(w.Clock.Now()), j.seq)
+		j.fn()
+		return true, nil
+	}
 	if k < len(w.ready) {
 		e := w.ready[k]
 		w.Trace.Add(1, uint64(w.Clock.Now()), uint64(e.index))
@@ -105,6 +116,9 @@ func (w *World) Step() (bool, error) {
 // advance moves the clock to the earliest timer or network event; false if there is none.
 func (w *World) advance() bool {
 	next, ok := w.Net.NextEvent()
+	if t, has := w.jobs.next(); has && (!ok || t < next) {
+		next, ok = t, true
+	}
 	for _, e := range w.centers {
 		if e.stopped {
 			continue
@@ -143,4 +157,57 @@ func (w *World) RunUntil(done func() bool, limit time.Duration, maxSteps uint64)
 		}
 	}
 	return nil
+}
+
+// Schedule runs fn at virtual time at (or later: due jobs compete with other work for the
+// scheduler's choice, so their order relative to network and center steps is seeded too).
+func (w *World) Schedule(at time.Duration, fn func()) {
+	w.jobSeq++
+	w.jobs.push(&job{at: at, seq: w.jobSeq, fn: fn})
+}
+
+type job struct {
+	at  time.Duration
+	seq uint64
+	fn  func()
+}
+
+// jobHeap is a small list of pending jobs kept sorted by (time, sequence).
+type jobHeap struct{ items []*job }
+
+func (h *jobHeap) push(j *job) {
+	i := len(h.items)
+	h.items = append(h.items, j)
+	for i > 0 && (h.items[i-1].at > j.at || (h.items[i-1].at == j.at && h.items[i-1].seq > j.seq)) {
+		h.items[i] = h.items[i-1]
+		i--
+	}
+	h.items[i] = j
+}
+
+func (h *jobHeap) next() (time.Duration, bool) {
+	if len(h.items) == 0 {
+		return 0, false
+	}
+	return h.items[0].at, true
+}
+
+// due appends the jobs due at now (in order) to dst.
+func (h *jobHeap) due(now time.Duration, dst []*job) []*job {
+	for _, j := range h.items {
+		if j.at > now {
+			break
+		}
+		dst = append(dst, j)
+	}
+	return dst
+}
+
+func (h *jobHeap) remove(j *job) {
+	for i, x := range h.items {
+		if x == j {
+			h.items = append(h.items[:i], h.items[i+1:]...)
+			return
+		}
+	}
 }

@@ -590,7 +590,11 @@ func TestModel(t *testing.T) {
 }
 
 func TestDeterminism(t *testing.T) {
-	for seed := uint64(1); seed <= 20; seed++ {
+	seeds := uint64(20)
+	if testing.Short() {
+		seeds = 4
+	}
+	for seed := uint64(1); seed <= seeds; seed++ {
 		h1, s1, _ := runModel(t, seed, 3000)
 		h2, s2, _ := runModel(t, seed, 3000)
 		if h1 != h2 || s1 != s2 {

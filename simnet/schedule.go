@@ -122,7 +122,8 @@ func (n *Network) NextEvent() (time.Duration, bool) {
 // Run performs the i-th runnable transfer (0 <= i < Runnable()) and returns what it did. A
 // delivery moves a chunk drawn from the random source: everything deliverable with
 // probability 1/2, otherwise a uniform count in [1, deliverable], where deliverable is the
-// due bytes limited by the receiver's free buffer space. Run panics if i is out of range.
+// due bytes limited by the receiver's free buffer space. i indexes the list as Runnable would
+// return it now; Run panics if i is out of range.
 func (n *Network) Run(i int) Transfer {
 	n.refresh()
 	if i < 0 || i >= len(n.runnable) {

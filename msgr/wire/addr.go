@@ -21,6 +21,7 @@ const (
 	AddrCIDR   AddrType = 4
 )
 
+// String returns Ceph's prefix for the type: "v1", "v2", "any", "none" or "cidr".
 func (t AddrType) String() string {
 	switch t {
 	case AddrNone:

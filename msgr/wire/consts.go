@@ -78,6 +78,7 @@ func (t Tag) IsFrame() bool {
 	return false
 }
 
+// String returns the tag's name without the CEPH_MSGR_TAG_ prefix, e.g. "SEQ".
 func (t Tag) String() string {
 	if t.Valid() {
 		return tagNames[t]
@@ -120,6 +121,7 @@ const (
 	EntityAny    EntityType = 0xff
 )
 
+// String returns the type as Ceph prints it in entity names: "mon", "osd", "client", ….
 func (t EntityType) String() string {
 	switch t {
 	case EntityMon:

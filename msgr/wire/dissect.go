@@ -18,6 +18,7 @@ const (
 	ServerToClient                  // s2c
 )
 
+// String returns "c2s" or "s2c".
 func (d Direction) String() string {
 	switch d {
 	case ClientToServer:

@@ -32,10 +32,12 @@ type DecodeError struct {
 	Err    error  // one of the sentinels, possibly wrapped
 }
 
+// Error renders "decode <what> at <offset>: <cause>".
 func (e *DecodeError) Error() string {
 	return fmt.Sprintf("decode %s at %d: %v", e.What, e.Offset, e.Err)
 }
 
+// Unwrap returns the cause, so that errors.Is finds the sentinel.
 func (e *DecodeError) Unwrap() error { return e.Err }
 
 func decodeErr(what string, off int, err error) error {

@@ -175,6 +175,7 @@ var frameKindNames = [...]string{
 	FrameKeepalive2: "KEEPALIVE2", FrameKeepalive2Ack: "KEEPALIVE2_ACK", FrameClose: "CLOSE",
 }
 
+// String returns the kind's name, e.g. "CONNECT_REPLY" or "KEEPALIVE2".
 func (k FrameKind) String() string {
 	if k >= FrameBanner && k <= FrameClose {
 		return frameKindNames[k]

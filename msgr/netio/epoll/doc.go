@@ -4,7 +4,8 @@
 //
 // # Level-triggered readiness
 //
-// The Poller registers every descriptor level-triggered (no EPOLLET), for four reasons:
+// The Poller registers every descriptor level-triggered (no EPOLLET), for three reasons and at
+// one cost:
 //
 //   - It has the same semantics as simnet, whose readiness is computed from socket buffers at
 //     each Wait: "readable" means "there is something to read now". Code above the seam sees
@@ -12,11 +13,12 @@
 //   - Fairness caps are free. An EventCenter may read a bounded number of bytes from a
 //     connection per iteration and move on; whatever it left behind is reported again by the
 //     next Wait, with no re-queue list to maintain (gnet must re-queue in edge-triggered mode).
-//   - It rules out a class of lost-wakeup bugs. With edge triggering, bytes already pulled into
-//     a user-space buffer (prefetch) produce no new edge, so a reader that stops early with
-//     data still buffered can stall forever (Ceph quirk Q1). Level triggering reports the
-//     socket again for as long as the kernel holds bytes, and an EventCenter that keeps its own
-//     prefetched bytes must only process them before blocking.
+//   - It removes the kernel half of the lost-wakeup class behind Ceph quirk Q1. With edge
+//     triggering, a read loop that returns early (after a bare KEEPALIVE, or at a fairness
+//     cap) strands whatever is left in the kernel until the peer sends more; with level
+//     triggering those bytes are reported by the next Wait. Bytes already pulled into a
+//     user-space prefetch buffer are invisible to any poller, so the code that owns such a
+//     buffer must still consume it before it yields.
 //   - The cost: a writable socket is reported by every Wait, so Write interest must be armed
 //     only while output is blocked (after a short write or EAGAIN) and disarmed once the
 //     out-queue drains. netio.Poller documents this contract.

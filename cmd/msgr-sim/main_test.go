@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func run(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := realMain(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func lastJSON(t *testing.T, out string) jsonResult {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var j jsonResult
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &j); err != nil {
+		t.Fatalf("last line is not JSON: %v\n%s", err, out)
+	}
+	return j
+}
+
+func TestRunJSON(t *testing.T) {
+	code, out, _ := run(t, "run", "-seed", "42", "-json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	j := lastJSON(t, out)
+	if j.Seed != 42 || j.Result != "pass" || len(j.TraceHash) != 16 || j.Sent != 300 || j.Delivered != 300 {
+		t.Fatalf("unexpected summary %+v", j)
+	}
+	if j.VirtualMs <= 0 || j.Violations == nil {
+		t.Fatalf("unexpected summary %+v", j)
+	}
+	if !strings.Contains(out, "reproduce: msgr-sim run -seed 42") {
+		t.Fatalf("no reproduce line:\n%s", out)
+	}
+}
+
+func TestRunWithoutSeedPrintsItFirst(t *testing.T) {
+	code, out, _ := run(t, "run", "-messages", "3", "-json")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if !strings.HasPrefix(out, "seed ") {
+		t.Fatalf("output does not start with the seed:\n%s", out)
+	}
+	j := lastJSON(t, out)
+	if !strings.HasPrefix(out, "seed "+jsonNum(j.Seed)+"\n") {
+		t.Fatalf("printed seed differs from the JSON seed %d:\n%s", j.Seed, out)
+	}
+}
+
+func jsonNum(v uint64) string { b, _ := json.Marshal(v); return string(b) }
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{{}, {"bogus"}, {"run", "-seed", "x"}, {"run", "-osds", "0"}, {"run", "extra"}} {
+		if code, _, _ := run(t, args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+	code, _, errOut := run(t, "run", "-seed", "-1")
+	if code != 2 || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+		t.Fatalf("bad flag: exit %d, stderr %q (want one line)", code, errOut)
+	}
+}
+
+// The binary gives the same trace hash twice, under GOMAXPROCS=1 and =4.
+func TestBinaryDeterministic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "msgr-sim")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	hashes := map[string]bool{}
+	for _, procs := range []string{"1", "4", "1", "4"} {
+		cmd := exec.Command(bin, "run", "-seed", "7", "-json")
+		cmd.Env = append(os.Environ(), "GOMAXPROCS="+procs)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("GOMAXPROCS=%s: %v", procs, err)
+		}
+		hashes[lastJSON(t, string(out)).TraceHash] = true
+	}
+	if len(hashes) != 1 {
+		t.Fatalf("seed 7 gave %d different trace hashes: %v", len(hashes), hashes)
+	}
+	out, err := exec.Command(bin, "run", "-seed", "8", "-json").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hashes[lastJSON(t, string(out)).TraceHash] {
+		t.Fatal("seeds 7 and 8 gave the same trace")
+	}
+}

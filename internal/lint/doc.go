@@ -1,0 +1,9 @@
+// Package lint holds the project's own lint test: the determinism rules of the packages below
+// the seam (msgr/proto, msgr/wire, simnet, sim), enforced on every `go test ./...`.
+//
+// Forbidden there: `go` statements; time.Now, time.Since, time.Until, time.Sleep, time.After,
+// time.Tick, time.NewTimer, time.NewTicker, time.AfterFunc; importing math/rand,
+// math/rand/v2 or crypto/rand (use internal/detrand); `select` with more than one case; and
+// ranging over a map unless the loop carries a `//lint:ordered` comment explaining why the
+// order cannot leak (for example, keys collected and then sorted).
+package lint

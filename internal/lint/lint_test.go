@@ -1,0 +1,159 @@
+package lint
+
+import (
+	"fmt"
+	"go/ast"
+	"go/token"
+	"go/types"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"golang.org/x/tools/go/packages"
+)
+
+// belowSeam are the packages that must be deterministic.
+var belowSeam = []string{
+	"github.com/msgrsim/msgrsim/msgr/proto",
+	"github.com/msgrsim/msgrsim/msgr/wire",
+	"github.com/msgrsim/msgrsim/simnet",
+	"github.com/msgrsim/msgrsim/sim",
+}
+
+var bannedTime = map[string]bool{
+	"Now": true, "Since": true, "Until": true, "Sleep": true, "After": true, "Tick": true,
+	"NewTimer": true, "NewTicker": true, "AfterFunc": true,
+}
+
+var bannedImports = map[string]string{
+	"math/rand":    "use internal/detrand",
+	"math/rand/v2": "use internal/detrand",
+	"crypto/rand":  "use internal/detrand",
+}
+
+func load(t *testing.T, patterns ...string) []*packages.Package {
+	t.Helper()
+	cfg := &packages.Config{Mode: packages.NeedName | packages.NeedFiles | packages.NeedSyntax |
+		packages.NeedTypes | packages.NeedTypesInfo | packages.NeedImports, Dir: "../.."}
+	pkgs, err := packages.Load(cfg, patterns...)
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	for _, p := range pkgs {
+		for _, e := range p.Errors {
+			t.Fatalf("load %s: %v", p.PkgPath, e)
+		}
+	}
+	return pkgs
+}
+
+func TestDeterminismRules(t *testing.T) {
+	var problems []string
+	for _, p := range load(t, belowSeam...) {
+		problems = append(problems, check(p)...)
+	}
+	sort.Strings(problems)
+	for _, pr := range problems {
+		t.Error(pr)
+	}
+}
+
+// check reports every rule broken in p's non-test files.
+func check(p *packages.Package) []string {
+	var out []string
+	for _, f := range p.Syntax {
+		name := p.Fset.File(f.Pos()).Name()
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		out = append(out, checkImports(p.Fset, f)...)
+		out = append(out, checkNodes(p, f)...)
+	}
+	return out
+}
+
+func checkImports(fset *token.FileSet, f *ast.File) []string {
+	var out []string
+	for _, imp := range f.Imports {
+		path, _ := strconv.Unquote(imp.Path.Value)
+		if why, bad := bannedImports[path]; bad {
+			out = append(out, fmt.Sprintf("%v: imports %s (%s)", fset.Position(imp.Pos()), path, why))
+		}
+	}
+	return out
+}
+
+func checkNodes(p *packages.Package, f *ast.File) []string {
+	var out []string
+	ordered := orderedLines(p.Fset, f)
+	ast.Inspect(f, func(n ast.Node) bool {
+		if n == nil {
+			return false
+		}
+		pos := p.Fset.Position(n.Pos())
+		switch n := n.(type) {
+		case *ast.GoStmt:
+			out = append(out, fmt.Sprintf("%v: go statement", pos))
+		case *ast.SelectStmt:
+			if len(n.Body.List) > 1 {
+				out = append(out, fmt.Sprintf("%v: select with %d cases", pos, len(n.Body.List)))
+			}
+		case *ast.SelectorExpr:
+			if isPkgFunc(p.TypesInfo, n, "time", bannedTime) {
+				out = append(out, fmt.Sprintf("%v: time.%s", pos, n.Sel.Name))
+			}
+		case *ast.RangeStmt:
+			if isMap(p.TypesInfo, n.X) && !ordered[pos.Line] && !ordered[pos.Line-1] {
+				out = append(out, fmt.Sprintf("%v: range over a map (order is random; sort, or mark //lint:ordered)", pos))
+			}
+		}
+		return true
+	})
+	return out
+}
+
+func isPkgFunc(info *types.Info, sel *ast.SelectorExpr, pkg string, names map[string]bool) bool {
+	id, ok := sel.X.(*ast.Ident)
+	if !ok {
+		return false
+	}
+	pn, ok := info.Uses[id].(*types.PkgName)
+	return ok && pn.Imported().Path() == pkg && names[sel.Sel.Name]
+}
+
+func isMap(info *types.Info, e ast.Expr) bool {
+	tv, ok := info.Types[e]
+	if !ok {
+		return false
+	}
+	_, isMap := tv.Type.Underlying().(*types.Map)
+	return isMap
+}
+
+// orderedLines are the lines carrying a //lint:ordered comment.
+func orderedLines(fset *token.FileSet, f *ast.File) map[int]bool {
+	lines := map[int]bool{}
+	for _, cg := range f.Comments {
+		for _, c := range cg.List {
+			if strings.Contains(c.Text, "lint:ordered") {
+				lines[fset.Position(c.Pos()).Line] = true
+			}
+		}
+	}
+	return lines
+}
+
+// The rules have teeth: a package that breaks each of them is caught.
+func TestRulesCatchViolations(t *testing.T) {
+	pkgs := load(t, "github.com/msgrsim/msgrsim/internal/lint/testdata/bad")
+	got := strings.Join(check(pkgs[0]), "\n")
+	for _, want := range []string{"go statement", "time.Now", "time.Sleep", "imports math/rand", "select with 2 cases", "range over a map"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("lint missed %q; reported:\n%s", want, got)
+		}
+	}
+	if strings.Count(got, "range over a map") != 1 {
+		t.Errorf("the //lint:ordered loop should be allowed; reported:\n%s", got)
+	}
+}

@@ -1,0 +1,110 @@
+package sim
+
+import (
+	"runtime"
+	"testing"
+)
+
+func TestDefaultScenarioPasses(t *testing.T) {
+	for seed := uint64(1); seed <= 40; seed++ {
+		r := Run(DefaultOptions(seed))
+		if !r.Pass {
+			t.Fatalf("%v\n%v\n%s", r, r.Violations, r.Summary)
+		}
+		if r.Sent != 300 || r.Delivered != 300 {
+			t.Fatalf("seed %d: sent %d dispatched %d, want 300 each", seed, r.Sent, r.Delivered)
+		}
+	}
+}
+
+// The same seed gives the same trace hash, whatever GOMAXPROCS is, and different seeds give
+// different traces.
+func TestDeterministicAcrossGOMAXPROCS(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	hashes := map[uint64]uint64{}
+	for _, procs := range []int{1, 4, 1} {
+		runtime.GOMAXPROCS(procs)
+		for seed := uint64(1); seed <= 10; seed++ {
+			r := Run(DefaultOptions(seed))
+			if h, ok := hashes[seed]; ok && h != r.TraceHash {
+				t.Fatalf("seed %d: trace hash %016x under GOMAXPROCS=%d, %016x before", seed, r.TraceHash, procs, h)
+			}
+			hashes[seed] = r.TraceHash
+		}
+	}
+	distinct := map[uint64]bool{}
+	for _, h := range hashes {
+		distinct[h] = true
+	}
+	if len(distinct) != len(hashes) {
+		t.Fatalf("%d seeds gave only %d distinct traces", len(hashes), len(distinct))
+	}
+}
+
+func TestTraceRecordsProtocolSteps(t *testing.T) {
+	opts := DefaultOptions(7)
+	opts.KeepTrace = true
+	r := Run(opts)
+	if !r.Pass {
+		t.Fatal(r)
+	}
+	want := []string{"START_CONNECT -> CONNECTING", "ACCEPTING_HANDLED_CONNECT_MSG -> OPENED", "accept decision", "dispatch MSG"}
+	for _, w := range want {
+		found := false
+		for _, l := range r.Trace {
+			if contains(l, w) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			t.Errorf("trace lacks %q", w)
+		}
+	}
+	plain := Run(DefaultOptions(7))
+	if plain.TraceHash != r.TraceHash {
+		t.Fatalf("keeping the readable trace changed the hash: %016x vs %016x", plain.TraceHash, r.TraceHash)
+	}
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
+
+func TestCheckerCatchesBrokenStreams(t *testing.T) {
+	k := NewChecker()
+	for id := uint64(1); id <= 3; id++ {
+		k.Sent("a", "b", id, true)
+	}
+	k.Dispatched(2, 0)
+	k.Dispatched(2, 0)
+	k.Finish(0)
+	names := map[string]bool{}
+	for _, v := range k.Violations() {
+		names[v.Name] = true
+	}
+	for _, n := range []string{InvLosslessOrder, InvDuplicate, InvLosslessLoss} {
+		if !names[n] {
+			t.Errorf("checker did not report %s: %v", n, k.Violations())
+		}
+	}
+	k = NewChecker()
+	k.Sent("a", "b", 1, false)
+	k.Sent("a", "b", 2, false)
+	k.Dispatched(2, 0)
+	k.Dispatched(1, 0)
+	k.Dispatched(9, 0)
+	k.Finish(0)
+	names = map[string]bool{}
+	for _, v := range k.Violations() {
+		names[v.Name] = true
+	}
+	if !names[InvLossyOrder] || !names[InvUnknownMessage] || names[InvLosslessLoss] {
+		t.Fatalf("lossy checks: %v", k.Violations())
+	}
+}
