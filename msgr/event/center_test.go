@@ -1,0 +1,185 @@
+package event_test
+
+import (
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/msgrsim/msgrsim/internal/detrand"
+	"github.com/msgrsim/msgrsim/msgr/event"
+	"github.com/msgrsim/msgrsim/msgr/netio"
+	"github.com/msgrsim/msgrsim/msgr/netio/epoll"
+	"github.com/msgrsim/msgrsim/simnet"
+)
+
+func newSimCenter(t *testing.T) (*event.Center, *simnet.Clock, *simnet.Network, *simnet.Host) {
+	t.Helper()
+	clock := simnet.NewClock()
+	n := simnet.New(clock, detrand.NewSeeded(1), simnet.Config{})
+	h := n.AddHost("h", netip.MustParseAddr("10.0.0.1"))
+	c, err := event.NewCenter(0, "h/w0", h, detrand.NewSeeded(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, clock, n, h
+}
+
+func TestTimersRunInOrderAndCancel(t *testing.T) {
+	c, clock, _, _ := newSimCenter(t)
+	var got []int
+	c.CreateTimeEvent(3*time.Millisecond, func() { got = append(got, 3) })
+	id := c.CreateTimeEvent(2*time.Millisecond, func() { got = append(got, 2) })
+	c.CreateTimeEvent(1*time.Millisecond, func() { got = append(got, 1) })
+	c.CreateTimeEvent(1*time.Millisecond, func() { got = append(got, 11) }) // same instant: creation order
+	c.DeleteTimeEvent(id)
+	c.DeleteTimeEvent(12345) // unknown: ignored
+	if at, ok := c.NextTimer(); !ok || at != time.Millisecond {
+		t.Fatalf("NextTimer = %v %v", at, ok)
+	}
+	if c.Pending() {
+		t.Fatal("pending before any timer is due")
+	}
+	clock.AdvanceTo(5 * time.Millisecond)
+	if !c.Pending() {
+		t.Fatal("not pending with due timers")
+	}
+	if _, err := c.Step(0); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0] != 1 || got[1] != 11 || got[2] != 3 {
+		t.Fatalf("timers ran as %v, want [1 11 3]", got)
+	}
+	if _, ok := c.NextTimer(); ok {
+		t.Fatal("timers left after all ran")
+	}
+}
+
+func TestPostRunsInOrderOnStep(t *testing.T) {
+	c, _, _, _ := newSimCenter(t)
+	var got []int
+	for i := 0; i < 5; i++ {
+		c.Post(func() {
+			got = append(got, i)
+			if i == 0 {
+				c.Post(func() { got = append(got, 100) }) // posted during a step: next step
+			}
+		})
+	}
+	if !c.Pending() {
+		t.Fatal("posted work not pending")
+	}
+	if _, err := c.Step(0); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 5 {
+		t.Fatalf("after one step: %v", got)
+	}
+	if _, err := c.Step(0); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 6 || got[5] != 100 {
+		t.Fatalf("after two steps: %v", got)
+	}
+}
+
+func TestFileEventsMaskAndDelete(t *testing.T) {
+	c, clock, n, h := newSimCenter(t)
+	l, err := h.Listen(netip.MustParseAddrPort("10.0.0.1:7000"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepts int
+	if err := c.CreateFileEvent(l.FD(), netio.Read, func(fd int, ev netio.Events) {
+		if ev != netio.Read {
+			t.Errorf("listener got %v", ev)
+		}
+		if _, err := l.Accept(); err == nil {
+			accepts++
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := h.Connect(netip.MustParseAddrPort("10.0.0.1:7000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 10 && n.Runnable() > 0; i++ {
+		n.Run(0)
+	}
+	_ = clock
+	if _, err := c.Step(0); err != nil {
+		t.Fatal(err)
+	}
+	if accepts != 1 {
+		t.Fatalf("accepts = %d", accepts)
+	}
+	var writable int
+	if err := c.CreateFileEvent(s.FD(), netio.Write, func(int, netio.Events) { writable++ }); err != nil {
+		t.Fatal(err)
+	}
+	if c.FileMask(s.FD()) != netio.Write {
+		t.Fatalf("mask %v", c.FileMask(s.FD()))
+	}
+	c.Step(0)
+	c.Step(0)
+	if writable != 2 {
+		t.Fatalf("level-triggered writable reported %d times in 2 steps", writable)
+	}
+	if err := c.DeleteFileEvent(s.FD(), netio.Write); err != nil {
+		t.Fatal(err)
+	}
+	c.Step(0)
+	if writable != 2 || c.FileMask(s.FD()) != 0 {
+		t.Fatalf("deleted event still reported (%d) or mask %v", writable, c.FileMask(s.FD()))
+	}
+}
+
+func TestPoolPicksLeastLoaded(t *testing.T) {
+	_, _, _, h := newSimCenter(t)
+	p, err := event.NewPool("x", 3, h, noRuntime{}, detrand.NewSeeded(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []int
+	for i := 0; i < 4; i++ {
+		order = append(order, p.Pick().ID())
+	}
+	if order[0] != 0 || order[1] != 1 || order[2] != 2 || order[3] != 0 {
+		t.Fatalf("picks %v, want [0 1 2 0]", order)
+	}
+	p.Centers()[1].AddLoad(-1)
+	if got := p.Pick().ID(); got != 1 {
+		t.Fatalf("after release pick %d, want 1", got)
+	}
+}
+
+type noRuntime struct{}
+
+func (noRuntime) Start(*event.Center) {}
+func (noRuntime) Stop(*event.Center)  {}
+
+// In production a center runs on its own goroutine; Post from others wakes it.
+func TestGoRuntimeWakesOnPost(t *testing.T) {
+	c, err := event.NewCenter(0, "real", epoll.New(epoll.Options{}), detrand.NewSeeded(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := &event.GoRuntime{}
+	rt.Start(c)
+	var wg sync.WaitGroup
+	wg.Add(100)
+	for i := 0; i < 100; i++ {
+		go c.Post(wg.Done)
+	}
+	wg.Wait()
+	done := make(chan struct{})
+	c.CreateTimeEvent(0, func() {}) // harmless; exercises timers under the real clock
+	c.Post(func() { close(done) })
+	<-done
+	rt.Stop(c)
+	rt.Wait()
+	if !c.Stopped() {
+		t.Fatal("not stopped")
+	}
+}
