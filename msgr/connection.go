@@ -130,15 +130,21 @@ func (c *Connection) Features() uint64 {
 }
 
 // SendMessage queues msg for the peer. A message with priority 0 gets the messenger's default
-// send priority. Messages sent on a closed connection are dropped (traced as TraceDrop).
-func (c *Connection) SendMessage(msg *Message) {
+// send priority. On a connection already closed it returns ErrConnectionClosed (Ceph drops the
+// message silently, quirk Q7); a message queued just before the connection closes is dropped
+// and traced as TraceDrop.
+func (c *Connection) SendMessage(msg *Message) error {
 	if msg.Header.Priority == 0 {
 		msg.Header.Priority = c.m.cfg.DefaultSendPriority
+	}
+	if c.closed.Load() {
+		c.m.trace(TraceEvent{Kind: TraceDrop, Conn: c, Msg: msg})
+		return ErrConnectionClosed
 	}
 	c.m.trace(TraceEvent{Kind: TraceSend, Conn: c, Msg: msg})
 	if c.local {
 		c.m.dq.localDeliver(c, msg)
-		return
+		return nil
 	}
 	c.pmu.Lock()
 	c.pend = append(c.pend, msg)
@@ -148,6 +154,7 @@ func (c *Connection) SendMessage(msg *Message) {
 	if post {
 		c.center.Post(c.flush)
 	}
+	return nil
 }
 
 // SendKeepalive queues a keepalive to the peer.

@@ -232,3 +232,27 @@ func TestShutdownCompletes(t *testing.T) {
 		t.Fatalf("%d connections left after shutdown", n)
 	}
 }
+
+// Two anonymous connections to one server are distinct sessions on both ends and both work
+// (test_msgr's AnonTest).
+func TestAnonymousConnections(t *testing.T) {
+	e := newSimEnv(t, 6)
+	srv := map[wire.EntityType]proto.Policy{wire.EntityClient: proto.StatelessServer(0)}
+	cli := map[wire.EntityType]proto.Policy{wire.EntityOSD: proto.LossyClient(0)}
+	s, ls := e.messenger(wire.NewName(wire.EntityOSD, 0), "10.0.0.1", true, srv)
+	c, _ := e.messenger(wire.NewName(wire.EntityClient, 9), "10.0.0.2", false, cli)
+	c1, _ := c.ConnectToAnon(wire.EntityOSD, s.MyAddr())
+	c2, _ := c.ConnectToAnon(wire.EntityOSD, s.MyAddr())
+	if c1 == c2 {
+		t.Fatal("two anonymous connections are the same object")
+	}
+	send(c1, 1)
+	send(c2, 2)
+	e.until("both messages", func() bool { return ls.count() == 2 })
+	if n := len(s.Connections()); n != 2 {
+		t.Fatalf("server has %d connections, want 2 distinct sessions", n)
+	}
+	if reg, _ := c.ConnectTo(wire.EntityOSD, s.MyAddr()); reg == c1 || reg == c2 {
+		t.Fatal("ConnectTo returned an anonymous connection")
+	}
+}

@@ -20,6 +20,8 @@ var (
 	ErrShutdown     = errors.New("msgr: messenger is shut down")
 	ErrAlreadyBound = errors.New("msgr: messenger already bound")
 	ErrNoFreePort   = errors.New("msgr: no free port in the bind range")
+	// ErrConnectionClosed: a message was sent on a connection that is closed.
+	ErrConnectionClosed = errors.New("msgr: connection closed")
 )
 
 type lifecycle uint8
@@ -330,14 +332,32 @@ func (m *Messenger) ConnectTo(peerType wire.EntityType, addr wire.EntityAddr) (*
 	return c, nil
 }
 
+// ConnectToAnon creates a new connection to addr that is not registered, so it is never
+// returned by ConnectTo nor found by the accept side (Ceph's connect_to with anon=true).
+func (m *Messenger) ConnectToAnon(peerType wire.EntityType, addr wire.EntityAddr) (*Connection, error) {
+	addr.Type = wire.AddrLegacy
+	m.mu.Lock()
+	if m.state != stateStarted && m.state != stateReady {
+		m.mu.Unlock()
+		if m.state == stateShutdown {
+			return nil, ErrShutdown
+		}
+		return nil, ErrNotStarted
+	}
+	c := m.newConnectorLocked(peerType, addr)
+	c.regAddr = wire.EntityAddr{}
+	m.mu.Unlock()
+	c.center.Post(c.start)
+	return c, nil
+}
+
 // SendTo sends m to the peer at addr (Ceph's send_to).
 func (m *Messenger) SendTo(msg *Message, peerType wire.EntityType, addr wire.EntityAddr) error {
 	c, err := m.ConnectTo(peerType, addr)
 	if err != nil {
 		return err
 	}
-	c.SendMessage(msg)
-	return nil
+	return c.SendMessage(msg)
 }
 
 // LocalConnection is the loopback connection to ourselves.

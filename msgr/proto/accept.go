@@ -119,11 +119,15 @@ func (c *Conn) open() error {
 	c.connectSeq = cm.ConnectSeq + 1
 	c.peerGlobalSeq = cm.GlobalSeq
 	tag := wire.TagReady
-	if cm.Features&wire.FeatureReconnectSeq != 0 && !c.resetFromPeer {
+	switch {
+	case cm.Features&wire.FeatureReconnectSeq != 0 && !c.resetFromPeer:
 		tag = wire.TagSeq
-	} else {
+	case c.resetFromPeer:
+		// The peer restarted: it expects seq 1 next. Ceph keeps out_seq when messages were
+		// requeued (quirk Q10), so a restarted peer sees a gap; here they are renumbered.
+		c.outSeq, c.inSeq, c.resetFromPeer = 0, 0, false
+	default:
 		c.outSeq = c.discardRequeuedUpTo(0)
-		c.resetFromPeer = false
 		c.inSeq = 0
 	}
 	r := wire.ConnectReply{

@@ -285,12 +285,17 @@ func (c *Conn) Send(m *wire.Message) bool {
 	return true
 }
 
-// SendKeepalive queues a keepalive (KEEPALIVE2 with the current time when the peer supports it).
+// SendKeepalive queues a keepalive (KEEPALIVE2 with the current time when the peer supports
+// it). A non-server session in STANDBY reconnects to send it; Ceph waits for a message to be
+// queued (quirk Q8), so a race winner poked by the WAIT path could stay in standby.
 func (c *Conn) SendKeepalive() {
 	if c.state == StateClosed {
 		return
 	}
 	c.keepalive = true
+	if c.state == StateStandby && !c.policy.Server {
+		c.reconnectFromStandby()
+	}
 }
 
 // LastKeepaliveAck is the stamp echoed by the peer's last KEEPALIVE2_ACK.

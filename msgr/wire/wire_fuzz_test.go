@@ -244,11 +244,52 @@ func FuzzDissect(f *testing.F) {
 		}
 		checkRoundTrip(t, c2s, s2c)
 		for dir, data := range [][]byte{c2s, s2c} {
-			st, err := Dissect(Direction(dir), data, DissectOptions{})
-			out := st.Append(nil)
-			if err == nil && !bytes.Equal(out, data) || !bytes.HasPrefix(data, out) {
-				t.Fatalf("%v: re-encoded % x\ninput % x (err %v)", Direction(dir), out, data, err)
+			for _, opts := range dissectOptionVariants {
+				st, err := Dissect(Direction(dir), data, opts)
+				out := st.Append(nil)
+				if err == nil && !bytes.Equal(out, data) || !bytes.HasPrefix(data, out) {
+					t.Fatalf("%v %+v: re-encoded % x\ninput % x (err %v)", Direction(dir), opts, out, data, err)
+				}
 			}
+		}
+	})
+}
+
+// dissectOptionVariants are the single-direction options FuzzDissect tries on each stream.
+var dissectOptionVariants = []DissectOptions{
+	{},
+	{FinalReply: TagReady, PeerFeatures: FeaturesAll &^ FeatureMsgAuth},
+	{ConnectRounds: 2, FinalReply: TagSeq},
+	{FinalReply: TagWait},
+}
+
+// FuzzMessageRoundTrip builds messages from arbitrary headers and sections, seals them and
+// checks that the frame decodes back to the same message: the encode side of DecodeFrame.
+func FuzzMessageRoundTrip(f *testing.F) {
+	var hb [HeaderLen]byte
+	m := osdMessage(3, NewName(EntityOSD, 7))
+	m.Header.Encode(hb[:], false)
+	f.Add(hb[:], m.Front, m.Middle, m.Data[:100], false, true)
+	f.Add(hb[:], []byte{}, []byte{}, []byte{}, true, false)
+	f.Fuzz(func(t *testing.T, hdr, front, middle, data []byte, old, dataCRC bool) {
+		h, err := DecodeHeader(hdr, false)
+		if err != nil {
+			return
+		}
+		m := &Message{Header: h, Front: front, Middle: middle, Data: data}
+		m.Seal(true, dataCRC)
+		b := AppendMessageFrame(nil, m, old)
+		if len(b) != MessageFrameLen(m, old) {
+			t.Fatalf("frame of %d bytes, MessageFrameLen %d", len(b), MessageFrameLen(m, old))
+		}
+		fr, n, err := DecodeFrame(b, old, Limits{})
+		if err != nil || n != len(b) {
+			t.Fatalf("sealed message refused: %v", err)
+		}
+		got := fr.Msg
+		if got.Header != m.Header || got.Footer != m.Footer || !bytes.Equal(got.Front, front) ||
+			!bytes.Equal(got.Middle, middle) || !bytes.Equal(got.Data, data) {
+			t.Fatalf("decoded %+v, want %+v", got, m)
 		}
 	})
 }
