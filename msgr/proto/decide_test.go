@@ -14,8 +14,8 @@ func TestDecideEveryRow(t *testing.T) {
 	high := wire.LegacyAddr(netip.MustParseAddrPort("10.0.0.1:6800"), 2)
 	base := func() DecideInput {
 		return DecideInput{
-			Connect:    wire.Connect{Features: wire.FeaturesAll, HostType: wire.EntityOSD, GlobalSeq: 10, ConnectSeq: 1, ProtocolVersion: 10},
-			Policy:     LosslessPeer(0), ProtocolVersion: 10, AuthResult: 1, PeerAddr: high, MyAddr: low,
+			Connect: wire.Connect{Features: wire.FeaturesAll, HostType: wire.EntityOSD, GlobalSeq: 10, ConnectSeq: 1, ProtocolVersion: 10},
+			Policy:  LosslessPeer(0), ProtocolVersion: 10, AuthResult: 1, PeerAddr: high, MyAddr: low,
 		}
 	}
 	ex := func(s State, cs, pgs uint32) Existing {
