@@ -16,6 +16,11 @@
 // All integers are little-endian except inside sockaddr_storage. Checksums are Ceph's crc32c:
 // Castagnoli, no pre- or post-inversion (CRC32C).
 //
+// Beyond the fixed structures: DecodeAddr and EntityAddr.AppendEncoded handle the new-style
+// (MSG_ADDR2) address found in payloads; payload.go has the fronts a client exchanges with a
+// monitor first (MAuth, MAuthReply, the AuthNone request and authorizer); frame.go encodes and
+// decodes whole frames; dissect.go walks captured conversations frame by frame.
+//
 // Decoders never panic, return errors that wrap the sentinels of errors.go (errors.Is), and
 // check every peer-supplied length against Limits before anything is allocated. Encoders write
 // into caller buffers and do not allocate.
