@@ -141,13 +141,9 @@ func (m *Messenger) acceptConnect(c *Connection, req *proto.ConnectRequest) prot
 	return d
 }
 
-// authorize is the AuthServer: auth none accepts every authorizer (and none).
+// authorize verifies the connector's authorizer with the messenger's Auth.
 func (m *Messenger) authorize(req *proto.ConnectRequest) int {
-	switch req.Connect.AuthorizerProtocol {
-	case wire.AuthUnknown, wire.AuthNone:
-		return 1
-	}
-	return -1
+	return m.cfg.Auth.Verify(req.Connect.HostType, req.Connect.AuthorizerProtocol, req.Authorizer)
 }
 
 // acceptOpen registers c for the peer's address (unless it is a stateless server's client).

@@ -36,6 +36,7 @@ type Config struct {
 	BindPortMax uint16 // ms_bind_port_max (7568)
 	NoLearnAddr bool   // turn off ms_learn_addr_from_peer
 
+	Auth   Auth             // authorizers (nil: NewAuthNone(Name))
 	Logger *slog.Logger     // nil: discard
 	Tracer func(TraceEvent) // called synchronously for every traced event (simulator, tests)
 }
@@ -65,6 +66,9 @@ func (cfg *Config) setDefaults() {
 	}
 	if cfg.BindPortMax == 0 {
 		cfg.BindPortMax = DefaultBindPortMax
+	}
+	if cfg.Auth == nil {
+		cfg.Auth = NewAuthNone(cfg.Name)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -33,6 +33,10 @@ func (h *connHost) StartConnect() {
 
 func (h *connHost) CloseTransport() { h.c().closeSocket() }
 
+func (h *connHost) Authorizer(peer wire.EntityType) (uint32, []byte) {
+	return h.m.cfg.Auth.Authorizer(peer)
+}
+
 func (h *connHost) MyAddr() wire.EntityAddr { return h.m.MyAddr() }
 
 func (h *connHost) LearnAddr(seen wire.EntityAddr) wire.EntityAddr { return h.m.learnAddr(seen) }

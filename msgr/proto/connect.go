@@ -66,7 +66,10 @@ func (c *Conn) sendConnect() {
 	if c.policy.Lossy {
 		cm.Flags = wire.ConnectLossy
 	}
+	proto, blob := c.host.Authorizer(c.peerType)
+	cm.AuthorizerProtocol, cm.AuthorizerLen = proto, uint32(len(blob))
 	cm.Encode(c.out.reserve(wire.ConnectLen))
+	c.out.appendCopy(blob)
 	c.setState(StateConnectingSendConnectMsg)
 	c.expect(wire.ConnectReplyLen, (*Conn).handleConnectReply)
 }

@@ -35,12 +35,16 @@ func newTestHost(name string, now *time.Duration, addr wire.EntityAddr, p Policy
 	return &testHost{name: name, now: now, rand: detrand.NewSeeded(1), addr: addr, policy: p}
 }
 
-func (h *testHost) Now() time.Duration                        { return *h.now }
-func (h *testHost) Wall() time.Time                           { return time.Unix(1700000000, 0).Add(*h.now) }
-func (h *testHost) Rand() *detrand.Rand                       { return h.rand }
-func (h *testHost) StartConnect()                             { h.connects++ }
-func (h *testHost) CloseTransport()                           { h.closes++ }
-func (h *testHost) MyAddr() wire.EntityAddr                   { return h.addr }
+func (h *testHost) Now() time.Duration      { return *h.now }
+func (h *testHost) Wall() time.Time         { return time.Unix(1700000000, 0).Add(*h.now) }
+func (h *testHost) Rand() *detrand.Rand     { return h.rand }
+func (h *testHost) StartConnect()           { h.connects++ }
+func (h *testHost) CloseTransport()         { h.closes++ }
+func (h *testHost) MyAddr() wire.EntityAddr { return h.addr }
+func (h *testHost) Authorizer(wire.EntityType) (uint32, []byte) {
+	a := wire.AuthNoneAuthorizer{Name: wire.AuthEntityName{Type: 4, ID: h.name}, GlobalID: 7}
+	return wire.AuthNone, a.AppendEncoded(nil)
+}
 func (h *testHost) LearnAddr(wire.EntityAddr) wire.EntityAddr { return h.addr }
 func (h *testHost) GlobalSeq(atLeast uint32) uint32 {
 	h.gseq = max(h.gseq, atLeast) + 1

@@ -105,6 +105,9 @@ type Host interface {
 	// CloseTransport closes the current socket, if any. Unwritten output is already discarded.
 	CloseTransport()
 
+	// Authorizer returns the authorizer protocol and blob a connector sends to a peer type.
+	Authorizer(peer wire.EntityType) (protocol uint32, blob []byte)
+
 	// MyAddr is the messenger's legacy address (announced in the handshake).
 	MyAddr() wire.EntityAddr
 	// LearnAddr tells the messenger what address the peer saw for us; it returns the address
