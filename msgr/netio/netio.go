@@ -54,7 +54,7 @@ type Poller interface {
 	Wait(evs []Event, timeout time.Duration) (int, error)
 	// Wake makes a concurrent or the next Wait return promptly. Safe from any goroutine.
 	Wake() error
-	// Close releases the poller.
+	// Close releases the poller. It must not run concurrently with Wake.
 	Close() error
 }
 
@@ -79,15 +79,16 @@ type Socket interface {
 	Read(p []byte) (int, error)
 	// Writev writes the buffers in order, possibly only a prefix of their bytes (a short write).
 	// It returns ErrWouldBlock when nothing could be written, and EPIPE or ECONNRESET when the
-	// connection is gone.
+	// connection is gone (EPIPE also after Shutdown(ShutWrite)). Nothing to write is (0, nil).
 	Writev(bufs [][]byte) (int, error)
 	// ConnectError reports the state of a nonblocking connect: nil once connected, EINPROGRESS
-	// while pending, otherwise why it failed (ECONNREFUSED, ETIMEDOUT, …). For an accepted
-	// socket it is always nil.
+	// while pending, otherwise why it failed (ECONNREFUSED, ETIMEDOUT, …); the final result is
+	// stable across calls. For an accepted socket it is always nil.
 	ConnectError() error
 	// Shutdown shuts down one or both directions.
 	Shutdown(how How) error
-	// Close releases the socket. Unread input is discarded; a peer that keeps writing gets a reset.
+	// Close releases the socket; a second Close is harmless. Unread input is discarded and the
+	// peer gets a reset. Delete the fd from its Poller first: fd numbers are reused.
 	Close() error
 	// LocalAddr and RemoteAddr are the endpoints of the connection.
 	LocalAddr() netip.AddrPort
