@@ -174,8 +174,8 @@ func TestGoRuntimeWakesOnPost(t *testing.T) {
 	}
 	wg.Wait()
 	done := make(chan struct{})
-	c.CreateTimeEvent(0, func() {}) // harmless; exercises timers under the real clock
-	c.Post(func() { close(done) })
+	// Timers belong to the center's goroutine: create one from there, under the real clock.
+	c.Post(func() { c.CreateTimeEvent(time.Millisecond, func() { close(done) }) })
 	<-done
 	rt.Stop(c)
 	rt.Wait()
