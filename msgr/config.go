@@ -13,12 +13,14 @@ import (
 
 // Config configures a Messenger. Zero values take Ceph's defaults.
 type Config struct {
-	Name    wire.EntityName // who this messenger is, e.g. osd.3 or client.-1
-	Nonce   uint32          // instance nonce in our address (0: drawn from Rand)
-	Stack   netio.Stack     // the network: epoll.Stack or a simnet host (required)
-	Runtime event.Runtime   // who drives the event centers (nil: a GoRuntime)
-	Rand    *detrand.Rand   // the random source (nil: seeded from the clock, production only)
-	Workers int             // ms_async_op_threads (0: 3)
+	Name  wire.EntityName // who this messenger is, e.g. osd.3 or client.-1
+	Nonce uint32          // instance nonce in our address (0: drawn from Rand, unless ExplicitNonce)
+	// ExplicitNonce uses Nonce even when it is 0 (monitors announce nonce 0).
+	ExplicitNonce bool
+	Stack         netio.Stack   // the network: epoll.Stack or a simnet host (required)
+	Runtime       event.Runtime // who drives the event centers (nil: a GoRuntime)
+	Rand          *detrand.Rand // the random source (nil: seeded from the clock, production only)
+	Workers       int           // ms_async_op_threads (0: 3)
 
 	ClusterProtocol       uint32 // protocol_version toward peers of our own type
 	NoCRCHeader           bool   // turn off ms_crc_header

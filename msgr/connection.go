@@ -129,6 +129,33 @@ func (c *Connection) Features() uint64 {
 	return c.p.Features()
 }
 
+// LastReplyTag is the tag of the last connect reply this (connecting) side received: READY or
+// SEQ once a session opened, 0 before any reply.
+func (c *Connection) LastReplyTag() wire.Tag {
+	if c.local {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.p == nil {
+		return 0
+	}
+	return c.p.LastReply().Tag
+}
+
+// LastKeepaliveAck is the timestamp the peer echoed in its last KEEPALIVE2_ACK (zero if none).
+func (c *Connection) LastKeepaliveAck() time.Time {
+	if c.local {
+		return time.Time{}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.p == nil || c.p.LastKeepaliveAck() == (wire.Timespec{}) {
+		return time.Time{}
+	}
+	return c.p.LastKeepaliveAck().Time()
+}
+
 // SendMessage queues msg for the peer. A message with priority 0 gets the messenger's default
 // send priority. On a connection already closed it returns ErrConnectionClosed (Ceph drops the
 // message silently, quirk Q7); a message queued just before the connection closes is dropped

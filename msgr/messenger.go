@@ -68,7 +68,7 @@ func New(cfg Config) (*Messenger, error) {
 		return nil, errors.New("msgr: Config.Stack is required")
 	}
 	cfg.setDefaults()
-	if cfg.Nonce == 0 {
+	if cfg.Nonce == 0 && !cfg.ExplicitNonce {
 		cfg.Nonce = cfg.Rand.Uint32() | 1
 	}
 	m := &Messenger{

@@ -298,6 +298,9 @@ func (c *Conn) SendKeepalive() {
 	}
 }
 
+// LastReply is the last connect reply a connector received (zero before any).
+func (c *Conn) LastReply() wire.ConnectReply { return c.reply }
+
 // LastKeepaliveAck is the stamp echoed by the peer's last KEEPALIVE2_ACK.
 func (c *Conn) LastKeepaliveAck() wire.Timespec { return c.lastKeepaliveAck }
 

@@ -1,0 +1,53 @@
+// Command msgr-node is a real msgr1 node on the epoll stack, for talking to real Ceph.
+//
+// Usage:
+//
+//	msgr-node ping [-json] [-timeout D] [-name client.admin] v1:IP:PORT
+//	msgr-node serve -addr IP:PORT [-name mon.0] [-log FILE]
+//	msgr-node decode [-json] C2S.bin S2C.bin
+//
+// ping connects as a client (lossy_client toward a monitor), completes the handshake, does a
+// KEEPALIVE2 round trip, sends MAuth (auth none) and waits for MAuthReply. serve accepts msgr1
+// connections as a monitor-like server: it answers KEEPALIVE2, MAuth (with a fresh global id)
+// and MPing, and logs every event as a JSON line. decode dissects a captured conversation.
+//
+// Exit status: 0 on success, 1 on failure, 2 on a usage error.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `msgr-node: a real msgr1 (Ceph messenger v1) node
+
+Usage:
+  msgr-node ping [-json] [-timeout D] [-name client.admin] v1:IP:PORT
+  msgr-node serve -addr IP:PORT [-name mon.0] [-log FILE]
+  msgr-node decode [-json] C2S.bin S2C.bin
+`
+
+func main() {
+	os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func realMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "ping":
+		return pingCmd(args[1:], stdout, stderr)
+	case "serve":
+		return serveCmd(args[1:], stdout, stderr, nil)
+	case "decode":
+		return decodeCmd(args[1:], stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "msgr-node: unknown command %q\n%s", args[0], usage)
+	return 2
+}

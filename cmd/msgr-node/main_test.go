@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/msgrsim/msgrsim/msgr/wire"
+)
+
+const streams = "../../msgr/wire/testdata/streams"
+
+func run(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := realMain(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// annotation is the ground truth the ceph-lab annotator (msgr1_annotate.py --expect) wrote
+// for each captured stream.
+type annotation struct {
+	Frames       map[string]int `json:"frames"`
+	MessageTypes map[string]int `json:"message_types"`
+	AllCRCOK     bool           `json:"all_crc_ok"`
+	Complete     bool           `json:"complete"`
+	ReplyTags    []string       `json:"handshake_reply_tags"`
+}
+
+func readAnnotation(t *testing.T, path string) annotation {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a annotation
+	if err := json.Unmarshal(b, &a); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// decode on every captured stream agrees with the independent annotator: frames by tag,
+// message types and counts, every crc ok.
+func TestDecodeMatchesAnnotator(t *testing.T) {
+	for _, conv := range []string{"ceph-s-msgr1.conn0", "ceph-s-msgr1.conn1", "ceph-vs-fake-ready-msgr1.conn0"} {
+		t.Run(conv, func(t *testing.T) {
+			c2s, s2c := filepath.Join(streams, conv+".c2s.bin"), filepath.Join(streams, conv+".s2c.bin")
+			code, out, errOut := run("decode", "-json", c2s, s2c)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			var got decodeSummary
+			if err := json.Unmarshal([]byte(lastLine(out)), &got); err != nil {
+				t.Fatal(err)
+			}
+			for dir, path := range map[string]string{"client": c2s, "server": s2c} {
+				want := readAnnotation(t, path+".expect.json")
+				if !want.AllCRCOK || !want.Complete || !got.CRCOK {
+					t.Fatalf("%s: crc/complete: annotator %v/%v, decode %v", dir, want.AllCRCOK, want.Complete, got.CRCOK)
+				}
+				gotTypes, gotFrames := got.ClientMsgs, got.ClientFrames
+				if dir == "server" {
+					gotTypes, gotFrames = got.ServerMsgs, got.ServerFrames
+				}
+				if fmt.Sprint(gotTypes) != fmt.Sprint(want.MessageTypes) {
+					t.Errorf("%s message types: decode %v, annotator %v", dir, gotTypes, want.MessageTypes)
+				}
+				for tag, n := range want.Frames {
+					if gotFrames[tag] != n {
+						t.Errorf("%s %s frames: decode %d, annotator %d", dir, tag, gotFrames[tag], n)
+					}
+				}
+				if len(want.ReplyTags) == 0 || want.ReplyTags[len(want.ReplyTags)-1] != got.ReplyTag {
+					t.Errorf("reply tag: decode %s, annotator %v", got.ReplyTag, want.ReplyTags)
+				}
+			}
+		})
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{{}, {"bogus"}, {"ping"}, {"ping", "127.0.0.1"}, {"ping", "-x", "v1:1.2.3.4:1"},
+		{"serve"}, {"serve", "-addr", "nope"}, {"decode", "onlyone"}, {"ping", "-name", "nobody", "v1:127.0.0.1:1"}} {
+		if code, _, errOut := run(args...); code != 2 || strings.Count(strings.TrimSpace(errOut), "\n") > 8 {
+			t.Errorf("%v: exit %d (want 2), stderr %q", args, code, errOut)
+		}
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startServe runs `msgr-node serve` in-process, logging to a file; stop it with the returned func.
+func startServe(t *testing.T, port int) (logPath string, stop func()) {
+	t.Helper()
+	logPath = filepath.Join(t.TempDir(), "serve.log")
+	ch := make(chan struct{})
+	done := make(chan int)
+	go func() {
+		var out, errb bytes.Buffer
+		done <- serveCmd([]string{"-addr", fmt.Sprintf("127.0.0.1:%d", port), "-log", logPath}, &out, &errb, ch)
+	}()
+	waitListening(t, port)
+	return logPath, func() {
+		close(ch)
+		if code := <-done; code != 0 {
+			t.Errorf("serve exited %d", code)
+		}
+	}
+}
+
+func waitListening(t *testing.T, port int) {
+	t.Helper()
+	for i := 0; i < 500; i++ {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("nothing listens on %d", port)
+}
+
+// readEvents parses the serve log.
+func readEvents(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var evs []map[string]any
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var ev map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatalf("log line %q: %v", sc.Text(), err)
+		}
+		evs = append(evs, ev)
+	}
+	return evs
+}
+
+// A Go client pings a Go server: handshake (SEQ), keepalive round trip, MAuth → MAuthReply.
+func TestPingServe(t *testing.T) {
+	port := freePort(t)
+	logPath, stop := startServe(t, port)
+	code, out, errOut := run("ping", "-json", "-timeout", "5s", fmt.Sprintf("v1:127.0.0.1:%d", port))
+	stop()
+	if code != 0 {
+		t.Fatalf("ping exit %d: %s %s", code, out, errOut)
+	}
+	var res pingResult
+	if err := json.Unmarshal([]byte(lastLine(out)), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Handshake != "ok" || res.ReplyTag != "SEQ" || res.Features != fmt.Sprintf("%#x", wire.FeaturesAll) ||
+		res.AuthReply == nil || res.AuthReply.Protocol != 1 || res.AuthReply.Result != 0 || res.AuthReply.GlobalID == 0 ||
+		res.KeepaliveRTT <= 0 {
+		t.Fatalf("unexpected ping result %+v", res)
+	}
+	evs := readEvents(t, logPath)
+	var sawAccept, sawAuth bool
+	for _, ev := range evs {
+		sawAccept = sawAccept || ev["event"] == "accept"
+		if ev["event"] == "message" && ev["type"] == float64(wire.MsgAuth) && ev["crc_ok"] == true && ev["src"] == "client.-1" {
+			sawAuth = true
+		}
+	}
+	if !sawAccept || !sawAuth {
+		t.Fatalf("serve log lacks the accept or the MAuth: %v", evs)
+	}
+}
+
+func TestPingNobodyFails(t *testing.T) {
+	code, _, errOut := run("ping", "-timeout", "300ms", fmt.Sprintf("v1:127.0.0.1:%d", freePort(t)))
+	if code != 1 || !strings.Contains(errOut, "timed out") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+		t.Fatalf("exit %d, stderr %q: want 1 and one clear line", code, errOut)
+	}
+}

@@ -1,0 +1,168 @@
+// Package inject wraps a netio.Stack to inject socket failures, as Ceph's
+// ms_inject_socket_failures does: on a read or a send attempt, with probability 1/N, the socket
+// is shut down in both directions, so that attempt and everything after it fails and the
+// connection faults. It also lets a test cut every live socket at a moment of its choosing.
+//
+// Wrap returns the stack itself when no failure rate is set and no cutting is asked for, so
+// the production path pays nothing when injection is off.
+package inject
+
+import (
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/msgrsim/msgrsim/internal/detrand"
+	"github.com/msgrsim/msgrsim/msgr/netio"
+)
+
+// Options configure a Stack.
+type Options struct {
+	// SocketFailures N > 0 fails one read or send attempt in N (ms_inject_socket_failures).
+	SocketFailures uint64
+	// Rand decides which attempts fail (required when SocketFailures > 0).
+	Rand *detrand.Rand
+	// Controllable keeps the wrapper even with SocketFailures 0, so CutAll can be used.
+	Controllable bool
+}
+
+// Stack is a netio.Stack whose sockets fail on purpose.
+type Stack struct {
+	netio.Stack
+	opts Options
+
+	mu       sync.Mutex // guards rand and socks
+	rand     *detrand.Rand
+	socks    []*socket
+	injected atomic.Uint64
+}
+
+// Wrap returns s with injection, or s itself when nothing is to be injected.
+func Wrap(s netio.Stack, opts Options) netio.Stack {
+	if opts.SocketFailures == 0 && !opts.Controllable {
+		return s
+	}
+	return New(s, opts)
+}
+
+// New always wraps s.
+func New(s netio.Stack, opts Options) *Stack {
+	r := opts.Rand
+	if r == nil {
+		r = detrand.NewSeeded(1)
+	}
+	return &Stack{Stack: s, opts: opts, rand: r}
+}
+
+// Injected is the number of failures injected so far (random ones and cuts).
+func (s *Stack) Injected() uint64 { return s.injected.Load() }
+
+// Listen wraps the sockets the listener accepts.
+func (s *Stack) Listen(addr netip.AddrPort, backlog int) (netio.Listener, error) {
+	l, err := s.Stack.Listen(addr, backlog)
+	if err != nil {
+		return nil, err
+	}
+	return &listener{Listener: l, s: s}, nil
+}
+
+// Connect wraps the connecting socket.
+func (s *Stack) Connect(addr netip.AddrPort) (netio.Socket, error) {
+	so, err := s.Stack.Connect(addr)
+	if err != nil {
+		return nil, err
+	}
+	return s.track(so), nil
+}
+
+// CutAll shuts down every live socket now: each connection faults on its next I/O.
+func (s *Stack) CutAll() int {
+	s.mu.Lock()
+	socks := s.socks
+	s.socks = nil
+	s.mu.Unlock()
+	n := 0
+	for _, so := range socks {
+		if so.cut() {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *Stack) track(so netio.Socket) *socket {
+	w := &socket{Socket: so, s: s}
+	s.mu.Lock()
+	s.socks = append(s.socks, w)
+	s.mu.Unlock()
+	return w
+}
+
+func (s *Stack) untrack(w *socket) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, x := range s.socks {
+		if x == w {
+			s.socks = append(s.socks[:i], s.socks[i+1:]...)
+			return
+		}
+	}
+}
+
+// fail reports whether this attempt should fail (one in SocketFailures).
+func (s *Stack) fail() bool {
+	if s.opts.SocketFailures == 0 {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rand.Uint64N(s.opts.SocketFailures) == 0
+}
+
+type listener struct {
+	netio.Listener
+	s *Stack
+}
+
+func (l *listener) Accept() (netio.Socket, error) {
+	so, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return l.s.track(so), nil
+}
+
+type socket struct {
+	netio.Socket
+	s      *Stack
+	broken atomic.Bool
+}
+
+// cut shuts the socket down in both directions, once.
+func (w *socket) cut() bool {
+	if w.broken.Swap(true) {
+		return false
+	}
+	w.s.injected.Add(1)
+	_ = w.Socket.Shutdown(netio.ShutReadWrite)
+	return true
+}
+
+func (w *socket) Read(p []byte) (int, error) {
+	if w.s.fail() {
+		w.cut()
+	}
+	return w.Socket.Read(p)
+}
+
+func (w *socket) Writev(bufs [][]byte) (int, error) {
+	if w.s.fail() {
+		w.cut()
+	}
+	return w.Socket.Writev(bufs)
+}
+
+func (w *socket) Close() error {
+	w.s.untrack(w)
+	return w.Socket.Close()
+}

@@ -1,0 +1,107 @@
+package inject_test
+
+import (
+	"errors"
+	"net/netip"
+	"testing"
+
+	"github.com/msgrsim/msgrsim/internal/detrand"
+	"github.com/msgrsim/msgrsim/msgr/netio"
+	"github.com/msgrsim/msgrsim/msgr/netio/inject"
+	"github.com/msgrsim/msgrsim/msgr/netio/netiotest"
+	"github.com/msgrsim/msgrsim/simnet"
+)
+
+func settle(n *simnet.Network, rng *detrand.Rand) {
+	for steps := 0; steps < 1_000_000; steps++ {
+		if r := n.Runnable(); r > 0 {
+			n.Run(rng.IntN(r))
+			continue
+		}
+		due, ok := n.NextEvent()
+		if !ok {
+			return
+		}
+		n.Clock().AdvanceTo(due)
+	}
+}
+
+func TestWrapIsFreeWhenOff(t *testing.T) {
+	h := simnet.New(simnet.NewClock(), detrand.NewSeeded(1), simnet.Config{}).AddHost("a", netip.MustParseAddr("10.0.0.1"))
+	if got := inject.Wrap(h, inject.Options{}); got != netio.Stack(h) {
+		t.Fatal("Wrap with nothing to inject did not return the stack itself")
+	}
+}
+
+// With injection off but controllable, the wrapper is transparent: the conformance suite passes.
+func TestConformanceThroughWrapper(t *testing.T) {
+	var n *simnet.Network
+	rng := detrand.NewSeeded(3)
+	netiotest.Run(t, netiotest.Harness{
+		NewStacks: func(t *testing.T) (netio.Stack, netio.Stack) {
+			n = simnet.New(simnet.NewClock(), detrand.NewSeeded(2), simnet.Config{})
+			srv := n.AddHost("server", netip.MustParseAddr("10.0.0.1"))
+			cli := n.AddHost("client", netip.MustParseAddr("10.0.0.2"))
+			return inject.New(srv, inject.Options{Controllable: true}), inject.New(cli, inject.Options{Controllable: true})
+		},
+		ServerIP: netip.MustParseAddr("10.0.0.1"),
+		Pump:     func() { settle(n, rng) },
+	})
+}
+
+// pair returns a connected client/server socket pair through injecting stacks.
+func pair(t *testing.T, opts inject.Options) (*simnet.Network, *inject.Stack, netio.Socket, netio.Socket) {
+	t.Helper()
+	n := simnet.New(simnet.NewClock(), detrand.NewSeeded(4), simnet.Config{})
+	srv := n.AddHost("s", netip.MustParseAddr("10.0.0.1"))
+	cli := inject.New(n.AddHost("c", netip.MustParseAddr("10.0.0.2")), opts)
+	l, err := srv.Listen(netip.MustParseAddrPort("10.0.0.1:7000"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cli.Connect(netip.MustParseAddrPort("10.0.0.1:7000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	settle(n, detrand.NewSeeded(5))
+	s, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n, cli, c, s
+}
+
+func TestCutAllBreaksLiveSockets(t *testing.T) {
+	n, st, c, s := pair(t, inject.Options{Controllable: true})
+	if got := st.CutAll(); got != 1 {
+		t.Fatalf("CutAll cut %d sockets, want 1", got)
+	}
+	if _, err := c.Writev([][]byte{[]byte("x")}); err == nil {
+		t.Fatal("write on a cut socket succeeded")
+	}
+	settle(n, detrand.NewSeeded(6))
+	buf := make([]byte, 8)
+	if k, err := s.Read(buf); err == nil && k > 0 {
+		t.Fatalf("peer read %d bytes from a cut connection", k)
+	}
+	if st.Injected() != 1 || st.CutAll() != 0 {
+		t.Fatalf("injected %d; a second CutAll should find nothing", st.Injected())
+	}
+}
+
+func TestOneInNFailures(t *testing.T) {
+	_, st, c, _ := pair(t, inject.Options{SocketFailures: 4, Rand: detrand.NewSeeded(7)})
+	var failedAt int
+	for i := 1; i <= 200; i++ {
+		if _, err := c.Writev([][]byte{[]byte("x")}); err != nil {
+			if !errors.Is(err, netio.ErrBrokenPipe) && !errors.Is(err, netio.ErrReset) {
+				t.Fatalf("unexpected error %v", err)
+			}
+			failedAt = i
+			break
+		}
+	}
+	if failedAt == 0 || st.Injected() != 1 {
+		t.Fatalf("1-in-4 injection never fired in 200 writes (injected %d)", st.Injected())
+	}
+}
