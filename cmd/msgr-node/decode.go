@@ -2,106 +2,199 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"sort"
 
 	"github.com/msgrsim/msgrsim/msgr/wire"
 )
 
+// decodeSummary is decode's last line (the shape of the ceph-lab annotator's ground truth).
 type decodeSummary struct {
-	Open         bool           `json:"open"`
-	ReplyTag     string         `json:"reply_tag"`
-	Features     string         `json:"features"`
-	ClientMsgs   map[string]int `json:"client_messages"`
-	ServerMsgs   map[string]int `json:"server_messages"`
-	Frames       [2]int         `json:"frames"`
-	ClientFrames map[string]int `json:"client_frames"`
-	ServerFrames map[string]int `json:"server_frames"`
-	CRCOK        bool           `json:"crc_ok"`
+	Bytes        int            `json:"bytes"`
+	Complete     bool           `json:"complete"`
+	ReplyTags    []string       `json:"handshake_reply_tags"`
+	Frames       map[string]int `json:"frames"`
+	MessageTypes map[string]int `json:"message_types"`
+	AllCRCOK     bool           `json:"all_crc_ok"`
 }
+
+// element is one JSON line per decoded element.
+type element struct {
+	Offset int    `json:"offset"`
+	Kind   string `json:"kind"`
+
+	Addr string `json:"addr,omitempty"`
+
+	Tag                string  `json:"tag,omitempty"`
+	Features           string  `json:"features,omitempty"`
+	HostType           *uint32 `json:"host_type,omitempty"`
+	GlobalSeq          *uint32 `json:"global_seq,omitempty"`
+	ConnectSeq         *uint32 `json:"connect_seq,omitempty"`
+	ProtocolVersion    *uint32 `json:"protocol_version,omitempty"`
+	AuthorizerProtocol *uint32 `json:"authorizer_protocol,omitempty"`
+	AuthorizerLen      *uint32 `json:"authorizer_len,omitempty"`
+	Flags              *uint8  `json:"flags,omitempty"`
+
+	Seq       *uint64 `json:"seq,omitempty"`
+	Sec       *uint32 `json:"sec,omitempty"`
+	Nsec      *uint32 `json:"nsec,omitempty"`
+	Tid       *uint64 `json:"tid,omitempty"`
+	Type      *uint16 `json:"type,omitempty"`
+	Priority  *uint16 `json:"priority,omitempty"`
+	Version   *uint16 `json:"version,omitempty"`
+	Compat    *uint16 `json:"compat_version,omitempty"`
+	FrontLen  *int    `json:"front_len,omitempty"`
+	MiddleLen *int    `json:"middle_len,omitempty"`
+	DataLen   *int    `json:"data_len,omitempty"`
+	Src       string  `json:"src,omitempty"`
+	CRCOK     *bool   `json:"crc_ok,omitempty"`
+}
+
+func ptr[T any](v T) *T { return &v }
 
 func decodeCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("decode", flag.ContinueOnError)
-	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
-	if ok, code := parseFlags(fs, args, "msgr-node decode [-json] C2S.bin S2C.bin", stdout, stderr); !ok {
+	side := fs.String("side", "", "which direction FILE holds: client (sent by the connecting side) or server")
+	peer := fs.String("peer", "", "the other direction's bytes (needed for handshakes with several connect rounds)")
+	synopsis := "msgr-node decode -side client|server FILE [-peer OTHERFILE]"
+	if ok, code := parseFlags(fs, args, synopsis, stdout, stderr); !ok {
 		return code
 	}
-	if fs.NArg() != 2 {
-		fmt.Fprintln(stderr, "msgr-node decode: want two files: client-to-server and server-to-client bytes")
+	if *side != "client" && *side != "server" || fs.NArg() != 1 {
+		// Flags after FILE: parse them too, so `decode -side client FILE -peer OTHER` works.
+		if fs.NArg() > 1 {
+			file := fs.Arg(0)
+			if ok, code := parseFlags(fs, fs.Args()[1:], synopsis, stdout, stderr); !ok {
+				return code
+			}
+			if fs.NArg() == 0 && (*side == "client" || *side == "server") {
+				return decodeFiles(*side, file, *peer, stdout, stderr)
+			}
+		}
+		fmt.Fprintln(stderr, "msgr-node decode: want -side client|server and exactly one FILE")
 		return 2
 	}
-	c2s, err := os.ReadFile(fs.Arg(0))
-	if err == nil {
-		var s2c []byte
-		s2c, err = os.ReadFile(fs.Arg(1))
-		if err == nil {
-			return decode(c2s, s2c, *asJSON, stdout, stderr)
-		}
-	}
-	fmt.Fprintf(stderr, "msgr-node decode: %v\n", err)
-	return 1
+	return decodeFiles(*side, fs.Arg(0), *peer, stdout, stderr)
 }
 
-func decode(c2s, s2c []byte, asJSON bool, stdout, stderr io.Writer) int {
-	conv, err := wire.DissectConversation(c2s, s2c, wire.DissectOptions{})
-	sum := decodeSummary{ClientMsgs: map[string]int{}, ServerMsgs: map[string]int{}, CRCOK: err == nil,
-		ClientFrames: map[string]int{}, ServerFrames: map[string]int{}}
-	if conv != nil {
-		printStream(stdout, "client → server", &conv.Client)
-		printStream(stdout, "server → client", &conv.Server)
-		sum.Open, sum.ReplyTag = conv.Open, conv.Reply.Tag.String()
-		sum.Features = fmt.Sprintf("%#x", conv.Features)
-		countMessages(sum.ClientMsgs, &conv.Client)
-		countMessages(sum.ServerMsgs, &conv.Server)
-		sum.Frames = [2]int{len(conv.Client.Frames), len(conv.Server.Frames)}
-		countFrames(sum.ClientFrames, &conv.Client)
-		countFrames(sum.ServerFrames, &conv.Server)
-	}
-	printCounts(stdout, "client", sum.ClientMsgs)
-	printCounts(stdout, "server", sum.ServerMsgs)
-	if asJSON {
-		b, _ := json.Marshal(sum)
-		fmt.Fprintln(stdout, string(b))
-	}
+func decodeFiles(side, file, peerFile string, stdout, stderr io.Writer) int {
+	data, err := os.ReadFile(file)
 	if err != nil {
 		fmt.Fprintf(stderr, "msgr-node decode: %v\n", err)
 		return 1
 	}
+	var peer []byte
+	if peerFile != "" {
+		if peer, err = os.ReadFile(peerFile); err != nil {
+			fmt.Fprintf(stderr, "msgr-node decode: %v\n", err)
+			return 1
+		}
+	}
+	s, replies, err := dissectSide(side, data, peer)
+	if err != nil && !errors.Is(err, wire.ErrTruncated) {
+		fmt.Fprintf(stderr, "msgr-node decode %s: %v\n", file, err)
+		return 1
+	}
+	enc := json.NewEncoder(stdout)
+	sum := decodeSummary{Bytes: len(data), ReplyTags: replies, AllCRCOK: true, MessageTypes: map[string]int{},
+		Frames: map[string]int{"MSG": 0, "ACK": 0, "KEEPALIVE": 0, "KEEPALIVE2": 0, "KEEPALIVE2_ACK": 0, "CLOSE": 0}}
+	if s != nil {
+		for i := range s.Frames {
+			f := &s.Frames[i]
+			_ = enc.Encode(describe(f))
+			if f.Kind >= wire.FrameMsg {
+				sum.Frames[f.Kind.String()]++
+			}
+			if f.Kind == wire.FrameMsg {
+				sum.MessageTypes[fmt.Sprint(f.Msg.Header.Type)]++
+			}
+		}
+		sum.Complete = s.Len() == len(data)
+	}
+	_ = enc.Encode(sum)
 	return 0
 }
 
-func printStream(w io.Writer, title string, s *wire.Stream) {
-	fmt.Fprintf(w, "== %s (%d frames)\n", title, len(s.Frames))
-	for i := range s.Frames {
-		fmt.Fprintf(w, "  %6d  %s\n", s.Frames[i].Offset, s.Frames[i].String())
+// dissectSide decodes one direction, using the peer's bytes when given, and returns the
+// connect reply tags the server sent, in order.
+func dissectSide(side string, data, peer []byte) (*wire.Stream, []string, error) {
+	if peer != nil {
+		c2s, s2c := data, peer
+		if side == "server" {
+			c2s, s2c = peer, data
+		}
+		conv, err := wire.DissectConversation(c2s, s2c, wire.DissectOptions{})
+		if conv == nil {
+			return nil, []string{}, err
+		}
+		s := &conv.Client
+		if side == "server" {
+			s = &conv.Server
+		}
+		return s, replyTags(&conv.Server), err
 	}
+	dir := wire.ClientToServer
+	if side == "server" {
+		dir = wire.ServerToClient
+	}
+	s, err := wire.Dissect(dir, data, wire.DissectOptions{})
+	if s == nil {
+		return nil, []string{}, err
+	}
+	if side == "server" {
+		return s, replyTags(s), err
+	}
+	return s, []string{}, err
 }
 
-func countMessages(counts map[string]int, s *wire.Stream) {
-	for _, m := range s.Messages() {
-		counts[fmt.Sprint(m.Header.Type)]++
-	}
-}
-
-// countFrames counts the session frames (after the handshake) by tag name.
-func countFrames(counts map[string]int, s *wire.Stream) {
-	for i := range s.Frames {
-		if k := s.Frames[i].Kind; k >= wire.FrameMsg {
-			counts[k.String()]++
+func replyTags(server *wire.Stream) []string {
+	tags := []string{}
+	for i := range server.Frames {
+		if server.Frames[i].Kind == wire.FrameConnectReply {
+			tags = append(tags, server.Frames[i].Reply.Tag.String())
 		}
 	}
+	return tags
 }
 
-func printCounts(w io.Writer, who string, counts map[string]int) {
-	keys := make([]string, 0, len(counts))
-	for k := range counts {
-		keys = append(keys, k)
+// describe renders one decoded element as its JSON line.
+func describe(f *wire.Frame) element {
+	e := element{Offset: f.Offset, Kind: f.Kind.String()}
+	switch f.Kind {
+	case wire.FrameAddr:
+		e.Addr = f.Addr.String()
+	case wire.FrameConnect:
+		c := f.Connect
+		e.Features = fmt.Sprintf("%#x", c.Features)
+		e.HostType, e.GlobalSeq, e.ConnectSeq = ptr(uint32(c.HostType)), ptr(c.GlobalSeq), ptr(c.ConnectSeq)
+		e.ProtocolVersion, e.AuthorizerProtocol = ptr(c.ProtocolVersion), ptr(c.AuthorizerProtocol)
+		e.AuthorizerLen, e.Flags = ptr(c.AuthorizerLen), ptr(c.Flags)
+	case wire.FrameConnectReply:
+		r := f.Reply
+		e.Tag, e.Features = r.Tag.String(), fmt.Sprintf("%#x", r.Features)
+		e.GlobalSeq, e.ConnectSeq, e.ProtocolVersion = ptr(r.GlobalSeq), ptr(r.ConnectSeq), ptr(r.ProtocolVersion)
+		e.AuthorizerLen, e.Flags = ptr(r.AuthorizerLen), ptr(r.Flags)
+	case wire.FrameSeq, wire.FrameAck:
+		e.Seq = ptr(f.Seq)
+	case wire.FrameKeepalive2, wire.FrameKeepalive2Ack:
+		e.Sec, e.Nsec = ptr(f.Time.Sec), ptr(f.Time.Nsec)
+	case wire.FrameMsg:
+		describeMsg(&e, f.Msg)
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(w, "%s sent %d message(s) of type %s\n", who, counts[k], k)
+	if f.Kind >= wire.FrameMsg {
+		e.Tag = f.Kind.String()
 	}
+	return e
+}
+
+func describeMsg(e *element, m *wire.Message) {
+	h := &m.Header
+	e.Seq, e.Tid, e.Type, e.Priority = ptr(h.Seq), ptr(h.Tid), ptr(h.Type), ptr(h.Priority)
+	e.Version, e.Compat = ptr(h.Version), ptr(h.CompatVersion)
+	e.FrontLen, e.MiddleLen, e.DataLen = ptr(len(m.Front)), ptr(len(m.Middle)), ptr(len(m.Data))
+	e.Src = h.Src.String()
+	e.CRCOK = ptr(true) // the dissector verified header, front, middle and data crcs
 }
