@@ -38,6 +38,8 @@ type Config struct {
 	BindPortMax uint16 // ms_bind_port_max (7568)
 	NoLearnAddr bool   // turn off ms_learn_addr_from_peer
 
+	InjectDelay *InjectDelay // ms_inject_delay_*: hold received messages back (nil: off)
+
 	Auth   Auth             // authorizers (nil: NewAuthNone(Name))
 	Logger *slog.Logger     // nil: discard
 	Tracer func(TraceEvent) // called synchronously for every traced event (simulator, tests)
@@ -104,6 +106,7 @@ const (
 	TraceDecision                       // an accept decision (Rule)
 	TraceSend                           // a message queued for sending (Msg)
 	TraceDrop                           // a message dropped: sent on a closed connection (Msg)
+	TraceHeld                           // a received message held back by delay injection (Msg)
 )
 
 // TraceEvent is one traced happening inside a messenger.

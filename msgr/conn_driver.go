@@ -25,17 +25,24 @@ func (c *Connection) run(fn func()) {
 	c.inCenter = false
 	ups := c.upcalls
 	c.upcalls = nil
+	closed := c.cleaned
 	c.mu.Unlock()
 	for _, u := range ups {
 		c.perform(u)
+	}
+	if closed {
+		c.flushHeld()
 	}
 }
 
 func (c *Connection) perform(u upcall) {
 	switch u.kind {
 	case upDeliver:
-		c.m.deliver(c, u.msg, u.res)
+		c.deliverMaybeDelayed(u.msg, u.res)
 	case upEvent:
+		if u.event == proto.EventReset || u.event == proto.EventRemoteReset {
+			c.flushHeld()
+		}
 		c.m.connEvent(c, u.event)
 	}
 }

@@ -39,6 +39,11 @@ type Connection struct {
 
 	closed atomic.Bool
 
+	// Owned by the center's goroutine, touched outside mu: delay injection.
+	held      []delayed
+	heldTimer event.TimerID
+	nheld     atomic.Int64
+
 	pmu         sync.Mutex // guards pend and flushPosted
 	pend        []*Message
 	flushPosted bool
@@ -250,6 +255,9 @@ func (c *Connection) Queued() int {
 	}
 	return n
 }
+
+// Held is the number of received messages held back by delay injection (InjectDelay).
+func (c *Connection) Held() int { return int(c.nheld.Load()) }
 
 // Seqs reports the session's sequence numbers: out_seq, in_seq, connect_seq, peer_global_seq.
 func (c *Connection) Seqs() (out, in uint64, connectSeq, peerGlobalSeq uint32) {

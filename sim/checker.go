@@ -18,33 +18,51 @@ func (v Violation) String() string { return v.Name + ": " + v.Detail }
 // Invariant names.
 const (
 	InvLosslessOrder   = "lossless-order"     // a lossless stream dispatched out of send order
-	InvLosslessLoss    = "lossless-loss"      // a lossless message never dispatched
-	InvDuplicate       = "duplicate-delivery" // a message dispatched twice
+	InvLosslessLoss    = "lossless-loss"      // a lossless message lost without a reset to account for it
+	InvDuplicate       = "duplicate-delivery" // a message dispatched twice to one incarnation
 	InvLossyOrder      = "lossy-order"        // a lossy stream dispatched out of send order
 	InvUnknownMessage  = "unknown-message"    // a dispatched message nobody sent
-	InvNoProgress      = "no-progress"        // the run did not finish within its bounds
+	InvCorruptDelivery = "corrupt-delivery"   // a message dispatched with content that differs from what was sent
+	InvNoProgress      = "no-progress"        // the safety phase did not finish within its bounds
+	InvLiveness        = "liveness-timeout"   // after healing, lossless messages were still undelivered
 	InvShutdownStalled = "shutdown-stalled"   // a messenger did not finish shutting down
+	InvLossyAck        = "lossy-ack"          // an ACK frame on a lossy session (Ceph PR #13700)
 )
 
-// streamKey names the messages one messenger sends to another.
+// AllInvariants lists every invariant name.
+var AllInvariants = []string{InvLosslessOrder, InvLosslessLoss, InvDuplicate, InvLossyOrder, InvUnknownMessage,
+	InvCorruptDelivery, InvNoProgress, InvLiveness, InvShutdownStalled, InvLossyAck}
+
+// streamKey names the messages one node sends to another (across incarnations).
 type streamKey struct{ from, to string }
 
 func (k streamKey) String() string { return k.from + "->" + k.to }
 
 type stream struct {
 	lossless  bool
-	sent      []uint64 // message ids in send order
-	delivered int      // how many of sent were dispatched (lossless: a prefix)
-	lastIndex int      // index in sent of the last dispatched message (lossy), -1 before any
+	sent      []uint64       // message ids in send order
+	forgiven  int            // sent[:forgiven] may be lost: a reset was reported after them
+	lastIndex map[string]int // receiver incarnation -> index of the last message dispatched
+	delivered int
 }
 
-// Checker verifies delivery invariants per stream: lossless streams dispatch every message
-// exactly once in send order; lossy streams dispatch at most once, in send order.
+type msgInfo struct {
+	key     streamKey
+	index   int
+	dropped bool // the messenger reported dropping it
+}
+
+// Checker verifies delivery per stream (sender node → receiver node):
+//   - nothing is dispatched twice to one incarnation of a receiver;
+//   - dispatch follows send order (lossless and lossy alike);
+//   - every lossless message is dispatched, unless the loss is accounted to a reset the sender
+//     heard of (reset or remote reset), a crash of either end, or a drop the messenger
+//     reported — and then only messages sent before that.
 type Checker struct {
 	streams map[streamKey]*stream
-	owner   map[uint64]streamKey // message id -> stream
-	index   map[uint64]int       // message id -> position in its stream
-	seen    map[uint64]bool
+	msgs    map[uint64]*msgInfo
+	seen    map[string]bool // receiver incarnation + id
+	keys    []streamKey     // creation order, for deterministic reports
 	viol    []Violation
 	sent    int
 	deliv   int
@@ -52,68 +70,142 @@ type Checker struct {
 
 // NewChecker returns an empty checker.
 func NewChecker() *Checker {
-	return &Checker{
-		streams: make(map[streamKey]*stream), owner: make(map[uint64]streamKey),
-		index: make(map[uint64]int), seen: make(map[uint64]bool),
-	}
+	return &Checker{streams: make(map[streamKey]*stream), msgs: make(map[uint64]*msgInfo), seen: make(map[string]bool)}
 }
 
-// Sent records that message id was queued from one messenger to another.
-func (k *Checker) Sent(from, to string, id uint64, lossless bool) {
-	key := streamKey{from, to}
+func (k *Checker) stream(key streamKey, lossless bool) *stream {
 	s := k.streams[key]
 	if s == nil {
-		s = &stream{lossless: lossless, lastIndex: -1}
+		s = &stream{lossless: lossless, lastIndex: map[string]int{}}
 		k.streams[key] = s
+		k.keys = append(k.keys, key)
 	}
-	k.owner[id] = key
-	k.index[id] = len(s.sent)
+	return s
+}
+
+// Sent records that message id was queued from one node to another.
+func (k *Checker) Sent(from, to string, id uint64, lossless bool) {
+	key := streamKey{from, to}
+	s := k.stream(key, lossless)
+	k.msgs[id] = &msgInfo{key: key, index: len(s.sent)}
 	s.sent = append(s.sent, id)
 	k.sent++
 }
 
-// Dispatched records that message id reached a dispatcher at virtual time now (ns).
-func (k *Checker) Dispatched(id uint64, now int64) {
-	key, ok := k.owner[id]
+// Dispatched records that message id reached a dispatcher of receiver incarnation rcv at
+// virtual time now (ns); intact reports whether its content is what was sent.
+func (k *Checker) Dispatched(rcv string, id uint64, intact bool, now int64) {
+	info, ok := k.msgs[id]
 	if !ok {
-		k.violate(InvUnknownMessage, now, "message id %d was never sent", id)
+		k.violate(InvUnknownMessage, now, "%s got message id %d that was never sent", rcv, id)
 		return
 	}
-	if k.seen[id] {
-		k.violate(InvDuplicate, now, "stream %v: message id %d dispatched twice", key, id)
+	if !intact {
+		k.violate(InvCorruptDelivery, now, "stream %v: message id %d dispatched to %s with corrupted content", info.key, id, rcv)
+	}
+	seenKey := fmt.Sprintf("%s/%d", rcv, id)
+	if k.seen[seenKey] {
+		k.violate(InvDuplicate, now, "stream %v: message #%d (id %d) dispatched twice to %s", info.key, info.index, id, rcv)
 		return
 	}
-	k.seen[id] = true
+	k.seen[seenKey] = true
 	k.deliv++
-	s, i := k.streams[key], k.index[id]
-	if s.lossless {
-		if i != s.delivered {
-			k.violate(InvLosslessOrder, now, "stream %v: got message #%d (id %d), expected #%d", key, i, id, s.delivered)
-		}
-		s.delivered = i + 1
-		return
-	}
-	if i < s.lastIndex {
-		k.violate(InvLossyOrder, now, "stream %v: got message #%d after #%d", key, i, s.lastIndex)
-	}
-	s.lastIndex = i
+	s := k.streams[info.key]
 	s.delivered++
+	if last, ok := s.lastIndex[rcv]; ok && info.index < last {
+		name := InvLossyOrder
+		if s.lossless {
+			name = InvLosslessOrder
+		}
+		k.violate(name, now, "stream %v: %s got message #%d after #%d", info.key, rcv, info.index, last)
+	}
+	s.lastIndex[rcv] = max(s.lastIndex[rcv], info.index)
 }
 
-// Finish checks what must hold at the end of a run: every lossless message was dispatched.
-func (k *Checker) Finish(now int64) {
-	for _, key := range k.keys() {
-		s := k.streams[key]
-		if s.lossless && s.delivered < len(s.sent) {
-			k.violate(InvLosslessLoss, now, "stream %v: %d of %d messages never dispatched (first missing #%d)",
-				key, len(s.sent)-s.delivered, len(s.sent), s.delivered)
+// Forgive accounts the loss of every message sent so far from → to to a reported reset.
+func (k *Checker) Forgive(from, to string) {
+	if s := k.streams[streamKey{from, to}]; s != nil {
+		s.forgiven = len(s.sent)
+	}
+}
+
+// ForgiveNode forgives every stream from and to a node (it crashed).
+func (k *Checker) ForgiveNode(node string) {
+	for _, key := range k.keys {
+		if key.from == node || key.to == node {
+			k.streams[key].forgiven = len(k.streams[key].sent)
 		}
 	}
 }
 
-// Pending is the number of lossless messages not yet dispatched, plus lossy ones not yet
-// dispatched (without faults, those arrive too).
-func (k *Checker) Pending() int { return k.sent - k.deliv }
+// Dropped records that the messenger reported dropping message id (sent on a closing
+// connection): its loss is accounted for.
+func (k *Checker) Dropped(id uint64) {
+	if info, ok := k.msgs[id]; ok {
+		info.dropped = true
+	}
+}
+
+// PendingLossless counts lossless messages neither dispatched nor accounted for.
+func (k *Checker) PendingLossless() int {
+	n := 0
+	for _, key := range k.keys {
+		s := k.streams[key]
+		if s.lossless {
+			n += len(k.missing(s))
+		}
+	}
+	return n
+}
+
+// missing lists the indices of s's messages that must still be dispatched.
+func (k *Checker) missing(s *stream) []int {
+	var idx []int
+	for i := s.forgiven; i < len(s.sent); i++ {
+		id := s.sent[i]
+		if !k.delivered(id) && !k.msgs[id].dropped {
+			idx = append(idx, i)
+		}
+	}
+	return idx
+}
+
+func (k *Checker) delivered(id uint64) bool {
+	info := k.msgs[id]
+	for _, rcv := range k.incarnations(info.key) {
+		if k.seen[fmt.Sprintf("%s/%d", rcv, id)] {
+			return true
+		}
+	}
+	return false
+}
+
+// incarnations lists the receiver incarnations that got something on the stream.
+func (k *Checker) incarnations(key streamKey) []string {
+	s := k.streams[key]
+	out := make([]string, 0, len(s.lastIndex))
+	//lint:ordered sorted below
+	for r := range s.lastIndex {
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Finish checks what must hold at the end of a run: every lossless message was dispatched or
+// its loss accounted for.
+func (k *Checker) Finish(now int64) {
+	for _, key := range k.keys {
+		s := k.streams[key]
+		if !s.lossless {
+			continue
+		}
+		if miss := k.missing(s); len(miss) > 0 {
+			k.violate(InvLosslessLoss, now, "stream %v: %d of %d messages never dispatched and no reset reported (first #%d)",
+				key, len(miss), len(s.sent), miss[0])
+		}
+	}
+}
 
 // Violate records a violation found elsewhere.
 func (k *Checker) Violate(name string, now int64, format string, args ...any) {
@@ -130,26 +222,22 @@ func (k *Checker) Violations() []Violation { return k.viol }
 // Counts are the number of messages sent and dispatched.
 func (k *Checker) Counts() (sent, dispatched int) { return k.sent, k.deliv }
 
-func (k *Checker) keys() []streamKey {
-	keys := make([]streamKey, 0, len(k.streams))
-	//lint:ordered the keys are sorted below
-	for key := range k.streams {
-		keys = append(keys, key)
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
-	return keys
-}
-
-// Summary renders one line per stream: sent, dispatched.
+// Summary renders one line per stream: sent, dispatched, forgiven.
 func (k *Checker) Summary() string {
+	keys := append([]streamKey(nil), k.keys...)
+	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
 	var b strings.Builder
-	for _, key := range k.keys() {
+	for _, key := range keys {
 		s := k.streams[key]
 		kind := "lossy"
 		if s.lossless {
 			kind = "lossless"
 		}
-		fmt.Fprintf(&b, "  %-28s %-8s sent %5d  dispatched %5d\n", key, kind, len(s.sent), s.delivered)
+		fmt.Fprintf(&b, "  %-28s %-8s sent %5d  dispatched %5d", key, kind, len(s.sent), s.delivered)
+		if s.forgiven > 0 {
+			fmt.Fprintf(&b, "  (first %d covered by resets)", s.forgiven)
+		}
+		b.WriteString("\n")
 	}
 	return b.String()
 }

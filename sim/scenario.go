@@ -1,14 +1,12 @@
 package sim
 
 import (
-	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"time"
 
 	"github.com/msgrsim/msgrsim/internal/detrand"
 	"github.com/msgrsim/msgrsim/msgr"
-	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
 	"github.com/msgrsim/msgrsim/simnet"
 )
@@ -19,13 +17,15 @@ type Options struct {
 	OSDs      int           // OSD-like nodes, lossless_peer among themselves (at least 1)
 	Clients   int           // client nodes, lossy toward the OSDs
 	Messages  int           // messages each sender queues on each of its streams
-	Window    time.Duration // virtual time over which sends are spread (default 20 ms)
+	Window    time.Duration // the safety phase: sends and faults are spread over it (default 200 ms)
+	Faults    *Faults       // what to inject (nil: none)
 	KeepTrace bool          // keep a readable trace (Result.Trace)
-	MaxSteps  uint64        // bound on scheduling decisions (default 5,000,000)
-	Limit     time.Duration // bound on virtual time (default 10 min)
+	MaxSteps  uint64        // bound on scheduling decisions per phase (default 5,000,000)
+	Liveness  time.Duration // virtual time the liveness phase may take (default 10 min)
 }
 
-// DefaultOptions is the default scenario for seed: two OSDs, one client, 50 messages per stream.
+// DefaultOptions is the default scenario for seed: two OSDs, one client, 50 messages per
+// stream, no faults.
 func DefaultOptions(seed uint64) Options {
 	return Options{Seed: seed, OSDs: 2, Clients: 1, Messages: 50}
 }
@@ -35,14 +35,36 @@ func (o *Options) setDefaults() {
 		o.OSDs = 1
 	}
 	if o.Window == 0 {
-		o.Window = 20 * time.Millisecond
+		o.Window = 200 * time.Millisecond
 	}
 	if o.MaxSteps == 0 {
 		o.MaxSteps = 5_000_000
 	}
-	if o.Limit == 0 {
-		o.Limit = 10 * time.Minute
+	if o.Liveness == 0 {
+		o.Liveness = 10 * time.Minute
 	}
+	if o.Faults == nil {
+		f := NoFaults()
+		o.Faults = &f
+	}
+}
+
+// Phases of a run.
+const (
+	PhaseSafety   = "safety"   // sends and faults
+	PhaseLiveness = "liveness" // faults healed: every lossless message must arrive
+	PhaseShutdown = "shutdown"
+	PhaseDone     = "done"
+)
+
+// Stats count what happened in a run.
+type Stats struct {
+	Injected       [NumFaults]int
+	ConnFaults     int // connection faults the messengers reported
+	SessionResets  int // reset and remote reset events
+	Reconnects     int // sessions re-established on a connection that had been open
+	BytesCorrupted int // corrupted bytes delivered by the network
+	Crashes        int
 }
 
 // Result is the outcome of one run.
@@ -54,51 +76,107 @@ type Result struct {
 	Delivered   int
 	VirtualTime time.Duration
 	Steps       uint64
+	Faults      Faults
+	Stats       Stats
+	Phase       string // the last phase reached
 	Violations  []Violation
 	Summary     string
 	Trace       []string
 }
 
-// simNode is one messenger in the scenario.
-type simNode struct {
-	s    *scenario
-	m    *msgr.Messenger
-	name string
-	idx  int
-	fast bool // fast-dispatches everything
-	osd  bool
-}
-
 type scenario struct {
-	opts   Options
-	w      *World
-	rand   *detrand.Rand
-	check  *Checker
-	nodes  []*simNode
-	nextID uint64
+	opts    Options
+	faults  Faults
+	w       *World
+	rand    *detrand.Rand // workload decisions
+	frand   *detrand.Rand // fault decisions
+	check   *Checker
+	tracker *frameTracker
+	nodes   []*simNode
+	nextID  uint64
+	phase   string
+	stats   Stats
+	held    int                          // messages held back by dispatch delay injection
+	byAddr  map[wire.EntityAddr]*simNode // every address any incarnation had
+	opened  map[*msgr.Connection]bool    // connections that had a session
 }
 
 // Run executes the default scenario for opts.Seed: OSD-like nodes exchanging lossless
 // messages with each other (simultaneous connects race), clients sending lossy messages to
-// every OSD, which answer each one; then every messenger shuts down. Delivery invariants are
-// checked as messages are dispatched and at the end.
+// every OSD, which answer each one, while the chosen faults are injected (safety phase); then
+// every fault is healed and every lossless message must arrive within a bound (liveness
+// phase); then every messenger shuts down. Invariants are checked as messages are dispatched
+// and at the end.
 func Run(opts Options) Result {
 	opts.setDefaults()
-	s := &scenario{opts: opts, check: NewChecker()}
-	s.w = NewWorld(opts.Seed, simnet.Config{Latency: 100 * time.Microsecond}, opts.KeepTrace)
-	s.rand = s.w.Rand()
+	s := &scenario{opts: opts, faults: *opts.Faults, check: NewChecker(), phase: PhaseSafety,
+		byAddr: map[wire.EntityAddr]*simNode{}, opened: map[*msgr.Connection]bool{}}
+	netCfg := simnet.Config{Latency: 100 * time.Microsecond}
+	if s.faults.On[FaultLatency] {
+		netCfg.LatencySpread, netCfg.Jitter = s.faults.LatencySpread, s.faults.Jitter
+	}
+	s.w = NewWorld(opts.Seed, netCfg, opts.KeepTrace)
+	s.rand, s.frand = s.w.Rand(), s.w.Rand()
+	s.setUpNetwork()
 	if err := s.build(); err != nil {
 		s.check.Violate(InvNoProgress, 0, "build: %v", err)
 		return s.result()
 	}
-	s.schedule()
-	done := func() bool { return s.allIssued() && s.check.Pending() == 0 }
-	if err := s.w.RunUntil(done, opts.Limit, opts.MaxSteps); err != nil {
-		s.check.Violate(InvNoProgress, int64(s.w.Now()), "%v; %d messages undelivered", err, s.check.Pending())
+	s.w.Trace.Logf(0, "faults: %v", s.faults)
+	s.scheduleSends()
+	s.scheduleFaults()
+	if err := s.w.RunUntil(s.allIssued, s.opts.Window+time.Minute, opts.MaxSteps); err != nil {
+		s.check.Violate(InvNoProgress, int64(s.w.Now()), "safety phase: %v", err)
+		return s.result()
 	}
-	s.shutdown()
+	s.liveness()
 	s.check.Finish(int64(s.w.Now()))
+	s.shutdown()
 	return s.result()
+}
+
+func (s *scenario) setUpNetwork() {
+	cut := detrand.Ratio{Num: 0, Den: 1}
+	if s.faults.On[FaultCuts] {
+		cut = s.faults.CutBias
+	}
+	s.tracker = newFrameTracker(s.w.Rand(), cut)
+	s.tracker.violation = func(name, detail string) { s.check.Violate(name, int64(s.w.Now()), "%s", detail) }
+	s.w.Net.SetChunker(s.tracker)
+	s.w.Net.SetObserver(s.tracker)
+	s.w.Net.SetTracer(func(tr simnet.Transfer) {
+		if tr.Corrupt {
+			s.stats.BytesCorrupted++
+			s.w.Trace.Logf(s.w.Now(), "network: corrupted byte %d of %v", tr.CorruptOffset, tr)
+		}
+	})
+	if s.faults.On[FaultRefuse] || s.faults.On[FaultHang] || s.faults.On[FaultAcceptReset] {
+		s.w.Net.SetConnectFault(s.connectFault)
+	}
+}
+
+// connectFault decides, per connect attempt, whether it is refused, hangs or is reset
+// right after it is accepted.
+func (s *scenario) connectFault(from, to netip.AddrPort) simnet.ConnectFault {
+	if !s.frand.Chance(s.faults.ConnectFaults) {
+		return simnet.ConnectOK
+	}
+	type kind struct {
+		f  Fault
+		cf simnet.ConnectFault
+	}
+	var kinds []kind
+	for _, k := range []kind{{FaultRefuse, simnet.ConnectRefuse}, {FaultHang, simnet.ConnectHang},
+		{FaultAcceptReset, simnet.ConnectResetAfterAccept}} {
+		if s.faults.On[k.f] {
+			kinds = append(kinds, k)
+		}
+	}
+	pick := s.frand.IntN(len(kinds))
+	cf := kinds[pick].cf
+	s.stats.Injected[kinds[pick].f]++
+	s.w.Trace.Logf(s.w.Now(), "inject: connect %v -> %v: %v", from, to, cf)
+	return cf
 }
 
 func (s *scenario) build() error {
@@ -117,38 +195,15 @@ func (s *scenario) build() error {
 
 func (s *scenario) addNode(name wire.EntityName, osd bool) error {
 	idx := len(s.nodes)
-	ip := netip.AddrFrom4([4]byte{10, 0, 0, byte(idx + 1)})
-	h := s.w.AddHost(name.String(), ip)
-	n := &simNode{s: s, name: name.String(), idx: idx, fast: s.rand.Bool(), osd: osd}
-	m, err := msgr.New(msgr.Config{
-		Name: name, Stack: h, Runtime: s.w, Rand: s.w.Rand(), ClusterProtocol: 10,
-		Tracer: n.trace,
-	})
-	if err != nil {
-		return err
-	}
-	n.m = m
-	m.SetPolicy(wire.EntityOSD, proto.LosslessPeer(0))
-	m.SetPolicy(wire.EntityClient, proto.StatelessServer(0))
-	if name.Type == wire.EntityClient {
-		m.SetPolicy(wire.EntityOSD, proto.LossyClient(0))
-	}
-	if osd {
-		if err := m.Bind(netip.AddrPortFrom(ip, 0)); err != nil {
-			return err
-		}
-	}
-	if err := m.Start(); err != nil {
-		return err
-	}
-	m.AddDispatcherTail(n)
+	n := &simNode{s: s, ename: name, name: name.String(), idx: idx, osd: osd, fast: s.rand.Bool(),
+		ip: netip.AddrFrom4([4]byte{10, 0, 0, byte(idx + 1)})}
 	s.nodes = append(s.nodes, n)
-	return nil
+	return n.start(0)
 }
 
-// schedule spreads every send over the window: each OSD sends to each other OSD, each client
-// to each OSD.
-func (s *scenario) schedule() {
+// scheduleSends spreads every send over the window: each OSD sends to each other OSD, each
+// client to each OSD.
+func (s *scenario) scheduleSends() {
 	for _, from := range s.nodes {
 		for _, to := range s.nodes {
 			if from == to || !to.osd {
@@ -157,7 +212,7 @@ func (s *scenario) schedule() {
 			for i := 0; i < s.opts.Messages; i++ {
 				at := time.Duration(s.rand.Uint64N(uint64(s.opts.Window)))
 				from, to := from, to
-				s.w.Schedule(at, func() { from.send(to.m.MyAddr(), to.name, to.m.Name().Type) })
+				s.w.Schedule(at, func() { from.sendTo(to) })
 			}
 		}
 	}
@@ -165,100 +220,59 @@ func (s *scenario) schedule() {
 
 func (s *scenario) allIssued() bool { _, ok := s.w.jobs.next(); return !ok }
 
-// payload draws a message size: mostly small, sometimes a few KiB, rarely 64 KiB.
-func (s *scenario) payload() []byte {
-	var n int
-	switch r := s.rand.IntN(100); {
-	case r < 80:
-		n = s.rand.IntN(256)
-	case r < 98:
-		n = 4096 + s.rand.IntN(4096)
-	default:
-		n = 64 << 10
-	}
-	b := make([]byte, max(n, 8))
-	for i := range b {
-		b[i] = byte(i)
-	}
-	return b
-}
-
-func (n *simNode) send(to wire.EntityAddr, toName string, toType wire.EntityType) {
-	c, err := n.m.ConnectTo(toType, to)
-	if err != nil {
-		n.s.check.Violate(InvNoProgress, int64(n.s.w.Now()), "%s connect_to %v: %v", n.name, to, err)
-		return
-	}
-	n.sendOn(c, toName, !n.m.Policy(toType).Lossy)
-}
-
-func (n *simNode) sendOn(c *msgr.Connection, toName string, lossless bool) {
-	s := n.s
-	s.nextID++
-	m := wire.NewMessage(wire.MsgPing, s.payload())
-	m.Header.Tid = s.nextID
-	binary.LittleEndian.PutUint64(m.Front, s.nextID)
-	s.check.Sent(n.name, toName, s.nextID, lossless)
-	c.SendMessage(m)
-}
-
-// The node's Dispatcher: record the dispatch; an OSD answers each client message.
-func (n *simNode) CanFastDispatchAny() bool           { return n.fast }
-func (n *simNode) CanFastDispatch(*msgr.Message) bool { return n.fast }
-func (n *simNode) FastDispatch(c *msgr.Connection, m *msgr.Message) {
-	n.Dispatch(c, m)
-}
-func (n *simNode) FastPreprocess(*msgr.Connection, *msgr.Message) {}
-func (n *simNode) Dispatch(c *msgr.Connection, m *msgr.Message) bool {
-	s := n.s
-	s.check.Dispatched(m.Header.Tid, int64(s.w.Now()))
-	if n.osd && m.Header.Src.Type == wire.EntityClient && m.Header.Type == wire.MsgPing {
-		n.sendOn(c, m.Header.Src.String(), false)
-	}
-	return true
-}
-func (n *simNode) HandleConnect(*msgr.Connection)      {}
-func (n *simNode) HandleFastConnect(*msgr.Connection)  {}
-func (n *simNode) HandleAccept(*msgr.Connection)       {}
-func (n *simNode) HandleFastAccept(*msgr.Connection)   {}
-func (n *simNode) HandleReset(*msgr.Connection) bool   { return false }
-func (n *simNode) HandleRemoteReset(*msgr.Connection)  {}
-func (n *simNode) HandleRefused(*msgr.Connection) bool { return false }
-
-// trace folds a messenger's trace events into the world's trace hash.
-func (n *simNode) trace(ev msgr.TraceEvent) {
-	w := n.s.w
-	var conn, seq uint64
-	if ev.Conn != nil {
-		conn = ev.Conn.ID()
-	}
-	if ev.Msg != nil {
-		seq = ev.Msg.Header.Seq
-	}
-	w.Trace.Add(5, uint64(n.idx), uint64(ev.Kind), conn, uint64(ev.From), uint64(ev.To), seq)
-	if !w.Trace.keep {
-		return
-	}
-	switch ev.Kind {
-	case msgr.TraceState:
-		w.Trace.Logf(w.Now(), "%s conn %d: %v -> %v", n.name, conn, ev.From, ev.To)
-	case msgr.TraceFault:
-		w.Trace.Logf(w.Now(), "%s conn %d: fault in %v: %v", n.name, conn, ev.From, ev.Err)
-	case msgr.TraceDecision:
-		w.Trace.Logf(w.Now(), "%s conn %d: accept decision %s", n.name, conn, ev.Rule)
-	case msgr.TraceDispatch:
-		w.Trace.Logf(w.Now(), "%s conn %d: dispatch %v fast=%v", n.name, conn, ev.Msg, ev.Fast)
-	}
-}
-
-// shutdown stops every messenger and runs until all are done.
-func (s *scenario) shutdown() {
+// liveness heals every fault and requires every lossless message to arrive within the bound.
+func (s *scenario) liveness() {
+	s.phase = PhaseLiveness
+	s.w.Trace.Logf(s.w.Now(), "phase: liveness (heal everything)")
+	s.w.Net.Heal()
+	s.w.Net.SetConnectFault(nil)
+	s.w.Unpause()
 	for _, n := range s.nodes {
-		n.m.Shutdown()
+		if n.inj != nil {
+			n.inj.SetSocketFailures(0)
+		}
+	}
+	// Checked when the world is quiet (the next step would advance virtual time).
+	done := func() bool { return s.settled() && s.check.PendingLossless() == 0 }
+	if err := s.w.RunUntil(done, s.w.Now()+s.opts.Liveness, s.opts.MaxSteps); err != nil {
+		s.check.Violate(InvLiveness, int64(s.w.Now()), "%d lossless messages still undelivered, %d unsettled after healing: %v",
+			s.check.PendingLossless(), s.unsettled(), err)
+	}
+}
+
+// settled reports whether nothing is in flight: no network transfer pending, no center with
+// work, no connection with queued or unacknowledged messages.
+func (s *scenario) settled() bool {
+	return s.w.quiet() && s.unsettled() == 0
+}
+
+// unsettled counts live connections still holding messages.
+func (s *scenario) unsettled() int {
+	n := 0
+	for _, node := range s.nodes {
+		if !node.alive {
+			continue
+		}
+		for _, c := range node.m.Connections() {
+			if c.Queued() > 0 || c.Held() > 0 {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// shutdown stops every live messenger and runs until all are done.
+func (s *scenario) shutdown() {
+	s.phase = PhaseShutdown
+	for _, n := range s.nodes {
+		if n.alive {
+			n.m.Shutdown()
+		}
 	}
 	done := func() bool {
 		for _, n := range s.nodes {
-			if !n.m.Finished() {
+			if n.alive && !n.m.Finished() {
 				return false
 			}
 		}
@@ -266,15 +280,18 @@ func (s *scenario) shutdown() {
 	}
 	if err := s.w.RunUntil(done, s.w.Now()+time.Minute, s.opts.MaxSteps); err != nil {
 		s.check.Violate(InvShutdownStalled, int64(s.w.Now()), "%v", err)
+		return
 	}
+	s.phase = PhaseDone
 }
 
 func (s *scenario) result() Result {
+	s.countContinuous()
 	sent, deliv := s.check.Counts()
 	r := Result{
 		Seed: s.opts.Seed, TraceHash: s.w.Trace.Hash(), Sent: sent, Delivered: deliv,
-		VirtualTime: s.w.Now(), Steps: s.w.Steps(), Violations: s.check.Violations(),
-		Summary: s.check.Summary(), Trace: s.w.Trace.Lines(),
+		VirtualTime: s.w.Now(), Steps: s.w.Steps(), Faults: s.faults, Stats: s.stats, Phase: s.phase,
+		Violations: s.check.Violations(), Summary: s.check.Summary(), Trace: s.w.Trace.Lines(),
 	}
 	r.Pass = len(r.Violations) == 0
 	return r
@@ -288,4 +305,20 @@ func (r Result) String() string {
 	}
 	return fmt.Sprintf("seed %d: %s  sent %d dispatched %d  virtual %v  steps %d  trace %016x",
 		r.Seed, verdict, r.Sent, r.Delivered, r.VirtualTime, r.Steps, r.TraceHash)
+}
+
+// countContinuous fills the injection counts of the faults that act all the time.
+func (s *scenario) countContinuous() {
+	st := &s.stats
+	st.Injected[FaultCuts] = s.tracker.cuts
+	if s.faults.On[FaultLatency] {
+		st.Injected[FaultLatency] = int(s.w.Net.Stats().Connects)
+	}
+	st.Injected[FaultDispatchDelay] = s.held
+	for _, n := range s.nodes {
+		st.Injected[FaultSocketFailures] += int(n.injected)
+		if n.inj != nil {
+			st.Injected[FaultSocketFailures] += int(n.inj.Injected())
+		}
+	}
 }

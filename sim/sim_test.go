@@ -48,7 +48,7 @@ func TestTraceRecordsProtocolSteps(t *testing.T) {
 	if !r.Pass {
 		t.Fatal(r)
 	}
-	want := []string{"START_CONNECT -> CONNECTING", "ACCEPTING_HANDLED_CONNECT_MSG -> OPENED", "accept decision", "dispatch MSG"}
+	want := []string{"START_CONNECT -> CONNECTING", "ACCEPTING_HANDLED_CONNECT_MSG -> OPENED", "accept decision", "dispatch MSG", "faults: none"}
 	for _, w := range want {
 		found := false
 		for _, l := range r.Trace {
@@ -81,8 +81,9 @@ func TestCheckerCatchesBrokenStreams(t *testing.T) {
 	for id := uint64(1); id <= 3; id++ {
 		k.Sent("a", "b", id, true)
 	}
-	k.Dispatched(2, 0)
-	k.Dispatched(2, 0)
+	k.Dispatched("b#1", 2, true, 0)
+	k.Dispatched("b#1", 2, true, 0)
+	k.Dispatched("b#1", 1, true, 0)
 	k.Finish(0)
 	names := map[string]bool{}
 	for _, v := range k.Violations() {
@@ -96,15 +97,15 @@ func TestCheckerCatchesBrokenStreams(t *testing.T) {
 	k = NewChecker()
 	k.Sent("a", "b", 1, false)
 	k.Sent("a", "b", 2, false)
-	k.Dispatched(2, 0)
-	k.Dispatched(1, 0)
-	k.Dispatched(9, 0)
+	k.Dispatched("b#1", 2, true, 0)
+	k.Dispatched("b#1", 1, false, 0)
+	k.Dispatched("b#1", 9, true, 0)
 	k.Finish(0)
 	names = map[string]bool{}
 	for _, v := range k.Violations() {
 		names[v.Name] = true
 	}
-	if !names[InvLossyOrder] || !names[InvUnknownMessage] || names[InvLosslessLoss] {
+	if !names[InvLossyOrder] || !names[InvUnknownMessage] || !names[InvCorruptDelivery] || names[InvLosslessLoss] {
 		t.Fatalf("lossy checks: %v", k.Violations())
 	}
 }

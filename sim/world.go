@@ -32,6 +32,7 @@ type entry struct {
 	c       *event.Center
 	index   int
 	stopped bool
+	paused  time.Duration // not stepped before this virtual time
 }
 
 // NewWorld creates an empty world for seed with the given network configuration.
@@ -68,6 +69,43 @@ func (w *World) Stop(c *event.Center) {
 	}
 }
 
+// Pause keeps a center from being stepped before virtual time until (a paused process).
+func (w *World) Pause(c *event.Center, until time.Duration) {
+	for _, e := range w.centers {
+		if e.c == c {
+			e.paused = max(e.paused, until)
+		}
+	}
+}
+
+// Unpause lets every paused center run again.
+func (w *World) Unpause() {
+	for _, e := range w.centers {
+		e.paused = 0
+	}
+}
+
+// quiet reports whether the world only waits for timers: no center has work, no job is due,
+// and the network has nothing runnable or in flight.
+func (w *World) quiet() bool {
+	now := w.Clock.Now()
+	if w.Net.Runnable() > 0 {
+		return false
+	}
+	if _, inFlight := w.Net.NextEvent(); inFlight {
+		return false
+	}
+	if t, ok := w.jobs.next(); ok && t <= now {
+		return false
+	}
+	for _, e := range w.centers {
+		if !e.stopped && e.paused <= now && e.c.Pending() {
+			return false
+		}
+	}
+	return true
+}
+
 // Now is the virtual time.
 func (w *World) Now() time.Duration { return w.Clock.Now() }
 
@@ -81,8 +119,9 @@ func (w *World) Steps() uint64 { return w.steps }
 func (w *World) Step() (bool, error) {
 	w.steps++
 	w.ready = w.ready[:0]
+	now := w.Clock.Now()
 	for _, e := range w.centers {
-		if !e.stopped && e.c.Pending() {
+		if !e.stopped && e.paused <= now && e.c.Pending() {
 			w.ready = append(w.ready, e)
 		}
 	}
@@ -119,8 +158,15 @@ func (w *World) advance() bool {
 	if t, has := w.jobs.next(); has && (!ok || t < next) {
 		next, ok = t, true
 	}
+	now := w.Clock.Now()
 	for _, e := range w.centers {
 		if e.stopped {
+			continue
+		}
+		if e.paused > now {
+			if !ok || e.paused < next {
+				next, ok = e.paused, true
+			}
 			continue
 		}
 		if t, has := e.c.NextTimer(); has && (!ok || t < next) {

@@ -82,6 +82,18 @@ func (q *byteQueue) head(limit int) []byte {
 	return c.b[c.r:end]
 }
 
+// at returns the i-th queued byte (i must be less than the queued length).
+func (q *byteQueue) at(i int) *byte {
+	for _, c := range q.chunks {
+		if k := c.w - c.r; i >= k {
+			i -= k
+			continue
+		}
+		return &c.b[c.r+i]
+	}
+	panic("simnet: byteQueue.at out of range")
+}
+
 // discard drops the first k bytes (k must not exceed the queued length).
 func (q *byteQueue) discard(k int, pool *chunkPool) {
 	for k > 0 {
@@ -144,10 +156,15 @@ type seg struct {
 }
 
 // segQueue records when the bytes of a byteQueue become deliverable. Due times never
-// decrease along the queue, so the bytes that are ready form a prefix.
+// decrease along the queue, so the bytes that are ready form a prefix; and virtual time never
+// goes back, so that prefix only grows until consumed. The queue remembers it (segments h..r-1,
+// rn bytes), so finding the ready bytes costs O(1) amortized even when a stream delivers one
+// byte at a time out of thousands of segments.
 type segQueue struct {
-	s []seg
-	h int // index of the head segment
+	s  []seg
+	h  int // index of the head segment
+	r  int // segments before r are known to be due
+	rn int // bytes in segments h..r-1 (after what consume took from the head)
 }
 
 // compactMin is how many consumed segments may pile up before the queue is compacted.
@@ -158,6 +175,9 @@ const compactMin = 64
 func (q *segQueue) push(due time.Duration, n int) {
 	if last := len(q.s) - 1; last >= q.h && q.s[last].due == due {
 		q.s[last].n += n
+		if last < q.r {
+			q.rn += n // Joined a segment known to be due.
+		}
 		return
 	}
 	q.s = append(q.s, seg{due: due, n: n})
@@ -166,20 +186,20 @@ func (q *segQueue) push(due time.Duration, n int) {
 // headDue is the due time of the first queued byte. The queue must not be empty.
 func (q *segQueue) headDue() time.Duration { return q.s[q.h].due }
 
-// ready returns how many bytes are due at now; total is the queued byte count.
-func (q *segQueue) ready(now time.Duration, total int) int {
-	if q.s[len(q.s)-1].due <= now {
-		return total
+// ready returns how many bytes are due at now. now must not be earlier than in previous
+// calls (virtual time is monotonic).
+func (q *segQueue) ready(now time.Duration) int {
+	for q.r < len(q.s) && q.s[q.r].due <= now {
+		q.rn += q.s[q.r].n
+		q.r++
 	}
-	r := 0
-	for i := q.h; i < len(q.s) && q.s[i].due <= now; i++ {
-		r += q.s[i].n
-	}
-	return r
+	return q.rn
 }
 
-// consume drops the first k bytes (k must not exceed the queued length).
+// consume drops the first k bytes, which must be ready (k must not exceed what ready
+// returned).
 func (q *segQueue) consume(k int) {
+	q.rn -= k
 	for k > 0 {
 		s := &q.s[q.h]
 		if s.n > k {
@@ -196,15 +216,16 @@ func (q *segQueue) compact() {
 	switch {
 	case q.h == len(q.s):
 		q.s = q.s[:0]
-		q.h = 0
+		q.h, q.r = 0, 0
 	case q.h >= compactMin && 2*q.h >= len(q.s):
 		n := copy(q.s, q.s[q.h:])
 		q.s = q.s[:n]
+		q.r -= q.h
 		q.h = 0
 	}
 }
 
 func (q *segQueue) clear() {
 	q.s = q.s[:0]
-	q.h = 0
+	q.h, q.r, q.rn = 0, 0, 0
 }

@@ -26,17 +26,33 @@ func TestConformance(t *testing.T) {
 			if testing.Short() && cfg.SendBuf == 64 {
 				t.Skip("tiny buffers take many rounds")
 			}
-			runConformance(t, uint64(i+1), cfg)
+			runConformance(t, uint64(i+1), cfg, nil)
 		})
 	}
 }
 
-func runConformance(t *testing.T, seed uint64, cfg Config) {
+// TestConformanceAdversarial runs the suite with every operation moving one byte (a Chunker),
+// and with latency spread and jitter.
+func TestConformanceAdversarial(t *testing.T) {
+	t.Run("chunk=1", func(t *testing.T) {
+		runConformance(t, 11, Config{SendBuf: 4096, RecvBuf: 4096, Latency: 10 * time.Microsecond},
+			func(n *Network) { n.SetChunker(fixedChunker{1}) })
+	})
+	t.Run("jitter", func(t *testing.T) {
+		runConformance(t, 12, Config{SendBuf: 4096, RecvBuf: 3000, Latency: 100 * time.Microsecond,
+			LatencySpread: time.Millisecond, Jitter: 500 * time.Microsecond}, nil)
+	})
+}
+
+func runConformance(t *testing.T, seed uint64, cfg Config, setup func(*Network)) {
 	var n *Network
 	var rng *detrand.Rand
 	netiotest.Run(t, netiotest.Harness{
 		NewStacks: func(t *testing.T) (netio.Stack, netio.Stack) {
 			n = New(NewClock(), detrand.NewSeeded(seed), cfg)
+			if setup != nil {
+				setup(n)
+			}
 			rng = detrand.NewSeeded(^seed)
 			srv := n.AddHost("server", netip.MustParseAddr("10.0.0.1"))
 			cli := n.AddHost("client", netip.MustParseAddr("10.0.0.2"))

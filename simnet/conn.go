@@ -1,6 +1,10 @@
 package simnet
 
-import "time"
+import (
+	"time"
+
+	"github.com/msgrsim/msgrsim/msgr/netio"
+)
 
 // Sides of a connection: the end that connected and the end a listener accepted.
 const (
@@ -29,6 +33,15 @@ type stream struct {
 	fin     bool          // the sender shut down writing: a FIN follows the data
 	finDue  time.Duration // when the FIN becomes deliverable
 	eof     bool          // the FIN was delivered: the receiver reads EOF once in is drained
+	written uint64        // bytes accepted by Writev so far (the offset of the next one)
+	dlv     uint64        // bytes delivered or discarded so far (the offset of out's first byte)
+	corrupt []corruption  // pending Corrupt requests, by offset (then in request order)
+}
+
+// corruption is a pending Corrupt: flip bit of the first byte delivered at offset >= off.
+type corruption struct {
+	off uint64
+	bit uint8
 }
 
 // due returns when bytes written now become deliverable: after the latency, and never before
@@ -39,10 +52,14 @@ func (st *stream) due(now, latency time.Duration) time.Duration {
 	return d
 }
 
-func (st *stream) clear(pool *chunkPool) {
+// readOff is the stream offset of the first byte in the receive buffer.
+func (st *stream) readOff() uint64 { return st.dlv - uint64(st.in.n) }
+
+// drop loses every undelivered byte and the FIN; the receive buffer is kept.
+func (st *stream) drop(pool *chunkPool) {
 	st.out.clear(pool)
 	st.segs.clear()
-	st.in.clear(pool)
+	st.corrupt = nil
 }
 
 // conn is one simulated TCP connection.
@@ -54,26 +71,118 @@ type conn struct {
 	ends    [2]*Socket    // client, server (nil until established)
 	streams [2]stream     // streams[i] flows from ends[i] to ends[1-i]
 	active  bool          // listed in Network.active
+	latency time.Duration // one-way latency: Config.Latency plus this connection's spread
+
+	// Faults.
+	hung           bool // parked by ConnectHang until SetConnectFault is called again
+	resetOnDeliver bool // ConnectResetAfterAccept: the first delivery resets instead
+	held           uint8
+	epoch          uint64           // Network.epoch+1 when blocked and clogged were computed
+	blocked        [2]bool          // stream i's direction is partitioned
+	clogged        [2]time.Duration // stream i is clogged until then
 }
+
+// held bits: a transfer found due but held back, counted once in Stats until it runs.
+const (
+	heldClog = 1 << iota
+	heldPart
+)
 
 func (n *Network) newConn() *conn {
 	n.nextConn++
-	return &conn{id: n.nextConn, net: n}
+	c := &conn{id: n.nextConn, net: n}
+	if n.live = max(n.live, 32); len(n.conns) >= 2*n.live {
+		n.pruneConns()
+	}
+	n.conns = append(n.conns, c)
+	return c
+}
+
+// pruneConns drops connections that are no longer live from n.conns.
+func (n *Network) pruneConns() {
+	keep := n.conns[:0]
+	for _, c := range n.conns {
+		if c.live() {
+			keep = append(keep, c)
+		}
+	}
+	clear(n.conns[len(keep):])
+	n.conns = keep
+	n.live = len(keep)
+}
+
+// lookup returns the live connection with the given id, or nil.
+func (n *Network) lookup(id uint64) *conn {
+	lo, hi := 0, len(n.conns)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if n.conns[mid].id < id {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo < len(n.conns) && n.conns[lo].id == id && n.conns[lo].live() {
+		return n.conns[lo]
+	}
+	return nil
+}
+
+// live reports whether c can still do anything: a connect pending, or established and not
+// closed at both ends.
+func (c *conn) live() bool {
+	switch c.state {
+	case connecting:
+		return true
+	case open:
+		srv := c.ends[server]
+		return !c.ends[client].closed || srv == nil || !srv.closed
+	}
+	return false
 }
 
 // reset drops every byte buffered or in flight in both directions and makes both ends fail
 // with ECONNRESET. Resetting twice is a no-op.
 func (c *conn) reset() {
+	c.abort([2]bool{}, [2]error{netio.ErrReset, netio.ErrReset}, [2]error{netio.ErrReset, netio.ErrReset})
+}
+
+// abort resets c: every byte in flight in both directions is lost. End i keeps the bytes
+// already in its receive buffer if keep[i] (its reads return them before failing), then its
+// reads fail with rdErr[i] and its writes with wrErr[i]. Aborting twice is a no-op.
+func (c *conn) abort(keep [2]bool, rdErr, wrErr [2]error) {
 	if c.state == resetState {
 		return
 	}
 	n := c.net
 	c.state = resetState
-	c.streams[0].clear(&n.pool)
-	c.streams[1].clear(&n.pool)
+	for i := range 2 {
+		st := &c.streams[i] // Received by end 1-i.
+		st.drop(&n.pool)
+		if !keep[1-i] {
+			st.in.clear(&n.pool)
+		}
+		if s := c.ends[i]; s != nil {
+			s.keepIn, s.rdErr, s.wrErr = keep[i], rdErr[i], wrErr[i]
+		}
+	}
 	n.stats.Resets++
 	n.dirty = true
 	c.notifyEnds()
+}
+
+// linkFaults brings c.blocked and c.clogged up to date with the network's partitions and
+// clogs. They are recomputed only when those changed (Network.epoch), so scheduling pays
+// nothing for faults when none are set.
+func (c *conn) linkFaults() {
+	n := c.net
+	if c.epoch == n.epoch+1 {
+		return
+	}
+	c.epoch = n.epoch + 1
+	a, b := c.ends[client].local.Addr(), c.ends[client].remote.Addr()
+	c.blocked = [2]bool{n.Blocked(a, b), n.Blocked(b, a)}
+	c.clogged = [2]time.Duration{n.clogUntil(a, b), n.clogUntil(b, a)}
 }
 
 // notifyEnds brings the poller readiness of both ends up to date.

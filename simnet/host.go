@@ -2,6 +2,7 @@ package simnet
 
 import (
 	"net/netip"
+	"slices"
 	"syscall"
 
 	"github.com/msgrsim/msgrsim/msgr/netio"
@@ -28,6 +29,8 @@ type Host struct {
 	listeners map[uint16]*Listener
 	ports     map[uint16]bool // local ports in use by listeners and client sockets
 	nextPort  int
+	pollers   []*Poller // in creation order, for Crash
+	crashed   bool
 }
 
 var _ netio.Stack = (*Host)(nil)
@@ -57,14 +60,26 @@ func (h *Host) Network() *Network { return h.net }
 // Clock returns the network's virtual clock.
 func (h *Host) Clock() netio.Clock { return h.net.clock }
 
-// NewPoller returns a new *Poller watching descriptors of this host.
-func (h *Host) NewPoller() (netio.Poller, error) { return &Poller{host: h}, nil }
+// NewPoller returns a new *Poller watching descriptors of this host. A crashed host gives
+// ENETUNREACH.
+func (h *Host) NewPoller() (netio.Poller, error) {
+	if h.crashed {
+		return nil, netio.ErrUnreachable
+	}
+	p := &Poller{host: h}
+	h.pollers = slices.DeleteFunc(h.pollers, func(p *Poller) bool { return p.closed })
+	h.pollers = append(h.pollers, p)
+	return p, nil
+}
 
 // Listen binds a listener to addr. The address must be the host's own or unspecified (an
 // invalid netip.Addr counts as unspecified); port 0 picks an ephemeral port. A port taken by a
 // listener or a client socket of this host gives EADDRINUSE. A backlog of 0 or less means
-// Config.Backlog.
+// Config.Backlog. A crashed host gives ENETUNREACH.
 func (h *Host) Listen(addr netip.AddrPort, backlog int) (netio.Listener, error) {
+	if h.crashed {
+		return nil, netio.ErrUnreachable
+	}
 	ip := addr.Addr().Unmap()
 	if !ip.IsValid() {
 		ip = netip.IPv4Unspecified()
@@ -86,8 +101,12 @@ func (h *Host) Listen(addr netip.AddrPort, backlog int) (netio.Listener, error) 
 }
 
 // Connect starts a connect to addr and returns at once with a socket whose ConnectError is
-// EINPROGRESS. The attempt is decided by an Establish transfer, runnable Config.Latency later.
+// EINPROGRESS. The attempt is decided by an Establish transfer, runnable one latency later
+// (Config.Latency plus the connection's spread). A crashed host gives ENETUNREACH.
 func (h *Host) Connect(addr netip.AddrPort) (netio.Socket, error) {
+	if h.crashed {
+		return nil, netio.ErrUnreachable
+	}
 	if !addr.IsValid() {
 		return nil, syscall.EINVAL
 	}
@@ -106,7 +125,8 @@ func (h *Host) Connect(addr netip.AddrPort) (netio.Socket, error) {
 		ownsPort: true,
 	}
 	c.ends[client] = s
-	c.estDue = n.now() + n.cfg.Latency
+	c.latency = n.cfg.Latency + n.spread()
+	c.estDue = n.now() + c.latency
 	h.install(s)
 	n.activate(c)
 	n.stats.Connects++

@@ -22,9 +22,17 @@ type Config struct {
 	// RecvBuf is how many delivered-but-unread bytes a socket's receive buffer holds
 	// (default 64 KiB).
 	RecvBuf int
-	// Latency is the one-way latency of every link: bytes written at t are deliverable
-	// from t+Latency, and a connect attempt is decided at t+Latency (default 0).
+	// Latency is the base one-way latency of every link: bytes written at t are deliverable
+	// from t+Latency at the earliest, and a connect attempt is decided at t+Latency plus the
+	// connection's spread (default 0).
 	Latency time.Duration
+	// LatencySpread widens latency per connection: each connection adds to Latency an extra
+	// drawn at Connect uniformly in [0, LatencySpread] (default 0: no draw).
+	LatencySpread time.Duration
+	// Jitter varies latency per write: each Writev (and each FIN) adds a delay drawn uniformly
+	// in [0, Jitter] (default 0: no draw). Jitter never reorders a stream: bytes are never
+	// deliverable before the bytes written before them.
+	Jitter time.Duration
 	// Backlog is the listen backlog used when Listen is given 0 or less (default 128).
 	Backlog int
 }
@@ -36,9 +44,9 @@ func (c Config) withDefaults() Config {
 	if c.RecvBuf <= 0 {
 		c.RecvBuf = defaultBuf
 	}
-	if c.Latency < 0 {
-		c.Latency = 0
-	}
+	c.Latency = max(c.Latency, 0)
+	c.LatencySpread = max(c.LatencySpread, 0)
+	c.Jitter = max(c.Jitter, 0)
 	if c.Backlog <= 0 {
 		c.Backlog = defaultBacklog
 	}
@@ -54,7 +62,15 @@ type Stats struct {
 	Connects       uint64 // sockets returned by Connect
 	Established    uint64 // connect attempts that reached a listener
 	Refused        uint64 // connect attempts that were refused
-	Resets         uint64 // connections reset (each counted once)
+	Resets         uint64 // connections reset (each counted once), whatever the cause
+
+	// Injected faults (see the package documentation, Faults).
+	Corruptions            uint64 // bits flipped by Corrupt, counted when delivered
+	Clogged                uint64 // transfers found due but held back by a clog (once per hold)
+	Partitioned            uint64 // transfers found due but held back by a partition (once per hold)
+	ConnectRefusedInjected uint64 // connect attempts refused by ConnectRefuse
+	ConnectHung            uint64 // connect attempts parked by ConnectHang
+	Crashes                uint64 // Host.Crash calls
 }
 
 // Network is a simulated TCP network of hosts sharing one virtual clock and one random
@@ -70,6 +86,19 @@ type Network struct {
 
 	nextConn uint64
 	active   []*conn // connections that may have work, sorted by id (see schedule.go)
+	conns    []*conn // every connection that may be live, sorted by id (pruned lazily)
+	live     int     // live connections at the last pruning of conns
+
+	// Hooks and faults (hooks.go, faults.go).
+	chunker      Chunker
+	observer     Observer
+	connectFault func(from, to netip.AddrPort) ConnectFault
+	hung         []*conn // connect attempts parked by ConnectHang, in the order they hung
+	clogs        []clog  // in the order they were first set
+	parts        []link  // blocked directions, in the order they were set
+	isolated     []netip.Addr
+	epoch        uint64             // bumped whenever clogs or partitions change (see conn.linkFaults)
+	ports        map[netip.Addr]int // next ephemeral port of removed hosts' addresses
 
 	// Cache of the runnable transfers, valid while !dirty and the clock reads cacheNow.
 	runnable []task
@@ -89,6 +118,7 @@ func New(clock *Clock, rng *detrand.Rand, cfg Config) *Network {
 		rng:   rng,
 		cfg:   cfg.withDefaults(),
 		byIP:  make(map[netip.Addr]*Host),
+		ports: make(map[netip.Addr]int),
 		dirty: true,
 	}
 }
@@ -100,7 +130,9 @@ func (n *Network) Clock() *Clock { return n.clock }
 func (n *Network) Config() Config { return n.cfg }
 
 // AddHost adds a host with the given name and IP address. It panics if ip is invalid,
-// unspecified or already taken: building the topology wrongly is a bug in the simulator.
+// unspecified or already taken: building the topology wrongly is a bug in the simulator. An
+// address freed by RemoveHost may be taken again: the new host has fresh descriptors (from 3)
+// and takes ephemeral ports from where the removed host stopped.
 func (n *Network) AddHost(name string, ip netip.Addr) *Host {
 	ip = ip.Unmap()
 	if !ip.IsValid() || ip.IsUnspecified() {
@@ -110,6 +142,9 @@ func (n *Network) AddHost(name string, ip netip.Addr) *Host {
 		panic(fmt.Sprintf("simnet: AddHost(%q, %v): address taken by %q", name, ip, n.byIP[ip].name))
 	}
 	h := newHost(n, name, ip)
+	if p, ok := n.ports[ip]; ok {
+		h.nextPort = p // A restarted host does not reuse its predecessor's ports at once.
+	}
 	n.hosts = append(n.hosts, h)
 	n.byIP[ip] = h
 	return h
@@ -132,6 +167,24 @@ func (n *Network) chunk(limit int) int {
 		return limit
 	}
 	return n.rng.Range(1, limit)
+}
+
+// spread draws a new connection's extra latency, uniform in [0, Config.LatencySpread]. It
+// draws nothing when the spread is 0.
+func (n *Network) spread() time.Duration {
+	if n.cfg.LatencySpread <= 0 {
+		return 0
+	}
+	return time.Duration(n.rng.Uint64N(uint64(n.cfg.LatencySpread) + 1))
+}
+
+// jitter draws the extra delay of one write or FIN, uniform in [0, Config.Jitter]. It draws
+// nothing when Jitter is 0.
+func (n *Network) jitter() time.Duration {
+	if n.cfg.Jitter <= 0 {
+		return 0
+	}
+	return time.Duration(n.rng.Uint64N(uint64(n.cfg.Jitter) + 1))
 }
 
 // now is the current virtual time.

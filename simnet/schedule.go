@@ -19,12 +19,16 @@ const (
 	Establish
 	// Refuse decided a connect attempt: no listener, or its backlog was full.
 	Refuse
-	// Reset delivered bytes to a socket that was closed: they were dropped and the
+	// Reset delivered bytes to a socket that was closed, or made the first delivery of a
+	// connection established under ConnectResetAfterAccept: they were dropped and the
 	// connection was reset (RST set; Bytes is what was in flight in that direction).
 	Reset
+	// Hang decided a connect attempt under ConnectHang: it was parked, and stays pending until
+	// SetConnectFault is called again.
+	Hang
 )
 
-var kindNames = [...]string{"?", "deliver", "establish", "refuse", "reset"}
+var kindNames = [...]string{"?", "deliver", "establish", "refuse", "reset", "hang"}
 
 // String returns the lower-case name of the kind.
 func (k TransferKind) String() string {
@@ -44,9 +48,14 @@ type Transfer struct {
 	Bytes int
 	FIN   bool // the sender's FIN was delivered
 	RST   bool // the connection was reset
+	// Corrupt says a bit of one delivered byte was flipped (see Network.Corrupt); the byte's
+	// stream offset is CorruptOffset.
+	Corrupt       bool
+	CorruptOffset uint64
 }
 
-// String renders the transfer for traces, e.g. "c3 deliver 10.0.0.1:40000>10.0.0.2:6789 512B".
+// String renders the transfer for traces, e.g. "c3 deliver 10.0.0.1:40000>10.0.0.2:6789 512B",
+// with " corrupt@<offset>" appended when a byte was corrupted.
 func (t Transfer) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "c%d %v %v>%v", t.Conn, t.Kind, t.From, t.To)
@@ -58,6 +67,9 @@ func (t Transfer) String() string {
 	}
 	if t.RST {
 		b.WriteString(" RST")
+	}
+	if t.Corrupt {
+		fmt.Fprintf(&b, " corrupt@%d", t.CorruptOffset)
 	}
 	return b.String()
 }
@@ -98,10 +110,12 @@ func (n *Network) activate(c *conn) {
 // the connect attempt, then the client-to-server stream, then the server-to-client stream.
 // Each stream offers at most one transfer: its next delivery (or FIN, or reset).
 //
-// A stream can deliver when its oldest byte is due (written at least Config.Latency ago) and
-// the receiver has room, or has shut down reading, or is closed (then the delivery resets the
-// connection). A FIN can be delivered when it is due and all data before it was delivered.
-// A connect attempt is decided Config.Latency after Connect.
+// A stream can deliver when its oldest byte is due (written at least the connection's latency
+// ago, plus jitter) and the receiver has room, or has shut down reading, or is closed (then
+// the delivery resets the connection). A FIN can be delivered when it is due and all data
+// before it was delivered. A connect attempt is decided one latency after Connect. Nothing is
+// runnable on a clogged stream before the clog ends, nor on a partitioned one; a connect
+// attempt waits for both directions (see the package documentation, Faults).
 //
 // The cost is O(connections with undelivered bytes or pending connects), and nothing when
 // nothing changed since the last call.
@@ -111,9 +125,11 @@ func (n *Network) Runnable() int {
 }
 
 // NextEvent returns the earliest virtual time after Now at which a transfer that is waiting
-// only for time becomes runnable (a latency-delayed delivery, FIN or connect attempt). It
-// returns false if there is none. Transfers waiting for a reader to make room are not
-// counted: only a Read can release them.
+// only for time becomes runnable (a latency-delayed delivery, FIN or connect attempt, or one
+// held by a clog, which becomes runnable when the clog ends). It returns false if there is
+// none. Transfers waiting for a reader to make room are not counted: only a Read can release
+// them. Nor are transfers held by a partition or a hung connect: only Heal or
+// SetConnectFault releases them.
 func (n *Network) NextEvent() (time.Duration, bool) {
 	n.refresh()
 	return n.nextDue, n.hasNext
@@ -122,8 +138,8 @@ func (n *Network) NextEvent() (time.Duration, bool) {
 // Run performs the i-th runnable transfer (0 <= i < Runnable()) and returns what it did. A
 // delivery moves a chunk drawn from the random source: everything deliverable with
 // probability 1/2, otherwise a uniform count in [1, deliverable], where deliverable is the
-// due bytes limited by the receiver's free buffer space. i indexes the list as Runnable would
-// return it now; Run panics if i is out of range.
+// due bytes limited by the receiver's free buffer space (or what the Chunker chooses). i
+// indexes the list as Runnable would return it now; Run panics if i is out of range.
 func (n *Network) Run(i int) Transfer {
 	n.refresh()
 	if i < 0 || i >= len(n.runnable) {
@@ -131,6 +147,7 @@ func (n *Network) Run(i int) Transfer {
 	}
 	t := n.runnable[i]
 	var tr Transfer
+	t.c.held &^= heldClog<<(2*t.slot) | heldPart<<(2*t.slot)
 	if t.slot == slotEstablish {
 		tr = n.establish(t.c)
 	} else {
@@ -172,7 +189,15 @@ func (n *Network) refresh() {
 func (n *Network) scanConn(c *conn, now time.Duration) bool {
 	switch c.state {
 	case connecting:
-		n.consider(c, slotEstablish, c.estDue, now)
+		if c.hung {
+			return false // Listed again by SetConnectFault.
+		}
+		c.linkFaults()
+		if c.blocked[0] || c.blocked[1] {
+			n.hold(c, slotEstablish, heldPart, c.estDue, now)
+			return true
+		}
+		n.considerClogged(c, slotEstablish, c.estDue, max(c.clogged[0], c.clogged[1]), now)
 		return true
 	case open:
 		a := n.scanStream(c, client, now)
@@ -187,20 +212,49 @@ func (n *Network) scanConn(c *conn, now time.Duration) bool {
 func (n *Network) scanStream(c *conn, i int, now time.Duration) bool {
 	st := &c.streams[i]
 	slot := uint8(slotClientToServer + i)
+	var due time.Duration
 	switch {
 	case st.out.n > 0:
-		due := st.segs.headDue()
-		if due > now {
-			n.future(due)
-		} else if n.canReceive(c.ends[1-i], st) {
-			n.runnable = append(n.runnable, task{c: c, slot: slot})
+		due = st.segs.headDue()
+		if due <= now && !n.canReceive(c.ends[1-i], st) {
+			return true // Only a Read can release it.
 		}
-		return true
 	case st.fin && !st.eof:
-		n.consider(c, slot, st.finDue, now)
+		due = st.finDue
+	default:
+		return false
+	}
+	c.linkFaults()
+	if c.blocked[i] {
+		n.hold(c, slot, heldPart, due, now)
 		return true
 	}
-	return false
+	n.considerClogged(c, slot, due, c.clogged[i], now)
+	return true
+}
+
+// considerClogged lists a transfer due at due on a link clogged until until: runnable once
+// both times passed, else a future event at the later one. A transfer due now but held by
+// the clog is counted in Stats.Clogged, once until it runs.
+func (n *Network) considerClogged(c *conn, slot uint8, due, until, now time.Duration) {
+	if until > now && due <= now {
+		n.hold(c, slot, heldClog, due, now)
+	}
+	n.consider(c, slot, max(due, until), now)
+}
+
+// hold counts, once until it runs, a transfer due now but held back by a fault of kind bit.
+func (n *Network) hold(c *conn, slot uint8, bit uint8, due, now time.Duration) {
+	b := bit << (2 * slot)
+	if due > now || c.held&b != 0 {
+		return
+	}
+	c.held |= b
+	if bit == heldClog {
+		n.stats.Clogged++
+	} else {
+		n.stats.Partitioned++
+	}
 }
 
 // consider lists a transfer that depends only on time: runnable if due, else a future event.
@@ -223,50 +277,76 @@ func (n *Network) canReceive(to *Socket, st *stream) bool {
 	return to.closed || to.rdShut || st.in.n < n.cfg.RecvBuf
 }
 
-// establish decides the connect attempt of c against the listener bound now at its target.
+// establish decides the connect attempt of c: first the connect fault, if a fault function
+// is set, then the listener bound now at its target.
 func (n *Network) establish(c *conn) Transfer {
 	cl := c.ends[client]
 	tr := Transfer{Kind: Establish, Conn: c.id, From: cl.local, To: cl.remote}
+	fault := ConnectOK
+	if n.connectFault != nil {
+		fault = n.connectFault(cl.local, cl.remote)
+	}
+	switch fault {
+	case ConnectHang:
+		c.hung = true
+		n.hung = append(n.hung, c)
+		n.stats.ConnectHung++
+		tr.Kind = Hang
+		return tr
+	case ConnectRefuse:
+		n.stats.ConnectRefusedInjected++
+		return n.refuse(c, tr)
+	}
 	l := n.listenerFor(cl.remote)
 	if l == nil || len(l.queue) >= l.backlog {
-		c.state = refused
-		n.stats.Refused++
-		tr.Kind = Refuse
-		notify(cl)
-		return tr
+		return n.refuse(c, tr)
 	}
 	srv := &Socket{host: l.host, c: c, side: server, local: cl.remote, remote: cl.local}
 	c.ends[server] = srv
 	c.state = open
+	c.resetOnDeliver = fault == ConnectResetAfterAccept
 	l.enqueue(srv)
 	n.stats.Established++
 	notify(cl)
 	return tr
 }
 
+func (n *Network) refuse(c *conn, tr Transfer) Transfer {
+	c.state = refused
+	n.stats.Refused++
+	tr.Kind = Refuse
+	notify(c.ends[client])
+	return tr
+}
+
 // deliver performs the next delivery of c.streams[i]: a FIN, a chunk of data, or a reset if
-// the receiver is closed.
+// data reaches a closed receiver or the connection was established under
+// ConnectResetAfterAccept.
 func (n *Network) deliver(c *conn, i int) Transfer {
 	st := &c.streams[i]
 	from, to := c.ends[i], c.ends[1-i]
 	tr := Transfer{Kind: Deliver, Conn: c.id, From: from.local, To: from.remote}
 	switch {
-	case st.out.n == 0:
-		st.eof = true
-		tr.FIN = true
-	case to.closed:
+	case c.resetOnDeliver || (to.closed && st.out.n > 0):
 		tr.Kind, tr.RST, tr.Bytes = Reset, true, st.out.n
 		c.reset()
 		return tr
+	case st.out.n == 0:
+		st.eof = true
+		tr.FIN = true
 	case to.rdShut:
-		tr.Bytes = n.chunk(st.segs.ready(n.now(), st.out.n))
+		tr.Bytes = n.chunkOp(c, i, OpDeliver, st.dlv, st.segs.ready(n.now()))
 		st.out.discard(tr.Bytes, &n.pool)
 	default:
-		ready := st.segs.ready(n.now(), st.out.n)
-		tr.Bytes = n.chunk(min(ready, n.cfg.RecvBuf-st.in.n))
+		ready := st.segs.ready(n.now())
+		tr.Bytes = n.chunkOp(c, i, OpDeliver, st.dlv, min(ready, n.cfg.RecvBuf-st.in.n))
+		if len(st.corrupt) > 0 {
+			tr.Bytes = n.corruptChunk(st, tr.Bytes, &tr)
+		}
 		st.out.moveTo(&st.in, tr.Bytes, &n.pool)
 	}
 	st.segs.consume(tr.Bytes)
+	st.dlv += uint64(tr.Bytes)
 	n.stats.BytesDelivered += uint64(tr.Bytes)
 	c.notifyEnds()
 	return tr

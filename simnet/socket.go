@@ -11,10 +11,11 @@ import (
 // Socket is one end of a simulated TCP connection. It implements netio.Socket.
 //
 // Errors follow TCP on Linux where it matters to a caller, with one deliberate difference:
-// once a connection is reset, every Read and Writev keeps failing with ECONNRESET (Linux
-// reports the error once, then reads EOF and writes EPIPE), so a reset can never be mistaken
-// for an orderly shutdown. A refused connect likewise keeps failing with ECONNREFUSED. After
-// Close every method that can fail returns EBADF.
+// once a connection is reset, every Read and Writev keeps failing with the reset's error
+// (ECONNRESET; EPIPE for writes where Network.Reset says so) where Linux reports the error
+// once, then reads EOF and writes EPIPE, so a reset can never be mistaken for an orderly
+// shutdown. A refused connect likewise keeps failing with ECONNREFUSED. After Close every
+// method that can fail returns EBADF.
 type Socket struct {
 	watch
 	host     *Host
@@ -25,6 +26,11 @@ type Socket struct {
 	ownsPort bool // local port was reserved for this socket (client side)
 	closed   bool
 	rdShut   bool // read side shut down: reads return EOF, arriving bytes are discarded
+
+	// After a reset (conn.abort): reads return the receive buffer first if keepIn, then
+	// fail with rdErr; writes fail with wrErr.
+	keepIn       bool
+	rdErr, wrErr error
 }
 
 var _ netio.Socket = (*Socket)(nil)
@@ -72,14 +78,21 @@ func (s *Socket) stateErr() error {
 }
 
 // Read reads up to len(p) buffered bytes; how many is drawn from the network's random source
-// (all available with probability 1/2, otherwise uniform in [1, available]). It returns
-// ErrWouldBlock when nothing is buffered, (0, io.EOF) after the peer's FIN once the buffer is
-// drained or after Shutdown(ShutRead), and ErrWouldBlock while a connect is in progress.
+// (all available with probability 1/2, otherwise uniform in [1, available]) or chosen by the
+// Chunker. It returns ErrWouldBlock when nothing is buffered, (0, io.EOF) after the peer's FIN
+// once the buffer is drained or after Shutdown(ShutRead), ErrWouldBlock while a connect is in
+// progress, and after a reset the error Network.Reset documents (ECONNRESET), possibly after
+// the bytes the reset left in the receive buffer.
 func (s *Socket) Read(p []byte) (int, error) {
 	if err := s.stateErr(); err != nil {
-		return 0, err
-	}
-	if s.rdShut {
+		if s.closed || s.c.state != resetState {
+			return 0, err
+		}
+		if !s.keepIn || s.inStream().in.n == 0 {
+			return 0, s.rdErr
+		}
+		// A reset that left the receive buffer: read it first.
+	} else if s.rdShut {
 		return 0, io.EOF
 	}
 	if len(p) == 0 {
@@ -93,7 +106,7 @@ func (s *Socket) Read(p []byte) (int, error) {
 		return 0, netio.ErrWouldBlock
 	}
 	n := s.host.net
-	k := n.chunk(min(len(p), st.in.n))
+	k := n.chunkOp(s.c, 1-s.side, OpRead, st.readOff(), min(len(p), st.in.n))
 	st.in.read(p[:k], &n.pool)
 	n.stats.BytesRead += uint64(k)
 	n.dirty = true
@@ -102,12 +115,16 @@ func (s *Socket) Read(p []byte) (int, error) {
 }
 
 // Writev queues a prefix of bufs for delivery to the peer: as much as fits in the send buffer
-// with probability 1/2, otherwise a uniform count in [1, fit]. It returns ErrWouldBlock when the
-// send buffer is full or the connect is in progress, EPIPE after the write side was shut
-// down, ECONNRESET after a reset and ECONNREFUSED after a refused connect. Writing nothing
-// returns (0, nil).
+// with probability 1/2, otherwise a uniform count in [1, fit] (or what the Chunker chooses).
+// It returns ErrWouldBlock when the send buffer is full or the connect is in progress, EPIPE
+// after the write side was shut down, the reset's error after a reset (ECONNRESET, or EPIPE
+// as Network.Reset documents) and ECONNREFUSED after a refused connect. Writing nothing
+// returns (0, nil). The Observer, if any, sees the accepted bytes before Writev returns.
 func (s *Socket) Writev(bufs [][]byte) (int, error) {
 	if err := s.stateErr(); err != nil {
+		if !s.closed && s.c.state == resetState {
+			return 0, s.wrErr
+		}
 		return 0, err
 	}
 	st := s.outStream()
@@ -126,9 +143,13 @@ func (s *Socket) Writev(bufs [][]byte) (int, error) {
 	if room <= 0 {
 		return 0, netio.ErrWouldBlock
 	}
-	k := n.chunk(min(total, room))
+	k := n.chunkOp(s.c, s.side, OpWrite, st.written, min(total, room))
+	if n.observer != nil {
+		n.observe(s.c, s.side, st.written, bufs, k)
+	}
 	st.out.writev(bufs, k, &n.pool)
-	st.segs.push(st.due(n.now(), n.cfg.Latency), k)
+	st.segs.push(st.due(n.now(), s.c.latency+n.jitter()), k)
+	st.written += uint64(k)
 	n.stats.BytesWritten += uint64(k)
 	n.activate(s.c)
 	notify(s)
@@ -189,7 +210,7 @@ func (s *Socket) shutWrite() {
 	}
 	n := s.host.net
 	st.fin = true
-	st.finDue = st.due(n.now(), n.cfg.Latency)
+	st.finDue = st.due(n.now(), s.c.latency+n.jitter())
 	n.activate(s.c)
 }
 
@@ -213,6 +234,8 @@ func (s *Socket) Close() error {
 		s.c.state = aborted
 	case open:
 		s.closeOpen()
+	case resetState:
+		s.inStream().in.clear(&s.host.net.pool) // What a reset left unread.
 	}
 	return nil
 }

@@ -159,7 +159,7 @@ func (c *Conn) handleFooter(data []byte) error {
 		return nil
 	}
 	c.inSeq = seq
-	if !c.policy.Lossy {
+	if !c.policy.Lossy || canaryLossyAck {
 		c.ackLeft++
 	}
 	res.From = c.throttles

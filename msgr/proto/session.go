@@ -12,7 +12,7 @@ func (c *Conn) canWrite() bool { return c.state.open() }
 
 // canSend reports whether fillOutput would produce frames.
 func (c *Conn) canSend() bool {
-	return c.canWrite() && (c.keepalive || c.kaAckDue || c.queue.len() > 0 || (c.ackLeft > 0 && !c.policy.Lossy))
+	return c.canWrite() && (c.keepalive || c.kaAckDue || c.queue.len() > 0 || (c.ackLeft > 0 && (!c.policy.Lossy || canaryLossyAck)))
 }
 
 // fillOutput appends the frames due, in Ceph's order: keepalive, keepalive acks, queued
@@ -38,7 +38,7 @@ func (c *Conn) fillOutput() {
 		}
 		c.writeMessage(m)
 	}
-	if c.ackLeft > 0 && !c.policy.Lossy {
+	if c.ackLeft > 0 && (!c.policy.Lossy || canaryLossyAck) {
 		c.ackLeft = 0
 		b := c.out.reserve(1 + wire.SeqLen)
 		b[0] = byte(wire.TagAck)
@@ -118,7 +118,9 @@ func (c *Conn) requeueSent() {
 		return
 	}
 	c.outSeq -= uint64(len(c.sent))
-	c.queue.requeue(c.sent)
+	if !canaryNoRequeue {
+		c.queue.requeue(c.sent)
+	}
 	clear(c.sent)
 	c.sent = c.sent[:0]
 }
@@ -126,7 +128,7 @@ func (c *Conn) requeueSent() {
 // discardRequeuedUpTo drops requeued messages the peer reports received (its in_seq, from the
 // SEQ exchange) and returns the new out_seq (Ceph's discard_requeued_up_to).
 func (c *Conn) discardRequeuedUpTo(acked uint64) uint64 {
-	if c.queue.requeued.len() == 0 {
+	if c.queue.requeued.len() == 0 || canaryNoDiscard {
 		// Nothing is pending retransmission: numbering continues from what the peer has.
 		return acked
 	}

@@ -35,6 +35,7 @@ type Stack struct {
 	rand     *detrand.Rand
 	socks    []*socket
 	injected atomic.Uint64
+	rate     atomic.Uint64 // current 1-in-N rate (0: off)
 }
 
 // Wrap returns s with injection, or s itself when nothing is to be injected.
@@ -51,8 +52,13 @@ func New(s netio.Stack, opts Options) *Stack {
 	if r == nil {
 		r = detrand.NewSeeded(1)
 	}
-	return &Stack{Stack: s, opts: opts, rand: r}
+	st := &Stack{Stack: s, opts: opts, rand: r}
+	st.rate.Store(opts.SocketFailures)
+	return st
 }
+
+// SetSocketFailures changes the failure rate to 1 in n (0 turns random failures off).
+func (s *Stack) SetSocketFailures(n uint64) { s.rate.Store(n) }
 
 // Injected is the number of failures injected so far (random ones and cuts).
 func (s *Stack) Injected() uint64 { return s.injected.Load() }
@@ -111,12 +117,13 @@ func (s *Stack) untrack(w *socket) {
 
 // fail reports whether this attempt should fail (one in SocketFailures).
 func (s *Stack) fail() bool {
-	if s.opts.SocketFailures == 0 {
+	n := s.rate.Load()
+	if n == 0 {
 		return false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.rand.Uint64N(s.opts.SocketFailures) == 0
+	return s.rand.Uint64N(n) == 0
 }
 
 type listener struct {

@@ -1,0 +1,5 @@
+//go:build !canary_lossyack
+
+package proto
+
+const canaryLossyAck = false

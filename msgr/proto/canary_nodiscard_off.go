@@ -1,0 +1,5 @@
+//go:build !canary_nodiscard
+
+package proto
+
+const canaryNoDiscard = false

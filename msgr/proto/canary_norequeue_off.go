@@ -1,0 +1,5 @@
+//go:build !canary_norequeue
+
+package proto
+
+const canaryNoRequeue = false

@@ -1,0 +1,5 @@
+//go:build canary_lossyack
+
+package sim
+
+const canaryName, canaryWant = "lossyack", InvLossyAck

@@ -1,0 +1,5 @@
+//go:build canary_nodiscard
+
+package sim
+
+const canaryName, canaryWant = "nodiscard", InvDuplicate

@@ -1,0 +1,5 @@
+//go:build canary_norequeue
+
+package sim
+
+const canaryName, canaryWant = "norequeue", InvLosslessLoss

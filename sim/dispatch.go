@@ -1,0 +1,98 @@
+package sim
+
+import (
+	"github.com/msgrsim/msgrsim/msgr"
+	"github.com/msgrsim/msgrsim/msgr/proto"
+	"github.com/msgrsim/msgrsim/msgr/wire"
+)
+
+// A simNode is its messenger's Dispatcher: it checks every dispatched message, answers
+// clients, and accounts resets to the checker.
+
+func (n *simNode) CanFastDispatchAny() bool                       { return n.fast }
+func (n *simNode) CanFastDispatch(*msgr.Message) bool             { return n.fast }
+func (n *simNode) FastPreprocess(*msgr.Connection, *msgr.Message) {}
+func (n *simNode) FastDispatch(c *msgr.Connection, m *msgr.Message) {
+	n.Dispatch(c, m)
+}
+
+func (n *simNode) Dispatch(c *msgr.Connection, m *msgr.Message) bool {
+	s := n.s
+	s.check.Dispatched(n.incName(), m.Header.Tid, intact(m), int64(s.w.Now()))
+	if n.osd && m.Header.Src.Type == wire.EntityClient && m.Header.Type == wire.MsgPing && n.alive {
+		n.sendOn(c, m.Header.Src.String(), false)
+	}
+	return true
+}
+
+func (n *simNode) HandleConnect(c *msgr.Connection)     { n.opened(c) }
+func (n *simNode) HandleFastConnect(*msgr.Connection)   {}
+func (n *simNode) HandleAccept(c *msgr.Connection)      { n.opened(c) }
+func (n *simNode) HandleFastAccept(*msgr.Connection)    {}
+func (n *simNode) HandleReset(c *msgr.Connection) bool  { n.reset(c); return true }
+func (n *simNode) HandleRemoteReset(c *msgr.Connection) { n.reset(c) }
+func (n *simNode) HandleRefused(*msgr.Connection) bool  { return false }
+
+func (n *simNode) opened(c *msgr.Connection) {
+	if n.s.opened[c] {
+		n.s.stats.Reconnects++
+	}
+	n.s.opened[c] = true
+}
+
+// reset accounts the loss of what this node sent to the peer before now.
+func (n *simNode) reset(c *msgr.Connection) {
+	n.s.stats.SessionResets++
+	if n.s.phase == PhaseShutdown {
+		return
+	}
+	if peer := n.s.byAddr[c.PeerAddr()]; peer != nil {
+		n.s.check.Forgive(n.name, peer.name)
+	}
+}
+
+// trace folds a messenger's trace events into the world's trace hash and log, and tells the
+// checker about dropped messages.
+func (n *simNode) trace(ev msgr.TraceEvent) {
+	w := n.s.w
+	var conn, seq uint64
+	if ev.Conn != nil {
+		conn = ev.Conn.ID()
+	}
+	if ev.Msg != nil {
+		seq = ev.Msg.Header.Seq
+	}
+	w.Trace.Add(5, uint64(n.idx), uint64(n.inc), uint64(ev.Kind), conn, uint64(ev.From), uint64(ev.To), seq)
+	switch ev.Kind {
+	case msgr.TraceDrop:
+		n.s.check.Dropped(ev.Msg.Header.Tid)
+	case msgr.TraceFault:
+		n.s.stats.ConnFaults++
+	case msgr.TraceHeld:
+		n.s.held++
+	}
+	if w.Trace.keep {
+		n.log(ev, conn)
+	}
+}
+
+func (n *simNode) log(ev msgr.TraceEvent, conn uint64) {
+	w := n.s.w
+	who := n.incName()
+	switch ev.Kind {
+	case msgr.TraceState:
+		if ev.To < proto.StateThrottleMessage || ev.To > proto.StateReadFooterAndDispatch {
+			w.Trace.Logf(w.Now(), "%s conn %d: %v -> %v", who, conn, ev.From, ev.To)
+		}
+	case msgr.TraceFault:
+		w.Trace.Logf(w.Now(), "%s conn %d: fault in %v: %v", who, conn, ev.From, ev.Err)
+	case msgr.TraceDecision:
+		w.Trace.Logf(w.Now(), "%s conn %d: accept decision %s", who, conn, ev.Rule)
+	case msgr.TraceDispatch:
+		w.Trace.Logf(w.Now(), "%s conn %d: dispatch %v fast=%v", who, conn, ev.Msg, ev.Fast)
+	case msgr.TraceConnEvent:
+		w.Trace.Logf(w.Now(), "%s conn %d: event %v", who, conn, ev.Event)
+	case msgr.TraceDrop:
+		w.Trace.Logf(w.Now(), "%s conn %d: dropped %v", who, conn, ev.Msg)
+	}
+}

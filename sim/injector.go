@@ -1,0 +1,170 @@
+package sim
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/msgrsim/msgrsim/msgr/wire"
+	"github.com/msgrsim/msgrsim/simnet"
+)
+
+// scheduleFaults plans the discrete fault injections of the safety phase: one every ~Every
+// (uniform in [0, 2·Every]), each a fault kind drawn among those on.
+func (s *scenario) scheduleFaults() {
+	kinds := s.faults.discrete()
+	if len(kinds) == 0 {
+		return
+	}
+	for at := time.Duration(0); ; {
+		at += time.Duration(s.frand.Uint64N(uint64(2*s.faults.Every) + 1))
+		if at >= s.opts.Window {
+			return
+		}
+		k := kinds[s.frand.IntN(len(kinds))]
+		s.w.Schedule(at, func() { s.inject(k) })
+	}
+}
+
+// inject applies one discrete fault now.
+func (s *scenario) inject(k Fault) {
+	if s.phase != PhaseSafety {
+		return
+	}
+	applied := false
+	switch k {
+	case FaultClog:
+		applied = s.injectClog()
+	case FaultReset:
+		applied = s.injectReset()
+	case FaultPartition:
+		applied = s.injectPartition()
+	case FaultCorrupt:
+		applied = s.injectCorrupt()
+	case FaultCrash:
+		applied = s.injectCrash()
+	case FaultPause:
+		applied = s.injectPause()
+	}
+	if applied {
+		s.stats.Injected[k]++
+	}
+}
+
+func (s *scenario) randomNode() *simNode { return s.nodes[s.frand.IntN(len(s.nodes))] }
+
+// randomIP is a node's IP, or (sometimes) the wildcard.
+func (s *scenario) randomIP() netip.Addr {
+	if s.frand.IntN(8) == 0 {
+		return netip.Addr{}
+	}
+	return s.randomNode().ip
+}
+
+func (s *scenario) injectClog() bool {
+	from, to := s.randomIP(), s.randomIP()
+	until := s.w.Now() + time.Duration(s.frand.Range(1, 50))*time.Millisecond
+	s.w.Net.Clog(from, to, until)
+	s.w.Trace.Logf(s.w.Now(), "inject: clog %v -> %v until %v", from, to, until)
+	return true
+}
+
+func (s *scenario) injectReset() bool {
+	conns := s.w.Net.Conns()
+	if len(conns) == 0 {
+		return false
+	}
+	c := conns[s.frand.IntN(len(conns))]
+	end := simnet.Dir(s.frand.IntN(2))
+	how := simnet.ResetHow(s.frand.IntN(3))
+	s.w.Trace.Logf(s.w.Now(), "inject: reset conn %d (%v, end %v, %v)", c.ID, c.Client, end, how)
+	return s.w.Net.Reset(c.ID, end, how)
+}
+
+func (s *scenario) injectPartition() bool {
+	a, b := s.randomNode(), s.randomNode()
+	switch s.frand.IntN(3) {
+	case 0:
+		s.w.Net.Partition(a.ip, b.ip)
+		s.w.Trace.Logf(s.w.Now(), "inject: partition %s -> %s", a.name, b.name)
+	case 1:
+		s.w.Net.Partition(a.ip, b.ip)
+		s.w.Net.Partition(b.ip, a.ip)
+		s.w.Trace.Logf(s.w.Now(), "inject: partition %s <-> %s", a.name, b.name)
+	default:
+		s.w.Net.Isolate(a.ip)
+		s.w.Trace.Logf(s.w.Now(), "inject: isolate %s", a.name)
+	}
+	heal := s.w.Now() + time.Duration(s.frand.Range(5, 200))*time.Millisecond
+	s.w.Schedule(heal, func() {
+		s.w.Net.Heal()
+		s.w.Trace.Logf(s.w.Now(), "heal partitions and clogs")
+	})
+	return true
+}
+
+func (s *scenario) injectCorrupt() bool {
+	st, off, ok := s.tracker.corruptTarget()
+	if !ok {
+		return false
+	}
+	bit := uint8(s.frand.IntN(8))
+	s.w.Net.Corrupt(st, off, bit)
+	s.w.Trace.Logf(s.w.Now(), "inject: corrupt %v byte %d bit %d", st, off, bit)
+	return true
+}
+
+func (s *scenario) injectPause() bool {
+	n := s.randomNode()
+	if !n.alive {
+		return false
+	}
+	until := s.w.Now() + time.Duration(s.frand.Range(1, 100))*time.Millisecond
+	for _, c := range n.m.Centers() {
+		s.w.Pause(c, until)
+	}
+	s.w.Trace.Logf(s.w.Now(), "inject: pause %s until %v", n.incName(), until)
+	return true
+}
+
+// injectCrash crashes a node (all its sockets vanish, its session state is gone) and restarts
+// it a little later, as a restarted OSD: with a new nonce, or, like a monitor, the same one.
+func (s *scenario) injectCrash() bool {
+	n := s.randomNode()
+	if !n.alive {
+		return false
+	}
+	s.stats.Crashes++
+	old := n.m.MyAddr()
+	s.w.Trace.Logf(s.w.Now(), "inject: crash %s", n.incName())
+	n.host.Crash()
+	for _, c := range n.m.Centers() {
+		s.w.Stop(c)
+	}
+	s.w.Net.RemoveHost(n.ip)
+	n.alive = false
+	s.check.ForgiveNode(n.name)
+	keepNonce := s.frand.Bool()
+	restart := s.w.Now() + time.Duration(s.frand.Range(1, 50))*time.Millisecond
+	s.w.Schedule(restart, func() { s.restart(n, old, keepNonce) })
+	return true
+}
+
+func (s *scenario) restart(n *simNode, old wire.EntityAddr, keepNonce bool) {
+	nonce := uint32(0)
+	if keepNonce {
+		nonce = old.Nonce
+	}
+	if err := n.start(nonce); err != nil {
+		s.check.Violate(InvNoProgress, int64(s.w.Now()), "restart %s: %v", n.name, err)
+		return
+	}
+	if n.m.MyAddr() == old {
+		return
+	}
+	// Like an OSD map update: peers learn the old instance is gone.
+	for _, p := range s.nodes {
+		if p != n && p.alive {
+			p.m.MarkDown(old)
+		}
+	}
+}

@@ -1,0 +1,160 @@
+package sim
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+
+	"github.com/msgrsim/msgrsim/msgr"
+	"github.com/msgrsim/msgrsim/msgr/netio"
+	"github.com/msgrsim/msgrsim/msgr/netio/inject"
+	"github.com/msgrsim/msgrsim/msgr/proto"
+	"github.com/msgrsim/msgrsim/msgr/wire"
+	"github.com/msgrsim/msgrsim/simnet"
+)
+
+// simNode is one process in the scenario: a messenger on its own simulated host. It survives
+// crashes as a sequence of incarnations (a new messenger each time).
+type simNode struct {
+	s     *scenario
+	ename wire.EntityName
+	name  string
+	idx   int
+	osd   bool
+	fast  bool // fast-dispatches everything
+	ip    netip.Addr
+	port  uint16 // bound port, kept across restarts
+
+	inc      int    // incarnation number
+	injected uint64 // socket failures injected into earlier incarnations
+	alive    bool
+	host     *simnet.Host
+	inj      *inject.Stack
+	m        *msgr.Messenger
+}
+
+// incName names the current incarnation, e.g. "osd.1#2".
+func (n *simNode) incName() string { return fmt.Sprintf("%s#%d", n.name, n.inc) }
+
+// start creates the node's messenger (a new incarnation) with the given nonce (0: random).
+func (n *simNode) start(nonce uint32) error {
+	s := n.s
+	n.inc++
+	if n.inj != nil {
+		n.injected += n.inj.Injected()
+		n.inj = nil
+	}
+	n.host = s.w.AddHost(n.incName(), n.ip)
+	var stack netio.Stack = n.host
+	if s.faults.On[FaultSocketFailures] {
+		n.inj = inject.New(n.host, inject.Options{SocketFailures: s.faults.SocketFailures, Rand: s.w.Rand()})
+		stack = n.inj
+	}
+	cfg := msgr.Config{Name: n.ename, Nonce: nonce, Stack: stack, Runtime: s.w, Rand: s.w.Rand(),
+		ClusterProtocol: wire.ProtoOSDPeer, Tracer: n.trace}
+	if s.faults.On[FaultDispatchDelay] {
+		cfg.InjectDelay = &msgr.InjectDelay{Types: []wire.EntityType{wire.EntityOSD, wire.EntityClient},
+			Probability: s.faults.DelayProb, Max: s.faults.DelayMax}
+	}
+	m, err := msgr.New(cfg)
+	if err != nil {
+		return err
+	}
+	n.m = m
+	n.setPolicies()
+	if n.osd {
+		if err := m.Bind(netip.AddrPortFrom(n.ip, n.port)); err != nil {
+			return fmt.Errorf("%s: %w", n.incName(), err)
+		}
+		n.port = m.MyAddr().Port()
+	}
+	if err := m.Start(); err != nil {
+		return err
+	}
+	m.AddDispatcherTail(n)
+	n.alive = true
+	s.byAddr[m.MyAddr()] = n
+	s.w.Trace.Logf(s.w.Now(), "%s up at %v", n.incName(), m.MyAddr())
+	return nil
+}
+
+func (n *simNode) setPolicies() {
+	if n.osd {
+		n.m.SetPolicy(wire.EntityOSD, proto.LosslessPeer(0))
+		n.m.SetPolicy(wire.EntityClient, proto.StatelessServer(0))
+		return
+	}
+	n.m.SetPolicy(wire.EntityOSD, proto.LossyClient(0))
+}
+
+// sendTo sends one message to node to (a lossless message between OSDs, lossy from a
+// client), on the session with to's current incarnation.
+func (n *simNode) sendTo(to *simNode) {
+	if !n.alive || !to.alive {
+		return
+	}
+	c, err := n.m.ConnectTo(to.ename.Type, to.m.MyAddr())
+	if err != nil {
+		n.s.check.Violate(InvNoProgress, int64(n.s.w.Now()), "%s connect_to %v: %v", n.name, to.m.MyAddr(), err)
+		return
+	}
+	n.sendOn(c, to.name, n.osd && to.osd)
+}
+
+// sendOn sends one message on c, recording it with the checker if the messenger took it.
+func (n *simNode) sendOn(c *msgr.Connection, toName string, lossless bool) {
+	s := n.s
+	s.nextID++
+	id := s.nextID
+	m := wire.NewMessage(wire.MsgPing, payload(s, id))
+	m.Header.Tid = id
+	if s.rand.IntN(50) == 0 {
+		m.Data = payloadData(id, 4096+s.rand.IntN(60000))
+	}
+	s.check.Sent(n.name, toName, id, lossless)
+	if err := c.SendMessage(m); err != nil {
+		s.check.Dropped(id)
+	}
+}
+
+// payload draws a front: the message id, then a pattern derived from it (so a receiver can
+// tell whether the content arrived intact), mostly small, sometimes a few KiB.
+func payload(s *scenario, id uint64) []byte {
+	n := 8 + s.rand.IntN(248)
+	if s.rand.IntN(10) == 0 {
+		n = 4096 + s.rand.IntN(4096)
+	}
+	b := make([]byte, n)
+	binary.LittleEndian.PutUint64(b, id)
+	for i := 8; i < n; i++ {
+		b[i] = byte(id*31 + uint64(i))
+	}
+	return b
+}
+
+func payloadData(id uint64, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(id*7 + uint64(i)*13)
+	}
+	return b
+}
+
+// intact reports whether a received message carries exactly what sendOn built.
+func intact(m *msgr.Message) bool {
+	if len(m.Front) < 8 || binary.LittleEndian.Uint64(m.Front) != m.Header.Tid {
+		return false
+	}
+	id := m.Header.Tid
+	for i := 8; i < len(m.Front); i++ {
+		if m.Front[i] != byte(id*31+uint64(i)) {
+			return false
+		}
+	}
+	for i, v := range m.Data {
+		if v != byte(id*7+uint64(i)*13) {
+			return false
+		}
+	}
+	return true
+}
