@@ -42,10 +42,10 @@ func (n *simNode) opened(c *msgr.Connection) {
 
 // reset accounts the loss of what this node sent to the peer before now.
 func (n *simNode) reset(c *msgr.Connection) {
-	n.s.stats.SessionResets++
 	if n.s.phase == PhaseShutdown {
 		return
 	}
+	n.s.stats.SessionResets++
 	if peer := n.s.byAddr[c.PeerAddr()]; peer != nil {
 		n.s.check.Forgive(n.name, peer.name)
 	}

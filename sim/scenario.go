@@ -22,6 +22,8 @@ type Options struct {
 	KeepTrace bool          // keep a readable trace (Result.Trace)
 	MaxSteps  uint64        // bound on scheduling decisions per phase (default 5,000,000)
 	Liveness  time.Duration // virtual time the liveness phase may take (default 10 min)
+
+	perturbAt uint64 // test hook: make the second run of CheckDeterminism differ at this event
 }
 
 // DefaultOptions is the default scenario for seed: two OSDs, one client, 50 messages per
@@ -82,6 +84,10 @@ type Result struct {
 	Violations  []Violation
 	Summary     string
 	Trace       []string
+	Events      uint64 // events folded into the trace hash
+
+	checkpoints []uint64
+	recorded    []string
 }
 
 type scenario struct {
@@ -107,7 +113,11 @@ type scenario struct {
 // every fault is healed and every lossless message must arrive within a bound (liveness
 // phase); then every messenger shuts down. Invariants are checked as messages are dispatched
 // and at the end.
-func Run(opts Options) Result {
+func Run(opts Options) Result { return run(opts, 0, 0, 0) }
+
+// run is Run with the trace rendering events [recFrom, recTo). instance numbers the runs of
+// one determinism check; perturbation (a test hook) applies to the second.
+func run(opts Options, recFrom, recTo uint64, instance int) Result {
 	opts.setDefaults()
 	s := &scenario{opts: opts, faults: *opts.Faults, check: NewChecker(), phase: PhaseSafety,
 		byAddr: map[wire.EntityAddr]*simNode{}, opened: map[*msgr.Connection]bool{}}
@@ -116,6 +126,10 @@ func Run(opts Options) Result {
 		netCfg.LatencySpread, netCfg.Jitter = s.faults.LatencySpread, s.faults.Jitter
 	}
 	s.w = NewWorld(opts.Seed, netCfg, opts.KeepTrace)
+	s.w.Trace.recFrom, s.w.Trace.recTo = recFrom, recTo
+	if instance == 2 && opts.perturbAt > 0 {
+		s.w.Trace.perturbAt, s.w.Trace.perturbWith = opts.perturbAt, 0xdead
+	}
 	s.rand, s.frand = s.w.Rand(), s.w.Rand()
 	s.setUpNetwork()
 	if err := s.build(); err != nil {
@@ -292,6 +306,7 @@ func (s *scenario) result() Result {
 		Seed: s.opts.Seed, TraceHash: s.w.Trace.Hash(), Sent: sent, Delivered: deliv,
 		VirtualTime: s.w.Now(), Steps: s.w.Steps(), Faults: s.faults, Stats: s.stats, Phase: s.phase,
 		Violations: s.check.Violations(), Summary: s.check.Summary(), Trace: s.w.Trace.Lines(),
+		Events: s.w.Trace.Events(), checkpoints: s.w.Trace.checkpoints, recorded: s.w.Trace.recorded,
 	}
 	r.Pass = len(r.Violations) == 0
 	return r

@@ -2,8 +2,13 @@ package sim
 
 import (
 	"runtime"
+	"strings"
 	"testing"
+
+	"github.com/msgrsim/msgrsim/internal/detrand"
 )
+
+func detrandSeeded(s uint64) *detrand.Rand { return detrand.NewSeeded(s) }
 
 func TestDefaultScenarioPasses(t *testing.T) {
 	for seed := uint64(1); seed <= 40; seed++ {
@@ -107,5 +112,62 @@ func TestCheckerCatchesBrokenStreams(t *testing.T) {
 	}
 	if !names[InvLossyOrder] || !names[InvUnknownMessage] || !names[InvCorruptDelivery] || names[InvLosslessLoss] {
 		t.Fatalf("lossy checks: %v", k.Violations())
+	}
+}
+
+func TestCheckDeterminism(t *testing.T) {
+	f := AllFaults(detrandSeeded(5))
+	opts := DefaultOptions(5)
+	opts.Faults = &f
+	if _, d := CheckDeterminism(opts); d != nil {
+		t.Fatalf("seed 5 is not deterministic:\n%v", d)
+	}
+	// A run made to differ at event 2000 is caught, and the report points at that event.
+	opts.perturbAt = 2000
+	_, d := CheckDeterminism(opts)
+	if d == nil {
+		t.Fatal("a perturbed second run was not reported")
+	}
+	if d.Event < 1999 || d.Event > 2001 || !strings.Contains(d.String(), "≠") {
+		t.Fatalf("divergence reported at #%d:\n%v", d.Event, d)
+	}
+}
+
+// A swarm sweep: every seed picks its own fault mix; all pass, and across the sweep every
+// fault kind fires.
+func TestSwarmSweep(t *testing.T) {
+	seeds := uint64(300)
+	if testing.Short() {
+		seeds = 50
+	}
+	var fired [NumFaults]int
+	for seed := uint64(1); seed <= seeds; seed++ {
+		f := SwarmFaults(detrand.NewSeeded(seed))
+		opts := DefaultOptions(seed)
+		opts.Faults = &f
+		r := Run(opts)
+		if !r.Pass {
+			t.Fatalf("%v (faults %v)\n%v\n%s", r, f, r.Violations, r.Summary)
+		}
+		for i, n := range r.Stats.Injected {
+			fired[i] += n
+		}
+	}
+	for i, n := range fired {
+		if n == 0 {
+			t.Errorf("fault %v never fired in %d seeds", Fault(i), seeds)
+		}
+	}
+	t.Logf("faults fired over %d seeds: %v", seeds, fired)
+}
+
+func TestSwarmSeedsAreDeterministic(t *testing.T) {
+	for seed := uint64(100); seed < 120; seed++ {
+		f := SwarmFaults(detrand.NewSeeded(seed))
+		opts := DefaultOptions(seed)
+		opts.Faults = &f
+		if _, d := CheckDeterminism(opts); d != nil {
+			t.Fatalf("seed %d:\n%v", seed, d)
+		}
 	}
 }

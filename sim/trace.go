@@ -13,7 +13,17 @@ type Trace struct {
 	events uint64
 	keep   bool
 	lines  []string
+
+	checkpoints    []uint64 // the hash after every checkpointEvery events
+	recFrom, recTo uint64   // events with index in [recFrom, recTo) are rendered into recorded
+	recorded       []string
+	perturbAt      uint64 // test hook: fold an extra word in at this event (0: never)
+	perturbWith    uint64
 }
+
+// checkpointEvery is how often the running hash is saved, so two runs that diverge can be
+// compared window by window (see CheckDeterminism).
+const checkpointEvery = 1024
 
 const (
 	fnvOffset = 14695981039346656037
@@ -25,6 +35,9 @@ func NewTrace(keep bool) *Trace { return &Trace{hash: fnvOffset, keep: keep} }
 
 // Add folds one event, given as numbers, into the hash.
 func (t *Trace) Add(words ...uint64) {
+	if t.perturbAt != 0 && t.events == t.perturbAt && len(words) > 1 {
+		words[1] ^= t.perturbWith // test hook: a nondeterministic event
+	}
 	h := t.hash
 	for _, w := range words {
 		for i := 0; i < 8; i++ {
@@ -34,7 +47,30 @@ func (t *Trace) Add(words ...uint64) {
 		}
 	}
 	t.hash = h
+	if t.events >= t.recFrom && t.events < t.recTo {
+		t.recorded = append(t.recorded, describeEvent(t.events, words))
+	}
 	t.events++
+	if t.events%checkpointEvery == 0 {
+		t.checkpoints = append(t.checkpoints, t.hash)
+	}
+}
+
+// describeEvent renders one traced event for a divergence report.
+func describeEvent(i uint64, words []uint64) string {
+	kinds := map[uint64]string{1: "center-step", 2: "net-transfer", 3: "advance-clock", 4: "job", 5: "msgr-event"}
+	var b strings.Builder
+	fmt.Fprintf(&b, "#%d", i)
+	for j, w := range words {
+		if j == 0 {
+			if k, ok := kinds[w]; ok {
+				fmt.Fprintf(&b, " %s", k)
+				continue
+			}
+		}
+		fmt.Fprintf(&b, " %d", w)
+	}
+	return b.String()
 }
 
 // AddString folds a string into the hash.

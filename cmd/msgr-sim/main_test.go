@@ -28,7 +28,7 @@ func lastJSON(t *testing.T, out string) jsonResult {
 }
 
 func TestRunJSON(t *testing.T) {
-	code, out, _ := run(t, "run", "-seed", "42", "-json")
+	code, out, _ := run(t, "run", "-seed", "42", "-faults", "none", "-json")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
@@ -36,11 +36,42 @@ func TestRunJSON(t *testing.T) {
 	if j.Seed != 42 || j.Result != "pass" || len(j.TraceHash) != 16 || j.Sent != 300 || j.Delivered != 300 {
 		t.Fatalf("unexpected summary %+v", j)
 	}
-	if j.VirtualMs <= 0 || j.Violations == nil {
+	if j.VirtualMs <= 0 || j.Violations == nil || j.PhaseReached != "done" || len(j.Faults) != 0 {
 		t.Fatalf("unexpected summary %+v", j)
 	}
-	if !strings.Contains(out, "reproduce: msgr-sim run -seed 42") {
+	if !strings.Contains(out, "reproduce: msgr-sim run -seed 42 -faults none\n") {
 		t.Fatalf("no reproduce line:\n%s", out)
+	}
+}
+
+// The default injects the seed's swarm of faults, prints that choice first, and reports what
+// fired; the reproduce line replays it exactly.
+func TestRunSwarmAndReproduce(t *testing.T) {
+	code, out, _ := run(t, "run", "-seed", "9", "-workload", "small", "-messages", "30", "-json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	if !strings.HasPrefix(out, "seed 9  workload 2 osds, 1 clients, 30 messages per stream  faults ") {
+		t.Fatalf("configuration not printed first:\n%s", out)
+	}
+	j := lastJSON(t, out)
+	if len(j.Faults) == 0 || j.Injected == nil {
+		t.Fatalf("no faults chosen or reported: %+v", j)
+	}
+	want := "reproduce: msgr-sim run -seed 9 -workload small -messages 30\n"
+	if !strings.Contains(out, want) {
+		t.Fatalf("reproduce line missing %q:\n%s", want, out)
+	}
+	_, again, _ := run(t, "run", "-seed", "9", "-workload", "small", "-messages", "30", "-json")
+	if lastJSON(t, again).TraceHash != j.TraceHash {
+		t.Fatal("the reproduce command gave a different run")
+	}
+}
+
+func TestCheckDeterminismFlag(t *testing.T) {
+	code, out, _ := run(t, "run", "-seed", "3", "-faults", "all", "-check-determinism")
+	if code != 0 || !strings.Contains(out, "deterministic: two runs gave trace ") {
+		t.Fatalf("exit %d\n%s", code, out)
 	}
 }
 
@@ -61,7 +92,8 @@ func TestRunWithoutSeedPrintsItFirst(t *testing.T) {
 func jsonNum(v uint64) string { b, _ := json.Marshal(v); return string(b) }
 
 func TestUsageErrors(t *testing.T) {
-	for _, args := range [][]string{{}, {"bogus"}, {"run", "-seed", "x"}, {"run", "-osds", "0"}, {"run", "extra"}} {
+	for _, args := range [][]string{{}, {"bogus"}, {"run", "-seed", "x"}, {"run", "-osds", "0"}, {"run", "extra"},
+		{"run", "-faults", "meteor"}, {"run", "-workload", "huge"}} {
 		if code, _, _ := run(t, args...); code != 2 {
 			t.Errorf("%v: exit %d, want 2", args, code)
 		}
