@@ -235,9 +235,11 @@ func (c *Connection) cleanup() {
 		c.center.DeleteTimeEvent(c.timer)
 		c.timer = 0
 	}
+	// Leave the registry before the socket closes: the peer reconnects as soon as it sees
+	// the close, and must not find this session as its "existing" one.
+	c.m.forget(c)
 	c.closeSocket()
 	c.center.AddLoad(-1)
-	c.m.forget(c)
 	c.pmu.Lock()
 	dropped := c.pend
 	c.pend = nil

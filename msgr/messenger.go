@@ -485,13 +485,34 @@ func (m *Messenger) Finished() bool {
 // centers until Done is closed instead.
 func (m *Messenger) Wait() { <-m.done }
 
-// stopCenters ends the runtime's driving of every center; runs on the dispatch center last.
+// stopCenters ends the runtime's driving of every center; runs on the dispatch center. Each
+// worker stops from a posted event, so what was posted to it before (the socket closes
+// mark_down posted from other goroutines) still runs: a peer always sees the close. The last
+// worker to stop stops the dispatch center and ends the shutdown.
 func (m *Messenger) stopCenters() {
-	for _, c := range m.pool.Centers() {
-		m.cfg.Runtime.Stop(c)
+	workers := m.pool.Centers()
+	left := len(workers)
+	var mu sync.Mutex
+	last := func() {
+		m.cfg.Runtime.Stop(m.dq.center)
+		close(m.done)
 	}
-	m.cfg.Runtime.Stop(m.dq.center)
-	close(m.done)
+	if left == 0 {
+		last()
+		return
+	}
+	for _, c := range workers {
+		c.Post(func() {
+			m.cfg.Runtime.Stop(c)
+			mu.Lock()
+			left--
+			done := left == 0
+			mu.Unlock()
+			if done {
+				last()
+			}
+		})
+	}
 }
 
 func (m *Messenger) trace(ev TraceEvent) {

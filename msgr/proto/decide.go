@@ -83,9 +83,20 @@ func reply(tag wire.Tag, rule string) Decision {
 // order; msgr1-protocol.md §3.2). It is a pure function: the host takes the snapshot, calls
 // Decide and carries out the side effects on the existing connection.
 //
-// Two of Ceph's quirks are not copied: Q6 (identical addresses in a race make Ceph assert; here
-// the incoming connection is dropped) and Q9 (an existing session busy reading a message is
-// treated as open, not as a connection race).
+// Three of Ceph's quirks are not copied: Q6 (identical addresses in a race make Ceph assert;
+// here the incoming connection is dropped), Q9 (an existing session busy reading a message is
+// treated as open, not as a connection race) and Q11 (found by this project's rapid test): two
+// lossless peers reconnecting to each other at once, each with a connect_seq below the other's
+// outgoing one, answer each other RETRY_SESSION forever in Ceph — each retry raises the
+// connector's connect_seq above the other's, so the next connect is stale again. Here, when
+// the existing session is itself connecting (a race), the side whose outgoing connection wins
+// the race by address order answers WAIT instead, as rule 8g does for equal connect_seqs; the
+// other side still answers RETRY_SESSION, and the race ends with the winner's connection.
+// Q12 (found by the test_msgr StatefulTest port over epoll): a registered session that is
+// closed but not yet unregistered (Ceph's rule 8a: "existing CLOSED → open") made Ceph open a
+// fresh session for a peer reconnecting with connect_seq > 0; the peer keeps its in_seq, so
+// our first messages, numbered from 1 again, are dropped as old. Here a closed existing
+// session counts as none (rule 9): connect_seq > 0 gets RESETSESSION.
 func Decide(in *DecideInput) Decision {
 	c := &in.Connect
 	if c.ProtocolVersion != in.ProtocolVersion {
@@ -121,6 +132,9 @@ func decideExisting(in *DecideInput) Decision {
 	c, ex := &in.Connect, &in.Existing
 	switch {
 	case ex.State == StateClosed:
+		if !in.Replacing && c.ConnectSeq > 0 {
+			return reply(wire.TagResetSession, "8a existing closed, connect_seq > 0: we reset")
+		}
 		return Decision{Verdict: VerdictOpen, Rule: "8a existing closed: open"}
 	case ex.Replacing:
 		return Decision{Verdict: VerdictReply, Tag: wire.TagRetryGlobal, GlobalSeq: ex.PeerGlobalSeq,
@@ -134,6 +148,10 @@ func decideExisting(in *DecideInput) Decision {
 		return Decision{Verdict: VerdictReplace, ResetFromPeer: true, ResetExisting: in.Policy.Resetcheck,
 			Rule: "8e peer restarted: replace"}
 	case c.ConnectSeq < ex.ConnectSeq:
+		if ex.State.connecting() && !ex.Server && wire.Compare(in.PeerAddr, in.MyAddr) > 0 {
+			return Decision{Verdict: VerdictReply, Tag: wire.TagWait, KeepaliveExisting: true,
+				Rule: "8f connection race with a stale connect_seq won by us: wait"}
+		}
 		return Decision{Verdict: VerdictReply, Tag: wire.TagRetrySession, ConnectSeq: ex.ConnectSeq + 1,
 			Rule: "8f stale connect_seq: retry session"}
 	case c.ConnectSeq == ex.ConnectSeq:

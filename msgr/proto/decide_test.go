@@ -38,7 +38,11 @@ func TestDecideEveryRow(t *testing.T) {
 			in.Existing = ex(StateOpened, 5, 5)
 		}, VerdictOpen, 0, "6 ", nil},
 		{"7 existing is self", func(in *DecideInput) { in.Existing = Existing{Present: true, IsSelf: true}; in.Replacing = true }, VerdictOpen, 0, "9 ", nil},
-		{"8a existing closed", func(in *DecideInput) { in.Existing = ex(StateClosed, 3, 3) }, VerdictOpen, 0, "8a ", nil},
+		{"8a existing closed, connect_seq 0", func(in *DecideInput) {
+			in.Connect.ConnectSeq = 0
+			in.Existing = ex(StateClosed, 3, 3)
+		}, VerdictOpen, 0, "8a ", nil},
+		{"8a existing closed, connect_seq > 0 (Q12 fixed)", func(in *DecideInput) { in.Existing = ex(StateClosed, 3, 3) }, VerdictReply, wire.TagResetSession, "8a ", nil},
 		{"8b existing replacing", func(in *DecideInput) {
 			in.Existing = ex(StateNone, 3, 42)
 			in.Existing.Replacing = true
@@ -82,6 +86,21 @@ func TestDecideEveryRow(t *testing.T) {
 				t.Errorf("connect_seq %d, want existing+1 = 5", d.ConnectSeq)
 			}
 		}},
+		{"8f race with a stale connect_seq, won by us (Q11 fixed)", func(in *DecideInput) {
+			in.Existing = ex(StateConnectingSendConnectMsg, 4, 0)
+		}, VerdictReply, wire.TagWait, "8f connection race with a stale connect_seq won by us", func(t *testing.T, d Decision) {
+			if !d.KeepaliveExisting {
+				t.Error("WAIT without a keepalive on the winner")
+			}
+		}},
+		{"8f race with a stale connect_seq, lost by us", func(in *DecideInput) {
+			in.PeerAddr, in.MyAddr = low, high
+			in.Existing = ex(StateConnectingSendConnectMsg, 4, 0)
+		}, VerdictReply, wire.TagRetrySession, "8f stale connect_seq", nil},
+		{"8f race with a stale connect_seq, existing is server", func(in *DecideInput) {
+			in.Existing = ex(StateConnecting, 4, 0)
+			in.Existing.Server = true
+		}, VerdictReply, wire.TagRetrySession, "8f stale connect_seq", nil},
 		{"8g open session", func(in *DecideInput) { in.Existing = ex(StateOpened, 1, 5) }, VerdictReply, wire.TagRetrySession, "8g session open", func(t *testing.T, d Decision) {
 			if d.ConnectSeq != 2 {
 				t.Errorf("connect_seq %d", d.ConnectSeq)
