@@ -21,54 +21,52 @@ type dqItem struct {
 }
 
 // dispatchQueue is Ceph's DispatchQueue: messages that were not fast-dispatched, and
-// connection events, delivered one at a time on the dispatch center. Priority >= 64 is strict
-// (highest first, FIFO within a priority; events go at 255); lower priorities are served
-// round-robin by connection.
+// connection events, delivered one at a time on the dispatch center, in the order of Ceph's
+// PrioritizedQueue (pqueue.go): priority >= 64 strict (events at 255), lower priorities
+// sharing tokens by priority, and within a priority connections taking turns.
 type dispatchQueue struct {
 	m      *Messenger
 	center *event.Center
 
 	mu       sync.Mutex
-	strict   []prioItems // sorted by priority, descending
-	low      []connItems // round-robin by connection
-	lowNext  int
+	pq       *prioQueue[dqItem]
 	n        int
 	posted   bool
 	stopping bool // guarded by m.mu
 }
 
-type prioItems struct {
-	prio  uint16
-	items []dqItem
-}
-
-type connItems struct {
-	conn  *Connection
-	items []dqItem
-}
+// eventClass is the class connection events are queued under (Ceph queues them under id 0,
+// which discard_queue never removes).
+const eventClass = 0
 
 func newDispatchQueue(m *Messenger, c *event.Center) *dispatchQueue {
-	return &dispatchQueue{m: m, center: c}
+	return &dispatchQueue{m: m, center: c, pq: newPrioQueue[dqItem](pqMaxTokensPerPriority, pqMinCost)}
 }
 
-// enqueue queues a received message.
+// enqueue queues a received message: strict at priority >= 64, else with its data length as
+// cost (Ceph's Message::get_cost).
 func (q *dispatchQueue) enqueue(c *Connection, msg *Message, res proto.Reservation) {
-	q.push(dqItem{conn: c, msg: msg, res: res}, msg.Header.Priority)
+	it := dqItem{conn: c, msg: msg, res: res}
+	prio := msg.Header.Priority
+	q.mu.Lock()
+	if prio >= wire.PrioLow {
+		q.pq.EnqueueStrict(c.id, prio, it)
+	} else {
+		q.pq.Enqueue(c.id, prio, uint64(msg.Header.DataLen), it)
+	}
+	q.pushedLocked()
 }
 
 // queueEvent queues a connection event at the highest priority.
 func (q *dispatchQueue) queueEvent(c *Connection, kind proto.EventKind) {
 	q.m.trace(TraceEvent{Kind: TraceConnEvent, Conn: c, Event: kind})
-	q.push(dqItem{conn: c, event: kind}, wire.PrioHighest)
+	q.mu.Lock()
+	q.pq.EnqueueStrict(eventClass, wire.PrioHighest, dqItem{conn: c, event: kind})
+	q.pushedLocked()
 }
 
-func (q *dispatchQueue) push(it dqItem, prio uint16) {
-	q.mu.Lock()
-	if prio >= wire.PrioLow {
-		q.pushStrict(it, prio)
-	} else {
-		q.pushLow(it)
-	}
+// pushedLocked counts a queued item, releases q.mu and makes sure a run is posted.
+func (q *dispatchQueue) pushedLocked() {
 	q.n++
 	post := !q.posted
 	q.posted = true
@@ -78,55 +76,13 @@ func (q *dispatchQueue) push(it dqItem, prio uint16) {
 	}
 }
 
-func (q *dispatchQueue) pushStrict(it dqItem, prio uint16) {
-	i := 0
-	for i < len(q.strict) && q.strict[i].prio > prio {
-		i++
-	}
-	if i == len(q.strict) || q.strict[i].prio != prio {
-		q.strict = append(q.strict, prioItems{})
-		copy(q.strict[i+1:], q.strict[i:])
-		q.strict[i] = prioItems{prio: prio}
-	}
-	q.strict[i].items = append(q.strict[i].items, it)
-}
-
-func (q *dispatchQueue) pushLow(it dqItem) {
-	for i := range q.low {
-		if q.low[i].conn == it.conn {
-			q.low[i].items = append(q.low[i].items, it)
-			return
-		}
-	}
-	q.low = append(q.low, connItems{conn: it.conn, items: []dqItem{it}})
-}
-
 // pop removes the next item; q.mu is held.
 func (q *dispatchQueue) pop() (dqItem, bool) {
-	for i := range q.strict {
-		if items := q.strict[i].items; len(items) > 0 {
-			it := items[0]
-			items[0] = dqItem{}
-			q.strict[i].items = items[1:]
-			q.n--
-			return it, true
-		}
+	it, ok := q.pq.Dequeue()
+	if ok {
+		q.n--
 	}
-	if len(q.low) == 0 {
-		return dqItem{}, false
-	}
-	k := q.lowNext % len(q.low)
-	it := q.low[k].items[0]
-	q.low[k].items[0] = dqItem{}
-	q.low[k].items = q.low[k].items[1:]
-	if len(q.low[k].items) == 0 {
-		q.low = append(q.low[:k], q.low[k+1:]...)
-	} else {
-		k++
-	}
-	q.lowNext = k
-	q.n--
-	return it, true
+	return it, ok
 }
 
 // run dispatches a bounded batch, then re-posts itself while items remain.
@@ -158,43 +114,16 @@ func (q *dispatchQueue) dispatch(it dqItem) {
 	it.res.Release()
 }
 
-// discard drops c's queued messages and events (Ceph's discard_queue) and releases their
-// throttle units.
+// discard drops c's queued messages (Ceph's discard_queue) and releases their throttle
+// units. Events stay: dispatchers must still hear of resets.
 func (q *dispatchQueue) discard(c *Connection) {
 	q.mu.Lock()
-	var drop []dqItem
-	for i := range q.strict {
-		q.strict[i].items, drop = filterConn(q.strict[i].items, c, drop)
-	}
-	for i := 0; i < len(q.low); i++ {
-		if q.low[i].conn == c {
-			drop = append(drop, q.low[i].items...)
-			q.low = append(q.low[:i], q.low[i+1:]...)
-			i--
-		}
-	}
+	drop := q.pq.RemoveClass(c.id)
 	q.n -= len(drop)
 	q.mu.Unlock()
 	for _, it := range drop {
-		if it.msg != nil {
-			it.res.Release()
-		}
+		it.res.Release()
 	}
-}
-
-// filterConn keeps the items not from c (in order) and appends c's messages to drop. Events
-// are kept: dispatchers must still hear of resets.
-func filterConn(items []dqItem, c *Connection, drop []dqItem) ([]dqItem, []dqItem) {
-	kept := items[:0]
-	for _, it := range items {
-		if it.conn == c && it.msg != nil {
-			drop = append(drop, it)
-			continue
-		}
-		kept = append(kept, it)
-	}
-	clear(items[len(kept):])
-	return kept, drop
 }
 
 // localDeliver delivers a message sent on the loopback connection (Ceph's local_delivery).

@@ -20,6 +20,7 @@ var (
 	ErrShutdown     = errors.New("msgr: messenger is shut down")
 	ErrAlreadyBound = errors.New("msgr: messenger already bound")
 	ErrNoFreePort   = errors.New("msgr: no free port in the bind range")
+	ErrNotBound     = errors.New("msgr: messenger not bound")
 	// ErrConnectionClosed: a message was sent on a connection that is closed.
 	ErrConnectionClosed = errors.New("msgr: connection closed")
 )
@@ -201,11 +202,55 @@ func (m *Messenger) Bind(addr netip.AddrPort) error {
 	return nil
 }
 
-func (m *Messenger) listen(addr netip.AddrPort) (netio.Listener, error) {
+// RebindNonceStep is what Rebind adds to the nonce (Ceph's rebind: nonce += 1,000,000).
+const RebindNonceStep = 1_000_000
+
+// Rebind moves the messenger to a new port on the same IP, as a restarted daemon would
+// (Ceph's rebind): it stops listening, marks every connection down with a reset event, adds
+// RebindNonceStep to the nonce, and binds again at the first free port of the bind range
+// that is neither the current one nor in avoid. Peers see a new instance.
+func (m *Messenger) Rebind(avoid ...uint16) error {
+	m.mu.Lock()
+	if !m.bound {
+		m.mu.Unlock()
+		return ErrNotBound
+	}
+	if m.state == stateShutdown {
+		m.mu.Unlock()
+		return ErrShutdown
+	}
+	old := m.listener
+	avoid = append(avoid, m.myAddr.Port())
+	m.mu.Unlock()
+	old.stop()
+	m.MarkDownAll()
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ip := m.myAddr.Addr.Addr()
+	l, err := m.listen(netip.AddrPortFrom(ip, 0), avoid...)
+	if err != nil {
+		m.bound, m.listener = false, nil
+		return fmt.Errorf("msgr %v: rebind: %w", m.cfg.Name, err)
+	}
+	m.myAddr.Nonce += RebindNonceStep
+	m.myAddr.Addr = l.Addr()
+	m.listener = newProcessor(m, l)
+	if m.state == stateReady {
+		m.listener.start()
+	}
+	return nil
+}
+
+// listen listens on addr; port 0 takes the first free port of the bind range not in avoid.
+func (m *Messenger) listen(addr netip.AddrPort, avoid ...uint16) (netio.Listener, error) {
 	if addr.Port() != 0 {
 		return m.cfg.Stack.Listen(addr, 0)
 	}
 	for port := m.cfg.BindPortMin; port <= m.cfg.BindPortMax && port != 0; port++ {
+		if slices.Contains(avoid, port) {
+			continue
+		}
 		l, err := m.cfg.Stack.Listen(netip.AddrPortFrom(addr.Addr(), port), 0)
 		if err == nil {
 			return l, nil

@@ -386,8 +386,8 @@ func checkExactlyOnce(t *testing.T, e scEnv, what string, got []uint64, n int) {
 // SimpleTest: round trip (connected, session count 1, peer is an OSD); Connection::mark_down
 // ⇒ not connected; after the server shut down, sending on the marked-down connection is
 // refused and a new connection never connects (it is refused and keeps failing); the loopback
-// connection delivers to ourselves with our own source. Ceph's rebind step is not ported: the
-// Messenger has no rebind.
+// connection delivers to ourselves with our own source. Between 1 and 3, as in Ceph, the server
+// rebinds outside the ten ports it was told to avoid, with a new nonce, and a new session works.
 func scSimple(t *testing.T, e scEnv) {
 	fast := e.Rand().IntN(2) == 0
 	srv, sd := e.Messenger(serverOpts(fast, nil))
@@ -408,6 +408,25 @@ func scSimple(t *testing.T, e scEnv) {
 		t.Fatalf("%s: server accepted no client connection", e.Desc())
 	}
 	wantCount(t, e, sconn, 1, "server session")
+
+	// 2. rebind to a new port (avoiding the next ten), with a new nonce, and round trip again
+	before := srv.MyAddr()
+	var avoid []uint16
+	for i := range uint16(10) {
+		avoid = append(avoid, before.Port()+i)
+	}
+	if err := srv.Rebind(avoid...); err != nil {
+		t.Fatalf("%s: rebind: %v", e.Desc(), err)
+	}
+	after := srv.MyAddr()
+	if slices.Contains(avoid, after.Port()) || after.Nonce != before.Nonce+msgr.RebindNonceStep {
+		t.Fatalf("%s: rebind from %v to %v (avoiding %v)", e.Desc(), before, after, avoid)
+	}
+	e.WaitFor("the old session to end", func() bool { return !conn.IsConnected() })
+	conn = connectTo(t, cli, srv)
+	cd.clear(&cd.gotNew)
+	roundTrip(t, e, conn, cd, 7)
+	wantCount(t, e, conn, 1, "client session after rebind")
 
 	// 3. mark down
 	conn.MarkDown()

@@ -1,0 +1,211 @@
+package msgr
+
+// prioQueue is Ceph's PrioritizedQueue as the DispatchQueue uses it (msgr1-protocol.md §8.4).
+//
+// Items carry a class (the connection id; 0 for connection events) and a priority. Strict
+// items (priority >= 64 in the DispatchQueue) go highest priority first. The others share
+// tokens: each priority has a bucket, refilled after every dequeue in proportion to its
+// priority; the lowest priority whose front item costs less than its tokens goes next, and when
+// none can pay, the highest priority goes anyway. Within one priority, classes take turns
+// (round-robin by class id), so one busy connection cannot starve the others; within a class,
+// items stay in order.
+//
+// Nothing here iterates a map: classes and buckets are slices kept sorted, so the order of
+// dispatch is a function of the order of enqueues alone.
+type prioQueue[T any] struct {
+	strict    []*subQueue[T] // by priority, descending
+	normal    []*subQueue[T] // by priority, ascending (the order Ceph tries buckets in)
+	totalPrio uint64         // sum of the priorities of the normal buckets
+	maxTokens uint64         // ms_pq_max_tokens_per_priority
+	minCost   uint64         // ms_pq_min_cost
+	n         int
+}
+
+// Ceph's defaults for the dispatch queue.
+const (
+	pqMaxTokensPerPriority = 16 << 20 // ms_pq_max_tokens_per_priority
+	pqMinCost              = 64 << 10 // ms_pq_min_cost
+)
+
+func newPrioQueue[T any](maxTokens, minCost uint64) *prioQueue[T] {
+	return &prioQueue[T]{maxTokens: maxTokens, minCost: minCost}
+}
+
+// subQueue is one priority: its classes in id order, the class whose turn it is, its tokens.
+type subQueue[T any] struct {
+	prio    uint16
+	tokens  uint64
+	classes []pqClass[T]
+	cur     int
+	size    int
+}
+
+type pqClass[T any] struct {
+	id    uint64
+	items []pqItem[T]
+}
+
+type pqItem[T any] struct {
+	cost uint64
+	item T
+}
+
+// Len is the number of queued items.
+func (q *prioQueue[T]) Len() int { return q.n }
+
+// EnqueueStrict queues item at a strict priority.
+func (q *prioQueue[T]) EnqueueStrict(class uint64, prio uint16, item T) {
+	i := 0
+	for i < len(q.strict) && q.strict[i].prio > prio {
+		i++
+	}
+	if i == len(q.strict) || q.strict[i].prio != prio {
+		q.strict = insertAt(q.strict, i, &subQueue[T]{prio: prio})
+	}
+	q.strict[i].push(class, 0, item)
+	q.n++
+}
+
+// Enqueue queues item at a token-shared priority with the given cost (clamped to
+// [minCost, maxTokens], as Ceph does).
+func (q *prioQueue[T]) Enqueue(class uint64, prio uint16, cost uint64, item T) {
+	cost = min(max(cost, q.minCost), q.maxTokens)
+	i := 0
+	for i < len(q.normal) && q.normal[i].prio < prio {
+		i++
+	}
+	if i == len(q.normal) || q.normal[i].prio != prio {
+		q.normal = insertAt(q.normal, i, &subQueue[T]{prio: prio})
+		q.totalPrio += uint64(prio)
+	}
+	q.normal[i].push(class, cost, item)
+	q.n++
+}
+
+// Dequeue removes the next item.
+func (q *prioQueue[T]) Dequeue() (T, bool) {
+	var zero T
+	if len(q.strict) > 0 {
+		sq := q.strict[0]
+		it := sq.pop()
+		if sq.size == 0 {
+			q.strict = q.strict[1:]
+		}
+		q.n--
+		return it.item, true
+	}
+	if len(q.normal) == 0 {
+		return zero, false
+	}
+	k := len(q.normal) - 1 // nobody can pay: the highest priority goes
+	for i, sq := range q.normal {
+		if sq.front().cost < sq.tokens {
+			k = i
+			break
+		}
+	}
+	sq := q.normal[k]
+	it := sq.pop()
+	sq.tokens -= min(sq.tokens, it.cost)
+	if sq.size == 0 {
+		q.normal = append(q.normal[:k], q.normal[k+1:]...)
+		q.totalPrio -= uint64(sq.prio)
+	}
+	q.distribute(it.cost)
+	q.n--
+	return it.item, true
+}
+
+// distribute refills every bucket in proportion to its priority after cost was spent.
+func (q *prioQueue[T]) distribute(cost uint64) {
+	for _, sq := range q.normal {
+		sq.tokens = min(sq.tokens+uint64(sq.prio)*cost/q.totalPrio+1, q.maxTokens)
+	}
+}
+
+// RemoveClass drops every item of class and returns them (Ceph's remove_by_class).
+func (q *prioQueue[T]) RemoveClass(class uint64) []T {
+	var out []T
+	q.strict, out = removeClassFrom(q.strict, class, out, nil)
+	q.normal, out = removeClassFrom(q.normal, class, out, &q.totalPrio)
+	q.n -= len(out)
+	return out
+}
+
+func removeClassFrom[T any](sqs []*subQueue[T], class uint64, out []T, total *uint64) ([]*subQueue[T], []T) {
+	kept := sqs[:0]
+	for _, sq := range sqs {
+		out = sq.removeClass(class, out)
+		if sq.size > 0 {
+			kept = append(kept, sq)
+		} else if total != nil {
+			*total -= uint64(sq.prio)
+		}
+	}
+	clear(sqs[len(kept):])
+	return kept, out
+}
+
+func (sq *subQueue[T]) push(class, cost uint64, item T) {
+	j := 0
+	for j < len(sq.classes) && sq.classes[j].id < class {
+		j++
+	}
+	if j == len(sq.classes) || sq.classes[j].id != class {
+		if j <= sq.cur && len(sq.classes) > 0 {
+			sq.cur++ // keep the turn with the class that had it
+		}
+		sq.classes = insertAt(sq.classes, j, pqClass[T]{id: class})
+	}
+	sq.classes[j].items = append(sq.classes[j].items, pqItem[T]{cost: cost, item: item})
+	sq.size++
+}
+
+func (sq *subQueue[T]) front() pqItem[T] { return sq.classes[sq.cur].items[0] }
+
+// pop takes the front item of the class whose turn it is and passes the turn on.
+func (sq *subQueue[T]) pop() pqItem[T] {
+	c := &sq.classes[sq.cur]
+	it := c.items[0]
+	c.items[0] = pqItem[T]{}
+	c.items = c.items[1:]
+	if len(c.items) == 0 {
+		sq.classes = append(sq.classes[:sq.cur], sq.classes[sq.cur+1:]...)
+	} else {
+		sq.cur++
+	}
+	if sq.cur >= len(sq.classes) {
+		sq.cur = 0
+	}
+	sq.size--
+	return it
+}
+
+func (sq *subQueue[T]) removeClass(class uint64, out []T) []T {
+	for j := range sq.classes {
+		if sq.classes[j].id != class {
+			continue
+		}
+		for _, it := range sq.classes[j].items {
+			out = append(out, it.item)
+		}
+		sq.size -= len(sq.classes[j].items)
+		sq.classes = append(sq.classes[:j], sq.classes[j+1:]...)
+		if j < sq.cur {
+			sq.cur--
+		}
+		if sq.cur >= len(sq.classes) {
+			sq.cur = 0
+		}
+		break
+	}
+	return out
+}
+
+func insertAt[E any](s []E, i int, e E) []E {
+	var zero E
+	s = append(s, zero)
+	copy(s[i+1:], s[i:])
+	s[i] = e
+	return s
+}
