@@ -24,6 +24,8 @@ type frameTracker struct {
 	cuts     int // chunks cut at a boundary
 	// violation reports a wire-level invariant broken (an ACK on a lossy session).
 	violation func(name, detail string)
+	// logf, when set, writes the readable trace: boundary cuts and ACK frames.
+	logf func(format string, args ...any)
 }
 
 type connTrack struct {
@@ -49,6 +51,26 @@ type streamTrack struct {
 	bounds    []uint64
 	protected []span
 	delivered uint64 // bytes delivered so far (from the chunker's OpDeliver calls)
+	// targets are the offsets corruptTarget chose that may not be delivered yet. simnet moves a
+	// second corruption of one byte to the next byte, which may be unprotected (a frame tag: a
+	// flipped MSG tag reads as CLOSE), so a byte is never chosen twice.
+	targets  []uint64
+	fixedTag wire.Tag // the tag whose fixed-size payload is being read
+}
+
+// taken reports whether off was already chosen as a corruption target, forgetting the
+// targets that were delivered.
+func (st *streamTrack) taken(off uint64) bool {
+	kept := st.targets[:0]
+	hit := false
+	for _, o := range st.targets {
+		if o >= st.delivered {
+			kept = append(kept, o)
+			hit = hit || o == off
+		}
+	}
+	st.targets = kept
+	return hit
 }
 
 func newFrameTracker(r *detrand.Rand, cutBias detrand.Ratio) *frameTracker {
@@ -99,6 +121,9 @@ func (t *frameTracker) Chunk(s simnet.StreamID, op simnet.Op, off uint64, avail 
 		if b, ok := t.boundaryWithin(s, off, avail); ok {
 			n = b
 			t.cuts++
+			if t.logf != nil {
+				t.logf("network: %v %v cut at a msgr1 boundary ±1: %d of %d bytes from offset %d", s, op, n, avail, off)
+			}
 		}
 	}
 	if op == simnet.OpDeliver {
@@ -109,12 +134,13 @@ func (t *frameTracker) Chunk(s simnet.StreamID, op simnet.Op, off uint64, avail 
 	return n
 }
 
-// defaultChunk is simnet's own distribution: everything with probability 1/2, else uniform.
+// defaultChunk is simnet's own distribution: everything with probability 1/2 (and on word 0),
+// else uniform.
 func (t *frameTracker) defaultChunk(avail int) int {
-	if avail <= 1 || t.rand.Bool() {
+	if avail <= 1 || !t.rand.Bool() {
 		return avail
 	}
-	return 1 + t.rand.IntN(avail)
+	return avail - t.rand.IntN(avail)
 }
 
 // boundaryWithin picks a cut length in [1, avail] that ends at a boundary ±1 after off.
@@ -150,7 +176,12 @@ func (t *frameTracker) corruptTarget() (simnet.StreamID, uint64, bool) {
 			sp := st.protected[i]
 			if sp.end > st.delivered {
 				start := max(sp.start, st.delivered)
-				return simnet.StreamID{Conn: id, Dir: dir}, start + t.rand.Uint64N(sp.end-start), true
+				off := start + t.rand.Uint64N(sp.end-start)
+				if st.taken(off) {
+					break
+				}
+				st.targets = append(st.targets, off)
+				return simnet.StreamID{Conn: id, Dir: dir}, off, true
 			}
 		}
 	}
@@ -312,6 +343,9 @@ func (c *connTrack) consume(d simnet.Dir, b []byte) {
 			c.afterReply()
 		}
 	case stepReplySeq, stepSeq, stepFixed:
+		if st.step == stepFixed && st.fixedTag == wire.TagAck && c.t.logf != nil {
+			c.t.logf("network: conn %d %v: ACK %d", c.id, d, binary.LittleEndian.Uint64(b))
+		}
 		st.step = stepTag
 	case stepTag:
 		c.consumeTag(d, wire.Tag(b[0]))
@@ -346,6 +380,7 @@ func (c *connTrack) afterReply() {
 
 func (c *connTrack) consumeTag(d simnet.Dir, tag wire.Tag) {
 	st := &c.s[d]
+	st.fixedTag = tag
 	switch tag {
 	case wire.TagMsg:
 		st.step = stepHeader

@@ -28,3 +28,32 @@ func TestCanaryIsCaught(t *testing.T) {
 	}
 	t.Fatalf("canary %s was not caught by %s in %d seeds", canaryName, canaryWant, maxSeeds)
 }
+
+// The shrinker turns the canary's first failing seed into a tape of a few dozen decisions at
+// most that still fails the same way, and whose replay is that same run.
+func TestCanaryShrinks(t *testing.T) {
+	for seed := uint64(1); seed <= 300; seed++ {
+		f := SwarmFaults(detrand.NewSeeded(seed))
+		f.On[FaultReset] = true
+		opts := DefaultOptions(seed)
+		opts.Faults = &f
+		tape, r := TapeOf(opts)
+		if !hasViolation(r, canaryWant) {
+			continue
+		}
+		small, rep, err := Shrink(tape, ShrinkOptions{Target: canaryWant, MaxRuns: 5000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("seed %d: %v -> %v in %d replays (faults off %v, workload %v)", seed, rep.Before, rep.After, rep.Runs, rep.FaultsOff, rep.Workloads)
+		if rep.After.Decisions > 40 {
+			t.Errorf("shrunk tape still has %d decisions", rep.After.Decisions)
+		}
+		again := small.Replay()
+		if !hasViolation(again, canaryWant) || again.TraceHash != rep.AfterRun.TraceHash {
+			t.Fatalf("the shrunk tape does not replay its run: %v", again)
+		}
+		return
+	}
+	t.Fatal("no failing seed to shrink")
+}

@@ -29,6 +29,20 @@ const (
 	InvLossyAck        = "lossy-ack"          // an ACK frame on a lossy session (Ceph PR #13700)
 )
 
+// InvariantDoc explains what each invariant requires, for reports and replays.
+var InvariantDoc = map[string]string{
+	InvLosslessOrder:   "a lossless session dispatches each sender's messages in the order they were sent",
+	InvLosslessLoss:    "every message sent on a lossless session is dispatched, unless the sender heard of a session reset (reset or remote_reset) after sending it, a crash took either end, or the messenger reported dropping it",
+	InvDuplicate:       "no message is dispatched twice to one incarnation of a receiver",
+	InvLossyOrder:      "a lossy session dispatches at most once, in send order",
+	InvUnknownMessage:  "every dispatched message was sent by someone",
+	InvCorruptDelivery: "a dispatched message carries exactly the bytes that were sent: corruption must be caught by a crc and end the connection",
+	InvNoProgress:      "the safety phase issues every send within its bounds of virtual time and steps",
+	InvLiveness:        "once every fault is healed, every queued lossless message arrives and every session settles within the liveness bound",
+	InvShutdownStalled: "every messenger finishes shutting down",
+	InvLossyAck:        "a lossy session never carries an ACK frame (Ceph PR #13700)",
+}
+
 // AllInvariants lists every invariant name.
 var AllInvariants = []string{InvLosslessOrder, InvLosslessLoss, InvDuplicate, InvLossyOrder, InvUnknownMessage,
 	InvCorruptDelivery, InvNoProgress, InvLiveness, InvShutdownStalled, InvLossyAck}

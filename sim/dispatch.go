@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"fmt"
+
 	"github.com/msgrsim/msgrsim/msgr"
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
@@ -19,6 +21,10 @@ func (n *simNode) FastDispatch(c *msgr.Connection, m *msgr.Message) {
 func (n *simNode) Dispatch(c *msgr.Connection, m *msgr.Message) bool {
 	s := n.s
 	s.check.Dispatched(n.incName(), m.Header.Tid, intact(m), int64(s.w.Now()))
+	if s.w.Trace.keep {
+		s.w.Trace.AddMark(Mark{At: s.w.Now(), Kind: "dispatch", Node: n.incName(), Peer: m.Header.Src.String(),
+			ID: m.Header.Tid, Conn: c.ID(), Text: fmt.Sprintf("seq %d", m.Header.Seq)})
+	}
 	if n.osd && m.Header.Src.Type == wire.EntityClient && m.Header.Type == wire.MsgPing && n.alive {
 		n.sendOn(c, m.Header.Src.String(), false)
 	}
@@ -86,12 +92,15 @@ func (n *simNode) log(ev msgr.TraceEvent, conn uint64) {
 		}
 	case msgr.TraceFault:
 		w.Trace.Logf(w.Now(), "%s conn %d: fault in %v: %v", who, conn, ev.From, ev.Err)
+		w.Trace.AddMark(Mark{At: w.Now(), Kind: "fault", Node: who, Conn: conn, Text: fmt.Sprintf("fault in %v: %v", ev.From, ev.Err)})
 	case msgr.TraceDecision:
 		w.Trace.Logf(w.Now(), "%s conn %d: accept decision %s", who, conn, ev.Rule)
+		w.Trace.AddMark(Mark{At: w.Now(), Kind: "decision", Node: who, Conn: conn, Text: ev.Rule})
 	case msgr.TraceDispatch:
 		w.Trace.Logf(w.Now(), "%s conn %d: dispatch %v fast=%v", who, conn, ev.Msg, ev.Fast)
 	case msgr.TraceConnEvent:
 		w.Trace.Logf(w.Now(), "%s conn %d: event %v", who, conn, ev.Event)
+		w.Trace.AddMark(Mark{At: w.Now(), Kind: "event", Node: who, Conn: conn, Text: ev.Event.String()})
 	case msgr.TraceDrop:
 		w.Trace.Logf(w.Now(), "%s conn %d: dropped %v", who, conn, ev.Msg)
 	}

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -8,19 +9,25 @@ import (
 	"github.com/msgrsim/msgrsim/simnet"
 )
 
-// scheduleFaults plans the discrete fault injections of the safety phase: one every ~Every
-// (uniform in [0, 2·Every]), each a fault kind drawn among those on.
+// scheduleFaults plans the discrete fault injections of the safety phase: a slot every ~Every
+// (uniform in (0, 2·Every]), each holding a fault kind drawn among those on, or none. Word 0
+// gives the longest gap and an empty slot, so a tape of zeros injects nothing.
 func (s *scenario) scheduleFaults() {
 	kinds := s.faults.discrete()
 	if len(kinds) == 0 {
 		return
 	}
+	gap := uint64(2 * s.faults.Every)
 	for at := time.Duration(0); ; {
-		at += time.Duration(s.frand.Uint64N(uint64(2*s.faults.Every) + 1))
+		at += time.Duration(gap - s.frand.Uint64N(gap))
 		if at >= s.opts.Window {
 			return
 		}
-		k := kinds[s.frand.IntN(len(kinds))]
+		pick := s.frand.IntN(len(kinds) + 1)
+		if pick == 0 {
+			continue
+		}
+		k := kinds[pick-1]
 		s.w.Schedule(at, func() { s.inject(k) })
 	}
 }
@@ -54,7 +61,7 @@ func (s *scenario) randomNode() *simNode { return s.nodes[s.frand.IntN(len(s.nod
 
 // randomIP is a node's IP, or (sometimes) the wildcard.
 func (s *scenario) randomIP() netip.Addr {
-	if s.frand.IntN(8) == 0 {
+	if s.frand.IntN(8) == 7 {
 		return netip.Addr{}
 	}
 	return s.randomNode().ip
@@ -64,7 +71,7 @@ func (s *scenario) injectClog() bool {
 	from, to := s.randomIP(), s.randomIP()
 	until := s.w.Now() + time.Duration(s.frand.Range(1, 50))*time.Millisecond
 	s.w.Net.Clog(from, to, until)
-	s.w.Trace.Logf(s.w.Now(), "inject: clog %v -> %v until %v", from, to, until)
+	s.noteFault("", "clog %v -> %v until %v", from, to, until)
 	return true
 }
 
@@ -76,7 +83,7 @@ func (s *scenario) injectReset() bool {
 	c := conns[s.frand.IntN(len(conns))]
 	end := simnet.Dir(s.frand.IntN(2))
 	how := simnet.ResetHow(s.frand.IntN(3))
-	s.w.Trace.Logf(s.w.Now(), "inject: reset conn %d (%v, end %v, %v)", c.ID, c.Client, end, how)
+	s.noteFault("", "reset conn %d (%v, end %v, %v)", c.ID, c.Client, end, how)
 	return s.w.Net.Reset(c.ID, end, how)
 }
 
@@ -85,19 +92,20 @@ func (s *scenario) injectPartition() bool {
 	switch s.frand.IntN(3) {
 	case 0:
 		s.w.Net.Partition(a.ip, b.ip)
-		s.w.Trace.Logf(s.w.Now(), "inject: partition %s -> %s", a.name, b.name)
+		s.noteFault("", "partition %s -> %s", a.name, b.name)
 	case 1:
 		s.w.Net.Partition(a.ip, b.ip)
 		s.w.Net.Partition(b.ip, a.ip)
-		s.w.Trace.Logf(s.w.Now(), "inject: partition %s <-> %s", a.name, b.name)
+		s.noteFault("", "partition %s <-> %s", a.name, b.name)
 	default:
 		s.w.Net.Isolate(a.ip)
-		s.w.Trace.Logf(s.w.Now(), "inject: isolate %s", a.name)
+		s.noteFault("", "isolate %s", a.name)
 	}
 	heal := s.w.Now() + time.Duration(s.frand.Range(5, 200))*time.Millisecond
 	s.w.Schedule(heal, func() {
 		s.w.Net.Heal()
 		s.w.Trace.Logf(s.w.Now(), "heal partitions and clogs")
+		s.w.Trace.AddMark(Mark{At: s.w.Now(), Kind: "heal", Text: "heal partitions and clogs"})
 	})
 	return true
 }
@@ -109,7 +117,7 @@ func (s *scenario) injectCorrupt() bool {
 	}
 	bit := uint8(s.frand.IntN(8))
 	s.w.Net.Corrupt(st, off, bit)
-	s.w.Trace.Logf(s.w.Now(), "inject: corrupt %v byte %d bit %d", st, off, bit)
+	s.noteFault("", "corrupt %v byte %d bit %d", st, off, bit)
 	return true
 }
 
@@ -122,7 +130,7 @@ func (s *scenario) injectPause() bool {
 	for _, c := range n.m.Centers() {
 		s.w.Pause(c, until)
 	}
-	s.w.Trace.Logf(s.w.Now(), "inject: pause %s until %v", n.incName(), until)
+	s.noteFault(n.incName(), "pause until %v", until)
 	return true
 }
 
@@ -135,7 +143,7 @@ func (s *scenario) injectCrash() bool {
 	}
 	s.stats.Crashes++
 	old := n.m.MyAddr()
-	s.w.Trace.Logf(s.w.Now(), "inject: crash %s", n.incName())
+	s.noteFault(n.incName(), "crash")
 	n.host.Crash()
 	for _, c := range n.m.Centers() {
 		s.w.Stop(c)
@@ -167,4 +175,18 @@ func (s *scenario) restart(n *simNode, old wire.EntityAddr, keepNonce bool) {
 			p.m.MarkDown(old)
 		}
 	}
+}
+
+// noteFault logs an injected fault ("inject: …") and marks it on the timeline, on node's lane
+// or ("" ) the network's.
+func (s *scenario) noteFault(node, format string, args ...any) {
+	if !s.w.Trace.keep {
+		return
+	}
+	text := fmt.Sprintf(format, args...)
+	if node != "" {
+		text = node + " " + text
+	}
+	s.w.Trace.Logf(s.w.Now(), "inject: %s", text)
+	s.w.Trace.AddMark(Mark{At: s.w.Now(), Kind: "inject", Node: node, Text: text})
 }

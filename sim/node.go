@@ -75,6 +75,7 @@ func (n *simNode) start(nonce uint32) error {
 	n.alive = true
 	s.byAddr[m.MyAddr()] = n
 	s.w.Trace.Logf(s.w.Now(), "%s up at %v", n.incName(), m.MyAddr())
+	s.w.Trace.AddMark(Mark{At: s.w.Now(), Kind: "up", Node: n.incName(), Text: fmt.Sprintf("up at %v", m.MyAddr())})
 	return nil
 }
 
@@ -108,10 +109,18 @@ func (n *simNode) sendOn(c *msgr.Connection, toName string, lossless bool) {
 	id := s.nextID
 	m := wire.NewMessage(wire.MsgPing, payload(s, id))
 	m.Header.Tid = id
-	if s.rand.IntN(50) == 0 {
+	if s.rand.IntN(50) == 49 {
 		m.Data = payloadData(id, 4096+s.rand.IntN(60000))
 	}
 	s.check.Sent(n.name, toName, id, lossless)
+	if s.w.Trace.keep {
+		kind := "lossy"
+		if lossless {
+			kind = "lossless"
+		}
+		s.w.Trace.Logf(s.w.Now(), "%s conn %d: send id %d to %s (%s, %d+0+%d bytes)", n.incName(), c.ID(), id, toName, kind, len(m.Front), len(m.Data))
+		s.w.Trace.AddMark(Mark{At: s.w.Now(), Kind: "send", Node: n.incName(), Peer: toName, ID: id, Conn: c.ID(), Text: kind})
+	}
 	if err := c.SendMessage(m); err != nil {
 		s.check.Dropped(id)
 	}
@@ -121,7 +130,7 @@ func (n *simNode) sendOn(c *msgr.Connection, toName string, lossless bool) {
 // tell whether the content arrived intact), mostly small, sometimes a few KiB.
 func payload(s *scenario, id uint64) []byte {
 	n := 8 + s.rand.IntN(248)
-	if s.rand.IntN(10) == 0 {
+	if s.rand.IntN(10) == 9 {
 		n = 4096 + s.rand.IntN(4096)
 	}
 	b := make([]byte, n)

@@ -23,6 +23,15 @@ type Options struct {
 	MaxSteps  uint64        // bound on scheduling decisions per phase (default 5,000,000)
 	Liveness  time.Duration // virtual time the liveness phase may take (default 10 min)
 
+	// Where the decisions come from: by default a family seeded from Seed. Replay draws them
+	// from Tape instead (zeros past its end); Fuzz from a fuzzer's bytes, and then, when
+	// Faults is nil, the fault mix is drawn from those bytes too. Record keeps the decisions
+	// the run drew (Result.Tape), so it can be saved and replayed as a tape.
+	Tape   []uint64
+	Replay bool
+	Fuzz   []byte
+	Record bool
+
 	perturbAt uint64 // test hook: make the second run of CheckDeterminism differ at this event
 }
 
@@ -30,6 +39,20 @@ type Options struct {
 // stream, no faults.
 func DefaultOptions(seed uint64) Options {
 	return Options{Seed: seed, OSDs: 2, Clients: 1, Messages: 50}
+}
+
+// decisions returns the root of the run's random family and, unless the run is plainly
+// seeded, the log of every decision it draws.
+func (o *Options) decisions() (*detrand.Rand, *detrand.Log) {
+	switch {
+	case o.Fuzz != nil:
+		return detrand.NewFuzzed(o.Fuzz)
+	case o.Replay:
+		return detrand.NewTaped(o.Tape)
+	case o.Record:
+		return detrand.NewRecorded(o.Seed)
+	}
+	return detrand.NewSeeded(o.Seed), nil
 }
 
 func (o *Options) setDefaults() {
@@ -45,7 +68,7 @@ func (o *Options) setDefaults() {
 	if o.Liveness == 0 {
 		o.Liveness = 10 * time.Minute
 	}
-	if o.Faults == nil {
+	if o.Faults == nil && o.Fuzz == nil {
 		f := NoFaults()
 		o.Faults = &f
 	}
@@ -84,7 +107,11 @@ type Result struct {
 	Violations  []Violation
 	Summary     string
 	Trace       []string
+	Marks       []Mark // the run's timeline (with KeepTrace)
 	Events      uint64 // events folded into the trace hash
+	// Tape is the decisions the run drew, in order, when it recorded, replayed or fuzzed
+	// (not the ones that drew a fuzzed run's fault mix): Tape and Options replay the run.
+	Tape []uint64
 
 	checkpoints []uint64
 	recorded    []string
@@ -105,6 +132,8 @@ type scenario struct {
 	held    int                          // messages held back by dispatch delay injection
 	byAddr  map[wire.EntityAddr]*simNode // every address any incarnation had
 	opened  map[*msgr.Connection]bool    // connections that had a session
+	log     *detrand.Log                 // the decisions drawn (recorded, replayed or fuzzed runs)
+	logFrom int                          // decisions before this one drew the fault mix
 }
 
 // Run executes the default scenario for opts.Seed: OSD-like nodes exchanging lossless
@@ -119,13 +148,21 @@ func Run(opts Options) Result { return run(opts, 0, 0, 0) }
 // one determinism check; perturbation (a test hook) applies to the second.
 func run(opts Options, recFrom, recTo uint64, instance int) Result {
 	opts.setDefaults()
+	root, log := opts.decisions()
+	if opts.Faults == nil {
+		f := SwarmFaults(root)
+		opts.Faults = &f
+	}
 	s := &scenario{opts: opts, faults: *opts.Faults, check: NewChecker(), phase: PhaseSafety,
-		byAddr: map[wire.EntityAddr]*simNode{}, opened: map[*msgr.Connection]bool{}}
+		byAddr: map[wire.EntityAddr]*simNode{}, opened: map[*msgr.Connection]bool{}, log: log}
+	if log != nil {
+		s.logFrom = log.Len()
+	}
 	netCfg := simnet.Config{Latency: 100 * time.Microsecond}
 	if s.faults.On[FaultLatency] {
 		netCfg.LatencySpread, netCfg.Jitter = s.faults.LatencySpread, s.faults.Jitter
 	}
-	s.w = NewWorld(opts.Seed, netCfg, opts.KeepTrace)
+	s.w = newWorld(opts.Seed, root, netCfg, opts.KeepTrace)
 	s.w.Trace.recFrom, s.w.Trace.recTo = recFrom, recTo
 	if instance == 2 && opts.perturbAt > 0 {
 		s.w.Trace.perturbAt, s.w.Trace.perturbWith = opts.perturbAt, 0xdead
@@ -156,6 +193,9 @@ func (s *scenario) setUpNetwork() {
 	}
 	s.tracker = newFrameTracker(s.w.Rand(), cut)
 	s.tracker.violation = func(name, detail string) { s.check.Violate(name, int64(s.w.Now()), "%s", detail) }
+	if s.w.Trace.keep {
+		s.tracker.logf = func(format string, args ...any) { s.w.Trace.Logf(s.w.Now(), format, args...) }
+	}
 	s.w.Net.SetChunker(s.tracker)
 	s.w.Net.SetObserver(s.tracker)
 	s.w.Net.SetTracer(func(tr simnet.Transfer) {
@@ -189,7 +229,7 @@ func (s *scenario) connectFault(from, to netip.AddrPort) simnet.ConnectFault {
 	pick := s.frand.IntN(len(kinds))
 	cf := kinds[pick].cf
 	s.stats.Injected[kinds[pick].f]++
-	s.w.Trace.Logf(s.w.Now(), "inject: connect %v -> %v: %v", from, to, cf)
+	s.noteFault("", "connect %v -> %v: %v", from, to, cf)
 	return cf
 }
 
@@ -305,10 +345,13 @@ func (s *scenario) result() Result {
 	r := Result{
 		Seed: s.opts.Seed, TraceHash: s.w.Trace.Hash(), Sent: sent, Delivered: deliv,
 		VirtualTime: s.w.Now(), Steps: s.w.Steps(), Faults: s.faults, Stats: s.stats, Phase: s.phase,
-		Violations: s.check.Violations(), Summary: s.check.Summary(), Trace: s.w.Trace.Lines(),
+		Violations: s.check.Violations(), Summary: s.check.Summary(), Trace: s.w.Trace.Lines(), Marks: s.w.Trace.Marks(),
 		Events: s.w.Trace.Events(), checkpoints: s.w.Trace.checkpoints, recorded: s.w.Trace.recorded,
 	}
 	r.Pass = len(r.Violations) == 0
+	if s.log != nil {
+		r.Tape = append([]uint64(nil), s.log.Words()[s.logFrom:]...)
+	}
 	return r
 }
 

@@ -13,6 +13,7 @@ type Trace struct {
 	events uint64
 	keep   bool
 	lines  []string
+	marks  []Mark
 
 	checkpoints    []uint64 // the hash after every checkpointEvery events
 	recFrom, recTo uint64   // events with index in [recFrom, recTo) are rendered into recorded
@@ -90,6 +91,27 @@ func (t *Trace) Logf(now time.Duration, format string, args ...any) {
 	}
 	t.lines = append(t.lines, fmt.Sprintf("%12.6fs  ", now.Seconds())+fmt.Sprintf(format, args...))
 }
+
+// Mark is one happening of a run placed on its timeline (kept with the readable trace).
+type Mark struct {
+	At   time.Duration `json:"at_ns"`
+	Kind string        `json:"kind"` // send, dispatch, fault, event, decision, inject, heal, up, violation
+	Node string        `json:"node"` // where it happened ("" for the network)
+	Peer string        `json:"peer,omitempty"`
+	ID   uint64        `json:"id,omitempty"`   // message id (send, dispatch)
+	Conn uint64        `json:"conn,omitempty"` // connection id on Node
+	Text string        `json:"text"`
+}
+
+// AddMark records m when keeping lines.
+func (t *Trace) AddMark(m Mark) {
+	if t.keep {
+		t.marks = append(t.marks, m)
+	}
+}
+
+// Marks are the recorded timeline marks, in order.
+func (t *Trace) Marks() []Mark { return t.marks }
 
 // Hash is the running hash.
 func (t *Trace) Hash() uint64 { return t.hash }

@@ -37,7 +37,11 @@ type entry struct {
 
 // NewWorld creates an empty world for seed with the given network configuration.
 func NewWorld(seed uint64, netCfg simnet.Config, keepTrace bool) *World {
-	root := detrand.NewSeeded(seed)
+	return newWorld(seed, detrand.NewSeeded(seed), netCfg, keepTrace)
+}
+
+// newWorld creates a world whose decisions come from root (seeded, recorded or taped).
+func newWorld(seed uint64, root *detrand.Rand, netCfg simnet.Config, keepTrace bool) *World {
 	clock := simnet.NewClock()
 	w := &World{Seed: seed, Clock: clock, root: root, Trace: NewTrace(keepTrace)}
 	w.Net = simnet.New(clock, root.Fork(), netCfg)
@@ -131,7 +135,10 @@ func (w *World) Step() (bool, error) {
 	if total == 0 {
 		return w.advance(), nil
 	}
-	k := w.sched.IntN(total)
+	k := 0
+	if total > 1 {
+		k = w.sched.IntN(total)
+	}
 	if k >= len(w.ready)+nr {
 		j := w.due[k-len(w.ready)-nr]
 		w.jobs.remove(j)
@@ -149,6 +156,9 @@ func (w *World) Step() (bool, error) {
 	}
 	tr := w.Net.Run(k - len(w.ready))
 	w.Trace.Add(2, uint64(w.Clock.Now()), uint64(tr.Kind), tr.Conn, uint64(tr.Bytes))
+	if w.Trace.keep {
+		w.Trace.Logf(w.Clock.Now(), "network: %v", tr)
+	}
 	return true, nil
 }
 

@@ -395,8 +395,8 @@ func TestClog(t *testing.T) {
 	start := w.net.now()
 	until := start + 10*time.Millisecond
 	w.net.Clog(ipA, ipB, until)
-	writeSome(t, cl, []byte("held"))
-	writeSome(t, srv, []byte("free"))
+	writeAll(t, cl, []byte("held"))
+	writeAll(t, srv, []byte("free"))
 	if due, ok := w.net.NextEvent(); !ok || due != start+time.Millisecond {
 		t.Fatalf("NextEvent = %v, %v; want the latency", due, ok)
 	}
@@ -507,7 +507,7 @@ func TestPartition(t *testing.T) {
 	}
 	up := pattern(1000, 4)
 	sent := writeSome(t, cl, up)
-	writeSome(t, srv, []byte("reply"))
+	writeAll(t, srv, []byte("reply"))
 	w.settle() // Delivers the reply; the other direction is held and NextEvent ignores it.
 	if got, _ := readAvailable(t, cl); string(got) != "reply" {
 		t.Fatalf("unblocked direction: %q", got)
@@ -754,8 +754,8 @@ func TestConns(t *testing.T) {
 	w.settle()
 	pending := w.connect(w.b, netip.AddrPortFrom(ipA, 1))
 	srv, _ := l.Accept()
-	writeSome(t, established, []byte("12345"))
-	writeSome(t, srv.(*Socket), []byte("12"))
+	writeAll(t, established, []byte("12345"))
+	writeAll(t, srv.(*Socket), []byte("12"))
 	closed := w.connect(w.a, l.Addr())
 	w.settle()
 	cs, _ := l.Accept()

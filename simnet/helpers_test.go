@@ -110,6 +110,19 @@ func writeSome(t testing.TB, s *Socket, p []byte) int {
 	return n
 }
 
+// writeAll writes p completely, in as many (short) writes as it takes; the send buffer must
+// have room for it.
+func writeAll(t testing.TB, s *Socket, p []byte) {
+	t.Helper()
+	for len(p) > 0 {
+		n := writeSome(t, s, p)
+		if n == 0 {
+			t.Fatalf("writeAll: no room for %d more bytes", len(p))
+		}
+		p = p[n:]
+	}
+}
+
 // readAvailable reads until EAGAIN or EOF and returns the bytes and the final error.
 func readAvailable(t testing.TB, s *Socket) ([]byte, error) {
 	t.Helper()

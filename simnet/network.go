@@ -161,12 +161,13 @@ func (n *Network) Stats() Stats { return n.stats }
 func (n *Network) SetTracer(fn func(Transfer)) { n.tracer = fn }
 
 // chunk draws how many of limit available bytes one operation moves: all of them with
-// probability 1/2, otherwise a uniform count in [1, limit]. It draws nothing when limit <= 1.
+// probability 1/2 (and on word 0), otherwise a uniform count in [1, limit]. It draws nothing
+// when limit <= 1.
 func (n *Network) chunk(limit int) int {
-	if limit <= 1 || n.rng.Bool() {
+	if limit <= 1 || !n.rng.Bool() {
 		return limit
 	}
-	return n.rng.Range(1, limit)
+	return limit - n.rng.IntN(limit)
 }
 
 // spread draws a new connection's extra latency, uniform in [0, Config.LatencySpread]. It

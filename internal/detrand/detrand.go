@@ -2,9 +2,20 @@
 // simulator, the fault injector and the messenger (nonces, backoff jitter) draws from a *Rand,
 // never from the global math/rand or crypto/rand, so one seed reproduces a run exactly.
 //
-// A Rand reads 64-bit words from a Source. NewSeeded uses PCG (math/rand/v2); a fuzzer can plug
-// in a Source that reads its input bytes instead (a decision tape), so coverage feedback steers
-// the same decisions the seed would have made.
+// A Rand reads 64-bit words from a Source; every decision takes exactly one word. A family of
+// Rands (a root and everything forked from it) can be driven three ways:
+//
+//   - seeded: NewSeeded uses PCG (math/rand/v2), and Fork gives each component its own
+//     stream, so one component drawing more does not shift the others;
+//   - recorded: NewRecorded is a seeded family that also logs every word any member draws, in
+//     the order they are drawn — the run's decision tape;
+//   - taped: NewTaped replays a tape (or NewFuzzed a fuzzer's bytes). The whole family reads
+//     one shared cursor, so a single-goroutine run that drew the tape re-draws the same words
+//     in the same order and reproduces the run; past the end of the tape every word is 0.
+//
+// Word 0 is the tamest decision everywhere: Uint64N, IntN and Range give their lowest value,
+// Bool and Chance give false. A tape of zeros is the calmest possible run, and shrinking a
+// tape toward zeros removes faults, delays and fragmentation.
 package detrand
 
 import (
@@ -23,6 +34,8 @@ type Source interface {
 type Rand struct {
 	src   Source
 	draws uint64
+	log   *Log // recorded and taped families: where every drawn word goes
+	taped bool // the family shares one tape cursor: Fork shares src
 }
 
 // New returns a Rand reading from src.
@@ -33,13 +46,77 @@ func NewSeeded(seed uint64) *Rand {
 	return New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 }
 
+// Log is the sequence of words a family drew, in order: a decision tape.
+type Log struct{ words []uint64 }
+
+// Words returns the words drawn so far (the log's own slice: do not modify it).
+func (l *Log) Words() []uint64 { return l.words }
+
+// Len is the number of words drawn so far.
+func (l *Log) Len() int { return len(l.words) }
+
+// NewRecorded returns a seeded Rand (the same draws as NewSeeded(seed), forks included) whose
+// family logs every word it draws.
+func NewRecorded(seed uint64) (*Rand, *Log) {
+	r := NewSeeded(seed)
+	r.log = &Log{}
+	return r, r.log
+}
+
+// NewTaped returns a Rand whose family reads words from tape in order, then zeros; the log
+// records what was read (zeros included), i.e. the part of the tape the run used.
+func NewTaped(tape []uint64) (*Rand, *Log) {
+	r := &Rand{src: &tapeSource{words: tape}, log: &Log{}, taped: true}
+	return r, r.log
+}
+
+// NewFuzzed is NewTaped over a fuzzer's input: each word is made of the next two bytes (the
+// high 16 bits, repeated downward), so a byte mutation moves one decision by a bounded step.
+// Past the end of data every word is 0.
+func NewFuzzed(data []byte) (*Rand, *Log) {
+	r := &Rand{src: &fuzzSource{data: data}, log: &Log{}, taped: true}
+	return r, r.log
+}
+
+type tapeSource struct {
+	words []uint64
+	next  int
+}
+
+func (t *tapeSource) Uint64() uint64 {
+	if t.next >= len(t.words) {
+		return 0
+	}
+	t.next++
+	return t.words[t.next-1]
+}
+
+type fuzzSource struct {
+	data []byte
+	next int
+}
+
+func (f *fuzzSource) Uint64() uint64 {
+	if f.next+2 > len(f.data) {
+		f.next = len(f.data)
+		return 0
+	}
+	hi := uint64(f.data[f.next])<<8 | uint64(f.data[f.next+1])
+	f.next += 2
+	return hi<<48 | hi<<32 | hi<<16 | hi
+}
+
 // Draws counts the words taken from the source so far (useful in traces).
 func (r *Rand) Draws() uint64 { return r.draws }
 
 // Uint64 returns a uniformly distributed 64-bit value.
 func (r *Rand) Uint64() uint64 {
 	r.draws++
-	return r.src.Uint64()
+	v := r.src.Uint64()
+	if r.log != nil {
+		r.log.words = append(r.log.words, v)
+	}
+	return v
 }
 
 // Uint32 returns a uniformly distributed 32-bit value.
@@ -75,7 +152,7 @@ func (r *Rand) Range(lo, hi int) int {
 // Bool returns true or false with equal probability.
 func (r *Rand) Bool() bool { return r.Uint64()&1 == 1 }
 
-// Chance returns true with probability p.
+// Chance returns true with probability p (false on word 0). It draws nothing when p is 0 or 1.
 func (r *Rand) Chance(p Ratio) bool {
 	if p.Num == 0 {
 		return false
@@ -83,12 +160,21 @@ func (r *Rand) Chance(p Ratio) bool {
 	if p.Num >= p.Den {
 		return true
 	}
-	return r.Uint64N(p.Den) < p.Num
+	return r.Uint64N(p.Den) >= p.Den-p.Num
 }
 
-// Fork returns an independent Rand seeded from this one, for a component that must not shift
-// the draws of others when it draws more or fewer values.
-func (r *Rand) Fork() *Rand { return NewSeeded(r.Uint64()) }
+// Fork returns a Rand for a component: in a seeded family an independent stream seeded from
+// this one (so the component does not shift the draws of others when it draws more or fewer
+// values); in a taped family, another reader of the same tape. Either way it takes one word.
+func (r *Rand) Fork() *Rand {
+	w := r.Uint64()
+	if r.taped {
+		return &Rand{src: r.src, log: r.log, taped: true}
+	}
+	child := NewSeeded(w)
+	child.log = r.log
+	return child
+}
 
 // Ratio is a probability Num/Den, kept as integers so no float enters a decision.
 type Ratio struct {

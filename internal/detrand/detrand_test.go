@@ -82,3 +82,61 @@ func TestCustomSourceDrivesDecisions(t *testing.T) {
 		t.Fatalf("Draws = %d", r.Draws())
 	}
 }
+
+// drawAll exercises a family the way a simulation does: a root, forks, interleaved draws.
+func drawAll(root *Rand) []uint64 {
+	a, b := root.Fork(), root.Fork()
+	var out []uint64
+	for i := 0; i < 50; i++ {
+		out = append(out, a.Uint64N(1000), uint64(b.IntN(7)), root.Uint64())
+		if i%10 == 0 {
+			c := a.Fork()
+			out = append(out, uint64(c.Range(5, 9)))
+		}
+	}
+	return out
+}
+
+// A recorded run's tape, replayed, gives the same values in the same order, forks included.
+func TestTapeReplaysRecordedRun(t *testing.T) {
+	rec, log := NewRecorded(99)
+	want := drawAll(rec)
+	seeded := drawAll(NewSeeded(99))
+	for i := range want {
+		if want[i] != seeded[i] {
+			t.Fatalf("recording changed the draws: value %d is %d, seeded %d", i, want[i], seeded[i])
+		}
+	}
+	tape := append([]uint64(nil), log.Words()...)
+	r, used := NewTaped(tape)
+	got := drawAll(r)
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("replay differs at value %d: %d, recorded %d", i, got[i], want[i])
+		}
+	}
+	if used.Len() != len(tape) {
+		t.Fatalf("replay read %d words of a %d-word tape", used.Len(), len(tape))
+	}
+}
+
+// Past the end a tape reads zeros, and zero is the tamest decision.
+func TestTapeZerosAreTame(t *testing.T) {
+	r, log := NewTaped([]uint64{^uint64(0)})
+	if v := r.IntN(10); v != 9 {
+		t.Fatalf("word max -> IntN(10) = %d", v)
+	}
+	if r.Chance(Percent(99)) || r.Bool() || r.Range(3, 9) != 3 || r.Uint64N(5) != 0 {
+		t.Fatal("zero words did not give the lowest / false decisions")
+	}
+	if log.Len() != 5 {
+		t.Fatalf("log has %d words, want 5", log.Len())
+	}
+	f, _ := NewFuzzed([]byte{0xff, 0xff, 0x80})
+	if v := f.IntN(100); v != 99 {
+		t.Fatalf("fuzz bytes ff ff -> IntN(100) = %d", v)
+	}
+	if v := f.IntN(100); v != 0 {
+		t.Fatalf("a lone trailing byte is past the end: IntN(100) = %d", v)
+	}
+}

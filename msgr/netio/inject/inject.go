@@ -123,7 +123,7 @@ func (s *Stack) fail() bool {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.rand.Uint64N(n) == 0
+	return s.rand.Uint64N(n) == n-1 // word 0: no failure
 }
 
 type listener struct {

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/msgrsim/msgrsim/sim"
+)
+
+type runFlags struct {
+	scenarioFlags
+	seed        uint64
+	seedSet     bool
+	json        bool
+	verbose     bool
+	determinism bool
+}
+
+func parseRun(args []string, stdout io.Writer) (*runFlags, error) {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	f := &runFlags{}
+	fs.Func("seed", "the seed (default: a random one, printed first)", func(s string) error {
+		var err error
+		f.seed, err = parseSeed(s)
+		f.seedSet = err == nil
+		return err
+	})
+	f.scenarioFlags.register(fs)
+	fs.BoolVar(&f.json, "json", false, "print a JSON summary as the last line")
+	fs.BoolVar(&f.verbose, "v", false, "print the readable trace of the run")
+	fs.BoolVar(&f.determinism, "check-determinism", false, "run twice and compare the traces")
+	if err := parseFlags(fs, "Usage: msgr-sim run [flags]", args, stdout); err != nil {
+		return nil, err
+	}
+	return f, f.scenarioFlags.finish(fs)
+}
+
+func runCmd(args []string, stdout, stderr io.Writer) int {
+	f, err := parseRun(args, stdout)
+	if err != nil {
+		return usageError("run", err, stderr)
+	}
+	if !f.seedSet {
+		f.seed = randomSeed()
+		fmt.Fprintf(stdout, "seed %d\n", f.seed)
+	}
+	opts := f.options(f.seed)
+	opts.KeepTrace = f.verbose
+	fmt.Fprintln(stdout, describe(opts))
+	start := time.Now()
+	var r sim.Result
+	var div *sim.Divergence
+	if f.determinism {
+		r, div = sim.CheckDeterminism(opts)
+	} else {
+		r = sim.Run(opts)
+	}
+	wall := time.Since(start)
+	if f.determinism {
+		if div != nil {
+			fmt.Fprintf(stdout, "NONDETERMINISM: %v", div)
+			return 1
+		}
+		fmt.Fprintf(stdout, "deterministic: two runs gave trace %016x\n", r.TraceHash)
+	}
+	if f.verbose {
+		for _, l := range r.Trace {
+			fmt.Fprintln(stdout, l)
+		}
+	}
+	printHuman(stdout, r, wall, f.reproduce())
+	if f.json {
+		printJSON(stdout, r, wall)
+	}
+	if !r.Pass {
+		return 1
+	}
+	return 0
+}
+
+// reproduce is the command line that replays this run exactly (non-default flags only).
+func (f *runFlags) reproduce() string {
+	return fmt.Sprintf("msgr-sim run -seed %d%s", f.seed, f.args())
+}
+
+func printHuman(w io.Writer, r sim.Result, wall time.Duration, reproduce string) {
+	fmt.Fprintln(w, r.String())
+	fmt.Fprintf(w, "phase reached: %s; faults injected:", r.Phase)
+	for i, n := range r.Stats.Injected {
+		if n > 0 {
+			fmt.Fprintf(w, " %v=%d", sim.Fault(i), n)
+		}
+	}
+	fmt.Fprintf(w, "\nconnection faults %d, session resets %d, reconnects %d, crashes %d, bytes corrupted %d\n",
+		r.Stats.ConnFaults, r.Stats.SessionResets, r.Stats.Reconnects, r.Stats.Crashes, r.Stats.BytesCorrupted)
+	fmt.Fprint(w, r.Summary)
+	for _, v := range r.Violations {
+		fmt.Fprintf(w, "  VIOLATION at %v: %s\n", time.Duration(v.AtNs), v)
+	}
+	fmt.Fprintf(w, "wall %v\nreproduce: %s\n", wall.Round(time.Millisecond), reproduce)
+}
+
+type jsonResult struct {
+	Seed           uint64          `json:"seed"`
+	Result         string          `json:"result"`
+	TraceHash      string          `json:"trace_hash"`
+	Sent           int             `json:"sent"`
+	Delivered      int             `json:"delivered"`
+	VirtualMs      float64         `json:"virtual_ms"`
+	WallMs         float64         `json:"wall_ms"`
+	Steps          uint64          `json:"steps"`
+	Faults         []string        `json:"faults"`
+	Injected       map[string]int  `json:"injected"`
+	Resets         int             `json:"resets"`
+	Reconnects     int             `json:"reconnects"`
+	BytesCorrupted int             `json:"bytes_corrupted"`
+	Crashes        int             `json:"crashes"`
+	PhaseReached   string          `json:"phase_reached"`
+	Violations     []sim.Violation `json:"violations"`
+}
+
+func printJSON(w io.Writer, r sim.Result, wall time.Duration) {
+	j := jsonResult{
+		Seed: r.Seed, Result: "pass", TraceHash: fmt.Sprintf("%016x", r.TraceHash), Sent: r.Sent,
+		Delivered: r.Delivered, VirtualMs: float64(r.VirtualTime) / 1e6, WallMs: float64(wall) / 1e6,
+		Steps: r.Steps, Violations: r.Violations, Faults: r.Faults.Names(), Injected: injectedMap(r.Stats.Injected),
+		Resets: r.Stats.SessionResets, Reconnects: r.Stats.Reconnects, BytesCorrupted: r.Stats.BytesCorrupted,
+		Crashes: r.Stats.Crashes, PhaseReached: r.Phase,
+	}
+	if j.Faults == nil {
+		j.Faults = []string{}
+	}
+	if !r.Pass {
+		j.Result = "fail"
+	}
+	if j.Violations == nil {
+		j.Violations = []sim.Violation{}
+	}
+	b, _ := json.Marshal(j)
+	fmt.Fprintln(w, string(b))
+}
+
+func injectedMap(in [sim.NumFaults]int) map[string]int {
+	m := map[string]int{}
+	for i, n := range in {
+		m[sim.Fault(i).String()] = n
+	}
+	return m
+}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/msgrsim/msgrsim/sim"
+)
+
+func shrinkCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("shrink", flag.ContinueOnError)
+	var src source
+	src.register(fs)
+	out := fs.String("o", "", "write the shrunk tape to this file (required)")
+	target := fs.String("target", "", "the violation to keep (default: the first one of the run)")
+	maxRuns := fs.Int("max-runs", 20_000, "replays the shrinker may perform")
+	timeout := fs.Duration("timeout", 10*time.Minute, "wall time the shrinker may take")
+	quiet := fs.Bool("q", false, "do not print each step")
+	if err := parseFlags(fs, "Usage: msgr-sim shrink -seed N [scenario flags] | -tape FILE -o OUT [flags]", args, stdout); err != nil {
+		return usageError("shrink", err, stderr)
+	}
+	if err := src.finish(fs); err != nil {
+		return usageError("shrink", err, stderr)
+	}
+	if *out == "" {
+		return usageError("shrink", errors.New("-o OUT is required"), stderr)
+	}
+	tape, from, err := src.load()
+	if err != nil {
+		fmt.Fprintf(stderr, "msgr-sim shrink: %v\n", err)
+		return 2
+	}
+	start := time.Now()
+	opts := sim.ShrinkOptions{Target: *target, MaxRuns: *maxRuns, Deadline: *timeout, Clock: time.Now}
+	if !*quiet {
+		opts.Progress = func(step string, t sim.Tape, runs int) {
+			fmt.Fprintf(stdout, "  %6d replays  %-28s -> %d decisions\n", runs, step, t.Decisions())
+		}
+	}
+	fmt.Fprintf(stdout, "shrinking %s: %d decisions\n", from, tape.Decisions())
+	small, rep, err := sim.Shrink(tape, opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "msgr-sim shrink: %v\n", err)
+		return 1
+	}
+	f, err := os.Create(*out)
+	if err == nil {
+		_, err = small.WriteTo(f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "msgr-sim shrink: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "violation kept: %s\n", rep.Violation)
+	fmt.Fprintf(stdout, "before: %v\nafter:  %v\n", rep.Before, rep.After)
+	if len(rep.FaultsOff) > 0 || len(rep.Workloads) > 0 {
+		fmt.Fprintf(stdout, "dropped: faults %v, workload %v\n", rep.FaultsOff, rep.Workloads)
+	}
+	note := ""
+	if rep.StoppedEarly {
+		note = " (budget spent: the tape may shrink further with more -max-runs or -timeout)"
+	}
+	fmt.Fprintf(stdout, "%d replays in %v%s\nwrote %s\nreplay it: msgr-sim replay -tape %s\n",
+		rep.Runs, time.Since(start).Round(time.Millisecond), note, *out, *out)
+	return 0
+}

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/msgrsim/msgrsim/internal/detrand"
+	"github.com/msgrsim/msgrsim/sim"
+)
+
+// scenarioFlags are the flags every command that builds runs from seeds shares: the scenario
+// and the fault mix.
+type scenarioFlags struct {
+	osds, clients, messages int
+	faults                  string
+	workload                string
+	set                     map[string]bool // flags given explicitly
+}
+
+// workloads are the scenario sizes -workload selects (-osds, -clients, -messages override).
+var workloads = map[string][3]int{
+	"small":   {2, 1, 20},
+	"default": {2, 1, 50},
+	"large":   {4, 3, 200},
+}
+
+func (sf *scenarioFlags) register(fs *flag.FlagSet) {
+	fs.IntVar(&sf.osds, "osds", 2, "OSD-like nodes (lossless_peer among themselves)")
+	fs.IntVar(&sf.clients, "clients", 1, "client nodes (lossy toward the OSDs)")
+	fs.IntVar(&sf.messages, "messages", 50, "messages each sender queues per stream")
+	fs.StringVar(&sf.faults, "faults", "swarm", "faults to inject: none, swarm (the seed picks), all, or a list of names")
+	fs.StringVar(&sf.workload, "workload", "default", "scenario size: small, default or large")
+}
+
+// finish applies -workload and checks the values, after parsing.
+func (sf *scenarioFlags) finish(fs *flag.FlagSet) error {
+	sf.set = map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { sf.set[fl.Name] = true })
+	w, ok := workloads[sf.workload]
+	if !ok {
+		return fmt.Errorf("unknown -workload %q: want small, default or large", sf.workload)
+	}
+	if !sf.set["osds"] {
+		sf.osds = w[0]
+	}
+	if !sf.set["clients"] {
+		sf.clients = w[1]
+	}
+	if !sf.set["messages"] {
+		sf.messages = w[2]
+	}
+	if _, err := sim.ParseFaults(sf.faults, detrand.NewSeeded(0)); err != nil {
+		return err
+	}
+	if sf.osds < 1 || sf.osds > 200 || sf.clients < 0 || sf.clients > 200 || sf.messages < 0 || sf.messages > 100_000 {
+		return errors.New("-osds must be in [1,200], -clients in [0,200], -messages in [0,100000]")
+	}
+	return nil
+}
+
+// options builds the run of seed.
+func (sf *scenarioFlags) options(seed uint64) sim.Options {
+	opts := sim.DefaultOptions(seed)
+	opts.OSDs, opts.Clients, opts.Messages = sf.osds, sf.clients, sf.messages
+	faults, _ := sim.ParseFaults(sf.faults, detrand.NewSeeded(seed))
+	opts.Faults = &faults
+	return opts
+}
+
+// args renders the non-default scenario flags, for reproduce lines.
+func (sf *scenarioFlags) args() string {
+	var b strings.Builder
+	if sf.faults != "swarm" {
+		fmt.Fprintf(&b, " -faults %s", sf.faults)
+	}
+	if sf.workload != "default" {
+		fmt.Fprintf(&b, " -workload %s", sf.workload)
+	}
+	for _, fl := range []struct {
+		name string
+		v    int
+	}{{"osds", sf.osds}, {"clients", sf.clients}, {"messages", sf.messages}} {
+		if sf.set[fl.name] {
+			fmt.Fprintf(&b, " -%s %d", fl.name, fl.v)
+		}
+	}
+	return b.String()
+}
+
+// describe is the configuration line printed before a run.
+func describe(opts sim.Options) string {
+	return fmt.Sprintf("seed %d  workload %d osds, %d clients, %d messages per stream  faults %v",
+		opts.Seed, opts.OSDs, opts.Clients, opts.Messages, *opts.Faults)
+}
+
+func parseSeed(s string) (uint64, error) {
+	var v uint64
+	_, err := fmt.Sscan(s, &v)
+	if err != nil || strings.TrimSpace(s) != fmt.Sprint(v) {
+		return 0, fmt.Errorf("bad seed %q: want an unsigned 64-bit integer", s)
+	}
+	return v, nil
+}
+
+func randomSeed() uint64 {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return uint64(time.Now().UnixNano())
+	}
+	return binary.LittleEndian.Uint64(b[:]) >> 1
+}
+
+// source is where replay, shrink and timeline take their run from: a seed (with the scenario
+// flags) or a tape file.
+type source struct {
+	scenarioFlags
+	seed    uint64
+	seedSet bool
+	tape    string
+}
+
+func (src *source) register(fs *flag.FlagSet) {
+	src.scenarioFlags.register(fs)
+	fs.Func("seed", "the seed of the run", func(s string) error {
+		var err error
+		src.seed, err = parseSeed(s)
+		src.seedSet = err == nil
+		return err
+	})
+	fs.StringVar(&src.tape, "tape", "", "a tape file (from shrink, a sweep, or a fuzzer) instead of -seed")
+}
+
+func (src *source) finish(fs *flag.FlagSet) error {
+	if err := src.scenarioFlags.finish(fs); err != nil {
+		return err
+	}
+	switch {
+	case src.seedSet == (src.tape != ""):
+		return errors.New("give exactly one of -seed and -tape")
+	case src.tape != "":
+		for _, f := range []string{"osds", "clients", "messages", "faults", "workload"} {
+			if src.set[f] {
+				return fmt.Errorf("-%s does not apply to a tape (the tape says it)", f)
+			}
+		}
+	}
+	return nil
+}
+
+// load returns the run as a tape: read from the file, or recorded from the seed's run.
+func (src *source) load() (sim.Tape, string, error) {
+	if src.tape != "" {
+		f, err := os.Open(src.tape)
+		if err != nil {
+			return sim.Tape{}, "", err
+		}
+		defer f.Close()
+		t, err := sim.ReadTape(f)
+		if err != nil {
+			return sim.Tape{}, "", fmt.Errorf("%s: %w", src.tape, err)
+		}
+		return t, "-tape " + src.tape, nil
+	}
+	t, _ := sim.TapeOf(src.options(src.seed))
+	return t, fmt.Sprintf("-seed %d%s", src.seed, src.args()), nil
+}
+
+// parseFlags parses args with fs, printing usage for -h; extra arguments are an error.
+func parseFlags(fs *flag.FlagSet, usage string, args []string, stdout io.Writer) error {
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fmt.Fprintln(stdout, usage)
+			fs.PrintDefaults()
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+// usageError reports a bad command line: one line on stderr, exit status 2 (0 for -h).
+func usageError(cmd string, err error, stderr io.Writer) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	fmt.Fprintf(stderr, "msgr-sim %s: %v\n", cmd, err)
+	return 2
+}

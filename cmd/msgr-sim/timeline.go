@@ -1,0 +1,113 @@
+package main
+
+import (
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"html/template"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/msgrsim/msgrsim/sim"
+)
+
+//go:embed timeline.html
+var timelineHTML string
+
+var timelineTmpl = template.Must(template.New("timeline").Parse(timelineHTML))
+
+// timelineData is what the page draws; the page's script reads it as JSON.
+type timelineData struct {
+	Title      string            `json:"title"`
+	Reproduce  string            `json:"reproduce"`
+	Result     string            `json:"result"`
+	Faults     string            `json:"faults"`
+	EndNs      int64             `json:"end_ns"`
+	Lanes      []string          `json:"lanes"`
+	Marks      []sim.Mark        `json:"marks"`
+	Violations []sim.Violation   `json:"violations"`
+	Docs       map[string]string `json:"docs"`
+}
+
+func timelineCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("timeline", flag.ContinueOnError)
+	var src source
+	src.register(fs)
+	out := fs.String("o", "", "write the HTML page to this file (required)")
+	if err := parseFlags(fs, "Usage: msgr-sim timeline -seed N [scenario flags] | -tape FILE -o run.html", args, stdout); err != nil {
+		return usageError("timeline", err, stderr)
+	}
+	if err := src.finish(fs); err != nil {
+		return usageError("timeline", err, stderr)
+	}
+	if *out == "" {
+		return usageError("timeline", errors.New("-o FILE is required"), stderr)
+	}
+	tape, from, err := src.load()
+	if err != nil {
+		fmt.Fprintf(stderr, "msgr-sim timeline: %v\n", err)
+		return 2
+	}
+	opts := tape.Options()
+	opts.KeepTrace = true
+	r := sim.Run(opts)
+	f, err := os.Create(*out)
+	if err == nil {
+		err = writeTimeline(f, r, "msgr-sim replay "+from)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "msgr-sim timeline: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%v\nwrote %s (%d marks on %d lanes)\n", r, *out, len(r.Marks), len(lanesOf(r.Marks)))
+	if !r.Pass {
+		return 1
+	}
+	return 0
+}
+
+// writeTimeline renders r as a self-contained HTML page (no network fetches).
+func writeTimeline(w io.Writer, r sim.Result, reproduce string) error {
+	d := timelineData{
+		Title: fmt.Sprintf("msgr-sim seed %d", r.Seed), Reproduce: reproduce, Result: r.String(),
+		Faults: r.Faults.String(), EndNs: int64(r.VirtualTime), Lanes: lanesOf(r.Marks), Marks: r.Marks,
+		Violations: r.Violations, Docs: sim.InvariantDoc,
+	}
+	if d.Marks == nil {
+		d.Marks = []sim.Mark{}
+	}
+	if d.Violations == nil {
+		d.Violations = []sim.Violation{}
+	}
+	data, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	return timelineTmpl.Execute(w, struct {
+		Title string
+		Data  template.JS
+	}{d.Title, template.JS(data)})
+}
+
+// lanesOf lists the nodes in order of appearance: incarnations of a node next to each other.
+func lanesOf(marks []sim.Mark) []string {
+	var lanes []string
+	for _, m := range marks {
+		if m.Node != "" && !slices.Contains(lanes, m.Node) {
+			lanes = append(lanes, m.Node)
+		}
+	}
+	slices.SortStableFunc(lanes, func(a, b string) int {
+		na, _, _ := strings.Cut(a, "#")
+		nb, _, _ := strings.Cut(b, "#")
+		return strings.Compare(na, nb)
+	})
+	return lanes
+}
