@@ -162,10 +162,14 @@ func (f Faults) String() string {
 	return b.String()
 }
 
-// discrete lists the faults injected as events (the others shape the network continuously).
+// discreteFaults are the faults injected as events (the others shape the network
+// continuously), in the order scheduleFaults draws them.
+var discreteFaults = []Fault{FaultClog, FaultReset, FaultPartition, FaultCorrupt, FaultCrash, FaultPause}
+
+// discrete lists the discrete faults that are on.
 func (f Faults) discrete() []Fault {
 	var ks []Fault
-	for _, k := range []Fault{FaultClog, FaultReset, FaultPartition, FaultCorrupt, FaultCrash, FaultPause} {
+	for _, k := range discreteFaults {
 		if f.On[k] {
 			ks = append(ks, k)
 		}

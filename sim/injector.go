@@ -9,25 +9,25 @@ import (
 	"github.com/msgrsim/msgrsim/simnet"
 )
 
-// scheduleFaults plans the discrete fault injections of the safety phase: a slot every ~Every
-// (uniform in (0, 2·Every]), each holding a fault kind drawn among those on, or none. Word 0
-// gives the longest gap and an empty slot, so a tape of zeros injects nothing.
+// scheduleFaults plans the discrete fault injections of the safety phase: the window is cut
+// into slots of Every, and each slot draws one of the discrete fault kinds — injected at a time
+// drawn within the slot if that kind is on — or none, on word 0. A kind keeps its number
+// whichever others are on, so turning one kind off (as the shrinker does) removes exactly its
+// injections; a tape of zeros injects nothing, and one fault takes two decisions.
 func (s *scenario) scheduleFaults() {
-	kinds := s.faults.discrete()
-	if len(kinds) == 0 {
+	if len(s.faults.discrete()) == 0 || s.faults.Every <= 0 {
 		return
 	}
-	gap := uint64(2 * s.faults.Every)
-	for at := time.Duration(0); ; {
-		at += time.Duration(gap - s.frand.Uint64N(gap))
-		if at >= s.opts.Window {
-			return
-		}
-		pick := s.frand.IntN(len(kinds) + 1)
-		if pick == 0 {
+	for slot := time.Duration(0); slot < s.opts.Window; slot += s.faults.Every {
+		pick := s.frand.IntN(len(discreteFaults) + 1)
+		if pick == 0 || !s.faults.On[discreteFaults[pick-1]] {
 			continue
 		}
-		k := kinds[pick-1]
+		at := slot + time.Duration(s.frand.Uint64N(uint64(s.faults.Every)))
+		if at >= s.opts.Window {
+			continue
+		}
+		k := discreteFaults[pick-1]
 		s.w.Schedule(at, func() { s.inject(k) })
 	}
 }

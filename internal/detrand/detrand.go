@@ -165,13 +165,15 @@ func (r *Rand) Chance(p Ratio) bool {
 
 // Fork returns a Rand for a component: in a seeded family an independent stream seeded from
 // this one (so the component does not shift the draws of others when it draws more or fewer
-// values); in a taped family, another reader of the same tape. Either way it takes one word.
+// values); in a taped family, another reader of the same tape. The word a seeded fork takes
+// from its parent is not a decision: a recorded family does not log it, and a taped fork
+// takes no word.
 func (r *Rand) Fork() *Rand {
-	w := r.Uint64()
 	if r.taped {
 		return &Rand{src: r.src, log: r.log, taped: true}
 	}
-	child := NewSeeded(w)
+	r.draws++
+	child := NewSeeded(r.src.Uint64())
 	child.log = r.log
 	return child
 }

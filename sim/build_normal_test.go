@@ -1,0 +1,7 @@
+//go:build !canary_norequeue && !canary_nodiscard && !canary_lossyack
+
+package sim
+
+// canaryName is the deliberately broken protocol core this test binary was built with ("" for
+// the real one).
+const canaryName = ""
