@@ -58,6 +58,10 @@ type stream struct {
 	forgiven  int            // sent[:forgiven] may be lost: a reset was reported after them
 	lastIndex map[string]int // receiver incarnation -> index of the last message dispatched
 	delivered int
+	// visibleAt[i] is when a later message was dispatched while sent[i] was not: the moment a
+	// loss of sent[i] became visible (0: not yet). scanned is how far that was looked at.
+	visibleAt []int64
+	scanned   int
 }
 
 type msgInfo struct {
@@ -103,6 +107,7 @@ func (k *Checker) Sent(from, to string, id uint64, lossless bool) {
 	s := k.stream(key, lossless)
 	k.msgs[id] = &msgInfo{key: key, index: len(s.sent)}
 	s.sent = append(s.sent, id)
+	s.visibleAt = append(s.visibleAt, 0)
 	k.sent++
 }
 
@@ -134,6 +139,13 @@ func (k *Checker) Dispatched(rcv string, id uint64, intact bool, now int64) {
 		k.violate(name, now, "stream %v: %s got message #%d after #%d", info.key, rcv, info.index, last)
 	}
 	s.lastIndex[rcv] = max(s.lastIndex[rcv], info.index)
+	if s.lossless {
+		for ; s.scanned < info.index; s.scanned++ {
+			if !k.delivered(s.sent[s.scanned]) {
+				s.visibleAt[s.scanned] = now
+			}
+		}
+	}
 }
 
 // Forgive accounts the loss of every message sent so far from → to to a reported reset.
@@ -215,7 +227,12 @@ func (k *Checker) Finish(now int64) {
 			continue
 		}
 		if miss := k.missing(s); len(miss) > 0 {
-			k.violate(InvLosslessLoss, now, "stream %v: %d of %d messages never dispatched and no reset reported (first #%d)",
+			// Dated when the first lost message was passed over by a later one, if it was.
+			at := now
+			if v := s.visibleAt[miss[0]]; v != 0 {
+				at = v
+			}
+			k.violate(InvLosslessLoss, at, "stream %v: %d of %d messages never dispatched and no reset reported (first #%d)",
 				key, len(miss), len(s.sent), miss[0])
 		}
 	}
@@ -230,8 +247,11 @@ func (k *Checker) violate(name string, now int64, format string, args ...any) {
 	k.viol = append(k.viol, Violation{Name: name, Detail: fmt.Sprintf(format, args...), AtNs: now})
 }
 
-// Violations lists what was broken, in the order found.
-func (k *Checker) Violations() []Violation { return k.viol }
+// Violations lists what was broken, by the virtual time it happened (then in the order found).
+func (k *Checker) Violations() []Violation {
+	sort.SliceStable(k.viol, func(i, j int) bool { return k.viol[i].AtNs < k.viol[j].AtNs })
+	return k.viol
+}
 
 // Counts are the number of messages sent and dispatched.
 func (k *Checker) Counts() (sent, dispatched int) { return k.sent, k.deliv }

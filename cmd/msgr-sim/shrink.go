@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/msgrsim/msgrsim/sim"
@@ -37,8 +38,12 @@ func shrinkCmd(args []string, stdout, stderr io.Writer) int {
 	start := time.Now()
 	opts := sim.ShrinkOptions{Target: *target, MaxRuns: *maxRuns, Deadline: *timeout, Clock: time.Now}
 	if !*quiet {
+		last := -1
 		opts.Progress = func(step string, t sim.Tape, runs int) {
-			fmt.Fprintf(stdout, "  %6d replays  %-28s -> %d decisions\n", runs, step, t.Decisions())
+			if n := t.Decisions(); n != last || !strings.HasPrefix(step, "lower") {
+				fmt.Fprintf(stdout, "  %6d replays  %-28s -> %d decisions\n", runs, step, n)
+				last = n
+			}
 		}
 	}
 	fmt.Fprintf(stdout, "shrinking %s: %d decisions\n", from, tape.Decisions())

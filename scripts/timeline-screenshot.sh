@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Renders a msgr-sim timeline page in headless Chromium and saves a screenshot (the README's
+# docs/timeline.png): a canary build's failing seed, drawn with its violation.
+#   scripts/timeline-screenshot.sh [SEED] [OUT.png]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seed=${1:-11}
+out=${2:-docs/timeline.png}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+go build -tags canary_norequeue -o "$tmp/msgr-sim-canary" ./cmd/msgr-sim
+"$tmp/msgr-sim-canary" timeline -seed "$seed" -o "$tmp/run.html" || true   # exit 1: the run failed, as intended
+chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
+  --disable-component-update --disable-sync --user-data-dir="$tmp/profile" --window-size=1400,620 \
+  --screenshot="$out" "file://$tmp/run.html" >/dev/null 2>&1
+echo "wrote $out"
