@@ -32,11 +32,13 @@ type Tape struct {
 func TapeOf(opts Options) (Tape, Result) {
 	opts.Record = true
 	r := Run(opts)
-	t := tapeFromResult(opts, r)
+	t := TapeFromRun(opts, r)
 	return t, r
 }
 
-func tapeFromResult(opts Options, r Result) Tape {
+// TapeFromRun is the tape of a run that recorded its decisions (Record, Replay or Fuzz): a
+// fuzzer that found a failing input writes it down this way, and the tape replays that run.
+func TapeFromRun(opts Options, r Result) Tape {
 	opts.setDefaults()
 	t := Tape{Seed: opts.Seed, OSDs: opts.OSDs, Clients: opts.Clients, Messages: opts.Messages,
 		Window: opts.Window, Faults: r.Faults, Words: trimZeros(r.Tape)}

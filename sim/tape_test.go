@@ -76,3 +76,20 @@ func TestReadTapeRejectsBadInput(t *testing.T) {
 		}
 	}
 }
+
+// A run driven by a fuzzer's bytes (fault mix included) becomes a tape that replays it.
+func TestFuzzedRunBecomesATape(t *testing.T) {
+	for _, data := range [][]byte{[]byte("the quick brown fox jumps over the lazy dog, twice over"), bytes.Repeat([]byte{0xff, 0x80, 0x01}, 400)} {
+		opts := DefaultOptions(0)
+		opts.Faults, opts.Fuzz, opts.Messages = nil, data, 20
+		r := Run(opts)
+		tape := TapeFromRun(opts, r)
+		if tape.Faults != r.Faults {
+			t.Fatalf("tape faults %v, run %v", tape.Faults, r.Faults)
+		}
+		rep := tape.Replay()
+		if rep.TraceHash != r.TraceHash || rep.Pass != r.Pass {
+			t.Fatalf("replay %v, fuzzed run %v", rep, r)
+		}
+	}
+}
