@@ -160,3 +160,16 @@ func checkRendered(t *testing.T, page string, want int) {
 }
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+func TestSweepChecksDeterminism(t *testing.T) {
+	code, out, _ := run(t, "sweep", "-seeds", "20-23", "-workload", "small", "-check-determinism", "-json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	if s := lastSweep(t, out); !s.Determinism || s.Passed != 4 {
+		t.Fatalf("summary %+v", s)
+	}
+	if !strings.Contains(out, "determinism checked: every seed ran twice, 0 gave different traces") {
+		t.Fatalf("no determinism line:\n%s", out)
+	}
+}

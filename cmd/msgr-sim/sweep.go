@@ -26,6 +26,7 @@ type sweepFlags struct {
 	parallel int
 	shard    string
 	json     bool
+	determ   bool
 	list     []uint64 // the seeds this invocation runs
 }
 
@@ -39,6 +40,7 @@ func parseSweep(args []string, stdout io.Writer) (*sweepFlags, error) {
 	fs.IntVar(&f.parallel, "parallel", runtime.GOMAXPROCS(0), "seeds run at once (each run is single-threaded)")
 	fs.StringVar(&f.shard, "shard", "", "run only shard i of n (i/n, 0 <= i < n): every n-th seed from the i-th")
 	fs.BoolVar(&f.json, "json", false, "print a JSON summary as the last line")
+	fs.BoolVar(&f.determ, "check-determinism", false, "run every seed twice and count seeds whose traces differ")
 	if err := parseFlags(fs, "Usage: msgr-sim sweep -seeds A-B | -count N [-start S] [flags]", args, stdout); err != nil {
 		return nil, err
 	}
@@ -113,6 +115,9 @@ func shardOf(seeds []uint64, spec string) ([]uint64, error) {
 	return out, nil
 }
 
+// nondeterminism is the signature of a seed whose two runs differed (-check-determinism).
+const nondeterminism = "nondeterminism"
+
 // sweepSummary is what a sweep found; shards' summaries merge into the whole sweep's.
 type sweepSummary struct {
 	Seeds        int                 `json:"seeds"`
@@ -124,6 +129,7 @@ type sweepSummary struct {
 	WallMs       float64             `json:"wall_ms"`
 	Coverage     sweepCoverage       `json:"coverage"`
 	Scenario     string              `json:"scenario"` // the scenario flags: shards must agree
+	Determinism  bool                `json:"determinism_checked"`
 }
 
 // sweepCoverage is what the sweep exercised.
@@ -194,6 +200,7 @@ func (s *sweepSummary) merge(o *sweepSummary) {
 		}
 	}
 	s.SeedsPerSec += o.SeedsPerSec // shards run side by side: their rates add up
+	s.Determinism = s.Determinism || o.Determinism
 	s.WallMs = max(s.WallMs, o.WallMs)
 }
 
@@ -218,6 +225,7 @@ func sweepCmd(args []string, stdout, stderr io.Writer) int {
 // reporting progress on out.
 func runSweep(f *sweepFlags, out io.Writer) *sweepSummary {
 	sum := newSummary(strings.TrimSpace(f.args()))
+	sum.Determinism = f.determ
 	var mu sync.Mutex
 	var next, done, failed atomic.Int64
 	start := time.Now()
@@ -231,7 +239,16 @@ func runSweep(f *sweepFlags, out io.Writer) *sweepSummary {
 				if i >= len(f.list) {
 					return
 				}
-				r := sim.Run(f.options(f.list[i]))
+				var r sim.Result
+				if f.determ {
+					var div *sim.Divergence
+					if r, div = sim.CheckDeterminism(f.options(f.list[i])); div != nil {
+						r.Pass = false
+						r.Violations = append(r.Violations, sim.Violation{Name: nondeterminism, Detail: div.String()})
+					}
+				} else {
+					r = sim.Run(f.options(f.list[i]))
+				}
 				if !r.Pass {
 					failed.Add(1)
 				}
@@ -314,6 +331,9 @@ func isTerminal(w io.Writer) bool {
 func printSweep(w io.Writer, s *sweepSummary, flags string) {
 	fmt.Fprintf(w, "%d seeds: %d passed, %d failed  (%.1f seeds/s, wall %v)\n", s.Seeds, s.Passed, s.Failed,
 		s.SeedsPerSec, (time.Duration(s.WallMs * 1e6)).Round(time.Millisecond))
+	if s.Determinism {
+		fmt.Fprintf(w, "determinism checked: every seed ran twice, %d gave different traces\n", len(s.Signatures[nondeterminism]))
+	}
 	var sigs []string
 	for sig := range s.Signatures { //lint:ordered (sorted below)
 		sigs = append(sigs, sig)
