@@ -13,14 +13,7 @@ import (
 // bytes were written (the client's connect, then the server's answer, then the rest), in
 // chunks of every size.
 func TestTrackerFindsRealFrameBoundaries(t *testing.T) {
-	c2s, err := os.ReadFile("../msgr/wire/testdata/streams/ceph-s-msgr1.conn1.c2s.bin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s2c, err := os.ReadFile("../msgr/wire/testdata/streams/ceph-s-msgr1.conn1.s2c.bin")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c2s, s2c := realStreams(t)
 	conv, err := wire.DissectConversation(c2s, s2c, wire.DissectOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -85,14 +78,7 @@ func TestChunkCutsAtBoundaries(t *testing.T) {
 // session, and its resent messages were dispatched twice). With a tape of zeros every draw
 // names the same byte — the last message's footer flags — so this is exactly the case.
 func TestCorruptTargetsAreProtectedAndDistinct(t *testing.T) {
-	c2s, err := os.ReadFile("../msgr/wire/testdata/streams/ceph-s-msgr1.conn1.c2s.bin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s2c, err := os.ReadFile("../msgr/wire/testdata/streams/ceph-s-msgr1.conn1.s2c.bin")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c2s, s2c := realStreams(t)
 	zeros, _ := detrand.NewTaped(nil)
 	tr := newFrameTracker(zeros, detrand.Ratio{})
 	cs, ss := simnet.StreamID{Conn: 1, Dir: simnet.ClientToServer}, simnet.StreamID{Conn: 1, Dir: simnet.ServerToClient}
@@ -123,4 +109,17 @@ func TestCorruptTargetsAreProtectedAndDistinct(t *testing.T) {
 			t.Fatalf("draw %d: byte %d of %v is not crc-protected", i, off, st)
 		}
 	}
+}
+
+// realStreams reads both directions of a conversation captured from real Ceph.
+func realStreams(t *testing.T) (c2s, s2c []byte) {
+	t.Helper()
+	var err error
+	if c2s, err = os.ReadFile("../msgr/wire/testdata/streams/ceph-s-msgr1.conn1.c2s.bin"); err != nil {
+		t.Fatal(err)
+	}
+	if s2c, err = os.ReadFile("../msgr/wire/testdata/streams/ceph-s-msgr1.conn1.s2c.bin"); err != nil {
+		t.Fatal(err)
+	}
+	return c2s, s2c
 }
