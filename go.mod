@@ -2,11 +2,10 @@ module github.com/msgrsim/msgrsim
 
 go 1.26.0
 
-require golang.org/x/sys v0.50.0
-
 require (
-	github.com/anishathalye/porcupine v1.3.1 // indirect
-	pgregory.net/rapid v1.3.0 // indirect
+	github.com/anishathalye/porcupine v1.3.1
+	golang.org/x/sys v0.50.0
+	pgregory.net/rapid v1.3.0
 )
 
 require (

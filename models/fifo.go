@@ -1,0 +1,313 @@
+package models
+
+import (
+	"fmt"
+	"hash/fnv"
+	"sort"
+	"strings"
+
+	"github.com/anishathalye/porcupine"
+)
+
+// FIFOKind is what a FIFO history event does to a stream's queue.
+type FIFOKind uint8
+
+// FIFO events.
+const (
+	// FIFOSend: a message was queued on the session (enqueue).
+	FIFOSend FIFOKind = iota + 1
+	// FIFODeliver: a receiver incarnation dispatched a message (dequeue).
+	FIFODeliver
+	// FIFOForgive: a reset was reported (or an end crashed): every message sent so far may
+	// be lost.
+	FIFOForgive
+	// FIFODrop: the messenger reported dropping one message: it may be lost.
+	FIFODrop
+	// FIFODrain: the run is over: every message still queued must be one that may be lost.
+	FIFODrain
+)
+
+func (k FIFOKind) String() string {
+	switch k {
+	case FIFOSend:
+		return "send"
+	case FIFODeliver:
+		return "deliver"
+	case FIFOForgive:
+		return "forgive"
+	case FIFODrop:
+		return "drop"
+	case FIFODrain:
+		return "drain"
+	}
+	return fmt.Sprintf("fifo-kind(%d)", uint8(k))
+}
+
+// FIFOInput is one event of a stream's history.
+type FIFOInput struct {
+	Kind     FIFOKind
+	Stream   string // sender → receiver, e.g. "osd.0->osd.1"
+	ID       uint64 // the message (send, deliver, drop)
+	Receiver string // the receiver incarnation that dispatched it (deliver), e.g. "osd.1#2"
+}
+
+func (in FIFOInput) String() string {
+	switch in.Kind {
+	case FIFOSend, FIFODrop:
+		return fmt.Sprintf("%v(%d)", in.Kind, in.ID)
+	case FIFODeliver:
+		return fmt.Sprintf("deliver(%d) to %s", in.ID, in.Receiver)
+	}
+	return in.Kind.String()
+}
+
+// FIFOOp is a recorded event: instantaneous, at logical time At (its position in the
+// history) and virtual time AtNs.
+type FIFOOp struct {
+	Input FIFOInput
+	At    int64
+	AtNs  int64
+}
+
+// FIFOHistory records the events of lossless streams as a simulation runs.
+type FIFOHistory struct {
+	ops     []FIFOOp
+	streams []string
+	known   map[string]bool
+}
+
+// NewFIFOHistory returns an empty history.
+func NewFIFOHistory() *FIFOHistory { return &FIFOHistory{known: map[string]bool{}} }
+
+func (h *FIFOHistory) add(in FIFOInput, atNs int64) {
+	if !h.known[in.Stream] {
+		h.known[in.Stream] = true
+		h.streams = append(h.streams, in.Stream)
+	}
+	h.ops = append(h.ops, FIFOOp{Input: in, At: int64(len(h.ops)), AtNs: atNs})
+}
+
+// Send records that message id was queued on stream.
+func (h *FIFOHistory) Send(stream string, id uint64, atNs int64) {
+	h.add(FIFOInput{Kind: FIFOSend, Stream: stream, ID: id}, atNs)
+}
+
+// Deliver records that receiver (an incarnation) dispatched message id of stream.
+func (h *FIFOHistory) Deliver(stream string, id uint64, receiver string, atNs int64) {
+	h.add(FIFOInput{Kind: FIFODeliver, Stream: stream, ID: id, Receiver: receiver}, atNs)
+}
+
+// Forgive records that every message sent on stream so far may be lost.
+func (h *FIFOHistory) Forgive(stream string, atNs int64) {
+	h.add(FIFOInput{Kind: FIFOForgive, Stream: stream}, atNs)
+}
+
+// Drop records that the messenger reported dropping message id of stream.
+func (h *FIFOHistory) Drop(stream string, id uint64, atNs int64) {
+	h.add(FIFOInput{Kind: FIFODrop, Stream: stream, ID: id}, atNs)
+}
+
+// Drain records the end of the run on every stream seen.
+func (h *FIFOHistory) Drain(atNs int64) {
+	for _, s := range h.streams {
+		h.add(FIFOInput{Kind: FIFODrain, Stream: s}, atNs)
+	}
+}
+
+// Ops returns the recorded events in order.
+func (h *FIFOHistory) Ops() []FIFOOp { return h.ops }
+
+// Len is the number of recorded events.
+func (h *FIFOHistory) Len() int { return len(h.ops) }
+
+// fifoEntry is one message in a stream's log.
+type fifoEntry struct {
+	id       uint64
+	lossable bool // dropped by the messenger
+}
+
+// fifoState is a stream's queue: the log of every message sent, in order (copied on write,
+// so states stay immutable), the position after the last one dequeued by the current
+// receiver incarnation, and how many messages at the front may be lost.
+type fifoState struct {
+	log      []fifoEntry
+	head     int
+	forgiven int
+	receiver string
+}
+
+func (s *fifoState) lossable(i int) bool { return i < s.forgiven || s.log[i].lossable }
+
+// allLossable reports whether every message in [from, to) may be lost.
+func (s *fifoState) allLossable(from, to int) bool {
+	for i := from; i < to; i++ {
+		if !s.lossable(i) {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *fifoState) index(id uint64) int {
+	for i := len(s.log) - 1; i >= 0; i-- {
+		if s.log[i].id == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// fifoStep is the queue's sequential specification.
+func fifoStep(state, input any) (bool, any) {
+	s := state.(*fifoState)
+	in := input.(FIFOInput)
+	switch in.Kind {
+	case FIFOSend:
+		if s.index(in.ID) >= 0 {
+			return false, s // one id is sent once
+		}
+		n := *s
+		n.log = append(s.log[:len(s.log):len(s.log)], fifoEntry{id: in.ID})
+		return true, &n
+	case FIFODeliver:
+		return fifoDeliver(s, in)
+	case FIFOForgive:
+		n := *s
+		n.forgiven = len(s.log)
+		return true, &n
+	case FIFODrop:
+		i := s.index(in.ID)
+		if i < 0 {
+			return false, s
+		}
+		n := *s
+		n.log = append([]fifoEntry(nil), s.log...)
+		n.log[i].lossable = true
+		return true, &n
+	case FIFODrain:
+		return s.allLossable(s.head, len(s.log)), s
+	}
+	return false, s
+}
+
+// fifoDeliver dequeues message in.ID: everything queued before it must be lossable. A new
+// receiver incarnation (the receiver restarted) starts a new consumer: it may get a message
+// the previous incarnation already had only if that message may be lost (the sender
+// retransmits what a crashed peer never acknowledged).
+func fifoDeliver(s *fifoState, in FIFOInput) (bool, any) {
+	i := s.index(in.ID)
+	if i < 0 {
+		return false, s
+	}
+	same := in.Receiver == s.receiver
+	switch {
+	case i >= s.head:
+		if !s.allLossable(s.head, i) {
+			return false, s
+		}
+	case same || !s.lossable(i):
+		return false, s // a duplicate, or a reordering
+	}
+	n := *s
+	n.head, n.receiver = i+1, in.Receiver
+	return true, &n
+}
+
+func fifoEqual(a, b any) bool {
+	x, y := a.(*fifoState), b.(*fifoState)
+	if x.head != y.head || x.forgiven != y.forgiven || x.receiver != y.receiver || len(x.log) != len(y.log) {
+		return false
+	}
+	for i := range x.log {
+		if x.log[i] != y.log[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func fifoHash(state any) uint64 {
+	s := state.(*fifoState)
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d/%d/%d/%s", len(s.log), s.head, s.forgiven, s.receiver)
+	return h.Sum64()
+}
+
+func fifoDescribeState(state any) string {
+	s := state.(*fifoState)
+	var b strings.Builder
+	fmt.Fprintf(&b, "receiver %q, queued [", s.receiver)
+	for i := s.head; i < len(s.log); i++ {
+		if i > s.head {
+			b.WriteString(" ")
+		}
+		fmt.Fprintf(&b, "%d", s.log[i].id)
+		if s.lossable(i) {
+			b.WriteString("?")
+		}
+	}
+	b.WriteString("]")
+	return b.String()
+}
+
+// FIFOModel is the porcupine model of a lossless session: a FIFO queue per stream.
+func FIFOModel() porcupine.Model {
+	return porcupine.Model{
+		Partition: func(history []porcupine.Operation) [][]porcupine.Operation {
+			return partitionBy(history, func(op porcupine.Operation) string { return op.Input.(FIFOInput).Stream })
+		},
+		Init:  func() any { return &fifoState{} },
+		Step:  func(state, input, _ any) (bool, any) { return fifoStep(state, input) },
+		Equal: fifoEqual,
+		Hash:  fifoHash,
+		DescribeOperation: func(input, _ any) string {
+			return input.(FIFOInput).String()
+		},
+		DescribeState: fifoDescribeState,
+		DescribeOperationMetadata: func(info any) string {
+			if ns, ok := info.(int64); ok {
+				return fmt.Sprintf("virtual time %dns", ns)
+			}
+			return ""
+		},
+	}
+}
+
+// CheckFIFO checks a FIFO history, stream by stream.
+func CheckFIFO(ops []FIFOOp, opts CheckOptions) Report {
+	var all []porcupine.Operation
+	for _, op := range ops {
+		all = append(all, porcupine.Operation{ClientId: 0, Input: op.Input, Call: op.At, Return: op.At, Metadata: op.AtNs})
+	}
+	return check("fifo", FIFOModel(), partitions(all, func(op porcupine.Operation) string {
+		return op.Input.(FIFOInput).Stream
+	}), opts)
+}
+
+// partitions groups history by key, sorted by key.
+func partitions(history []porcupine.Operation, key func(porcupine.Operation) string) []partition {
+	byKey := map[string][]porcupine.Operation{}
+	var keys []string
+	for _, op := range history {
+		k := key(op)
+		if _, ok := byKey[k]; !ok {
+			keys = append(keys, k)
+		}
+		byKey[k] = append(byKey[k], op)
+	}
+	sort.Strings(keys)
+	out := make([]partition, len(keys))
+	for i, k := range keys {
+		out[i] = partition{name: k, ops: byKey[k]}
+	}
+	return out
+}
+
+func partitionBy(history []porcupine.Operation, key func(porcupine.Operation) string) [][]porcupine.Operation {
+	parts := partitions(history, key)
+	out := make([][]porcupine.Operation, len(parts))
+	for i, p := range parts {
+		out[i] = p.ops
+	}
+	return out
+}
