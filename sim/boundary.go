@@ -26,6 +26,8 @@ type frameTracker struct {
 	violation func(name, detail string)
 	// logf, when set, writes the readable trace: boundary cuts and ACK frames.
 	logf func(format string, args ...any)
+	// cov, if set, counts the reply and frame tags written and read.
+	cov *Coverage
 }
 
 type connTrack struct {
@@ -51,26 +53,51 @@ type streamTrack struct {
 	bounds    []uint64
 	protected []span
 	delivered uint64 // bytes delivered so far (from the chunker's OpDeliver calls)
-	// targets are the offsets corruptTarget chose that may not be delivered yet. simnet moves a
-	// second corruption of one byte to the next byte, which may be unprotected (a frame tag: a
-	// flipped MSG tag reads as CLOSE), so a byte is never chosen twice.
-	targets  []uint64
-	fixedTag wire.Tag // the tag whose fixed-size payload is being read
+	// corrupted is one past the last byte chosen as a corruption target: simnet moves a
+	// second corruption of one byte to the next byte, which may be unprotected (a frame tag:
+	// a flipped MSG tag reads as CLOSE), so targets only move forward.
+	corrupted uint64
+	fixedTag  wire.Tag // the tag whose fixed-size payload is being read
+	marks     []tagMark
 }
 
-// taken reports whether off was already chosen as a corruption target, forgetting the
-// targets that were delivered.
-func (st *streamTrack) taken(off uint64) bool {
-	kept := st.targets[:0]
-	hit := false
-	for _, o := range st.targets {
-		if o >= st.delivered {
-			kept = append(kept, o)
-			hit = hit || o == off
+// tagMark is a reply or frame tag written on a stream, counted as received once the reader
+// has read up to end.
+type tagMark struct {
+	end   uint64
+	reply bool
+	tag   wire.Tag
+}
+
+// wrote counts a tag written on st; it is received once the reader reads past end.
+func (t *frameTracker) wrote(st *streamTrack, reply bool, tag wire.Tag, end uint64) {
+	if t.cov == nil {
+		return
+	}
+	if reply {
+		t.cov.ReplySent[tag.String()]++
+	} else {
+		t.cov.FrameSent[tag.String()]++
+	}
+	st.marks = append(st.marks, tagMark{end: end, reply: reply, tag: tag})
+}
+
+// read counts the tags of stream s whose bytes the reader has now read (up to offset to).
+func (t *frameTracker) read(s simnet.StreamID, to uint64) {
+	c := t.conns[s.Conn]
+	if t.cov == nil || c == nil {
+		return
+	}
+	st := &c.s[s.Dir]
+	i := 0
+	for ; i < len(st.marks) && st.marks[i].end <= to; i++ {
+		if m := st.marks[i]; m.reply {
+			t.cov.ReplyRecv[m.tag.String()]++
+		} else {
+			t.cov.FrameRecv[m.tag.String()]++
 		}
 	}
-	st.targets = kept
-	return hit
+	st.marks = append(st.marks[:0], st.marks[i:]...)
 }
 
 func newFrameTracker(r *detrand.Rand, cutBias detrand.Ratio) *frameTracker {
@@ -131,6 +158,9 @@ func (t *frameTracker) Chunk(s simnet.StreamID, op simnet.Op, off uint64, avail 
 			c.s[s.Dir].delivered = off + uint64(n)
 		}
 	}
+	if op == simnet.OpRead {
+		t.read(s, off+uint64(n))
+	}
 	return n
 }
 
@@ -172,17 +202,24 @@ func (t *frameTracker) corruptTarget() (simnet.StreamID, uint64, bool) {
 		}
 		dir := simnet.Dir(t.rand.IntN(2))
 		st := &c.s[dir]
+		// Among the last few protected ranges not yet delivered, pick one at random: always
+		// taking the last one would always hit a message's footer flags byte (only its
+		// COMPLETE bit is checked), and never a crc. Never target a byte at or before one
+		// already targeted: simnet moves such a corruption to the next byte delivered, which
+		// may be an unprotected tag.
+		floor := max(st.delivered, st.corrupted)
+		var cands []span
 		for i := len(st.protected) - 1; i >= 0 && i >= len(st.protected)-4; i-- {
-			sp := st.protected[i]
-			if sp.end > st.delivered {
-				start := max(sp.start, st.delivered)
-				off := start + t.rand.Uint64N(sp.end-start)
-				if st.taken(off) {
-					break
-				}
-				st.targets = append(st.targets, off)
-				return simnet.StreamID{Conn: id, Dir: dir}, off, true
+			if sp := st.protected[i]; sp.end > floor {
+				cands = append(cands, sp)
 			}
+		}
+		if len(cands) > 0 {
+			sp := cands[t.rand.IntN(len(cands))]
+			start := max(sp.start, floor)
+			off := start + t.rand.Uint64N(sp.end-start)
+			st.corrupted = off + 1
+			return simnet.StreamID{Conn: id, Dir: dir}, off, true
 		}
 	}
 	return simnet.StreamID{}, 0, false
@@ -336,6 +373,7 @@ func (c *connTrack) consume(d simnet.Dir, b []byte) {
 		st.skipOr(int(binary.LittleEndian.Uint32(b[28:])), stepConnectAuth, stepAfterConnect)
 	case stepReply:
 		c.replies = append(c.replies, wire.Tag(b[0]))
+		c.t.wrote(st, true, wire.Tag(b[0]), st.off+wire.ConnectReplyLen)
 		c.features[1] = binary.LittleEndian.Uint64(b[1:])
 		c.lossy = b[25]&wire.ConnectLossy != 0
 		st.skipOr(int(binary.LittleEndian.Uint32(b[21:])), stepReplyAuth, stepReply)
@@ -381,11 +419,17 @@ func (c *connTrack) afterReply() {
 func (c *connTrack) consumeTag(d simnet.Dir, tag wire.Tag) {
 	st := &c.s[d]
 	st.fixedTag = tag
+	if tag.IsFrame() {
+		c.t.wrote(st, false, tag, st.off+1)
+	}
 	switch tag {
 	case wire.TagMsg:
 		st.step = stepHeader
 	case wire.TagAck:
 		st.step, st.pending = stepFixed, 8
+		if c.t.cov != nil {
+			c.t.cov.Evaluated(InvLossyAck, 1)
+		}
 		if c.lossy && c.t.violation != nil {
 			c.t.violation(InvLossyAck, fmt.Sprintf("conn %d: %v sent an ACK on a lossy session", c.id, d))
 		}

@@ -84,6 +84,7 @@ type Checker struct {
 	viol    []Violation
 	sent    int
 	deliv   int
+	rec     *recorder // records lossless streams for the FIFO model (nil: none)
 }
 
 // NewChecker returns an empty checker.
@@ -109,12 +110,17 @@ func (k *Checker) Sent(from, to string, id uint64, lossless bool) {
 	s.sent = append(s.sent, id)
 	s.visibleAt = append(s.visibleAt, 0)
 	k.sent++
+	k.rec.sent(key, id, lossless)
 }
 
 // Dispatched records that message id reached a dispatcher of receiver incarnation rcv at
 // virtual time now (ns); intact reports whether its content is what was sent.
 func (k *Checker) Dispatched(rcv string, id uint64, intact bool, now int64) {
 	info, ok := k.msgs[id]
+	k.rec.lookedUp()
+	if ok {
+		k.rec.dispatched(info.key, id, rcv, k.streams[info.key].lossless)
+	}
 	if !ok {
 		k.violate(InvUnknownMessage, now, "%s got message id %d that was never sent", rcv, id)
 		return
@@ -152,6 +158,7 @@ func (k *Checker) Dispatched(rcv string, id uint64, intact bool, now int64) {
 func (k *Checker) Forgive(from, to string) {
 	if s := k.streams[streamKey{from, to}]; s != nil {
 		s.forgiven = len(s.sent)
+		k.rec.forgive(streamKey{from, to}, s.lossless)
 	}
 }
 
@@ -160,6 +167,7 @@ func (k *Checker) ForgiveNode(node string) {
 	for _, key := range k.keys {
 		if key.from == node || key.to == node {
 			k.streams[key].forgiven = len(k.streams[key].sent)
+			k.rec.forgive(key, k.streams[key].lossless)
 		}
 	}
 }
@@ -169,6 +177,7 @@ func (k *Checker) ForgiveNode(node string) {
 func (k *Checker) Dropped(id uint64) {
 	if info, ok := k.msgs[id]; ok {
 		info.dropped = true
+		k.rec.dropped(info.key, id, k.streams[info.key].lossless)
 	}
 }
 
@@ -221,6 +230,7 @@ func (k *Checker) incarnations(key streamKey) []string {
 // Finish checks what must hold at the end of a run: every lossless message was dispatched or
 // its loss accounted for.
 func (k *Checker) Finish(now int64) {
+	k.rec.finish(k.losslessStreams())
 	for _, key := range k.keys {
 		s := k.streams[key]
 		if !s.lossless {
@@ -236,6 +246,16 @@ func (k *Checker) Finish(now int64) {
 				key, len(miss), len(s.sent), miss[0])
 		}
 	}
+}
+
+func (k *Checker) losslessStreams() int {
+	n := 0
+	for _, key := range k.keys {
+		if k.streams[key].lossless {
+			n++
+		}
+	}
+	return n
 }
 
 // Violate records a violation found elsewhere.

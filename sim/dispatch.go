@@ -69,6 +69,7 @@ func (n *simNode) trace(ev msgr.TraceEvent) {
 		seq = ev.Msg.Header.Seq
 	}
 	w.Trace.Add(5, uint64(n.idx), uint64(n.inc), uint64(ev.Kind), conn, uint64(ev.From), uint64(ev.To), seq)
+	n.s.observe(ev)
 	switch ev.Kind {
 	case msgr.TraceDrop:
 		n.s.check.Dropped(ev.Msg.Header.Tid)
@@ -82,9 +83,10 @@ func (n *simNode) trace(ev msgr.TraceEvent) {
 	}
 }
 
-func (n *simNode) log(ev msgr.TraceEvent, conn uint64) {
-	w := n.s.w
-	who := n.incName()
+func (n *simNode) log(ev msgr.TraceEvent, conn uint64) { logTraceEvent(n.s.w, n.incName(), ev, conn) }
+
+// logTraceEvent renders a messenger trace event into the readable trace.
+func logTraceEvent(w *World, who string, ev msgr.TraceEvent, conn uint64) {
 	switch ev.Kind {
 	case msgr.TraceState:
 		if ev.To < proto.StateThrottleMessage || ev.To > proto.StateReadFooterAndDispatch {

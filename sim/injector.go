@@ -57,14 +57,17 @@ func (s *scenario) inject(k Fault) {
 	}
 }
 
-func (s *scenario) randomNode() *simNode { return s.nodes[s.frand.IntN(len(s.nodes))] }
+func (s *scenario) randomProc() process {
+	ps := s.processes()
+	return ps[s.frand.IntN(len(ps))]
+}
 
 // randomIP is a node's IP, or (sometimes) the wildcard.
 func (s *scenario) randomIP() netip.Addr {
 	if s.frand.IntN(8) == 7 {
 		return netip.Addr{}
 	}
-	return s.randomNode().ip
+	return s.randomProc().addrIP()
 }
 
 func (s *scenario) injectClog() bool {
@@ -88,18 +91,18 @@ func (s *scenario) injectReset() bool {
 }
 
 func (s *scenario) injectPartition() bool {
-	a, b := s.randomNode(), s.randomNode()
+	a, b := s.randomProc(), s.randomProc()
 	switch s.frand.IntN(3) {
 	case 0:
-		s.w.Net.Partition(a.ip, b.ip)
-		s.noteFault("", "partition %s -> %s", a.name, b.name)
+		s.w.Net.Partition(a.addrIP(), b.addrIP())
+		s.noteFault("", "partition %s -> %s", a.label(), b.label())
 	case 1:
-		s.w.Net.Partition(a.ip, b.ip)
-		s.w.Net.Partition(b.ip, a.ip)
-		s.noteFault("", "partition %s <-> %s", a.name, b.name)
+		s.w.Net.Partition(a.addrIP(), b.addrIP())
+		s.w.Net.Partition(b.addrIP(), a.addrIP())
+		s.noteFault("", "partition %s <-> %s", a.label(), b.label())
 	default:
-		s.w.Net.Isolate(a.ip)
-		s.noteFault("", "isolate %s", a.name)
+		s.w.Net.Isolate(a.addrIP())
+		s.noteFault("", "isolate %s", a.label())
 	}
 	heal := s.w.Now() + time.Duration(s.frand.Range(5, 200))*time.Millisecond
 	s.w.Schedule(heal, func() {
@@ -122,26 +125,34 @@ func (s *scenario) injectCorrupt() bool {
 }
 
 func (s *scenario) injectPause() bool {
-	n := s.randomNode()
-	if !n.alive {
+	n := s.randomProc()
+	if !n.running() {
 		return false
 	}
 	until := s.w.Now() + time.Duration(s.frand.Range(1, 100))*time.Millisecond
-	for _, c := range n.m.Centers() {
+	for _, c := range n.centers() {
 		s.w.Pause(c, until)
 	}
-	s.noteFault(n.incName(), "pause until %v", until)
+	s.noteFault(n.incarnation(), "pause until %v", until)
 	return true
 }
 
-// injectCrash crashes a node (all its sockets vanish, its session state is gone) and restarts
-// it a little later, as a restarted OSD: with a new nonce, or, like a monitor, the same one.
+// injectCrash crashes a process (all its sockets vanish, its session state is gone); it
+// restarts a little later.
 func (s *scenario) injectCrash() bool {
-	n := s.randomNode()
-	if !n.alive {
+	n := s.randomProc()
+	if !n.running() {
 		return false
 	}
 	s.stats.Crashes++
+	n.crash()
+	return true
+}
+
+// crash crashes the node and restarts it a little later, as a restarted OSD: with a new
+// nonce, or, like a monitor, the same one.
+func (n *simNode) crash() {
+	s := n.s
 	old := n.m.MyAddr()
 	s.noteFault(n.incName(), "crash")
 	n.host.Crash()
@@ -154,7 +165,6 @@ func (s *scenario) injectCrash() bool {
 	keepNonce := s.frand.Bool()
 	restart := s.w.Now() + time.Duration(s.frand.Range(1, 50))*time.Millisecond
 	s.w.Schedule(restart, func() { s.restart(n, old, keepNonce) })
-	return true
 }
 
 func (s *scenario) restart(n *simNode, old wire.EntityAddr, keepNonce bool) {

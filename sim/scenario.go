@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/msgrsim/msgrsim/internal/detrand"
+	"github.com/msgrsim/msgrsim/models"
 	"github.com/msgrsim/msgrsim/msgr"
 	"github.com/msgrsim/msgrsim/msgr/wire"
 	"github.com/msgrsim/msgrsim/simnet"
@@ -22,6 +23,12 @@ type Options struct {
 	KeepTrace bool          // keep a readable trace (Result.Trace)
 	MaxSteps  uint64        // bound on scheduling decisions per phase (default 5,000,000)
 	Liveness  time.Duration // virtual time the liveness phase may take (default 10 min)
+	// Workload selects what runs: WorkloadDefault ("" too) or WorkloadCluster.
+	Workload string
+	// VisualizeDir is where a failed model check writes porcupine's HTML visualization
+	// (default: os.TempDir()); the violation names the file. NoVisualize writes none.
+	VisualizeDir string
+	NoVisualize  bool
 
 	// Where the decisions come from: by default a family seeded from Seed. Replay draws them
 	// from Tape instead (zeros past its end); Fuzz from a fuzzer's bytes, and then, when
@@ -32,7 +39,8 @@ type Options struct {
 	Fuzz   []byte
 	Record bool
 
-	perturbAt uint64 // test hook: make the second run of CheckDeterminism differ at this event
+	inspect   func(*scenario) // test hook: look at the scenario before the model checks
+	perturbAt uint64          // test hook: make the second run of CheckDeterminism differ at this event
 }
 
 // DefaultOptions is the default scenario for seed: two OSDs, one client, 50 messages per
@@ -111,7 +119,9 @@ type Result struct {
 	Events      uint64 // events folded into the trace hash
 	// Tape is the decisions the run drew, in order, when it recorded, replayed or fuzzed
 	// (not the ones that drew a fuzzed run's fault mix): Tape and Options replay the run.
-	Tape []uint64
+	Tape     []uint64
+	Coverage *Coverage       // what the run exercised of the protocol
+	Models   []models.Report // the porcupine checks of the recorded histories
 
 	checkpoints []uint64
 	recorded    []string
@@ -134,6 +144,12 @@ type scenario struct {
 	opened  map[*msgr.Connection]bool    // connections that had a session
 	log     *detrand.Log                 // the decisions drawn (recorded, replayed or fuzzed runs)
 	logFrom int                          // decisions before this one drew the fault mix
+
+	cov          *Coverage
+	rec          *recorder
+	cl           *cluster          // the cluster workload (nil: the default one)
+	kv           *models.KVHistory // the cluster workload's client history (nil otherwise)
+	modelReports []models.Report
 }
 
 // Run executes the default scenario for opts.Seed: OSD-like nodes exchanging lossless
@@ -169,6 +185,10 @@ func run(opts Options, recFrom, recTo uint64, instance int) Result {
 	}
 	s.rand, s.frand = s.w.Rand(), s.w.Rand()
 	s.setUpNetwork()
+	s.setUpRecording()
+	if opts.Workload == WorkloadCluster {
+		return s.runCluster()
+	}
 	if err := s.build(); err != nil {
 		s.check.Violate(InvNoProgress, 0, "build: %v", err)
 		return s.result()
@@ -183,6 +203,7 @@ func run(opts Options, recFrom, recTo uint64, instance int) Result {
 	s.liveness()
 	s.check.Finish(int64(s.w.Now()))
 	s.shutdown()
+	s.checkModels()
 	return s.result()
 }
 
@@ -276,6 +297,17 @@ func (s *scenario) allIssued() bool { _, ok := s.w.jobs.next(); return !ok }
 
 // liveness heals every fault and requires every lossless message to arrive within the bound.
 func (s *scenario) liveness() {
+	s.heal()
+	// Checked when the world is quiet (the next step would advance virtual time).
+	done := func() bool { return s.settled() && s.check.PendingLossless() == 0 }
+	if err := s.w.RunUntil(done, s.w.Now()+s.opts.Liveness, s.opts.MaxSteps); err != nil {
+		s.check.Violate(InvLiveness, int64(s.w.Now()), "%d lossless messages still undelivered, %d unsettled after healing: %v",
+			s.check.PendingLossless(), s.unsettled(), err)
+	}
+}
+
+// heal enters the liveness phase: every fault is healed and stops being injected.
+func (s *scenario) heal() {
 	s.phase = PhaseLiveness
 	s.w.Trace.Logf(s.w.Now(), "phase: liveness (heal everything)")
 	s.w.Net.Heal()
@@ -286,11 +318,12 @@ func (s *scenario) liveness() {
 			n.inj.SetSocketFailures(0)
 		}
 	}
-	// Checked when the world is quiet (the next step would advance virtual time).
-	done := func() bool { return s.settled() && s.check.PendingLossless() == 0 }
-	if err := s.w.RunUntil(done, s.w.Now()+s.opts.Liveness, s.opts.MaxSteps); err != nil {
-		s.check.Violate(InvLiveness, int64(s.w.Now()), "%d lossless messages still undelivered, %d unsettled after healing: %v",
-			s.check.PendingLossless(), s.unsettled(), err)
+	if s.cl != nil {
+		for _, p := range s.cl.allProcs() {
+			if p.inj != nil {
+				p.inj.SetSocketFailures(0)
+			}
+		}
 	}
 }
 
@@ -345,8 +378,10 @@ func (s *scenario) result() Result {
 	r := Result{
 		Seed: s.opts.Seed, TraceHash: s.w.Trace.Hash(), Sent: sent, Delivered: deliv,
 		VirtualTime: s.w.Now(), Steps: s.w.Steps(), Faults: s.faults, Stats: s.stats, Phase: s.phase,
-		Violations: s.check.Violations(), Summary: s.check.Summary(), Trace: s.w.Trace.Lines(), Marks: s.w.Trace.Marks(),
+		Violations: s.check.Violations(), Summary: s.check.Summary() + s.workloadSummary(), Trace: s.w.Trace.Lines(),
+		Marks:  s.w.Trace.Marks(),
 		Events: s.w.Trace.Events(), checkpoints: s.w.Trace.checkpoints, recorded: s.w.Trace.recorded,
+		Coverage: s.finishCoverage(), Models: s.modelReports,
 	}
 	r.Pass = len(r.Violations) == 0
 	if s.log != nil {
@@ -377,6 +412,14 @@ func (s *scenario) countContinuous() {
 		st.Injected[FaultSocketFailures] += int(n.injected)
 		if n.inj != nil {
 			st.Injected[FaultSocketFailures] += int(n.inj.Injected())
+		}
+	}
+	if s.cl != nil {
+		for _, p := range s.cl.allProcs() {
+			st.Injected[FaultSocketFailures] += int(p.injected)
+			if p.inj != nil {
+				st.Injected[FaultSocketFailures] += int(p.inj.Injected())
+			}
 		}
 	}
 }

@@ -11,8 +11,9 @@
 //	msgr-sim timeline -seed N [scenario flags] | -tape FILE -o run.html
 //	msgr-sim merge    FILE...
 //
-// Scenario flags: -faults none|swarm|all|name,… -workload small|default|large -osds N
-// -clients N -messages N.
+// Scenario flags: -faults none|swarm|all|name,… -workload small|default|cluster|large -osds N
+// -clients N -messages N (cluster and large run the Ceph-shaped cluster: -messages is the
+// operations per client). run -coverage prints the protocol coverage table.
 //
 // Exit status: 0 when the runs passed, 1 when an invariant was violated, 2 on a usage error.
 package main

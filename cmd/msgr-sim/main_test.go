@@ -134,3 +134,38 @@ func TestBinaryDeterministic(t *testing.T) {
 		t.Fatal("seeds 7 and 8 gave the same trace")
 	}
 }
+
+// The cluster workload: its KV history is checked with the porcupine model, and the run
+// reports its protocol coverage in JSON and, with -coverage, as a table.
+func TestRunClusterWithCoverage(t *testing.T) {
+	code, out, _ := run(t, "run", "-seed", "5", "-workload", "cluster", "-messages", "20", "-coverage", "-json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	j := lastJSON(t, out)
+	if j.Result != "pass" || j.Coverage == nil || j.Coverage.Runs != 1 {
+		t.Fatalf("unexpected summary %+v", j)
+	}
+	if st := j.Coverage.States; st.Total != 18 || st.Reached < 12 || st.Reached+len(st.Missing) != st.Total {
+		t.Fatalf("states coverage %+v", st)
+	}
+	if rt := j.Coverage.ReplyTags; rt.Total != 10 || rt.Sent["SEQ"] == 0 || rt.Received["SEQ"] == 0 {
+		t.Fatalf("reply tag coverage %+v", rt)
+	}
+	models := map[string]jsonModel{}
+	for _, m := range j.Models {
+		models[m.Model] = m
+	}
+	if kv := models["kv"]; kv.Verdict != "linearizable" || kv.Operations < 40 || kv.Partitions < 2 {
+		t.Fatalf("kv check %+v", kv)
+	}
+	if models["fifo"].Verdict != "linearizable" {
+		t.Fatalf("fifo check %+v", models["fifo"])
+	}
+	for _, want := range []string{"workload cluster: 1 mon, 3 osds, 2 clients × 20 operations", "coverage over 1 run(s):",
+		"model kv:", "reproduce: msgr-sim run -seed 5 -workload cluster -messages 20\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}

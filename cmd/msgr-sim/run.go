@@ -17,6 +17,7 @@ type runFlags struct {
 	json        bool
 	verbose     bool
 	determinism bool
+	coverage    bool
 }
 
 func parseRun(args []string, stdout io.Writer) (*runFlags, error) {
@@ -32,6 +33,7 @@ func parseRun(args []string, stdout io.Writer) (*runFlags, error) {
 	fs.BoolVar(&f.json, "json", false, "print a JSON summary as the last line")
 	fs.BoolVar(&f.verbose, "v", false, "print the readable trace of the run")
 	fs.BoolVar(&f.determinism, "check-determinism", false, "run twice and compare the traces")
+	fs.BoolVar(&f.coverage, "coverage", false, "print the protocol coverage table (also with -v)")
 	if err := parseFlags(fs, "Usage: msgr-sim run [flags]", args, stdout); err != nil {
 		return nil, err
 	}
@@ -72,6 +74,9 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	printHuman(stdout, r, wall, f.reproduce())
+	if (f.coverage || f.verbose) && r.Coverage != nil {
+		fmt.Fprint(stdout, r.Coverage.Table())
+	}
 	if f.json {
 		printJSON(stdout, r, wall)
 	}
@@ -97,6 +102,9 @@ func printHuman(w io.Writer, r sim.Result, wall time.Duration, reproduce string)
 	fmt.Fprintf(w, "\nconnection faults %d, session resets %d, reconnects %d, crashes %d, bytes corrupted %d\n",
 		r.Stats.ConnFaults, r.Stats.SessionResets, r.Stats.Reconnects, r.Stats.Crashes, r.Stats.BytesCorrupted)
 	fmt.Fprint(w, r.Summary)
+	for _, m := range r.Models {
+		fmt.Fprintf(w, "  model %v\n", m)
+	}
 	for _, v := range r.Violations {
 		fmt.Fprintf(w, "  VIOLATION at %v: %s\n", time.Duration(v.AtNs), v)
 	}
@@ -120,6 +128,18 @@ type jsonResult struct {
 	Crashes        int             `json:"crashes"`
 	PhaseReached   string          `json:"phase_reached"`
 	Violations     []sim.Violation `json:"violations"`
+	Models         []jsonModel     `json:"models"`
+	Coverage       *sim.Summary    `json:"coverage"`
+}
+
+// jsonModel is one porcupine check of a recorded history.
+type jsonModel struct {
+	Model         string  `json:"model"`
+	Verdict       string  `json:"verdict"`
+	Operations    int     `json:"operations"`
+	Partitions    int     `json:"partitions"`
+	CheckMs       float64 `json:"check_ms"`
+	Visualization string  `json:"visualization,omitempty"`
 }
 
 func printJSON(w io.Writer, r sim.Result, wall time.Duration) {
@@ -128,7 +148,15 @@ func printJSON(w io.Writer, r sim.Result, wall time.Duration) {
 		Delivered: r.Delivered, VirtualMs: float64(r.VirtualTime) / 1e6, WallMs: float64(wall) / 1e6,
 		Steps: r.Steps, Violations: r.Violations, Faults: r.Faults.Names(), Injected: injectedMap(r.Stats.Injected),
 		Resets: r.Stats.SessionResets, Reconnects: r.Stats.Reconnects, BytesCorrupted: r.Stats.BytesCorrupted,
-		Crashes: r.Stats.Crashes, PhaseReached: r.Phase,
+		Crashes: r.Stats.Crashes, PhaseReached: r.Phase, Models: []jsonModel{},
+	}
+	if r.Coverage != nil {
+		sum := r.Coverage.Summary()
+		j.Coverage = &sum
+	}
+	for _, m := range r.Models {
+		j.Models = append(j.Models, jsonModel{Model: m.Model, Verdict: string(m.Verdict), Operations: m.Operations,
+			Partitions: m.Partitions, CheckMs: float64(m.Elapsed) / 1e6, Visualization: m.Visualization})
 	}
 	if j.Faults == nil {
 		j.Faults = []string{}

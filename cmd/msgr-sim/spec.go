@@ -28,15 +28,22 @@ type scenarioFlags struct {
 var workloads = map[string][3]int{
 	"small":   {2, 1, 20},
 	"default": {2, 1, 50},
+	"cluster": {3, 2, 50},
 	"large":   {4, 3, 200},
 }
+
+// clusterWorkloads run sim.WorkloadCluster (the Ceph-shaped cluster: a monitor, OSDs with six
+// messengers, key-value clients); the others the default scenario. For them -messages is the
+// operations each client runs.
+var clusterWorkloads = map[string]bool{"cluster": true, "large": true}
 
 func (sf *scenarioFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&sf.osds, "osds", 2, "OSD-like nodes (lossless_peer among themselves)")
 	fs.IntVar(&sf.clients, "clients", 1, "client nodes (lossy toward the OSDs)")
 	fs.IntVar(&sf.messages, "messages", 50, "messages each sender queues per stream")
 	fs.StringVar(&sf.faults, "faults", "swarm", "faults to inject: none, swarm (the seed picks), all, or a list of names")
-	fs.StringVar(&sf.workload, "workload", "default", "scenario size: small, default or large")
+	fs.StringVar(&sf.workload, "workload", "default",
+		"small or default (OSDs and clients exchanging messages); cluster or large (the Ceph-shaped cluster: mon, OSDs, KV clients)")
 }
 
 // finish applies -workload and checks the values, after parsing.
@@ -45,7 +52,7 @@ func (sf *scenarioFlags) finish(fs *flag.FlagSet) error {
 	fs.Visit(func(fl *flag.Flag) { sf.set[fl.Name] = true })
 	w, ok := workloads[sf.workload]
 	if !ok {
-		return fmt.Errorf("unknown -workload %q: want small, default or large", sf.workload)
+		return fmt.Errorf("unknown -workload %q: want small, default, cluster or large", sf.workload)
 	}
 	if !sf.set["osds"] {
 		sf.osds = w[0]
@@ -71,6 +78,9 @@ func (sf *scenarioFlags) options(seed uint64) sim.Options {
 	opts.OSDs, opts.Clients, opts.Messages = sf.osds, sf.clients, sf.messages
 	faults, _ := sim.ParseFaults(sf.faults, detrand.NewSeeded(seed))
 	opts.Faults = &faults
+	if clusterWorkloads[sf.workload] {
+		opts.Workload = sim.WorkloadCluster
+	}
 	return opts
 }
 
@@ -96,6 +106,10 @@ func (sf *scenarioFlags) args() string {
 
 // describe is the configuration line printed before a run.
 func describe(opts sim.Options) string {
+	if opts.Workload == sim.WorkloadCluster {
+		return fmt.Sprintf("seed %d  workload cluster: 1 mon, %d osds, %d clients × %d operations  faults %v",
+			opts.Seed, max(opts.OSDs, 2), max(opts.Clients, 1), opts.Messages, *opts.Faults)
+	}
 	return fmt.Sprintf("seed %d  workload %d osds, %d clients, %d messages per stream  faults %v",
 		opts.Seed, opts.OSDs, opts.Clients, opts.Messages, *opts.Faults)
 }

@@ -30,6 +30,22 @@ var bannedImports = map[string]string{
 	"math/rand":    "use internal/detrand",
 	"math/rand/v2": "use internal/detrand",
 	"crypto/rand":  "use internal/detrand",
+	"github.com/anishathalye/porcupine": "its checker starts goroutines: call models.Check* from a *_postrun.go file, " +
+		"after the world stopped",
+}
+
+// modelsPkg's Check* functions run porcupine (goroutines): below the seam they may only be
+// called from files named *_postrun.go, which run after the simulation has stopped.
+const modelsPkg = "github.com/msgrsim/msgrsim/models"
+
+func isModelCheck(info *types.Info, sel *ast.SelectorExpr) bool {
+	id, ok := sel.X.(*ast.Ident)
+	if !ok {
+		return false
+	}
+	pn, ok := info.Uses[id].(*types.PkgName)
+	_, isFunc := info.Uses[sel.Sel].(*types.Func)
+	return ok && isFunc && pn.Imported().Path() == modelsPkg && strings.HasPrefix(sel.Sel.Name, "Check")
 }
 
 func load(t *testing.T, patterns ...string) []*packages.Package {
@@ -68,7 +84,7 @@ func check(p *packages.Package) []string {
 			continue
 		}
 		out = append(out, checkImports(p.Fset, f)...)
-		out = append(out, checkNodes(p, f)...)
+		out = append(out, checkNodes(p, f, strings.HasSuffix(name, "_postrun.go"))...)
 	}
 	return out
 }
@@ -84,7 +100,7 @@ func checkImports(fset *token.FileSet, f *ast.File) []string {
 	return out
 }
 
-func checkNodes(p *packages.Package, f *ast.File) []string {
+func checkNodes(p *packages.Package, f *ast.File, postrun bool) []string {
 	var out []string
 	ordered := orderedLines(p.Fset, f)
 	ast.Inspect(f, func(n ast.Node) bool {
@@ -102,6 +118,9 @@ func checkNodes(p *packages.Package, f *ast.File) []string {
 		case *ast.SelectorExpr:
 			if isPkgFunc(p.TypesInfo, n, "time", bannedTime) {
 				out = append(out, fmt.Sprintf("%v: time.%s", pos, n.Sel.Name))
+			}
+			if !postrun && isModelCheck(p.TypesInfo, n) {
+				out = append(out, fmt.Sprintf("%v: models.%s outside a *_postrun.go file (porcupine starts goroutines)", pos, n.Sel.Name))
 			}
 		case *ast.RangeStmt:
 			if isMap(p.TypesInfo, n.X) && !ordered[pos.Line] && !ordered[pos.Line-1] {
@@ -148,12 +167,16 @@ func orderedLines(fset *token.FileSet, f *ast.File) map[int]bool {
 func TestRulesCatchViolations(t *testing.T) {
 	pkgs := load(t, "github.com/msgrsim/msgrsim/internal/lint/testdata/bad")
 	got := strings.Join(check(pkgs[0]), "\n")
-	for _, want := range []string{"go statement", "time.Now", "time.Sleep", "imports math/rand", "select with 2 cases", "range over a map"} {
+	for _, want := range []string{"go statement", "time.Now", "time.Sleep", "imports math/rand", "select with 2 cases",
+		"range over a map", "models.CheckKV outside a *_postrun.go file", "imports github.com/anishathalye/porcupine"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("lint missed %q; reported:\n%s", want, got)
 		}
 	}
 	if strings.Count(got, "range over a map") != 1 {
 		t.Errorf("the //lint:ordered loop should be allowed; reported:\n%s", got)
+	}
+	if strings.Count(got, "outside a *_postrun.go file") != 1 {
+		t.Errorf("models.Check* in a *_postrun.go file should be allowed; reported:\n%s", got)
 	}
 }

@@ -192,8 +192,12 @@ func (c *Conn) setState(s State) {
 }
 
 // Start begins the connection: a connector asks its host for a socket, an acceptor writes its
-// greeting and starts reading.
+// greeting and starts reading. A connection stopped before it started (marked down while its
+// start was still queued on its center) stays closed.
 func (c *Conn) Start() {
+	if c.state == StateClosed {
+		return
+	}
 	if c.connector {
 		c.globalSeq = c.host.GlobalSeq(0)
 		c.startConnect()

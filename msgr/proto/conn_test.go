@@ -3,6 +3,7 @@ package proto
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/msgrsim/msgrsim/msgr/wire"
 )
@@ -95,5 +96,28 @@ func TestMessageFrameMatchesSpecVector(t *testing.T) {
 		"08ffffffffffffffff" + "01000000" + "e092242d" + "000000000000000000000000" + "000000000000000001"
 	if got := fmt.Sprintf("%x", out); got != want {
 		t.Fatalf("MPing frame\n got %s\nwant %s", got, want)
+	}
+}
+
+// A connection stopped before it started (marked down while its start was queued) stays
+// closed: Start neither asks for a socket nor leaves CLOSED, and a message sent after is
+// refused.
+func TestStopBeforeStartStaysClosed(t *testing.T) {
+	var now time.Duration
+	for _, connector := range []bool{true, false} {
+		h := newTestHost("a", &now, addrA, LosslessPeer(0))
+		c := NewConnector(testConfig(wire.NewName(wire.EntityOSD, 1)), h, addrB, wire.EntityOSD, LosslessPeer(0), Throttles{})
+		if !connector {
+			c = NewAcceptor(testConfig(wire.NewName(wire.EntityOSD, 1)), h, addrB)
+		}
+		c.Send(ping(1, "queued"))
+		c.Stop()
+		c.Start()
+		if c.State() != StateClosed || h.connects != 0 || c.HasOutput() {
+			t.Fatalf("connector %v: after Stop then Start: state %v, connects %d, output %v", connector, c.State(), h.connects, c.HasOutput())
+		}
+		if c.Send(ping(2, "after")) {
+			t.Fatalf("connector %v: a closed connection took a message", connector)
+		}
 	}
 }

@@ -5,7 +5,15 @@ import (
 	"math/rand"
 	"sort"
 	"time"
+
+	"github.com/anishathalye/porcupine"
+	"github.com/msgrsim/msgrsim/models"
 )
+
+// Model checks run porcupine's concurrent checker: not inside the simulation.
+func Model() (bool, models.Report) {
+	return porcupine.CheckOperations(models.KVModel(), nil), models.CheckKV(nil, models.CheckOptions{})
+}
 
 // Bad breaks the rules.
 func Bad(m map[string]int, a, b chan int) int {

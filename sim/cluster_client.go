@@ -1,0 +1,164 @@
+package sim
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/msgrsim/msgrsim/models"
+	"github.com/msgrsim/msgrsim/msgr"
+	"github.com/msgrsim/msgrsim/msgr/proto"
+	"github.com/msgrsim/msgrsim/msgr/wire"
+)
+
+// clientNode is a librados-like client: one lossy messenger, the OSD map from the monitor,
+// and a closed loop of key-value operations, each sent with a tid to the key's primary and
+// retried — on a reset or when no answer came in time — until it is answered.
+type clientNode struct {
+	cproc
+	num int // history client id
+	x   *cmsgr
+
+	// Durable (the workload's own bookkeeping): tids are never reused.
+	nextTid uint64
+	issued  int
+	quota   int
+
+	// Volatile.
+	view osdView
+	cur  *clientOp
+}
+
+type clientOp struct {
+	tid     uint64
+	in      models.KVInput
+	hist    int
+	attempt int
+	conn    *msgr.Connection
+	addr    wire.EntityAddr
+}
+
+func newClient(cl *cluster, num, idx int) *clientNode {
+	c := &clientNode{num: num, quota: cl.quota}
+	c.cproc = cproc{cl: cl, name: fmt.Sprintf("client.%d", 4100+num), ename: wire.NewName(wire.EntityClient, int64(4100+num)),
+		idx: idx, ip: cl.ipFor(idx)}
+	c.x = &cmsgr{p: &c.cproc, fast: cl.s.rand.Bool()}
+	c.x.handle, c.x.onReset = c.handle, c.onReset
+	c.restart = c.start
+	return c
+}
+
+// start: a new incarnation (create, policies, start, dispatcher); an operation in flight when
+// the previous one crashed stays unanswered (unknown in the history).
+func (c *clientNode) start() error {
+	s := c.cl.s
+	c.newHost()
+	c.view, c.cur = osdView{}, nil
+	c.x.nonce = s.w.Rand().Uint32() | 1
+	if err := c.x.create(c.ename, 0, 1+s.rand.IntN(2)); err != nil {
+		return err
+	}
+	c.x.setPolicies(proto.LossyClient(wire.FeatureOSDReplyMux), nil)
+	if err := c.x.bindAndStart(); err != nil {
+		return err
+	}
+	c.x.init(s.rand.Bool(), s.rand.IntN(4) == 0)
+	s.w.Trace.Logf(s.w.Now(), "%s up", c.incName())
+	c.askMap()
+	return nil
+}
+
+func (c *clientNode) askMap() {
+	mon := c.cl.mon
+	if conn := c.x.connect(wire.EntityMon, mon.addr()); conn != nil {
+		c.x.send(conn, mon.public.endpoint(), false, &cmsg{kind: ckGetMap})
+	}
+}
+
+func (c *clientNode) tick() {
+	if c.running() {
+		c.askMap()
+		c.maybeIssue()
+	}
+}
+
+func (c *clientNode) done() bool { return c.issued >= c.quota && c.cur == nil }
+
+// maybeIssue starts the next operation, once the map is known.
+func (c *clientNode) maybeIssue() {
+	cl := c.cl
+	if c.cur != nil || c.issued >= c.quota || !c.running() || c.view.osds == nil || !cl.active() {
+		return
+	}
+	c.nextTid++
+	c.issued++
+	in := cl.drawOp(c.num, c.nextTid)
+	op := &clientOp{tid: c.nextTid, in: in, hist: cl.s.kv.Invoke(c.num, in, int64(cl.s.w.Now()))}
+	c.cur = op
+	c.send(op)
+}
+
+// send sends op to its key's primary and arms the retry timer.
+func (c *clientNode) send(op *clientOp) {
+	cl := c.cl
+	op.attempt++
+	attempt := op.attempt
+	cl.s.w.Schedule(cl.s.w.Now()+cl.retry, func() { c.timeout(op, attempt) })
+	p := cl.primary(op.in.Key)
+	info, ok := c.view.get(p)
+	if !ok || !info.up {
+		return
+	}
+	op.addr = info.addrs[addrPublic]
+	op.conn = c.x.connect(wire.EntityOSD, op.addr)
+	if op.conn != nil {
+		c.x.send(op.conn, cl.osds[p].public.endpoint(), false,
+			&cmsg{kind: ckOp, tid: op.tid, op: op.in.Op, key: op.in.Key, value: op.in.Value})
+	}
+}
+
+// timeout retries an operation that got no answer in time: the session is dropped, the map
+// refreshed, and the request sent again with the same tid.
+func (c *clientNode) timeout(op *clientOp, attempt int) {
+	if c.cur != op || op.attempt != attempt || !c.running() || !c.cl.active() {
+		return
+	}
+	if op.conn != nil {
+		op.conn = nil
+		c.x.m.MarkDown(op.addr)
+	}
+	c.askMap()
+	c.send(op)
+}
+
+// onReset resends the operation in flight when its session was reset.
+func (c *clientNode) onReset(conn *msgr.Connection) {
+	op := c.cur
+	if op == nil || op.conn != conn {
+		return
+	}
+	op.conn = nil
+	attempt := op.attempt
+	c.cl.s.w.Schedule(c.cl.s.w.Now()+time.Millisecond, func() {
+		if c.cur == op && op.attempt == attempt && c.running() && c.cl.active() {
+			c.send(op)
+		}
+	})
+}
+
+func (c *clientNode) handle(_ *msgr.Connection, m *cmsg) {
+	cl := c.cl
+	switch m.kind {
+	case ckMap:
+		c.view.update(m)
+		c.maybeIssue()
+	case ckOpReply:
+		op := c.cur
+		if op == nil || m.tid != op.tid {
+			return
+		}
+		cl.s.kv.Return(op.hist, m.value, int64(cl.s.w.Now()))
+		c.cur = nil
+		think := time.Duration(cl.s.rand.IntN(2000)) * time.Microsecond
+		cl.s.w.Schedule(cl.s.w.Now()+think, c.maybeIssue)
+	}
+}

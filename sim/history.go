@@ -1,0 +1,164 @@
+package sim
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/msgrsim/msgrsim/models"
+	"github.com/msgrsim/msgrsim/msgr"
+	"github.com/msgrsim/msgrsim/msgr/wire"
+)
+
+// Model-checked invariants: the recorded histories, checked after the run with porcupine.
+const (
+	InvFIFO = "fifo-linearizability" // a lossless stream is not a FIFO queue (models.FIFOModel)
+	InvKV   = "kv-linearizability"   // the cluster's key-value history is not linearizable (models.KVModel)
+)
+
+// Invariants of the cluster workload.
+const (
+	InvKVLiveness        = "kv-liveness"        // after healing, a client operation was never answered
+	InvReplicaDivergence = "replica-divergence" // at the end, a replica's copy differs from its primary's
+)
+
+// allInvariantNames lists every invariant a run can evaluate (for coverage).
+func allInvariantNames() []string {
+	return append(append([]string(nil), AllInvariants...), InvFIFO, InvKV, InvKVLiveness, InvReplicaDivergence)
+}
+
+// recorder sees every stream event the Checker is told, and the messengers' send traces: it
+// records lossless sessions for the FIFO model and counts the invariant evaluations the
+// Checker makes. A session is a stream (sender → receiver node) to one peer address: a
+// message is queued on the session of the connection it was sent on, so messages a stale
+// sender still sends to a peer's old instance are not expected in the new instance's queue.
+// A reset reported on a stream (or a crash) forgives every session of the stream, as the
+// Checker does. A nil recorder records nothing.
+type recorder struct {
+	now     func() int64
+	fifo    *models.FIFOHistory
+	cov     *Coverage
+	pending map[uint64]streamKey   // lossless messages told to the Checker, not yet on a session
+	part    map[uint64]string      // message id → its session
+	parts   map[streamKey][]string // stream → its sessions, in order of first use
+}
+
+func newRecorder(now func() int64, cov *Coverage) *recorder {
+	return &recorder{now: now, fifo: models.NewFIFOHistory(), cov: cov, pending: map[uint64]streamKey{},
+		part: map[uint64]string{}, parts: map[streamKey][]string{}}
+}
+
+func (r *recorder) sent(key streamKey, id uint64, lossless bool) {
+	if r != nil && lossless {
+		r.pending[id] = key
+	}
+}
+
+// onSession records that message id went to the session with peer (from the messenger's
+// send or drop trace): it is enqueued there.
+func (r *recorder) onSession(id uint64, peer wire.EntityAddr) {
+	key, ok := r.pending[id]
+	if !ok {
+		return
+	}
+	delete(r.pending, id)
+	p := fmt.Sprintf("%v@%v", key, peer)
+	if !slices.Contains(r.parts[key], p) {
+		r.parts[key] = append(r.parts[key], p)
+	}
+	r.part[id] = p
+	r.fifo.Send(p, id, r.now())
+}
+
+// traced looks at a messenger trace event for the sessions messages go to.
+func (r *recorder) traced(ev msgr.TraceEvent) {
+	if r != nil && (ev.Kind == msgr.TraceSend || ev.Kind == msgr.TraceDrop) && ev.Msg != nil && ev.Conn != nil {
+		r.onSession(ev.Msg.Header.Tid, ev.Conn.PeerAddr())
+	}
+}
+
+// dispatched records a dispatch; the Checker evaluates three invariants on each (and
+// whether it was sent at all, see lookedUp).
+func (r *recorder) dispatched(key streamKey, id uint64, rcv string, lossless bool) {
+	if r == nil {
+		return
+	}
+	order := InvLossyOrder
+	if lossless {
+		order = InvLosslessOrder
+		if p, ok := r.part[id]; ok {
+			r.fifo.Deliver(p, id, rcv, r.now())
+		}
+	}
+	for _, inv := range []string{InvCorruptDelivery, InvDuplicate, order} {
+		r.cov.Evaluated(inv, 1)
+	}
+}
+
+// lookedUp counts the Checker's check that a dispatched message was sent at all.
+func (r *recorder) lookedUp() {
+	if r != nil {
+		r.cov.Evaluated(InvUnknownMessage, 1)
+	}
+}
+
+func (r *recorder) forgive(key streamKey, lossless bool) {
+	if r == nil || !lossless {
+		return
+	}
+	for _, p := range r.parts[key] {
+		r.fifo.Forgive(p, r.now())
+	}
+}
+
+func (r *recorder) dropped(key streamKey, id uint64, lossless bool) {
+	if r == nil || !lossless {
+		return
+	}
+	if p, ok := r.part[id]; ok {
+		r.fifo.Drop(p, id, r.now())
+	}
+}
+
+// finish records the end-of-run loss check of every lossless stream.
+func (r *recorder) finish(lossless int) {
+	if r != nil {
+		r.fifo.Drain(r.now())
+		r.cov.Evaluated(InvLosslessLoss, lossless)
+	}
+}
+
+// observe takes a messenger trace event: coverage, and the sessions messages go to.
+func (s *scenario) observe(ev msgr.TraceEvent) {
+	s.cov.Observe(ev)
+	s.rec.traced(ev)
+}
+
+// setUpRecording starts coverage counting and history recording.
+func (s *scenario) setUpRecording() {
+	s.cov = NewCoverage()
+	s.cov.Runs = 1
+	s.rec = newRecorder(func() int64 { return int64(s.w.Now()) }, s.cov)
+	s.check.rec = s.rec
+	s.tracker.cov = s.cov
+}
+
+// finishCoverage counts the phase invariants evaluated and returns the run's coverage.
+func (s *scenario) finishCoverage() *Coverage {
+	s.cov.Evaluated(InvNoProgress, 1)
+	switch s.phase {
+	case PhaseLiveness:
+		s.cov.Evaluated(InvLiveness, 1)
+	case PhaseShutdown, PhaseDone:
+		s.cov.Evaluated(InvLiveness, 1)
+		s.cov.Evaluated(InvShutdownStalled, 1)
+	}
+	return s.cov
+}
+
+// workloadSummary is the workload's own part of Result.Summary.
+func (s *scenario) workloadSummary() string {
+	if s.cl == nil {
+		return ""
+	}
+	return s.cl.summary()
+}
