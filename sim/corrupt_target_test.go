@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"os"
 	"testing"
 
 	"github.com/msgrsim/msgrsim/internal/detrand"
@@ -13,15 +12,8 @@ import (
 // crc — the coverage report showed "wire: bad crc" never reached), and never a byte at or
 // before one already targeted (simnet would move that corruption onto the next byte
 // delivered, maybe an unprotected tag: a sweep reported "bad tag" faults).
-func TestCorruptTargets(t *testing.T) {
-	c2s, err := os.ReadFile("../msgr/wire/testdata/streams/ceph-s-msgr1.conn1.c2s.bin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s2c, err := os.ReadFile("../msgr/wire/testdata/streams/ceph-s-msgr1.conn1.s2c.bin")
-	if err != nil {
-		t.Fatal(err)
-	}
+func TestCorruptTargetsReachCRCs(t *testing.T) {
+	c2s, s2c := realStreams(t)
 	tr := newFrameTracker(detrand.NewSeeded(1), detrand.Ratio{Num: 0, Den: 1})
 	handshake := 9 + 136 + 33
 	tr.Written(simnet.StreamID{Conn: 1, Dir: simnet.ClientToServer}, 0, c2s[:handshake])
