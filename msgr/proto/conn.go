@@ -59,6 +59,14 @@ var (
 	ErrRejected         = errors.New("msgr1: connect rejected by peer")
 	ErrProtocol         = errors.New("msgr1: protocol violation")
 	ErrTimeout          = errors.New("msgr1: timeout")
+	// ErrHandshakeTimeout: the session did not open within ReadyTimeout (the handshake
+	// deadline; it ends a peer that trickles its handshake one byte at a time).
+	ErrHandshakeTimeout = fmt.Errorf("%w: handshake deadline", ErrTimeout)
+	// ErrIdleTimeout: nothing was read or written for IdleTimeout.
+	ErrIdleTimeout = fmt.Errorf("%w: idle", ErrTimeout)
+	// ErrSeqRegression: a message on one socket did not have a higher seq than the message
+	// before it on the same socket (a sender numbers messages in order as it writes them).
+	ErrSeqRegression = fmt.Errorf("%w: message seq went backwards", ErrProtocol)
 	ErrTransport        = errors.New("msgr1: transport failed")
 	ErrStopped          = errors.New("msgr1: connection stopped")
 )
@@ -70,6 +78,7 @@ var (
 type Conn struct {
 	cfg  Config
 	host Host
+	obs  Observer // host's optional Observer, nil when it has none
 
 	state     State
 	connector bool // we initiated the session (a non-server side)
@@ -88,6 +97,7 @@ type Conn struct {
 	outSeq        uint64
 	inSeq         uint64
 	ackLeft       int
+	socketSeq     uint64 // seq of the last message received on the current socket (0: none)
 	onceReady     bool
 	replacing     bool
 	resetFromPeer bool
@@ -127,6 +137,7 @@ type Conn struct {
 func newConn(cfg Config, host Host) *Conn {
 	cfg.setDefaults()
 	c := &Conn{cfg: cfg, host: host}
+	c.obs, _ = host.(Observer)
 	c.in.buf = make([]byte, cfg.PrefetchSize)
 	return c
 }

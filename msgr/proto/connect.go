@@ -162,6 +162,7 @@ func (c *Conn) clientReady() error {
 // ready is the common end of both handshakes: the session is open.
 func (c *Conn) ready() {
 	c.onceReady = true
+	c.socketSeq = 0
 	c.readyDeadline = 0
 	c.idleDeadline = c.host.Now() + c.cfg.IdleTimeout
 	c.setState(StateOpened)

@@ -118,11 +118,11 @@ func (c *Conn) Tick() {
 	}
 	if c.readyDeadline != 0 && now >= c.readyDeadline {
 		c.readyDeadline = 0
-		c.fault(fmt.Errorf("%w: not ready within %v (state %v)", ErrTimeout, c.cfg.ReadyTimeout, c.state))
+		c.fault(fmt.Errorf("%w: not ready within %v (state %v)", ErrHandshakeTimeout, c.cfg.ReadyTimeout, c.state))
 		return
 	}
 	if at := c.idleDeadlineAt(); at != 0 && now >= at {
 		c.idleDeadline = 0
-		c.fault(fmt.Errorf("%w: idle for %v", ErrTimeout, c.cfg.IdleTimeout))
+		c.fault(fmt.Errorf("%w for %v", ErrIdleTimeout, c.cfg.IdleTimeout))
 	}
 }

@@ -104,6 +104,9 @@ func (c *Conn) tryThrottle(t Throttle, n int64, held *int64) bool {
 		}
 		return true
 	}
+	if !c.readPaused && c.obs != nil {
+		c.obs.Throttled(c.state)
+	}
 	c.readPaused = true
 	c.throttleAt = c.host.Now() + throttleRetry
 	return false
@@ -150,11 +153,19 @@ func (c *Conn) handleFooter(data []byte) error {
 	seq := m.Header.Seq
 	res := c.rx.res
 	c.rx = rxMessage{}
+	if seq <= c.socketSeq {
+		// A sender numbers messages as it writes them, so on one socket seqs only grow: a
+		// peer going backwards is broken or hostile. (Ceph drops it as old, quirk Q3.)
+		c.throttles.Release(res)
+		return fmt.Errorf("%w: seq %d after seq %d on this socket", ErrSeqRegression, seq, c.socketSeq)
+	}
+	c.socketSeq = seq
 	c.setState(StateOpened)
 	c.expect(1, (*Conn).handleTag)
 	if seq <= c.inSeq {
-		// An old message (already received on a previous socket): drop it and keep reading.
-		// Ceph stops reading here (quirk Q3) and leaks the throttle reservation.
+		// An old message (already received on a previous socket, resent across a reconnect):
+		// drop it and keep reading. Ceph stops reading here (quirk Q3) and leaks the throttle
+		// reservation.
 		c.throttles.Release(res)
 		return nil
 	}

@@ -85,6 +85,9 @@ func (c *Conn) writeMessage(m *wire.Message) {
 	if !c.policy.Lossy {
 		c.sent = append(c.sent, m)
 	}
+	if c.obs != nil {
+		c.obs.MessageWritten(m)
+	}
 }
 
 func (c *Conn) writeSection(p []byte) {
