@@ -67,8 +67,8 @@ var (
 	// ErrSeqRegression: a message on one socket did not have a higher seq than the message
 	// before it on the same socket (a sender numbers messages in order as it writes them).
 	ErrSeqRegression = fmt.Errorf("%w: message seq went backwards", ErrProtocol)
-	ErrTransport        = errors.New("msgr1: transport failed")
-	ErrStopped          = errors.New("msgr1: connection stopped")
+	ErrTransport     = errors.New("msgr1: transport failed")
+	ErrStopped       = errors.New("msgr1: connection stopped")
 )
 
 // Conn is one ProtocolV1 connection, without I/O: the driver feeds it received bytes
