@@ -2,6 +2,7 @@ package msgr
 
 import (
 	"errors"
+	"time"
 
 	"github.com/msgrsim/msgrsim/msgr/event"
 	"github.com/msgrsim/msgrsim/msgr/netio"
@@ -15,44 +16,83 @@ type processor struct {
 	m        *Messenger
 	l        netio.Listener
 	center   *event.Center
-	failures int
+	failures int  // consecutive accept failures
+	paused   bool // the listener is unwatched until a backoff timer fires
+	stopped  bool
 }
 
 // maxAcceptsPerEvent bounds the accepts handled per readiness report.
 const maxAcceptsPerEvent = 64
 
+// After an accept failure (EMFILE, ENFILE, ENOBUFS, …) the pending connection stays in the
+// backlog and the listener stays readable: rather than spin on it (or abort, as Ceph does
+// after ms_max_accept_failures), the processor stops watching it for a backoff that doubles
+// from acceptBackoffMin up to acceptBackoffMax while failures continue.
+const (
+	acceptBackoffMin = 10 * time.Millisecond
+	acceptBackoffMax = time.Second
+)
+
 func newProcessor(m *Messenger, l netio.Listener) *processor {
 	return &processor{m: m, l: l, center: m.pool.Centers()[0]}
 }
 
-func (p *processor) start() {
-	p.center.Post(func() {
-		if err := p.center.CreateFileEvent(p.l.FD(), netio.Read, p.onAccept); err != nil {
-			p.m.log.Error("watch listener", "err", err)
-		}
-	})
+func (p *processor) start() { p.center.Post(p.watch) }
+
+func (p *processor) watch() {
+	if err := p.center.CreateFileEvent(p.l.FD(), netio.Read, p.onAccept); err != nil {
+		p.m.log.Error("watch listener", "err", err)
+	}
 }
 
 func (p *processor) stop() {
 	p.center.Post(func() {
+		p.stopped = true
 		_ = p.center.DeleteFileEvent(p.l.FD(), netio.Read)
 		_ = p.l.Close()
 	})
 }
 
 func (p *processor) onAccept(int, netio.Events) {
-	for i := 0; i < maxAcceptsPerEvent; i++ {
+	for i := 0; i < maxAcceptsPerEvent && !p.paused; i++ {
 		s, err := p.l.Accept()
 		if errors.Is(err, netio.ErrWouldBlock) {
 			return
 		}
 		if err != nil {
-			p.failures++
-			p.m.log.Warn("accept failed", "err", err, "consecutive", p.failures)
+			p.acceptFailed(err)
 			return
 		}
 		p.failures = 0
 		p.m.newAcceptor(s)
+	}
+}
+
+// acceptFailed counts and logs a failed accept and pauses accepting for a backoff.
+func (p *processor) acceptFailed(err error) {
+	p.failures++
+	p.m.counters.acceptFailures.Add(1)
+	backoff := min(acceptBackoffMin<<min(p.failures-1, 16), acceptBackoffMax)
+	p.m.log.Warn("accept failed", "err", err, "consecutive", p.failures, "backoff", backoff)
+	p.paused = true
+	_ = p.center.DeleteFileEvent(p.l.FD(), netio.Read)
+	p.center.CreateTimeEvent(backoff, func() {
+		p.paused = false
+		if !p.stopped {
+			p.watch()
+		}
+	})
+}
+
+// refuse closes an accepted socket because MaxConnections is reached. Under a flood only the
+// first refusal and then every power of two is logged; all are counted.
+func (m *Messenger) refuse(s netio.Socket, limit int) {
+	n := m.counters.refused.Add(1)
+	peer := s.RemoteAddr()
+	_ = s.Close()
+	if n&(n-1) == 0 {
+		m.log.Warn("connection refused", "peer", peer.String(), "err", ErrTooManyConnections,
+			"limit", limit, "refused_total", n)
 	}
 }
 
@@ -74,12 +114,19 @@ func (m *Messenger) newConnectorLocked(peerType wire.EntityType, addr wire.Entit
 // start begins a connector's first connect; posted to its center.
 func (c *Connection) start() { c.run(c.p.Start) }
 
-// newAcceptor creates a connection for an accepted socket and starts its handshake.
+// newAcceptor creates a connection for an accepted socket and starts its handshake; over
+// MaxConnections the socket is closed at once instead.
 func (m *Messenger) newAcceptor(s netio.Socket) {
+	m.counters.accepted.Add(1)
 	m.mu.Lock()
 	if m.state == stateShutdown {
 		m.mu.Unlock()
 		_ = s.Close()
+		return
+	}
+	if limit := m.cfg.MaxConnections; limit > 0 && len(m.all) >= limit {
+		m.mu.Unlock()
+		m.refuse(s, limit)
 		return
 	}
 	c := &Connection{m: m, id: m.newIDLocked(), center: m.pool.Pick()}
@@ -117,6 +164,7 @@ func (m *Messenger) acceptConnect(c *Connection, req *proto.ConnectRequest) prot
 		Replacing:       req.Replacing,
 	}
 	ex := m.lookup(req.PeerAddr)
+	m.injectDelay(netio.DelayAcceptLookup)
 	if ex == c {
 		in.Existing = proto.Existing{Present: true, IsSelf: true}
 		ex = nil
@@ -153,9 +201,11 @@ func (m *Messenger) acceptOpen(c *Connection, req *proto.ConnectRequest, d proto
 		return d
 	}
 	if !m.register(c, req.PeerAddr) {
+		m.injectDelay(netio.DelayOpen)
 		return proto.Decision{Verdict: proto.VerdictFault, Rule: "accept_conn: another connection holds the address"}
 	}
 	c.regAddr = req.PeerAddr
+	m.injectDelay(netio.DelayOpen)
 	return d
 }
 
@@ -201,6 +251,7 @@ func (c *Connection) carryOutHandover() {
 
 // adopt makes this (existing) session continue on socket s (Ceph's replace, lossless branch).
 func (c *Connection) adopt(s netio.Socket, h *handover, leftover []byte) {
+	c.m.injectDelay(netio.DelayReplace)
 	c.run(func() {
 		if c.p.State() == proto.StateClosed || s == nil {
 			if s != nil {

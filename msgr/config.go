@@ -27,11 +27,18 @@ type Config struct {
 	NoCRCData             bool   // turn off ms_crc_data
 	DispatchThrottleBytes int64  // ms_dispatch_throttle_bytes (0: 100 MiB; negative: unlimited)
 	DefaultSendPriority   uint16 // priority of messages sent with priority 0 (0: 127)
-	Limits                wire.Limits
+	// Limits bound every length a peer announces (message sections, authorizer); zero
+	// fields take wire's defaults (DefaultLimits).
+	Limits wire.Limits
+	// MaxConnections bounds the live connections (incoming and outgoing): while the
+	// messenger has that many, a newly accepted socket is closed at once (counted in
+	// Metrics.ConnectionsRefused, logged with ErrTooManyConnections). Outgoing connections
+	// are never refused. 0: DefaultMaxConnections; negative: unlimited.
+	MaxConnections int
 
 	InitialBackoff time.Duration // ms_initial_backoff (0.2 s)
 	MaxBackoff     time.Duration // ms_max_backoff (15 s)
-	ReadyTimeout   time.Duration // ms_connection_ready_timeout (10 s)
+	ReadyTimeout   time.Duration // ms_connection_ready_timeout (10 s): the handshake deadline of both sides
 	IdleTimeout    time.Duration // ms_connection_idle_timeout (900 s)
 
 	BindPortMin uint16 // ms_bind_port_min (6800)
@@ -50,6 +57,7 @@ const (
 	DefaultDispatchThrottleBytes = 100 << 20
 	DefaultBindPortMin           = 6800
 	DefaultBindPortMax           = 7568
+	DefaultMaxConnections        = 16384
 )
 
 func (cfg *Config) setDefaults() {
@@ -64,6 +72,9 @@ func (cfg *Config) setDefaults() {
 	}
 	if cfg.DefaultSendPriority == 0 {
 		cfg.DefaultSendPriority = wire.PrioDefault
+	}
+	if cfg.MaxConnections == 0 {
+		cfg.MaxConnections = DefaultMaxConnections
 	}
 	if cfg.BindPortMin == 0 {
 		cfg.BindPortMin = DefaultBindPortMin

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/msgrsim/msgrsim/internal/detrand"
+	"github.com/msgrsim/msgrsim/msgr/netio"
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
 )
@@ -39,7 +40,10 @@ func (h *connHost) Authorizer(peer wire.EntityType) (uint32, []byte) {
 
 func (h *connHost) MyAddr() wire.EntityAddr { return h.m.MyAddr() }
 
-func (h *connHost) LearnAddr(seen wire.EntityAddr) wire.EntityAddr { return h.m.learnAddr(seen) }
+func (h *connHost) LearnAddr(seen wire.EntityAddr) wire.EntityAddr {
+	h.m.injectDelay(netio.DelayLearnedAddr)
+	return h.m.learnAddr(seen)
+}
 
 func (h *connHost) GlobalSeq(atLeast uint32) uint32 { return h.m.nextGlobalSeq(atLeast) }
 
@@ -56,6 +60,7 @@ func (h *connHost) AcceptConnect(req *proto.ConnectRequest) proto.Decision {
 }
 
 func (h *connHost) Deliver(m *wire.Message, r proto.Reservation) {
+	h.m.counters.messagesIn.Add(1)
 	h.m.trace(TraceEvent{Kind: TraceDeliver, Conn: h.c(), Msg: m})
 	h.upcalls = append(h.upcalls, upcall{kind: upDeliver, msg: m, res: r})
 }
@@ -67,9 +72,16 @@ func (h *connHost) Event(kind proto.EventKind) {
 }
 
 func (h *connHost) Faulted(s proto.State, err error) {
-	h.m.log.Debug("connection fault", "conn", h.id, "peer", h.c().PeerAddr().String(), "state", s.String(), "err", err)
+	h.lastFault = err
+	h.m.countFault(h.c(), s, err)
 	h.m.trace(TraceEvent{Kind: TraceFault, Conn: h.c(), From: s, Err: err})
 }
+
+// Throttled counts a received message waiting for a full throttle (proto.Observer).
+func (h *connHost) Throttled(proto.State) { h.m.counters.throttleWaits.Add(1) }
+
+// MessageWritten counts a message encoded for the socket (proto.Observer).
+func (h *connHost) MessageWritten(*wire.Message) { h.m.counters.messagesOut.Add(1) }
 
 func (h *connHost) StateChanged(from, to proto.State) {
 	h.m.trace(TraceEvent{Kind: TraceState, Conn: h.c(), From: from, To: to})

@@ -36,6 +36,7 @@ type Connection struct {
 	cleaned      bool
 	upcalls      []upcall
 	handover     *handover // a lossless replace to carry out once the core returns
+	lastFault    error     // why the connection last faulted
 
 	closed atomic.Bool
 
@@ -254,6 +255,17 @@ func (c *Connection) Queued() int {
 		n += c.p.Queued()
 	}
 	return n
+}
+
+// LastFault is the error the connection last faulted with (nil if it never faulted); classify
+// it with ClassifyFault.
+func (c *Connection) LastFault() error {
+	if c.local {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lastFault
 }
 
 // Held is the number of received messages held back by delay injection (InjectDelay).

@@ -47,6 +47,7 @@ func (c *Connection) deliverMaybeDelayed(msg *Message, res proto.Reservation) {
 		at = max(at, c.held[n-1].at)
 	}
 	c.m.trace(TraceEvent{Kind: TraceHeld, Conn: c, Msg: msg})
+	c.m.counters.delayed.Add(1)
 	c.held = append(c.held, delayed{msg: msg, res: res, at: at})
 	c.nheld.Add(1)
 	if c.heldTimer == 0 {

@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/msgrsim/msgrsim/msgr/event"
+	"github.com/msgrsim/msgrsim/msgr/netio"
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
 )
@@ -60,6 +61,9 @@ func (q *dispatchQueue) enqueue(c *Connection, msg *Message, res proto.Reservati
 // queueEvent queues a connection event at the highest priority.
 func (q *dispatchQueue) queueEvent(c *Connection, kind proto.EventKind) {
 	q.m.trace(TraceEvent{Kind: TraceConnEvent, Conn: c, Event: kind})
+	if int(kind) < len(q.m.counters.events) {
+		q.m.counters.events[kind].Add(1)
+	}
 	q.mu.Lock()
 	q.pq.EnqueueStrict(eventClass, wire.PrioHighest, dqItem{conn: c, event: kind})
 	q.pushedLocked()
@@ -107,11 +111,22 @@ func (q *dispatchQueue) run() {
 
 func (q *dispatchQueue) dispatch(it dqItem) {
 	if it.msg == nil {
+		q.maybeDelayEvent()
 		q.m.deliverEvent(it.conn, it.event)
 		return
 	}
 	q.m.dispatchNormal(it.conn, it.msg)
 	it.res.Release()
+}
+
+// maybeDelayEvent is Ceph's DispatchQueue delay before an event: with internal delays
+// injected, it happens with the dispatch delay probability (InjectDelay.Probability).
+func (q *dispatchQueue) maybeDelayEvent() {
+	inj := q.m.cfg.InjectDelay
+	if q.m.delayer == nil || q.m.delayer.InternalDelays() <= 0 || inj == nil || !q.center.Rand().Chance(inj.Probability) {
+		return
+	}
+	q.m.injectDelay(netio.DelayDispatchEvent)
 }
 
 // discard drops c's queued messages (Ceph's discard_queue) and releases their throttle

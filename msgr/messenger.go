@@ -23,6 +23,9 @@ var (
 	ErrNotBound     = errors.New("msgr: messenger not bound")
 	// ErrConnectionClosed: a message was sent on a connection that is closed.
 	ErrConnectionClosed = errors.New("msgr: connection closed")
+	// ErrTooManyConnections: an accepted socket was closed at once because the messenger
+	// already had Config.MaxConnections live connections (logged and counted, never returned).
+	ErrTooManyConnections = errors.New("msgr: too many connections")
 )
 
 type lifecycle uint8
@@ -43,6 +46,9 @@ type Messenger struct {
 	pool   *event.Pool
 	dq     *dispatchQueue
 	dthrot *Throttle
+
+	counters counters
+	delayer  netio.InternalDelayer // the stack's internal delay injection, nil when off
 
 	mu          sync.Mutex // guards everything below; never held while calling a dispatcher
 	state       lifecycle
@@ -83,6 +89,7 @@ func New(cfg Config) (*Messenger, error) {
 	if cfg.DispatchThrottleBytes > 0 {
 		m.dthrot = NewThrottle(cfg.DispatchThrottleBytes)
 	}
+	m.delayer, _ = cfg.Stack.(netio.InternalDelayer)
 	pool, err := event.NewPool(cfg.Name.String(), cfg.Workers, cfg.Stack, noRuntime{}, cfg.Rand)
 	if err != nil {
 		return nil, fmt.Errorf("msgr %v: %w", cfg.Name, err)
@@ -557,6 +564,13 @@ func (m *Messenger) stopCenters() {
 				last()
 			}
 		})
+	}
+}
+
+// injectDelay blocks for the stack's internal delay at point, when it injects one.
+func (m *Messenger) injectDelay(point string) {
+	if m.delayer != nil {
+		m.delayer.InternalDelay(point)
 	}
 }
 

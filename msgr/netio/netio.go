@@ -155,3 +155,33 @@ func (c *SystemClock) Now() time.Duration { return time.Since(c.origin) }
 
 // Wall returns the current calendar time.
 func (c *SystemClock) Wall() time.Time { return time.Now() }
+
+// Internal delay points: where the messenger calls InternalDelayer.InternalDelay, the places
+// where Ceph's AsyncConnection::inject_delay() sleeps (msgr1-protocol.md §8.7).
+const (
+	// DelayAcceptLookup: an acceptor looked up the existing session for the peer's address
+	// and has not yet locked it.
+	DelayAcceptLookup = "accept-lookup"
+	// DelayOpen: an acceptor registered the session it is about to open.
+	DelayOpen = "open"
+	// DelayReplace: an existing lossless session is about to adopt the socket of a replace.
+	DelayReplace = "replace"
+	// DelayLearnedAddr: a connector learned its own address from the acceptor's greeting
+	// (Ceph delays here only one time in ms_inject_socket_failures).
+	DelayLearnedAddr = "learned-addr"
+	// DelayDispatchEvent: the dispatch queue is about to deliver a connection event (Ceph
+	// delays here with probability ms_inject_delay_probability).
+	DelayDispatchEvent = "dispatch-event"
+)
+
+// InternalDelayer is implemented by a Stack that injects internal delays (Ceph's
+// ms_inject_internal_delays; msgr/netio/inject). The messenger calls InternalDelay at the
+// points above, on the goroutine of the event center doing the work, which it blocks for the
+// delay: the point is to widen the race windows around accept, replace and open. A stack
+// without injection does not implement it, so the messenger pays nothing.
+type InternalDelayer interface {
+	// InternalDelays is the delay currently injected at each point (0: none).
+	InternalDelays() time.Duration
+	// InternalDelay blocks for the delay at point, when the stack decides to delay there.
+	InternalDelay(point string)
+}

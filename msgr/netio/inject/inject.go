@@ -1,16 +1,10 @@
-// Package inject wraps a netio.Stack to inject socket failures, as Ceph's
-// ms_inject_socket_failures does: on a read or a send attempt, with probability 1/N, the socket
-// is shut down in both directions, so that attempt and everything after it fails and the
-// connection faults. It also lets a test cut every live socket at a moment of its choosing.
-//
-// Wrap returns the stack itself when no failure rate is set and no cutting is asked for, so
-// the production path pays nothing when injection is off.
 package inject
 
 import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/msgrsim/msgrsim/internal/detrand"
 	"github.com/msgrsim/msgrsim/msgr/netio"
@@ -24,6 +18,12 @@ type Options struct {
 	Rand *detrand.Rand
 	// Controllable keeps the wrapper even with SocketFailures 0, so CutAll can be used.
 	Controllable bool
+	// InternalDelays > 0 blocks the messenger's center for that long at each internal delay
+	// point (ms_inject_internal_delays; see netio.InternalDelayer). At DelayLearnedAddr the
+	// delay happens only one time in SocketFailures, and never when SocketFailures is 0.
+	InternalDelays time.Duration
+	// Sleep blocks for a delay (nil: time.Sleep). Tests replace it to observe delays.
+	Sleep func(time.Duration)
 }
 
 // Stack is a netio.Stack whose sockets fail on purpose.
@@ -36,11 +36,13 @@ type Stack struct {
 	socks    []*socket
 	injected atomic.Uint64
 	rate     atomic.Uint64 // current 1-in-N rate (0: off)
+	delay    atomic.Int64  // current internal delay (0: off)
+	delays   atomic.Uint64
 }
 
 // Wrap returns s with injection, or s itself when nothing is to be injected.
 func Wrap(s netio.Stack, opts Options) netio.Stack {
-	if opts.SocketFailures == 0 && !opts.Controllable {
+	if opts.SocketFailures == 0 && !opts.Controllable && opts.InternalDelays == 0 {
 		return s
 	}
 	return New(s, opts)
@@ -52,9 +54,35 @@ func New(s netio.Stack, opts Options) *Stack {
 	if r == nil {
 		r = detrand.NewSeeded(1)
 	}
+	if opts.Sleep == nil {
+		opts.Sleep = time.Sleep
+	}
 	st := &Stack{Stack: s, opts: opts, rand: r}
 	st.rate.Store(opts.SocketFailures)
+	st.delay.Store(int64(opts.InternalDelays))
 	return st
+}
+
+// SetInternalDelays changes the internal delay (0 turns it off).
+func (s *Stack) SetInternalDelays(d time.Duration) { s.delay.Store(int64(d)) }
+
+// InternalDelays is the current internal delay (netio.InternalDelayer).
+func (s *Stack) InternalDelays() time.Duration { return time.Duration(s.delay.Load()) }
+
+// Delays is the number of internal delays injected so far.
+func (s *Stack) Delays() uint64 { return s.delays.Load() }
+
+// InternalDelay blocks for the internal delay, if one is set (netio.InternalDelayer).
+func (s *Stack) InternalDelay(point string) {
+	d := time.Duration(s.delay.Load())
+	if d <= 0 {
+		return
+	}
+	if point == netio.DelayLearnedAddr && !s.fail() {
+		return
+	}
+	s.delays.Add(1)
+	s.opts.Sleep(d)
 }
 
 // SetSocketFailures changes the failure rate to 1 in n (0 turns random failures off).

@@ -1,0 +1,232 @@
+package msgr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync/atomic"
+
+	"github.com/msgrsim/msgrsim/msgr/proto"
+	"github.com/msgrsim/msgrsim/msgr/wire"
+)
+
+// FaultReason classifies why a connection faulted, for counters and log lines.
+type FaultReason uint8
+
+// Fault reasons, from the errors a connection faults with (see ClassifyFault).
+const (
+	FaultOther            FaultReason = iota // anything not listed below
+	FaultBadBanner                           // the first 9 bytes were not "ceph v027" (wire.ErrBadBanner)
+	FaultBadAddr                             // an entity_addr_t did not decode (wire.ErrBadAddr)
+	FaultBadTag                              // an unknown tag (wire.ErrBadTag)
+	FaultBadCRC                              // a header, front, middle or data crc mismatch (wire.ErrBadCRC)
+	FaultTooLarge                            // a length over the Limits (wire.ErrTooLarge)
+	FaultMalformed                           // a structure that decoded to nonsense (wire.ErrMalformed, wire.ErrShort)
+	FaultIncomplete                          // a footer without COMPLETE (wire.ErrIncomplete)
+	FaultSeqRegression                       // a message seq went backwards on one socket (proto.ErrSeqRegression)
+	FaultProtocol                            // another protocol violation (proto.ErrProtocol, proto.ErrPeerAddrMismatch)
+	FaultRejected                            // the peer or our policy refused the session (proto.ErrRejected)
+	FaultHandshakeTimeout                    // the handshake deadline passed (proto.ErrHandshakeTimeout)
+	FaultIdleTimeout                         // nothing read or written for IdleTimeout (proto.ErrIdleTimeout)
+	FaultTransport                           // the socket failed: reset, EOF, refused (proto.ErrTransport)
+	NumFaultReasons                          // the number of reasons
+)
+
+var faultReasonNames = [NumFaultReasons]string{
+	"other", "bad_banner", "bad_addr", "bad_tag", "bad_crc", "too_large", "malformed", "incomplete",
+	"seq_regression", "protocol", "rejected", "handshake_timeout", "idle_timeout", "transport",
+}
+
+// String is the reason's counter label, e.g. "bad_crc".
+func (r FaultReason) String() string {
+	if r < NumFaultReasons {
+		return faultReasonNames[r]
+	}
+	return fmt.Sprintf("fault_reason_%d", uint8(r))
+}
+
+// PeerMisbehaved reports whether the reason means the peer sent something no correct msgr1
+// peer sends (as opposed to a timeout, a refusal or a network failure).
+func (r FaultReason) PeerMisbehaved() bool {
+	return r >= FaultBadBanner && r <= FaultProtocol
+}
+
+// faultSentinels maps errors to reasons, most specific first: the first match wins.
+var faultSentinels = []struct {
+	err    error
+	reason FaultReason
+}{
+	{wire.ErrBadBanner, FaultBadBanner},
+	{wire.ErrBadAddr, FaultBadAddr},
+	{wire.ErrBadTag, FaultBadTag},
+	{wire.ErrBadCRC, FaultBadCRC},
+	{wire.ErrTooLarge, FaultTooLarge},
+	{wire.ErrIncomplete, FaultIncomplete},
+	{wire.ErrMalformed, FaultMalformed},
+	{wire.ErrShort, FaultMalformed},
+	{proto.ErrSeqRegression, FaultSeqRegression},
+	{proto.ErrPeerAddrMismatch, FaultProtocol},
+	{proto.ErrProtocol, FaultProtocol},
+	{proto.ErrRejected, FaultRejected},
+	{proto.ErrHandshakeTimeout, FaultHandshakeTimeout},
+	{proto.ErrIdleTimeout, FaultIdleTimeout},
+	{proto.ErrTransport, FaultTransport},
+}
+
+// ClassifyFault returns the reason for a connection fault error.
+func ClassifyFault(err error) FaultReason {
+	for _, s := range faultSentinels {
+		if errors.Is(err, s.err) {
+			return s.reason
+		}
+	}
+	return FaultOther
+}
+
+// counters are a messenger's metrics, updated atomically from any center.
+type counters struct {
+	accepted       atomic.Uint64
+	refused        atomic.Uint64
+	acceptFailures atomic.Uint64
+	faults         [NumFaultReasons]atomic.Uint64
+	events         [proto.EventRefused + 1]atomic.Uint64
+	messagesIn     atomic.Uint64
+	messagesOut    atomic.Uint64
+	bytesIn        atomic.Uint64
+	bytesOut       atomic.Uint64
+	throttleWaits  atomic.Uint64
+	delayed        atomic.Uint64
+}
+
+// Metrics is a snapshot of a messenger's counters. Counters only grow; Connections is the
+// current number of live connections.
+type Metrics struct {
+	Name string `json:"name"` // the messenger's entity name, e.g. "osd.3"
+
+	Connections         int64  `json:"connections"`          // live connections, incoming and outgoing
+	ConnectionsAccepted uint64 `json:"connections_accepted"` // sockets accepted
+	ConnectionsRefused  uint64 `json:"connections_refused"`  // accepted sockets closed at once: MaxConnections reached
+	AcceptFailures      uint64 `json:"accept_failures"`      // accept(2) errors other than EAGAIN (EMFILE, …)
+
+	SessionsConnected uint64 `json:"sessions_connected"` // outgoing sessions (re)established (connect events)
+	SessionsAccepted  uint64 `json:"sessions_accepted"`  // incoming sessions established (accept events)
+	Resets            uint64 `json:"resets"`             // sessions dropped (reset events)
+	RemoteResets      uint64 `json:"remote_resets"`      // sessions the peer reset (remote reset events)
+	ConnectsRefused   uint64 `json:"connects_refused"`   // outgoing TCP connects refused
+
+	Faults map[string]uint64 `json:"faults"` // connection faults by reason (FaultReason.String)
+
+	MessagesIn    uint64 `json:"messages_in"`    // messages received in order (before any dispatch delay)
+	MessagesOut   uint64 `json:"messages_out"`   // messages written to a socket (resends count again)
+	BytesIn       uint64 `json:"bytes_in"`       // bytes read from sockets
+	BytesOut      uint64 `json:"bytes_out"`      // bytes written to sockets
+	ThrottleWaits uint64 `json:"throttle_waits"` // received messages that waited for a full throttle
+	Delayed       uint64 `json:"delayed"`        // received messages held back by InjectDelay
+}
+
+// Fault returns the number of faults with reason r.
+func (s *Metrics) Fault(r FaultReason) uint64 { return s.Faults[r.String()] }
+
+// Metrics returns a snapshot of the messenger's counters.
+func (m *Messenger) Metrics() Metrics {
+	k := &m.counters
+	s := Metrics{
+		Name:                m.cfg.Name.String(),
+		Connections:         int64(m.liveCount()),
+		ConnectionsAccepted: k.accepted.Load(),
+		ConnectionsRefused:  k.refused.Load(),
+		AcceptFailures:      k.acceptFailures.Load(),
+		SessionsConnected:   k.events[proto.EventConnect].Load(),
+		SessionsAccepted:    k.events[proto.EventAccept].Load(),
+		Resets:              k.events[proto.EventReset].Load(),
+		RemoteResets:        k.events[proto.EventRemoteReset].Load(),
+		ConnectsRefused:     k.events[proto.EventRefused].Load(),
+		Faults:              make(map[string]uint64, NumFaultReasons),
+		MessagesIn:          k.messagesIn.Load(),
+		MessagesOut:         k.messagesOut.Load(),
+		BytesIn:             k.bytesIn.Load(),
+		BytesOut:            k.bytesOut.Load(),
+		ThrottleWaits:       k.throttleWaits.Load(),
+		Delayed:             k.delayed.Load(),
+	}
+	for r := FaultReason(0); r < NumFaultReasons; r++ {
+		s.Faults[r.String()] = k.faults[r].Load()
+	}
+	return s
+}
+
+func (m *Messenger) liveCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.all)
+}
+
+// countFault counts a connection fault and logs it: at Warn when the peer misbehaved, at Info
+// otherwise.
+func (m *Messenger) countFault(c *Connection, s proto.State, err error) {
+	r := ClassifyFault(err)
+	m.counters.faults[r].Add(1)
+	lvl := slog.LevelInfo
+	if r.PeerMisbehaved() {
+		lvl = slog.LevelWarn
+	}
+	m.log.Log(context.Background(), lvl, "connection fault", "conn", c.id, "peer", c.PeerAddr().String(),
+		"state", s.String(), "reason", r.String(), "err", err)
+}
+
+// metric is one metric family of the Prometheus text format.
+type metric struct {
+	name, help, kind string
+	value            func(*Metrics) uint64
+}
+
+var metricFamilies = []metric{
+	{"msgr_connections", "Live connections, incoming and outgoing.", "gauge", func(s *Metrics) uint64 { return uint64(s.Connections) }},
+	{"msgr_connections_accepted_total", "Sockets accepted.", "counter", func(s *Metrics) uint64 { return s.ConnectionsAccepted }},
+	{"msgr_connections_refused_total", "Accepted sockets closed at once because MaxConnections was reached.", "counter", func(s *Metrics) uint64 { return s.ConnectionsRefused }},
+	{"msgr_accept_failures_total", "accept(2) errors other than EAGAIN.", "counter", func(s *Metrics) uint64 { return s.AcceptFailures }},
+	{"msgr_sessions_connected_total", "Outgoing sessions (re)established.", "counter", func(s *Metrics) uint64 { return s.SessionsConnected }},
+	{"msgr_sessions_accepted_total", "Incoming sessions established.", "counter", func(s *Metrics) uint64 { return s.SessionsAccepted }},
+	{"msgr_resets_total", "Sessions dropped (reset events).", "counter", func(s *Metrics) uint64 { return s.Resets }},
+	{"msgr_remote_resets_total", "Sessions reset by the peer.", "counter", func(s *Metrics) uint64 { return s.RemoteResets }},
+	{"msgr_connects_refused_total", "Outgoing TCP connects refused.", "counter", func(s *Metrics) uint64 { return s.ConnectsRefused }},
+	{"msgr_messages_in_total", "Messages received in order.", "counter", func(s *Metrics) uint64 { return s.MessagesIn }},
+	{"msgr_messages_out_total", "Messages written to a socket.", "counter", func(s *Metrics) uint64 { return s.MessagesOut }},
+	{"msgr_bytes_in_total", "Bytes read from sockets.", "counter", func(s *Metrics) uint64 { return s.BytesIn }},
+	{"msgr_bytes_out_total", "Bytes written to sockets.", "counter", func(s *Metrics) uint64 { return s.BytesOut }},
+	{"msgr_throttle_waits_total", "Received messages that waited for a full throttle.", "counter", func(s *Metrics) uint64 { return s.ThrottleWaits }},
+	{"msgr_delayed_messages_total", "Received messages held back by dispatch delay injection.", "counter", func(s *Metrics) uint64 { return s.Delayed }},
+}
+
+// WritePrometheus writes the snapshots in the Prometheus text exposition format, one sample
+// per messenger (label msgr) in each family; faults are labelled by reason as well.
+func WritePrometheus(w io.Writer, snaps ...Metrics) error {
+	pw := &errWriter{w: w}
+	for _, f := range metricFamilies {
+		pw.printf("# HELP %s %s\n# TYPE %s %s\n", f.name, f.help, f.name, f.kind)
+		for i := range snaps {
+			pw.printf("%s{msgr=%q} %d\n", f.name, snaps[i].Name, f.value(&snaps[i]))
+		}
+	}
+	pw.printf("# HELP msgr_faults_total Connection faults by reason.\n# TYPE msgr_faults_total counter\n")
+	for i := range snaps {
+		for r := FaultReason(0); r < NumFaultReasons; r++ {
+			pw.printf("msgr_faults_total{msgr=%q,reason=%q} %d\n", snaps[i].Name, r.String(), snaps[i].Fault(r))
+		}
+	}
+	return pw.err
+}
+
+// errWriter keeps the first write error and skips the writes after it.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) printf(format string, args ...any) {
+	if e.err == nil {
+		_, e.err = fmt.Fprintf(e.w, format, args...)
+	}
+}
