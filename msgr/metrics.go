@@ -127,7 +127,7 @@ type Metrics struct {
 }
 
 // Fault returns the number of faults with reason r.
-func (s *Metrics) Fault(r FaultReason) uint64 { return s.Faults[r.String()] }
+func (s Metrics) Fault(r FaultReason) uint64 { return s.Faults[r.String()] }
 
 // Metrics returns a snapshot of the messenger's counters.
 func (m *Messenger) Metrics() Metrics {

@@ -1,0 +1,341 @@
+//go:build linux
+
+package msgr_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/msgrsim/msgrsim/internal/detrand"
+	"github.com/msgrsim/msgrsim/msgr"
+	"github.com/msgrsim/msgrsim/msgr/event"
+	"github.com/msgrsim/msgrsim/msgr/netio/epoll"
+	"github.com/msgrsim/msgrsim/msgr/proto"
+	"github.com/msgrsim/msgrsim/msgr/wire"
+)
+
+// syncBuffer is a log sink safe for concurrent writers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// since returns what was logged after offset off.
+func (b *syncBuffer) since(off int) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()[off:]
+}
+
+func (b *syncBuffer) len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Len()
+}
+
+// echoServer answers every MPing with an MPing carrying the same tid.
+type echoServer struct {
+	msgr.NopDispatcher
+	pings atomic.Int64
+}
+
+func (s *echoServer) Dispatch(c *msgr.Connection, m *msgr.Message) bool {
+	if m.Header.Type == wire.MsgPing {
+		s.pings.Add(1)
+		pong := wire.NewMessage(wire.MsgPing, []byte("pong"))
+		pong.Header.Tid = m.Header.Tid
+		_ = c.SendMessage(pong)
+	}
+	return true
+}
+
+// pongs records the tids of the MPings a client receives.
+type pongs struct {
+	msgr.NopDispatcher
+	mu   sync.Mutex
+	tids map[uint64]bool
+}
+
+func (p *pongs) Dispatch(_ *msgr.Connection, m *msgr.Message) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.tids[m.Header.Tid] = true
+	return true
+}
+
+func (p *pongs) got(tid uint64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.tids[tid]
+}
+
+// hostileEnv is a monitor-like messenger on the epoll stack that hostile peers attack, and a
+// well-behaved client messenger that checks, after each attack, that the server still serves.
+type hostileEnv struct {
+	srv     *msgr.Messenger
+	srvRT   *event.GoRuntime
+	echo    *echoServer
+	logs    *syncBuffer
+	addr    string
+	cli     *msgr.Messenger
+	cliRT   *event.GoRuntime
+	pongs   *pongs
+	nextTid uint64
+}
+
+const (
+	hostileReadyTimeout = 2 * time.Second // the server's handshake deadline
+	hostileMaxConns     = 64
+)
+
+func newHostileEnv(t *testing.T) *hostileEnv {
+	t.Helper()
+	e := &hostileEnv{logs: &syncBuffer{}, echo: &echoServer{}, pongs: &pongs{tids: map[uint64]bool{}}}
+	e.srvRT = &event.GoRuntime{}
+	srv, err := msgr.New(msgr.Config{
+		Name: wire.NewName(wire.EntityMon, 0), ExplicitNonce: true, Stack: epoll.New(epoll.Options{}),
+		Runtime: e.srvRT, Rand: detrand.NewSeeded(1), Workers: 2, ClusterProtocol: wire.ProtoMonPeer,
+		ReadyTimeout: hostileReadyTimeout, MaxConnections: hostileMaxConns,
+		Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.SetDefaultPolicy(proto.StatelessServer(0))
+	if err := srv.Bind(netip.MustParseAddrPort("127.0.0.1:0")); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	srv.AddDispatcherTail(e.echo)
+	e.srv, e.addr = srv, srv.MyAddr().Addr.String()
+
+	e.cliRT = &event.GoRuntime{}
+	cli, err := msgr.New(msgr.Config{
+		Name: wire.NewName(wire.EntityClient, 4100), Stack: epoll.New(epoll.Options{}), Runtime: e.cliRT,
+		Rand: detrand.NewSeeded(2), Workers: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli.SetPolicy(wire.EntityMon, proto.LossyClient(0))
+	if err := cli.Start(); err != nil {
+		t.Fatal(err)
+	}
+	cli.AddDispatcherTail(e.pongs)
+	e.cli = cli
+	return e
+}
+
+func (e *hostileEnv) stop() {
+	for _, x := range []struct {
+		m  *msgr.Messenger
+		rt *event.GoRuntime
+	}{{e.cli, e.cliRT}, {e.srv, e.srvRT}} {
+		x.m.Shutdown()
+		x.m.Wait()
+		x.rt.Wait()
+	}
+}
+
+// checkServes has a well-behaved client open a new session and get an MPing answered.
+func (e *hostileEnv) checkServes(t *testing.T) {
+	t.Helper()
+	e.nextTid++
+	tid := e.nextTid
+	c, err := e.cli.ConnectToAnon(wire.EntityMon, e.srv.MyAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.MarkDown()
+	ping := wire.NewMessage(wire.MsgPing, nil)
+	ping.Header.Tid = tid
+	if err := c.SendMessage(ping); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, fmt.Sprintf("the server to answer a good client's ping %d", tid), func() bool { return e.pongs.got(tid) })
+}
+
+// rawPeer is a hand-driven msgr1 client on a plain TCP socket.
+type rawPeer struct {
+	t        *testing.T
+	c        net.Conn
+	features uint64
+	seq      uint64
+}
+
+func dialRaw(t *testing.T, addr string) *rawPeer {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return &rawPeer{t: t, c: c}
+}
+
+func (p *rawPeer) write(b []byte) {
+	p.t.Helper()
+	_ = p.c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if _, err := p.c.Write(b); err != nil {
+		p.t.Fatalf("write: %v", err)
+	}
+}
+
+func (p *rawPeer) read(n int) []byte {
+	p.t.Helper()
+	_ = p.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	b := make([]byte, n)
+	if _, err := io.ReadFull(p.c, b); err != nil {
+		p.t.Fatalf("read %d bytes: %v", n, err)
+	}
+	return b
+}
+
+// greeting is the client's banner and address.
+func greeting() []byte {
+	me := wire.LegacyAddr(netip.MustParseAddrPort("127.0.0.1:0"), 77)
+	return me.AppendLegacy(wire.AppendBanner(nil))
+}
+
+// connectMsg is a client's connect message toward a monitor, announcing authLen bytes of
+// authorizer.
+func connectMsg(authLen uint32) []byte {
+	cm := wire.Connect{
+		Features: wire.FeaturesAll, HostType: wire.EntityClient, GlobalSeq: 1,
+		ProtocolVersion: wire.ProtoMonClient, AuthorizerLen: authLen, Flags: wire.ConnectLossy,
+	}
+	return cm.Append(nil)
+}
+
+// handshake completes a client handshake: the session is open when it returns.
+func (p *rawPeer) handshake() {
+	p.t.Helper()
+	p.write(append(greeting(), connectMsg(0)...))
+	if err := wire.CheckBanner(p.read(wire.ServerGreetingLen)); err != nil {
+		p.t.Fatalf("server greeting: %v", err)
+	}
+	r, err := wire.DecodeConnectReply(p.read(wire.ConnectReplyLen), wire.Limits{})
+	if err != nil {
+		p.t.Fatalf("connect reply: %v", err)
+	}
+	switch r.Tag {
+	case wire.TagSeq:
+		p.read(wire.SeqLen)
+		p.write(wire.AppendSeq(nil, 0))
+	case wire.TagReady:
+	default:
+		p.t.Fatalf("connect reply %v, want SEQ or READY", r.Tag)
+	}
+	p.features = r.Features
+}
+
+// message is a sealed MPing with the next seq (or seq, when not 0).
+func (p *rawPeer) message(seq uint64, front []byte) *wire.Message {
+	if seq == 0 {
+		p.seq++
+		seq = p.seq
+	}
+	m := wire.NewMessage(wire.MsgPing, front)
+	m.Header.Seq, m.Header.Priority = seq, wire.PrioDefault
+	m.Header.Src = wire.NewName(wire.EntityClient, 4242)
+	m.Seal(true, true)
+	return m
+}
+
+func (p *rawPeer) frame(m *wire.Message) []byte {
+	return wire.AppendMessageFrame(nil, m, p.features&wire.FeatureMsgAuth == 0)
+}
+
+// expectClosed reads (and discards) until the server closes the connection, and fails the
+// test if it does not within the wait.
+func (p *rawPeer) expectClosed(wait time.Duration) {
+	p.t.Helper()
+	_ = p.c.SetReadDeadline(time.Now().Add(wait))
+	buf := make([]byte, 64<<10)
+	for {
+		_, err := p.c.Read(buf)
+		if err == nil {
+			continue
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			p.t.Fatalf("the server did not close the connection within %v", wait)
+		}
+		return // EOF or a reset: closed
+	}
+}
+
+// closedNow reports, without waiting long, whether the server closed the connection.
+func (p *rawPeer) closedNow() bool {
+	_ = p.c.SetReadDeadline(time.Now().Add(time.Millisecond))
+	var b [4096]byte
+	for {
+		_, err := p.c.Read(b[:])
+		if err == nil {
+			continue
+		}
+		var ne net.Error
+		return !(errors.As(err, &ne) && ne.Timeout())
+	}
+}
+
+// peakRSS reads the process's peak resident set size (VmHWM) in KiB.
+func peakRSS(t *testing.T) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb
+		}
+	}
+	t.Fatal("no VmHWM in /proc/self/status")
+	return 0
+}
+
+// resetPeakRSS resets VmHWM to the current RSS (Linux ≥ 4.0), so that the next peakRSS is
+// the peak since now. It reports whether it could.
+func resetPeakRSS() bool {
+	runtime.GC()
+	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
+}
+
+// waitGoroutines waits until at most n goroutines run (a leak check).
+func waitGoroutines(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for runtime.NumGoroutine() > n {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("goroutine leak: %d running, want at most %d\n%s", runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

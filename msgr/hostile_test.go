@@ -1,0 +1,231 @@
+//go:build linux
+
+package msgr_test
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/msgrsim/msgrsim/msgr"
+	"github.com/msgrsim/msgrsim/msgr/wire"
+)
+
+// hostileCase is one hostile peer: attack does it (with raw sockets) and returns once the
+// server reacted; want is the fault reason the server must count and log.
+type hostileCase struct {
+	name   string
+	want   msgr.FaultReason
+	attack func(t *testing.T, e *hostileEnv) string // returns a one-line outcome
+}
+
+var hostileCases = []hostileCase{
+	{"garbage banner", msgr.FaultBadBanner, func(t *testing.T, e *hostileEnv) string {
+		p := dialRaw(t, e.addr)
+		p.write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+		p.expectClosed(10 * time.Second)
+		return "closed after the first 9 bytes"
+	}},
+	{"msgr2 banner", msgr.FaultBadBanner, func(t *testing.T, e *hostileEnv) string {
+		p := dialRaw(t, e.addr)
+		b := binary.LittleEndian.AppendUint16([]byte("ceph v2\n"), 16)
+		p.write(append(b, make([]byte, 16)...))
+		p.expectClosed(10 * time.Second)
+		return "closed: a msgr2 peer fails the 9-byte compare"
+	}},
+	{"bad address in greeting", msgr.FaultBadAddr, func(t *testing.T, e *hostileEnv) string {
+		p := dialRaw(t, e.addr)
+		g := greeting()
+		g[wire.BannerLen+3] = 0xee // corrupt the entity_addr_t marker
+		p.write(g)
+		p.expectClosed(10 * time.Second)
+		return "closed"
+	}},
+	{"truncated handshake, then close", msgr.FaultTransport, func(t *testing.T, e *hostileEnv) string {
+		p := dialRaw(t, e.addr)
+		p.write(greeting()[:wire.BannerLen+50])
+		p.read(wire.ServerGreetingLen)
+		_ = p.c.Close()
+		return "the half-open connection is dropped"
+	}},
+	{"truncated handshake, then silence", msgr.FaultHandshakeTimeout, func(t *testing.T, e *hostileEnv) string {
+		p := dialRaw(t, e.addr)
+		p.write(append(greeting(), connectMsg(0)[:20]...))
+		start := time.Now()
+		p.expectClosed(10 * hostileReadyTimeout)
+		return fmt.Sprintf("closed by the handshake deadline after %v", time.Since(start).Round(100*time.Millisecond))
+	}},
+	{"slowloris: one byte every 50 ms", msgr.FaultHandshakeTimeout, func(t *testing.T, e *hostileEnv) string {
+		p := dialRaw(t, e.addr)
+		hs := append(greeting(), connectMsg(0)...)
+		start := time.Now()
+		sent := 0
+		for ; sent < len(hs) && !p.closedNow(); sent++ {
+			if _, err := p.c.Write(hs[sent : sent+1]); err != nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if sent == len(hs) {
+			t.Fatalf("the whole %d-byte handshake trickled in without the deadline ending it", len(hs))
+		}
+		p.expectClosed(10 * hostileReadyTimeout)
+		return fmt.Sprintf("closed by the handshake deadline after %d of %d bytes, %v", sent, len(hs), time.Since(start).Round(100*time.Millisecond))
+	}},
+	{"authorizer_len 0xFFFFFFFF", msgr.FaultTooLarge, func(t *testing.T, e *hostileEnv) string {
+		p := dialRaw(t, e.addr)
+		p.write(append(greeting(), connectMsg(0xFFFFFFFF)...))
+		p.expectClosed(10 * time.Second)
+		return "refused before allocating"
+	}},
+	{"front_len 0xFFFFFFFF, valid header crc", msgr.FaultTooLarge, func(t *testing.T, e *hostileEnv) string {
+		p := dialRaw(t, e.addr)
+		p.handshake()
+		m := p.message(0, []byte("x"))
+		m.Header.FrontLen = 0xFFFFFFFF
+		var h [wire.HeaderLen]byte
+		m.Header.Encode(h[:], true) // a valid crc over the huge length
+		p.write(append([]byte{byte(wire.TagMsg)}, h[:]...))
+		p.expectClosed(10 * time.Second)
+		return "refused before allocating"
+	}},
+	{"unknown tag", msgr.FaultBadTag, func(t *testing.T, e *hostileEnv) string {
+		p := dialRaw(t, e.addr)
+		p.handshake()
+		p.write([]byte{0x42})
+		p.expectClosed(10 * time.Second)
+		return "closed"
+	}},
+	{"seq regression", msgr.FaultSeqRegression, func(t *testing.T, e *hostileEnv) string {
+		p := dialRaw(t, e.addr)
+		p.handshake()
+		before := e.echo.pings.Load()
+		b := p.frame(p.message(5, nil))
+		b = append(b, p.frame(p.message(3, nil))...)
+		p.write(b)
+		p.expectClosed(10 * time.Second)
+		return fmt.Sprintf("seq 5 dispatched (%d), seq 3 faults", e.echo.pings.Load()-before)
+	}},
+	{"bad header crc", msgr.FaultBadCRC, func(t *testing.T, e *hostileEnv) string {
+		p := dialRaw(t, e.addr)
+		p.handshake()
+		m := p.message(0, []byte("hello"))
+		m.Header.CRC ^= 1
+		p.write(p.frame(m))
+		p.expectClosed(10 * time.Second)
+		return "closed, nothing dispatched"
+	}},
+	{"bad front crc", msgr.FaultBadCRC, func(t *testing.T, e *hostileEnv) string {
+		p := dialRaw(t, e.addr)
+		p.handshake()
+		m := p.message(0, []byte("hello"))
+		m.Footer.FrontCRC ^= 1
+		p.write(p.frame(m))
+		p.expectClosed(10 * time.Second)
+		return "closed, nothing dispatched"
+	}},
+	{"footer without COMPLETE", msgr.FaultIncomplete, func(t *testing.T, e *hostileEnv) string {
+		p := dialRaw(t, e.addr)
+		p.handshake()
+		m := p.message(0, []byte("hello"))
+		m.Footer.Flags &^= wire.FooterComplete
+		p.write(p.frame(m))
+		p.expectClosed(10 * time.Second)
+		return "closed, nothing dispatched"
+	}},
+	{"flood of idle connections", msgr.FaultHandshakeTimeout, floodIdle},
+	{"stalled 16 MiB fronts on 32 sessions", msgr.FaultTransport, stalledFronts},
+}
+
+// floodIdle opens four times MaxConnections idle connections: those over the limit are
+// closed at once, the others by the handshake deadline.
+func floodIdle(t *testing.T, e *hostileEnv) string {
+	refused := e.srv.Metrics().ConnectionsRefused
+	peers := make([]*rawPeer, 4*hostileMaxConns)
+	for i := range peers {
+		peers[i] = dialRaw(t, e.addr)
+	}
+	for _, p := range peers {
+		p.expectClosed(10 * hostileReadyTimeout)
+	}
+	n := e.srv.Metrics().ConnectionsRefused - refused
+	if n < uint64(len(peers)-hostileMaxConns) {
+		t.Fatalf("%d connections refused, want at least %d", n, len(peers)-hostileMaxConns)
+	}
+	waitFor(t, "the idle connections to be gone", func() bool { return e.srv.Metrics().Connections == 0 })
+	return fmt.Sprintf("%d idle connections: %d refused at once (limit %d), the rest closed by the handshake deadline", len(peers), n, hostileMaxConns)
+}
+
+// stalledFronts opens 32 sessions that each announce the largest front allowed and send
+// one byte of it: what they can pin is bounded by the dispatch throttle.
+func stalledFronts(t *testing.T, e *hostileEnv) string {
+	waits := e.srv.Metrics().ThrottleWaits
+	peers := make([]*rawPeer, 32)
+	for i := range peers {
+		p := dialRaw(t, e.addr)
+		p.handshake()
+		m := p.message(0, []byte("x"))
+		m.Header.FrontLen = wire.DefaultMaxFrontLen
+		var h [wire.HeaderLen]byte
+		m.Header.Encode(h[:], true)
+		p.write(append(append([]byte{byte(wire.TagMsg)}, h[:]...), 'x'))
+		peers[i] = p
+	}
+	// 100 MiB of dispatch throttle hold 6 of the 16 MiB fronts: the others wait for it.
+	waitFor(t, "sessions waiting for the dispatch throttle", func() bool { return e.srv.Metrics().ThrottleWaits > waits })
+	e.checkServes(t) // small messages still fit in the throttle
+	for _, p := range peers {
+		_ = p.c.Close()
+	}
+	return fmt.Sprintf("%d sessions wait for the dispatch throttle; dropped when the peers close", e.srv.Metrics().ThrottleWaits-waits)
+}
+
+// TestHostilePeers attacks one messenger on the epoll stack with each hostile peer in turn.
+// Each must end in a clean fault with the expected reason, counted in the metrics and logged,
+// without a panic; a good client must still be served afterwards; the peak RSS during the
+// case stays bounded. Set MSGRSIM_HOSTILE_TABLE=FILE to write the outcome table (markdown).
+func TestHostilePeers(t *testing.T) {
+	goroutines := runtime.NumGoroutine()
+	e := newHostileEnv(t)
+	e.checkServes(t)
+	canReset := resetPeakRSS()
+	base := peakRSS(t)
+	var table strings.Builder
+	fmt.Fprintf(&table, "| case | outcome | fault reason (count) | peak RSS |\n|---|---|---|---|\n")
+	for _, hc := range hostileCases {
+		t.Run(hc.name, func(t *testing.T) {
+			resetPeakRSS()
+			before := e.srv.Metrics().Fault(hc.want)
+			logOff := e.logs.len()
+			outcome := hc.attack(t, e)
+			waitFor(t, "the fault to be counted", func() bool { return e.srv.Metrics().Fault(hc.want) > before })
+			line := "reason=" + hc.want.String()
+			if logs := e.logs.since(logOff); !strings.Contains(logs, line) {
+				t.Fatalf("no log line with %s:\n%s", line, logs)
+			}
+			e.checkServes(t)
+			peak := peakRSS(t)
+			if peak-base > 256<<10 {
+				t.Errorf("peak RSS %d KiB, %d KiB over the %d KiB baseline", peak, peak-base, base)
+			}
+			n := e.srv.Metrics().Fault(hc.want) - before
+			fmt.Fprintf(&table, "| %s | %s | %s (%d) | %.1f MiB |\n", hc.name, outcome, hc.want, n, float64(peak)/1024)
+		})
+	}
+	e.stop()
+	waitGoroutines(t, goroutines)
+	note := "peak RSS (VmHWM) measured per case"
+	if !canReset {
+		note = "peak RSS is the process's VmHWM (clear_refs not writable: not reset per case)"
+	}
+	t.Logf("hostile peers (baseline RSS %.1f MiB; %s):\n%s", float64(base)/1024, note, table.String())
+	if f := os.Getenv("MSGRSIM_HOSTILE_TABLE"); f != "" {
+		if err := os.WriteFile(f, []byte(table.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
