@@ -31,9 +31,10 @@ type Stack struct {
 	netio.Stack
 	opts Options
 
-	mu       sync.Mutex // guards rand and socks
+	mu       sync.Mutex // guards rand, socks and delaysAt
 	rand     *detrand.Rand
 	socks    []*socket
+	delaysAt map[string]uint64
 	injected atomic.Uint64
 	rate     atomic.Uint64 // current 1-in-N rate (0: off)
 	delay    atomic.Int64  // current internal delay (0: off)
@@ -72,6 +73,13 @@ func (s *Stack) InternalDelays() time.Duration { return time.Duration(s.delay.Lo
 // Delays is the number of internal delays injected so far.
 func (s *Stack) Delays() uint64 { return s.delays.Load() }
 
+// DelaysAt is the number of internal delays injected so far at point.
+func (s *Stack) DelaysAt(point string) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.delaysAt[point]
+}
+
 // InternalDelay blocks for the internal delay, if one is set (netio.InternalDelayer).
 func (s *Stack) InternalDelay(point string) {
 	d := time.Duration(s.delay.Load())
@@ -82,6 +90,12 @@ func (s *Stack) InternalDelay(point string) {
 		return
 	}
 	s.delays.Add(1)
+	s.mu.Lock()
+	if s.delaysAt == nil {
+		s.delaysAt = make(map[string]uint64)
+	}
+	s.delaysAt[point]++
+	s.mu.Unlock()
 	s.opts.Sleep(d)
 }
 

@@ -3,7 +3,9 @@ package inject_test
 import (
 	"errors"
 	"net/netip"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/msgrsim/msgrsim/internal/detrand"
 	"github.com/msgrsim/msgrsim/msgr/netio"
@@ -103,5 +105,66 @@ func TestOneInNFailures(t *testing.T) {
 	}
 	if failedAt == 0 || st.Injected() != 1 {
 		t.Fatalf("1-in-4 injection never fired in 200 writes (injected %d)", st.Injected())
+	}
+}
+
+// sleeps records the delays an injecting stack asks for, instead of sleeping.
+type sleeps struct {
+	mu  sync.Mutex
+	got []time.Duration
+}
+
+func (s *sleeps) sleep(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.got = append(s.got, d)
+}
+
+func (s *sleeps) n() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.got)
+}
+
+func TestInternalDelays(t *testing.T) {
+	h := simnet.New(simnet.NewClock(), detrand.NewSeeded(1), simnet.Config{}).AddHost("a", netip.MustParseAddr("10.0.0.1"))
+	var sl sleeps
+	w := inject.Wrap(h, inject.Options{InternalDelays: 30 * time.Millisecond, Sleep: sl.sleep})
+	st, ok := w.(*inject.Stack)
+	if !ok {
+		t.Fatal("Wrap with internal delays returned the bare stack")
+	}
+	var d netio.InternalDelayer = st
+	if d.InternalDelays() != 30*time.Millisecond {
+		t.Fatalf("InternalDelays = %v", d.InternalDelays())
+	}
+	for _, p := range []string{netio.DelayAcceptLookup, netio.DelayOpen, netio.DelayReplace, netio.DelayDispatchEvent} {
+		d.InternalDelay(p)
+		if st.DelaysAt(p) != 1 {
+			t.Fatalf("%s: %d delays, want 1", p, st.DelaysAt(p))
+		}
+	}
+	// Ceph delays a connector that learned its address only one time in
+	// ms_inject_socket_failures, never without socket failures.
+	d.InternalDelay(netio.DelayLearnedAddr)
+	if sl.n() != 4 || st.Delays() != 4 || sl.got[0] != 30*time.Millisecond {
+		t.Fatalf("slept %v (%d delays), want 4 of 30ms", sl.got, st.Delays())
+	}
+	st.SetInternalDelays(0)
+	d.InternalDelay(netio.DelayOpen)
+	if sl.n() != 4 {
+		t.Fatal("a delay was injected after SetInternalDelays(0)")
+	}
+}
+
+func TestInternalDelayLearnedAddrOneInN(t *testing.T) {
+	h := simnet.New(simnet.NewClock(), detrand.NewSeeded(1), simnet.Config{}).AddHost("a", netip.MustParseAddr("10.0.0.1"))
+	var sl sleeps
+	st := inject.New(h, inject.Options{InternalDelays: time.Millisecond, SocketFailures: 4, Rand: detrand.NewSeeded(9), Sleep: sl.sleep})
+	for i := 0; i < 400; i++ {
+		st.InternalDelay(netio.DelayLearnedAddr)
+	}
+	if n := st.DelaysAt(netio.DelayLearnedAddr); n < 50 || n > 150 {
+		t.Fatalf("%d delays at learned-addr in 400 calls, want about 100 (1 in 4)", n)
 	}
 }
