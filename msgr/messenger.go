@@ -498,6 +498,10 @@ func (m *Messenger) Shutdown() {
 	m.state = stateShutdown
 	l := m.listener
 	m.mu.Unlock()
+	if !wasReady {
+		m.shutdownNeverReady(l)
+		return
+	}
 	if l != nil {
 		l.stop()
 	}
@@ -505,10 +509,26 @@ func (m *Messenger) Shutdown() {
 		c.markDown(true)
 	}
 	m.mu.Lock()
-	if len(m.all) == 0 || !wasReady {
+	if len(m.all) == 0 {
 		m.finishShutdownLocked()
 	}
 	m.mu.Unlock()
+}
+
+// shutdownNeverReady ends a messenger whose centers never ran (no dispatcher was added):
+// nothing posted to them will ever run, so the listener and the pollers are closed here and
+// Wait returns at once.
+func (m *Messenger) shutdownNeverReady(l *processor) {
+	if l != nil {
+		_ = l.l.Close()
+	}
+	for _, c := range m.liveConnections() {
+		c.markDown(false)
+	}
+	for _, c := range m.Centers() {
+		_ = c.Close()
+	}
+	close(m.done)
 }
 
 // finishShutdownLocked asks the dispatch queue to drain and then stop everything.

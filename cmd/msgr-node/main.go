@@ -3,13 +3,19 @@
 // Usage:
 //
 //	msgr-node ping [-json] [-timeout D] [-name client.admin] v1:IP:PORT
-//	msgr-node serve -addr IP:PORT [-name mon.0] [-log FILE]
+//	msgr-node serve -addr IP:PORT [-name mon.0] [-log FILE] [-metrics ADDR] [limits] [injection]
 //	msgr-node decode [-json] C2S.bin S2C.bin
 //
 // ping connects as a client (lossy_client toward a monitor), completes the handshake, does a
 // KEEPALIVE2 round trip, sends MAuth (auth none) and waits for MAuthReply. serve accepts msgr1
 // connections as a monitor-like server: it answers KEEPALIVE2, MAuth (with a fresh global id)
 // and MPing, and logs every event as a JSON line. decode dissects a captured conversation.
+//
+// serve -metrics ADDR serves the messenger's counters over HTTP: /metrics in the Prometheus
+// text format (with the process's peak RSS), /debug/vars as expvar JSON, /metrics.json. Its
+// limits (-max-conns, -handshake-timeout, -max-message-bytes, -max-authorizer-bytes) and
+// Ceph's fault injection options (-inject-socket-failures, -inject-internal-delays,
+// -inject-delay-type/-max/-probability) are flags; injection is off by default.
 //
 // Exit status: 0 on success, 1 on failure, 2 on a usage error.
 package main
@@ -24,7 +30,7 @@ const usage = `msgr-node: a real msgr1 (Ceph messenger v1) node
 
 Usage:
   msgr-node ping [-json] [-timeout D] [-name client.admin] v1:IP:PORT
-  msgr-node serve -addr IP:PORT [-name mon.0] [-log FILE]
+  msgr-node serve -addr IP:PORT [-name mon.0] [-log FILE] [-metrics ADDR] [limits] [injection]
   msgr-node decode [-json] C2S.bin S2C.bin
 `
 

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -52,6 +53,7 @@ type faultEvent struct {
 	Peer   string `json:"peer"`
 	State  string `json:"state"`
 	Reason string `json:"reason"`
+	Class  string `json:"class"` // msgr.FaultReason, e.g. "bad_crc"
 }
 
 // monServer is a monitor-like dispatcher: MAuth gets an MAuthReply with a fresh global id,
@@ -119,13 +121,30 @@ func offersNone(m wire.MAuth) bool {
 	return false
 }
 
+// serveOptions is what serve's flags say.
+type serveOptions struct {
+	addr     netip.AddrPort
+	name     wire.EntityName
+	metrics  string // -metrics ADDR ("" off)
+	logLevel slog.Level
+	limits   limitFlags
+	inject   injectFlags
+}
+
+const serveSynopsis = "msgr-node serve -addr IP:PORT [-name mon.0] [-log FILE] [-metrics ADDR] [limits] [injection]"
+
 // serveCmd runs the server until SIGINT/SIGTERM, or until stop is closed (tests).
 func serveCmd(args []string, stdout, stderr io.Writer, stop <-chan struct{}) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	addr := fs.String("addr", "", "address to listen on, IP:PORT (required)")
 	name := fs.String("name", "mon.0", "our entity name")
 	logFile := fs.String("log", "", "write the JSON event log to FILE (default: stdout)")
-	if ok, code := parseFlags(fs, args, "msgr-node serve -addr IP:PORT [-name mon.0] [-log FILE]", stdout, stderr); !ok {
+	metrics := fs.String("metrics", "", "serve metrics over HTTP on ADDR (IP:PORT): /metrics (Prometheus text), /debug/vars (expvar JSON)")
+	level := fs.String("log-level", "warn", "messenger log (JSON lines on stderr): debug, info, warn or error")
+	var o serveOptions
+	o.limits.register(fs)
+	o.inject.register(fs)
+	if ok, code := parseFlags(fs, args, serveSynopsis, stdout, stderr); !ok {
 		return code
 	}
 	ap, err := netip.ParseAddrPort(*addr)
@@ -133,7 +152,13 @@ func serveCmd(args []string, stdout, stderr io.Writer, stop <-chan struct{}) int
 		fmt.Fprintln(stderr, "msgr-node serve: -addr IP:PORT is required (and nothing else)")
 		return 2
 	}
-	me, err := parseEntityName(*name)
+	o.addr, o.metrics = ap, *metrics
+	if o.name, err = parseEntityName(*name); err == nil {
+		err = o.logLevel.UnmarshalText([]byte(*level))
+	}
+	if err == nil {
+		err = o.inject.check()
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "msgr-node serve: %v\n", err)
 		return 2
@@ -148,7 +173,7 @@ func serveCmd(args []string, stdout, stderr io.Writer, stop <-chan struct{}) int
 		defer f.Close()
 		out = f
 	}
-	return serve(ap, me, &eventLog{enc: json.NewEncoder(out)}, stdout, stderr, stop)
+	return serve(o, &eventLog{enc: json.NewEncoder(out)}, stderr, stop)
 }
 
 func parseEntityName(s string) (wire.EntityName, error) {
@@ -170,24 +195,29 @@ func parseEntityName(s string) (wire.EntityName, error) {
 	return wire.NewName(t, num), nil
 }
 
-func serve(ap netip.AddrPort, me wire.EntityName, log *eventLog, stdout, stderr io.Writer, stop <-chan struct{}) int {
+func serve(o serveOptions, log *eventLog, stderr io.Writer, stop <-chan struct{}) int {
 	rt := &event.GoRuntime{}
-	m, err := msgr.New(msgr.Config{
-		Name: me, ExplicitNonce: true, Stack: epoll.New(epoll.Options{}), Runtime: rt, Workers: 2,
+	cfg := msgr.Config{
+		Name: o.name, ExplicitNonce: true, Stack: o.inject.wrap(epoll.New(epoll.Options{})), Runtime: rt, Workers: 2,
 		DefaultSendPriority: wire.PrioHigh, ClusterProtocol: wire.ProtoMonPeer,
+		Logger: slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: o.logLevel})),
 		Tracer: func(ev msgr.TraceEvent) {
 			if ev.Kind == msgr.TraceFault {
-				log.write(faultEvent{Event: "fault", Peer: ev.Conn.PeerAddr().String(), State: ev.From.String(), Reason: ev.Err.Error()})
+				log.write(faultEvent{Event: "fault", Peer: ev.Conn.PeerAddr().String(), State: ev.From.String(),
+					Reason: ev.Err.Error(), Class: msgr.ClassifyFault(ev.Err).String()})
 			}
 		},
-	})
+	}
+	o.limits.apply(&cfg)
+	cfg.InjectDelay = o.inject.dispatchDelay()
+	m, err := msgr.New(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "msgr-node serve: %v\n", err)
 		return 1
 	}
 	m.SetDefaultPolicy(proto.StatelessServer(0))
 	m.SetPolicy(wire.EntityMon, proto.LosslessPeerReuse(0))
-	if err := m.Bind(ap); err != nil {
+	if err := m.Bind(o.addr); err != nil {
 		fmt.Fprintf(stderr, "msgr-node serve: %v\n", err)
 		return 1
 	}
@@ -195,9 +225,21 @@ func serve(ap netip.AddrPort, me wire.EntityName, log *eventLog, stdout, stderr 
 		fmt.Fprintf(stderr, "msgr-node serve: %v\n", err)
 		return 1
 	}
+	var ms *metricsServer
+	if o.metrics != "" {
+		if ms, err = startMetrics(o.metrics, m); err != nil {
+			fmt.Fprintf(stderr, "msgr-node serve: -metrics: %v\n", err)
+			m.Shutdown()
+			m.Wait()
+			rt.Wait()
+			return 1
+		}
+		log.write(map[string]string{"event": "metrics", "addr": ms.addr()})
+	}
 	m.AddDispatcherTail(&monServer{log: log, globalID: 4099})
 	log.write(map[string]string{"event": "listening", "addr": m.MyAddr().String()})
 	waitForStop(stop)
+	ms.stop()
 	m.Shutdown()
 	m.Wait()
 	rt.Wait()
