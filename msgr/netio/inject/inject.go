@@ -183,15 +183,24 @@ func (l *listener) Accept() (netio.Socket, error) {
 
 type socket struct {
 	netio.Socket
-	s      *Stack
-	broken atomic.Bool
+	s *Stack
+
+	// mu orders a cut (CutAll runs on any goroutine) against Close on the owner's: once the
+	// descriptor is closed its number may belong to another socket, which a late shutdown
+	// would break.
+	mu     sync.Mutex
+	closed bool
+	broken bool
 }
 
-// cut shuts the socket down in both directions, once.
+// cut shuts the socket down in both directions, once, unless it is already closed.
 func (w *socket) cut() bool {
-	if w.broken.Swap(true) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed || w.broken {
 		return false
 	}
+	w.broken = true
 	w.s.injected.Add(1)
 	_ = w.Socket.Shutdown(netio.ShutReadWrite)
 	return true
@@ -213,5 +222,8 @@ func (w *socket) Writev(bufs [][]byte) (int, error) {
 
 func (w *socket) Close() error {
 	w.s.untrack(w)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
 	return w.Socket.Close()
 }
