@@ -115,7 +115,7 @@ func (c *Connection) readIn() {
 		}
 		n, err := c.sock.Read(buf)
 		if n > 0 {
-			c.m.counters.bytesIn.Add(uint64(n))
+			c.traffic().bytesIn.Add(uint64(n))
 			c.p.Received(n)
 		}
 		if err != nil {
@@ -139,7 +139,7 @@ func (c *Connection) writeOut() {
 		}
 		n, err := c.sock.Writev(iov)
 		if n > 0 {
-			c.m.counters.bytesOut.Add(uint64(n))
+			c.traffic().bytesOut.Add(uint64(n))
 			c.p.Wrote(n)
 		}
 		if err != nil {

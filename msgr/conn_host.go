@@ -60,7 +60,7 @@ func (h *connHost) AcceptConnect(req *proto.ConnectRequest) proto.Decision {
 }
 
 func (h *connHost) Deliver(m *wire.Message, r proto.Reservation) {
-	h.m.counters.messagesIn.Add(1)
+	h.c().traffic().messagesIn.Add(1)
 	h.m.trace(TraceEvent{Kind: TraceDeliver, Conn: h.c(), Msg: m})
 	h.upcalls = append(h.upcalls, upcall{kind: upDeliver, msg: m, res: r})
 }
@@ -81,7 +81,7 @@ func (h *connHost) Faulted(s proto.State, err error) {
 func (h *connHost) Throttled(proto.State) { h.m.counters.throttleWaits.Add(1) }
 
 // MessageWritten counts a message encoded for the socket (proto.Observer).
-func (h *connHost) MessageWritten(*wire.Message) { h.m.counters.messagesOut.Add(1) }
+func (h *connHost) MessageWritten(*wire.Message) { h.c().traffic().messagesOut.Add(1) }
 
 func (h *connHost) StateChanged(from, to proto.State) {
 	h.m.trace(TraceEvent{Kind: TraceState, Conn: h.c(), From: from, To: to})

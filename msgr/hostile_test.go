@@ -110,35 +110,28 @@ var hostileCases = []hostileCase{
 		p.expectClosed(10 * time.Second)
 		return fmt.Sprintf("seq 5 dispatched (%d), seq 3 faults", e.echo.pings.Load()-before)
 	}},
-	{"bad header crc", msgr.FaultBadCRC, func(t *testing.T, e *hostileEnv) string {
-		p := dialRaw(t, e.addr)
-		p.handshake()
-		m := p.message(0, []byte("hello"))
-		m.Header.CRC ^= 1
-		p.write(p.frame(m))
-		p.expectClosed(10 * time.Second)
-		return "closed, nothing dispatched"
-	}},
-	{"bad front crc", msgr.FaultBadCRC, func(t *testing.T, e *hostileEnv) string {
-		p := dialRaw(t, e.addr)
-		p.handshake()
-		m := p.message(0, []byte("hello"))
-		m.Footer.FrontCRC ^= 1
-		p.write(p.frame(m))
-		p.expectClosed(10 * time.Second)
-		return "closed, nothing dispatched"
-	}},
-	{"footer without COMPLETE", msgr.FaultIncomplete, func(t *testing.T, e *hostileEnv) string {
-		p := dialRaw(t, e.addr)
-		p.handshake()
-		m := p.message(0, []byte("hello"))
-		m.Footer.Flags &^= wire.FooterComplete
-		p.write(p.frame(m))
-		p.expectClosed(10 * time.Second)
-		return "closed, nothing dispatched"
-	}},
+	{"bad header crc", msgr.FaultBadCRC, badMessage(func(m *wire.Message) { m.Header.CRC ^= 1 })},
+	{"bad front crc", msgr.FaultBadCRC, badMessage(func(m *wire.Message) { m.Footer.FrontCRC ^= 1 })},
+	{"footer without COMPLETE", msgr.FaultIncomplete, badMessage(func(m *wire.Message) { m.Footer.Flags &^= wire.FooterComplete })},
 	{"flood of idle connections", msgr.FaultHandshakeTimeout, floodIdle},
 	{"stalled 16 MiB fronts on 32 sessions", msgr.FaultTransport, stalledFronts},
+}
+
+// badMessage sends, on an open session, one sealed message spoiled by spoil.
+func badMessage(spoil func(m *wire.Message)) func(t *testing.T, e *hostileEnv) string {
+	return func(t *testing.T, e *hostileEnv) string {
+		p := dialRaw(t, e.addr)
+		p.handshake()
+		before := e.echo.pings.Load()
+		m := p.message(0, []byte("hello"))
+		spoil(m)
+		p.write(p.frame(m))
+		p.expectClosed(10 * time.Second)
+		if n := e.echo.pings.Load() - before; n != 0 {
+			t.Fatalf("%d messages dispatched", n)
+		}
+		return "closed, nothing dispatched"
+	}
 }
 
 // floodIdle opens four times MaxConnections idle connections: those over the limit are

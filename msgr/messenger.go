@@ -95,6 +95,7 @@ func New(cfg Config) (*Messenger, error) {
 		return nil, fmt.Errorf("msgr %v: %w", cfg.Name, err)
 	}
 	m.pool = pool
+	m.counters.traffic = make([]trafficShard, len(pool.Centers())+1) // workers, then the dispatch center
 	dqc, err := event.NewCenter(len(pool.Centers()), cfg.Name.String()+"/dispatch", cfg.Stack, cfg.Rand.Fork())
 	if err != nil {
 		return nil, fmt.Errorf("msgr %v: %w", cfg.Name, err)

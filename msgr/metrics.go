@@ -92,12 +92,33 @@ type counters struct {
 	acceptFailures atomic.Uint64
 	faults         [NumFaultReasons]atomic.Uint64
 	events         [proto.EventRefused + 1]atomic.Uint64
-	messagesIn     atomic.Uint64
-	messagesOut    atomic.Uint64
-	bytesIn        atomic.Uint64
-	bytesOut       atomic.Uint64
 	throttleWaits  atomic.Uint64
 	delayed        atomic.Uint64
+	traffic        []trafficShard // one per center, by center id
+}
+
+// trafficShard holds the counters bumped for every message and every socket read or write.
+// Each center has its own, on its own cache line, so workers do not contend for one.
+type trafficShard struct {
+	messagesIn  atomic.Uint64
+	messagesOut atomic.Uint64
+	bytesIn     atomic.Uint64
+	bytesOut    atomic.Uint64
+	_           [32]byte
+}
+
+// traffic is the shard of the connection's center.
+func (c *Connection) traffic() *trafficShard { return &c.m.counters.traffic[c.center.ID()] }
+
+// sumTraffic adds up the shards.
+func (k *counters) sumTraffic(s *Metrics) {
+	for i := range k.traffic {
+		t := &k.traffic[i]
+		s.MessagesIn += t.messagesIn.Load()
+		s.MessagesOut += t.messagesOut.Load()
+		s.BytesIn += t.bytesIn.Load()
+		s.BytesOut += t.bytesOut.Load()
+	}
 }
 
 // Metrics is a snapshot of a messenger's counters. Counters only grow; Connections is the
@@ -144,13 +165,10 @@ func (m *Messenger) Metrics() Metrics {
 		RemoteResets:        k.events[proto.EventRemoteReset].Load(),
 		ConnectsRefused:     k.events[proto.EventRefused].Load(),
 		Faults:              make(map[string]uint64, NumFaultReasons),
-		MessagesIn:          k.messagesIn.Load(),
-		MessagesOut:         k.messagesOut.Load(),
-		BytesIn:             k.bytesIn.Load(),
-		BytesOut:            k.bytesOut.Load(),
 		ThrottleWaits:       k.throttleWaits.Load(),
 		Delayed:             k.delayed.Load(),
 	}
+	k.sumTraffic(&s)
 	for r := FaultReason(0); r < NumFaultReasons; r++ {
 		s.Faults[r.String()] = k.faults[r].Load()
 	}
