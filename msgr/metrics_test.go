@@ -226,3 +226,46 @@ func readFull(c net.Conn, b []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// A hostile server: the connecting side faults cleanly too, counts the fault by reason, and
+// its connection reports why it faulted.
+func TestConnectorReportsWhyItFaulted(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan net.Conn, 16)
+	defer func() {
+		l.Close()
+		for c := range accepted {
+			c.Close()
+		}
+	}()
+	go func() {
+		defer close(accepted)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte("SSH-2.0-OpenSSH_9.2\r\n"))
+			select {
+			case accepted <- c:
+			default:
+				c.Close()
+			}
+		}
+	}()
+	n := newRealNode(t, wire.NewName(wire.EntityClient, 1), false, false, 5)
+	addr := wire.LegacyAddr(netip.MustParseAddrPort(l.Addr().String()), 0)
+	c, err := n.m.ConnectTo(wire.EntityOSD, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the connection to fault", func() bool { return c.LastFault() != nil })
+	if r := msgr.ClassifyFault(c.LastFault()); r != msgr.FaultBadBanner {
+		t.Fatalf("LastFault %v classified %v, want bad_banner", c.LastFault(), r)
+	}
+	waitFor(t, "the fault to be counted", func() bool { return n.m.Metrics().Fault(msgr.FaultBadBanner) >= 1 })
+	n.stop()
+}
