@@ -105,6 +105,7 @@ type hostileEnv struct {
 const (
 	hostileReadyTimeout = 2 * time.Second // the server's handshake deadline
 	hostileMaxConns     = 64
+	hostileDispatchMax  = 32 << 20 // the server's dispatch throttle: what all sessions may pin
 )
 
 func newHostileEnv(t *testing.T) *hostileEnv {
@@ -114,7 +115,7 @@ func newHostileEnv(t *testing.T) *hostileEnv {
 	srv, err := msgr.New(msgr.Config{
 		Name: wire.NewName(wire.EntityMon, 0), ExplicitNonce: true, Stack: epoll.New(epoll.Options{}),
 		Runtime: e.srvRT, Rand: detrand.NewSeeded(1), Workers: 2, ClusterProtocol: wire.ProtoMonPeer,
-		ReadyTimeout: hostileReadyTimeout, MaxConnections: hostileMaxConns,
+		ReadyTimeout: hostileReadyTimeout, MaxConnections: hostileMaxConns, DispatchThrottleBytes: hostileDispatchMax,
 		Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
@@ -158,22 +159,25 @@ func (e *hostileEnv) stop() {
 	}
 }
 
-// checkServes has a well-behaved client open a new session and get an MPing answered.
+// checkServes has a well-behaved client open a new session and get an MPing answered, then
+// close it and wait until the server dropped its side too.
 func (e *hostileEnv) checkServes(t *testing.T) {
 	t.Helper()
 	e.nextTid++
 	tid := e.nextTid
+	live := e.srv.Metrics().Connections
 	c, err := e.cli.ConnectToAnon(wire.EntityMon, e.srv.MyAddr())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.MarkDown()
 	ping := wire.NewMessage(wire.MsgPing, nil)
 	ping.Header.Tid = tid
 	if err := c.SendMessage(ping); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, fmt.Sprintf("the server to answer a good client's ping %d", tid), func() bool { return e.pongs.got(tid) })
+	c.MarkDown()
+	waitFor(t, "the server to drop the good client's session", func() bool { return e.srv.Metrics().Connections <= live })
 }
 
 // rawPeer is a hand-driven msgr1 client on a plain TCP socket.
