@@ -204,9 +204,7 @@ func TestHostilePeers(t *testing.T) {
 			waitFor(t, "the fault to be counted", func() bool { return e.srv.Metrics().Fault(hc.want) > before })
 			n := e.srv.Metrics().Fault(hc.want) - before
 			line := "reason=" + hc.want.String()
-			if logs := e.logs.since(logOff); !strings.Contains(logs, line) {
-				t.Fatalf("no log line with %s:\n%s", line, logs)
-			}
+			waitFor(t, "a log line with "+line, func() bool { return strings.Contains(e.logs.since(logOff), line) })
 			e.checkServes(t)
 			// What sessions can pin is bounded by the dispatch throttle; allow the garbage
 			// collector its headroom on top, and the rest of the process.

@@ -181,17 +181,17 @@ func (m *Messenger) liveCount() int {
 	return len(m.all)
 }
 
-// countFault counts a connection fault and logs it: at Warn when the peer misbehaved, at Info
-// otherwise.
+// countFault logs a connection fault, at Warn when the peer misbehaved and at Info otherwise,
+// then counts it (so that whoever sees the count can find the line).
 func (m *Messenger) countFault(c *Connection, s proto.State, err error) {
 	r := ClassifyFault(err)
-	m.counters.faults[r].Add(1)
 	lvl := slog.LevelInfo
 	if r.PeerMisbehaved() {
 		lvl = slog.LevelWarn
 	}
 	m.log.Log(context.Background(), lvl, "connection fault", "conn", c.id, "peer", c.PeerAddr().String(),
 		"state", s.String(), "reason", r.String(), "err", err)
+	m.counters.faults[r].Add(1)
 }
 
 // metric is one metric family of the Prometheus text format.
