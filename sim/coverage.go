@@ -278,6 +278,27 @@ func tagCategory(name string, tags []wire.Tag, sent, recv map[string]int) Catego
 // MarshalJSON renders the summary (see Summary).
 func (c *Coverage) MarshalJSON() ([]byte, error) { return json.Marshal(c.Summary()) }
 
+// UnmarshalJSON reads a summary back into counts, so that coverage written by sweep shards
+// can be merged.
+func (c *Coverage) UnmarshalJSON(b []byte) error {
+	var s Summary
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	*c = *NewCoverage()
+	c.Runs = s.Runs
+	for _, p := range [][2]map[string]int{{c.States, s.States.Counts}, {c.Transitions, s.Transitions.Counts},
+		{c.ReplySent, s.ReplyTags.Sent}, {c.ReplyRecv, s.ReplyTags.Received}, {c.FrameSent, s.FrameTags.Sent},
+		{c.FrameRecv, s.FrameTags.Received}, {c.Faults, s.Faults.Counts}, {c.Decisions, s.Decisions.Counts},
+		{c.Invariants, s.Invariants.Counts}} {
+		//lint:ordered copying commutes
+		for k, v := range p[1] {
+			p[0][k] = v
+		}
+	}
+	return nil
+}
+
 // Table renders the coverage as a readable table: one line per category, then the items
 // missing and unreachable, then the counts of every item.
 func (c *Coverage) Table() string {

@@ -19,6 +19,7 @@ import (
 // needs the decisions that matter; Decisions counts those that are not 0.
 type Tape struct {
 	Seed     uint64 // the seed the decisions came from (informational once recorded)
+	Workload string // Options.Workload ("" for the default scenario)
 	OSDs     int
 	Clients  int
 	Messages int
@@ -40,7 +41,7 @@ func TapeOf(opts Options) (Tape, Result) {
 // fuzzer that found a failing input writes it down this way, and the tape replays that run.
 func TapeFromRun(opts Options, r Result) Tape {
 	opts.setDefaults()
-	t := Tape{Seed: opts.Seed, OSDs: opts.OSDs, Clients: opts.Clients, Messages: opts.Messages,
+	t := Tape{Seed: opts.Seed, Workload: opts.Workload, OSDs: opts.OSDs, Clients: opts.Clients, Messages: opts.Messages,
 		Window: opts.Window, Faults: r.Faults, Words: trimZeros(r.Tape)}
 	if len(r.Violations) > 0 {
 		t.Expect = r.Violations[0].Name
@@ -51,7 +52,7 @@ func TapeFromRun(opts Options, r Result) Tape {
 // Options are the options that replay the tape.
 func (t *Tape) Options() Options {
 	f := t.Faults
-	return Options{Seed: t.Seed, OSDs: t.OSDs, Clients: t.Clients, Messages: t.Messages,
+	return Options{Seed: t.Seed, Workload: t.Workload, OSDs: t.OSDs, Clients: t.Clients, Messages: t.Messages,
 		Window: t.Window, Faults: &f, Tape: t.Words, Replay: true}
 }
 
@@ -85,7 +86,11 @@ func (t *Tape) WriteTo(w io.Writer) (int64, error) {
 	var b strings.Builder
 	fmt.Fprintln(&b, tapeMagic)
 	fmt.Fprintf(&b, "seed %d\n", t.Seed)
-	fmt.Fprintf(&b, "workload osds=%d clients=%d messages=%d window=%v\n", t.OSDs, t.Clients, t.Messages, t.Window)
+	kind := ""
+	if t.Workload != "" {
+		kind = "kind=" + t.Workload + " "
+	}
+	fmt.Fprintf(&b, "workload %sosds=%d clients=%d messages=%d window=%v\n", kind, t.OSDs, t.Clients, t.Messages, t.Window)
 	f := t.Faults
 	on := strings.Join(f.Names(), ",")
 	if on == "" {
@@ -178,6 +183,11 @@ func (t *Tape) parseWorkload(s string) error {
 		k, v, _ := strings.Cut(kv, "=")
 		var err error
 		switch k {
+		case "kind":
+			if v != WorkloadCluster && v != WorkloadDefault {
+				err = fmt.Errorf("unknown workload %q", v)
+			}
+			t.Workload = v
 		case "osds":
 			t.OSDs, err = strconv.Atoi(v)
 		case "clients":

@@ -93,3 +93,23 @@ func TestFuzzedRunBecomesATape(t *testing.T) {
 		}
 	}
 }
+
+// A cluster run is a tape too: the workload travels in the tape's header.
+func TestClusterRunTape(t *testing.T) {
+	opts := DefaultOptions(4)
+	opts.Workload, opts.Messages = WorkloadCluster, 10
+	f := SwarmFaults(detrand.NewSeeded(4))
+	opts.Faults = &f
+	tape, r := TapeOf(opts)
+	var buf bytes.Buffer
+	if _, err := tape.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadTape(&buf)
+	if err != nil || back.Workload != WorkloadCluster {
+		t.Fatalf("read back workload %q: %v", back.Workload, err)
+	}
+	if rep := back.Replay(); rep.TraceHash != r.TraceHash {
+		t.Fatalf("cluster tape replay %v, run %v", rep, r)
+	}
+}

@@ -111,6 +111,11 @@ func TestCanaryLoop(t *testing.T) {
 			t.Fatalf("signature %s: merged %v, unsharded %v", sig, merged.Signatures[sig], seeds)
 		}
 	}
+	ms, us := merged.Coverage.Protocol.Summary(), s.Coverage.Protocol.Summary()
+	if ms.Runs != us.Runs || ms.States.Reached != us.States.Reached || ms.Transitions.Reached != us.Transitions.Reached ||
+		ms.ReplyTags.Sent["SEQ"] != us.ReplyTags.Sent["SEQ"] || us.Runs != s.Seeds {
+		t.Fatalf("protocol coverage: merged shards %+v\nunsharded %+v", ms, us)
+	}
 	for k, v := range s.Coverage.FaultsFired { //lint:ordered (comparison)
 		if merged.Coverage.FaultsFired[k] != v {
 			t.Fatalf("fault %s fired %d times in the shards, %d unsharded", k, merged.Coverage.FaultsFired[k], v)

@@ -27,6 +27,7 @@ type sweepFlags struct {
 	shard    string
 	json     bool
 	determ   bool
+	coverage bool
 	list     []uint64 // the seeds this invocation runs
 }
 
@@ -40,6 +41,7 @@ func parseSweep(args []string, stdout io.Writer) (*sweepFlags, error) {
 	fs.IntVar(&f.parallel, "parallel", runtime.GOMAXPROCS(0), "seeds run at once (each run is single-threaded)")
 	fs.StringVar(&f.shard, "shard", "", "run only shard i of n (i/n, 0 <= i < n): every n-th seed from the i-th")
 	fs.BoolVar(&f.json, "json", false, "print a JSON summary as the last line")
+	fs.BoolVar(&f.coverage, "coverage", false, "print the protocol coverage table of the whole sweep")
 	fs.BoolVar(&f.determ, "check-determinism", false, "run every seed twice and count seeds whose traces differ")
 	if err := parseFlags(fs, "Usage: msgr-sim sweep -seeds A-B | -count N [-start S] [flags]", args, stdout); err != nil {
 		return nil, err
@@ -138,12 +140,13 @@ type sweepCoverage struct {
 	SeedsWithFault map[string]int `json:"seeds_with_fault"` // seeds in which each kind fired
 	Phases         map[string]int `json:"phases"`           // seeds by the last phase reached
 	Invariants     map[string]int `json:"invariants"`       // failing seeds by violated invariant
+	Protocol       *sim.Coverage  `json:"protocol"`         // states, transitions, tags, faults, decisions
 }
 
 func newSummary(scenario string) *sweepSummary {
 	return &sweepSummary{FailingSeeds: []uint64{}, Signatures: map[string][]uint64{}, Scenario: scenario,
 		Coverage: sweepCoverage{FaultsFired: map[string]int{}, SeedsWithFault: map[string]int{},
-			Phases: map[string]int{}, Invariants: map[string]int{}}}
+			Phases: map[string]int{}, Invariants: map[string]int{}, Protocol: sim.NewCoverage()}}
 }
 
 // signature names a failure by the set of invariants it violated.
@@ -168,6 +171,7 @@ func (s *sweepSummary) add(r sim.Result) {
 		}
 	}
 	s.Coverage.Phases[r.Phase]++
+	s.Coverage.Protocol.Merge(r.Coverage)
 	if r.Pass {
 		s.Passed++
 		return
@@ -199,6 +203,7 @@ func (s *sweepSummary) merge(o *sweepSummary) {
 			pair.dst[k] += v
 		}
 	}
+	s.Coverage.Protocol.Merge(o.Coverage.Protocol)
 	s.SeedsPerSec += o.SeedsPerSec // shards run side by side: their rates add up
 	s.Determinism = s.Determinism || o.Determinism
 	s.WallMs = max(s.WallMs, o.WallMs)
@@ -211,6 +216,9 @@ func sweepCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	sum := runSweep(f, stdout)
 	printSweep(stdout, sum, f.args())
+	if f.coverage {
+		fmt.Fprint(stdout, sum.Coverage.Protocol.Table())
+	}
 	if f.json {
 		b, _ := json.Marshal(sum)
 		fmt.Fprintln(stdout, string(b))
@@ -360,6 +368,12 @@ func printSweep(w io.Writer, s *sweepSummary, flags string) {
 		fmt.Fprintf(w, " %s=%d", p, s.Coverage.Phases[p])
 	}
 	fmt.Fprintln(w)
+	if s.Coverage.Protocol != nil {
+		sum := s.Coverage.Protocol.Summary()
+		fmt.Fprintf(w, "protocol coverage: states %d/%d, reply tags %d/%d, frame tags %d/%d, transitions %d, decisions %d, fault kinds %d/%d (msgr-sim run -coverage for the table)\n",
+			sum.States.Reached, sum.States.Total, sum.ReplyTags.Reached, sum.ReplyTags.Total, sum.FrameTags.Reached,
+			sum.FrameTags.Total, sum.Transitions.Reached, sum.Decisions.Reached, sum.Faults.Reached, sum.Faults.Total)
+	}
 }
 
 func mergeCmd(args []string, stdout, stderr io.Writer) int {
@@ -421,5 +435,8 @@ func readSummary(name string) (*sweepSummary, error) {
 	fill(&s.Coverage.SeedsWithFault)
 	fill(&s.Coverage.Phases)
 	fill(&s.Coverage.Invariants)
+	if s.Coverage.Protocol == nil {
+		s.Coverage.Protocol = sim.NewCoverage()
+	}
 	return s, nil
 }

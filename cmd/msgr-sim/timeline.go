@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -31,6 +32,14 @@ type timelineData struct {
 	Marks      []sim.Mark        `json:"marks"`
 	Violations []sim.Violation   `json:"violations"`
 	Docs       map[string]string `json:"docs"`
+	Models     []modelLink       `json:"models"`
+}
+
+// modelLink is a porcupine check of the run: its verdict and, when it failed, porcupine's own
+// visualization, copied next to the page.
+type modelLink struct {
+	Text string `json:"text"`
+	Href string `json:"href,omitempty"`
 }
 
 func timelineCmd(args []string, stdout, stderr io.Writer) int {
@@ -55,9 +64,14 @@ func timelineCmd(args []string, stdout, stderr io.Writer) int {
 	opts := tape.Options()
 	opts.KeepTrace = true
 	r := sim.Run(opts)
+	links, err := modelLinks(r, *out)
+	if err != nil {
+		fmt.Fprintf(stderr, "msgr-sim timeline: %v\n", err)
+		return 1
+	}
 	f, err := os.Create(*out)
 	if err == nil {
-		err = writeTimeline(f, r, "msgr-sim replay "+from)
+		err = writeTimeline(f, r, "msgr-sim replay "+from, links)
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
@@ -74,11 +88,14 @@ func timelineCmd(args []string, stdout, stderr io.Writer) int {
 }
 
 // writeTimeline renders r as a self-contained HTML page (no network fetches).
-func writeTimeline(w io.Writer, r sim.Result, reproduce string) error {
+func writeTimeline(w io.Writer, r sim.Result, reproduce string, links []modelLink) error {
 	d := timelineData{
 		Title: fmt.Sprintf("msgr-sim seed %d", r.Seed), Reproduce: reproduce, Result: r.String(),
 		Faults: r.Faults.String(), EndNs: int64(r.VirtualTime), Lanes: lanesOf(r.Marks), Marks: r.Marks,
-		Violations: r.Violations, Docs: sim.InvariantDoc,
+		Violations: r.Violations, Docs: sim.InvariantDoc, Models: links,
+	}
+	if d.Models == nil {
+		d.Models = []modelLink{}
 	}
 	if d.Marks == nil {
 		d.Marks = []sim.Mark{}
@@ -110,4 +127,26 @@ func lanesOf(marks []sim.Mark) []string {
 		return strings.Compare(na, nb)
 	})
 	return lanes
+}
+
+// modelLinks describes the run's porcupine checks; the visualization of a failed one is copied
+// next to the page (PAGE-fifo.html, PAGE-kv.html) so the page links to it with a relative path.
+func modelLinks(r sim.Result, page string) ([]modelLink, error) {
+	var links []modelLink
+	for _, m := range r.Models {
+		l := modelLink{Text: m.String()}
+		if m.Visualization != "" {
+			data, err := os.ReadFile(m.Visualization)
+			if err != nil {
+				return nil, fmt.Errorf("porcupine visualization: %w", err)
+			}
+			dst := strings.TrimSuffix(page, filepath.Ext(page)) + "-" + m.Model + ".html"
+			if err := os.WriteFile(dst, data, 0o644); err != nil {
+				return nil, err
+			}
+			l.Href = filepath.Base(dst)
+		}
+		links = append(links, l)
+	}
+	return links, nil
 }
