@@ -1,0 +1,168 @@
+package proto
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/msgrsim/msgrsim/internal/fuzzing"
+	"github.com/msgrsim/msgrsim/msgr/wire"
+)
+
+// Fuzz targets of one connection fed arbitrary peer bytes after a valid or partial prefix, in
+// arbitrary chunkings, with ticks of the clock (the input format and every property checked
+// are described in fuzzconn.go). Seeds: every prefix under several configurations, the real
+// Ceph streams captured in ../wire/testdata/streams, and the byte streams of the golden
+// transcripts (testdata/fuzz/FuzzAcceptor, FuzzConnector; see TestFuzzCorpusFromTranscripts).
+
+func FuzzAcceptor(f *testing.F) {
+	for _, s := range connSeeds(f, true) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzing.Report(t, checkConnFuzz(data, true)) })
+}
+
+func FuzzConnector(f *testing.F) {
+	for _, s := range connSeeds(f, false) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzing.Report(t, checkConnFuzz(data, false)) })
+}
+
+// fuzzInput assembles an input: the prefix byte, the configuration byte, the schedule and the
+// peer's bytes after the prefix.
+func fuzzInput(b0, b1 byte, sched, stream []byte) []byte {
+	sched = sched[:min(len(sched), 255)]
+	out := append([]byte{b0, b1, byte(len(sched))}, sched...)
+	return append(out, stream...)
+}
+
+// Configuration bytes of the seeds: the monitor world, OSDs, OSDs without crcs and with tight
+// throttles, OSDs with old footers and another policy, and stalled writes.
+var seedConfigs = []byte{0x00, 0x02, 0x13, 0x86, 0x22}
+
+// seedSchedules: none (the default driver), byte-by-byte reads with ticks and sends, and
+// reads interleaved with partial writes, keepalives and a socket failure and reconnection.
+var seedSchedules = [][]byte{
+	nil,
+	[]byte("\x00\x00\x00\x00\x00\x00\x00\x00\x00\xc0\xf1\x00\x00\x00\x00\x00\x00\x00\x00\x00\xc1\xfa"),
+	[]byte("\x47\xe3\x47\xf4\xe0\x47\xf2\xc3\xfa\xf5\xc2\xf6\xfa\xc4\xc6"),
+}
+
+func connSeeds(tb testing.TB, acceptor bool) [][]byte {
+	var seeds [][]byte
+	for prefix := range fuzzPrefixes {
+		for _, cfg := range seedConfigs {
+			for _, sched := range seedSchedules {
+				seeds = append(seeds, fuzzInput(byte(prefix), cfg, sched, []byte("\x08\x01\x00\x00\x00\x00\x00\x00\x00\x0e")))
+			}
+		}
+	}
+	if acceptor {
+		for ex := range fuzzExisting {
+			seeds = append(seeds, fuzzInput(byte(4|ex<<3), 0x02, nil, nil), fuzzInput(byte(3|ex<<3), 0x42, nil, nil))
+		}
+	} else {
+		seeds = append(seeds, replySeeds()...)
+	}
+	for _, c := range captureSeeds(tb, acceptor) {
+		seeds = append(seeds, c.input)
+	}
+	return seeds
+}
+
+// replySeeds: a connector's greeting, then each reply tag that does not open the session,
+// then READY (which the first reply may have made stale).
+func replySeeds() [][]byte {
+	var seeds [][]byte
+	for _, tag := range []wire.Tag{wire.TagWait, wire.TagResetSession, wire.TagRetrySession, wire.TagBadProtoVer,
+		wire.TagFeatures, wire.TagBadAuthorizer, wire.TagChallengeAuthorizer} {
+		r := wire.ConnectReply{Tag: tag, Features: wire.FeaturesAll, GlobalSeq: 3, ConnectSeq: 2, ProtocolVersion: 10}
+		b := r.Append(nil)
+		r.Tag = wire.TagReady
+		b = r.Append(b)
+		seeds = append(seeds, fuzzInput(2, 0x02, nil, b), fuzzInput(2, 0x0a, []byte{0x0f, 0x0f, 0xc6, 0xf6}, b))
+	}
+	return seeds
+}
+
+// captureSeeds are the real Ceph streams (a ceph CLI and a ceph-mon): the client's side for
+// an acceptor playing the monitor, the monitor's side for a connector playing the client
+// (dialling the address the monitor announces), whole and in small chunks.
+func captureSeeds(tb testing.TB, acceptor bool) []captureSeed {
+	names, err := filepath.Glob(filepath.Join("..", "wire", "testdata", "streams", "*.bin"))
+	if err != nil || len(names) == 0 {
+		tb.Fatalf("no captured streams: %v", err)
+	}
+	suffix, cfg := ".s2c.bin", byte(0x40)
+	if acceptor {
+		suffix, cfg = ".c2s.bin", 0x00
+	}
+	var seeds []captureSeed
+	for _, name := range names {
+		if !strings.HasSuffix(name, suffix) {
+			continue
+		}
+		b, err := os.ReadFile(name)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		b = b[:min(len(b), maxConnInput-16)]
+		// The fake server of ceph-vs-fake-ready answered READY: its client sent no in_seq and
+		// the fake sent no messages.
+		real := strings.Contains(name, "ceph-s-")
+		seeds = append(seeds, captureSeed{name, fuzzInput(0, cfg, nil, b), real},
+			captureSeed{name + " in 7-byte chunks", fuzzInput(0, cfg, []byte{0x06}, b), real})
+	}
+	return seeds
+}
+
+type captureSeed struct {
+	name     string
+	input    []byte
+	messages bool // the stream carries messages the connection delivers
+}
+
+// The harness reaches deep: the real client's stream opens a session on the acceptor and its
+// messages are delivered; the real monitor's stream does the same on the connector.
+func TestFuzzHarnessFollowsCapturedStreams(t *testing.T) {
+	for _, acceptor := range []bool{true, false} {
+		for _, c := range captureSeeds(t, acceptor) {
+			d := newFuzzDriver(c.input, acceptor)
+			for d.step() {
+				d.writeAll()
+			}
+			if d.h.problem != nil || d.h.reached&(1<<StateOpened) == 0 || (d.h.delivered == 0) == c.messages {
+				t.Errorf("acceptor=%v %s: problem %v, opened %v, delivered %d (state %v)", acceptor, c.name,
+					d.h.problem, d.h.reached&(1<<StateOpened) != 0, d.h.delivered, d.c.state)
+			}
+			if err := d.finish(); err != nil {
+				t.Errorf("acceptor=%v %s: %v", acceptor, c.name, err)
+			}
+		}
+	}
+}
+
+// The seeds together reach every state of both sides' handshakes, the open states and the
+// throttles.
+func TestFuzzSeedsReachStates(t *testing.T) {
+	var reached uint32
+	for _, acceptor := range []bool{true, false} {
+		for _, in := range connSeeds(t, acceptor) {
+			if err := checkConnFuzz(in, acceptor); err != nil {
+				t.Fatalf("seed % x: %v", in[:min(len(in), 32)], err)
+			}
+			d := newFuzzDriver(in, acceptor)
+			for d.step() {
+				d.writeAll()
+			}
+			reached |= d.h.reached
+		}
+	}
+	for _, s := range AllStates() {
+		if s != StateNone && reached&(1<<s) == 0 {
+			t.Errorf("no seed reaches %v", s)
+		}
+	}
+}
