@@ -64,6 +64,9 @@ type Input struct {
 // NewInput returns an Input reading data from its start.
 func NewInput(data []byte) *Input { return &Input{data: data} }
 
+// Len is the number of bytes left.
+func (in *Input) Len() int { return len(in.data) }
+
 // Byte takes one byte (0 past the end).
 func (in *Input) Byte() byte {
 	if len(in.data) == 0 {

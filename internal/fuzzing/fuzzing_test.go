@@ -53,6 +53,9 @@ func TestGoFuzz(t *testing.T) {
 
 func TestInputSplits(t *testing.T) {
 	in := NewInput([]byte{7, 0, 3, 'a', 'b', 'c', 0xff, 0xff, 'd', 'e'})
+	if in.Len() != 10 {
+		t.Errorf("Len = %d", in.Len())
+	}
 	if b := in.Byte(); b != 7 {
 		t.Errorf("Byte = %d", b)
 	}

@@ -1,6 +1,8 @@
 package proto
 
 import (
+	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -164,5 +166,118 @@ func TestFuzzSeedsReachStates(t *testing.T) {
 		if s != StateNone && reached&(1<<s) == 0 {
 			t.Errorf("no seed reaches %v", s)
 		}
+	}
+}
+
+// The properties catch what they are meant to catch: each case breaks one thing in an open
+// session (an OSD acceptor that received a message, its output not yet written) and expects
+// the driver's checks to say so.
+func TestFuzzChecksHaveTeeth(t *testing.T) {
+	bad := wire.NewMessage(wire.MsgPing, nil)
+	cases := []struct {
+		name    string
+		breakIt func(d *fuzzDriver)
+		want    string
+	}{
+		{"unclassified fault", func(d *fuzzDriver) { d.h.Faulted(StateOpened, errors.New("boom")) }, "unclassified"},
+		{"fault without a reason", func(d *fuzzDriver) { d.h.Faulted(StateOpened, nil) }, "without a reason"},
+		{"leaving CLOSED", func(d *fuzzDriver) { d.h.StateChanged(StateClosed, StateOpened) }, "left CLOSED"},
+		{"no timer", func(d *fuzzDriver) { d.c.clearTimers() }, "stalled"},
+		{"old seq delivered", func(d *fuzzDriver) { d.h.Deliver(bad, Reservation{}) }, "delivered seq 0"},
+		{"unverified message delivered", func(d *fuzzDriver) {
+			m := *bad
+			m.Header.Seq, d.c.inSeq = 2, 2
+			d.h.Deliver(&m, Reservation{})
+		}, "does not verify"},
+		{"huge read", func(d *fuzzDriver) { d.c.expectInto(make([]byte, 1<<20), (*Conn).handleSection) }, "reading 1048576 bytes"},
+		{"output without a socket", func(d *fuzzDriver) { d.h.sockOpen = false }, "output pending"},
+		{"throttle underflow", func(d *fuzzDriver) { d.h.th[0].Put(1) }, "below zero"},
+		{"throttle leak", func(d *fuzzDriver) { d.h.th[1].cur = 7 }, "still holds 7"},
+		{"CLOSED holding messages", func(d *fuzzDriver) { d.c.Stop(); d.c.queue.push(bad) }, "CLOSED holds 1"},
+		{"never times out", func(d *fuzzDriver) { d.c.cfg.IdleTimeout = 1 << 60 }, "still in OPENED"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newFuzzDriver(fuzzInput(5, 0x22, nil, nil), true)
+			for d.step() {
+			}
+			if err := d.check(); err != nil || d.c.state != StateOpened || d.h.delivered != 1 {
+				t.Fatalf("before: %v in %v, %d delivered", err, d.c.state, d.h.delivered)
+			}
+			tc.breakIt(d)
+			err := d.check()
+			if err == nil {
+				err = d.finish()
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error with %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzDecide drives the accept decision table through a model of the registry (the input
+// format and every property are described in fuzzdecide.go).
+func FuzzDecide(f *testing.F) {
+	for _, s := range []string{
+		"",
+		"\x00\x01\x02\x00",
+		"\x08\x02\x01\x00\x01\x01\x01\x01\x00\x00\x03\x00\x03\x01",
+		"\x1c\x05\x05\x01\x03\x05\x02\x00\x02\x01\x07\x02\x02\x00\x02\x02\x01\x40\x04\x04",
+		"\x04\x01\x02\x00\x15\x81\xff\xff\xff\x7f\x03\x00\x82\x00\x00\x00\x80\x00\x01\xff\x00\x00",
+		"deciding who keeps the session when both peers connect at once, again and again",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzing.Report(t, checkDecide(data)) })
+}
+
+// The decision checks catch wrong decisions: for each input, Decide's own answer passes and a
+// wrong one is caught.
+func TestFuzzDecideChecksHaveTeeth(t *testing.T) {
+	low := wire.LegacyAddr(netip.MustParseAddrPort("10.0.0.1:6800"), 1)
+	high := wire.LegacyAddr(netip.MustParseAddrPort("10.0.0.1:6800"), 2)
+	input := func(cs uint32, ex Existing) DecideInput {
+		return DecideInput{Connect: wire.Connect{Features: wire.FeaturesAll, HostType: wire.EntityOSD, GlobalSeq: 10,
+			ConnectSeq: cs, ProtocolVersion: 10}, Policy: LosslessPeer(0), ProtocolVersion: 10, AuthResult: 1,
+			PeerAddr: high, MyAddr: low, Existing: ex}
+	}
+	open := Existing{Present: true, State: StateOpened, ConnectSeq: 2, PeerGlobalSeq: 5}
+	racing := Existing{Present: true, State: StateConnectingSendConnectMsg, ConnectSeq: 1}
+	cases := []struct {
+		name  string
+		in    DecideInput
+		wrong Decision
+	}{
+		{"READY as a reply", input(0, Existing{}), Decision{Verdict: VerdictReply, Tag: wire.TagReady, Rule: "x"}},
+		{"open beside a live session", input(3, open), Decision{Verdict: VerdictOpen, Rule: "x"}},
+		{"stale global_seq accepted", input(3, Existing{Present: true, State: StateOpened, ConnectSeq: 2, PeerGlobalSeq: 50}),
+			Decision{Verdict: VerdictReplace, Rule: "x"}},
+		{"RETRY_GLOBAL with our own global_seq", input(3, Existing{Present: true, State: StateOpened, ConnectSeq: 2, PeerGlobalSeq: 50}),
+			Decision{Verdict: VerdictReply, Tag: wire.TagRetryGlobal, GlobalSeq: 51, Rule: "x"}},
+		{"stale connect_seq takes over", input(1, open), Decision{Verdict: VerdictReplace, Rule: "x"}},
+		{"RETRY_SESSION not above", input(1, open), Decision{Verdict: VerdictReply, Tag: wire.TagRetrySession, ConnectSeq: 2, Rule: "x"}},
+		{"WAIT against an open session", input(2, open), Decision{Verdict: VerdictReply, Tag: wire.TagWait, KeepaliveExisting: true, Rule: "x"}},
+		{"WAIT without a keepalive", input(1, racing), Decision{Verdict: VerdictReply, Tag: wire.TagWait, Rule: "x"}},
+		{"race won by the wrong side", input(1, racing), Decision{Verdict: VerdictReplace, Rule: "x"}},
+		{"RESETSESSION to connect_seq 0", input(0, Existing{}), Decision{Verdict: VerdictReply, Tag: wire.TagResetSession, Rule: "x"}},
+		{"peer restart not flagged", input(0, open), Decision{Verdict: VerdictReplace, Rule: "x"}},
+		{"challenge skipped", func() DecideInput { in := input(0, Existing{}); in.AuthResult = 0; return in }(),
+			Decision{Verdict: VerdictOpen, Rule: "x"}},
+		{"no rule", input(0, Existing{}), Decision{Verdict: VerdictOpen}},
+	}
+	for _, tc := range cases {
+		if err := checkDecision(&tc.in, Decide(&tc.in)); err != nil {
+			t.Errorf("%s: Decide's own answer %+v refused: %v", tc.name, Decide(&tc.in), err)
+		}
+		if err := checkDecision(&tc.in, tc.wrong); err == nil {
+			t.Errorf("%s: %+v accepted", tc.name, tc.wrong)
+		}
+	}
+	// The registry model refuses a second live session for the address.
+	m := &decideModel{reg: open, regOther: true}
+	in := input(0, open)
+	if err := m.open(&in); err == nil || !strings.Contains(err.Error(), "two live sessions") {
+		t.Errorf("open beside a live session: %v", err)
 	}
 }
