@@ -258,7 +258,8 @@ func parseRatio(s string) (detrand.Ratio, error) {
 	num, den, ok := strings.Cut(s, "/")
 	n, err1 := strconv.ParseUint(num, 10, 64)
 	d, err2 := strconv.ParseUint(den, 10, 64)
-	if !ok || err1 != nil || err2 != nil || d == 0 {
+	// 0/0 is the zero Ratio, "never" (NoFaults' ratios); any other n/0 is meaningless.
+	if !ok || err1 != nil || err2 != nil || (d == 0 && n != 0) {
 		return detrand.Ratio{}, fmt.Errorf("bad ratio %q", s)
 	}
 	return detrand.Ratio{Num: n, Den: d}, nil

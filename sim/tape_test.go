@@ -113,3 +113,29 @@ func TestClusterRunTape(t *testing.T) {
 		t.Fatalf("cluster tape replay %v, run %v", rep, r)
 	}
 }
+
+// A run without faults (NoFaults: its ratios are the zero Ratio, "never") is written down and
+// read back like any other (a 0/0 ratio used to be refused when the tape was read).
+func TestTapeWithoutFaultsReadsBack(t *testing.T) {
+	opts := DefaultOptions(4)
+	f := NoFaults()
+	opts.Faults, opts.Messages = &f, 5
+	tape, r := TapeOf(opts)
+	var buf bytes.Buffer
+	if _, err := tape.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadTape(&buf)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, buf.String())
+	}
+	if back.Faults != f {
+		t.Errorf("faults %+v read back as %+v", f, back.Faults)
+	}
+	if rep := back.Replay(); rep.TraceHash != r.TraceHash {
+		t.Errorf("replay %016x, run %016x", rep.TraceHash, r.TraceHash)
+	}
+	if _, err := parseRatio("3/0"); err == nil {
+		t.Error("3/0 accepted")
+	}
+}
