@@ -2,12 +2,15 @@ package proto
 
 import (
 	"errors"
+	"flag"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/msgrsim/msgrsim/internal/ddtest"
 	"github.com/msgrsim/msgrsim/internal/fuzzing"
 	"github.com/msgrsim/msgrsim/msgr/wire"
 )
@@ -280,4 +283,89 @@ func TestFuzzDecideChecksHaveTeeth(t *testing.T) {
 	if err := m.open(&in); err == nil || !strings.Contains(err.Error(), "two live sessions") {
 		t.Errorf("open beside a live session: %v", err)
 	}
+}
+
+var writeCorpus = flag.Bool("write-corpus", false, "rewrite testdata/fuzz/FuzzAcceptor and FuzzConnector from the transcripts")
+
+// TestWriteConnCorpus (with -write-corpus) runs every golden transcript and writes the byte
+// stream each socket carried as seeds: what a dialling connection wrote becomes an acceptor's
+// input, what an acceptor (or a scripted peer) wrote a connector's, each under the fuzz
+// configuration closest to the transcript's messenger. go test runs them as seeds.
+func TestWriteConnCorpus(t *testing.T) {
+	if !*writeCorpus {
+		t.Skip("run with -write-corpus to rewrite testdata/fuzz/FuzzAcceptor and FuzzConnector")
+	}
+	files, err := filepath.Glob("testdata/*.txt")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no transcripts: %v", err)
+	}
+	written := map[string]bool{}
+	for _, target := range []string{"FuzzAcceptor", "FuzzConnector"} {
+		dir := filepath.Join("testdata", "fuzz", target)
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range files {
+		e := newEnv()
+		ddtest.RunTest(t, f, e.handle)
+		name := strings.TrimSuffix(filepath.Base(f), ".txt")
+		for _, s := range e.all {
+			for _, acceptor := range []bool{true, false} {
+				in := transcriptSeed(s, acceptor)
+				if in == nil || written[string(in)] {
+					continue
+				}
+				written[string(in)] = true
+				target := map[bool]string{true: "FuzzAcceptor", false: "FuzzConnector"}[acceptor]
+				path := filepath.Join("testdata", "fuzz", target, fmt.Sprintf("transcript-%s-socket%d", name, s.id))
+				if err := os.WriteFile(path, []byte(fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", in)), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+}
+
+// transcriptSeed is the input replaying what one side of socket s received, or nil when that
+// side is not a connection of the transcript or received nothing.
+func transcriptSeed(s *socket, acceptor bool) []byte {
+	me, from := 1, 0 // the acceptor reads what the dialer wrote
+	if !acceptor {
+		me, from = 0, 1
+	}
+	n, stream := s.ends[me], s.wrote[from]
+	if n == nil || len(stream) == 0 {
+		return nil
+	}
+	peerType := wire.EntityOSD
+	if s.ends[from] != nil {
+		peerType = s.ends[from].m.cfg.MyName.Type
+	}
+	b1 := seedConfigFor(acceptor, n.m, peerType)
+	return fuzzInput(0, b1, nil, stream[:min(len(stream), maxConnInput-3)])
+}
+
+// seedConfigFor is the configuration byte closest to messenger m: OSDs, crcs as m has them,
+// the policy index whose policy is m's (a connector dials the address its peer announces).
+func seedConfigFor(acceptor bool, m *tmsgr, peerType wire.EntityType) byte {
+	b1 := byte(0x02)
+	if !acceptor {
+		b1 |= 0x40
+	}
+	if !m.cfg.CRCHeader || !m.cfg.CRCData {
+		b1 |= 0x01
+	}
+	for p := range 4 {
+		got := parseFuzzConfig(acceptor, 0, b1|byte(p<<2)).policyFor(peerType)
+		want := m.policy
+		want.FeaturesSupported, want.FeaturesRequired = got.FeaturesSupported, got.FeaturesRequired
+		if got == want {
+			return b1 | byte(p<<2)
+		}
+	}
+	return b1
 }

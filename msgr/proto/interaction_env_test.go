@@ -23,6 +23,7 @@ type env struct {
 	msgrs     []*tmsgr
 	nodes     []*node // in creation order (the order of every sweep)
 	sockets   int     // sockets created so far (for ids)
+	all       []*socket
 	posted    []func()
 	holdPosts bool // posted work waits for `posted run`
 	lines     []string
@@ -187,6 +188,7 @@ type socket struct {
 	open   [2]bool   // the end has not been closed by its owner
 	eof    [2]bool   // end i was told about the peer closing
 	flight [2][]byte // flight[i]: written by end i, not yet read by end 1-i
+	wrote  [2][]byte // wrote[i]: everything end i wrote or had injected (fuzz seeds)
 	conv   conv
 	dec    [2]*streamDec
 }
@@ -273,6 +275,7 @@ func (e *env) accept(a *node) *socket {
 func (e *env) newSocket(d, a *node) *socket {
 	e.sockets++
 	s := &socket{id: e.sockets, ends: [2]*node{d, a}, open: [2]bool{true, true}}
+	e.all = append(e.all, s)
 	s.dec[0] = &streamDec{client: true, conv: &s.conv}
 	s.dec[1] = &streamDec{conv: &s.conv}
 	for i, n := range s.ends {

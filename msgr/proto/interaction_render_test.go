@@ -299,6 +299,7 @@ func footerFlags(f wire.FooterFlags) string {
 // records the frames; then the other direction is decoded too, as it may have been waiting for
 // a reply.
 func (e *env) render(s *socket, from int, p []byte, injected bool) {
+	s.wrote[from] = append(s.wrote[from], p...)
 	d := s.dec[from]
 	d.buf = append(d.buf, p...)
 	e.emit(s, from, d.decode(injected), injected)
