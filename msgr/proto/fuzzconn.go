@@ -382,7 +382,9 @@ func (d *fuzzDriver) op(b byte) {
 
 // mayQueue reports whether a messenger's user could hold this connection to send on it: a
 // connector always, an acceptor once its session opened (before that it is in no registry and
-// no dispatcher has heard of it).
+// no dispatcher has heard of it). A message queued on an acceptor that is then handed over in
+// a replace stays in the closed connection (testdata/fuzz/FuzzAcceptor/harness-send-before-open,
+// the first input FuzzAcceptor found): a harness error, since msgr cannot do it.
 func (d *fuzzDriver) mayQueue() bool { return d.c.connector || d.c.onceReady }
 
 // feed hands the connection up to n of the peer's bytes (if it has a socket and reads).
