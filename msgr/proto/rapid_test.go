@@ -12,6 +12,10 @@ import (
 	"pgregory.net/rapid"
 )
 
+// Actions that cannot apply (no socket to cut, nobody dialling…) do nothing rather than skip:
+// a fuzzer's bytes can draw the same action again and again, and rapid gives up on a run
+// where every action skips.
+//
 // A rapid state-machine test of one lossless session between two messengers, A (which
 // connects first) and B, against a reference model: the messages each side sent, in order.
 // Random actions send messages both ways, move bytes in random chunks (or all of them), cut
@@ -130,7 +134,8 @@ func (l *lifecycle) send(t *rapid.T, i int) {
 	s := l.sides[i]
 	n := s.holder()
 	if n == nil || n.c == nil || n.c.State() == StateClosed {
-		t.Skip("no session")
+		l.did("no session: nothing to do")
+		return
 	}
 	size := rapid.SampledFrom([]int{0, 1, 9, 300, 5000}).Draw(t, "size")
 	s.tid++
@@ -158,7 +163,8 @@ func (l *lifecycle) live(ok func(n *node) bool) []*node {
 func (l *lifecycle) flush(t *rapid.T) {
 	ns := l.live(func(n *node) bool { return n.sock != nil && n.c.HasOutput() })
 	if len(ns) == 0 {
-		t.Skip("nothing to write")
+		l.did("nothing to write: nothing to do")
+		return
 	}
 	n := rapid.SampledFrom(ns).Draw(t, "writer")
 	chunk := rapid.IntRange(1, 600).Draw(t, "chunk")
@@ -173,7 +179,8 @@ func (l *lifecycle) deliver(t *rapid.T) {
 		return s != nil && (len(s.flight[1-n.side]) > 0 || (!s.open[1-n.side] && !s.eof[n.side]))
 	})
 	if len(ns) == 0 {
-		t.Skip("nothing to read")
+		l.did("nothing to read: nothing to do")
+		return
 	}
 	n := rapid.SampledFrom(ns).Draw(t, "reader")
 	chunk := rapid.IntRange(1, 600).Draw(t, "chunk")
@@ -203,7 +210,8 @@ func (l *lifecycle) sockets() []*socket {
 func (l *lifecycle) cut(t *rapid.T) {
 	ss := l.sockets()
 	if len(ss) == 0 {
-		t.Skip("no socket")
+		l.did("no socket: nothing to do")
+		return
 	}
 	s := rapid.SampledFrom(ss).Draw(t, "socket")
 	l.did("cut %v", s)
@@ -213,7 +221,8 @@ func (l *lifecycle) cut(t *rapid.T) {
 func (l *lifecycle) transportError(t *rapid.T) {
 	ns := l.live(func(n *node) bool { return n.sock != nil })
 	if len(ns) == 0 {
-		t.Skip("no socket")
+		l.did("no socket: nothing to do")
+		return
 	}
 	n := rapid.SampledFrom(ns).Draw(t, "node")
 	l.did("transport error %s", n.name)
@@ -225,7 +234,8 @@ func (l *lifecycle) transportError(t *rapid.T) {
 func (l *lifecycle) connect(t *rapid.T) {
 	ns := l.live(func(n *node) bool { return n.dialing })
 	if len(ns) == 0 {
-		t.Skip("nobody dialling")
+		l.did("nobody dialling: nothing to do")
+		return
 	}
 	n := rapid.SampledFrom(ns).Draw(t, "dialer")
 	if rapid.IntRange(0, 4).Draw(t, "refused") == 0 {
