@@ -118,6 +118,7 @@ const (
 	TraceSend                           // a message queued for sending (Msg)
 	TraceDrop                           // a message dropped: sent on a closed connection (Msg)
 	TraceHeld                           // a received message held back by delay injection (Msg)
+	TraceAcked                          // a sent message the peer acknowledged, about to be forgotten (Msg)
 )
 
 // TraceEvent is one traced happening inside a messenger.

@@ -32,6 +32,7 @@ func (c *Connection) run(fn func()) {
 	}
 	if closed {
 		c.flushHeld()
+		c.m.retire(c)
 	}
 }
 

@@ -65,6 +65,11 @@ func (h *connHost) Deliver(m *wire.Message, r proto.Reservation) {
 	h.upcalls = append(h.upcalls, upcall{kind: upDeliver, msg: m, res: r})
 }
 
+// Acked implements proto.AckObserver: the peer acknowledged m.
+func (h *connHost) Acked(m *wire.Message) {
+	h.m.trace(TraceEvent{Kind: TraceAcked, Conn: h.c(), Msg: m})
+}
+
 func (h *connHost) DiscardIncoming() { h.m.dq.discard(h.c()) }
 
 func (h *connHost) Event(kind proto.EventKind) {

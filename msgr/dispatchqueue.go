@@ -34,6 +34,7 @@ type dispatchQueue struct {
 	n        int
 	posted   bool
 	stopping bool // guarded by m.mu
+	drained  bool // the final drain ran (touched only on the dispatch center)
 }
 
 // eventClass is the class connection events are queued under (Ceph queues them under id 0,
@@ -117,6 +118,9 @@ func (q *dispatchQueue) dispatch(it dqItem) {
 	}
 	q.m.dispatchNormal(it.conn, it.msg)
 	it.res.Release()
+	if canaryDoubleRelease {
+		it.res.Release()
+	}
 }
 
 // maybeDelayEvent is Ceph's DispatchQueue delay before an event: with internal delays
@@ -144,6 +148,11 @@ func (q *dispatchQueue) discard(c *Connection) {
 // localDeliver delivers a message sent on the loopback connection (Ceph's local_delivery).
 func (q *dispatchQueue) localDeliver(c *Connection, msg *Message) {
 	q.center.Post(func() {
+		if q.drained {
+			// Sent while the messenger shut down, after the final drain: it would stay queued.
+			q.m.trace(TraceEvent{Kind: TraceDrop, Conn: c, Msg: msg})
+			return
+		}
 		msg.Header.Src = q.m.cfg.Name
 		q.m.trace(TraceEvent{Kind: TraceDeliver, Conn: c, Msg: msg})
 		q.m.deliver(c, msg, proto.Reservation{})
@@ -161,6 +170,7 @@ func (q *dispatchQueue) drainAndStop() {
 		}
 		q.dispatch(it)
 	}
+	q.drained = true
 	q.m.stopCenters()
 }
 
@@ -175,7 +185,12 @@ func (m *Messenger) deliver(c *Connection, msg *Message, res proto.Reservation) 
 		if d.CanFastDispatch(msg) {
 			m.trace(TraceEvent{Kind: TraceDispatch, Conn: c, Msg: msg, Fast: true})
 			d.FastDispatch(c, msg)
-			res.Release()
+			if !canaryThrottleLeak {
+				res.Release()
+			}
+			if canaryDoubleRelease {
+				res.Release()
+			}
 			return
 		}
 	}

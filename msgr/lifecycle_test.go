@@ -1,6 +1,7 @@
 package msgr_test
 
 import (
+	"errors"
 	"net/netip"
 	"sync"
 	"testing"
@@ -254,5 +255,52 @@ func TestAnonymousConnections(t *testing.T) {
 	}
 	if reg, _ := c.ConnectTo(wire.EntityOSD, s.MyAddr()); reg == c1 || reg == c2 {
 		t.Fatal("ConnectTo returned an anonymous connection")
+	}
+}
+
+// A connection marked down right after connect_to, before its center ran its first event,
+// never connects: the peer sees no connection at all. (Before the fix the posted start
+// revived it from CLOSED: a zombie that connected with connect_seq 0 and reset the live
+// session the peer had with the same messenger; found by the synthetic workload in the
+// simulator, testdata/synthetic-regressions.txt seed 5.)
+func TestMarkDownBeforeStartNeverConnects(t *testing.T) {
+	for seed := uint64(1); seed <= 10; seed++ {
+		e := newSimEnv(t, seed)
+		a, _ := e.messenger(wire.NewName(wire.EntityOSD, 0), "10.0.0.1", true, peers)
+		b, lb := e.messenger(wire.NewName(wire.EntityOSD, 1), "10.0.0.2", true, peers)
+		c, _ := a.ConnectTo(wire.EntityOSD, b.MyAddr())
+		send(c, 1)
+		c.MarkDown()
+		expired := false
+		e.w.Schedule(e.w.Now()+2*time.Second, func() { expired = true })
+		e.until("two seconds", func() bool { return expired })
+		if n := len(b.Connections()); n != 0 || lb.has("accept") || lb.count() != 0 {
+			t.Fatalf("seed %d: a connection marked down before it started reached the peer: %d connections, accept %v, %d messages",
+				seed, n, lb.has("accept"), lb.count())
+		}
+		if c.State() != proto.StateClosed || len(a.Connections()) != 0 {
+			t.Fatalf("seed %d: marked-down connection in %v, %d live connections", seed, c.State(), len(a.Connections()))
+		}
+	}
+}
+
+// After shutdown the local connection is closed: a send on it is refused, and nothing is left
+// in the dispatch queue once the messenger is done. (Before, the send was accepted and its
+// delivery, posted behind the queue's final drain, stayed queued forever; found by
+// TestMessengerAPI: connect_to itself, shutdown, send, settle.)
+func TestLocalConnectionAfterShutdown(t *testing.T) {
+	e := newSimEnv(t, 1)
+	a, la := e.messenger(wire.NewName(wire.EntityOSD, 0), "10.0.0.1", true, peers)
+	local, _ := a.ConnectTo(wire.EntityOSD, a.MyAddr())
+	send(local, 1)
+	e.until("the local message", func() bool { return la.count() == 1 })
+	a.Shutdown()
+	m := wire.NewMessage(wire.MsgPing, nil)
+	if err := local.SendMessage(m); !errors.Is(err, msgr.ErrConnectionClosed) {
+		t.Fatalf("send on the local connection after shutdown: %v, want ErrConnectionClosed", err)
+	}
+	e.until("shutdown", a.Finished)
+	if n := a.DispatchQueueLen(); n != 0 || la.count() != 1 {
+		t.Fatalf("%d items left in the dispatch queue, %d messages dispatched", n, la.count())
 	}
 }

@@ -374,7 +374,7 @@ func (m *Messenger) ConnectTo(peerType wire.EntityType, addr wire.EntityAddr) (*
 		m.mu.Unlock()
 		return m.local, nil
 	}
-	if c, ok := m.conns[addr]; ok {
+	if c, ok := m.conns[addr]; ok && !canaryDupRegister {
 		m.mu.Unlock()
 		return c, nil
 	}
@@ -440,11 +440,24 @@ func (m *Messenger) register(c *Connection, addr wire.EntityAddr) bool {
 	return true
 }
 
-// forget removes c from the registry and the live set (its connection is closed).
+// forget removes c from the registry (its connection is closed): nobody finds it any more.
+// It stays in the live set until retire.
 func (m *Messenger) forget(c *Connection) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.conns[c.regAddr] == c {
+	if m.conns[c.regAddr] == c && !canaryNoForget {
+		delete(m.conns, c.regAddr)
+	}
+}
+
+// retire removes a closed connection from the live set, once its owning center has queued
+// everything it had for the dispatchers (its last deliveries and events): a shut-down
+// messenger drains its dispatch queue when the last connection retires, and nothing may be
+// queued after that drain.
+func (m *Messenger) retire(c *Connection) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.conns[c.regAddr] == c && !canaryNoForget {
 		delete(m.conns, c.regAddr)
 	}
 	delete(m.all, c.id)
@@ -499,6 +512,7 @@ func (m *Messenger) Shutdown() {
 	m.state = stateShutdown
 	l := m.listener
 	m.mu.Unlock()
+	m.local.closed.Store(true) // sends to ourselves are refused from now on
 	if !wasReady {
 		m.shutdownNeverReady(l)
 		return

@@ -79,6 +79,9 @@ func (p *cproc) crash() {
 	s := p.cl.s
 	s.noteFault(p.incName(), "crash")
 	p.host.Crash()
+	for _, x := range p.msgrs {
+		s.audit.Remove(x.m) // its state is gone, not leaked
+	}
 	p.down()
 	s.w.Net.RemoveHost(p.ip)
 	at := s.w.Now() + time.Duration(s.frand.Range(1, 50))*time.Millisecond
@@ -182,6 +185,7 @@ func (x *cmsgr) create(name wire.EntityName, clusterProto uint32, workers int) e
 	}
 	x.m = m
 	x.p.msgrs = append(x.p.msgrs, x)
+	s.audit.Add(x.receiver(), m)
 	return nil
 }
 
@@ -297,6 +301,11 @@ func (x *cmsgr) reset(c *msgr.Connection) {
 func (x *cmsgr) trace(ev msgr.TraceEvent) {
 	s := x.p.cl.s
 	w := s.w
+	if ev.Kind == msgr.TraceAcked {
+		// Not folded into the trace hash: it follows from the ACK frames already traced.
+		s.check.Acked(ev.Msg.Header.Tid, int64(w.Now()))
+		return
+	}
 	var conn, seq uint64
 	if ev.Conn != nil {
 		conn = ev.Conn.ID()
@@ -309,6 +318,8 @@ func (x *cmsgr) trace(ev msgr.TraceEvent) {
 	switch ev.Kind {
 	case msgr.TraceDrop:
 		s.check.Dropped(ev.Msg.Header.Tid)
+	case msgr.TraceDeliver:
+		s.check.Received(x.receiver(), ev.Msg.Header.Tid)
 	case msgr.TraceFault:
 		s.stats.ConnFaults++
 	case msgr.TraceHeld:

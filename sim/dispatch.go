@@ -61,6 +61,25 @@ func (n *simNode) reset(c *msgr.Connection) {
 // checker about dropped messages.
 func (n *simNode) trace(ev msgr.TraceEvent) {
 	w := n.s.w
+	if !n.record(ev) {
+		n.s.check.Acked(ev.Msg.Header.Tid, int64(w.Now()))
+		return
+	}
+	switch ev.Kind {
+	case msgr.TraceDrop:
+		n.s.check.Dropped(ev.Msg.Header.Tid)
+	case msgr.TraceDeliver:
+		n.s.check.Received(n.incName(), ev.Msg.Header.Tid)
+	}
+}
+
+// record folds a trace event into the world's trace hash, the run's statistics and the
+// readable log. TraceAcked is left out (false): it follows from the ACK frames already traced.
+func (n *simNode) record(ev msgr.TraceEvent) bool {
+	w := n.s.w
+	if ev.Kind == msgr.TraceAcked {
+		return false
+	}
 	var conn, seq uint64
 	if ev.Conn != nil {
 		conn = ev.Conn.ID()
@@ -71,8 +90,6 @@ func (n *simNode) trace(ev msgr.TraceEvent) {
 	w.Trace.Add(5, uint64(n.idx), uint64(n.inc), uint64(ev.Kind), conn, uint64(ev.From), uint64(ev.To), seq)
 	n.s.observe(ev)
 	switch ev.Kind {
-	case msgr.TraceDrop:
-		n.s.check.Dropped(ev.Msg.Header.Tid)
 	case msgr.TraceFault:
 		n.s.stats.ConnFaults++
 	case msgr.TraceHeld:
@@ -81,6 +98,7 @@ func (n *simNode) trace(ev msgr.TraceEvent) {
 	if w.Trace.keep {
 		n.log(ev, conn)
 	}
+	return true
 }
 
 func (n *simNode) log(ev msgr.TraceEvent, conn uint64) { logTraceEvent(n.s.w, n.incName(), ev, conn) }
@@ -89,17 +107,20 @@ func (n *simNode) log(ev msgr.TraceEvent, conn uint64) { logTraceEvent(n.s.w, n.
 func logTraceEvent(w *World, who string, ev msgr.TraceEvent, conn uint64) {
 	switch ev.Kind {
 	case msgr.TraceState:
-		if ev.To < proto.StateThrottleMessage || ev.To > proto.StateReadFooterAndDispatch {
+		switch {
+		case ev.To == proto.StateStartConnect && ev.From == proto.StateNone:
+			w.Trace.Logf(w.Now(), "%s conn %d: %v -> %v (peer %v)", who, conn, ev.From, ev.To, ev.Conn.PeerAddr())
+		case ev.To < proto.StateThrottleMessage || ev.To > proto.StateReadFooterAndDispatch:
 			w.Trace.Logf(w.Now(), "%s conn %d: %v -> %v", who, conn, ev.From, ev.To)
 		}
 	case msgr.TraceFault:
 		w.Trace.Logf(w.Now(), "%s conn %d: fault in %v: %v", who, conn, ev.From, ev.Err)
 		w.Trace.AddMark(Mark{At: w.Now(), Kind: "fault", Node: who, Conn: conn, Text: fmt.Sprintf("fault in %v: %v", ev.From, ev.Err)})
 	case msgr.TraceDecision:
-		w.Trace.Logf(w.Now(), "%s conn %d: accept decision %s", who, conn, ev.Rule)
+		w.Trace.Logf(w.Now(), "%s conn %d: accept decision %s (peer %v)", who, conn, ev.Rule, ev.Conn.PeerAddr())
 		w.Trace.AddMark(Mark{At: w.Now(), Kind: "decision", Node: who, Conn: conn, Text: ev.Rule})
 	case msgr.TraceDispatch:
-		w.Trace.Logf(w.Now(), "%s conn %d: dispatch %v fast=%v", who, conn, ev.Msg, ev.Fast)
+		w.Trace.Logf(w.Now(), "%s conn %d: dispatch %v tid %d fast=%v", who, conn, ev.Msg, ev.Msg.Header.Tid, ev.Fast)
 	case msgr.TraceConnEvent:
 		w.Trace.Logf(w.Now(), "%s conn %d: event %v", who, conn, ev.Event)
 		w.Trace.AddMark(Mark{At: w.Now(), Kind: "event", Node: who, Conn: conn, Text: ev.Event.String()})

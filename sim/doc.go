@@ -9,6 +9,27 @@
 // timer or delivery. Every step is folded into a running trace hash; two runs of one seed must
 // end with the same hash (the simulator checks this about itself).
 //
-// Scenario builds nodes, drives a workload and checks that lossless sessions deliver every
-// message exactly once and in order, and lossy ones at most once and in order.
+// Run builds nodes, drives a workload — the default OSD-and-client scenario, or Ceph's
+// SyntheticWorkload (Options.Workload, package workload/synthetic) — under the seed's faults,
+// and checks, after every step, the always-on invariants, each with a name used in violations:
+//
+//   - lossless-order, lossy-order: dispatch follows send order per (sender connection, priority);
+//   - duplicate-delivery: nothing is dispatched twice to one incarnation of a receiver;
+//   - lossless-loss: every lossless message is dispatched, unless a reset or remote reset on
+//     its connection, a mark-down, a crash or a reported drop accounts for the loss;
+//   - unknown-message, corrupt-delivery: only what was sent is dispatched, intact;
+//   - ack-unreceived: an acknowledgement (ACK frame or SEQ exchange) never covers a message the
+//     peer has not read; lossy-ack: lossy sessions never send ACKs;
+//   - registry-closed, registry-duplicate: no closed connection stays registered, no address
+//     has two live registered connections;
+//   - throttle-negative, throttle-leak, queue-leftover: throttles never go below zero, and a
+//     shut-down messenger holds no throttle unit and has nothing left in its dispatch queue;
+//   - panic: the code under test never panics;
+//   - liveness-timeout, no-progress, shutdown-stalled: the run drains and finishes in bounds;
+//   - synthetic-fifo, synthetic-payload, synthetic-dispatch: Ceph's own SyntheticWorkload checks.
+//
+// Checker (delivery) and Auditor (registry, throttles, queues) implement them; each has a test
+// that fails it on a wrong history, and a canary build (go test -tags canary_<name>) that the
+// simulator must catch. WorkloadChecker feeds them from a synthetic workload in the simulator
+// and over real TCP alike.
 package sim

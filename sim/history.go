@@ -94,6 +94,13 @@ func (r *recorder) dispatched(key streamKey, id uint64, rcv string, lossless boo
 	}
 }
 
+// evaluated counts n evaluations of invariant name (nil-safe).
+func (r *recorder) evaluated(name string, n int) {
+	if r != nil {
+		r.cov.Evaluated(name, n)
+	}
+}
+
 // lookedUp counts the Checker's check that a dispatched message was sent at all.
 func (r *recorder) lookedUp() {
 	if r != nil {

@@ -156,6 +156,7 @@ func (n *simNode) crash() {
 	old := n.m.MyAddr()
 	s.noteFault(n.incName(), "crash")
 	n.host.Crash()
+	s.audit.Remove(n.m)
 	for _, c := range n.m.Centers() {
 		s.w.Stop(c)
 	}

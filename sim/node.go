@@ -72,6 +72,7 @@ func (n *simNode) start(nonce uint32) error {
 		return err
 	}
 	m.AddDispatcherTail(n)
+	s.audit.Add(n.incName(), m)
 	n.alive = true
 	s.byAddr[m.MyAddr()] = n
 	s.w.Trace.Logf(s.w.Now(), "%s up at %v", n.incName(), m.MyAddr())

@@ -10,6 +10,7 @@ import (
 	"github.com/msgrsim/msgrsim/msgr"
 	"github.com/msgrsim/msgrsim/msgr/wire"
 	"github.com/msgrsim/msgrsim/simnet"
+	"github.com/msgrsim/msgrsim/workload/synthetic"
 )
 
 // Options shape one seeded run of the default scenario. Start from DefaultOptions.
@@ -23,7 +24,7 @@ type Options struct {
 	KeepTrace bool          // keep a readable trace (Result.Trace)
 	MaxSteps  uint64        // bound on scheduling decisions per phase (default 5,000,000)
 	Liveness  time.Duration // virtual time the liveness phase may take (default 10 min)
-	// Workload selects what runs: WorkloadDefault ("" too) or WorkloadCluster.
+	// Workload selects what runs: WorkloadDefault ("" too), WorkloadCluster or WorkloadSynthetic.
 	Workload string
 	// VisualizeDir is where a failed model check writes porcupine's HTML visualization
 	// (default: os.TempDir()); the violation names the file. NoVisualize writes none.
@@ -38,6 +39,11 @@ type Options struct {
 	Replay bool
 	Fuzz   []byte
 	Record bool
+
+	// Synthetic configures WorkloadSynthetic; when nil, Preset names one of Ceph's presets
+	// (scaled down, see ScaleSynthetic), or, when that is empty too, the seed draws one.
+	Synthetic *synthetic.Config
+	Preset    string
 
 	inspect   func(*scenario) // test hook: look at the scenario before the model checks
 	perturbAt uint64          // test hook: make the second run of CheckDeterminism differ at this event
@@ -119,9 +125,12 @@ type Result struct {
 	Events      uint64 // events folded into the trace hash
 	// Tape is the decisions the run drew, in order, when it recorded, replayed or fuzzed
 	// (not the ones that drew a fuzzed run's fault mix): Tape and Options replay the run.
-	Tape     []uint64
-	Coverage *Coverage       // what the run exercised of the protocol
-	Models   []models.Report // the porcupine checks of the recorded histories
+	Tape      []uint64
+	Coverage  *Coverage        // what the run exercised of the protocol
+	Models    []models.Report  // the porcupine checks of the recorded histories
+	Acked     int              // lossless messages the peer acknowledged (each checked: ack-unreceived)
+	Workload  string           // the workload that ran
+	Synthetic *SyntheticReport // the synthetic workload's configuration and counts
 
 	checkpoints []uint64
 	recorded    []string
@@ -134,6 +143,7 @@ type scenario struct {
 	rand    *detrand.Rand // workload decisions
 	frand   *detrand.Rand // fault decisions
 	check   *Checker
+	audit   *Auditor
 	tracker *frameTracker
 	nodes   []*simNode
 	nextID  uint64
@@ -164,6 +174,33 @@ func Run(opts Options) Result { return run(opts, 0, 0, 0) }
 // one determinism check; perturbation (a test hook) applies to the second.
 func run(opts Options, recFrom, recTo uint64, instance int) Result {
 	opts.setDefaults()
+	s := newScenario(opts, recFrom, recTo, instance)
+	switch opts.Workload {
+	case WorkloadCluster:
+		return s.runCluster()
+	case WorkloadSynthetic:
+		return runSynthetic(s)
+	}
+	if err := s.build(); err != nil {
+		s.check.Violate(InvNoProgress, 0, "build: %v", err)
+		return s.result()
+	}
+	s.w.Trace.Logf(0, "faults: %v", s.faults)
+	s.scheduleSends()
+	s.scheduleFaults()
+	if err := s.w.RunUntil(s.allIssued, s.opts.Window+time.Minute, opts.MaxSteps); err != nil {
+		s.stepFailed(InvNoProgress, err, "safety phase")
+		return s.result()
+	}
+	s.liveness()
+	s.check.Finish(int64(s.w.Now()))
+	s.shutdown()
+	s.checkModels()
+	return s.result()
+}
+
+// newScenario sets up the world, network, checker and auditor every workload shares.
+func newScenario(opts Options, recFrom, recTo uint64, instance int) *scenario {
 	root, log := opts.decisions()
 	if opts.Faults == nil {
 		f := SwarmFaults(root)
@@ -184,27 +221,12 @@ func run(opts Options, recFrom, recTo uint64, instance int) Result {
 		s.w.Trace.perturbAt, s.w.Trace.perturbWith = opts.perturbAt, 0xdead
 	}
 	s.rand, s.frand = s.w.Rand(), s.w.Rand()
+	s.audit = NewAuditor(s.check, func() int64 { return int64(s.w.Now()) })
+	s.w.AfterStep = s.audit.AfterStep
 	s.setUpNetwork()
 	s.setUpRecording()
-	if opts.Workload == WorkloadCluster {
-		return s.runCluster()
-	}
-	if err := s.build(); err != nil {
-		s.check.Violate(InvNoProgress, 0, "build: %v", err)
-		return s.result()
-	}
-	s.w.Trace.Logf(0, "faults: %v", s.faults)
-	s.scheduleSends()
-	s.scheduleFaults()
-	if err := s.w.RunUntil(s.allIssued, s.opts.Window+time.Minute, opts.MaxSteps); err != nil {
-		s.check.Violate(InvNoProgress, int64(s.w.Now()), "safety phase: %v", err)
-		return s.result()
-	}
-	s.liveness()
-	s.check.Finish(int64(s.w.Now()))
-	s.shutdown()
-	s.checkModels()
-	return s.result()
+	s.audit.cov = s.cov
+	return s
 }
 
 func (s *scenario) setUpNetwork() {
@@ -301,8 +323,8 @@ func (s *scenario) liveness() {
 	// Checked when the world is quiet (the next step would advance virtual time).
 	done := func() bool { return s.settled() && s.check.PendingLossless() == 0 }
 	if err := s.w.RunUntil(done, s.w.Now()+s.opts.Liveness, s.opts.MaxSteps); err != nil {
-		s.check.Violate(InvLiveness, int64(s.w.Now()), "%d lossless messages still undelivered, %d unsettled after healing: %v",
-			s.check.PendingLossless(), s.unsettled(), err)
+		s.stepFailed(InvLiveness, err, fmt.Sprintf("%d lossless messages still undelivered, %d unsettled after healing",
+			s.check.PendingLossless(), s.unsettled()))
 	}
 }
 
@@ -366,10 +388,20 @@ func (s *scenario) shutdown() {
 		return true
 	}
 	if err := s.w.RunUntil(done, s.w.Now()+time.Minute, s.opts.MaxSteps); err != nil {
-		s.check.Violate(InvShutdownStalled, int64(s.w.Now()), "%v", err)
+		s.stepFailed(InvShutdownStalled, err, "shutdown")
 		return
 	}
+	s.audit.AfterStep(nil)
 	s.phase = PhaseDone
+}
+
+// stepFailed records why running the world failed: a panic in the code under test (named
+// by what panicked), or else the phase's own invariant.
+func (s *scenario) stepFailed(name string, err error, what string) {
+	if inv, ok := panicInvariant(err); ok {
+		name = inv
+	}
+	s.check.Violate(name, int64(s.w.Now()), "%s: %v", what, err)
 }
 
 func (s *scenario) result() Result {
@@ -384,8 +416,12 @@ func (s *scenario) result() Result {
 		Coverage: s.finishCoverage(), Models: s.modelReports,
 	}
 	r.Pass = len(r.Violations) == 0
+	_, r.Acked = s.check.AckCounts()
 	if s.log != nil {
 		r.Tape = append([]uint64(nil), s.log.Words()[s.logFrom:]...)
+	}
+	if r.Workload = s.opts.Workload; r.Workload == "" {
+		r.Workload = WorkloadDefault
 	}
 	return r
 }

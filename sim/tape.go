@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/msgrsim/msgrsim/internal/detrand"
+	"github.com/msgrsim/msgrsim/workload/synthetic"
 )
 
 // A Tape is a run written down: the scenario's shape, its fault mix and every decision the run
@@ -24,6 +25,7 @@ type Tape struct {
 	Clients  int
 	Messages int
 	Window   time.Duration
+	Preset   string // the synthetic workload's preset ("": drawn from Seed)
 	Faults   Faults
 	Expect   string // the violation the run is known to produce ("" for a passing run)
 	Words    []uint64
@@ -43,6 +45,9 @@ func TapeFromRun(opts Options, r Result) Tape {
 	opts.setDefaults()
 	t := Tape{Seed: opts.Seed, Workload: opts.Workload, OSDs: opts.OSDs, Clients: opts.Clients, Messages: opts.Messages,
 		Window: opts.Window, Faults: r.Faults, Words: trimZeros(r.Tape)}
+	if opts.Workload == WorkloadSynthetic {
+		t.Preset = opts.Preset
+	}
 	if len(r.Violations) > 0 {
 		t.Expect = r.Violations[0].Name
 	}
@@ -52,8 +57,8 @@ func TapeFromRun(opts Options, r Result) Tape {
 // Options are the options that replay the tape.
 func (t *Tape) Options() Options {
 	f := t.Faults
-	return Options{Seed: t.Seed, Workload: t.Workload, OSDs: t.OSDs, Clients: t.Clients, Messages: t.Messages,
-		Window: t.Window, Faults: &f, Tape: t.Words, Replay: true}
+	return Options{Seed: t.Seed, Workload: t.Workload, Preset: t.Preset, OSDs: t.OSDs, Clients: t.Clients,
+		Messages: t.Messages, Window: t.Window, Faults: &f, Tape: t.Words, Replay: true}
 }
 
 // Replay runs the tape. Result.Tape holds the decisions the run used.
@@ -89,6 +94,9 @@ func (t *Tape) WriteTo(w io.Writer) (int64, error) {
 	kind := ""
 	if t.Workload != "" {
 		kind = "kind=" + t.Workload + " "
+	}
+	if t.Preset != "" {
+		kind += "preset=" + t.Preset + " "
 	}
 	fmt.Fprintf(&b, "workload %sosds=%d clients=%d messages=%d window=%v\n", kind, t.OSDs, t.Clients, t.Messages, t.Window)
 	f := t.Faults
@@ -184,7 +192,7 @@ func (t *Tape) parseWorkload(s string) error {
 		var err error
 		switch k {
 		case "kind":
-			if v != WorkloadCluster && v != WorkloadDefault {
+			if v != WorkloadCluster && v != WorkloadDefault && v != WorkloadSynthetic {
 				err = fmt.Errorf("unknown workload %q", v)
 			}
 			t.Workload = v
@@ -196,6 +204,9 @@ func (t *Tape) parseWorkload(s string) error {
 			t.Messages, err = strconv.Atoi(v)
 		case "window":
 			t.Window, err = time.ParseDuration(v)
+		case "preset":
+			_, err = synthetic.Preset(v)
+			t.Preset = v
 		default:
 			err = fmt.Errorf("unknown key %q", k)
 		}
@@ -254,6 +265,8 @@ func parseFaultLine(s string) (Faults, error) {
 	return f, nil
 }
 
+// parseRatio reads "num/den". "0/0" is the zero Ratio (never), which WriteTo writes for the
+// intensities of faults that are off (NoFaults).
 func parseRatio(s string) (detrand.Ratio, error) {
 	num, den, ok := strings.Cut(s, "/")
 	n, err1 := strconv.ParseUint(num, 10, 64)

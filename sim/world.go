@@ -26,6 +26,10 @@ type World struct {
 	jobs    jobHeap // workload actions at virtual times
 	jobSeq  uint64
 	due     []*job // scratch for Step
+
+	// AfterStep, if set, runs after every step that stepped a center (with that center) or
+	// ran a job (with nil): the always-on invariants hook in here.
+	AfterStep func(c *event.Center)
 }
 
 type entry struct {
@@ -120,7 +124,14 @@ func (w *World) Steps() uint64 { return w.steps }
 // transfer (chosen uniformly by the seed among everything possible now), or, when nothing is
 // possible, advance virtual time to the next timer or delivery. It returns false when nothing
 // will ever happen again (no work, no timers, no network events).
-func (w *World) Step() (bool, error) {
+//
+// A panic in the code under test is recovered and returned as a *PanicError.
+func (w *World) Step() (more bool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			more, err = false, newPanicError(r)
+		}
+	}()
 	w.steps++
 	w.ready = w.ready[:0]
 	now := w.Clock.Now()
@@ -144,6 +155,7 @@ func (w *World) Step() (bool, error) {
 		w.jobs.remove(j)
 		w.Trace.Add(4, uint64(w.Clock.Now()), j.seq)
 		j.fn()
+		w.afterStep(nil)
 		return true, nil
 	}
 	if k < len(w.ready) {
@@ -152,6 +164,7 @@ func (w *World) Step() (bool, error) {
 		if _, err := e.c.Step(0); err != nil {
 			return false, fmt.Errorf("step %s: %w", e.c.Name(), err)
 		}
+		w.afterStep(e.c)
 		return true, nil
 	}
 	tr := w.Net.Run(k - len(w.ready))
@@ -160,6 +173,12 @@ func (w *World) Step() (bool, error) {
 		w.Trace.Logf(w.Clock.Now(), "network: %v", tr)
 	}
 	return true, nil
+}
+
+func (w *World) afterStep(c *event.Center) {
+	if w.AfterStep != nil {
+		w.AfterStep(c)
+	}
 }
 
 // advance moves the clock to the earliest timer or network event; false if there is none.

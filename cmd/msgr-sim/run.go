@@ -101,6 +101,9 @@ func printHuman(w io.Writer, r sim.Result, wall time.Duration, reproduce string)
 	}
 	fmt.Fprintf(w, "\nconnection faults %d, session resets %d, reconnects %d, crashes %d, bytes corrupted %d\n",
 		r.Stats.ConnFaults, r.Stats.SessionResets, r.Stats.Reconnects, r.Stats.Crashes, r.Stats.BytesCorrupted)
+	if r.Synthetic != nil {
+		printSynthetic(w, r.Synthetic)
+	}
 	fmt.Fprint(w, r.Summary)
 	for _, m := range r.Models {
 		fmt.Fprintf(w, "  model %v\n", m)
@@ -130,6 +133,8 @@ type jsonResult struct {
 	Violations     []sim.Violation `json:"violations"`
 	Models         []jsonModel     `json:"models"`
 	Coverage       *sim.Summary    `json:"coverage"`
+	Workload       string          `json:"workload"`
+	Synthetic      *jsonSynthetic  `json:"synthetic,omitempty"`
 }
 
 // jsonModel is one porcupine check of a recorded history.
@@ -149,6 +154,7 @@ func printJSON(w io.Writer, r sim.Result, wall time.Duration) {
 		Steps: r.Steps, Violations: r.Violations, Faults: r.Faults.Names(), Injected: injectedMap(r.Stats.Injected),
 		Resets: r.Stats.SessionResets, Reconnects: r.Stats.Reconnects, BytesCorrupted: r.Stats.BytesCorrupted,
 		Crashes: r.Stats.Crashes, PhaseReached: r.Phase, Models: []jsonModel{},
+		Workload: r.Workload, Synthetic: syntheticJSON(r.Synthetic),
 	}
 	if r.Coverage != nil {
 		sum := r.Coverage.Summary()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/msgrsim/msgrsim/internal/detrand"
 	"github.com/msgrsim/msgrsim/sim"
+	"github.com/msgrsim/msgrsim/workload/synthetic"
 )
 
 // scenarioFlags are the flags every command that builds runs from seeds shares: the scenario
@@ -21,6 +22,7 @@ type scenarioFlags struct {
 	osds, clients, messages int
 	faults                  string
 	workload                string
+	preset                  string          // -workload synthetic: Ceph's test to run ("": drawn from the seed)
 	set                     map[string]bool // flags given explicitly
 }
 
@@ -43,16 +45,24 @@ func (sf *scenarioFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&sf.messages, "messages", 50, "messages each sender queues per stream")
 	fs.StringVar(&sf.faults, "faults", "swarm", "faults to inject: none, swarm (the seed picks), all, or a list of names")
 	fs.StringVar(&sf.workload, "workload", "default",
-		"small or default (OSDs and clients exchanging messages); cluster or large (the Ceph-shaped cluster: mon, OSDs, KV clients)")
+		"small or default (OSDs and clients exchanging messages); cluster or large (the Ceph-shaped cluster: mon, OSDs, KV clients); synthetic (Ceph's SyntheticWorkload)")
+	fs.StringVar(&sf.preset, "preset", "", "with -workload synthetic: Ceph's test to run, scaled down ("+
+		strings.Join(synthetic.PresetNames(), ", ")+"; default: drawn from the seed)")
 }
 
 // finish applies -workload and checks the values, after parsing.
 func (sf *scenarioFlags) finish(fs *flag.FlagSet) error {
 	sf.set = map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { sf.set[fl.Name] = true })
+	if sf.workload == sim.WorkloadSynthetic {
+		return sf.finishSynthetic()
+	}
+	if sf.preset != "" {
+		return errors.New("-preset needs -workload synthetic")
+	}
 	w, ok := workloads[sf.workload]
 	if !ok {
-		return fmt.Errorf("unknown -workload %q: want small, default, cluster or large", sf.workload)
+		return fmt.Errorf("unknown -workload %q: want small, default, cluster, large or synthetic", sf.workload)
 	}
 	if !sf.set["osds"] {
 		sf.osds = w[0]
@@ -78,8 +88,11 @@ func (sf *scenarioFlags) options(seed uint64) sim.Options {
 	opts.OSDs, opts.Clients, opts.Messages = sf.osds, sf.clients, sf.messages
 	faults, _ := sim.ParseFaults(sf.faults, detrand.NewSeeded(seed))
 	opts.Faults = &faults
-	if clusterWorkloads[sf.workload] {
+	switch {
+	case clusterWorkloads[sf.workload]:
 		opts.Workload = sim.WorkloadCluster
+	case sf.workload == sim.WorkloadSynthetic:
+		sf.syntheticOptions(&opts)
 	}
 	return opts
 }
@@ -92,6 +105,9 @@ func (sf *scenarioFlags) args() string {
 	}
 	if sf.workload != "default" {
 		fmt.Fprintf(&b, " -workload %s", sf.workload)
+	}
+	if sf.preset != "" {
+		fmt.Fprintf(&b, " -preset %s", sf.preset)
 	}
 	for _, fl := range []struct {
 		name string
@@ -106,6 +122,9 @@ func (sf *scenarioFlags) args() string {
 
 // describe is the configuration line printed before a run.
 func describe(opts sim.Options) string {
+	if opts.Workload == sim.WorkloadSynthetic {
+		return describeSynthetic(opts)
+	}
 	if opts.Workload == sim.WorkloadCluster {
 		return fmt.Sprintf("seed %d  workload cluster: 1 mon, %d osds, %d clients × %d operations  faults %v",
 			opts.Seed, max(opts.OSDs, 2), max(opts.Clients, 1), opts.Messages, *opts.Faults)

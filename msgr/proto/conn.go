@@ -78,7 +78,8 @@ var (
 type Conn struct {
 	cfg  Config
 	host Host
-	obs  Observer // host's optional Observer, nil when it has none
+	obs  Observer    // host's optional Observer, nil when it has none
+	acks AckObserver // host, when it wants to hear of acknowledged messages
 
 	state     State
 	connector bool // we initiated the session (a non-server side)
@@ -138,6 +139,7 @@ func newConn(cfg Config, host Host) *Conn {
 	cfg.setDefaults()
 	c := &Conn{cfg: cfg, host: host}
 	c.obs, _ = host.(Observer)
+	c.acks, _ = host.(AckObserver)
 	c.in.buf = make([]byte, cfg.PrefetchSize)
 	return c
 }

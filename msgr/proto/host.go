@@ -51,6 +51,14 @@ func (t Throttles) Release(r Reservation) {
 	}
 }
 
+// AckObserver is an optional extension of Host. A Host that implements it is told of every
+// message of a lossless session that the peer acknowledged — by an ACK frame, or by the in_seq
+// it announced in a SEQ exchange — just before the session forgets the message. Checkers use it
+// to verify that an acknowledgement never covers a message the peer has not received.
+type AckObserver interface {
+	Acked(m *wire.Message)
+}
+
 // EventKind is a connection event reported to dispatchers (Ceph's D_CONNECT, D_ACCEPT, …).
 type EventKind uint8
 

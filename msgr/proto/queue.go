@@ -90,16 +90,19 @@ func (q *outQueue) requeue(ms []*wire.Message) {
 	q.n += len(ms)
 }
 
-// discardRequeuedUpTo drops requeued messages the peer already received (0 < seq <= acked)
-// and returns how many it dropped.
-func (q *outQueue) discardRequeuedUpTo(acked uint64) int {
+// discardRequeuedUpTo drops requeued messages the peer already received (0 < seq <= acked),
+// telling obs (if not nil) of each, and returns how many it dropped.
+func (q *outQueue) discardRequeuedUpTo(acked uint64, obs AckObserver) int {
 	dropped := 0
 	for q.requeued.len() > 0 {
 		seq := q.requeued.peek().Header.Seq
 		if seq == 0 || seq > acked {
 			break
 		}
-		q.requeued.pop()
+		m := q.requeued.pop()
+		if obs != nil {
+			obs.Acked(m)
+		}
 		q.n--
 		dropped++
 	}

@@ -42,7 +42,7 @@ func (c *Conn) fillOutput() {
 		c.ackLeft = 0
 		b := c.out.reserve(1 + wire.SeqLen)
 		b[0] = byte(wire.TagAck)
-		wire.PutSeq(b[1:], c.inSeq)
+		wire.PutSeq(b[1:], c.inSeq+canaryOverAck)
 	}
 }
 
@@ -103,6 +103,9 @@ func (c *Conn) writeSection(p []byte) {
 func (c *Conn) handleAck(seq uint64) {
 	i := 0
 	for i < len(c.sent) && c.sent[i].Header.Seq <= seq {
+		if c.acks != nil {
+			c.acks.Acked(c.sent[i])
+		}
 		c.sent[i] = nil
 		i++
 	}
@@ -135,7 +138,7 @@ func (c *Conn) discardRequeuedUpTo(acked uint64) uint64 {
 		// Nothing is pending retransmission: numbering continues from what the peer has.
 		return acked
 	}
-	return c.outSeq + uint64(c.queue.discardRequeuedUpTo(acked))
+	return c.outSeq + uint64(c.queue.discardRequeuedUpTo(acked, c.acks))
 }
 
 // discardOut drops every queued, requeued and sent message.

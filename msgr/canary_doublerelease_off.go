@@ -1,0 +1,5 @@
+//go:build !canary_doublerelease
+
+package msgr
+
+const canaryDoubleRelease = false

@@ -1,0 +1,5 @@
+//go:build !canary_dupregister
+
+package msgr
+
+const canaryDupRegister = false

@@ -1,0 +1,5 @@
+//go:build !canary_noforget
+
+package msgr
+
+const canaryNoForget = false

@@ -1,0 +1,5 @@
+//go:build !canary_throttleleak
+
+package msgr
+
+const canaryThrottleLeak = false

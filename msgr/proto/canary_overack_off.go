@@ -1,0 +1,5 @@
+//go:build !canary_overack
+
+package proto
+
+const canaryOverAck = 0

@@ -1,0 +1,5 @@
+//go:build canary_doublerelease
+
+package sim
+
+const canaryName, canaryWant = "doublerelease", InvThrottleNeg

@@ -1,0 +1,5 @@
+//go:build canary_dupregister
+
+package sim
+
+const canaryName, canaryWant = "dupregister", InvRegistryDup

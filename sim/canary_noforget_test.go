@@ -1,0 +1,5 @@
+//go:build canary_noforget
+
+package sim
+
+const canaryName, canaryWant = "noforget", InvRegistryClosed

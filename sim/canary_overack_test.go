@@ -1,0 +1,5 @@
+//go:build canary_overack
+
+package sim
+
+const canaryName, canaryWant = "overack", InvAckUnreceived

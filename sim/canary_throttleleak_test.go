@@ -1,0 +1,5 @@
+//go:build canary_throttleleak
+
+package sim
+
+const canaryName, canaryWant = "throttleleak", InvThrottleLeak

@@ -1,0 +1,102 @@
+package sim
+
+import (
+	"bufio"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/msgrsim/msgrsim/internal/detrand"
+)
+
+func syntheticOptions(seed uint64) Options {
+	opts := DefaultOptions(seed)
+	opts.Workload = WorkloadSynthetic
+	return opts
+}
+
+func TestSyntheticSeeds(t *testing.T) {
+	n := uint64(20)
+	if testing.Short() {
+		n = 5
+	}
+	for seed := uint64(1); seed <= n; seed++ {
+		start := time.Now()
+		r := Run(syntheticOptions(seed))
+		t.Logf("%v preset %s wall %v stats %+v", r, r.Synthetic.Preset, time.Since(start).Round(time.Millisecond), r.Synthetic.Stats)
+		if !r.Pass {
+			t.Fatalf("%v\n%v", r, r.Violations)
+		}
+	}
+}
+
+// Seeds that found bugs stay fixed.
+func TestSyntheticRegressions(t *testing.T) {
+	f, err := os.Open("testdata/synthetic-regressions.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		field, why, _ := strings.Cut(line, " ")
+		seed, err := strconv.ParseUint(field, 10, 64)
+		if err != nil {
+			t.Fatalf("bad line %q: %v", line, err)
+		}
+		if r := Run(syntheticOptions(seed)); !r.Pass {
+			t.Errorf("seed %d (%s) fails again: %v\n%v", seed, strings.TrimSpace(why), r, r.Violations)
+		}
+	}
+}
+
+// The synthetic workload under the seed's swarm of faults (crashes excepted).
+func TestSyntheticSwarm(t *testing.T) {
+	n := uint64(20)
+	if testing.Short() {
+		n = 5
+	}
+	for seed := uint64(1000); seed < 1000+n; seed++ {
+		opts := syntheticOptions(seed)
+		f := SwarmFaults(detrand.NewSeeded(seed))
+		opts.Faults = &f
+		start := time.Now()
+		r := Run(opts)
+		t.Logf("%v preset %s faults %v wall %v", r, r.Synthetic.Preset, r.Faults.Names(), time.Since(start).Round(time.Millisecond))
+		if !r.Pass {
+			t.Fatalf("%v (faults %v)\n%v", r, r.Faults, r.Violations)
+		}
+	}
+}
+
+// A synthetic run is recorded as a tape and replays to the same trace. (Its fault mix is
+// NoFaults, whose zero ratios, written "0/0", the tape reader used to reject.)
+func TestSyntheticTapeReplays(t *testing.T) {
+	for _, preset := range []string{"", "inject3"} {
+		opts := syntheticOptions(77)
+		opts.Preset = preset
+		tape, r := TapeOf(opts)
+		var buf strings.Builder
+		if _, err := tape.WriteTo(&buf); err != nil {
+			t.Fatal(err)
+		}
+		back, err := ReadTape(strings.NewReader(buf.String()))
+		if err != nil {
+			t.Fatalf("%v\n%s", err, buf.String())
+		}
+		if back.Workload != WorkloadSynthetic || back.Preset != preset {
+			t.Fatalf("tape lost the workload: %q %q", back.Workload, back.Preset)
+		}
+		again := back.Replay()
+		if again.TraceHash != r.TraceHash || again.Synthetic == nil || again.Synthetic.Preset != r.Synthetic.Preset {
+			t.Fatalf("preset %q: replay gave trace %016x (preset %v), the run %016x (%s)", preset, again.TraceHash,
+				again.Synthetic, r.TraceHash, r.Synthetic.Preset)
+		}
+	}
+}
