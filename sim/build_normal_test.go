@@ -1,4 +1,4 @@
-//go:build !canary_norequeue && !canary_nodiscard && !canary_lossyack
+//go:build !canary_norequeue && !canary_nodiscard && !canary_lossyack && !canary_overack && !canary_noforget && !canary_dupregister && !canary_throttleleak && !canary_doublerelease
 
 package sim
 

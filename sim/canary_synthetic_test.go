@@ -10,7 +10,7 @@ import (
 
 // The synthetic workload's oracles have teeth too: each deliberately broken build is caught by
 // the invariant that should catch it within a bounded number of synthetic seeds.
-func TestSyntheticCanaryIsCaught(t *testing.T) {
+func TestCanaryCaughtBySynthetic(t *testing.T) {
 	const maxSeeds = 100
 	for seed := uint64(1); seed <= maxSeeds; seed++ {
 		f := SwarmFaults(detrand.NewSeeded(seed))
