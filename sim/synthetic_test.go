@@ -2,8 +2,8 @@ package sim
 
 import (
 	"bufio"
+	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -32,27 +32,41 @@ func TestSyntheticSeeds(t *testing.T) {
 	}
 }
 
-// Seeds that found bugs stay fixed.
+// Seeds that found bugs stay fixed (testdata/regressions/synthetic.txt).
 func TestSyntheticRegressions(t *testing.T) {
-	f, err := os.Open("testdata/synthetic-regressions.txt")
+	f, err := os.Open("../testdata/regressions/synthetic.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
+	n := 0
 	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
+		line, _, _ := strings.Cut(sc.Text(), "#")
+		if strings.TrimSpace(line) == "" {
 			continue
 		}
-		field, why, _ := strings.Cut(line, " ")
-		seed, err := strconv.ParseUint(field, 10, 64)
+		var seed uint64
+		var preset, faults string
+		if _, err := fmt.Sscan(line, &seed, &preset, &faults); err != nil {
+			t.Fatalf("bad line %q: %v", sc.Text(), err)
+		}
+		fl, err := ParseFaults(faults, detrand.NewSeeded(seed))
 		if err != nil {
-			t.Fatalf("bad line %q: %v", line, err)
+			t.Fatal(err)
 		}
-		if r := Run(syntheticOptions(seed)); !r.Pass {
-			t.Errorf("seed %d (%s) fails again: %v\n%v", seed, strings.TrimSpace(why), r, r.Violations)
+		opts := syntheticOptions(seed)
+		opts.Faults = &fl
+		if preset != "-" {
+			opts.Preset = preset
 		}
+		if r := Run(opts); !r.Pass {
+			t.Errorf("%s: %v\n%v", strings.TrimSpace(sc.Text()), r, r.Violations)
+		}
+		n++
+	}
+	if n == 0 {
+		t.Fatal("no regression cases")
 	}
 }
 
