@@ -160,7 +160,8 @@ func (r *synthRun) drain() {
 
 // NewMessenger implements synthetic.Env: each messenger on its own simulated host (with
 // socket failure injection when the workload or the seed's faults ask for it), driven by the
-// world, traced into the trace hash and the checkers.
+// world, traced into the trace hash and the checkers. Internal delays (a center blocked in real
+// time) have no meaning here and are left out; the seed's pause faults stop centers instead.
 func (r *synthRun) NewMessenger(spec synthetic.Spec) (*msgr.Messenger, error) {
 	s := r.scenario
 	wn := spec.Node

@@ -35,6 +35,7 @@ type Config struct {
 	// Fault injection (Ceph's ms_inject_* options of the Synthetic*Inject tests), applied by
 	// the environment that creates the messengers.
 	SocketFailures        uint64        // ms_inject_socket_failures: 1 in N socket operations fail
+	InternalDelays        time.Duration // ms_inject_internal_delays: block a center this long at each delay point (real time only)
 	DispatchThrottleBytes int64         // ms_dispatch_throttle_bytes (0: the messenger's default)
 	DelayProbability      int           // ms_inject_delay_probability, percent (with delay types "client osd")
 	DelayMax              time.Duration // ms_inject_delay_max
@@ -56,14 +57,15 @@ var presets = map[string]Config{
 	"stress1": {Servers: 16, Clients: 32, ServerPolicy: proto.LosslessPeerReuse(0), ClientPolicy: proto.LosslessPeerReuse(0),
 		InitialConns: 10, Ops: 10000, Mix: Mix{80, 60, 10, false}, SleepMin: 500 * time.Microsecond, SleepMax: 1500 * time.Microsecond},
 	"inject": {Servers: 8, Clients: 32, ServerPolicy: proto.StatefulServer(0), ClientPolicy: proto.LosslessClient(0),
-		InitialConns: 100, Ops: 1000, Mix: Mix{90, 80, 10, false}, SocketFailures: 30, DispatchThrottleBytes: 16 << 20},
+		InitialConns: 100, Ops: 1000, Mix: Mix{90, 80, 10, false}, SocketFailures: 30, DispatchThrottleBytes: 16 << 20,
+		InternalDelays: 100 * time.Millisecond},
 	"inject2": {Servers: 8, Clients: 16, ServerPolicy: proto.LosslessPeerReuse(0), ClientPolicy: proto.LosslessPeerReuse(0),
-		InitialConns: 100, Ops: 1000, Mix: Mix{90, 80, 10, false}, SocketFailures: 30},
+		InitialConns: 100, Ops: 1000, Mix: Mix{90, 80, 10, false}, SocketFailures: 30, InternalDelays: 100 * time.Millisecond},
 	"inject3": {Servers: 8, Clients: 16, ServerPolicy: proto.StatelessServer(0), ClientPolicy: proto.LossyClient(0),
-		InitialConns: 100, Ops: 1000, Mix: Mix{90, 80, 10, false}, SocketFailures: 600},
+		InitialConns: 100, Ops: 1000, Mix: Mix{90, 80, 10, false}, SocketFailures: 600, InternalDelays: 100 * time.Millisecond},
 	"inject4": {Servers: 16, Clients: 32, ServerPolicy: proto.LosslessPeer(0), ClientPolicy: proto.LosslessPeer(0),
 		InitialConns: 100, Ops: 1000, Mix: Mix{95, 80, 10, true}, SocketFailures: 30,
-		DelayProbability: 100, DelayMax: 5 * time.Second},
+		InternalDelays: 100 * time.Millisecond, DelayProbability: 100, DelayMax: 5 * time.Second},
 }
 
 // PresetNames lists the presets, sorted.
@@ -166,6 +168,9 @@ func (c Config) String() string {
 	inj := "no socket failures"
 	if c.SocketFailures > 0 {
 		inj = fmt.Sprintf("socket failures 1/%d", c.SocketFailures)
+	}
+	if c.InternalDelays > 0 {
+		inj += fmt.Sprintf(", internal delays %v", c.InternalDelays)
 	}
 	if c.DelayProbability > 0 {
 		inj += fmt.Sprintf(", dispatch delays %d%% up to %v", c.DelayProbability, c.DelayMax)

@@ -42,8 +42,8 @@ var quiet = slog.New(slog.DiscardHandler)
 func (e *realEnv) NewMessenger(s synthetic.Spec) (*msgr.Messenger, error) {
 	var stack netio.Stack = epoll.New(epoll.Options{})
 	var inj *inject.Stack
-	if s.SocketFailures > 0 {
-		inj = inject.New(stack, inject.Options{SocketFailures: s.SocketFailures,
+	if s.SocketFailures > 0 || s.InternalDelays > 0 {
+		inj = inject.New(stack, inject.Options{SocketFailures: s.SocketFailures, InternalDelays: s.InternalDelays,
 			Rand: detrand.NewSeeded(e.seed*7919 + uint64(s.Node.Index))})
 		stack = inj
 	}

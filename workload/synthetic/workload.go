@@ -26,6 +26,9 @@ type Spec struct {
 	Node           *Node
 	Config         msgr.Config // name, nonce, throttles, delays: the Env adds stack, runtime, rand, tracer
 	SocketFailures uint64      // fail 1 in N socket operations (0: none)
+	// InternalDelays blocks the messenger's center this long at each internal delay point
+	// (ms_inject_internal_delays): for environments in real time; a simulator ignores it.
+	InternalDelays time.Duration
 }
 
 // Env is where the workload runs: it creates the messengers (their stacks, runtimes, random
@@ -138,7 +141,7 @@ func (w *Workload) addNode(i int, server bool) error {
 		cfg.InjectDelay = &msgr.InjectDelay{Types: []wire.EntityType{wire.EntityClient, wire.EntityOSD},
 			Probability: detrand.Percent(uint64(w.cfg.DelayProbability)), Max: w.cfg.DelayMax}
 	}
-	m, err := w.env.NewMessenger(Spec{Node: n, Config: cfg, SocketFailures: w.cfg.SocketFailures})
+	m, err := w.env.NewMessenger(Spec{Node: n, Config: cfg, SocketFailures: w.cfg.SocketFailures, InternalDelays: w.cfg.InternalDelays})
 	if err != nil {
 		return fmt.Errorf("synthetic: messenger %s: %w", n.Name, err)
 	}
