@@ -98,7 +98,8 @@ func (m *Messenger) refuse(s netio.Socket, limit int) {
 
 // newConnectorLocked creates a connection that will connect to addr; m.mu is held.
 func (m *Messenger) newConnectorLocked(peerType wire.EntityType, addr wire.EntityAddr) *Connection {
-	c := &Connection{m: m, id: m.newIDLocked(), center: m.pool.Pick(), regAddr: addr}
+	c := m.newConnectionLocked()
+	c.regAddr = addr
 	c.peerType.Store(uint32(peerType))
 	c.peerAddr.Store(&addr)
 	p := m.policyLocked(peerType)
@@ -108,6 +109,19 @@ func (m *Messenger) newConnectorLocked(peerType wire.EntityType, addr wire.Entit
 	}
 	c.p = proto.NewConnector(m.pcfg, (*connHost)(c), addr, peerType, p, th)
 	m.all[c.id] = c
+	return c
+}
+
+// newConnectionLocked creates a connection on the least-loaded worker; m.mu is held.
+func (m *Messenger) newConnectionLocked() *Connection {
+	c := &Connection{m: m, id: m.newIDLocked(), center: m.pool.Pick()}
+	c.flushFn = c.flush
+	bc := m.bufCaches[c.center]
+	if bc == nil {
+		bc = &bufCache{}
+		m.bufCaches[c.center] = bc
+	}
+	c.bufs = bc
 	return c
 }
 
@@ -129,7 +143,7 @@ func (m *Messenger) newAcceptor(s netio.Socket) {
 		m.refuse(s, limit)
 		return
 	}
-	c := &Connection{m: m, id: m.newIDLocked(), center: m.pool.Pick()}
+	c := m.newConnectionLocked()
 	m.all[c.id] = c
 	m.mu.Unlock()
 	sockPeer := wire.LegacyAddr(s.RemoteAddr(), 0)

@@ -21,6 +21,11 @@ type Config struct {
 	Runtime       event.Runtime // who drives the event centers (nil: a GoRuntime)
 	Rand          *detrand.Rand // the random source (nil: seeded from the clock, production only)
 	Workers       int           // ms_async_op_threads (0: 3)
+	// Pool, if set, is a worker pool shared with other messengers of the process, as Ceph's
+	// NetworkStack workers are shared by every messenger of a CephContext. Its owner creates
+	// and starts it (event.NewPool on the same Stack) and stops it once every messenger using
+	// it has shut down; Workers is then ignored.
+	Pool *event.Pool
 
 	ClusterProtocol       uint32 // protocol_version toward peers of our own type
 	NoCRCHeader           bool   // turn off ms_crc_header
@@ -35,6 +40,11 @@ type Config struct {
 	// Metrics.ConnectionsRefused, logged with ErrTooManyConnections). Outgoing connections
 	// are never refused. 0: DefaultMaxConnections; negative: unlimited.
 	MaxConnections int
+	// PrefetchSize is ms_tcp_prefetch_max_size: the read buffer of a connection, into which
+	// small messages are read many at a time (sections at least this large are read in
+	// place). 0 means Ceph's 4 KiB; 64 KiB reads about sixteen 4 KiB messages per read(2).
+	// An idle connection gives its buffer back (see proto.Conn.ReleaseIdle).
+	PrefetchSize int
 
 	InitialBackoff time.Duration // ms_initial_backoff (0.2 s)
 	MaxBackoff     time.Duration // ms_max_backoff (15 s)
@@ -97,6 +107,7 @@ func (cfg *Config) protoConfig() proto.Config {
 		CRCHeader:       !cfg.NoCRCHeader,
 		CRCData:         !cfg.NoCRCData,
 		Limits:          cfg.Limits,
+		PrefetchSize:    cfg.PrefetchSize,
 		InitialBackoff:  cfg.InitialBackoff,
 		MaxBackoff:      cfg.MaxBackoff,
 		ReadyTimeout:    cfg.ReadyTimeout,

@@ -3,6 +3,7 @@ package msgr
 import (
 	"errors"
 
+	"github.com/msgrsim/msgrsim/msgr/event"
 	"github.com/msgrsim/msgrsim/msgr/netio"
 	"github.com/msgrsim/msgrsim/msgr/proto"
 )
@@ -15,6 +16,11 @@ const (
 
 // run executes fn on the owning center with the connection locked, brings socket interest and
 // timers in line with the core, then (unlocked) performs the deliveries and events fn caused.
+//
+// When fn delivered messages, writing is deferred until the dispatchers have seen them, as
+// Ceph's ProtocolV1 defers it (need_dispatch_writer: the write handler runs as an external
+// event after the read): the ACK for what was read and whatever a fast dispatcher sent in
+// reply then leave in one writev, and the peer is woken once, not twice.
 func (c *Connection) run(fn func()) {
 	c.mu.Lock()
 	c.inCenter = true
@@ -24,15 +30,24 @@ func (c *Connection) run(fn func()) {
 	}
 	c.inCenter = false
 	ups := c.upcalls
-	c.upcalls = nil
+	c.upcalls, c.spareUpcalls = c.spareUpcalls, nil
 	closed := c.cleaned
+	deferred := c.deferWrite
 	c.mu.Unlock()
+	if deferred {
+		c.setPerforming()
+	}
 	for _, u := range ups {
 		c.perform(u)
 	}
+	clear(ups)
+	c.spareUpcalls = ups[:0]
 	if closed {
 		c.flushHeld()
 		c.m.retire(c)
+	}
+	if deferred {
+		c.flush()
 	}
 }
 
@@ -61,11 +76,15 @@ func (c *Connection) sync() {
 			c.carryOutHandover()
 			continue
 		}
-		if c.sock != nil && !c.connecting && !c.writeBlocked && c.p.HasOutput() {
+		if c.sock != nil && !c.connecting && !c.writeBlocked && !c.deferWrite && c.p.HasOutput() {
 			c.writeOut()
 			continue
 		}
 		break
+	}
+	if c.drained && !c.writeBlocked {
+		c.drained = false
+		c.p.ReleaseIdle()
 	}
 	c.updateInterest()
 	c.updateTimer()
@@ -122,10 +141,13 @@ func (c *Connection) readIn() {
 		if err != nil {
 			if !errors.Is(err, netio.ErrWouldBlock) && c.sock != nil {
 				c.p.TransportError(err)
+			} else {
+				c.drained = true
 			}
 			return
 		}
 		if n < len(buf) {
+			c.drained = true // the kernel had less than asked for: nothing is left
 			return
 		}
 	}
@@ -181,17 +203,26 @@ func (c *Connection) updateInterest() {
 		_ = c.center.DeleteFileEvent(fd, drop)
 	}
 	if add := want &^ c.mask; add != 0 {
-		if err := c.center.CreateFileEvent(fd, add, c.onFile); err != nil {
+		if err := c.center.CreateFileEvent(fd, add, c.fileFn()); err != nil {
 			c.m.log.Error("watch socket", "conn", c.id, "err", err)
 		}
 	}
 	c.mask = want
 }
 
+// updateTimer keeps one time event at the core's next deadline. The idle deadline moves with
+// every read and write, so the event is usually moved rather than re-created (which would
+// allocate on every message).
 func (c *Connection) updateTimer() {
 	at, ok := c.p.NextDeadline()
 	if ok && c.timer != 0 && at == c.timerAt {
 		return
+	}
+	if c.timer != 0 && ok {
+		if id, moved := c.center.ResetTimeEvent(c.timer, at); moved {
+			c.timer, c.timerAt = id, at
+			return
+		}
 	}
 	if c.timer != 0 {
 		c.center.DeleteTimeEvent(c.timer)
@@ -199,8 +230,25 @@ func (c *Connection) updateTimer() {
 	}
 	if ok {
 		c.timerAt = at
-		c.timer = c.center.CreateTimeEventAt(at, c.onTimer)
+		c.timer = c.center.CreateTimeEventAt(at, c.onTimerFn())
 	}
+}
+
+// fileFn is c.onFile, bound once (interest changes often: a method value per change would
+// allocate).
+func (c *Connection) fileFn() event.FileHandler {
+	if c.onFileFn == nil {
+		c.onFileFn = c.onFile
+	}
+	return c.onFileFn
+}
+
+// onTimerFn is c.onTimer, bound once.
+func (c *Connection) onTimerFn() func() {
+	if c.timerFn == nil {
+		c.timerFn = c.onTimer
+	}
+	return c.timerFn
 }
 
 func (c *Connection) onTimer() {

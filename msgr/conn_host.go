@@ -63,6 +63,7 @@ func (h *connHost) Deliver(m *wire.Message, r proto.Reservation) {
 	h.c().traffic().messagesIn.Add(1)
 	h.m.trace(TraceEvent{Kind: TraceDeliver, Conn: h.c(), Msg: m})
 	h.upcalls = append(h.upcalls, upcall{kind: upDeliver, msg: m, res: r})
+	h.deferWrite = true // see Connection.run
 }
 
 // Acked implements proto.AckObserver: the peer acknowledged m.
@@ -87,6 +88,12 @@ func (h *connHost) Throttled(proto.State) { h.m.counters.throttleWaits.Add(1) }
 
 // MessageWritten counts a message encoded for the socket (proto.Observer).
 func (h *connHost) MessageWritten(*wire.Message) { h.c().traffic().messagesOut.Add(1) }
+
+// NewMessage, GetBuffer and PutBuffer make connHost a proto.Buffers: received messages come
+// from the messenger's released ones, buffers from the center's free list.
+func (h *connHost) NewMessage() *wire.Message { return h.m.newRxMessage() }
+func (h *connHost) GetBuffer(n int) []byte    { return h.bufs.get(n) }
+func (h *connHost) PutBuffer(b []byte)        { h.bufs.put(b) }
 
 func (h *connHost) StateChanged(from, to proto.State) {
 	h.m.trace(TraceEvent{Kind: TraceState, Conn: h.c(), From: from, To: to})

@@ -37,6 +37,16 @@ type Connection struct {
 	upcalls      []upcall
 	handover     *handover // a lossless replace to carry out once the core returns
 	lastFault    error     // why the connection last faulted
+	drained      bool      // the last read found the socket empty (see sync)
+	deferWrite   bool      // messages were delivered: write after dispatch (see run)
+
+	// Owned by the center's goroutine: the upcall slice run is not using (reused, so that
+	// collecting upcalls does not allocate), and the free list of the center.
+	spareUpcalls []upcall
+	bufs         *bufCache
+	flushFn      func() // c.flush, bound once
+	timerFn      func() // c.onTimer, bound once
+	onFileFn     event.FileHandler
 
 	closed atomic.Bool
 
@@ -45,9 +55,11 @@ type Connection struct {
 	heldTimer event.TimerID
 	nheld     atomic.Int64
 
-	pmu         sync.Mutex // guards pend and flushPosted
+	pmu         sync.Mutex // guards pend, sparePend, flushPosted and performing
 	pend        []*Message
+	sparePend   []*Message // the other half of pend's double buffer (see flush)
 	flushPosted bool
+	performing  bool // run is dispatching and will flush: sends need no post (see SendMessage)
 
 	peerType atomic.Uint32
 	peerAddr atomic.Pointer[wire.EntityAddr]
@@ -181,13 +193,22 @@ func (c *Connection) SendMessage(msg *Message) error {
 	}
 	c.pmu.Lock()
 	c.pend = append(c.pend, msg)
-	post := !c.flushPosted
-	c.flushPosted = true
+	post := !c.flushPosted && !c.performing
+	c.flushPosted = c.flushPosted || post
 	c.pmu.Unlock()
 	if post {
-		c.center.Post(c.flush)
+		c.center.Post(c.flushFn)
 	}
 	return nil
+}
+
+// setPerforming marks that run is about to dispatch what it delivered and will flush after
+// it: a reply sent from a fast dispatcher (or anything sent meanwhile) is taken by that flush,
+// without posting a flush of its own and waking the center for nothing.
+func (c *Connection) setPerforming() {
+	c.pmu.Lock()
+	c.performing = true
+	c.pmu.Unlock()
 }
 
 // SendKeepalive queues a keepalive to the peer.
@@ -225,20 +246,41 @@ func (c *Connection) markDown(withReset bool) {
 
 func (c *Connection) isClosed() bool { return c.closed.Load() }
 
-// flush moves messages sent from other goroutines into the core.
+// flush moves messages sent from other goroutines into the core, and writes what is due
+// (including output deferred by run). It runs on the owning center: posted by SendMessage, or
+// called by run once the dispatchers saw what was read.
 func (c *Connection) flush() {
 	c.pmu.Lock()
 	ms := c.pend
-	c.pend = nil
+	c.pend = c.sparePend[:0]
+	c.sparePend = nil
 	c.flushPosted = false
+	c.performing = false // taken with pend: a send after this point posts again
 	c.pmu.Unlock()
+	if len(ms) == 0 && !c.writeDeferred() {
+		return // nothing queued: run's flush took the messages this one was posted for
+	}
 	c.run(func() {
+		c.deferWrite = false
 		for _, msg := range ms {
 			if !c.p.Send(msg) {
 				c.m.trace(TraceEvent{Kind: TraceDrop, Conn: c, Msg: msg})
 			}
 		}
 	})
+	clear(ms)
+	c.pmu.Lock()
+	if c.sparePend == nil {
+		c.sparePend = ms[:0]
+	}
+	c.pmu.Unlock()
+}
+
+// writeDeferred reports whether run deferred a write (see run).
+func (c *Connection) writeDeferred() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.deferWrite
 }
 
 // Queued is the number of messages waiting to be sent or acknowledged.

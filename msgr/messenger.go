@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/msgrsim/msgrsim/msgr/event"
 	"github.com/msgrsim/msgrsim/msgr/netio"
@@ -44,6 +45,7 @@ type Messenger struct {
 	log    *slog.Logger
 	pcfg   proto.Config
 	pool   *event.Pool
+	shared bool // pool is Config.Pool: started and stopped by its owner
 	dq     *dispatchQueue
 	dthrot *Throttle
 
@@ -67,6 +69,16 @@ type Messenger struct {
 	fast        []Dispatcher
 	local       *Connection
 	done        chan struct{}
+	bufCaches   map[*event.Center]*bufCache
+
+	rxFree   msgFree // released messages (see Release)
+	dispatch atomic.Pointer[dispatcherSet]
+}
+
+// dispatcherSet is an immutable snapshot of the dispatchers, read on every delivery without
+// taking the messenger's lock.
+type dispatcherSet struct {
+	all, fast []Dispatcher
 }
 
 // New creates a messenger (Ceph's Messenger::create). Nothing runs until it is ready.
@@ -84,17 +96,18 @@ func New(cfg Config) (*Messenger, error) {
 		policies: make(map[wire.EntityType]proto.Policy), defPolicy: proto.DefaultPolicy(),
 		throttles: make(map[wire.EntityType]proto.Throttles),
 		done:      make(chan struct{}),
+		bufCaches: make(map[*event.Center]*bufCache),
 		myAddr:    wire.EntityAddr{Type: wire.AddrLegacy, Nonce: cfg.Nonce},
 	}
 	if cfg.DispatchThrottleBytes > 0 {
 		m.dthrot = NewThrottle(cfg.DispatchThrottleBytes)
 	}
 	m.delayer, _ = cfg.Stack.(netio.InternalDelayer)
-	pool, err := event.NewPool(cfg.Name.String(), cfg.Workers, cfg.Stack, noRuntime{}, cfg.Rand)
+	pool, err := m.workerPool()
 	if err != nil {
 		return nil, fmt.Errorf("msgr %v: %w", cfg.Name, err)
 	}
-	m.pool = pool
+	m.pool, m.shared = pool, cfg.Pool != nil
 	m.counters.traffic = make([]trafficShard, len(pool.Centers())+1) // workers, then the dispatch center
 	dqc, err := event.NewCenter(len(pool.Centers()), cfg.Name.String()+"/dispatch", cfg.Stack, cfg.Rand.Fork())
 	if err != nil {
@@ -103,6 +116,14 @@ func New(cfg Config) (*Messenger, error) {
 	m.dq = newDispatchQueue(m, dqc)
 	m.local = newLocalConnection(m)
 	return m, nil
+}
+
+// workerPool returns the shared pool of the configuration, or creates the messenger's own.
+func (m *Messenger) workerPool() (*event.Pool, error) {
+	if m.cfg.Pool != nil {
+		return m.cfg.Pool, nil
+	}
+	return event.NewPool(m.cfg.Name.String(), m.cfg.Workers, m.cfg.Stack, noRuntime{}, m.cfg.Rand)
 }
 
 // noRuntime defers starting centers until the messenger is ready.
@@ -305,6 +326,7 @@ func (m *Messenger) addDispatcher(d Dispatcher, head bool) {
 			m.fast = append(m.fast, d)
 		}
 	}
+	m.dispatch.Store(&dispatcherSet{all: m.dispatchers, fast: m.fast})
 	m.mu.Unlock()
 	if first {
 		m.ready()
@@ -321,8 +343,10 @@ func (m *Messenger) ready() {
 	m.state = stateReady
 	l := m.listener
 	m.mu.Unlock()
-	for _, c := range m.pool.Centers() {
-		m.cfg.Runtime.Start(c)
+	if !m.shared {
+		for _, c := range m.pool.Centers() {
+			m.cfg.Runtime.Start(c)
+		}
 	}
 	m.cfg.Runtime.Start(m.dq.center)
 	if l != nil {
@@ -330,11 +354,12 @@ func (m *Messenger) ready() {
 	}
 }
 
-// dispatcherList returns the dispatchers (a copy, safe to iterate without the lock).
+// dispatcherList returns the dispatchers (a snapshot, safe to iterate without the lock).
 func (m *Messenger) dispatcherList() (all, fast []Dispatcher) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.dispatchers, m.fast
+	if d := m.dispatch.Load(); d != nil {
+		return d.all, d.fast
+	}
+	return nil, nil
 }
 
 // nextGlobalSeq is Ceph's get_global_seq(old): raise the counter to old, then increment.
@@ -575,7 +600,8 @@ func (m *Messenger) Wait() { <-m.done }
 // stopCenters ends the runtime's driving of every center; runs on the dispatch center. Each
 // worker stops from a posted event, so what was posted to it before (the socket closes
 // mark_down posted from other goroutines) still runs: a peer always sees the close. The last
-// worker to stop stops the dispatch center and ends the shutdown.
+// worker to stop stops the dispatch center and ends the shutdown. Workers of a shared pool
+// are not stopped, but the same posted barrier orders the end of the shutdown after them.
 func (m *Messenger) stopCenters() {
 	workers := m.pool.Centers()
 	left := len(workers)
@@ -590,7 +616,9 @@ func (m *Messenger) stopCenters() {
 	}
 	for _, c := range workers {
 		c.Post(func() {
-			m.cfg.Runtime.Stop(c)
+			if !m.shared {
+				m.cfg.Runtime.Stop(c)
+			}
 			mu.Lock()
 			left--
 			done := left == 0

@@ -3,6 +3,8 @@ package sim
 import (
 	"fmt"
 	"net/netip"
+	"slices"
+	"sort"
 	"time"
 
 	"github.com/msgrsim/msgrsim/internal/detrand"
@@ -247,42 +249,105 @@ type job struct {
 	fn  func()
 }
 
-// jobHeap is a small list of pending jobs kept sorted by (time, sequence).
-type jobHeap struct{ items []*job }
-
-func (h *jobHeap) push(j *job) {
-	i := len(h.items)
-	h.items = append(h.items, j)
-	for i > 0 && (h.items[i-1].at > j.at || (h.items[i-1].at == j.at && h.items[i-1].seq > j.seq)) {
-		h.items[i] = h.items[i-1]
-		i--
-	}
-	h.items[i] = j
+// jobHeap holds the pending jobs in (time, sequence) order: the jobs whose time has come
+// (now, a sorted list as short as the number of jobs due at once) and the others in a binary
+// min-heap. A run schedules its sends up front, so thousands of jobs can be pending; with one
+// sorted list every removal shifted all of them.
+type jobHeap struct {
+	now   []*job // due: at <= the time of the last due call, sorted
+	later []*job // min-heap
 }
 
+// before is the order of jobs: by time, then by sequence (scheduling order).
+func before(a, b *job) bool { return a.at < b.at || (a.at == b.at && a.seq < b.seq) }
+
+func (h *jobHeap) push(j *job) {
+	h.later = append(h.later, j)
+	h.up(len(h.later) - 1)
+}
+
+// next is the time of the earliest pending job.
 func (h *jobHeap) next() (time.Duration, bool) {
-	if len(h.items) == 0 {
-		return 0, false
+	switch {
+	case len(h.now) > 0 && len(h.later) > 0:
+		return min(h.now[0].at, h.later[0].at), true
+	case len(h.now) > 0:
+		return h.now[0].at, true
+	case len(h.later) > 0:
+		return h.later[0].at, true
 	}
-	return h.items[0].at, true
+	return 0, false
 }
 
 // due appends the jobs due at now (in order) to dst.
 func (h *jobHeap) due(now time.Duration, dst []*job) []*job {
-	for _, j := range h.items {
-		if j.at > now {
-			break
-		}
-		dst = append(dst, j)
+	for len(h.later) > 0 && h.later[0].at <= now {
+		h.insertDue(h.pop())
 	}
-	return dst
+	return append(dst, h.now...)
+}
+
+// insertDue puts j into the due list at its place in the order.
+func (h *jobHeap) insertDue(j *job) {
+	i := sort.Search(len(h.now), func(k int) bool { return before(j, h.now[k]) })
+	h.now = slices.Insert(h.now, i, j)
 }
 
 func (h *jobHeap) remove(j *job) {
-	for i, x := range h.items {
-		if x == j {
-			h.items = append(h.items[:i], h.items[i+1:]...)
+	if i := slices.Index(h.now, j); i >= 0 {
+		h.now = slices.Delete(h.now, i, i+1)
+		return
+	}
+	if i := slices.Index(h.later, j); i >= 0 {
+		last := len(h.later) - 1
+		h.later[i] = h.later[last]
+		h.later[last] = nil
+		h.later = h.later[:last]
+		if i < last {
+			h.down(i)
+			h.up(i)
+		}
+	}
+}
+
+// pop takes the earliest job of the heap.
+func (h *jobHeap) pop() *job {
+	j := h.later[0]
+	last := len(h.later) - 1
+	h.later[0] = h.later[last]
+	h.later[last] = nil
+	h.later = h.later[:last]
+	if last > 0 {
+		h.down(0)
+	}
+	return j
+}
+
+func (h *jobHeap) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !before(h.later[i], h.later[p]) {
 			return
 		}
+		h.later[i], h.later[p] = h.later[p], h.later[i]
+		i = p
+	}
+}
+
+func (h *jobHeap) down(i int) {
+	n := len(h.later)
+	for {
+		c := 2*i + 1
+		if c >= n {
+			return
+		}
+		if c+1 < n && before(h.later[c+1], h.later[c]) {
+			c++
+		}
+		if !before(h.later[c], h.later[i]) {
+			return
+		}
+		h.later[i], h.later[c] = h.later[c], h.later[i]
+		i = c
 	}
 }

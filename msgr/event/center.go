@@ -150,6 +150,23 @@ func (c *Center) CreateTimeEventAt(at time.Duration, cb func()) TimerID {
 	return t.id
 }
 
+// ResetTimeEvent moves a pending time event to time at. It does what DeleteTimeEvent followed
+// by CreateTimeEventAt with the same callback would do, including giving the event a new id
+// (so it runs after events created earlier for the same instant), without allocating. It
+// reports false, doing nothing, when id is unknown or already fired.
+func (c *Center) ResetTimeEvent(id TimerID, at time.Duration) (TimerID, bool) {
+	t, ok := c.byID[id]
+	if !ok {
+		return 0, false
+	}
+	delete(c.byID, id)
+	c.nextID++
+	t.id, t.when = c.nextID, at
+	c.byID[t.id] = t
+	heap.Fix(&c.timers, t.index)
+	return t.id, true
+}
+
 // DeleteTimeEvent cancels a pending time event; an unknown or fired id is ignored.
 func (c *Center) DeleteTimeEvent(id TimerID) {
 	if t, ok := c.byID[id]; ok {

@@ -15,6 +15,11 @@ import (
 
 func newSimCenter(t *testing.T) (*event.Center, *simnet.Clock, *simnet.Network, *simnet.Host) {
 	t.Helper()
+	return newSimCenterTB(t)
+}
+
+func newSimCenterTB(t testing.TB) (*event.Center, *simnet.Clock, *simnet.Network, *simnet.Host) {
+	t.Helper()
 	clock := simnet.NewClock()
 	n := simnet.New(clock, detrand.NewSeeded(1), simnet.Config{})
 	h := n.AddHost("h", netip.MustParseAddr("10.0.0.1"))

@@ -80,6 +80,7 @@ type Conn struct {
 	host Host
 	obs  Observer    // host's optional Observer, nil when it has none
 	acks AckObserver // host, when it wants to hear of acknowledged messages
+	bufs Buffers     // the host's, if it lends memory (nil: allocate)
 
 	state     State
 	connector bool // we initiated the session (a non-server side)
@@ -104,7 +105,7 @@ type Conn struct {
 	resetFromPeer bool
 
 	queue     outQueue
-	sent      []*wire.Message
+	sent      fifo          // written, not yet acknowledged (lossless sessions)
 	keepalive bool          // a keepalive is to be sent
 	kaAck     wire.Timespec // the latest KEEPALIVE2 stamp to echo
 	kaAckDue  bool
@@ -140,7 +141,8 @@ func newConn(cfg Config, host Host) *Conn {
 	c := &Conn{cfg: cfg, host: host}
 	c.obs, _ = host.(Observer)
 	c.acks, _ = host.(AckObserver)
-	c.in.buf = make([]byte, cfg.PrefetchSize)
+	c.bufs, _ = host.(Buffers)
+	c.out.bufs = c.bufs
 	return c
 }
 
@@ -190,7 +192,7 @@ func (c *Conn) Snapshot() Existing {
 }
 
 // Queued is the number of messages waiting to be sent or acknowledged.
-func (c *Conn) Queued() int { return c.queue.len() + len(c.sent) }
+func (c *Conn) Queued() int { return c.queue.len() + c.sent.len() }
 
 // IsConnector reports whether this side initiated the session.
 func (c *Conn) IsConnector() bool { return c.connector }
@@ -226,11 +228,14 @@ func (c *Conn) ReadBuf() []byte {
 		return nil
 	}
 	nd := &c.need
-	if nd.dst != nil && c.in.buffered() == 0 && nd.n-nd.filled >= directMin {
+	if nd.dst != nil && c.in.buffered() == 0 && nd.n-nd.filled >= c.directMin() {
 		c.lastDirect = true
 		return nd.dst[nd.filled:]
 	}
 	c.lastDirect = false
+	if c.in.buf == nil {
+		c.in.buf = c.getBuffer(c.cfg.PrefetchSize)
+	}
 	return c.in.space()
 }
 
@@ -241,7 +246,7 @@ func (c *Conn) Received(n int) {
 	}
 	c.lastActive = c.host.Now()
 	if c.lastDirect {
-		c.need.filled += n
+		c.need.added(c.need.filled, c.need.filled+n)
 		c.lastDirect = false
 	} else {
 		c.in.w += n
@@ -359,6 +364,29 @@ func (c *Conn) ConnectFailed(err error, refused bool) {
 // TransportError tells the connection its socket failed (reset, EOF, write error).
 func (c *Conn) TransportError(err error) {
 	c.fault(fmt.Errorf("%w: %w", ErrTransport, err))
+}
+
+// ReleaseIdle gives the prefetch buffer and the output arenas back to the host (see Buffers)
+// when nothing is buffered in them: the driver calls it once its socket is drained and its
+// output written, so that an idle connection holds no buffers. They are taken again when
+// needed. Without Buffers it does nothing.
+func (c *Conn) ReleaseIdle() {
+	if c.bufs == nil {
+		return
+	}
+	if c.in.buf != nil && c.in.buffered() == 0 {
+		c.bufs.PutBuffer(c.in.buf)
+		c.in.buf, c.in.r, c.in.w = nil, 0, 0
+	}
+	c.out.releaseArenas()
+}
+
+// getBuffer returns a buffer of length n, from the host when it lends memory.
+func (c *Conn) getBuffer(n int) []byte {
+	if c.bufs != nil {
+		return c.bufs.GetBuffer(n)
+	}
+	return make([]byte, n)
 }
 
 // TakeInput returns input received but not consumed (after a handover to another connection).

@@ -12,7 +12,8 @@ import (
 type rxMessage struct {
 	msg     *wire.Message
 	res     Reservation
-	section int // 0 front, 1 middle, 2 data
+	section int       // 0 front, 1 middle, 2 data
+	sums    [3]uint32 // crc32c of each section, computed as it arrives
 }
 
 func (c *Conn) handleTag(data []byte) error {
@@ -65,7 +66,7 @@ func (c *Conn) handleHeader(data []byte) error {
 	if err := c.cfg.Limits.CheckHeader(&h); err != nil {
 		return fmt.Errorf("message header seq %d type %d: %w", h.Seq, h.Type, err)
 	}
-	c.rx = rxMessage{msg: &wire.Message{Header: h}}
+	c.rx = rxMessage{msg: c.newMessage(&h)}
 	c.setState(StateThrottleMessage)
 	c.throttle()
 	return nil
@@ -119,13 +120,54 @@ func (c *Conn) nextSection() {
 		i := c.rx.section
 		n := [3]uint32{h.FrontLen, h.MiddleLen, h.DataLen}[i]
 		if n > 0 {
-			c.expectInto(make([]byte, n), (*Conn).handleSection)
+			c.expectSection(c.sectionBuf(i, int(n)), c.sectionSum(i), (*Conn).handleSection)
 			return
 		}
 		c.rx.section++
 	}
 	c.setState(StateReadFooterAndDispatch)
 	c.expect(wire.FooterSize(c.features&wire.FeatureMsgAuth != 0), (*Conn).handleFooter)
+}
+
+// sectionSum is where the running crc of section i goes, or nil when it will not be checked.
+func (c *Conn) sectionSum(i int) *uint32 {
+	if (i < 2 && !c.cfg.CRCHeader) || (i == 2 && !c.cfg.CRCData) {
+		return nil
+	}
+	return &c.rx.sums[i]
+}
+
+// newMessage returns the message to receive a frame with header h into: the host's (whose
+// section slices may carry reusable capacity) or a new one. Sections the header says are
+// empty are nil, as in a message that was never recycled.
+func (c *Conn) newMessage(h *wire.Header) *wire.Message {
+	if c.bufs == nil {
+		return &wire.Message{Header: *h}
+	}
+	m := c.bufs.NewMessage()
+	m.Header = *h
+	if h.FrontLen == 0 {
+		m.Front = nil
+	}
+	if h.MiddleLen == 0 {
+		m.Middle = nil
+	}
+	if h.DataLen == 0 {
+		m.Data = nil
+	}
+	return m
+}
+
+// sectionBuf returns n bytes to read section i of the message being received into: the
+// spare capacity a recycled message carries when it fits (and is not far too large), or a
+// new buffer.
+func (c *Conn) sectionBuf(i, n int) []byte {
+	m := c.rx.msg
+	old := [3][]byte{m.Front, m.Middle, m.Data}[i]
+	if cap(old) >= n && cap(old) <= 2*n+64<<10 {
+		return old[:n]
+	}
+	return make([]byte, n)
 }
 
 func (c *Conn) handleSection(data []byte) error {
@@ -147,7 +189,7 @@ func (c *Conn) handleFooter(data []byte) error {
 	m := c.rx.msg
 	f, _ := wire.DecodeFooter(data, c.features&wire.FeatureMsgAuth == 0)
 	m.Footer = f
-	if err := m.VerifyFooter(c.cfg.CRCHeader, c.cfg.CRCData); err != nil {
+	if err := m.VerifyFooterSums(c.rx.sums, c.cfg.CRCHeader, c.cfg.CRCData); err != nil {
 		return fmt.Errorf("message seq %d type %d: %w", m.Header.Seq, m.Header.Type, err)
 	}
 	seq := m.Header.Seq

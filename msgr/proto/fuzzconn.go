@@ -491,7 +491,7 @@ func (d *fuzzDriver) checkBounds() error {
 	switch {
 	case c.need.n > maxNeed || len(c.need.dst) > maxNeed:
 		return fmt.Errorf("reading %d bytes at once, limits allow %d", c.need.n, maxNeed)
-	case len(c.in.buf) != c.cfg.PrefetchSize:
+	case c.in.buf != nil && len(c.in.buf) != c.cfg.PrefetchSize: // nil: not taken yet, or given back idle
 		return fmt.Errorf("prefetch buffer of %d bytes, configured %d", len(c.in.buf), c.cfg.PrefetchSize)
 	case len(c.authorizer) > int(lim.MaxAuthorizerLen):
 		return fmt.Errorf("holding an authorizer of %d bytes", len(c.authorizer))

@@ -97,6 +97,21 @@ type ConnectRequest struct {
 	Replacing  bool            // this connection adopted a socket in a replace (§3.5)
 }
 
+// Buffers is an optional extension of Host: it lends a connection its memory so that a
+// messenger can recycle it instead of allocating on every message. Without it the core
+// allocates. Recycled memory never changes what the core does: every byte it reads from a
+// buffer was written into it first.
+type Buffers interface {
+	// NewMessage returns a message to receive into. It is zero except that its section
+	// slices may have length 0 and spare capacity, which the core reuses for the sections.
+	NewMessage() *wire.Message
+	// GetBuffer returns a buffer of length n (any contents); PutBuffer takes back one the
+	// connection no longer uses (the prefetch buffer and output arenas of an idle
+	// connection, see ReleaseIdle).
+	GetBuffer(n int) []byte
+	PutBuffer(b []byte)
+}
+
 // Host is everything the protocol core asks of its driver: I/O on the transport, upcalls to
 // the messenger, time and randomness. The core calls it synchronously from within its own
 // methods; a Host must not call back into the same Conn from these callbacks.

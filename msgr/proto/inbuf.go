@@ -1,5 +1,7 @@
 package proto
 
+import "github.com/msgrsim/msgrsim/msgr/wire"
+
 // The read side of a Conn is a "need exactly N bytes, then continue with a handler" machine
 // that tolerates any chunking of its input. Small structures are gathered into a scratch
 // array; large sections (front, middle, data, authorizer) are filled in place, and once the
@@ -9,8 +11,12 @@ package proto
 const maxSmall = 281
 
 // directMin is the smallest remaining section length for which ReadBuf hands out the section
-// itself rather than the prefetch buffer; below it, one prefetch read can pick up what follows.
-const directMin = 4096
+// itself rather than the prefetch buffer; below it, one prefetch read can pick up what follows
+// (and, with a large prefetch buffer, many small messages come in with one read).
+func (c *Conn) directMin() int { return max(minDirect, c.cfg.PrefetchSize) }
+
+// minDirect is directMin with the default prefetch size.
+const minDirect = 4096
 
 type handler func(c *Conn, data []byte) error
 
@@ -19,6 +25,7 @@ type need struct {
 	dst    []byte  // section destination (len n), or nil to gather into scratch
 	filled int     // bytes gathered so far
 	then   handler // called with the n bytes once complete; nil when nothing is wanted
+	sum    *uint32 // running crc32c of dst[:filled], kept as bytes arrive (nil: none)
 }
 
 // inbuf is the prefetch buffer: buf[r:w] is received but not yet consumed.
@@ -60,6 +67,24 @@ func (c *Conn) expectInto(dst []byte, then handler) {
 	c.need = need{n: len(dst), dst: dst, then: then}
 }
 
+// expectSection is expectInto that also keeps the crc32c of the bytes in *sum as they arrive,
+// while they are still in cache: a 4 MiB section checksummed after the fact is read back from
+// memory, several times slower.
+func (c *Conn) expectSection(dst []byte, sum *uint32, then handler) {
+	if sum != nil { // nil: the section's crc is not checked (ms_crc_header/ms_crc_data off)
+		*sum = 0
+	}
+	c.need = need{n: len(dst), dst: dst, then: then, sum: sum}
+}
+
+// added records that the current need received dst[from:to], updating its running crc.
+func (nd *need) added(from, to int) {
+	nd.filled = to
+	if nd.sum != nil {
+		*nd.sum = wire.CRC32C(*nd.sum, nd.dst[from:to])
+	}
+}
+
 // fill moves buffered input into the current need and reports whether it is complete.
 func (c *Conn) fill() bool {
 	nd := &c.need
@@ -67,23 +92,34 @@ func (c *Conn) fill() bool {
 		p := c.in.take(nd.n - nd.filled)
 		if nd.dst != nil {
 			copy(nd.dst[nd.filled:], p)
-		} else {
-			copy(c.scratch[nd.filled:], p)
+			nd.added(nd.filled, nd.filled+len(p))
+			continue
 		}
+		copy(c.scratch[nd.filled:], p)
 		nd.filled += len(p)
 	}
 	return nd.filled == nd.n
 }
 
-// process runs handlers for as long as their needs can be met from buffered input.
+// process runs handlers for as long as their needs can be met from buffered input. A small
+// structure that lies whole in the prefetch buffer is handed to its handler in place; one
+// that arrived in pieces is gathered into scratch first. (Handlers never keep the bytes they
+// are given: both are overwritten by later input.)
 func (c *Conn) process() {
-	for c.reading() && c.fill() {
+	for c.reading() {
 		nd := c.need
-		c.need = need{}
-		data := nd.dst
-		if data == nil {
+		var data []byte
+		switch {
+		case nd.dst == nil && nd.filled == 0 && c.in.buffered() >= nd.n:
+			data = c.in.take(nd.n)
+		case !c.fill():
+			return
+		case nd.dst != nil:
+			data = nd.dst
+		default:
 			data = c.scratch[:nd.n]
 		}
+		c.need = need{}
 		if err := nd.then(c, data); err != nil {
 			c.fault(err)
 			return

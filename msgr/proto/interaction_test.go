@@ -612,7 +612,7 @@ func (n *node) seqsLine() string {
 	}
 	out, in, cs, pgs := c.Seqs()
 	s := fmt.Sprintf("%s: out_seq=%d in_seq=%d cs=%d pgs=%d gseq=%d queued=%d sent=%d", n.name, out, in, cs, pgs,
-		c.globalSeq, c.queue.len(), len(c.sent))
+		c.globalSeq, c.queue.len(), c.sent.len())
 	if c.Policy().Lossy {
 		s += " lossy"
 	}

@@ -3,13 +3,17 @@ package proto
 // outbuf is the write side: a list of slices to write in order (a writev batch) and an arena
 // holding the small encodings (tags, headers, footers, handshake structures) they point into.
 // Consecutive arena writes are merged into one slice. The arena is only reset when everything
-// was written, so slices handed to the driver stay valid; when it fills up mid-batch a new one
-// is allocated and the old one lives on until its slices are written.
+// was written, so slices handed to the driver stay valid; when it fills up mid-batch the next
+// one is taken (a spare, or a new one) and the full one is kept until its slices are written,
+// then becomes a spare. A long batch therefore stops allocating once it has been seen.
 type outbuf struct {
 	iov   [][]byte
 	head  int // first slice not fully written
 	arena []byte
-	bytes int // bytes not yet written
+	full  [][]byte // arenas filled during this batch, still referenced by iov
+	spare [][]byte // arenas free for reuse
+	bytes int      // bytes not yet written
+	bufs  Buffers  // lends arenas, if the host does
 }
 
 const arenaSize = 16 << 10
@@ -19,11 +23,7 @@ func (o *outbuf) empty() bool { return o.bytes == 0 }
 // reserve returns n bytes of arena, queued for writing after everything already queued.
 func (o *outbuf) reserve(n int) []byte {
 	if o.arena == nil || len(o.arena)+n > cap(o.arena) {
-		size := arenaSize
-		if n > size {
-			size = n
-		}
-		o.arena = make([]byte, 0, size)
+		o.nextArena(n)
 	}
 	start := len(o.arena)
 	o.arena = o.arena[:start+n]
@@ -36,6 +36,54 @@ func (o *outbuf) reserve(n int) []byte {
 	}
 	o.iov = append(o.iov, p)
 	return p
+}
+
+// nextArena makes room for n bytes: the current arena (if any) is kept until the batch is
+// written, and a spare one, one lent by the host, or a new one takes its place.
+func (o *outbuf) nextArena(n int) {
+	switch {
+	case o.arena == nil:
+	case len(o.arena) > 0:
+		o.full = append(o.full, o.arena)
+	case cap(o.arena) == arenaSize:
+		o.spare = append(o.spare, o.arena)
+	}
+	o.arena = nil
+	if n <= arenaSize {
+		if k := len(o.spare) - 1; k >= 0 {
+			o.arena, o.spare[k] = o.spare[k][:0], nil
+			o.spare = o.spare[:k]
+		} else if o.bufs != nil {
+			o.arena = o.bufs.GetBuffer(arenaSize)[:0]
+		}
+	}
+	if o.arena == nil {
+		o.arena = make([]byte, 0, max(arenaSize, n))
+	}
+}
+
+// releaseArenas gives every arena back to the host when nothing is waiting to be written.
+func (o *outbuf) releaseArenas() {
+	if o.bytes != 0 || o.bufs == nil {
+		return
+	}
+	o.reset()
+	for _, a := range o.spare {
+		o.putArena(a)
+	}
+	clear(o.spare)
+	o.spare = o.spare[:0]
+	if o.arena != nil {
+		o.putArena(o.arena)
+		o.arena = nil
+	}
+}
+
+// putArena gives an arena of the standard size to the host (larger ones are dropped).
+func (o *outbuf) putArena(a []byte) {
+	if cap(a) == arenaSize {
+		o.bufs.PutBuffer(a[:arenaSize])
+	}
 }
 
 // adjacent reports whether s ends exactly at arena offset start (so the two can merge).
@@ -95,4 +143,11 @@ func (o *outbuf) reset() {
 	if o.arena != nil {
 		o.arena = o.arena[:0]
 	}
+	for i, a := range o.full {
+		if cap(a) == arenaSize {
+			o.spare = append(o.spare, a[:0])
+		}
+		o.full[i] = nil
+	}
+	o.full = o.full[:0]
 }

@@ -10,7 +10,20 @@ type fifo struct {
 
 func (q *fifo) len() int { return len(q.items) - q.head }
 
-func (q *fifo) push(m *wire.Message) { q.items = append(q.items, m) }
+// push appends m. When the slice is full and at least half of it is already popped, the
+// live items move to the front first, so a queue that never drains (a sent list under
+// steady traffic) stays within twice its length.
+func (q *fifo) push(m *wire.Message) {
+	if q.head > 0 && len(q.items) == cap(q.items) && q.head >= len(q.items)/2 {
+		n := copy(q.items, q.items[q.head:])
+		clear(q.items[n:])
+		q.items, q.head = q.items[:n], 0
+	}
+	q.items = append(q.items, m)
+}
+
+// live is the queued items, oldest first (valid until the next push or pop).
+func (q *fifo) live() []*wire.Message { return q.items[q.head:] }
 
 func (q *fifo) peek() *wire.Message { return q.items[q.head] }
 

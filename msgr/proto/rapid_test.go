@@ -267,7 +267,7 @@ func (l *lifecycle) tick(t *rapid.T) {
 // unacked lists the tids a connection still holds for sending: sent list, requeued, queued.
 func unacked(c *Conn) []uint64 {
 	var tids []uint64
-	for _, m := range c.sent {
+	for _, m := range c.sent.live() {
 		tids = append(tids, m.Header.Tid)
 	}
 	for _, m := range c.queue.requeued.items[c.queue.requeued.head:] {

@@ -83,7 +83,7 @@ func (c *Conn) writeMessage(m *wire.Message) {
 	old := c.features&wire.FeatureMsgAuth == 0
 	m.Footer.Encode(c.out.reserve(wire.FooterSize(!old)), old)
 	if !c.policy.Lossy {
-		c.sent = append(c.sent, m)
+		c.sent.push(m)
 	}
 	if c.obs != nil {
 		c.obs.MessageWritten(m)
@@ -101,34 +101,25 @@ func (c *Conn) writeSection(p []byte) {
 // handleAck trims the sent list up to seq (Ceph trims at most 128 per event; trimming all is
 // equivalent and bounded by the list).
 func (c *Conn) handleAck(seq uint64) {
-	i := 0
-	for i < len(c.sent) && c.sent[i].Header.Seq <= seq {
+	for c.sent.len() > 0 && c.sent.peek().Header.Seq <= seq {
+		m := c.sent.pop()
 		if c.acks != nil {
-			c.acks.Acked(c.sent[i])
+			c.acks.Acked(m)
 		}
-		c.sent[i] = nil
-		i++
 	}
-	if i == 0 {
-		return
-	}
-	n := copy(c.sent, c.sent[i:])
-	clear(c.sent[n:])
-	c.sent = c.sent[:n]
 }
 
 // requeueSent moves unacknowledged messages back in front of the queue (a fault: they will be
 // resent on the next socket) and rewinds out_seq accordingly.
 func (c *Conn) requeueSent() {
-	if len(c.sent) == 0 {
+	if c.sent.len() == 0 {
 		return
 	}
-	c.outSeq -= uint64(len(c.sent))
+	c.outSeq -= uint64(c.sent.len())
 	if !canaryNoRequeue {
-		c.queue.requeue(c.sent)
+		c.queue.requeue(c.sent.live())
 	}
-	clear(c.sent)
-	c.sent = c.sent[:0]
+	c.sent.clear()
 }
 
 // discardRequeuedUpTo drops requeued messages the peer reports received (its in_seq, from the
@@ -144,8 +135,7 @@ func (c *Conn) discardRequeuedUpTo(acked uint64) uint64 {
 // discardOut drops every queued, requeued and sent message.
 func (c *Conn) discardOut() {
 	c.queue.clear()
-	clear(c.sent)
-	c.sent = c.sent[:0]
+	c.sent.clear()
 	c.keepalive = false
 	c.kaAckDue = false
 }

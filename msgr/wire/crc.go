@@ -14,6 +14,14 @@ func CRC32C(seed uint32, p []byte) uint32 {
 	return ^crc32.Update(^seed, castagnoli, p)
 }
 
+// sectionCRC is CRC32C(0, p), without a call for an empty section (whose crc is the seed, 0).
+func sectionCRC(p []byte) uint32 {
+	if len(p) == 0 {
+		return 0
+	}
+	return CRC32C(0, p)
+}
+
 // castagnoli8 holds the tables of the slicing-by-8 algorithm for the Castagnoli polynomial.
 var castagnoli8 = makeSlicing8(castagnoli)
 

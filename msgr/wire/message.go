@@ -189,11 +189,11 @@ func (m *Message) String() string {
 func (m *Message) SealFooter(headerCRC, dataCRC bool) {
 	f := Footer{Flags: FooterComplete}
 	if headerCRC {
-		f.FrontCRC = CRC32C(0, m.Front)
-		f.MiddleCRC = CRC32C(0, m.Middle)
+		f.FrontCRC = sectionCRC(m.Front)
+		f.MiddleCRC = sectionCRC(m.Middle)
 	}
 	if dataCRC {
-		f.DataCRC = CRC32C(0, m.Data)
+		f.DataCRC = sectionCRC(m.Data)
 	} else {
 		f.Flags |= FooterNoCRC
 	}
@@ -204,20 +204,34 @@ func (m *Message) SealFooter(headerCRC, dataCRC bool) {
 // crcs are checked when headerCRC is set, the data crc when dataCRC is set and the sender did
 // not set NOCRC.
 func (m *Message) VerifyFooter(headerCRC, dataCRC bool) error {
+	var sums [3]uint32
+	if headerCRC {
+		sums[0], sums[1] = sectionCRC(m.Front), sectionCRC(m.Middle)
+	}
+	if dataCRC && m.Footer.Flags&FooterNoCRC == 0 {
+		sums[2] = sectionCRC(m.Data)
+	}
+	return m.VerifyFooterSums(sums, headerCRC, dataCRC)
+}
+
+// VerifyFooterSums is VerifyFooter with the crc32c of the front, middle and data sections
+// already computed, as a reader does while the bytes arrive (while they are still in cache).
+// Only the sums VerifyFooter would check are used.
+func (m *Message) VerifyFooterSums(sums [3]uint32, headerCRC, dataCRC bool) error {
 	f := &m.Footer
 	if f.Flags&FooterComplete == 0 {
 		return decodeErr("ceph_msg_footer flags", 0, ErrIncomplete)
 	}
 	if headerCRC {
-		if got := CRC32C(0, m.Front); got != f.FrontCRC {
+		if got := sums[0]; got != f.FrontCRC {
 			return decodeErr("front crc", 0, fmt.Errorf("%w: front crc %#08x, computed %#08x", ErrBadCRC, f.FrontCRC, got))
 		}
-		if got := CRC32C(0, m.Middle); got != f.MiddleCRC {
+		if got := sums[1]; got != f.MiddleCRC {
 			return decodeErr("middle crc", 0, fmt.Errorf("%w: middle crc %#08x, computed %#08x", ErrBadCRC, f.MiddleCRC, got))
 		}
 	}
 	if dataCRC && f.Flags&FooterNoCRC == 0 {
-		if got := CRC32C(0, m.Data); got != f.DataCRC {
+		if got := sums[2]; got != f.DataCRC {
 			return decodeErr("data crc", 0, fmt.Errorf("%w: data crc %#08x, computed %#08x", ErrBadCRC, f.DataCRC, got))
 		}
 	}

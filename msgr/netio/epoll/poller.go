@@ -5,6 +5,7 @@ package epoll
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"runtime"
@@ -26,9 +27,11 @@ type Poller struct {
 	epfd   int
 	wakefd int
 	spin   time.Duration
+	park   *parker // nil: Wait blocks its thread in epoll_wait
 
-	woken  atomic.Bool // set by the first Wake since the last drain
-	closed atomic.Bool
+	woken    atomic.Bool // a Wake not yet consumed by a returning Wait
+	sleeping atomic.Bool // Wait is blocked (or about to block): Wake must write the eventfd
+	closed   atomic.Bool
 
 	buf   []unix.EpollEvent // reused by every Wait
 	ctl   unix.EpollEvent   // reused by Add and Modify
@@ -38,8 +41,10 @@ type Poller struct {
 
 var _ netio.Poller = (*Poller)(nil)
 
-// newPoller creates the epoll instance and registers the wakeup eventfd in it.
-func newPoller(spin time.Duration) (*Poller, error) {
+// newPoller creates the epoll instance and registers the wakeup eventfd in it. Unless
+// threadWait is set, the epoll descriptor is also handed to Go's netpoller, so that a Wait
+// parks its goroutine rather than its thread (see parker).
+func newPoller(spin time.Duration, threadWait bool) (*Poller, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)
@@ -55,6 +60,9 @@ func newPoller(spin time.Duration) (*Poller, error) {
 		_ = unix.Close(wakefd)
 		_ = unix.Close(epfd)
 		return nil, os.NewSyscallError("epoll_ctl add eventfd", err)
+	}
+	if !threadWait {
+		p.park = newParker(p)
 	}
 	return p, nil
 }
@@ -116,14 +124,19 @@ func (p *Poller) Delete(fd int) error {
 	return os.NewSyscallError("epoll_ctl del", err)
 }
 
-// Wake makes a concurrent or the next Wait return promptly. Only the first Wake since Wait
-// last drained the eventfd writes to it; the others return at once.
+// Wake makes a concurrent or the next Wait return promptly. It writes to the eventfd only
+// when a Wait is blocked and no Wake since it blocked has written already; a Wake while the
+// loop is running (a callback posted from the loop itself, or while it is busy) just sets a
+// flag that the next Wait checks, costing no system call.
 func (p *Poller) Wake() error {
 	if p.closed.Load() {
 		return os.NewSyscallError("eventfd write", unix.EBADF)
 	}
-	if !p.woken.CompareAndSwap(false, true) {
-		return nil
+	if p.woken.Swap(true) {
+		return nil // a Wake is pending: the Wait it concerns will return
+	}
+	if !p.sleeping.Load() {
+		return nil // Wait checks woken after announcing that it sleeps (see sleep)
 	}
 	for {
 		_, err := unix.Write(p.wakefd, p.one[:])
@@ -133,35 +146,41 @@ func (p *Poller) Wake() error {
 		case nil, unix.EAGAIN: // EAGAIN: the counter is saturated, so it is readable anyway
 			return nil
 		}
-		p.woken.Store(false)
 		return os.NewSyscallError("eventfd write", err)
 	}
 }
 
-// drainWake empties the eventfd and re-arms Wake. The flag is cleared after the read, so a
-// Wake that finds it set is covered by the Wait that is about to return.
+// drainWake empties the eventfd after epoll reported it.
 func (p *Poller) drainWake() {
 	for {
 		if _, err := unix.Read(p.wakefd, p.drain[:]); err != unix.EINTR {
-			break
+			return
 		}
 	}
-	p.woken.Store(false)
 }
 
 // Wait stores up to len(evs) ready events in evs and returns how many it stored. It waits at
-// most timeout (rounded up to whole milliseconds) for the first one: negative waits until an
-// event or a Wake, zero only polls. With Options.SpinWait it first polls without blocking for
-// up to that long. A Wake makes it return 0 unless other events were ready too; the eventfd
-// is never reported. With an empty evs nothing can be stored: ready descriptors stay ready
-// (level-triggered) and are reported by a later Wait.
+// most timeout (rounded up to whole milliseconds when its thread blocks) for the first one:
+// negative waits until an event or a Wake, zero only polls. With Options.SpinWait it first
+// polls without blocking for up to that long. A Wake makes it return 0 unless other events
+// were ready too; the eventfd is never reported. With an empty evs nothing can be stored:
+// ready descriptors stay ready (level-triggered) and are reported by a later Wait.
+//
+// Returning for any reason consumes a pending Wake: its purpose, making the loop run its
+// posted callbacks, is served by any return (Post queues before it wakes).
 func (p *Poller) Wait(evs []netio.Event, timeout time.Duration) (int, error) {
 	if p.closed.Load() {
 		return 0, os.NewSyscallError("epoll_wait", unix.EBADF)
 	}
 	p.growBuf(len(evs))
-	if timeout == 0 {
-		return p.block(evs, 0, time.Time{})
+	n, err := p.wait(evs, timeout)
+	p.woken.Store(false)
+	return n, err
+}
+
+func (p *Poller) wait(evs []netio.Event, timeout time.Duration) (int, error) {
+	if timeout == 0 || p.woken.Load() {
+		return p.pollOnce(evs)
 	}
 	var start time.Time
 	if timeout > 0 || p.spin > 0 {
@@ -172,6 +191,35 @@ func (p *Poller) Wait(evs []netio.Event, timeout time.Duration) (int, error) {
 		if done || err != nil {
 			return n, err
 		}
+	}
+	return p.sleep(evs, timeout, start)
+}
+
+// pollOnce is one non-blocking epoll_wait.
+func (p *Poller) pollOnce(evs []netio.Event) (int, error) {
+	for {
+		n, err := p.poll(evs, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, os.NewSyscallError("epoll_wait", err)
+		}
+		return n, nil
+	}
+}
+
+// sleep blocks until events, a Wake or the timeout measured from start. It first announces
+// that it sleeps and then checks for a Wake, while Wake sets its flag and then checks whether
+// anyone sleeps: whichever comes second sees the other, so no Wake is lost.
+func (p *Poller) sleep(evs []netio.Event, timeout time.Duration, start time.Time) (int, error) {
+	p.sleeping.Store(true)
+	defer p.sleeping.Store(false)
+	if p.woken.Load() {
+		return p.pollOnce(evs)
+	}
+	if p.park != nil {
+		return p.park.wait(evs, timeout, start)
 	}
 	return p.block(evs, timeout, start)
 }
@@ -196,15 +244,9 @@ func spinLimit(spin, timeout time.Duration) time.Duration {
 // since start. done reports that Wait should return n.
 func (p *Poller) spinPoll(evs []netio.Event, limit time.Duration, start time.Time) (n int, done bool, err error) {
 	for {
-		n, woke, err := p.poll(evs, 0)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return 0, true, os.NewSyscallError("epoll_wait", err)
-		}
-		if n > 0 || woke {
-			return n, true, nil
+		n, err := p.pollOnce(evs)
+		if err != nil || n > 0 || p.woken.Load() {
+			return n, true, err
 		}
 		if time.Since(start) >= limit {
 			return 0, false, nil
@@ -214,7 +256,7 @@ func (p *Poller) spinPoll(evs []netio.Event, limit time.Duration, start time.Tim
 }
 
 // block waits in epoll_wait until events, a Wake or the timeout measured from start, and
-// retries after EINTR with the time that is left.
+// retries after EINTR with the time that is left. It blocks the calling thread.
 func (p *Poller) block(evs []netio.Event, timeout time.Duration, start time.Time) (int, error) {
 	left := timeout
 	for {
@@ -224,29 +266,39 @@ func (p *Poller) block(evs []netio.Event, timeout time.Duration, start time.Time
 				return 0, nil
 			}
 		}
-		n, _, err := p.poll(evs, timeoutMillis(left))
+		n, err := p.poll(evs, timeoutMillis(left))
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
 			return 0, os.NewSyscallError("epoll_wait", err)
 		}
+		if n == 0 && !p.woken.Load() {
+			continue // only the eventfd was ready, left over from an earlier Wake (or timed out: see above)
+		}
 		return n, nil
 	}
 }
 
-// poll runs one epoll_wait with a timeout in milliseconds and translates what it returned. It
-// drains the eventfd if it was ready and reports that as woke. Errors are bare errno values.
-func (p *Poller) poll(evs []netio.Event, ms int) (n int, woke bool, err error) {
+// poll runs one epoll_wait with a timeout in milliseconds and translates what it returned.
+// Errors are bare errno values.
+func (p *Poller) poll(evs []netio.Event, ms int) (int, error) {
 	size := min(max(len(evs), 1), len(p.buf))
 	got, err := unix.EpollWait(p.epfd, p.buf[:size], ms)
 	if err != nil {
-		return 0, false, err
+		return 0, err
 	}
+	return p.translate(evs, got), nil
+}
+
+// translate copies the first got events of p.buf into evs, draining the eventfd if it was
+// among them (it is never reported).
+func (p *Poller) translate(evs []netio.Event, got int) int {
+	n := 0
 	for i := range got {
 		ev := &p.buf[i]
 		if int(ev.Fd) == p.wakefd {
-			woke = true
+			p.drainWake()
 			continue
 		}
 		if n < len(evs) {
@@ -254,10 +306,7 @@ func (p *Poller) poll(evs []netio.Event, ms int) (n int, woke bool, err error) {
 			n++
 		}
 	}
-	if woke {
-		p.drainWake()
-	}
-	return n, woke, nil
+	return n
 }
 
 // timeoutMillis converts a Wait timeout to epoll_wait's milliseconds, rounding up so that a
@@ -285,7 +334,11 @@ func (p *Poller) Close() error {
 	if err := unix.Close(p.wakefd); err != nil {
 		errs = append(errs, os.NewSyscallError("close eventfd", err))
 	}
-	if err := unix.Close(p.epfd); err != nil {
+	if p.park != nil {
+		if err := p.park.file.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close epoll: %w", err))
+		}
+	} else if err := unix.Close(p.epfd); err != nil {
 		errs = append(errs, os.NewSyscallError("close epoll", err))
 	}
 	return errors.Join(errs...)

@@ -5,6 +5,7 @@ package epoll
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"net/netip"
 	"testing"
@@ -18,7 +19,7 @@ import (
 // newTestPoller creates a poller closed at test end.
 func newTestPoller(tb testing.TB, spin time.Duration) *Poller {
 	tb.Helper()
-	p, err := newPoller(spin)
+	p, err := newPoller(spin, false)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -97,42 +98,118 @@ func eventfdCount(t *testing.T, p *Poller) uint64 {
 	return binary.NativeEndian.Uint64(b[:])
 }
 
-// eventfdAdd adds n to the poller's eventfd counter.
-func eventfdAdd(t *testing.T, p *Poller, n uint64) {
-	t.Helper()
-	var b [8]byte
-	binary.NativeEndian.PutUint64(b[:], n)
-	if _, err := unix.Write(p.wakefd, b[:]); err != nil {
-		t.Fatal(err)
+// TestWakeWritesOnlyForASleeper: Wakes while no Wait sleeps only set the flag (no system
+// call) and the next Wait returns at once, consuming them; Wakes while a Wait sleeps write the
+// eventfd once, however many there are.
+func TestWakeWritesOnlyForASleeper(t *testing.T) {
+	for _, threadWait := range []bool{false, true} {
+		t.Run(fmt.Sprintf("threadWait=%v", threadWait), func(t *testing.T) {
+			p, err := newPoller(0, threadWait)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			if (p.park != nil) == threadWait {
+				t.Fatalf("threadWait=%v but parker=%v", threadWait, p.park != nil)
+			}
+			for range 100 {
+				if err := p.Wake(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := eventfdCount(t, p); got != 0 {
+				t.Fatalf("100 Wakes with nobody sleeping wrote %d times to the eventfd, want 0", got)
+			}
+			evs := make([]netio.Event, 4)
+			start := time.Now()
+			if n, err := p.Wait(evs, 5*time.Second); n != 0 || err != nil || time.Since(start) > time.Second {
+				t.Fatalf("Wait after Wake = (%d, %v) after %v, want (0, nil) at once", n, err, time.Since(start))
+			}
+			if p.woken.Load() {
+				t.Fatal("wake flag still set after a Wait returned")
+			}
+			p.sleeping.Store(true) // as Wait does before it blocks
+			for range 100 {
+				if err := p.Wake(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			p.sleeping.Store(false)
+			if got := eventfdCount(t, p); got != 1 {
+				t.Fatalf("100 Wakes while sleeping wrote %d times, want 1", got)
+			}
+			if n, err := p.Wait(evs, 5*time.Second); n != 0 || err != nil {
+				t.Fatalf("Wait after Wakes = (%d, %v), want (0, nil)", n, err)
+			}
+		})
 	}
 }
 
-func TestWakeDedupe(t *testing.T) {
+// TestParkedWaitAfterAnEarlierDeadline: a Wait that inherits a shorter deadline armed by an
+// earlier Wait parks again when it fires, and still sees a Wake that comes later. (A
+// regression: the expired deadline was kept, every park failed at once, and the Wait spun
+// without polling, deaf to Wakes, until its own timeout; it hung messenger shutdowns.)
+func TestParkedWaitAfterAnEarlierDeadline(t *testing.T) {
 	p := newTestPoller(t, 0)
-	for range 100 {
-		if err := p.Wake(); err != nil {
-			t.Fatal(err)
-		}
+	if p.park == nil {
+		t.Fatal("the runtime's poller did not take the epoll descriptor")
 	}
-	if got := eventfdCount(t, p); got != 1 {
-		t.Fatalf("100 Wakes wrote %d times to the eventfd, want 1", got)
-	}
-	eventfdAdd(t, p, 1) // put the one wakeup back
 	evs := make([]netio.Event, 4)
-	if n, err := p.Wait(evs, 5*time.Second); n != 0 || err != nil {
-		t.Fatalf("Wait after Wake = (%d, %v), want (0, nil)", n, err)
+	go func() {
+		time.Sleep(5 * time.Millisecond)
+		_ = p.Wake()
+	}()
+	if n, err := p.Wait(evs, 60*time.Millisecond); n != 0 || err != nil {
+		t.Fatalf("first Wait = (%d, %v)", n, err)
 	}
-	if got := eventfdCount(t, p); got != 0 {
-		t.Fatalf("eventfd holds %d after Wait drained it", got)
+	// The 60 ms deadline is still armed; this Wait keeps it and must survive its expiry.
+	woke := make(chan error, 1)
+	go func() {
+		time.Sleep(150 * time.Millisecond)
+		woke <- p.Wake()
+	}()
+	start := time.Now()
+	if n, err := p.Wait(evs, 30*time.Second); n != 0 || err != nil {
+		t.Fatalf("second Wait = (%d, %v)", n, err)
 	}
-	if p.woken.Load() {
-		t.Fatal("wake flag still set after Wait drained the eventfd")
-	}
-	if err := p.Wake(); err != nil {
+	if err := <-woke; err != nil {
 		t.Fatal(err)
 	}
-	if got := eventfdCount(t, p); got != 1 {
-		t.Fatalf("Wake after a drain wrote %d times, want 1", got)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("Wait returned %v after it started: the Wake 150 ms in was missed", d)
+	}
+}
+
+// TestParkedWaitSeesSockets: a Wait parked in the runtime's poller returns when a watched
+// socket becomes readable, and honours its timeout when nothing happens.
+func TestParkedWaitSeesSockets(t *testing.T) {
+	st := New(Options{})
+	cli, srv, _ := testPair(t, st)
+	p := newTestPoller(t, 0)
+	if p.park == nil {
+		t.Fatal("the runtime's poller did not take the epoll descriptor")
+	}
+	if err := p.Add(srv.FD(), netio.Read); err != nil {
+		t.Fatal(err)
+	}
+	evs := make([]netio.Event, 4)
+	start := time.Now()
+	if n, err := p.Wait(evs, 50*time.Millisecond); n != 0 || err != nil {
+		t.Fatalf("idle Wait = (%d, %v), want (0, nil)", n, err)
+	}
+	if d := time.Since(start); d < 40*time.Millisecond {
+		t.Fatalf("idle Wait(50ms) returned after %v", d)
+	}
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		time.Sleep(20 * time.Millisecond)
+		_, _ = cli.Writev([][]byte{[]byte("x")})
+	}()
+	n, err := p.Wait(evs, -1)
+	<-wrote
+	if err != nil || n != 1 || evs[0].FD != srv.FD() || evs[0].Events&netio.Read == 0 {
+		t.Fatalf("Wait = (%d, %v, %v), want the server socket readable", n, err, evs[:n])
 	}
 }
 

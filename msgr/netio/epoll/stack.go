@@ -32,6 +32,10 @@ type Options struct {
 	// SpinWait is how long Poller.Wait busy-polls with epoll_wait(…, 0) before it blocks, when
 	// its timeout is not zero. Zero (the default) turns spinning off.
 	SpinWait time.Duration
+	// ThreadWait makes Poller.Wait block its thread in epoll_wait. By default a Wait parks its
+	// goroutine in Go's netpoller instead (see the package documentation); the thread-blocking
+	// wait is also what a Poller falls back to if the runtime does not accept its descriptor.
+	ThreadWait bool
 	// Clock is what Stack.Clock returns. Nil means netio.NewSystemClock(). The poller's own
 	// timeouts always use the OS monotonic clock, as epoll does.
 	Clock netio.Clock
@@ -67,7 +71,7 @@ func (s *Stack) Clock() netio.Clock { return s.opts.Clock }
 
 // NewPoller creates an epoll instance and its wakeup eventfd.
 func (s *Stack) NewPoller() (netio.Poller, error) {
-	return newPoller(s.opts.SpinWait)
+	return newPoller(s.opts.SpinWait, s.opts.ThreadWait)
 }
 
 // Listen creates a nonblocking listening socket bound to addr with SO_REUSEADDR. A backlog

@@ -1,0 +1,255 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/msgrsim/msgrsim/internal/detrand"
+	"github.com/msgrsim/msgrsim/msgr"
+	"github.com/msgrsim/msgrsim/msgr/event"
+	"github.com/msgrsim/msgrsim/msgr/netio/epoll"
+	"github.com/msgrsim/msgrsim/msgr/proto"
+	"github.com/msgrsim/msgrsim/msgr/wire"
+)
+
+// msgrContender is our Messenger over the epoll stack with the full protocol: the msgr1
+// handshake, lossless OSD↔OSD sessions (sequence numbers, ACKs, the sent list), header and
+// data crcs, fast dispatch. Each connection is its own client messenger (osd.1, osd.2, …:
+// one lossless session per peer address, as in Ceph), all sharing one worker pool, as the
+// messengers of a Ceph process share their NetworkStack workers; the server is osd.0 with its
+// own pool.
+type msgrContender struct {
+	workers  int           // worker centers of the server, and of the shared client pool
+	spin     time.Duration // epoll.Options.SpinWait
+	prefetch int           // msgr.Config.PrefetchSize
+	thread   bool          // epoll.Options.ThreadWait
+}
+
+func (m msgrContender) name() string       { return "msgr" }
+func (msgrContender) supports(c cell) bool { return true }
+
+type msgrRun struct {
+	l       *load
+	rt      *event.GoRuntime
+	pool    *event.Pool
+	server  *msgr.Messenger
+	clients []*msgr.Messenger
+	conns   []*msgr.Connection
+	senders sync.WaitGroup
+	payload []byte
+	reply   []byte
+	// per connection (client index): what pingpong/rr clients need on their center
+	times    []*sendTimes
+	creds    []*credit
+	err      atomic.Pointer[error]
+	prefetch int
+}
+
+func (mc msgrContender) start(l *load) (running, error) {
+	r := &msgrRun{l: l, rt: &event.GoRuntime{}, payload: pattern(l.cell.size)}
+	if l.cell.mode == modePingpong {
+		r.reply = r.payload
+	}
+	stack := epoll.New(epoll.Options{SpinWait: mc.spin, ThreadWait: mc.thread})
+	r.prefetch = mc.prefetch
+	if err := r.setUp(stack, mc.workers); err != nil {
+		_ = r.stop()
+		return nil, err
+	}
+	r.kickOff()
+	return r, nil
+}
+
+func (r *msgrRun) setUp(stack *epoll.Stack, workers int) error {
+	rnd := detrand.NewSeeded(7)
+	srv, err := r.newMessenger(stack, wire.NewName(wire.EntityOSD, 0), msgr.Config{Workers: workers}, rnd, &serverDispatcher{r: r}, true)
+	if err != nil {
+		return err
+	}
+	r.server = srv
+	pool, err := event.NewPool("clients", workers, stack, r.rt, rnd.Fork())
+	if err != nil {
+		return err
+	}
+	r.pool = pool
+	n := r.l.cell.conns
+	r.times, r.creds = make([]*sendTimes, n), make([]*credit, n)
+	for i := range n {
+		cm, err := r.newMessenger(stack, wire.NewName(wire.EntityOSD, int64(i+1)), msgr.Config{Pool: pool}, rnd, &clientDispatcher{r: r, i: i}, false)
+		if err != nil {
+			return err
+		}
+		r.clients = append(r.clients, cm)
+		c, err := cm.ConnectTo(wire.EntityOSD, srv.MyAddr())
+		if err != nil {
+			return err
+		}
+		r.conns = append(r.conns, c)
+		r.times[i] = newSendTimes(max(1, r.l.cell.outstanding()))
+		r.creds[i] = r.l.credit(i)
+	}
+	return nil
+}
+
+// newMessenger creates, binds (if bind) and starts a messenger; adding the dispatcher makes it
+// ready, which starts its listener, so binding comes first.
+func (r *msgrRun) newMessenger(stack *epoll.Stack, name wire.EntityName, cfg msgr.Config, rnd *detrand.Rand, d msgr.Dispatcher, bind bool) (*msgr.Messenger, error) {
+	cfg.Name, cfg.Stack, cfg.Runtime, cfg.Rand = name, stack, r.rt, rnd.Fork()
+	cfg.ClusterProtocol = 10
+	cfg.PrefetchSize = r.prefetch
+	if os.Getenv("MSGR_BENCH_DEBUG") != "" {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	m, err := msgr.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	m.SetPolicy(wire.EntityOSD, proto.LosslessPeer(0))
+	if bind {
+		if err := m.Bind(netip.MustParseAddrPort("127.0.0.1:0")); err != nil {
+			return nil, err
+		}
+	}
+	if err := m.Start(); err != nil {
+		return nil, err
+	}
+	m.AddDispatcherTail(d)
+	return m, nil
+}
+
+// kickOff starts the traffic: a sender goroutine per connection in oneway mode; otherwise the
+// first requests of every connection (the clients' dispatchers send the rest).
+func (r *msgrRun) kickOff() {
+	for i, c := range r.conns {
+		if r.l.cell.mode == modeOneway {
+			r.senders.Add(1)
+			go r.onewaySender(i, c)
+			continue
+		}
+		// All stamps first: once a request is out, the client's center owns r.times[i].
+		depth := r.l.cell.outstanding()
+		for range depth {
+			r.times[i].push(now())
+		}
+		for range depth {
+			r.send(i, c, r.payload)
+		}
+	}
+}
+
+func (r *msgrRun) newMessage(tid uint64, data []byte) *msgr.Message {
+	m := wire.NewMessage(wire.MsgOSDOp, nil)
+	m.Header.Tid = tid
+	m.Data = data
+	return m
+}
+
+func (r *msgrRun) onewaySender(i int, c *msgr.Connection) {
+	defer r.senders.Done()
+	cr := r.creds[i]
+	for cr.acquire(&r.l.stop) {
+		r.send(i, c, r.payload)
+	}
+}
+
+// send sends a message tagged with connection index i.
+func (r *msgrRun) send(i int, c *msgr.Connection, data []byte) {
+	if err := c.SendMessage(r.newMessage(uint64(i), data)); err != nil && !r.l.stop.Load() {
+		r.fail(err)
+	}
+}
+
+func (r *msgrRun) fail(err error) {
+	if r.err.CompareAndSwap(nil, &err) {
+		r.l.halt()
+	}
+}
+
+// stop ends the traffic, shuts every messenger down and then the shared pool.
+func (r *msgrRun) stop() error {
+	r.l.halt()
+	r.senders.Wait()
+	ms := append([]*msgr.Messenger{}, r.clients...)
+	if r.server != nil {
+		ms = append(ms, r.server)
+	}
+	for _, m := range ms {
+		m.Shutdown()
+	}
+	done := make(chan struct{})
+	go func() {
+		for _, m := range ms {
+			m.Wait()
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		return errors.New("messengers did not shut down within 30 s")
+	}
+	if r.pool != nil {
+		r.pool.Stop(r.rt)
+	}
+	r.rt.Wait()
+	if p := r.err.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// serverDispatcher counts oneway messages, or answers requests, on the server's centers.
+type serverDispatcher struct {
+	msgr.NopDispatcher
+	r *msgrRun
+}
+
+func (d *serverDispatcher) CanFastDispatchAny() bool           { return true }
+func (d *serverDispatcher) CanFastDispatch(*msgr.Message) bool { return true }
+
+func (d *serverDispatcher) FastDispatch(c *msgr.Connection, m *msgr.Message) {
+	r := d.r
+	i := int(m.Header.Tid)
+	if len(m.Data) != r.l.cell.size || i >= len(r.conns) {
+		r.fail(fmt.Errorf("server got %d bytes for connection %d", len(m.Data), i))
+		return
+	}
+	c.Messenger().Release(m)
+	if r.l.cell.mode == modeOneway {
+		r.l.complete(i, 0)
+		r.creds[i].released()
+		return
+	}
+	r.send(i, c, r.reply)
+}
+
+// clientDispatcher takes replies on the clients' centers: it records the round trip and sends
+// the next request.
+type clientDispatcher struct {
+	msgr.NopDispatcher
+	r *msgrRun
+	i int
+}
+
+func (d *clientDispatcher) CanFastDispatchAny() bool           { return true }
+func (d *clientDispatcher) CanFastDispatch(*msgr.Message) bool { return true }
+
+func (d *clientDispatcher) FastDispatch(c *msgr.Connection, m *msgr.Message) {
+	r := d.r
+	if len(m.Data) != len(r.reply) {
+		r.fail(fmt.Errorf("client %d got a %d-byte reply", d.i, len(m.Data)))
+		return
+	}
+	c.Messenger().Release(m)
+	r.l.complete(d.i, r.times[d.i].pop(now()))
+	if !r.l.stop.Load() {
+		r.times[d.i].push(now())
+		r.send(d.i, c, r.payload)
+	}
+}

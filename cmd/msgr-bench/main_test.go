@@ -1,0 +1,136 @@
+package main
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/msgrsim/msgrsim/sim"
+)
+
+// TestContendersMoveMessages runs every contender briefly in every mode and requires that
+// each one completed operations (and recorded latencies where it should).
+func TestContendersMoveMessages(t *testing.T) {
+	cts := []contender{msgrContender{workers: 2, spin: defaultSpin, prefetch: readBufSize}, stdlibContender{}, rawFramedContender{}, rawTCPContender{}}
+	for _, mode := range []string{modeOneway, modePingpong, modeRR} {
+		for _, ct := range cts {
+			c := cell{mode: mode, size: 4096, conns: 2, depth: 8}
+			if !ct.supports(c) {
+				continue
+			}
+			s, err := measure(ct, c, 1, runOptions{warmup: 100 * time.Millisecond, duration: 200 * time.Millisecond})
+			if err != nil {
+				t.Fatalf("%s %v: %v", ct.name(), c, err)
+			}
+			if s.Ops == 0 {
+				t.Errorf("%s %v: no operations completed", ct.name(), c)
+			}
+			if mode != modeOneway && s.P50us <= 0 {
+				t.Errorf("%s %v: no round-trip times recorded", ct.name(), c)
+			}
+		}
+	}
+}
+
+// TestRunJSONShape runs the command on a tiny matrix and checks that the last line is the
+// JSON the issue specifies: {"results":[{contender, mode, size, conns, msgs_per_sec,
+// mb_per_sec, cpu_us_per_msg, p50_us, p99_us, allocs_per_msg}, …]}, one entry per contender
+// and cell, with live numbers.
+func TestRunJSONShape(t *testing.T) {
+	var out, errb strings.Builder
+	args := []string{"run", "-modes", "oneway,pingpong", "-sizes", "4K", "-conns", "1",
+		"-duration", "150ms", "-warmup", "50ms", "-reps", "1", "-q", "-json"}
+	if code := realMain(args, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var got struct {
+		Results []map[string]any `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &got); err != nil {
+		t.Fatalf("last line is not the results JSON: %v\n%s", err, lines[len(lines)-1])
+	}
+	want := []string{"allocs_per_msg", "conns", "contender", "cpu_us_per_msg", "mb_per_sec", "mode",
+		"msgs_per_sec", "p50_us", "p99_us", "size"}
+	seen := map[string]bool{}
+	for _, r := range got.Results {
+		var keys []string
+		for k := range r {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		if !slices.Equal(keys, want) {
+			t.Fatalf("result keys %v, want %v", keys, want)
+		}
+		if r["msgs_per_sec"].(float64) <= 0 || r["cpu_us_per_msg"].(float64) <= 0 {
+			t.Errorf("dead numbers: %v", r)
+		}
+		seen[r["contender"].(string)+"/"+r["mode"].(string)] = true
+	}
+	for _, ct := range []string{"msgr", "stdlib", "rawframed", "rawtcp"} {
+		for _, m := range []string{"oneway", "pingpong"} {
+			if !seen[ct+"/"+m] {
+				t.Errorf("no result for %s %s", ct, m)
+			}
+		}
+	}
+}
+
+// TestSimAndIdleCommands runs the sim and idle subcommands at small sizes.
+func TestSimAndIdleCommands(t *testing.T) {
+	var out, errb strings.Builder
+	if code := realMain([]string{"sim", "-seeds", "5", "-messages", "100", "-steady-seeds", "1", "-json"}, &out, &errb); code != 0 {
+		t.Fatalf("sim: exit %d: %s", code, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var s struct {
+		Sim simReport `json:"sim"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &s); err != nil {
+		t.Fatal(err)
+	}
+	o := sim.DefaultOptions(1)
+	o.Messages = 100
+	want := sim.Run(o) // the steady scenario's one seed, run again: the same messages arrive
+	if s.Sim.Seeds != 5 || s.Sim.MsgsPerSecWall <= 0 || s.Sim.SeedsPerMinWall <= 0 || s.Sim.Steady.Delivered != want.Delivered ||
+		want.Delivered < 100 {
+		t.Fatalf("sim report %+v", s.Sim)
+	}
+	out.Reset()
+	if code := realMain([]string{"idle", "-conns", "16", "-json"}, &out, &errb); code != 0 {
+		t.Fatalf("idle: exit %d: %s", code, errb.String())
+	}
+	lines = strings.Split(strings.TrimSpace(out.String()), "\n")
+	var idle struct {
+		Idle []idleReport `json:"idle"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &idle); err != nil {
+		t.Fatal(err)
+	}
+	if len(idle.Idle) != 4 {
+		t.Fatalf("idle report %+v", idle.Idle)
+	}
+	for _, r := range idle.Idle {
+		if r.GoBytesPer <= 0 {
+			t.Errorf("%s: %v bytes per idle connection", r.Contender, r.GoBytesPer)
+		}
+		if r.Contender == "msgr" && r.GoroutinesPer != 0 {
+			t.Errorf("msgr: %v goroutines per connection", r.GoroutinesPer)
+		}
+	}
+}
+
+// TestUsageErrors: bad flags exit 2 with a message.
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"run", "-modes", "sideways"}, {"run", "-sizes", "4X"}, {"run", "-reps", "0"},
+		{"run", "-contenders", "grpc"}, {"nonsense"}, {"sim", "-seeds", "0"}, {"idle", "-conns", "0"},
+	} {
+		var out, errb strings.Builder
+		if code := realMain(args, &out, &errb); code != 2 || errb.Len() == 0 {
+			t.Errorf("%v: exit %d, stderr %q", args, code, errb.String())
+		}
+	}
+}
