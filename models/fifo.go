@@ -2,7 +2,6 @@ package models
 
 import (
 	"fmt"
-	"hash/fnv"
 	"sort"
 	"strings"
 
@@ -131,9 +130,28 @@ type fifoEntry struct {
 // receiver incarnation, and how many messages at the front may be lost.
 type fifoState struct {
 	log      []fifoEntry
+	arena    *fifoArena // who owns log's spare capacity (nil: nobody may append in place)
 	head     int
 	forgiven int
 	receiver string
+}
+
+// fifoArena is shared by the states derived from one another by sends: n is how much of the
+// backing array is in use. A state may append in place only if its log ends where the
+// arena's use does (no other state appended beyond it), so a history of n sends costs O(n)
+// copying instead of O(n²), and states stay immutable as porcupine requires.
+type fifoArena struct{ n int }
+
+// appendLog returns s's log with e appended, and its arena.
+func (s *fifoState) appendLog(e fifoEntry) ([]fifoEntry, *fifoArena) {
+	if s.arena != nil && s.arena.n == len(s.log) && len(s.log) < cap(s.log) {
+		s.arena.n++
+		return append(s.log, e), s.arena
+	}
+	log := make([]fifoEntry, len(s.log)+1, 2*len(s.log)+8)
+	copy(log, s.log)
+	log[len(s.log)] = e
+	return log, &fifoArena{n: len(log)}
 }
 
 func (s *fifoState) lossable(i int) bool { return i < s.forgiven || s.log[i].lossable }
@@ -167,7 +185,7 @@ func fifoStep(state, input any) (bool, any) {
 			return false, s // one id is sent once
 		}
 		n := *s
-		n.log = append(s.log[:len(s.log):len(s.log)], fifoEntry{id: in.ID})
+		n.log, n.arena = s.appendLog(fifoEntry{id: in.ID})
 		return true, &n
 	case FIFODeliver:
 		return fifoDeliver(s, in)
@@ -181,7 +199,7 @@ func fifoStep(state, input any) (bool, any) {
 			return false, s
 		}
 		n := *s
-		n.log = append([]fifoEntry(nil), s.log...)
+		n.log, n.arena = append([]fifoEntry(nil), s.log...), nil
 		n.log[i].lossable = true
 		return true, &n
 	case FIFODrain:
@@ -228,9 +246,18 @@ func fifoEqual(a, b any) bool {
 
 func fifoHash(state any) uint64 {
 	s := state.(*fifoState)
-	h := fnv.New64a()
-	fmt.Fprintf(h, "%d/%d/%d/%s", len(s.log), s.head, s.forgiven, s.receiver)
-	return h.Sum64()
+	// FNV-1a over the lengths and the receiver, without allocating (it runs at every step)
+	h := uint64(14695981039346656037)
+	for _, v := range [...]uint64{uint64(len(s.log)), uint64(s.head), uint64(s.forgiven)} {
+		for range 8 {
+			h = (h ^ (v & 0xff)) * 1099511628211
+			v >>= 8
+		}
+	}
+	for i := 0; i < len(s.receiver); i++ {
+		h = (h ^ uint64(s.receiver[i])) * 1099511628211
+	}
+	return h
 }
 
 func fifoDescribeState(state any) string {

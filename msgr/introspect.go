@@ -1,7 +1,6 @@
 package msgr
 
 import (
-	"cmp"
 	"slices"
 
 	"github.com/msgrsim/msgrsim/msgr/wire"
@@ -18,16 +17,20 @@ type Registration struct {
 }
 
 // Registry lists the session registry, sorted by address.
-func (m *Messenger) Registry() []Registration {
+func (m *Messenger) Registry() []Registration { return m.AppendRegistry(nil) }
+
+// AppendRegistry appends the session registry, sorted by address, to dst: Registry without
+// allocating when dst has room (the simulator audits after every step).
+func (m *Messenger) AppendRegistry(dst []Registration) []Registration {
 	m.mu.Lock()
-	out := make([]Registration, 0, len(m.conns))
+	start := len(dst)
 	//lint:ordered sorted below
 	for a, c := range m.conns {
-		out = append(out, Registration{Addr: a, Conn: c})
+		dst = append(dst, Registration{Addr: a, Conn: c})
 	}
 	m.mu.Unlock()
-	slices.SortFunc(out, func(a, b Registration) int { return cmp.Compare(a.Addr.String(), b.Addr.String()) })
-	return out
+	slices.SortFunc(dst[start:], func(a, b Registration) int { return wire.Compare(a.Addr, b.Addr) })
+	return dst
 }
 
 // RegisteredAs is the peer address under which the connection was registered (a connector
@@ -54,28 +57,44 @@ type NamedThrottle struct {
 
 // Throttles lists the messenger's throttles: the dispatch throttle, then each peer type's
 // policy throttles, in a fixed order. Unlimited ones are left out.
-func (m *Messenger) Throttles() []NamedThrottle {
-	var out []NamedThrottle
+func (m *Messenger) Throttles() []NamedThrottle { return m.AppendThrottles(nil) }
+
+// AppendThrottles appends what Throttles lists to dst, without allocating when dst has room.
+func (m *Messenger) AppendThrottles(dst []NamedThrottle) []NamedThrottle {
 	if m.dthrot != nil {
-		out = append(out, NamedThrottle{"dispatch", m.dthrot})
+		dst = append(dst, NamedThrottle{"dispatch", m.dthrot})
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	types := make([]wire.EntityType, 0, len(m.throttles))
-	for t := range m.throttles {
-		types = append(types, t)
-	}
-	slices.Sort(types)
-	for _, t := range types {
+	for _, t := range m.throttleTypes {
 		th := m.throttles[t]
 		if mt, ok := th.Messages.(*Throttle); ok && mt != nil {
-			out = append(out, NamedThrottle{t.String() + "/messages", mt})
+			dst = append(dst, NamedThrottle{throttleName(t, "messages"), mt})
 		}
 		if bt, ok := th.Bytes.(*Throttle); ok && bt != nil {
-			out = append(out, NamedThrottle{t.String() + "/bytes", bt})
+			dst = append(dst, NamedThrottle{throttleName(t, "bytes"), bt})
 		}
 	}
-	return out
+	return dst
+}
+
+// throttleNames holds "<type>/messages" and "<type>/bytes" for Ceph's entity types.
+var throttleNames = func() map[wire.EntityType][2]string {
+	n := make(map[wire.EntityType][2]string)
+	for _, t := range []wire.EntityType{wire.EntityMon, wire.EntityMDS, wire.EntityOSD, wire.EntityClient, wire.EntityMgr} {
+		n[t] = [2]string{t.String() + "/messages", t.String() + "/bytes"}
+	}
+	return n
+}()
+
+func throttleName(t wire.EntityType, kind string) string {
+	if n, ok := throttleNames[t]; ok {
+		if kind == "messages" {
+			return n[0]
+		}
+		return n[1]
+	}
+	return t.String() + "/" + kind
 }
 
 // DispatchQueueLen is the number of messages and events waiting in the dispatch queue

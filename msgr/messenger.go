@@ -1,6 +1,7 @@
 package msgr
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -52,24 +53,26 @@ type Messenger struct {
 	counters counters
 	delayer  netio.InternalDelayer // the stack's internal delay injection, nil when off
 
-	mu          sync.Mutex // guards everything below; never held while calling a dispatcher
-	state       lifecycle
-	myAddr      wire.EntityAddr // legacy
-	bound       bool
-	learned     bool
-	listener    *processor
-	conns       map[wire.EntityAddr]*Connection // registered sessions by peer address
-	all         map[uint64]*Connection          // every live connection by id
-	nextID      uint64
-	globalSeq   uint32
-	policies    map[wire.EntityType]proto.Policy
-	defPolicy   proto.Policy
-	throttles   map[wire.EntityType]proto.Throttles
-	dispatchers []Dispatcher
-	fast        []Dispatcher
-	local       *Connection
-	done        chan struct{}
-	bufCaches   map[*event.Center]*bufCache
+	mu        sync.Mutex // guards everything below; never held while calling a dispatcher
+	state     lifecycle
+	myAddr    wire.EntityAddr // legacy
+	bound     bool
+	learned   bool
+	listener  *processor
+	conns     map[wire.EntityAddr]*Connection // registered sessions by peer address
+	all       map[uint64]*Connection          // every live connection by id
+	nextID    uint64
+	globalSeq uint32
+	policies  map[wire.EntityType]proto.Policy
+	defPolicy proto.Policy
+	throttles map[wire.EntityType]proto.Throttles
+	// throttleTypes: the keys of throttles, sorted (introspection without allocating)
+	throttleTypes []wire.EntityType
+	dispatchers   []Dispatcher
+	fast          []Dispatcher
+	local         *Connection
+	done          chan struct{}
+	bufCaches     map[*event.Center]*bufCache
 
 	rxFree   msgFree // released messages (see Release)
 	dispatch atomic.Pointer[dispatcherSet]
@@ -182,6 +185,10 @@ func (m *Messenger) setThrottlesLocked(t wire.EntityType, p proto.Policy) {
 	}
 	if p.ThrottlerBytes > 0 {
 		th.Bytes = NewThrottle(p.ThrottlerBytes)
+	}
+	if _, seen := m.throttles[t]; !seen {
+		i, _ := slices.BinarySearch(m.throttleTypes, t)
+		m.throttleTypes = slices.Insert(m.throttleTypes, i, t)
 	}
 	m.throttles[t] = th
 }
@@ -507,23 +514,24 @@ func (m *Messenger) MarkDownAll() {
 }
 
 // liveConnections lists live connections by id (deterministic order).
-func (m *Messenger) liveConnections() []*Connection {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	ids := make([]uint64, 0, len(m.all))
-	for id := range m.all {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	out := make([]*Connection, len(ids))
-	for i, id := range ids {
-		out[i] = m.all[id]
-	}
-	return out
-}
+func (m *Messenger) liveConnections() []*Connection { return m.AppendConnections(nil) }
 
 // Connections lists the live connections in creation order.
 func (m *Messenger) Connections() []*Connection { return m.liveConnections() }
+
+// AppendConnections appends the live connections, in creation order, to dst: Connections
+// without allocating when dst has room (the simulator audits after every step).
+func (m *Messenger) AppendConnections(dst []*Connection) []*Connection {
+	m.mu.Lock()
+	start := len(dst)
+	//lint:ordered sorted below
+	for _, c := range m.all {
+		dst = append(dst, c)
+	}
+	m.mu.Unlock()
+	slices.SortFunc(dst[start:], func(a, b *Connection) int { return cmp.Compare(a.id, b.id) })
+	return dst
+}
 
 // Shutdown stops listening and marks every connection down (Ceph's shutdown). Wait returns
 // once all of them are closed and the dispatch queue is drained.

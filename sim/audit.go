@@ -8,6 +8,7 @@ import (
 
 	"github.com/msgrsim/msgrsim/msgr"
 	"github.com/msgrsim/msgrsim/msgr/event"
+	"github.com/msgrsim/msgrsim/msgr/wire"
 )
 
 // Auditor checks the messenger-level invariants after every simulation step that ran one of a
@@ -32,6 +33,11 @@ type Auditor struct {
 	reported map[string]bool
 	audits   uint64
 	cov      *Coverage // counts the invariants evaluated (nil: none)
+	// scratch, reused by every audit
+	claims    map[wire.EntityAddr]uint64
+	registry  []msgr.Registration
+	conns     []*msgr.Connection
+	throttles []msgr.NamedThrottle
 }
 
 type auditee struct {
@@ -94,7 +100,8 @@ func (a *Auditor) audit(x *auditee) {
 		}
 	}
 	a.auditRegistry(x)
-	for _, t := range x.m.Throttles() {
+	a.throttles = x.m.AppendThrottles(a.throttles[:0])
+	for _, t := range a.throttles {
 		a.auditGauge(x.name, t.Name, t.Throttle, false)
 	}
 	if x.m.Finished() {
@@ -112,25 +119,29 @@ func (a *Auditor) audit(x *auditee) {
 
 // auditRegistry checks that registered connections are live and that no address has two.
 func (a *Auditor) auditRegistry(x *auditee) {
-	for _, r := range x.m.Registry() {
+	a.registry = x.m.AppendRegistry(a.registry[:0])
+	for _, r := range a.registry {
 		if r.Conn.IsClosed() {
 			a.report(InvRegistryClosed, fmt.Sprintf("%s/%d", x.name, r.Conn.ID()),
 				"%s: closed connection %d still registered for %v", x.name, r.Conn.ID(), r.Addr)
 		}
 	}
-	claims := map[string]uint64{}
-	for _, c := range x.m.Connections() {
+	if a.claims == nil {
+		a.claims = make(map[wire.EntityAddr]uint64)
+	}
+	clear(a.claims) // only looked up, never ranged over
+	a.conns = x.m.AppendConnections(a.conns[:0])
+	for _, c := range a.conns {
 		addr, ok := c.RegisteredAs()
 		if !ok || c.IsClosed() {
 			continue
 		}
-		key := addr.String()
-		if other, dup := claims[key]; dup {
-			a.report(InvRegistryDup, fmt.Sprintf("%s/%s", x.name, key),
+		if other, dup := a.claims[addr]; dup {
+			a.report(InvRegistryDup, fmt.Sprintf("%s/%s", x.name, addr),
 				"%s: live connections %d and %d both registered for %v", x.name, other, c.ID(), addr)
 			continue
 		}
-		claims[key] = c.ID()
+		a.claims[addr] = c.ID()
 	}
 }
 

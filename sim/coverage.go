@@ -161,7 +161,7 @@ func (c *Coverage) Observe(ev msgr.TraceEvent) {
 	switch ev.Kind {
 	case msgr.TraceState:
 		c.States[ev.To.String()]++
-		c.Transitions[ev.From.String()+" -> "+ev.To.String()]++
+		c.Transitions[transitionName(ev.From, ev.To)]++
 	case msgr.TraceFault:
 		c.Faults[faultKind(ev.Err)]++
 	case msgr.TraceDecision:
@@ -363,4 +363,25 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// transitionNames holds "FROM -> TO" for every pair of states, so that counting a transition
+// (every state change of every run) does not build a string.
+var transitionNames = func() [][]string {
+	all := proto.AllStates()
+	t := make([][]string, len(all))
+	for i, from := range all {
+		t[i] = make([]string, len(all))
+		for j, to := range all {
+			t[i][j] = from.String() + " -> " + to.String()
+		}
+	}
+	return t
+}()
+
+func transitionName(from, to proto.State) string {
+	if int(from) < len(transitionNames) && int(to) < len(transitionNames) {
+		return transitionNames[from][to]
+	}
+	return from.String() + " -> " + to.String()
 }

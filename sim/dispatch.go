@@ -28,6 +28,12 @@ func (n *simNode) Dispatch(c *msgr.Connection, m *msgr.Message) bool {
 	if n.osd && m.Header.Src.Type == wire.EntityClient && m.Header.Type == wire.MsgPing && n.alive {
 		n.sendOn(c, m.Header.Src.String(), false)
 	}
+	if n.m != nil {
+		// Hand the message back for reuse, as a production dispatcher would: a later receive
+		// overwrites it, so a messenger that still used a released message would corrupt
+		// what it delivers next, and the checker's content check would catch it.
+		n.m.Release(m)
+	}
 	return true
 }
 

@@ -26,6 +26,8 @@ type simNode struct {
 	port  uint16 // bound port, kept across restarts
 
 	inc      int    // incarnation number
+	incStr   string // incName's cache, built for incarnation incFor
+	incFor   int
 	injected uint64 // socket failures injected into earlier incarnations
 	alive    bool
 	host     *simnet.Host
@@ -34,7 +36,13 @@ type simNode struct {
 }
 
 // incName names the current incarnation, e.g. "osd.1#2".
-func (n *simNode) incName() string { return fmt.Sprintf("%s#%d", n.name, n.inc) }
+// It is called for every traced event, so it is built once per incarnation.
+func (n *simNode) incName() string {
+	if n.incStr == "" || n.incFor != n.inc {
+		n.incStr, n.incFor = fmt.Sprintf("%s#%d", n.name, n.inc), n.inc
+	}
+	return n.incStr
+}
 
 // start creates the node's messenger (a new incarnation) with the given nonce (0: random).
 func (n *simNode) start(nonce uint32) error {
