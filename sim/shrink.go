@@ -110,7 +110,7 @@ func Shrink(t Tape, opts ShrinkOptions) (Tape, ShrinkReport, error) {
 func (s *shrinker) loop() error {
 	for {
 		before := sizeOf(s.best)
-		for _, pass := range []func() error{s.faultsOff, s.workload, s.zeroChunks, s.lowerValues} {
+		for _, pass := range []func() error{s.faultsOff, s.workload, s.zeroChunks, s.deleteChunks, s.lowerValues} {
 			if err := pass(); err != nil {
 				return err
 			}
@@ -212,6 +212,43 @@ func (s *shrinker) zeroChunks() error {
 				cand.Words[i] = 0
 			}
 			ok, err := s.try(fmt.Sprintf("zero %d decisions", min(chunk, len(nz)-start)), cand)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				start += chunk
+			}
+		}
+		if chunk == 1 {
+			break
+		}
+	}
+	return nil
+}
+
+// deleteChunks removes runs of non-zero decisions from the tape, from halves of them down to
+// single ones: the decisions after them move up, so a choice made at one point is made at an
+// earlier one instead (what zeroing cannot express; it helps most after the workload shrank and
+// the recorded decisions no longer line up with the points that draw them).
+func (s *shrinker) deleteChunks() error {
+	for chunk := max(1, len(nonzero(s.best.Words))/2); chunk >= 1; chunk /= 2 {
+		for start := 0; ; {
+			nz := nonzero(s.best.Words)
+			if start >= len(nz) {
+				break
+			}
+			del := nz[start:min(start+chunk, len(nz))]
+			cand := s.best
+			cand.Words = make([]uint64, 0, len(s.best.Words))
+			cand.Words = append(cand.Words, s.best.Words[:del[0]]...)
+			for j, i := range del {
+				end := len(s.best.Words)
+				if j+1 < len(del) {
+					end = del[j+1]
+				}
+				cand.Words = append(cand.Words, s.best.Words[i+1:end]...)
+			}
+			ok, err := s.try(fmt.Sprintf("delete %d decisions", len(del)), cand)
 			if err != nil {
 				return err
 			}
