@@ -4,7 +4,7 @@
 #   scripts/timeline-screenshot.sh [SEED] [OUT.png]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seed=${1:-11}
+seed=${1:-19}
 out=${2:-docs/timeline.png}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
