@@ -200,30 +200,13 @@ func nonzero(w []uint64) []int {
 
 // zeroChunks sets runs of non-zero decisions to 0, from halves of them down to single ones.
 func (s *shrinker) zeroChunks() error {
-	for chunk := max(1, len(nonzero(s.best.Words))/2); chunk >= 1; chunk /= 2 {
-		for start := 0; ; {
-			nz := nonzero(s.best.Words)
-			if start >= len(nz) {
-				break
-			}
-			cand := s.best
-			cand.Words = append([]uint64(nil), s.best.Words...)
-			for _, i := range nz[start:min(start+chunk, len(nz))] {
-				cand.Words[i] = 0
-			}
-			ok, err := s.try(fmt.Sprintf("zero %d decisions", min(chunk, len(nz)-start)), cand)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				start += chunk
-			}
+	return s.chunks("zero", func(words []uint64, del []int) []uint64 {
+		out := append([]uint64(nil), words...)
+		for _, i := range del {
+			out[i] = 0
 		}
-		if chunk == 1 {
-			break
-		}
-	}
-	return nil
+		return out
+	})
 }
 
 // deleteChunks removes runs of non-zero decisions from the tape, from halves of them down to
@@ -231,24 +214,34 @@ func (s *shrinker) zeroChunks() error {
 // earlier one instead (what zeroing cannot express; it helps most after the workload shrank and
 // the recorded decisions no longer line up with the points that draw them).
 func (s *shrinker) deleteChunks() error {
+	return s.chunks("delete", func(words []uint64, del []int) []uint64 {
+		out := make([]uint64, 0, len(words))
+		out = append(out, words[:del[0]]...)
+		for j, i := range del {
+			end := len(words)
+			if j+1 < len(del) {
+				end = del[j+1]
+			}
+			out = append(out, words[i+1:end]...)
+		}
+		return out
+	})
+}
+
+// chunks is delta debugging over the non-zero decisions: edit runs of them (chunk of the
+// non-zero indices at a time), from halves down to single ones, keeping every edit after
+// which the tape still fails the same way.
+func (s *shrinker) chunks(verb string, edit func(words []uint64, idx []int) []uint64) error {
 	for chunk := max(1, len(nonzero(s.best.Words))/2); chunk >= 1; chunk /= 2 {
 		for start := 0; ; {
 			nz := nonzero(s.best.Words)
 			if start >= len(nz) {
 				break
 			}
-			del := nz[start:min(start+chunk, len(nz))]
+			idx := nz[start:min(start+chunk, len(nz))]
 			cand := s.best
-			cand.Words = make([]uint64, 0, len(s.best.Words))
-			cand.Words = append(cand.Words, s.best.Words[:del[0]]...)
-			for j, i := range del {
-				end := len(s.best.Words)
-				if j+1 < len(del) {
-					end = del[j+1]
-				}
-				cand.Words = append(cand.Words, s.best.Words[i+1:end]...)
-			}
-			ok, err := s.try(fmt.Sprintf("delete %d decisions", len(del)), cand)
+			cand.Words = edit(s.best.Words, idx)
+			ok, err := s.try(fmt.Sprintf("%s %d decisions", verb, len(idx)), cand)
 			if err != nil {
 				return err
 			}
