@@ -144,10 +144,12 @@ func (m *Messenger) newAcceptor(s netio.Socket) {
 		return
 	}
 	c := m.newConnectionLocked()
+	// The protocol core is in place before the connection is published in m.all (under
+	// m.mu): introspection from other goroutines (Connections, then State) must not see the
+	// field being written.
+	c.p = proto.NewAcceptor(m.pcfg, (*connHost)(c), wire.LegacyAddr(s.RemoteAddr(), 0))
 	m.all[c.id] = c
 	m.mu.Unlock()
-	sockPeer := wire.LegacyAddr(s.RemoteAddr(), 0)
-	c.p = proto.NewAcceptor(m.pcfg, (*connHost)(c), sockPeer)
 	c.center.Post(func() {
 		c.run(func() {
 			c.sock = s

@@ -131,3 +131,46 @@ func TestEpollShutdownLeavesNothingQueued(t *testing.T) {
 		}
 	}
 }
+
+// TestIntrospectionDuringAccepts reads the connections' states from another goroutine while
+// a server accepts (the simulator's checkers and the real-TCP soak do this). Under -race it
+// failed when an acceptor was published in the connection table before its protocol core
+// was set (found by TestParitySimVsEpoll under the race detector).
+func TestIntrospectionDuringAccepts(t *testing.T) {
+	srv := newRealNode(t, wire.NewName(wire.EntityOSD, 0), true, true, 1)
+	defer srv.stop()
+	stop, done := make(chan struct{}), make(chan int)
+	go func() {
+		reads := 0
+		for {
+			select {
+			case <-stop:
+				done <- reads
+				return
+			default:
+			}
+			for _, c := range srv.m.Connections() {
+				if c.State() != proto.StateNone {
+					reads++
+				}
+			}
+		}
+	}()
+	const clients = 16
+	var nodes []*realNode
+	for i := range clients {
+		cl := newRealNode(t, wire.NewName(wire.EntityOSD, int64(i+1)), false, true, uint64(i+2))
+		nodes = append(nodes, cl)
+		sendReal(t, cl, srv, wire.EntityOSD, 1)
+	}
+	waitFor(t, "every client's message", func() bool { return srv.rec.count() >= clients })
+	close(stop)
+	reads := <-done
+	live := len(srv.m.Connections())
+	for _, n := range nodes {
+		n.stop()
+	}
+	if live < clients || reads == 0 {
+		t.Fatalf("%d live connections on the server (want %d), %d states read", live, clients, reads)
+	}
+}
