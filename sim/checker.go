@@ -171,6 +171,12 @@ func (k *Checker) Sent(from, to string, id uint64, lossless bool) {
 	k.SentOn(from, to, 0, 0, id, lossless)
 }
 
+// SessionID names a sender's connection across its restarts, for SentOn: connection ids
+// start again at 1 in every incarnation of a messenger, and a message of an earlier
+// incarnation's session is not ordered with the messages of a later one (the receiver may
+// still dispatch it after them: a connection of its own, with its own dispatch delays).
+func SessionID(incarnation int, conn uint64) uint64 { return uint64(incarnation)<<40 | conn }
+
 // SentOn records that message id was queued from one node to another on the sender's
 // connection conn at priority prio: dispatch order is checked per (stream, conn, prio).
 func (k *Checker) SentOn(from, to string, conn uint64, prio uint16, id uint64, lossless bool) {
@@ -188,7 +194,7 @@ func (k *Checker) SentOn(from, to string, conn uint64, prio uint16, id uint64, l
 	s.sent = append(s.sent, id)
 	s.visibleAt = append(s.visibleAt, 0)
 	k.sent++
-	k.rec.sent(key, id, lossless)
+	k.rec.sent(ok, id, lossless)
 }
 
 // Received records that receiver incarnation rcv read message id in order (before dispatch):

@@ -226,7 +226,7 @@ func (x *cmsgr) send(c *msgr.Connection, to string, lossless bool, m *cmsg) {
 	if m.kind == ckPing || m.kind == ckPingReply {
 		msg.Header.Priority = wire.PrioHigh
 	}
-	s.check.Sent(x.endpoint(), to, m.id, lossless)
+	s.check.SentOn(x.endpoint(), to, SessionID(x.p.inc, c.ID()), msg.Header.Priority, m.id, lossless)
 	if err := c.SendMessage(msg); err != nil {
 		s.check.Dropped(m.id)
 	}

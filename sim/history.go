@@ -28,40 +28,49 @@ func allInvariantNames() []string {
 
 // recorder sees every stream event the Checker is told, and the messengers' send traces: it
 // records lossless sessions for the FIFO model and counts the invariant evaluations the
-// Checker makes. A session is a stream (sender → receiver node) to one peer address: a
-// message is queued on the session of the connection it was sent on, so messages a stale
-// sender still sends to a peer's old instance are not expected in the new instance's queue.
+// Checker makes. A session is a stream (sender → receiver node) to one peer address, from one
+// sender connection (an incarnation's connection, see SessionID) at one priority when the
+// sender says which: a message is queued on the session of the connection it was sent on, so
+// messages a stale sender still sends to a peer's old instance are not expected in the new
+// instance's queue, nor a restarted sender's messages behind its previous incarnation's.
 // A reset reported on a stream (or a crash) forgives every session of the stream, as the
 // Checker does. A nil recorder records nothing.
 type recorder struct {
 	now     func() int64
 	fifo    *models.FIFOHistory
 	cov     *Coverage
-	pending map[uint64]streamKey   // lossless messages told to the Checker, not yet on a session
+	pending map[uint64]orderKey    // lossless messages told to the Checker, not yet on a session
 	part    map[uint64]string      // message id → its session
 	parts   map[streamKey][]string // stream → its sessions, in order of first use
 }
 
 func newRecorder(now func() int64, cov *Coverage) *recorder {
-	return &recorder{now: now, fifo: models.NewFIFOHistory(), cov: cov, pending: map[uint64]streamKey{},
+	return &recorder{now: now, fifo: models.NewFIFOHistory(), cov: cov, pending: map[uint64]orderKey{},
 		part: map[uint64]string{}, parts: map[streamKey][]string{}}
 }
 
-func (r *recorder) sent(key streamKey, id uint64, lossless bool) {
+// sent records a lossless message told to the Checker, with the sender connection and
+// priority it was sent on (ok.conn 0: not known).
+func (r *recorder) sent(ok orderKey, id uint64, lossless bool) {
 	if r != nil && lossless {
-		r.pending[id] = key
+		r.pending[id] = ok
 	}
 }
 
 // onSession records that message id went to the session with peer (from the messenger's
 // send or drop trace): it is enqueued there.
 func (r *recorder) onSession(id uint64, peer wire.EntityAddr) {
-	key, ok := r.pending[id]
-	if !ok {
+	ok, found := r.pending[id]
+	if !found {
 		return
 	}
 	delete(r.pending, id)
+	key := ok.stream
 	p := fmt.Sprintf("%v@%v", key, peer)
+	if ok.conn != 0 {
+		// one queue per sender connection and priority: the order the messenger promises
+		p = fmt.Sprintf("%s s%x p%d", p, ok.conn, ok.prio)
+	}
 	if !slices.Contains(r.parts[key], p) {
 		r.parts[key] = append(r.parts[key], p)
 	}

@@ -121,7 +121,7 @@ func (n *simNode) sendOn(c *msgr.Connection, toName string, lossless bool) {
 	if s.rand.IntN(50) == 49 {
 		m.Data = payloadData(id, 4096+s.rand.IntN(60000))
 	}
-	s.check.Sent(n.name, toName, id, lossless)
+	s.check.SentOn(n.name, toName, SessionID(n.inc, c.ID()), m.Header.Priority, id, lossless)
 	if s.w.Trace.keep {
 		kind := "lossy"
 		if lossless {
