@@ -14,4 +14,4 @@ cd "$(dirname "$0")/.."
 dur=${1:-10m}
 [ $# -gt 0 ] && shift
 go test -count=1 -timeout 0 -run '^TestSoak$' ./workload/synthetic -v \
-  -soak.duration="$dur" "$@" 2>&1 | grep -E 'round [0-9]+:|soak totals|peak RSS|leak|FAIL|^ok|^---'
+  -soak.duration="$dur" "$@" 2>&1 | grep -E 'round [0-9]+[: ]|soak_test.go|violation|soak totals|peak RSS|leak|FAIL|^ok|^---'

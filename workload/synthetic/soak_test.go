@@ -21,6 +21,7 @@ var (
 	soakOps     = flag.Int("soak.ops", 400, "operations per soak round")
 	soakPayload = flag.Int("soak.payload", 64<<10, "largest payload of a soak round, bytes (Ceph: 4 MiB)")
 	soakDrain   = flag.Duration("soak.drain", time.Minute, "how long a round may take to drain")
+	soakOnly    = flag.String("soak.only", "", "run only this preset's rounds (inject, inject2 or inject3)")
 )
 
 // soakConfigs are the soak's rounds: Ceph's inject presets with at least 100 connections over
@@ -29,6 +30,9 @@ var (
 func soakConfigs() []synthetic.Config {
 	var out []synthetic.Config
 	for _, name := range []string{"inject", "inject2", "inject3"} {
+		if *soakOnly != "" && name != *soakOnly {
+			continue
+		}
 		c, _ := synthetic.Preset(name)
 		c = c.Scaled(8, 32, *soakOps, *soakPayload)
 		c.Clients, c.InitialConns, c.SocketFailures = 32, 160, 30
