@@ -31,7 +31,7 @@ func (c *Connection) run(fn func()) {
 	c.inCenter = false
 	ups := c.upcalls
 	c.upcalls, c.spareUpcalls = c.spareUpcalls, nil
-	closed := c.cleaned
+	closed := c.cleaned && !c.marking // a marking markDown retires it from its posted run
 	deferred := c.deferWrite
 	c.mu.Unlock()
 	if deferred {

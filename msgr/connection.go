@@ -34,11 +34,15 @@ type Connection struct {
 	timerAt      time.Duration
 	regAddr      wire.EntityAddr // registry key, when registered
 	cleaned      bool
-	upcalls      []upcall
-	handover     *handover // a lossless replace to carry out once the core returns
-	lastFault    error     // why the connection last faulted
-	drained      bool      // the last read found the socket empty (see sync)
-	deferWrite   bool      // messages were delivered: write after dispatch (see run)
+	// marking: markDown (from any goroutine) stopped the core and has not queued its reset
+	// event yet; the connection must not retire before it has, or a messenger shutting down
+	// could drain its dispatch queue before the event arrives (found by the real-TCP soak)
+	marking    bool
+	upcalls    []upcall
+	handover   *handover // a lossless replace to carry out once the core returns
+	lastFault  error     // why the connection last faulted
+	drained    bool      // the last read found the socket empty (see sync)
+	deferWrite bool      // messages were delivered: write after dispatch (see run)
 
 	// Owned by the center's goroutine: the upcall slice run is not using (reused, so that
 	// collecting upcalls does not allocate), and the free list of the center.
@@ -235,13 +239,17 @@ func (c *Connection) markDown(withReset bool) {
 	}
 	c.p.Stop()
 	c.closed.Store(true)
+	c.marking = true
 	c.mu.Unlock()
 	c.m.forget(c)
 	c.m.dq.discard(c)
 	if withReset {
 		c.m.dq.queueEvent(c, proto.EventReset)
 	}
-	c.center.Post(func() { c.run(func() {}) })
+	c.mu.Lock()
+	c.marking = false
+	c.mu.Unlock()
+	c.center.Post(func() { c.run(func() {}) }) // cleans up and retires
 }
 
 func (c *Connection) isClosed() bool { return c.closed.Load() }
