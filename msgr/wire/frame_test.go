@@ -275,3 +275,31 @@ func TestFrameAppendAll(t *testing.T) {
 		t.Errorf("unknown kind appended % x", b)
 	}
 }
+
+// TestNoCRCWithACRC: a footer that says NOCRC but carries a data crc is checked anyway (quirk
+// Q13: the flags byte is covered by no crc, and one flipped bit there must not turn off the
+// check of corrupted data); a NOCRC footer with the crc left 0, as Ceph's senders write it,
+// is accepted whatever the data.
+func TestNoCRCWithACRC(t *testing.T) {
+	m := &Message{Header: Header{Type: MsgPing}, Data: []byte("payload")}
+	m.SealFooter(true, true)
+	sum := m.Footer.DataCRC
+	m.Footer.Flags |= FooterNoCRC // the flipped bit
+	if err := m.VerifyFooter(true, true); err != nil {
+		t.Fatalf("intact data, NOCRC flipped on: %v", err)
+	}
+	m.Data[0] ^= 1 // and a corrupted byte
+	if err := m.VerifyFooter(true, true); !errors.Is(err, ErrBadCRC) {
+		t.Fatalf("corrupted data under a flipped NOCRC: %v, want ErrBadCRC", err)
+	}
+	if err := m.VerifyFooterSums([3]uint32{0, 0, CRC32C(0, m.Data)}, true, true); !errors.Is(err, ErrBadCRC) {
+		t.Fatalf("VerifyFooterSums: %v, want ErrBadCRC", err)
+	}
+	m.Footer.DataCRC = 0 // a sender without ms_crc_data
+	if err := m.VerifyFooter(true, true); err != nil {
+		t.Fatalf("NOCRC with no crc: %v", err)
+	}
+	if m.Footer.DataCRC = sum; m.VerifyFooter(true, false) != nil {
+		t.Fatal("a receiver without ms_crc_data checked the data crc")
+	}
+}
