@@ -51,7 +51,7 @@ func (p *cproc) newHost() {
 	p.host = s.w.AddHost(p.incName(), p.ip)
 	p.stack = p.host
 	if s.faults.On[FaultSocketFailures] {
-		p.inj = inject.New(p.host, inject.Options{SocketFailures: s.faults.SocketFailures, Rand: s.w.Rand()})
+		p.inj = inject.New(p.host, inject.Options{SocketFailures: s.socketFailures(), Rand: s.w.Rand()})
 		p.stack = p.inj
 	}
 	p.msgrs = nil

@@ -55,7 +55,7 @@ func (n *simNode) start(nonce uint32) error {
 	n.host = s.w.AddHost(n.incName(), n.ip)
 	var stack netio.Stack = n.host
 	if s.faults.On[FaultSocketFailures] {
-		n.inj = inject.New(n.host, inject.Options{SocketFailures: s.faults.SocketFailures, Rand: s.w.Rand()})
+		n.inj = inject.New(n.host, inject.Options{SocketFailures: s.socketFailures(), Rand: s.w.Rand()})
 		stack = n.inj
 	}
 	cfg := msgr.Config{Name: n.ename, Nonce: nonce, Stack: stack, Runtime: s.w, Rand: s.w.Rand(),

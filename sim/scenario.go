@@ -328,6 +328,17 @@ func (s *scenario) liveness() {
 	}
 }
 
+// socketFailures is the socket-failure rate for an injector created now: the configured one
+// while faults are injected, 0 once healed (a process restarted after the heal must not bring
+// injected failures back: cluster seed 434 of -workload large kept failing a lossless session's
+// reconnects after healing, until the step budget ran out).
+func (s *scenario) socketFailures() uint64 {
+	if s.phase == PhaseSafety {
+		return s.faults.SocketFailures
+	}
+	return 0
+}
+
 // heal enters the liveness phase: every fault is healed and stops being injected.
 func (s *scenario) heal() {
 	s.phase = PhaseLiveness
