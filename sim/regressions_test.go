@@ -13,7 +13,21 @@ import (
 // Every cluster-workload seed in testdata/regressions/cluster.txt once found a bug; it must
 // pass now, deterministically.
 func TestClusterRegressions(t *testing.T) {
-	f, err := os.Open("../testdata/regressions/cluster.txt")
+	runRegressions(t, "cluster.txt", func(line string) (Options, string, error) {
+		var seed uint64
+		var osds, clients, messages int
+		var faults string
+		_, err := fmt.Sscan(line, &seed, &osds, &clients, &messages, &faults)
+		return Options{Seed: seed, Workload: WorkloadCluster, OSDs: osds, Clients: clients, Messages: messages}, faults, err
+	})
+}
+
+// runRegressions runs every case of testdata/regressions/name, one per line ('#' starts a
+// comment): parse turns a line into the run's options and its faults ("swarm", "none", …,
+// drawn from the seed); each run must pass.
+func runRegressions(t *testing.T, name string, parse func(line string) (Options, string, error)) {
+	t.Helper()
+	f, err := os.Open("../testdata/regressions/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,23 +39,21 @@ func TestClusterRegressions(t *testing.T) {
 		if strings.TrimSpace(line) == "" {
 			continue
 		}
-		var seed uint64
-		var osds, clients, messages int
-		var faults string
-		if _, err := fmt.Sscan(line, &seed, &osds, &clients, &messages, &faults); err != nil {
+		opts, faults, err := parse(line)
+		if err != nil {
 			t.Fatalf("bad line %q: %v", sc.Text(), err)
 		}
-		fl, err := ParseFaults(faults, detrand.NewSeeded(seed))
+		fl, err := ParseFaults(faults, detrand.NewSeeded(opts.Seed))
 		if err != nil {
 			t.Fatal(err)
 		}
-		opts := Options{Seed: seed, Workload: WorkloadCluster, OSDs: osds, Clients: clients, Messages: messages, Faults: &fl}
+		opts.Faults = &fl
 		if r := Run(opts); !r.Pass {
 			t.Errorf("%s: %v\n%v", strings.TrimSpace(sc.Text()), r, r.Violations)
 		}
 		n++
 	}
 	if n == 0 {
-		t.Fatal("no regression cases")
+		t.Fatalf("no regression cases in %s", name)
 	}
 }

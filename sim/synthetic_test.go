@@ -1,9 +1,7 @@
 package sim
 
 import (
-	"bufio"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -34,40 +32,16 @@ func TestSyntheticSeeds(t *testing.T) {
 
 // Seeds that found bugs stay fixed (testdata/regressions/synthetic.txt).
 func TestSyntheticRegressions(t *testing.T) {
-	f, err := os.Open("../testdata/regressions/synthetic.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	n := 0
-	for sc.Scan() {
-		line, _, _ := strings.Cut(sc.Text(), "#")
-		if strings.TrimSpace(line) == "" {
-			continue
-		}
+	runRegressions(t, "synthetic.txt", func(line string) (Options, string, error) {
 		var seed uint64
 		var preset, faults string
-		if _, err := fmt.Sscan(line, &seed, &preset, &faults); err != nil {
-			t.Fatalf("bad line %q: %v", sc.Text(), err)
-		}
-		fl, err := ParseFaults(faults, detrand.NewSeeded(seed))
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, err := fmt.Sscan(line, &seed, &preset, &faults)
 		opts := syntheticOptions(seed)
-		opts.Faults = &fl
 		if preset != "-" {
 			opts.Preset = preset
 		}
-		if r := Run(opts); !r.Pass {
-			t.Errorf("%s: %v\n%v", strings.TrimSpace(sc.Text()), r, r.Violations)
-		}
-		n++
-	}
-	if n == 0 {
-		t.Fatal("no regression cases")
-	}
+		return opts, faults, err
+	})
 }
 
 // The synthetic workload under the seed's swarm of faults (crashes excepted).
