@@ -13,13 +13,16 @@ import (
 // Every cluster-workload seed in testdata/regressions/cluster.txt once found a bug; it must
 // pass now, deterministically.
 func TestClusterRegressions(t *testing.T) {
-	runRegressions(t, "cluster.txt", func(line string) (Options, string, error) {
-		var seed uint64
-		var osds, clients, messages int
-		var faults string
-		_, err := fmt.Sscan(line, &seed, &osds, &clients, &messages, &faults)
-		return Options{Seed: seed, Workload: WorkloadCluster, OSDs: osds, Clients: clients, Messages: messages}, faults, err
-	})
+	runRegressions(t, "cluster.txt", parseClusterRegression)
+}
+
+// parseClusterRegression reads a line of cluster.txt: seed osds clients messages faults.
+func parseClusterRegression(line string) (Options, string, error) {
+	var seed uint64
+	var osds, clients, messages int
+	var faults string
+	_, err := fmt.Sscan(line, &seed, &osds, &clients, &messages, &faults)
+	return Options{Seed: seed, Workload: WorkloadCluster, OSDs: osds, Clients: clients, Messages: messages}, faults, err
 }
 
 // runRegressions runs every case of testdata/regressions/name, one per line ('#' starts a

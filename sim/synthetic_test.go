@@ -32,16 +32,19 @@ func TestSyntheticSeeds(t *testing.T) {
 
 // Seeds that found bugs stay fixed (testdata/regressions/synthetic.txt).
 func TestSyntheticRegressions(t *testing.T) {
-	runRegressions(t, "synthetic.txt", func(line string) (Options, string, error) {
-		var seed uint64
-		var preset, faults string
-		_, err := fmt.Sscan(line, &seed, &preset, &faults)
-		opts := syntheticOptions(seed)
-		if preset != "-" {
-			opts.Preset = preset
-		}
-		return opts, faults, err
-	})
+	runRegressions(t, "synthetic.txt", parseSyntheticRegression)
+}
+
+// parseSyntheticRegression reads a line of synthetic.txt: seed preset ("-": drawn) faults.
+func parseSyntheticRegression(line string) (Options, string, error) {
+	var seed uint64
+	var preset, faults string
+	_, err := fmt.Sscan(line, &seed, &preset, &faults)
+	opts := syntheticOptions(seed)
+	if preset != "-" {
+		opts.Preset = preset
+	}
+	return opts, faults, err
 }
 
 // The synthetic workload under the seed's swarm of faults (crashes excepted).
