@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync"
@@ -100,6 +101,7 @@ type hostileEnv struct {
 	cliRT   *event.GoRuntime
 	pongs   *pongs
 	nextTid uint64
+	heap    *heapSampler // the running case's heap sampler
 }
 
 const (
@@ -329,6 +331,71 @@ func peakRSS(t *testing.T) int64 {
 func resetPeakRSS() bool {
 	runtime.GC()
 	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
+}
+
+// heapSampler follows the live Go heap (as the garbage collector last marked it, from
+// runtime/metrics) every millisecond and keeps its peak: what the messenger pinned. Unlike
+// the process's RSS it counts neither the race detector's shadow memory, nor what earlier
+// tests left mapped, nor garbage not yet collected, so a bound on it holds whatever ran
+// before and with -race. A large allocation starts a collection, so a transient peak is seen;
+// mark collects now, for a case that knows it is at its peak.
+type heapSampler struct {
+	stop chan struct{}
+	done chan uint64
+	mu   sync.Mutex
+	max  uint64
+}
+
+const liveHeapMetric = "/gc/heap/live:bytes"
+
+// liveHeap reads the live heap as of the last collection.
+func liveHeap() uint64 {
+	s := []metrics.Sample{{Name: liveHeapMetric}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// startHeapSampler collects garbage (the baseline), then samples until stopped.
+func startHeapSampler() *heapSampler {
+	runtime.GC()
+	h := &heapSampler{stop: make(chan struct{}), done: make(chan uint64, 1)}
+	h.note()
+	go func() {
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-h.stop:
+				h.done <- h.note()
+				return
+			case <-tick.C:
+				h.note()
+			}
+		}
+	}()
+	return h
+}
+
+// note samples the live heap and returns the peak so far.
+func (h *heapSampler) note() uint64 {
+	v := liveHeap()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.max = max(h.max, v)
+	return h.max
+}
+
+// mark collects garbage now and samples what is live.
+func (h *heapSampler) mark() {
+	runtime.GC()
+	h.note()
+}
+
+// peak collects, stops the sampler and returns the largest live heap it saw.
+func (h *heapSampler) peak() uint64 {
+	h.mark()
+	close(h.stop)
+	return <-h.done
 }
 
 // waitGoroutines waits until at most n goroutines run (a leak check).
