@@ -29,7 +29,7 @@
 //   - synthetic-fifo, synthetic-payload, synthetic-dispatch: Ceph's own SyntheticWorkload checks.
 //
 // Checker (delivery) and Auditor (registry, throttles, queues) implement them; each has a test
-// that fails it on a wrong history, and a canary build (go test -tags canary_<name>) that the
-// simulator must catch. WorkloadChecker feeds them from a synthetic workload in the simulator
-// and over real TCP alike.
+// that fails it on a wrong history, and a canary (a deliberate bug, internal/canary) that the
+// simulator must catch (go test -tags canary -run TestCanaries). WorkloadChecker feeds them
+// from a synthetic workload in the simulator and over real TCP alike.
 package sim

@@ -9,8 +9,8 @@ import (
 	"github.com/msgrsim/msgrsim/simnet"
 )
 
-// Every invariant fails on a deliberately wrong history (the canary builds show the same on
-// deliberately broken code: canary_test.go, canary_synthetic_test.go).
+// Every invariant fails on a deliberately wrong history (the canaries show the same on
+// deliberately broken code: TestCanaries in canary_test.go).
 
 func violated(k *Checker) map[string]int { return k.ViolationCounts() }
 

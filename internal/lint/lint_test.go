@@ -20,6 +20,7 @@ var belowSeam = []string{
 	"github.com/msgrsim/msgrsim/simnet",
 	"github.com/msgrsim/msgrsim/sim",
 	"github.com/msgrsim/msgrsim/workload/synthetic", // runs inside the simulator
+	"github.com/msgrsim/msgrsim/internal/canary",    // consulted by msgr/proto and sim
 }
 
 var bannedTime = map[string]bool{
