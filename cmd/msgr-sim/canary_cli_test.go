@@ -27,8 +27,9 @@ func TestCanaryLoop(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-tags", "canary", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	// env selects the canary as the environment does; the printed command lines must then
-	// reproduce the runs without it.
+	// env is added to each command's environment: the sweeps select the canary with
+	// MSGRSIM_CANARY; the other commands with -canary, as the printed lines say, and with
+	// MSGRSIM_CANARY emptied so that they cannot lean on it.
 	var env []string
 	sh := func(want int, args ...string) string {
 		t.Helper()
