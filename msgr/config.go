@@ -57,9 +57,13 @@ type Config struct {
 
 	InjectDelay *InjectDelay // ms_inject_delay_*: hold received messages back (nil: off)
 
-	Auth   Auth             // authorizers (nil: NewAuthNone(Name))
-	Logger *slog.Logger     // nil: discard
-	Tracer func(TraceEvent) // called synchronously for every traced event (simulator, tests)
+	Auth   Auth         // authorizers (nil: NewAuthNone(Name))
+	Logger *slog.Logger // nil: discard
+	// Tracer is called synchronously for every traced event (simulator, tests), on the
+	// goroutine where the event happened, possibly with the connection's lock held. It may
+	// read anything (Connection's getters read a published view and never wait) and send
+	// messages; it must not block, and must not call MarkDown, Shutdown or Rebind.
+	Tracer func(TraceEvent)
 }
 
 // Defaults.
