@@ -14,11 +14,13 @@ import (
 // The checkers have teeth: every deliberate bug of internal/canary's table, selected in turn,
 // is caught by the invariants the table names for it — in swarm seeds of the default and the
 // synthetic workloads, by the porcupine models, in a shrunk tape, and by its regression tape.
-// The subtests select a global canary: none of them may run in parallel.
+// And with none selected, the canary build is the real code. The subtests select a global
+// canary: none of them may run in parallel.
 func TestCanaries(t *testing.T) {
 	if !canary.Enabled {
 		t.Skip("the canaries need a build with -tags canary (go test -tags canary -run TestCanaries ./sim)")
 	}
+	t.Run("none", noCanaryIsTheRealCode)
 	for _, c := range canary.All {
 		t.Run(c.Name, func(t *testing.T) {
 			selectCanary(t, c.Kind)
@@ -40,6 +42,22 @@ func TestCanaries(t *testing.T) {
 				t.Run(filepath.Base(file), func(t *testing.T) { checkRegressionTape(t, file) })
 			}
 		})
+	}
+}
+
+// noCanaryIsTheRealCode: with no canary selected, the first seeds of each workload and the
+// regression cases keep their committed trace hashes (TestTraceHashesUnchanged -short), and
+// every regression tape passes.
+func noCanaryIsTheRealCode(t *testing.T) {
+	selectCanary(t, canary.None)
+	cases := shortTraceCases(traceCases(t))
+	compareTraceHashes(t, cases, runTraceCases(cases), false)
+	files, err := filepath.Glob(filepath.Join(regressionDir, "*.tape"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no regression tapes in %s (%v)", regressionDir, err)
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) { checkRegressionTape(t, file) })
 	}
 }
 

@@ -52,7 +52,8 @@ type Canary struct {
 // canary to it, all run by go test -tags canary -run TestCanar (and skipped without the tag):
 // sim TestCanaries (Sim, Model, and the regression tape testdata/regressions/canary_NAME.tape
 // when there is one), workload/synthetic TestCanaries (Real), msgr TestCanaries (API), and
-// cmd/msgr-sim TestCanaryLoop (the command-line loop, on norequeue).
+// cmd/msgr-sim TestCanaryLoop (the command-line loop, on norequeue). sim's TestCanaries/none
+// checks that with no canary selected the canary build is the real code.
 var All = []Canary{
 	{Kind: NoRequeue, Name: "norequeue", Sim: "lossless-loss", Model: "fifo-linearizability",
 		Real: []string{"lossless-loss", "liveness-timeout"}, API: "lossless-loss",
