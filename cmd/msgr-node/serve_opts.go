@@ -77,7 +77,7 @@ func (f *injectFlags) types() ([]wire.EntityType, error) {
 // wrap adds socket failures and internal delays to the stack (the stack itself when off).
 func (f *injectFlags) wrap(s netio.Stack) netio.Stack {
 	return inject.Wrap(s, inject.Options{
-		SocketFailures: f.socketFailures, InternalDelays: f.internalDelays, Rand: detrand.NewSeeded(f.seed),
+		SocketFailures: f.socketFailures, InternalDelays: f.internalDelays, Seed: f.seed,
 	})
 }
 
