@@ -50,6 +50,8 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		return serveCmd(args[1:], stdout, stderr, nil)
 	case "decode":
 		return decodeCmd(args[1:], stdout, stderr)
+	case "peer":
+		return peerCmd(args[1:], stdout, stderr, nil)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
