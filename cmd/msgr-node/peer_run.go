@@ -31,7 +31,7 @@ import (
 //	decision      Peer, Conn, Rule (an accept decision, msgr1-protocol.md §3.2)
 //	drain         Queued (unacknowledged at the end), Drained
 //	stop          Reason (stopped: at once, as a crash would)
-//	end           Sent, Dispatched, Metrics
+//	end           Sent, Dispatched, Acked (messages the peers acknowledged), Metrics
 type peerEvent struct {
 	TS    int64  `json:"ts"` // unix microseconds
 	Event string `json:"event"`
@@ -71,6 +71,7 @@ type peerEvent struct {
 	Drained        bool          `json:"drained,omitempty"`
 	Sent           uint64        `json:"sent,omitempty"`
 	Dispatched     uint64        `json:"dispatched,omitempty"`
+	Acked          uint64        `json:"acked,omitempty"`
 	Metrics        *msgr.Metrics `json:"metrics,omitempty"`
 }
 
@@ -86,6 +87,7 @@ type peerNode struct {
 	lastStamp    time.Time
 	sent         atomic.Uint64
 	dispatched   atomic.Uint64
+	acked        atomic.Uint64
 	lastDispatch atomic.Int64 // unix nanoseconds
 }
 
@@ -110,7 +112,7 @@ func runPeer(o peerOptions, log *eventLog, stderr io.Writer, stop <-chan struct{
 	p.m.Wait()
 	p.rt.Wait()
 	met := p.m.Metrics()
-	p.write(peerEvent{Event: "end", Sent: p.sent.Load(), Dispatched: p.dispatched.Load(), Metrics: &met})
+	p.write(peerEvent{Event: "end", Sent: p.sent.Load(), Dispatched: p.dispatched.Load(), Acked: p.acked.Load(), Metrics: &met})
 	return 0
 }
 
@@ -247,7 +249,7 @@ func (p *peerNode) peerName(c *msgr.Connection) string {
 	return a.String()
 }
 
-// trace logs faults and accept decisions. It runs with the connection locked: it must not
+// trace logs faults and accept decisions, and counts acknowledged messages. It runs with the connection locked: it must not
 // call a Connection method that locks it (State, Seqs, LastReplyTag, …).
 func (p *peerNode) trace(ev msgr.TraceEvent) {
 	switch ev.Kind {
@@ -256,6 +258,8 @@ func (p *peerNode) trace(ev msgr.TraceEvent) {
 			Class: msgr.ClassifyFault(ev.Err).String(), Reason: ev.Err.Error()})
 	case msgr.TraceDecision:
 		p.write(peerEvent{Event: "decision", Peer: p.peerName(ev.Conn), Conn: ev.Conn.ID(), Rule: ev.Rule})
+	case msgr.TraceAcked:
+		p.acked.Add(1)
 	}
 }
 

@@ -38,7 +38,7 @@ type verdict struct {
 	MonQueued      int `json:"mon_queued"`       // messages the mon queued for us
 	Dispatched     int `json:"dispatched"`       // messages we dispatched from the mon
 	LostFromMon    int `json:"lost_from_mon"`    // echoed stamps never dispatched, accounted for by a reset
-	Resends        int `json:"resends"`          // our messages written again after a reconnect (messages_out - sent)
+	Resends        int `json:"resends"`          // our writes beyond the messages acknowledged: resends after reconnects (and what a reset caught in flight)
 	MonOldDropped  int `json:"mon_old_dropped"`  // resends the mon already had ("got old message")
 	MonSkipped     int `json:"mon_skipped"`      // seq jumps the mon logged (after a reset: a new session's first seq)
 	Handshakes     int `json:"handshakes"`       // completed handshakes (READY or SEQ) seen by our tap
@@ -94,38 +94,39 @@ func parsePeerLog(r io.Reader) ([]peerEvent, error) {
 
 func micros(us int64) time.Time { return time.UnixMicro(us) }
 
-// resets are the moments that may account for lost messages.
+// resets are the moments that end a session incarnation, and so may account for lost
+// messages: resets and remote resets reported on a connection of ours (not the ones our own
+// shutdown causes after a final drain), stops of our peer, restarts of the mon.
 type resets struct {
 	byConn  map[uint64][]time.Time // resets and remote resets per connection of ours
 	session []time.Time            // resets and remote resets of connections that carried messages
 	global  []time.Time            // our stops and the mon's restarts
 }
 
-// anySessionAfter reports whether a session connection was reset, or a restart happened, at
-// or after t (what may lose a message the mon queued for us).
-func (r *resets) anySessionAfter(t time.Time) bool {
-	for _, x := range append(slices.Clip(r.session), r.global...) {
-		if !x.Before(t) {
-			return true
+// never is the boundary of an incarnation that no reset ended.
+var never = time.Unix(1<<40, 0)
+
+// firstAfter is the first of the moments at or after t, or never.
+func firstAfter(t time.Time, lists ...[]time.Time) time.Time {
+	first := never
+	for _, l := range lists {
+		for _, x := range l {
+			if !x.Before(t) && x.Before(first) {
+				first = x
+			}
 		}
 	}
-	return false
+	return first
 }
 
-// after reports whether a reset of conn (or a global one) happened at or after t.
-func (r *resets) after(conn uint64, t time.Time) bool {
-	for _, x := range r.byConn[conn] {
-		if !x.Before(t) {
-			return true
-		}
-	}
-	for _, x := range r.global {
-		if !x.Before(t) {
-			return true
-		}
-	}
-	return false
+// endOfConn is when the incarnation a message sent on conn at t ended (never: it did not).
+func (r *resets) endOfConn(conn uint64, t time.Time) time.Time {
+	return firstAfter(t, r.byConn[conn], r.global)
 }
+
+// endOfSession is when the incarnation of whatever session carried a message the mon queued
+// at t ended.
+func (r *resets) endOfSession(t time.Time) time.Time { return firstAfter(t, r.session, r.global) }
 
 // verify checks both directions and tallies what happened.
 func verify(peer []peerEvent, mon []monLogEvent, outages []window) verdict {
@@ -141,18 +142,23 @@ func verify(peer []peerEvent, mon []monLogEvent, outages []window) verdict {
 // collectResets gathers the resets, restarts and crashes both logs report.
 func collectResets(v *verdict, peer []peerEvent, mon []monLogEvent) *resets {
 	rs := &resets{byConn: map[uint64][]time.Time{}}
-	starts := 0
+	starts, drained := 0, false
 	for _, ev := range peer {
 		switch ev.Event {
+		case "drain":
+			drained = true // our shutdown follows: its resets lose nothing that counts
 		case "reset", "remote_reset":
-			rs.byConn[ev.Conn] = append(rs.byConn[ev.Conn], micros(ev.TS))
+			if !drained {
+				rs.byConn[ev.Conn] = append(rs.byConn[ev.Conn], micros(ev.TS))
+			}
 		case "stop":
 			rs.global = append(rs.global, micros(ev.TS))
 		case "start":
 			starts++
+			drained = false
 		case "end":
 			if ev.Metrics != nil {
-				v.Resends += int(ev.Metrics.MessagesOut) - int(ev.Sent)
+				v.Resends += max(int(ev.Metrics.MessagesOut)-int(ev.Acked), 0)
 			}
 		}
 	}
@@ -239,18 +245,59 @@ func verifyToMon(v *verdict, peer []peerEvent, mon []monLogEvent, rs *resets, ou
 		v.MonDispatched++
 		times = append(times, ev.At)
 	}
-	for _, s := range sent {
-		if s.got {
-			continue
-		}
-		if rs.after(s.conn, s.at) {
-			v.LostToMon++
-			continue
-		}
-		v.fail("message %d (sent %s on connection %d) never reached the mon, and no reset accounts for it",
-			s.id, s.at.Format(time.StampMicro), s.conn)
-	}
+	checkPrefixes(v, sent, rs)
 	v.StallToMon = longestGap(times, outages)
+}
+
+// checkPrefixes: of the messages one incarnation carried, the mon dispatched a prefix (the
+// ones lost are those the reset that ended it caught in flight), and all of them if no reset
+// ended it.
+func checkPrefixes(v *verdict, sent []*sentMsg, rs *resets) {
+	type key struct {
+		conn uint64
+		end  time.Time
+	}
+	groups := map[key][]*sentMsg{}
+	var keys []key
+	for _, s := range sent {
+		k := key{s.conn, rs.endOfConn(s.conn, s.at)}
+		if groups[k] == nil {
+			keys = append(keys, k)
+		}
+		groups[k] = append(groups[k], s)
+	}
+	for _, k := range keys {
+		g := groups[k]
+		last := -1
+		for i, s := range g {
+			if s.got {
+				last = i
+			}
+		}
+		for i, s := range g {
+			switch {
+			case s.got:
+			case i < last:
+				v.fail("message %d (sent %s on connection %d) never reached the mon, though message %d sent after it on the same session did",
+					s.id, s.at.Format(time.StampMicro), s.conn, nextGot(g[i:]).id)
+			case k.end == never:
+				v.fail("message %d (sent %s on connection %d) never reached the mon, and no reset accounts for it",
+					s.id, s.at.Format(time.StampMicro), s.conn)
+			default:
+				v.LostToMon++
+			}
+		}
+	}
+}
+
+// nextGot is the first message of g the mon dispatched.
+func nextGot(g []*sentMsg) *sentMsg {
+	for _, s := range g {
+		if s.got {
+			return s
+		}
+	}
+	return g[len(g)-1]
 }
 
 // matchSent finds the message the mon dispatched: by stamp for a ping, else by front crc (the
@@ -317,21 +364,51 @@ func verifyFromMon(v *verdict, peer []peerEvent, mon []monLogEvent, rs *resets, 
 		got[ev.Stamp], lastStamp = true, max(lastStamp, ev.Stamp)
 	}
 	cutoff := drainCutoff(peer)
-	for _, ev := range q {
-		if ev.Message != "ping_reply" || got[ev.Stamp] {
-			continue
-		}
-		if rs.anySessionAfter(ev.At) || !ev.At.Before(cutoff) {
-			v.LostFromMon++
-			continue
-		}
-		v.fail("the mon queued a PING_REPLY stamped %s at %s that we never dispatched, and no reset accounts for it",
-			ev.Stamp, ev.At.Format(time.StampMilli))
-	}
+	checkEchoPrefixes(v, q, got, rs, cutoff)
 	inc.compareBetweenStamps(v, q, queued)
 	inc.compareTail(v, q, queued, cutoff, rs)
 	v.StallFromMon = longestGap(times, outages)
 	v.MaxLatencyPing = pingLatency(peer)
+}
+
+// checkEchoPrefixes: of the PING_REPLYs the mon queued within one session incarnation, we
+// dispatched a prefix, and all of them if no reset ended it (but those queued in the last second
+// of our final drain, which may still have been on their way).
+func checkEchoPrefixes(v *verdict, q []monLogEvent, got map[string]bool, rs *resets, cutoff time.Time) {
+	groups := map[time.Time][]monLogEvent{}
+	var ends []time.Time
+	for _, ev := range q {
+		if ev.Message != "ping_reply" {
+			continue
+		}
+		end := rs.endOfSession(ev.At)
+		if groups[end] == nil {
+			ends = append(ends, end)
+		}
+		groups[end] = append(groups[end], ev)
+	}
+	for _, end := range ends {
+		g := groups[end]
+		last := -1
+		for i, ev := range g {
+			if got[ev.Stamp] {
+				last = i
+			}
+		}
+		for i, ev := range g {
+			switch {
+			case got[ev.Stamp]:
+			case i < last:
+				v.fail("the mon queued a PING_REPLY stamped %s that we never dispatched, though we dispatched the one stamped %s queued after it on the same session",
+					ev.Stamp, g[last].Stamp)
+			case end == never && ev.At.Before(cutoff):
+				v.fail("the mon queued a PING_REPLY stamped %s at %s that we never dispatched, and no reset accounts for it",
+					ev.Stamp, ev.At.Format(time.StampMilli))
+			default:
+				v.LostFromMon++
+			}
+		}
+	}
 }
 
 // incarnations splits our dispatches into session incarnations: a reset or remote reset of the
@@ -428,7 +505,7 @@ func (in *incarnations) compareTail(v *verdict, q []monLogEvent, queued map[stri
 		return
 	}
 	a, ok := queued[seg[last].Stamp]
-	if !ok || rs.anySessionAfter(q[a].At) {
+	if !ok || rs.endOfSession(q[a].At) != never {
 		return
 	}
 	var before []monLogEvent
