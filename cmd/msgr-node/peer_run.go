@@ -249,8 +249,8 @@ func (p *peerNode) peerName(c *msgr.Connection) string {
 	return a.String()
 }
 
-// trace logs faults and accept decisions, and counts acknowledged messages. It runs with the connection locked: it must not
-// call a Connection method that locks it (State, Seqs, LastReplyTag, …).
+// trace logs faults and accept decisions, and counts acknowledged messages (msgr.Config.Tracer
+// says what a tracer may do).
 func (p *peerNode) trace(ev msgr.TraceEvent) {
 	switch ev.Kind {
 	case msgr.TraceFault:

@@ -33,7 +33,9 @@ func (h *history) monEv(ev monLogEvent) {
 func probeText(id uint64) string { return fmt.Sprintf("mon_probe(probe fsid name b #%d)", id) }
 
 // send: we send probe id on conn 1.
-func (h *history) send(id uint64) { h.peerEv(peerEvent{Event: "send", Conn: 1, ID: id, Kind: "probe", CRC: uint32(1000 + id)}) }
+func (h *history) send(id uint64) {
+	h.peerEv(peerEvent{Event: "send", Conn: 1, ID: id, Kind: "probe", CRC: uint32(1000 + id)})
+}
 
 // monGot: the mon dispatches probe id.
 func (h *history) monGot(id uint64) {
