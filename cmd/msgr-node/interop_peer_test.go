@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,14 +26,18 @@ var (
 const maxBackoff = 2 * time.Second
 
 // stallBound is the longest a session between two live peers may go without delivering
-// anything under injected socket failures, from Ceph's backoff: one WAIT (ms_max_backoff),
-// then up to six handshakes in a row failed by injected faults, each backing off twice as long
-// as the last (ms_initial_backoff 0.2 s, at most ms_max_backoff), plus 3 s for a loaded
-// machine. Six failed handshakes in a row at 1 in 50 failures per socket operation is a one in
-// tens of thousands event; a session that hangs stalls until the end of the run.
-func stallBound() time.Duration {
+// anything when each side fails one socket operation in failures, from Ceph's backoff: one
+// WAIT (ms_max_backoff), then k handshakes in a row failed by injected faults, each backing
+// off twice as long as the last (ms_initial_backoff 0.2 s, at most ms_max_backoff), plus 3 s
+// for a loaded machine. A handshake takes about 12 socket operations on the two sides, so it
+// fails with p = 1-(1-1/failures)^12; k is the run of failures whose chance p^k is below one
+// in a million (9 handshakes at 1 in 50: 18 s). A session that hangs stalls until the drain
+// gives up.
+func stallBound(failures int) time.Duration {
+	p := 1 - math.Pow(1-1/float64(failures), 12)
+	k := int(math.Ceil(math.Log(1e-6) / math.Log(p)))
 	ladder, b := time.Duration(0), 200*time.Millisecond
-	for range 6 {
+	for range k {
 		ladder += b
 		b = min(2*b, maxBackoff)
 	}
@@ -210,7 +215,7 @@ func checkLosslessRun(t *testing.T, m *twoMon, logPath string, outages []window,
 	if !finalDrain(peer) {
 		t.Errorf("the last run of the peer did not drain: messages left unacknowledged")
 	}
-	if b := stallBound(); time.Duration(v.StallToMon) > b || time.Duration(v.StallFromMon) > b {
+	if b := stallBound(*interopFailures); time.Duration(v.StallToMon) > b || time.Duration(v.StallFromMon) > b {
 		t.Errorf("a stall longer than Ceph's backoff explains (%v): to the mon %v, from the mon %v", b, v.StallToMon, v.StallFromMon)
 	}
 }

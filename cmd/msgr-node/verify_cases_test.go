@@ -207,3 +207,14 @@ func TestVerifierCatchesFromMon(t *testing.T) {
 		wantViolation(t, h, "never queued")
 	})
 }
+
+// The stall bound follows Ceph's backoff: 18 s at 1 in 50 socket failures (9 failed
+// handshakes in a row), longer at 1 in 20.
+func TestStallBound(t *testing.T) {
+	if got := stallBound(50); got != 18*time.Second {
+		t.Errorf("stallBound(50) = %v, want 18s", got)
+	}
+	if stallBound(20) <= stallBound(50) {
+		t.Errorf("stallBound(20) = %v: more failures must allow a longer stall", stallBound(20))
+	}
+}
