@@ -199,7 +199,11 @@ func TestDecodeIncompleteAndGarbage(t *testing.T) {
 
 func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{{}, {"bogus"}, {"ping"}, {"ping", "127.0.0.1"}, {"ping", "-x", "v1:1.2.3.4:1"},
-		{"serve"}, {"serve", "-addr", "nope"}, {"decode", "onlyone"}, {"decode", "-side", "both", "x"}, {"ping", "-name", "nobody", "v1:127.0.0.1:1"}} {
+		{"serve"}, {"serve", "-addr", "nope"}, {"decode", "onlyone"}, {"decode", "-side", "both", "x"}, {"ping", "-name", "nobody", "v1:127.0.0.1:1"},
+		{"peer"}, {"peer", "-addr", "127.0.0.1:1", "-fsid", "43073090-abd5-4d5b-a8fd-1fe645e6ca8c"},
+		{"peer", "-addr", "127.0.0.1:1", "-peer", "mon.a", "-fsid", "43073090-abd5-4d5b-a8fd-1fe645e6ca8c"},
+		{"peer", "-addr", "127.0.0.1:1", "-peer", "mon.a=v1:127.0.0.1:2", "-fsid", "not-a-uuid"},
+		{"peer", "-name", "osd.1", "-addr", "127.0.0.1:1", "-peer", "mon.a=v1:127.0.0.1:2", "-fsid", "43073090-abd5-4d5b-a8fd-1fe645e6ca8c"}} {
 		if code, _, errOut := run(args...); code != 2 || strings.Count(strings.TrimSpace(errOut), "\n") > 8 {
 			t.Errorf("%v: exit %d (want 2), stderr %q", args, code, errOut)
 		}

@@ -39,7 +39,7 @@ type monPeer struct {
 	addr wire.EntityAddr
 }
 
-const peerSynopsis = "msgr-node peer -name mon.b -rank 1 -addr IP:PORT -peer mon.a=v1:IP:PORT -fsid UUID [-rate N] [-size B] [-duration D] [-log FILE] [injection]"
+const peerSynopsis = "msgr-node peer -name mon.b -rank 1 -addr IP:PORT -peer mon.a=v1:IP:PORT -fsid UUID [-rate N] [-size B] [-duration D] [-log FILE] [-inject-socket-failures N]"
 
 // peerCmd runs a Go monitor peer until -duration passes (then it drains and exits) or until
 // SIGINT/SIGTERM or stop (then it stops at once, as a crash would, without draining).
@@ -87,7 +87,8 @@ func parsePeerFlags(args []string, stdout, stderr io.Writer) (peerOptions, int, 
 	fs.Uint64Var(&o.firstID, "first-id", 0, "id of the first message (0: one after the last id in -log)")
 	fs.DurationVar(&o.backoff, "max-backoff", 0, "ms_max_backoff (0: 15s)")
 	fs.StringVar(&o.logPath, "log", "", "append the JSON event log to FILE (default: stdout)")
-	o.inject.register(fs)
+	fs.Uint64Var(&o.inject.socketFailures, "inject-socket-failures", 0, "ms_inject_socket_failures: fail one socket read or write in N (0: off)")
+	fs.Uint64Var(&o.inject.seed, "inject-seed", 1, "seed of the injection decisions")
 	if ok, code := parseFlags(fs, args, peerSynopsis, stdout, stderr); !ok {
 		return o, code, false
 	}
@@ -112,9 +113,6 @@ func parsePeerFlags(args []string, stdout, stderr io.Writer) (peerOptions, int, 
 	}
 	if err == nil && (o.rate <= 0 || o.size < 0 || o.pingMix < 0) {
 		err = errors.New("-rate must be positive, -size and -ping-mix not negative")
-	}
-	if err == nil {
-		err = o.inject.check()
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "msgr-node peer: %v\n", err)

@@ -25,7 +25,7 @@ import (
 //	send          Peer, Conn, ID, Kind, Type, CRC (of the front), Stamp (MMonPing)
 //	send_failed   Peer, ID, Reason (the connection was closed: the message was never queued)
 //	dispatch      Peer, Conn, Seq, Type, Kind, CRC, FrontLen, DataLen, Stamp (MMonPing)
-//	reply         Dir (sent: we accepted; received: we connected), Tag, GlobalSeq, ConnectSeq, Local, Remote
+//	reply         Dir (sent: we accepted; received: we connected), Sock, Tag, GlobalSeq, ConnectSeq, Local, Remote
 //	connect, accept, reset, remote_reset, refused    Peer, Conn (connect: Tag, the last reply)
 //	fault         Peer, Conn, State, Class, Reason
 //	decision      Peer, Conn, Rule (an accept decision, msgr1-protocol.md §3.2)
@@ -49,6 +49,7 @@ type peerEvent struct {
 	DataLen  int    `json:"data_len,omitempty"`
 
 	Dir        string `json:"dir,omitempty"`
+	Sock       uint64 `json:"sock,omitempty"`
 	Tag        string `json:"tag,omitempty"`
 	GlobalSeq  uint32 `json:"global_seq,omitempty"`
 	ConnectSeq uint32 `json:"connect_seq,omitempty"`
@@ -269,7 +270,7 @@ func (p *peerNode) reply(r tappedReply) {
 	if r.Sent {
 		dir = "sent"
 	}
-	p.write(peerEvent{Event: "reply", Dir: dir, Tag: r.Reply.Tag.String(), GlobalSeq: r.Reply.GlobalSeq,
+	p.write(peerEvent{Event: "reply", Dir: dir, Sock: r.Sock, Tag: r.Reply.Tag.String(), GlobalSeq: r.Reply.GlobalSeq,
 		ConnectSeq: r.Reply.ConnectSeq, Local: r.Local.String(), Remote: r.Remote.String()})
 }
 

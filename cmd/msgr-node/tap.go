@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/netip"
+	"sync/atomic"
 
 	"github.com/msgrsim/msgrsim/msgr/netio"
 	"github.com/msgrsim/msgrsim/msgr/wire"
@@ -15,11 +16,13 @@ import (
 type replyTap struct {
 	netio.Stack
 	report func(r tappedReply)
+	socks  atomic.Uint64 // sockets numbered in the order they were made
 }
 
 // tappedReply is one connect reply seen on a socket.
 type tappedReply struct {
-	Sent          bool // written by us (we accepted the socket), else read by us (we connected)
+	Sent          bool   // written by us (we accepted the socket), else read by us (we connected)
+	Sock          uint64 // the socket's number (addresses can be reused over a long run)
 	Local, Remote netip.AddrPort
 	Reply         wire.ConnectReply
 }
@@ -29,7 +32,7 @@ func (t *replyTap) Connect(addr netip.AddrPort) (netio.Socket, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &tapSocket{Socket: s, sent: false, p: replyParser{report: t.report}}, nil
+	return &tapSocket{Socket: s, sent: false, id: t.socks.Add(1), p: replyParser{report: t.report}}, nil
 }
 
 func (t *replyTap) Listen(addr netip.AddrPort, backlog int) (netio.Listener, error) {
@@ -37,12 +40,12 @@ func (t *replyTap) Listen(addr netip.AddrPort, backlog int) (netio.Listener, err
 	if err != nil {
 		return nil, err
 	}
-	return &tapListener{Listener: l, report: t.report}, nil
+	return &tapListener{Listener: l, t: t}, nil
 }
 
 type tapListener struct {
 	netio.Listener
-	report func(tappedReply)
+	t *replyTap
 }
 
 func (l *tapListener) Accept() (netio.Socket, error) {
@@ -50,7 +53,7 @@ func (l *tapListener) Accept() (netio.Socket, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &tapSocket{Socket: s, sent: true, p: replyParser{report: l.report}}, nil
+	return &tapSocket{Socket: s, sent: true, id: l.t.socks.Add(1), p: replyParser{report: l.t.report}}, nil
 }
 
 // tapSocket feeds the server-to-client direction of its connection to a replyParser: what it
@@ -58,6 +61,7 @@ func (l *tapListener) Accept() (netio.Socket, error) {
 type tapSocket struct {
 	netio.Socket
 	sent bool
+	id   uint64
 	p    replyParser
 }
 
@@ -118,7 +122,7 @@ func (p *replyParser) feed(s *tapSocket, b []byte) {
 			p.done = true
 			return
 		}
-		p.report(tappedReply{Sent: s.sent, Local: s.LocalAddr(), Remote: s.RemoteAddr(), Reply: r})
+		p.report(tappedReply{Sent: s.sent, Sock: s.id, Local: s.LocalAddr(), Remote: s.RemoteAddr(), Reply: r})
 		p.skip = int(r.AuthorizerLen)
 		switch r.Tag {
 		case wire.TagSeq:

@@ -54,6 +54,8 @@ type verdict struct {
 	ReplyTagsReceived map[string]int `json:"reply_tags_received"` // connect reply tags we read (as connector)
 	MonGot            map[string]int `json:"mon_connect_got"`     // reply tags the mon logged as connector
 	Patterns          map[string]int `json:"handshake_patterns"`  // reply tag sequences of completed handshakes, e.g. RETRY_GLOBAL>SEQ
+	Decisions         map[string]int `json:"decisions"`           // our accept decisions by rule (msgr1-protocol.md §3.2)
+	LongestRetrySess  int            `json:"longest_retry_session_chain"`
 }
 
 // Dur is a duration that marshals as "1.5s".
@@ -131,7 +133,7 @@ func (r *resets) endOfSession(t time.Time) time.Time { return firstAfter(t, r.se
 // verify checks both directions and tallies what happened.
 func verify(peer []peerEvent, mon []monLogEvent, outages []window) verdict {
 	v := verdict{ReplyTagsSent: map[string]int{}, ReplyTagsReceived: map[string]int{}, MonGot: map[string]int{},
-		Patterns: map[string]int{}}
+		Patterns: map[string]int{}, Decisions: map[string]int{}}
 	rs := collectResets(&v, peer, mon)
 	verifyToMon(&v, peer, mon, rs, outages)
 	verifyFromMon(&v, peer, mon, rs, outages)
@@ -611,6 +613,9 @@ func pingLatency(peer []peerEvent) Dur {
 func tallyHandshakes(v *verdict, peer []peerEvent, mon []monLogEvent) {
 	seqs := map[string][]string{}
 	for _, ev := range peer {
+		if ev.Event == "decision" {
+			v.Decisions[ev.Rule]++
+		}
 		if ev.Event != "reply" {
 			continue
 		}
@@ -619,11 +624,16 @@ func tallyHandshakes(v *verdict, peer []peerEvent, mon []monLogEvent) {
 		} else {
 			v.ReplyTagsReceived[ev.Tag]++
 		}
-		key := ev.Dir + " " + ev.Local + " " + ev.Remote
+		key := fmt.Sprint(ev.Dir, ev.Sock, ev.Local, ev.Remote)
 		seqs[key] = append(seqs[key], ev.Tag)
-		if ev.Tag == "READY" || ev.Tag == "SEQ" {
+		v.LongestRetrySess = max(v.LongestRetrySess, trailing(seqs[key], "RETRY_SESSION"))
+		switch ev.Tag {
+		case "READY", "SEQ":
 			v.Patterns[strings.Join(seqs[key], ">")]++
 			v.Handshakes++
+			delete(seqs, key)
+		case "RETRY_GLOBAL", "RETRY_SESSION", "RESETSESSION", "CHALLENGE_AUTHORIZER":
+		default: // WAIT, BADPROTOVER, …: the connector leaves the socket
 			delete(seqs, key)
 		}
 	}
@@ -632,6 +642,15 @@ func tallyHandshakes(v *verdict, peer []peerEvent, mon []monLogEvent) {
 			v.MonGot[ev.Tag]++
 		}
 	}
+}
+
+// trailing counts how many of the last elements of tags are tag.
+func trailing(tags []string, tag string) int {
+	n := 0
+	for i := len(tags) - 1; i >= 0 && tags[i] == tag; i-- {
+		n++
+	}
+	return n
 }
 
 // hasPattern reports whether a completed handshake's tag sequence contains tag.
@@ -654,7 +673,8 @@ func (v verdict) String() string {
 		v.Handshakes, v.SessionResets, v.MonRestarts, v.PeerRestarts, v.MonCrashes)
 	fmt.Fprintf(&b, "longest stall: to the mon %v, from the mon %v; longest ping echo %v\n", v.StallToMon, v.StallFromMon, v.MaxLatencyPing)
 	fmt.Fprintf(&b, "reply tags we sent %v, received %v; the mon logged %v\n", sortedMap(v.ReplyTagsSent), sortedMap(v.ReplyTagsReceived), sortedMap(v.MonGot))
-	fmt.Fprintf(&b, "handshake patterns %v\n", sortedMap(v.Patterns))
+	fmt.Fprintf(&b, "handshake patterns %v; longest RETRY_SESSION chain on a socket %d\n", sortedMap(v.Patterns), v.LongestRetrySess)
+	fmt.Fprintf(&b, "our accept decisions %v\n", sortedMap(v.Decisions))
 	for _, s := range v.Violations {
 		fmt.Fprintf(&b, "VIOLATION: %s\n", s)
 	}
