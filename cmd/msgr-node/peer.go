@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -144,15 +145,11 @@ func (l *peerList) Set(s string) error {
 // sent as the raw bytes).
 func parseUUID(s string) ([16]byte, error) {
 	var u [16]byte
-	h := strings.ReplaceAll(s, "-", "")
-	if len(h) != 32 || len(s) != 36 {
+	b, err := hex.DecodeString(strings.ReplaceAll(s, "-", ""))
+	if err != nil || len(b) != len(u) || len(s) != 36 || strings.Count(s, "-") != 4 {
 		return u, fmt.Errorf("bad -fsid %q: want a UUID", s)
 	}
-	for i := range u {
-		if _, err := fmt.Sscanf(h[2*i:2*i+2], "%02x", &u[i]); err != nil {
-			return u, fmt.Errorf("bad -fsid %q: want a UUID", s)
-		}
-	}
+	copy(u[:], b)
 	return u, nil
 }
 
