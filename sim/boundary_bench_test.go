@@ -59,4 +59,6 @@ func BenchmarkFrameTracker(b *testing.B) {
 	}
 }
 
-func simnetAddr(i byte) netip.AddrPort { return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, i}), 6800) }
+func simnetAddr(i byte) netip.AddrPort {
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, i}), 6800)
+}
