@@ -158,3 +158,43 @@ func BenchmarkDissectSmallMessages(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkWalk walks both directions of a conversation of small messages in writes of the
+// given size, the client told the server's reply as the simulator's tracker does.
+func BenchmarkWalk(b *testing.B) {
+	c2s, s2c := smallConversation(1000)
+	var c, s Walker
+	for _, chunk := range []int{1, 61, 4096} {
+		b.Run("write="+strconv.Itoa(chunk), func(b *testing.B) {
+			b.SetBytes(int64(len(c2s) + len(s2c)))
+			b.ReportAllocs()
+			for b.Loop() {
+				c.Reset(ClientToServer)
+				s.Reset(ServerToClient)
+				walkChunks(&s, &c, s2c, chunk)
+				walkChunks(&c, &s, c2s, chunk)
+			}
+		})
+	}
+}
+
+// walkChunks walks data with w in chunks, telling other what the reply and connect say.
+func walkChunks(w, other *Walker, data []byte, chunk int) {
+	for off := 0; off < len(data); off += chunk {
+		for p := data[off:min(off+chunk, len(data))]; len(p) > 0; {
+			n, e := w.Next(p)
+			if n == 0 {
+				return
+			}
+			p = p[n:]
+			switch {
+			case e == nil:
+			case e.Kind == ElemReply:
+				other.PeerReply(e.Tag)
+				other.SetPeerFeatures(e.Reply.Features)
+			case e.Kind == ElemConnect:
+				other.SetPeerFeatures(e.Connect.Features)
+			}
+		}
+	}
+}
