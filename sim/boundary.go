@@ -11,7 +11,7 @@ import (
 )
 
 // frameTracker follows the msgr1 structure of every simulated stream as it is written (a
-// simnet.Observer) and uses it to bias how many bytes each write, delivery and read moves (a
+// simnet.Observer, walking each stream with a wire.Walker) and uses it to bias how many bytes each write, delivery and read moves (a
 // simnet.Chunker): with some probability a chunk ends exactly at, one byte before, or one byte
 // after a msgr1 boundary — banner, address, connect, reply, seq, tag, header, crc field,
 // front/middle/data, footer — where parsers are most likely to get partial reads wrong. It
