@@ -70,6 +70,7 @@ func (c *chunker) next(left int) int {
 
 // side is one direction being walked in chunks.
 type side struct {
+	dir   Direction
 	w     Walker
 	data  []byte
 	pos   int // bytes handed to the walker
@@ -79,7 +80,7 @@ type side struct {
 }
 
 func newSide(dir Direction, data []byte, ch *chunker) *side {
-	s := &side{data: data, ch: ch}
+	s := &side{dir: dir, data: data, ch: ch}
 	s.w.Reset(dir)
 	return s
 }
@@ -157,7 +158,7 @@ func checkTiling(s *side) error {
 	var at uint64
 	for i, e := range s.out {
 		if e.Off != at || e.Len == 0 {
-			return fmt.Errorf("%v element %d (%v) at %d+%d, want offset %d", s.w.client, i, e.Kind, e.Off, e.Len, at)
+			return fmt.Errorf("%v element %d (%v) at %d+%d, want offset %d", s.dir, i, e.Kind, e.Off, e.Len, at)
 		}
 		if e.Bytes != nil && uint64(len(e.Bytes)) != e.Len {
 			return fmt.Errorf("element %d: %d bytes for length %d", i, len(e.Bytes), e.Len)
