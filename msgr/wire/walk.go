@@ -200,7 +200,7 @@ type Walker struct {
 	off      uint64    // stream offset of the next byte
 	start    uint64    // stream offset of the element in progress
 	need     uint64    // its length
-	have     int       // bytes of a fixed-size element gathered into scratch
+	hold     bool      // it is fixed-size: gathered into scratch unless it lies whole in the input
 	frame    FrameKind // the frame in progress
 	connects int       // client: connect messages walked
 	replies  []Tag     // client: the reply to each connect, as told
@@ -271,53 +271,54 @@ func (w *Walker) PeerReply(tag Tag) {
 // byte and never more than the rest of the element in progress, so a caller loops until p is
 // used up.
 func (w *Walker) Next(p []byte) (int, *Element) {
+	// Bytes that do not complete the element in progress (inlined: the common case when
+	// bytes come one at a time or sections in pieces).
+	if end := w.off + uint64(len(p)); end < w.start+w.need {
+		if w.hold {
+			copy(w.scratch[w.off-w.start:], p)
+		}
+		w.off = end
+		return len(p), nil
+	}
+	return w.next(p)
+}
+
+// next walks the bytes of p that complete the element in progress.
+func (w *Walker) next(p []byte) (int, *Element) {
 	if len(p) == 0 || w.step == wAwaitReply || w.step >= wClosed {
 		return 0, nil
 	}
-	if w.step == wConnectAuth || w.step == wReplyAuth || (w.step >= wFront && w.step <= wData) {
-		return w.skip(p)
+	n := w.start + w.need - w.off
+	var b []byte
+	switch {
+	case !w.hold: // an authorizer or section: walked, not held
+	case w.off == w.start: // whole in p
+		b = p[:n:n]
+	default:
+		copy(w.scratch[w.off-w.start:w.need], p[:n])
+		b = w.scratch[:w.need:w.need]
 	}
-	return w.gather(p)
-}
-
-// skip walks bytes of an element that is not held: an authorizer or a section.
-func (w *Walker) skip(p []byte) (int, *Element) {
-	left := w.start + w.need - w.off
-	if uint64(len(p)) < left {
-		w.off += uint64(len(p))
-		return len(p), nil
-	}
-	w.off += left
-	return int(left), w.complete(nil)
-}
-
-// gather walks bytes of a fixed-size element: in place when it lies whole in p, else copied
-// into scratch until complete.
-func (w *Walker) gather(p []byte) (int, *Element) {
-	need := int(w.need)
-	if w.have == 0 && len(p) >= need {
-		w.off += w.need
-		return need, w.complete(p[:need:need])
-	}
-	k := copy(w.scratch[w.have:need], p)
-	w.have += k
-	w.off += uint64(k)
-	if w.have < need {
-		return k, nil
-	}
-	w.have = 0
-	return k, w.complete(w.scratch[:need:need])
+	w.off += n
+	return int(n), w.complete(b)
 }
 
 // begin starts the element of step s; n is its length when the step has no fixed size.
 func (w *Walker) begin(s walkStep, n uint64) {
 	info := &stepInfo[s]
-	w.step, w.start, w.need = s, w.off, info.size
+	w.step, w.start, w.need, w.hold = s, w.off, info.size, info.size != 0
 	if info.size == 0 {
 		w.need = n
 	}
 	if info.frame != 0 || s == wTag {
 		w.frame = info.frame
+	}
+}
+
+// stop makes the walk wait (wAwaitReply) or end (wClosed, wBadTag): no element in progress.
+func (w *Walker) stop(s walkStep) {
+	w.step, w.start, w.need, w.hold = s, w.off, 0, false
+	if s != wBadTag {
+		w.frame = 0
 	}
 }
 
@@ -357,7 +358,7 @@ func (w *Walker) walkedConnect(e *Element, b []byte) {
 			return
 		}
 	}
-	w.step, w.frame = wAwaitReply, 0
+	w.stop(wAwaitReply)
 	if len(w.replies) >= w.connects {
 		w.clientReply(w.replies[w.connects-1])
 	}
@@ -400,7 +401,7 @@ func (w *Walker) opened(tag Tag) {
 	case TagReady:
 		w.begin(wTag, 0)
 	default:
-		w.step, w.frame = wClosed, 0
+		w.stop(wClosed)
 	}
 }
 
@@ -446,7 +447,7 @@ func (w *Walker) walkedTag(e *Element, tag Tag) {
 	case TagKeepalive, TagClose:
 		w.begin(wTag, 0)
 	default:
-		w.step = wBadTag
+		w.stop(wBadTag)
 	}
 }
 
