@@ -271,8 +271,8 @@ func (w *Walker) PeerReply(tag Tag) {
 // byte and never more than the rest of the element in progress, so a caller loops until p is
 // used up.
 func (w *Walker) Next(p []byte) (int, *Element) {
-	// Bytes that do not complete the element in progress (inlined: the common case when
-	// bytes come one at a time or sections in pieces).
+	// The short path: bytes that do not complete the element in progress (the common case
+	// when bytes come one at a time or sections in pieces).
 	if end := w.off + uint64(len(p)); end < w.start+w.need {
 		if w.hold {
 			copy(w.scratch[w.off-w.start:], p)
