@@ -120,7 +120,7 @@ func decodeFiles(side, file, peerFile string, stdout, stderr io.Writer) int {
 				sum.MessageTypes[fmt.Sprint(f.Msg.Header.Type)]++
 			}
 		}
-		describeStop(&sum, s, len(data), err, replies)
+		describeStop(&sum, s, data, err, replies)
 	}
 	_ = enc.Encode(sum)
 	return 0
@@ -128,8 +128,9 @@ func decodeFiles(side, file, peerFile string, stdout, stderr io.Writer) int {
 
 // describeStop fills in where the stream stopped, whether its handshake finished, and its
 // handshake addresses.
-func describeStop(sum *decodeSummary, s *wire.Stream, n int, err error, replies []string) {
-	sum.Truncated = truncatedAt(s, err, n)
+func describeStop(sum *decodeSummary, s *wire.Stream, data []byte, err error, replies []string) {
+	n := len(data)
+	sum.Truncated = truncatedAt(s, data, err)
 	if sum.Truncated == nil && err == nil && s.Len() == n {
 		sum.Truncated = owedElement(s, n, replies)
 	}

@@ -97,23 +97,44 @@ var frameKinds = func() map[string]wire.FrameKind {
 	return m
 }()
 
-// truncatedAt reads where the dissector found the stream cut inside an element.
-func truncatedAt(s *wire.Stream, err error, dataLen int) *stopPoint {
+// truncatedAt reads where the dissector found the stream cut inside an element. Need counts
+// from the element's start: a handshake element's size (with its authorizer), or a session
+// frame's tag, header, sections and footer (tag and header when the header is cut).
+func truncatedAt(s *wire.Stream, data []byte, err error) *stopPoint {
 	var de *wire.DecodeError
-	if !errors.Is(err, wire.ErrTruncated) || !errors.As(err, &de) {
+	if !errors.Is(err, wire.ErrTruncated) || !errors.As(err, &de) || de.Offset > len(data) {
 		return nil
 	}
-	name := de.What
-	if _, kind, ok := strings.Cut(de.What, " "); ok {
-		if k, known := frameKinds[kind]; known {
-			name = elementName(s.Dir, k, s.Count(wire.FrameAddr))
+	sp := &stopPoint{In: de.What, Offset: de.Offset, Have: len(data) - de.Offset}
+	_, name, _ := strings.Cut(de.What, " ")
+	k, known := frameKinds[name]
+	switch {
+	case known && k >= wire.FrameMsg:
+		sp.In, sp.Need = k.String(), frameNeed(k, data[de.Offset:], s.OldFooter)
+	case known:
+		sp.In = elementName(s.Dir, k, s.Count(wire.FrameAddr))
+		fallthrough
+	default:
+		if m := reNeed.FindStringSubmatch(err.Error()); m != nil {
+			sp.Need, _ = strconv.Atoi(m[1])
 		}
 	}
-	sp := &stopPoint{In: name, Offset: de.Offset, Have: dataLen - de.Offset}
-	if m := reNeed.FindStringSubmatch(err.Error()); m != nil {
-		sp.Need, _ = strconv.Atoi(m[1])
-	}
 	return sp
+}
+
+// frameNeed is the length of a session frame of kind k whose first bytes are rest.
+func frameNeed(k wire.FrameKind, rest []byte, oldFooter bool) int {
+	switch k {
+	case wire.FrameMsg:
+		h, err := wire.DecodeHeader(rest[min(1, len(rest)):], false)
+		if err != nil {
+			return 1 + wire.HeaderLen
+		}
+		return 1 + wire.HeaderLen + int(h.FrontLen) + int(h.MiddleLen) + int(h.DataLen) + wire.FooterSize(!oldFooter)
+	case wire.FrameAck, wire.FrameKeepalive2, wire.FrameKeepalive2Ack:
+		return 1 + 8
+	}
+	return 1
 }
 
 // owedElement returns the element a stream that ended cleanly still owes, if any: the rest of

@@ -308,3 +308,36 @@ func TestPingNobodyFails(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q: want 1 and one clear line", code, errOut)
 	}
 }
+
+// A stream cut inside an element says which element, where it starts, how long it is and how
+// much of it arrived; inside the handshake the annotator says the same (its words for these
+// three cuts of ceph-s-msgr1.conn0.c2s.bin: "client addr: need 136 bytes at offset 9, only 91
+// left", "ceph_msg_connect: need 33 bytes at offset 145, only 15 left"; inside a message it
+// counts from the header's end: "message body + footer: need 81 bytes at offset 249, only 51").
+func TestDecodeSaysWhereItStopped(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(streams, "ceph-s-msgr1.conn0.c2s.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		cut  int
+		want stopPoint
+	}{
+		{100, stopPoint{In: "client addr", Offset: 9, Need: 136, Have: 91}},
+		{160, stopPoint{In: "ceph_msg_connect", Offset: 145, Need: 33, Have: 15}},
+		{300, stopPoint{In: "MSG", Offset: 195, Need: 1 + 53 + 60 + 21, Have: 105}},
+	} {
+		file := filepath.Join(t.TempDir(), "cut.bin")
+		if err := os.WriteFile(file, data[:c.cut], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut := run("decode", "-side", "client", file, "-peer", filepath.Join(streams, "ceph-s-msgr1.conn0.s2c.bin"))
+		var sum decodeSummary
+		if code != 0 || json.Unmarshal([]byte(lastLine(out)), &sum) != nil {
+			t.Fatalf("cut at %d: exit %d, %s", c.cut, code, errOut)
+		}
+		if sum.Complete || sum.Truncated == nil || *sum.Truncated != c.want {
+			t.Errorf("cut at %d: complete %v, truncated %+v; want %+v", c.cut, sum.Complete, sum.Truncated, c.want)
+		}
+	}
+}
