@@ -11,7 +11,7 @@ import (
 // replyTap wraps a netio.Stack and reports every connect reply that crosses its sockets: the
 // replies read by a connecting socket and the replies written by an accepted one. The
 // messenger does not report them (its tracer sees states, not reply tags), and a wire-level
-// account is what a reader of a capture would see. Parsing stops once a reply opens the
+// account is what a reader of a capture would see. The walk stops once a reply opens the
 // session (READY or SEQ), so the data path pays one branch per read or write.
 type replyTap struct {
 	netio.Stack
@@ -88,48 +88,26 @@ func (s *tapSocket) Writev(bufs [][]byte) (int, error) {
 	return n, err
 }
 
-// replyParser follows a server-to-client byte stream through the handshake: the 281-byte
-// greeting, then connect replies (26 bytes, an authorizer, and 8 bytes after SEQ) until one
-// opens the session.
+// replyParser walks a server-to-client byte stream through the handshake with wire's msgr1
+// walker and reports each connect reply, until one opens the session or ends the handshake.
 type replyParser struct {
-	report  func(tappedReply)
-	pending []byte // bytes of the element being read
-	skip    int    // bytes still to skip (greeting, authorizer, seq)
-	started bool
-	done    bool
+	report func(tappedReply)
+	w      *wire.Walker
+	done   bool
 }
 
 func (p *replyParser) feed(s *tapSocket, b []byte) {
-	if !p.started {
-		p.started, p.skip = true, wire.ServerGreetingLen
+	if p.w == nil {
+		p.w = wire.NewWalker(wire.ServerToClient)
 	}
 	for len(b) > 0 && !p.done {
-		if p.skip > 0 {
-			k := min(p.skip, len(b))
-			p.skip -= k
-			b = b[k:]
-			continue
+		n, e := p.w.Next(b)
+		b = b[n:]
+		if e != nil && e.Kind == wire.ElemReply {
+			p.report(tappedReply{Sent: s.sent, Sock: s.id, Local: s.LocalAddr(), Remote: s.RemoteAddr(), Reply: e.Reply})
 		}
-		k := min(wire.ConnectReplyLen-len(p.pending), len(b))
-		p.pending = append(p.pending, b[:k]...)
-		b = b[k:]
-		if len(p.pending) < wire.ConnectReplyLen {
-			return
-		}
-		r, err := wire.DecodeConnectReply(p.pending, wire.DefaultLimits())
-		p.pending = p.pending[:0]
-		if err != nil {
-			p.done = true
-			return
-		}
-		p.report(tappedReply{Sent: s.sent, Sock: s.id, Local: s.LocalAddr(), Remote: s.RemoteAddr(), Reply: r})
-		p.skip = int(r.AuthorizerLen)
-		switch r.Tag {
-		case wire.TagSeq:
-			p.skip += wire.SeqLen
-			p.done = true
-		case wire.TagReady:
-			p.done = true
+		if ph := p.w.Phase(); n == 0 || ph == wire.PhaseSeq || ph >= wire.PhaseSession {
+			p.done, p.w = true, nil
 		}
 	}
 }
