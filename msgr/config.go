@@ -30,8 +30,13 @@ type Config struct {
 	ExplicitNonce bool
 	Stack         netio.Stack   // the network: epoll.Stack or a simnet host (required)
 	Runtime       event.Runtime // who drives the event centers (nil: a GoRuntime)
-	Rand          *detrand.Rand // the random source (nil: seeded from the stack clock's wall time)
-	Workers       int           // ms_async_op_threads (0: 3)
+	// Rand is the random source (nonce, backoff jitter, dispatch-delay draws); the simulator
+	// passes its recorded one. nil: a source seeded with Seed.
+	Rand *detrand.Rand
+	// Seed seeds the random source when Rand is nil, so that another module can repeat a
+	// messenger's random choices. 0: seeded from the stack clock's wall time.
+	Seed    uint64
+	Workers int // ms_async_op_threads (0: 3)
 	// Pool, if set, is a worker pool shared with other messengers of the process, as Ceph's
 	// NetworkStack workers are shared by every messenger of a CephContext. Its owner creates
 	// and starts it (event.NewPool on the same Stack) and stops it once every messenger using
@@ -103,7 +108,11 @@ func (cfg *Config) setDefaults() {
 		cfg.Runtime = &event.GoRuntime{Logger: cfg.Logger}
 	}
 	if cfg.Rand == nil {
-		cfg.Rand = detrand.NewSeeded(uint64(cfg.Stack.Clock().Wall().UnixNano()))
+		seed := cfg.Seed
+		if seed == 0 {
+			seed = uint64(cfg.Stack.Clock().Wall().UnixNano())
+		}
+		cfg.Rand = detrand.NewSeeded(seed)
 	}
 	if cfg.DispatchThrottleBytes == 0 {
 		cfg.DispatchThrottleBytes = DefaultDispatchThrottleBytes

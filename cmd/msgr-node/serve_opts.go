@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/msgrsim/msgrsim/internal/detrand"
 	"github.com/msgrsim/msgrsim/msgr"
 	"github.com/msgrsim/msgrsim/msgr/netio"
 	"github.com/msgrsim/msgrsim/msgr/netio/inject"
@@ -88,5 +87,5 @@ func (f *injectFlags) dispatchDelay() *msgr.InjectDelay {
 		return nil
 	}
 	const den = 1_000_000
-	return &msgr.InjectDelay{Types: ts, Probability: detrand.Ratio{Num: uint64(f.delayProb * den), Den: den}, Max: f.delayMax}
+	return &msgr.InjectDelay{Types: ts, Probability: netio.Ratio{Num: uint64(f.delayProb * den), Den: den}, Max: f.delayMax}
 }
