@@ -5,5 +5,11 @@
 // time.Tick, time.NewTimer, time.NewTicker, time.AfterFunc; importing math/rand,
 // math/rand/v2 or crypto/rand (use internal/detrand); `select` with more than one case; and
 // ranging over a map unless the loop carries a `//lint:ordered` comment explaining why the
-// order cannot leak (for example, keys collected and then sorted).
+// order cannot leak (for example, keys collected and then sorted). The test Host of proto.Conn
+// (msgr/proto/prototest) and the fuzz harnesses of the core (fuzz/protofuzz, fuzz/wirefuzz)
+// follow the same rules.
+//
+// A second rule keeps test machinery out of production: no non-test file under msgr/
+// imports internal/fuzzing or a package under fuzz/ (whatever its build tags), and only tests
+// and the fuzz harnesses import msgr/proto/prototest.
 package lint
