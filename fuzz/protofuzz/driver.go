@@ -55,13 +55,13 @@ type driver struct {
 	m      *prototest.Msgr
 	n      *prototest.Node
 	c      *proto.Conn
-	watch  *watch
+	watch  watch
 	sched  []byte
 	stream []byte
 	chunk  int
 	tid    uint64
 	// tamper, when set, changes what check sees (the tests of the checks).
-	tamper func(v *view)
+	tamper func(v view) view
 }
 
 // newDriver parses an input and starts the connection (a connector is connected at once).
@@ -100,8 +100,8 @@ func (d *driver) newWorld(tweak func(*proto.Config)) {
 	cfg := d.cfg
 	d.w = prototest.New()
 	d.w.Quiet = true
-	d.watch = &watch{w: d.w}
-	d.w.Watch = d.watch
+	d.watch.w = d.w
+	d.w.Watch = &d.watch
 	m := d.w.NewMsgr(cfg.name, cfg.myAddr, cfg.cluster, cfg.policyFor(wire.EntityOSD))
 	m.Cfg = cfg.connConfig()
 	if tweak != nil {
@@ -298,23 +298,27 @@ func (d *driver) advance(by time.Duration) {
 // view is what the checks between two actions look at, read through the connection's
 // exported API (proto.Conn.Inspect for what it holds).
 type view struct {
-	state     proto.State
-	armed     bool // a timer is armed
-	server    bool // the policy in force is a server's
-	sock      bool // the connection holds a socket
-	hasOutput bool
-	queued    int // messages waiting to be sent or acknowledged
-	ins       proto.Inspection
+	state  proto.State
+	armed  bool // a timer is armed
+	server bool // the policy in force is a server's
+	sock   bool // the connection holds a socket
+	// orphanOutput: output is pending while the connection holds no socket (HasOutput is
+	// asked only then: it may encode the next message).
+	orphanOutput bool
+	ins          proto.Inspection
 }
 
-func (d *driver) view() view {
-	_, armed := d.c.NextDeadline()
-	v := view{state: d.c.State(), armed: armed, server: d.c.Policy().Server, sock: d.n.Sock != nil,
-		hasOutput: d.c.HasOutput(), queued: d.c.Queued(), ins: d.c.Inspect()}
-	if d.tamper != nil {
-		d.tamper(&v)
+// look fills v (it runs between any two actions: v is filled in place, not copied).
+func (d *driver) look(v *view) {
+	_, v.armed = d.c.NextDeadline()
+	v.state, v.sock, v.ins = d.c.State(), d.n.Sock != nil, d.c.Inspect()
+	v.orphanOutput = !v.sock && d.c.HasOutput()
+	if v.state == proto.StateStandby {
+		v.server = d.c.Policy().Server
 	}
-	return v
+	if d.tamper != nil {
+		*v = d.tamper(*v)
+	}
 }
 
 // check tests the properties that hold between any two actions.
@@ -322,7 +326,8 @@ func (d *driver) check() error {
 	if len(d.w.Problems) > 0 {
 		return errors.New(d.w.Problems[0])
 	}
-	v := d.view()
+	var v view
+	d.look(&v)
 	if err := checkBounds(&v); err != nil {
 		return err
 	}
@@ -331,10 +336,10 @@ func (d *driver) check() error {
 		return fmt.Errorf("stalled: no timer armed in %v", v.state)
 	case v.state == proto.StateStandby && !v.server && (v.ins.Queued > 0 || v.ins.KeepalivePending):
 		return fmt.Errorf("a non-server STANDBY holds %d messages (keepalive %v)", v.ins.Queued, v.ins.KeepalivePending)
-	case !v.sock && v.hasOutput:
+	case v.orphanOutput:
 		return fmt.Errorf("output pending in %v without a socket", v.state)
-	case v.state == proto.StateClosed && v.queued > 0:
-		return fmt.Errorf("CLOSED holds %d messages", v.queued)
+	case v.state == proto.StateClosed && v.ins.Queued+v.ins.Sent > 0:
+		return fmt.Errorf("CLOSED holds %d messages", v.ins.Queued+v.ins.Sent)
 	}
 	return nil
 }

@@ -86,7 +86,7 @@ func TestChecksHaveTeeth(t *testing.T) {
 		{"fault without a reason", nil, func(d *driver) { d.n.Faulted(proto.StateOpened, nil) }, "without a reason"},
 		{"leaving CLOSED", nil, func(d *driver) { d.n.StateChanged(proto.StateClosed, proto.StateOpened) }, "left CLOSED"},
 		{"unknown state", nil, func(d *driver) { d.n.StateChanged(proto.StateOpened, numStates) }, "unknown state"},
-		{"no timer", nil, func(d *driver) { d.tamper = func(v *view) { v.armed = false } }, "stalled"},
+		{"no timer", nil, func(d *driver) { d.tamper = func(v view) view { v.armed = false; return v } }, "stalled"},
 		{"old seq delivered", nil, func(d *driver) { d.n.Deliver(bad, proto.Reservation{}) }, "delivered seq 0"},
 		{"delivered on a closed session", nil, func(d *driver) {
 			d.c.Stop()
@@ -110,23 +110,23 @@ func TestChecksHaveTeeth(t *testing.T) {
 			m.Data = make([]byte, 300<<10)
 			d.n.Deliver(&m, proto.Reservation{})
 		}, "over the limits"},
-		{"huge read", nil, func(d *driver) { d.tamper = func(v *view) { v.ins.ReadWant = 1 << 20 } }, "reading 1048576 bytes"},
-		{"prefetch buffer grown", nil, func(d *driver) { d.tamper = func(v *view) { v.ins.PrefetchLen *= 2 } },
+		{"huge read", nil, func(d *driver) { d.tamper = func(v view) view { v.ins.ReadWant = 1 << 20; return v } }, "reading 1048576 bytes"},
+		{"prefetch buffer grown", nil, func(d *driver) { d.tamper = func(v view) view { v.ins.PrefetchLen *= 2; return v } },
 			"prefetch buffer of 8192 bytes"},
-		{"huge authorizer held", nil, func(d *driver) { d.tamper = func(v *view) { v.ins.AuthorizerLen = 5000 } },
+		{"huge authorizer held", nil, func(d *driver) { d.tamper = func(v view) view { v.ins.AuthorizerLen = 5000; return v } },
 			"authorizer of 5000 bytes"},
 		{"receiving over the limits", nil, func(d *driver) {
-			d.tamper = func(v *view) { v.ins.Receiving, v.ins.ReceivingHeader.FrontLen = true, 1<<30 }
+			d.tamper = func(v view) view { v.ins.Receiving, v.ins.ReceivingHeader.FrontLen = true, 1<<30; return v }
 		}, "receiving a message over the limits"},
 		{"output without a socket", nil, func(d *driver) { d.n.Sock = nil }, "output pending"},
 		{"non-server standby holding messages", nil, func(d *driver) {
-			d.tamper = func(v *view) { v.state, v.server, v.ins.Queued = proto.StateStandby, false, 1 }
+			d.tamper = func(v view) view { v.state, v.server, v.ins.Queued = proto.StateStandby, false, 1; return v }
 		}, "a non-server STANDBY holds 1 messages"},
 		{"throttle underflow", nil, func(d *driver) { d.m.Th[0].Put(1) }, "below zero"},
 		{"throttle leak", nil, func(d *driver) { d.m.Th[1].Cur = 7 }, "still holds 7"},
 		{"CLOSED holding messages", nil, func(d *driver) {
 			d.c.Stop()
-			d.tamper = func(v *view) { v.queued = 1 }
+			d.tamper = func(v view) view { v.ins.Sent = 1; return v }
 		}, "CLOSED holds 1"},
 		{"never times out", func(cfg *proto.Config) { cfg.IdleTimeout = 1 << 60 }, func(*driver) {}, "still in OPENED"},
 	}

@@ -28,6 +28,7 @@ type sockDec struct {
 func newEnv() *env {
 	e := &env{World: prototest.New(), replyTags: map[wire.Tag]bool{}, decs: map[*prototest.Socket]*sockDec{}}
 	e.Tap = e.render
+	e.Rules = map[string]bool{}
 	return e
 }
 

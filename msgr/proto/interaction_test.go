@@ -543,7 +543,7 @@ func (e *env) cmdThrottle(t *testing.T, d *ddtest.TestData) {
 	d.MaybeScanArgs(t, "bytes", &m.Th[1].Max)
 	d.MaybeScanArgs(t, "dispatch", &m.Th[2].Max)
 	d.MaybeScanArgs(t, "hold", &m.Hold)
-	e.Logf("%s: throttles %v %v %v, %d held", n.Name, m.Th[0], m.Th[1], m.Th[2], len(m.Held))
+	e.Logf("%s: throttles %v %v %v, %d held", n.Name, &m.Th[0], &m.Th[1], &m.Th[2], len(m.Held))
 }
 
 func (e *env) cmdRelease(t *testing.T, d *ddtest.TestData) {
@@ -557,7 +557,7 @@ func (e *env) cmdRelease(t *testing.T, d *ddtest.TestData) {
 		h.Res.Release()
 	}
 	m.Held = m.Held[k:]
-	e.Logf("%s: throttles %v %v %v, %d held", n.Name, m.Th[0], m.Th[1], m.Th[2], len(m.Held))
+	e.Logf("%s: throttles %v %v %v, %d held", n.Name, &m.Th[0], &m.Th[1], &m.Th[2], len(m.Held))
 }
 
 func (e *env) flightLines() {

@@ -19,8 +19,8 @@ type Msgr struct {
 	// Policy is the policy toward every peer type, unless Policies has one for the type.
 	Policy   proto.Policy
 	Policies map[wire.EntityType]proto.Policy
-	Th       [3]*Throttle // messages, bytes, dispatch (Max 0: unlimited)
-	GSeq     uint32       // the global_seq counter
+	Th       [3]Throttle // messages, bytes, dispatch (Max 0: unlimited)
+	GSeq     uint32      // the global_seq counter
 	// Auth is the verdict on a connect's authorizer (proto.DecideInput.AuthResult: 1 accept,
 	// -1 reject, 0 challenge), unless Verify is set: then Verify decides.
 	Auth   int
@@ -54,8 +54,8 @@ func (w *World) NewMsgr(name wire.EntityName, addr wire.EntityAddr, cluster uint
 	m := &Msgr{Index: len(w.Msgrs) + 1, Addr: addr, Policy: p, Auth: 1, Authorize: true}
 	m.Cfg = proto.Config{MyName: name, ClusterProtocol: cluster, CRCHeader: true, CRCData: true}
 	m.Rand = detrand.NewSeeded(uint64(m.Index))
-	for i, th := range []string{"messages", "bytes", "dispatch"} {
-		m.Th[i] = &Throttle{w: w, Name: th}
+	for i, th := range [...]string{"messages", "bytes", "dispatch"} {
+		m.Th[i] = Throttle{w: w, Name: th}
 	}
 	w.Msgrs = append(w.Msgrs, m)
 	return m
@@ -76,7 +76,7 @@ func (m *Msgr) PolicyFor(t wire.EntityType) proto.Policy {
 
 // Throttles are the messenger's throttles, as connections take them.
 func (m *Msgr) Throttles() proto.Throttles {
-	return proto.Throttles{Messages: m.Th[0], Bytes: m.Th[1], Dispatch: m.Th[2]}
+	return proto.Throttles{Messages: &m.Th[0], Bytes: &m.Th[1], Dispatch: &m.Th[2]}
 }
 
 // ReleaseHeld finishes the dispatch of every held delivery.

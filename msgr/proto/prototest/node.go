@@ -139,7 +139,9 @@ func (n *Node) MyAddr() wire.EntityAddr { return n.M.Addr }
 
 func (n *Node) StartConnect() {
 	if n.Sock != nil {
-		n.w.Logf("%s: close socket %d", n.Name, n.Sock.ID)
+		if !n.w.Quiet {
+			n.w.Logf("%s: close socket %d", n.Name, n.Sock.ID)
+		}
 		n.w.CloseEnd(n)
 	}
 	n.Dialing = true
@@ -159,10 +161,14 @@ func (n *Node) StartConnect() {
 func (n *Node) CloseTransport() {
 	switch {
 	case n.Sock != nil:
-		n.w.Logf("%s: close socket %d", n.Name, n.Sock.ID)
+		if !n.w.Quiet {
+			n.w.Logf("%s: close socket %d", n.Name, n.Sock.ID)
+		}
 		n.w.CloseEnd(n)
 	case n.Dialing:
-		n.w.Logf("%s: cancel dial", n.Name)
+		if !n.w.Quiet {
+			n.w.Logf("%s: cancel dial", n.Name)
+		}
 		n.Dialing = false
 	}
 }
@@ -205,9 +211,12 @@ func (n *Node) AcceptConnect(req *proto.ConnectRequest) proto.Decision {
 		in.Existing = ex.snapshot()
 	}
 	d := proto.Decide(&in)
-	n.w.Rules[d.Rule] = true
 	m.Decisions = append(m.Decisions, d)
 	if !n.w.Quiet {
+		if n.w.Rules == nil {
+			n.w.Rules = map[string]bool{}
+		}
+		n.w.Rules[d.Rule] = true
 		n.logDecision(d, ex, &in.Existing, self)
 	}
 	switch d.Verdict {
@@ -289,7 +298,9 @@ func (n *Node) Deliver(m *wire.Message, r proto.Reservation) {
 }
 
 func (n *Node) DiscardIncoming() {
-	n.w.Logf("%s: discard incoming", n.Name)
+	if !n.w.Quiet {
+		n.w.Logf("%s: discard incoming", n.Name)
+	}
 	n.M.Held = slices.DeleteFunc(n.M.Held, func(h Held) bool {
 		if h.Node == n {
 			h.Res.Release()
@@ -304,7 +315,9 @@ func (n *Node) Event(k proto.EventKind) {
 		n.w.Watch.Event(n, k)
 	}
 	n.Events = append(n.Events, k)
-	n.w.Logf("%s: event %v", n.Name, k)
+	if !n.w.Quiet {
+		n.w.Logf("%s: event %v", n.Name, k)
+	}
 }
 
 func (n *Node) Faulted(s proto.State, err error) {

@@ -21,7 +21,8 @@ type World struct {
 	Nodes   []*Node   // in creation order (the order of every sweep)
 	Sockets []*Socket // every socket created, in order
 
-	// Quiet records nothing in the log (rapid, fuzzers); coverage and faults are still kept.
+	// Quiet records no log lines and no decision rules (rapid, fuzzers: formatting costs more
+	// than what they test); states, faults, decisions, deliveries and events are still kept.
 	Quiet bool
 	// HoldPosts makes posted work wait until it is cleared (Drain does nothing meanwhile).
 	HoldPosts bool
@@ -35,7 +36,7 @@ type World struct {
 	Problems []string        // invariant violations the world itself found (throttle underflow)
 	Faults   []Fault         // every fault a connection reported, in order
 	States   StateSet        // every state a connection entered or left
-	Rules    map[string]bool // every accept-decision rule taken
+	Rules    map[string]bool // every accept-decision rule taken (nil until one is; none when Quiet)
 
 	lines  []string
 	chain  chain
@@ -82,7 +83,7 @@ func (ss StateSet) Has(s proto.State) bool { return s < 64 && ss&(1<<s) != 0 }
 
 // New returns an empty world at time 0.
 func New() *World {
-	w := &World{Rules: map[string]bool{}}
+	w := &World{}
 	w.chain.line = -1
 	return w
 }
