@@ -61,3 +61,15 @@ func FuzzMessageRoundTripGo(data []byte) int {
 	hdr, front, middle := in.Bytes(), in.Bytes(), in.Bytes()
 	return fuzzing.GoFuzz(CheckMessageRoundTrip(hdr, front, middle, in.Rest(), flags&1 != 0, flags&2 != 0))
 }
+
+// FuzzWalkGo is FuzzWalk for go-fuzz: a length-prefixed client stream, an 8-byte chunking
+// seed (big-endian, zeros past the end), then the server's stream.
+func FuzzWalkGo(data []byte) int {
+	in := fuzzing.NewInput(data)
+	c2s := in.Bytes()
+	var seed uint64
+	for range 8 {
+		seed = seed<<8 | uint64(in.Byte())
+	}
+	return fuzzing.GoFuzz(CheckWalk(c2s, in.Rest(), seed))
+}

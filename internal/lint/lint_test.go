@@ -34,7 +34,8 @@ var belowSeam = []string{
 // does: the production runtime starts one goroutine per event center. Keyed by file (relative to
 // the module root) and rule; the value says why.
 var allowed = map[string]string{
-	"msgr/event/runtime.go: go statement": "GoRuntime is the production runtime: one goroutine per center (the simulator is the other runtime)",
+	"msgr/event/runtime.go: go statement":                                "GoRuntime is the production runtime: one goroutine per center (the simulator is the other runtime)",
+	"fuzz/wirefuzz/walk.go: imports math/rand/v2 (use internal/detrand)": "FuzzWalk's random chunkings: a PCG seeded by the input, as the walker's tests drew them (detrand's draws differ)",
 }
 
 var bannedTime = map[string]bool{

@@ -37,8 +37,8 @@ func (e *env) sock(s *prototest.Socket) *sockDec {
 	sd := e.decs[s]
 	if sd == nil {
 		sd = &sockDec{}
-		sd.dec[0] = &streamDec{client: true, conv: &sd.conv}
-		sd.dec[1] = &streamDec{conv: &sd.conv}
+		sd.dec[0] = newStreamDec(true, &sd.conv)
+		sd.dec[1] = newStreamDec(false, &sd.conv)
 		e.decs[s] = sd
 	}
 	return sd

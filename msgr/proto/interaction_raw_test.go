@@ -178,7 +178,7 @@ func (e *env) rawMsg(t *testing.T, d *ddtest.TestData, n *prototest.Node, u64 fu
 	default:
 		d.Fatalf(t, "corrupt must be header_crc, front_crc or data_crc")
 	}
-	old := e.sock(s).conv.features != 0 && e.sock(s).conv.features&wire.FeatureMsgAuth == 0
+	old := e.sock(s).conv.features != 0 && wire.OldFooterFor(e.sock(s).conv.features)
 	var footer string
 	if d.MaybeScanArgs(t, "footer", &footer) {
 		old = footer == "old"
