@@ -173,8 +173,8 @@ func TestInteropLosslessMonPeer(t *testing.T) {
 	last := d - d*2/5 - d*3/10
 	p2 := startGoPeer(m, logPath, "-duration", last.String(), "-drain", "60s")
 	outages = append(outages, window{from, time.Now()})
-	time.Sleep(last)
-	m.setInjection(t, 0) // the peer stops its own injection as it starts draining
+	time.Sleep(last - last/10)
+	m.setInjection(t, 0) // the peer stops its own as it starts draining
 	p2.wait(t, 90*time.Second)
 
 	if !m.alive() {

@@ -211,23 +211,40 @@ func (p *peerNode) send(peer monPeer) {
 	p.write(peerEvent{Event: "send_failed", Peer: peer.name, ID: id, Reason: err.Error()})
 }
 
-// drainAll stops injecting, then waits until every peer acknowledged what we sent and nothing
-// arrived for a second (the answers to our last messages), at most the drain time.
+// drainAll stops injecting, then waits until every peer acknowledged what we sent and every
+// session has been open for a second with nothing arriving (so a peer has nothing left queued
+// for us: an open session writes at once), at most the drain time.
 func (p *peerNode) drainAll() {
 	if p.inj != nil {
 		p.inj.SetSocketFailures(0)
 	}
 	deadline := time.Now().Add(p.o.drain)
-	queued := p.queued()
+	queued, openSince := p.queued(), time.Time{}
 	for time.Now().Before(deadline) {
 		queued = p.queued()
-		quiet := time.Since(time.Unix(0, p.lastDispatch.Load())) > time.Second
-		if queued == 0 && quiet {
+		switch {
+		case !p.allOpen():
+			openSince = time.Time{}
+		case openSince.IsZero():
+			openSince = time.Now()
+		}
+		quietSince := maxTime(openSince, time.Unix(0, p.lastDispatch.Load()))
+		if queued == 0 && !openSince.IsZero() && time.Since(quietSince) > time.Second {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	p.write(peerEvent{Event: "drain", Queued: queued, Drained: queued == 0})
+}
+
+// allOpen reports whether the session with every peer is open.
+func (p *peerNode) allOpen() bool {
+	for _, peer := range p.o.peers {
+		if c, err := p.m.ConnectTo(wire.EntityMon, peer.addr); err != nil || !c.IsConnected() {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *peerNode) queued() int {
@@ -340,6 +357,13 @@ func describeMonMessage(m *msgr.Message) (kind, stamp string) {
 // crc32c is Ceph's crc32c of a section with seed 0, as the footer carries it (and the mon's
 // debug_ms log prints it).
 func crc32c(b []byte) uint32 { return wire.CRC32C(0, b) }
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
 
 // nextStamp is now, truncated to the microsecond Ceph prints, and after last.
 func nextStamp(last time.Time) time.Time {

@@ -577,13 +577,6 @@ func longestGap(ts []time.Time, outages []window) Dur {
 	return Dur(longest)
 }
 
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
 func minTime(a, b time.Time) time.Time {
 	if a.Before(b) {
 		return a
