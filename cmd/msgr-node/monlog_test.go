@@ -25,7 +25,7 @@ import (
 // monLogEvent is one line of the mon's log that matters to the verifier.
 type monLogEvent struct {
 	At      time.Time
-	Kind    string // "dispatch", "queue", "start", "connect_got", "old", "skipped", "crash"
+	Kind    string // "dispatch", "queue", "start", "connect_got", "mon_reset", "old", "skipped", "crash"
 	Seq     uint64 // dispatch
 	Text    string // dispatch, queue: the message as Ceph prints it
 	CRC     uint32 // dispatch: front crc
@@ -47,6 +47,8 @@ var (
 	reMonSkipped  = regexp.MustCompile(`missed message\?\s+skipped from seq`)
 	reMonStart    = regexp.MustCompile(` ceph version .*process ceph-mon, pid \d+`)
 	reMonCrash    = regexp.MustCompile(`\*\*\* Caught signal|ceph_abort|FAILED ceph_assert`)
+	// the mon resets its session as an acceptor: the peer restarted (rule 8e)
+	reMonReset = regexp.MustCompile(`accept peer reset, then tried to connect to us`)
 )
 
 // readMonLog reads the mon's log, keeping what concerns the peer at peerAddr (e.g.
@@ -102,6 +104,8 @@ func parseMonLine(line, peerAddr string) (monLogEvent, bool) {
 			return ev, false
 		}
 		ev.Kind, ev.Text, ev.Conn = "queue", m[2], m[3]
+	case reMonReset.MatchString(line):
+		ev.Kind = "mon_reset"
 	case reMonGot.MatchString(line):
 		ev.Kind, ev.Tag = "connect_got", reMonGot.FindStringSubmatch(line)[1]
 	case reMonGotSeq.MatchString(line):

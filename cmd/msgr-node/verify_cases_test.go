@@ -218,3 +218,44 @@ func TestStallBound(t *testing.T) {
 		t.Errorf("stallBound(20) = %v: more failures must allow a longer stall", stallBound(20))
 	}
 }
+
+func TestVerifierResetTiming(t *testing.T) {
+	t.Run("a message that slips past a peer-restart reset", func(t *testing.T) {
+		// The core resets the session at the 8e decision; the remote reset reaches the log
+		// later. A message sent in between goes to the new session.
+		h := cleanHistory()
+		h.send(4) // lost: queued when the session reset
+		h.peerEv(peerEvent{Event: "decision", Conn: 9, Rule: "8e peer restarted: replace"})
+		h.now = h.now.Add(300 * time.Millisecond)
+		h.send(5) // sent after the reset: delivered
+		h.now = h.now.Add(300 * time.Millisecond)
+		h.peerEv(peerEvent{Event: "remote_reset", Conn: 1})
+		h.monGot(5)
+		if v := h.violations(); v != "" {
+			t.Fatalf("a message sent after the session reset may arrive though one before it was lost:\n%s", v)
+		}
+	})
+	t.Run("a gap long before the reset", func(t *testing.T) {
+		h := cleanHistory()
+		h.send(4)
+		h.send(5)
+		h.monGot(5)
+		h.now = h.now.Add(time.Second)
+		h.peerEv(peerEvent{Event: "remote_reset", Conn: 1})
+		wantViolation(t, h, "message 4 (sent")
+	})
+	t.Run("an echo queued for our stopped process", func(t *testing.T) {
+		// The mon queues a reply for our old process after it stopped; it is lost when the mon
+		// learns of the new one (rule 8e on its side), while the new process gets later ones.
+		h := cleanHistory()
+		h.peerEv(peerEvent{Event: "stop"})
+		h.monQueues("s3")
+		h.peerEv(peerEvent{Event: "start"})
+		h.monEv(monLogEvent{Kind: "mon_reset"})
+		h.monQueues("s4")
+		h.weGet(1, "s4")
+		if v := h.violations(); v != "" {
+			t.Fatalf("an echo queued for a stopped process may be lost:\n%s", v)
+		}
+	})
+}

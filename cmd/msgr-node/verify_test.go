@@ -145,18 +145,31 @@ func verify(peer []peerEvent, mon []monLogEvent, outages []window) verdict {
 func collectResets(v *verdict, peer []peerEvent, mon []monLogEvent) *resets {
 	rs := &resets{byConn: map[uint64][]time.Time{}}
 	starts, drained := 0, false
+	var evidence time.Time // the last moment our core reset a session (see below)
 	for _, ev := range peer {
 		switch ev.Event {
 		case "drain":
 			drained = true // our shutdown follows: its resets lose nothing that counts
+		case "decision", "reply":
+			if strings.HasPrefix(ev.Rule, "8e ") || ev.Dir == "received" && ev.Tag == "RESETSESSION" {
+				evidence = micros(ev.TS)
+			}
 		case "reset", "remote_reset":
+			at := micros(ev.TS)
+			// A remote reset reaches the dispatchers a little after the core reset the session
+			// (on a peer restart, rule 8e, or a RESETSESSION received): the session ended then.
+			if ev.Event == "remote_reset" && !evidence.IsZero() && at.Sub(evidence) < time.Second {
+				at = evidence
+			}
 			if !drained {
-				rs.byConn[ev.Conn] = append(rs.byConn[ev.Conn], micros(ev.TS))
+				rs.byConn[ev.Conn] = append(rs.byConn[ev.Conn], at)
 			}
 		case "stop":
 			rs.global = append(rs.global, micros(ev.TS))
 		case "start":
-			starts++
+			if starts++; starts > 1 {
+				rs.global = append(rs.global, micros(ev.TS)) // the mon's session with our old process ends when it learns of the new one
+			}
 			drained = false
 		case "end":
 			if ev.Metrics != nil {
@@ -170,6 +183,12 @@ func collectResets(v *verdict, peer []peerEvent, mon []monLogEvent) *resets {
 		switch ev.Kind {
 		case "start":
 			if monStarts++; monStarts > 1 {
+				rs.global = append(rs.global, ev.At)
+			}
+		case "mon_reset":
+			rs.global = append(rs.global, ev.At)
+		case "connect_got":
+			if ev.Tag == "RESETSESSION" { // the mon resets its session as a connector
 				rs.global = append(rs.global, ev.At)
 			}
 		case "crash":
@@ -279,9 +298,9 @@ func checkPrefixes(v *verdict, sent []*sentMsg, rs *resets) {
 		for i, s := range g {
 			switch {
 			case s.got:
-			case i < last:
+			case i < last && gotBefore(g[i:], k.end.Add(-resetSlack)) != nil:
 				v.fail("message %d (sent %s on connection %d) never reached the mon, though message %d sent after it on the same session did",
-					s.id, s.at.Format(time.StampMicro), s.conn, nextGot(g[i:]).id)
+					s.id, s.at.Format(time.StampMicro), s.conn, gotBefore(g[i:], k.end.Add(-resetSlack)).id)
 			case k.end == never:
 				v.fail("message %d (sent %s on connection %d) never reached the mon, and no reset accounts for it",
 					s.id, s.at.Format(time.StampMicro), s.conn)
@@ -292,14 +311,19 @@ func checkPrefixes(v *verdict, sent []*sentMsg, rs *resets) {
 	}
 }
 
-// nextGot is the first message of g the mon dispatched.
-func nextGot(g []*sentMsg) *sentMsg {
+// resetSlack: a message sent this close before a reset may be carried by the session after
+// it (it was still on its way into the connection when the reset discarded the queue), so it
+// may arrive while the ones before it were lost.
+const resetSlack = 100 * time.Millisecond
+
+// gotBefore is the first message of g the mon dispatched that was sent before t, or nil.
+func gotBefore(g []*sentMsg, t time.Time) *sentMsg {
 	for _, s := range g {
-		if s.got {
+		if s.got && s.at.Before(t) {
 			return s
 		}
 	}
-	return g[len(g)-1]
+	return nil
 }
 
 // matchSent finds the message the mon dispatched: by stamp for a ping, else by front crc (the
@@ -400,7 +424,7 @@ func checkEchoPrefixes(v *verdict, q []monLogEvent, got map[string]bool, rs *res
 		for i, ev := range g {
 			switch {
 			case got[ev.Stamp]:
-			case i < last:
+			case i < last && g[last].At.Before(end.Add(-resetSlack)):
 				v.fail("the mon queued a PING_REPLY stamped %s that we never dispatched, though we dispatched the one stamped %s queued after it on the same session",
 					ev.Stamp, g[last].Stamp)
 			case end == never && ev.At.Before(cutoff):
