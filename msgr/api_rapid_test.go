@@ -3,7 +3,7 @@ package msgr_test
 // A rapid state-machine test of the Messenger public API — connect_to (to a peer and to
 // ourselves), send_message, Connection.mark_down, mark_down(addr), mark_down_all, shutdown,
 // policy changes, plus cut sockets and the passage of (virtual) time — against a reference
-// model, over simnet in a sim.World: two OSD-like messengers and a client.
+// model, over simnet in a world.World: two OSD-like messengers and a client.
 //
 // The model says what the API must answer at once:
 //   - connect_to returns the same connection as long as the one it returned is not closed,
@@ -43,6 +43,7 @@ import (
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
 	"github.com/msgrsim/msgrsim/sim"
+	"github.com/msgrsim/msgrsim/sim/world"
 	"github.com/msgrsim/msgrsim/simnet"
 	"pgregory.net/rapid"
 )
@@ -96,7 +97,7 @@ type apiConn struct {
 
 type apiModel struct {
 	t      *rapid.T
-	w      *sim.World
+	w      *world.World
 	check  *sim.Checker
 	nodes  []*apiNode
 	conns  []*apiConn
@@ -126,7 +127,7 @@ func testMessengerAPI(t *rapid.T) {
 }
 
 func newAPIModel(t *rapid.T, seed uint64) *apiModel {
-	w := sim.NewWorld(seed, simnet.Config{Latency: 100 * time.Microsecond}, false)
+	w := world.New(seed, simnet.Config{Latency: 100 * time.Microsecond}, false)
 	m := &apiModel{t: t, w: w, check: sim.NewChecker(), last: map[[2]int]*msgr.Connection{}}
 	audit := sim.NewAuditor(m.check, m.now)
 	w.AfterStep = audit.AfterStep

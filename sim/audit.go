@@ -3,12 +3,12 @@ package sim
 import (
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"strings"
 
 	"github.com/msgrsim/msgrsim/msgr"
 	"github.com/msgrsim/msgrsim/msgr/event"
 	"github.com/msgrsim/msgrsim/msgr/wire"
+	"github.com/msgrsim/msgrsim/sim/world"
 )
 
 // Auditor checks the messenger-level invariants after every simulation step that ran one of a
@@ -179,21 +179,10 @@ func (a *Auditor) report(name, key string, format string, args ...any) {
 	a.check.Violate(name, a.now(), format, args...)
 }
 
-// PanicError is a panic raised by the code under test during a simulation step, with the
-// stack where it happened.
-type PanicError struct {
-	Value any
-	Stack string
-}
-
-func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v\n%s", e.Value, e.Stack) }
-
-func newPanicError(v any) *PanicError { return &PanicError{Value: v, Stack: string(debug.Stack())} }
-
 // panicInvariant names the invariant a step error breaks: a throttle underflow (the throttle
 // panics rather than go negative), another panic, or none (ok false).
 func panicInvariant(err error) (string, bool) {
-	var pe *PanicError
+	var pe *world.PanicError
 	if !errors.As(err, &pe) {
 		return "", false
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/msgrsim/msgrsim/msgr/netio/inject"
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
+	"github.com/msgrsim/msgrsim/sim/world"
 	"github.com/msgrsim/msgrsim/simnet"
 )
 
@@ -313,7 +314,7 @@ func (x *cmsgr) trace(ev msgr.TraceEvent) {
 	if ev.Msg != nil {
 		seq = ev.Msg.Header.Seq
 	}
-	w.Trace.Add(5, uint64(x.p.idx*8+x.slot), uint64(x.p.inc), uint64(ev.Kind), conn, uint64(ev.From), uint64(ev.To), seq)
+	w.Trace.Add(world.TagMsgrEvent, uint64(x.p.idx*8+x.slot), uint64(x.p.inc), uint64(ev.Kind), conn, uint64(ev.From), uint64(ev.To), seq)
 	s.observe(ev)
 	switch ev.Kind {
 	case msgr.TraceDrop:
@@ -325,7 +326,7 @@ func (x *cmsgr) trace(ev msgr.TraceEvent) {
 	case msgr.TraceHeld:
 		s.held++
 	}
-	if w.Trace.keep {
+	if w.Trace.Keeping() {
 		logTraceEvent(w, x.receiver(), ev, conn)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/msgrsim/msgrsim/msgr"
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
+	"github.com/msgrsim/msgrsim/sim/world"
 )
 
 // A simNode is its messenger's Dispatcher: it checks every dispatched message, answers
@@ -21,8 +22,8 @@ func (n *simNode) FastDispatch(c *msgr.Connection, m *msgr.Message) {
 func (n *simNode) Dispatch(c *msgr.Connection, m *msgr.Message) bool {
 	s := n.s
 	s.check.Dispatched(n.incName(), m.Header.Tid, intact(m), int64(s.w.Now()))
-	if s.w.Trace.keep {
-		s.w.Trace.AddMark(Mark{At: s.w.Now(), Kind: "dispatch", Node: n.incName(), Peer: m.Header.Src.String(),
+	if s.w.Trace.Keeping() {
+		s.w.Trace.AddMark(world.Mark{At: s.w.Now(), Kind: "dispatch", Node: n.incName(), Peer: m.Header.Src.String(),
 			ID: m.Header.Tid, Conn: c.ID(), Text: fmt.Sprintf("seq %d", m.Header.Seq)})
 	}
 	if n.osd && m.Header.Src.Type == wire.EntityClient && m.Header.Type == wire.MsgPing && n.alive {
@@ -93,7 +94,7 @@ func (n *simNode) record(ev msgr.TraceEvent) bool {
 	if ev.Msg != nil {
 		seq = ev.Msg.Header.Seq
 	}
-	w.Trace.Add(5, uint64(n.idx), uint64(n.inc), uint64(ev.Kind), conn, uint64(ev.From), uint64(ev.To), seq)
+	w.Trace.Add(world.TagMsgrEvent, uint64(n.idx), uint64(n.inc), uint64(ev.Kind), conn, uint64(ev.From), uint64(ev.To), seq)
 	n.s.observe(ev)
 	switch ev.Kind {
 	case msgr.TraceFault:
@@ -101,7 +102,7 @@ func (n *simNode) record(ev msgr.TraceEvent) bool {
 	case msgr.TraceHeld:
 		n.s.held++
 	}
-	if w.Trace.keep {
+	if w.Trace.Keeping() {
 		n.log(ev, conn)
 	}
 	return true
@@ -110,7 +111,7 @@ func (n *simNode) record(ev msgr.TraceEvent) bool {
 func (n *simNode) log(ev msgr.TraceEvent, conn uint64) { logTraceEvent(n.s.w, n.incName(), ev, conn) }
 
 // logTraceEvent renders a messenger trace event into the readable trace.
-func logTraceEvent(w *World, who string, ev msgr.TraceEvent, conn uint64) {
+func logTraceEvent(w *world.World, who string, ev msgr.TraceEvent, conn uint64) {
 	switch ev.Kind {
 	case msgr.TraceState:
 		switch {
@@ -121,15 +122,15 @@ func logTraceEvent(w *World, who string, ev msgr.TraceEvent, conn uint64) {
 		}
 	case msgr.TraceFault:
 		w.Trace.Logf(w.Now(), "%s conn %d: fault in %v: %v", who, conn, ev.From, ev.Err)
-		w.Trace.AddMark(Mark{At: w.Now(), Kind: "fault", Node: who, Conn: conn, Text: fmt.Sprintf("fault in %v: %v", ev.From, ev.Err)})
+		w.Trace.AddMark(world.Mark{At: w.Now(), Kind: "fault", Node: who, Conn: conn, Text: fmt.Sprintf("fault in %v: %v", ev.From, ev.Err)})
 	case msgr.TraceDecision:
 		w.Trace.Logf(w.Now(), "%s conn %d: accept decision %s (peer %v)", who, conn, ev.Rule, ev.Conn.PeerAddr())
-		w.Trace.AddMark(Mark{At: w.Now(), Kind: "decision", Node: who, Conn: conn, Text: ev.Rule})
+		w.Trace.AddMark(world.Mark{At: w.Now(), Kind: "decision", Node: who, Conn: conn, Text: ev.Rule})
 	case msgr.TraceDispatch:
 		w.Trace.Logf(w.Now(), "%s conn %d: dispatch %v tid %d fast=%v", who, conn, ev.Msg, ev.Msg.Header.Tid, ev.Fast)
 	case msgr.TraceConnEvent:
 		w.Trace.Logf(w.Now(), "%s conn %d: event %v", who, conn, ev.Event)
-		w.Trace.AddMark(Mark{At: w.Now(), Kind: "event", Node: who, Conn: conn, Text: ev.Event.String()})
+		w.Trace.AddMark(world.Mark{At: w.Now(), Kind: "event", Node: who, Conn: conn, Text: ev.Event.String()})
 	case msgr.TraceDrop:
 		w.Trace.Logf(w.Now(), "%s conn %d: dropped %v", who, conn, ev.Msg)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/msgrsim/msgrsim/msgr/wire"
+	"github.com/msgrsim/msgrsim/sim/world"
 	"github.com/msgrsim/msgrsim/simnet"
 )
 
@@ -108,7 +109,7 @@ func (s *scenario) injectPartition() bool {
 	s.w.Schedule(heal, func() {
 		s.w.Net.Heal()
 		s.w.Trace.Logf(s.w.Now(), "heal partitions and clogs")
-		s.w.Trace.AddMark(Mark{At: s.w.Now(), Kind: "heal", Text: "heal partitions and clogs"})
+		s.w.Trace.AddMark(world.Mark{At: s.w.Now(), Kind: "heal", Text: "heal partitions and clogs"})
 	})
 	return true
 }
@@ -191,7 +192,7 @@ func (s *scenario) restart(n *simNode, old wire.EntityAddr, keepNonce bool) {
 // noteFault logs an injected fault ("inject: …") and marks it on the timeline, on node's lane
 // or ("" ) the network's.
 func (s *scenario) noteFault(node, format string, args ...any) {
-	if !s.w.Trace.keep {
+	if !s.w.Trace.Keeping() {
 		return
 	}
 	text := fmt.Sprintf(format, args...)
@@ -199,5 +200,5 @@ func (s *scenario) noteFault(node, format string, args ...any) {
 		text = node + " " + text
 	}
 	s.w.Trace.Logf(s.w.Now(), "inject: %s", text)
-	s.w.Trace.AddMark(Mark{At: s.w.Now(), Kind: "inject", Node: node, Text: text})
+	s.w.Trace.AddMark(world.Mark{At: s.w.Now(), Kind: "inject", Node: node, Text: text})
 }

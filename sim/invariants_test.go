@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/msgrsim/msgrsim/sim/world"
 	"github.com/msgrsim/msgrsim/simnet"
 )
 
@@ -114,17 +115,17 @@ func TestAuditorCatchesThrottlesAndLeftovers(t *testing.T) {
 
 // A panic in a step is recovered and named; a throttle underflow is throttle-negative.
 func TestPanicsBecomeViolations(t *testing.T) {
-	w := NewWorld(1, simnet.Config{}, false)
+	w := world.New(1, simnet.Config{}, false)
 	w.Schedule(time.Millisecond, func() { panic("msgr: throttle released more than it held") })
 	err := w.RunUntil(func() bool { return false }, time.Second, 100)
-	var pe *PanicError
+	var pe *world.PanicError
 	if !errors.As(err, &pe) || !strings.Contains(pe.Stack, "invariants_test.go") {
 		t.Fatalf("panic not recovered with its stack: %v", err)
 	}
 	if name, ok := panicInvariant(err); !ok || name != InvThrottleNeg {
 		t.Fatalf("named %q", name)
 	}
-	if name, _ := panicInvariant(newPanicError("index out of range")); name != InvPanic {
+	if name, _ := panicInvariant(&world.PanicError{Value: "index out of range"}); name != InvPanic {
 		t.Fatalf("named %q", name)
 	}
 	if _, ok := panicInvariant(errors.New("sim: world idle")); ok {

@@ -10,6 +10,7 @@ import (
 	"github.com/msgrsim/msgrsim/msgr/netio/inject"
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
+	"github.com/msgrsim/msgrsim/sim/world"
 	"github.com/msgrsim/msgrsim/simnet"
 )
 
@@ -84,7 +85,7 @@ func (n *simNode) start(nonce uint32) error {
 	n.alive = true
 	s.byAddr[m.MyAddr()] = n
 	s.w.Trace.Logf(s.w.Now(), "%s up at %v", n.incName(), m.MyAddr())
-	s.w.Trace.AddMark(Mark{At: s.w.Now(), Kind: "up", Node: n.incName(), Text: fmt.Sprintf("up at %v", m.MyAddr())})
+	s.w.Trace.AddMark(world.Mark{At: s.w.Now(), Kind: "up", Node: n.incName(), Text: fmt.Sprintf("up at %v", m.MyAddr())})
 	return nil
 }
 
@@ -122,13 +123,13 @@ func (n *simNode) sendOn(c *msgr.Connection, toName string, lossless bool) {
 		m.Data = payloadData(id, 4096+s.rand.IntN(60000))
 	}
 	s.check.SentOn(n.name, toName, SessionID(n.inc, c.ID()), m.Header.Priority, id, lossless)
-	if s.w.Trace.keep {
+	if s.w.Trace.Keeping() {
 		kind := "lossy"
 		if lossless {
 			kind = "lossless"
 		}
 		s.w.Trace.Logf(s.w.Now(), "%s conn %d: send id %d to %s (%s, %d+0+%d bytes)", n.incName(), c.ID(), id, toName, kind, len(m.Front), len(m.Data))
-		s.w.Trace.AddMark(Mark{At: s.w.Now(), Kind: "send", Node: n.incName(), Peer: toName, ID: id, Conn: c.ID(), Text: kind})
+		s.w.Trace.AddMark(world.Mark{At: s.w.Now(), Kind: "send", Node: n.incName(), Peer: toName, ID: id, Conn: c.ID(), Text: kind})
 	}
 	if err := c.SendMessage(m); err != nil {
 		s.check.Dropped(id)

@@ -9,6 +9,7 @@ import (
 	"github.com/msgrsim/msgrsim/models"
 	"github.com/msgrsim/msgrsim/msgr"
 	"github.com/msgrsim/msgrsim/msgr/wire"
+	"github.com/msgrsim/msgrsim/sim/world"
 	"github.com/msgrsim/msgrsim/simnet"
 	"github.com/msgrsim/msgrsim/workload/synthetic"
 )
@@ -106,6 +107,9 @@ type Stats struct {
 	Crashes        int
 }
 
+// Mark is one happening of a run placed on its timeline (Result.Marks).
+type Mark = world.Mark
+
 // Result is the outcome of one run.
 type Result struct {
 	Seed        uint64
@@ -139,7 +143,7 @@ type Result struct {
 type scenario struct {
 	opts    Options
 	faults  Faults
-	w       *World
+	w       *world.World
 	rand    *detrand.Rand // workload decisions
 	frand   *detrand.Rand // fault decisions
 	check   *Checker
@@ -215,10 +219,10 @@ func newScenario(opts Options, recFrom, recTo uint64, instance int) *scenario {
 	if s.faults.On[FaultLatency] {
 		netCfg.LatencySpread, netCfg.Jitter = s.faults.LatencySpread, s.faults.Jitter
 	}
-	s.w = newWorld(opts.Seed, root, netCfg, opts.KeepTrace)
-	s.w.Trace.recFrom, s.w.Trace.recTo = recFrom, recTo
+	s.w = world.NewFrom(opts.Seed, root, netCfg, opts.KeepTrace)
+	s.w.Trace.Record(recFrom, recTo)
 	if instance == 2 && opts.perturbAt > 0 {
-		s.w.Trace.perturbAt, s.w.Trace.perturbWith = opts.perturbAt, 0xdead
+		s.w.Trace.Perturb(opts.perturbAt, 0xdead)
 	}
 	s.rand, s.frand = s.w.Rand(), s.w.Rand()
 	s.audit = NewAuditor(s.check, func() int64 { return int64(s.w.Now()) })
@@ -236,7 +240,7 @@ func (s *scenario) setUpNetwork() {
 	}
 	s.tracker = newFrameTracker(s.w.Rand(), cut)
 	s.tracker.violation = func(name, detail string) { s.check.Violate(name, int64(s.w.Now()), "%s", detail) }
-	if s.w.Trace.keep {
+	if s.w.Trace.Keeping() {
 		s.tracker.logf = func(format string, args ...any) { s.w.Trace.Logf(s.w.Now(), format, args...) }
 	}
 	s.w.Net.SetChunker(s.tracker)
@@ -315,7 +319,7 @@ func (s *scenario) scheduleSends() {
 	}
 }
 
-func (s *scenario) allIssued() bool { _, ok := s.w.jobs.next(); return !ok }
+func (s *scenario) allIssued() bool { return !s.w.HasJobs() }
 
 // liveness heals every fault and requires every lossless message to arrive within the bound.
 func (s *scenario) liveness() {
@@ -363,7 +367,7 @@ func (s *scenario) heal() {
 // settled reports whether nothing is in flight: no network transfer pending, no center with
 // work, no connection with queued or unacknowledged messages.
 func (s *scenario) settled() bool {
-	return s.w.quiet() && s.unsettled() == 0
+	return s.w.Quiet() && s.unsettled() == 0
 }
 
 // unsettled counts live connections still holding messages.
@@ -423,7 +427,7 @@ func (s *scenario) result() Result {
 		VirtualTime: s.w.Now(), Steps: s.w.Steps(), Faults: s.faults, Stats: s.stats, Phase: s.phase,
 		Violations: s.check.Violations(), Summary: s.check.Summary() + s.workloadSummary(), Trace: s.w.Trace.Lines(),
 		Marks:  s.w.Trace.Marks(),
-		Events: s.w.Trace.Events(), checkpoints: s.w.Trace.checkpoints, recorded: s.w.Trace.recorded,
+		Events: s.w.Trace.Events(), checkpoints: s.w.Trace.Checkpoints(), recorded: s.w.Trace.Recorded(),
 		Coverage: s.finishCoverage(), Models: s.modelReports,
 	}
 	r.Pass = len(r.Violations) == 0

@@ -144,7 +144,7 @@ func (r *synthRun) drain() {
 		}
 	}
 	done := func() bool {
-		if r.wl.Pending() > 0 || !s.w.quiet() {
+		if r.wl.Pending() > 0 || !s.w.Quiet() {
 			return false
 		}
 		if s.check.PendingLossless() > 0 {

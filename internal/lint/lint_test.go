@@ -19,6 +19,7 @@ var belowSeam = []string{
 	"github.com/msgrsim/msgrsim/msgr/wire",
 	"github.com/msgrsim/msgrsim/simnet",
 	"github.com/msgrsim/msgrsim/sim",
+	"github.com/msgrsim/msgrsim/sim/world",
 	"github.com/msgrsim/msgrsim/workload/synthetic", // runs inside the simulator
 }
 

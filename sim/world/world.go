@@ -1,4 +1,4 @@
-package sim
+package world
 
 import (
 	"fmt"
@@ -41,18 +41,20 @@ type entry struct {
 	paused  time.Duration // not stepped before this virtual time
 }
 
-// NewWorld creates an empty world for seed with the given network configuration.
-func NewWorld(seed uint64, netCfg simnet.Config, keepTrace bool) *World {
-	return newWorld(seed, detrand.NewSeeded(seed), netCfg, keepTrace)
+// New creates an empty world for seed with the given network configuration, its decisions
+// drawn from a family seeded with seed.
+func New(seed uint64, netCfg simnet.Config, keepTrace bool) *World {
+	return NewFrom(seed, detrand.NewSeeded(seed), netCfg, keepTrace)
 }
 
-// newWorld creates a world whose decisions come from root (seeded, recorded or taped).
-func newWorld(seed uint64, root *detrand.Rand, netCfg simnet.Config, keepTrace bool) *World {
+// NewFrom creates a world whose decisions come from root (seeded, recorded, taped or fuzzed):
+// the network's first, then the scheduler's; every later Rand is forked from root in order.
+func NewFrom(seed uint64, root *detrand.Rand, netCfg simnet.Config, keepTrace bool) *World {
 	clock := simnet.NewClock()
 	w := &World{Seed: seed, Clock: clock, root: root, Trace: NewTrace(keepTrace)}
 	w.Net = simnet.New(clock, root.Fork(), netCfg)
 	w.sched = root.Fork()
-	w.Trace.Add(seed)
+	w.Trace.AddSeed(seed)
 	return w
 }
 
@@ -95,9 +97,9 @@ func (w *World) Unpause() {
 	}
 }
 
-// quiet reports whether the world only waits for timers: no center has work, no job is due,
+// Quiet reports whether the world only waits for timers: no center has work, no job is due,
 // and the network has nothing runnable or in flight.
-func (w *World) quiet() bool {
+func (w *World) Quiet() bool {
 	now := w.Clock.Now()
 	if w.Net.Runnable() > 0 {
 		return false
@@ -115,6 +117,9 @@ func (w *World) quiet() bool {
 	}
 	return true
 }
+
+// HasJobs reports whether any scheduled job has not run yet.
+func (w *World) HasJobs() bool { _, ok := w.jobs.next(); return ok }
 
 // Now is the virtual time.
 func (w *World) Now() time.Duration { return w.Clock.Now() }
@@ -155,14 +160,14 @@ func (w *World) Step() (more bool, err error) {
 	if k >= len(w.ready)+nr {
 		j := w.due[k-len(w.ready)-nr]
 		w.jobs.remove(j)
-		w.Trace.Add(4, uint64(w.Clock.Now()), j.seq)
+		w.Trace.Add(TagJob, uint64(w.Clock.Now()), j.seq)
 		j.fn()
 		w.afterStep(nil)
 		return true, nil
 	}
 	if k < len(w.ready) {
 		e := w.ready[k]
-		w.Trace.Add(1, uint64(w.Clock.Now()), uint64(e.index))
+		w.Trace.Add(TagCenterStep, uint64(w.Clock.Now()), uint64(e.index))
 		if _, err := e.c.Step(0); err != nil {
 			return false, fmt.Errorf("step %s: %w", e.c.Name(), err)
 		}
@@ -170,7 +175,7 @@ func (w *World) Step() (more bool, err error) {
 		return true, nil
 	}
 	tr := w.Net.Run(k - len(w.ready))
-	w.Trace.Add(2, uint64(w.Clock.Now()), uint64(tr.Kind), tr.Conn, uint64(tr.Bytes))
+	w.Trace.Add(TagNetTransfer, uint64(w.Clock.Now()), uint64(tr.Kind), tr.Conn, uint64(tr.Bytes))
 	if w.Trace.keep {
 		w.Trace.Logf(w.Clock.Now(), "network: %v", tr)
 	}
@@ -210,7 +215,7 @@ func (w *World) advance() bool {
 	if next > w.Clock.Now() {
 		w.Clock.AdvanceTo(next)
 	}
-	w.Trace.Add(3, uint64(next))
+	w.Trace.Add(TagAdvanceClock, uint64(next))
 	return true
 }
 
