@@ -18,7 +18,7 @@ package msgr_test
 // message sent on a lossless session (both sides' policies lossless) is dispatched exactly once
 // and in order per (connection, priority) unless a reset on its connection, a mark-down or a
 // shutdown accounts for its loss; lossy ones at most once and in order; no ACK covers a message
-// the peer has not read; registry and throttles stay consistent (sim.Auditor). A settle action
+// the peer has not read; registry and throttles stay consistent (check.Auditor). A settle action
 // lets 30 virtual seconds pass and then requires every lossless message to have arrived.
 //
 // A lossless_peer session (no reset check) is marked down on both sides together, as Ceph's
@@ -42,7 +42,7 @@ import (
 	"github.com/msgrsim/msgrsim/msgr/netio/inject"
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
-	"github.com/msgrsim/msgrsim/sim"
+	"github.com/msgrsim/msgrsim/sim/check"
 	"github.com/msgrsim/msgrsim/sim/world"
 	"github.com/msgrsim/msgrsim/simnet"
 	"pgregory.net/rapid"
@@ -98,7 +98,7 @@ type apiConn struct {
 type apiModel struct {
 	t      *rapid.T
 	w      *world.World
-	check  *sim.Checker
+	check  *check.Checker
 	nodes  []*apiNode
 	conns  []*apiConn
 	last   map[[2]int]*msgr.Connection // what connect_to(from, to) returned last
@@ -128,8 +128,8 @@ func testMessengerAPI(t *rapid.T) {
 
 func newAPIModel(t *rapid.T, seed uint64) *apiModel {
 	w := world.New(seed, simnet.Config{Latency: 100 * time.Microsecond}, false)
-	m := &apiModel{t: t, w: w, check: sim.NewChecker(), last: map[[2]int]*msgr.Connection{}}
-	audit := sim.NewAuditor(m.check, m.now)
+	m := &apiModel{t: t, w: w, check: check.NewChecker(), last: map[[2]int]*msgr.Connection{}}
+	audit := check.NewAuditor(m.check, m.now)
 	w.AfterStep = audit.AfterStep
 	for i, name := range []wire.EntityName{wire.NewName(wire.EntityOSD, 0), wire.NewName(wire.EntityOSD, 1),
 		wire.NewName(wire.EntityClient, 4100)} {

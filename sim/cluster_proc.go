@@ -11,6 +11,7 @@ import (
 	"github.com/msgrsim/msgrsim/msgr/netio/inject"
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
+	"github.com/msgrsim/msgrsim/sim/check"
 	"github.com/msgrsim/msgrsim/sim/world"
 	"github.com/msgrsim/msgrsim/simnet"
 )
@@ -227,7 +228,7 @@ func (x *cmsgr) send(c *msgr.Connection, to string, lossless bool, m *cmsg) {
 	if m.kind == ckPing || m.kind == ckPingReply {
 		msg.Header.Priority = wire.PrioHigh
 	}
-	s.check.SentOn(x.endpoint(), to, SessionID(x.p.inc, c.ID()), msg.Header.Priority, m.id, lossless)
+	s.check.SentOn(x.endpoint(), to, check.SessionID(x.p.inc, c.ID()), msg.Header.Priority, m.id, lossless)
 	if err := c.SendMessage(msg); err != nil {
 		s.check.Dropped(m.id)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/msgrsim/msgrsim/msgr/netio"
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
+	"github.com/msgrsim/msgrsim/sim/check"
 )
 
 // Coverage counts what a run (or, merged, a sweep) exercised of the protocol: ProtocolV1
@@ -231,7 +232,7 @@ func (c *Coverage) Summary() Summary {
 		FrameTags:   tagCategory("frame_tags", FrameTags, c.FrameSent, c.FrameRecv),
 		Faults:      category("faults", FaultKinds, c.Faults),
 		Decisions:   category("decisions", nil, c.Decisions),
-		Invariants:  category("invariants", allInvariantNames(), c.Invariants),
+		Invariants:  category("invariants", check.Names(), c.Invariants),
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/msgrsim/msgrsim/msgr/netio/inject"
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
+	"github.com/msgrsim/msgrsim/sim/check"
 	"github.com/msgrsim/msgrsim/sim/world"
 	"github.com/msgrsim/msgrsim/simnet"
 )
@@ -122,7 +123,7 @@ func (n *simNode) sendOn(c *msgr.Connection, toName string, lossless bool) {
 	if s.rand.IntN(50) == 49 {
 		m.Data = payloadData(id, 4096+s.rand.IntN(60000))
 	}
-	s.check.SentOn(n.name, toName, SessionID(n.inc, c.ID()), m.Header.Priority, id, lossless)
+	s.check.SentOn(n.name, toName, check.SessionID(n.inc, c.ID()), m.Header.Priority, id, lossless)
 	if s.w.Trace.Keeping() {
 		kind := "lossy"
 		if lossless {

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/msgrsim/msgrsim/models"
 	"github.com/msgrsim/msgrsim/msgr"
 	"github.com/msgrsim/msgrsim/msgr/wire"
+	"github.com/msgrsim/msgrsim/sim/check"
 	"github.com/msgrsim/msgrsim/sim/world"
 	"github.com/msgrsim/msgrsim/simnet"
 	"github.com/msgrsim/msgrsim/workload/synthetic"
@@ -146,8 +148,8 @@ type scenario struct {
 	w       *world.World
 	rand    *detrand.Rand // workload decisions
 	frand   *detrand.Rand // fault decisions
-	check   *Checker
-	audit   *Auditor
+	check   *check.Checker
+	audit   *check.Auditor
 	tracker *frameTracker
 	nodes   []*simNode
 	nextID  uint64
@@ -160,7 +162,7 @@ type scenario struct {
 	logFrom int                          // decisions before this one drew the fault mix
 
 	cov          *Coverage
-	rec          *recorder
+	rec          *check.Histories
 	cl           *cluster          // the cluster workload (nil: the default one)
 	kv           *models.KVHistory // the cluster workload's client history (nil otherwise)
 	modelReports []models.Report
@@ -210,7 +212,7 @@ func newScenario(opts Options, recFrom, recTo uint64, instance int) *scenario {
 		f := SwarmFaults(root)
 		opts.Faults = &f
 	}
-	s := &scenario{opts: opts, faults: *opts.Faults, check: NewChecker(), phase: PhaseSafety,
+	s := &scenario{opts: opts, faults: *opts.Faults, check: check.NewChecker(), phase: PhaseSafety,
 		byAddr: map[wire.EntityAddr]*simNode{}, opened: map[*msgr.Connection]bool{}, log: log}
 	if log != nil {
 		s.logFrom = log.Len()
@@ -225,11 +227,11 @@ func newScenario(opts Options, recFrom, recTo uint64, instance int) *scenario {
 		s.w.Trace.Perturb(opts.perturbAt, 0xdead)
 	}
 	s.rand, s.frand = s.w.Rand(), s.w.Rand()
-	s.audit = NewAuditor(s.check, func() int64 { return int64(s.w.Now()) })
+	s.audit = check.NewAuditor(s.check, func() int64 { return int64(s.w.Now()) })
 	s.w.AfterStep = s.audit.AfterStep
 	s.setUpNetwork()
 	s.setUpRecording()
-	s.audit.cov = s.cov
+	s.audit.Count(s.cov)
 	return s
 }
 
@@ -413,8 +415,8 @@ func (s *scenario) shutdown() {
 // stepFailed records why running the world failed: a panic in the code under test (named
 // by what panicked), or else the phase's own invariant.
 func (s *scenario) stepFailed(name string, err error, what string) {
-	if inv, ok := panicInvariant(err); ok {
-		name = inv
+	if pe := (*world.PanicError)(nil); errors.As(err, &pe) {
+		name = check.PanicInvariant(pe.Value)
 	}
 	s.check.Violate(name, int64(s.w.Now()), "%s: %v", what, err)
 }

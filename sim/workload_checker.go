@@ -7,6 +7,7 @@ import (
 	"github.com/msgrsim/msgrsim/msgr"
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
+	"github.com/msgrsim/msgrsim/sim/check"
 	"github.com/msgrsim/msgrsim/workload/synthetic"
 )
 
@@ -21,7 +22,7 @@ import (
 // they see a connect, accept, reset or remote-reset event.
 type WorkloadChecker struct {
 	mu      sync.Mutex
-	check   *Checker
+	check   *check.Checker
 	now     func() int64
 	nodes   map[*msgr.Messenger]*synthetic.Node
 	byNonce map[uint32]*synthetic.Node
@@ -32,7 +33,7 @@ type WorkloadChecker struct {
 }
 
 // NewWorkloadChecker returns a checker adapter reporting to check, stamping with now().
-func NewWorkloadChecker(check *Checker, now func() int64) *WorkloadChecker {
+func NewWorkloadChecker(check *check.Checker, now func() int64) *WorkloadChecker {
 	return &WorkloadChecker{check: check, now: now, nodes: make(map[*msgr.Messenger]*synthetic.Node),
 		byNonce: make(map[uint32]*synthetic.Node), digest: make(map[uint64]uint64)}
 }
@@ -150,7 +151,7 @@ func (k *WorkloadChecker) connEvent(ev msgr.TraceEvent) {
 
 // Checker returns the underlying checker; over real TCP, use it only once the messengers
 // are shut down (it is not safe for concurrent use).
-func (k *WorkloadChecker) Checker() *Checker { return k.check }
+func (k *WorkloadChecker) Checker() *check.Checker { return k.check }
 
 // PendingLossless is Checker.PendingLossless, safe while the messengers run.
 func (k *WorkloadChecker) PendingLossless() int {
@@ -166,14 +167,14 @@ func (k *WorkloadChecker) PendingLossless() int {
 // opened the session here after the mark-down, so MarkedDown could not see it). Call it once
 // the workload has quiesced; it returns how many connections it found.
 func (k *WorkloadChecker) ForgiveStranded(nodes []*synthetic.Node) int {
-	var stranded []connKey
+	var stranded []strandedConn
 	for _, n := range nodes {
 		for _, c := range n.M.Connections() {
 			if c.IsClosed() || c.State() != proto.StateStandby || c.Queued() == 0 || !n.M.Policy(c.PeerType()).Server {
 				continue
 			}
 			if peer := k.nodeByNonce(c.PeerAddr().Nonce); peer != nil && !hasSession(peer.M, n.M.MyAddr()) {
-				stranded = append(stranded, connKey{n.Name, c.ID()})
+				stranded = append(stranded, strandedConn{n.Name, c.ID()})
 			}
 		}
 	}
@@ -184,6 +185,12 @@ func (k *WorkloadChecker) ForgiveStranded(nodes []*synthetic.Node) int {
 		k.check.Orphan(x.node, x.conn)
 	}
 	return len(stranded)
+}
+
+// strandedConn is a node's connection ForgiveStranded found.
+type strandedConn struct {
+	node string
+	conn uint64
 }
 
 func (k *WorkloadChecker) nodeByNonce(nonce uint32) *synthetic.Node {
@@ -203,7 +210,7 @@ func hasSession(m *msgr.Messenger, addr wire.EntityAddr) bool {
 }
 
 // MissingLossless is Checker.MissingLossless, safe while the messengers run.
-func (k *WorkloadChecker) MissingLossless(n int) []Missing {
+func (k *WorkloadChecker) MissingLossless(n int) []check.Missing {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return k.check.MissingLossless(n)

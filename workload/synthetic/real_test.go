@@ -23,6 +23,7 @@ import (
 	"github.com/msgrsim/msgrsim/msgr/netio/epoll"
 	"github.com/msgrsim/msgrsim/msgr/netio/inject"
 	"github.com/msgrsim/msgrsim/sim"
+	"github.com/msgrsim/msgrsim/sim/check"
 	"github.com/msgrsim/msgrsim/workload/synthetic"
 )
 
@@ -91,7 +92,7 @@ type realReport struct {
 	acked      int // lossless messages acknowledged (each checked against what the peer read)
 	injected   uint64
 	stats      synthetic.Stats
-	violations []sim.Violation
+	violations []check.Violation
 	leaked     []leakcheck.Goroutine
 }
 
@@ -102,10 +103,10 @@ func (r realReport) String() string {
 	return fmt.Sprintf("%v: %v, %d connections made (peak %d open at once), %d sessions opened, %d messages sent (%d lossless), %d dispatched, "+
 		"%d lossless lost to resets/drops (unaccounted: %d), %d socket failures injected, %d violations",
 		r.cfg.String(), r.elapsed.Round(time.Millisecond), r.stats.ConnsMade, r.peakConns, r.sessions, r.sent, r.lossless, r.dispatched,
-		r.lost, countOf(r.violations, sim.InvLosslessLoss), r.injected, len(r.violations))
+		r.lost, countOf(r.violations, check.InvLosslessLoss), r.injected, len(r.violations))
 }
 
-func countOf(vs []sim.Violation, name string) int {
+func countOf(vs []check.Violation, name string) int {
 	n := 0
 	for _, v := range vs {
 		if v.Name == name {
@@ -123,8 +124,8 @@ func runReal(t testing.TB, cfg synthetic.Config, seed uint64, drain time.Duratio
 	leaks := leakcheck.Take()
 	start := time.Now()
 	now := func() int64 { return int64(time.Since(start)) }
-	check := sim.NewChecker()
-	wc := sim.NewWorkloadChecker(check, now)
+	k := check.NewChecker()
+	wc := sim.NewWorkloadChecker(k, now)
 	env := &realEnv{seed: seed, wc: wc}
 	rep := realReport{cfg: cfg}
 	wl, err := synthetic.New(cfg, env, wc, detrand.NewSeeded(seed))
@@ -136,14 +137,14 @@ func runReal(t testing.TB, cfg synthetic.Config, seed uint64, drain time.Duratio
 	rep.peakConns = operate(wl, rep.cfg, drain, wc)
 	drainReal(wl, wc, drain)
 	shutdownReal(t, wl, env)
-	check.Finish(now())
-	auditReal(check, wl, now)
+	k.Finish(now())
+	auditReal(k, wl, now)
 	rep.elapsed, rep.injected, rep.stats = time.Since(start), env.injected(), wl.Stats()
 	rep.sessions = rep.stats.Connects + rep.stats.Accepts
-	rep.sent, rep.dispatched = check.Counts()
-	rep.lossless, rep.lost = check.LosslessCounts()
-	_, rep.acked = check.AckCounts()
-	rep.violations = check.Violations()
+	rep.sent, rep.dispatched = k.Counts()
+	rep.lossless, rep.lost = k.LosslessCounts()
+	_, rep.acked = k.AckCounts()
+	rep.violations = k.Violations()
 	rep.leaked = leaks.Leaked(10 * time.Second)
 	return rep
 }
@@ -156,7 +157,7 @@ func operate(wl *synthetic.Workload, cfg synthetic.Config, limit time.Duration, 
 		blockedSince := time.Now()
 		for errors.Is(wl.Do(op), synthetic.ErrBlocked) {
 			if time.Since(blockedSince) > limit {
-				wc.Violation(sim.InvNoProgress, fmt.Sprintf("op %d blocked for %v with %d PINGs pending", i, limit, wl.Pending()))
+				wc.Violation(check.InvNoProgress, fmt.Sprintf("op %d blocked for %v with %d PINGs pending", i, limit, wl.Pending()))
 				return peak
 			}
 			time.Sleep(cfg.BlockedWait)
@@ -177,7 +178,7 @@ func drainReal(wl *synthetic.Workload, wc *sim.WorkloadChecker, limit time.Durat
 			wc.ForgiveStranded(wl.Nodes())
 		}
 		if time.Now().After(deadline) {
-			wc.Violation(sim.InvLiveness, fmt.Sprintf("drain: %d PINGs pending, %d lossless messages undelivered after %v: %s",
+			wc.Violation(check.InvLiveness, fmt.Sprintf("drain: %d PINGs pending, %d lossless messages undelivered after %v: %s",
 				wl.Pending(), wc.PendingLossless(), limit, describeMissing(wl, wc.MissingLossless(5))))
 			return
 		}
@@ -206,8 +207,8 @@ func shutdownReal(t testing.TB, wl *synthetic.Workload, env *realEnv) {
 
 // auditReal checks what must hold once everything shut down: throttles back to zero, dispatch
 // queues empty, registries empty.
-func auditReal(check *sim.Checker, wl *synthetic.Workload, now func() int64) {
-	a := sim.NewAuditor(check, now)
+func auditReal(k *check.Checker, wl *synthetic.Workload, now func() int64) {
+	a := check.NewAuditor(k, now)
 	for _, n := range wl.Nodes() {
 		a.Add(n.Name, n.M)
 	}
@@ -215,7 +216,7 @@ func auditReal(check *sim.Checker, wl *synthetic.Workload, now func() int64) {
 }
 
 // describeMissing says where undelivered messages are stuck: the sending connection's state.
-func describeMissing(wl *synthetic.Workload, ms []sim.Missing) string {
+func describeMissing(wl *synthetic.Workload, ms []check.Missing) string {
 	var parts []string
 	for _, m := range ms {
 		where := "connection gone"

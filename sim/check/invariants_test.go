@@ -1,19 +1,48 @@
-package sim
+package check
 
 import (
-	"errors"
-	"strings"
+	"fmt"
 	"testing"
-	"time"
-
-	"github.com/msgrsim/msgrsim/sim/world"
-	"github.com/msgrsim/msgrsim/simnet"
 )
 
-// Every invariant fails on a deliberately wrong history (the canary builds show the same on
-// deliberately broken code: canary_test.go, canary_synthetic_test.go).
+// Every invariant fails on a deliberately wrong history (sim's canary tests show the same on
+// deliberately broken code).
 
 func violated(k *Checker) map[string]int { return k.ViolationCounts() }
+
+func TestCheckerCatchesBrokenStreams(t *testing.T) {
+	k := NewChecker()
+	for id := uint64(1); id <= 3; id++ {
+		k.Sent("a", "b", id, true)
+	}
+	k.Dispatched("b#1", 2, true, 0)
+	k.Dispatched("b#1", 2, true, 0)
+	k.Dispatched("b#1", 1, true, 0)
+	k.Finish(0)
+	names := map[string]bool{}
+	for _, v := range k.Violations() {
+		names[v.Name] = true
+	}
+	for _, n := range []string{InvLosslessOrder, InvDuplicate, InvLosslessLoss} {
+		if !names[n] {
+			t.Errorf("checker did not report %s: %v", n, k.Violations())
+		}
+	}
+	k = NewChecker()
+	k.Sent("a", "b", 1, false)
+	k.Sent("a", "b", 2, false)
+	k.Dispatched("b#1", 2, true, 0)
+	k.Dispatched("b#1", 1, false, 0)
+	k.Dispatched("b#1", 9, true, 0)
+	k.Finish(0)
+	names = map[string]bool{}
+	for _, v := range k.Violations() {
+		names[v.Name] = true
+	}
+	if !names[InvLossyOrder] || !names[InvUnknownMessage] || !names[InvCorruptDelivery] || names[InvLosslessLoss] {
+		t.Fatalf("lossy checks: %v", k.Violations())
+	}
+}
 
 func TestAckOfAnUnreadMessageIsCaught(t *testing.T) {
 	k := NewChecker()
@@ -113,22 +142,13 @@ func TestAuditorCatchesThrottlesAndLeftovers(t *testing.T) {
 	}
 }
 
-// A panic in a step is recovered and named; a throttle underflow is throttle-negative.
-func TestPanicsBecomeViolations(t *testing.T) {
-	w := world.New(1, simnet.Config{}, false)
-	w.Schedule(time.Millisecond, func() { panic("msgr: throttle released more than it held") })
-	err := w.RunUntil(func() bool { return false }, time.Second, 100)
-	var pe *world.PanicError
-	if !errors.As(err, &pe) || !strings.Contains(pe.Stack, "invariants_test.go") {
-		t.Fatalf("panic not recovered with its stack: %v", err)
-	}
-	if name, ok := panicInvariant(err); !ok || name != InvThrottleNeg {
+// A panic is named by what it is: a throttle underflow is throttle-negative, anything else
+// a panic.
+func TestPanicInvariant(t *testing.T) {
+	if name := PanicInvariant("msgr: throttle released more than it held"); name != InvThrottleNeg {
 		t.Fatalf("named %q", name)
 	}
-	if name, _ := panicInvariant(&world.PanicError{Value: "index out of range"}); name != InvPanic {
+	if name := PanicInvariant(fmt.Errorf("index out of range")); name != InvPanic {
 		t.Fatalf("named %q", name)
-	}
-	if _, ok := panicInvariant(errors.New("sim: world idle")); ok {
-		t.Fatal("an ordinary error named as a panic")
 	}
 }

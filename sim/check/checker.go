@@ -1,4 +1,4 @@
-package sim
+package check
 
 import (
 	"fmt"
@@ -146,7 +146,7 @@ type Checker struct {
 	deliv    int
 	received int
 	acked    int
-	rec      *recorder // records lossless streams for the FIFO model (nil: none)
+	rec      *Histories // records lossless streams for the FIFO model (nil: none)
 }
 
 // NewChecker returns an empty checker.

@@ -1,4 +1,4 @@
-package sim
+package check
 
 import (
 	"fmt"
@@ -21,37 +21,47 @@ const (
 	InvReplicaDivergence = "replica-divergence" // at the end, a replica's copy differs from its primary's
 )
 
-// allInvariantNames lists every invariant a run can evaluate (for coverage).
-func allInvariantNames() []string {
+// Names lists every invariant a simulated run can evaluate (for coverage): AllInvariants, the
+// model checks and the cluster workload's own.
+func Names() []string {
 	return append(append([]string(nil), AllInvariants...), InvFIFO, InvKV, InvKVLiveness, InvReplicaDivergence)
 }
 
-// recorder sees every stream event the Checker is told, and the messengers' send traces: it
-// records lossless sessions for the FIFO model and counts the invariant evaluations the
-// Checker makes. A session is a stream (sender → receiver node) to one peer address, from one
+// Counter counts invariant evaluations: the simulator's coverage implements it.
+type Counter interface {
+	Evaluated(invariant string, n int)
+}
+
+// Histories sees every stream event the Checker is told, and the messengers' send traces
+// (Traced): it records lossless sessions for the FIFO model and counts the invariant
+// evaluations the Checker makes. After the run, CheckModels checks the histories. A session is a stream (sender → receiver node) to one peer address, from one
 // sender connection (an incarnation's connection, see SessionID) at one priority when the
 // sender says which: a message is queued on the session of the connection it was sent on, so
 // messages a stale sender still sends to a peer's old instance are not expected in the new
 // instance's queue, nor a restarted sender's messages behind its previous incarnation's.
 // A reset reported on a stream (or a crash) forgives every session of the stream, as the
-// Checker does. A nil recorder records nothing.
-type recorder struct {
+// Checker does. A nil *Histories records nothing.
+type Histories struct {
+	check   *Checker
 	now     func() int64
 	fifo    *models.FIFOHistory
-	cov     *Coverage
+	cov     Counter
 	pending map[uint64]orderKey    // lossless messages told to the Checker, not yet on a session
 	part    map[uint64]string      // message id → its session
 	parts   map[streamKey][]string // stream → its sessions, in order of first use
 }
 
-func newRecorder(now func() int64, cov *Coverage) *recorder {
-	return &recorder{now: now, fifo: models.NewFIFOHistory(), cov: cov, pending: map[uint64]orderKey{},
+// Record starts recording k's lossless sessions as histories, stamped with now(), and
+// counting k's invariant evaluations in cov.
+func (k *Checker) Record(now func() int64, cov Counter) *Histories {
+	k.rec = &Histories{check: k, now: now, fifo: models.NewFIFOHistory(), cov: cov, pending: map[uint64]orderKey{},
 		part: map[uint64]string{}, parts: map[streamKey][]string{}}
+	return k.rec
 }
 
 // sent records a lossless message told to the Checker, with the sender connection and
 // priority it was sent on (ok.conn 0: not known).
-func (r *recorder) sent(ok orderKey, id uint64, lossless bool) {
+func (r *Histories) sent(ok orderKey, id uint64, lossless bool) {
 	if r != nil && lossless {
 		r.pending[id] = ok
 	}
@@ -59,7 +69,7 @@ func (r *recorder) sent(ok orderKey, id uint64, lossless bool) {
 
 // onSession records that message id went to the session with peer (from the messenger's
 // send or drop trace): it is enqueued there.
-func (r *recorder) onSession(id uint64, peer wire.EntityAddr) {
+func (r *Histories) onSession(id uint64, peer wire.EntityAddr) {
 	ok, found := r.pending[id]
 	if !found {
 		return
@@ -78,8 +88,8 @@ func (r *recorder) onSession(id uint64, peer wire.EntityAddr) {
 	r.fifo.Send(p, id, r.now())
 }
 
-// traced looks at a messenger trace event for the sessions messages go to.
-func (r *recorder) traced(ev msgr.TraceEvent) {
+// Traced looks at a messenger trace event for the sessions messages go to.
+func (r *Histories) Traced(ev msgr.TraceEvent) {
 	if r != nil && (ev.Kind == msgr.TraceSend || ev.Kind == msgr.TraceDrop) && ev.Msg != nil && ev.Conn != nil {
 		r.onSession(ev.Msg.Header.Tid, ev.Conn.PeerAddr())
 	}
@@ -87,7 +97,7 @@ func (r *recorder) traced(ev msgr.TraceEvent) {
 
 // dispatched records a dispatch; the Checker evaluates three invariants on each (and
 // whether it was sent at all, see lookedUp).
-func (r *recorder) dispatched(key streamKey, id uint64, rcv string, lossless bool) {
+func (r *Histories) dispatched(key streamKey, id uint64, rcv string, lossless bool) {
 	if r == nil {
 		return
 	}
@@ -104,20 +114,20 @@ func (r *recorder) dispatched(key streamKey, id uint64, rcv string, lossless boo
 }
 
 // evaluated counts n evaluations of invariant name (nil-safe).
-func (r *recorder) evaluated(name string, n int) {
+func (r *Histories) evaluated(name string, n int) {
 	if r != nil {
 		r.cov.Evaluated(name, n)
 	}
 }
 
 // lookedUp counts the Checker's check that a dispatched message was sent at all.
-func (r *recorder) lookedUp() {
+func (r *Histories) lookedUp() {
 	if r != nil {
 		r.cov.Evaluated(InvUnknownMessage, 1)
 	}
 }
 
-func (r *recorder) forgive(key streamKey, lossless bool) {
+func (r *Histories) forgive(key streamKey, lossless bool) {
 	if r == nil || !lossless {
 		return
 	}
@@ -126,7 +136,7 @@ func (r *recorder) forgive(key streamKey, lossless bool) {
 	}
 }
 
-func (r *recorder) dropped(key streamKey, id uint64, lossless bool) {
+func (r *Histories) dropped(key streamKey, id uint64, lossless bool) {
 	if r == nil || !lossless {
 		return
 	}
@@ -136,45 +146,9 @@ func (r *recorder) dropped(key streamKey, id uint64, lossless bool) {
 }
 
 // finish records the end-of-run loss check of every lossless stream.
-func (r *recorder) finish(lossless int) {
+func (r *Histories) finish(lossless int) {
 	if r != nil {
 		r.fifo.Drain(r.now())
 		r.cov.Evaluated(InvLosslessLoss, lossless)
 	}
-}
-
-// observe takes a messenger trace event: coverage, and the sessions messages go to.
-func (s *scenario) observe(ev msgr.TraceEvent) {
-	s.cov.Observe(ev)
-	s.rec.traced(ev)
-}
-
-// setUpRecording starts coverage counting and history recording.
-func (s *scenario) setUpRecording() {
-	s.cov = NewCoverage()
-	s.cov.Runs = 1
-	s.rec = newRecorder(func() int64 { return int64(s.w.Now()) }, s.cov)
-	s.check.rec = s.rec
-	s.tracker.cov = s.cov
-}
-
-// finishCoverage counts the phase invariants evaluated and returns the run's coverage.
-func (s *scenario) finishCoverage() *Coverage {
-	s.cov.Evaluated(InvNoProgress, 1)
-	switch s.phase {
-	case PhaseLiveness:
-		s.cov.Evaluated(InvLiveness, 1)
-	case PhaseShutdown, PhaseDone:
-		s.cov.Evaluated(InvLiveness, 1)
-		s.cov.Evaluated(InvShutdownStalled, 1)
-	}
-	return s.cov
-}
-
-// workloadSummary is the workload's own part of Result.Summary.
-func (s *scenario) workloadSummary() string {
-	if s.cl == nil {
-		return ""
-	}
-	return s.cl.summary()
 }

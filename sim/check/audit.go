@@ -1,14 +1,12 @@
-package sim
+package check
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/msgrsim/msgrsim/msgr"
 	"github.com/msgrsim/msgrsim/msgr/event"
 	"github.com/msgrsim/msgrsim/msgr/wire"
-	"github.com/msgrsim/msgrsim/sim/world"
 )
 
 // Auditor checks the messenger-level invariants after every simulation step that ran one of a
@@ -32,7 +30,7 @@ type Auditor struct {
 	all      []*auditee
 	reported map[string]bool
 	audits   uint64
-	cov      *Coverage // counts the invariants evaluated (nil: none)
+	cov      Counter // counts the invariants evaluated (nil: none)
 	// scratch, reused by every audit
 	claims    map[wire.EntityAddr]uint64
 	registry  []msgr.Registration
@@ -72,6 +70,9 @@ func (a *Auditor) Remove(m *msgr.Messenger) {
 		delete(a.byCenter, c)
 	}
 }
+
+// Count counts every invariant evaluation in c from now on (the simulator's coverage).
+func (a *Auditor) Count(c Counter) { a.cov = c }
 
 // Audits is how many messenger audits ran (each evaluates every invariant above).
 func (a *Auditor) Audits() uint64 { return a.audits }
@@ -179,15 +180,12 @@ func (a *Auditor) report(name, key string, format string, args ...any) {
 	a.check.Violate(name, a.now(), format, args...)
 }
 
-// panicInvariant names the invariant a step error breaks: a throttle underflow (the throttle
-// panics rather than go negative), another panic, or none (ok false).
-func panicInvariant(err error) (string, bool) {
-	var pe *world.PanicError
-	if !errors.As(err, &pe) {
-		return "", false
+// PanicInvariant names the invariant that a panic of the code under test with value v breaks:
+// a throttle underflow (the throttle panics rather than go negative) is throttle-negative,
+// any other panic is panic.
+func PanicInvariant(v any) string {
+	if strings.Contains(fmt.Sprint(v), "throttle released more than it held") {
+		return InvThrottleNeg
 	}
-	if strings.Contains(fmt.Sprint(pe.Value), "throttle released more than it held") {
-		return InvThrottleNeg, true
-	}
-	return InvPanic, true
+	return InvPanic
 }
