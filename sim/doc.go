@@ -30,6 +30,6 @@
 //
 // Checker (delivery) and Auditor (registry, throttles, queues) implement them; each has a test
 // that fails it on a wrong history, and a canary build (go test -tags canary_<name>) that the
-// simulator must catch. WorkloadChecker feeds them from a synthetic workload in the simulator
-// and over real TCP alike.
+// simulator must catch. synthetic.Checker feeds them from a synthetic workload in the
+// simulator and over real TCP alike.
 package sim

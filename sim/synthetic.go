@@ -61,7 +61,7 @@ type SyntheticReport struct {
 // auditor, nodes) plus the workload.
 type synthRun struct {
 	*scenario
-	wc       *WorkloadChecker
+	wc       *synthetic.Checker
 	wl       *synthetic.Workload
 	cfg      synthetic.Config
 	preset   string
@@ -86,8 +86,8 @@ func runSynthetic(s *scenario) Result {
 	default:
 		r.preset, r.cfg = SyntheticFor(s.opts.Seed)
 	}
-	r.wc = NewWorkloadChecker(s.check, func() int64 { return int64(s.w.Now()) })
-	r.wc.partial = true
+	r.wc = synthetic.NewChecker(s.check, func() int64 { return int64(s.w.Now()) })
+	r.wc.ConnEventsOnly()
 	wl, err := synthetic.New(r.cfg, r, r.wc, s.rand)
 	if err != nil {
 		s.check.Violate(InvNoProgress, 0, "build: %v", err)

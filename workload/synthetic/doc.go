@@ -20,6 +20,7 @@
 //
 // The invariants stronger than Ceph's own checks — exactly-once, in-order delivery of
 // lossless messages unless a reset accounts for a loss, acknowledgements, throttles, the
-// session registry — are not checked here but by an Observer (sim.WorkloadChecker) that the
-// workload tells about every message it sends and receives and every connection it drops.
+// session registry — are not checked by the workload itself but by an Observer, Checker, that
+// feeds a check.Checker (sim/check) with every message the workload sends and receives and
+// every connection it drops, in the simulator and over real TCP alike.
 package synthetic

@@ -14,7 +14,7 @@ import (
 )
 
 // Sim-to-real parity (issue 8): the same SyntheticWorkload configurations, with the same
-// checkers (check.Checker through sim.WorkloadChecker, check.Auditor at the end), run in the
+// checkers (check.Checker through synthetic.Checker, check.Auditor at the end), run in the
 // simulator and over epoll loopback; their invariant outcomes must agree. A bug that only real
 // epoll shows — a wakeup lost, EPOLLRDHUP, an EAGAIN storm, a race between two workers — shows
 // up as a real run that fails where the simulated one passes. (It found one: a shut-down

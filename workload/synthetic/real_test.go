@@ -22,7 +22,6 @@ import (
 	"github.com/msgrsim/msgrsim/msgr/netio"
 	"github.com/msgrsim/msgrsim/msgr/netio/epoll"
 	"github.com/msgrsim/msgrsim/msgr/netio/inject"
-	"github.com/msgrsim/msgrsim/sim"
 	"github.com/msgrsim/msgrsim/sim/check"
 	"github.com/msgrsim/msgrsim/workload/synthetic"
 )
@@ -31,7 +30,7 @@ import (
 // when the workload asks) and goroutine runtime, bound to 127.0.0.1.
 type realEnv struct {
 	seed uint64
-	wc   *sim.WorkloadChecker
+	wc   *lockedChecker
 
 	mu   sync.Mutex
 	rts  []*event.GoRuntime
@@ -77,6 +76,78 @@ func (e *realEnv) injected() uint64 {
 		n += s.Injected()
 	}
 	return n
+}
+
+// lockedChecker serializes a synthetic.Checker over real TCP, where every messenger's workers
+// call Trace while the driver sends, drops connections and drains. It never holds its lock
+// while asking a messenger something (messengers trace while holding their own locks): the
+// queries (PeerSessions, Stranded) run before it locks.
+type lockedChecker struct {
+	mu sync.Mutex
+	k  *synthetic.Checker
+}
+
+func (l *lockedChecker) AddNode(n *synthetic.Node, m *msgr.Messenger) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.k.AddNode(n, m)
+}
+
+func (l *lockedChecker) Sent(from, peer *synthetic.Node, c *msgr.Connection, m *msgr.Message, lossless bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.k.Sent(from, peer, c, m, lossless)
+}
+
+func (l *lockedChecker) NotSent(from *synthetic.Node, m *msgr.Message) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.k.NotSent(from, m)
+}
+
+func (l *lockedChecker) Dispatched(to *synthetic.Node, c *msgr.Connection, m *msgr.Message) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.k.Dispatched(to, c, m)
+}
+
+func (l *lockedChecker) MarkedDown(by, peer *synthetic.Node, c *msgr.Connection) {
+	sessions := synthetic.PeerSessions(by, peer)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.k.ForgetMarkedDown(by, peer, c, sessions)
+}
+
+func (l *lockedChecker) Violation(name, detail string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.k.Violation(name, detail)
+}
+
+func (l *lockedChecker) Trace(ev msgr.TraceEvent) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.k.Trace(ev)
+}
+
+func (l *lockedChecker) PendingLossless() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.k.PendingLossless()
+}
+
+func (l *lockedChecker) MissingLossless(n int) []check.Missing {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.k.MissingLossless(n)
+}
+
+func (l *lockedChecker) ForgiveStranded(nodes []*synthetic.Node) int {
+	stranded := synthetic.Stranded(nodes)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.k.ForgiveOrphans(stranded)
+	return len(stranded)
 }
 
 // realReport is what one real-time run did and found.
@@ -125,7 +196,7 @@ func runReal(t testing.TB, cfg synthetic.Config, seed uint64, drain time.Duratio
 	start := time.Now()
 	now := func() int64 { return int64(time.Since(start)) }
 	k := check.NewChecker()
-	wc := sim.NewWorkloadChecker(k, now)
+	wc := &lockedChecker{k: synthetic.NewChecker(k, now)}
 	env := &realEnv{seed: seed, wc: wc}
 	rep := realReport{cfg: cfg}
 	wl, err := synthetic.New(cfg, env, wc, detrand.NewSeeded(seed))
@@ -150,7 +221,7 @@ func runReal(t testing.TB, cfg synthetic.Config, seed uint64, drain time.Duratio
 }
 
 // operate runs the workload's operations in real time; it returns the peak connection count.
-func operate(wl *synthetic.Workload, cfg synthetic.Config, limit time.Duration, wc *sim.WorkloadChecker) int {
+func operate(wl *synthetic.Workload, cfg synthetic.Config, limit time.Duration, wc *lockedChecker) int {
 	peak := wl.Connections()
 	for i := 0; i < cfg.Ops; i++ {
 		op := wl.Next()
@@ -171,7 +242,7 @@ func operate(wl *synthetic.Workload, cfg synthetic.Config, limit time.Duration, 
 }
 
 // drainReal waits for every PING to be answered and every lossless message delivered.
-func drainReal(wl *synthetic.Workload, wc *sim.WorkloadChecker, limit time.Duration) {
+func drainReal(wl *synthetic.Workload, wc *lockedChecker, limit time.Duration) {
 	deadline := time.Now().Add(limit)
 	for wl.Pending() > 0 || wc.PendingLossless() > 0 {
 		if wl.Pending() == 0 {
