@@ -10,6 +10,7 @@ import (
 	"github.com/msgrsim/msgrsim/internal/detrand"
 	"github.com/msgrsim/msgrsim/models"
 	"github.com/msgrsim/msgrsim/msgr/wire"
+	"github.com/msgrsim/msgrsim/sim/fault"
 )
 
 // Workloads (Options.Workload).
@@ -130,8 +131,8 @@ func (cl *cluster) drawOp(client int, tid uint64) models.KVInput {
 }
 
 // processes are the fault targets: the monitor, the OSDs and the clients.
-func (cl *cluster) processes() []process {
-	ps := []process{&cl.mon.cproc}
+func (cl *cluster) processes() []fault.Process {
+	ps := []fault.Process{&cl.mon.cproc}
 	for _, o := range cl.osds {
 		ps = append(ps, &o.cproc)
 	}
@@ -177,7 +178,7 @@ func (s *scenario) runCluster() Result {
 	s.w.Trace.Logf(0, "cluster: %d osds (%d replicas), %d clients × %d ops on %d keys, tick %v, retry %v, ready timeout %v, idle timeout %v",
 		cl.nOSD, cl.replicas, len(cl.clients), cl.quota, len(cl.keys), cl.tick, cl.retry, cl.readyTimeout, cl.idleTimeout)
 	cl.schedule()
-	s.scheduleFaults()
+	s.inj.Schedule()
 	if err := s.w.RunUntil(func() bool { return s.w.Now() >= s.opts.Window }, s.opts.Window+time.Minute, s.opts.MaxSteps); err != nil {
 		s.check.Violate(InvNoProgress, int64(s.w.Now()), "safety phase: %v", err)
 		return s.result()
@@ -267,7 +268,7 @@ func (cl *cluster) unfinishedClients() int {
 
 func (cl *cluster) replicated() bool {
 	for _, o := range cl.osds {
-		if !o.running() || !o.caughtUp() {
+		if !o.Running() || !o.caughtUp() {
 			return false
 		}
 	}

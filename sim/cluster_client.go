@@ -75,7 +75,7 @@ func (c *clientNode) askMap() {
 }
 
 func (c *clientNode) tick() {
-	if c.running() {
+	if c.Running() {
 		c.askMap()
 		c.maybeIssue()
 	}
@@ -86,7 +86,7 @@ func (c *clientNode) done() bool { return c.issued >= c.quota && c.cur == nil }
 // maybeIssue starts the next operation, once the map is known.
 func (c *clientNode) maybeIssue() {
 	cl := c.cl
-	if c.cur != nil || c.issued >= c.quota || !c.running() || c.view.osds == nil || !cl.active() {
+	if c.cur != nil || c.issued >= c.quota || !c.Running() || c.view.osds == nil || !cl.active() {
 		return
 	}
 	c.nextTid++
@@ -119,7 +119,7 @@ func (c *clientNode) send(op *clientOp) {
 // timeout retries an operation that got no answer in time: the session is dropped, the map
 // refreshed, and the request sent again with the same tid.
 func (c *clientNode) timeout(op *clientOp, attempt int) {
-	if c.cur != op || op.attempt != attempt || !c.running() || !c.cl.active() {
+	if c.cur != op || op.attempt != attempt || !c.Running() || !c.cl.active() {
 		return
 	}
 	if op.conn != nil {
@@ -139,7 +139,7 @@ func (c *clientNode) onReset(conn *msgr.Connection) {
 	op.conn = nil
 	attempt := op.attempt
 	c.cl.s.w.Schedule(c.cl.s.w.Now()+time.Millisecond, func() {
-		if c.cur == op && op.attempt == attempt && c.running() && c.cl.active() {
+		if c.cur == op && op.attempt == attempt && c.Running() && c.cl.active() {
 			c.send(op)
 		}
 	})

@@ -166,7 +166,7 @@ func (o *osdNode) boot() {
 // (booting again if the monitor does not have our addresses), push replication, and now and
 // then read a key through the objecter.
 func (o *osdNode) tick() {
-	if !o.running() {
+	if !o.Running() {
 		return
 	}
 	if me, ok := o.view.get(o.id); !ok || !me.up || me.inc != uint32(o.inc) || !sameAddrs(me.addrs, o.myAddrs()) {
@@ -283,7 +283,7 @@ func (o *osdNode) replicated(idx uint64) bool {
 // replicateAll sends each replica the log entries it lacks, at most replWindow beyond what
 // it acknowledged, each once per session (a reset makes them due again).
 func (o *osdNode) replicateAll() {
-	if !o.running() {
+	if !o.Running() {
 		return
 	}
 	for _, r := range o.cl.replicasOf(o.id) {

@@ -60,11 +60,11 @@ func noOSDEnc(p proto.Policy) proto.Policy {
 // running OSD: to its cluster messenger for the first two, its public one for the last.
 func (p *probeNode) try(k int) {
 	cl := p.cl
-	if !p.running() || cl.s.phase != PhaseSafety {
+	if !p.Running() || cl.s.phase != PhaseSafety {
 		return
 	}
 	o := cl.osds[cl.s.rand.IntN(len(cl.osds))]
-	if !o.running() {
+	if !o.Running() {
 		return
 	}
 	x, target := []*cmsgr{p.badProto, p.noFeatures, p.badAuth}[k], o.cluster

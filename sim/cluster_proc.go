@@ -62,12 +62,12 @@ func (p *cproc) newHost() {
 
 // process implementation (fault targets).
 
-func (p *cproc) label() string       { return p.name }
-func (p *cproc) incarnation() string { return p.incName() }
-func (p *cproc) addrIP() netip.Addr  { return p.ip }
-func (p *cproc) running() bool       { return p.alive && !p.stopping }
+func (p *cproc) Label() string       { return p.name }
+func (p *cproc) Incarnation() string { return p.incName() }
+func (p *cproc) IP() netip.Addr      { return p.ip }
+func (p *cproc) Running() bool       { return p.alive && !p.stopping }
 
-func (p *cproc) centers() []*event.Center {
+func (p *cproc) Centers() []*event.Center {
 	var cs []*event.Center
 	for _, x := range p.msgrs {
 		cs = append(cs, x.m.Centers()...)
@@ -75,11 +75,11 @@ func (p *cproc) centers() []*event.Center {
 	return cs
 }
 
-// crash: every socket vanishes, every messenger stops, the volatile state is gone; the node
+// Crash: every socket vanishes, every messenger stops, the volatile state is gone; the node
 // restarts 1–50 ms later.
-func (p *cproc) crash() {
+func (p *cproc) Crash() {
 	s := p.cl.s
-	s.noteFault(p.incName(), "crash")
+	s.inj.Note(p.incName(), "crash")
 	p.host.Crash()
 	for _, x := range p.msgrs {
 		s.audit.Remove(x.m) // its state is gone, not leaked
@@ -93,7 +93,7 @@ func (p *cproc) crash() {
 // down ends the incarnation: centers stopped, streams to and from it forgiven.
 func (p *cproc) down() {
 	s := p.cl.s
-	for _, c := range p.centers() {
+	for _, c := range p.Centers() {
 		s.w.Stop(c)
 	}
 	p.alive = false
@@ -116,7 +116,7 @@ func (p *cproc) revive() {
 // (wait), drops them (delete) and starts a new incarnation a little later.
 func (p *cproc) cleanRestart() {
 	s := p.cl.s
-	if !p.running() || s.phase != PhaseSafety {
+	if !p.Running() || s.phase != PhaseSafety {
 		return
 	}
 	s.w.Trace.Logf(s.w.Now(), "lifecycle: %s shuts down for a restart", p.incName())

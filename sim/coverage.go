@@ -170,6 +170,24 @@ func (c *Coverage) Observe(ev msgr.TraceEvent) {
 	}
 }
 
+// TagWritten counts a connect-reply tag (reply) or a frame tag written.
+func (c *Coverage) TagWritten(reply bool, tag wire.Tag) {
+	if reply {
+		c.ReplySent[tag.String()]++
+	} else {
+		c.FrameSent[tag.String()]++
+	}
+}
+
+// TagRead counts a connect-reply tag (reply) or a frame tag read by the peer.
+func (c *Coverage) TagRead(reply bool, tag wire.Tag) {
+	if reply {
+		c.ReplyRecv[tag.String()]++
+	} else {
+		c.FrameRecv[tag.String()]++
+	}
+}
+
 // Evaluated counts n evaluations of invariant name.
 func (c *Coverage) Evaluated(name string, n int) {
 	if n > 0 {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/msgrsim/msgrsim/msgr"
 	"github.com/msgrsim/msgrsim/msgr/netio"
@@ -177,4 +178,43 @@ func intact(m *msgr.Message) bool {
 		}
 	}
 	return true
+}
+
+// Crash crashes the node and restarts it a little later, as a restarted OSD: with a new
+// nonce, or, like a monitor, the same one.
+func (n *simNode) Crash() {
+	s := n.s
+	old := n.m.MyAddr()
+	s.inj.Note(n.incName(), "crash")
+	n.host.Crash()
+	s.audit.Remove(n.m)
+	for _, c := range n.m.Centers() {
+		s.w.Stop(c)
+	}
+	s.w.Net.RemoveHost(n.ip)
+	n.alive = false
+	s.check.ForgiveNode(n.name)
+	keepNonce := s.frand.Bool()
+	restart := s.w.Now() + time.Duration(s.frand.Range(1, 50))*time.Millisecond
+	s.w.Schedule(restart, func() { s.restart(n, old, keepNonce) })
+}
+
+func (s *scenario) restart(n *simNode, old wire.EntityAddr, keepNonce bool) {
+	nonce := uint32(0)
+	if keepNonce {
+		nonce = old.Nonce
+	}
+	if err := n.start(nonce); err != nil {
+		s.check.Violate(InvNoProgress, int64(s.w.Now()), "restart %s: %v", n.name, err)
+		return
+	}
+	if n.m.MyAddr() == old {
+		return
+	}
+	// Like an OSD map update: peers learn the old instance is gone.
+	for _, p := range s.nodes {
+		if p != n && p.alive {
+			p.m.MarkDown(old)
+		}
+	}
 }

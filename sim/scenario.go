@@ -11,6 +11,7 @@ import (
 	"github.com/msgrsim/msgrsim/msgr"
 	"github.com/msgrsim/msgrsim/msgr/wire"
 	"github.com/msgrsim/msgrsim/sim/check"
+	"github.com/msgrsim/msgrsim/sim/fault"
 	"github.com/msgrsim/msgrsim/sim/world"
 	"github.com/msgrsim/msgrsim/simnet"
 	"github.com/msgrsim/msgrsim/workload/synthetic"
@@ -150,7 +151,7 @@ type scenario struct {
 	frand   *detrand.Rand // fault decisions
 	check   *check.Checker
 	audit   *check.Auditor
-	tracker *frameTracker
+	inj     *fault.Injector
 	nodes   []*simNode
 	nextID  uint64
 	phase   string
@@ -193,7 +194,7 @@ func run(opts Options, recFrom, recTo uint64, instance int) Result {
 	}
 	s.w.Trace.Logf(0, "faults: %v", s.faults)
 	s.scheduleSends()
-	s.scheduleFaults()
+	s.inj.Schedule()
 	if err := s.w.RunUntil(s.allIssued, s.opts.Window+time.Minute, opts.MaxSteps); err != nil {
 		s.stepFailed(InvNoProgress, err, "safety phase")
 		return s.result()
@@ -209,7 +210,7 @@ func run(opts Options, recFrom, recTo uint64, instance int) Result {
 func newScenario(opts Options, recFrom, recTo uint64, instance int) *scenario {
 	root, log := opts.decisions()
 	if opts.Faults == nil {
-		f := SwarmFaults(root)
+		f := fault.Swarm(root)
 		opts.Faults = &f
 	}
 	s := &scenario{opts: opts, faults: *opts.Faults, check: check.NewChecker(), phase: PhaseSafety,
@@ -229,57 +230,26 @@ func newScenario(opts Options, recFrom, recTo uint64, instance int) *scenario {
 	s.rand, s.frand = s.w.Rand(), s.w.Rand()
 	s.audit = check.NewAuditor(s.check, func() int64 { return int64(s.w.Now()) })
 	s.w.AfterStep = s.audit.AfterStep
+	s.cov = NewCoverage()
+	s.cov.Runs = 1
 	s.setUpNetwork()
 	s.setUpRecording()
 	s.audit.Count(s.cov)
 	return s
 }
 
+// setUpNetwork installs the fault injector (its frame tracker shapes every stream) and counts
+// the bytes the network corrupts.
 func (s *scenario) setUpNetwork() {
-	cut := detrand.Ratio{Num: 0, Den: 1}
-	if s.faults.On[FaultCuts] {
-		cut = s.faults.CutBias
-	}
-	s.tracker = newFrameTracker(s.w.Rand(), cut)
-	s.tracker.violation = func(name, detail string) { s.check.Violate(name, int64(s.w.Now()), "%s", detail) }
-	if s.w.Trace.Keeping() {
-		s.tracker.logf = func(format string, args ...any) { s.w.Trace.Logf(s.w.Now(), format, args...) }
-	}
-	s.w.Net.SetChunker(s.tracker)
-	s.w.Net.SetObserver(s.tracker)
+	s.inj = fault.New(s.w, fault.Config{Faults: &s.faults, Window: s.opts.Window, Rand: s.frand, Targets: s.processes,
+		Active:  func() bool { return s.phase == PhaseSafety },
+		Violate: func(name, detail string) { s.check.Violate(name, int64(s.w.Now()), "%s", detail) }, Count: s.cov})
 	s.w.Net.SetTracer(func(tr simnet.Transfer) {
 		if tr.Corrupt {
 			s.stats.BytesCorrupted++
 			s.w.Trace.Logf(s.w.Now(), "network: corrupted byte %d of %v", tr.CorruptOffset, tr)
 		}
 	})
-	if s.faults.On[FaultRefuse] || s.faults.On[FaultHang] || s.faults.On[FaultAcceptReset] {
-		s.w.Net.SetConnectFault(s.connectFault)
-	}
-}
-
-// connectFault decides, per connect attempt, whether it is refused, hangs or is reset
-// right after it is accepted.
-func (s *scenario) connectFault(from, to netip.AddrPort) simnet.ConnectFault {
-	if !s.frand.Chance(s.faults.ConnectFaults) {
-		return simnet.ConnectOK
-	}
-	type kind struct {
-		f  Fault
-		cf simnet.ConnectFault
-	}
-	var kinds []kind
-	for _, k := range []kind{{FaultRefuse, simnet.ConnectRefuse}, {FaultHang, simnet.ConnectHang},
-		{FaultAcceptReset, simnet.ConnectResetAfterAccept}} {
-		if s.faults.On[k.f] {
-			kinds = append(kinds, k)
-		}
-	}
-	pick := s.frand.IntN(len(kinds))
-	cf := kinds[pick].cf
-	s.stats.Injected[kinds[pick].f]++
-	s.noteFault("", "connect %v -> %v: %v", from, to, cf)
-	return cf
 }
 
 func (s *scenario) build() error {
@@ -456,7 +426,8 @@ func (r Result) String() string {
 // countContinuous fills the injection counts of the faults that act all the time.
 func (s *scenario) countContinuous() {
 	st := &s.stats
-	st.Injected[FaultCuts] = s.tracker.cuts
+	st.Injected, st.Crashes = s.inj.Injected, s.inj.Crashes
+	st.Injected[FaultCuts] = s.inj.Cuts()
 	if s.faults.On[FaultLatency] {
 		st.Injected[FaultLatency] = int(s.w.Net.Stats().Connects)
 	}

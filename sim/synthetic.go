@@ -99,7 +99,7 @@ func runSynthetic(s *scenario) Result {
 	wl.Seed(r.cfg.InitialConns)
 	r.opsLeft = r.cfg.Ops
 	s.w.Schedule(0, r.nextOp)
-	s.scheduleFaults()
+	s.inj.Schedule()
 	if err := s.w.RunUntil(s.allIssued, s.opts.Window+time.Hour, s.opts.MaxSteps); err != nil {
 		s.stepFailed(InvNoProgress, err, "operations")
 		return r.result()

@@ -21,6 +21,7 @@ var belowSeam = []string{
 	"github.com/msgrsim/msgrsim/sim",
 	"github.com/msgrsim/msgrsim/sim/world",
 	"github.com/msgrsim/msgrsim/sim/check",
+	"github.com/msgrsim/msgrsim/sim/fault",
 	"github.com/msgrsim/msgrsim/workload/synthetic", // runs inside the simulator
 }
 

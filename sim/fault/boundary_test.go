@@ -1,4 +1,4 @@
-package sim
+package fault
 
 import (
 	"os"
@@ -115,10 +115,10 @@ func TestCorruptTargetsAreProtectedAndDistinct(t *testing.T) {
 func realStreams(t *testing.T) (c2s, s2c []byte) {
 	t.Helper()
 	var err error
-	if c2s, err = os.ReadFile("../msgr/wire/testdata/streams/ceph-s-msgr1.conn1.c2s.bin"); err != nil {
+	if c2s, err = os.ReadFile("../../msgr/wire/testdata/streams/ceph-s-msgr1.conn1.c2s.bin"); err != nil {
 		t.Fatal(err)
 	}
-	if s2c, err = os.ReadFile("../msgr/wire/testdata/streams/ceph-s-msgr1.conn1.s2c.bin"); err != nil {
+	if s2c, err = os.ReadFile("../../msgr/wire/testdata/streams/ceph-s-msgr1.conn1.s2c.bin"); err != nil {
 		t.Fatal(err)
 	}
 	return c2s, s2c

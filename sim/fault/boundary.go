@@ -1,4 +1,4 @@
-package sim
+package fault
 
 import (
 	"encoding/binary"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/msgrsim/msgrsim/internal/detrand"
 	"github.com/msgrsim/msgrsim/msgr/wire"
+	"github.com/msgrsim/msgrsim/sim/check"
 	"github.com/msgrsim/msgrsim/simnet"
 )
 
@@ -27,7 +28,7 @@ type frameTracker struct {
 	// logf, when set, writes the readable trace: boundary cuts and ACK frames.
 	logf func(format string, args ...any)
 	// cov, if set, counts the reply and frame tags written and read.
-	cov *Coverage
+	cov Counter
 }
 
 type connTrack struct {
@@ -74,11 +75,7 @@ func (t *frameTracker) wrote(st *streamTrack, reply bool, tag wire.Tag, end uint
 	if t.cov == nil {
 		return
 	}
-	if reply {
-		t.cov.ReplySent[tag.String()]++
-	} else {
-		t.cov.FrameSent[tag.String()]++
-	}
+	t.cov.TagWritten(reply, tag)
 	st.marks = append(st.marks, tagMark{end: end, reply: reply, tag: tag})
 }
 
@@ -91,11 +88,7 @@ func (t *frameTracker) read(s simnet.StreamID, to uint64) {
 	st := &c.s[s.Dir]
 	i := 0
 	for ; i < len(st.marks) && st.marks[i].end <= to; i++ {
-		if m := st.marks[i]; m.reply {
-			t.cov.ReplyRecv[m.tag.String()]++
-		} else {
-			t.cov.FrameRecv[m.tag.String()]++
-		}
+		t.cov.TagRead(st.marks[i].reply, st.marks[i].tag)
 	}
 	st.marks = append(st.marks[:0], st.marks[i:]...)
 }
@@ -428,10 +421,10 @@ func (c *connTrack) consumeTag(d simnet.Dir, tag wire.Tag) {
 	case wire.TagAck:
 		st.step, st.pending = stepFixed, 8
 		if c.t.cov != nil {
-			c.t.cov.Evaluated(InvLossyAck, 1)
+			c.t.cov.Evaluated(check.InvLossyAck, 1)
 		}
 		if c.lossy && c.t.violation != nil {
-			c.t.violation(InvLossyAck, fmt.Sprintf("conn %d: %v sent an ACK on a lossy session", c.id, d))
+			c.t.violation(check.InvLossyAck, fmt.Sprintf("conn %d: %v sent an ACK on a lossy session", c.id, d))
 		}
 	case wire.TagKeepalive2, wire.TagKeepalive2Ack:
 		st.step, st.pending = stepFixed, 8
