@@ -10,7 +10,9 @@ import (
 	"github.com/msgrsim/msgrsim/internal/detrand"
 	"github.com/msgrsim/msgrsim/models"
 	"github.com/msgrsim/msgrsim/msgr/wire"
+	"github.com/msgrsim/msgrsim/sim/check"
 	"github.com/msgrsim/msgrsim/sim/fault"
+	"github.com/msgrsim/msgrsim/sim/harness"
 )
 
 // Workloads (Options.Workload).
@@ -33,7 +35,8 @@ const (
 // and answers once every replica acknowledged it. The client history is checked against the
 // KV model after the run.
 type cluster struct {
-	s        *scenario
+	h        *harness.Run
+	cfg      clusterConfig
 	nOSD     int
 	replicas int
 	quota    int
@@ -54,12 +57,23 @@ type cluster struct {
 	osdOfEP   map[string]int             // OSD endpoint → id
 }
 
-func newCluster(s *scenario) *cluster {
-	r := s.rand
-	cl := &cluster{s: s, nOSD: max(s.opts.OSDs, 2), quota: s.opts.Messages,
-		tick:      time.Duration(r.Range(5, 20)) * time.Millisecond,
-		retry:     time.Duration(r.Range(50, 200)) * time.Millisecond,
-		endpoints: map[wire.EntityAddr]string{}, osdOfEP: map[string]int{}}
+// clusterConfig is the cluster's shape.
+type clusterConfig struct {
+	osds, clients, messages int
+	window                  time.Duration // the safety phase
+}
+
+func newCluster(h *harness.Run, opts Options) *cluster {
+	return &cluster{h: h, cfg: clusterConfig{osds: opts.OSDs, clients: opts.Clients, messages: opts.Messages, window: opts.Window}}
+}
+
+// draw draws the cluster from the workload's random source.
+func (cl *cluster) draw() {
+	r := cl.h.Rand
+	cl.nOSD, cl.quota = max(cl.cfg.osds, 2), cl.cfg.messages
+	cl.tick = time.Duration(r.Range(5, 20)) * time.Millisecond
+	cl.retry = time.Duration(r.Range(50, 200)) * time.Millisecond
+	cl.endpoints, cl.osdOfEP = map[wire.EntityAddr]string{}, map[string]int{}
 	cl.replicas = min(2, cl.nOSD-1)
 	if r.Bool() {
 		cl.readyTimeout = time.Duration(r.Range(100, 1000)) * time.Millisecond
@@ -80,12 +94,11 @@ func newCluster(s *scenario) *cluster {
 			cl.osdOfEP[x.endpoint()] = i
 		}
 	}
-	for i := 0; i < max(s.opts.Clients, 1); i++ {
+	for i := 0; i < max(cl.cfg.clients, 1); i++ {
 		idx++
 		cl.clients = append(cl.clients, newClient(cl, i, idx))
 	}
 	cl.probe = newProbe(cl, idx+1)
-	return cl
 }
 
 func (cl *cluster) ipFor(idx int) netip.Addr {
@@ -116,12 +129,14 @@ func (cl *cluster) osdByEndpoint(ep string) (int, bool) {
 func (cl *cluster) objecterClient(osd int) int { return len(cl.clients) + osd }
 
 // active: the run is in its safety or liveness phase.
-func (cl *cluster) active() bool { return cl.s.phase == PhaseSafety || cl.s.phase == PhaseLiveness }
+func (cl *cluster) active() bool {
+	return cl.h.Phase == harness.PhaseSafety || cl.h.Phase == harness.PhaseLiveness
+}
 
 // drawOp draws a client's next operation; values are unique, so a duplicated append shows.
 func (cl *cluster) drawOp(client int, tid uint64) models.KVInput {
-	key := cl.keys[cl.s.rand.IntN(len(cl.keys))]
-	switch cl.s.rand.IntN(3) {
+	key := cl.keys[cl.h.Rand.IntN(len(cl.keys))]
+	switch cl.h.Rand.IntN(3) {
 	case 0:
 		return models.KVInput{Op: models.KVGet, Key: key}
 	case 1:
@@ -130,8 +145,8 @@ func (cl *cluster) drawOp(client int, tid uint64) models.KVInput {
 	return models.KVInput{Op: models.KVAppend, Key: key, Value: fmt.Sprintf("[%d.%d]", client, tid)}
 }
 
-// processes are the fault targets: the monitor, the OSDs and the clients.
-func (cl *cluster) processes() []fault.Process {
+// Processes implements harness.Workload: the monitor, the OSDs and the clients.
+func (cl *cluster) Processes() []fault.Process {
 	ps := []fault.Process{&cl.mon.cproc}
 	for _, o := range cl.osds {
 		ps = append(ps, &o.cproc)
@@ -164,60 +179,72 @@ func perm(r *detrand.Rand, n int) []int {
 	return p
 }
 
-// runCluster runs the cluster workload: safety phase (the lifecycle, client operations,
-// faults) for Options.Window, liveness phase (healed: every operation answered, every
-// replica caught up, every lossless message delivered), shutdown, then the model checks.
-func (s *scenario) runCluster() Result {
-	cl := newCluster(s)
-	s.cl, s.kv = cl, &models.KVHistory{}
+// Build implements harness.Workload: the cluster as the seed draws it, the monitor up, and
+// the lifecycle planned.
+func (cl *cluster) Build() error {
+	h := cl.h
+	cl.draw()
+	h.KV = &models.KVHistory{}
 	if err := cl.mon.start(); err != nil {
-		s.check.Violate(InvNoProgress, 0, "build: %v", err)
-		return s.result()
+		return err
 	}
-	s.w.Trace.Logf(0, "faults: %v", s.faults)
-	s.w.Trace.Logf(0, "cluster: %d osds (%d replicas), %d clients × %d ops on %d keys, tick %v, retry %v, ready timeout %v, idle timeout %v",
+	h.LogFaults()
+	h.W.Trace.Logf(0, "cluster: %d osds (%d replicas), %d clients × %d ops on %d keys, tick %v, retry %v, ready timeout %v, idle timeout %v",
 		cl.nOSD, cl.replicas, len(cl.clients), cl.quota, len(cl.keys), cl.tick, cl.retry, cl.readyTimeout, cl.idleTimeout)
 	cl.schedule()
-	s.inj.Schedule()
-	if err := s.w.RunUntil(func() bool { return s.w.Now() >= s.opts.Window }, s.opts.Window+time.Minute, s.opts.MaxSteps); err != nil {
-		s.check.Violate(InvNoProgress, int64(s.w.Now()), "safety phase: %v", err)
-		return s.result()
+	return nil
+}
+
+// Safety implements harness.Workload: the lifecycle, client operations and faults run for
+// the window.
+func (cl *cluster) Safety() bool {
+	h := cl.h
+	if err := h.RunUntil(func() bool { return h.W.Now() >= cl.cfg.window }, cl.cfg.window+time.Minute); err != nil {
+		h.Check.Violate(check.InvNoProgress, int64(h.W.Now()), "safety phase: %v", err)
+		return false
 	}
-	cl.liveness()
-	s.check.Finish(int64(s.w.Now()))
-	cl.checkReplicas()
-	cl.shutdown()
-	s.checkModels()
-	return s.result()
+	return true
+}
+
+// Models implements harness.Workload: the lossless sessions and the clients' key-value
+// history are model-checked.
+func (cl *cluster) Models() (bool, *models.KVHistory) { return true, cl.h.KV }
+
+// Report implements harness.Workload: the cluster's numbers (when it was built).
+func (cl *cluster) Report() string {
+	if cl.mon == nil {
+		return ""
+	}
+	return cl.summary()
 }
 
 // schedule plans the safety phase: staggered boots, periodic ticks, clean restarts, probes.
 func (cl *cluster) schedule() {
-	s := cl.s
-	w := s.opts.Window
+	h := cl.h
+	w := cl.cfg.window
 	cl.ticking = true
 	start := func(p *cproc) func() {
 		return func() {
 			if err := p.restart(); err != nil {
-				s.check.Violate(InvNoProgress, int64(s.w.Now()), "start %s: %v", p.name, err)
+				h.Check.Violate(check.InvNoProgress, int64(h.W.Now()), "start %s: %v", p.name, err)
 			}
 		}
 	}
 	for _, o := range cl.osds {
-		s.w.Schedule(time.Duration(s.rand.Uint64N(uint64(w/8))), start(&o.cproc))
-		cl.every(time.Duration(s.rand.Uint64N(uint64(cl.tick))), o.tick)
-		if s.rand.IntN(4) == 0 {
-			s.w.Schedule(w/4+time.Duration(s.rand.Uint64N(uint64(w/2))), o.cleanRestart)
+		h.W.Schedule(time.Duration(h.Rand.Uint64N(uint64(w/8))), start(&o.cproc))
+		cl.every(time.Duration(h.Rand.Uint64N(uint64(cl.tick))), o.tick)
+		if h.Rand.IntN(4) == 0 {
+			h.W.Schedule(w/4+time.Duration(h.Rand.Uint64N(uint64(w/2))), o.cleanRestart)
 		}
 	}
 	for _, c := range cl.clients {
-		s.w.Schedule(time.Duration(s.rand.Uint64N(uint64(w/4))), start(&c.cproc))
-		cl.every(time.Duration(s.rand.Uint64N(uint64(cl.tick))), c.tick)
+		h.W.Schedule(time.Duration(h.Rand.Uint64N(uint64(w/4))), start(&c.cproc))
+		cl.every(time.Duration(h.Rand.Uint64N(uint64(cl.tick))), c.tick)
 	}
-	s.w.Schedule(0, start(&cl.probe.cproc))
+	h.W.Schedule(0, start(&cl.probe.cproc))
 	for k := 0; k < 3; k++ {
 		k := k
-		s.w.Schedule(w/8+time.Duration(s.rand.Uint64N(uint64(w/2))), func() { cl.probe.try(k) })
+		h.W.Schedule(w/8+time.Duration(h.Rand.Uint64N(uint64(w/2))), func() { cl.probe.try(k) })
 	}
 }
 
@@ -229,31 +256,31 @@ func (cl *cluster) every(offset time.Duration, fn func()) {
 			return
 		}
 		fn()
-		cl.s.w.Schedule(cl.s.w.Now()+cl.tick, run)
+		cl.h.W.Schedule(cl.h.W.Now()+cl.tick, run)
 	}
-	cl.s.w.Schedule(offset, run)
+	cl.h.W.Schedule(offset, run)
 }
 
-// liveness heals every fault; then every client operation must be answered, every replica
-// caught up and every lossless message delivered within the bound.
-func (cl *cluster) liveness() {
-	s := cl.s
-	s.heal()
-	if err := s.w.RunUntil(cl.settled, s.w.Now()+s.opts.Liveness, s.opts.MaxSteps); err != nil {
-		now := int64(s.w.Now())
+// Liveness implements harness.Workload: heal every fault; then every client operation must be
+// answered, every replica caught up and every lossless message delivered within the bound.
+func (cl *cluster) Liveness() {
+	h := cl.h
+	h.Heal()
+	if err := h.RunUntil(cl.settled, h.W.Now()+h.Cfg.Liveness); err != nil {
+		now := int64(h.W.Now())
 		if n := cl.unfinishedClients(); n > 0 {
-			s.check.Violate(InvKVLiveness, now, "%d clients still have operations to finish after healing: %v", n, err)
+			h.Check.Violate(check.InvKVLiveness, now, "%d clients still have operations to finish after healing: %v", n, err)
 		}
-		if n := s.check.PendingLossless(); n > 0 || !cl.replicated() {
-			s.check.Violate(InvLiveness, now, "%d lossless messages undelivered, replicas caught up: %v, after healing: %v",
+		if n := h.Check.PendingLossless(); n > 0 || !cl.replicated() {
+			h.Check.Violate(check.InvLiveness, now, "%d lossless messages undelivered, replicas caught up: %v, after healing: %v",
 				n, cl.replicated(), err)
 		}
 	}
-	s.cov.Evaluated(InvKVLiveness, 1)
+	h.Cov.Evaluated(check.InvKVLiveness, 1)
 }
 
 func (cl *cluster) settled() bool {
-	return cl.unfinishedClients() == 0 && cl.replicated() && cl.s.check.PendingLossless() == 0
+	return cl.unfinishedClients() == 0 && cl.replicated() && cl.h.Check.PendingLossless() == 0
 }
 
 func (cl *cluster) unfinishedClients() int {
@@ -275,25 +302,27 @@ func (cl *cluster) replicated() bool {
 	return true
 }
 
-// checkReplicas: once caught up, every replica holds exactly its primary's values.
-func (cl *cluster) checkReplicas() {
-	s := cl.s
+// Finish implements harness.Workload: once caught up, every replica holds exactly its
+// primary's values.
+func (cl *cluster) Finish() {
+	h := cl.h
 	for _, key := range cl.keys {
 		p := cl.primary(key)
 		for _, r := range cl.replicasOf(p) {
-			s.cov.Evaluated(InvReplicaDivergence, 1)
+			h.Cov.Evaluated(check.InvReplicaDivergence, 1)
 			if got, want := cl.osds[r].data[key], cl.osds[p].data[key]; got != want {
-				s.check.Violate(InvReplicaDivergence, int64(s.w.Now()), "key %s: replica osd.%d has %q, primary osd.%d %q",
+				h.Check.Violate(check.InvReplicaDivergence, int64(h.W.Now()), "key %s: replica osd.%d has %q, primary osd.%d %q",
 					key, r, got, p, want)
 			}
 		}
 	}
 }
 
-// shutdown stops the ticks and every messenger of every live node, and runs until all are done.
-func (cl *cluster) shutdown() {
-	s := cl.s
-	s.phase = PhaseShutdown
+// Shutdown implements harness.Workload: it stops the ticks and every messenger of every live
+// node, and runs until all are done.
+func (cl *cluster) Shutdown() {
+	h := cl.h
+	h.Phase = harness.PhaseShutdown
 	cl.ticking = false
 	for _, p := range cl.allProcs() {
 		if p.alive && !p.stopping {
@@ -312,18 +341,18 @@ func (cl *cluster) shutdown() {
 		}
 		return true
 	}
-	if err := s.w.RunUntil(done, s.w.Now()+time.Minute, s.opts.MaxSteps); err != nil {
-		s.check.Violate(InvShutdownStalled, int64(s.w.Now()), "%v", err)
+	if err := h.RunUntil(done, h.W.Now()+time.Minute); err != nil {
+		h.Check.Violate(check.InvShutdownStalled, int64(h.W.Now()), "%v", err)
 		return
 	}
-	s.phase = PhaseDone
+	h.Phase = harness.PhaseDone
 }
 
 // summary renders the workload's own numbers for Result.Summary.
 func (cl *cluster) summary() string {
 	var b strings.Builder
 	answered, unknown := 0, 0
-	for _, op := range cl.s.kv.Ops() {
+	for _, op := range cl.h.KV.Ops() {
 		if op.Output.Unknown {
 			unknown++
 		} else {
@@ -335,6 +364,6 @@ func (cl *cluster) summary() string {
 		entries += len(o.log)
 	}
 	fmt.Fprintf(&b, "  cluster: %d osds, %d clients, %d keys: %d operations (%d answered, %d never answered), %d updates replicated ×%d\n",
-		cl.nOSD, len(cl.clients), len(cl.keys), cl.s.kv.Len(), answered, unknown, entries, cl.replicas)
+		cl.nOSD, len(cl.clients), len(cl.keys), cl.h.KV.Len(), answered, unknown, entries, cl.replicas)
 	return b.String()
 }

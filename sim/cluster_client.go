@@ -39,9 +39,9 @@ type clientOp struct {
 
 func newClient(cl *cluster, num, idx int) *clientNode {
 	c := &clientNode{num: num, quota: cl.quota}
-	c.cproc = cproc{cl: cl, name: fmt.Sprintf("client.%d", 4100+num), ename: wire.NewName(wire.EntityClient, int64(4100+num)),
+	c.cproc = cproc{cl: cl, sockets: cl.h.NewSockets(), name: fmt.Sprintf("client.%d", 4100+num), ename: wire.NewName(wire.EntityClient, int64(4100+num)),
 		idx: idx, ip: cl.ipFor(idx)}
-	c.x = &cmsgr{p: &c.cproc, fast: cl.s.rand.Bool()}
+	c.x = &cmsgr{p: &c.cproc, fast: cl.h.Rand.Bool()}
 	c.x.handle, c.x.onReset = c.handle, c.onReset
 	c.restart = c.start
 	return c
@@ -50,19 +50,19 @@ func newClient(cl *cluster, num, idx int) *clientNode {
 // start: a new incarnation (create, policies, start, dispatcher); an operation in flight when
 // the previous one crashed stays unanswered (unknown in the history).
 func (c *clientNode) start() error {
-	s := c.cl.s
+	h := c.cl.h
 	c.newHost()
 	c.view, c.cur = osdView{}, nil
-	c.x.nonce = s.w.Rand().Uint32() | 1
-	if err := c.x.create(c.ename, 0, 1+s.rand.IntN(2)); err != nil {
+	c.x.nonce = h.W.Rand().Uint32() | 1
+	if err := c.x.create(c.ename, 0, 1+h.Rand.IntN(2)); err != nil {
 		return err
 	}
 	c.x.setPolicies(proto.LossyClient(wire.FeatureOSDReplyMux), nil)
 	if err := c.x.bindAndStart(); err != nil {
 		return err
 	}
-	c.x.init(s.rand.Bool(), s.rand.IntN(4) == 0)
-	s.w.Trace.Logf(s.w.Now(), "%s up", c.incName())
+	c.x.init(h.Rand.Bool(), h.Rand.IntN(4) == 0)
+	h.W.Trace.Logf(h.W.Now(), "%s up", c.incName())
 	c.askMap()
 	return nil
 }
@@ -92,7 +92,7 @@ func (c *clientNode) maybeIssue() {
 	c.nextTid++
 	c.issued++
 	in := cl.drawOp(c.num, c.nextTid)
-	op := &clientOp{tid: c.nextTid, in: in, hist: cl.s.kv.Invoke(c.num, in, int64(cl.s.w.Now()))}
+	op := &clientOp{tid: c.nextTid, in: in, hist: cl.h.KV.Invoke(c.num, in, int64(cl.h.W.Now()))}
 	c.cur = op
 	c.send(op)
 }
@@ -102,7 +102,7 @@ func (c *clientNode) send(op *clientOp) {
 	cl := c.cl
 	op.attempt++
 	attempt := op.attempt
-	cl.s.w.Schedule(cl.s.w.Now()+cl.retry, func() { c.timeout(op, attempt) })
+	cl.h.W.Schedule(cl.h.W.Now()+cl.retry, func() { c.timeout(op, attempt) })
 	p := cl.primary(op.in.Key)
 	info, ok := c.view.get(p)
 	if !ok || !info.up {
@@ -138,7 +138,7 @@ func (c *clientNode) onReset(conn *msgr.Connection) {
 	}
 	op.conn = nil
 	attempt := op.attempt
-	c.cl.s.w.Schedule(c.cl.s.w.Now()+time.Millisecond, func() {
+	c.cl.h.W.Schedule(c.cl.h.W.Now()+time.Millisecond, func() {
 		if c.cur == op && op.attempt == attempt && c.Running() && c.cl.active() {
 			c.send(op)
 		}
@@ -156,9 +156,9 @@ func (c *clientNode) handle(_ *msgr.Connection, m *cmsg) {
 		if op == nil || m.tid != op.tid {
 			return
 		}
-		cl.s.kv.Return(op.hist, m.value, int64(cl.s.w.Now()))
+		cl.h.KV.Return(op.hist, m.value, int64(cl.h.W.Now()))
 		c.cur = nil
-		think := time.Duration(cl.s.rand.IntN(2000)) * time.Microsecond
-		cl.s.w.Schedule(cl.s.w.Now()+think, c.maybeIssue)
+		think := time.Duration(cl.h.Rand.IntN(2000)) * time.Microsecond
+		cl.h.W.Schedule(cl.h.W.Now()+think, c.maybeIssue)
 	}
 }

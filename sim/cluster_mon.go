@@ -35,8 +35,8 @@ const monPort = 6789
 
 func newMon(cl *cluster, idx int) *monNode {
 	mon := &monNode{osds: make([]osdInfo, cl.nOSD)}
-	mon.cproc = cproc{cl: cl, name: "mon.a", ename: wire.NewName(wire.EntityMon, 0), idx: idx, ip: cl.ipFor(idx), keepNonce: true}
-	mon.public = &cmsgr{p: &mon.cproc, role: "", bind: true, port: monPort, fast: cl.s.rand.Bool()}
+	mon.cproc = cproc{cl: cl, sockets: cl.h.NewSockets(), name: "mon.a", ename: wire.NewName(wire.EntityMon, 0), idx: idx, ip: cl.ipFor(idx), keepNonce: true}
+	mon.public = &cmsgr{p: &mon.cproc, role: "", bind: true, port: monPort, fast: cl.h.Rand.Bool()}
 	mon.public.handle, mon.public.onReset = mon.handle, mon.dropSub
 	mon.monAddr = wire.EntityAddr{Type: wire.AddrLegacy, Addr: netip.AddrPortFrom(mon.ip, monPort)}
 	mon.restart = mon.start
@@ -45,11 +45,11 @@ func newMon(cl *cluster, idx int) *monNode {
 
 // start: create, set Ceph's monitor policies, bind, start, add the dispatcher (ready).
 func (mon *monNode) start() error {
-	s := mon.cl.s
+	h := mon.cl.h
 	mon.newHost()
 	mon.subs = nil
 	x := mon.public
-	if err := x.create(mon.ename, wire.ProtoMonPeer, 1+s.rand.IntN(2)); err != nil {
+	if err := x.create(mon.ename, wire.ProtoMonPeer, 1+h.Rand.IntN(2)); err != nil {
 		return err
 	}
 	x.setPolicies(proto.StatelessServer(0), map[wire.EntityType]proto.Policy{
@@ -58,9 +58,9 @@ func (mon *monNode) start() error {
 	if err := x.bindAndStart(); err != nil {
 		return err
 	}
-	x.init(s.rand.Bool(), s.rand.IntN(4) == 0)
+	x.init(h.Rand.Bool(), h.Rand.IntN(4) == 0)
 	mon.monAddr = x.m.MyAddr()
-	s.w.Trace.Logf(s.w.Now(), "%s up at %v (map epoch %d)", mon.incName(), mon.monAddr, mon.epoch)
+	h.W.Trace.Logf(h.W.Now(), "%s up at %v (map epoch %d)", mon.incName(), mon.monAddr, mon.epoch)
 	return nil
 }
 

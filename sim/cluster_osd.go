@@ -60,13 +60,13 @@ var osdRoles = []string{"public", "cluster", "hb_client", "hb_back_server", "hb_
 
 func newOSD(cl *cluster, id, idx int) *osdNode {
 	o := &osdNode{id: id, data: map[string]string{}, applied: map[reqKey]uint64{}, next: make([]uint64, cl.nOSD)}
-	o.cproc = cproc{cl: cl, name: fmt.Sprintf("osd.%d", id), ename: wire.NewName(wire.EntityOSD, int64(id)), idx: idx,
+	o.cproc = cproc{cl: cl, sockets: cl.h.NewSockets(), name: fmt.Sprintf("osd.%d", id), ename: wire.NewName(wire.EntityOSD, int64(id)), idx: idx,
 		ip: cl.ipFor(idx)}
 	for i := range o.next {
 		o.next[i] = 1
 	}
 	for i, role := range osdRoles {
-		x := &cmsgr{p: &o.cproc, role: role, slot: i, bind: role != "hb_client" && role != "objecter", fast: cl.s.rand.Bool()}
+		x := &cmsgr{p: &o.cproc, role: role, slot: i, bind: role != "hb_client" && role != "objecter", fast: cl.h.Rand.Bool()}
 		o.all = append(o.all, x)
 	}
 	o.public, o.cluster, o.hbClient, o.hbBack, o.hbFront, o.objecter = o.all[0], o.all[1], o.all[2], o.all[3], o.all[4], o.all[5]
@@ -74,7 +74,7 @@ func newOSD(cl *cluster, id, idx int) *osdNode {
 	o.hbBack.handle, o.hbFront.handle = o.handlePing, o.handlePing
 	o.hbClient.handle, o.objecter.handle = func(*msgr.Connection, *cmsg) {}, o.handleObjecterReply
 	o.cluster.onReset = o.clusterReset
-	o.registeredServer = cl.s.rand.Bool()
+	o.registeredServer = cl.h.Rand.Bool()
 	o.restart = o.start
 	return o
 }
@@ -87,33 +87,33 @@ func newOSD(cl *cluster, id, idx int) *osdNode {
 // containerized OSD whose nonce comes from its pid): its peers then reach the new instance
 // at the old addresses, with the sessions it forgot (RESETSESSION, a peer restart).
 func (o *osdNode) start() error {
-	s := o.cl.s
-	keep := o.inc > 0 && s.rand.IntN(4) == 0
+	h := o.cl.h
+	keep := o.inc > 0 && h.Rand.IntN(4) == 0
 	o.newHost()
 	o.resetVolatile()
-	base := s.w.Rand().Uint32() &^ 0xff
+	base := h.W.Rand().Uint32() &^ 0xff
 	if keep {
-		s.w.Trace.Logf(s.w.Now(), "%s keeps its nonces (pid-based, as in a container)", o.incName())
+		h.W.Trace.Logf(h.W.Now(), "%s keeps its nonces (pid-based, as in a container)", o.incName())
 	}
-	for _, i := range perm(s.rand, len(o.all)) {
+	for _, i := range perm(h.Rand, len(o.all)) {
 		x := o.all[i]
 		if !keep {
 			x.nonce = base | uint32(i+1)
 		}
-		if err := x.create(o.ename, wire.ProtoOSDPeer, 1+s.rand.IntN(2)); err != nil {
+		if err := x.create(o.ename, wire.ProtoOSDPeer, 1+h.Rand.IntN(2)); err != nil {
 			return err
 		}
 		o.setPolicies(x)
 	}
-	for _, i := range perm(s.rand, len(o.all)) {
+	for _, i := range perm(h.Rand, len(o.all)) {
 		if err := o.all[i].bindAndStart(); err != nil {
 			return err
 		}
 	}
-	for _, i := range perm(s.rand, len(o.all)) {
-		o.all[i].init(s.rand.Bool(), s.rand.IntN(4) == 0)
+	for _, i := range perm(h.Rand, len(o.all)) {
+		o.all[i].init(h.Rand.Bool(), h.Rand.IntN(4) == 0)
 	}
-	s.w.Trace.Logf(s.w.Now(), "%s up: public %v cluster %v hb_back %v hb_front %v", o.incName(),
+	h.W.Trace.Logf(h.W.Now(), "%s up: public %v cluster %v hb_back %v hb_front %v", o.incName(),
 		o.public.m.MyAddr(), o.cluster.m.MyAddr(), o.hbBack.m.MyAddr(), o.hbFront.m.MyAddr())
 	o.boot()
 	return nil
@@ -177,7 +177,7 @@ func (o *osdNode) tick() {
 	o.heartbeat()
 	o.resendStalled()
 	o.replicateAll()
-	if o.cl.s.rand.IntN(4) == 0 {
+	if o.cl.h.Rand.IntN(4) == 0 {
 		o.objecterRead()
 	}
 }
@@ -200,7 +200,7 @@ func (o *osdNode) heartbeat() {
 			role *cmsgr
 		}{{addrHBBack, q.hbBack}, {addrHBFront, q.hbFront}} {
 			if c := o.hbClient.connect(wire.EntityOSD, info.addrs[a.i]); c != nil {
-				o.hbClient.send(c, a.role.endpoint(), false, &cmsg{kind: ckPing, osd: int32(o.id), tid: uint64(o.cl.s.w.Now())})
+				o.hbClient.send(c, a.role.endpoint(), false, &cmsg{kind: ckPing, osd: int32(o.id), tid: uint64(o.cl.h.W.Now())})
 			}
 		}
 	}
@@ -300,7 +300,7 @@ func (o *osdNode) replicateTo(r int) {
 	}
 	to := o.cl.osds[r].cluster.endpoint()
 	if o.sentTo[r] == o.acked[r] {
-		o.ackedAt[r] = o.cl.s.w.Now()
+		o.ackedAt[r] = o.cl.h.W.Now()
 	}
 	for o.sentTo[r] < uint64(len(o.log)) && o.sentTo[r] < o.acked[r]+replWindow {
 		c := o.cluster.connect(wire.EntityOSD, info.addrs[addrCluster])
@@ -340,7 +340,7 @@ func (o *osdNode) handleAck(m *cmsg) {
 		return
 	}
 	if m.tid > o.acked[r] {
-		o.acked[r], o.ackedAt[r] = m.tid, o.cl.s.w.Now()
+		o.acked[r], o.ackedAt[r] = m.tid, o.cl.h.W.Now()
 	}
 	o.sentTo[r] = max(o.sentTo[r], o.acked[r])
 	o.answerWaiters()
@@ -367,10 +367,10 @@ const replStall = 200 * time.Millisecond
 
 // resendStalled sends again what a replica has not acknowledged for replStall.
 func (o *osdNode) resendStalled() {
-	now := o.cl.s.w.Now()
+	now := o.cl.h.W.Now()
 	for _, r := range o.cl.replicasOf(o.id) {
 		if o.sentTo[r] > o.acked[r] && now-o.ackedAt[r] > replStall {
-			o.cl.s.w.Trace.Logf(now, "%s: replica osd.%d acknowledged nothing since %v: resend from %d", o.incName(), r, o.ackedAt[r], o.acked[r]+1)
+			o.cl.h.W.Trace.Logf(now, "%s: replica osd.%d acknowledged nothing since %v: resend from %d", o.incName(), r, o.ackedAt[r], o.acked[r]+1)
 			o.sentTo[r] = o.acked[r]
 		}
 	}
@@ -410,7 +410,7 @@ func (o *osdNode) learnMap(m *cmsg) {
 // unknown).
 func (o *osdNode) objecterRead() {
 	cl := o.cl
-	key := cl.keys[cl.s.rand.IntN(len(cl.keys))]
+	key := cl.keys[cl.h.Rand.IntN(len(cl.keys))]
 	p := cl.primary(key)
 	info, ok := o.view.get(p)
 	if p == o.id || !ok || !info.up {
@@ -422,14 +422,14 @@ func (o *osdNode) objecterRead() {
 	}
 	o.objTid++
 	tid := o.objTid
-	o.objOps[tid] = cl.s.kv.Invoke(cl.objecterClient(o.id), models.KVInput{Op: models.KVGet, Key: key}, int64(cl.s.w.Now()))
+	o.objOps[tid] = cl.h.KV.Invoke(cl.objecterClient(o.id), models.KVInput{Op: models.KVGet, Key: key}, int64(cl.h.W.Now()))
 	o.objecter.send(c, cl.osds[p].public.endpoint(), false, &cmsg{kind: ckOp, op: models.KVGet, key: key, tid: tid})
 }
 
 func (o *osdNode) handleObjecterReply(_ *msgr.Connection, m *cmsg) {
 	if h, ok := o.objOps[m.tid]; ok && m.kind == ckOpReply {
 		delete(o.objOps, m.tid)
-		o.cl.s.kv.Return(h, m.value, int64(o.cl.s.w.Now()))
+		o.cl.h.KV.Return(h, m.value, int64(o.cl.h.W.Now()))
 	}
 }
 

@@ -3,6 +3,7 @@ package sim
 import (
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
+	"github.com/msgrsim/msgrsim/sim/harness"
 )
 
 // probeNode is a misconfigured machine that tries to join the cluster now and then, so the
@@ -17,7 +18,7 @@ type probeNode struct {
 
 func newProbe(cl *cluster, idx int) *probeNode {
 	p := &probeNode{}
-	p.cproc = cproc{cl: cl, name: "probe", ename: wire.NewName(wire.EntityOSD, 100), idx: idx, ip: cl.ipFor(idx)}
+	p.cproc = cproc{cl: cl, sockets: cl.h.NewSockets(), name: "probe", ename: wire.NewName(wire.EntityOSD, 100), idx: idx, ip: cl.ipFor(idx)}
 	p.badProto = &cmsgr{p: &p.cproc, role: "bad-protocol", slot: 0}
 	p.noFeatures = &cmsgr{p: &p.cproc, role: "no-osdenc", slot: 1}
 	p.badAuth = &cmsgr{p: &p.cproc, role: "bad-authorizer", slot: 2, auth: garbageAuth{}}
@@ -26,7 +27,7 @@ func newProbe(cl *cluster, idx int) *probeNode {
 }
 
 func (p *probeNode) start() error {
-	s := p.cl.s
+	h := p.cl.h
 	p.newHost()
 	for _, m := range []struct {
 		x     *cmsgr
@@ -38,7 +39,7 @@ func (p *probeNode) start() error {
 		{p.noFeatures, wire.NewName(wire.EntityOSD, 101), wire.ProtoOSDPeer, noOSDEnc(proto.LossyClient(0))},
 		{p.badAuth, wire.NewName(wire.EntityClient, 100), 0, proto.LossyClient(0)},
 	} {
-		m.x.nonce = s.w.Rand().Uint32() | 1
+		m.x.nonce = h.W.Rand().Uint32() | 1
 		if err := m.x.create(m.name, m.proto, 1); err != nil {
 			return err
 		}
@@ -60,10 +61,10 @@ func noOSDEnc(p proto.Policy) proto.Policy {
 // running OSD: to its cluster messenger for the first two, its public one for the last.
 func (p *probeNode) try(k int) {
 	cl := p.cl
-	if !p.Running() || cl.s.phase != PhaseSafety {
+	if !p.Running() || cl.h.Phase != harness.PhaseSafety {
 		return
 	}
-	o := cl.osds[cl.s.rand.IntN(len(cl.osds))]
+	o := cl.osds[cl.h.Rand.IntN(len(cl.osds))]
 	if !o.Running() {
 		return
 	}
@@ -71,7 +72,7 @@ func (p *probeNode) try(k int) {
 	if k == 2 {
 		target = o.public
 	}
-	cl.s.w.Trace.Logf(cl.s.w.Now(), "probe: %s connects to %s", x.role, target.endpoint())
+	cl.h.W.Trace.Logf(cl.h.W.Now(), "probe: %s connects to %s", x.role, target.endpoint())
 	x.connect(wire.EntityOSD, target.m.MyAddr())
 }
 

@@ -8,11 +8,11 @@ import (
 	"github.com/msgrsim/msgrsim/msgr"
 	"github.com/msgrsim/msgrsim/msgr/event"
 	"github.com/msgrsim/msgrsim/msgr/netio"
-	"github.com/msgrsim/msgrsim/msgr/netio/inject"
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
 	"github.com/msgrsim/msgrsim/sim/check"
-	"github.com/msgrsim/msgrsim/sim/world"
+	"github.com/msgrsim/msgrsim/sim/fault"
+	"github.com/msgrsim/msgrsim/sim/harness"
 	"github.com/msgrsim/msgrsim/simnet"
 )
 
@@ -31,8 +31,7 @@ type cproc struct {
 	stopping bool // a clean shutdown is under way
 	host     *simnet.Host
 	stack    netio.Stack
-	inj      *inject.Stack
-	injected uint64 // socket failures injected into earlier incarnations
+	sockets  *harness.Sockets
 	msgrs    []*cmsgr
 	// restart starts a new incarnation (set by the node type).
 	restart func() error
@@ -44,18 +43,10 @@ func (p *cproc) incName() string { return fmt.Sprintf("%s#%d", p.name, p.inc) }
 
 // newHost starts an incarnation's host (and socket-failure injector).
 func (p *cproc) newHost() {
-	s := p.cl.s
+	h := p.cl.h
 	p.inc++
-	if p.inj != nil {
-		p.injected += p.inj.Injected()
-		p.inj = nil
-	}
-	p.host = s.w.AddHost(p.incName(), p.ip)
-	p.stack = p.host
-	if s.faults.On[FaultSocketFailures] {
-		p.inj = inject.New(p.host, inject.Options{SocketFailures: s.socketFailures(), Rand: s.w.Rand()})
-		p.stack = p.inj
-	}
+	p.host = h.W.AddHost(p.incName(), p.ip)
+	p.stack = p.sockets.Stack(p.host)
 	p.msgrs = nil
 	p.alive, p.stopping = true, false
 }
@@ -78,51 +69,51 @@ func (p *cproc) Centers() []*event.Center {
 // Crash: every socket vanishes, every messenger stops, the volatile state is gone; the node
 // restarts 1–50 ms later.
 func (p *cproc) Crash() {
-	s := p.cl.s
-	s.inj.Note(p.incName(), "crash")
+	h := p.cl.h
+	h.Note(p.incName(), "crash")
 	p.host.Crash()
 	for _, x := range p.msgrs {
-		s.audit.Remove(x.m) // its state is gone, not leaked
+		h.Audit.Remove(x.m) // its state is gone, not leaked
 	}
 	p.down()
-	s.w.Net.RemoveHost(p.ip)
-	at := s.w.Now() + time.Duration(s.frand.Range(1, 50))*time.Millisecond
-	s.w.Schedule(at, p.revive)
+	h.W.Net.RemoveHost(p.ip)
+	at := h.W.Now() + time.Duration(h.FaultRand.Range(1, 50))*time.Millisecond
+	h.W.Schedule(at, p.revive)
 }
 
 // down ends the incarnation: centers stopped, streams to and from it forgiven.
 func (p *cproc) down() {
-	s := p.cl.s
+	h := p.cl.h
 	for _, c := range p.Centers() {
-		s.w.Stop(c)
+		h.W.Stop(c)
 	}
 	p.alive = false
 	for _, x := range p.msgrs {
-		s.check.ForgiveNode(x.endpoint())
+		h.Check.ForgiveNode(x.endpoint())
 	}
 }
 
 func (p *cproc) revive() {
-	s := p.cl.s
-	if s.phase == PhaseShutdown || s.phase == PhaseDone {
+	h := p.cl.h
+	if h.Phase == harness.PhaseShutdown || h.Phase == harness.PhaseDone {
 		return
 	}
 	if err := p.restart(); err != nil {
-		s.check.Violate(InvNoProgress, int64(s.w.Now()), "restart %s: %v", p.name, err)
+		h.Check.Violate(check.InvNoProgress, int64(h.W.Now()), "restart %s: %v", p.name, err)
 	}
 }
 
 // cleanRestart shuts every messenger down (Ceph's shutdown), waits until all are done
 // (wait), drops them (delete) and starts a new incarnation a little later.
 func (p *cproc) cleanRestart() {
-	s := p.cl.s
-	if !p.Running() || s.phase != PhaseSafety {
+	h := p.cl.h
+	if !p.Running() || h.Phase != harness.PhaseSafety {
 		return
 	}
-	s.w.Trace.Logf(s.w.Now(), "lifecycle: %s shuts down for a restart", p.incName())
+	h.W.Trace.Logf(h.W.Now(), "lifecycle: %s shuts down for a restart", p.incName())
 	p.stopping = true
 	for _, x := range p.msgrs {
-		s.check.ForgiveNode(x.endpoint())
+		h.Check.ForgiveNode(x.endpoint())
 		x.m.Shutdown()
 	}
 	p.waitStopped()
@@ -130,17 +121,17 @@ func (p *cproc) cleanRestart() {
 
 // waitStopped polls (every virtual millisecond) until every messenger finished shutting down.
 func (p *cproc) waitStopped() {
-	s := p.cl.s
+	h := p.cl.h
 	for _, x := range p.msgrs {
 		if !x.m.Finished() {
-			s.w.Schedule(s.w.Now()+time.Millisecond, p.waitStopped)
+			h.W.Schedule(h.W.Now()+time.Millisecond, p.waitStopped)
 			return
 		}
 	}
 	p.alive = false
-	s.w.Net.RemoveHost(p.ip)
-	s.w.Trace.Logf(s.w.Now(), "lifecycle: %s stopped and deleted", p.incName())
-	s.w.Schedule(s.w.Now()+time.Duration(s.frand.Range(1, 20))*time.Millisecond, p.revive)
+	h.W.Net.RemoveHost(p.ip)
+	h.W.Trace.Logf(h.W.Now(), "lifecycle: %s stopped and deleted", p.incName())
+	h.W.Schedule(h.W.Now()+time.Duration(h.FaultRand.Range(1, 20))*time.Millisecond, p.revive)
 }
 
 // cmsgr is one messenger of a cluster node and its dispatcher.
@@ -173,13 +164,13 @@ func (x *cmsgr) receiver() string { return fmt.Sprintf("%s#%d", x.endpoint(), x.
 
 // create makes the messenger of a new incarnation.
 func (x *cmsgr) create(name wire.EntityName, clusterProto uint32, workers int) error {
-	s := x.p.cl.s
-	cfg := msgr.Config{Name: name, Nonce: x.nonce, ExplicitNonce: x.p.keepNonce, Stack: x.p.stack, Runtime: s.w,
-		Rand: s.w.Rand(), ClusterProtocol: clusterProto, Tracer: x.trace, Workers: workers, Auth: x.auth,
+	h := x.p.cl.h
+	cfg := msgr.Config{Name: name, Nonce: x.nonce, ExplicitNonce: x.p.keepNonce, Stack: x.p.stack, Runtime: h.W,
+		Rand: h.W.Rand(), ClusterProtocol: clusterProto, Tracer: h.Tracer(x), Workers: workers, Auth: x.auth,
 		ReadyTimeout: x.p.cl.readyTimeout, IdleTimeout: x.p.cl.idleTimeout}
-	if s.faults.On[FaultDispatchDelay] {
+	if h.Faults.On[fault.DispatchDelay] {
 		cfg.InjectDelay = &msgr.InjectDelay{Types: []wire.EntityType{wire.EntityOSD, wire.EntityClient, wire.EntityMon},
-			Probability: s.faults.DelayProb, Max: s.faults.DelayMax}
+			Probability: h.Faults.DelayProb, Max: h.Faults.DelayMax}
 	}
 	m, err := msgr.New(cfg)
 	if err != nil {
@@ -187,7 +178,7 @@ func (x *cmsgr) create(name wire.EntityName, clusterProto uint32, workers int) e
 	}
 	x.m = m
 	x.p.msgrs = append(x.p.msgrs, x)
-	s.audit.Add(x.receiver(), m)
+	h.Audit.Add(x.receiver(), m)
 	return nil
 }
 
@@ -220,17 +211,16 @@ func (x *cmsgr) init(head, extra bool) {
 
 // send sends m to endpoint to on c, recording it with the checker.
 func (x *cmsgr) send(c *msgr.Connection, to string, lossless bool, m *cmsg) {
-	s := x.p.cl.s
-	s.nextID++
-	m.id, m.from = s.nextID, x.endpoint()
+	h := x.p.cl.h
+	m.id, m.from = h.NextID(), x.endpoint()
 	msg := wire.NewMessage(cmsgType[m.kind], m.encode())
 	msg.Header.Tid = m.id
 	if m.kind == ckPing || m.kind == ckPingReply {
 		msg.Header.Priority = wire.PrioHigh
 	}
-	s.check.SentOn(x.endpoint(), to, check.SessionID(x.p.inc, c.ID()), msg.Header.Priority, m.id, lossless)
+	h.Check.SentOn(x.endpoint(), to, check.SessionID(x.p.inc, c.ID()), msg.Header.Priority, m.id, lossless)
 	if err := c.SendMessage(msg); err != nil {
-		s.check.Dropped(m.id)
+		h.Check.Dropped(m.id)
 	}
 }
 
@@ -257,80 +247,44 @@ func (x *cmsgr) FastDispatch(c *msgr.Connection, m *msgr.Message) {
 
 // Dispatch checks the message with the Checker and hands it to the node's logic.
 func (x *cmsgr) Dispatch(c *msgr.Connection, m *msgr.Message) bool {
-	s := x.p.cl.s
+	h := x.p.cl.h
 	cm, err := decodeCmsg(m.Front)
 	intact := err == nil && cm.id == m.Header.Tid
-	s.check.Dispatched(x.receiver(), m.Header.Tid, intact, int64(s.w.Now()))
+	h.Check.Dispatched(x.receiver(), m.Header.Tid, intact, int64(h.W.Now()))
 	if intact && x.p.alive && x.handle != nil {
 		x.handle(c, cm)
 	}
 	return true
 }
 
-func (x *cmsgr) HandleConnect(c *msgr.Connection)     { x.opened(c) }
+func (x *cmsgr) HandleConnect(c *msgr.Connection)     { x.p.cl.h.Opened(c) }
 func (x *cmsgr) HandleFastConnect(*msgr.Connection)   {}
-func (x *cmsgr) HandleAccept(c *msgr.Connection)      { x.opened(c) }
+func (x *cmsgr) HandleAccept(c *msgr.Connection)      { x.p.cl.h.Opened(c) }
 func (x *cmsgr) HandleFastAccept(*msgr.Connection)    {}
 func (x *cmsgr) HandleReset(c *msgr.Connection) bool  { x.reset(c); return true }
 func (x *cmsgr) HandleRemoteReset(c *msgr.Connection) { x.reset(c) }
 func (x *cmsgr) HandleRefused(*msgr.Connection) bool  { return false }
 
-func (x *cmsgr) opened(c *msgr.Connection) {
-	s := x.p.cl.s
-	if s.opened[c] {
-		s.stats.Reconnects++
-	}
-	s.opened[c] = true
-}
-
 // reset accounts the loss of what this messenger sent to the peer, then lets the node react.
 func (x *cmsgr) reset(c *msgr.Connection) {
-	s := x.p.cl.s
-	if s.phase == PhaseShutdown || s.phase == PhaseDone {
+	h := x.p.cl.h
+	if h.Phase == harness.PhaseShutdown || h.Phase == harness.PhaseDone {
 		return
 	}
-	s.stats.SessionResets++
+	h.Stats.SessionResets++
 	if peer, ok := x.p.cl.endpoints[c.PeerAddr()]; ok {
-		s.check.Forgive(x.endpoint(), peer)
+		h.Check.Forgive(x.endpoint(), peer)
 	}
 	if x.onReset != nil && x.p.alive {
 		x.onReset(c)
 	}
 }
 
-// trace folds the messenger's trace events into the world's trace hash, the coverage and
-// the log, and tells the checker about dropped messages.
-func (x *cmsgr) trace(ev msgr.TraceEvent) {
-	s := x.p.cl.s
-	w := s.w
-	if ev.Kind == msgr.TraceAcked {
-		// Not folded into the trace hash: it follows from the ACK frames already traced.
-		s.check.Acked(ev.Msg.Header.Tid, int64(w.Now()))
-		return
-	}
-	var conn, seq uint64
-	if ev.Conn != nil {
-		conn = ev.Conn.ID()
-	}
-	if ev.Msg != nil {
-		seq = ev.Msg.Header.Seq
-	}
-	w.Trace.Add(world.TagMsgrEvent, uint64(x.p.idx*8+x.slot), uint64(x.p.inc), uint64(ev.Kind), conn, uint64(ev.From), uint64(ev.To), seq)
-	s.observe(ev)
-	switch ev.Kind {
-	case msgr.TraceDrop:
-		s.check.Dropped(ev.Msg.Header.Tid)
-	case msgr.TraceDeliver:
-		s.check.Received(x.receiver(), ev.Msg.Header.Tid)
-	case msgr.TraceFault:
-		s.stats.ConnFaults++
-	case msgr.TraceHeld:
-		s.held++
-	}
-	if w.Trace.Keeping() {
-		logTraceEvent(w, x.receiver(), ev, conn)
-	}
-}
+// TraceID implements harness.Traced: eight messenger slots per process, and its incarnation.
+func (x *cmsgr) TraceID() (uint64, uint64) { return uint64(x.p.idx*8 + x.slot), uint64(x.p.inc) }
+
+// Receiver implements harness.Traced (see receiver).
+func (x *cmsgr) Receiver() string { return x.receiver() }
 
 // featOSDPeer is what OSDs require of each other (Ceph's CEPH_FEATURE_UID | PGID64 | OSDENC).
 const featOSDPeer = wire.FeatureUID | wire.FeaturePGID64 | wire.FeatureOSDEnc

@@ -9,6 +9,7 @@ import (
 	"github.com/msgrsim/msgrsim/models"
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
+	"github.com/msgrsim/msgrsim/sim/harness"
 )
 
 func clusterOptions(seed uint64, f Faults) Options {
@@ -66,8 +67,8 @@ func TestClusterDeterministic(t *testing.T) {
 func TestClusterOSDMessengers(t *testing.T) {
 	opts := clusterOptions(2, NoFaults())
 	var checked int
-	opts.inspect = func(s *scenario) {
-		for _, o := range s.cl.osds {
+	opts.inspect = func(wl harness.Workload) {
+		for _, o := range wl.(*cluster).osds {
 			if len(o.all) != 6 || len(o.msgrs) != 6 {
 				t.Fatalf("%s has %d messengers (%d live)", o.name, len(o.all), len(o.msgrs))
 			}
@@ -147,7 +148,7 @@ func BenchmarkKVCheckClusterHistory(b *testing.B) {
 	f := SwarmFaults(detrand.NewSeeded(7))
 	opts := Options{Seed: 7, Workload: WorkloadCluster, OSDs: 4, Clients: 8, Messages: 300, Faults: &f}
 	var ops []models.KVOp
-	opts.inspect = func(s *scenario) { ops = s.kv.Ops() }
+	opts.inspect = func(wl harness.Workload) { ops = wl.(*cluster).h.KV.Ops() }
 	if r := Run(opts); !r.Pass {
 		b.Fatal(r, r.Violations)
 	}

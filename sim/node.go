@@ -6,20 +6,21 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/msgrsim/msgrsim/internal/detrand"
 	"github.com/msgrsim/msgrsim/msgr"
-	"github.com/msgrsim/msgrsim/msgr/netio"
-	"github.com/msgrsim/msgrsim/msgr/netio/inject"
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
 	"github.com/msgrsim/msgrsim/sim/check"
+	"github.com/msgrsim/msgrsim/sim/fault"
+	"github.com/msgrsim/msgrsim/sim/harness"
 	"github.com/msgrsim/msgrsim/sim/world"
 	"github.com/msgrsim/msgrsim/simnet"
 )
 
-// simNode is one process in the scenario: a messenger on its own simulated host. It survives
-// crashes as a sequence of incarnations (a new messenger each time).
+// simNode is one process of the pingpong workload: a messenger on its own simulated host. It
+// survives crashes as a sequence of incarnations (a new messenger each time).
 type simNode struct {
-	s     *scenario
+	p     *pingpong
 	ename wire.EntityName
 	name  string
 	idx   int
@@ -28,14 +29,13 @@ type simNode struct {
 	ip    netip.Addr
 	port  uint16 // bound port, kept across restarts
 
-	inc      int    // incarnation number
-	incStr   string // incName's cache, built for incarnation incFor
-	incFor   int
-	injected uint64 // socket failures injected into earlier incarnations
-	alive    bool
-	host     *simnet.Host
-	inj      *inject.Stack
-	m        *msgr.Messenger
+	inc     int    // incarnation number
+	incStr  string // incName's cache, built for incarnation incFor
+	incFor  int
+	alive   bool
+	host    *simnet.Host
+	sockets *harness.Sockets
+	m       *msgr.Messenger
 }
 
 // incName names the current incarnation, e.g. "osd.1#2".
@@ -49,23 +49,15 @@ func (n *simNode) incName() string {
 
 // start creates the node's messenger (a new incarnation) with the given nonce (0: random).
 func (n *simNode) start(nonce uint32) error {
-	s := n.s
+	h := n.p.h
 	n.inc++
-	if n.inj != nil {
-		n.injected += n.inj.Injected()
-		n.inj = nil
-	}
-	n.host = s.w.AddHost(n.incName(), n.ip)
-	var stack netio.Stack = n.host
-	if s.faults.On[FaultSocketFailures] {
-		n.inj = inject.New(n.host, inject.Options{SocketFailures: s.socketFailures(), Rand: s.w.Rand()})
-		stack = n.inj
-	}
-	cfg := msgr.Config{Name: n.ename, Nonce: nonce, Stack: stack, Runtime: s.w, Rand: s.w.Rand(),
-		ClusterProtocol: wire.ProtoOSDPeer, Tracer: n.trace}
-	if s.faults.On[FaultDispatchDelay] {
+	n.host = h.W.AddHost(n.incName(), n.ip)
+	stack := n.sockets.Stack(n.host)
+	cfg := msgr.Config{Name: n.ename, Nonce: nonce, Stack: stack, Runtime: h.W, Rand: h.W.Rand(),
+		ClusterProtocol: wire.ProtoOSDPeer, Tracer: h.Tracer(n)}
+	if h.Faults.On[fault.DispatchDelay] {
 		cfg.InjectDelay = &msgr.InjectDelay{Types: []wire.EntityType{wire.EntityOSD, wire.EntityClient},
-			Probability: s.faults.DelayProb, Max: s.faults.DelayMax}
+			Probability: h.Faults.DelayProb, Max: h.Faults.DelayMax}
 	}
 	m, err := msgr.New(cfg)
 	if err != nil {
@@ -83,11 +75,11 @@ func (n *simNode) start(nonce uint32) error {
 		return err
 	}
 	m.AddDispatcherTail(n)
-	s.audit.Add(n.incName(), m)
+	h.Audit.Add(n.incName(), m)
 	n.alive = true
-	s.byAddr[m.MyAddr()] = n
-	s.w.Trace.Logf(s.w.Now(), "%s up at %v", n.incName(), m.MyAddr())
-	s.w.Trace.AddMark(world.Mark{At: s.w.Now(), Kind: "up", Node: n.incName(), Text: fmt.Sprintf("up at %v", m.MyAddr())})
+	n.p.byAddr[m.MyAddr()] = n
+	h.W.Trace.Logf(h.W.Now(), "%s up at %v", n.incName(), m.MyAddr())
+	h.W.Trace.AddMark(world.Mark{At: h.W.Now(), Kind: "up", Node: n.incName(), Text: fmt.Sprintf("up at %v", m.MyAddr())})
 	return nil
 }
 
@@ -108,7 +100,7 @@ func (n *simNode) sendTo(to *simNode) {
 	}
 	c, err := n.m.ConnectTo(to.ename.Type, to.m.MyAddr())
 	if err != nil {
-		n.s.check.Violate(InvNoProgress, int64(n.s.w.Now()), "%s connect_to %v: %v", n.name, to.m.MyAddr(), err)
+		n.p.h.Check.Violate(check.InvNoProgress, int64(n.p.h.W.Now()), "%s connect_to %v: %v", n.name, to.m.MyAddr(), err)
 		return
 	}
 	n.sendOn(c, to.name, n.osd && to.osd)
@@ -116,34 +108,33 @@ func (n *simNode) sendTo(to *simNode) {
 
 // sendOn sends one message on c, recording it with the checker if the messenger took it.
 func (n *simNode) sendOn(c *msgr.Connection, toName string, lossless bool) {
-	s := n.s
-	s.nextID++
-	id := s.nextID
-	m := wire.NewMessage(wire.MsgPing, payload(s, id))
+	h := n.p.h
+	id := h.NextID()
+	m := wire.NewMessage(wire.MsgPing, payload(h.Rand, id))
 	m.Header.Tid = id
-	if s.rand.IntN(50) == 49 {
-		m.Data = payloadData(id, 4096+s.rand.IntN(60000))
+	if h.Rand.IntN(50) == 49 {
+		m.Data = payloadData(id, 4096+h.Rand.IntN(60000))
 	}
-	s.check.SentOn(n.name, toName, check.SessionID(n.inc, c.ID()), m.Header.Priority, id, lossless)
-	if s.w.Trace.Keeping() {
+	h.Check.SentOn(n.name, toName, check.SessionID(n.inc, c.ID()), m.Header.Priority, id, lossless)
+	if h.W.Trace.Keeping() {
 		kind := "lossy"
 		if lossless {
 			kind = "lossless"
 		}
-		s.w.Trace.Logf(s.w.Now(), "%s conn %d: send id %d to %s (%s, %d+0+%d bytes)", n.incName(), c.ID(), id, toName, kind, len(m.Front), len(m.Data))
-		s.w.Trace.AddMark(world.Mark{At: s.w.Now(), Kind: "send", Node: n.incName(), Peer: toName, ID: id, Conn: c.ID(), Text: kind})
+		h.W.Trace.Logf(h.W.Now(), "%s conn %d: send id %d to %s (%s, %d+0+%d bytes)", n.incName(), c.ID(), id, toName, kind, len(m.Front), len(m.Data))
+		h.W.Trace.AddMark(world.Mark{At: h.W.Now(), Kind: "send", Node: n.incName(), Peer: toName, ID: id, Conn: c.ID(), Text: kind})
 	}
 	if err := c.SendMessage(m); err != nil {
-		s.check.Dropped(id)
+		h.Check.Dropped(id)
 	}
 }
 
 // payload draws a front: the message id, then a pattern derived from it (so a receiver can
 // tell whether the content arrived intact), mostly small, sometimes a few KiB.
-func payload(s *scenario, id uint64) []byte {
-	n := 8 + s.rand.IntN(248)
-	if s.rand.IntN(10) == 9 {
-		n = 4096 + s.rand.IntN(4096)
+func payload(r *detrand.Rand, id uint64) []byte {
+	n := 8 + r.IntN(248)
+	if r.IntN(10) == 9 {
+		n = 4096 + r.IntN(4096)
 	}
 	b := make([]byte, n)
 	binary.LittleEndian.PutUint64(b, id)
@@ -183,36 +174,37 @@ func intact(m *msgr.Message) bool {
 // Crash crashes the node and restarts it a little later, as a restarted OSD: with a new
 // nonce, or, like a monitor, the same one.
 func (n *simNode) Crash() {
-	s := n.s
+	h := n.p.h
 	old := n.m.MyAddr()
-	s.inj.Note(n.incName(), "crash")
+	h.Note(n.incName(), "crash")
 	n.host.Crash()
-	s.audit.Remove(n.m)
+	h.Audit.Remove(n.m)
 	for _, c := range n.m.Centers() {
-		s.w.Stop(c)
+		h.W.Stop(c)
 	}
-	s.w.Net.RemoveHost(n.ip)
+	h.W.Net.RemoveHost(n.ip)
 	n.alive = false
-	s.check.ForgiveNode(n.name)
-	keepNonce := s.frand.Bool()
-	restart := s.w.Now() + time.Duration(s.frand.Range(1, 50))*time.Millisecond
-	s.w.Schedule(restart, func() { s.restart(n, old, keepNonce) })
+	h.Check.ForgiveNode(n.name)
+	keepNonce := h.FaultRand.Bool()
+	restart := h.W.Now() + time.Duration(h.FaultRand.Range(1, 50))*time.Millisecond
+	h.W.Schedule(restart, func() { n.restart(old, keepNonce) })
 }
 
-func (s *scenario) restart(n *simNode, old wire.EntityAddr, keepNonce bool) {
+func (n *simNode) restart(old wire.EntityAddr, keepNonce bool) {
+	h := n.p.h
 	nonce := uint32(0)
 	if keepNonce {
 		nonce = old.Nonce
 	}
 	if err := n.start(nonce); err != nil {
-		s.check.Violate(InvNoProgress, int64(s.w.Now()), "restart %s: %v", n.name, err)
+		h.Check.Violate(check.InvNoProgress, int64(h.W.Now()), "restart %s: %v", n.name, err)
 		return
 	}
 	if n.m.MyAddr() == old {
 		return
 	}
 	// Like an OSD map update: peers learn the old instance is gone.
-	for _, p := range s.nodes {
+	for _, p := range n.p.nodes {
 		if p != n && p.alive {
 			p.m.MarkDown(old)
 		}

@@ -7,13 +7,10 @@ import (
 	"github.com/msgrsim/msgrsim/sim/fault"
 )
 
-// processes lists what faults can target, in a stable order.
-func (s *scenario) processes() []fault.Process {
-	if s.cl != nil {
-		return s.cl.processes()
-	}
-	ps := make([]fault.Process, len(s.nodes))
-	for i, n := range s.nodes {
+// Processes implements harness.Workload: the nodes, in order.
+func (p *pingpong) Processes() []fault.Process {
+	ps := make([]fault.Process, len(p.nodes))
+	for i, n := range p.nodes {
 		ps[i] = n
 	}
 	return ps

@@ -7,10 +7,14 @@ import (
 	"time"
 
 	"github.com/msgrsim/msgrsim/internal/detrand"
+	"github.com/msgrsim/msgrsim/models"
 	"github.com/msgrsim/msgrsim/msgr"
+	"github.com/msgrsim/msgrsim/msgr/event"
 	"github.com/msgrsim/msgrsim/msgr/netio"
-	"github.com/msgrsim/msgrsim/msgr/netio/inject"
 	"github.com/msgrsim/msgrsim/msgr/wire"
+	"github.com/msgrsim/msgrsim/sim/check"
+	"github.com/msgrsim/msgrsim/sim/fault"
+	"github.com/msgrsim/msgrsim/sim/harness"
 	"github.com/msgrsim/msgrsim/workload/synthetic"
 )
 
@@ -57,57 +61,56 @@ type SyntheticReport struct {
 	Stats  synthetic.Stats
 }
 
-// synthRun is one synthetic run: the shared scenario (world, network, faults, checker,
-// auditor, nodes) plus the workload.
+// synthRun is the synthetic workload on a simulated run: Ceph's SyntheticWorkload, its nodes
+// on simulated hosts.
 type synthRun struct {
-	*scenario
-	wc       *synthetic.Checker
-	wl       *synthetic.Workload
-	cfg      synthetic.Config
-	preset   string
-	opsLeft  int
-	rates    map[*simNode]uint64 // the workload's own socket failure rate per node
-	nodeByWl map[*synthetic.Node]*simNode
+	h       *harness.Run
+	seed    uint64
+	window  time.Duration
+	given   *synthetic.Config // Options.Synthetic
+	wc      *synthetic.Checker
+	wl      *synthetic.Workload
+	cfg     synthetic.Config
+	preset  string
+	opsLeft int
+	nodes   []*synthNode
 }
 
-func runSynthetic(s *scenario) Result {
-	r := &synthRun{scenario: s, rates: map[*simNode]uint64{}, nodeByWl: map[*synthetic.Node]*simNode{}}
-	r.faults.On[FaultCrash] = false // a crashed messenger would need a new workload node
+func newSynthRun(h *harness.Run, opts Options) *synthRun {
+	h.Faults.On[fault.Crash] = false // a crashed messenger would need a new workload node
+	return &synthRun{h: h, seed: opts.Seed, window: opts.Window, given: opts.Synthetic, preset: opts.Preset}
+}
+
+// Build implements harness.Workload: the configuration (given, a preset, or drawn from the
+// seed), the workload's messengers, its initial connections, and its first operation.
+func (r *synthRun) Build() error {
+	h := r.h
 	switch {
-	case s.opts.Synthetic != nil:
-		r.cfg = *s.opts.Synthetic
-	case s.opts.Preset != "":
-		cfg, err := synthetic.Preset(s.opts.Preset)
+	case r.given != nil:
+		r.cfg, r.preset = *r.given, ""
+	case r.preset != "":
+		cfg, err := synthetic.Preset(r.preset)
 		if err != nil {
-			s.check.Violate(InvNoProgress, 0, "build: %v", err)
-			return r.result()
+			r.preset = ""
+			return err
 		}
-		r.preset, r.cfg = s.opts.Preset, ScaleSynthetic(cfg)
+		r.cfg = ScaleSynthetic(cfg)
 	default:
-		r.preset, r.cfg = SyntheticFor(s.opts.Seed)
+		r.preset, r.cfg = SyntheticFor(r.seed)
 	}
-	r.wc = synthetic.NewChecker(s.check, func() int64 { return int64(s.w.Now()) })
+	r.wc = synthetic.NewChecker(h.Check, func() int64 { return int64(h.W.Now()) })
 	r.wc.ConnEventsOnly()
-	wl, err := synthetic.New(r.cfg, r, r.wc, s.rand)
+	wl, err := synthetic.New(r.cfg, r, r.wc, h.Rand)
 	if err != nil {
-		s.check.Violate(InvNoProgress, 0, "build: %v", err)
-		return r.result()
+		return err
 	}
 	r.wl, r.cfg = wl, wl.Config()
-	s.w.Trace.Logf(0, "workload: synthetic %s: %v", r.preset, r.cfg)
-	s.w.Trace.Logf(0, "faults: %v", s.faults)
+	h.W.Trace.Logf(0, "workload: synthetic %s: %v", r.preset, r.cfg)
+	h.LogFaults()
 	wl.Seed(r.cfg.InitialConns)
 	r.opsLeft = r.cfg.Ops
-	s.w.Schedule(0, r.nextOp)
-	s.inj.Schedule()
-	if err := s.w.RunUntil(s.allIssued, s.opts.Window+time.Hour, s.opts.MaxSteps); err != nil {
-		s.stepFailed(InvNoProgress, err, "operations")
-		return r.result()
-	}
-	r.drain()
-	s.check.Finish(int64(s.w.Now()))
-	s.shutdown()
-	return r.result()
+	h.W.Schedule(0, r.nextOp)
+	return nil
 }
 
 // nextOp runs the workload's next operation and schedules the one after: at once, after the
@@ -118,44 +121,79 @@ func (r *synthRun) do(op synthetic.Op) {
 	if r.opsLeft == 0 {
 		return
 	}
+	w := r.h.W
 	if err := r.wl.Do(op); errors.Is(err, synthetic.ErrBlocked) {
-		r.w.Schedule(r.w.Now()+r.cfg.BlockedWait, func() { r.do(op) })
+		w.Schedule(w.Now()+r.cfg.BlockedWait, func() { r.do(op) })
 		return
 	}
 	r.opsLeft--
 	if r.opsLeft > 0 {
-		r.w.Schedule(r.w.Now()+op.Sleep, r.nextOp)
+		w.Schedule(w.Now()+op.Sleep, r.nextOp)
 	}
 }
 
-// drain heals the network (the workload's own socket failures stay on, as in Ceph's
-// wait_for_done) and runs until every PING is answered and every lossless message delivered
-// or accounted for (liveness-timeout otherwise).
-func (r *synthRun) drain() {
-	s := r.scenario
-	s.phase = PhaseLiveness
-	s.w.Trace.Logf(s.w.Now(), "phase: drain (heal the network; %d PINGs pending)", r.wl.Pending())
-	s.w.Net.Heal()
-	s.w.Net.SetConnectFault(nil)
-	s.w.Unpause()
-	for _, n := range s.nodes {
-		if n.inj != nil {
-			n.inj.SetSocketFailures(r.rates[n])
-		}
+// Safety implements harness.Workload: run until every operation and fault was issued.
+func (r *synthRun) Safety() bool {
+	if err := r.h.RunUntil(r.h.AllIssued, r.window+time.Hour); err != nil {
+		r.h.StepFailed(check.InvNoProgress, err, "operations")
+		return false
+	}
+	return true
+}
+
+// Liveness implements harness.Workload: the drain. It heals the network (the workload's own
+// socket failures stay on, as in Ceph's wait_for_done) and runs until every PING is answered
+// and every lossless message delivered or accounted for (liveness-timeout otherwise).
+func (r *synthRun) Liveness() {
+	h := r.h
+	h.Phase = harness.PhaseLiveness
+	h.W.Trace.Logf(h.W.Now(), "phase: drain (heal the network; %d PINGs pending)", r.wl.Pending())
+	h.W.Net.Heal()
+	h.W.Net.SetConnectFault(nil)
+	h.W.Unpause()
+	for _, n := range r.nodes {
+		n.sockets.SetRate(n.rate)
 	}
 	done := func() bool {
-		if r.wl.Pending() > 0 || !s.w.Quiet() {
+		if r.wl.Pending() > 0 || !h.W.Quiet() {
 			return false
 		}
-		if s.check.PendingLossless() > 0 {
+		if h.Check.PendingLossless() > 0 {
 			r.wc.ForgiveStranded(r.wl.Nodes())
 		}
-		return s.check.PendingLossless() == 0
+		return h.Check.PendingLossless() == 0
 	}
-	if err := s.w.RunUntil(done, s.w.Now()+r.cfg.DrainTimeout, s.opts.MaxSteps); err != nil {
-		s.stepFailed(InvLiveness, err, fmt.Sprintf("drain: %d PINGs pending, %d lossless messages undelivered, %d connections unsettled",
-			r.wl.Pending(), s.check.PendingLossless(), s.unsettled()))
+	if err := h.RunUntil(done, h.W.Now()+r.cfg.DrainTimeout); err != nil {
+		h.StepFailed(check.InvLiveness, err, fmt.Sprintf("drain: %d PINGs pending, %d lossless messages undelivered, %d connections unsettled",
+			r.wl.Pending(), h.Check.PendingLossless(), h.Unsettled(r.live)))
 	}
+}
+
+// live yields every node's messenger.
+func (r *synthRun) live(yield func(*msgr.Messenger) bool) {
+	for _, n := range r.nodes {
+		if !yield(n.m) {
+			return
+		}
+	}
+}
+
+// Finish implements harness.Workload: nothing beyond the loss check.
+func (r *synthRun) Finish() {}
+
+// Shutdown implements harness.Workload: every messenger shuts down.
+func (r *synthRun) Shutdown() { r.h.ShutdownAll(r.live) }
+
+// Models implements harness.Workload: none (Ceph's own checks and the Checker's cover it).
+func (r *synthRun) Models() (bool, *models.KVHistory) { return false, nil }
+
+// Processes implements harness.Workload: the nodes, in order.
+func (r *synthRun) Processes() []fault.Process {
+	ps := make([]fault.Process, len(r.nodes))
+	for i, n := range r.nodes {
+		ps[i] = n
+	}
+	return ps
 }
 
 // NewMessenger implements synthetic.Env: each messenger on its own simulated host (with
@@ -163,37 +201,35 @@ func (r *synthRun) drain() {
 // world, traced into the trace hash and the checkers. Internal delays (a center blocked in real
 // time) have no meaning here and are left out; the seed's pause faults stop centers instead.
 func (r *synthRun) NewMessenger(spec synthetic.Spec) (*msgr.Messenger, error) {
-	s := r.scenario
+	h := r.h
 	wn := spec.Node
-	n := &simNode{s: s, ename: spec.Config.Name, name: wn.Name, idx: len(s.nodes), osd: wn.Server, inc: 1, ip: r.BindIP(wn)}
-	n.host = s.w.AddHost(wn.Name, n.ip)
-	var stack netio.Stack = n.host
+	n := &synthNode{name: wn.Name, idx: len(r.nodes), ip: r.BindIP(wn), sockets: h.NewSockets()}
+	host := h.W.AddHost(wn.Name, n.ip)
+	var stack netio.Stack = host
 	rate := spec.SocketFailures
-	if rate == 0 && s.faults.On[FaultSocketFailures] {
-		rate = s.faults.SocketFailures
+	if rate == 0 && h.Faults.On[fault.SocketFailures] {
+		rate = h.Faults.SocketFailures
 	}
 	if rate > 0 {
-		n.inj = inject.New(n.host, inject.Options{SocketFailures: rate, Rand: s.w.Rand()})
-		r.rates[n] = spec.SocketFailures
-		stack = n.inj
+		stack = n.sockets.Inject(host, rate)
+		n.rate = spec.SocketFailures
 	}
 	cfg := spec.Config
-	cfg.Stack, cfg.Runtime, cfg.Rand = stack, s.w, s.w.Rand()
+	cfg.Stack, cfg.Runtime, cfg.Rand = stack, h.W, h.W.Rand()
 	cfg.Tracer = func(ev msgr.TraceEvent) {
-		n.trace(ev)
+		h.Trace(n, ev)
 		r.wc.Trace(ev)
 	}
-	if cfg.InjectDelay == nil && s.faults.On[FaultDispatchDelay] {
-		cfg.InjectDelay = &msgr.InjectDelay{Types: synthDelayTypes, Probability: s.faults.DelayProb, Max: s.faults.DelayMax}
+	if cfg.InjectDelay == nil && h.Faults.On[fault.DispatchDelay] {
+		cfg.InjectDelay = &msgr.InjectDelay{Types: synthDelayTypes, Probability: h.Faults.DelayProb, Max: h.Faults.DelayMax}
 	}
 	m, err := msgr.New(cfg)
 	if err != nil {
 		return nil, err
 	}
-	n.m, n.alive = m, true
-	s.nodes = append(s.nodes, n)
-	r.nodeByWl[wn] = n
-	s.audit.Add(wn.Name, m)
+	n.m = m
+	r.nodes = append(r.nodes, n)
+	h.Audit.Add(wn.Name, m)
 	r.wc.AddNode(wn, m)
 	return m, nil
 }
@@ -203,25 +239,73 @@ func (r *synthRun) BindIP(n *synthetic.Node) netip.Addr {
 	return netip.AddrFrom4([4]byte{10, 0, byte(n.Index / 250), byte(n.Index%250 + 1)})
 }
 
-func (r *synthRun) result() Result {
-	var st synthetic.Stats
-	if r.wl != nil {
-		st = r.wl.Stats()
-		r.cov.Evaluated(InvSyntheticFIFO, st.PongsChecked)
-		r.cov.Evaluated(InvSyntheticData, st.PongsChecked)
-		_, dispatched := r.check.Counts()
-		r.cov.Evaluated(InvSyntheticPath, dispatched)
+// Report implements harness.Workload: the workload's own checks counted as evaluated, and
+// its session counts in the run's statistics.
+func (r *synthRun) Report() string {
+	if r.wl == nil {
+		return ""
 	}
-	res := r.scenario.result()
-	res.Workload = WorkloadSynthetic
-	res.Synthetic = &SyntheticReport{Preset: r.preset, Config: r.cfg, Stats: st}
+	h := r.h
+	st := r.wl.Stats()
+	h.Cov.Evaluated(check.InvSyntheticFIFO, st.PongsChecked)
+	h.Cov.Evaluated(check.InvSyntheticData, st.PongsChecked)
+	_, dispatched := h.Check.Counts()
+	h.Cov.Evaluated(check.InvSyntheticPath, dispatched)
+	h.Stats.SessionResets = st.Resets + st.RemoteResets
+	h.Stats.Reconnects = st.Connects
+	return ""
+}
+
+// report is what the run adds to its Result.
+func (r *synthRun) report() *SyntheticReport {
+	rep := &SyntheticReport{Preset: r.preset, Config: r.cfg}
 	if r.wl != nil {
-		res.Stats.SessionResets = st.Resets + st.RemoteResets
-		res.Stats.Reconnects = st.Connects
+		rep.Stats = r.wl.Stats()
 	}
-	return res
+	return rep
 }
 
 // synthDelayTypes are the peer types whose messages dispatch delay injection holds back
 // (Ceph's ms_inject_delay_type "client osd").
 var synthDelayTypes = []wire.EntityType{wire.EntityOSD, wire.EntityClient}
+
+// synthNode is one messenger of the workload on its own simulated host. It is never crashed
+// (the run turns crash faults off), so it has one incarnation.
+type synthNode struct {
+	name    string
+	idx     int
+	ip      netip.Addr
+	m       *msgr.Messenger
+	sockets *harness.Sockets
+	rate    uint64 // the workload's own socket failure rate (restored by the drain)
+	inc     string // name of its one incarnation, e.g. "srv0#1"
+}
+
+// TraceID implements harness.Traced: the node's index, incarnation 1.
+func (n *synthNode) TraceID() (uint64, uint64) { return uint64(n.idx), 1 }
+
+// Receiver implements harness.Traced.
+func (n *synthNode) Receiver() string { return n.Incarnation() }
+
+// Label implements fault.Process.
+func (n *synthNode) Label() string { return n.name }
+
+// Incarnation implements fault.Process.
+func (n *synthNode) Incarnation() string {
+	if n.inc == "" {
+		n.inc = n.name + "#1"
+	}
+	return n.inc
+}
+
+// IP implements fault.Process.
+func (n *synthNode) IP() netip.Addr { return n.ip }
+
+// Running implements fault.Process: always.
+func (n *synthNode) Running() bool { return true }
+
+// Centers implements fault.Process.
+func (n *synthNode) Centers() []*event.Center { return n.m.Centers() }
+
+// Crash implements fault.Process: never called, the run turns crash faults off.
+func (n *synthNode) Crash() { panic("sim: the synthetic workload's nodes are never crashed") }
