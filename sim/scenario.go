@@ -9,6 +9,7 @@ import (
 	"github.com/msgrsim/msgrsim/sim/fault"
 	"github.com/msgrsim/msgrsim/sim/harness"
 	"github.com/msgrsim/msgrsim/sim/world"
+	"github.com/msgrsim/msgrsim/workload/pingpong"
 	"github.com/msgrsim/msgrsim/workload/synthetic"
 )
 
@@ -181,7 +182,7 @@ func newWorkload(h *harness.Run, opts Options) harness.Workload {
 	case WorkloadSynthetic:
 		return newSynthRun(h, opts)
 	}
-	return newPingpong(h, opts)
+	return pingpong.New(h, pingpong.Config{OSDs: opts.OSDs, Clients: opts.Clients, Messages: opts.Messages, Window: opts.Window})
 }
 
 // result is what the run of wl on h did and found.

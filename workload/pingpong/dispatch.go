@@ -1,4 +1,4 @@
-package sim
+package pingpong
 
 import (
 	"fmt"
@@ -9,17 +9,17 @@ import (
 	"github.com/msgrsim/msgrsim/sim/world"
 )
 
-// A simNode is its messenger's Dispatcher: it checks every dispatched message, answers
+// A node is its messenger's Dispatcher: it checks every dispatched message, answers
 // clients, and accounts resets to the checker.
 
-func (n *simNode) CanFastDispatchAny() bool                       { return n.fast }
-func (n *simNode) CanFastDispatch(*msgr.Message) bool             { return n.fast }
-func (n *simNode) FastPreprocess(*msgr.Connection, *msgr.Message) {}
-func (n *simNode) FastDispatch(c *msgr.Connection, m *msgr.Message) {
+func (n *node) CanFastDispatchAny() bool                       { return n.fast }
+func (n *node) CanFastDispatch(*msgr.Message) bool             { return n.fast }
+func (n *node) FastPreprocess(*msgr.Connection, *msgr.Message) {}
+func (n *node) FastDispatch(c *msgr.Connection, m *msgr.Message) {
 	n.Dispatch(c, m)
 }
 
-func (n *simNode) Dispatch(c *msgr.Connection, m *msgr.Message) bool {
+func (n *node) Dispatch(c *msgr.Connection, m *msgr.Message) bool {
 	h := n.p.h
 	h.Check.Dispatched(n.incName(), m.Header.Tid, intact(m), int64(h.W.Now()))
 	if h.W.Trace.Keeping() {
@@ -38,16 +38,16 @@ func (n *simNode) Dispatch(c *msgr.Connection, m *msgr.Message) bool {
 	return true
 }
 
-func (n *simNode) HandleConnect(c *msgr.Connection)     { n.p.h.Opened(c) }
-func (n *simNode) HandleFastConnect(*msgr.Connection)   {}
-func (n *simNode) HandleAccept(c *msgr.Connection)      { n.p.h.Opened(c) }
-func (n *simNode) HandleFastAccept(*msgr.Connection)    {}
-func (n *simNode) HandleReset(c *msgr.Connection) bool  { n.reset(c); return true }
-func (n *simNode) HandleRemoteReset(c *msgr.Connection) { n.reset(c) }
-func (n *simNode) HandleRefused(*msgr.Connection) bool  { return false }
+func (n *node) HandleConnect(c *msgr.Connection)     { n.p.h.Opened(c) }
+func (n *node) HandleFastConnect(*msgr.Connection)   {}
+func (n *node) HandleAccept(c *msgr.Connection)      { n.p.h.Opened(c) }
+func (n *node) HandleFastAccept(*msgr.Connection)    {}
+func (n *node) HandleReset(c *msgr.Connection) bool  { n.reset(c); return true }
+func (n *node) HandleRemoteReset(c *msgr.Connection) { n.reset(c) }
+func (n *node) HandleRefused(*msgr.Connection) bool  { return false }
 
 // reset accounts the loss of what this node sent to the peer before now.
-func (n *simNode) reset(c *msgr.Connection) {
+func (n *node) reset(c *msgr.Connection) {
 	h := n.p.h
 	if h.Phase == harness.PhaseShutdown {
 		return
@@ -59,7 +59,7 @@ func (n *simNode) reset(c *msgr.Connection) {
 }
 
 // TraceID implements harness.Traced: the node's index and incarnation.
-func (n *simNode) TraceID() (uint64, uint64) { return uint64(n.idx), uint64(n.inc) }
+func (n *node) TraceID() (uint64, uint64) { return uint64(n.idx), uint64(n.inc) }
 
 // Receiver implements harness.Traced: the current incarnation's name.
-func (n *simNode) Receiver() string { return n.incName() }
+func (n *node) Receiver() string { return n.incName() }

@@ -1,4 +1,4 @@
-package sim
+package pingpong
 
 import (
 	"fmt"
@@ -12,33 +12,36 @@ import (
 	"github.com/msgrsim/msgrsim/sim/harness"
 )
 
-// pingpong is the default workload: OSD-like nodes exchanging lossless messages with each
-// other (simultaneous connects race), clients sending lossy messages to every OSD, which
-// answers each one. Sends are spread over the safety window; after the heal every lossless
-// message must arrive.
-type pingpong struct {
-	h        *harness.Run
-	osds     int // at least 1
-	clients  int
-	messages int // per stream
-	window   time.Duration
-	nodes    []*simNode
-	byAddr   map[wire.EntityAddr]*simNode // every address any incarnation had
+// Config shapes the workload.
+type Config struct {
+	OSDs     int           // OSD-like nodes, lossless_peer among themselves (at least 1)
+	Clients  int           // client nodes, lossy toward the OSDs
+	Messages int           // messages each sender queues on each of its streams
+	Window   time.Duration // sends are spread over it (the safety phase)
 }
 
-func newPingpong(h *harness.Run, opts Options) *pingpong {
-	return &pingpong{h: h, osds: opts.OSDs, clients: opts.Clients, messages: opts.Messages, window: opts.Window,
-		byAddr: map[wire.EntityAddr]*simNode{}}
+// Workload is the pingpong workload on one simulated run.
+type Workload struct {
+	h      *harness.Run
+	cfg    Config
+	nodes  []*node
+	byAddr map[wire.EntityAddr]*node // every address any incarnation had
+}
+
+// New is the workload cfg on h (harness.Run.Drive runs it).
+func New(h *harness.Run, cfg Config) *Workload {
+	cfg.OSDs = max(cfg.OSDs, 1)
+	return &Workload{h: h, cfg: cfg, byAddr: map[wire.EntityAddr]*node{}}
 }
 
 // Build implements harness.Workload: the OSDs, the clients, and every send.
-func (p *pingpong) Build() error {
-	for i := 0; i < p.osds; i++ {
+func (p *Workload) Build() error {
+	for i := 0; i < p.cfg.OSDs; i++ {
 		if err := p.addNode(wire.NewName(wire.EntityOSD, int64(i)), true); err != nil {
 			return err
 		}
 	}
-	for i := 0; i < p.clients; i++ {
+	for i := 0; i < p.cfg.Clients; i++ {
 		if err := p.addNode(wire.NewName(wire.EntityClient, int64(4100+i)), false); err != nil {
 			return err
 		}
@@ -48,9 +51,9 @@ func (p *pingpong) Build() error {
 	return nil
 }
 
-func (p *pingpong) addNode(name wire.EntityName, osd bool) error {
+func (p *Workload) addNode(name wire.EntityName, osd bool) error {
 	idx := len(p.nodes)
-	n := &simNode{p: p, ename: name, name: name.String(), idx: idx, osd: osd, fast: p.h.Rand.Bool(),
+	n := &node{p: p, ename: name, name: name.String(), idx: idx, osd: osd, fast: p.h.Rand.Bool(),
 		ip: netip.AddrFrom4([4]byte{10, 0, 0, byte(idx + 1)}), sockets: p.h.NewSockets()}
 	p.nodes = append(p.nodes, n)
 	return n.start(0)
@@ -58,14 +61,14 @@ func (p *pingpong) addNode(name wire.EntityName, osd bool) error {
 
 // scheduleSends spreads every send over the window: each OSD sends to each other OSD, each
 // client to each OSD.
-func (p *pingpong) scheduleSends() {
+func (p *Workload) scheduleSends() {
 	for _, from := range p.nodes {
 		for _, to := range p.nodes {
 			if from == to || !to.osd {
 				continue
 			}
-			for i := 0; i < p.messages; i++ {
-				at := time.Duration(p.h.Rand.Uint64N(uint64(p.window)))
+			for i := 0; i < p.cfg.Messages; i++ {
+				at := time.Duration(p.h.Rand.Uint64N(uint64(p.cfg.Window)))
 				from, to := from, to
 				p.h.W.Schedule(at, func() { from.sendTo(to) })
 			}
@@ -74,8 +77,8 @@ func (p *pingpong) scheduleSends() {
 }
 
 // Safety implements harness.Workload: run until every send and fault was issued.
-func (p *pingpong) Safety() bool {
-	if err := p.h.RunUntil(p.h.AllIssued, p.window+time.Minute); err != nil {
+func (p *Workload) Safety() bool {
+	if err := p.h.RunUntil(p.h.AllIssued, p.cfg.Window+time.Minute); err != nil {
 		p.h.StepFailed(check.InvNoProgress, err, "safety phase")
 		return false
 	}
@@ -84,7 +87,7 @@ func (p *pingpong) Safety() bool {
 
 // Liveness implements harness.Workload: heal every fault; every lossless message must arrive
 // within the bound.
-func (p *pingpong) Liveness() {
+func (p *Workload) Liveness() {
 	h := p.h
 	h.Heal()
 	// Checked when the world is quiet (the next step would advance virtual time).
@@ -97,10 +100,10 @@ func (p *pingpong) Liveness() {
 
 // settled reports whether nothing is in flight: no network transfer pending, no center with
 // work, no connection with queued or unacknowledged messages.
-func (p *pingpong) settled() bool { return p.h.W.Quiet() && p.h.Unsettled(p.live) == 0 }
+func (p *Workload) settled() bool { return p.h.W.Quiet() && p.h.Unsettled(p.live) == 0 }
 
 // live yields the messengers of the nodes that are up.
-func (p *pingpong) live(yield func(*msgr.Messenger) bool) {
+func (p *Workload) live(yield func(*msgr.Messenger) bool) {
 	for _, n := range p.nodes {
 		if n.alive && !yield(n.m) {
 			return
@@ -109,13 +112,13 @@ func (p *pingpong) live(yield func(*msgr.Messenger) bool) {
 }
 
 // Finish implements harness.Workload: nothing beyond the loss check.
-func (p *pingpong) Finish() {}
+func (p *Workload) Finish() {}
 
 // Shutdown implements harness.Workload: every live messenger shuts down.
-func (p *pingpong) Shutdown() { p.h.ShutdownAll(p.live) }
+func (p *Workload) Shutdown() { p.h.ShutdownAll(p.live) }
 
 // Models implements harness.Workload: the lossless sessions are model-checked.
-func (p *pingpong) Models() (bool, *models.KVHistory) { return true, nil }
+func (p *Workload) Models() (bool, *models.KVHistory) { return true, nil }
 
 // Report implements harness.Workload: nothing to add.
-func (p *pingpong) Report() string { return "" }
+func (p *Workload) Report() string { return "" }

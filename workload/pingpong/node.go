@@ -1,4 +1,4 @@
-package sim
+package pingpong
 
 import (
 	"encoding/binary"
@@ -17,10 +17,10 @@ import (
 	"github.com/msgrsim/msgrsim/simnet"
 )
 
-// simNode is one process of the pingpong workload: a messenger on its own simulated host. It
+// node is one process of the pingpong workload: a messenger on its own simulated host. It
 // survives crashes as a sequence of incarnations (a new messenger each time).
-type simNode struct {
-	p     *pingpong
+type node struct {
+	p     *Workload
 	ename wire.EntityName
 	name  string
 	idx   int
@@ -40,7 +40,7 @@ type simNode struct {
 
 // incName names the current incarnation, e.g. "osd.1#2".
 // It is called for every traced event, so it is built once per incarnation.
-func (n *simNode) incName() string {
+func (n *node) incName() string {
 	if n.incStr == "" || n.incFor != n.inc {
 		n.incStr, n.incFor = fmt.Sprintf("%s#%d", n.name, n.inc), n.inc
 	}
@@ -48,7 +48,7 @@ func (n *simNode) incName() string {
 }
 
 // start creates the node's messenger (a new incarnation) with the given nonce (0: random).
-func (n *simNode) start(nonce uint32) error {
+func (n *node) start(nonce uint32) error {
 	h := n.p.h
 	n.inc++
 	n.host = h.W.AddHost(n.incName(), n.ip)
@@ -83,7 +83,7 @@ func (n *simNode) start(nonce uint32) error {
 	return nil
 }
 
-func (n *simNode) setPolicies() {
+func (n *node) setPolicies() {
 	if n.osd {
 		n.m.SetPolicy(wire.EntityOSD, proto.LosslessPeer(0))
 		n.m.SetPolicy(wire.EntityClient, proto.StatelessServer(0))
@@ -94,7 +94,7 @@ func (n *simNode) setPolicies() {
 
 // sendTo sends one message to node to (a lossless message between OSDs, lossy from a
 // client), on the session with to's current incarnation.
-func (n *simNode) sendTo(to *simNode) {
+func (n *node) sendTo(to *node) {
 	if !n.alive || !to.alive {
 		return
 	}
@@ -107,7 +107,7 @@ func (n *simNode) sendTo(to *simNode) {
 }
 
 // sendOn sends one message on c, recording it with the checker if the messenger took it.
-func (n *simNode) sendOn(c *msgr.Connection, toName string, lossless bool) {
+func (n *node) sendOn(c *msgr.Connection, toName string, lossless bool) {
 	h := n.p.h
 	id := h.NextID()
 	m := wire.NewMessage(wire.MsgPing, payload(h.Rand, id))
@@ -173,7 +173,7 @@ func intact(m *msgr.Message) bool {
 
 // Crash crashes the node and restarts it a little later, as a restarted OSD: with a new
 // nonce, or, like a monitor, the same one.
-func (n *simNode) Crash() {
+func (n *node) Crash() {
 	h := n.p.h
 	old := n.m.MyAddr()
 	h.Note(n.incName(), "crash")
@@ -190,7 +190,7 @@ func (n *simNode) Crash() {
 	h.W.Schedule(restart, func() { n.restart(old, keepNonce) })
 }
 
-func (n *simNode) restart(old wire.EntityAddr, keepNonce bool) {
+func (n *node) restart(old wire.EntityAddr, keepNonce bool) {
 	h := n.p.h
 	nonce := uint32(0)
 	if keepNonce {
