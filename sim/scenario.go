@@ -9,6 +9,7 @@ import (
 	"github.com/msgrsim/msgrsim/sim/fault"
 	"github.com/msgrsim/msgrsim/sim/harness"
 	"github.com/msgrsim/msgrsim/sim/world"
+	"github.com/msgrsim/msgrsim/workload/cluster"
 	"github.com/msgrsim/msgrsim/workload/pingpong"
 	"github.com/msgrsim/msgrsim/workload/synthetic"
 )
@@ -45,8 +46,7 @@ type Options struct {
 	Synthetic *synthetic.Config
 	Preset    string
 
-	inspect   func(harness.Workload) // test hook: look at the workload once the run is over
-	perturbAt uint64                 // test hook: make the second run of CheckDeterminism differ at this event
+	perturbAt uint64 // test hook: make the second run of CheckDeterminism differ at this event
 }
 
 // DefaultOptions is the default scenario for seed: two OSDs, one client, 50 messages per
@@ -87,6 +87,17 @@ func (o *Options) setDefaults() {
 		o.Faults = &f
 	}
 }
+
+// Workloads (Options.Workload).
+const (
+	// WorkloadDefault: OSD-like nodes exchange lossless messages, clients send lossy ones
+	// (package workload/pingpong).
+	WorkloadDefault = "default"
+	// WorkloadCluster: the Ceph-shaped cluster — a monitor, OSDs with six messengers each,
+	// clients of a replicated key-value service — checked for linearizability (package
+	// workload/cluster).
+	WorkloadCluster = "cluster"
+)
 
 // Phases of a run (harness.Run.Phase).
 const (
@@ -164,9 +175,6 @@ func run(opts Options, recFrom, recTo uint64, instance int) Result {
 	}
 	wl := newWorkload(h, opts)
 	h.Drive(wl)
-	if opts.inspect != nil {
-		opts.inspect(wl)
-	}
 	r := result(h, wl, opts, cov)
 	if log != nil {
 		r.Tape = append([]uint64(nil), log.Words()[logFrom:]...)
@@ -178,7 +186,7 @@ func run(opts Options, recFrom, recTo uint64, instance int) Result {
 func newWorkload(h *harness.Run, opts Options) harness.Workload {
 	switch opts.Workload {
 	case WorkloadCluster:
-		return newCluster(h, opts)
+		return cluster.New(h, cluster.Config{OSDs: opts.OSDs, Clients: opts.Clients, Messages: opts.Messages, Window: opts.Window})
 	case WorkloadSynthetic:
 		return newSynthRun(h, opts)
 	}

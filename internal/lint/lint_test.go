@@ -24,6 +24,7 @@ var belowSeam = []string{
 	"github.com/msgrsim/msgrsim/sim/fault",
 	"github.com/msgrsim/msgrsim/sim/harness",
 	"github.com/msgrsim/msgrsim/workload/pingpong",
+	"github.com/msgrsim/msgrsim/workload/cluster",
 	"github.com/msgrsim/msgrsim/workload/synthetic", // runs inside the simulator
 }
 

@@ -6,6 +6,7 @@ import (
 	"github.com/msgrsim/msgrsim/internal/detrand"
 	"github.com/msgrsim/msgrsim/models"
 	"github.com/msgrsim/msgrsim/msgr"
+	"github.com/msgrsim/msgrsim/msgr/wire"
 	"github.com/msgrsim/msgrsim/sim/check"
 	"github.com/msgrsim/msgrsim/sim/fault"
 	"github.com/msgrsim/msgrsim/sim/world"
@@ -21,7 +22,7 @@ type Config struct {
 	Window    time.Duration // the safety phase: sends and faults are spread over it
 	Liveness  time.Duration // virtual time the liveness phase may take
 	MaxSteps  uint64        // bound on scheduling decisions per phase
-	Coverage  Coverage      // counts what the run exercises
+	Coverage  Coverage      // counts what the run exercises (nil: nothing)
 	Models    models.CheckOptions
 }
 
@@ -65,6 +66,9 @@ type Run struct {
 func New(cfg Config) *Run {
 	r := &Run{Cfg: cfg, Faults: cfg.Faults, Check: check.NewChecker(), Cov: cfg.Coverage, Phase: PhaseSafety,
 		opened: map[*msgr.Connection]bool{}}
+	if r.Cov == nil {
+		r.Cov = noCoverage{}
+	}
 	netCfg := simnet.Config{Latency: 100 * time.Microsecond}
 	if r.Faults.On[fault.Latency] {
 		netCfg.LatencySpread, netCfg.Jitter = r.Faults.LatencySpread, r.Faults.Jitter
@@ -81,6 +85,14 @@ func New(cfg Config) *Run {
 	r.Audit.Count(r.Cov)
 	return r
 }
+
+// noCoverage counts nothing.
+type noCoverage struct{}
+
+func (noCoverage) Evaluated(string, int)     {}
+func (noCoverage) TagWritten(bool, wire.Tag) {}
+func (noCoverage) TagRead(bool, wire.Tag)    {}
+func (noCoverage) Observe(msgr.TraceEvent)   {}
 
 // now is the virtual time as the checkers stamp it.
 func (r *Run) now() int64 { return int64(r.W.Now()) }

@@ -6,23 +6,14 @@ import (
 
 	"github.com/msgrsim/msgrsim/internal/detrand"
 	"github.com/msgrsim/msgrsim/models"
-	"github.com/msgrsim/msgrsim/msgr"
-	"github.com/msgrsim/msgrsim/msgr/wire"
 	"github.com/msgrsim/msgrsim/sim/fault"
 	"github.com/msgrsim/msgrsim/sim/harness"
 )
 
-type noCoverage struct{}
-
-func (noCoverage) Evaluated(string, int)     {}
-func (noCoverage) TagWritten(bool, wire.Tag) {}
-func (noCoverage) TagRead(bool, wire.Tag)    {}
-func (noCoverage) Observe(msgr.TraceEvent)   {}
-
 // drive runs the workload on a harness of its own (sim.Run does the same, and more).
 func drive(seed uint64, faults fault.Mix, cfg Config) (*harness.Run, *Workload) {
 	h := harness.New(harness.Config{Seed: seed, Root: detrand.NewSeeded(seed), Faults: faults, Window: cfg.Window,
-		Liveness: 10 * time.Minute, MaxSteps: 5_000_000, Coverage: noCoverage{}, Models: models.CheckOptions{NoVisualize: true}})
+		Liveness: 10 * time.Minute, MaxSteps: 5_000_000, Models: models.CheckOptions{NoVisualize: true}})
 	wl := New(h, cfg)
 	h.Drive(wl)
 	return h, wl

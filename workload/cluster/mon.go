@@ -1,4 +1,4 @@
-package sim
+package cluster
 
 import (
 	"net/netip"
@@ -33,7 +33,7 @@ type monSub struct {
 // monPort is Ceph's msgr1 monitor port.
 const monPort = 6789
 
-func newMon(cl *cluster, idx int) *monNode {
+func newMon(cl *Workload, idx int) *monNode {
 	mon := &monNode{osds: make([]osdInfo, cl.nOSD)}
 	mon.cproc = cproc{cl: cl, sockets: cl.h.NewSockets(), name: "mon.a", ename: wire.NewName(wire.EntityMon, 0), idx: idx, ip: cl.ipFor(idx), keepNonce: true}
 	mon.public = &cmsgr{p: &mon.cproc, role: "", bind: true, port: monPort, fast: cl.h.Rand.Bool()}

@@ -1,4 +1,4 @@
-package sim
+package cluster
 
 import (
 	"fmt"
@@ -58,7 +58,7 @@ type waiter struct {
 // OSD messenger roles, in Ceph's order.
 var osdRoles = []string{"public", "cluster", "hb_client", "hb_back_server", "hb_front_server", "objecter"}
 
-func newOSD(cl *cluster, id, idx int) *osdNode {
+func newOSD(cl *Workload, id, idx int) *osdNode {
 	o := &osdNode{id: id, data: map[string]string{}, applied: map[reqKey]uint64{}, next: make([]uint64, cl.nOSD)}
 	o.cproc = cproc{cl: cl, sockets: cl.h.NewSockets(), name: fmt.Sprintf("osd.%d", id), ename: wire.NewName(wire.EntityOSD, int64(id)), idx: idx,
 		ip: cl.ipFor(idx)}

@@ -1,6 +1,6 @@
 //go:build canary_nodedupe
 
-package sim
+package cluster
 
 // canaryNoDedupe: a retried update is applied again (a deliberately broken build; the KV
 // model must catch it).

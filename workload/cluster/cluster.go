@@ -1,4 +1,4 @@
-package sim
+package cluster
 
 import (
 	"fmt"
@@ -15,28 +15,19 @@ import (
 	"github.com/msgrsim/msgrsim/sim/harness"
 )
 
-// Workloads (Options.Workload).
-const (
-	// WorkloadDefault: OSD-like nodes exchange lossless messages, clients send lossy ones.
-	WorkloadDefault = "default"
-	// WorkloadCluster: the Ceph-shaped cluster — a monitor, OSDs with six messengers each,
-	// clients of a replicated key-value service — checked for linearizability.
-	WorkloadCluster = "cluster"
-)
-
-// cluster is the Ceph-shaped workload, as the seed draws it: one monitor, Options.OSDs OSDs
-// (at least 2), Options.Clients clients (at least 1) and a misconfigured probe. Each OSD goes
-// through Ceph's lifecycle (create six messengers with Ceph's policies, bind, start, add
-// dispatchers, serve; some shut down, wait, and come back as a new instance mid-run),
-// heartbeats its peers on both heartbeat networks, boots with the monitor and follows its
-// map. Clients run Options.Messages key-value operations each (put, get, append), sent with
+// Workload is the Ceph-shaped workload on one run, as the seed draws it: one monitor,
+// Config.OSDs OSDs (at least 2), Config.Clients clients (at least 1) and a misconfigured
+// probe. Each OSD goes through Ceph's lifecycle (create six messengers with Ceph's policies,
+// bind, start, add dispatchers, serve; some shut down, wait, and come back as a new instance
+// mid-run), heartbeats its peers on both heartbeat networks, boots with the monitor and
+// follows its map. Clients run Config.Messages key-value operations each (put, get, append), sent with
 // tids to the key's primary OSD, which applies each update once (deduplicating retries by
 // client and tid), replicates it over the cluster messenger (lossless_peer) to its replicas,
 // and answers once every replica acknowledged it. The client history is checked against the
 // KV model after the run.
-type cluster struct {
+type Workload struct {
 	h        *harness.Run
-	cfg      clusterConfig
+	cfg      Config
 	nOSD     int
 	replicas int
 	quota    int
@@ -57,20 +48,21 @@ type cluster struct {
 	osdOfEP   map[string]int             // OSD endpoint → id
 }
 
-// clusterConfig is the cluster's shape.
-type clusterConfig struct {
-	osds, clients, messages int
-	window                  time.Duration // the safety phase
+// Config is the cluster's shape.
+type Config struct {
+	OSDs     int           // at least 2
+	Clients  int           // at least 1
+	Messages int           // key-value operations per client
+	Window   time.Duration // the safety phase
 }
 
-func newCluster(h *harness.Run, opts Options) *cluster {
-	return &cluster{h: h, cfg: clusterConfig{osds: opts.OSDs, clients: opts.Clients, messages: opts.Messages, window: opts.Window}}
-}
+// New is the workload cfg on h (harness.Run.Drive runs it).
+func New(h *harness.Run, cfg Config) *Workload { return &Workload{h: h, cfg: cfg} }
 
 // draw draws the cluster from the workload's random source.
-func (cl *cluster) draw() {
+func (cl *Workload) draw() {
 	r := cl.h.Rand
-	cl.nOSD, cl.quota = max(cl.cfg.osds, 2), cl.cfg.messages
+	cl.nOSD, cl.quota = max(cl.cfg.OSDs, 2), cl.cfg.Messages
 	cl.tick = time.Duration(r.Range(5, 20)) * time.Millisecond
 	cl.retry = time.Duration(r.Range(50, 200)) * time.Millisecond
 	cl.endpoints, cl.osdOfEP = map[wire.EntityAddr]string{}, map[string]int{}
@@ -94,25 +86,25 @@ func (cl *cluster) draw() {
 			cl.osdOfEP[x.endpoint()] = i
 		}
 	}
-	for i := 0; i < max(cl.cfg.clients, 1); i++ {
+	for i := 0; i < max(cl.cfg.Clients, 1); i++ {
 		idx++
 		cl.clients = append(cl.clients, newClient(cl, i, idx))
 	}
 	cl.probe = newProbe(cl, idx+1)
 }
 
-func (cl *cluster) ipFor(idx int) netip.Addr {
+func (cl *Workload) ipFor(idx int) netip.Addr {
 	return netip.AddrFrom4([4]byte{10, 0, 1, byte(idx + 1)})
 }
 
 // primary is the OSD serving key; its replicas are the next ones by id.
-func (cl *cluster) primary(key string) int {
+func (cl *Workload) primary(key string) int {
 	h := fnv.New32a()
 	h.Write([]byte(key))
 	return int(h.Sum32() % uint32(cl.nOSD))
 }
 
-func (cl *cluster) replicasOf(p int) []int {
+func (cl *Workload) replicasOf(p int) []int {
 	rs := make([]int, cl.replicas)
 	for i := range rs {
 		rs[i] = (p + 1 + i) % cl.nOSD
@@ -120,21 +112,21 @@ func (cl *cluster) replicasOf(p int) []int {
 	return rs
 }
 
-func (cl *cluster) osdByEndpoint(ep string) (int, bool) {
+func (cl *Workload) osdByEndpoint(ep string) (int, bool) {
 	id, ok := cl.osdOfEP[ep]
 	return id, ok
 }
 
 // objecterClient is the history's client id for an OSD's objecter.
-func (cl *cluster) objecterClient(osd int) int { return len(cl.clients) + osd }
+func (cl *Workload) objecterClient(osd int) int { return len(cl.clients) + osd }
 
 // active: the run is in its safety or liveness phase.
-func (cl *cluster) active() bool {
+func (cl *Workload) active() bool {
 	return cl.h.Phase == harness.PhaseSafety || cl.h.Phase == harness.PhaseLiveness
 }
 
 // drawOp draws a client's next operation; values are unique, so a duplicated append shows.
-func (cl *cluster) drawOp(client int, tid uint64) models.KVInput {
+func (cl *Workload) drawOp(client int, tid uint64) models.KVInput {
 	key := cl.keys[cl.h.Rand.IntN(len(cl.keys))]
 	switch cl.h.Rand.IntN(3) {
 	case 0:
@@ -146,7 +138,7 @@ func (cl *cluster) drawOp(client int, tid uint64) models.KVInput {
 }
 
 // Processes implements harness.Workload: the monitor, the OSDs and the clients.
-func (cl *cluster) Processes() []fault.Process {
+func (cl *Workload) Processes() []fault.Process {
 	ps := []fault.Process{&cl.mon.cproc}
 	for _, o := range cl.osds {
 		ps = append(ps, &o.cproc)
@@ -157,7 +149,7 @@ func (cl *cluster) Processes() []fault.Process {
 	return ps
 }
 
-func (cl *cluster) allProcs() []*cproc {
+func (cl *Workload) allProcs() []*cproc {
 	ps := []*cproc{&cl.mon.cproc}
 	for _, o := range cl.osds {
 		ps = append(ps, &o.cproc)
@@ -181,7 +173,7 @@ func perm(r *detrand.Rand, n int) []int {
 
 // Build implements harness.Workload: the cluster as the seed draws it, the monitor up, and
 // the lifecycle planned.
-func (cl *cluster) Build() error {
+func (cl *Workload) Build() error {
 	h := cl.h
 	cl.draw()
 	h.KV = &models.KVHistory{}
@@ -197,9 +189,9 @@ func (cl *cluster) Build() error {
 
 // Safety implements harness.Workload: the lifecycle, client operations and faults run for
 // the window.
-func (cl *cluster) Safety() bool {
+func (cl *Workload) Safety() bool {
 	h := cl.h
-	if err := h.RunUntil(func() bool { return h.W.Now() >= cl.cfg.window }, cl.cfg.window+time.Minute); err != nil {
+	if err := h.RunUntil(func() bool { return h.W.Now() >= cl.cfg.Window }, cl.cfg.Window+time.Minute); err != nil {
 		h.Check.Violate(check.InvNoProgress, int64(h.W.Now()), "safety phase: %v", err)
 		return false
 	}
@@ -208,10 +200,10 @@ func (cl *cluster) Safety() bool {
 
 // Models implements harness.Workload: the lossless sessions and the clients' key-value
 // history are model-checked.
-func (cl *cluster) Models() (bool, *models.KVHistory) { return true, cl.h.KV }
+func (cl *Workload) Models() (bool, *models.KVHistory) { return true, cl.h.KV }
 
 // Report implements harness.Workload: the cluster's numbers (when it was built).
-func (cl *cluster) Report() string {
+func (cl *Workload) Report() string {
 	if cl.mon == nil {
 		return ""
 	}
@@ -219,9 +211,9 @@ func (cl *cluster) Report() string {
 }
 
 // schedule plans the safety phase: staggered boots, periodic ticks, clean restarts, probes.
-func (cl *cluster) schedule() {
+func (cl *Workload) schedule() {
 	h := cl.h
-	w := cl.cfg.window
+	w := cl.cfg.Window
 	cl.ticking = true
 	start := func(p *cproc) func() {
 		return func() {
@@ -249,7 +241,7 @@ func (cl *cluster) schedule() {
 }
 
 // every runs fn at offset and then every tick while the cluster ticks.
-func (cl *cluster) every(offset time.Duration, fn func()) {
+func (cl *Workload) every(offset time.Duration, fn func()) {
 	var run func()
 	run = func() {
 		if !cl.ticking {
@@ -263,7 +255,7 @@ func (cl *cluster) every(offset time.Duration, fn func()) {
 
 // Liveness implements harness.Workload: heal every fault; then every client operation must be
 // answered, every replica caught up and every lossless message delivered within the bound.
-func (cl *cluster) Liveness() {
+func (cl *Workload) Liveness() {
 	h := cl.h
 	h.Heal()
 	if err := h.RunUntil(cl.settled, h.W.Now()+h.Cfg.Liveness); err != nil {
@@ -279,11 +271,11 @@ func (cl *cluster) Liveness() {
 	h.Cov.Evaluated(check.InvKVLiveness, 1)
 }
 
-func (cl *cluster) settled() bool {
+func (cl *Workload) settled() bool {
 	return cl.unfinishedClients() == 0 && cl.replicated() && cl.h.Check.PendingLossless() == 0
 }
 
-func (cl *cluster) unfinishedClients() int {
+func (cl *Workload) unfinishedClients() int {
 	n := 0
 	for _, c := range cl.clients {
 		if !c.alive || !c.done() {
@@ -293,7 +285,7 @@ func (cl *cluster) unfinishedClients() int {
 	return n
 }
 
-func (cl *cluster) replicated() bool {
+func (cl *Workload) replicated() bool {
 	for _, o := range cl.osds {
 		if !o.Running() || !o.caughtUp() {
 			return false
@@ -304,7 +296,7 @@ func (cl *cluster) replicated() bool {
 
 // Finish implements harness.Workload: once caught up, every replica holds exactly its
 // primary's values.
-func (cl *cluster) Finish() {
+func (cl *Workload) Finish() {
 	h := cl.h
 	for _, key := range cl.keys {
 		p := cl.primary(key)
@@ -320,7 +312,7 @@ func (cl *cluster) Finish() {
 
 // Shutdown implements harness.Workload: it stops the ticks and every messenger of every live
 // node, and runs until all are done.
-func (cl *cluster) Shutdown() {
+func (cl *Workload) Shutdown() {
 	h := cl.h
 	h.Phase = harness.PhaseShutdown
 	cl.ticking = false
@@ -348,8 +340,8 @@ func (cl *cluster) Shutdown() {
 	h.Phase = harness.PhaseDone
 }
 
-// summary renders the workload's own numbers for Result.Summary.
-func (cl *cluster) summary() string {
+// summary renders the workload's own numbers for the run's summary.
+func (cl *Workload) summary() string {
 	var b strings.Builder
 	answered, unknown := 0, 0
 	for _, op := range cl.h.KV.Ops() {

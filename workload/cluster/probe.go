@@ -1,4 +1,4 @@
-package sim
+package cluster
 
 import (
 	"github.com/msgrsim/msgrsim/msgr/proto"
@@ -16,7 +16,7 @@ type probeNode struct {
 	badProto, noFeatures, badAuth *cmsgr
 }
 
-func newProbe(cl *cluster, idx int) *probeNode {
+func newProbe(cl *Workload, idx int) *probeNode {
 	p := &probeNode{}
 	p.cproc = cproc{cl: cl, sockets: cl.h.NewSockets(), name: "probe", ename: wire.NewName(wire.EntityOSD, 100), idx: idx, ip: cl.ipFor(idx)}
 	p.badProto = &cmsgr{p: &p.cproc, role: "bad-protocol", slot: 0}

@@ -1,4 +1,4 @@
-package sim
+package cluster
 
 import (
 	"encoding/binary"
@@ -67,7 +67,7 @@ type cmsg struct {
 	osds  []osdInfo // map
 }
 
-var errBadCmsg = errors.New("sim: malformed cluster message")
+var errBadCmsg = errors.New("cluster: malformed cluster message")
 
 func (m *cmsg) encode() []byte {
 	b := binary.LittleEndian.AppendUint64(nil, m.id)
@@ -116,7 +116,7 @@ func decodeCmsg(b []byte) (*cmsg, error) {
 	h := fnv.New64a()
 	h.Write(body)
 	if h.Sum64() != sum {
-		return nil, errors.New("sim: cluster message checksum mismatch")
+		return nil, errors.New("cluster: cluster message checksum mismatch")
 	}
 	r := reader{b: body}
 	m := &cmsg{id: r.u64(), kind: cmsgKind(r.u8()), op: models.KVOpKind(r.u8()), tid: r.u64(), osd: int32(r.u32())}

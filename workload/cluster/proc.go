@@ -1,4 +1,4 @@
-package sim
+package cluster
 
 import (
 	"fmt"
@@ -21,7 +21,7 @@ import (
 // or a clean restart starts a new one). What survives an incarnation is the node's durable
 // state, kept by the node types that embed cproc.
 type cproc struct {
-	cl       *cluster
+	cl       *Workload
 	name     string // e.g. "osd.1"
 	ename    wire.EntityName
 	idx      int

@@ -1,4 +1,4 @@
-package sim
+package cluster
 
 import (
 	"fmt"
@@ -37,7 +37,7 @@ type clientOp struct {
 	addr    wire.EntityAddr
 }
 
-func newClient(cl *cluster, num, idx int) *clientNode {
+func newClient(cl *Workload, num, idx int) *clientNode {
 	c := &clientNode{num: num, quota: cl.quota}
 	c.cproc = cproc{cl: cl, sockets: cl.h.NewSockets(), name: fmt.Sprintf("client.%d", 4100+num), ename: wire.NewName(wire.EntityClient, int64(4100+num)),
 		idx: idx, ip: cl.ipFor(idx)}
