@@ -9,9 +9,8 @@ import (
 	"github.com/msgrsim/msgrsim/sim/fault"
 	"github.com/msgrsim/msgrsim/sim/harness"
 	"github.com/msgrsim/msgrsim/sim/world"
-	"github.com/msgrsim/msgrsim/workload/cluster"
-	"github.com/msgrsim/msgrsim/workload/pingpong"
 	"github.com/msgrsim/msgrsim/workload/synthetic"
+	"github.com/msgrsim/msgrsim/workload/synthetic/synthsim"
 )
 
 // Options shape one seeded run of the default scenario. Start from DefaultOptions.
@@ -87,17 +86,6 @@ func (o *Options) setDefaults() {
 		o.Faults = &f
 	}
 }
-
-// Workloads (Options.Workload).
-const (
-	// WorkloadDefault: OSD-like nodes exchange lossless messages, clients send lossy ones
-	// (package workload/pingpong).
-	WorkloadDefault = "default"
-	// WorkloadCluster: the Ceph-shaped cluster — a monitor, OSDs with six messengers each,
-	// clients of a replicated key-value service — checked for linearizability (package
-	// workload/cluster).
-	WorkloadCluster = "cluster"
-)
 
 // Phases of a run (harness.Run.Phase).
 const (
@@ -182,17 +170,6 @@ func run(opts Options, recFrom, recTo uint64, instance int) Result {
 	return r
 }
 
-// newWorkload is the workload opts.Workload on h.
-func newWorkload(h *harness.Run, opts Options) harness.Workload {
-	switch opts.Workload {
-	case WorkloadCluster:
-		return cluster.New(h, cluster.Config{OSDs: opts.OSDs, Clients: opts.Clients, Messages: opts.Messages, Window: opts.Window})
-	case WorkloadSynthetic:
-		return newSynthRun(h, opts)
-	}
-	return pingpong.New(h, pingpong.Config{OSDs: opts.OSDs, Clients: opts.Clients, Messages: opts.Messages, Window: opts.Window})
-}
-
 // result is what the run of wl on h did and found.
 func result(h *harness.Run, wl harness.Workload, opts Options, cov *Coverage) Result {
 	summary := wl.Report()
@@ -210,8 +187,8 @@ func result(h *harness.Run, wl harness.Workload, opts Options, cov *Coverage) Re
 	if r.Workload = opts.Workload; r.Workload == "" {
 		r.Workload = WorkloadDefault
 	}
-	if sw, ok := wl.(*synthRun); ok {
-		r.Synthetic = sw.report()
+	if sw, ok := wl.(*synthsim.Workload); ok {
+		r.Synthetic = sw.Result()
 	}
 	return r
 }

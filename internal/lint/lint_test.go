@@ -26,6 +26,7 @@ var belowSeam = []string{
 	"github.com/msgrsim/msgrsim/workload/pingpong",
 	"github.com/msgrsim/msgrsim/workload/cluster",
 	"github.com/msgrsim/msgrsim/workload/synthetic", // runs inside the simulator
+	"github.com/msgrsim/msgrsim/workload/synthetic/synthsim",
 }
 
 var bannedTime = map[string]bool{

@@ -1,4 +1,4 @@
-package sim
+package synthsim
 
 import (
 	"errors"
@@ -18,72 +18,73 @@ import (
 	"github.com/msgrsim/msgrsim/workload/synthetic"
 )
 
-// The SyntheticWorkload in the simulator (msgr-sim run -workload synthetic): Ceph's
-// SyntheticWorkload (package synthetic) on simulated hosts, one per messenger, with the
-// invariants of Checker and Auditor after every step, the seed's faults during the
-// operations, then a drain that must answer every pending PING and deliver every lossless
-// message, then a shutdown that must leave nothing held.
-
-// WorkloadSynthetic (Options.Workload): Ceph's SyntheticWorkload, see runSynthetic.
-const WorkloadSynthetic = "synthetic"
-
 // Sizes of the simulator's default synthetic runs: Ceph's presets, scaled down.
 const (
-	simSyntheticServers  = 4
-	simSyntheticClients  = 6
-	simSyntheticOps      = 300
-	simSyntheticPayload  = 64 << 10
-	simSyntheticDelayMax = time.Second
+	simServers  = 4
+	simClients  = 6
+	simOps      = 300
+	simPayload  = 64 << 10
+	simDelayMax = time.Second
 )
 
-// SyntheticFor is the synthetic workload a seed runs by default: one of Ceph's presets, drawn
-// from the seed, scaled down (ScaleSynthetic).
-func SyntheticFor(seed uint64) (preset string, cfg synthetic.Config) {
+// For is the synthetic workload a seed runs by default: one of Ceph's presets, drawn from the
+// seed, scaled down (Scale).
+func For(seed uint64) (preset string, cfg synthetic.Config) {
 	names := synthetic.PresetNames()
 	preset = names[detrand.NewSeeded(seed^0x5e7e7109).IntN(len(names))]
 	cfg, _ = synthetic.Preset(preset)
-	return preset, ScaleSynthetic(cfg)
+	return preset, Scale(cfg)
 }
 
-// ScaleSynthetic scales a preset down to a size the simulator runs in about a second or less:
-// at most 4 servers and 6 clients, 300 operations, payloads of at most 64 KiB, injected
-// dispatch delays of at most 1 s (Ceph's SyntheticInjectTest4 holds every message up to 5 s).
-func ScaleSynthetic(cfg synthetic.Config) synthetic.Config {
-	cfg = cfg.Scaled(simSyntheticServers, simSyntheticClients, simSyntheticOps, simSyntheticPayload)
-	cfg.DelayMax = min(cfg.DelayMax, simSyntheticDelayMax)
+// Scale scales a preset down to a size the simulator runs in about a second or less: at most
+// 4 servers and 6 clients, 300 operations, payloads of at most 64 KiB, injected dispatch
+// delays of at most 1 s (Ceph's SyntheticInjectTest4 holds every message up to 5 s).
+func Scale(cfg synthetic.Config) synthetic.Config {
+	cfg = cfg.Scaled(simServers, simClients, simOps, simPayload)
+	cfg.DelayMax = min(cfg.DelayMax, simDelayMax)
 	return cfg
 }
 
-// SyntheticReport is what a synthetic run adds to its Result.
-type SyntheticReport struct {
-	Preset string // the preset drawn from the seed ("" when Options.Synthetic was given)
+// Report is what a synthetic run adds to the simulator's result.
+type Report struct {
+	Preset string // the preset drawn from the seed ("" when Config.Synthetic was given)
 	Config synthetic.Config
 	Stats  synthetic.Stats
 }
 
-// synthRun is the synthetic workload on a simulated run: Ceph's SyntheticWorkload, its nodes
-// on simulated hosts.
-type synthRun struct {
+// Config chooses what runs: Synthetic, else the preset named Preset (scaled down, see Scale),
+// else one drawn from Seed (For).
+type Config struct {
+	Seed      uint64
+	Window    time.Duration // the safety phase: the operations must be issued within Window plus an hour
+	Synthetic *synthetic.Config
+	Preset    string
+}
+
+// Workload is the synthetic workload on one simulated run.
+type Workload struct {
 	h       *harness.Run
 	seed    uint64
 	window  time.Duration
-	given   *synthetic.Config // Options.Synthetic
+	given   *synthetic.Config // Config.Synthetic
 	wc      *synthetic.Checker
 	wl      *synthetic.Workload
 	cfg     synthetic.Config
 	preset  string
 	opsLeft int
-	nodes   []*synthNode
+	nodes   []*node
 }
 
-func newSynthRun(h *harness.Run, opts Options) *synthRun {
-	h.Faults.On[fault.Crash] = false // a crashed messenger would need a new workload node
-	return &synthRun{h: h, seed: opts.Seed, window: opts.Window, given: opts.Synthetic, preset: opts.Preset}
+// New is the workload cfg on h (harness.Run.Drive runs it). It turns h's crash faults off: a
+// crashed messenger would need a new workload node.
+func New(h *harness.Run, cfg Config) *Workload {
+	h.Faults.On[fault.Crash] = false
+	return &Workload{h: h, seed: cfg.Seed, window: cfg.Window, given: cfg.Synthetic, preset: cfg.Preset}
 }
 
 // Build implements harness.Workload: the configuration (given, a preset, or drawn from the
 // seed), the workload's messengers, its initial connections, and its first operation.
-func (r *synthRun) Build() error {
+func (r *Workload) Build() error {
 	h := r.h
 	switch {
 	case r.given != nil:
@@ -94,9 +95,9 @@ func (r *synthRun) Build() error {
 			r.preset = ""
 			return err
 		}
-		r.cfg = ScaleSynthetic(cfg)
+		r.cfg = Scale(cfg)
 	default:
-		r.preset, r.cfg = SyntheticFor(r.seed)
+		r.preset, r.cfg = For(r.seed)
 	}
 	r.wc = synthetic.NewChecker(h.Check, func() int64 { return int64(h.W.Now()) })
 	r.wc.ConnEventsOnly()
@@ -115,9 +116,9 @@ func (r *synthRun) Build() error {
 
 // nextOp runs the workload's next operation and schedules the one after: at once, after the
 // operation's sleep, or (blocked on in-flight PINGs) the same one after BlockedWait.
-func (r *synthRun) nextOp() { r.do(r.wl.Next()) }
+func (r *Workload) nextOp() { r.do(r.wl.Next()) }
 
-func (r *synthRun) do(op synthetic.Op) {
+func (r *Workload) do(op synthetic.Op) {
 	if r.opsLeft == 0 {
 		return
 	}
@@ -133,7 +134,7 @@ func (r *synthRun) do(op synthetic.Op) {
 }
 
 // Safety implements harness.Workload: run until every operation and fault was issued.
-func (r *synthRun) Safety() bool {
+func (r *Workload) Safety() bool {
 	if err := r.h.RunUntil(r.h.AllIssued, r.window+time.Hour); err != nil {
 		r.h.StepFailed(check.InvNoProgress, err, "operations")
 		return false
@@ -144,7 +145,7 @@ func (r *synthRun) Safety() bool {
 // Liveness implements harness.Workload: the drain. It heals the network (the workload's own
 // socket failures stay on, as in Ceph's wait_for_done) and runs until every PING is answered
 // and every lossless message delivered or accounted for (liveness-timeout otherwise).
-func (r *synthRun) Liveness() {
+func (r *Workload) Liveness() {
 	h := r.h
 	h.Phase = harness.PhaseLiveness
 	h.W.Trace.Logf(h.W.Now(), "phase: drain (heal the network; %d PINGs pending)", r.wl.Pending())
@@ -170,7 +171,7 @@ func (r *synthRun) Liveness() {
 }
 
 // live yields every node's messenger.
-func (r *synthRun) live(yield func(*msgr.Messenger) bool) {
+func (r *Workload) live(yield func(*msgr.Messenger) bool) {
 	for _, n := range r.nodes {
 		if !yield(n.m) {
 			return
@@ -179,16 +180,16 @@ func (r *synthRun) live(yield func(*msgr.Messenger) bool) {
 }
 
 // Finish implements harness.Workload: nothing beyond the loss check.
-func (r *synthRun) Finish() {}
+func (r *Workload) Finish() {}
 
 // Shutdown implements harness.Workload: every messenger shuts down.
-func (r *synthRun) Shutdown() { r.h.ShutdownAll(r.live) }
+func (r *Workload) Shutdown() { r.h.ShutdownAll(r.live) }
 
 // Models implements harness.Workload: none (Ceph's own checks and the Checker's cover it).
-func (r *synthRun) Models() (bool, *models.KVHistory) { return false, nil }
+func (r *Workload) Models() (bool, *models.KVHistory) { return false, nil }
 
 // Processes implements harness.Workload: the nodes, in order.
-func (r *synthRun) Processes() []fault.Process {
+func (r *Workload) Processes() []fault.Process {
 	ps := make([]fault.Process, len(r.nodes))
 	for i, n := range r.nodes {
 		ps[i] = n
@@ -200,10 +201,10 @@ func (r *synthRun) Processes() []fault.Process {
 // socket failure injection when the workload or the seed's faults ask for it), driven by the
 // world, traced into the trace hash and the checkers. Internal delays (a center blocked in real
 // time) have no meaning here and are left out; the seed's pause faults stop centers instead.
-func (r *synthRun) NewMessenger(spec synthetic.Spec) (*msgr.Messenger, error) {
+func (r *Workload) NewMessenger(spec synthetic.Spec) (*msgr.Messenger, error) {
 	h := r.h
 	wn := spec.Node
-	n := &synthNode{name: wn.Name, idx: len(r.nodes), ip: r.BindIP(wn), sockets: h.NewSockets()}
+	n := &node{name: wn.Name, idx: len(r.nodes), ip: r.BindIP(wn), sockets: h.NewSockets()}
 	host := h.W.AddHost(wn.Name, n.ip)
 	var stack netio.Stack = host
 	rate := spec.SocketFailures
@@ -235,13 +236,13 @@ func (r *synthRun) NewMessenger(spec synthetic.Spec) (*msgr.Messenger, error) {
 }
 
 // BindIP implements synthetic.Env: 10.0.x.y by node index.
-func (r *synthRun) BindIP(n *synthetic.Node) netip.Addr {
+func (r *Workload) BindIP(n *synthetic.Node) netip.Addr {
 	return netip.AddrFrom4([4]byte{10, 0, byte(n.Index / 250), byte(n.Index%250 + 1)})
 }
 
 // Report implements harness.Workload: the workload's own checks counted as evaluated, and
 // its session counts in the run's statistics.
-func (r *synthRun) Report() string {
+func (r *Workload) Report() string {
 	if r.wl == nil {
 		return ""
 	}
@@ -256,9 +257,9 @@ func (r *synthRun) Report() string {
 	return ""
 }
 
-// report is what the run adds to its Result.
-func (r *synthRun) report() *SyntheticReport {
-	rep := &SyntheticReport{Preset: r.preset, Config: r.cfg}
+// Result is what the run adds to the simulator's result.
+func (r *Workload) Result() *Report {
+	rep := &Report{Preset: r.preset, Config: r.cfg}
 	if r.wl != nil {
 		rep.Stats = r.wl.Stats()
 	}
@@ -269,9 +270,9 @@ func (r *synthRun) report() *SyntheticReport {
 // (Ceph's ms_inject_delay_type "client osd").
 var synthDelayTypes = []wire.EntityType{wire.EntityOSD, wire.EntityClient}
 
-// synthNode is one messenger of the workload on its own simulated host. It is never crashed
+// node is one messenger of the workload on its own simulated host. It is never crashed
 // (the run turns crash faults off), so it has one incarnation.
-type synthNode struct {
+type node struct {
 	name    string
 	idx     int
 	ip      netip.Addr
@@ -282,16 +283,16 @@ type synthNode struct {
 }
 
 // TraceID implements harness.Traced: the node's index, incarnation 1.
-func (n *synthNode) TraceID() (uint64, uint64) { return uint64(n.idx), 1 }
+func (n *node) TraceID() (uint64, uint64) { return uint64(n.idx), 1 }
 
 // Receiver implements harness.Traced.
-func (n *synthNode) Receiver() string { return n.Incarnation() }
+func (n *node) Receiver() string { return n.Incarnation() }
 
 // Label implements fault.Process.
-func (n *synthNode) Label() string { return n.name }
+func (n *node) Label() string { return n.name }
 
 // Incarnation implements fault.Process.
-func (n *synthNode) Incarnation() string {
+func (n *node) Incarnation() string {
 	if n.inc == "" {
 		n.inc = n.name + "#1"
 	}
@@ -299,13 +300,13 @@ func (n *synthNode) Incarnation() string {
 }
 
 // IP implements fault.Process.
-func (n *synthNode) IP() netip.Addr { return n.ip }
+func (n *node) IP() netip.Addr { return n.ip }
 
 // Running implements fault.Process: always.
-func (n *synthNode) Running() bool { return true }
+func (n *node) Running() bool { return true }
 
 // Centers implements fault.Process.
-func (n *synthNode) Centers() []*event.Center { return n.m.Centers() }
+func (n *node) Centers() []*event.Center { return n.m.Centers() }
 
 // Crash implements fault.Process: never called, the run turns crash faults off.
-func (n *synthNode) Crash() { panic("sim: the synthetic workload's nodes are never crashed") }
+func (n *node) Crash() { panic("synthsim: the synthetic workload's nodes are never crashed") }
