@@ -17,7 +17,8 @@
 // continuously (latency, dispatch delays, socket failures) are configured by whoever builds
 // the network and the messengers (sim/harness).
 //
-// Place in the import order (each package imports only those to its right):
+// Place in the import order (each package imports only those to its right; internal/lint's
+// TestSimulatorLayers checks it):
 //
 //	sim → workload/… → sim/harness → sim/fault → sim/world, sim/check
 package fault

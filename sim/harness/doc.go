@@ -14,7 +14,8 @@
 // The phase driver lives here rather than in sim so that each workload package's own tests
 // can run whole simulated runs of it (sim imports the workloads; they cannot import sim).
 //
-// Place in the import order (each package imports only those to its right):
+// Place in the import order (each package imports only those to its right; internal/lint's
+// TestSimulatorLayers checks it):
 //
 //	sim → workload/… → sim/harness → sim/fault → sim/world, sim/check
 package harness

@@ -14,7 +14,7 @@
 //
 // The world knows no invariant, no fault and no workload: those are sim/check, sim/fault and
 // workload/…, wired together by sim/harness. Its place in the import order (each package
-// imports only those to its right):
+// imports only those to its right; internal/lint's TestSimulatorLayers checks it):
 //
 //	sim → workload/… → sim/harness → sim/fault → sim/world, sim/check
 //

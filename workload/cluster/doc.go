@@ -14,7 +14,8 @@
 // the clients' history must be linearizable (the KV model) as every lossless session must be
 // a FIFO queue.
 //
-// Place in the import order (each package imports only those to its right):
+// Place in the import order (each package imports only those to its right; internal/lint's
+// TestSimulatorLayers checks it):
 //
 //	sim → workload/… → sim/harness → sim/fault → sim/world, sim/check
 package cluster

@@ -9,7 +9,8 @@
 // After the heal every lossless message must arrive (liveness); then every messenger shuts
 // down; the lossless sessions are model-checked as FIFO queues.
 //
-// Place in the import order (each package imports only those to its right):
+// Place in the import order (each package imports only those to its right; internal/lint's
+// TestSimulatorLayers checks it):
 //
 //	sim → workload/… → sim/harness → sim/fault → sim/world, sim/check
 package pingpong

@@ -9,7 +9,8 @@
 // It is a package of its own, and not part of workload/synthetic, so that the workload's
 // real-TCP users (the soak and parity tests, over epoll) do not link the simulator.
 //
-// Place in the import order (each package imports only those to its right):
+// Place in the import order (each package imports only those to its right; internal/lint's
+// TestSimulatorLayers checks it):
 //
 //	sim → workload/… → sim/harness → sim/fault → sim/world, sim/check
 package synthsim

@@ -13,14 +13,14 @@ import (
 	"github.com/msgrsim/msgrsim/workload/synthetic/synthsim"
 )
 
-// Options shape one seeded run of the default scenario. Start from DefaultOptions.
+// Options shape one seeded run. Start from DefaultOptions.
 type Options struct {
 	Seed      uint64
 	OSDs      int           // OSD-like nodes, lossless_peer among themselves (at least 1)
 	Clients   int           // client nodes, lossy toward the OSDs
 	Messages  int           // messages each sender queues on each of its streams
 	Window    time.Duration // the safety phase: sends and faults are spread over it (default 200 ms)
-	Faults    *Faults       // what to inject (nil: none)
+	Faults    *Faults       // what to inject (nil: none; a fuzzed run draws it)
 	KeepTrace bool          // keep a readable trace (Result.Trace)
 	MaxSteps  uint64        // bound on scheduling decisions per phase (default 5,000,000)
 	Liveness  time.Duration // virtual time the liveness phase may take (default 10 min)
