@@ -108,13 +108,14 @@ func (m *Messenger) newConnectorLocked(peerType wire.EntityType, addr wire.Entit
 		th.Dispatch = m.dthrot
 	}
 	c.p = proto.NewConnector(m.pcfg, (*connHost)(c), addr, peerType, p, th)
+	c.publish()
 	m.all[c.id] = c
 	return c
 }
 
 // newConnectionLocked creates a connection on the least-loaded worker; m.mu is held.
 func (m *Messenger) newConnectionLocked() *Connection {
-	c := &Connection{m: m, id: m.newIDLocked(), center: m.pool.Pick()}
+	c := newConnection(m, m.newIDLocked(), m.pool.Pick())
 	c.flushFn = c.flush
 	bc := m.bufCaches[c.center]
 	if bc == nil {
@@ -148,6 +149,7 @@ func (m *Messenger) newAcceptor(s netio.Socket) {
 	// m.mu): introspection from other goroutines (Connections, then State) must not see the
 	// field being written.
 	c.p = proto.NewAcceptor(m.pcfg, (*connHost)(c), wire.LegacyAddr(s.RemoteAddr(), 0))
+	c.publish()
 	m.all[c.id] = c
 	m.mu.Unlock()
 	c.center.Post(func() {
@@ -186,8 +188,8 @@ func (m *Messenger) acceptConnect(c *Connection, req *proto.ConnectRequest) prot
 		ex = nil
 	}
 	if ex != nil {
-		ex.mu.Lock()
-		defer ex.mu.Unlock()
+		ex.mu.lockExisting()
+		defer ex.unlock()
 		in.Existing = ex.p.Snapshot()
 	}
 	d := proto.Decide(&in)
@@ -220,7 +222,6 @@ func (m *Messenger) acceptOpen(c *Connection, req *proto.ConnectRequest, d proto
 		m.injectDelay(netio.DelayOpen)
 		return proto.Decision{Verdict: proto.VerdictFault, Rule: "accept_conn: another connection holds the address"}
 	}
-	c.regAddr = req.PeerAddr
 	m.injectDelay(netio.DelayOpen)
 	return d
 }

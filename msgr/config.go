@@ -19,7 +19,7 @@ type Config struct {
 	ExplicitNonce bool
 	Stack         netio.Stack   // the network: epoll.Stack or a simnet host (required)
 	Runtime       event.Runtime // who drives the event centers (nil: a GoRuntime)
-	Rand          *detrand.Rand // the random source (nil: seeded from the clock, production only)
+	Rand          *detrand.Rand // the random source (nil: seeded from the stack clock's wall time)
 	Workers       int           // ms_async_op_threads (0: 3)
 	// Pool, if set, is a worker pool shared with other messengers of the process, as Ceph's
 	// NetworkStack workers are shared by every messenger of a CephContext. Its owner creates
@@ -57,9 +57,13 @@ type Config struct {
 
 	InjectDelay *InjectDelay // ms_inject_delay_*: hold received messages back (nil: off)
 
-	Auth   Auth             // authorizers (nil: NewAuthNone(Name))
-	Logger *slog.Logger     // nil: discard
-	Tracer func(TraceEvent) // called synchronously for every traced event (simulator, tests)
+	Auth   Auth         // authorizers (nil: NewAuthNone(Name))
+	Logger *slog.Logger // nil: discard
+	// Tracer is called synchronously for every traced event (simulator, tests), on the
+	// goroutine where the event happened, possibly with the connection's lock held. It may
+	// read anything (Connection's getters read a published view and never wait) and send
+	// messages; it must not block, and must not call MarkDown, Shutdown or Rebind.
+	Tracer func(TraceEvent)
 }
 
 // Defaults.
@@ -75,7 +79,7 @@ func (cfg *Config) setDefaults() {
 		cfg.Runtime = &event.GoRuntime{Logger: cfg.Logger}
 	}
 	if cfg.Rand == nil {
-		cfg.Rand = detrand.NewSeeded(uint64(time.Now().UnixNano()))
+		cfg.Rand = detrand.NewSeeded(uint64(cfg.Stack.Clock().Wall().UnixNano()))
 	}
 	if cfg.DispatchThrottleBytes == 0 {
 		cfg.DispatchThrottleBytes = DefaultDispatchThrottleBytes

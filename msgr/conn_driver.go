@@ -31,9 +31,9 @@ func (c *Connection) run(fn func()) {
 	c.inCenter = false
 	ups := c.upcalls
 	c.upcalls, c.spareUpcalls = c.spareUpcalls, nil
-	closed := c.cleaned && !c.marking // a marking markDown retires it from its posted run
+	closed := c.cleaned
 	deferred := c.deferWrite
-	c.mu.Unlock()
+	c.unlock()
 	if deferred {
 		c.setPerforming()
 	}

@@ -9,9 +9,9 @@ import (
 	"github.com/msgrsim/msgrsim/msgr/wire"
 )
 
-// connHost is the proto.Host of a Connection. Its methods run with the connection locked, on
-// the owning center (or, for an existing session touched by an accept decision, on the
-// deciding center).
+// connHost is the proto.Host of a Connection. Its methods run with the connection locked: on
+// the owning center, or for MarkDown on its caller's goroutine, or for an existing session
+// touched by an accept decision on the deciding center (see the package's lock protocol).
 type connHost Connection
 
 func (h *connHost) c() *Connection { return (*Connection)(h) }

@@ -12,17 +12,19 @@ import (
 )
 
 // Connection is one session with a peer (Ceph's AsyncConnection): the glue between a socket,
-// the event center that owns it, and a proto.Conn. Its methods are safe from any goroutine.
+// the event center that owns it, and a proto.Conn. Its methods are safe from any goroutine;
+// the lock protocol they follow is in the package documentation.
 type Connection struct {
 	m      *Messenger
 	id     uint64
 	center *event.Center
 	local  bool
 
-	// mu guards the protocol state and the I/O state below. The owning center holds it while
-	// it runs the connection; other goroutines hold it only briefly (accept decisions,
-	// mark_down). It is never held while a dispatcher runs.
-	mu           sync.Mutex
+	// mu guards the protocol core and the socket state below. The owning center holds it
+	// while it runs the connection; other goroutines take it only to mark the connection down
+	// (markDown), and an acceptor's center to decide about it as the existing session of an
+	// accept (lockExisting). It is never held while a dispatcher runs.
+	mu           rankedMutex
 	p            *proto.Conn
 	sock         netio.Socket
 	mask         netio.Events // interest registered for sock
@@ -32,42 +34,81 @@ type Connection struct {
 	inCenter     bool         // the owning center is running the connection now
 	timer        event.TimerID
 	timerAt      time.Duration
-	regAddr      wire.EntityAddr // registry key, when registered
 	cleaned      bool
-	// marking: markDown (from any goroutine) stopped the core and has not queued its reset
-	// event yet; the connection must not retire before it has, or a messenger shutting down
-	// could drain its dispatch queue before the event arrives (found by the real-TCP soak)
-	marking    bool
-	upcalls    []upcall
-	handover   *handover // a lossless replace to carry out once the core returns
-	lastFault  error     // why the connection last faulted
-	drained    bool      // the last read found the socket empty (see sync)
-	deferWrite bool      // messages were delivered: write after dispatch (see run)
+	upcalls      []upcall
+	handover     *handover // a lossless replace to carry out once the core returns
+	lastFault    error     // why the connection last faulted
+	drained      bool      // the last read found the socket empty (see sync)
 
-	// Owned by the center's goroutine: the upcall slice run is not using (reused, so that
-	// collecting upcalls does not allocate), and the free list of the center.
+	// Owned by the center's goroutine, touched only there: the upcall slice run is not using
+	// (reused, so that collecting upcalls does not allocate), the free list of the center,
+	// bound method values, and delay injection.
 	spareUpcalls []upcall
 	bufs         *bufCache
 	flushFn      func() // c.flush, bound once
 	timerFn      func() // c.onTimer, bound once
 	onFileFn     event.FileHandler
+	held         []delayed
+	heldTimer    event.TimerID
+	deferWrite   bool // messages were delivered: write after dispatch (see run)
 
-	closed atomic.Bool
+	regAddr wire.EntityAddr // registry key, when registered; guarded by the messenger's mu
 
-	// Owned by the center's goroutine, touched outside mu: delay injection.
-	held      []delayed
-	heldTimer event.TimerID
-	nheld     atomic.Int64
-
-	pmu         sync.Mutex // guards pend, sparePend, flushPosted and performing
+	pmu         rankedMutex // guards pend, sparePend, flushPosted and performing
 	pend        []*Message
 	sparePend   []*Message // the other half of pend's double buffer (see flush)
 	flushPosted bool
 	performing  bool // run is dispatching and will flush: sends need no post (see SendMessage)
 
+	// viewMu guards view: what introspection reads, copied from the core whenever mu is
+	// released (see unlock), so that reading it never waits for the center. A leaf lock.
+	viewMu sync.Mutex
+	view   connView
+
+	closed   atomic.Bool  // closed for good: sends are refused
+	nheld    atomic.Int64 // received messages held back by delay injection
 	peerType atomic.Uint32
 	peerAddr atomic.Pointer[wire.EntityAddr]
 	priv     atomic.Pointer[any]
+}
+
+// connView is the connection as of the end of its last locked section.
+type connView struct {
+	state                     proto.State
+	features                  uint64
+	out, in                   uint64
+	connectSeq, peerGlobalSeq uint32
+	queued                    int
+	replyTag                  wire.Tag
+	keepaliveAck              wire.Timespec
+	lastFault                 error
+}
+
+// unlock publishes the view and releases mu: every locked section ends here.
+func (c *Connection) unlock() {
+	c.publish()
+	c.mu.Unlock()
+}
+
+// publish copies what introspection reads from the core into the view; mu is held (or the
+// connection is not yet shared).
+func (c *Connection) publish() {
+	if c.p == nil {
+		return
+	}
+	v := connView{state: c.p.State(), features: c.p.Features(), queued: c.p.Queued(),
+		replyTag: c.p.LastReply().Tag, keepaliveAck: c.p.LastKeepaliveAck(), lastFault: c.lastFault}
+	v.out, v.in, v.connectSeq, v.peerGlobalSeq = c.p.Seqs()
+	c.viewMu.Lock()
+	c.view = v
+	c.viewMu.Unlock()
+}
+
+// snapshot returns the published view.
+func (c *Connection) snapshot() connView {
+	c.viewMu.Lock()
+	defer c.viewMu.Unlock()
+	return c.view
 }
 
 type upcallKind uint8
@@ -119,17 +160,14 @@ func (c *Connection) Priv() any {
 // SetPriv attaches a value to the connection.
 func (c *Connection) SetPriv(v any) { c.priv.Store(&v) }
 
-// State is the connection's ProtocolV1 state.
+// State is the connection's ProtocolV1 state, as of the end of its last step (introspection
+// reads a published view and never waits for the connection's center, so it may be called
+// from anywhere, a Tracer included).
 func (c *Connection) State() proto.State {
 	if c.local {
 		return proto.StateOpened
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.p == nil {
-		return proto.StateNone
-	}
-	return c.p.State()
+	return c.snapshot().state
 }
 
 // IsConnected reports whether the session is open.
@@ -143,12 +181,7 @@ func (c *Connection) Features() uint64 {
 	if c.local {
 		return wire.FeaturesAll
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.p == nil {
-		return 0
-	}
-	return c.p.Features()
+	return c.snapshot().features
 }
 
 // LastReplyTag is the tag of the last connect reply this (connecting) side received: READY or
@@ -157,12 +190,7 @@ func (c *Connection) LastReplyTag() wire.Tag {
 	if c.local {
 		return 0
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.p == nil {
-		return 0
-	}
-	return c.p.LastReply().Tag
+	return c.snapshot().replyTag
 }
 
 // LastKeepaliveAck is the timestamp the peer echoed in its last KEEPALIVE2_ACK (zero if none).
@@ -170,12 +198,11 @@ func (c *Connection) LastKeepaliveAck() time.Time {
 	if c.local {
 		return time.Time{}
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.p == nil || c.p.LastKeepaliveAck() == (wire.Timespec{}) {
+	ts := c.snapshot().keepaliveAck
+	if ts == (wire.Timespec{}) {
 		return time.Time{}
 	}
-	return c.p.LastKeepaliveAck().Time()
+	return ts.Time()
 }
 
 // SendMessage queues msg for the peer. A message with priority 0 gets the messenger's default
@@ -227,28 +254,27 @@ func (c *Connection) SendKeepalive() {
 // Messenger.MarkDown for one with.
 func (c *Connection) MarkDown() { c.markDown(false) }
 
-// markDown stops the session now; socket and timers are released on the owning center.
+// markDown stops the session now, from any goroutine: with the connection locked, the core
+// stops, the registry forgets it, its queued messages are discarded and, if asked, its reset
+// event is queued, all before any later step of its center can retire it. Socket and timers
+// are released on the owning center.
 func (c *Connection) markDown(withReset bool) {
 	if c.local {
 		return
 	}
 	c.mu.Lock()
 	if c.p == nil || c.p.State() == proto.StateClosed {
-		c.mu.Unlock()
+		c.unlock()
 		return
 	}
 	c.p.Stop()
 	c.closed.Store(true)
-	c.marking = true
-	c.mu.Unlock()
 	c.m.forget(c)
 	c.m.dq.discard(c)
 	if withReset {
 		c.m.dq.queueEvent(c, proto.EventReset)
 	}
-	c.mu.Lock()
-	c.marking = false
-	c.mu.Unlock()
+	c.unlock()
 	c.center.Post(func() { c.run(func() {}) }) // cleans up and retires
 }
 
@@ -265,7 +291,7 @@ func (c *Connection) flush() {
 	c.flushPosted = false
 	c.performing = false // taken with pend: a send after this point posts again
 	c.pmu.Unlock()
-	if len(ms) == 0 && !c.writeDeferred() {
+	if len(ms) == 0 && !c.deferWrite {
 		return // nothing queued: run's flush took the messages this one was posted for
 	}
 	c.run(func() {
@@ -284,13 +310,6 @@ func (c *Connection) flush() {
 	c.pmu.Unlock()
 }
 
-// writeDeferred reports whether run deferred a write (see run).
-func (c *Connection) writeDeferred() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.deferWrite
-}
-
 // Queued is the number of messages waiting to be sent or acknowledged.
 func (c *Connection) Queued() int {
 	if c.local {
@@ -299,12 +318,7 @@ func (c *Connection) Queued() int {
 	c.pmu.Lock()
 	n := len(c.pend)
 	c.pmu.Unlock()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.p != nil {
-		n += c.p.Queued()
-	}
-	return n
+	return n + c.snapshot().queued
 }
 
 // LastFault is the error the connection last faulted with (nil if it never faulted); classify
@@ -313,9 +327,7 @@ func (c *Connection) LastFault() error {
 	if c.local {
 		return nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.lastFault
+	return c.snapshot().lastFault
 }
 
 // Held is the number of received messages held back by delay injection (InjectDelay).
@@ -326,10 +338,6 @@ func (c *Connection) Seqs() (out, in uint64, connectSeq, peerGlobalSeq uint32) {
 	if c.local {
 		return 0, 0, 0, 0
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.p == nil {
-		return 0, 0, 0, 0
-	}
-	return c.p.Seqs()
+	v := c.snapshot()
+	return v.out, v.in, v.connectSeq, v.peerGlobalSeq
 }

@@ -1,8 +1,6 @@
 package msgr
 
 import (
-	"sync"
-
 	"github.com/msgrsim/msgrsim/msgr/event"
 	"github.com/msgrsim/msgrsim/msgr/netio"
 	"github.com/msgrsim/msgrsim/msgr/proto"
@@ -29,7 +27,7 @@ type dispatchQueue struct {
 	m      *Messenger
 	center *event.Center
 
-	mu       sync.Mutex
+	mu       rankedMutex
 	pq       *prioQueue[dqItem]
 	n        int
 	posted   bool
@@ -42,7 +40,9 @@ type dispatchQueue struct {
 const eventClass = 0
 
 func newDispatchQueue(m *Messenger, c *event.Center) *dispatchQueue {
-	return &dispatchQueue{m: m, center: c, pq: newPrioQueue[dqItem](pqMaxTokensPerPriority, pqMinCost)}
+	q := &dispatchQueue{m: m, center: c, pq: newPrioQueue[dqItem](pqMaxTokensPerPriority, pqMinCost)}
+	q.mu.rank = rankDispatch
+	return q
 }
 
 // enqueue queues a received message: strict at priority >= 64, else with its data length as

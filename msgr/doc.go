@@ -8,11 +8,39 @@
 // ConnectTo/SendTo/Connection.SendMessage send; MarkDown and Shutdown stop; Wait waits for the
 // end.
 //
-// Everything that touches a connection's protocol state runs on the event center that owns
-// the connection; calls from other goroutines become posted events, so the same code path
-// runs in both worlds and protocol state needs no lock of its own. Dispatchers are called
-// without any messenger lock held: fast dispatch on the connection's center, in arrival order;
-// normal dispatch from the DispatchQueue's center, by priority.
+// # Who touches what
+//
+// A connection's protocol state (its proto.Conn and socket) belongs to the event center that
+// owns the connection: reads, writes, timers and the session's own decisions run there, so the
+// same code path runs in both worlds. Calls from other goroutines become posted events on that
+// center: SendMessage (queued under the connection's small send lock, then one posted flush),
+// SendKeepalive, ConnectTo's first connect, a lossless replace's adoption of the new socket.
+// Introspection (State, Seqs, Features, Queued, LastFault, LastReplyTag…) reads a view the
+// connection publishes whenever it releases its lock, and never waits for its center.
+//
+// Two actions cannot wait for the owning center, and take the connection's lock instead, as
+// Ceph's AsyncConnection does: mark_down from any goroutine (the session must be stopped,
+// forgotten by the registry and its reset event queued before MarkDown returns), and an accept
+// decision, where the accepting connection's center reads and changes the session registered
+// for the peer's address (the "existing" session: snapshot, mark replacing, stop a replaced
+// lossy session) as one atomic step. The lock protocol, checked on every acquisition by every
+// test of this package (lockorder.go: an inversion panics, naming both locks):
+//
+//	Connection.mu      protocol core and socket state; held by the owning center while it
+//	                   runs the connection, by MarkDown, and by an accept decision
+//	Messenger.mu       lifecycle, registry (and Connection.regAddr), policies, globalSeq
+//	dispatchQueue.mu   queued messages and connection events
+//	Connection.pmu     messages sent and not yet moved into the core
+//
+// A goroutine holding one of these takes only locks further down the list, with one
+// exception: an acceptor's center, holding its own Connection.mu and nothing else, takes the
+// existing session's Connection.mu. The existing session never takes another connection's
+// lock (a registered session is never itself deciding an accept), so the two cannot wait for
+// each other. Leaf locks below all of these (the published view, the event centers' posted
+// queues, the message and buffer free lists, throttles) never have another lock taken under
+// them. No lock is held while a dispatcher runs: fast dispatch runs on the connection's center
+// after it released the lock, in arrival order; normal dispatch from the DispatchQueue's
+// center, by priority. Tracer runs where the event happens, possibly under Connection.mu.
 //
 // Policies (package proto) say per peer type whether sessions are lossy, who reconnects and
 // which features are required; the defaults are Ceph's.

@@ -40,8 +40,8 @@ func (c *Connection) RegisteredAs() (wire.EntityAddr, bool) {
 	if c.local {
 		return wire.EntityAddr{}, false
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.m.mu.Lock()
+	defer c.m.mu.Unlock()
 	return c.regAddr, c.regAddr != (wire.EntityAddr{})
 }
 

@@ -1,9 +1,19 @@
 package msgr
 
+import "github.com/msgrsim/msgrsim/msgr/event"
+
 // newLocalConnection is the loopback connection (Ceph's local_connection): messages sent on it
 // are delivered to this messenger's own dispatchers without touching the network.
 func newLocalConnection(m *Messenger) *Connection {
-	c := &Connection{m: m, local: true, center: m.dq.center}
+	c := newConnection(m, 0, m.dq.center)
+	c.local = true
 	c.peerType.Store(uint32(m.cfg.Name.Type))
+	return c
+}
+
+// newConnection returns a connection of m, owned by center, with its locks ranked.
+func newConnection(m *Messenger, id uint64, center *event.Center) *Connection {
+	c := &Connection{m: m, id: id, center: center}
+	c.mu.rank, c.pmu.rank = rankConn, rankPending
 	return c
 }

@@ -53,7 +53,7 @@ type Messenger struct {
 	counters counters
 	delayer  netio.InternalDelayer // the stack's internal delay injection, nil when off
 
-	mu        sync.Mutex // guards everything below; never held while calling a dispatcher
+	mu        rankedMutex // guards everything below (and Connection.regAddr); never held while calling a dispatcher
 	state     lifecycle
 	myAddr    wire.EntityAddr // legacy
 	bound     bool
@@ -102,6 +102,7 @@ func New(cfg Config) (*Messenger, error) {
 		bufCaches: make(map[*event.Center]*bufCache),
 		myAddr:    wire.EntityAddr{Type: wire.AddrLegacy, Nonce: cfg.Nonce},
 	}
+	m.mu.rank = rankMessenger
 	if cfg.DispatchThrottleBytes > 0 {
 		m.dthrot = NewThrottle(cfg.DispatchThrottleBytes)
 	}
@@ -469,6 +470,7 @@ func (m *Messenger) register(c *Connection, addr wire.EntityAddr) bool {
 		return false
 	}
 	m.conns[addr] = c
+	c.regAddr = addr
 	return true
 }
 
