@@ -9,6 +9,7 @@ import (
 
 	"github.com/msgrsim/msgrsim/internal/canary"
 	"github.com/msgrsim/msgrsim/internal/detrand"
+	"github.com/msgrsim/msgrsim/sim/check"
 )
 
 // The checkers have teeth: every deliberate bug of internal/canary's table, selected in turn,
@@ -165,7 +166,7 @@ func canaryTapes(t *testing.T, name string) []string {
 // Every invariant the canary table names is one the checkers know, every canary is checked
 // somewhere, and every canary tape belongs to a canary of the table.
 func TestCanaryTable(t *testing.T) {
-	known := allInvariantNames()
+	known := check.Names()
 	for i, c := range canary.All {
 		if c.Kind != canary.Kind(i+1) || canary.Of(c.Kind).Name != c.Name {
 			t.Errorf("canary.All[%d] is %s (kind %d): the table must be in Kind order", i, c.Name, c.Kind)

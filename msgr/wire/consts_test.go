@@ -65,8 +65,19 @@ func TestDissectTruncatedAuthorizer(t *testing.T) {
 		c2s := append(append([]byte(nil), s.c2s...), frame[:3]...)
 		_, err := DissectConversation(c2s, s.s2c, DissectOptions{})
 		wantErr(t, "truncated session frame", err, ErrTruncated)
-		if err != nil && !strings.Contains(err.Error(), "c2s "+kindOfTag(Tag(frame[0])).String()) {
+		if err != nil && !strings.Contains(err.Error(), "c2s "+frameOfTag(Tag(frame[0])).String()) {
 			t.Errorf("error does not name the frame: %v", err)
+		}
+	}
+}
+
+// TestClusterProtocol: the values Pacific's daemons set (ceph-mon 13, ceph-osd 10, ceph-mds 36,
+// read from the Debian 16.2.15 binaries; ceph-mgr and clients set none).
+func TestClusterProtocol(t *testing.T) {
+	want := map[EntityType]uint32{EntityMon: 13, EntityOSD: 10, EntityMDS: 36, EntityMgr: 0, EntityClient: 0, EntityAuth: 0}
+	for et, v := range want {
+		if got := ClusterProtocol(et); got != v {
+			t.Errorf("ClusterProtocol(%v) = %d, want %d", et, got, v)
 		}
 	}
 }
