@@ -27,7 +27,7 @@ type CheckOptions struct {
 	// is reproducible).
 	Timeout time.Duration
 	// VisualizeDir is where the HTML visualization of a failed check is written (default:
-	// os.TempDir()). NoVisualize turns writing it off.
+	// none is written). NoVisualize turns writing it off too.
 	VisualizeDir string
 	NoVisualize  bool
 	// Name is the stem of the visualization's file name, e.g. "kv-seed-42" (default: the
@@ -97,7 +97,7 @@ func check(name string, model porcupine.Model, parts []partition, opts CheckOpti
 		}
 	}
 	rep.Elapsed = time.Since(start)
-	if rep.Verdict == NotLinearizable && !opts.NoVisualize {
+	if rep.Verdict == NotLinearizable && !opts.NoVisualize && opts.VisualizeDir != "" {
 		rep.Visualization, rep.VisualizeErr = visualize(name, model, all, opts)
 	}
 	return rep
@@ -107,9 +107,6 @@ func check(name string, model porcupine.Model, parts []partition, opts CheckOpti
 func visualize(name string, model porcupine.Model, history []porcupine.Operation, opts CheckOptions) (string, error) {
 	_, info := porcupine.CheckOperationsVerbose(model, history, opts.Timeout)
 	dir := opts.VisualizeDir
-	if dir == "" {
-		dir = os.TempDir()
-	}
 	stem := opts.Name
 	if stem == "" {
 		stem = name

@@ -34,6 +34,9 @@ const (
 	InvKV                = check.InvKV
 	InvKVLiveness        = check.InvKVLiveness
 	InvReplicaDivergence = check.InvReplicaDivergence
+
+	// OutcomeBudget is how a run past its budget ends (Options.StepBudget, Options.Abort).
+	OutcomeBudget = check.OutcomeBudget
 )
 
 // InvariantDoc explains what each invariant requires (check.InvariantDoc).

@@ -23,13 +23,23 @@ type Options struct {
 	Faults    *Faults       // what to inject (nil: none; a fuzzed run draws it)
 	KeepTrace bool          // keep a readable trace (Result.Trace)
 	MaxSteps  uint64        // bound on scheduling decisions per phase (default 5,000,000)
-	Liveness  time.Duration // virtual time the liveness phase may take (default 10 min)
+	// StepBudget bounds the scheduling decisions of the whole run (0: none): past it the run
+	// stops and ends as OutcomeBudget, deterministically (the same run stops at the same
+	// step). A run within it is not changed at all. Abort, polled every 1024 steps, stops the
+	// run the same way when it returns true: a wall-time budget or an interrupt, which no tape
+	// can promise to reproduce.
+	StepBudget uint64
+	Abort      func() bool
+	Liveness   time.Duration // virtual time the liveness phase may take (default 10 min)
 	// Workload selects what runs: WorkloadDefault ("" too), WorkloadCluster or WorkloadSynthetic.
 	Workload string
 	// VisualizeDir is where a failed model check writes porcupine's HTML visualization
-	// (default: os.TempDir()); the violation names the file. NoVisualize writes none.
-	VisualizeDir string
-	NoVisualize  bool
+	// (default: none is written); the violation names the file. NoVisualize writes none
+	// either. VisualizeName is the files' stem, "STEM-fifo.html" and "STEM-kv.html"
+	// (default: "fifo-seed-N", "kv-seed-N").
+	VisualizeDir  string
+	NoVisualize   bool
+	VisualizeName string
 
 	// Where the decisions come from: by default a family seeded from Seed. Replay draws them
 	// from Tape instead (zeros past its end); Fuzz from a fuzzer's bytes, and then, when
@@ -95,6 +105,12 @@ const (
 	PhaseDone     = harness.PhaseDone
 )
 
+// Budgets a run can go past (Result.Exceeded).
+const (
+	BudgetSteps   = harness.BudgetSteps
+	BudgetAborted = harness.BudgetAborted
+)
+
 // Stats count what happened in a run.
 type Stats = harness.Stats
 
@@ -126,6 +142,9 @@ type Result struct {
 	Acked     int              // lossless messages the peer acknowledged (each checked: ack-unreceived)
 	Workload  string           // the workload that ran
 	Synthetic *SyntheticReport // the synthetic workload's configuration and counts
+	// Exceeded is the budget the run went past: "" (none), BudgetSteps (StepBudget) or
+	// BudgetAborted (Abort).
+	Exceeded string
 
 	checkpoints []uint64
 	recorded    []string
@@ -155,8 +174,10 @@ func run(opts Options, recFrom, recTo uint64, instance int) Result {
 	cov := NewCoverage()
 	cov.Runs = 1
 	h := harness.New(harness.Config{Seed: opts.Seed, Root: root, Faults: *opts.Faults, KeepTrace: opts.KeepTrace,
-		Window: opts.Window, Liveness: opts.Liveness, MaxSteps: opts.MaxSteps, Coverage: cov,
-		Models: models.CheckOptions{VisualizeDir: opts.VisualizeDir, NoVisualize: opts.NoVisualize}})
+		Window: opts.Window, Liveness: opts.Liveness, MaxSteps: opts.MaxSteps, StepBudget: opts.StepBudget,
+		Abort: opts.Abort, Coverage: cov,
+		Models: models.CheckOptions{VisualizeDir: opts.VisualizeDir, NoVisualize: opts.NoVisualize,
+			Name: opts.VisualizeName}})
 	h.W.Trace.Record(recFrom, recTo)
 	if instance == 2 && opts.perturbAt > 0 {
 		h.W.Trace.Perturb(opts.perturbAt, 0xdead)
@@ -183,6 +204,7 @@ func result(h *harness.Run, wl harness.Workload, opts Options, cov *Coverage) Re
 		Coverage: finishCoverage(cov, h.Phase), Models: h.ModelReports,
 	}
 	r.Pass = len(r.Violations) == 0
+	r.Exceeded = h.Exceeded
 	_, r.Acked = h.Check.AckCounts()
 	if r.Workload = opts.Workload; r.Workload == "" {
 		r.Workload = WorkloadDefault

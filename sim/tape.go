@@ -28,7 +28,16 @@ type Tape struct {
 	Preset   string // the synthetic workload's preset ("": drawn from Seed)
 	Faults   Faults
 	Expect   string // the violation the run is known to produce ("" for a passing run)
-	Words    []uint64
+	// StepBudget is the run's budget of steps (Options.StepBudget; 0: none). A tape that
+	// expects OutcomeBudget reproduces it only within the same budget.
+	StepBudget uint64
+	// Build says which build made the tape (one line, key=value words, e.g. msgr-sim's
+	// "version=… commit=… tags=canary go=…"), and Canary the deliberate bug that build ran
+	// with ("": none): a tape whose expected violation needs a canary replays it only there.
+	// Both are informational: Options does not use them.
+	Build  string
+	Canary string
+	Words  []uint64
 }
 
 // TapeOf records the run of opts and returns its tape and result.
@@ -51,6 +60,10 @@ func TapeFromRun(opts Options, r Result) Tape {
 	if len(r.Violations) > 0 {
 		t.Expect = r.Violations[0].Name
 	}
+	if r.Exceeded == BudgetAborted && t.Expect == OutcomeBudget {
+		t.Expect = "" // stopped by the wall clock or an interrupt: no replay can promise that
+	}
+	t.StepBudget = opts.StepBudget
 	return t
 }
 
@@ -58,7 +71,7 @@ func TapeFromRun(opts Options, r Result) Tape {
 func (t *Tape) Options() Options {
 	f := t.Faults
 	return Options{Seed: t.Seed, Workload: t.Workload, Preset: t.Preset, OSDs: t.OSDs, Clients: t.Clients,
-		Messages: t.Messages, Window: t.Window, Faults: &f, Tape: t.Words, Replay: true}
+		Messages: t.Messages, Window: t.Window, Faults: &f, Tape: t.Words, Replay: true, StepBudget: t.StepBudget}
 }
 
 // Replay runs the tape. Result.Tape holds the decisions the run used.
@@ -83,14 +96,28 @@ func trimZeros(w []uint64) []uint64 {
 	return w[:n:n]
 }
 
-const tapeMagic = "msgr-sim tape 1"
+// The first line of a tape. Version 2 added the optional build, canary and budget lines; a
+// version 1 tape reads as one without them.
+const (
+	tapeMagic   = "msgr-sim tape 2"
+	tapeMagicV1 = "msgr-sim tape 1"
+)
 
 // WriteTo writes the tape in its text form: a header of key-value lines, then one line per
 // decision that is not 0, "index value" with the value in hex.
 func (t *Tape) WriteTo(w io.Writer) (int64, error) {
 	var b strings.Builder
 	fmt.Fprintln(&b, tapeMagic)
+	if t.Build != "" {
+		fmt.Fprintf(&b, "build %s\n", oneLine(t.Build))
+	}
+	if t.Canary != "" {
+		fmt.Fprintf(&b, "canary %s\n", oneLine(t.Canary))
+	}
 	fmt.Fprintf(&b, "seed %d\n", t.Seed)
+	if t.StepBudget > 0 {
+		fmt.Fprintf(&b, "budget steps=%d\n", t.StepBudget)
+	}
 	kind := ""
 	if t.Workload != "" {
 		kind = "kind=" + t.Workload + " "
@@ -132,7 +159,7 @@ func ReadTape(r io.Reader) (Tape, error) {
 		line++
 		text := strings.TrimSpace(sc.Text())
 		if line == 1 {
-			if text != tapeMagic {
+			if text != tapeMagic && text != tapeMagicV1 {
 				return fail("not a msgr-sim tape (want %q)", tapeMagic)
 			}
 			continue
@@ -151,6 +178,16 @@ func ReadTape(r io.Reader) (Tape, error) {
 			t.Faults, err = parseFaultLine(rest)
 		case "expect":
 			t.Expect = rest
+		case "build":
+			t.Build = rest
+		case "canary":
+			t.Canary = rest
+		case "budget":
+			n, ok := strings.CutPrefix(rest, "steps=")
+			if !ok {
+				return fail("budget: want steps=N, got %q", rest)
+			}
+			t.StepBudget, err = strconv.ParseUint(n, 10, 64)
 		case "decisions":
 			var nz, total int
 			if _, err = fmt.Sscanf(rest, "%d of %d", &nz, &total); err == nil {
@@ -185,6 +222,9 @@ func ReadTape(r io.Reader) (Tape, error) {
 	}
 	return t, nil
 }
+
+// oneLine keeps s on one line of the tape.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 func (t *Tape) parseWorkload(s string) error {
 	for _, kv := range strings.Fields(s) {

@@ -139,3 +139,66 @@ func TestTapeWithoutFaultsReadsBack(t *testing.T) {
 		t.Error("3/0 accepted")
 	}
 }
+
+// Version 2 tapes carry the build, the canary and the step budget; they survive a round trip,
+// and version 1 tapes (the regression tapes) still read.
+func TestTapeBuildAndBudget(t *testing.T) {
+	tape, _ := TapeOf(Options{Seed: 3, OSDs: 2, Clients: 1, Messages: 5, StepBudget: 100})
+	tape.Build, tape.Canary = "version=(devel) commit=abc tags=canary go=go1.26.0", "norequeue"
+	var b strings.Builder
+	if _, err := tape.WriteTo(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(b.String(), "msgr-sim tape 2\nbuild version=(devel) commit=abc tags=canary go=go1.26.0\ncanary norequeue\n") {
+		t.Fatalf("header:\n%s", b.String())
+	}
+	back, err := ReadTape(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Build != tape.Build || back.Canary != "norequeue" || back.StepBudget != 100 || back.Expect != OutcomeBudget {
+		t.Fatalf("read back %+v", back)
+	}
+	if r := back.Replay(); r.Exceeded != BudgetSteps || r.Steps != 100 {
+		t.Fatalf("the tape's budget did not replay: exceeded %q after %d steps", r.Exceeded, r.Steps)
+	}
+	v1 := strings.Replace(b.String(), "msgr-sim tape 2", "msgr-sim tape 1", 1)
+	if _, err := ReadTape(strings.NewReader(v1)); err != nil {
+		t.Fatalf("version 1 header: %v", err)
+	}
+	if _, err := ReadTape(strings.NewReader(strings.Replace(b.String(), "steps=100", "steps=x", 1))); err == nil {
+		t.Fatal("bad budget accepted")
+	}
+}
+
+// A step budget ends a run deterministically as budget-exceeded, and leaves a run within it
+// exactly as it was; Abort stops a run the same way, and its tape promises nothing.
+func TestStepBudget(t *testing.T) {
+	f := SwarmFaults(detrand.NewSeeded(7))
+	base := Options{Seed: 7, OSDs: 2, Clients: 1, Messages: 20, Faults: &f, NoVisualize: true}
+	full := Run(base)
+	within := base
+	within.StepBudget = full.Steps + 10
+	if r := Run(within); r.TraceHash != full.TraceHash || r.Exceeded != "" || r.Pass != full.Pass {
+		t.Fatalf("a budget the run stays within changed it: %016x vs %016x, exceeded %q", r.TraceHash, full.TraceHash, r.Exceeded)
+	}
+	short := base
+	short.StepBudget = full.Steps / 2
+	a, b := Run(short), Run(short)
+	if a.Exceeded != BudgetSteps || a.Pass || a.Violations[0].Name != OutcomeBudget || len(a.Violations) != 1 {
+		t.Fatalf("past the budget: exceeded %q, violations %v", a.Exceeded, a.Violations)
+	}
+	if a.TraceHash != b.TraceHash || a.Steps != short.StepBudget || b.Steps != a.Steps {
+		t.Fatalf("budget-exceeded is not deterministic: %016x/%d vs %016x/%d", a.TraceHash, a.Steps, b.TraceHash, b.Steps)
+	}
+	stop := base
+	stop.Record = true
+	stop.Abort = func() bool { return true }
+	r := Run(stop)
+	if r.Exceeded != BudgetAborted || r.Pass || r.Steps > 1024 {
+		t.Fatalf("Abort: exceeded %q after %d steps", r.Exceeded, r.Steps)
+	}
+	if tape := TapeFromRun(stop, r); tape.Expect != "" {
+		t.Fatalf("an aborted run's tape expects %q", tape.Expect)
+	}
+}

@@ -37,6 +37,10 @@ const (
 	InvSyntheticFIFO   = "synthetic-fifo"     // SyntheticWorkload: a PONG overtook an earlier PING's (Ceph's conn_sent check)
 	InvSyntheticData   = "synthetic-payload"  // SyntheticWorkload: a PONG's payload differs from its PING's
 	InvSyntheticPath   = "synthetic-dispatch" // SyntheticWorkload: a message took the normal dispatch path (Ceph aborts)
+
+	// OutcomeBudget is not an invariant but how a run past its budget (steps, wall time) ends:
+	// it is reported like a violation, so that sweeps count it and tapes replay it.
+	OutcomeBudget = "budget-exceeded"
 )
 
 // InvariantDoc explains what each invariant requires, for reports and replays.
@@ -61,6 +65,7 @@ var InvariantDoc = map[string]string{
 	InvSyntheticFIFO:   "SyntheticWorkload: on each connection, PONGs come back in the order their PINGs went out (Ceph's conn_sent check)",
 	InvSyntheticData:   "SyntheticWorkload: a PONG carries exactly its PING's payload (Ceph's contents_equal check)",
 	InvSyntheticPath:   "SyntheticWorkload: every message is fast-dispatched (Ceph's ms_dispatch aborts)",
+	OutcomeBudget:      "not an invariant: the run went past its budget of steps (-max-steps, deterministic) or wall time (-max-wall, not deterministic) and was stopped there, unfinished",
 }
 
 // AllInvariants lists every invariant name.

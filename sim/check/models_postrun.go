@@ -13,14 +13,22 @@ import (
 
 // CheckModels checks the recorded histories: every lossless session against the FIFO model
 // and, when kv is not nil, a key-value history against the KV model (opts.Name is set per
-// model from seed). A history that is not linearizable is a violation (InvFIFO, InvKV).
+// model: "STEM-fifo" and "STEM-kv" for opts.Name STEM, "fifo-seed-N" and "kv-seed-N" without).
+// A history that is not linearizable is a violation (InvFIFO, InvKV).
 func (r *Histories) CheckModels(kv *models.KVHistory, seed uint64, opts models.CheckOptions) []models.Report {
-	opts.Name = fmt.Sprintf("fifo-seed-%d", seed)
+	stem := opts.Name
+	name := func(model string) string {
+		if stem == "" {
+			return fmt.Sprintf("%s-seed-%d", model, seed)
+		}
+		return stem + "-" + model
+	}
+	opts.Name = name("fifo")
 	rep := models.CheckFIFO(r.fifo.Ops(), opts)
 	reports := []models.Report{rep}
 	r.noteModel(InvFIFO, rep)
 	if kv != nil {
-		opts.Name = fmt.Sprintf("kv-seed-%d", seed)
+		opts.Name = name("kv")
 		rep := models.CheckKV(kv.Ops(), opts)
 		reports = append(reports, rep)
 		r.noteModel(InvKV, rep)

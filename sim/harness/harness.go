@@ -22,8 +22,13 @@ type Config struct {
 	Window    time.Duration // the safety phase: sends and faults are spread over it
 	Liveness  time.Duration // virtual time the liveness phase may take
 	MaxSteps  uint64        // bound on scheduling decisions per phase
-	Coverage  Coverage      // counts what the run exercises (nil: nothing)
-	Models    models.CheckOptions
+	// StepBudget bounds the scheduling decisions of the whole run (0: none); Abort, polled
+	// every 1024 steps, stops it early (a wall-clock budget, an interrupt). A run past either
+	// ends as check.OutcomeBudget (Run.Exceeded says which), and nothing after it runs.
+	StepBudget uint64
+	Abort      func() bool
+	Coverage   Coverage // counts what the run exercises (nil: nothing)
+	Models     models.CheckOptions
 }
 
 // Coverage counts what a run exercises: the invariants evaluated and the tags the frame
@@ -52,6 +57,8 @@ type Run struct {
 	Stats     Stats
 	// ModelReports are the porcupine checks of the recorded histories, once the run is over.
 	ModelReports []models.Report
+	// Exceeded is the budget the run went past: "" (none), BudgetSteps or BudgetAborted.
+	Exceeded string
 
 	wl      Workload
 	nextID  uint64
@@ -74,6 +81,7 @@ func New(cfg Config) *Run {
 		netCfg.LatencySpread, netCfg.Jitter = r.Faults.LatencySpread, r.Faults.Jitter
 	}
 	r.W = world.NewFrom(cfg.Seed, cfg.Root, netCfg, cfg.KeepTrace)
+	r.W.Abort = cfg.Abort
 	r.Rand, r.FaultRand = r.W.Rand(), r.W.Rand()
 	r.Audit = check.NewAuditor(r.Check, r.now)
 	r.W.AfterStep = r.Audit.AfterStep

@@ -55,22 +55,59 @@ func (r *Run) Drive(wl Workload) {
 		return
 	}
 	r.Injector.Schedule()
-	if !wl.Safety() {
+	if !wl.Safety() || r.Exceeded != "" {
 		return
 	}
 	wl.Liveness()
+	if r.Exceeded != "" {
+		return
+	}
 	r.Check.Finish(r.now())
 	wl.Finish()
 	wl.Shutdown()
+	if r.Exceeded != "" {
+		return
+	}
 	if fifo, kv := wl.Models(); fifo {
 		r.ModelReports = r.Histories.CheckModels(kv, r.Cfg.Seed, r.Cfg.Models)
 	}
 }
 
+// Budgets a run can go past (Run.Exceeded).
+const (
+	BudgetSteps   = "steps"   // Config.StepBudget: deterministic
+	BudgetAborted = "aborted" // Config.Abort said stop (wall time, interrupt): not deterministic
+)
+
+// errBudget is RunUntil's error once the run went past a budget.
+var errBudget = errors.New("budget exceeded")
+
 // RunUntil runs the world until done holds, for at most the run's steps per phase (see
-// world.World.RunUntil).
+// world.World.RunUntil) and within its budgets. Past a budget it records the run's one
+// check.OutcomeBudget and returns an error for which StepFailed records nothing more.
 func (r *Run) RunUntil(done func() bool, limit time.Duration) error {
-	return r.W.RunUntil(done, limit, r.Cfg.MaxSteps)
+	if r.Exceeded != "" {
+		return errBudget
+	}
+	steps, budgeted := r.Cfg.MaxSteps, false
+	if b := r.Cfg.StepBudget; b > 0 {
+		if left := b - min(b, r.W.Steps()); left <= steps {
+			steps, budgeted = left, true
+		}
+	}
+	err := r.W.RunUntil(done, limit, steps)
+	switch {
+	case err == nil:
+	case errors.Is(err, world.ErrAborted):
+		r.Exceeded = BudgetAborted
+		r.Check.Violate(check.OutcomeBudget, r.now(), "stopped by its caller after %d steps (a wall-time budget or an interrupt: not deterministic)", r.W.Steps())
+		return errBudget
+	case budgeted && r.W.Steps() >= r.Cfg.StepBudget:
+		r.Exceeded = BudgetSteps
+		r.Check.Violate(check.OutcomeBudget, r.now(), "the run's budget of %d steps is spent (phase %s)", r.Cfg.StepBudget, r.Phase)
+		return errBudget
+	}
+	return err
 }
 
 // AllIssued reports whether every scheduled job (the workload's sends, the faults) has run.
@@ -79,6 +116,9 @@ func (r *Run) AllIssued() bool { return !r.W.HasJobs() }
 // StepFailed records why running the world failed: a panic in the code under test (named by
 // what panicked), or else the phase's own invariant.
 func (r *Run) StepFailed(name string, err error, what string) {
+	if errors.Is(err, errBudget) {
+		return // recorded once, as check.OutcomeBudget
+	}
 	if pe := (*world.PanicError)(nil); errors.As(err, &pe) {
 		name = check.PanicInvariant(pe.Value)
 	}

@@ -1,6 +1,7 @@
 package world
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -32,7 +33,14 @@ type World struct {
 	// AfterStep, if set, runs after every step that stepped a center (with that center) or
 	// ran a job (with nil): the always-on invariants hook in here.
 	AfterStep func(c *event.Center)
+	// Abort, if set, is polled by RunUntil every 1024 steps; true stops it with ErrAborted.
+	// It is how a caller bounds a run's wall time or interrupts it: the world itself never
+	// reads a clock, and polling draws nothing, so a run that is not aborted is unchanged.
+	Abort func() bool
 }
+
+// ErrAborted is RunUntil's error when Abort stopped it.
+var ErrAborted = errors.New("sim: run aborted")
 
 type entry struct {
 	c       *event.Center
@@ -226,6 +234,9 @@ func (w *World) RunUntil(done func() bool, limit time.Duration, maxSteps uint64)
 	for !done() {
 		if w.steps-start >= maxSteps {
 			return fmt.Errorf("sim: no progress after %d steps (virtual time %v)", maxSteps, w.Now())
+		}
+		if w.Abort != nil && w.steps&1023 == 0 && w.Abort() {
+			return fmt.Errorf("%w at step %d (virtual time %v)", ErrAborted, w.steps, w.Now())
 		}
 		if w.Clock.Now() > limit {
 			return fmt.Errorf("sim: virtual time limit %v passed", limit)
