@@ -44,3 +44,7 @@ var InvariantDoc = check.InvariantDoc
 
 // AllInvariants lists the invariants checked during a run (check.AllInvariants).
 var AllInvariants = check.AllInvariants
+
+// ViolationNames lists every name a run's violations can carry: every invariant a run can
+// evaluate (check.Names) and OutcomeBudget.
+func ViolationNames() []string { return append(check.Names(), OutcomeBudget) }

@@ -52,7 +52,7 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	}
 	cmds := map[string]func([]string, io.Writer, io.Writer) int{
 		"run": runCmd, "sweep": sweepCmd, "replay": replayCmd, "shrink": shrinkCmd,
-		"timeline": timelineCmd, "merge": mergeCmd,
+		"timeline": timelineCmd, "merge": mergeCmd, "version": versionCmd,
 	}
 	if cmd, ok := cmds[args[0]]; ok {
 		return cmd(args[1:], stdout, stderr)

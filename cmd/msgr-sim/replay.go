@@ -30,25 +30,46 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 	if err := f.source.finish(fs); err != nil {
 		return usageError("replay", err, stderr)
 	}
+	f.resolve("")
 	tape, from, err := f.load()
 	if err != nil {
-		fmt.Fprintf(stderr, "msgr-sim replay: %v\n", err)
-		return 2
+		return fail("replay", err, stderr)
 	}
-	opts := tape.Options()
+	opts := f.tapeOptions(tape)
 	opts.KeepTrace = true
 	fmt.Fprintf(stdout, "replay %s: %s  (%d decisions)\n", from, describe(opts), tape.Decisions())
 	r := sim.Run(opts)
 	printTrace(stdout, r, f.verbose, f.full)
 	fmt.Fprintln(stdout, r.String())
+	fmt.Fprintf(stdout, "reproduce: %s replay %s\n", program(), from)
 	if tape.Expect != "" && !hasViolation(r, tape.Expect) {
-		fmt.Fprintf(stdout, "NOTE: the tape expected %s, the replay did not produce it\n", tape.Expect)
+		fmt.Fprintf(stderr, "msgr-sim replay: %s\n", notReproduced(tape, r, f.tape))
+		return exitViolation
 	}
-	fmt.Fprintf(stdout, "reproduce: msgr-sim replay %s\n", from)
 	if !r.Pass {
-		return 1
+		return exitViolation
 	}
-	return 0
+	return exitPass
+}
+
+// notReproduced explains why a tape's expected violation did not come back: which build made
+// the tape and with which canary, against this one, and the command that would reproduce it.
+func notReproduced(t sim.Tape, r sim.Result, path string) string {
+	got := "the run passed"
+	if !r.Pass {
+		got = "it found " + signature(r)
+	}
+	msg := fmt.Sprintf("the tape expected %s, this replay did not produce it (%s).\n  tape made by: %s\n  this build:   %s",
+		t.Expect, got, describeBuild(t.Build, t.Canary), describeBuild(build.String(), canaryName()))
+	switch {
+	case t.Canary != "" && t.Canary != canaryName():
+		msg += fmt.Sprintf("\n  the tape needs canary %s: go run -tags canary ./cmd/msgr-sim replay -tape %s -canary %s", t.Canary, path, t.Canary)
+	case t.Build != "" && t.Build != build.String():
+		msg += "\n  a different build made the tape: the code changed since (a fix, or a new behaviour), or the tape needs that build"
+	default:
+		msg += "\n  the same build made the tape: is its budget (-max-steps) or the wall-time budget different?"
+	}
+	return msg
 }
 
 func hasViolation(r sim.Result, name string) bool {

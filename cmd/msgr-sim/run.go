@@ -45,13 +45,20 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usageError("run", err, stderr)
 	}
+	// With -json stdout carries the JSON line only; the readable report goes to stderr.
+	human := stdout
+	if f.json {
+		human = stderr
+	}
 	if !f.seedSet {
 		f.seed = randomSeed()
-		fmt.Fprintf(stdout, "seed %d\n", f.seed)
+		fmt.Fprintf(human, "seed %d\n", f.seed)
 	}
+	f.resolve("")
 	opts := f.options(f.seed)
 	opts.KeepTrace = f.verbose
-	fmt.Fprintln(stdout, describe(opts))
+	opts.Record = !f.determinism // the tape of a failing run is written as an artifact
+	fmt.Fprintln(human, describe(opts))
 	start := time.Now()
 	var r sim.Result
 	var div *sim.Divergence
@@ -63,32 +70,48 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	wall := time.Since(start)
 	if f.determinism {
 		if div != nil {
-			fmt.Fprintf(stdout, "NONDETERMINISM: %v", div)
-			return 1
+			fmt.Fprintf(human, "NONDETERMINISM: %v", div)
+			return exitViolation
 		}
-		fmt.Fprintf(stdout, "deterministic: two runs gave trace %016x\n", r.TraceHash)
+		fmt.Fprintf(human, "deterministic: two runs gave trace %016x\n", r.TraceHash)
 	}
 	if f.verbose {
 		for _, l := range r.Trace {
-			fmt.Fprintln(stdout, l)
+			fmt.Fprintln(human, l)
 		}
 	}
-	printHuman(stdout, r, wall, f.reproduce())
+	tape, err := f.failingTape(opts, r)
+	if err != nil {
+		return fail("run", err, stderr)
+	}
+	printHuman(human, r, wall, f.reproduce())
+	if tape != "" {
+		fmt.Fprintf(human, "tape: %s\nreplay it: %s replay -tape %s%s\n", tape, program(), tape, canaryArg())
+	}
 	if (f.coverage || f.verbose) && r.Coverage != nil {
-		fmt.Fprint(stdout, r.Coverage.Table())
+		fmt.Fprint(human, r.Coverage.Table())
 	}
 	if f.json {
-		printJSON(stdout, r, wall)
+		printJSON(stdout, r, wall, tape)
 	}
 	if !r.Pass {
-		return 1
+		return exitViolation
 	}
-	return 0
+	return exitPass
+}
+
+// failingTape writes the tape of a failing run that recorded its decisions as an artifact
+// and returns its path ("" for a passing run).
+func (f *runFlags) failingTape(opts sim.Options, r sim.Result) (string, error) {
+	if r.Pass || r.Tape == nil {
+		return "", nil
+	}
+	return f.artifacts.writeTape(sim.TapeFromRun(opts, r))
 }
 
 // reproduce is the command line that replays this run exactly (non-default flags only).
 func (f *runFlags) reproduce() string {
-	return fmt.Sprintf("msgr-sim run -seed %d%s", f.seed, f.args())
+	return fmt.Sprintf("%s run -seed %d%s", program(), f.seed, f.args())
 }
 
 func printHuman(w io.Writer, r sim.Result, wall time.Duration, reproduce string) {
@@ -135,6 +158,9 @@ type jsonResult struct {
 	Coverage       *sim.Summary    `json:"coverage"`
 	Workload       string          `json:"workload"`
 	Synthetic      *jsonSynthetic  `json:"synthetic,omitempty"`
+	Exceeded       string          `json:"budget_exceeded,omitempty"` // steps or aborted (wall time)
+	Tape           string          `json:"tape,omitempty"`            // the failing run's tape
+	Build          jsonBuild       `json:"build"`
 }
 
 // jsonModel is one porcupine check of a recorded history.
@@ -147,14 +173,15 @@ type jsonModel struct {
 	Visualization string  `json:"visualization,omitempty"`
 }
 
-func printJSON(w io.Writer, r sim.Result, wall time.Duration) {
+func printJSON(w io.Writer, r sim.Result, wall time.Duration, tape string) {
 	j := jsonResult{
 		Seed: r.Seed, Result: "pass", TraceHash: fmt.Sprintf("%016x", r.TraceHash), Sent: r.Sent,
 		Delivered: r.Delivered, VirtualMs: float64(r.VirtualTime) / 1e6, WallMs: float64(wall) / 1e6,
 		Steps: r.Steps, Violations: r.Violations, Faults: r.Faults.Names(), Injected: injectedMap(r.Stats.Injected),
 		Resets: r.Stats.SessionResets, Reconnects: r.Stats.Reconnects, BytesCorrupted: r.Stats.BytesCorrupted,
 		Crashes: r.Stats.Crashes, PhaseReached: r.Phase, Models: []jsonModel{},
-		Workload: r.Workload, Synthetic: syntheticJSON(r.Synthetic),
+		Workload: r.Workload, Synthetic: syntheticJSON(r.Synthetic), Exceeded: r.Exceeded, Tape: tape,
+		Build: thisBuild(),
 	}
 	if r.Coverage != nil {
 		sum := r.Coverage.Summary()

@@ -5,7 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,7 +17,7 @@ func shrinkCmd(args []string, stdout, stderr io.Writer) int {
 	var src source
 	src.register(fs)
 	out := fs.String("o", "", "write the shrunk tape to this file (required)")
-	target := fs.String("target", "", "the violation to keep (default: the first one of the run)")
+	target := fs.String("target", "", "the violation to keep (default: a tape's expected one, else the first one of the run)")
 	maxRuns := fs.Int("max-runs", 20_000, "replays the shrinker may perform")
 	timeout := fs.Duration("timeout", 10*time.Minute, "wall time the shrinker may take")
 	quiet := fs.Bool("q", false, "do not print each step")
@@ -30,10 +30,19 @@ func shrinkCmd(args []string, stdout, stderr io.Writer) int {
 	if *out == "" {
 		return usageError("shrink", errors.New("-o OUT is required"), stderr)
 	}
+	if *target != "" && !slices.Contains(sim.ViolationNames(), *target) {
+		return usageError("shrink", fmt.Errorf("unknown -target %q (known: %s)", *target, knownInvariants()), stderr)
+	}
+	if err := checkWritable(*out); err != nil {
+		return fail("shrink", err, stderr)
+	}
+	src.resolve(*out)
 	tape, from, err := src.load()
 	if err != nil {
-		fmt.Fprintf(stderr, "msgr-sim shrink: %v\n", err)
-		return 2
+		return fail("shrink", err, stderr)
+	}
+	if *target == "" {
+		*target = tape.Expect // a tape keeps its violation unless told otherwise
 	}
 	start := time.Now()
 	opts := sim.ShrinkOptions{Target: *target, MaxRuns: *maxRuns, Deadline: *timeout, Clock: time.Now}
@@ -49,19 +58,11 @@ func shrinkCmd(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "shrinking %s: %d decisions\n", from, tape.Decisions())
 	small, rep, err := sim.Shrink(tape, opts)
 	if err != nil {
-		fmt.Fprintf(stderr, "msgr-sim shrink: %v\n", err)
-		return 1
+		// The only errors: the replay passes, or does not violate the target.
+		return fail("shrink", &exitError{exitUsage, err}, stderr)
 	}
-	f, err := os.Create(*out)
-	if err == nil {
-		_, err = small.WriteTo(f)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "msgr-sim shrink: %v\n", err)
-		return 1
+	if err := writeTapeFile(*out, small); err != nil {
+		return fail("shrink", err, stderr)
 	}
 	fmt.Fprintf(stdout, "violation kept: %s\n", rep.Violation)
 	fmt.Fprintf(stdout, "before: %v\nafter:  %v\n", rep.Before, rep.After)
@@ -72,7 +73,14 @@ func shrinkCmd(args []string, stdout, stderr io.Writer) int {
 	if rep.StoppedEarly {
 		note = " (budget spent: the tape may shrink further with more -max-runs or -timeout)"
 	}
-	fmt.Fprintf(stdout, "%d replays in %v%s\nwrote %s\nreplay it: msgr-sim replay -tape %s%s\n",
-		rep.Runs, time.Since(start).Round(time.Millisecond), note, *out, *out, canaryArg())
-	return 0
+	fmt.Fprintf(stdout, "%d replays in %v%s\nwrote %s\nreplay it: %s replay -tape %s%s\n",
+		rep.Runs, time.Since(start).Round(time.Millisecond), note, *out, program(), *out, canaryArg())
+	return exitPass
+}
+
+// knownInvariants lists the names -target takes, sorted.
+func knownInvariants() string {
+	names := sim.ViolationNames()
+	slices.Sort(names)
+	return strings.Join(names, ", ")
 }

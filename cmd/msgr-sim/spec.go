@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -23,10 +22,21 @@ type scenarioFlags struct {
 	osds, clients, messages int
 	faults                  string
 	workload                string
-	preset                  string          // -workload synthetic: Ceph's test to run ("": drawn from the seed)
-	canary                  string          // -canary: the deliberate bug to run with (internal/canary)
-	set                     map[string]bool // flags given explicitly
+	preset                  string        // -workload synthetic: Ceph's test to run ("": drawn from the seed)
+	canary                  string        // -canary: the deliberate bug to run with (internal/canary)
+	maxSteps                uint64        // -max-steps: the budget of steps of each run
+	maxWall                 time.Duration // -max-wall: the budget of wall time of each run
+	artifacts
+	set map[string]bool // flags given explicitly
 }
+
+// Default budgets of one run: far above what passing runs take (the large workload's take up
+// to ~400k steps, a few seconds), far below what a runaway broken build would eat (the phase
+// bound of 5M steps took ~30 s and ~3 GB).
+const (
+	defaultMaxSteps = 2_000_000
+	defaultMaxWall  = 5 * time.Minute
+)
 
 // workloads are the scenario sizes -workload selects (-osds, -clients, -messages override).
 var workloads = map[string][3]int{
@@ -52,6 +62,11 @@ func (sf *scenarioFlags) register(fs *flag.FlagSet) {
 		strings.Join(synthetic.PresetNames(), ", ")+"; default: drawn from the seed)")
 	fs.StringVar(&sf.canary, "canary", "", "run with a deliberate bug, to see the checkers catch it: "+canary.Names()+
 		" (needs a binary built with -tags canary; default: $"+canary.EnvVar+")")
+	fs.Uint64Var(&sf.maxSteps, "max-steps", defaultMaxSteps,
+		"budget of scheduling steps per run: a run past it ends as budget-exceeded (deterministic: the same run stops at the same step)")
+	fs.DurationVar(&sf.maxWall, "max-wall", defaultMaxWall,
+		"budget of wall time per run: a run past it ends as budget-exceeded (NOT deterministic: depends on the machine; tapes never expect it)")
+	sf.artifacts.register(fs)
 }
 
 // finish applies -workload and checks the values, after parsing.
@@ -60,6 +75,9 @@ func (sf *scenarioFlags) finish(fs *flag.FlagSet) error {
 	fs.Visit(func(fl *flag.Flag) { sf.set[fl.Name] = true })
 	if err := selectCanary(sf.canary, sf.set["canary"]); err != nil {
 		return err
+	}
+	if sf.maxSteps == 0 || sf.maxWall <= 0 {
+		return errors.New("-max-steps and -max-wall must be positive")
 	}
 	if sf.workload == sim.WorkloadSynthetic {
 		return sf.finishSynthetic()
@@ -101,7 +119,26 @@ func (sf *scenarioFlags) options(seed uint64) sim.Options {
 	case sf.workload == sim.WorkloadSynthetic:
 		sf.syntheticOptions(&opts)
 	}
+	sf.budget(&opts)
 	return opts
+}
+
+// budget applies the step budget (unless opts has one: a tape's), the wall-time budget from
+// now, and where porcupine's pages go.
+func (sf *scenarioFlags) budget(opts *sim.Options) {
+	if opts.StepBudget == 0 || sf.set["max-steps"] {
+		opts.StepBudget = sf.maxSteps
+	}
+	deadline := time.Now().Add(sf.maxWall)
+	opts.Abort = func() bool { return time.Now().After(deadline) }
+	if sf.artifacts.created != "" {
+		opts.VisualizeDir = sf.artifacts.created
+		w := opts.Workload
+		if w == "" {
+			w = sim.WorkloadDefault
+		}
+		opts.VisualizeName = artifactStem(opts.Seed, w)
+	}
 }
 
 // args renders the non-default scenario flags, for reproduce lines.
@@ -124,7 +161,15 @@ func (sf *scenarioFlags) args() string {
 			fmt.Fprintf(&b, " -%s %d", fl.name, fl.v)
 		}
 	}
-	return b.String() + canaryArg()
+	return b.String() + sf.budgetArg() + canaryArg()
+}
+
+// budgetArg is -max-steps when it was given: a run's outcome can depend on it.
+func (sf *scenarioFlags) budgetArg() string {
+	if sf.set["max-steps"] {
+		return fmt.Sprintf(" -max-steps %d", sf.maxSteps)
+	}
+	return ""
 }
 
 // selectCanary selects the canary -canary names, when given.
@@ -133,7 +178,7 @@ func selectCanary(name string, given bool) error {
 		return nil
 	}
 	if !canary.Enabled {
-		return errors.New("-canary needs a binary built with -tags canary (go build -tags canary ./cmd/msgr-sim)")
+		return errors.New("-canary needs a binary built with -tags canary (go run -tags canary ./cmd/msgr-sim ...)")
 	}
 	k, err := canary.Parse(name)
 	if err != nil {
@@ -222,19 +267,30 @@ func (src *source) finish(fs *flag.FlagSet) error {
 // load returns the run as a tape: read from the file, or recorded from the seed's run.
 func (src *source) load() (sim.Tape, string, error) {
 	if src.tape != "" {
-		f, err := os.Open(src.tape)
+		f, err := openTape(src.tape)
 		if err != nil {
 			return sim.Tape{}, "", err
 		}
 		defer f.Close()
 		t, err := sim.ReadTape(f)
 		if err != nil {
-			return sim.Tape{}, "", fmt.Errorf("%s: %w", src.tape, err)
+			return sim.Tape{}, "", usageErrorf("%s: %w", src.tape, err)
 		}
-		return t, "-tape " + src.tape + canaryArg(), nil
+		if src.set["max-steps"] {
+			t.StepBudget = src.maxSteps
+		}
+		return t, "-tape " + src.tape + src.budgetArg() + canaryArg(), nil
 	}
 	t, _ := sim.TapeOf(src.options(src.seed))
 	return t, fmt.Sprintf("-seed %d%s", src.seed, src.args()), nil
+}
+
+// tapeOptions are the options that replay t under the command's budgets: the tape's step
+// budget (or -max-steps, or the default), the wall-time budget, the artifacts directory.
+func (src *source) tapeOptions(t sim.Tape) sim.Options {
+	opts := t.Options()
+	src.budget(&opts)
+	return opts
 }
 
 // parseFlags parses args with fs, printing usage for -h; extra arguments are an error.
@@ -256,9 +312,8 @@ func parseFlags(fs *flag.FlagSet, usage string, args []string, stdout io.Writer)
 
 // usageError reports a bad command line: one line on stderr, exit status 2 (0 for -h).
 func usageError(cmd string, err error, stderr io.Writer) int {
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
+	if !errors.Is(err, flag.ErrHelp) {
+		err = &exitError{exitUsage, err}
 	}
-	fmt.Fprintf(stderr, "msgr-sim %s: %v\n", cmd, err)
-	return 2
+	return fail(cmd, err, stderr)
 }

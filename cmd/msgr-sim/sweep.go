@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"os/signal"
 	"runtime"
 	"slices"
 	"strconv"
@@ -28,7 +31,10 @@ type sweepFlags struct {
 	json     bool
 	determ   bool
 	coverage bool
-	list     []uint64 // the seeds this invocation runs
+	failFast bool
+	maxFail  int
+	list     []uint64  // the seeds this invocation runs
+	span     [2]uint64 // the first and last seed of the whole sweep (all shards)
 }
 
 func parseSweep(args []string, stdout io.Writer) (*sweepFlags, error) {
@@ -43,6 +49,8 @@ func parseSweep(args []string, stdout io.Writer) (*sweepFlags, error) {
 	fs.BoolVar(&f.json, "json", false, "print a JSON summary as the last line")
 	fs.BoolVar(&f.coverage, "coverage", false, "print the protocol coverage table of the whole sweep")
 	fs.BoolVar(&f.determ, "check-determinism", false, "run every seed twice and count seeds whose traces differ")
+	fs.BoolVar(&f.failFast, "fail-fast", false, "stop at the first failing seed (-max-failures 1)")
+	fs.IntVar(&f.maxFail, "max-failures", 0, "stop once this many seeds failed (0: run every seed); seeds running then are abandoned")
 	if err := parseFlags(fs, "Usage: msgr-sim sweep -seeds A-B | -count N [-start S] [flags]", args, stdout); err != nil {
 		return nil, err
 	}
@@ -60,6 +68,13 @@ func parseSweep(args []string, stdout io.Writer) (*sweepFlags, error) {
 	if f.parallel < 1 || f.parallel > 1024 {
 		return nil, errors.New("-parallel must be in [1,1024]")
 	}
+	if f.maxFail < 0 {
+		return nil, errors.New("-max-failures must be at least 0")
+	}
+	if f.failFast {
+		f.maxFail = 1
+	}
+	f.span = [2]uint64{all[0], all[len(all)-1]}
 	return f, nil
 }
 
@@ -132,6 +147,20 @@ type sweepSummary struct {
 	Coverage     sweepCoverage       `json:"coverage"`
 	Scenario     string              `json:"scenario"` // the scenario flags: shards must agree
 	Determinism  bool                `json:"determinism_checked"`
+	// What was swept: every seed from SeedRange[0] to SeedRange[1], or every n-th of them
+	// from the i-th for Shard "i/n"; and by which build (shards must agree).
+	SeedRange [2]uint64 `json:"seed_range"`
+	Shard     string    `json:"shard,omitempty"`
+	Build     jsonBuild `json:"build"`
+	// A sweep that did not run all its seeds says why: interrupted (SIGINT) or stopped
+	// (-fail-fast, -max-failures).
+	Interrupted bool   `json:"interrupted,omitempty"`
+	Stopped     string `json:"stopped,omitempty"`
+	Planned     int    `json:"planned"` // the seeds it was to run
+	// Tapes are the tapes written of the first seed of each signature; Artifacts the
+	// directory they (and porcupine's pages) are in.
+	Tapes     map[string]string `json:"tapes,omitempty"`
+	Artifacts string            `json:"artifacts,omitempty"`
 }
 
 // sweepCoverage is what the sweep exercised.
@@ -145,6 +174,7 @@ type sweepCoverage struct {
 
 func newSummary(scenario string) *sweepSummary {
 	return &sweepSummary{FailingSeeds: []uint64{}, Signatures: map[string][]uint64{}, Scenario: scenario,
+		Build: thisBuild(), Tapes: map[string]string{},
 		Coverage: sweepCoverage{FaultsFired: map[string]int{}, SeedsWithFault: map[string]int{},
 			Phases: map[string]int{}, Invariants: map[string]int{}, Protocol: sim.NewCoverage()}}
 }
@@ -214,73 +244,127 @@ func sweepCmd(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usageError("sweep", err, stderr)
 	}
-	sum := runSweep(f, stdout)
-	printSweep(stdout, sum, f.args())
+	f.resolve("")
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	sum := runSweep(ctx, f, stderr)
+	stop() // a second Ctrl-C kills at once
+	if !sum.Interrupted {
+		if err := f.writeTapes(sum); err != nil {
+			return fail("sweep", err, stderr)
+		}
+	}
+	human := stdout
+	if f.json {
+		human = stderr // stdout carries the JSON line only
+	}
+	printSweep(human, sum, f.args())
 	if f.coverage {
-		fmt.Fprint(stdout, sum.Coverage.Protocol.Table())
+		fmt.Fprint(human, sum.Coverage.Protocol.Table())
 	}
 	if f.json {
 		b, _ := json.Marshal(sum)
 		fmt.Fprintln(stdout, string(b))
 	}
-	if sum.Failed > 0 {
-		return 1
+	switch {
+	case sum.Interrupted:
+		return exitInterrupted
+	case sum.Failed > 0:
+		return exitViolation
 	}
-	return 0
+	return exitPass
+}
+
+// writeTapes records the first seed of each signature again and writes its tape as an
+// artifact: the tape replays the failure without the scenario flags.
+func (f *sweepFlags) writeTapes(sum *sweepSummary) error {
+	for sig, seeds := range sum.Signatures { //lint:ordered (each written independently)
+		if sig == nondeterminism {
+			continue
+		}
+		t, _ := sim.TapeOf(f.options(seeds[0]))
+		path, err := f.artifacts.writeTape(t)
+		if err != nil {
+			return err
+		}
+		sum.Tapes[sig] = path
+		sum.Artifacts = f.artifacts.created
+	}
+	return nil
 }
 
 // runSweep runs f.list on f.parallel goroutines, each run single-threaded and deterministic,
-// reporting progress on out.
-func runSweep(f *sweepFlags, out io.Writer) *sweepSummary {
+// showing progress on a terminal (term). It stops early when ctx is done (SIGINT) or
+// -max-failures seeds failed: the runs then in flight are abandoned, not counted.
+func runSweep(ctx context.Context, f *sweepFlags, term io.Writer) *sweepSummary {
 	sum := newSummary(strings.TrimSpace(f.args()))
-	sum.Determinism = f.determ
+	sum.Determinism, sum.SeedRange, sum.Shard, sum.Planned = f.determ, f.span, f.shard, len(f.list)
 	var mu sync.Mutex
 	var next, done, failed atomic.Int64
+	var halt atomic.Bool
+	go func() {
+		<-ctx.Done()
+		halt.Store(true)
+	}()
 	start := time.Now()
 	var wg sync.WaitGroup
 	for range min(f.parallel, len(f.list)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
+			for !halt.Load() {
 				i := int(next.Add(1)) - 1
 				if i >= len(f.list) {
 					return
 				}
-				var r sim.Result
-				if f.determ {
-					var div *sim.Divergence
-					if r, div = sim.CheckDeterminism(f.options(f.list[i])); div != nil {
-						r.Pass = false
-						r.Violations = append(r.Violations, sim.Violation{Name: nondeterminism, Detail: div.String()})
-					}
-				} else {
-					r = sim.Run(f.options(f.list[i]))
-				}
-				if !r.Pass {
-					failed.Add(1)
+				r := f.runSeed(f.list[i], &halt)
+				if halt.Load() && r.Exceeded == sim.BudgetAborted {
+					return // abandoned: interrupted or stopped
 				}
 				mu.Lock()
 				sum.add(r)
+				if !r.Pass && f.maxFail > 0 && sum.Failed >= f.maxFail && !halt.Load() {
+					sum.Stopped = fmt.Sprintf("-max-failures %d reached", f.maxFail)
+					halt.Store(true)
+				}
 				mu.Unlock()
+				if !r.Pass {
+					failed.Add(1)
+				}
 				done.Add(1)
 			}
 		}()
 	}
-	stop := make(chan struct{})
+	stopProgress := make(chan struct{})
 	progressDone := make(chan struct{})
 	go func() {
 		defer close(progressDone)
-		progress(out, len(f.list), &done, &failed, start, stop)
+		progress(term, len(f.list), &done, &failed, start, stopProgress)
 	}()
 	wg.Wait()
-	close(stop)
+	close(stopProgress)
 	<-progressDone
+	sum.Interrupted = ctx.Err() != nil
 	sum.sortSeeds()
 	wall := time.Since(start)
 	sum.WallMs = float64(wall) / 1e6
 	sum.SeedsPerSec = float64(sum.Seeds) / wall.Seconds()
 	return sum
+}
+
+// runSeed runs one seed of the sweep; halt abandons it.
+func (f *sweepFlags) runSeed(seed uint64, halt *atomic.Bool) sim.Result {
+	opts := f.options(seed)
+	wall := opts.Abort
+	opts.Abort = func() bool { return halt.Load() || wall() }
+	if !f.determ {
+		return sim.Run(opts)
+	}
+	r, div := sim.CheckDeterminism(opts)
+	if div != nil {
+		r.Pass = false
+		r.Violations = append(r.Violations, sim.Violation{Name: nondeterminism, Detail: div.String()})
+	}
+	return r
 }
 
 // sortSeeds puts the seed lists in order (seeds finish in any order).
@@ -291,29 +375,24 @@ func (s *sweepSummary) sortSeeds() {
 	}
 }
 
-// progress shows a live bar on a terminal and a plain line every ~10% otherwise.
+// progress shows a live bar on out when it is a terminal, and nothing otherwise: stdout
+// carries results only, and a log is no place for a progress bar.
 func progress(out io.Writer, total int, done, failed *atomic.Int64, start time.Time, stop <-chan struct{}) {
-	tty := isTerminal(out)
+	if !isTerminal(out) {
+		<-stop
+		return
+	}
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
-	lastPlain := int64(0)
 	show := func(final bool) {
 		d, fl := done.Load(), failed.Load()
 		rate := float64(d) / max(time.Since(start).Seconds(), 1e-9)
-		if tty {
-			const width = 30
-			filled := int(float64(width) * float64(d) / float64(max(total, 1)))
-			fmt.Fprintf(out, "\r[%s%s] %d/%d seeds  %.1f seeds/s  %d failed ", strings.Repeat("=", filled),
-				strings.Repeat(" ", width-filled), d, total, rate, fl)
-			if final {
-				fmt.Fprintln(out)
-			}
-			return
-		}
-		step := max(int64(total)/10, 1)
-		if d-lastPlain >= step || (final && d != lastPlain) {
-			lastPlain = d
-			fmt.Fprintf(out, "swept %d/%d seeds, %.1f seeds/s, %d failed\n", d, total, rate, fl)
+		const width = 30
+		filled := min(width, int(float64(width)*float64(d)/float64(max(total, 1))))
+		fmt.Fprintf(out, "\r[%s%s] %d/%d seeds  %.1f seeds/s  %d failed ", strings.Repeat("=", filled),
+			strings.Repeat(" ", width-filled), d, total, rate, fl)
+		if final {
+			fmt.Fprintln(out)
 		}
 	}
 	for {
@@ -339,6 +418,12 @@ func isTerminal(w io.Writer) bool {
 func printSweep(w io.Writer, s *sweepSummary, flags string) {
 	fmt.Fprintf(w, "%d seeds: %d passed, %d failed  (%.1f seeds/s, wall %v)\n", s.Seeds, s.Passed, s.Failed,
 		s.SeedsPerSec, (time.Duration(s.WallMs * 1e6)).Round(time.Millisecond))
+	switch {
+	case s.Interrupted:
+		fmt.Fprintf(w, "INTERRUPTED: %d of %d seeds done (the runs in flight were abandoned)\n", s.Seeds, s.Planned)
+	case s.Stopped != "":
+		fmt.Fprintf(w, "stopped: %s, %d of %d seeds done\n", s.Stopped, s.Seeds, s.Planned)
+	}
 	if s.Determinism {
 		fmt.Fprintf(w, "determinism checked: every seed ran twice, %d gave different traces\n", len(s.Signatures[nondeterminism]))
 	}
@@ -355,8 +440,11 @@ func printSweep(w io.Writer, s *sweepSummary, flags string) {
 			more = fmt.Sprintf(" … (%d more)", len(seeds)-len(shown))
 		}
 		fmt.Fprintf(w, "  FAIL %-40s %4d seeds: %v%s\n", sig, len(seeds), shown, more)
-		fmt.Fprintf(w, "       replay: msgr-sim replay -seed %d%s\n", seeds[0], flags)
-		fmt.Fprintf(w, "       shrink: msgr-sim shrink -seed %d%s -o seed%d.tape\n", seeds[0], flags, seeds[0])
+		fmt.Fprintf(w, "       replay: %s replay -seed %d%s\n", program(), seeds[0], flags)
+		fmt.Fprintf(w, "       shrink: %s shrink -seed %d%s -o seed%d.tape\n", program(), seeds[0], flags, seeds[0])
+		if tape := s.Tapes[sig]; tape != "" {
+			fmt.Fprintf(w, "       tape:   %s\n", tape)
+		}
 	}
 	fmt.Fprint(w, "faults fired (injections / seeds):")
 	for i := range sim.NumFaults {
@@ -374,57 +462,156 @@ func printSweep(w io.Writer, s *sweepSummary, flags string) {
 			sum.States.Reached, sum.States.Total, sum.ReplyTags.Reached, sum.ReplyTags.Total, sum.FrameTags.Reached,
 			sum.FrameTags.Total, sum.Transitions.Reached, sum.Decisions.Reached, sum.Faults.Reached, sum.Faults.Total)
 	}
+	if s.Artifacts != "" {
+		fmt.Fprintf(w, "artifacts: %s\n", s.Artifacts)
+	}
 }
 
 func mergeCmd(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
-		fmt.Fprintln(stderr, "Usage: msgr-sim merge FILE... (files holding msgr-sim sweep -json output)")
-		if len(args) > 0 {
-			return 0
+	fs := flag.NewFlagSet("merge", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print only the merged JSON summary on stdout (the readable one on stderr)")
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stdout, "Usage: msgr-sim merge [-json] FILE... (files holding msgr-sim sweep -json output)")
 		}
-		return 2
+		return usageError("merge", err, stderr)
 	}
-	var total *sweepSummary
-	for _, name := range args {
+	if fs.NArg() == 0 {
+		return usageError("merge", errors.New("no files: want the -json output of every shard"), stderr)
+	}
+	var shards []*sweepSummary
+	for _, name := range fs.Args() {
 		s, err := readSummary(name)
 		if err != nil {
-			fmt.Fprintf(stderr, "msgr-sim merge: %v\n", err)
-			return 2
+			return fail("merge", err, stderr)
 		}
-		if total == nil {
-			total = newSummary(s.Scenario)
-		} else if s.Scenario != total.Scenario {
-			fmt.Fprintf(stderr, "msgr-sim merge: %s swept scenario %q, the others %q\n", name, s.Scenario, total.Scenario)
-			return 2
-		}
+		shards = append(shards, s)
+	}
+	if err := consistent(fs.Args(), shards); err != nil {
+		return fail("merge", err, stderr)
+	}
+	total := newSummary(shards[0].Scenario)
+	total.Build, total.Determinism = shards[0].Build, shards[0].Determinism
+	total.SeedRange = shards[0].SeedRange
+	for _, s := range shards {
 		total.merge(s)
+		total.Planned += s.Planned
+		total.SeedRange[0] = min(total.SeedRange[0], s.SeedRange[0])
+		total.SeedRange[1] = max(total.SeedRange[1], s.SeedRange[1])
+		for sig, tape := range s.Tapes { //lint:ordered (the first shard's tape of a signature is kept)
+			if total.Tapes[sig] == "" {
+				total.Tapes[sig] = tape
+			}
+		}
 	}
 	flags := ""
 	if total.Scenario != "" {
 		flags = " " + total.Scenario
 	}
-	printSweep(stdout, total, flags)
+	human := stdout
+	if *asJSON {
+		human = stderr
+	}
+	printSweep(human, total, flags)
 	b, _ := json.Marshal(total)
 	fmt.Fprintln(stdout, string(b))
 	if total.Failed > 0 {
-		return 1
+		return exitViolation
 	}
-	return 0
+	return exitPass
+}
+
+// consistent checks that shards can be merged: complete sweeps of one scenario by one build,
+// no seed swept twice.
+func consistent(names []string, shards []*sweepSummary) error {
+	first := shards[0]
+	for i, s := range shards {
+		switch {
+		case s.Build.Go == "":
+			return usageErrorf("%s: the summary records no build (written by an older msgr-sim): sweep the shard again", names[i])
+		case s.Interrupted || s.Stopped != "":
+			return usageErrorf("%s: the shard did not finish (%d of %d seeds: interrupted or stopped early)", names[i], s.Seeds, s.Planned)
+		case s.Scenario != first.Scenario:
+			return usageErrorf("%s swept scenario %q, %s %q: shards must sweep one scenario (workload, faults, canary...)", names[i], s.Scenario, names[0], first.Scenario)
+		case s.Build.String() != first.Build.String() || s.Build.Canary != first.Build.Canary:
+			return usageErrorf("%s was swept by build %s, %s by build %s: shards must come from one build",
+				names[i], describeBuild(s.Build.String(), s.Build.Canary), names[0], describeBuild(first.Build.String(), first.Build.Canary))
+		case s.Determinism != first.Determinism:
+			return usageErrorf("%s and %s differ in -check-determinism", names[i], names[0])
+		}
+		for j := range i {
+			if err := overlap(names[j], shards[j], names[i], s); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// overlap reports two shards that swept a seed in common.
+func overlap(na string, a *sweepSummary, nb string, b *sweepSummary) error {
+	if a.SeedRange == b.SeedRange && a.Shard == b.Shard {
+		return usageErrorf("%s and %s are the same shard (seeds %d-%d%s) twice", na, nb, a.SeedRange[0], a.SeedRange[1], shardSuffix(a.Shard))
+	}
+	ia, na_ := shardParts(a.Shard)
+	ib, nb_ := shardParts(b.Shard)
+	lo, hi := max(a.SeedRange[0], b.SeedRange[0]), min(a.SeedRange[1], b.SeedRange[1])
+	if lo > hi {
+		return nil
+	}
+	// Walk a's seeds within the common range (every na_-th from the ia-th of its range)
+	// and look each up in b's.
+	first := a.SeedRange[0] + uint64(ia)
+	if first < lo {
+		first += (lo - first + uint64(na_) - 1) / uint64(na_) * uint64(na_)
+	}
+	for s := first; s <= hi && s >= first; s += uint64(na_) {
+		if (s-b.SeedRange[0])%uint64(nb_) == uint64(ib) {
+			return usageErrorf("%s (seeds %d-%d%s) and %s (seeds %d-%d%s) both swept seed %d: overlapping shards",
+				na, a.SeedRange[0], a.SeedRange[1], shardSuffix(a.Shard), nb, b.SeedRange[0], b.SeedRange[1], shardSuffix(b.Shard), s)
+		}
+	}
+	return nil
+}
+
+// shardParts reads "i/n" ("": 0/1); readSummary checked it.
+func shardParts(spec string) (int, int) {
+	if spec == "" {
+		return 0, 1
+	}
+	a, b, _ := strings.Cut(spec, "/")
+	i, _ := strconv.Atoi(a)
+	n, _ := strconv.Atoi(b)
+	return i, n
+}
+
+func shardSuffix(spec string) string {
+	if spec == "" {
+		return ""
+	}
+	return ", shard " + spec
 }
 
 // readSummary reads the last JSON line of a sweep's output.
 func readSummary(name string) (*sweepSummary, error) {
 	data, err := os.ReadFile(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, usageErrorf("%s: no such file", name)
+	}
 	if err != nil {
-		return nil, err
+		return nil, ioError(err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
 	s := &sweepSummary{}
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), s); err != nil || s.Signatures == nil {
-		return nil, fmt.Errorf("%s: the last line is not a sweep summary", name)
+		return nil, usageErrorf("%s: the last line is not a sweep summary", name)
 	}
 	if s.Seeds != s.Passed+s.Failed || len(s.FailingSeeds) != s.Failed {
-		return nil, fmt.Errorf("%s: inconsistent summary (%d seeds, %d passed, %d failed)", name, s.Seeds, s.Passed, s.Failed)
+		return nil, usageErrorf("%s: inconsistent summary (%d seeds, %d passed, %d failed)", name, s.Seeds, s.Passed, s.Failed)
+	}
+	if _, err := shardOf([]uint64{0}, s.Shard); err != nil || s.SeedRange[1] < s.SeedRange[0] {
+		return nil, usageErrorf("%s: bad seed range %v or shard %q", name, s.SeedRange, s.Shard)
 	}
 	fill := func(m *map[string]int) {
 		if *m == nil {

@@ -56,35 +56,36 @@ func timelineCmd(args []string, stdout, stderr io.Writer) int {
 	if *out == "" {
 		return usageError("timeline", errors.New("-o FILE is required"), stderr)
 	}
+	if err := checkWritable(*out); err != nil {
+		return fail("timeline", err, stderr)
+	}
+	src.resolve(*out)
 	tape, from, err := src.load()
 	if err != nil {
-		fmt.Fprintf(stderr, "msgr-sim timeline: %v\n", err)
-		return 2
+		return fail("timeline", err, stderr)
 	}
-	opts := tape.Options()
+	opts := src.tapeOptions(tape)
 	opts.KeepTrace = true
 	r := sim.Run(opts)
 	links, err := modelLinks(r, *out)
 	if err != nil {
-		fmt.Fprintf(stderr, "msgr-sim timeline: %v\n", err)
-		return 1
+		return fail("timeline", ioError(err), stderr)
 	}
 	f, err := os.Create(*out)
 	if err == nil {
-		err = writeTimeline(f, r, "msgr-sim replay "+from, links)
+		err = writeTimeline(f, r, program()+" replay "+from, links)
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "msgr-sim timeline: %v\n", err)
-		return 1
+		return fail("timeline", ioError(err), stderr)
 	}
 	fmt.Fprintf(stdout, "%v\nwrote %s (%d marks on %d lanes)\n", r, *out, len(r.Marks), len(lanesOf(r.Marks)))
 	if !r.Pass {
-		return 1
+		return exitViolation
 	}
-	return 0
+	return exitPass
 }
 
 // writeTimeline renders r as a self-contained HTML page (no network fetches).
@@ -129,13 +130,16 @@ func lanesOf(marks []sim.Mark) []string {
 	return lanes
 }
 
-// modelLinks describes the run's porcupine checks; the visualization of a failed one is copied
-// next to the page (PAGE-fifo.html, PAGE-kv.html) so the page links to it with a relative path.
+// modelLinks describes the run's porcupine checks; the visualization of a failed one is linked
+// with a relative path: where it is when it was written beside the page (the default
+// artifacts directory), else copied next to the page (PAGE-fifo.html, PAGE-kv.html).
 func modelLinks(r sim.Result, page string) ([]modelLink, error) {
 	var links []modelLink
 	for _, m := range r.Models {
 		l := modelLink{Text: m.String()}
-		if m.Visualization != "" {
+		if m.Visualization != "" && filepath.Dir(m.Visualization) == filepath.Dir(page) {
+			l.Href = filepath.Base(m.Visualization) // written beside the page already (-artifacts)
+		} else if m.Visualization != "" {
 			data, err := os.ReadFile(m.Visualization)
 			if err != nil {
 				return nil, fmt.Errorf("porcupine visualization: %w", err)
