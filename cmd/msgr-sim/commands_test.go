@@ -25,7 +25,7 @@ func lastSweep(t *testing.T, out string) sweepSummary {
 }
 
 func TestSweepPassingSeeds(t *testing.T) {
-	code, out, _ := run(t, "sweep", "-seeds", "1-12", "-workload", "small", "-parallel", "3", "-json")
+	code, out, human := run(t, "sweep", "-seeds", "1-12", "-workload", "small", "-parallel", "3", "-json")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
@@ -40,8 +40,10 @@ func TestSweepPassingSeeds(t *testing.T) {
 	if fired == 0 || s.Coverage.Phases[sim.PhaseDone] != 12 {
 		t.Fatalf("coverage %+v", s.Coverage)
 	}
-	if !strings.Contains(out, "swept 12/12 seeds") || !strings.Contains(out, "12 seeds: 12 passed, 0 failed") {
-		t.Fatalf("no progress or summary lines:\n%s", out)
+	// stdout is the JSON line alone; the readable summary goes to stderr, with no progress
+	// lines (stderr is not a terminal).
+	if strings.Count(out, "\n") != 1 || !strings.Contains(human, "12 seeds: 12 passed, 0 failed") || strings.Contains(human, "seeds/s  ") {
+		t.Fatalf("stdout:\n%s\nstderr:\n%s", out, human)
 	}
 }
 
@@ -165,14 +167,14 @@ func checkRendered(t *testing.T, page string, want int) {
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 func TestSweepChecksDeterminism(t *testing.T) {
-	code, out, _ := run(t, "sweep", "-seeds", "20-23", "-workload", "small", "-check-determinism", "-json")
+	code, out, human := run(t, "sweep", "-seeds", "20-23", "-workload", "small", "-check-determinism", "-json")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
 	if s := lastSweep(t, out); !s.Determinism || s.Passed != 4 {
 		t.Fatalf("summary %+v", s)
 	}
-	if !strings.Contains(out, "determinism checked: every seed ran twice, 0 gave different traces") {
+	if !strings.Contains(human, "determinism checked: every seed ran twice, 0 gave different traces") {
 		t.Fatalf("no determinism line:\n%s", out)
 	}
 }

@@ -28,7 +28,7 @@ func lastJSON(t *testing.T, out string) jsonResult {
 }
 
 func TestRunJSON(t *testing.T) {
-	code, out, _ := run(t, "run", "-seed", "42", "-faults", "none", "-json")
+	code, out, human := run(t, "run", "-seed", "42", "-faults", "none", "-json")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
@@ -39,19 +39,19 @@ func TestRunJSON(t *testing.T) {
 	if j.VirtualMs <= 0 || j.Violations == nil || j.PhaseReached != "done" || len(j.Faults) != 0 {
 		t.Fatalf("unexpected summary %+v", j)
 	}
-	if !strings.Contains(out, "reproduce: msgr-sim run -seed 42 -faults none\n") {
-		t.Fatalf("no reproduce line:\n%s", out)
+	if strings.Count(out, "\n") != 1 || !strings.Contains(human, "reproduce: msgr-sim run -seed 42 -faults none\n") {
+		t.Fatalf("want the JSON line alone on stdout, the reproduce line on stderr:\n%s\n%s", out, human)
 	}
 }
 
 // The default injects the seed's swarm of faults, prints that choice first, and reports what
 // fired; the reproduce line replays it exactly.
 func TestRunSwarmAndReproduce(t *testing.T) {
-	code, out, _ := run(t, "run", "-seed", "9", "-workload", "small", "-messages", "30", "-json")
+	code, out, human := run(t, "run", "-seed", "9", "-workload", "small", "-messages", "30", "-json")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
-	if !strings.HasPrefix(out, "seed 9  workload 2 osds, 1 clients, 30 messages per stream  faults ") {
+	if !strings.HasPrefix(human, "seed 9  workload 2 osds, 1 clients, 30 messages per stream  faults ") {
 		t.Fatalf("configuration not printed first:\n%s", out)
 	}
 	j := lastJSON(t, out)
@@ -59,7 +59,7 @@ func TestRunSwarmAndReproduce(t *testing.T) {
 		t.Fatalf("no faults chosen or reported: %+v", j)
 	}
 	want := "reproduce: msgr-sim run -seed 9 -workload small -messages 30\n"
-	if !strings.Contains(out, want) {
+	if !strings.Contains(human, want) {
 		t.Fatalf("reproduce line missing %q:\n%s", want, out)
 	}
 	_, again, _ := run(t, "run", "-seed", "9", "-workload", "small", "-messages", "30", "-json")
@@ -76,15 +76,15 @@ func TestCheckDeterminismFlag(t *testing.T) {
 }
 
 func TestRunWithoutSeedPrintsItFirst(t *testing.T) {
-	code, out, _ := run(t, "run", "-messages", "3", "-json")
+	code, out, human := run(t, "run", "-messages", "3", "-json")
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	if !strings.HasPrefix(out, "seed ") {
-		t.Fatalf("output does not start with the seed:\n%s", out)
+	if !strings.HasPrefix(human, "seed ") {
+		t.Fatalf("output does not start with the seed:\n%s", human)
 	}
 	j := lastJSON(t, out)
-	if !strings.HasPrefix(out, "seed "+jsonNum(j.Seed)+"\n") {
+	if !strings.HasPrefix(human, "seed "+jsonNum(j.Seed)+"\n") {
 		t.Fatalf("printed seed differs from the JSON seed %d:\n%s", j.Seed, out)
 	}
 }
@@ -138,7 +138,7 @@ func TestBinaryDeterministic(t *testing.T) {
 // The cluster workload: its KV history is checked with the porcupine model, and the run
 // reports its protocol coverage in JSON and, with -coverage, as a table.
 func TestRunClusterWithCoverage(t *testing.T) {
-	code, out, _ := run(t, "run", "-seed", "5", "-workload", "cluster", "-messages", "20", "-coverage", "-json")
+	code, out, human := run(t, "run", "-seed", "5", "-workload", "cluster", "-messages", "20", "-coverage", "-json")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
@@ -164,8 +164,8 @@ func TestRunClusterWithCoverage(t *testing.T) {
 	}
 	for _, want := range []string{"workload cluster: 1 mon, 3 osds, 2 clients × 20 operations", "coverage over 1 run(s):",
 		"model kv:", "reproduce: msgr-sim run -seed 5 -workload cluster -messages 20\n"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q:\n%s", want, out)
+		if !strings.Contains(human, want) {
+			t.Errorf("output lacks %q:\n%s", want, human)
 		}
 	}
 }

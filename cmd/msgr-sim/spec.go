@@ -129,8 +129,10 @@ func (sf *scenarioFlags) budget(opts *sim.Options) {
 	if opts.StepBudget == 0 || sf.set["max-steps"] {
 		opts.StepBudget = sf.maxSteps
 	}
-	deadline := time.Now().Add(sf.maxWall)
-	opts.Abort = func() bool { return time.Now().After(deadline) }
+	if sf.maxWall > 0 {
+		deadline := time.Now().Add(sf.maxWall)
+		opts.Abort = func() bool { return time.Now().After(deadline) }
+	}
 	if sf.artifacts.created != "" {
 		opts.VisualizeDir = sf.artifacts.created
 		w := opts.Workload
