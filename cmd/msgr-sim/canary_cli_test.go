@@ -63,12 +63,13 @@ func TestCanaryLoop(t *testing.T) {
 		t.Fatalf("the sweep did not catch the canary as lossless-loss: %+v", s.Signatures)
 	}
 	seed := strconv.FormatUint(seeds[0], 10)
-	line := "replay: msgr-sim replay -seed " + seed + " -faults reset,latency -canary norequeue"
+	line := "replay: go run -tags canary ./cmd/msgr-sim replay -seed " + seed + " -faults reset,latency -canary norequeue"
 	if !strings.Contains(sweep, line+"\n") {
 		t.Fatalf("no replay command for seed %s:\n%s", seed, sweep)
 	}
-
-	replay := sh(1, strings.Fields(line)[2:]...)
+	// The line, run exactly as printed (from the module's root, as go run needs), reproduces
+	// the failure: the build it names is the one that has the canary.
+	replay := runPrinted(t, strings.TrimPrefix(line, "replay: "), 1)
 	if !regexp.MustCompile(`VIOLATION lossless-loss at .*\n  invariant lossless-loss: every message sent on a lossless session`).MatchString(replay) {
 		t.Fatalf("replay did not stop at the violation with its explanation:\n%s", tail(replay))
 	}
@@ -80,7 +81,7 @@ func TestCanaryLoop(t *testing.T) {
 		out := filepath.Join(dir, "canary"+strconv.Itoa(i)+".tape")
 		shrink := sh(0, "shrink", "-seed", strconv.FormatUint(sd, 10), "-faults", "reset,latency", "-canary", "norequeue",
 			"-target", "lossless-loss", "-o", out, "-q", "-max-runs", "3000", "-timeout", "8s")
-		if !strings.Contains(shrink, "replay it: msgr-sim replay -tape "+out+" -canary norequeue\n") {
+		if !strings.Contains(shrink, "replay it: go run -tags canary ./cmd/msgr-sim replay -tape "+out+" -canary norequeue\n") {
 			t.Fatalf("no replay command for the tape:\n%s", shrink)
 		}
 		m := regexp.MustCompile(`after:  (\d+) decisions`).FindStringSubmatch(shrink)
@@ -98,11 +99,32 @@ func TestCanaryLoop(t *testing.T) {
 	if !strings.Contains(again, "VIOLATION lossless-loss") {
 		t.Fatalf("the shrunk tape does not reproduce the violation:\n%s", tail(again))
 	}
+	// On the wrong build (a normal one, or the canary build without the canary) the tape
+	// passes: replay exits 1 and says which build made the tape and how to reproduce it.
+	normal := filepath.Join(dir, "msgr-sim")
+	if out, err := exec.Command("go", "build", "-o", normal, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	for _, b := range []string{normal, bin} {
+		cmd := exec.Command(b, "replay", "-tape", tape)
+		cmd.Env = append(os.Environ(), env...)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		ee, ok := err.(*exec.ExitError)
+		msg := stderr.String()
+		if !ok || ee.ExitCode() != 1 || !strings.Contains(msg, "the tape expected lossless-loss, this replay did not produce it (the run passed)") ||
+			!regexp.MustCompile(`tape made by: version=\S+ commit=\S+ tags=canary go=\S+, canary norequeue\n`).MatchString(msg) ||
+			!strings.Contains(msg, ", no canary\n") ||
+			!strings.Contains(msg, "the tape needs canary norequeue: go run -tags canary ./cmd/msgr-sim replay -tape "+tape+" -canary norequeue") {
+			t.Fatalf("%s replay of the canary tape: %v\n%s", filepath.Base(b), err, msg)
+		}
+	}
 
 	page := filepath.Join(dir, "canary.html")
 	sh(1, "timeline", "-tape", tape, "-canary", "norequeue", "-o", page)
 	if html, err := os.ReadFile(page); err != nil || !strings.Contains(string(html), `"name":"lossless-loss"`) ||
-		!strings.Contains(string(html), "msgr-sim replay -tape "+tape+" -canary norequeue") {
+		!strings.Contains(string(html), "go run -tags canary ./cmd/msgr-sim replay -tape "+tape+" -canary norequeue") {
 		t.Fatalf("the timeline does not carry the violation and its reproduce line (%v)", err)
 	}
 	checkRendered(t, page, -1)
@@ -140,6 +162,27 @@ func TestCanaryLoop(t *testing.T) {
 	}
 }
 
+// runPrinted runs a command line msgr-sim printed, split at spaces, from the module's root
+// with MSGRSIM_CANARY emptied (the line must say everything), and returns its output.
+func runPrinted(t *testing.T, line string, want int) string {
+	t.Helper()
+	f := strings.Fields(line)
+	cmd := exec.Command(f[0], f[1:]...)
+	cmd.Dir = filepath.Join("..", "..")
+	cmd.Env = append(os.Environ(), canary.EnvVar+"=")
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("%s: %v", line, err)
+	}
+	if code != want {
+		t.Fatalf("%s: exit %d, want %d\n%s", line, code, want, tail(string(out)))
+	}
+	return string(out)
+}
+
 func tail(s string) string {
 	lines := strings.Split(s, "\n")
 	return strings.Join(lines[max(0, len(lines)-15):], "\n")
@@ -164,7 +207,7 @@ func TestCanaryFlag(t *testing.T) {
 	}
 	code, out, _ := run(t, args...)
 	if code != 1 || !strings.Contains(out, "lossy-ack") ||
-		!strings.Contains(out, "reproduce: msgr-sim run -seed 3 -workload small -canary lossyack\n") {
+		!strings.Contains(out, "reproduce: go run -tags canary ./cmd/msgr-sim run -seed 3 -workload small -canary lossyack\n") {
 		t.Fatalf("-canary lossyack: exit %d\n%s", code, out)
 	}
 }
