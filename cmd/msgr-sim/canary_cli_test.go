@@ -49,9 +49,21 @@ func TestCanaryLoop(t *testing.T) {
 	}
 
 	env = []string{canary.EnvVar + "=norequeue"}
-	sweep := sh(1, "sweep", "-count", "30", "-faults", "reset,latency", "-json")
+	art := filepath.Join(dir, "artifacts")
+	sweep := sh(1, "sweep", "-count", "30", "-faults", "reset,latency", "-json", "-artifacts", art)
 	env = []string{canary.EnvVar + "="}
 	s := lastSweep(t, sweep)
+	// Its artifacts are where it was told, named after seed, workload and build (the canary
+	// included): porcupine's pages of failed FIFO checks, a tape per signature.
+	pages, _ := filepath.Glob(filepath.Join(art, "seed*-default-*-canary-norequeue-fifo.html"))
+	if len(pages) == 0 || s.Artifacts != art || len(s.Tapes) != len(s.Signatures) {
+		t.Fatalf("artifacts in %s: pages %v, tapes %v", art, pages, s.Tapes)
+	}
+	for _, tape := range s.Tapes { //lint:ordered (each checked)
+		if !regexp.MustCompile(`/seed\d+-default-[a-z0-9-]+-canary-norequeue\.tape$`).MatchString(tape) {
+			t.Fatalf("tape name %s", tape)
+		}
+	}
 	var seeds []uint64
 	for sig, ss := range s.Signatures { //lint:ordered (the seeds are sorted below)
 		if slices.Contains(strings.Split(sig, "+"), "lossless-loss") {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,14 +22,19 @@ var (
 	binOnce sync.Once
 	binPath string
 	binErr  error
-	binDir  string
 )
 
+// TestMain points the OS temp dir (TMPDIR, inherited by the processes the tests start) at a
+// directory of its own, removed at the end: what msgr-sim writes by default (artifacts of
+// failing runs) never lands in /tmp.
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
+	tmp, err := os.MkdirTemp("", "msgr-sim-tests-")
+	if err != nil {
+		panic(err)
 	}
+	os.Setenv("TMPDIR", tmp)
+	code := m.Run()
+	os.RemoveAll(tmp)
 	os.Exit(code)
 }
 
@@ -40,11 +46,7 @@ func simBinary(t *testing.T) string {
 		t.Skip("builds the binary")
 	}
 	binOnce.Do(func() {
-		binDir, binErr = os.MkdirTemp("", "msgr-sim-test-")
-		if binErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "msgr-sim")
+		binPath = filepath.Join(os.TempDir(), "msgr-sim") // TestMain's directory
 		var out []byte
 		if out, binErr = exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); binErr != nil {
 			binErr = errors.New(binErr.Error() + "\n" + string(out))
@@ -344,5 +346,31 @@ func TestMergeRefusesInconsistentShards(t *testing.T) {
 		if code != 2 || out != "" || !strings.Contains(errOut, c.msg) {
 			t.Errorf("merge %v: exit %d, stderr %q, want exit 2 and %q", c.files, code, errOut, c.msg)
 		}
+	}
+}
+
+// Without -artifacts, a failing run's files go to a new directory under the OS temp dir,
+// named in the output; the tape and porcupine's page carry seed, workload and build.
+func TestDefaultArtifacts(t *testing.T) {
+	code, out, _ := run(t, "run", "-seed", "3", "-workload", "small", "-max-steps", "200")
+	m := regexp.MustCompile(`\ntape: (\S+)\n`).FindStringSubmatch(out)
+	if code != 1 || m == nil {
+		t.Fatalf("exit %d, no tape line:\n%s", code, out)
+	}
+	dir := filepath.Dir(m[1])
+	if filepath.Dir(dir) != filepath.Clean(os.TempDir()) || !strings.HasPrefix(filepath.Base(dir), "msgr-sim-") ||
+		filepath.Base(m[1]) != "seed3-default-"+buildID()+".tape" {
+		t.Fatalf("tape %s: want seed3-default-%s.tape in a new directory under %s", m[1], buildID(), os.TempDir())
+	}
+	if _, err := os.Stat(m[1]); err != nil {
+		t.Fatal(err)
+	}
+	// A passing run makes nothing.
+	before, _ := os.ReadDir(os.TempDir())
+	if code, _, _ := run(t, "run", "-seed", "3", "-workload", "small"); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if after, _ := os.ReadDir(os.TempDir()); len(after) != len(before) {
+		t.Fatalf("a passing run left %d entries in the temp dir", len(after)-len(before))
 	}
 }
