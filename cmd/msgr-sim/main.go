@@ -9,17 +9,24 @@
 //	msgr-sim replay   -seed N [scenario flags] | -tape FILE [-v] [-full]
 //	msgr-sim shrink   -seed N [scenario flags] | -tape FILE -o OUT [-target NAME] [-max-runs N] [-timeout D]
 //	msgr-sim timeline -seed N [scenario flags] | -tape FILE -o run.html
-//	msgr-sim merge    FILE...
+//	msgr-sim merge    [-json] FILE...
+//	msgr-sim version  [-json]
 //
 // Scenario flags: -faults none|swarm|all|name,… -workload small|default|cluster|large -osds N
 // -clients N -messages N (cluster and large run the Ceph-shaped cluster: -messages is the
 // operations per client). run -coverage prints the protocol coverage table.
 //
+// Budgets of every run: -max-steps N (deterministic) and -max-wall D (not); a run past one
+// ends as budget-exceeded. -artifacts DIR is where porcupine's pages and the tapes of failing
+// runs go (default: beside -o, else a new directory under the OS temp dir).
+//
 // A binary built with -tags canary also takes -canary NAME (or MSGRSIM_CANARY=NAME): it runs
 // with that deliberate bug (internal/canary lists them), and its reproduce lines carry the
-// flag. Without the tag, -canary is an error.
+// flag and start "go run -tags canary ./cmd/msgr-sim". Without the tag, -canary is an error.
 //
-// Exit status: 0 when the runs passed, 1 when an invariant was violated, 2 on a usage error.
+// With -json, stdout carries JSON lines only. Exit status, for every subcommand: 0 when the
+// runs passed, 1 when a violation was found or reproduced, 2 on a usage or input error, 3 on
+// an I/O error, 130 when SIGINT ended a sweep.
 package main
 
 import (
@@ -37,8 +44,11 @@ Usage:
   msgr-sim shrink [flags]     turn a failing seed or tape into the smallest tape that still fails
   msgr-sim timeline [flags]   draw a run as a self-contained HTML page
   msgr-sim merge FILE...      combine the JSON summaries of sweep shards
+  msgr-sim version            print the build: version, commit, tags, Go version
 
 Run "msgr-sim <command> -h" for a command's flags.
+Exit status: 0 pass, 1 a violation found or reproduced, 2 usage or input error,
+3 I/O error, 130 sweep interrupted.
 `
 
 func main() {
