@@ -75,8 +75,12 @@ func versionCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, string(b))
 		return exitPass
 	}
-	fmt.Fprintf(stdout, "msgr-sim %s\nmodule  %s\ncommit  %s\nmodified %v\ntags    %s\ngo      %s\n",
-		build.Version, build.Module, orUnknown(build.Commit), build.Modified, orNone(strings.Join(build.Tags, ",")), build.Go)
+	commit := orUnknown(build.Commit)
+	if build.Modified {
+		commit += " (modified work tree)"
+	}
+	fmt.Fprintf(stdout, "msgr-sim %s\nmodule  %s\ncommit  %s\ntags    %s\ngo      %s\n",
+		build.Version, build.Module, commit, orNone(strings.Join(build.Tags, ",")), build.Go)
 	if c := canaryName(); c != "" {
 		fmt.Fprintf(stdout, "canary  %s\n", c)
 	}
@@ -157,3 +161,6 @@ func writeTapeFile(path string, t sim.Tape) error {
 	}
 	return nil
 }
+
+// canaryEnabled reports whether this is a canary build.
+func canaryEnabled() bool { return canary.Enabled }

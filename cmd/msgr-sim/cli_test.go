@@ -374,3 +374,17 @@ func TestDefaultArtifacts(t *testing.T) {
 		t.Fatalf("a passing run left %d entries in the temp dir", len(after)-len(before))
 	}
 }
+
+// version says which build this is; -json is the record the summaries carry.
+func TestVersion(t *testing.T) {
+	code, out, _ := run(t, "version")
+	if code != 0 || !strings.Contains(out, "go      "+build.Go+"\n") || !strings.HasPrefix(out, "msgr-sim ") {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	_, out, _ = run(t, "version", "-json")
+	var b jsonBuild
+	if err := json.Unmarshal([]byte(out), &b); err != nil || b.Go != build.Go || b.Module != "github.com/msgrsim/msgrsim" ||
+		b.Info.Canary() != canaryEnabled() {
+		t.Fatalf("version -json: %v\n%s", err, out)
+	}
+}
