@@ -202,3 +202,19 @@ func TestStepBudget(t *testing.T) {
 		t.Fatalf("an aborted run's tape expects %q", tape.Expect)
 	}
 }
+
+// Past its budget, a cluster run ends with budget-exceeded alone, in any phase: the phases it
+// cuts short add nothing of their own (no-progress, liveness, shutdown-stalled).
+func TestStepBudgetCluster(t *testing.T) {
+	f := SwarmFaults(detrand.NewSeeded(5))
+	base := Options{Seed: 5, Workload: WorkloadCluster, OSDs: 3, Clients: 2, Messages: 10, Faults: &f, NoVisualize: true}
+	full := Run(base)
+	for _, budget := range []uint64{full.Steps / 10, full.Steps / 2, full.Steps - 2} {
+		o := base
+		o.StepBudget = budget
+		r := Run(o)
+		if r.Exceeded != BudgetSteps || len(r.Violations) != 1 || r.Violations[0].Name != OutcomeBudget {
+			t.Errorf("budget %d of %d steps: exceeded %q, violations %v", o.StepBudget, full.Steps, r.Exceeded, r.Violations)
+		}
+	}
+}

@@ -79,15 +79,17 @@ const (
 	BudgetAborted = "aborted" // Config.Abort said stop (wall time, interrupt): not deterministic
 )
 
-// errBudget is RunUntil's error once the run went past a budget.
-var errBudget = errors.New("budget exceeded")
+// ErrBudget is RunUntil's error once the run went past a budget: the run's one
+// check.OutcomeBudget is recorded already, and the phase should record nothing more (StepFailed
+// does not).
+var ErrBudget = errors.New("budget exceeded")
 
 // RunUntil runs the world until done holds, for at most the run's steps per phase (see
 // world.World.RunUntil) and within its budgets. Past a budget it records the run's one
 // check.OutcomeBudget and returns an error for which StepFailed records nothing more.
 func (r *Run) RunUntil(done func() bool, limit time.Duration) error {
 	if r.Exceeded != "" {
-		return errBudget
+		return ErrBudget
 	}
 	steps, budgeted := r.Cfg.MaxSteps, false
 	if b := r.Cfg.StepBudget; b > 0 {
@@ -101,11 +103,11 @@ func (r *Run) RunUntil(done func() bool, limit time.Duration) error {
 	case errors.Is(err, world.ErrAborted):
 		r.Exceeded = BudgetAborted
 		r.Check.Violate(check.OutcomeBudget, r.now(), "stopped by its caller after %d steps (a wall-time budget or an interrupt: not deterministic)", r.W.Steps())
-		return errBudget
+		return ErrBudget
 	case budgeted && r.W.Steps() >= r.Cfg.StepBudget:
 		r.Exceeded = BudgetSteps
 		r.Check.Violate(check.OutcomeBudget, r.now(), "the run's budget of %d steps is spent (phase %s)", r.Cfg.StepBudget, r.Phase)
-		return errBudget
+		return ErrBudget
 	}
 	return err
 }
@@ -116,7 +118,7 @@ func (r *Run) AllIssued() bool { return !r.W.HasJobs() }
 // StepFailed records why running the world failed: a panic in the code under test (named by
 // what panicked), or else the phase's own invariant.
 func (r *Run) StepFailed(name string, err error, what string) {
-	if errors.Is(err, errBudget) {
+	if errors.Is(err, ErrBudget) {
 		return // recorded once, as check.OutcomeBudget
 	}
 	if pe := (*world.PanicError)(nil); errors.As(err, &pe) {

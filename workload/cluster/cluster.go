@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"net/netip"
@@ -192,6 +193,9 @@ func (cl *Workload) Build() error {
 func (cl *Workload) Safety() bool {
 	h := cl.h
 	if err := h.RunUntil(func() bool { return h.W.Now() >= cl.cfg.Window }, cl.cfg.Window+time.Minute); err != nil {
+		if errors.Is(err, harness.ErrBudget) {
+			return false
+		}
 		h.Check.Violate(check.InvNoProgress, int64(h.W.Now()), "safety phase: %v", err)
 		return false
 	}
@@ -259,6 +263,9 @@ func (cl *Workload) Liveness() {
 	h := cl.h
 	h.Heal()
 	if err := h.RunUntil(cl.settled, h.W.Now()+h.Cfg.Liveness); err != nil {
+		if errors.Is(err, harness.ErrBudget) {
+			return
+		}
 		now := int64(h.W.Now())
 		if n := cl.unfinishedClients(); n > 0 {
 			h.Check.Violate(check.InvKVLiveness, now, "%d clients still have operations to finish after healing: %v", n, err)
@@ -334,6 +341,9 @@ func (cl *Workload) Shutdown() {
 		return true
 	}
 	if err := h.RunUntil(done, h.W.Now()+time.Minute); err != nil {
+		if errors.Is(err, harness.ErrBudget) {
+			return
+		}
 		h.Check.Violate(check.InvShutdownStalled, int64(h.W.Now()), "%v", err)
 		return
 	}
