@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-
-	"github.com/msgrsim/msgrsim/msgr/wire"
 )
 
 // An authorizer proves to a service that its holder has a ticket for it (CephXAuthorizer):
@@ -37,10 +35,6 @@ type Authorizer struct {
 	Ticket   TicketBlob
 	Sealed   []byte
 }
-
-// minAuthorizerLen: version, global id, service id, an empty ticket blob and an empty
-// envelope.
-const minAuthorizerLen = 1 + 8 + 4 + 13 + 4
 
 func (d *decoder) authorizer() Authorizer {
 	d.version("authorizer.struct_v", 1, 1)
@@ -231,7 +225,3 @@ func (a *ClientAuthorizer) VerifyReply(reply []byte) ([]byte, error) {
 	}
 	return r.ConnectionSecret, nil
 }
-
-// entityName returns the service's general key name, "<type>." (the name whose key a
-// service uses for tickets with SecretIDOwnKey).
-func entityName(service uint32) wire.AuthEntityName { return wire.AuthEntityName{Type: service} }

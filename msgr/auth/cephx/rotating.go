@@ -1,7 +1,5 @@
 package cephx
 
-import "github.com/msgrsim/msgrsim/msgr/wire"
-
 // RotatingSecret is one of a service's rotating secrets (an entry of Ceph's RotatingSecrets
 // map: the secret id and an ExpiringCryptoKey).
 type RotatingSecret struct {
@@ -118,6 +116,3 @@ func (k *ServiceKeys) Secret(service uint32, secretID uint64) (Key, bool) {
 type KeyStore interface {
 	Secret(service uint32, secretID uint64) (Key, bool)
 }
-
-// ownKeyName is the keyring name of a service's own key: "mon." for monitors.
-func ownKeyName(service uint32) wire.AuthEntityName { return entityName(service) }

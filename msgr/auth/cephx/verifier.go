@@ -76,7 +76,7 @@ func (v *ConnVerifier) verify(authorizer []byte) (Verdict, []byte, Peer, error) 
 	if err != nil {
 		return Reject, nil, Peer{}, err
 	}
-	peer := Peer{Ticket: info.Ticket, SessionKey: info.SessionKey}
+	peer := Peer(info)
 	if v.challenges {
 		if !auth.HaveChallenge || !v.pending {
 			if v.pending {
