@@ -25,6 +25,10 @@ import (
 type confParser struct {
 	s   string
 	pos int
+	// fatal is set when Ceph's parser would test a non-ASCII byte for being a blank, which
+	// fails an assertion in Boost.Spirit (ceph-authtool aborts): a byte >= 0x80 is only safe
+	// inside a quoted value or a comment.
+	fatal error
 }
 
 type confLine struct{ key, val string }
@@ -34,14 +38,28 @@ type confSection struct {
 	lines []confLine // sorted by key, one per key (the last one given)
 }
 
-// errAt reports a syntax error with Ceph's line and column convention (1-based).
-func (p *confParser) errAt(what string) error {
-	line := 1 + strings.Count(p.s[:p.pos], "\n")
-	col := p.pos - strings.LastIndexByte(p.s[:p.pos], '\n')
+// errAt reports a syntax error at the current position.
+func (p *confParser) errAt(what string) error { return p.errAtPos(p.pos, what) }
+
+// errAtPos reports a syntax error with Ceph's line and column convention (1-based).
+func (p *confParser) errAtPos(pos int, what string) error {
+	line := 1 + strings.Count(p.s[:pos], "\n")
+	col := pos - strings.LastIndexByte(p.s[:pos], '\n')
 	return fmt.Errorf("%w: parse error: expected %s in line %d at position %d", ErrKeyring, what, line, col)
 }
 
 func isBlank(c byte) bool { return c == ' ' || c == '\t' }
+
+// blankAt tests the byte at i as Ceph's blank parser does, recording a non-ASCII byte.
+func (p *confParser) blankAt(i int) bool {
+	if i >= len(p.s) {
+		return false
+	}
+	if p.s[i] >= 0x80 && p.fatal == nil {
+		p.fatal = p.errAtPos(i, "ASCII (a non-ASCII byte outside quotes and comments)")
+	}
+	return isBlank(p.s[i])
+}
 
 // eolLen is the length of the line break at i: 2 for CRLF, 1 for LF or CR, 0 if none.
 func (p *confParser) eolLen(i int) int {
@@ -66,7 +84,7 @@ func (p *confParser) skip() {
 			continue
 		}
 		j := p.pos
-		for j < len(p.s) && isBlank(p.s[j]) {
+		for p.blankAt(j) {
 			j++
 		}
 		if j < len(p.s) && (p.s[j] == '#' || p.s[j] == ';') {
@@ -110,7 +128,7 @@ func (p *confParser) textChar(skip bool) (byte, bool) {
 
 func (p *confParser) blanks() {
 	p.skip()
-	for !p.atEnd() && isBlank(p.s[p.pos]) {
+	for p.blankAt(p.pos) {
 		p.pos++
 	}
 }
@@ -130,6 +148,14 @@ func (p *confParser) emptyLines() bool {
 }
 
 func (p *confParser) file() ([]confSection, error) {
+	all, err := p.sections()
+	if p.fatal != nil {
+		return nil, p.fatal
+	}
+	return all, err
+}
+
+func (p *confParser) sections() ([]confSection, error) {
 	var all []confSection
 	save := p.pos
 	if _, ok, err := p.keyval(); err != nil {
@@ -155,6 +181,9 @@ func (p *confParser) file() ([]confSection, error) {
 
 func (p *confParser) end(all []confSection) ([]confSection, error) {
 	p.skip()
+	if p.fatal != nil {
+		return nil, p.fatal
+	}
 	if !p.atEnd() {
 		return nil, p.errAt("end of input")
 	}
@@ -258,7 +287,7 @@ func (p *confParser) key() (string, bool) {
 		n := 0
 		for {
 			p.skip()
-			if p.atEnd() || !isBlank(p.s[p.pos]) {
+			if !p.blankAt(p.pos) {
 				break
 			}
 			p.pos++

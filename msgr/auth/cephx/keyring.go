@@ -1,6 +1,7 @@
 package cephx
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -26,7 +27,8 @@ type KeyringEntry struct {
 	Caps map[string]string
 }
 
-// Keyring is a parsed keyring: entries sorted by name, as Ceph keeps them.
+// Keyring is a parsed keyring: entries sorted by entity type number, then id, as Ceph keeps
+// them.
 type Keyring struct {
 	Entries []KeyringEntry
 }
@@ -84,7 +86,7 @@ func ParseKeyring(b []byte) (*Keyring, error) {
 	if len(b) > MaxKeyringLen {
 		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrKeyring, len(b), MaxKeyringLen)
 	}
-	if !utf8.Valid(b) {
+	if !utf8.Valid(b) { // ConfFile::parse_buffer checks that first
 		return nil, fmt.Errorf("%w: invalid UTF-8", ErrKeyring)
 	}
 	p := &confParser{s: string(b)}
@@ -106,33 +108,50 @@ func keyringOf(sections []confSection) (*Keyring, error) {
 			return nil, fmt.Errorf("%w: section [%s]: %w", ErrKeyring, s.name, err)
 		}
 		e := KeyringEntry{Name: name, Caps: map[string]string{}}
+		touched := false // Ceph creates the entry when a key or caps line sets something
 		for _, l := range s.lines {
-			if err := e.set(l.key, l.val); err != nil {
+			set, err := e.set(l.key, l.val)
+			if err != nil {
 				return nil, fmt.Errorf("%w: [%s] %s: %w", ErrKeyring, s.name, l.key, err)
 			}
+			touched = touched || set
 		}
-		kr.Entries = append(kr.Entries, e)
+		if touched {
+			kr.Entries = append(kr.Entries, e)
+		}
 	}
+	// Ceph keeps them in a map ordered by EntityName: by type number, then id.
+	slices.SortStableFunc(kr.Entries, func(a, b KeyringEntry) int {
+		if a.Name.Type != b.Name.Type {
+			return cmp.Compare(a.Name.Type, b.Name.Type)
+		}
+		return strings.Compare(a.Name.ID, b.Name.ID)
+	})
 	return kr, nil
 }
 
 // set applies one line (KeyRing::set_modifier): underscores in the key name read as spaces.
-func (e *KeyringEntry) set(key, val string) error {
+// It reports whether the line set a key or caps.
+func (e *KeyringEntry) set(key, val string) (bool, error) {
+	// Ceph passes both as C strings: they end at a NUL byte.
+	key, _, _ = strings.Cut(key, "\x00")
+	val, _, _ = strings.Cut(val, "\x00")
 	k := strings.ReplaceAll(key, "_", " ")
 	switch {
 	case k == "key":
 		key, err := ParseKey(val)
 		if err != nil {
-			return err
+			return false, err
 		}
 		e.Key = key
 	case strings.HasPrefix(k, "caps ") && len(k) > len("caps "):
 		e.Caps[k[len("caps "):]] = val
 	case k == "auid": // obsolete; Ceph accepts and ignores it
+		return false, nil
 	default:
-		return fmt.Errorf("unknown setting %q", k)
+		return false, fmt.Errorf("unknown setting %q", k)
 	}
-	return nil
+	return true, nil
 }
 
 // ParseEntityName parses "type.id" as Ceph's EntityName::from_str: the type before the first
@@ -150,25 +169,34 @@ func ParseEntityName(s string) (wire.AuthEntityName, error) {
 	return wire.AuthEntityName{Type: uint32(t), ID: id}, nil
 }
 
-// Format writes the keyring as Ceph prints one (KeyRing::print, what ceph-authtool -l shows
-// and reads back): per entry, "[name]", a tab-indented "key = <base64>" and one
-// "caps <service> = \"<caps>\"" line per service in sorted order. Caps that cannot be
-// written back (containing '"', '#', ';', a backslash or a line break) are an error.
+// Format writes the keyring in the form Ceph prints one (KeyRing::print, what ceph-authtool
+// writes): per entry, "[name]", a tab-indented "key = <base64>" and one
+// "caps <service> = \"<caps>\"" line per service in sorted order. Unlike Ceph's printer it
+// escapes backslashes, '#' and ';' in caps too, so that every caps string reads back as it
+// was; names and services that cannot be written (a line break, or for a service a blank,
+// '=', '[', ']' or a comment character) and caps with a line break are an error.
 func (k *Keyring) Format() ([]byte, error) {
 	var sb strings.Builder
 	for _, e := range k.Entries {
-		fmt.Fprintf(&sb, "[%s]\n\tkey = %s\n", e.Name, e.Key)
+		name := e.Name.String()
+		if strings.ContainsAny(name, "]#;\\\r\n") {
+			return nil, fmt.Errorf("%w: entity name %q cannot be written", ErrKeyring, name)
+		}
+		fmt.Fprintf(&sb, "[%s]\n\tkey = %s\n", name, e.Key)
 		services := make([]string, 0, len(e.Caps))
 		for s := range e.Caps {
 			services = append(services, s)
 		}
 		slices.Sort(services)
 		for _, s := range services {
-			if strings.ContainsAny(e.Caps[s], "\"#;\\\r\n") || strings.ContainsAny(s, "=[]#;\\\"'\r\n") {
-				return nil, fmt.Errorf("%w: caps %s = %q of %s cannot be written", ErrKeyring, s, e.Caps[s], e.Name)
+			c := e.Caps[s]
+			if s == "" || strings.ContainsAny(s, " \t=[]#;\\\"'\r\n") || strings.ContainsAny(c, "\r\n") {
+				return nil, fmt.Errorf("%w: caps %s = %q of %s cannot be written", ErrKeyring, s, c, e.Name)
 			}
-			fmt.Fprintf(&sb, "\tcaps %s = \"%s\"\n", s, e.Caps[s])
+			fmt.Fprintf(&sb, "\tcaps %s = \"%s\"\n", s, capsEscaper.Replace(c))
 		}
 	}
 	return []byte(sb.String()), nil
 }
+
+var capsEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "#", `\#`, ";", `\;`)
