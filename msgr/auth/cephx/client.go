@@ -185,6 +185,11 @@ func (c *Client) handleResponse(r *wire.MAuthReply, now time.Time) (*wire.MAuth,
 	if r.Result < 0 {
 		return nil, c.denied(r)
 	}
+	if len(r.ResultBl) >= 2 {
+		if got, want := binary.LittleEndian.Uint16(r.ResultBl), c.expecting(); got != want {
+			return nil, fmt.Errorf("%w: got a reply to %s, expected %s", ErrProtocol, requestName(got), requestName(want))
+		}
+	}
 	keys := ResponseKeys{Secret: c.cfg.Key, Previous: c.previous}
 	keys.Session, _ = c.SessionKey()
 	resp, err := DecodeResponse(r.ResultBl, keys)
@@ -193,10 +198,6 @@ func (c *Client) handleResponse(r *wire.MAuthReply, now time.Time) (*wire.MAuth,
 			return nil, fmt.Errorf("%w: %w", ErrDenied, err)
 		}
 		return nil, err
-	}
-	if want := c.expecting(); resp.Header.Type != want {
-		return nil, fmt.Errorf("%w: got a reply to %s, expected %s", ErrProtocol,
-			requestName(resp.Header.Type), requestName(want))
 	}
 	if resp.Header.Status < 0 {
 		return nil, fmt.Errorf("%w: %s failed with status %d", ErrDenied, requestName(resp.Header.Type), resp.Header.Status)

@@ -16,7 +16,9 @@ import (
 //
 //	without CEPHX_V2: seal (envelope: u8 1, le64 magic) le32 16, header crc, front crc,
 //	                  middle crc, data crc — 29 bytes, one 32-byte ciphertext — and take
-//	                  its first 8 bytes as a little-endian number;
+//	                  its first 8 bytes as a little-endian number; in CBC mode those depend
+//	                  only on the first 16 plaintext bytes, so this signature covers just the
+//	                  low 24 bits of the header crc (the weakness CEPHX_V2 fixed);
 //	with CEPHX_V2:    encrypt (no envelope) header crc, front crc, front len, middle crc,
 //	                  middle len, data crc, data len, seq (low 32 bits), each le32 — 32
 //	                  bytes, 48 with padding — and XOR the first four 8-byte words.
