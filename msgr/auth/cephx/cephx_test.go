@@ -16,7 +16,9 @@ import (
 // seededRand is a deterministic io.Reader for tests.
 type seededRand struct{ r *rand.Rand }
 
-func newSeededRand(seed uint64) *seededRand { return &seededRand{rand.New(rand.NewPCG(seed, seed^0x9e37))} }
+func newSeededRand(seed uint64) *seededRand {
+	return &seededRand{rand.New(rand.NewPCG(seed, seed^0x9e37))}
+}
 
 func (s *seededRand) Read(p []byte) (int, error) {
 	for i := range p {

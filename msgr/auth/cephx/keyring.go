@@ -174,7 +174,8 @@ func ParseEntityName(s string) (wire.AuthEntityName, error) {
 // "caps <service> = \"<caps>\"" line per service in sorted order. Unlike Ceph's printer it
 // escapes backslashes, '#' and ';' in caps too, so that every caps string reads back as it
 // was; names and services that cannot be written (a line break, or for a service a blank,
-// '=', '[', ']' or a comment character) and caps with a line break are an error.
+// '=', '[', ']' or a comment character) and caps with a line break or with leading or
+// trailing white space (Ceph trims values) are an error.
 func (k *Keyring) Format() ([]byte, error) {
 	var sb strings.Builder
 	for _, e := range k.Entries {
@@ -190,7 +191,8 @@ func (k *Keyring) Format() ([]byte, error) {
 		slices.Sort(services)
 		for _, s := range services {
 			c := e.Caps[s]
-			if s == "" || strings.ContainsAny(s, " \t=[]#;\\\"'\r\n") || strings.ContainsAny(c, "\r\n") {
+			if s == "" || strings.ContainsAny(s, " \t=[]#;\\\"'\r\n") || strings.ContainsAny(c, "\r\n") ||
+				strings.TrimFunc(c, isCSpace) != c {
 				return nil, fmt.Errorf("%w: caps %s = %q of %s cannot be written", ErrKeyring, s, c, e.Name)
 			}
 			fmt.Fprintf(&sb, "\tcaps %s = \"%s\"\n", s, capsEscaper.Replace(c))
