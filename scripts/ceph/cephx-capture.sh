@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # cephx-capture.sh OUTDIR PORT — record real cephx conversations on loopback for test vectors.
-# Starts tshark on 127.0.0.1 ports PORT and PORT+1, then two msgr1-only monitors with cephx
+# Starts tshark on 127.0.0.1 ports PORT..PORT+19, then two msgr1-only monitors with cephx
 # (cephx-mon-up.sh, mon.a on PORT, mon.b on PORT+1: they open authenticated mon<->mon sessions
-# with cephx authorizers, the CEPHX_V2 challenge round and signed messages), then runs
+# with cephx authorizers, the CEPHX_V2 challenge round and signed messages) and one OSD
+# (cephx-osd-up.sh, ports from PORT+10: it authenticates as osd.0 and fetches its rotating
+# secrets), then runs
 #   ceph -s                  with the right client.admin key (MAuth handshake, tickets)
+#   ceph tell osd.0 version  (an authorizer for the OSD, its challenge, signed MCommand)
 #   ceph -s                  with a wrong client.admin key (refused)
 # against mon.a only, stops everything and writes to OUTDIR:
 #   capture.pcap             the whole capture
 #   keyring                  mon. and client.admin keys of that throw-away cluster
+#   osd.0.keyring            the OSD's key
 #   wrong.keyring            the wrong client.admin key
 #   streamN.c2s.bin / .s2c.bin   each TCP connection's bytes, one file per direction
 #                            (c2s: from the side that sent the SYN)
@@ -23,6 +27,7 @@ work=$(mktemp -d /tmp/cephx-capture.XXXXXX)
 mon="$work/mon"
 tlog="$work/tshark.log"
 cleanup() {
+  "$here/cephx-osd-up.sh" "$mon" stop || true
   "$here/mon-down.sh" "$mon" a || true
   "$here/mon-down.sh" "$mon" b || true
   [[ -n "${tpid:-}" ]] && kill -INT "$tpid" 2>/dev/null && wait "$tpid" 2>/dev/null
@@ -30,23 +35,28 @@ cleanup() {
 }
 trap cleanup EXIT
 
-tshark -i lo -f "tcp port $port or tcp port $((port + 1))" -F pcap -w "$out/capture.pcap" >"$tlog" 2>&1 &
+tshark -i lo -f "tcp portrange $port-$((port + 19))" -F pcap -w "$out/capture.pcap" >"$tlog" 2>&1 &
 tpid=$!
 for _ in $(seq 1 100); do grep -q "Capturing on" "$tlog" && break; sleep 0.05; done
 grep -q "Capturing on" "$tlog" || { cat "$tlog" >&2; exit 1; }
 sleep 0.5
 
 "$here/cephx-mon-up.sh" "$mon" "$port" 2 >/dev/null
+"$here/cephx-osd-up.sh" "$mon" $((port + 10)) >/dev/null
 cp "$mon/keyring" "$out/keyring"
+cp "$mon/osd-0/keyring" "$out/osd.0.keyring"
 ceph-authtool --create-keyring "$out/wrong.keyring" --gen-key -n client.admin >/dev/null
 sleep 1   # let the mon<->mon sessions carry a few signed messages
 ceph --conf /dev/null -m "v1:127.0.0.1:$port" -n client.admin -k "$mon/client.admin.keyring" \
   --connect-timeout 10 -s >"$work/good.out" 2>&1 || { cat "$work/good.out" >&2; exit 1; }
+ceph --conf /dev/null -m "v1:127.0.0.1:$port" -n client.admin -k "$mon/client.admin.keyring" \
+  --connect-timeout 10 tell osd.0 version >"$work/tell.out" 2>&1 || { cat "$work/tell.out" >&2; exit 1; }
 if timeout 20 ceph --conf /dev/null -m "v1:127.0.0.1:$port" -n client.admin -k "$out/wrong.keyring" \
   --connect-timeout 3 -s >"$work/wrong.out" 2>&1; then
   echo "cephx-capture.sh: the wrong key was accepted" >&2; exit 1
 fi
 sleep 0.5
+"$here/cephx-osd-up.sh" "$mon" stop
 "$here/mon-down.sh" "$mon" b
 "$here/mon-down.sh" "$mon" a
 sleep 0.5

@@ -22,9 +22,9 @@ import (
 // the encrypted structures.
 
 const (
-	fuzzAdminKey   = "AQDe+xRr372yLRAAGTzMstEgD9YQgtSG5tAyUg==" // client.admin
-	fuzzMonKey     = "AQDe+xRrVyYsORAA3ZlvZKsCwrBncOXwAMMdvw==" // mon.
-	fuzzSessionKey = "AQDj+xRrTzdiNhAAvAQOAP8yzAGZtNK/Q9D2Wg==" // the auth session key of stream9
+	fuzzAdminKey   = "AQCgCBVrmToLChAAnXuhZivcztiTVjde0NQSPw==" // client.admin
+	fuzzMonKey     = "AQCgCBVrkl65IRAAekQa1zja71Mw9NKdOEHJJg==" // mon.
+	fuzzSessionKey = "AQCpCBVrpNC4HxAAuEr/7+RlQKIWLYsBXRA4Tg==" // the auth session key of stream12
 )
 
 // fuzzMaxInput bounds fuzz inputs: larger ones add nothing but time.

@@ -20,34 +20,46 @@ var (
 	monDot      = wire.AuthEntityName{Type: uint32(wire.EntityMon)}
 )
 
-type realKeys struct{ admin, mon, wrong Key }
+type realKeys struct{ admin, mon, osd, wrong Key }
 
-func loadRealKeys(t *testing.T) realKeys {
+var osd0 = wire.AuthEntityName{Type: uint32(wire.EntityOSD), ID: "0"}
+
+func loadRealKeys(t testing.TB) realKeys {
 	t.Helper()
-	kr, err := ReadKeyring("testdata/keyring")
-	if err != nil {
-		t.Fatal(err)
-	}
-	wr, err := ReadKeyring("testdata/wrong.keyring")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var k realKeys
 	for _, x := range []struct {
-		kr   *Keyring
+		path string
 		name wire.AuthEntityName
 		dst  *Key
-	}{{kr, clientAdmin, &k.admin}, {kr, monDot, &k.mon}, {wr, clientAdmin, &k.wrong}} {
-		if *x.dst, err = x.kr.Key(x.name); err != nil {
+	}{{"testdata/keyring", clientAdmin, &k.admin}, {"testdata/keyring", monDot, &k.mon},
+		{"testdata/osd.0.keyring", osd0, &k.osd}, {"testdata/wrong.keyring", clientAdmin, &k.wrong}} {
+		kr, err := ReadKeyring(x.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *x.dst, err = kr.Key(x.name); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return k
 }
 
+// keyOf is the key an exchange was made with: the entity's, or the wrong one for the
+// refused run.
+func (k realKeys) keyOf(ex *authExchange) Key {
+	switch {
+	case ex.name == osd0:
+		return k.osd
+	case ex.denied():
+		return k.wrong
+	}
+	return k.admin
+}
+
 // authExchange is a client's MAuth fronts and the monitor's MAuthReply fronts, in order.
 type authExchange struct {
 	stream  string
+	name    wire.AuthEntityName
 	mauth   []wire.MAuth
 	replies []wire.MAuthReply
 }
@@ -56,7 +68,7 @@ func realExchanges(t *testing.T) []authExchange {
 	t.Helper()
 	var out []authExchange
 	for _, cv := range loadVectors(t).Conversations {
-		if cv.ClientType != uint8(wire.EntityClient) {
+		if hasAuthorizer(&cv) {
 			continue
 		}
 		ex := authExchange{stream: cv.Stream}
@@ -77,6 +89,11 @@ func realExchanges(t *testing.T) []authExchange {
 			}
 		}
 		if len(ex.mauth) >= 2 && len(ex.replies) >= 2 {
+			first, err := wire.DecodeAuthNoneRequest(ex.mauth[0].AuthPayload)
+			if err != nil {
+				t.Fatalf("%s: %v", cv.Stream, err)
+			}
+			ex.name = first.Name
 			out = append(out, ex)
 		}
 	}
@@ -86,15 +103,24 @@ func realExchanges(t *testing.T) []authExchange {
 	return out
 }
 
+// hasAuthorizer reports whether the connection was opened with a cephx authorizer.
+func hasAuthorizer(cv *conversation) bool {
+	for _, h := range cv.Handshake {
+		if h.Kind == "CONNECT" && h.Protocol == wire.AuthCephx {
+			return true
+		}
+	}
+	return false
+}
+
 // denied reports whether the monitor refused the exchange (the wrong-key run).
 func (ex *authExchange) denied() bool { return ex.replies[1].Result < 0 }
 
 func TestRealClientProof(t *testing.T) {
 	keys := loadRealKeys(t)
 	for _, ex := range realExchanges(t) {
-		first, err := wire.DecodeAuthNoneRequest(ex.mauth[0].AuthPayload)
-		if err != nil || first.Name != clientAdmin || ex.mauth[0].Protocol != wire.AuthUnknown {
-			t.Fatalf("%s: first MAuth %+v %v", ex.stream, first, err)
+		if (ex.name != clientAdmin && ex.name != osd0) || ex.mauth[0].Protocol != wire.AuthUnknown {
+			t.Fatalf("%s: first MAuth from %v, protocol %d", ex.stream, ex.name, ex.mauth[0].Protocol)
 		}
 		if ex.replies[0].Protocol != wire.AuthCephx || ex.replies[0].Result != 0 || ex.replies[0].GlobalID == 0 {
 			t.Fatalf("%s: first reply %+v", ex.stream, ex.replies[0])
@@ -111,10 +137,7 @@ func TestRealClientProof(t *testing.T) {
 			t.Errorf("%s: the request does not re-encode to Ceph's bytes", ex.stream)
 		}
 		a := &req.Authenticate
-		key := keys.admin
-		if ex.denied() {
-			key = keys.wrong
-		}
+		key := keys.keyOf(&ex)
 		proof, err := ClientProof(key, sc, a.ClientChallenge)
 		if err != nil {
 			t.Fatal(err)
@@ -126,8 +149,8 @@ func TestRealClientProof(t *testing.T) {
 		if !ex.denied() && other == a.Key {
 			t.Errorf("%s: the wrong key gives the same proof", ex.stream)
 		}
-		t.Logf("%s: global_id %d server challenge %#x client challenge %#x proof %#x other_keys %#x v%d",
-			ex.stream, ex.replies[0].GlobalID, sc, a.ClientChallenge, a.Key, a.OtherKeys, a.Version)
+		t.Logf("%s: %s global_id %d server challenge %#x client challenge %#x proof %#x other_keys %#x v%d",
+			ex.stream, ex.name, ex.replies[0].GlobalID, sc, a.ClientChallenge, a.Key, a.OtherKeys, a.Version)
 	}
 }
 
@@ -176,20 +199,12 @@ func replayClient(t *testing.T, ex authExchange, key Key) *Client {
 		t.Fatal(err)
 	}
 	words := []uint64{req.Authenticate.ClientChallenge}
-	if len(ex.mauth) > 2 {
-		r3, err := DecodeRequest(ex.mauth[2].AuthPayload)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sk := authSessionKeyOf(t, ex, key)
-		az, err := decodeSealed(sk, r3.Authorizer.Sealed, "CephXAuthorize", func(d *decoder) Authorize { return d.authorize() })
-		if err != nil {
-			t.Fatal(err)
-		}
-		words = append(words, az.Nonce)
+	nonce, separate := principalNonce(t, ex, key)
+	if separate {
+		words = append(words, nonce)
 	}
-	c := NewClient(ClientConfig{Name: clientAdmin, Key: key, Want: req.Authenticate.OtherKeys,
-		Separate: len(ex.mauth) > 2, Rand: &fixedRand{words: words}})
+	c := NewClient(ClientConfig{Name: ex.name, Key: key, Want: req.Authenticate.OtherKeys,
+		Separate: separate, Rand: &fixedRand{words: words}})
 	first := c.Start()
 	if real, _ := wire.DecodeAuthNoneRequest(ex.mauth[0].AuthPayload); len(real.Methods) == 1 &&
 		!bytes.Equal(first.AppendFront(nil), ex.mauth[0].AppendFront(nil)) {
@@ -203,6 +218,28 @@ func replayClient(t *testing.T, ex authExchange, key Key) *Client {
 		t.Errorf("%s: second MAuth\n%x\nthe CLI sent\n%x", ex.stream, next.AppendFront(nil), ex.mauth[1].AppendFront(nil))
 	}
 	return c
+}
+
+// principalNonce returns the nonce of the authorizer in the exchange's
+// CEPHX_GET_PRINCIPAL_SESSION_KEY, if it has one.
+func principalNonce(t *testing.T, ex authExchange, key Key) (uint64, bool) {
+	t.Helper()
+	if len(ex.mauth) < 3 {
+		return 0, false
+	}
+	r3, err := DecodeRequest(ex.mauth[2].AuthPayload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r3.Type != GetPrincipalSessionKey {
+		return 0, false
+	}
+	az, err := decodeSealed(authSessionKeyOf(t, ex, key), r3.Authorizer.Sealed, "CephXAuthorize",
+		func(d *decoder) Authorize { return d.authorize() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return az.Nonce, true
 }
 
 // authSessionKeyOf decrypts the auth session key of a successful exchange.
@@ -226,7 +263,7 @@ func TestRealSessionKeyReply(t *testing.T) {
 			continue
 		}
 		r := ex.replies[1]
-		resp, err := DecodeResponse(r.ResultBl, ResponseKeys{Secret: keys.admin})
+		resp, err := DecodeResponse(r.ResultBl, ResponseKeys{Secret: keys.keyOf(&ex)})
 		if err != nil {
 			t.Fatalf("%s: %v", ex.stream, err)
 		}
@@ -245,7 +282,7 @@ func TestRealSessionKeyReply(t *testing.T) {
 				t.Errorf("%s: %s ticket valid %v (auth_service_ticket_ttl is 1h)", ex.stream, serviceName(x.Service), x.Validity.Duration())
 			}
 		}
-		checkReencodedSessionReply(t, ex.stream, r.ResultBl, &resp, keys.admin)
+		checkReencodedSessionReply(t, ex.stream, r.ResultBl, &resp, keys.keyOf(&ex))
 	}
 }
 
@@ -283,12 +320,15 @@ func TestRealPrincipalSessionKey(t *testing.T) {
 		if ex.denied() || len(ex.mauth) < 3 || len(ex.replies) < 3 {
 			continue
 		}
-		n++
-		sk := authSessionKeyOf(t, ex, keys.admin)
 		req, err := DecodeRequest(ex.mauth[2].AuthPayload)
-		if err != nil || req.Type != GetPrincipalSessionKey {
-			t.Fatalf("%s: %+v %v", ex.stream, req, err)
+		if err != nil {
+			t.Fatalf("%s: %v", ex.stream, err)
 		}
+		if req.Type != GetPrincipalSessionKey {
+			continue
+		}
+		n++
+		sk := authSessionKeyOf(t, ex, keys.keyOf(&ex))
 		if !bytes.Equal(req.AppendEncoded(nil), ex.mauth[2].AuthPayload) {
 			t.Errorf("%s: the request does not re-encode to Ceph's bytes", ex.stream)
 		}
@@ -330,15 +370,20 @@ func TestRealClientReplay(t *testing.T) {
 		if ex.denied() {
 			continue
 		}
-		c := replayClient(t, ex, keys.admin)
+		c := replayClient(t, ex, keys.keyOf(&ex))
 		now := time.Unix(1700000000, 0)
 		next, err := c.Handle(&ex.replies[1], now)
 		if err != nil {
 			t.Fatalf("%s: %v", ex.stream, err)
 		}
 		if len(ex.mauth) > 2 {
+			if next == nil && c.Done() {
+				if next, err = c.RequestRotating(); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if next == nil || !bytes.Equal(next.AppendFront(nil), ex.mauth[2].AppendFront(nil)) {
-				t.Fatalf("%s: third MAuth differs from the CLI's", ex.stream)
+				t.Fatalf("%s: third MAuth differs from the client's", ex.stream)
 			}
 			if len(ex.replies) < 3 {
 				continue // the CLI closed this connection before the reply (it hunts)
@@ -351,7 +396,7 @@ func TestRealClientReplay(t *testing.T) {
 			t.Fatalf("%s: not done: next %v, global id %d", ex.stream, next, c.GlobalID())
 		}
 		sk, _ := c.SessionKey()
-		if !sk.Equal(authSessionKeyOf(t, ex, keys.admin)) {
+		if !sk.Equal(authSessionKeyOf(t, ex, keys.keyOf(&ex))) {
 			t.Errorf("%s: session key differs", ex.stream)
 		}
 		at, _ := c.Ticket(wire.EntityAuth)
@@ -531,12 +576,12 @@ func TestRealSignatures(t *testing.T) {
 	}
 	t.Logf("%d real signatures verified", signed)
 	for _, cv := range loadVectors(t).Conversations {
-		if cv.ClientType != uint8(wire.EntityClient) {
+		if hasAuthorizer(&cv) {
 			continue
 		}
 		for _, vm := range cv.Messages {
 			if m := vectorWireMessage(t, vm); m.Footer.Sig != 0 || m.Footer.Flags&wire.FooterSigned != 0 {
-				t.Errorf("%s %s seq %d: a client<->mon message is signed", cv.Stream, vm.Dir, vm.Seq)
+				t.Errorf("%s %s seq %d: a message of a session without authorizer is signed", cv.Stream, vm.Dir, vm.Seq)
 			}
 		}
 	}
@@ -554,4 +599,135 @@ func vectorWireMessage(t *testing.T, vm vectorMsg) *wire.Message {
 		t.Fatal(err)
 	}
 	return &wire.Message{Header: h, Footer: f}
+}
+
+// realOSDRotating decrypts the OSD's CEPHX_GET_ROTATING_KEY reply (osd.0's own session with a
+// monitor) with osd.0's key.
+func realOSDRotating(t *testing.T, keys realKeys) RotatingSecrets {
+	t.Helper()
+	for _, ex := range realExchanges(t) {
+		if ex.name != osd0 {
+			continue
+		}
+		for i, m := range ex.mauth {
+			req, err := DecodeRequest(m.AuthPayload)
+			if err != nil || req.Type != GetRotatingKey || i >= len(ex.replies) {
+				continue
+			}
+			resp, err := DecodeResponse(ex.replies[i].ResultBl, ResponseKeys{Secret: keys.osd})
+			if err != nil {
+				t.Fatalf("%s: rotating secrets: %v", ex.stream, err)
+			}
+			if !bytes.Equal(append(AppendResponseHeader(nil, resp.Header), mustSealed(t, keys.osd, resp.Rotating.AppendEncoded(nil))...),
+				ex.replies[i].ResultBl) {
+				t.Errorf("%s: re-encoded rotating secrets differ from the monitor's", ex.stream)
+			}
+			return resp.Rotating
+		}
+	}
+	t.Fatal("no CEPHX_GET_ROTATING_KEY of osd.0 in the vectors")
+	return RotatingSecrets{}
+}
+
+func mustSealed(t *testing.T, k Key, p []byte) []byte {
+	t.Helper()
+	b, err := AppendSealed(nil, k, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestRealRotatingSecrets(t *testing.T) {
+	rot := realOSDRotating(t, loadRealKeys(t))
+	if len(rot.Secrets) != 3 || rot.MaxVer != rot.Secrets[2].ID {
+		t.Fatalf("%+v", rot)
+	}
+	for _, s := range rot.Secrets {
+		t.Logf("osd secret %d expires %v", s.ID, s.Expiration.Time().UTC())
+	}
+}
+
+// adminTicketSessionKey finds, among the ceph CLI's exchanges, the ticket whose blob is blob
+// and returns its session key: the CLI's OSD tickets are in its
+// CEPHX_GET_PRINCIPAL_SESSION_KEY replies, encrypted with its auth session key.
+func adminTicketSessionKey(t *testing.T, keys realKeys, blob TicketBlob) Key {
+	t.Helper()
+	for _, ex := range realExchanges(t) {
+		if ex.name != clientAdmin || ex.denied() || len(ex.replies) < 3 {
+			continue
+		}
+		resp, err := DecodeResponse(ex.replies[2].ResultBl, ResponseKeys{Session: authSessionKeyOf(t, ex, keys.admin)})
+		if err != nil {
+			continue
+		}
+		for _, g := range resp.Tickets {
+			if g.Blob.SecretID == blob.SecretID && bytes.Equal(g.Blob.Blob, blob.Blob) {
+				return g.SessionKey
+			}
+		}
+	}
+	t.Fatal("the OSD ticket is in none of the CLI's ticket replies")
+	return Key{}
+}
+
+// TestRealClientToOSD checks `ceph tell osd.0 version`: the CLI's authorizer carries an OSD
+// ticket the monitor sealed with a rotating secret the OSD fetched (both in the capture), the
+// OSD challenged it and accepted the answer; a ConnVerifier holding those secrets reproduces
+// the OSD's challenge and reply byte for byte, the client side rebuilds the CLI's answer, and
+// every message of the session in both directions carries a valid CEPHX_V2 signature under
+// the ticket's session key.
+func TestRealClientToOSD(t *testing.T) {
+	keys := loadRealKeys(t)
+	osdKeys := &ServiceKeys{Service: uint32(wire.EntityOSD), Rotating: realOSDRotating(t, keys)}
+	n := 0
+	for _, cv := range loadVectors(t).Conversations {
+		if !hasAuthorizer(&cv) || cv.ClientType != uint8(wire.EntityClient) {
+			continue
+		}
+		n++
+		var connects [][]byte
+		var replies []handshake
+		for _, h := range cv.Handshake {
+			if h.Kind == "CONNECT" {
+				connects = append(connects, unhex(t, h.Authorizer))
+			} else {
+				replies = append(replies, h)
+			}
+		}
+		a, err := DecodeAuthorizer(connects[0])
+		if err != nil || a.Service != uint32(wire.EntityOSD) {
+			t.Fatalf("%s: %+v %v", cv.Stream, a, err)
+		}
+		sk := adminTicketSessionKey(t, keys, a.Ticket)
+		info, az, err := OpenAuthorizer(connects[0], osdKeys)
+		if err != nil || info.Ticket.Name != clientAdmin || !info.SessionKey.Equal(sk) {
+			t.Fatalf("%s: the OSD's view of the ticket: %+v %v", cv.Stream, info.Ticket, err)
+		}
+		if len(replies) != 2 || replies[0].Tag != "CHALLENGE_AUTHORIZER" {
+			t.Fatalf("%s: replies %+v", cv.Stream, replies)
+		}
+		ch := unhex(t, replies[0].Authorizer)
+		c := checkRealChallenge(t, cv.Stream, sk, ch, connects[0], osdKeys)
+		_, az2, err := OpenAuthorizer(connects[1], osdKeys)
+		if err != nil || !az2.HaveChallenge || az2.ServerChallengePlusOne != c+1 || az2.Nonce != az.Nonce {
+			t.Fatalf("%s: answer %+v %v", cv.Stream, az2, err)
+		}
+		checkRealAccept(t, cv.Stream, replies[1].Tag, sk, unhex(t, replies[1].Authorizer), az2, connects[1], connects[0], ch, c, osdKeys)
+		cf, _ := strconv.ParseUint(cv.ClientFeatures, 0, 64)
+		sf, _ := strconv.ParseUint(cv.ServerFeatures, 0, 64)
+		signed := 0
+		for _, vm := range cv.Messages {
+			m := vectorWireMessage(t, vm)
+			if err := CheckSignature(sk, m, cf&sf); err != nil || m.Footer.Flags&wire.FooterSigned == 0 {
+				t.Errorf("%s %s seq %d type %d: %v", cv.Stream, vm.Dir, vm.Seq, vm.Type, err)
+			}
+			signed++
+		}
+		t.Logf("%s: %s's authorizer for osd (secret %d) verified, challenge and reply reproduced, %d signatures verified",
+			cv.Stream, info.Ticket.Name, a.Ticket.SecretID, signed)
+	}
+	if n == 0 {
+		t.Fatal("no client session with an OSD in the vectors")
+	}
 }

@@ -24,8 +24,13 @@ import (
 
 var extractDir = flag.String("cephx.extract", "", "extract testdata/vectors.json from the streams cephx-capture.sh wrote in this directory")
 
-// maxVectorMessages bounds the messages kept per direction of a connection.
-const maxVectorMessages = 16
+// The messages kept per direction of a connection: every MAuth and MAuthReply, and of the
+// others the first 16 on a session opened with an authorizer (they are signed), the first 2
+// on one without (a client's session with a monitor: they show it is not signed).
+const (
+	maxSignedMessages   = 16
+	maxUnsignedMessages = 2
+)
 
 type vectorFile struct {
 	Source        string         `json:"source"`
@@ -101,6 +106,10 @@ func extractConversation(t *testing.T, name, c2sPath, s2cPath string) (conversat
 		t.Logf("%s: %v (kept what decoded)", name, err)
 	}
 	cv := conversation{Stream: name, MessagesDropped: map[string]int{}}
+	limit := maxUnsignedMessages
+	if d.Connect.AuthorizerProtocol == wire.AuthCephx {
+		limit = maxSignedMessages
+	}
 	for _, st := range []*wire.Stream{&d.Client, &d.Server} {
 		dir := st.Dir.String()
 		kept := 0
@@ -117,11 +126,14 @@ func extractConversation(t *testing.T, name, c2sPath, s2cPath string) (conversat
 				cv.Handshake = append(cv.Handshake, handshake{Dir: dir, Kind: "CONNECT_REPLY", Tag: f.Reply.Tag.String(),
 					GlobalSeq: f.Reply.GlobalSeq, Authorizer: hex.EncodeToString(f.Authorizer)})
 			case wire.FrameMsg:
-				if kept == maxVectorMessages {
+				auth := f.Msg.Header.Type == wire.MsgAuth || f.Msg.Header.Type == wire.MsgAuthReply
+				if !auth && kept == limit {
 					cv.MessagesDropped[dir]++
 					continue
 				}
-				kept++
+				if !auth {
+					kept++
+				}
 				cv.Messages = append(cv.Messages, vectorMessage(dir, f.Msg, f.OldFooter))
 			}
 		}
