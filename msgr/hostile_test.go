@@ -212,10 +212,13 @@ func TestHostilePeers(t *testing.T) {
 			waitFor(t, "a log line with "+line, func() bool { return strings.Contains(e.logs.since(logOff), line) })
 			e.checkServes(t)
 			// What sessions can pin is bounded by the dispatch throttle plus one message over
-			// it (Ceph's admit-oversized rule); allow the test's own peers some slack.
+			// it (Ceph's admit-oversized rule). One more message of slack: a collection counts
+			// what is allocated while it marks as live, so a session admitted while another's
+			// front is being collected counts both (seen under load). And some for the test's
+			// own peers. A throttle that bounds nothing pins 32 fronts (512 MiB).
 			peak := e.heap.peak()
 			over := int64(peak) - int64(base)
-			if bound := int64(hostileDispatchMax + wire.DefaultMaxFrontLen + 16<<20); over > bound {
+			if bound := int64(hostileDispatchMax + 2*wire.DefaultMaxFrontLen + 16<<20); over > bound {
 				t.Errorf("peak heap %.1f MiB, %.1f MiB over the %.1f MiB baseline (bound %.1f MiB)",
 					mib(peak), float64(over)/(1<<20), mib(base), float64(bound)/(1<<20))
 			}

@@ -11,7 +11,7 @@ import (
 )
 
 // frameTracker follows the msgr1 structure of every simulated stream as it is written (a
-// simnet.Observer) and uses it to bias how many bytes each write, delivery and read moves (a
+// simnet.Observer, walking each stream with a wire.Walker) and uses it to bias how many bytes each write, delivery and read moves (a
 // simnet.Chunker): with some probability a chunk ends exactly at, one byte before, or one byte
 // after a msgr1 boundary — banner, address, connect, reply, seq, tag, header, crc field,
 // front/middle/data, footer — where parsers are most likely to get partial reads wrong. It
@@ -31,25 +31,22 @@ type frameTracker struct {
 }
 
 type connTrack struct {
-	t        *frameTracker
-	id       uint64
-	s        [2]streamTrack // by simnet.Dir
-	replies  []wire.Tag     // reply tags the server sent, in order
-	features [2]uint64      // connect features, reply features
-	lossy    bool           // the server's opening reply said LOSSY
+	t     *frameTracker
+	id    uint64
+	s     [2]streamTrack // by simnet.Dir
+	lossy bool           // the server's opening reply said LOSSY
 }
 
 // span is a half-open byte range of a stream.
 type span struct{ start, end uint64 }
 
 type streamTrack struct {
-	buf       []byte // bytes of the current element not yet complete
-	off       uint64 // stream offset of buf[0]
-	step      int    // parser position (see advance)
-	connects  int    // client: connect messages parsed
-	pending   int    // bytes left of a skipped element (authorizer, message body)
-	msgStart  uint64 // stream offset of the current message's header
-	sections  [4]int // front, middle, data, footer lengths of the current message
+	// w walks the stream's msgr1 grammar; the client's walker is told the server's replies
+	// and each is told the other's features as they are written.
+	w wire.Walker
+	// held are client bytes written while its walker waited for the server's reply to a
+	// connect: walked with the next bytes written on the stream.
+	held      []byte
 	bounds    []uint64
 	protected []span
 	delivered uint64 // bytes delivered so far (from the chunker's OpDeliver calls)
@@ -57,7 +54,6 @@ type streamTrack struct {
 	// second corruption of one byte to the next byte, which may be unprotected (a frame tag:
 	// a flipped MSG tag reads as CLOSE), so targets only move forward.
 	corrupted uint64
-	fixedTag  wire.Tag // the tag whose fixed-size payload is being read
 	marks     []tagMark
 }
 
@@ -108,6 +104,10 @@ func (t *frameTracker) conn(id uint64) *connTrack {
 	c := t.conns[id]
 	if c == nil {
 		c = &connTrack{t: t, id: id}
+		for d := range c.s {
+			c.s[d].w.Reset(wire.Direction(d)) // simnet.Dir and wire.Direction agree: c2s, s2c
+			c.s[d].w.SetPeerFeatures(0)       // until the other side's connect or reply
+		}
 		t.conns[id] = c
 		t.lastConn = max(t.lastConn, id)
 	}
@@ -118,27 +118,31 @@ func (t *frameTracker) conn(id uint64) *connTrack {
 func (t *frameTracker) Written(s simnet.StreamID, off uint64, p []byte) {
 	c := t.conn(s.Conn)
 	st := &c.s[s.Dir]
-	for len(p) > 0 && st.step != stepDone {
-		if skipped(st.step) {
-			k := min(st.pending, len(p))
-			st.pending -= k
-			st.off += uint64(k)
-			p = p[k:]
-			if st.pending == 0 {
-				c.finishSkipped(s.Dir)
-			}
-			continue
-		}
-		st.buf = append(st.buf, p...)
-		p = nil
-		for c.advance(s.Dir) {
-		}
+	if len(st.held) > 0 {
+		p = append(st.held, p...)
+		st.held = nil
 	}
+	c.walk(s.Dir, p)
 }
 
-// skipped steps are elements whose bytes are not needed, only their length.
-func skipped(step int) bool {
-	return step == stepConnectAuth || step == stepReplyAuth || step == stepBody
+// walk walks bytes written on direction d and acts on each element they complete. Bytes the
+// walker cannot take yet (a client waiting for the server's reply) are held; bytes after the
+// stream left the grammar (a rejected handshake, a bad tag) are ignored.
+func (c *connTrack) walk(d simnet.Dir, p []byte) {
+	st := &c.s[d]
+	for len(p) > 0 {
+		n, e := st.w.Next(p)
+		if n == 0 {
+			if st.w.Phase() == wire.PhaseAwaitReply {
+				st.held = append(st.held, p...)
+			}
+			return
+		}
+		p = p[n:]
+		if e != nil {
+			c.element(d, e)
+		}
+	}
 }
 
 // Chunk implements simnet.Chunker.
@@ -225,50 +229,62 @@ func (t *frameTracker) corruptTarget() (simnet.StreamID, uint64, bool) {
 	return simnet.StreamID{}, 0, false
 }
 
-// Parser steps. A client stream is: banner, address, connect (+ authorizer) — repeated per
-// reply that asks for another — then the le64 seq after a SEQ reply, then frames. A server
-// stream is: banner, two addresses, replies (+ authorizer, + seq after SEQ), then frames.
-const (
-	stepBanner = iota
-	stepAddr
-	stepAddr2 // server: the client's address as seen
-	stepConnect
-	stepConnectAuth
-	stepAfterConnect // client: waits for the server's reply to decide
-	stepReply
-	stepReplyAuth
-	stepReplySeq
-	stepSeq // client: le64 in_seq after SEQ
-	stepTag
-	stepFixed  // a fixed-length frame payload (ack, timespec)
-	stepHeader // MSG header
-	stepBody   // MSG front+middle+data+footer
-	stepDone   // stream ended in the handshake (rejected)
-)
-
-// advance parses one element of direction d if its bytes are in; it reports progress.
-func (c *connTrack) advance(d simnet.Dir) bool {
+// element records what one walked element tells: its end is a boundary (a message's inner
+// boundaries are known from its header, its end once the footer is in), a connect or reply
+// informs the other direction's walker, tags are counted and ACKs checked.
+func (c *connTrack) element(d simnet.Dir, e *wire.Element) {
 	st := &c.s[d]
-	if st.step == stepDone {
-		return false
+	switch e.Kind {
+	case wire.ElemFront, wire.ElemMiddle, wire.ElemData:
+		return // their ends were added with the header
+	case wire.ElemConnect:
+		c.s[simnet.ServerToClient].w.SetPeerFeatures(e.Connect.Features)
+	case wire.ElemReply:
+		c.reply(e)
+	case wire.ElemTag:
+		c.tag(d, e.Tag, e.End())
+	case wire.ElemSeq:
+		if e.Frame == wire.FrameAck && c.t.logf != nil {
+			c.t.logf("network: conn %d %v: ACK %d", c.id, d, binary.LittleEndian.Uint64(e.Bytes))
+		}
+	case wire.ElemHeader:
+		for _, b := range e.Msg.Bounds() {
+			st.addBound(b)
+		}
+		st.prune()
+		return
+	case wire.ElemFooter:
+		c.protectMessage(d, &e.Msg)
 	}
-	if skipped(st.step) {
-		rest := st.buf
-		st.buf = nil
-		c.replay(d, rest)
-		return len(st.buf) > 0
-	}
-	need, ok := c.need(d)
-	if !ok || len(st.buf) < need {
-		return false
-	}
-	elem := st.buf[:need]
-	c.consume(d, elem)
-	st.addBound(st.off + uint64(need))
-	st.off += uint64(need)
-	st.buf = append(st.buf[:0], st.buf[need:]...)
+	st.addBound(e.End())
 	st.prune()
-	return true
+}
+
+// reply tells the client's walker the server's reply, and notes whether it made the session
+// lossy.
+func (c *connTrack) reply(e *wire.Element) {
+	client := &c.s[simnet.ClientToServer].w
+	client.PeerReply(e.Tag)
+	client.SetPeerFeatures(e.Reply.Features)
+	c.lossy = e.Reply.Flags&wire.ConnectLossy != 0
+	c.t.wrote(&c.s[simnet.ServerToClient], true, e.Tag, e.End())
+}
+
+// tag counts a session frame tag written on direction d (ending at end) and checks that no
+// ACK is sent on a lossy session.
+func (c *connTrack) tag(d simnet.Dir, tag wire.Tag, end uint64) {
+	if tag.IsFrame() {
+		c.t.wrote(&c.s[d], false, tag, end)
+	}
+	if tag != wire.TagAck {
+		return
+	}
+	if c.t.cov != nil {
+		c.t.cov.Evaluated(InvLossyAck, 1)
+	}
+	if c.lossy && c.t.violation != nil {
+		c.t.violation(InvLossyAck, fmt.Sprintf("conn %d: %v sent an ACK on a lossy session", c.id, d))
+	}
 }
 
 // addBound inserts a boundary offset, keeping the list sorted (new ones are near the end).
@@ -289,203 +305,11 @@ func (st *streamTrack) prune() {
 	}
 }
 
-// need is the length of the next element of direction d, once knowable.
-func (c *connTrack) need(d simnet.Dir) (int, bool) {
-	st := &c.s[d]
-	switch st.step {
-	case stepBanner:
-		return wire.BannerLen, true
-	case stepAddr, stepAddr2:
-		return wire.AddrLen, true
-	case stepConnect:
-		return wire.ConnectLen, true
-	case stepReply:
-		return wire.ConnectReplyLen, true
-	case stepFixed:
-		return st.pending, true
-	case stepReplySeq, stepSeq:
-		return wire.SeqLen, true
-	case stepAfterConnect:
-		return c.clientNext()
-	case stepTag:
-		return 1, true
-	case stepHeader:
-		return wire.HeaderLen, true
-	}
-	return 0, false
-}
-
-// replay feeds bytes that were buffered before the parser learned they belong to a skipped
-// element back through the skipping path.
-func (c *connTrack) replay(d simnet.Dir, p []byte) {
-	st := &c.s[d]
-	for len(p) > 0 && skipped(st.step) {
-		k := min(st.pending, len(p))
-		st.pending -= k
-		st.off += uint64(k)
-		p = p[k:]
-		if st.pending == 0 {
-			c.finishSkipped(d)
-		}
-	}
-	if len(p) > 0 && st.step != stepDone {
-		st.buf = append(st.buf, p...)
-	}
-}
-
-// clientNext decides what the client sends after a connect, from the server's reply to it.
-func (c *connTrack) clientNext() (int, bool) {
-	st := &c.s[simnet.ClientToServer]
-	if len(c.replies) < st.connects {
-		return 0, false
-	}
-	switch c.replies[st.connects-1] {
-	case wire.TagRetryGlobal, wire.TagRetrySession, wire.TagResetSession, wire.TagChallengeAuthorizer:
-		st.step = stepConnect
-	case wire.TagSeq:
-		st.step = stepSeq
-	case wire.TagReady:
-		st.step = stepTag
-	default:
-		st.step = stepDone
-		return 0, false
-	}
-	return c.need(simnet.ClientToServer)
-}
-
-// consume acts on one complete fixed-size element and moves the parser on.
-func (c *connTrack) consume(d simnet.Dir, b []byte) {
-	st := &c.s[d]
-	client := d == simnet.ClientToServer
-	switch st.step {
-	case stepBanner:
-		st.step = stepAddr
-	case stepAddr:
-		st.step = stepConnect
-		if !client {
-			st.step = stepAddr2
-		}
-	case stepAddr2:
-		st.step = stepReply
-	case stepConnect:
-		c.features[0] = binary.LittleEndian.Uint64(b)
-		st.connects++
-		st.skipOr(int(binary.LittleEndian.Uint32(b[28:])), stepConnectAuth, stepAfterConnect)
-	case stepReply:
-		c.replies = append(c.replies, wire.Tag(b[0]))
-		c.t.wrote(st, true, wire.Tag(b[0]), st.off+wire.ConnectReplyLen)
-		c.features[1] = binary.LittleEndian.Uint64(b[1:])
-		c.lossy = b[25]&wire.ConnectLossy != 0
-		st.skipOr(int(binary.LittleEndian.Uint32(b[21:])), stepReplyAuth, stepReply)
-		if st.step == stepReply {
-			c.afterReply()
-		}
-	case stepReplySeq, stepSeq, stepFixed:
-		if st.step == stepFixed && st.fixedTag == wire.TagAck && c.t.logf != nil {
-			c.t.logf("network: conn %d %v: ACK %d", c.id, d, binary.LittleEndian.Uint64(b))
-		}
-		st.step = stepTag
-	case stepTag:
-		c.consumeTag(d, wire.Tag(b[0]))
-	case stepHeader:
-		c.consumeHeader(d, b)
-	}
-}
-
-// skipOr skips n bytes in step skip, or goes straight to next when n is 0.
-func (st *streamTrack) skipOr(n int, skip, next int) {
-	if n > 0 {
-		st.step, st.pending = skip, n
-		return
-	}
-	st.step = next
-}
-
-// afterReply moves the server stream on after a reply (and its authorizer).
-func (c *connTrack) afterReply() {
-	st := &c.s[simnet.ServerToClient]
-	switch c.replies[len(c.replies)-1] {
-	case wire.TagSeq:
-		st.step = stepReplySeq
-	case wire.TagReady:
-		st.step = stepTag
-	case wire.TagRetryGlobal, wire.TagRetrySession, wire.TagResetSession, wire.TagChallengeAuthorizer:
-		st.step = stepReply
-	default:
-		st.step = stepDone
-	}
-}
-
-func (c *connTrack) consumeTag(d simnet.Dir, tag wire.Tag) {
-	st := &c.s[d]
-	st.fixedTag = tag
-	if tag.IsFrame() {
-		c.t.wrote(st, false, tag, st.off+1)
-	}
-	switch tag {
-	case wire.TagMsg:
-		st.step = stepHeader
-	case wire.TagAck:
-		st.step, st.pending = stepFixed, 8
-		if c.t.cov != nil {
-			c.t.cov.Evaluated(InvLossyAck, 1)
-		}
-		if c.lossy && c.t.violation != nil {
-			c.t.violation(InvLossyAck, fmt.Sprintf("conn %d: %v sent an ACK on a lossy session", c.id, d))
-		}
-	case wire.TagKeepalive2, wire.TagKeepalive2Ack:
-		st.step, st.pending = stepFixed, 8
-	case wire.TagKeepalive, wire.TagClose:
-		st.step = stepTag
-	default:
-		st.step = stepDone
-	}
-}
-
-// consumeHeader records the message's layout: boundaries inside the header, and the lengths
-// of the body that follows.
-func (c *connTrack) consumeHeader(d simnet.Dir, b []byte) {
-	st := &c.s[d]
-	st.msgStart = st.off
-	st.addBound(st.off + wire.HeaderCRCLen)
-	footer := wire.FooterSize(c.features[0]&c.features[1]&wire.FeatureMsgAuth != 0)
-	st.sections = [4]int{int(binary.LittleEndian.Uint32(b[22:])), int(binary.LittleEndian.Uint32(b[26:])),
-		int(binary.LittleEndian.Uint32(b[30:])), footer}
-	total := st.sections[0] + st.sections[1] + st.sections[2] + footer
-	st.step, st.pending = stepBody, total
-	// Boundaries inside the body: the ends of front, middle and data, and the footer's crcs.
-	at := st.off + wire.HeaderLen
-	for i := 0; i < 3; i++ {
-		at += uint64(st.sections[i])
-		st.addBound(at)
-	}
-	st.addBound(at + 4)
-	st.addBound(at + 8)
-	st.addBound(at + 12)
-}
-
-// finishSkipped ends a skipped element: the authorizer is done, or the message body.
-func (c *connTrack) finishSkipped(d simnet.Dir) {
-	st := &c.s[d]
-	st.addBound(st.off)
-	switch st.step {
-	case stepConnectAuth:
-		st.step = stepAfterConnect
-	case stepReplyAuth:
-		st.step = stepReply
-		c.afterReply()
-	case stepBody:
-		c.protectMessage(d)
-		st.step = stepTag
-	}
-	st.prune()
-}
-
 // protectMessage records the crc-protected bytes of the message just finished: the header and
 // sections, the footer's three crcs and its flags (not the signature, unchecked with auth none).
-func (c *connTrack) protectMessage(d simnet.Dir) {
+func (c *connTrack) protectMessage(d simnet.Dir, l *wire.MessageLayout) {
 	st := &c.s[d]
-	footer := st.sections[3]
-	end := st.off
-	st.protected = append(st.protected, span{st.msgStart, end - uint64(footer) + 12}, span{end - 1, end})
+	for _, sp := range l.Protected() {
+		st.protected = append(st.protected, span{sp.Start, sp.End})
+	}
 }

@@ -126,7 +126,7 @@ func (c *Conn) nextSection() {
 		c.rx.section++
 	}
 	c.setState(StateReadFooterAndDispatch)
-	c.expect(wire.FooterSize(c.features&wire.FeatureMsgAuth != 0), (*Conn).handleFooter)
+	c.expect(wire.FooterSize(!wire.OldFooterFor(c.features)), (*Conn).handleFooter)
 }
 
 // sectionSum is where the running crc of section i goes, or nil when it will not be checked.
@@ -187,7 +187,7 @@ func (c *Conn) handleSection(data []byte) error {
 
 func (c *Conn) handleFooter(data []byte) error {
 	m := c.rx.msg
-	f, _ := wire.DecodeFooter(data, c.features&wire.FeatureMsgAuth == 0)
+	f, _ := wire.DecodeFooter(data, wire.OldFooterFor(c.features))
 	m.Footer = f
 	if err := m.VerifyFooterSums(c.rx.sums, c.cfg.CRCHeader, c.cfg.CRCData); err != nil {
 		return fmt.Errorf("message seq %d type %d: %w", m.Header.Seq, m.Header.Type, err)

@@ -276,8 +276,8 @@ func (e *env) newSocket(d, a *node) *socket {
 	e.sockets++
 	s := &socket{id: e.sockets, ends: [2]*node{d, a}, open: [2]bool{true, true}}
 	e.all = append(e.all, s)
-	s.dec[0] = &streamDec{client: true, conv: &s.conv}
-	s.dec[1] = &streamDec{conv: &s.conv}
+	s.dec[0] = newStreamDec(true, &s.conv)
+	s.dec[1] = newStreamDec(false, &s.conv)
 	for i, n := range s.ends {
 		if n != nil {
 			n.sock, n.side = s, i

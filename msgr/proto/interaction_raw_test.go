@@ -177,7 +177,7 @@ func (e *env) rawMsg(t *testing.T, d *ddtest.TestData, n *node, u64 func(string,
 	default:
 		d.Fatalf(t, "corrupt must be header_crc, front_crc or data_crc")
 	}
-	old := s.conv.features != 0 && s.conv.features&wire.FeatureMsgAuth == 0
+	old := s.conv.features != 0 && wire.OldFooterFor(s.conv.features)
 	var footer string
 	if d.MaybeScanArgs(t, "footer", &footer) {
 		old = footer == "old"

@@ -80,7 +80,7 @@ func (c *Conn) writeMessage(m *wire.Message) {
 	c.writeSection(m.Front)
 	c.writeSection(m.Middle)
 	c.writeSection(m.Data)
-	old := c.features&wire.FeatureMsgAuth == 0
+	old := wire.OldFooterFor(c.features)
 	m.Footer.Encode(c.out.reserve(wire.FooterSize(!old)), old)
 	if !c.policy.Lossy {
 		c.sent.push(m)

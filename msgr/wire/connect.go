@@ -38,14 +38,23 @@ func DecodeConnect(b []byte, limits Limits) (Connect, error) {
 	if len(b) < ConnectLen {
 		return Connect{}, short("ceph_msg_connect", ConnectLen, len(b))
 	}
-	hostType := binary.LittleEndian.Uint32(b[8:])
-	if hostType > 0xff {
+	if hostType := binary.LittleEndian.Uint32(b[8:]); hostType > 0xff {
 		return Connect{}, decodeErr("ceph_msg_connect host_type", 8,
 			fmt.Errorf("%w: host_type %#x", ErrMalformed, hostType))
 	}
-	c := Connect{
+	c := connectFields(b)
+	if err := limits.CheckAuthorizerLen(c.AuthorizerLen); err != nil {
+		return Connect{}, err
+	}
+	return c, nil
+}
+
+// connectFields reads the fields of a ceph_msg_connect (at least ConnectLen bytes) without
+// checking them: a host_type over 0xff keeps its low byte.
+func connectFields(b []byte) Connect {
+	return Connect{
 		Features:           binary.LittleEndian.Uint64(b[0:]),
-		HostType:           EntityType(hostType),
+		HostType:           EntityType(binary.LittleEndian.Uint32(b[8:])),
 		GlobalSeq:          binary.LittleEndian.Uint32(b[12:]),
 		ConnectSeq:         binary.LittleEndian.Uint32(b[16:]),
 		ProtocolVersion:    binary.LittleEndian.Uint32(b[20:]),
@@ -53,10 +62,6 @@ func DecodeConnect(b []byte, limits Limits) (Connect, error) {
 		AuthorizerLen:      binary.LittleEndian.Uint32(b[28:]),
 		Flags:              b[32],
 	}
-	if err := limits.CheckAuthorizerLen(c.AuthorizerLen); err != nil {
-		return Connect{}, err
-	}
-	return c, nil
 }
 
 // ConnectReply is ceph_msg_connect_reply, the acceptor's answer to a Connect. AuthorizerLen
@@ -89,7 +94,20 @@ func DecodeConnectReply(b []byte, limits Limits) (ConnectReply, error) {
 	if len(b) < ConnectReplyLen {
 		return ConnectReply{}, short("ceph_msg_connect_reply", ConnectReplyLen, len(b))
 	}
-	r := ConnectReply{
+	r := replyFields(b)
+	if !r.Tag.IsReply() {
+		return ConnectReply{}, decodeErr("ceph_msg_connect_reply tag", 0, fmt.Errorf("%w: %v", ErrBadTag, r.Tag))
+	}
+	if err := limits.CheckAuthorizerLen(r.AuthorizerLen); err != nil {
+		return ConnectReply{}, err
+	}
+	return r, nil
+}
+
+// replyFields reads the fields of a ceph_msg_connect_reply (at least ConnectReplyLen bytes)
+// without checking them.
+func replyFields(b []byte) ConnectReply {
+	return ConnectReply{
 		Tag:             Tag(b[0]),
 		Features:        binary.LittleEndian.Uint64(b[1:]),
 		GlobalSeq:       binary.LittleEndian.Uint32(b[9:]),
@@ -98,13 +116,6 @@ func DecodeConnectReply(b []byte, limits Limits) (ConnectReply, error) {
 		AuthorizerLen:   binary.LittleEndian.Uint32(b[21:]),
 		Flags:           b[25],
 	}
-	if !r.Tag.IsReply() {
-		return ConnectReply{}, decodeErr("ceph_msg_connect_reply tag", 0, fmt.Errorf("%w: %v", ErrBadTag, r.Tag))
-	}
-	if err := limits.CheckAuthorizerLen(r.AuthorizerLen); err != nil {
-		return ConnectReply{}, err
-	}
-	return r, nil
 }
 
 // PutSeq writes an le64 sequence number (ACK payload, SEQ exchange) into b.

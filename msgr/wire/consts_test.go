@@ -65,7 +65,7 @@ func TestDissectTruncatedAuthorizer(t *testing.T) {
 		c2s := append(append([]byte(nil), s.c2s...), frame[:3]...)
 		_, err := DissectConversation(c2s, s.s2c, DissectOptions{})
 		wantErr(t, "truncated session frame", err, ErrTruncated)
-		if err != nil && !strings.Contains(err.Error(), "c2s "+kindOfTag(Tag(frame[0])).String()) {
+		if err != nil && !strings.Contains(err.Error(), "c2s "+frameOfTag(Tag(frame[0])).String()) {
 			t.Errorf("error does not name the frame: %v", err)
 		}
 	}

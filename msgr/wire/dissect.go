@@ -136,54 +136,56 @@ type Conversation struct {
 // the frames decoded so far.
 func DissectConversation(c2s, s2c []byte, opts DissectOptions) (*Conversation, error) {
 	cv := &Conversation{Client: Stream{Dir: ClientToServer}, Server: Stream{Dir: ServerToClient}}
-	c := &walker{s: &cv.Client, data: c2s, limits: opts.Limits}
-	s := &walker{s: &cv.Server, data: s2c, limits: opts.Limits}
-	seq, err := cv.handshake(c, s)
-	if err != nil || !cv.Open {
+	c := newDissector(&cv.Client, c2s, opts.Limits)
+	s := newDissector(&cv.Server, s2c, opts.Limits)
+	if err := cv.handshake(c, s); err != nil || !cv.Open {
 		return cv, err
 	}
 	cv.Features = cv.Connect.Features & cv.Reply.Features
-	cv.OldFooter = !HasFeatures(cv.Features, FeatureMsgAuth)
-	return cv, errors.Join(c.open(seq, cv.OldFooter), s.open(seq, cv.OldFooter))
+	cv.OldFooter = OldFooterFor(cv.Features)
+	return cv, errors.Join(c.session(), s.session())
 }
 
-// handshake walks greetings and connect rounds; it reports whether the final reply was SEQ.
-func (cv *Conversation) handshake(c, s *walker) (seq bool, err error) {
-	okC, err := c.greeting(1)
+// handshake walks greetings and connect rounds, telling each side's walker what the other
+// sent: the client's features to the server, each reply to the client.
+func (cv *Conversation) handshake(c, s *dissector) error {
+	okC, err := c.greeting()
 	if err != nil {
-		return false, err
+		return err
 	}
-	okS, err := s.greeting(2)
+	okS, err := s.greeting()
 	if err != nil {
-		return false, err
+		return err
 	}
 	if !okC || !okS {
-		return false, finished(c, s)
+		return finished(c, s)
 	}
 	for {
-		cf, ok, err := c.connect()
+		cf, ok, err := c.frame()
 		if err != nil {
-			return false, err
+			return err
 		}
 		if !ok { // no connect: the server cannot have replied
-			return false, finished(c, s)
+			return finished(c, s)
 		}
-		rf, ok, err := s.reply()
+		s.w.SetPeerFeatures(cf.Connect.Features)
+		rf, ok, err := s.frame()
 		if err != nil {
-			return false, err
+			return err
 		}
 		if !ok { // the client may only have sent its connect
-			return false, finished(c, s)
+			return finished(c, s)
 		}
 		cv.Connect, cv.Reply = cf.Connect, rf.Reply
-		switch tag := rf.Reply.Tag; {
-		case retriesConnect(tag):
-			continue
-		case opensSession(tag):
+		c.w.SetPeerFeatures(rf.Reply.Features)
+		c.w.PeerReply(rf.Reply.Tag)
+		switch s.w.Phase() {
+		case PhaseReply: // the client connects again
+		case PhaseClosed: // WAIT, BADPROTOVER, FEATURES, BADAUTHORIZER: the client faults
+			return finished(c, s)
+		default:
 			cv.Open = true
-			return tag == TagSeq, nil
-		default: // WAIT, BADPROTOVER, FEATURES, BADAUTHORIZER: the client faults
-			return false, finished(c, s)
+			return nil
 		}
 	}
 }
@@ -195,23 +197,31 @@ func (cv *Conversation) handshake(c, s *walker) (seq bool, err error) {
 // frames decoded so far.
 func Dissect(dir Direction, data []byte, opts DissectOptions) (*Stream, error) {
 	st := &Stream{Dir: dir}
-	w := &walker{s: st, data: data, limits: opts.Limits}
+	d := newDissector(st, data, opts.Limits)
+	if opts.PeerFeatures != 0 {
+		d.w.SetPeerFeatures(opts.PeerFeatures)
+	}
 	switch dir {
 	case ClientToServer:
-		return st, w.dissectClient(opts)
+		return st, d.dissectClient(opts)
 	case ServerToClient:
-		return st, w.dissectServer(opts)
+		return st, d.dissectServer()
 	}
 	return st, fmt.Errorf("dissect: unknown direction %v", dir)
 }
 
-func (w *walker) dissectClient(opts DissectOptions) error {
-	if ok, err := w.greeting(1); err != nil || !ok {
+// dissectClient walks a client stream, telling its walker the replies from opts: a
+// connect-again reply to each connect but the last, then the final reply.
+func (d *dissector) dissectClient(opts DissectOptions) error {
+	if ok, err := d.greeting(); err != nil || !ok {
 		return err // at a clean end nothing is left
 	}
 	var last Connect
-	for range max(opts.ConnectRounds, 1) {
-		f, ok, err := w.connect()
+	for i := range max(opts.ConnectRounds, 1) {
+		if i > 0 {
+			d.w.PeerReply(TagRetryGlobal)
+		}
+		f, ok, err := d.frame()
 		if err != nil || !ok {
 			return err
 		}
@@ -225,84 +235,101 @@ func (w *walker) dissectClient(opts DissectOptions) error {
 		}
 	}
 	if !opensSession(tag) {
-		return finished(w)
+		return finished(d)
 	}
-	return w.open(tag == TagSeq, oldFooterFor(last.Features, opts.PeerFeatures))
+	d.w.PeerReply(tag)
+	return d.session()
 }
 
-func (w *walker) dissectServer(opts DissectOptions) error {
-	if ok, err := w.greeting(2); err != nil || !ok {
+// dissectServer walks a server stream: replies until one that is not answered by another
+// connect, then the session if it opened one.
+func (d *dissector) dissectServer() error {
+	if ok, err := d.greeting(); err != nil || !ok {
 		return err // at a clean end nothing is left
 	}
-	for {
-		f, ok, err := w.reply()
-		if err != nil || !ok {
+	for d.w.Phase() == PhaseReply {
+		if _, ok, err := d.frame(); err != nil || !ok {
 			return err
 		}
-		tag := f.Reply.Tag
-		if retriesConnect(tag) {
-			continue
-		}
-		if !opensSession(tag) {
-			return finished(w)
-		}
-		return w.open(tag == TagSeq, oldFooterFor(f.Reply.Features, opts.PeerFeatures))
 	}
+	if d.w.Phase() == PhaseClosed {
+		return finished(d)
+	}
+	return d.session()
 }
 
-// oldFooterFor decides the footer size from this side's features and the peer's (0: same).
-func oldFooterFor(own, peer uint64) bool {
-	if peer == 0 {
-		peer = own
-	}
-	return !HasFeatures(own&peer, FeatureMsgAuth)
-}
-
-// retriesConnect reports whether the client answers a reply with this tag by sending another
-// connect message on the same socket.
-func retriesConnect(t Tag) bool {
-	switch t {
-	case TagRetryGlobal, TagRetrySession, TagResetSession, TagChallengeAuthorizer:
-		return true
-	}
-	return false
-}
-
-// opensSession reports whether a reply with this tag opens the session.
-func opensSession(t Tag) bool { return t == TagReady || t == TagSeq }
-
-// walker decodes the frames of one stream in order and appends them to s.Frames.
-type walker struct {
+// dissector decodes the frames of one stream in order and appends them to s.Frames: its
+// walker finds where each frame ends and what it is, and the frame's decoder checks it.
+type dissector struct {
 	s      *Stream
 	data   []byte
-	off    int
+	off    int // where the next frame starts: the walker has walked up to here
 	limits Limits
+	w      Walker
 }
 
-// decodeFunc decodes one element from the start of b and returns it and its length.
-type decodeFunc func(b []byte) (Frame, int, error)
+func newDissector(s *Stream, data []byte, limits Limits) *dissector {
+	d := &dissector{s: s, data: data, limits: limits}
+	d.w.Reset(s.Dir)
+	return d
+}
 
-// step decodes the next element. At a clean end of data it returns ok false and no error.
-func (w *walker) step(kind FrameKind, dec decodeFunc) (f Frame, ok bool, err error) {
-	rest := w.data[w.off:]
-	if len(rest) == 0 {
+// frame walks and decodes the next frame. At a clean end of data it returns ok false and no
+// error; a frame the data ends inside is an error wrapping ErrTruncated.
+func (d *dissector) frame() (f Frame, ok bool, err error) {
+	if d.off == len(d.data) {
 		return Frame{}, false, nil
 	}
-	f, n, err := dec(rest)
-	if err != nil {
-		if kind == FrameMsg { // a session frame: name it by its tag
-			kind = kindOfTag(Tag(rest[0]))
-		}
-		return Frame{}, false, w.wrap(kind, err)
+	kind, end, complete := d.walkFrame()
+	f, n, err := d.decode(kind, d.data[d.off:])
+	switch {
+	case err != nil:
+		return Frame{}, false, d.wrap(kind, err)
+	case !complete || n != end-d.off: // the decoders and the walker follow one grammar
+		return Frame{}, false, d.wrap(kind, fmt.Errorf("%w: %v frame of %d bytes, walked %d", ErrMalformed, kind, n, end-d.off))
 	}
-	f.Offset, f.Len = w.off, n
-	w.s.Frames = append(w.s.Frames, f)
-	w.off += n
+	f.Offset, f.Len = d.off, n
+	d.s.Frames = append(d.s.Frames, f)
+	d.off = end
 	return f, true, nil
 }
 
+// walkFrame walks from the start of a frame to its end, or as far as the data goes; it
+// returns the frame's kind, where the walk stopped and whether that ends the frame.
+func (d *dissector) walkFrame() (kind FrameKind, end int, complete bool) {
+	pos := d.off
+	for pos < len(d.data) {
+		n, e := d.w.Next(d.data[pos:])
+		pos += n
+		if e != nil && e.Last {
+			return e.Frame, pos, true
+		}
+		if n == 0 { // the walk cannot go on (it never stops inside a frame)
+			break
+		}
+	}
+	return d.w.Frame(), pos, false
+}
+
+// decode decodes a frame of the given kind from the start of b and returns its length.
+func (d *dissector) decode(kind FrameKind, b []byte) (Frame, int, error) {
+	switch kind {
+	case FrameBanner:
+		return decodeBannerFrame(b)
+	case FrameAddr:
+		return decodeAddrFrame(b)
+	case FrameConnect:
+		return decodeConnectFrame(b, d.limits)
+	case FrameConnectReply:
+		return decodeReplyFrame(b, d.limits)
+	case FrameSeq:
+		return decodeSeqFrame(b)
+	}
+	return DecodeFrame(b, d.w.OldFooter(), d.limits)
+}
+
 // wrap places err at the current offset of the stream.
-func (w *walker) wrap(kind FrameKind, err error) error {
+func (d *dissector) wrap(kind FrameKind, err error) error {
 	if errors.Is(err, ErrShort) {
 		err = fmt.Errorf("%w (%w)", ErrTruncated, err)
 	}
@@ -310,54 +337,39 @@ func (w *walker) wrap(kind FrameKind, err error) error {
 	if kind != 0 {
 		name = kind.String()
 	}
-	return &DecodeError{What: w.s.Dir.String() + " " + name, Offset: w.off, Err: err}
+	return &DecodeError{What: d.s.Dir.String() + " " + name, Offset: d.off, Err: err}
 }
 
-// finished checks that every walker has used all of its data: the handshake stopped without
+// finished checks that every dissector has used all of its data: the handshake stopped without
 // opening a session, so nothing more can follow.
-func finished(ws ...*walker) error {
+func finished(ds ...*dissector) error {
 	var errs []error
-	for _, w := range ws {
-		if rest := len(w.data) - w.off; rest != 0 {
-			errs = append(errs, &DecodeError{What: w.s.Dir.String() + " stream", Offset: w.off,
+	for _, d := range ds {
+		if rest := len(d.data) - d.off; rest != 0 {
+			errs = append(errs, &DecodeError{What: d.s.Dir.String() + " stream", Offset: d.off,
 				Err: fmt.Errorf("%w: %d bytes after a handshake that opened no session", ErrMalformed, rest)})
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// greeting decodes the banner and then addrs legacy addresses (1 for a client, 2 for a server).
-func (w *walker) greeting(addrs int) (bool, error) {
-	if _, ok, err := w.step(FrameBanner, decodeBannerFrame); err != nil || !ok {
-		return false, err
-	}
-	for range addrs {
-		if _, ok, err := w.step(FrameAddr, decodeAddrFrame); err != nil || !ok {
+// greeting decodes the banner and the address(es) (1 for a client, 2 for a server).
+func (d *dissector) greeting() (bool, error) {
+	for d.w.Phase() == PhaseGreeting {
+		if _, ok, err := d.frame(); err != nil || !ok {
 			return false, err
 		}
 	}
 	return true, nil
 }
 
-func (w *walker) connect() (Frame, bool, error) {
-	return w.step(FrameConnect, func(b []byte) (Frame, int, error) { return decodeConnectFrame(b, w.limits) })
-}
-
-func (w *walker) reply() (Frame, bool, error) {
-	return w.step(FrameConnectReply, func(b []byte) (Frame, int, error) { return decodeReplyFrame(b, w.limits) })
-}
-
-// open decodes the in_seq after a SEQ reply, if any, then session frames to the end of data.
-func (w *walker) open(seq, oldFooter bool) error {
-	if seq {
-		if _, ok, err := w.step(FrameSeq, decodeSeqFrame); err != nil || !ok {
-			return err
-		}
-	}
-	w.s.Open, w.s.SessionOffset, w.s.OldFooter = true, w.off, oldFooter
-	dec := func(b []byte) (Frame, int, error) { return DecodeFrame(b, oldFooter, w.limits) }
+// session decodes the in_seq after a SEQ reply, if any, then session frames to the end of data.
+func (d *dissector) session() error {
 	for {
-		if _, ok, err := w.step(FrameMsg, dec); err != nil || !ok {
+		if d.w.Phase() == PhaseSession && !d.s.Open {
+			d.s.Open, d.s.SessionOffset, d.s.OldFooter = true, d.off, d.w.OldFooter()
+		}
+		if _, ok, err := d.frame(); err != nil || !ok {
 			return err
 		}
 	}
@@ -421,23 +433,4 @@ func authorizerAfter(b []byte, off int, l uint32, what string) ([]byte, int, err
 		return nil, end, nil
 	}
 	return b[off:end:end], end, nil
-}
-
-// kindOfTag names the session frame a tag starts, for errors.
-func kindOfTag(t Tag) FrameKind {
-	switch t {
-	case TagAck:
-		return FrameAck
-	case TagKeepalive:
-		return FrameKeepalive
-	case TagKeepalive2:
-		return FrameKeepalive2
-	case TagKeepalive2Ack:
-		return FrameKeepalive2Ack
-	case TagClose:
-		return FrameClose
-	case TagMsg:
-		return FrameMsg
-	}
-	return 0 // not a session frame tag
 }

@@ -99,6 +99,11 @@ func FooterSize(msgAuth bool) int {
 	return OldFooterLen
 }
 
+// OldFooterFor reports whether the messages of a session with the given negotiated features
+// (the intersection of both sides') carry the 13-byte ceph_msg_footer_old: MSG_AUTH was not
+// negotiated. Every reader and writer of msgr1 frames decides the footer size with it.
+func OldFooterFor(negotiated uint64) bool { return !HasFeatures(negotiated, FeatureMsgAuth) }
+
 // Encode writes the footer into b: 21 bytes, or 13 when old is set (Sig is dropped).
 func (f *Footer) Encode(b []byte, old bool) {
 	binary.LittleEndian.PutUint32(b[0:], f.FrontCRC)
