@@ -97,6 +97,7 @@ func sameKeyring(a, b *Keyring) bool {
 		if x.Name != y.Name || !x.Key.Equal(y.Key) || x.Key.Created != y.Key.Created || len(x.Caps) != len(y.Caps) {
 			return false
 		}
+		//lint:ordered a comparison of every entry
 		for s, c := range x.Caps {
 			if y.Caps[s] != c {
 				return false

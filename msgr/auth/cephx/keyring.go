@@ -185,6 +185,7 @@ func (k *Keyring) Format() ([]byte, error) {
 		}
 		fmt.Fprintf(&sb, "[%s]\n\tkey = %s\n", name, e.Key)
 		services := make([]string, 0, len(e.Caps))
+		//lint:ordered sorted below
 		for s := range e.Caps {
 			services = append(services, s)
 		}
