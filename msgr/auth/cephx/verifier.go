@@ -42,7 +42,9 @@ type Peer struct {
 // authorizer that proves it (challenge + 1, encrypted with the ticket's session key) is
 // accepted; a second authorizer that fails is rejected and the state starts over. An
 // authorizer recorded from another connection therefore cannot be replayed: it answers
-// another challenge, or none. Not safe for concurrent use.
+// another challenge, or none. As in Ceph, the ticket's expiry is not checked: a ticket stops
+// working when the secret it was sealed with rotates out of the daemon's ServiceKeys. Not
+// safe for concurrent use.
 type ConnVerifier struct {
 	keys       KeyStore
 	rand       io.Reader
