@@ -21,7 +21,7 @@
 #   -o DIR     keep each target's log in DIR (default: a temporary directory, removed)
 #   -list      print the targets and exit
 # A failing input is written by go test to the package's testdata/fuzz/<Target>/ (keep it:
-# it is a regression case); FuzzSim also writes the failing run's tape, see fuzz/sim.go.
+# it is a regression case); FuzzSim also writes the failing run's tape, see fuzz/simfuzz/sim.go.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -1,12 +1,14 @@
 // Package fuzzing is what the project's fuzz targets share, so that each target's check runs
 // unchanged under `go test -fuzz` and under go-fuzz or libFuzzer.
 //
-// Every target keeps its check in an unexported function of a non-test file of its package,
-// returning an error: nil when the input passed, an error wrapping ErrSkip when the input is
-// out of the target's scope, any other error when a property failed. The native target
-// (FuzzXxx in a _test.go file) hands that error to Report; the go-fuzz entry point
-// (FuzzXxxGo, in a file built only with the gofuzz tag) hands it to GoFuzz. go-fuzz entry
-// points take a single byte slice, so targets with several arguments split it with an Input.
+// Every target keeps its check in a harness package under fuzz/ (fuzz/wirefuzz,
+// fuzz/protofuzz, fuzz/simfuzz: never in a production package), returning an error: nil when
+// the input passed, an error wrapping ErrSkip when the input is out of the target's scope, any
+// other error when a property failed. The native target (FuzzXxx in a _test.go file beside the
+// code it tests) hands that error to Report; the go-fuzz entry point (FuzzXxxGo, in the
+// harness package's gofuzz.go, built only with the gofuzz tag) hands it to GoFuzz. go-fuzz
+// entry points take a single byte slice, so targets with several arguments split it with an
+// Input.
 package fuzzing
 
 import (

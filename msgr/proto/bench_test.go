@@ -1,73 +1,34 @@
-package proto
+package proto_test
 
 import (
 	"strconv"
 	"testing"
-	"time"
 
+	"github.com/msgrsim/msgrsim/msgr/proto"
+	"github.com/msgrsim/msgrsim/msgr/proto/prototest"
 	"github.com/msgrsim/msgrsim/msgr/wire"
 )
-
-// recyclingHost is a testHost that lends memory (Buffers) and recycles every delivered
-// message at once, as a dispatcher that calls Messenger.Release does: with it, a session in
-// steady state allocates nothing.
-type recyclingHost struct {
-	*testHost
-	free      []*wire.Message
-	buffers   [][]byte
-	delivered int
-}
-
-func (h *recyclingHost) Deliver(m *wire.Message, r Reservation) {
-	h.delivered++
-	r.Release()
-	*m = wire.Message{Front: m.Front[:0], Middle: m.Middle[:0], Data: m.Data[:0]}
-	h.free = append(h.free, m)
-}
-
-// StateChanged records nothing (testHost keeps every transition).
-func (h *recyclingHost) StateChanged(from, to State) {}
-
-func (h *recyclingHost) NewMessage() *wire.Message {
-	if k := len(h.free) - 1; k >= 0 {
-		m := h.free[k]
-		h.free = h.free[:k]
-		return m
-	}
-	return &wire.Message{}
-}
-
-func (h *recyclingHost) GetBuffer(n int) []byte {
-	for i, b := range h.buffers {
-		if len(b) == n {
-			h.buffers = append(h.buffers[:i], h.buffers[i+1:]...)
-			return b
-		}
-	}
-	return make([]byte, n)
-}
-
-func (h *recyclingHost) PutBuffer(b []byte) { h.buffers = append(h.buffers, b) }
 
 // pipe is an open lossless session between two Conns, with a pump that moves every byte one
 // writes into the other (no sockets, no chunking).
 type pipe struct {
-	a, b   *Conn
-	ha, hb *recyclingHost
+	a, b   *proto.Conn
+	ha, hb *prototest.Recycler
 }
 
-// newPipe opens a lossless session osd.1 → osd.2 with the given prefetch size.
-func newPipe(tb testing.TB, prefetch int) *pipe {
+// newPipe opens a lossless session osd.1 → osd.2 with the given prefetch size and crcs.
+func newPipe(tb testing.TB, prefetch int, crcHeader, crcData bool) *pipe {
 	tb.Helper()
 	p := &pipe{}
-	pol := LosslessPeer(0)
-	now := new(time.Duration)
-	p.ha = &recyclingHost{testHost: newTestHost("a", now, addrA, pol)}
-	p.hb = &recyclingHost{testHost: newTestHost("b", now, addrB, pol)}
-	ca, cb := testConfig(wire.NewName(wire.EntityOSD, 1)), testConfig(wire.NewName(wire.EntityOSD, 2))
-	ca.PrefetchSize, cb.PrefetchSize = prefetch, prefetch
-	p.a = NewConnector(ca, p.ha, addrB, wire.EntityOSD, pol, Throttles{})
-	p.b = NewAcceptor(cb, p.hb, wire.LegacyAddr(addrA.Addr, 0))
+	pol := proto.LosslessPeer(0)
+	w, ma, mb := newLinkWorld(pol, pol)
+	for _, m := range []*prototest.Msgr{ma, mb} {
+		m.Cfg.PrefetchSize, m.Cfg.CRCHeader, m.Cfg.CRCData = prefetch, crcHeader, crcData
+	}
+	p.ha, p.hb = prototest.NewRecycler(w.NewNode("a", ma)), prototest.NewRecycler(w.NewNode("b", mb))
+	p.a = proto.NewConnector(ma.Cfg, p.ha, addrB, wire.EntityOSD, pol, proto.Throttles{})
+	p.b = proto.NewAcceptor(mb.Cfg, p.hb, wire.LegacyAddr(addrA.Addr, 0))
+	p.ha.C, p.hb.C = p.a, p.b
 	p.a.Start()
 	p.a.Connected()
 	p.b.Start()
@@ -76,14 +37,14 @@ func newPipe(tb testing.TB, prefetch int) *pipe {
 			break
 		}
 	}
-	if !p.a.State().open() || !p.b.State().open() {
+	if !p.a.State().IsOpen() || !p.b.State().IsOpen() {
 		tb.Fatalf("session did not open: %v / %v", p.a.State(), p.b.State())
 	}
 	return p
 }
 
 // pump writes all of src's output into dst and returns the bytes moved.
-func pump(src, dst *Conn) int {
+func pump(src, dst *proto.Conn) int {
 	moved := 0
 	for {
 		iov := src.Output()
@@ -126,7 +87,7 @@ var pipeSizes = []int{0, 4 << 10, 64 << 10}
 func BenchmarkSendReceive(b *testing.B) {
 	for _, n := range pipeSizes {
 		b.Run("size="+strconv.Itoa(n), func(b *testing.B) {
-			p := newPipe(b, 64<<10)
+			p := newPipe(b, 64<<10, true, true)
 			m := wire.NewMessage(wire.MsgOSDOp, nil)
 			m.Data = make([]byte, n)
 			b.SetBytes(int64(n))
@@ -134,8 +95,8 @@ func BenchmarkSendReceive(b *testing.B) {
 			for b.Loop() {
 				p.sendOne(m)
 			}
-			if p.hb.delivered < b.N {
-				b.Fatalf("delivered %d of %d", p.hb.delivered, b.N)
+			if p.hb.Count < b.N {
+				b.Fatalf("delivered %d of %d", p.hb.Count, b.N)
 			}
 		})
 	}
@@ -149,21 +110,21 @@ func TestSendReceiveAllocs(t *testing.T) {
 		t.Skip("coverage instrumentation changes allocations")
 	}
 	for _, n := range pipeSizes {
-		p := newPipe(t, 64<<10)
+		p := newPipe(t, 64<<10, true, true)
 		m := wire.NewMessage(wire.MsgOSDOp, nil)
 		m.Data = make([]byte, n)
 		for range 10 {
 			p.sendOne(m) // warm: arenas, the sent list, recycled messages
 		}
-		before := p.hb.delivered
+		before := p.hb.Count
 		if got := testing.AllocsPerRun(200, func() { p.sendOne(m) }); got != 0 {
 			t.Errorf("size %d: %v allocations per message, want 0", n, got)
 		}
-		if p.hb.delivered-before < 200 {
-			t.Fatalf("size %d: only %d messages delivered", n, p.hb.delivered-before)
+		if p.hb.Count-before < 200 {
+			t.Fatalf("size %d: only %d messages delivered", n, p.hb.Count-before)
 		}
-		if _, in, _, _ := p.b.Seqs(); in != uint64(p.hb.delivered) {
-			t.Fatalf("size %d: in_seq %d after %d deliveries", n, in, p.hb.delivered)
+		if _, in, _, _ := p.b.Seqs(); in != uint64(p.hb.Count) {
+			t.Fatalf("size %d: in_seq %d after %d deliveries", n, in, p.hb.Count)
 		}
 		if p.a.Queued() != 0 {
 			t.Fatalf("size %d: %d messages left unacknowledged", n, p.a.Queued())
@@ -176,17 +137,14 @@ func TestSendReceiveAllocs(t *testing.T) {
 // regression: it was dereferenced anyway, found by the fuzz seeds).
 func TestSectionsWithoutCRC(t *testing.T) {
 	for _, crc := range [][2]bool{{false, false}, {true, false}, {false, true}} {
-		p := newPipe(t, 4096)
-		for _, c := range []*Conn{p.a, p.b} {
-			c.cfg.CRCHeader, c.cfg.CRCData = crc[0], crc[1]
-		}
+		p := newPipe(t, 4096, crc[0], crc[1])
 		for _, n := range []int{1, 300, 5000} {
 			m := wire.NewMessage(wire.MsgOSDOp, make([]byte, n))
 			m.Middle, m.Data = make([]byte, n/2+1), make([]byte, 3*n)
 			m.Data[len(m.Data)-1] = 7
-			before := p.hb.delivered
+			before := p.hb.Count
 			p.sendOne(m)
-			if p.hb.delivered != before+1 {
+			if p.hb.Count != before+1 {
 				t.Fatalf("crc %v, size %d: not delivered", crc, n)
 			}
 		}

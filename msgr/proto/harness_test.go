@@ -1,87 +1,26 @@
-package proto
+package proto_test
 
 import (
 	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/msgrsim/msgrsim/internal/detrand"
+	"github.com/msgrsim/msgrsim/msgr/proto"
+	"github.com/msgrsim/msgrsim/msgr/proto/prototest"
 	"github.com/msgrsim/msgrsim/msgr/wire"
 )
 
-// testHost is a Host for driving Conns without sockets: it records what the core asks for.
-type testHost struct {
-	name      string
-	now       *time.Duration
-	rand      *detrand.Rand
-	addr      wire.EntityAddr
-	gseq      uint32
-	policy    Policy
-	throttles Throttles
-	existing  *Conn // the registry, for the accept decision
-
-	connects  int
-	closes    int
-	delivered []*wire.Message
-	events    []EventKind
-	faults    []error
-	states    []string
-	decisions []Decision
-}
-
-func newTestHost(name string, now *time.Duration, addr wire.EntityAddr, p Policy) *testHost {
-	return &testHost{name: name, now: now, rand: detrand.NewSeeded(1), addr: addr, policy: p}
-}
-
-func (h *testHost) Now() time.Duration      { return *h.now }
-func (h *testHost) Wall() time.Time         { return time.Unix(1700000000, 0).Add(*h.now) }
-func (h *testHost) Rand() *detrand.Rand     { return h.rand }
-func (h *testHost) StartConnect()           { h.connects++ }
-func (h *testHost) CloseTransport()         { h.closes++ }
-func (h *testHost) MyAddr() wire.EntityAddr { return h.addr }
-func (h *testHost) Authorizer(wire.EntityType) (uint32, []byte) {
-	a := wire.AuthNoneAuthorizer{Name: wire.AuthEntityName{Type: 4, ID: h.name}, GlobalID: 7}
-	return wire.AuthNone, a.AppendEncoded(nil)
-}
-func (h *testHost) LearnAddr(wire.EntityAddr) wire.EntityAddr { return h.addr }
-func (h *testHost) GlobalSeq(atLeast uint32) uint32 {
-	h.gseq = max(h.gseq, atLeast) + 1
-	return h.gseq
-}
-func (h *testHost) PolicyFor(wire.EntityType) (Policy, Throttles) { return h.policy, h.throttles }
-func (h *testHost) AcceptConnect(req *ConnectRequest) Decision {
-	in := DecideInput{
-		Connect: req.Connect, Policy: req.Policy, AuthResult: 1, PeerAddr: req.PeerAddr, MyAddr: h.addr,
-		ProtocolVersion: ProtocolVersion(wire.EntityOSD, req.Connect.HostType, 10, false),
-		Replacing:       req.Replacing,
-	}
-	if h.existing != nil {
-		in.Existing = h.existing.Snapshot()
-	}
-	d := Decide(&in)
-	h.decisions = append(h.decisions, d)
-	return d
-}
-func (h *testHost) Deliver(m *wire.Message, r Reservation) {
-	h.delivered = append(h.delivered, m)
-	h.throttles.Release(r)
-}
-func (h *testHost) DiscardIncoming()           {}
-func (h *testHost) Event(k EventKind)          { h.events = append(h.events, k) }
-func (h *testHost) Faulted(s State, err error) { h.faults = append(h.faults, err) }
-func (h *testHost) StateChanged(from, to State) {
-	h.states = append(h.states, to.String())
-}
-
-// link is a pair of connected Conns and a byte pump between them with seeded chunking.
+// link is a pair of connected Conns on prototest Nodes (quiet, no sockets) and a byte pump
+// between them with seeded chunking.
 type link struct {
 	t          *testing.T
-	now        time.Duration
+	w          *prototest.World
 	rand       *detrand.Rand
-	a, b       *Conn
-	ha, hb     *testHost
+	a, b       *proto.Conn
+	ha, hb     *prototest.Node
+	ma, mb     *prototest.Msgr
 	maxChunk   int
 	aToB, bToA []byte
 }
@@ -91,26 +30,38 @@ var (
 	addrB = wire.LegacyAddr(netip.MustParseAddrPort("10.0.0.2:6800"), 2)
 )
 
-func testConfig(name wire.EntityName) Config {
-	return Config{MyName: name, ClusterProtocol: 10, CRCHeader: true, CRCData: true}
+// newLinkWorld makes a quiet world with osd.1 at addrA and osd.2 at addrB (policies pa, pb),
+// each messenger's random source seeded with 1.
+func newLinkWorld(pa, pb proto.Policy) (w *prototest.World, ma, mb *prototest.Msgr) {
+	w = prototest.New()
+	w.Quiet = true
+	ma = w.NewMsgr(wire.NewName(wire.EntityOSD, 1), addrA, 10, pa)
+	mb = w.NewMsgr(wire.NewName(wire.EntityOSD, 2), addrB, 10, pb)
+	mb.Rand = detrand.NewSeeded(1)
+	return w, ma, mb
 }
 
 // newLink makes a connector a (osd.1 at addrA) toward an acceptor b (osd.2 at addrB).
-func newLink(t *testing.T, seed uint64, pa, pb Policy) *link {
-	l := &link{t: t, rand: detrand.NewSeeded(seed), maxChunk: 64}
-	l.ha = newTestHost("a", &l.now, addrA, pa)
-	l.hb = newTestHost("b", &l.now, addrB, pb)
-	l.a = NewConnector(testConfig(wire.NewName(wire.EntityOSD, 1)), l.ha, addrB, wire.EntityOSD, pa, Throttles{})
+func newLink(t *testing.T, seed uint64, pa, pb proto.Policy) *link {
+	w, ma, mb := newLinkWorld(pa, pb)
+	return startLink(t, seed, w, ma, mb)
+}
+
+func startLink(t *testing.T, seed uint64, w *prototest.World, ma, mb *prototest.Msgr) *link {
+	l := &link{t: t, w: w, rand: detrand.NewSeeded(seed), maxChunk: 64, ma: ma, mb: mb}
+	l.ha = w.NewConnector("a", ma, mb, mb.Addr)
+	l.hb = w.NewNode("b", mb)
 	sockPeer := wire.LegacyAddr(netip.MustParseAddrPort("10.0.0.1:40000"), 0)
-	l.b = NewAcceptor(testConfig(wire.NewName(wire.EntityOSD, 2)), l.hb, sockPeer)
-	l.a.Start()
+	l.a = l.ha.C
+	l.b = proto.NewAcceptor(mb.Cfg, l.hb, sockPeer)
+	l.hb.C = l.b
 	l.a.Connected()
 	l.b.Start()
 	return l
 }
 
 // flush moves output of c into the in-flight buffer, in seeded short writes.
-func (l *link) flush(c *Conn, dst *[]byte) bool {
+func (l *link) flush(c *proto.Conn, dst *[]byte) bool {
 	moved := false
 	for {
 		iov := c.Output()
@@ -133,7 +84,7 @@ func (l *link) flush(c *Conn, dst *[]byte) bool {
 }
 
 // deliver feeds in-flight bytes to c in seeded chunks.
-func (l *link) deliver(c *Conn, src *[]byte) bool {
+func (l *link) deliver(c *proto.Conn, src *[]byte) bool {
 	moved := false
 	for len(*src) > 0 {
 		n := min(len(*src), 1+l.rand.IntN(l.maxChunk))
@@ -159,6 +110,15 @@ func (l *link) run() {
 		}
 	}
 	l.t.Fatal("link did not quiesce")
+}
+
+// faults lists the faults the connections of the link reported.
+func (l *link) faults() string {
+	var b strings.Builder
+	for _, f := range l.w.Faults {
+		fmt.Fprintf(&b, "%s in %v: %v; ", f.Node.Name, f.State, f.Err)
+	}
+	return b.String()
 }
 
 func ping(tid uint64, payload string) *wire.Message {

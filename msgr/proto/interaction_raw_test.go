@@ -1,4 +1,4 @@
-package proto
+package proto_test
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/msgrsim/msgrsim/internal/ddtest"
+	"github.com/msgrsim/msgrsim/msgr/proto/prototest"
 	"github.com/msgrsim/msgrsim/msgr/wire"
 )
 
@@ -28,8 +29,8 @@ import (
 //	raw b tag n=N                         one byte
 func (e *env) cmdRaw(t *testing.T, d *ddtest.TestData) {
 	n := e.arg0(t, d)
-	if n.sock == nil {
-		d.Fatalf(t, "%s has no socket", n.name)
+	if n.Sock == nil {
+		d.Fatalf(t, "%s has no socket", n.Name)
 	}
 	var p []byte
 	var hx string
@@ -38,7 +39,7 @@ func (e *env) cmdRaw(t *testing.T, d *ddtest.TestData) {
 		if p, err = hex.DecodeString(hx); err != nil {
 			d.Fatalf(t, "hex: %v", err)
 		}
-		e.inject(n, p)
+		e.Inject(n, p)
 		return
 	}
 	if len(d.CmdArgs) < 2 || len(d.CmdArgs[1].Vals) > 0 {
@@ -66,10 +67,10 @@ func (e *env) cmdRaw(t *testing.T, d *ddtest.TestData) {
 		a.Nonce = u32("nonce", a.Nonce)
 		p = a.AppendLegacy(nil)
 	case "greeting":
-		me := n.c.PeerAddr()
+		me := n.C.PeerAddr()
 		me.Nonce = u32("nonce", me.Nonce)
 		p = me.AppendLegacy(wire.AppendBanner(nil))
-		p = n.m.addr.AppendLegacy(p)
+		p = n.M.Addr.AppendLegacy(p)
 	case "connect":
 		var ts string
 		typ := wire.EntityOSD
@@ -119,7 +120,7 @@ func (e *env) cmdRaw(t *testing.T, d *ddtest.TestData) {
 	default:
 		d.Fatalf(t, "unknown raw kind %q", kind)
 	}
-	e.inject(n, p)
+	e.Inject(n, p)
 }
 
 func tagByName(t *testing.T, d *ddtest.TestData, name string) wire.Tag {
@@ -133,11 +134,11 @@ func tagByName(t *testing.T, d *ddtest.TestData, name string) wire.Tag {
 }
 
 // rawMsg builds a MSG frame toward n, as its peer would send it, optionally damaged.
-func (e *env) rawMsg(t *testing.T, d *ddtest.TestData, n *node, u64 func(string, uint64) uint64) []byte {
-	s := n.sock
+func (e *env) rawMsg(t *testing.T, d *ddtest.TestData, n *prototest.Node, u64 func(string, uint64) uint64) []byte {
+	s := n.Sock
 	src := wire.NewName(wire.EntityOSD, 99)
-	if peer := s.ends[1-n.side]; peer != nil {
-		src = peer.m.cfg.MyName
+	if peer := s.Ends[1-n.Side]; peer != nil {
+		src = peer.M.Cfg.MyName
 	}
 	front := []byte("raw")
 	var text string
@@ -177,7 +178,7 @@ func (e *env) rawMsg(t *testing.T, d *ddtest.TestData, n *node, u64 func(string,
 	default:
 		d.Fatalf(t, "corrupt must be header_crc, front_crc or data_crc")
 	}
-	old := s.conv.features != 0 && wire.OldFooterFor(s.conv.features)
+	old := e.sock(s).conv.features != 0 && wire.OldFooterFor(e.sock(s).conv.features)
 	var footer string
 	if d.MaybeScanArgs(t, "footer", &footer) {
 		old = footer == "old"

@@ -1,4 +1,4 @@
-package proto
+package proto_test
 
 import (
 	"encoding/binary"
@@ -7,6 +7,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/msgrsim/msgrsim/msgr/proto/prototest"
 	"github.com/msgrsim/msgrsim/msgr/wire"
 )
 
@@ -359,28 +360,28 @@ func footerFlags(f wire.FooterFlags) string {
 	return strings.Join(s, "|")
 }
 
-// render decodes p, just written by end `from` of s (or injected toward the other end), and
-// records the frames; then the other direction is decoded too, as it may have been waiting for
-// a reply.
-func (e *env) render(s *socket, from int, p []byte, injected bool) {
-	s.wrote[from] = append(s.wrote[from], p...)
-	d := s.dec[from]
+// render (the World's Tap) decodes p, just written by end `from` of s (or injected toward the
+// other end), and records the frames; then the other direction is decoded too, as it may have
+// been waiting for a reply.
+func (e *env) render(s *prototest.Socket, from int, p []byte, injected bool) {
+	dec := &e.sock(s).dec
+	d := dec[from]
 	d.buf = append(d.buf, p...)
 	e.emit(s, from, d.decode(injected), injected)
-	e.emit(s, 1-from, s.dec[1-from].decode(false), false)
+	e.emit(s, 1-from, dec[1-from].decode(false), false)
 }
 
-func (e *env) emit(s *socket, from int, ds []decoded, injected bool) {
-	prefix := s.endName(from) + "→" + s.endName(1-from)
+func (e *env) emit(s *prototest.Socket, from int, ds []decoded, injected bool) {
+	prefix := s.EndName(from) + "→" + s.EndName(1-from)
 	if injected {
-		prefix = "inject→" + s.endName(1-from)
+		prefix = "inject→" + s.EndName(1-from)
 	}
 	for _, d := range ds {
-		if d.reply != 0 && !injected && s.ends[from] != nil {
+		if d.reply != 0 && !injected && s.Ends[from] != nil {
 			e.replyTags[d.reply] = true
 		}
 		for _, line := range strings.Split(d.text, "\n") {
-			e.logf("%s %s", prefix, line)
+			e.Logf("%s %s", prefix, line)
 		}
 	}
 }

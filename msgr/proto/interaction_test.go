@@ -1,7 +1,6 @@
-package proto
+package proto_test
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"github.com/msgrsim/msgrsim/internal/ddtest"
+	"github.com/msgrsim/msgrsim/msgr/proto"
+	"github.com/msgrsim/msgrsim/msgr/proto/prototest"
 	"github.com/msgrsim/msgrsim/msgr/wire"
 )
 
@@ -98,17 +99,15 @@ func TestInteraction(t *testing.T) {
 			ran++
 			e := newEnv()
 			ddtest.RunTest(t, f, e.handle)
-			for _, p := range e.problems {
+			for _, p := range e.Problems {
 				t.Errorf("%s: %s", f, p)
 			}
-			for k := range e.states { //lint:ordered (set union)
-				cov.states[k] = true
-			}
+			cov.States |= e.States
 			for k := range e.replyTags { //lint:ordered (set union)
 				cov.replyTags[k] = true
 			}
-			for k := range e.rules { //lint:ordered (set union)
-				cov.rules[k] = true
+			for k := range e.Rules { //lint:ordered (set union)
+				cov.Rules[k] = true
 			}
 		})
 	}
@@ -126,8 +125,8 @@ var unreachable = map[string]string{}
 
 func checkCoverage(t *testing.T, cov *env) {
 	var states, tags, missing []string
-	for _, s := range AllStates() {
-		if cov.states[s] {
+	for _, s := range proto.AllStates() {
+		if cov.States.Has(s) {
 			states = append(states, s.String())
 		} else if why, ok := unreachable[s.String()]; ok {
 			t.Logf("state %v not reached: %s", s, why)
@@ -148,11 +147,11 @@ func checkCoverage(t *testing.T, cov *env) {
 		}
 	}
 	var rules []string
-	for r := range cov.rules { //lint:ordered (sorted below)
+	for r := range cov.Rules { //lint:ordered (sorted below)
 		rules = append(rules, r)
 	}
 	slices.Sort(rules)
-	t.Logf("states reached (%d of %d): %s", len(states), len(AllStates()), strings.Join(states, " "))
+	t.Logf("states reached (%d of %d): %s", len(states), len(proto.AllStates()), strings.Join(states, " "))
 	t.Logf("reply tags reached (%d): %s", len(tags), strings.Join(tags, " "))
 	t.Logf("decision rules reached (%d):\n\t%s", len(rules), strings.Join(rules, "\n\t"))
 	if len(missing) > 0 {
@@ -169,83 +168,82 @@ func (e *env) handle(t *testing.T, d *ddtest.TestData) string {
 		e.cmdConnected(t, d)
 	case "accept":
 		n := e.arg0(t, d)
-		if n.started {
-			d.Fatalf(t, "%s already started", n.name)
+		if n.Started {
+			d.Fatalf(t, "%s already started", n.Name)
 		}
-		e.accept(n)
+		e.Accept(n)
 	case "connect-failed":
 		n := e.arg0(t, d)
 		var refused bool
 		d.MaybeScanArgs(t, "refused", &refused)
-		if !n.dialing {
-			d.Fatalf(t, "%s is not dialling", n.name)
+		if !n.Dialing {
+			d.Fatalf(t, "%s is not dialling", n.Name)
 		}
-		n.dialing = false
-		n.c.ConnectFailed(errors.New("connection refused"), refused)
-		e.drain()
+		n.Dialing = false
+		n.C.ConnectFailed(errors.New("connection refused"), refused)
+		e.Drain()
 	case "send":
 		e.cmdSend(t, d)
 	case "keepalive":
-		e.arg0(t, d).c.SendKeepalive()
-		e.drain()
+		e.arg0(t, d).C.SendKeepalive()
+		e.Drain()
 	case "stop":
-		e.arg0(t, d).c.Stop()
-		e.drain()
+		e.arg0(t, d).C.Stop()
+		e.Drain()
 	case "crash":
 		n := e.arg0(t, d)
-		n.crashed = true
-		e.logf("%s: crashed (its socket stays half-open)", n.name)
+		n.Crashed = true
+		e.Logf("%s: crashed (its socket stays half-open)", n.Name)
 	case "flush":
 		n := e.arg0(t, d)
 		chunk, limit := chunkArgs(t, d)
-		if k := e.write(n, chunk, limit); k == 0 {
-			e.logf("%s: nothing to write", n.name)
+		if k := e.Write(n, chunk, limit); k == 0 {
+			e.Logf("%s: nothing to write", n.Name)
 		}
 	case "deliver":
 		n := e.arg0(t, d)
 		chunk, limit := chunkArgs(t, d)
-		s, at := n.sock, len(e.lines)
-		k, eof := e.read(n, chunk, limit)
+		s, at := n.Sock, e.Lines()
+		k, eof := e.Read(n, chunk, limit)
 		switch {
 		case s == nil:
-			e.logf("%s: no socket", n.name)
+			e.Logf("%s: no socket", n.Name)
 		case k == 0 && eof:
 		case k == 0:
-			e.logf("%s: nothing read (%d bytes in flight)", n.name, len(s.flight[1-n.side]))
+			e.Logf("%s: nothing read (%d bytes in flight)", n.Name, len(s.Flight[1-n.Side]))
 		default:
-			e.lines = slices.Insert(e.lines, at, fmt.Sprintf("%s: read %d bytes, %d left in flight", n.name, k, len(s.flight[1-n.side])))
-			e.chain.line = -1
+			e.InsertLine(at, fmt.Sprintf("%s: read %d bytes, %d left in flight", n.Name, k, len(s.Flight[1-n.Side])))
 		}
 	case "stabilize":
-		if err := e.stabilize(); err != nil {
+		if err := e.Stabilize(); err != nil {
 			d.Fatalf(t, "%v", err)
 		}
 	case "cut":
 		e.cmdCut(t, d)
 	case "transport-error":
 		n := e.arg0(t, d)
-		if n.sock == nil {
-			d.Fatalf(t, "%s has no socket", n.name)
+		if n.Sock == nil {
+			d.Fatalf(t, "%s has no socket", n.Name)
 		}
-		e.closeEnd(n)
-		n.c.TransportError(errCut)
-		e.drain()
+		e.CloseEnd(n)
+		n.C.TransportError(prototest.ErrCut)
+		e.Drain()
 	case "drop":
 		n := e.arg0(t, d)
-		e.logf("%s: %d bytes in flight toward it lost", n.name, len(n.sock.flight[1-n.side]))
-		n.sock.flight[1-n.side] = nil
+		e.Logf("%s: %d bytes in flight toward it lost", n.Name, len(n.Sock.Flight[1-n.Side]))
+		n.Sock.Flight[1-n.Side] = nil
 	case "replace":
 		e.cmdReplace(t, d)
 	case "register":
 		n := e.arg0(t, d)
 		var ex string
 		d.ScanArgs(t, "existing", &ex)
-		n.m.registry = nil
+		n.M.Registry = nil
 		if ex != "none" {
-			n.m.registry = e.mustNode(t, d, ex)
+			n.M.Registry = e.mustNode(t, d, ex)
 		}
 	case "set":
-		e.cmdSet(t, d, e.arg0(t, d).m)
+		e.cmdSet(t, d, e.arg0(t, d).M)
 	case "throttle":
 		e.cmdThrottle(t, d)
 	case "release":
@@ -253,35 +251,35 @@ func (e *env) handle(t *testing.T, d *ddtest.TestData) string {
 	case "tick":
 		var adv time.Duration
 		d.MaybeScanArgs(t, "advance", &adv)
-		if err := e.advance(adv); err != nil {
+		if err := e.Advance(adv); err != nil {
 			d.Fatalf(t, "%v", err)
 		}
-		e.logf("now %v", e.now)
+		e.Logf("now %v", e.Now)
 	case "raw":
 		e.cmdRaw(t, d)
 	case "posted":
-		e.holdPosts = d.HasArg("hold")
-		if !e.holdPosts {
-			e.logf("running %d posted", len(e.posted))
-			e.drain()
+		e.HoldPosts = d.HasArg("hold")
+		if !e.HoldPosts {
+			e.Logf("running %d posted", e.Posted())
+			e.Drain()
 		}
 	case "state":
 		for _, n := range e.nodesArg(t, d) {
-			e.logf("%s", n.stateLine())
+			e.Logf("%s", n.StateLine())
 		}
 		e.flightLines()
 	case "seqs":
 		for _, n := range e.nodesArg(t, d) {
-			e.logf("%s", n.seqsLine())
+			e.Logf("%s", n.SeqsLine())
 		}
 	default:
 		d.Fatalf(t, "unknown command")
 	}
-	return e.output()
+	return e.Output()
 }
 
-func (e *env) mustNode(t *testing.T, d *ddtest.TestData, name string) *node {
-	n := e.node(name)
+func (e *env) mustNode(t *testing.T, d *ddtest.TestData, name string) *prototest.Node {
+	n := e.Node(name)
 	if n == nil {
 		d.Fatalf(t, "no connection named %q", name)
 	}
@@ -289,7 +287,7 @@ func (e *env) mustNode(t *testing.T, d *ddtest.TestData, name string) *node {
 }
 
 // arg0 is the node named by the first bare argument.
-func (e *env) arg0(t *testing.T, d *ddtest.TestData) *node {
+func (e *env) arg0(t *testing.T, d *ddtest.TestData) *prototest.Node {
 	if len(d.CmdArgs) == 0 || len(d.CmdArgs[0].Vals) > 0 {
 		d.Fatalf(t, "the first argument must name a connection")
 	}
@@ -297,15 +295,15 @@ func (e *env) arg0(t *testing.T, d *ddtest.TestData) *node {
 }
 
 // nodesArg are the nodes named by bare arguments, or all of them.
-func (e *env) nodesArg(t *testing.T, d *ddtest.TestData) []*node {
-	var ns []*node
+func (e *env) nodesArg(t *testing.T, d *ddtest.TestData) []*prototest.Node {
+	var ns []*prototest.Node
 	for _, a := range d.CmdArgs {
 		if len(a.Vals) == 0 {
 			ns = append(ns, e.mustNode(t, d, a.Key))
 		}
 	}
 	if len(ns) == 0 {
-		ns = e.nodes
+		ns = e.Nodes
 	}
 	return ns
 }
@@ -316,28 +314,28 @@ func chunkArgs(t *testing.T, d *ddtest.TestData) (chunk, limit int) {
 	return chunk, limit
 }
 
-func policyByName(name string, required uint64) (Policy, bool) {
+func policyByName(name string, required uint64) (proto.Policy, bool) {
 	switch name {
 	case "lossless_peer":
-		return LosslessPeer(required), true
+		return proto.LosslessPeer(required), true
 	case "lossless_peer_reuse":
-		return LosslessPeerReuse(required), true
+		return proto.LosslessPeerReuse(required), true
 	case "lossy_client":
-		return LossyClient(required), true
+		return proto.LossyClient(required), true
 	case "lossless_client":
-		return LosslessClient(required), true
+		return proto.LosslessClient(required), true
 	case "stateless_server":
-		return StatelessServer(required), true
+		return proto.StatelessServer(required), true
 	case "stateless_registered_server":
-		return StatelessRegisteredServer(required), true
+		return proto.StatelessRegisteredServer(required), true
 	case "stateful_server":
-		return StatefulServer(required), true
+		return proto.StatefulServer(required), true
 	case "default":
-		p := DefaultPolicy()
+		p := proto.DefaultPolicy()
 		p.FeaturesRequired = required
 		return p, true
 	}
-	return Policy{}, false
+	return proto.Policy{}, false
 }
 
 var msgrArgs = []string{"policy", "type", "features", "required", "my_nonce", "addr", "cluster", "auth",
@@ -347,36 +345,36 @@ func (e *env) cmdNew(t *testing.T, d *ddtest.TestData) {
 	var name, role, shared string
 	d.ScanArgs(t, "name", &name)
 	d.ScanArgs(t, "role", &role)
-	if e.node(name) != nil {
+	if e.Node(name) != nil {
 		d.Fatalf(t, "%s exists", name)
 	}
-	var m *tmsgr
+	var m *prototest.Msgr
 	if d.MaybeScanArgs(t, "msgr", &shared) {
 		for _, k := range msgrArgs {
 			if d.HasArg(k) {
 				d.Fatalf(t, "%s= is a messenger option: not allowed with msgr=", k)
 			}
 		}
-		m = e.mustNode(t, d, shared).m
+		m = e.mustNode(t, d, shared).M
 	} else {
 		m = e.newMsgrArgs(t, d)
 	}
 	switch role {
 	case "acceptor":
-		e.newAcceptor(name, m)
-		e.logf("%s: %v at %s, acceptor", name, m.cfg.MyName, addrString(m.addr))
+		e.NewAcceptor(name, m)
+		e.Logf("%s: %v at %s, acceptor", name, m.Cfg.MyName, addrString(m.Addr))
 	case "connector":
 		target := e.peerMsgr(t, d, m)
-		peer := target.addr
+		peer := target.Addr
 		d.MaybeScanArgs(t, "peer_nonce", &peer.Nonce)
-		e.logf("%s: %v at %s, connector to %s", name, m.cfg.MyName, addrString(m.addr), addrString(peer))
-		e.newConnector(name, m, target, peer)
+		e.Logf("%s: %v at %s, connector to %s", name, m.Cfg.MyName, addrString(m.Addr), addrString(peer))
+		e.NewConnector(name, m, target, peer)
 	default:
 		d.Fatalf(t, "role must be connector or acceptor")
 	}
 }
 
-func (e *env) newMsgrArgs(t *testing.T, d *ddtest.TestData) *tmsgr {
+func (e *env) newMsgrArgs(t *testing.T, d *ddtest.TestData) *prototest.Msgr {
 	var pname string
 	var required uint64
 	d.ScanArgs(t, "policy", &pname)
@@ -386,7 +384,7 @@ func (e *env) newMsgrArgs(t *testing.T, d *ddtest.TestData) *tmsgr {
 		d.Fatalf(t, "unknown policy %q", pname)
 	}
 	d.MaybeScanArgs(t, "features", &p.FeaturesSupported)
-	idx := len(e.msgrs) + 1
+	idx := len(e.Msgrs) + 1
 	typ := wire.EntityOSD
 	var ts string
 	if d.MaybeScanArgs(t, "type", &ts) {
@@ -394,7 +392,7 @@ func (e *env) newMsgrArgs(t *testing.T, d *ddtest.TestData) *tmsgr {
 			d.Fatalf(t, "unknown entity type %q", ts)
 		}
 	}
-	addr := defaultAddr(idx)
+	addr := prototest.DefaultAddr(idx)
 	var ap string
 	if d.MaybeScanArgs(t, "addr", &ap) {
 		addr.Addr = netip.MustParseAddrPort(ap)
@@ -402,22 +400,22 @@ func (e *env) newMsgrArgs(t *testing.T, d *ddtest.TestData) *tmsgr {
 	d.MaybeScanArgs(t, "my_nonce", &addr.Nonce)
 	cluster := uint32(10)
 	d.MaybeScanArgs(t, "cluster", &cluster)
-	m := e.newMsgr(wire.NewName(typ, int64(idx)), addr, cluster, p)
-	d.MaybeScanArgs(t, "crc_data", &m.cfg.CRCData)
-	d.MaybeScanArgs(t, "crc_header", &m.cfg.CRCHeader)
-	d.MaybeScanArgs(t, "authorizer", &m.authorize)
+	m := e.NewMsgr(wire.NewName(typ, int64(idx)), addr, cluster, p)
+	d.MaybeScanArgs(t, "crc_data", &m.Cfg.CRCData)
+	d.MaybeScanArgs(t, "crc_header", &m.Cfg.CRCHeader)
+	d.MaybeScanArgs(t, "authorizer", &m.Authorize)
 	e.cmdSet(t, d, m)
 	return m
 }
 
 // peerMsgr is the messenger a new connector dials: peer= or the only other messenger.
-func (e *env) peerMsgr(t *testing.T, d *ddtest.TestData, m *tmsgr) *tmsgr {
+func (e *env) peerMsgr(t *testing.T, d *ddtest.TestData, m *prototest.Msgr) *prototest.Msgr {
 	var peer string
 	if d.MaybeScanArgs(t, "peer", &peer) {
-		return e.mustNode(t, d, peer).m
+		return e.mustNode(t, d, peer).M
 	}
-	var other *tmsgr
-	for _, o := range e.msgrs {
+	var other *prototest.Msgr
+	for _, o := range e.Msgrs {
 		if o != m {
 			if other != nil {
 				d.Fatalf(t, "several messengers: say peer=")
@@ -431,18 +429,18 @@ func (e *env) peerMsgr(t *testing.T, d *ddtest.TestData, m *tmsgr) *tmsgr {
 	return other
 }
 
-func (e *env) cmdSet(t *testing.T, d *ddtest.TestData, m *tmsgr) {
-	d.MaybeScanArgs(t, "gseq", &m.gseq)
-	d.MaybeScanArgs(t, "hold", &m.hold)
+func (e *env) cmdSet(t *testing.T, d *ddtest.TestData, m *prototest.Msgr) {
+	d.MaybeScanArgs(t, "gseq", &m.GSeq)
+	d.MaybeScanArgs(t, "hold", &m.Hold)
 	var auth string
 	if d.MaybeScanArgs(t, "auth", &auth) {
 		switch auth {
 		case "accept":
-			m.auth = 1
+			m.Auth = 1
 		case "reject":
-			m.auth = -1
+			m.Auth = -1
 		case "challenge":
-			m.auth = 0
+			m.Auth = 0
 		default:
 			d.Fatalf(t, "auth must be accept, reject or challenge")
 		}
@@ -451,14 +449,14 @@ func (e *env) cmdSet(t *testing.T, d *ddtest.TestData, m *tmsgr) {
 
 func (e *env) cmdConnected(t *testing.T, d *ddtest.TestData) {
 	n := e.arg0(t, d)
-	if !n.dialing {
-		d.Fatalf(t, "%s is not dialling", n.name)
+	if !n.Dialing {
+		d.Fatalf(t, "%s is not dialling", n.Name)
 	}
 	var to string
 	if !d.MaybeScanArgs(t, "to", &to) {
-		for _, o := range e.nodes {
-			if o.m == n.target && !o.started && o.c == nil {
-				to = o.name
+		for _, o := range e.Nodes {
+			if o.M == n.Target && !o.Started && o.C == nil {
+				to = o.Name
 				break
 			}
 		}
@@ -467,17 +465,17 @@ func (e *env) cmdConnected(t *testing.T, d *ddtest.TestData) {
 		}
 	}
 	if to == "-" {
-		e.connect(n, nil)
+		e.Connect(n, nil)
 		return
 	}
-	a := e.node(to)
+	a := e.Node(to)
 	if a == nil {
-		a = e.newAcceptor(to, n.target)
+		a = e.NewAcceptor(to, n.Target)
 	}
-	if a.started {
+	if a.Started {
 		d.Fatalf(t, "%s already has a socket", to)
 	}
-	e.connect(n, a)
+	e.Connect(n, a)
 }
 
 func (e *env) cmdSend(t *testing.T, d *ddtest.TestData) {
@@ -491,148 +489,88 @@ func (e *env) cmdSend(t *testing.T, d *ddtest.TestData) {
 	d.MaybeScanArgs(t, "type", &typ)
 	var tids []string
 	for range count {
-		m := n.newMessage(typ, prio, size, data)
-		if !n.c.Send(m) {
-			e.logf("%s: send tid=%d dropped: connection %v", n.name, m.Header.Tid, n.c.State())
+		m := n.NewMessage(typ, prio, size, data)
+		if !n.C.Send(m) {
+			e.Logf("%s: send tid=%d dropped: connection %v", n.Name, m.Header.Tid, n.C.State())
 			continue
 		}
 		tids = append(tids, fmt.Sprint(m.Header.Tid))
 	}
 	if len(tids) > 0 {
-		e.logf("%s: queued tid=%s", n.name, strings.Join(tids, ","))
+		e.Logf("%s: queued tid=%s", n.Name, strings.Join(tids, ","))
 	}
-	e.drain()
-}
-
-// newMessage makes the node's next message: front "<name><tid>" (or size bytes), data bytes.
-func (n *node) newMessage(typ, prio uint16, size, data int) *wire.Message {
-	n.tid++
-	front := []byte(fmt.Sprintf("%s%d", n.name, n.tid))
-	if size >= 0 {
-		front = bytes.Repeat([]byte{byte(n.tid)}, size)
-	}
-	m := wire.NewMessage(typ, front)
-	m.Header.Tid, m.Header.Priority = n.tid, prio
-	if data > 0 {
-		m.Data = bytes.Repeat([]byte{byte(n.tid) + 1}, data)
-	}
-	return m
+	e.Drain()
 }
 
 func (e *env) cmdCut(t *testing.T, d *ddtest.TestData) {
-	var socks []*socket
+	var socks []*prototest.Socket
 	if len(d.CmdArgs) > 0 {
 		n := e.arg0(t, d)
-		if n.sock == nil {
-			d.Fatalf(t, "%s has no socket", n.name)
+		if n.Sock == nil {
+			d.Fatalf(t, "%s has no socket", n.Name)
 		}
-		socks = append(socks, n.sock)
+		socks = append(socks, n.Sock)
 	} else {
-		for _, n := range e.nodes {
-			if n.sock != nil && !slices.Contains(socks, n.sock) {
-				socks = append(socks, n.sock)
+		for _, n := range e.Nodes {
+			if n.Sock != nil && !slices.Contains(socks, n.Sock) {
+				socks = append(socks, n.Sock)
 			}
 		}
 	}
 	for _, s := range socks {
-		e.cut(s)
+		e.Cut(s)
 	}
 }
 
 func (e *env) cmdReplace(t *testing.T, d *ddtest.TestData) {
 	if len(d.CmdArgs) == 0 {
-		if !e.carryOutAll() {
-			e.logf("no replace pending")
+		if !e.CarryOutAll() {
+			e.Logf("no replace pending")
 		}
 		return
 	}
 	n := e.arg0(t, d)
-	if n.handover == nil {
-		d.Fatalf(t, "no replace pending on %s", n.name)
+	if n.Handover == nil {
+		d.Fatalf(t, "no replace pending on %s", n.Name)
 	}
-	e.carryOut(n)
+	e.CarryOut(n)
 }
 
 func (e *env) cmdThrottle(t *testing.T, d *ddtest.TestData) {
 	n := e.arg0(t, d)
-	m := n.m
-	d.MaybeScanArgs(t, "messages", &m.th[0].max)
-	d.MaybeScanArgs(t, "bytes", &m.th[1].max)
-	d.MaybeScanArgs(t, "dispatch", &m.th[2].max)
-	d.MaybeScanArgs(t, "hold", &m.hold)
-	e.logf("%s: throttles %v %v %v, %d held", n.name, m.th[0], m.th[1], m.th[2], len(m.held))
+	m := n.M
+	d.MaybeScanArgs(t, "messages", &m.Th[0].Max)
+	d.MaybeScanArgs(t, "bytes", &m.Th[1].Max)
+	d.MaybeScanArgs(t, "dispatch", &m.Th[2].Max)
+	d.MaybeScanArgs(t, "hold", &m.Hold)
+	e.Logf("%s: throttles %v %v %v, %d held", n.Name, &m.Th[0], &m.Th[1], &m.Th[2], len(m.Held))
 }
 
 func (e *env) cmdRelease(t *testing.T, d *ddtest.TestData) {
 	n := e.arg0(t, d)
-	m := n.m
-	k := len(m.held)
+	m := n.M
+	k := len(m.Held)
 	d.MaybeScanArgs(t, "n", &k)
-	k = min(k, len(m.held))
-	for _, h := range m.held[:k] {
-		e.logf("%s: release seq=%d (messages=%d bytes=%d dispatch=%d)", h.n.name, h.seq, h.res.Messages, h.res.Bytes, h.res.Dispatch)
-		h.res.Release()
+	k = min(k, len(m.Held))
+	for _, h := range m.Held[:k] {
+		e.Logf("%s: release seq=%d (messages=%d bytes=%d dispatch=%d)", h.Node.Name, h.Seq, h.Res.Messages, h.Res.Bytes, h.Res.Dispatch)
+		h.Res.Release()
 	}
-	m.held = m.held[k:]
-	e.logf("%s: throttles %v %v %v, %d held", n.name, m.th[0], m.th[1], m.th[2], len(m.held))
-}
-
-func (n *node) stateLine() string {
-	if n.c == nil {
-		return n.name + ": not started"
-	}
-	s := fmt.Sprintf("%s: %v", n.name, n.c.State())
-	if n.crashed {
-		s += " crashed"
-	}
-	if n.c.IsConnector() {
-		s += " connector"
-	} else {
-		s += " acceptor"
-	}
-	if n.sock != nil {
-		s += fmt.Sprintf(" socket=%d", n.sock.id)
-	}
-	if n.dialing {
-		s += " dialing"
-	}
-	if at, ok := n.c.NextDeadline(); ok {
-		s += fmt.Sprintf(" timer=+%v", at-n.e.now)
-	}
-	if n.handover != nil {
-		s += " replace→" + n.handover.existing.name
-	}
-	return s
-}
-
-func (n *node) seqsLine() string {
-	c := n.c
-	if c == nil {
-		return n.name + ": not started"
-	}
-	out, in, cs, pgs := c.Seqs()
-	s := fmt.Sprintf("%s: out_seq=%d in_seq=%d cs=%d pgs=%d gseq=%d queued=%d sent=%d", n.name, out, in, cs, pgs,
-		c.globalSeq, c.queue.len(), c.sent.len())
-	if c.Policy().Lossy {
-		s += " lossy"
-	}
-	if ka := c.LastKeepaliveAck(); ka != (wire.Timespec{}) {
-		s += fmt.Sprintf(" keepalive_ack=%d.%09d", ka.Sec, ka.Nsec)
-	}
-	return s + fmt.Sprintf(" delivered=%d", len(n.delivered))
+	m.Held = m.Held[k:]
+	e.Logf("%s: throttles %v %v %v, %d held", n.Name, &m.Th[0], &m.Th[1], &m.Th[2], len(m.Held))
 }
 
 func (e *env) flightLines() {
-	seen := map[*socket]bool{}
-	for _, n := range e.nodes {
-		s := n.sock
+	seen := map[*prototest.Socket]bool{}
+	for _, n := range e.Nodes {
+		s := n.Sock
 		if s == nil || seen[s] {
 			continue
 		}
 		seen[s] = true
-		if k0, k1 := len(s.flight[0]), len(s.flight[1]); k0+k1 > 0 {
-			e.logf("%v in flight: %s→%s %d bytes, %s→%s %d bytes", s, s.endName(0), s.endName(1), k0,
-				s.endName(1), s.endName(0), k1)
+		if k0, k1 := len(s.Flight[0]), len(s.Flight[1]); k0+k1 > 0 {
+			e.Logf("%v in flight: %s→%s %d bytes, %s→%s %d bytes", s, s.EndName(0), s.EndName(1), k0,
+				s.EndName(1), s.EndName(0), k1)
 		}
 	}
 }

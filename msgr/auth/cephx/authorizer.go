@@ -47,6 +47,17 @@ func (d *decoder) authorizer() Authorizer {
 	return a
 }
 
+// AppendEncoded appends the authorizer: its plain part, then Sealed with its length prefix.
+func (a *Authorizer) AppendEncoded(dst []byte) []byte {
+	e := encoder{b: dst}
+	e.u8(1)
+	e.u64(a.GlobalID)
+	e.u32(a.Service)
+	e.ticketBlob(&a.Ticket)
+	e.bytes(a.Sealed)
+	return e.b
+}
+
 // DecodeAuthorizer decodes an authorizer that fills b exactly; byte slices alias b.
 func DecodeAuthorizer(b []byte) (Authorizer, error) {
 	d := newDecoder(b, "CephXAuthorizer")
@@ -79,6 +90,13 @@ func (d *decoder) authorize() Authorize {
 		a.ServerChallengePlusOne = d.u64("server_challenge_plus_one")
 	}
 	return a
+}
+
+// AppendEncoded appends the plaintext of a CephXAuthorize (struct_v 2).
+func (a *Authorize) AppendEncoded(dst []byte) []byte {
+	e := encoder{b: dst}
+	e.authorize(a)
+	return e.b
 }
 
 // DecodeAuthorize decodes a CephXAuthorize plaintext (struct_v 1 or 2) that fills b exactly.
@@ -115,6 +133,14 @@ func (d *decoder) authorizeReply() AuthorizeReply {
 		r.ConnectionSecret = d.bytes("connection_secret")
 	}
 	return r
+}
+
+// AppendEncoded appends the plaintext of a CephXAuthorizeReply (struct_v 1, or 2 with a
+// connection secret).
+func (r *AuthorizeReply) AppendEncoded(dst []byte) []byte {
+	e := encoder{b: dst}
+	e.authorizeReply(r)
+	return e.b
 }
 
 // DecodeAuthorizeReplyPlain decodes a CephXAuthorizeReply plaintext that fills b exactly.

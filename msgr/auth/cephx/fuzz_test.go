@@ -1,205 +1,165 @@
-package cephx
+package cephx_test
 
 import (
-	"encoding/binary"
-	"os"
-	"strings"
 	"testing"
 
+	"github.com/msgrsim/msgrsim/fuzz/cephxfuzz"
 	"github.com/msgrsim/msgrsim/internal/fuzzing"
+	"github.com/msgrsim/msgrsim/msgr/auth/cephx"
 	"github.com/msgrsim/msgrsim/msgr/wire"
 )
 
 // Native fuzz targets for every decoder that takes peer bytes. The checks live in
-// fuzzcheck.go (shared with the go-fuzz entry points of gofuzz.go); the seeds come from the
-// real Ceph vectors (testdata/vectors.json) and the keyring corpus, and the checks use the
-// keys of the cluster those were captured from, so the seeds decrypt.
-
-// realSeeds collects byte strings from the vectors.
-type realSeeds struct {
-	authorizers [][]byte // every connect authorizer (mon<->mon)
-	replies     [][]byte // every connect reply authorizer (challenges, replies)
-	requests    [][]byte // cephx MAuth payloads
-	responses   [][]byte // cephx MAuthReply payloads
-	replyFronts [][]byte // whole MAuthReply fronts, per exchange in order
-	exchanges   [][][]byte
-}
-
-func loadSeeds(tb testing.TB) *realSeeds {
-	tb.Helper()
-	s := &realSeeds{}
-	for _, cv := range loadVectors(tb).Conversations {
-		for _, h := range cv.Handshake {
-			if h.Authorizer == "" {
-				continue
-			}
-			if h.Kind == "CONNECT" {
-				s.authorizers = append(s.authorizers, unhex(tb, h.Authorizer))
-			} else {
-				s.replies = append(s.replies, unhex(tb, h.Authorizer))
-			}
-		}
-		var fronts [][]byte
-		for _, m := range cv.Messages {
-			switch m.Type {
-			case wire.MsgAuth:
-				if a, err := wire.DecodeMAuth(unhex(tb, m.Front)); err == nil && a.Protocol == wire.AuthCephx {
-					s.requests = append(s.requests, a.AuthPayload)
-				}
-			case wire.MsgAuthReply:
-				front := unhex(tb, m.Front)
-				fronts = append(fronts, front)
-				if r, err := wire.DecodeMAuthReply(front); err == nil {
-					s.responses = append(s.responses, r.ResultBl)
-				}
-			}
-		}
-		if len(fronts) > 0 {
-			s.exchanges = append(s.exchanges, fronts)
-			s.replyFronts = append(s.replyFronts, fronts...)
-		}
-	}
-	return s
-}
+// fuzz/cephxfuzz (shared with its go-fuzz entry points); the seeds come from the real Ceph
+// vectors (testdata/vectors.json) and the keyring corpus, and the checks use the keys of the
+// cluster those were captured from, so the seeds decrypt. Crashers found so far live in
+// testdata/fuzz/<target>/.
 
 func FuzzParseKeyring(f *testing.F) {
-	for _, c := range keyringCorpus {
-		f.Add([]byte(strings.ReplaceAll(c, "K", testKey)))
+	s := cephx.LoadFuzzSeeds(f)
+	for _, c := range s.Corpus {
+		f.Add([]byte(c))
 	}
-	for _, p := range []string{"testdata/keyring", "testdata/wrong.keyring"} {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
+	for _, k := range s.Keyrings {
+		f.Add(k)
 	}
-	f.Fuzz(func(t *testing.T, b []byte) { fuzzing.Report(t, checkParseKeyring(b)) })
+	f.Fuzz(func(t *testing.T, b []byte) { fuzzing.Report(t, cephxfuzz.CheckParseKeyring(b)) })
 }
 
 func FuzzParseKey(f *testing.F) {
-	for _, s := range []string{testKey, fuzzAdminKey, testKey + "x", "\n" + testKey, "AQ==", Key{Type: 9}.String(), ""} {
+	for _, s := range []string{cephx.TestKey, cephxfuzz.AdminKey, cephx.TestKey + "x", "\n" + cephx.TestKey, "AQ==",
+		cephx.Key{Type: 9}.String(), ""} {
 		f.Add(s)
 	}
-	f.Fuzz(func(t *testing.T, s string) { fuzzing.Report(t, checkParseKey(s)) })
+	f.Fuzz(func(t *testing.T, s string) { fuzzing.Report(t, cephxfuzz.CheckParseKey(s)) })
 }
 
 func FuzzDecodeAuthorizer(f *testing.F) {
-	s := loadSeeds(f)
-	for _, a := range s.authorizers {
+	s := cephx.LoadFuzzSeeds(f)
+	for _, a := range s.Authorizers {
 		f.Add(a)
 	}
-	for _, r := range s.requests {
-		if req, err := DecodeRequest(r); err == nil && req.Type == GetPrincipalSessionKey {
-			f.Add(r[2 : len(r)-5])
+	for _, r := range s.Requests {
+		if req, err := cephx.DecodeRequest(r); err == nil && req.Type == cephx.GetPrincipalSessionKey {
+			f.Add(req.Authorizer.AppendEncoded(nil))
 			f.Add(req.Authorizer.Ticket.AppendEncoded(nil))
 		}
 	}
-	f.Fuzz(func(t *testing.T, b []byte) { fuzzing.Report(t, checkDecodeAuthorizer(b)) })
+	f.Fuzz(func(t *testing.T, b []byte) { fuzzing.Report(t, cephxfuzz.CheckDecodeAuthorizer(b)) })
+}
+
+// monSeeds opens the mon<->mon authorizers of the vectors (sealed with the "mon." key):
+// their ticket and CephXAuthorize plaintexts, and their global ids.
+func monSeeds(f *testing.F) (tickets, authorizes [][]byte, globalIDs []uint64) {
+	_, mon, _ := cephxfuzz.Keys()
+	keys := &cephx.ServiceKeys{Service: uint32(wire.EntityMon), Own: mon}
+	for _, azb := range cephx.LoadFuzzSeeds(f).Authorizers {
+		a, err := cephx.DecodeAuthorizer(azb)
+		if err != nil {
+			f.Fatal(err)
+		}
+		if a.Ticket.SecretID != cephx.SecretIDOwnKey {
+			continue // sealed with a rotating secret
+		}
+		tp, err := cephx.Open(mon, a.Ticket.Blob)
+		if err != nil {
+			f.Fatal(err)
+		}
+		info, _, err := cephx.OpenAuthorizer(azb, keys)
+		if err != nil {
+			f.Fatal(err)
+		}
+		ap, err := cephx.Open(info.SessionKey, a.Sealed)
+		if err != nil {
+			f.Fatal(err)
+		}
+		tickets, authorizes, globalIDs = append(tickets, tp), append(authorizes, ap), append(globalIDs, a.GlobalID)
+	}
+	if len(tickets) == 0 {
+		f.Fatal("no mon<->mon authorizer in the vectors")
+	}
+	return tickets, authorizes, globalIDs
 }
 
 func FuzzSealedAuthorizer(f *testing.F) {
-	s := loadSeeds(f)
-	keys := &ServiceKeys{Service: uint32(wire.EntityMon), Own: fuzzMon}
-	for _, azb := range s.authorizers {
-		a, err := DecodeAuthorizer(azb)
-		if err != nil {
-			f.Fatal(err)
-		}
-		if a.Ticket.SecretID != SecretIDOwnKey {
-			continue // sealed with a rotating secret: only the mon<->mon ones open with fuzzMon
-		}
-		ticketPlain, err := Open(fuzzMon, a.Ticket.Blob)
-		if err != nil {
-			f.Fatal(err)
-		}
-		info, _, err := OpenAuthorizer(azb, keys)
-		if err != nil {
-			f.Fatal(err)
-		}
-		authPlain, err := Open(info.SessionKey, a.Sealed)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(ticketPlain, authPlain, a.GlobalID)
+	tickets, authorizes, gids := monSeeds(f)
+	for i := range tickets {
+		f.Add(tickets[i], authorizes[i], gids[i])
 	}
 	f.Fuzz(func(t *testing.T, ticketPlain, authorizePlain []byte, globalID uint64) {
-		fuzzing.Report(t, checkSealedAuthorizer(ticketPlain, authorizePlain, globalID))
+		fuzzing.Report(t, cephxfuzz.CheckSealedAuthorizer(ticketPlain, authorizePlain, globalID))
 	})
 }
 
 func FuzzAuthorizerReply(f *testing.F) {
-	s := loadSeeds(f)
-	nonce := binary.LittleEndian.Uint64([]byte{1, 2, 3, 4, 5, 6, 7, 8}) // fuzzRand's first draw
-	e := encoder{}
-	e.authorizeReply(&AuthorizeReply{NoncePlusOne: nonce + 1})
-	good := e.b
-	for _, r := range s.replies {
+	nonce := uint64(0x0807060504030201) // cephxfuzz.Rand's first draw
+	good := (&cephx.AuthorizeReply{NoncePlusOne: nonce + 1}).AppendEncoded(nil)
+	for _, r := range cephx.LoadFuzzSeeds(f).Replies {
 		f.Add(r, good)
-		f.Add(r, appendChallenge(nil, 77))
+		f.Add(r, cephx.AppendServerChallenge(nil, 77))
 	}
-	f.Fuzz(func(t *testing.T, raw, plain []byte) { fuzzing.Report(t, checkAuthorizerReply(raw, plain)) })
+	f.Fuzz(func(t *testing.T, raw, plain []byte) { fuzzing.Report(t, cephxfuzz.CheckAuthorizerReply(raw, plain)) })
 }
 
 func FuzzDecodeRequest(f *testing.F) {
-	for _, r := range loadSeeds(f).requests {
+	for _, r := range cephx.LoadFuzzSeeds(f).Requests {
 		f.Add(r)
 	}
-	f.Add((&Request{Type: GetRotatingKey}).AppendEncoded(nil))
-	f.Fuzz(func(t *testing.T, b []byte) { fuzzing.Report(t, checkDecodeRequest(b)) })
+	f.Add((&cephx.Request{Type: cephx.GetRotatingKey}).AppendEncoded(nil))
+	f.Fuzz(func(t *testing.T, b []byte) { fuzzing.Report(t, cephxfuzz.CheckDecodeRequest(b)) })
 }
 
 func FuzzDecodeResponse(f *testing.F) {
-	for _, r := range loadSeeds(f).responses {
+	for _, r := range cephx.LoadFuzzSeeds(f).Responses {
 		f.Add(r)
 	}
-	f.Fuzz(func(t *testing.T, b []byte) { fuzzing.Report(t, checkDecodeResponse(b)) })
+	f.Fuzz(func(t *testing.T, b []byte) { fuzzing.Report(t, cephxfuzz.CheckDecodeResponse(b)) })
 }
 
 func FuzzDecodePlain(f *testing.F) {
-	s := loadSeeds(f)
-	keys := &ServiceKeys{Service: uint32(wire.EntityMon), Own: fuzzMon}
-	for _, azb := range s.authorizers {
-		a, _ := DecodeAuthorizer(azb)
-		if pt, err := Open(fuzzMon, a.Ticket.Blob); err == nil && a.Ticket.SecretID == SecretIDOwnKey {
-			f.Add(byte(0), pt)
-		}
-		if info, _, err := OpenAuthorizer(azb, keys); err == nil {
-			if pt, err := Open(info.SessionKey, a.Sealed); err == nil {
-				f.Add(byte(3), pt)
-			}
-		}
+	tickets, authorizes, _ := monSeeds(f)
+	for i := range tickets {
+		f.Add(cephxfuzz.PlainServiceTicketInfo, tickets[i])
+		f.Add(cephxfuzz.PlainAuthorize, authorizes[i])
 	}
-	f.Add(byte(1), func() []byte { e := encoder{}; e.serviceTicket(&ServiceTicket{SessionKey: fuzzSession}); return e.b }())
-	f.Add(byte(2), (&RotatingSecrets{Secrets: []RotatingSecret{{ID: 1, Key: fuzzMon}}, MaxVer: 1}).AppendEncoded(nil))
-	f.Add(byte(4), func() []byte { e := encoder{}; e.authorizeReply(&AuthorizeReply{NoncePlusOne: 9}); return e.b }())
-	f.Add(byte(5), appendChallenge(nil, 5))
-	f.Fuzz(func(t *testing.T, kind byte, b []byte) { fuzzing.Report(t, checkPlain(kind, b)) })
+	_, mon, session := cephxfuzz.Keys()
+	f.Add(cephxfuzz.PlainServiceTicket, (&cephx.ServiceTicket{SessionKey: session}).AppendEncoded(nil))
+	f.Add(cephxfuzz.PlainRotatingSecrets, (&cephx.RotatingSecrets{Secrets: []cephx.RotatingSecret{{ID: 1, Key: mon}}, MaxVer: 1}).AppendEncoded(nil))
+	f.Add(cephxfuzz.PlainAuthorizeReply, (&cephx.AuthorizeReply{NoncePlusOne: 9}).AppendEncoded(nil))
+	f.Add(cephxfuzz.PlainChallenge, cephx.AppendServerChallenge(nil, 5))
+	f.Fuzz(func(t *testing.T, kind byte, b []byte) { fuzzing.Report(t, cephxfuzz.CheckPlain(kind, b)) })
 }
 
 func FuzzClient(f *testing.F) {
-	for _, ex := range loadSeeds(f).exchanges {
+	for _, ex := range cephx.LoadFuzzSeeds(f).Exchanges {
 		for len(ex) < 3 {
 			ex = append(ex, nil)
 		}
 		f.Add(ex[0], ex[1], ex[2])
 	}
-	f.Fuzz(func(t *testing.T, a, b, c []byte) { fuzzing.Report(t, checkClient([][]byte{a, b, c})) })
+	f.Fuzz(func(t *testing.T, a, b, c []byte) { fuzzing.Report(t, cephxfuzz.CheckClient([][]byte{a, b, c})) })
 }
 
-// TestFuzzKeysMatchVectors keeps fuzzcheck.go's fixed keys those of the vectors, so that the
+// TestFuzzKeysMatchVectors keeps cephxfuzz's fixed keys those of the vectors, so that the
 // seeds decrypt (regenerating the vectors changes the keys).
 func TestFuzzKeysMatchVectors(t *testing.T) {
-	keys := loadRealKeys(t)
-	if !keys.admin.Equal(fuzzAdmin) || !keys.mon.Equal(fuzzMon) {
-		t.Fatal("fuzzAdminKey and fuzzMonKey are not testdata/keyring's keys")
+	admin, mon, session := cephxfuzz.Keys()
+	kr, err := cephx.ReadKeyring("testdata/keyring")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ka, _ := kr.Key(wire.AuthEntityName{Type: uint32(wire.EntityClient), ID: "admin"})
+	km, _ := kr.Key(wire.AuthEntityName{Type: uint32(wire.EntityMon)})
+	if !ka.Equal(admin) || !km.Equal(mon) {
+		t.Fatal("cephxfuzz.AdminKey and MonKey are not testdata/keyring's keys")
 	}
 	opened := 0
-	for _, r := range loadSeeds(t).responses {
-		if _, err := DecodeResponse(r, ResponseKeys{Secret: fuzzAdmin, Session: fuzzSession}); err == nil {
+	for _, r := range cephx.LoadFuzzSeeds(t).Responses {
+		if _, err := cephx.DecodeResponse(r, cephx.ResponseKeys{Secret: admin, Session: session}); err == nil {
 			opened++
 		}
 	}
 	if opened < 5 {
-		t.Fatalf("only %d real responses open with the fuzz keys: is fuzzSessionKey a session key of the vectors?", opened)
+		t.Fatalf("only %d real responses open with the fuzz keys: is cephxfuzz.SessionKey a session key of the vectors?", opened)
 	}
 }

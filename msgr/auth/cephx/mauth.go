@@ -68,12 +68,7 @@ func (r *Request) AppendEncoded(dst []byte) []byte {
 			e.u32(a.OtherKeys)
 		}
 	case GetPrincipalSessionKey:
-		a := &r.Authorizer
-		e.u8(1)
-		e.u64(a.GlobalID)
-		e.u32(a.Service)
-		e.ticketBlob(&a.Ticket)
-		e.bytes(a.Sealed)
+		e.b = r.Authorizer.AppendEncoded(e.b)
 		e.u8(1)
 		e.u32(r.Keys)
 	}

@@ -110,6 +110,23 @@ func (d *decoder) serviceTicketInfo() ServiceTicketInfo {
 	return ServiceTicketInfo{Ticket: d.ticket(), SessionKey: d.key("session_key")}
 }
 
+// AppendEncoded appends the encoding of the ticket info (the plaintext of a ticket blob).
+func (t *ServiceTicketInfo) AppendEncoded(dst []byte) []byte {
+	e := encoder{b: dst}
+	e.serviceTicketInfo(t)
+	return e.b
+}
+
+// DecodeServiceTicketInfo decodes a ticket blob's plaintext that fills b exactly.
+func DecodeServiceTicketInfo(b []byte) (ServiceTicketInfo, error) {
+	d := newDecoder(b, "CephXServiceTicketInfo")
+	t := d.serviceTicketInfo()
+	if err := d.finish(); err != nil {
+		return ServiceTicketInfo{}, err
+	}
+	return t, nil
+}
+
 // SealTicket encrypts info with a service secret into a ticket blob numbered secretID
 // (cephx_build_service_ticket_blob).
 func SealTicket(info *ServiceTicketInfo, serviceSecret Key, secretID uint64) (TicketBlob, error) {
@@ -149,4 +166,21 @@ func (e *encoder) serviceTicket(t *ServiceTicket) {
 func (d *decoder) serviceTicket() ServiceTicket {
 	d.version("CephXServiceTicket.struct_v", 1, 1)
 	return ServiceTicket{SessionKey: d.key("session_key"), Validity: d.utime("validity")}
+}
+
+// AppendEncoded appends the encoding of the service ticket (its plaintext in a ticket reply).
+func (t *ServiceTicket) AppendEncoded(dst []byte) []byte {
+	e := encoder{b: dst}
+	e.serviceTicket(t)
+	return e.b
+}
+
+// DecodeServiceTicket decodes a CephXServiceTicket plaintext that fills b exactly.
+func DecodeServiceTicket(b []byte) (ServiceTicket, error) {
+	d := newDecoder(b, "CephXServiceTicket")
+	t := d.serviceTicket()
+	if err := d.finish(); err != nil {
+		return ServiceTicket{}, err
+	}
+	return t, nil
 }

@@ -1,14 +1,17 @@
-package fuzz
+package simfuzz
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/msgrsim/msgrsim/internal/detrand"
 	"github.com/msgrsim/msgrsim/internal/fuzzing"
 	"github.com/msgrsim/msgrsim/sim"
 )
@@ -24,19 +27,19 @@ import (
 const TapeDirEnv = "MSGRSIM_FUZZ_TAPES"
 
 const (
-	// maxSimInput bounds the inputs FuzzSim takes: a run lasts milliseconds and the fuzzer
+	// MaxInput bounds the inputs FuzzSim takes: a run lasts milliseconds and the fuzzer
 	// minimizes new inputs in time quadratic in their length. 1 KiB are the fault mix and the
 	// first ~500 decisions, most of a run of this size (past the end every decision is 0,
 	// the tamest).
-	maxSimInput = 1024
+	MaxInput = 1024
 	// determinismEvery: one input in this many also runs twice and compares the traces.
 	determinismEvery = 8
 )
 
-// SimOptions is the scenario FuzzSim runs for an input: two OSDs and a client, a dozen
+// Options is the scenario FuzzSim runs for an input: two OSDs and a client, a dozen
 // messages per stream over 100 ms, the fault mix drawn from the input. An empty input is a
 // run of zeros (the calmest), not a seeded one.
-func SimOptions(data []byte) sim.Options {
+func Options(data []byte) sim.Options {
 	if data == nil {
 		data = []byte{}
 	}
@@ -53,13 +56,14 @@ func TapeDir() string {
 	return os.TempDir()
 }
 
-// checkSim runs one input; on a violation (or a run that is not deterministic) it writes the
-// tape and returns an error that names it.
-func checkSim(data []byte) error {
-	if len(data) > maxSimInput {
+// Check runs one input of FuzzSim; on a violation (or a run that is not deterministic) it
+// writes the tape and returns an error that names it. Inputs over MaxInput are out of scope
+// (an error wrapping fuzzing.ErrSkip).
+func Check(data []byte) error {
+	if len(data) > MaxInput {
 		return fuzzing.Skipf("%d bytes: longer inputs make minimization slow", len(data))
 	}
-	opts := SimOptions(data)
+	opts := Options(data)
 	var r sim.Result
 	var div *sim.Divergence
 	if checksDeterminism(data) {
@@ -120,4 +124,54 @@ func WriteTape(opts sim.Options, r sim.Result, dir string) (string, error) {
 		return "", fmt.Errorf("tape %s: %w", path, err)
 	}
 	return path, nil
+}
+
+// Seeds are FuzzSim's seed inputs: no bytes (the calmest run), text, a repeated pattern,
+// pseudo-random bytes, and the decision tapes of seeded swarm runs 1-3 turned into fuzz bytes
+// (SeedInput; testdata/fuzz/FuzzSim holds runs 1-6, written by TestWriteSimCorpus).
+func Seeds() ([][]byte, error) {
+	seeds := [][]byte{
+		nil,
+		[]byte("the quick brown fox jumps over the lazy dog"),
+		bytes.Repeat([]byte{0xff, 0x80, 0x01}, 200),
+	}
+	r := rand.New(rand.NewPCG(5, 5))
+	for _, n := range []int{64, 400, 1000} {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		seeds = append(seeds, b)
+	}
+	for seed := uint64(1); seed <= 3; seed++ {
+		b, err := SeedInput(seed)
+		if err != nil {
+			return nil, err
+		}
+		seeds = append(seeds, b)
+	}
+	return seeds, nil
+}
+
+// SeedInput turns the run of a seed (its swarm fault mix, then its decisions) into fuzz
+// bytes. detrand.NewFuzzed reads two bytes per decision and repeats them down the word, so a
+// ranged draw (multiply-high) sees the top bits and a Bool the lowest: each word becomes its
+// top 15 bits and its lowest bit, and the fuzzed run follows the seeded one closely.
+func SeedInput(seed uint64) ([]byte, error) {
+	root, log := detrand.NewRecorded(seed)
+	faults := sim.SwarmFaults(root)
+	words := append([]uint64(nil), log.Words()...)
+	opts := Options(nil)
+	opts.Fuzz, opts.Seed, opts.Faults = nil, seed, &faults // a seeded run, recorded
+	tape, r := sim.TapeOf(opts)
+	if r.Tape == nil {
+		return nil, fmt.Errorf("seed %d: the recorded run has no tape", seed)
+	}
+	words = append(words, tape.Words...)
+	var b []byte
+	for _, w := range words {
+		hi := uint16(w>>48)&^1 | uint16(w&1)
+		b = append(b, byte(hi>>8), byte(hi))
+	}
+	return b[:min(len(b), MaxInput)], nil
 }

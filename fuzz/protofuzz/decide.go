@@ -1,4 +1,4 @@
-package proto
+package protofuzz
 
 import (
 	"encoding/binary"
@@ -6,11 +6,12 @@ import (
 	"net/netip"
 
 	"github.com/msgrsim/msgrsim/internal/fuzzing"
+	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
 )
 
-// The accept decision table under fuzzing (FuzzDecide in fuzz_test.go, FuzzDecideGo in
-// gofuzz.go). The input drives a small model of one messenger's registry for one peer
+// The accept decision table under fuzzing (FuzzDecide in msgr/proto/fuzz_test.go,
+// FuzzDecideGo in gofuzz.go). The input drives a small model of one messenger's registry for one peer
 // address: connect messages arrive on sockets (the same socket again after a reply), the
 // registered session changes state between them as the fuzzer likes, and every decision is
 // carried out as msgr does. Each decision is checked against the rows of the table, stated
@@ -40,17 +41,18 @@ const maxDecideSteps = 32
 // decideModel is the registry for one peer address and the connection asking.
 type decideModel struct {
 	in        *fuzzing.Input
-	policy    Policy
+	policy    proto.Policy
 	myAddr    wire.EntityAddr
 	peerAddr  wire.EntityAddr
-	proto     uint32
-	reg       Existing // the registered session ({} when none), IsSelf when it holds the asking socket
-	regOther  bool     // the registered session is another connection than the one asking
-	replacing bool     // the asking socket was adopted in a replace
+	protoVer  uint32
+	reg       proto.Existing // the registered session ({} when none), IsSelf when it holds the asking socket
+	regOther  bool           // the registered session is another connection than the one asking
+	replacing bool           // the asking socket was adopted in a replace
 }
 
-func checkDecide(data []byte) error {
-	m := &decideModel{in: fuzzing.NewInput(data), proto: 10}
+// CheckDecide runs one input of FuzzDecide and returns the first property it broke.
+func CheckDecide(data []byte) error {
+	m := &decideModel{in: fuzzing.NewInput(data), protoVer: 10}
 	m.setWorld()
 	for step := 0; step < maxDecideSteps && m.in.Len() > 0; step++ {
 		if err := m.step(); err != nil {
@@ -63,7 +65,7 @@ func checkDecide(data []byte) error {
 // setWorld draws the policy and the two addresses (their order decides races).
 func (m *decideModel) setWorld() {
 	b := m.in.Byte()
-	m.policy = Policy{Lossy: b&1 != 0, Server: b&2 != 0, Standby: b&4 != 0, Resetcheck: b&8 != 0,
+	m.policy = proto.Policy{Lossy: b&1 != 0, Server: b&2 != 0, Standby: b&4 != 0, Resetcheck: b&8 != 0,
 		RegisterLossyClients: b&16 != 0, FeaturesSupported: wire.FeaturesAll}
 	if b&32 != 0 {
 		m.policy.FeaturesRequired = wire.FeatureMsgAuth
@@ -93,9 +95,9 @@ func (m *decideModel) u32() uint32 {
 // reading a message), standby, closed but not yet unregistered, opened by an accept and
 // waiting for the client's in_seq, or adopting a socket in a replace (NONE, ACCEPTING: only
 // with Replacing set).
-var decideStates = []State{StateOpened, StateStandby, StateStartConnect, StateConnecting,
-	StateConnectingWaitBannerAndIdentify, StateConnectingSendConnectMsg, StateReadMessageFront,
-	StateThrottleBytes, StateClosed, StateAcceptingHandledConnectMsg, StateNone, StateAccepting}
+var decideStates = []proto.State{proto.StateOpened, proto.StateStandby, proto.StateStartConnect, proto.StateConnecting,
+	proto.StateConnectingWaitBannerAndIdentify, proto.StateConnectingSendConnectMsg, proto.StateReadMessageFront,
+	proto.StateThrottleBytes, proto.StateClosed, proto.StateAcceptingHandledConnectMsg, proto.StateNone, proto.StateAccepting}
 
 // mutate lets the registered session (another connection) change between two connects: it
 // faults, reconnects, closes, is replaced by something else, or a new one appears.
@@ -105,13 +107,13 @@ func (m *decideModel) mutate() {
 		return
 	}
 	if !m.reg.Present || op&2 != 0 {
-		m.reg = Existing{Present: true, ConnectSeq: m.u32(), PeerGlobalSeq: m.u32()}
+		m.reg = proto.Existing{Present: true, ConnectSeq: m.u32(), PeerGlobalSeq: m.u32()}
 		m.regOther = true
 	}
 	if m.regOther {
 		m.reg.State = decideStates[int(op>>2)%len(decideStates)]
 		m.reg.Lossy, m.reg.Server = op&64 != 0, op&128 != 0
-		m.reg.Replacing = m.reg.State == StateNone || m.reg.State == StateAccepting
+		m.reg.Replacing = m.reg.State == proto.StateNone || m.reg.State == proto.StateAccepting
 		m.reg.Msgr2 = op == 0xff
 	}
 }
@@ -119,7 +121,7 @@ func (m *decideModel) mutate() {
 // connect draws the next connect message of the client on the current socket.
 func (m *decideModel) connect() (wire.Connect, int) {
 	b := m.in.Byte()
-	c := wire.Connect{Features: wire.FeaturesAll, HostType: wire.EntityOSD, ProtocolVersion: m.proto,
+	c := wire.Connect{Features: wire.FeaturesAll, HostType: wire.EntityOSD, ProtocolVersion: m.protoVer,
 		GlobalSeq: m.u32(), ConnectSeq: m.u32()}
 	if b&1 != 0 {
 		c.Features &^= wire.FeatureMsgAuth
@@ -143,11 +145,11 @@ func (m *decideModel) step() error {
 	return m.decideAndCarryOut(c, auth)
 }
 
-func (m *decideModel) input(c wire.Connect, auth int) DecideInput {
-	in := DecideInput{Connect: c, Policy: m.policy, ProtocolVersion: m.proto, AuthResult: auth,
+func (m *decideModel) input(c wire.Connect, auth int) proto.DecideInput {
+	in := proto.DecideInput{Connect: c, Policy: m.policy, ProtocolVersion: m.protoVer, AuthResult: auth,
 		PeerAddr: m.peerAddr, MyAddr: m.myAddr, Replacing: m.replacing, Existing: m.reg}
 	if m.reg.Present && !m.regOther {
-		in.Existing = Existing{Present: true, IsSelf: true}
+		in.Existing = proto.Existing{Present: true, IsSelf: true}
 	}
 	return in
 }
@@ -155,7 +157,7 @@ func (m *decideModel) input(c wire.Connect, auth int) DecideInput {
 // decideAndCarryOut decides one connect, checks the decision and applies it to the model.
 func (m *decideModel) decideAndCarryOut(c wire.Connect, auth int) error {
 	in := m.input(c, auth)
-	d := Decide(&in)
+	d := proto.Decide(&in)
 	if err := checkDecision(&in, d); err != nil {
 		return fmt.Errorf("%w\ninput %+v\ndecision %+v", err, in, d)
 	}
@@ -163,18 +165,18 @@ func (m *decideModel) decideAndCarryOut(c wire.Connect, auth int) error {
 }
 
 // carryOut applies a decision the way msgr does and checks the registry afterwards.
-func (m *decideModel) carryOut(in *DecideInput, d Decision) error {
+func (m *decideModel) carryOut(in *proto.DecideInput, d proto.Decision) error {
 	switch d.Verdict {
-	case VerdictReply:
+	case proto.VerdictReply:
 		return nil // the client answers on the same socket
-	case VerdictFault:
+	case proto.VerdictFault:
 		m.newSocket()
 		return nil
-	case VerdictOpen:
+	case proto.VerdictOpen:
 		return m.open(in)
 	}
 	if in.Existing.Lossy {
-		m.reg.State = StateClosed // msgr stops it; the asking connection opens instead
+		m.reg.State = proto.StateClosed // msgr stops it; the asking connection opens instead
 		return m.open(in)
 	}
 	return m.adopt(in)
@@ -182,7 +184,7 @@ func (m *decideModel) carryOut(in *DecideInput, d Decision) error {
 
 // open registers the asking connection's new session (unless the policy keeps stateless
 // sessions out of the registry).
-func (m *decideModel) open(in *DecideInput) error {
+func (m *decideModel) open(in *proto.DecideInput) error {
 	p := in.Policy
 	if p.Server && p.Lossy && !p.RegisterLossyClients {
 		m.newSocket()
@@ -191,7 +193,7 @@ func (m *decideModel) open(in *DecideInput) error {
 	if m.regOther && isLive(&m.reg) {
 		return fmt.Errorf("two live sessions for %v: opened one while %+v is registered", m.peerAddr, m.reg)
 	}
-	m.reg = Existing{Present: true, State: StateOpened, ConnectSeq: in.Connect.ConnectSeq + 1,
+	m.reg = proto.Existing{Present: true, State: proto.StateOpened, ConnectSeq: in.Connect.ConnectSeq + 1,
 		PeerGlobalSeq: in.Connect.GlobalSeq}
 	m.regOther = false
 	m.newSocket()
@@ -200,18 +202,18 @@ func (m *decideModel) open(in *DecideInput) error {
 
 // adopt is a lossless replace: the existing session takes the socket over and answers
 // RETRY_GLOBAL with its peer_global_seq; the client's retry must open it.
-func (m *decideModel) adopt(in *DecideInput) error {
+func (m *decideModel) adopt(in *proto.DecideInput) error {
 	pgs := in.Existing.PeerGlobalSeq
 	m.regOther, m.replacing = false, true
-	m.reg = Existing{Present: true, Replacing: true, State: StateAccepting, ConnectSeq: in.Existing.ConnectSeq, PeerGlobalSeq: pgs}
+	m.reg = proto.Existing{Present: true, Replacing: true, State: proto.StateAccepting, ConnectSeq: in.Existing.ConnectSeq, PeerGlobalSeq: pgs}
 	retry := in.Connect
 	retry.GlobalSeq = max(retry.GlobalSeq, pgs) + 1
 	if retry.GlobalSeq == 0 {
 		return nil // the client's global_seq wrapped: out of scope
 	}
 	rin := m.input(retry, in.AuthResult)
-	d := Decide(&rin)
-	if d.Verdict != VerdictOpen {
+	d := proto.Decide(&rin)
+	if d.Verdict != proto.VerdictOpen {
 		return fmt.Errorf("a lossless replace was not completed: the client's retry %+v got %+v", retry, d)
 	}
 	return m.open(&rin)
@@ -226,8 +228,8 @@ func (m *decideModel) newSocket() {
 }
 
 // isLive reports whether a registered session would count as a session for its address.
-func isLive(ex *Existing) bool {
-	return ex.Present && !ex.IsSelf && !ex.Msgr2 && ex.State != StateClosed
+func isLive(ex *proto.Existing) bool {
+	return ex.Present && !ex.IsSelf && !ex.Msgr2 && ex.State != proto.StateClosed
 }
 
 // replyTags are the tags a non-open decision can carry.
@@ -236,8 +238,8 @@ var replyTags = map[wire.Tag]bool{wire.TagBadProtoVer: true, wire.TagFeatures: t
 	wire.TagRetrySession: true, wire.TagWait: true}
 
 // checkDecision checks one decision against the rows of the table.
-func checkDecision(in *DecideInput, d Decision) error {
-	for _, check := range []func(*DecideInput, Decision) error{checkShape, checkPreconditions, checkAgainstExisting} {
+func checkDecision(in *proto.DecideInput, d proto.Decision) error {
+	for _, check := range []func(*proto.DecideInput, proto.Decision) error{checkShape, checkPreconditions, checkAgainstExisting} {
 		if err := check(in, d); err != nil {
 			return err
 		}
@@ -247,17 +249,17 @@ func checkDecision(in *DecideInput, d Decision) error {
 
 // checkShape: a verdict, a rule, reply tags only on replies, flags only where they mean
 // something.
-func checkShape(in *DecideInput, d Decision) error {
+func checkShape(in *proto.DecideInput, d proto.Decision) error {
 	switch {
-	case d.Verdict < VerdictReply || d.Verdict > VerdictFault:
+	case d.Verdict < proto.VerdictReply || d.Verdict > proto.VerdictFault:
 		return fmt.Errorf("verdict %d", d.Verdict)
 	case d.Rule == "":
 		return fmt.Errorf("no rule")
-	case d.Verdict == VerdictReply && !replyTags[d.Tag]:
+	case d.Verdict == proto.VerdictReply && !replyTags[d.Tag]:
 		return fmt.Errorf("reply with tag %v", d.Tag)
-	case d.Verdict != VerdictReply && d.Tag != 0:
+	case d.Verdict != proto.VerdictReply && d.Tag != 0:
 		return fmt.Errorf("%v with tag %v", d.Verdict, d.Tag)
-	case (d.ResetExisting || d.ResetFromPeer) && d.Verdict != VerdictReplace:
+	case (d.ResetExisting || d.ResetFromPeer) && d.Verdict != proto.VerdictReplace:
 		return fmt.Errorf("reset flags on %v", d.Verdict)
 	case d.KeepaliveExisting != (d.Tag == wire.TagWait):
 		return fmt.Errorf("keepalive %v with tag %v", d.KeepaliveExisting, d.Tag)
@@ -268,7 +270,7 @@ func checkShape(in *DecideInput, d Decision) error {
 }
 
 // precondition is the tag of the first precondition row the input fails (0: none).
-func precondition(in *DecideInput) wire.Tag {
+func precondition(in *proto.DecideInput) wire.Tag {
 	switch {
 	case in.Connect.ProtocolVersion != in.ProtocolVersion:
 		return wire.TagBadProtoVer
@@ -282,7 +284,7 @@ func precondition(in *DecideInput) wire.Tag {
 	return 0
 }
 
-func checkPreconditions(in *DecideInput, d Decision) error {
+func checkPreconditions(in *proto.DecideInput, d proto.Decision) error {
 	want := precondition(in)
 	got := wire.Tag(0)
 	switch d.Tag {
@@ -296,20 +298,20 @@ func checkPreconditions(in *DecideInput, d Decision) error {
 }
 
 // checkAgainstExisting checks the rows that look at the registered session.
-func checkAgainstExisting(in *DecideInput, d Decision) error {
+func checkAgainstExisting(in *proto.DecideInput, d proto.Decision) error {
 	if precondition(in) != 0 {
 		return nil
 	}
 	p, c, ex := &in.Policy, &in.Connect, &in.Existing
 	if p.Server && p.Lossy && !p.RegisterLossyClients {
-		if d.Verdict != VerdictOpen {
+		if d.Verdict != proto.VerdictOpen {
 			return fmt.Errorf("stateless server answered %v", d.Verdict)
 		}
 		return nil
 	}
 	if !isLive(ex) {
 		resetWanted := c.ConnectSeq > 0 && !in.Replacing
-		if d.Verdict != VerdictOpen && !(resetWanted && d.Tag == wire.TagResetSession) {
+		if d.Verdict != proto.VerdictOpen && !(resetWanted && d.Tag == wire.TagResetSession) {
 			return fmt.Errorf("no live session: %v %v (want open, or RESETSESSION when connect_seq > 0)", d.Verdict, d.Tag)
 		}
 		if resetWanted != (d.Tag == wire.TagResetSession) {
@@ -317,7 +319,7 @@ func checkAgainstExisting(in *DecideInput, d Decision) error {
 		}
 		return nil
 	}
-	if d.Verdict == VerdictOpen {
+	if d.Verdict == proto.VerdictOpen {
 		return fmt.Errorf("opened beside a live session")
 	}
 	stale := ex.Replacing || c.GlobalSeq < ex.PeerGlobalSeq
@@ -335,10 +337,10 @@ func checkAgainstExisting(in *DecideInput, d Decision) error {
 }
 
 // checkFreshAgainstLive: a connect with a fresh global_seq meets a live session.
-func checkFreshAgainstLive(in *DecideInput, d Decision) error {
+func checkFreshAgainstLive(in *proto.DecideInput, d proto.Decision) error {
 	c, ex := &in.Connect, &in.Existing
 	restart := c.ConnectSeq == 0 && ex.ConnectSeq > 0 && !ex.Lossy
-	if d.Verdict == VerdictReplace {
+	if d.Verdict == proto.VerdictReplace {
 		switch {
 		case ex.Lossy && !d.ResetExisting:
 			return fmt.Errorf("replaced a lossy session without resetting it")
@@ -360,7 +362,7 @@ func checkFreshAgainstLive(in *DecideInput, d Decision) error {
 
 // checkSessionReplies checks RETRY_SESSION, WAIT, RESETSESSION and drops against a live
 // session, and what each connect_seq relation may get.
-func checkSessionReplies(in *DecideInput, d Decision) error {
+func checkSessionReplies(in *proto.DecideInput, d proto.Decision) error {
 	c, ex := &in.Connect, &in.Existing
 	cmp := wire.Compare(in.PeerAddr, in.MyAddr)
 	switch {
@@ -369,11 +371,11 @@ func checkSessionReplies(in *DecideInput, d Decision) error {
 	case d.Tag == wire.TagWait && (!inHandshake(ex.State) || ex.Server || cmp <= 0 || c.ConnectSeq > ex.ConnectSeq):
 		return fmt.Errorf("WAIT: existing %v server %v, address order %d, connect_seq %d vs %d", ex.State, ex.Server, cmp,
 			c.ConnectSeq, ex.ConnectSeq)
-	case d.Verdict == VerdictFault && (cmp != 0 || c.ConnectSeq != ex.ConnectSeq):
+	case d.Verdict == proto.VerdictFault && (cmp != 0 || c.ConnectSeq != ex.ConnectSeq):
 		return fmt.Errorf("dropped with address order %d, connect_seq %d vs %d", cmp, c.ConnectSeq, ex.ConnectSeq)
 	case d.Tag == wire.TagResetSession && (c.ConnectSeq <= ex.ConnectSeq || ex.ConnectSeq != 0 || !in.Policy.Resetcheck):
 		return fmt.Errorf("RESETSESSION to connect_seq %d, existing %d, resetcheck %v", c.ConnectSeq, ex.ConnectSeq, in.Policy.Resetcheck)
-	case c.ConnectSeq > ex.ConnectSeq && d.Verdict != VerdictReplace && d.Tag != wire.TagResetSession:
+	case c.ConnectSeq > ex.ConnectSeq && d.Verdict != proto.VerdictReplace && d.Tag != wire.TagResetSession:
 		return fmt.Errorf("a reconnect (connect_seq %d > %d) got %v %v", c.ConnectSeq, ex.ConnectSeq, d.Verdict, d.Tag)
 	}
 	if c.ConnectSeq == ex.ConnectSeq && inHandshake(ex.State) {
@@ -383,11 +385,13 @@ func checkSessionReplies(in *DecideInput, d Decision) error {
 }
 
 // inHandshake reports whether a live session is in a handshake (on either side).
-func inHandshake(s State) bool { return !s.open() && s != StateStandby && s != StateClosed }
+func inHandshake(s proto.State) bool {
+	return !s.IsOpen() && s != proto.StateStandby && s != proto.StateClosed
+}
 
 // checkRace: equal connect_seqs while the existing session is not open is a connection race;
 // the lower address's connection wins, and a server always lets the incoming one win.
-func checkRace(in *DecideInput, d Decision, cmp int) error {
+func checkRace(in *proto.DecideInput, d proto.Decision, cmp int) error {
 	want := "WAIT"
 	switch {
 	case cmp < 0 || in.Existing.Server:
@@ -397,9 +401,9 @@ func checkRace(in *DecideInput, d Decision, cmp int) error {
 	}
 	got := map[bool]string{true: "WAIT"}[d.Tag == wire.TagWait]
 	switch d.Verdict {
-	case VerdictReplace:
+	case proto.VerdictReplace:
 		got = "replace"
-	case VerdictFault:
+	case proto.VerdictFault:
 		got = "drop"
 	}
 	if got != want {
