@@ -3,7 +3,7 @@ package msgr_test
 // A rapid state-machine test of the Messenger public API — connect_to (to a peer and to
 // ourselves), send_message, Connection.mark_down, mark_down(addr), mark_down_all, shutdown,
 // policy changes, plus cut sockets and the passage of (virtual) time — against a reference
-// model, over simnet in a sim.World: two OSD-like messengers and a client.
+// model, over simnet in a world.World: two OSD-like messengers and a client.
 //
 // The model says what the API must answer at once:
 //   - connect_to returns the same connection as long as the one it returned is not closed,
@@ -18,7 +18,7 @@ package msgr_test
 // message sent on a lossless session (both sides' policies lossless) is dispatched exactly once
 // and in order per (connection, priority) unless a reset on its connection, a mark-down or a
 // shutdown accounts for its loss; lossy ones at most once and in order; no ACK covers a message
-// the peer has not read; registry and throttles stay consistent (sim.Auditor). A settle action
+// the peer has not read; registry and throttles stay consistent (check.Auditor). A settle action
 // lets 30 virtual seconds pass and then requires every lossless message to have arrived.
 //
 // A lossless_peer session (no reset check) is marked down on both sides together, as Ceph's
@@ -42,7 +42,8 @@ import (
 	"github.com/msgrsim/msgrsim/msgr/netio/inject"
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
-	"github.com/msgrsim/msgrsim/sim"
+	"github.com/msgrsim/msgrsim/sim/check"
+	"github.com/msgrsim/msgrsim/sim/world"
 	"github.com/msgrsim/msgrsim/simnet"
 	"pgregory.net/rapid"
 )
@@ -96,8 +97,8 @@ type apiConn struct {
 
 type apiModel struct {
 	t      *rapid.T
-	w      *sim.World
-	check  *sim.Checker
+	w      *world.World
+	check  *check.Checker
 	nodes  []*apiNode
 	conns  []*apiConn
 	last   map[[2]int]*msgr.Connection // what connect_to(from, to) returned last
@@ -126,9 +127,9 @@ func testMessengerAPI(t *rapid.T) {
 }
 
 func newAPIModel(t *rapid.T, seed uint64) *apiModel {
-	w := sim.NewWorld(seed, simnet.Config{Latency: 100 * time.Microsecond}, false)
-	m := &apiModel{t: t, w: w, check: sim.NewChecker(), last: map[[2]int]*msgr.Connection{}}
-	audit := sim.NewAuditor(m.check, m.now)
+	w := world.New(seed, simnet.Config{Latency: 100 * time.Microsecond}, false)
+	m := &apiModel{t: t, w: w, check: check.NewChecker(), last: map[[2]int]*msgr.Connection{}}
+	audit := check.NewAuditor(m.check, m.now)
 	w.AfterStep = audit.AfterStep
 	for i, name := range []wire.EntityName{wire.NewName(wire.EntityOSD, 0), wire.NewName(wire.EntityOSD, 1),
 		wire.NewName(wire.EntityClient, 4100)} {

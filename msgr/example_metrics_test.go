@@ -9,7 +9,7 @@ import (
 	"github.com/msgrsim/msgrsim/msgr"
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
-	"github.com/msgrsim/msgrsim/sim"
+	"github.com/msgrsim/msgrsim/sim/world"
 	"github.com/msgrsim/msgrsim/simnet"
 )
 
@@ -17,11 +17,11 @@ import (
 // waits and resets. Metrics returns a snapshot (it marshals to JSON, e.g. for expvar.Func);
 // WritePrometheus renders snapshots in the Prometheus text format.
 func ExampleMessenger_Metrics() {
-	world := sim.NewWorld(1, simnet.Config{Latency: time.Millisecond}, false)
+	w := world.New(1, simnet.Config{Latency: time.Millisecond}, false)
 	newOSD := func(id int64, ip string) *msgr.Messenger {
 		m, err := msgr.New(msgr.Config{
-			Name: wire.NewName(wire.EntityOSD, id), Stack: world.AddHost(ip, netip.MustParseAddr(ip)),
-			Runtime: world, Rand: world.Rand(),
+			Name: wire.NewName(wire.EntityOSD, id), Stack: w.AddHost(ip, netip.MustParseAddr(ip)),
+			Runtime: w, Rand: w.Rand(),
 		})
 		if err != nil {
 			panic(err)
@@ -42,7 +42,7 @@ func ExampleMessenger_Metrics() {
 		panic(err)
 	}
 	conn.SendMessage(wire.NewMessage(wire.MsgPing, []byte("hello")))
-	if err := world.RunUntil(func() bool { return b.Metrics().MessagesIn == 1 }, time.Minute, 100000); err != nil {
+	if err := w.RunUntil(func() bool { return b.Metrics().MessagesIn == 1 }, time.Minute, 100000); err != nil {
 		panic(err)
 	}
 	s := a.Metrics()
@@ -59,7 +59,7 @@ func ExampleMessenger_Metrics() {
 	}
 	a.Shutdown()
 	b.Shutdown()
-	if err := world.RunUntil(func() bool { return a.Finished() && b.Finished() }, time.Hour, 100000); err != nil {
+	if err := w.RunUntil(func() bool { return a.Finished() && b.Finished() }, time.Hour, 100000); err != nil {
 		panic(err)
 	}
 	// Output:

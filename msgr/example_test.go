@@ -8,7 +8,7 @@ import (
 	"github.com/msgrsim/msgrsim/msgr"
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
-	"github.com/msgrsim/msgrsim/sim"
+	"github.com/msgrsim/msgrsim/sim/world"
 	"github.com/msgrsim/msgrsim/simnet"
 )
 
@@ -27,11 +27,11 @@ func (p *printer) Dispatch(c *msgr.Connection, m *msgr.Message) bool {
 // Two OSD-like messengers exchange messages over a simulated network. With a real network
 // the code is the same: use epoll.New(epoll.Options{}) as the Stack and leave Runtime nil.
 func Example() {
-	world := sim.NewWorld(1, simnet.Config{Latency: time.Millisecond}, false)
+	w := world.New(1, simnet.Config{Latency: time.Millisecond}, false)
 	newOSD := func(id int64, ip string) (*msgr.Messenger, *printer) {
-		host := world.AddHost(ip, netip.MustParseAddr(ip))
+		host := w.AddHost(ip, netip.MustParseAddr(ip))
 		m, err := msgr.New(msgr.Config{
-			Name: wire.NewName(wire.EntityOSD, id), Stack: host, Runtime: world, Rand: world.Rand(),
+			Name: wire.NewName(wire.EntityOSD, id), Stack: host, Runtime: w, Rand: w.Rand(),
 		})
 		if err != nil {
 			panic(err)
@@ -57,12 +57,12 @@ func Example() {
 	conn.SendMessage(wire.NewMessage(wire.MsgPing, []byte("hello")))
 	conn.SendMessage(wire.NewMessage(wire.MsgPing, []byte("world")))
 
-	if err := world.RunUntil(func() bool { return pb.got == 2 }, time.Minute, 100000); err != nil {
+	if err := w.RunUntil(func() bool { return pb.got == 2 }, time.Minute, 100000); err != nil {
 		panic(err)
 	}
 	a.Shutdown()
 	b.Shutdown()
-	if err := world.RunUntil(func() bool { return a.Finished() && b.Finished() }, time.Hour, 100000); err != nil {
+	if err := w.RunUntil(func() bool { return a.Finished() && b.Finished() }, time.Hour, 100000); err != nil {
 		panic(err)
 	}
 	fmt.Println("session was lossless:", !a.Policy(wire.EntityOSD).Lossy)

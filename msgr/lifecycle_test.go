@@ -10,7 +10,7 @@ import (
 	"github.com/msgrsim/msgrsim/msgr"
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
-	"github.com/msgrsim/msgrsim/sim"
+	"github.com/msgrsim/msgrsim/sim/world"
 	"github.com/msgrsim/msgrsim/simnet"
 )
 
@@ -58,11 +58,11 @@ func (e *eventLog) HandleRefused(*msgr.Connection) bool { e.add("refused"); retu
 
 type simEnv struct {
 	t *testing.T
-	w *sim.World
+	w *world.World
 }
 
 func newSimEnv(t *testing.T, seed uint64) *simEnv {
-	return &simEnv{t: t, w: sim.NewWorld(seed, simnet.Config{Latency: 100 * time.Microsecond}, false)}
+	return &simEnv{t: t, w: world.New(seed, simnet.Config{Latency: 100 * time.Microsecond}, false)}
 }
 
 func (e *simEnv) messenger(name wire.EntityName, ip string, bind bool, pol map[wire.EntityType]proto.Policy) (*msgr.Messenger, *eventLog) {

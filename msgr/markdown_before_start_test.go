@@ -6,7 +6,7 @@ import (
 
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
-	"github.com/msgrsim/msgrsim/sim"
+	"github.com/msgrsim/msgrsim/sim/world"
 	"github.com/msgrsim/msgrsim/simnet"
 )
 
@@ -17,7 +17,7 @@ import (
 // next to the one resent on the new session — see testdata/regressions.)
 func TestMarkDownBeforeStartStaysClosed(t *testing.T) {
 	for _, viaMessenger := range []bool{false, true} {
-		w := sim.NewWorld(1, simnet.Config{Latency: 50 * time.Microsecond}, false)
+		w := world.New(1, simnet.Config{Latency: 50 * time.Microsecond}, false)
 		a := newSimNode(t, w, wire.NewName(wire.EntityClient, 1), "10.0.0.1", false, false)
 		b := newSimNode(t, w, wire.NewName(wire.EntityOSD, 0), "10.0.0.2", true, false)
 		c, err := a.m.ConnectTo(wire.EntityOSD, b.m.MyAddr())

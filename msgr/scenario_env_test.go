@@ -18,7 +18,7 @@ import (
 	"github.com/msgrsim/msgrsim/msgr/netio"
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
-	"github.com/msgrsim/msgrsim/sim"
+	"github.com/msgrsim/msgrsim/sim/world"
 	"github.com/msgrsim/msgrsim/simnet"
 )
 
@@ -323,12 +323,12 @@ func (f *faultSocket) Close() error {
 // ---------------------------------------------------------------------------------------
 // The simulator.
 
-// scSim runs a scenario in a sim.World: every messenger on its own simulated host, virtual
+// scSim runs a scenario in a world.World: every messenger on its own simulated host, virtual
 // time, one seeded schedule.
 type scSim struct {
 	t      *testing.T
 	seed   uint64
-	w      *sim.World
+	w      *world.World
 	tr     *tracer
 	rng    *rand.Rand
 	ms     []*msgr.Messenger
@@ -341,7 +341,7 @@ const simMaxSteps = 20_000_000
 
 func newScSim(t *testing.T, seed uint64) *scSim {
 	lat := time.Duration(25+seed%4*50) * time.Microsecond
-	w := sim.NewWorld(seed, simnet.Config{Latency: lat}, false)
+	w := world.New(seed, simnet.Config{Latency: lat}, false)
 	e := &scSim{t: t, seed: seed, w: w, rng: rand.New(rand.NewPCG(seed, 0x5ce7a710)),
 		stacks: make(map[*msgr.Messenger]*faultStack)}
 	e.tr = newTracer(t, w.Now)

@@ -10,7 +10,7 @@ import (
 	"github.com/msgrsim/msgrsim/msgr"
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
-	"github.com/msgrsim/msgrsim/sim"
+	"github.com/msgrsim/msgrsim/sim/world"
 	"github.com/msgrsim/msgrsim/simnet"
 )
 
@@ -54,7 +54,7 @@ type node struct {
 	rec *recorder
 }
 
-func newSimNode(t *testing.T, w *sim.World, name wire.EntityName, ip string, bind bool, fast bool) *node {
+func newSimNode(t *testing.T, w *world.World, name wire.EntityName, ip string, bind bool, fast bool) *node {
 	t.Helper()
 	h := w.AddHost(name.String(), netip.MustParseAddr(ip))
 	m, err := msgr.New(msgr.Config{Name: name, Stack: h, Runtime: w, Rand: w.Rand(), ClusterProtocol: 10})
@@ -104,7 +104,7 @@ func checkInOrder(t *testing.T, seed uint64, got []uint64, n int) {
 
 func TestSimnetLosslessAndLossy(t *testing.T) {
 	for seed := uint64(1); seed <= 30; seed++ {
-		w := sim.NewWorld(seed, simnet.Config{Latency: 50 * time.Microsecond}, false)
+		w := world.New(seed, simnet.Config{Latency: 50 * time.Microsecond}, false)
 		a := newSimNode(t, w, wire.NewName(wire.EntityOSD, 0), "10.0.0.1", true, seed%2 == 0)
 		b := newSimNode(t, w, wire.NewName(wire.EntityOSD, 1), "10.0.0.2", true, false)
 		c := newSimNode(t, w, wire.NewName(wire.EntityClient, 4100), "10.0.0.3", false, false)

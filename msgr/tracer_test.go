@@ -8,7 +8,7 @@ import (
 	"github.com/msgrsim/msgrsim/msgr"
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
-	"github.com/msgrsim/msgrsim/sim"
+	"github.com/msgrsim/msgrsim/sim/world"
 	"github.com/msgrsim/msgrsim/simnet"
 )
 
@@ -16,7 +16,7 @@ import (
 // middle of a step): introspection reads the published view and never waits. Before the view,
 // State or Seqs from a Tracer deadlocked on the connection's own lock.
 func TestTracerMayReadTheConnection(t *testing.T) {
-	w := sim.NewWorld(7, simnet.Config{Latency: 50 * time.Microsecond}, false)
+	w := world.New(7, simnet.Config{Latency: 50 * time.Microsecond}, false)
 	reads, opened := 0, false
 	tracer := func(ev msgr.TraceEvent) {
 		c := ev.Conn

@@ -7,7 +7,6 @@ import (
 
 	"github.com/msgrsim/msgrsim/internal/detrand"
 	"github.com/msgrsim/msgrsim/models"
-	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
 )
 
@@ -61,51 +60,6 @@ func TestClusterDeterministic(t *testing.T) {
 	}
 }
 
-// Each OSD runs its six messengers with Ceph's policies per peer type (msgr1-protocol.md
-// §7.2), bound where Ceph binds, on one host.
-func TestClusterOSDMessengers(t *testing.T) {
-	opts := clusterOptions(2, NoFaults())
-	var checked int
-	opts.inspect = func(s *scenario) {
-		for _, o := range s.cl.osds {
-			if len(o.all) != 6 || len(o.msgrs) != 6 {
-				t.Fatalf("%s has %d messengers (%d live)", o.name, len(o.all), len(o.msgrs))
-			}
-			want := map[string]map[wire.EntityType]proto.Policy{
-				"public": {wire.EntityMon: proto.LossyClient(featOSDPeer), wire.EntityMgr: proto.LossyClient(featOSDPeer)},
-				"cluster": {wire.EntityOSD: proto.LosslessPeer(featOSDPeer), wire.EntityMon: proto.LossyClient(0),
-					wire.EntityClient: proto.StatelessServer(0)},
-				"hb_client":       {wire.EntityOSD: proto.LossyClient(0)},
-				"hb_back_server":  {wire.EntityOSD: proto.StatelessServer(0)},
-				"hb_front_server": {wire.EntityOSD: proto.StatelessServer(0)},
-				"objecter":        {wire.EntityOSD: proto.LossyClient(wire.FeatureOSDReplyMux)},
-			}
-			for _, x := range o.all {
-				for typ, p := range want[x.role] {
-					got := x.m.Policy(typ)
-					got.ThrottlerBytes, got.ThrottlerMessages = 0, 0
-					if got != p {
-						t.Errorf("%s %s: policy for %v is %+v, want %+v", o.name, x.role, typ, got, p)
-					}
-				}
-				if bound := x.m.MyAddr().Port() != 0; bound != x.bind || x.m.MyAddr().Addr.Addr() != o.ip && bound {
-					t.Errorf("%s %s: address %v (should bind: %v)", o.name, x.role, x.m.MyAddr(), x.bind)
-				}
-				checked++
-			}
-			if p := o.public.m.Policy(wire.EntityClient); p.ThrottlerMessages != 256 || p.ThrottlerBytes != 500<<20 || !p.Lossy || !p.Server {
-				t.Errorf("%s public: client policy %+v", o.name, p)
-			}
-		}
-	}
-	if r := Run(opts); !r.Pass {
-		t.Fatal(r, r.Violations)
-	}
-	if checked != 18 {
-		t.Fatalf("checked %d messengers", checked)
-	}
-}
-
 // The lifecycle is the seed's: some OSDs shut down cleanly mid-run (shutdown, wait, delete)
 // and come back as new instances; the probe's misconfigured connects are rejected with
 // BADPROTOVER, FEATURES and BADAUTHORIZER.
@@ -139,22 +93,4 @@ func TestClusterLifecycleAndProbe(t *testing.T) {
 			t.Errorf("fault %q never seen: %v", k, total.Faults)
 		}
 	}
-}
-
-// BenchmarkKVCheckClusterHistory measures the KV model check on the history of a large
-// cluster run (8 clients × 300 operations, 4 OSDs, swarm faults).
-func BenchmarkKVCheckClusterHistory(b *testing.B) {
-	f := SwarmFaults(detrand.NewSeeded(7))
-	opts := Options{Seed: 7, Workload: WorkloadCluster, OSDs: 4, Clients: 8, Messages: 300, Faults: &f}
-	var ops []models.KVOp
-	opts.inspect = func(s *scenario) { ops = s.kv.Ops() }
-	if r := Run(opts); !r.Pass {
-		b.Fatal(r, r.Violations)
-	}
-	for b.Loop() {
-		if rep := models.CheckKV(ops, models.CheckOptions{NoVisualize: true}); !rep.OK() {
-			b.Fatal(rep)
-		}
-	}
-	b.ReportMetric(float64(len(ops)), "history-ops")
 }

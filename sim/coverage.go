@@ -12,6 +12,7 @@ import (
 	"github.com/msgrsim/msgrsim/msgr/netio"
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
+	"github.com/msgrsim/msgrsim/sim/check"
 )
 
 // Coverage counts what a run (or, merged, a sweep) exercised of the protocol: ProtocolV1
@@ -169,6 +170,24 @@ func (c *Coverage) Observe(ev msgr.TraceEvent) {
 	}
 }
 
+// TagWritten counts a connect-reply tag (reply) or a frame tag written.
+func (c *Coverage) TagWritten(reply bool, tag wire.Tag) {
+	if reply {
+		c.ReplySent[tag.String()]++
+	} else {
+		c.FrameSent[tag.String()]++
+	}
+}
+
+// TagRead counts a connect-reply tag (reply) or a frame tag read by the peer.
+func (c *Coverage) TagRead(reply bool, tag wire.Tag) {
+	if reply {
+		c.ReplyRecv[tag.String()]++
+	} else {
+		c.FrameRecv[tag.String()]++
+	}
+}
+
 // Evaluated counts n evaluations of invariant name.
 func (c *Coverage) Evaluated(name string, n int) {
 	if n > 0 {
@@ -231,7 +250,7 @@ func (c *Coverage) Summary() Summary {
 		FrameTags:   tagCategory("frame_tags", FrameTags, c.FrameSent, c.FrameRecv),
 		Faults:      category("faults", FaultKinds, c.Faults),
 		Decisions:   category("decisions", nil, c.Decisions),
-		Invariants:  category("invariants", allInvariantNames(), c.Invariants),
+		Invariants:  category("invariants", check.Names(), c.Invariants),
 	}
 }
 

@@ -3,6 +3,8 @@ package sim
 import (
 	"fmt"
 	"strings"
+
+	"github.com/msgrsim/msgrsim/sim/world"
 )
 
 // Divergence describes where two runs of one seed stopped agreeing.
@@ -46,8 +48,8 @@ func CheckDeterminism(opts Options) (Result, *Divergence) {
 	for k < len(a.checkpoints) && k < len(b.checkpoints) && a.checkpoints[k] == b.checkpoints[k] {
 		k++
 	}
-	from := uint64(k) * checkpointEvery
-	ra, rb := run(opts, from, from+checkpointEvery, 1), run(opts, from, from+checkpointEvery, 2)
+	from := uint64(k) * world.CheckpointEvery
+	ra, rb := run(opts, from, from+world.CheckpointEvery, 1), run(opts, from, from+world.CheckpointEvery, 2)
 	return a, divergence(ra.recorded, rb.recorded, from)
 }
 

@@ -1,35 +1,40 @@
-// Package sim is the deterministic simulator: a whole cluster of messengers on ONE goroutine
-// over a seeded virtual network (simnet) and a virtual clock, so that one uint64 seed
+// Package sim is the deterministic simulator's front: a whole cluster of messengers on ONE
+// goroutine over a seeded virtual network and a virtual clock, so that one uint64 seed
 // reproduces a run exactly — every byte boundary, every reset, every dispatch.
 //
-// A World is both the messengers' event.Runtime (it registers their centers instead of
-// starting goroutines) and the scheduler: at each step it picks, with its seeded random
-// source, one of the things that can happen now — a center with pending work steps, or the
-// network moves some bytes — and when nothing can happen it advances virtual time to the next
-// timer or delivery. Every step is folded into a running trace hash; two runs of one seed must
-// end with the same hash (the simulator checks this about itself).
+// Run takes Options (the seed, the workload and its size, the fault mix, where the decisions
+// come from) and returns a Result: it builds a run (sim/harness), puts the chosen workload on
+// it — the default pingpong of OSDs and clients (workload/pingpong), the Ceph-shaped cluster
+// (workload/cluster) or Ceph's SyntheticWorkload (workload/synthetic/synthsim) — and drives it
+// through its phases: safety (the workload under the seed's faults), liveness (every fault
+// healed: everything sent must arrive), shutdown (nothing may be left held), then the model
+// checks of the recorded histories. Every invariant (their names and what they require are in
+// sim/check's documentation) is checked after every step and at the end; a broken one is a
+// Violation of the Result.
 //
-// Run builds nodes, drives a workload — the default OSD-and-client scenario, or Ceph's
-// SyntheticWorkload (Options.Workload, package workload/synthetic) — under the seed's faults,
-// and checks, after every step, the always-on invariants, each with a name used in violations:
+// Around Run, this package keeps what is about runs as a whole: tapes (a run written down
+// decision by decision, replayed exactly), the shrinker (a failing tape made small), coverage
+// (what a run or a sweep exercised of the protocol), and the determinism self-check
+// (CheckDeterminism: run twice, compare the trace hashes, and point at the first event that
+// differs).
 //
-//   - lossless-order, lossy-order: dispatch follows send order per (sender connection, priority);
-//   - duplicate-delivery: nothing is dispatched twice to one incarnation of a receiver;
-//   - lossless-loss: every lossless message is dispatched, unless a reset or remote reset on
-//     its connection, a mark-down, a crash or a reported drop accounts for the loss;
-//   - unknown-message, corrupt-delivery: only what was sent is dispatched, intact;
-//   - ack-unreceived: an acknowledgement (ACK frame or SEQ exchange) never covers a message the
-//     peer has not read; lossy-ack: lossy sessions never send ACKs;
-//   - registry-closed, registry-duplicate: no closed connection stays registered, no address
-//     has two live registered connections;
-//   - throttle-negative, throttle-leak, queue-leftover: throttles never go below zero, and a
-//     shut-down messenger holds no throttle unit and has nothing left in its dispatch queue;
-//   - panic: the code under test never panics;
-//   - liveness-timeout, no-progress, shutdown-stalled: the run drains and finishes in bounds;
-//   - synthetic-fifo, synthetic-payload, synthetic-dispatch: Ceph's own SyntheticWorkload checks.
+// The simulator is split by job, one package per room; imports run one way, left to right
+// (internal/lint's TestSimulatorLayers holds them to it):
 //
-// Checker (delivery) and Auditor (registry, throttles, queues) implement them; each has a test
-// that fails it on a wrong history, and a canary build (go test -tags canary_<name>) that the
-// simulator must catch. WorkloadChecker feeds them from a synthetic workload in the simulator
-// and over real TCP alike.
+//	sim → workload/… → sim/harness → sim/fault → sim/world, sim/check
+//
+// The rooms:
+//
+//   - sim/world: the world — the one goroutine, the virtual clock, the seeded scheduler, the
+//     trace (named tags) and its hash. Knows no invariant.
+//   - sim/check: the invariants, the delivery checker, the auditor, the histories and their
+//     porcupine checks. Observes messengers only, so the same checks run over real TCP.
+//   - sim/fault: fault kinds and mixes, the injector, the msgr1 frame tracker.
+//   - sim/harness: one run wired once (world, checks, faults, the one path of a messenger's
+//     trace events), the Workload interface and the phase driver.
+//   - workload/pingpong, workload/cluster, workload/synthetic/synthsim: the workloads.
+//
+// The names of the invariants, fault kinds, statistics, phases and the synthetic workload's
+// helpers that moved to those packages are repeated here (aliases), so that msgr-sim, the
+// fuzz targets and the tests name them as before.
 package sim

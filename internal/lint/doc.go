@@ -1,6 +1,9 @@
-// Package lint holds the project's own lint test: the determinism rules of the code that runs
-// inside the simulator (msgr, msgr/event, msgr/proto, msgr/wire, msgr/auth/cephx, simnet,
-// sim and the workloads), enforced on every `go test ./...`.
+// Package lint holds the project's own lint tests, enforced on every `go test ./...`: the
+// determinism rules of the code that runs inside the simulator (msgr, msgr/event, msgr/proto,
+// msgr/wire, msgr/auth/cephx, simnet, sim and its rooms sim/world, sim/check, sim/fault,
+// sim/harness, and the workloads), and the simulator's import order (TestSimulatorLayers: sim →
+// workload/… → sim/harness → sim/fault → sim/world, sim/check; sim/check imports no world, no
+// network and no lock).
 //
 // Forbidden there: `go` statements; time.Now, time.Since, time.Until, time.Sleep, time.After,
 // time.Tick, time.NewTimer, time.NewTicker, time.AfterFunc; importing math/rand,

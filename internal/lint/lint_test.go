@@ -20,10 +20,17 @@ var belowSeam = []string{
 	"github.com/msgrsim/msgrsim/msgr/wire",
 	"github.com/msgrsim/msgrsim/simnet",
 	"github.com/msgrsim/msgrsim/sim",
+	"github.com/msgrsim/msgrsim/sim/world",
+	"github.com/msgrsim/msgrsim/sim/check",
+	"github.com/msgrsim/msgrsim/sim/fault",
+	"github.com/msgrsim/msgrsim/sim/harness",
+	"github.com/msgrsim/msgrsim/workload/pingpong",
+	"github.com/msgrsim/msgrsim/workload/cluster",
 	"github.com/msgrsim/msgrsim/workload/synthetic", // runs inside the simulator
-	"github.com/msgrsim/msgrsim/msgr",               // the messenger runs inside the simulator too
-	"github.com/msgrsim/msgrsim/msgr/event",         // its event centers (the production runtime is allowed)
-	"github.com/msgrsim/msgrsim/msgr/auth/cephx",    // pure cephx: the simulator will run it
+	"github.com/msgrsim/msgrsim/workload/synthetic/synthsim",
+	"github.com/msgrsim/msgrsim/msgr",            // the messenger runs inside the simulator too
+	"github.com/msgrsim/msgrsim/msgr/event",      // its event centers (the production runtime is allowed)
+	"github.com/msgrsim/msgrsim/msgr/auth/cephx", // pure cephx: the simulator will run it
 	// The test Host of proto.Conn and the fuzz harnesses that drive the core with it: a
 	// fuzzer's verdict on an input must not depend on anything but the input.
 	"github.com/msgrsim/msgrsim/msgr/proto/prototest",

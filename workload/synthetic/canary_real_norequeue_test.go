@@ -2,6 +2,6 @@
 
 package synthetic_test
 
-import "github.com/msgrsim/msgrsim/sim"
+import "github.com/msgrsim/msgrsim/sim/check"
 
-var realCanaryWant = []string{sim.InvLosslessLoss, sim.InvLiveness}
+var realCanaryWant = []string{check.InvLosslessLoss, check.InvLiveness}

@@ -9,11 +9,12 @@ import (
 	"time"
 
 	"github.com/msgrsim/msgrsim/sim"
+	"github.com/msgrsim/msgrsim/sim/check"
 	"github.com/msgrsim/msgrsim/workload/synthetic"
 )
 
 // Sim-to-real parity (issue 8): the same SyntheticWorkload configurations, with the same
-// checkers (sim.Checker through sim.WorkloadChecker, sim.Auditor at the end), run in the
+// checkers (check.Checker through synthetic.Checker, check.Auditor at the end), run in the
 // simulator and over epoll loopback; their invariant outcomes must agree. A bug that only real
 // epoll shows — a wakeup lost, EPOLLRDHUP, an EAGAIN storm, a race between two workers — shows
 // up as a real run that fails where the simulated one passes. (It found one: a shut-down
@@ -108,7 +109,7 @@ func simOutcome(cfg synthetic.Config, seed uint64) outcome {
 func realOutcome(t *testing.T, cfg synthetic.Config, seed uint64) outcome {
 	r := runReal(t, cfg, seed, time.Minute)
 	if len(r.leaked) > 0 {
-		r.violations = append(r.violations, sim.Violation{Name: "goroutine-leak"})
+		r.violations = append(r.violations, check.Violation{Name: "goroutine-leak"})
 	}
 	return outcome{violated: r.outcome(), sent: r.sent, acked: r.acked, checked: r.stats.PongsChecked, injected: int(r.injected)}
 }
@@ -123,7 +124,7 @@ func TestCompareOutcomes(t *testing.T) {
 		real outcome
 		want string
 	}{
-		{outcome{violated: sim.InvQueueLeftover, sent: 10, acked: 5, injected: 3}, "violations differ"},
+		{outcome{violated: check.InvQueueLeftover, sent: 10, acked: 5, injected: 3}, "violations differ"},
 		{outcome{sent: 10, acked: 0, injected: 3}, "acknowledgements"},
 		{outcome{sent: 10, acked: 5, injected: 0}, "socket failures"},
 		{outcome{}, "messages sent"},

@@ -22,7 +22,7 @@ import (
 	"github.com/msgrsim/msgrsim/msgr/netio"
 	"github.com/msgrsim/msgrsim/msgr/netio/epoll"
 	"github.com/msgrsim/msgrsim/msgr/netio/inject"
-	"github.com/msgrsim/msgrsim/sim"
+	"github.com/msgrsim/msgrsim/sim/check"
 	"github.com/msgrsim/msgrsim/workload/synthetic"
 )
 
@@ -30,7 +30,7 @@ import (
 // when the workload asks) and goroutine runtime, bound to 127.0.0.1.
 type realEnv struct {
 	seed uint64
-	wc   *sim.WorkloadChecker
+	wc   *lockedChecker
 
 	mu   sync.Mutex
 	rts  []*event.GoRuntime
@@ -78,6 +78,78 @@ func (e *realEnv) injected() uint64 {
 	return n
 }
 
+// lockedChecker serializes a synthetic.Checker over real TCP, where every messenger's workers
+// call Trace while the driver sends, drops connections and drains. It never holds its lock
+// while asking a messenger something (messengers trace while holding their own locks): the
+// queries (PeerSessions, Stranded) run before it locks.
+type lockedChecker struct {
+	mu sync.Mutex
+	k  *synthetic.Checker
+}
+
+func (l *lockedChecker) AddNode(n *synthetic.Node, m *msgr.Messenger) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.k.AddNode(n, m)
+}
+
+func (l *lockedChecker) Sent(from, peer *synthetic.Node, c *msgr.Connection, m *msgr.Message, lossless bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.k.Sent(from, peer, c, m, lossless)
+}
+
+func (l *lockedChecker) NotSent(from *synthetic.Node, m *msgr.Message) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.k.NotSent(from, m)
+}
+
+func (l *lockedChecker) Dispatched(to *synthetic.Node, c *msgr.Connection, m *msgr.Message) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.k.Dispatched(to, c, m)
+}
+
+func (l *lockedChecker) MarkedDown(by, peer *synthetic.Node, c *msgr.Connection) {
+	sessions := synthetic.PeerSessions(by, peer)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.k.ForgetMarkedDown(by, peer, c, sessions)
+}
+
+func (l *lockedChecker) Violation(name, detail string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.k.Violation(name, detail)
+}
+
+func (l *lockedChecker) Trace(ev msgr.TraceEvent) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.k.Trace(ev)
+}
+
+func (l *lockedChecker) PendingLossless() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.k.PendingLossless()
+}
+
+func (l *lockedChecker) MissingLossless(n int) []check.Missing {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.k.MissingLossless(n)
+}
+
+func (l *lockedChecker) ForgiveStranded(nodes []*synthetic.Node) int {
+	stranded := synthetic.Stranded(nodes)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.k.ForgiveOrphans(stranded)
+	return len(stranded)
+}
+
 // realReport is what one real-time run did and found.
 type realReport struct {
 	cfg        synthetic.Config
@@ -91,7 +163,7 @@ type realReport struct {
 	acked      int // lossless messages acknowledged (each checked against what the peer read)
 	injected   uint64
 	stats      synthetic.Stats
-	violations []sim.Violation
+	violations []check.Violation
 	leaked     []leakcheck.Goroutine
 }
 
@@ -102,10 +174,10 @@ func (r realReport) String() string {
 	return fmt.Sprintf("%v: %v, %d connections made (peak %d open at once), %d sessions opened, %d messages sent (%d lossless), %d dispatched, "+
 		"%d lossless lost to resets/drops (unaccounted: %d), %d socket failures injected, %d violations",
 		r.cfg.String(), r.elapsed.Round(time.Millisecond), r.stats.ConnsMade, r.peakConns, r.sessions, r.sent, r.lossless, r.dispatched,
-		r.lost, countOf(r.violations, sim.InvLosslessLoss), r.injected, len(r.violations))
+		r.lost, countOf(r.violations, check.InvLosslessLoss), r.injected, len(r.violations))
 }
 
-func countOf(vs []sim.Violation, name string) int {
+func countOf(vs []check.Violation, name string) int {
 	n := 0
 	for _, v := range vs {
 		if v.Name == name {
@@ -123,8 +195,8 @@ func runReal(t testing.TB, cfg synthetic.Config, seed uint64, drain time.Duratio
 	leaks := leakcheck.Take()
 	start := time.Now()
 	now := func() int64 { return int64(time.Since(start)) }
-	check := sim.NewChecker()
-	wc := sim.NewWorkloadChecker(check, now)
+	k := check.NewChecker()
+	wc := &lockedChecker{k: synthetic.NewChecker(k, now)}
 	env := &realEnv{seed: seed, wc: wc}
 	rep := realReport{cfg: cfg}
 	wl, err := synthetic.New(cfg, env, wc, detrand.NewSeeded(seed))
@@ -136,27 +208,27 @@ func runReal(t testing.TB, cfg synthetic.Config, seed uint64, drain time.Duratio
 	rep.peakConns = operate(wl, rep.cfg, drain, wc)
 	drainReal(wl, wc, drain)
 	shutdownReal(t, wl, env)
-	check.Finish(now())
-	auditReal(check, wl, now)
+	k.Finish(now())
+	auditReal(k, wl, now)
 	rep.elapsed, rep.injected, rep.stats = time.Since(start), env.injected(), wl.Stats()
 	rep.sessions = rep.stats.Connects + rep.stats.Accepts
-	rep.sent, rep.dispatched = check.Counts()
-	rep.lossless, rep.lost = check.LosslessCounts()
-	_, rep.acked = check.AckCounts()
-	rep.violations = check.Violations()
+	rep.sent, rep.dispatched = k.Counts()
+	rep.lossless, rep.lost = k.LosslessCounts()
+	_, rep.acked = k.AckCounts()
+	rep.violations = k.Violations()
 	rep.leaked = leaks.Leaked(10 * time.Second)
 	return rep
 }
 
 // operate runs the workload's operations in real time; it returns the peak connection count.
-func operate(wl *synthetic.Workload, cfg synthetic.Config, limit time.Duration, wc *sim.WorkloadChecker) int {
+func operate(wl *synthetic.Workload, cfg synthetic.Config, limit time.Duration, wc *lockedChecker) int {
 	peak := wl.Connections()
 	for i := 0; i < cfg.Ops; i++ {
 		op := wl.Next()
 		blockedSince := time.Now()
 		for errors.Is(wl.Do(op), synthetic.ErrBlocked) {
 			if time.Since(blockedSince) > limit {
-				wc.Violation(sim.InvNoProgress, fmt.Sprintf("op %d blocked for %v with %d PINGs pending", i, limit, wl.Pending()))
+				wc.Violation(check.InvNoProgress, fmt.Sprintf("op %d blocked for %v with %d PINGs pending", i, limit, wl.Pending()))
 				return peak
 			}
 			time.Sleep(cfg.BlockedWait)
@@ -170,14 +242,14 @@ func operate(wl *synthetic.Workload, cfg synthetic.Config, limit time.Duration, 
 }
 
 // drainReal waits for every PING to be answered and every lossless message delivered.
-func drainReal(wl *synthetic.Workload, wc *sim.WorkloadChecker, limit time.Duration) {
+func drainReal(wl *synthetic.Workload, wc *lockedChecker, limit time.Duration) {
 	deadline := time.Now().Add(limit)
 	for wl.Pending() > 0 || wc.PendingLossless() > 0 {
 		if wl.Pending() == 0 {
 			wc.ForgiveStranded(wl.Nodes())
 		}
 		if time.Now().After(deadline) {
-			wc.Violation(sim.InvLiveness, fmt.Sprintf("drain: %d PINGs pending, %d lossless messages undelivered after %v: %s",
+			wc.Violation(check.InvLiveness, fmt.Sprintf("drain: %d PINGs pending, %d lossless messages undelivered after %v: %s",
 				wl.Pending(), wc.PendingLossless(), limit, describeMissing(wl, wc.MissingLossless(5))))
 			return
 		}
@@ -206,8 +278,8 @@ func shutdownReal(t testing.TB, wl *synthetic.Workload, env *realEnv) {
 
 // auditReal checks what must hold once everything shut down: throttles back to zero, dispatch
 // queues empty, registries empty.
-func auditReal(check *sim.Checker, wl *synthetic.Workload, now func() int64) {
-	a := sim.NewAuditor(check, now)
+func auditReal(k *check.Checker, wl *synthetic.Workload, now func() int64) {
+	a := check.NewAuditor(k, now)
 	for _, n := range wl.Nodes() {
 		a.Add(n.Name, n.M)
 	}
@@ -215,7 +287,7 @@ func auditReal(check *sim.Checker, wl *synthetic.Workload, now func() int64) {
 }
 
 // describeMissing says where undelivered messages are stuck: the sending connection's state.
-func describeMissing(wl *synthetic.Workload, ms []sim.Missing) string {
+func describeMissing(wl *synthetic.Workload, ms []check.Missing) string {
 	var parts []string
 	for _, m := range ms {
 		where := "connection gone"

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/msgrsim/msgrsim/internal/leakcheck"
-	"github.com/msgrsim/msgrsim/sim"
+	"github.com/msgrsim/msgrsim/sim/check"
 	"github.com/msgrsim/msgrsim/workload/synthetic"
 )
 
@@ -105,12 +105,12 @@ func (s *soakTotals) String(d time.Duration) string {
 		"%d lossless, %d lossless lost to resets/drops (accounted), %d socket failures injected; "+
 		"unaccounted losses %d, duplicates %d, reorders %d",
 		d.Round(time.Second), s.rounds, s.conns, s.peakConns, s.sessions, s.sent, s.dispatched, s.lossless, s.lost, s.injected,
-		s.violations[sim.InvLosslessLoss], s.violations[sim.InvDuplicate],
-		s.violations[sim.InvLosslessOrder]+s.violations[sim.InvLossyOrder])
+		s.violations[check.InvLosslessLoss], s.violations[check.InvDuplicate],
+		s.violations[check.InvLosslessOrder]+s.violations[check.InvLossyOrder])
 }
 
 // outcomeOf names the violated invariants, sorted and deduplicated.
-func outcomeOf(vs []sim.Violation) string {
+func outcomeOf(vs []check.Violation) string {
 	seen := map[string]bool{}
 	var names []string
 	for _, v := range vs {

@@ -1,0 +1,191 @@
+package check
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/msgrsim/msgrsim/msgr"
+	"github.com/msgrsim/msgrsim/msgr/event"
+	"github.com/msgrsim/msgrsim/msgr/wire"
+)
+
+// Auditor checks the messenger-level invariants after every simulation step that ran one of a
+// messenger's centers (or a workload job, which may touch any messenger):
+//
+//   - registry-closed: no closed connection is still registered for its address;
+//   - registry-duplicate: no two live connections of one messenger are registered for the
+//     same address;
+//   - throttle-negative: no throttle holds fewer than zero units;
+//
+// and, once a messenger has shut down completely:
+//
+//   - throttle-leak: every throttle is back to zero;
+//   - queue-leftover: its dispatch queue is empty (Ceph's test_msgr asserts this).
+//
+// A problem is reported once (the first step it is seen), not at every step after.
+type Auditor struct {
+	check    *Checker
+	now      func() int64
+	byCenter map[*event.Center]*auditee
+	all      []*auditee
+	reported map[string]bool
+	audits   uint64
+	cov      Counter // counts the invariants evaluated (nil: none)
+	// scratch, reused by every audit
+	claims    map[wire.EntityAddr]uint64
+	registry  []msgr.Registration
+	conns     []*msgr.Connection
+	throttles []msgr.NamedThrottle
+}
+
+type auditee struct {
+	name string
+	m    *msgr.Messenger
+	done bool // shut down and audited for leftovers
+}
+
+// NewAuditor returns an auditor reporting to check, stamping violations with now().
+func NewAuditor(check *Checker, now func() int64) *Auditor {
+	return &Auditor{check: check, now: now, byCenter: make(map[*event.Center]*auditee), reported: make(map[string]bool)}
+}
+
+// Add audits m (named name in reports) from now on.
+func (a *Auditor) Add(name string, m *msgr.Messenger) {
+	x := &auditee{name: name, m: m}
+	a.all = append(a.all, x)
+	for _, c := range m.Centers() {
+		a.byCenter[c] = x
+	}
+}
+
+// Remove stops auditing m (it crashed: its state is gone, not leaked).
+func (a *Auditor) Remove(m *msgr.Messenger) {
+	for i, x := range a.all {
+		if x.m == m {
+			a.all = append(a.all[:i], a.all[i+1:]...)
+			break
+		}
+	}
+	for _, c := range m.Centers() {
+		delete(a.byCenter, c)
+	}
+}
+
+// Count counts every invariant evaluation in c from now on (the simulator's coverage).
+func (a *Auditor) Count(c Counter) { a.cov = c }
+
+// Audits is how many messenger audits ran (each evaluates every invariant above).
+func (a *Auditor) Audits() uint64 { return a.audits }
+
+// AfterStep audits the messenger that owns center c, or every messenger when c is nil.
+func (a *Auditor) AfterStep(c *event.Center) {
+	if c == nil {
+		for _, x := range a.all {
+			a.audit(x)
+		}
+		return
+	}
+	if x := a.byCenter[c]; x != nil {
+		a.audit(x)
+	}
+}
+
+func (a *Auditor) audit(x *auditee) {
+	if x.done {
+		return
+	}
+	a.audits++
+	if a.cov != nil {
+		for _, inv := range []string{InvRegistryClosed, InvRegistryDup, InvThrottleNeg, InvPanic} {
+			a.cov.Evaluated(inv, 1)
+		}
+	}
+	a.auditRegistry(x)
+	a.throttles = x.m.AppendThrottles(a.throttles[:0])
+	for _, t := range a.throttles {
+		a.auditGauge(x.name, t.Name, t.Throttle, false)
+	}
+	if x.m.Finished() {
+		x.done = true
+		if a.cov != nil {
+			a.cov.Evaluated(InvThrottleLeak, 1)
+			a.cov.Evaluated(InvQueueLeftover, 1)
+		}
+		for _, t := range x.m.Throttles() {
+			a.auditGauge(x.name, t.Name, t.Throttle, true)
+		}
+		a.auditLeftovers(x.name, x.m.DispatchQueueLen())
+	}
+}
+
+// auditRegistry checks that registered connections are live and that no address has two.
+func (a *Auditor) auditRegistry(x *auditee) {
+	a.registry = x.m.AppendRegistry(a.registry[:0])
+	for _, r := range a.registry {
+		if r.Conn.IsClosed() {
+			a.report(InvRegistryClosed, fmt.Sprintf("%s/%d", x.name, r.Conn.ID()),
+				"%s: closed connection %d still registered for %v", x.name, r.Conn.ID(), r.Addr)
+		}
+	}
+	if a.claims == nil {
+		a.claims = make(map[wire.EntityAddr]uint64)
+	}
+	clear(a.claims) // only looked up, never ranged over
+	a.conns = x.m.AppendConnections(a.conns[:0])
+	for _, c := range a.conns {
+		addr, ok := c.RegisteredAs()
+		if !ok || c.IsClosed() {
+			continue
+		}
+		if other, dup := a.claims[addr]; dup {
+			a.report(InvRegistryDup, fmt.Sprintf("%s/%s", x.name, addr),
+				"%s: live connections %d and %d both registered for %v", x.name, other, c.ID(), addr)
+			continue
+		}
+		a.claims[addr] = c.ID()
+	}
+}
+
+// auditLeftovers checks a shut-down messenger's dispatch queue: empty.
+func (a *Auditor) auditLeftovers(name string, queued int) {
+	if queued != 0 {
+		a.report(InvQueueLeftover, name, "%s: %d items left in the dispatch queue after shutdown", name, queued)
+	}
+}
+
+// gauge is what the auditor reads of a throttle.
+type gauge interface {
+	Current() int64
+	Max() int64
+}
+
+// auditGauge checks a throttle: never negative; at zero once its messenger shut down (final).
+func (a *Auditor) auditGauge(owner, name string, g gauge, final bool) {
+	cur := g.Current()
+	if cur < 0 {
+		a.report(InvThrottleNeg, owner+"/"+name, "%s: throttle %s holds %d units", owner, name, cur)
+	}
+	if final && cur != 0 {
+		a.report(InvThrottleLeak, owner+"/"+name, "%s: throttle %s still holds %d units after shutdown (max %d)",
+			owner, name, cur, g.Max())
+	}
+}
+
+func (a *Auditor) report(name, key string, format string, args ...any) {
+	k := name + " " + key
+	if a.reported[k] {
+		return
+	}
+	a.reported[k] = true
+	a.check.Violate(name, a.now(), format, args...)
+}
+
+// PanicInvariant names the invariant that a panic of the code under test with value v breaks:
+// a throttle underflow (the throttle panics rather than go negative) is throttle-negative,
+// any other panic is panic.
+func PanicInvariant(v any) string {
+	if strings.Contains(fmt.Sprint(v), "throttle released more than it held") {
+		return InvThrottleNeg
+	}
+	return InvPanic
+}

@@ -1,0 +1,474 @@
+package check
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Violation is a broken invariant: its name, for grouping failures, and what happened.
+type Violation struct {
+	Name   string `json:"name"`
+	Detail string `json:"detail"`
+	AtNs   int64  `json:"at_ns"`
+}
+
+func (v Violation) String() string { return v.Name + ": " + v.Detail }
+
+// Invariant names.
+const (
+	InvLosslessOrder   = "lossless-order"     // a lossless stream dispatched out of send order
+	InvLosslessLoss    = "lossless-loss"      // a lossless message lost without a reset to account for it
+	InvDuplicate       = "duplicate-delivery" // a message dispatched twice to one incarnation
+	InvLossyOrder      = "lossy-order"        // a lossy stream dispatched out of send order
+	InvUnknownMessage  = "unknown-message"    // a dispatched message nobody sent
+	InvCorruptDelivery = "corrupt-delivery"   // a message dispatched with content that differs from what was sent
+	InvNoProgress      = "no-progress"        // the safety phase did not finish within its bounds
+	InvLiveness        = "liveness-timeout"   // after healing, lossless messages were still undelivered
+	InvShutdownStalled = "shutdown-stalled"   // a messenger did not finish shutting down
+	InvLossyAck        = "lossy-ack"          // an ACK frame on a lossy session (Ceph PR #13700)
+	InvAckUnreceived   = "ack-unreceived"     // an acknowledgement covered a message the peer never read
+	InvThrottleNeg     = "throttle-negative"  // a throttle released more than it held
+	InvThrottleLeak    = "throttle-leak"      // throttle units still held once a messenger shut down
+	InvQueueLeftover   = "queue-leftover"     // a shut-down messenger's dispatch queue is not empty
+	InvRegistryClosed  = "registry-closed"    // a closed connection is still registered for its address
+	InvRegistryDup     = "registry-duplicate" // two live connections registered for one address
+	InvPanic           = "panic"              // the code under test panicked
+	InvSyntheticFIFO   = "synthetic-fifo"     // SyntheticWorkload: a PONG overtook an earlier PING's (Ceph's conn_sent check)
+	InvSyntheticData   = "synthetic-payload"  // SyntheticWorkload: a PONG's payload differs from its PING's
+	InvSyntheticPath   = "synthetic-dispatch" // SyntheticWorkload: a message took the normal dispatch path (Ceph aborts)
+)
+
+// InvariantDoc explains what each invariant requires, for reports and replays.
+var InvariantDoc = map[string]string{
+	InvLosslessOrder:   "a lossless session dispatches each sender's messages in the order they were sent",
+	InvLosslessLoss:    "every message sent on a lossless session is dispatched, unless the sender heard of a session reset (reset or remote_reset) after sending it, a crash took either end, or the messenger reported dropping it",
+	InvDuplicate:       "no message is dispatched twice to one incarnation of a receiver",
+	InvLossyOrder:      "a lossy session dispatches at most once, in send order",
+	InvUnknownMessage:  "every dispatched message was sent by someone",
+	InvCorruptDelivery: "a dispatched message carries exactly the bytes that were sent: corruption must be caught by a crc and end the connection",
+	InvNoProgress:      "the safety phase issues every send within its bounds of virtual time and steps",
+	InvLiveness:        "once every fault is healed, every queued lossless message arrives and every session settles within the liveness bound",
+	InvShutdownStalled: "every messenger finishes shutting down",
+	InvLossyAck:        "a lossy session never carries an ACK frame (Ceph PR #13700)",
+	InvAckUnreceived:   "an acknowledgement (an ACK frame, or the in_seq of a SEQ exchange) never covers a message the peer has not read",
+	InvThrottleNeg:     "no throttle (dispatch, or a policy's messages and bytes) ever holds fewer than zero units",
+	InvThrottleLeak:    "once a messenger has shut down, every one of its throttles is back to zero",
+	InvQueueLeftover:   "once a messenger has shut down, its dispatch queue is empty",
+	InvRegistryClosed:  "no closed connection stays registered for its peer's address",
+	InvRegistryDup:     "no two live connections of a messenger are registered for one address",
+	InvPanic:           "the code under test never panics",
+	InvSyntheticFIFO:   "SyntheticWorkload: on each connection, PONGs come back in the order their PINGs went out (Ceph's conn_sent check)",
+	InvSyntheticData:   "SyntheticWorkload: a PONG carries exactly its PING's payload (Ceph's contents_equal check)",
+	InvSyntheticPath:   "SyntheticWorkload: every message is fast-dispatched (Ceph's ms_dispatch aborts)",
+}
+
+// AllInvariants lists every invariant name.
+var AllInvariants = []string{InvLosslessOrder, InvLosslessLoss, InvDuplicate, InvLossyOrder, InvUnknownMessage,
+	InvCorruptDelivery, InvNoProgress, InvLiveness, InvShutdownStalled, InvLossyAck, InvAckUnreceived,
+	InvThrottleNeg, InvThrottleLeak, InvQueueLeftover, InvRegistryClosed, InvRegistryDup, InvPanic,
+	InvSyntheticFIFO, InvSyntheticData, InvSyntheticPath}
+
+// streamKey names the messages one node sends to another (across incarnations).
+type streamKey struct{ from, to string }
+
+func (k streamKey) String() string { return k.from + "->" + k.to }
+
+// orderKey is what dispatch order is checked per: a stream, the sender's connection (the
+// session object; 0 when the caller does not distinguish connections) and the priority.
+type orderKey struct {
+	stream streamKey
+	conn   uint64
+	prio   uint16
+}
+
+// connKey names one connection of a sender node.
+type connKey struct {
+	node string
+	conn uint64
+}
+
+type stream struct {
+	lossless  bool
+	sent      []uint64 // message ids in send order
+	forgiven  int      // sent[:forgiven] may be lost: a reset was reported after them
+	delivered int
+	// visibleAt[i] is when a later message was dispatched while sent[i] was not: the moment a
+	// loss of sent[i] became visible (0: not yet). scanned is how far that was looked at.
+	visibleAt []int64
+	scanned   int
+}
+
+type msgInfo struct {
+	key      streamKey
+	order    orderKey
+	index    int  // position in the stream
+	oindex   int  // position in its order key's sequence
+	dropped  bool // the messenger reported dropping it, or it went into an orphaned session
+	received bool // the receiving messenger read it in order (its ACK may cover it)
+	got      bool // dispatched to some receiver incarnation
+}
+
+type seenKey struct {
+	rcv string
+	id  uint64
+}
+
+type lastKey struct {
+	order orderKey
+	rcv   string
+}
+
+// maxViolationsPerName bounds the violations kept per invariant (a broken build at scale would
+// otherwise report thousands of the same).
+const maxViolationsPerName = 20
+
+// Checker verifies delivery per stream (sender node → receiver node):
+//   - nothing is dispatched twice to one incarnation of a receiver;
+//   - dispatch follows send order per (stream, sender connection, priority), lossless and lossy
+//     alike;
+//   - every lossless message is dispatched, unless the loss is accounted to a reset the sender
+//     heard of (reset or remote reset), a crash of either end, a session its peer discarded
+//     (Orphan), or a drop the messenger reported — and then only messages sent before that;
+//   - an acknowledgement never covers a message the receiver has not read (Acked).
+type Checker struct {
+	streams  map[streamKey]*stream
+	msgs     map[uint64]*msgInfo
+	seen     map[seenKey]bool
+	last     map[lastKey]int // receiver incarnation's last dispatched oindex per order key
+	orderN   map[orderKey]int
+	orphans  map[connKey]bool
+	byConn   map[connKey][]uint64 // ids sent on each sender connection not yet forgiven (SentOn)
+	keys     []streamKey          // creation order, for deterministic reports
+	viol     []Violation
+	violN    map[string]int
+	sent     int
+	deliv    int
+	received int
+	acked    int
+	rec      *Histories // records lossless streams for the FIFO model (nil: none)
+}
+
+// NewChecker returns an empty checker.
+func NewChecker() *Checker {
+	return &Checker{streams: make(map[streamKey]*stream), msgs: make(map[uint64]*msgInfo),
+		seen: make(map[seenKey]bool), last: make(map[lastKey]int), orderN: make(map[orderKey]int),
+		orphans: make(map[connKey]bool), byConn: make(map[connKey][]uint64), violN: make(map[string]int)}
+}
+
+func (k *Checker) stream(key streamKey, lossless bool) *stream {
+	s := k.streams[key]
+	if s == nil {
+		s = &stream{lossless: lossless}
+		k.streams[key] = s
+		k.keys = append(k.keys, key)
+	}
+	return s
+}
+
+// Sent records that message id was queued from one node to another.
+func (k *Checker) Sent(from, to string, id uint64, lossless bool) {
+	k.SentOn(from, to, 0, 0, id, lossless)
+}
+
+// SessionID names a sender's connection across its restarts, for SentOn: connection ids
+// start again at 1 in every incarnation of a messenger, and a message of an earlier
+// incarnation's session is not ordered with the messages of a later one (the receiver may
+// still dispatch it after them: a connection of its own, with its own dispatch delays).
+func SessionID(incarnation int, conn uint64) uint64 { return uint64(incarnation)<<40 | conn }
+
+// SentOn records that message id was queued from one node to another on the sender's
+// connection conn at priority prio: dispatch order is checked per (stream, conn, prio).
+func (k *Checker) SentOn(from, to string, conn uint64, prio uint16, id uint64, lossless bool) {
+	key := streamKey{from, to}
+	s := k.stream(key, lossless)
+	ok := orderKey{stream: key, conn: conn, prio: prio}
+	info := &msgInfo{key: key, order: ok, index: len(s.sent), oindex: k.orderN[ok]}
+	ck := connKey{from, conn}
+	info.dropped = k.orphans[ck]
+	if conn != 0 && !info.dropped {
+		k.byConn[ck] = append(k.byConn[ck], id)
+	}
+	k.orderN[ok]++
+	k.msgs[id] = info
+	s.sent = append(s.sent, id)
+	s.visibleAt = append(s.visibleAt, 0)
+	k.sent++
+	k.rec.sent(ok, id, lossless)
+}
+
+// Received records that receiver incarnation rcv read message id in order (before dispatch):
+// from now on an acknowledgement may cover it.
+func (k *Checker) Received(rcv string, id uint64) {
+	if info, ok := k.msgs[id]; ok && !info.received {
+		info.received = true
+		k.received++
+	}
+}
+
+// Acked records that the sender forgot message id because its peer acknowledged it; the peer
+// must have read it.
+func (k *Checker) Acked(id uint64, now int64) {
+	info, ok := k.msgs[id]
+	if !ok {
+		return
+	}
+	k.acked++
+	k.rec.evaluated(InvAckUnreceived, 1)
+	if !info.received {
+		k.violate(InvAckUnreceived, now, "stream %v: message #%d (id %d) acknowledged but never read by the peer",
+			info.key, info.index, id)
+	}
+}
+
+// Dispatched records that message id reached a dispatcher of receiver incarnation rcv at
+// virtual time now (ns); intact reports whether its content is what was sent.
+func (k *Checker) Dispatched(rcv string, id uint64, intact bool, now int64) {
+	info, ok := k.msgs[id]
+	k.rec.lookedUp()
+	if !ok {
+		k.violate(InvUnknownMessage, now, "%s got message id %d that was never sent", rcv, id)
+		return
+	}
+	k.rec.dispatched(info.key, id, rcv, k.streams[info.key].lossless)
+	if !intact {
+		k.violate(InvCorruptDelivery, now, "stream %v: message id %d dispatched to %s with corrupted content", info.key, id, rcv)
+	}
+	sk := seenKey{rcv, id}
+	if k.seen[sk] {
+		k.violate(InvDuplicate, now, "stream %v: message #%d (id %d) dispatched twice to %s", info.key, info.index, id, rcv)
+		return
+	}
+	k.seen[sk] = true
+	info.got = true
+	k.deliv++
+	s := k.streams[info.key]
+	s.delivered++
+	lk := lastKey{info.order, rcv}
+	if last, ok := k.last[lk]; ok && info.oindex < last {
+		name := InvLossyOrder
+		if s.lossless {
+			name = InvLosslessOrder
+		}
+		k.violate(name, now, "stream %v (conn %d, priority %d): %s got message #%d after #%d",
+			info.key, info.order.conn, info.order.prio, rcv, info.oindex, last)
+	}
+	k.last[lk] = max(k.last[lk], info.oindex)
+	if s.lossless {
+		for ; s.scanned < info.index; s.scanned++ {
+			if !k.msgs[s.sent[s.scanned]].got {
+				s.visibleAt[s.scanned] = now
+			}
+		}
+	}
+}
+
+// Forgive accounts the loss of every message sent so far from → to to a reported reset.
+func (k *Checker) Forgive(from, to string) {
+	if s := k.streams[streamKey{from, to}]; s != nil {
+		s.forgiven = len(s.sent)
+		k.rec.forgive(streamKey{from, to}, s.lossless)
+	}
+}
+
+// ForgiveNode forgives every stream from and to a node (it crashed).
+func (k *Checker) ForgiveNode(node string) {
+	for _, key := range k.keys {
+		if key.from == node || key.to == node {
+			k.streams[key].forgiven = len(k.streams[key].sent)
+			k.rec.forgive(key, k.streams[key].lossless)
+		}
+	}
+}
+
+// Dropped records that the messenger reported dropping message id (sent on a closing
+// connection): its loss is accounted for.
+func (k *Checker) Dropped(id uint64) {
+	if info, ok := k.msgs[id]; ok {
+		info.dropped = true
+		k.rec.dropped(info.key, id, k.streams[info.key].lossless)
+	}
+}
+
+// ForgiveConn accounts the loss of every message node sent so far on its connection conn to a
+// reset of that connection's session (reset or remote reset reported on it): finer than
+// Forgive, which covers every connection of the stream.
+func (k *Checker) ForgiveConn(node string, conn uint64) {
+	ck := connKey{node, conn}
+	for _, id := range k.byConn[ck] {
+		info := k.msgs[id]
+		info.dropped = true
+		k.rec.dropped(info.key, id, k.streams[info.key].lossless)
+	}
+	delete(k.byConn, ck)
+}
+
+// Orphan marks a sender's connection as a session its peer discarded (the peer marked its
+// side down): messages sent on it from now on may be lost, until Unorphan.
+func (k *Checker) Orphan(node string, conn uint64) { k.orphans[connKey{node, conn}] = true }
+
+// Unorphan ends Orphan: the connection has a session with the peer again (or was reset).
+func (k *Checker) Unorphan(node string, conn uint64) { delete(k.orphans, connKey{node, conn}) }
+
+// PendingLossless counts lossless messages neither dispatched nor accounted for.
+func (k *Checker) PendingLossless() int {
+	n := 0
+	for _, key := range k.keys {
+		s := k.streams[key]
+		if s.lossless {
+			n += len(k.missing(s))
+		}
+	}
+	return n
+}
+
+// missing lists the indices of s's messages that must still be dispatched.
+func (k *Checker) missing(s *stream) []int {
+	var idx []int
+	for i := s.forgiven; i < len(s.sent); i++ {
+		info := k.msgs[s.sent[i]]
+		if !info.got && !info.dropped {
+			idx = append(idx, i)
+		}
+	}
+	return idx
+}
+
+// accountedLosses counts s's messages never dispatched whose loss is accounted for.
+func (k *Checker) accountedLosses(s *stream) int {
+	n := 0
+	for i, id := range s.sent {
+		info := k.msgs[id]
+		if !info.got && (i < s.forgiven || info.dropped) {
+			n++
+		}
+	}
+	return n
+}
+
+// Missing describes a lossless message neither dispatched nor accounted for.
+type Missing struct {
+	From, To string
+	Conn     uint64 // the sender's connection (0 when not distinguished)
+	Prio     uint16
+	ID       uint64
+	Index    int  // position in its stream
+	Received bool // the receiver read it (but did not dispatch it)
+}
+
+// MissingLossless lists up to n lossless messages neither dispatched nor accounted for, in
+// stream order: for diagnosing a drain or liveness failure.
+func (k *Checker) MissingLossless(n int) []Missing {
+	var out []Missing
+	for _, key := range k.keys {
+		s := k.streams[key]
+		if !s.lossless {
+			continue
+		}
+		for _, i := range k.missing(s) {
+			if len(out) == n {
+				return out
+			}
+			info := k.msgs[s.sent[i]]
+			out = append(out, Missing{From: key.from, To: key.to, Conn: info.order.conn, Prio: info.order.prio,
+				ID: s.sent[i], Index: i, Received: info.received})
+		}
+	}
+	return out
+}
+
+// Finish checks what must hold at the end of a run: every lossless message was dispatched or
+// its loss accounted for.
+func (k *Checker) Finish(now int64) {
+	k.rec.finish(k.losslessStreams())
+	for _, key := range k.keys {
+		s := k.streams[key]
+		if !s.lossless {
+			continue
+		}
+		if miss := k.missing(s); len(miss) > 0 {
+			// Dated when the first lost message was passed over by a later one, if it was.
+			at := now
+			if v := s.visibleAt[miss[0]]; v != 0 {
+				at = v
+			}
+			k.violate(InvLosslessLoss, at, "stream %v: %d of %d messages never dispatched and no reset reported (first #%d)",
+				key, len(miss), len(s.sent), miss[0])
+		}
+	}
+}
+
+func (k *Checker) losslessStreams() int {
+	n := 0
+	for _, key := range k.keys {
+		if k.streams[key].lossless {
+			n++
+		}
+	}
+	return n
+}
+
+// Violate records a violation found elsewhere.
+func (k *Checker) Violate(name string, now int64, format string, args ...any) {
+	k.violate(name, now, format, args...)
+}
+
+func (k *Checker) violate(name string, now int64, format string, args ...any) {
+	k.violN[name]++
+	if k.violN[name] > maxViolationsPerName {
+		return
+	}
+	k.viol = append(k.viol, Violation{Name: name, Detail: fmt.Sprintf(format, args...), AtNs: now})
+}
+
+// Failed reports whether any invariant was violated.
+func (k *Checker) Failed() bool { return len(k.viol) > 0 }
+
+// ViolationCounts is how many times each invariant was violated (all of them, including those
+// beyond the ones kept in Violations).
+func (k *Checker) ViolationCounts() map[string]int { return k.violN }
+
+// Violations lists what was broken, by the virtual time it happened (then in the order found).
+func (k *Checker) Violations() []Violation {
+	sort.SliceStable(k.viol, func(i, j int) bool { return k.viol[i].AtNs < k.viol[j].AtNs })
+	return k.viol
+}
+
+// Counts are the number of messages sent and dispatched.
+func (k *Checker) Counts() (sent, dispatched int) { return k.sent, k.deliv }
+
+// LosslessCounts are the lossless messages sent, and how many of them were never dispatched
+// with their loss accounted for (resets, crashes, drops).
+func (k *Checker) LosslessCounts() (sent, lostAccounted int) {
+	for _, key := range k.keys {
+		s := k.streams[key]
+		if s.lossless {
+			sent += len(s.sent)
+			lostAccounted += k.accountedLosses(s)
+		}
+	}
+	return sent, lostAccounted
+}
+
+// AckCounts are the number of messages read by receivers and acknowledged to senders.
+func (k *Checker) AckCounts() (received, acked int) { return k.received, k.acked }
+
+// Summary renders one line per stream: sent, dispatched, forgiven.
+func (k *Checker) Summary() string {
+	keys := append([]streamKey(nil), k.keys...)
+	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+	var b strings.Builder
+	for _, key := range keys {
+		s := k.streams[key]
+		kind := "lossy"
+		if s.lossless {
+			kind = "lossless"
+		}
+		fmt.Fprintf(&b, "  %-28s %-8s sent %5d  dispatched %5d", key, kind, len(s.sent), s.delivered)
+		if lost := k.accountedLosses(s); lost > 0 {
+			fmt.Fprintf(&b, "  (%d lost, accounted to resets, crashes or drops)", lost)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}

@@ -1,0 +1,308 @@
+package fault
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sort"
+
+	"github.com/msgrsim/msgrsim/internal/detrand"
+	"github.com/msgrsim/msgrsim/msgr/wire"
+	"github.com/msgrsim/msgrsim/sim/check"
+	"github.com/msgrsim/msgrsim/simnet"
+)
+
+// frameTracker follows the msgr1 structure of every simulated stream as it is written (a
+// simnet.Observer, walking each stream with a wire.Walker) and uses it to bias how many bytes each write, delivery and read moves (a
+// simnet.Chunker): with some probability a chunk ends exactly at, one byte before, or one byte
+// after a msgr1 boundary — banner, address, connect, reply, seq, tag, header, crc field,
+// front/middle/data, footer — where parsers are most likely to get partial reads wrong. It
+// also knows which byte ranges are protected by a crc, where corruption must be caught.
+type frameTracker struct {
+	rand     *detrand.Rand
+	cutBias  detrand.Ratio // probability that a chunk ends at a boundary ±1
+	conns    map[uint64]*connTrack
+	lastConn uint64
+	cuts     int // chunks cut at a boundary
+	// violation reports a wire-level invariant broken (an ACK on a lossy session).
+	violation func(name, detail string)
+	// logf, when set, writes the readable trace: boundary cuts and ACK frames.
+	logf func(format string, args ...any)
+	// cov, if set, counts the reply and frame tags written and read.
+	cov Counter
+}
+
+type connTrack struct {
+	t     *frameTracker
+	id    uint64
+	s     [2]streamTrack // by simnet.Dir
+	lossy bool           // the server's opening reply said LOSSY
+}
+
+// span is a half-open byte range of a stream.
+type span struct{ start, end uint64 }
+
+type streamTrack struct {
+	// w walks the stream's msgr1 grammar; the client's walker is told the server's replies
+	// and each is told the other's features as they are written.
+	w wire.Walker
+	// held are client bytes written while its walker waited for the server's reply to a
+	// connect: walked with the next bytes written on the stream.
+	held      []byte
+	bounds    []uint64
+	protected []span
+	delivered uint64 // bytes delivered so far (from the chunker's OpDeliver calls)
+	// corrupted is one past the last byte chosen as a corruption target: simnet moves a
+	// second corruption of one byte to the next byte, which may be unprotected (a frame tag:
+	// a flipped MSG tag reads as CLOSE), so targets only move forward.
+	corrupted uint64
+	marks     []tagMark
+}
+
+// tagMark is a reply or frame tag written on a stream, counted as received once the reader
+// has read up to end.
+type tagMark struct {
+	end   uint64
+	reply bool
+	tag   wire.Tag
+}
+
+// wrote counts a tag written on st; it is received once the reader reads past end.
+func (t *frameTracker) wrote(st *streamTrack, reply bool, tag wire.Tag, end uint64) {
+	if t.cov == nil {
+		return
+	}
+	t.cov.TagWritten(reply, tag)
+	st.marks = append(st.marks, tagMark{end: end, reply: reply, tag: tag})
+}
+
+// read counts the tags of stream s whose bytes the reader has now read (up to offset to).
+func (t *frameTracker) read(s simnet.StreamID, to uint64) {
+	c := t.conns[s.Conn]
+	if t.cov == nil || c == nil {
+		return
+	}
+	st := &c.s[s.Dir]
+	i := 0
+	for ; i < len(st.marks) && st.marks[i].end <= to; i++ {
+		t.cov.TagRead(st.marks[i].reply, st.marks[i].tag)
+	}
+	st.marks = append(st.marks[:0], st.marks[i:]...)
+}
+
+func newFrameTracker(r *detrand.Rand, cutBias detrand.Ratio) *frameTracker {
+	return &frameTracker{rand: r, cutBias: cutBias, conns: make(map[uint64]*connTrack)}
+}
+
+func (t *frameTracker) conn(id uint64) *connTrack {
+	c := t.conns[id]
+	if c == nil {
+		c = &connTrack{t: t, id: id}
+		for d := range c.s {
+			c.s[d].w.Reset(wire.Direction(d)) // simnet.Dir and wire.Direction agree: c2s, s2c
+			c.s[d].w.SetPeerFeatures(0)       // until the other side's connect or reply
+		}
+		t.conns[id] = c
+		t.lastConn = max(t.lastConn, id)
+	}
+	return c
+}
+
+// Written implements simnet.Observer.
+func (t *frameTracker) Written(s simnet.StreamID, off uint64, p []byte) {
+	c := t.conn(s.Conn)
+	st := &c.s[s.Dir]
+	if len(st.held) > 0 {
+		p = append(st.held, p...)
+		st.held = nil
+	}
+	c.walk(s.Dir, p)
+}
+
+// walk walks bytes written on direction d and acts on each element they complete. Bytes the
+// walker cannot take yet (a client waiting for the server's reply) are held; bytes after the
+// stream left the grammar (a rejected handshake, a bad tag) are ignored.
+func (c *connTrack) walk(d simnet.Dir, p []byte) {
+	st := &c.s[d]
+	for len(p) > 0 {
+		n, e := st.w.Next(p)
+		if n == 0 {
+			if st.w.Phase() == wire.PhaseAwaitReply {
+				st.held = append(st.held, p...)
+			}
+			return
+		}
+		p = p[n:]
+		if e != nil {
+			c.element(d, e)
+		}
+	}
+}
+
+// Chunk implements simnet.Chunker.
+func (t *frameTracker) Chunk(s simnet.StreamID, op simnet.Op, off uint64, avail int) int {
+	n := t.defaultChunk(avail)
+	if avail > 1 && t.rand.Chance(t.cutBias) {
+		if b, ok := t.boundaryWithin(s, off, avail); ok {
+			n = b
+			t.cuts++
+			if t.logf != nil {
+				t.logf("network: %v %v cut at a msgr1 boundary ±1: %d of %d bytes from offset %d", s, op, n, avail, off)
+			}
+		}
+	}
+	if op == simnet.OpDeliver {
+		if c := t.conns[s.Conn]; c != nil {
+			c.s[s.Dir].delivered = off + uint64(n)
+		}
+	}
+	if op == simnet.OpRead {
+		t.read(s, off+uint64(n))
+	}
+	return n
+}
+
+// defaultChunk is simnet's own distribution: everything with probability 1/2 (and on word 0),
+// else uniform.
+func (t *frameTracker) defaultChunk(avail int) int {
+	if avail <= 1 || !t.rand.Bool() {
+		return avail
+	}
+	return avail - t.rand.IntN(avail)
+}
+
+// boundaryWithin picks a cut length in [1, avail] that ends at a boundary ±1 after off.
+func (t *frameTracker) boundaryWithin(s simnet.StreamID, off uint64, avail int) (int, bool) {
+	c := t.conns[s.Conn]
+	if c == nil {
+		return 0, false
+	}
+	b := c.s[s.Dir].bounds
+	lo := sort.Search(len(b), func(i int) bool { return b[i] > off })
+	hi := sort.Search(len(b), func(i int) bool { return b[i] > off+uint64(avail)+1 })
+	if lo >= hi {
+		return 0, false
+	}
+	cut := int(b[lo+t.rand.IntN(hi-lo)]-off) + t.rand.Range(-1, 1)
+	if cut < 1 || cut > avail {
+		return 0, false
+	}
+	return cut, true
+}
+
+// corruptTarget picks a byte not yet delivered inside a crc-protected range of some stream.
+func (t *frameTracker) corruptTarget() (simnet.StreamID, uint64, bool) {
+	for tries := 0; tries < 8 && t.lastConn > 0; tries++ {
+		id := 1 + t.rand.Uint64N(t.lastConn)
+		c := t.conns[id]
+		if c == nil {
+			continue
+		}
+		dir := simnet.Dir(t.rand.IntN(2))
+		st := &c.s[dir]
+		// Among the last few protected ranges not yet delivered, pick one at random: always
+		// taking the last one would always hit a message's footer flags byte (only its
+		// COMPLETE bit is checked), and never a crc. Never target a byte at or before one
+		// already targeted: simnet moves such a corruption to the next byte delivered, which
+		// may be an unprotected tag.
+		floor := max(st.delivered, st.corrupted)
+		var cands []span
+		for i := len(st.protected) - 1; i >= 0 && i >= len(st.protected)-4; i-- {
+			if sp := st.protected[i]; sp.end > floor {
+				cands = append(cands, sp)
+			}
+		}
+		if len(cands) > 0 {
+			sp := cands[t.rand.IntN(len(cands))]
+			start := max(sp.start, floor)
+			off := start + t.rand.Uint64N(sp.end-start)
+			st.corrupted = off + 1
+			return simnet.StreamID{Conn: id, Dir: dir}, off, true
+		}
+	}
+	return simnet.StreamID{}, 0, false
+}
+
+// element records what one walked element tells: its end is a boundary (a message's inner
+// boundaries are known from its header, its end once the footer is in), a connect or reply
+// informs the other direction's walker, tags are counted and ACKs checked.
+func (c *connTrack) element(d simnet.Dir, e *wire.Element) {
+	st := &c.s[d]
+	switch e.Kind {
+	case wire.ElemFront, wire.ElemMiddle, wire.ElemData:
+		return // their ends were added with the header
+	case wire.ElemConnect:
+		c.s[simnet.ServerToClient].w.SetPeerFeatures(e.Connect.Features)
+	case wire.ElemReply:
+		c.reply(e)
+	case wire.ElemTag:
+		c.tag(d, e.Tag, e.End())
+	case wire.ElemSeq:
+		if e.Frame == wire.FrameAck && c.t.logf != nil {
+			c.t.logf("network: conn %d %v: ACK %d", c.id, d, binary.LittleEndian.Uint64(e.Bytes))
+		}
+	case wire.ElemHeader:
+		for _, b := range e.Msg.Bounds() {
+			st.addBound(b)
+		}
+		st.prune()
+		return
+	case wire.ElemFooter:
+		c.protectMessage(d, &e.Msg)
+	}
+	st.addBound(e.End())
+	st.prune()
+}
+
+// reply tells the client's walker the server's reply, and notes whether it made the session
+// lossy.
+func (c *connTrack) reply(e *wire.Element) {
+	client := &c.s[simnet.ClientToServer].w
+	client.PeerReply(e.Tag)
+	client.SetPeerFeatures(e.Reply.Features)
+	c.lossy = e.Reply.Flags&wire.ConnectLossy != 0
+	c.t.wrote(&c.s[simnet.ServerToClient], true, e.Tag, e.End())
+}
+
+// tag counts a session frame tag written on direction d (ending at end) and checks that no
+// ACK is sent on a lossy session.
+func (c *connTrack) tag(d simnet.Dir, tag wire.Tag, end uint64) {
+	if tag.IsFrame() {
+		c.t.wrote(&c.s[d], false, tag, end)
+	}
+	if tag != wire.TagAck {
+		return
+	}
+	if c.t.cov != nil {
+		c.t.cov.Evaluated(check.InvLossyAck, 1)
+	}
+	if c.lossy && c.t.violation != nil {
+		c.t.violation(check.InvLossyAck, fmt.Sprintf("conn %d: %v sent an ACK on a lossy session", c.id, d))
+	}
+}
+
+// addBound inserts a boundary offset, keeping the list sorted (new ones are near the end).
+func (st *streamTrack) addBound(x uint64) {
+	st.bounds = append(st.bounds, x)
+	for i := len(st.bounds) - 1; i > 0 && st.bounds[i-1] > x; i-- {
+		st.bounds[i-1], st.bounds[i] = st.bounds[i], st.bounds[i-1]
+	}
+}
+
+// prune keeps the boundary and protected lists short: only what is not yet delivered matters.
+func (st *streamTrack) prune() {
+	if len(st.bounds) > 512 {
+		st.bounds = append(st.bounds[:0], st.bounds[len(st.bounds)-256:]...)
+	}
+	if len(st.protected) > 64 {
+		st.protected = append(st.protected[:0], st.protected[len(st.protected)-32:]...)
+	}
+}
+
+// protectMessage records the crc-protected bytes of the message just finished: the header and
+// sections, the footer's three crcs and its flags (not the signature, unchecked with auth none).
+func (c *connTrack) protectMessage(d simnet.Dir, l *wire.MessageLayout) {
+	st := &c.s[d]
+	for _, sp := range l.Protected() {
+		st.protected = append(st.protected, span{sp.Start, sp.End})
+	}
+}

@@ -1,0 +1,21 @@
+// Package harness wires one simulated run together, once, for every workload: the world
+// (sim/world), the checks (sim/check: the checker, the auditor after every step, the
+// histories) and the fault injector (sim/fault), with their random sources forked from the
+// run's root in a fixed order, and ONE path for every messenger trace event (Run.Trace: into
+// the trace hash, the coverage, the histories, the checker, the readable trace).
+//
+// A Workload — pingpong, the Ceph-shaped cluster, Ceph's SyntheticWorkload — implements the
+// phases of a run; Run.Drive calls them in order: build, the faults scheduled, safety (the
+// workload under faults), liveness (healed: everything must arrive), the end-of-run checks,
+// shutdown, and the model checks of the recorded histories. The helpers the phases share
+// (Heal, ShutdownAll, Unsettled, StepFailed, Sockets for socket-failure injection across a
+// process's incarnations) live here too, so that a workload only says what is its own.
+//
+// The phase driver lives here rather than in sim so that each workload package's own tests
+// can run whole simulated runs of it (sim imports the workloads; they cannot import sim).
+//
+// Place in the import order (each package imports only those to its right; internal/lint's
+// TestSimulatorLayers checks it):
+//
+//	sim → workload/… → sim/harness → sim/fault → sim/world, sim/check
+package harness

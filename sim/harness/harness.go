@@ -1,0 +1,129 @@
+package harness
+
+import (
+	"time"
+
+	"github.com/msgrsim/msgrsim/internal/detrand"
+	"github.com/msgrsim/msgrsim/models"
+	"github.com/msgrsim/msgrsim/msgr"
+	"github.com/msgrsim/msgrsim/msgr/wire"
+	"github.com/msgrsim/msgrsim/sim/check"
+	"github.com/msgrsim/msgrsim/sim/fault"
+	"github.com/msgrsim/msgrsim/sim/world"
+	"github.com/msgrsim/msgrsim/simnet"
+)
+
+// Config shapes one run.
+type Config struct {
+	Seed      uint64
+	Root      *detrand.Rand // the run's decisions: seeded, recorded, taped or fuzzed
+	Faults    fault.Mix
+	KeepTrace bool          // keep a readable trace and the timeline marks
+	Window    time.Duration // the safety phase: sends and faults are spread over it
+	Liveness  time.Duration // virtual time the liveness phase may take
+	MaxSteps  uint64        // bound on scheduling decisions per phase
+	Coverage  Coverage      // counts what the run exercises (nil: nothing)
+	Models    models.CheckOptions
+}
+
+// Coverage counts what a run exercises: the invariants evaluated and the tags the frame
+// tracker sees (fault.Counter), and every messenger trace event (Observe). sim.Coverage
+// implements it.
+type Coverage interface {
+	fault.Counter
+	Observe(ev msgr.TraceEvent)
+}
+
+// Run is one simulated run: the world, the checks and the fault injector, wired together
+// once, and the state the phases share. A Workload runs on it (Drive).
+type Run struct {
+	Cfg       Config
+	W         *world.World
+	Rand      *detrand.Rand // the workload's decisions
+	FaultRand *detrand.Rand // the fault decisions (the injector's, and when crashed processes restart)
+	Faults    fault.Mix     // the run's faults (a workload may turn kinds off before Drive schedules them)
+	Injector  *fault.Injector
+	Check     *check.Checker
+	Audit     *check.Auditor
+	Histories *check.Histories
+	Cov       Coverage
+	KV        *models.KVHistory // a key-value history to model-check after the run (nil: none)
+	Phase     string
+	Stats     Stats
+	// ModelReports are the porcupine checks of the recorded histories, once the run is over.
+	ModelReports []models.Report
+
+	wl      Workload
+	nextID  uint64
+	held    int                       // messages held back by dispatch delay injection
+	opened  map[*msgr.Connection]bool // connections that had a session
+	sockets []*Sockets
+}
+
+// New builds a run: the world (its network's latency shaped by the faults), the workload's and
+// the faults' random sources, forked in that order, the checker and the auditor (after every
+// step), the fault injector and its frame tracker, and the histories.
+func New(cfg Config) *Run {
+	r := &Run{Cfg: cfg, Faults: cfg.Faults, Check: check.NewChecker(), Cov: cfg.Coverage, Phase: PhaseSafety,
+		opened: map[*msgr.Connection]bool{}}
+	if r.Cov == nil {
+		r.Cov = noCoverage{}
+	}
+	netCfg := simnet.Config{Latency: 100 * time.Microsecond}
+	if r.Faults.On[fault.Latency] {
+		netCfg.LatencySpread, netCfg.Jitter = r.Faults.LatencySpread, r.Faults.Jitter
+	}
+	r.W = world.NewFrom(cfg.Seed, cfg.Root, netCfg, cfg.KeepTrace)
+	r.Rand, r.FaultRand = r.W.Rand(), r.W.Rand()
+	r.Audit = check.NewAuditor(r.Check, r.now)
+	r.W.AfterStep = r.Audit.AfterStep
+	r.Injector = fault.New(r.W, fault.Config{Faults: &r.Faults, Window: cfg.Window, Rand: r.FaultRand,
+		Targets: r.targets, Active: func() bool { return r.Phase == PhaseSafety },
+		Violate: func(name, detail string) { r.Check.Violate(name, r.now(), "%s", detail) }, Count: r.Cov})
+	r.W.Net.SetTracer(r.netTraced)
+	r.Histories = r.Check.Record(r.now, r.Cov)
+	r.Audit.Count(r.Cov)
+	return r
+}
+
+// noCoverage counts nothing.
+type noCoverage struct{}
+
+func (noCoverage) Evaluated(string, int)     {}
+func (noCoverage) TagWritten(bool, wire.Tag) {}
+func (noCoverage) TagRead(bool, wire.Tag)    {}
+func (noCoverage) Observe(msgr.TraceEvent)   {}
+
+// now is the virtual time as the checkers stamp it.
+func (r *Run) now() int64 { return int64(r.W.Now()) }
+
+// targets are what faults crash, pause and partition: the workload's processes.
+func (r *Run) targets() []fault.Process { return r.wl.Processes() }
+
+// netTraced counts the bytes the network corrupted.
+func (r *Run) netTraced(tr simnet.Transfer) {
+	if tr.Corrupt {
+		r.Stats.BytesCorrupted++
+		r.W.Trace.Logf(r.W.Now(), "network: corrupted byte %d of %v", tr.CorruptOffset, tr)
+	}
+}
+
+// NextID is a new message id, unique in the run.
+func (r *Run) NextID() uint64 {
+	r.nextID++
+	return r.nextID
+}
+
+// Opened counts a session opened on c (a connect or accept event): a reconnect if c had one.
+func (r *Run) Opened(c *msgr.Connection) {
+	if r.opened[c] {
+		r.Stats.Reconnects++
+	}
+	r.opened[c] = true
+}
+
+// LogFaults writes the run's fault mix into the readable trace.
+func (r *Run) LogFaults() { r.W.Trace.Logf(0, "faults: %v", r.Faults) }
+
+// Note logs an injected fault and marks it on node's lane of the timeline (fault.Injector.Note).
+func (r *Run) Note(node, format string, args ...any) { r.Injector.Note(node, format, args...) }

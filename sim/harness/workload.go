@@ -1,0 +1,136 @@
+package harness
+
+import (
+	"errors"
+	"iter"
+	"time"
+
+	"github.com/msgrsim/msgrsim/models"
+	"github.com/msgrsim/msgrsim/msgr"
+	"github.com/msgrsim/msgrsim/sim/check"
+	"github.com/msgrsim/msgrsim/sim/fault"
+	"github.com/msgrsim/msgrsim/sim/world"
+)
+
+// Phases of a run (Run.Phase).
+const (
+	PhaseSafety   = "safety"   // the workload runs and faults are injected
+	PhaseLiveness = "liveness" // faults healed: everything the workload sent must arrive
+	PhaseShutdown = "shutdown"
+	PhaseDone     = "done"
+)
+
+// A Workload is what runs on the messengers of a simulated run: pingpong, the Ceph-shaped
+// cluster, Ceph's SyntheticWorkload. Drive calls its phases in order; each phase that fails
+// records its violation (the helpers below do) and Drive goes on or stops as documented.
+type Workload interface {
+	// Build starts the workload's processes and schedules its jobs (Drive then schedules the
+	// faults). An error ends the run: no-progress at time 0.
+	Build() error
+	// Safety runs the safety phase: the workload's jobs, under the faults. False ends the run.
+	Safety() bool
+	// Liveness heals every fault (Heal) and runs until everything the workload sent has
+	// arrived. Drive then checks that no lossless message was lost (check.Checker.Finish).
+	Liveness()
+	// Finish checks what the workload itself requires at the end (after the loss check).
+	Finish()
+	// Shutdown shuts every messenger down and runs until all are done.
+	Shutdown()
+	// Models says which recorded histories are model-checked after the run: the lossless
+	// sessions (fifo), and a key-value history (kv, nil: none).
+	Models() (fifo bool, kv *models.KVHistory)
+	// Processes are what faults crash, pause and partition, in a stable order.
+	Processes() []fault.Process
+	// Report is called once the run is over, whatever phase it reached: the workload adds its
+	// own counts (to Stats, to the coverage) and returns its lines of the run's summary.
+	Report() string
+}
+
+// Drive runs wl on r, phase by phase: build, schedule the faults, safety, liveness, the
+// end-of-run loss check, the workload's own checks, shutdown, the model checks.
+func (r *Run) Drive(wl Workload) {
+	r.wl = wl
+	if err := wl.Build(); err != nil {
+		r.Check.Violate(check.InvNoProgress, 0, "build: %v", err)
+		return
+	}
+	r.Injector.Schedule()
+	if !wl.Safety() {
+		return
+	}
+	wl.Liveness()
+	r.Check.Finish(r.now())
+	wl.Finish()
+	wl.Shutdown()
+	if fifo, kv := wl.Models(); fifo {
+		r.ModelReports = r.Histories.CheckModels(kv, r.Cfg.Seed, r.Cfg.Models)
+	}
+}
+
+// RunUntil runs the world until done holds, for at most the run's steps per phase (see
+// world.World.RunUntil).
+func (r *Run) RunUntil(done func() bool, limit time.Duration) error {
+	return r.W.RunUntil(done, limit, r.Cfg.MaxSteps)
+}
+
+// AllIssued reports whether every scheduled job (the workload's sends, the faults) has run.
+func (r *Run) AllIssued() bool { return !r.W.HasJobs() }
+
+// StepFailed records why running the world failed: a panic in the code under test (named by
+// what panicked), or else the phase's own invariant.
+func (r *Run) StepFailed(name string, err error, what string) {
+	if pe := (*world.PanicError)(nil); errors.As(err, &pe) {
+		name = check.PanicInvariant(pe.Value)
+	}
+	r.Check.Violate(name, r.now(), "%s: %v", what, err)
+}
+
+// Heal enters the liveness phase: every fault is healed and stops being injected.
+func (r *Run) Heal() {
+	r.Phase = PhaseLiveness
+	r.W.Trace.Logf(r.W.Now(), "phase: liveness (heal everything)")
+	r.W.Net.Heal()
+	r.W.Net.SetConnectFault(nil)
+	r.W.Unpause()
+	for _, s := range r.sockets {
+		s.SetRate(0)
+	}
+}
+
+// Unsettled counts the connections of the messengers live yields still holding messages
+// (queued, or sent and not acknowledged).
+func (r *Run) Unsettled(live iter.Seq[*msgr.Messenger]) int {
+	n := 0
+	for m := range live {
+		for _, c := range m.Connections() {
+			if c.Queued() > 0 || c.Held() > 0 {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// ShutdownAll enters the shutdown phase: every messenger live yields shuts down, and the world
+// runs until every one live yields has finished (shutdown-stalled otherwise); then every
+// messenger is audited a last time.
+func (r *Run) ShutdownAll(live iter.Seq[*msgr.Messenger]) {
+	r.Phase = PhaseShutdown
+	for m := range live {
+		m.Shutdown()
+	}
+	done := func() bool {
+		for m := range live {
+			if !m.Finished() {
+				return false
+			}
+		}
+		return true
+	}
+	if err := r.RunUntil(done, r.W.Now()+time.Minute); err != nil {
+		r.StepFailed(check.InvShutdownStalled, err, "shutdown")
+		return
+	}
+	r.Audit.AfterStep(nil)
+	r.Phase = PhaseDone
+}

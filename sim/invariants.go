@@ -1,0 +1,43 @@
+package sim
+
+import "github.com/msgrsim/msgrsim/sim/check"
+
+// The invariants a run checks are sim/check's; they are repeated here so that sim's users
+// (msgr-sim, the fuzz targets, tests) name them as before.
+
+// Violation is a broken invariant (check.Violation).
+type Violation = check.Violation
+
+// Invariant names (see check).
+const (
+	InvLosslessOrder     = check.InvLosslessOrder
+	InvLosslessLoss      = check.InvLosslessLoss
+	InvDuplicate         = check.InvDuplicate
+	InvLossyOrder        = check.InvLossyOrder
+	InvUnknownMessage    = check.InvUnknownMessage
+	InvCorruptDelivery   = check.InvCorruptDelivery
+	InvNoProgress        = check.InvNoProgress
+	InvLiveness          = check.InvLiveness
+	InvShutdownStalled   = check.InvShutdownStalled
+	InvLossyAck          = check.InvLossyAck
+	InvAckUnreceived     = check.InvAckUnreceived
+	InvThrottleNeg       = check.InvThrottleNeg
+	InvThrottleLeak      = check.InvThrottleLeak
+	InvQueueLeftover     = check.InvQueueLeftover
+	InvRegistryClosed    = check.InvRegistryClosed
+	InvRegistryDup       = check.InvRegistryDup
+	InvPanic             = check.InvPanic
+	InvSyntheticFIFO     = check.InvSyntheticFIFO
+	InvSyntheticData     = check.InvSyntheticData
+	InvSyntheticPath     = check.InvSyntheticPath
+	InvFIFO              = check.InvFIFO
+	InvKV                = check.InvKV
+	InvKVLiveness        = check.InvKVLiveness
+	InvReplicaDivergence = check.InvReplicaDivergence
+)
+
+// InvariantDoc explains what each invariant requires (check.InvariantDoc).
+var InvariantDoc = check.InvariantDoc
+
+// AllInvariants lists the invariants checked during a run (check.AllInvariants).
+var AllInvariants = check.AllInvariants

@@ -1,0 +1,217 @@
+package sim
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/msgrsim/msgrsim/internal/detrand"
+	"github.com/msgrsim/msgrsim/models"
+	"github.com/msgrsim/msgrsim/sim/fault"
+	"github.com/msgrsim/msgrsim/sim/harness"
+	"github.com/msgrsim/msgrsim/sim/world"
+	"github.com/msgrsim/msgrsim/workload/synthetic"
+	"github.com/msgrsim/msgrsim/workload/synthetic/synthsim"
+)
+
+// Options shape one seeded run. Start from DefaultOptions.
+type Options struct {
+	Seed      uint64
+	OSDs      int           // OSD-like nodes, lossless_peer among themselves (at least 1)
+	Clients   int           // client nodes, lossy toward the OSDs
+	Messages  int           // messages each sender queues on each of its streams
+	Window    time.Duration // the safety phase: sends and faults are spread over it (default 200 ms)
+	Faults    *Faults       // what to inject (nil: none; a fuzzed run draws it)
+	KeepTrace bool          // keep a readable trace (Result.Trace)
+	MaxSteps  uint64        // bound on scheduling decisions per phase (default 5,000,000)
+	Liveness  time.Duration // virtual time the liveness phase may take (default 10 min)
+	// Workload selects what runs: WorkloadDefault ("" too), WorkloadCluster or WorkloadSynthetic.
+	Workload string
+	// VisualizeDir is where a failed model check writes porcupine's HTML visualization
+	// (default: os.TempDir()); the violation names the file. NoVisualize writes none.
+	VisualizeDir string
+	NoVisualize  bool
+
+	// Where the decisions come from: by default a family seeded from Seed. Replay draws them
+	// from Tape instead (zeros past its end); Fuzz from a fuzzer's bytes, and then, when
+	// Faults is nil, the fault mix is drawn from those bytes too. Record keeps the decisions
+	// the run drew (Result.Tape), so it can be saved and replayed as a tape.
+	Tape   []uint64
+	Replay bool
+	Fuzz   []byte
+	Record bool
+
+	// Synthetic configures WorkloadSynthetic; when nil, Preset names one of Ceph's presets
+	// (scaled down, see ScaleSynthetic), or, when that is empty too, the seed draws one.
+	Synthetic *synthetic.Config
+	Preset    string
+
+	perturbAt uint64 // test hook: make the second run of CheckDeterminism differ at this event
+}
+
+// DefaultOptions is the default scenario for seed: two OSDs, one client, 50 messages per
+// stream, no faults.
+func DefaultOptions(seed uint64) Options {
+	return Options{Seed: seed, OSDs: 2, Clients: 1, Messages: 50}
+}
+
+// decisions returns the root of the run's random family and, unless the run is plainly
+// seeded, the log of every decision it draws.
+func (o *Options) decisions() (*detrand.Rand, *detrand.Log) {
+	switch {
+	case o.Fuzz != nil:
+		return detrand.NewFuzzed(o.Fuzz)
+	case o.Replay:
+		return detrand.NewTaped(o.Tape)
+	case o.Record:
+		return detrand.NewRecorded(o.Seed)
+	}
+	return detrand.NewSeeded(o.Seed), nil
+}
+
+func (o *Options) setDefaults() {
+	if o.OSDs < 1 {
+		o.OSDs = 1
+	}
+	if o.Window == 0 {
+		o.Window = 200 * time.Millisecond
+	}
+	if o.MaxSteps == 0 {
+		o.MaxSteps = 5_000_000
+	}
+	if o.Liveness == 0 {
+		o.Liveness = 10 * time.Minute
+	}
+	if o.Faults == nil && o.Fuzz == nil {
+		f := NoFaults()
+		o.Faults = &f
+	}
+}
+
+// Phases of a run (harness.Run.Phase).
+const (
+	PhaseSafety   = harness.PhaseSafety   // sends and faults
+	PhaseLiveness = harness.PhaseLiveness // faults healed: every lossless message must arrive
+	PhaseShutdown = harness.PhaseShutdown
+	PhaseDone     = harness.PhaseDone
+)
+
+// Stats count what happened in a run.
+type Stats = harness.Stats
+
+// Mark is one happening of a run placed on its timeline (Result.Marks).
+type Mark = world.Mark
+
+// Result is the outcome of one run.
+type Result struct {
+	Seed        uint64
+	Pass        bool
+	TraceHash   uint64
+	Sent        int
+	Delivered   int
+	VirtualTime time.Duration
+	Steps       uint64
+	Faults      Faults
+	Stats       Stats
+	Phase       string // the last phase reached
+	Violations  []Violation
+	Summary     string
+	Trace       []string
+	Marks       []Mark // the run's timeline (with KeepTrace)
+	Events      uint64 // events folded into the trace hash
+	// Tape is the decisions the run drew, in order, when it recorded, replayed or fuzzed
+	// (not the ones that drew a fuzzed run's fault mix): Tape and Options replay the run.
+	Tape      []uint64
+	Coverage  *Coverage        // what the run exercised of the protocol
+	Models    []models.Report  // the porcupine checks of the recorded histories
+	Acked     int              // lossless messages the peer acknowledged (each checked: ack-unreceived)
+	Workload  string           // the workload that ran
+	Synthetic *SyntheticReport // the synthetic workload's configuration and counts
+
+	checkpoints []uint64
+	recorded    []string
+}
+
+// Run executes the workload opts.Workload for opts.Seed — by default OSD-like nodes exchanging
+// lossless messages with each other (simultaneous connects race), clients sending lossy
+// messages to every OSD, which answer each one — while the chosen faults are injected (safety
+// phase); then every fault is healed and every lossless message must arrive within a bound
+// (liveness phase); then every messenger shuts down. Invariants are checked after every step
+// and at the end (harness.Run.Drive).
+func Run(opts Options) Result { return run(opts, 0, 0, 0) }
+
+// run is Run with the trace rendering events [recFrom, recTo). instance numbers the runs of
+// one determinism check; perturbation (a test hook) applies to the second.
+func run(opts Options, recFrom, recTo uint64, instance int) Result {
+	opts.setDefaults()
+	root, log := opts.decisions()
+	if opts.Faults == nil {
+		f := fault.Swarm(root)
+		opts.Faults = &f
+	}
+	logFrom := 0
+	if log != nil {
+		logFrom = log.Len()
+	}
+	cov := NewCoverage()
+	cov.Runs = 1
+	h := harness.New(harness.Config{Seed: opts.Seed, Root: root, Faults: *opts.Faults, KeepTrace: opts.KeepTrace,
+		Window: opts.Window, Liveness: opts.Liveness, MaxSteps: opts.MaxSteps, Coverage: cov,
+		Models: models.CheckOptions{VisualizeDir: opts.VisualizeDir, NoVisualize: opts.NoVisualize}})
+	h.W.Trace.Record(recFrom, recTo)
+	if instance == 2 && opts.perturbAt > 0 {
+		h.W.Trace.Perturb(opts.perturbAt, 0xdead)
+	}
+	wl := newWorkload(h, opts)
+	h.Drive(wl)
+	r := result(h, wl, opts, cov)
+	if log != nil {
+		r.Tape = append([]uint64(nil), log.Words()[logFrom:]...)
+	}
+	return r
+}
+
+// result is what the run of wl on h did and found.
+func result(h *harness.Run, wl harness.Workload, opts Options, cov *Coverage) Result {
+	summary := wl.Report()
+	sent, deliv := h.Check.Counts()
+	r := Result{
+		Seed: opts.Seed, TraceHash: h.W.Trace.Hash(), Sent: sent, Delivered: deliv,
+		VirtualTime: h.W.Now(), Steps: h.W.Steps(), Faults: h.Faults, Stats: h.Counts(), Phase: h.Phase,
+		Violations: h.Check.Violations(), Summary: h.Check.Summary() + summary, Trace: h.W.Trace.Lines(),
+		Marks:  h.W.Trace.Marks(),
+		Events: h.W.Trace.Events(), checkpoints: h.W.Trace.Checkpoints(), recorded: h.W.Trace.Recorded(),
+		Coverage: finishCoverage(cov, h.Phase), Models: h.ModelReports,
+	}
+	r.Pass = len(r.Violations) == 0
+	_, r.Acked = h.Check.AckCounts()
+	if r.Workload = opts.Workload; r.Workload == "" {
+		r.Workload = WorkloadDefault
+	}
+	if sw, ok := wl.(*synthsim.Workload); ok {
+		r.Synthetic = sw.Result()
+	}
+	return r
+}
+
+// finishCoverage counts the phase invariants evaluated and returns the run's coverage.
+func finishCoverage(cov *Coverage, phase string) *Coverage {
+	cov.Evaluated(InvNoProgress, 1)
+	switch phase {
+	case PhaseLiveness:
+		cov.Evaluated(InvLiveness, 1)
+	case PhaseShutdown, PhaseDone:
+		cov.Evaluated(InvLiveness, 1)
+		cov.Evaluated(InvShutdownStalled, 1)
+	}
+	return cov
+}
+
+// String is a one-line summary of the result.
+func (r Result) String() string {
+	verdict := "PASS"
+	if !r.Pass {
+		verdict = fmt.Sprintf("FAIL (%d violations)", len(r.Violations))
+	}
+	return fmt.Sprintf("seed %d: %s  sent %d dispatched %d  virtual %v  steps %d  trace %016x",
+		r.Seed, verdict, r.Sent, r.Delivered, r.VirtualTime, r.Steps, r.TraceHash)
+}

@@ -1,0 +1,358 @@
+package world
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/msgrsim/msgrsim/internal/detrand"
+	"github.com/msgrsim/msgrsim/msgr/event"
+	"github.com/msgrsim/msgrsim/simnet"
+)
+
+// World is one simulation: virtual clock, virtual network, the centers of every messenger in
+// it, and the seeded scheduler that decides what happens next. It implements event.Runtime.
+type World struct {
+	Seed  uint64
+	Clock *simnet.Clock
+	Net   *simnet.Network
+	Trace *Trace
+
+	root    *detrand.Rand
+	sched   *detrand.Rand
+	centers []*entry
+	ready   []*entry // scratch for Step
+	steps   uint64
+	jobs    jobHeap // workload actions at virtual times
+	jobSeq  uint64
+	due     []*job // scratch for Step
+
+	// AfterStep, if set, runs after every step that stepped a center (with that center) or
+	// ran a job (with nil): the always-on invariants hook in here.
+	AfterStep func(c *event.Center)
+}
+
+type entry struct {
+	c       *event.Center
+	index   int
+	stopped bool
+	paused  time.Duration // not stepped before this virtual time
+}
+
+// New creates an empty world for seed with the given network configuration, its decisions
+// drawn from a family seeded with seed.
+func New(seed uint64, netCfg simnet.Config, keepTrace bool) *World {
+	return NewFrom(seed, detrand.NewSeeded(seed), netCfg, keepTrace)
+}
+
+// NewFrom creates a world whose decisions come from root (seeded, recorded, taped or fuzzed):
+// the network's first, then the scheduler's; every later Rand is forked from root in order.
+func NewFrom(seed uint64, root *detrand.Rand, netCfg simnet.Config, keepTrace bool) *World {
+	clock := simnet.NewClock()
+	w := &World{Seed: seed, Clock: clock, root: root, Trace: NewTrace(keepTrace)}
+	w.Net = simnet.New(clock, root.Fork(), netCfg)
+	w.sched = root.Fork()
+	w.Trace.AddSeed(seed)
+	return w
+}
+
+// Rand returns a new random source derived from the world's seed (for a messenger, a workload).
+func (w *World) Rand() *detrand.Rand { return w.root.Fork() }
+
+// AddHost adds a simulated machine with the given IP.
+func (w *World) AddHost(name string, ip netip.Addr) *simnet.Host { return w.Net.AddHost(name, ip) }
+
+// Start registers a center with the scheduler (event.Runtime).
+func (w *World) Start(c *event.Center) {
+	w.centers = append(w.centers, &entry{c: c, index: len(w.centers)})
+	w.Trace.Logf(w.Clock.Now(), "start center %s", c.Name())
+}
+
+// Stop unregisters a center (event.Runtime): it is never stepped again.
+func (w *World) Stop(c *event.Center) {
+	for _, e := range w.centers {
+		if e.c == c && !e.stopped {
+			e.stopped = true
+			w.Trace.Logf(w.Clock.Now(), "stop center %s", c.Name())
+			_ = c.Close()
+		}
+	}
+}
+
+// Pause keeps a center from being stepped before virtual time until (a paused process).
+func (w *World) Pause(c *event.Center, until time.Duration) {
+	for _, e := range w.centers {
+		if e.c == c {
+			e.paused = max(e.paused, until)
+		}
+	}
+}
+
+// Unpause lets every paused center run again.
+func (w *World) Unpause() {
+	for _, e := range w.centers {
+		e.paused = 0
+	}
+}
+
+// Quiet reports whether the world only waits for timers: no center has work, no job is due,
+// and the network has nothing runnable or in flight.
+func (w *World) Quiet() bool {
+	now := w.Clock.Now()
+	if w.Net.Runnable() > 0 {
+		return false
+	}
+	if _, inFlight := w.Net.NextEvent(); inFlight {
+		return false
+	}
+	if t, ok := w.jobs.next(); ok && t <= now {
+		return false
+	}
+	for _, e := range w.centers {
+		if !e.stopped && e.paused <= now && e.c.Pending() {
+			return false
+		}
+	}
+	return true
+}
+
+// HasJobs reports whether any scheduled job has not run yet.
+func (w *World) HasJobs() bool { _, ok := w.jobs.next(); return ok }
+
+// Now is the virtual time.
+func (w *World) Now() time.Duration { return w.Clock.Now() }
+
+// Steps is the number of scheduling decisions made so far.
+func (w *World) Steps() uint64 { return w.steps }
+
+// Step makes one scheduling decision: step a center with pending work or run a network
+// transfer (chosen uniformly by the seed among everything possible now), or, when nothing is
+// possible, advance virtual time to the next timer or delivery. It returns false when nothing
+// will ever happen again (no work, no timers, no network events).
+//
+// A panic in the code under test is recovered and returned as a *PanicError.
+func (w *World) Step() (more bool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			more, err = false, newPanicError(r)
+		}
+	}()
+	w.steps++
+	w.ready = w.ready[:0]
+	now := w.Clock.Now()
+	for _, e := range w.centers {
+		if !e.stopped && e.paused <= now && e.c.Pending() {
+			w.ready = append(w.ready, e)
+		}
+	}
+	w.due = w.jobs.due(w.Clock.Now(), w.due[:0])
+	nr := w.Net.Runnable()
+	total := len(w.ready) + nr + len(w.due)
+	if total == 0 {
+		return w.advance(), nil
+	}
+	k := 0
+	if total > 1 {
+		k = w.sched.IntN(total)
+	}
+	if k >= len(w.ready)+nr {
+		j := w.due[k-len(w.ready)-nr]
+		w.jobs.remove(j)
+		w.Trace.Add(TagJob, uint64(w.Clock.Now()), j.seq)
+		j.fn()
+		w.afterStep(nil)
+		return true, nil
+	}
+	if k < len(w.ready) {
+		e := w.ready[k]
+		w.Trace.Add(TagCenterStep, uint64(w.Clock.Now()), uint64(e.index))
+		if _, err := e.c.Step(0); err != nil {
+			return false, fmt.Errorf("step %s: %w", e.c.Name(), err)
+		}
+		w.afterStep(e.c)
+		return true, nil
+	}
+	tr := w.Net.Run(k - len(w.ready))
+	w.Trace.Add(TagNetTransfer, uint64(w.Clock.Now()), uint64(tr.Kind), tr.Conn, uint64(tr.Bytes))
+	if w.Trace.keep {
+		w.Trace.Logf(w.Clock.Now(), "network: %v", tr)
+	}
+	return true, nil
+}
+
+func (w *World) afterStep(c *event.Center) {
+	if w.AfterStep != nil {
+		w.AfterStep(c)
+	}
+}
+
+// advance moves the clock to the earliest timer or network event; false if there is none.
+func (w *World) advance() bool {
+	next, ok := w.Net.NextEvent()
+	if t, has := w.jobs.next(); has && (!ok || t < next) {
+		next, ok = t, true
+	}
+	now := w.Clock.Now()
+	for _, e := range w.centers {
+		if e.stopped {
+			continue
+		}
+		if e.paused > now {
+			if !ok || e.paused < next {
+				next, ok = e.paused, true
+			}
+			continue
+		}
+		if t, has := e.c.NextTimer(); has && (!ok || t < next) {
+			next, ok = t, true
+		}
+	}
+	if !ok {
+		return false
+	}
+	if next > w.Clock.Now() {
+		w.Clock.AdvanceTo(next)
+	}
+	w.Trace.Add(TagAdvanceClock, uint64(next))
+	return true
+}
+
+// RunUntil steps until done returns true. It fails when the world goes idle first, when
+// virtual time passes limit, or after maxSteps steps.
+func (w *World) RunUntil(done func() bool, limit time.Duration, maxSteps uint64) error {
+	start := w.steps
+	for !done() {
+		if w.steps-start >= maxSteps {
+			return fmt.Errorf("sim: no progress after %d steps (virtual time %v)", maxSteps, w.Now())
+		}
+		if w.Clock.Now() > limit {
+			return fmt.Errorf("sim: virtual time limit %v passed", limit)
+		}
+		more, err := w.Step()
+		if err != nil {
+			return err
+		}
+		if !more {
+			return fmt.Errorf("sim: world idle at %v before the condition held", w.Now())
+		}
+	}
+	return nil
+}
+
+// Schedule runs fn at virtual time at (or later: due jobs compete with other work for the
+// scheduler's choice, so their order relative to network and center steps is seeded too).
+func (w *World) Schedule(at time.Duration, fn func()) {
+	w.jobSeq++
+	w.jobs.push(&job{at: at, seq: w.jobSeq, fn: fn})
+}
+
+type job struct {
+	at  time.Duration
+	seq uint64
+	fn  func()
+}
+
+// jobHeap holds the pending jobs in (time, sequence) order: the jobs whose time has come
+// (now, a sorted list as short as the number of jobs due at once) and the others in a binary
+// min-heap. A run schedules its sends up front, so thousands of jobs can be pending; with one
+// sorted list every removal shifted all of them.
+type jobHeap struct {
+	now   []*job // due: at <= the time of the last due call, sorted
+	later []*job // min-heap
+}
+
+// before is the order of jobs: by time, then by sequence (scheduling order).
+func before(a, b *job) bool { return a.at < b.at || (a.at == b.at && a.seq < b.seq) }
+
+func (h *jobHeap) push(j *job) {
+	h.later = append(h.later, j)
+	h.up(len(h.later) - 1)
+}
+
+// next is the time of the earliest pending job.
+func (h *jobHeap) next() (time.Duration, bool) {
+	switch {
+	case len(h.now) > 0 && len(h.later) > 0:
+		return min(h.now[0].at, h.later[0].at), true
+	case len(h.now) > 0:
+		return h.now[0].at, true
+	case len(h.later) > 0:
+		return h.later[0].at, true
+	}
+	return 0, false
+}
+
+// due appends the jobs due at now (in order) to dst.
+func (h *jobHeap) due(now time.Duration, dst []*job) []*job {
+	for len(h.later) > 0 && h.later[0].at <= now {
+		h.insertDue(h.pop())
+	}
+	return append(dst, h.now...)
+}
+
+// insertDue puts j into the due list at its place in the order.
+func (h *jobHeap) insertDue(j *job) {
+	i := sort.Search(len(h.now), func(k int) bool { return before(j, h.now[k]) })
+	h.now = slices.Insert(h.now, i, j)
+}
+
+func (h *jobHeap) remove(j *job) {
+	if i := slices.Index(h.now, j); i >= 0 {
+		h.now = slices.Delete(h.now, i, i+1)
+		return
+	}
+	if i := slices.Index(h.later, j); i >= 0 {
+		last := len(h.later) - 1
+		h.later[i] = h.later[last]
+		h.later[last] = nil
+		h.later = h.later[:last]
+		if i < last {
+			h.down(i)
+			h.up(i)
+		}
+	}
+}
+
+// pop takes the earliest job of the heap.
+func (h *jobHeap) pop() *job {
+	j := h.later[0]
+	last := len(h.later) - 1
+	h.later[0] = h.later[last]
+	h.later[last] = nil
+	h.later = h.later[:last]
+	if last > 0 {
+		h.down(0)
+	}
+	return j
+}
+
+func (h *jobHeap) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !before(h.later[i], h.later[p]) {
+			return
+		}
+		h.later[i], h.later[p] = h.later[p], h.later[i]
+		i = p
+	}
+}
+
+func (h *jobHeap) down(i int) {
+	n := len(h.later)
+	for {
+		c := 2*i + 1
+		if c >= n {
+			return
+		}
+		if c+1 < n && before(h.later[c+1], h.later[c]) {
+			c++
+		}
+		if !before(h.later[c], h.later[i]) {
+			return
+		}
+		h.later[i], h.later[c] = h.later[c], h.later[i]
+		i = c
+	}
+}

@@ -1,0 +1,96 @@
+package world
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/msgrsim/msgrsim/simnet"
+)
+
+// A panic in a step is recovered and returned with the stack where it happened.
+func TestStepRecoversPanics(t *testing.T) {
+	w := New(1, simnet.Config{}, false)
+	w.Schedule(time.Millisecond, func() { panic("boom") })
+	err := w.RunUntil(func() bool { return false }, time.Second, 100)
+	var pe *PanicError
+	if !errors.As(err, &pe) || pe.Value != "boom" || !strings.Contains(pe.Stack, "world_test.go") {
+		t.Fatalf("panic not recovered with its stack: %v", err)
+	}
+}
+
+// Jobs run in time order, each folded into the trace with its tag; the clock advances to them.
+func TestJobsRunInOrderAndAreTraced(t *testing.T) {
+	w := New(1, simnet.Config{}, false)
+	w.Trace.Record(0, 100)
+	var got []int
+	for i, at := range []time.Duration{3, 1, 2, 4} {
+		w.Schedule(at*time.Millisecond, func() { got = append(got, i) })
+	}
+	if err := w.RunUntil(func() bool { return !w.HasJobs() }, time.Second, 100); err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{1, 2, 0, 3}; !equal(got, want) {
+		t.Fatalf("jobs ran in order %v, want %v", got, want)
+	}
+	rec := strings.Join(w.Trace.Recorded(), "\n")
+	if strings.Count(rec, " job ") != 4 || strings.Count(rec, " advance-clock ") != 4 || !strings.HasPrefix(rec, "#1 advance-clock 1000000") {
+		t.Fatalf("trace:\n%s", rec)
+	}
+}
+
+func equal(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// The trace hash depends on every word of every event, and on the tag; the tags keep their
+// numbers (they are folded into every committed trace hash).
+func TestTraceHash(t *testing.T) {
+	hash := func(add func(*Trace)) uint64 { tr := NewTrace(false); add(tr); return tr.Hash() }
+	base := hash(func(tr *Trace) { tr.Add(TagJob, 1, 2) })
+	for _, other := range []func(*Trace){
+		func(tr *Trace) { tr.Add(TagJob, 1, 3) },
+		func(tr *Trace) { tr.Add(TagCenterStep, 1, 2) },
+		func(tr *Trace) { tr.Add(TagJob, 1) },
+	} {
+		if hash(other) == base {
+			t.Fatal("different events hash alike")
+		}
+	}
+	if hash(func(tr *Trace) { tr.AddSeed(uint64(TagJob)); tr.Add(TagJob) }) != hash(func(tr *Trace) { tr.Add(TagJob, uint64(TagJob)) }) {
+		t.Fatal("an event's hash is its tag's word, then its words")
+	}
+	for tag, n := range map[Tag]uint64{TagCenterStep: 1, TagNetTransfer: 2, TagAdvanceClock: 3, TagJob: 4, TagMsgrEvent: 5} {
+		if uint64(tag) != n {
+			t.Errorf("%v renumbered: %d, was %d", tag, uint64(tag), n)
+		}
+	}
+}
+
+// Perturb makes one event differ (the determinism self-check's test hook); checkpoints save
+// the running hash.
+func TestPerturbAndCheckpoints(t *testing.T) {
+	run := func(perturb bool) *Trace {
+		tr := NewTrace(false)
+		if perturb {
+			tr.Perturb(CheckpointEvery+5, 1)
+		}
+		for i := range 3 * CheckpointEvery {
+			tr.Add(TagJob, uint64(i))
+		}
+		return tr
+	}
+	a, b := run(false), run(true)
+	if len(a.Checkpoints()) != 3 || a.Checkpoints()[0] != b.Checkpoints()[0] || a.Checkpoints()[1] == b.Checkpoints()[1] {
+		t.Fatalf("checkpoints %x and %x", a.Checkpoints(), b.Checkpoints())
+	}
+}

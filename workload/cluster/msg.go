@@ -1,0 +1,174 @@
+package cluster
+
+import (
+	"encoding/binary"
+	"errors"
+	"hash/fnv"
+
+	"github.com/msgrsim/msgrsim/models"
+	"github.com/msgrsim/msgrsim/msgr/wire"
+)
+
+// Messages of the cluster workload. Every one carries the id the Checker knows it by (also
+// in Header.Tid) and ends with a checksum of its own, so a receiver can tell whether it
+// arrived intact independently of the messenger's crcs.
+
+type cmsgKind uint8
+
+const (
+	ckOp        cmsgKind = iota + 1 // client → primary (public): a key-value operation
+	ckOpReply                       // primary → client: its answer
+	ckRepl                          // primary → replica (cluster, lossless): one log entry
+	ckReplAck                       // replica → primary (cluster, lossless): applied up to
+	ckPing                          // hb_client → hb_back/hb_front server
+	ckPingReply                     // the answer
+	ckBoot                          // osd (public) → mon: here are my addresses
+	ckGetMap                        // anyone → mon: send me the map
+	ckMap                           // mon → anyone: the OSD map
+)
+
+// Ceph message types used for each kind (MSG_OSD_REPOP 112, MSG_OSD_REPOPREPLY 113,
+// MSG_OSD_BOOT 71).
+var cmsgType = map[cmsgKind]uint16{
+	ckOp: wire.MsgOSDOp, ckOpReply: wire.MsgOSDOpReply, ckRepl: 112, ckReplAck: 113, ckPing: wire.MsgOSDPing,
+	ckPingReply: wire.MsgOSDPing, ckBoot: 71, ckGetMap: wire.MsgMonSubscribe, ckMap: wire.MsgOSDMap,
+}
+
+// osdAddrs are an OSD incarnation's four bound messengers (public, cluster, hb_back, hb_front).
+type osdAddrs [4]wire.EntityAddr
+
+const (
+	addrPublic = iota
+	addrCluster
+	addrHBBack
+	addrHBFront
+)
+
+// osdInfo is one OSD's entry in the map: up, its addresses, which incarnation booted and the
+// map epoch it came up in (Ceph's up_from: every boot is a new epoch, even at the same
+// addresses).
+type osdInfo struct {
+	up     bool
+	addrs  osdAddrs
+	inc    uint32
+	upFrom uint64
+}
+
+type cmsg struct {
+	id    uint64
+	kind  cmsgKind
+	from  string // the sender's endpoint, e.g. "osd.1/cluster" (replies go there)
+	tid   uint64 // op tid, log index, heartbeat stamp or map epoch
+	op    models.KVOpKind
+	osd   int32 // boot: the OSD; repl/ack: the primary
+	key   string
+	value string
+	addrs osdAddrs  // boot
+	osds  []osdInfo // map
+}
+
+var errBadCmsg = errors.New("cluster: malformed cluster message")
+
+func (m *cmsg) encode() []byte {
+	b := binary.LittleEndian.AppendUint64(nil, m.id)
+	b = append(b, byte(m.kind), byte(m.op))
+	b = binary.LittleEndian.AppendUint64(b, m.tid)
+	b = binary.LittleEndian.AppendUint32(b, uint32(m.osd))
+	b = appendString(b, m.from)
+	b = appendString(b, m.key)
+	b = appendString(b, m.value)
+	b = appendAddrs(b, m.addrs)
+	b = append(b, byte(len(m.osds)))
+	for _, o := range m.osds {
+		up := byte(0)
+		if o.up {
+			up = 1
+		}
+		b = appendAddrs(append(b, up), o.addrs)
+		b = binary.LittleEndian.AppendUint32(b, o.inc)
+		b = binary.LittleEndian.AppendUint64(b, o.upFrom)
+	}
+	h := fnv.New64a()
+	h.Write(b)
+	return binary.LittleEndian.AppendUint64(b, h.Sum64())
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(s)))
+	return append(b, s...)
+}
+
+func appendAddrs(b []byte, a osdAddrs) []byte {
+	for _, x := range a {
+		var buf [wire.AddrLen]byte
+		x.EncodeLegacy(buf[:])
+		b = append(b, buf[:]...)
+	}
+	return b
+}
+
+// decodeCmsg parses a front; it fails on a bad checksum or a malformed message.
+func decodeCmsg(b []byte) (*cmsg, error) {
+	if len(b) < 8 {
+		return nil, errBadCmsg
+	}
+	body, sum := b[:len(b)-8], binary.LittleEndian.Uint64(b[len(b)-8:])
+	h := fnv.New64a()
+	h.Write(body)
+	if h.Sum64() != sum {
+		return nil, errors.New("cluster: cluster message checksum mismatch")
+	}
+	r := reader{b: body}
+	m := &cmsg{id: r.u64(), kind: cmsgKind(r.u8()), op: models.KVOpKind(r.u8()), tid: r.u64(), osd: int32(r.u32())}
+	m.from, m.key, m.value = r.str(), r.str(), r.str()
+	m.addrs = r.addrs()
+	n := int(r.u8())
+	for i := 0; i < n && r.err == nil; i++ {
+		m.osds = append(m.osds, osdInfo{up: r.u8() == 1, addrs: r.addrs(), inc: r.u32(), upFrom: r.u64()})
+	}
+	if r.err != nil || len(r.b) != 0 {
+		return nil, errBadCmsg
+	}
+	return m, nil
+}
+
+// reader takes fields off a byte slice, remembering the first shortage.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) take(n int) []byte {
+	if r.err != nil || n < 0 || len(r.b) < n {
+		r.err = errBadCmsg
+		return make([]byte, max(n, 0))
+	}
+	p := r.b[:n]
+	r.b = r.b[n:]
+	return p
+}
+
+func (r *reader) u8() byte    { return r.take(1)[0] }
+func (r *reader) u32() uint32 { return binary.LittleEndian.Uint32(r.take(4)) }
+func (r *reader) u64() uint64 { return binary.LittleEndian.Uint64(r.take(8)) }
+
+func (r *reader) str() string {
+	n := r.u32()
+	if int64(n) > int64(len(r.b)) {
+		r.err = errBadCmsg
+		return ""
+	}
+	return string(r.take(int(n)))
+}
+
+func (r *reader) addrs() osdAddrs {
+	var a osdAddrs
+	for i := range a {
+		x, err := wire.DecodeLegacyAddr(r.take(wire.AddrLen))
+		if err != nil && r.err == nil {
+			r.err = errBadCmsg
+		}
+		a[i] = x
+	}
+	return a
+}

@@ -1,0 +1,300 @@
+package cluster
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/msgrsim/msgrsim/msgr"
+	"github.com/msgrsim/msgrsim/msgr/event"
+	"github.com/msgrsim/msgrsim/msgr/netio"
+	"github.com/msgrsim/msgrsim/msgr/proto"
+	"github.com/msgrsim/msgrsim/msgr/wire"
+	"github.com/msgrsim/msgrsim/sim/check"
+	"github.com/msgrsim/msgrsim/sim/fault"
+	"github.com/msgrsim/msgrsim/sim/harness"
+	"github.com/msgrsim/msgrsim/simnet"
+)
+
+// cproc is one machine of the cluster workload (the mon, an OSD, a client, the probe): a
+// simulated host running one or more messengers, through a sequence of incarnations (a crash
+// or a clean restart starts a new one). What survives an incarnation is the node's durable
+// state, kept by the node types that embed cproc.
+type cproc struct {
+	cl       *Workload
+	name     string // e.g. "osd.1"
+	ename    wire.EntityName
+	idx      int
+	ip       netip.Addr
+	inc      int
+	alive    bool
+	stopping bool // a clean shutdown is under way
+	host     *simnet.Host
+	stack    netio.Stack
+	sockets  *harness.Sockets
+	msgrs    []*cmsgr
+	// restart starts a new incarnation (set by the node type).
+	restart func() error
+	// keepNonce: restarts announce the same nonce (a monitor) instead of a new one.
+	keepNonce bool
+}
+
+func (p *cproc) incName() string { return fmt.Sprintf("%s#%d", p.name, p.inc) }
+
+// newHost starts an incarnation's host (and socket-failure injector).
+func (p *cproc) newHost() {
+	h := p.cl.h
+	p.inc++
+	p.host = h.W.AddHost(p.incName(), p.ip)
+	p.stack = p.sockets.Stack(p.host)
+	p.msgrs = nil
+	p.alive, p.stopping = true, false
+}
+
+// process implementation (fault targets).
+
+func (p *cproc) Label() string       { return p.name }
+func (p *cproc) Incarnation() string { return p.incName() }
+func (p *cproc) IP() netip.Addr      { return p.ip }
+func (p *cproc) Running() bool       { return p.alive && !p.stopping }
+
+func (p *cproc) Centers() []*event.Center {
+	var cs []*event.Center
+	for _, x := range p.msgrs {
+		cs = append(cs, x.m.Centers()...)
+	}
+	return cs
+}
+
+// Crash: every socket vanishes, every messenger stops, the volatile state is gone; the node
+// restarts 1–50 ms later.
+func (p *cproc) Crash() {
+	h := p.cl.h
+	h.Note(p.incName(), "crash")
+	p.host.Crash()
+	for _, x := range p.msgrs {
+		h.Audit.Remove(x.m) // its state is gone, not leaked
+	}
+	p.down()
+	h.W.Net.RemoveHost(p.ip)
+	at := h.W.Now() + time.Duration(h.FaultRand.Range(1, 50))*time.Millisecond
+	h.W.Schedule(at, p.revive)
+}
+
+// down ends the incarnation: centers stopped, streams to and from it forgiven.
+func (p *cproc) down() {
+	h := p.cl.h
+	for _, c := range p.Centers() {
+		h.W.Stop(c)
+	}
+	p.alive = false
+	for _, x := range p.msgrs {
+		h.Check.ForgiveNode(x.endpoint())
+	}
+}
+
+func (p *cproc) revive() {
+	h := p.cl.h
+	if h.Phase == harness.PhaseShutdown || h.Phase == harness.PhaseDone {
+		return
+	}
+	if err := p.restart(); err != nil {
+		h.Check.Violate(check.InvNoProgress, int64(h.W.Now()), "restart %s: %v", p.name, err)
+	}
+}
+
+// cleanRestart shuts every messenger down (Ceph's shutdown), waits until all are done
+// (wait), drops them (delete) and starts a new incarnation a little later.
+func (p *cproc) cleanRestart() {
+	h := p.cl.h
+	if !p.Running() || h.Phase != harness.PhaseSafety {
+		return
+	}
+	h.W.Trace.Logf(h.W.Now(), "lifecycle: %s shuts down for a restart", p.incName())
+	p.stopping = true
+	for _, x := range p.msgrs {
+		h.Check.ForgiveNode(x.endpoint())
+		x.m.Shutdown()
+	}
+	p.waitStopped()
+}
+
+// waitStopped polls (every virtual millisecond) until every messenger finished shutting down.
+func (p *cproc) waitStopped() {
+	h := p.cl.h
+	for _, x := range p.msgrs {
+		if !x.m.Finished() {
+			h.W.Schedule(h.W.Now()+time.Millisecond, p.waitStopped)
+			return
+		}
+	}
+	p.alive = false
+	h.W.Net.RemoveHost(p.ip)
+	h.W.Trace.Logf(h.W.Now(), "lifecycle: %s stopped and deleted", p.incName())
+	h.W.Schedule(h.W.Now()+time.Duration(h.FaultRand.Range(1, 20))*time.Millisecond, p.revive)
+}
+
+// cmsgr is one messenger of a cluster node and its dispatcher.
+type cmsgr struct {
+	p     *cproc
+	role  string // "public", "cluster", "hb_client", "hb_back_server", "hb_front_server", "objecter", or ""
+	slot  int    // index among the node's messengers (for the trace)
+	m     *msgr.Messenger
+	port  uint16 // bound port, kept across incarnations (0: never bound)
+	bind  bool
+	fast  bool
+	nonce uint32
+	auth  msgr.Auth // nil: auth none
+	// handle acts on a received message (the node type's logic); onReset on a session reset.
+	handle  func(c *msgr.Connection, m *cmsg)
+	onReset func(c *msgr.Connection)
+}
+
+// endpoint names the messenger across incarnations, e.g. "osd.1/cluster" (streams are
+// between endpoints).
+func (x *cmsgr) endpoint() string {
+	if x.role == "" {
+		return x.p.name
+	}
+	return x.p.name + "/" + x.role
+}
+
+// receiver names the messenger's current incarnation, e.g. "osd.1/cluster#2".
+func (x *cmsgr) receiver() string { return fmt.Sprintf("%s#%d", x.endpoint(), x.p.inc) }
+
+// create makes the messenger of a new incarnation.
+func (x *cmsgr) create(name wire.EntityName, clusterProto uint32, workers int) error {
+	h := x.p.cl.h
+	cfg := msgr.Config{Name: name, Nonce: x.nonce, ExplicitNonce: x.p.keepNonce, Stack: x.p.stack, Runtime: h.W,
+		Rand: h.W.Rand(), ClusterProtocol: clusterProto, Tracer: h.Tracer(x), Workers: workers, Auth: x.auth,
+		ReadyTimeout: x.p.cl.readyTimeout, IdleTimeout: x.p.cl.idleTimeout}
+	if h.Faults.On[fault.DispatchDelay] {
+		cfg.InjectDelay = &msgr.InjectDelay{Types: []wire.EntityType{wire.EntityOSD, wire.EntityClient, wire.EntityMon},
+			Probability: h.Faults.DelayProb, Max: h.Faults.DelayMax}
+	}
+	m, err := msgr.New(cfg)
+	if err != nil {
+		return fmt.Errorf("%s: %w", x.endpoint(), err)
+	}
+	x.m = m
+	x.p.msgrs = append(x.p.msgrs, x)
+	h.Audit.Add(x.receiver(), m)
+	return nil
+}
+
+// bindAndStart binds (if the messenger serves) on its port of earlier incarnations, or the
+// first free one, and starts it.
+func (x *cmsgr) bindAndStart() error {
+	if x.bind {
+		if err := x.m.Bind(netip.AddrPortFrom(x.p.ip, x.port)); err != nil {
+			return fmt.Errorf("%s: %w", x.endpoint(), err)
+		}
+		x.port = x.m.MyAddr().Port()
+		x.p.cl.endpoints[x.m.MyAddr()] = x.endpoint()
+	}
+	return x.m.Start()
+}
+
+// init adds the dispatchers (Ceph's add_dispatcher_head/tail; the first makes the messenger
+// ready): this one at the head or the tail as the seed says, sometimes behind or before a
+// dispatcher that declines everything.
+func (x *cmsgr) init(head, extra bool) {
+	if extra {
+		x.m.AddDispatcherTail(msgr.NopDispatcher{})
+	}
+	if head {
+		x.m.AddDispatcherHead(x)
+	} else {
+		x.m.AddDispatcherTail(x)
+	}
+}
+
+// send sends m to endpoint to on c, recording it with the checker.
+func (x *cmsgr) send(c *msgr.Connection, to string, lossless bool, m *cmsg) {
+	h := x.p.cl.h
+	m.id, m.from = h.NextID(), x.endpoint()
+	msg := wire.NewMessage(cmsgType[m.kind], m.encode())
+	msg.Header.Tid = m.id
+	if m.kind == ckPing || m.kind == ckPingReply {
+		msg.Header.Priority = wire.PrioHigh
+	}
+	h.Check.SentOn(x.endpoint(), to, check.SessionID(x.p.inc, c.ID()), msg.Header.Priority, m.id, lossless)
+	if err := c.SendMessage(msg); err != nil {
+		h.Check.Dropped(m.id)
+	}
+}
+
+// connect returns the session with the messenger at addr (a peer of type t).
+func (x *cmsgr) connect(t wire.EntityType, addr wire.EntityAddr) *msgr.Connection {
+	if !x.p.alive || x.p.stopping || !addr.Addr.IsValid() {
+		return nil
+	}
+	c, err := x.m.ConnectTo(t, addr)
+	if err != nil {
+		return nil
+	}
+	return c
+}
+
+// Dispatcher implementation.
+
+func (x *cmsgr) CanFastDispatchAny() bool                       { return x.fast }
+func (x *cmsgr) CanFastDispatch(*msgr.Message) bool             { return x.fast }
+func (x *cmsgr) FastPreprocess(*msgr.Connection, *msgr.Message) {}
+func (x *cmsgr) FastDispatch(c *msgr.Connection, m *msgr.Message) {
+	x.Dispatch(c, m)
+}
+
+// Dispatch checks the message with the Checker and hands it to the node's logic.
+func (x *cmsgr) Dispatch(c *msgr.Connection, m *msgr.Message) bool {
+	h := x.p.cl.h
+	cm, err := decodeCmsg(m.Front)
+	intact := err == nil && cm.id == m.Header.Tid
+	h.Check.Dispatched(x.receiver(), m.Header.Tid, intact, int64(h.W.Now()))
+	if intact && x.p.alive && x.handle != nil {
+		x.handle(c, cm)
+	}
+	return true
+}
+
+func (x *cmsgr) HandleConnect(c *msgr.Connection)     { x.p.cl.h.Opened(c) }
+func (x *cmsgr) HandleFastConnect(*msgr.Connection)   {}
+func (x *cmsgr) HandleAccept(c *msgr.Connection)      { x.p.cl.h.Opened(c) }
+func (x *cmsgr) HandleFastAccept(*msgr.Connection)    {}
+func (x *cmsgr) HandleReset(c *msgr.Connection) bool  { x.reset(c); return true }
+func (x *cmsgr) HandleRemoteReset(c *msgr.Connection) { x.reset(c) }
+func (x *cmsgr) HandleRefused(*msgr.Connection) bool  { return false }
+
+// reset accounts the loss of what this messenger sent to the peer, then lets the node react.
+func (x *cmsgr) reset(c *msgr.Connection) {
+	h := x.p.cl.h
+	if h.Phase == harness.PhaseShutdown || h.Phase == harness.PhaseDone {
+		return
+	}
+	h.Stats.SessionResets++
+	if peer, ok := x.p.cl.endpoints[c.PeerAddr()]; ok {
+		h.Check.Forgive(x.endpoint(), peer)
+	}
+	if x.onReset != nil && x.p.alive {
+		x.onReset(c)
+	}
+}
+
+// TraceID implements harness.Traced: eight messenger slots per process, and its incarnation.
+func (x *cmsgr) TraceID() (uint64, uint64) { return uint64(x.p.idx*8 + x.slot), uint64(x.p.inc) }
+
+// Receiver implements harness.Traced (see receiver).
+func (x *cmsgr) Receiver() string { return x.receiver() }
+
+// featOSDPeer is what OSDs require of each other (Ceph's CEPH_FEATURE_UID | PGID64 | OSDENC).
+const featOSDPeer = wire.FeatureUID | wire.FeaturePGID64 | wire.FeatureOSDEnc
+
+// setPolicies applies a default policy and per-peer-type policies.
+func (x *cmsgr) setPolicies(def proto.Policy, per map[wire.EntityType]proto.Policy) {
+	x.m.SetDefaultPolicy(def)
+	for _, t := range []wire.EntityType{wire.EntityMon, wire.EntityMDS, wire.EntityOSD, wire.EntityClient, wire.EntityMgr} {
+		if p, ok := per[t]; ok {
+			x.m.SetPolicy(t, p)
+		}
+	}
+}

@@ -1,0 +1,212 @@
+package pingpong
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/msgrsim/msgrsim/internal/detrand"
+	"github.com/msgrsim/msgrsim/msgr"
+	"github.com/msgrsim/msgrsim/msgr/proto"
+	"github.com/msgrsim/msgrsim/msgr/wire"
+	"github.com/msgrsim/msgrsim/sim/check"
+	"github.com/msgrsim/msgrsim/sim/fault"
+	"github.com/msgrsim/msgrsim/sim/harness"
+	"github.com/msgrsim/msgrsim/sim/world"
+	"github.com/msgrsim/msgrsim/simnet"
+)
+
+// node is one process of the pingpong workload: a messenger on its own simulated host. It
+// survives crashes as a sequence of incarnations (a new messenger each time).
+type node struct {
+	p     *Workload
+	ename wire.EntityName
+	name  string
+	idx   int
+	osd   bool
+	fast  bool // fast-dispatches everything
+	ip    netip.Addr
+	port  uint16 // bound port, kept across restarts
+
+	inc     int    // incarnation number
+	incStr  string // incName's cache, built for incarnation incFor
+	incFor  int
+	alive   bool
+	host    *simnet.Host
+	sockets *harness.Sockets
+	m       *msgr.Messenger
+}
+
+// incName names the current incarnation, e.g. "osd.1#2".
+// It is called for every traced event, so it is built once per incarnation.
+func (n *node) incName() string {
+	if n.incStr == "" || n.incFor != n.inc {
+		n.incStr, n.incFor = fmt.Sprintf("%s#%d", n.name, n.inc), n.inc
+	}
+	return n.incStr
+}
+
+// start creates the node's messenger (a new incarnation) with the given nonce (0: random).
+func (n *node) start(nonce uint32) error {
+	h := n.p.h
+	n.inc++
+	n.host = h.W.AddHost(n.incName(), n.ip)
+	stack := n.sockets.Stack(n.host)
+	cfg := msgr.Config{Name: n.ename, Nonce: nonce, Stack: stack, Runtime: h.W, Rand: h.W.Rand(),
+		ClusterProtocol: wire.ProtoOSDPeer, Tracer: h.Tracer(n)}
+	if h.Faults.On[fault.DispatchDelay] {
+		cfg.InjectDelay = &msgr.InjectDelay{Types: []wire.EntityType{wire.EntityOSD, wire.EntityClient},
+			Probability: h.Faults.DelayProb, Max: h.Faults.DelayMax}
+	}
+	m, err := msgr.New(cfg)
+	if err != nil {
+		return err
+	}
+	n.m = m
+	n.setPolicies()
+	if n.osd {
+		if err := m.Bind(netip.AddrPortFrom(n.ip, n.port)); err != nil {
+			return fmt.Errorf("%s: %w", n.incName(), err)
+		}
+		n.port = m.MyAddr().Port()
+	}
+	if err := m.Start(); err != nil {
+		return err
+	}
+	m.AddDispatcherTail(n)
+	h.Audit.Add(n.incName(), m)
+	n.alive = true
+	n.p.byAddr[m.MyAddr()] = n
+	h.W.Trace.Logf(h.W.Now(), "%s up at %v", n.incName(), m.MyAddr())
+	h.W.Trace.AddMark(world.Mark{At: h.W.Now(), Kind: "up", Node: n.incName(), Text: fmt.Sprintf("up at %v", m.MyAddr())})
+	return nil
+}
+
+func (n *node) setPolicies() {
+	if n.osd {
+		n.m.SetPolicy(wire.EntityOSD, proto.LosslessPeer(0))
+		n.m.SetPolicy(wire.EntityClient, proto.StatelessServer(0))
+		return
+	}
+	n.m.SetPolicy(wire.EntityOSD, proto.LossyClient(0))
+}
+
+// sendTo sends one message to node to (a lossless message between OSDs, lossy from a
+// client), on the session with to's current incarnation.
+func (n *node) sendTo(to *node) {
+	if !n.alive || !to.alive {
+		return
+	}
+	c, err := n.m.ConnectTo(to.ename.Type, to.m.MyAddr())
+	if err != nil {
+		n.p.h.Check.Violate(check.InvNoProgress, int64(n.p.h.W.Now()), "%s connect_to %v: %v", n.name, to.m.MyAddr(), err)
+		return
+	}
+	n.sendOn(c, to.name, n.osd && to.osd)
+}
+
+// sendOn sends one message on c, recording it with the checker if the messenger took it.
+func (n *node) sendOn(c *msgr.Connection, toName string, lossless bool) {
+	h := n.p.h
+	id := h.NextID()
+	m := wire.NewMessage(wire.MsgPing, payload(h.Rand, id))
+	m.Header.Tid = id
+	if h.Rand.IntN(50) == 49 {
+		m.Data = payloadData(id, 4096+h.Rand.IntN(60000))
+	}
+	h.Check.SentOn(n.name, toName, check.SessionID(n.inc, c.ID()), m.Header.Priority, id, lossless)
+	if h.W.Trace.Keeping() {
+		kind := "lossy"
+		if lossless {
+			kind = "lossless"
+		}
+		h.W.Trace.Logf(h.W.Now(), "%s conn %d: send id %d to %s (%s, %d+0+%d bytes)", n.incName(), c.ID(), id, toName, kind, len(m.Front), len(m.Data))
+		h.W.Trace.AddMark(world.Mark{At: h.W.Now(), Kind: "send", Node: n.incName(), Peer: toName, ID: id, Conn: c.ID(), Text: kind})
+	}
+	if err := c.SendMessage(m); err != nil {
+		h.Check.Dropped(id)
+	}
+}
+
+// payload draws a front: the message id, then a pattern derived from it (so a receiver can
+// tell whether the content arrived intact), mostly small, sometimes a few KiB.
+func payload(r *detrand.Rand, id uint64) []byte {
+	n := 8 + r.IntN(248)
+	if r.IntN(10) == 9 {
+		n = 4096 + r.IntN(4096)
+	}
+	b := make([]byte, n)
+	binary.LittleEndian.PutUint64(b, id)
+	for i := 8; i < n; i++ {
+		b[i] = byte(id*31 + uint64(i))
+	}
+	return b
+}
+
+func payloadData(id uint64, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(id*7 + uint64(i)*13)
+	}
+	return b
+}
+
+// intact reports whether a received message carries exactly what sendOn built.
+func intact(m *msgr.Message) bool {
+	if len(m.Front) < 8 || binary.LittleEndian.Uint64(m.Front) != m.Header.Tid {
+		return false
+	}
+	id := m.Header.Tid
+	for i := 8; i < len(m.Front); i++ {
+		if m.Front[i] != byte(id*31+uint64(i)) {
+			return false
+		}
+	}
+	for i, v := range m.Data {
+		if v != byte(id*7+uint64(i)*13) {
+			return false
+		}
+	}
+	return true
+}
+
+// Crash crashes the node and restarts it a little later, as a restarted OSD: with a new
+// nonce, or, like a monitor, the same one.
+func (n *node) Crash() {
+	h := n.p.h
+	old := n.m.MyAddr()
+	h.Note(n.incName(), "crash")
+	n.host.Crash()
+	h.Audit.Remove(n.m)
+	for _, c := range n.m.Centers() {
+		h.W.Stop(c)
+	}
+	h.W.Net.RemoveHost(n.ip)
+	n.alive = false
+	h.Check.ForgiveNode(n.name)
+	keepNonce := h.FaultRand.Bool()
+	restart := h.W.Now() + time.Duration(h.FaultRand.Range(1, 50))*time.Millisecond
+	h.W.Schedule(restart, func() { n.restart(old, keepNonce) })
+}
+
+func (n *node) restart(old wire.EntityAddr, keepNonce bool) {
+	h := n.p.h
+	nonce := uint32(0)
+	if keepNonce {
+		nonce = old.Nonce
+	}
+	if err := n.start(nonce); err != nil {
+		h.Check.Violate(check.InvNoProgress, int64(h.W.Now()), "restart %s: %v", n.name, err)
+		return
+	}
+	if n.m.MyAddr() == old {
+		return
+	}
+	// Like an OSD map update: peers learn the old instance is gone.
+	for _, p := range n.p.nodes {
+		if p != n && p.alive {
+			p.m.MarkDown(old)
+		}
+	}
+}
