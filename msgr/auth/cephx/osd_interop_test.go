@@ -282,9 +282,17 @@ func TestInteropCephxRealOSD(t *testing.T) {
 		} else {
 			t.Logf("the OSD dropped the session: %v", err)
 		}
-		log, _ := os.ReadFile(filepath.Join(mon.dir, "ceph-osd.0.log"))
-		if !strings.Contains(string(log), "Signature check failed") {
-			t.Error(`the OSD log has no "Signature check failed"`)
+		// Ceph's log is written by a thread of its own: give it time.
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			log, _ := os.ReadFile(filepath.Join(mon.dir, "ceph-osd.0.log"))
+			if strings.Contains(string(log), "Signature check failed") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal(`the OSD log has no "Signature check failed"`)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 	})
 	t.Run("wrong challenge answer", func(t *testing.T) {
