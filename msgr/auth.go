@@ -1,10 +1,6 @@
 package msgr
 
-import (
-	"strconv"
-
-	"github.com/msgrsim/msgrsim/msgr/wire"
-)
+import "github.com/msgrsim/msgrsim/msgr/wire"
 
 // Auth builds the authorizer a connector sends in its connect message and verifies the one
 // an acceptor receives (Ceph's AuthClient/AuthServer for msgr1). Implementations must be safe
@@ -28,12 +24,10 @@ type AuthNone struct {
 	MyType            wire.EntityType
 }
 
-// NewAuthNone returns auth none for a messenger named name (its id is the name's number).
-func NewAuthNone(name wire.EntityName) *AuthNone {
-	return &AuthNone{
-		Name:   wire.AuthEntityName{Type: uint32(name.Type), ID: strconv.FormatInt(name.Num, 10)},
-		MyType: name.Type,
-	}
+// NewAuthNone returns auth none for the entity name, e.g. {EntityMon, "b"} for mon.b (see
+// Config.AuthName): its authorizer names the entity by its id, as Ceph's does.
+func NewAuthNone(name wire.AuthEntityName) *AuthNone {
+	return &AuthNone{Name: name, MyType: wire.EntityType(name.Type)}
 }
 
 // Authorizer returns nothing toward a monitor (unless we are one), else the AuthNone blob.

@@ -2,6 +2,7 @@ package msgr
 
 import (
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/msgrsim/msgrsim/internal/detrand"
@@ -11,34 +12,52 @@ import (
 	"github.com/msgrsim/msgrsim/msgr/wire"
 )
 
-// Config configures a Messenger. Zero values take Ceph's defaults.
+// Config configures a Messenger. Zero values take Ceph's defaults. Each field names the Ceph
+// option or call it stands for; fields without one are this implementation's own.
 type Config struct {
-	Name  wire.EntityName // who this messenger is, e.g. osd.3 or client.-1
-	Nonce uint32          // instance nonce in our address (0: drawn from Rand, unless ExplicitNonce)
+	// Name is who this messenger is in message headers (entity_name_t: type and number),
+	// e.g. osd.3, mon.1 (a monitor's rank) or client.-1 (Ceph's create_messenger name).
+	Name wire.EntityName
+	// ID is the entity's id as Ceph's auth knows it: the part after the type in Ceph's
+	// --name/-n (EntityName), e.g. "b" for mon.b, "admin" for client.admin, "3" for osd.3.
+	// Auth none's authorizer carries it. Empty: Name's number, which is an OSD's id; a
+	// monitor's id is its name in the monmap, not its rank, so monitors should set it.
+	ID string
+	// Nonce is the instance nonce in our address (Messenger::create's nonce). 0: drawn from
+	// Rand, unless ExplicitNonce.
+	Nonce uint32
 	// ExplicitNonce uses Nonce even when it is 0 (monitors announce nonce 0).
 	ExplicitNonce bool
 	Stack         netio.Stack   // the network: epoll.Stack or a simnet host (required)
 	Runtime       event.Runtime // who drives the event centers (nil: a GoRuntime)
-	Rand          *detrand.Rand // the random source (nil: seeded from the stack clock's wall time)
-	Workers       int           // ms_async_op_threads (0: 3)
+	// Rand is the random source (nonce, backoff jitter, dispatch-delay draws); the simulator
+	// passes its recorded one. nil: a source seeded with Seed.
+	Rand *detrand.Rand
+	// Seed seeds the random source when Rand is nil, so that another module can repeat a
+	// messenger's random choices. 0: seeded from the stack clock's wall time.
+	Seed    uint64
+	Workers int // ms_async_op_threads (0: 3)
 	// Pool, if set, is a worker pool shared with other messengers of the process, as Ceph's
 	// NetworkStack workers are shared by every messenger of a CephContext. Its owner creates
 	// and starts it (event.NewPool on the same Stack) and stops it once every messenger using
 	// it has shut down; Workers is then ignored.
 	Pool *event.Pool
 
-	ClusterProtocol       uint32 // protocol_version toward peers of our own type
+	// ClusterProtocol is the protocol_version toward peers of our own type (Ceph's
+	// set_cluster_protocol). 0: what a Ceph daemon of Name's type sets, wire.ClusterProtocol
+	// (mon 13, OSD 10, MDS 36, others 0); any other value overrides it.
+	ClusterProtocol       uint32
 	NoCRCHeader           bool   // turn off ms_crc_header
 	NoCRCData             bool   // turn off ms_crc_data
 	DispatchThrottleBytes int64  // ms_dispatch_throttle_bytes (0: 100 MiB; negative: unlimited)
-	DefaultSendPriority   uint16 // priority of messages sent with priority 0 (0: 127)
+	DefaultSendPriority   uint16 // set_default_send_priority: priority of messages sent with priority 0 (0: 127; monitors use 196)
 	// Limits bound every length a peer announces (message sections, authorizer); zero
-	// fields take wire's defaults (DefaultLimits).
+	// fields take wire's defaults (DefaultLimits). Ceph has no such limits (quirk Q5).
 	Limits wire.Limits
 	// MaxConnections bounds the live connections (incoming and outgoing): while the
 	// messenger has that many, a newly accepted socket is closed at once (counted in
 	// Metrics.ConnectionsRefused, logged with ErrTooManyConnections). Outgoing connections
-	// are never refused. 0: DefaultMaxConnections; negative: unlimited.
+	// are never refused. 0: DefaultMaxConnections; negative: unlimited. Ceph has no such limit.
 	MaxConnections int
 	// PrefetchSize is ms_tcp_prefetch_max_size: the read buffer of a connection, into which
 	// small messages are read many at a time (sections at least this large are read in
@@ -55,15 +74,25 @@ type Config struct {
 	BindPortMax uint16 // ms_bind_port_max (7568)
 	NoLearnAddr bool   // turn off ms_learn_addr_from_peer
 
-	InjectDelay *InjectDelay // ms_inject_delay_*: hold received messages back (nil: off)
+	InjectDelay *InjectDelay // ms_inject_delay_type, _max, _probability: hold received messages back (nil: off)
 
-	Auth   Auth         // authorizers (nil: NewAuthNone(Name))
-	Logger *slog.Logger // nil: discard
+	Auth   Auth         // set_auth_client / set_auth_server (nil: NewAuthNone(AuthName()), Ceph's auth none)
+	Logger *slog.Logger // the debug_ms log (nil: discard)
 	// Tracer is called synchronously for every traced event (simulator, tests), on the
 	// goroutine where the event happened, possibly with the connection's lock held. It may
 	// read anything (Connection's getters read a published view and never wait) and send
 	// messages; it must not block, and must not call MarkDown, Shutdown or Rebind.
 	Tracer func(TraceEvent)
+}
+
+// AuthName is the entity name auth presents for this messenger: Name's type and ID (or
+// Name's number when ID is empty).
+func (cfg *Config) AuthName() wire.AuthEntityName {
+	id := cfg.ID
+	if id == "" {
+		id = strconv.FormatInt(cfg.Name.Num, 10)
+	}
+	return wire.AuthEntityName{Type: uint32(cfg.Name.Type), ID: id}
 }
 
 // Defaults.
@@ -79,7 +108,11 @@ func (cfg *Config) setDefaults() {
 		cfg.Runtime = &event.GoRuntime{Logger: cfg.Logger}
 	}
 	if cfg.Rand == nil {
-		cfg.Rand = detrand.NewSeeded(uint64(cfg.Stack.Clock().Wall().UnixNano()))
+		seed := cfg.Seed
+		if seed == 0 {
+			seed = uint64(cfg.Stack.Clock().Wall().UnixNano())
+		}
+		cfg.Rand = detrand.NewSeeded(seed)
 	}
 	if cfg.DispatchThrottleBytes == 0 {
 		cfg.DispatchThrottleBytes = DefaultDispatchThrottleBytes
@@ -96,8 +129,11 @@ func (cfg *Config) setDefaults() {
 	if cfg.BindPortMax == 0 {
 		cfg.BindPortMax = DefaultBindPortMax
 	}
+	if cfg.ClusterProtocol == 0 {
+		cfg.ClusterProtocol = wire.ClusterProtocol(cfg.Name.Type)
+	}
 	if cfg.Auth == nil {
-		cfg.Auth = NewAuthNone(cfg.Name)
+		cfg.Auth = NewAuthNone(cfg.AuthName())
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -4,7 +4,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/msgrsim/msgrsim/internal/detrand"
+	"github.com/msgrsim/msgrsim/msgr/netio"
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
 )
@@ -16,7 +16,7 @@ import (
 // flushed (dispatched at once) when the session resets or the connection closes.
 type InjectDelay struct {
 	Types       []wire.EntityType
-	Probability detrand.Ratio
+	Probability netio.Ratio // e.g. netio.Ratio{Num: 1, Den: 10}
 	Max         time.Duration
 }
 

@@ -12,13 +12,21 @@ import (
 )
 
 // decodeSummary is decode's last line (the shape of the ceph-lab annotator's ground truth).
+// A stream is complete when it ends between two elements and owes nothing (see stopPoint);
+// otherwise Truncated says where it stopped.
 type decodeSummary struct {
-	Bytes        int            `json:"bytes"`
-	Complete     bool           `json:"complete"`
-	ReplyTags    []string       `json:"handshake_reply_tags"`
-	Frames       map[string]int `json:"frames"`
-	MessageTypes map[string]int `json:"message_types"`
-	AllCRCOK     bool           `json:"all_crc_ok"`
+	Bytes         int            `json:"bytes"`
+	Complete      bool           `json:"complete"`
+	Truncated     *stopPoint     `json:"truncated"`
+	HandshakeDone bool           `json:"handshake_done"`
+	HandshakeEnd  *int           `json:"handshake_end_offset"` // after the last handshake element; null when truncated
+	ReplyTags     []string       `json:"handshake_reply_tags"`
+	MyAddr        *addrJSON      `json:"my_addr,omitempty"`           // c2s: the client's own address
+	ServerAddr    *addrJSON      `json:"server_addr,omitempty"`       // s2c: the server's own address
+	PeerAddr      *addrJSON      `json:"peer_addr_as_seen,omitempty"` // s2c: the client's address as the server saw it
+	Frames        map[string]int `json:"frames"`
+	MessageTypes  map[string]int `json:"message_types"`
+	AllCRCOK      bool           `json:"all_crc_ok"`
 }
 
 // element is one JSON line per decoded element.
@@ -112,10 +120,35 @@ func decodeFiles(side, file, peerFile string, stdout, stderr io.Writer) int {
 				sum.MessageTypes[fmt.Sprint(f.Msg.Header.Type)]++
 			}
 		}
-		sum.Complete = s.Len() == len(data)
+		describeStop(&sum, s, data, err, replies)
 	}
 	_ = enc.Encode(sum)
 	return 0
+}
+
+// describeStop fills in where the stream stopped, whether its handshake finished, and its
+// handshake addresses.
+func describeStop(sum *decodeSummary, s *wire.Stream, data []byte, err error, replies []string) {
+	n := len(data)
+	sum.Truncated = truncatedAt(s, data, err)
+	if sum.Truncated == nil && err == nil && s.Len() == n {
+		sum.Truncated = owedElement(s, n, replies)
+	}
+	sum.Complete = sum.Truncated == nil && s.Len() == n
+	sum.HandshakeDone = s.Open
+	if sum.Truncated == nil {
+		sum.HandshakeEnd = ptr(handshakeEnd(s))
+	}
+	as := handshakeAddrs(s)
+	switch {
+	case s.Dir == wire.ClientToServer && len(as) > 0:
+		sum.MyAddr = as[0]
+	case s.Dir == wire.ServerToClient && len(as) > 0:
+		sum.ServerAddr = as[0]
+		if len(as) > 1 {
+			sum.PeerAddr = as[1]
+		}
+	}
 }
 
 // dissectSide decodes one direction, using the peer's bytes when given, and returns the

@@ -4,12 +4,17 @@
 //
 //	msgr-node ping [-json] [-timeout D] [-name client.admin] v1:IP:PORT
 //	msgr-node serve -addr IP:PORT [-name mon.0] [-log FILE] [-metrics ADDR] [limits] [injection]
-//	msgr-node decode [-json] C2S.bin S2C.bin
+//	msgr-node peer -name mon.b -rank 1 -addr IP:PORT -peer mon.a=v1:IP:PORT -fsid UUID [-rate N] [-duration D] [-log FILE] [injection]
+//	msgr-node decode -side client|server FILE [-peer OTHERFILE]
 //
 // ping connects as a client (lossy_client toward a monitor), completes the handshake, does a
 // KEEPALIVE2 round trip, sends MAuth (auth none) and waits for MAuthReply. serve accepts msgr1
 // connections as a monitor-like server: it answers KEEPALIVE2, MAuth (with a fresh global id)
-// and MPing, and logs every event as a JSON line. decode dissects a captured conversation.
+// and MPing, and logs every event as a JSON line. peer is a monitor (mon.b) in a real
+// monitor's monmap: it holds a lossless_peer_reuse session with the real ceph-mon, sends it
+// MMonProbe and MMonPing at a steady rate, and logs every send, dispatch, reset, fault and
+// connect reply tag (docs/interop.md). decode dissects a captured conversation and says where
+// a truncated stream stopped.
 //
 // serve -metrics ADDR serves the messenger's counters over HTTP: /metrics in the Prometheus
 // text format (with the process's peak RSS), /debug/vars as expvar JSON, /metrics.json. Its
@@ -31,7 +36,8 @@ const usage = `msgr-node: a real msgr1 (Ceph messenger v1) node
 Usage:
   msgr-node ping [-json] [-timeout D] [-name client.admin] v1:IP:PORT
   msgr-node serve -addr IP:PORT [-name mon.0] [-log FILE] [-metrics ADDR] [limits] [injection]
-  msgr-node decode [-json] C2S.bin S2C.bin
+  msgr-node peer -name mon.b -rank 1 -addr IP:PORT -peer mon.a=v1:IP:PORT -fsid UUID [-rate N] [-duration D] [-log FILE] [injection]
+  msgr-node decode -side client|server FILE [-peer OTHERFILE]
 `
 
 func main() {
@@ -50,6 +56,8 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		return serveCmd(args[1:], stdout, stderr, nil)
 	case "decode":
 		return decodeCmd(args[1:], stdout, stderr)
+	case "peer":
+		return peerCmd(args[1:], stdout, stderr, nil)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/msgrsim/msgrsim/internal/detrand"
 	"github.com/msgrsim/msgrsim/msgr"
 	"github.com/msgrsim/msgrsim/msgr/netio"
 	"github.com/msgrsim/msgrsim/msgr/netio/inject"
@@ -77,7 +76,7 @@ func (f *injectFlags) types() ([]wire.EntityType, error) {
 // wrap adds socket failures and internal delays to the stack (the stack itself when off).
 func (f *injectFlags) wrap(s netio.Stack) netio.Stack {
 	return inject.Wrap(s, inject.Options{
-		SocketFailures: f.socketFailures, InternalDelays: f.internalDelays, Rand: detrand.NewSeeded(f.seed),
+		SocketFailures: f.socketFailures, InternalDelays: f.internalDelays, Seed: f.seed,
 	})
 }
 
@@ -88,5 +87,5 @@ func (f *injectFlags) dispatchDelay() *msgr.InjectDelay {
 		return nil
 	}
 	const den = 1_000_000
-	return &msgr.InjectDelay{Types: ts, Probability: detrand.Ratio{Num: uint64(f.delayProb * den), Den: den}, Max: f.delayMax}
+	return &msgr.InjectDelay{Types: ts, Probability: netio.Ratio{Num: uint64(f.delayProb * den), Den: den}, Max: f.delayMax}
 }

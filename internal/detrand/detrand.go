@@ -22,6 +22,8 @@ import (
 	"fmt"
 	"math/bits"
 	"math/rand/v2"
+
+	"github.com/msgrsim/msgrsim/msgr/netio"
 )
 
 // Source yields 64-bit words. It is not safe for concurrent use.
@@ -178,21 +180,18 @@ func (r *Rand) Fork() *Rand {
 	return child
 }
 
-// Ratio is a probability Num/Den, kept as integers so no float enters a decision.
-type Ratio struct {
-	Num, Den uint64
-}
+// Ratio is a probability Num/Den, kept as integers so no float enters a decision. It is
+// netio.Ratio, so that the public API that takes one (msgr.InjectDelay) does not expose this
+// internal package.
+type Ratio = netio.Ratio
 
 // OneIn returns the probability 1/n (0 when n is 0).
 func OneIn(n uint64) Ratio {
 	if n == 0 {
-		return Ratio{0, 1}
+		return Ratio{Num: 0, Den: 1}
 	}
-	return Ratio{1, n}
+	return Ratio{Num: 1, Den: n}
 }
 
 // Percent returns the probability p/100.
-func Percent(p uint64) Ratio { return Ratio{p, 100} }
-
-// String renders the ratio as "num/den".
-func (p Ratio) String() string { return fmt.Sprintf("%d/%d", p.Num, p.Den) }
+func Percent(p uint64) Ratio { return Ratio{Num: p, Den: 100} }

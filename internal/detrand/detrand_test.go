@@ -41,10 +41,10 @@ func TestBounds(t *testing.T) {
 
 func TestChance(t *testing.T) {
 	r := NewSeeded(7)
-	if r.Chance(Ratio{0, 5}) {
+	if r.Chance(Ratio{Num: 0, Den: 5}) {
 		t.Fatal("0/5 fired")
 	}
-	if !r.Chance(Ratio{5, 5}) {
+	if !r.Chance(Ratio{Num: 5, Den: 5}) {
 		t.Fatal("5/5 did not fire")
 	}
 	hits := 0

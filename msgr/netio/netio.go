@@ -2,6 +2,7 @@ package netio
 
 import (
 	"net/netip"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -184,4 +185,15 @@ type InternalDelayer interface {
 	InternalDelays() time.Duration
 	// InternalDelay blocks for the delay at point, when the stack decides to delay there.
 	InternalDelay(point string)
+}
+
+// Ratio is a probability Num/Den, kept as integers so that no float enters a decision (the
+// messenger's dispatch-delay injection takes one; internal/detrand draws against it).
+type Ratio struct {
+	Num, Den uint64
+}
+
+// String renders the ratio as "num/den".
+func (p Ratio) String() string {
+	return strconv.FormatUint(p.Num, 10) + "/" + strconv.FormatUint(p.Den, 10)
 }

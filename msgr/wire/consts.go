@@ -159,7 +159,24 @@ const (
 	ProtoMonClient uint32 = 15 // CEPH_MONC_PROTOCOL
 	ProtoMonPeer   uint32 = 13 // CEPH_MON_PROTOCOL (mon↔mon)
 	ProtoOSDPeer   uint32 = 10 // CEPH_OSD_PROTOCOL (osd↔osd)
+	ProtoMDSPeer   uint32 = 36 // CEPH_MDS_PROTOCOL (mds↔mds)
 )
+
+// ClusterProtocol is the cluster protocol a Ceph daemon of type t sets on its messengers
+// (set_cluster_protocol): the protocol_version it sends to and expects from peers of its own
+// type. Monitors 13, OSDs 10, MDS 36; managers and clients never set one (0). The values are
+// Pacific 16.2's, read from the Debian binaries (ceph-mon, ceph-osd, ceph-mds, ceph-mgr).
+func ClusterProtocol(t EntityType) uint32 {
+	switch t {
+	case EntityMon:
+		return ProtoMonPeer
+	case EntityOSD:
+		return ProtoOSDPeer
+	case EntityMDS:
+		return ProtoMDSPeer
+	}
+	return 0
+}
 
 // Auth protocols (authorizer_protocol, MAuth protocol).
 const (

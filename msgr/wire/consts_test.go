@@ -70,3 +70,14 @@ func TestDissectTruncatedAuthorizer(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterProtocol: the values Pacific's daemons set (ceph-mon 13, ceph-osd 10, ceph-mds 36,
+// read from the Debian 16.2.15 binaries; ceph-mgr and clients set none).
+func TestClusterProtocol(t *testing.T) {
+	want := map[EntityType]uint32{EntityMon: 13, EntityOSD: 10, EntityMDS: 36, EntityMgr: 0, EntityClient: 0, EntityAuth: 0}
+	for et, v := range want {
+		if got := ClusterProtocol(et); got != v {
+			t.Errorf("ClusterProtocol(%v) = %d, want %d", et, got, v)
+		}
+	}
+}

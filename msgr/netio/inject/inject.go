@@ -10,12 +10,21 @@ import (
 	"github.com/msgrsim/msgrsim/msgr/netio"
 )
 
+// Source decides which socket operations fail: Uint64N returns a uniformly random number in
+// [0, n). A *math/rand/v2.Rand is one; the simulator passes its recorded random source.
+type Source interface {
+	Uint64N(n uint64) uint64
+}
+
 // Options configure a Stack.
 type Options struct {
 	// SocketFailures N > 0 fails one read or send attempt in N (ms_inject_socket_failures).
 	SocketFailures uint64
-	// Rand decides which attempts fail (required when SocketFailures > 0).
-	Rand *detrand.Rand
+	// Seed seeds the decisions when Rand is nil: with the same seed, the same sequence of
+	// socket operations fails at the same places.
+	Seed uint64
+	// Rand, if not nil, decides which attempts fail instead of a source seeded with Seed.
+	Rand Source
 	// Controllable keeps the wrapper even with SocketFailures 0, so CutAll can be used.
 	Controllable bool
 	// InternalDelays > 0 blocks the messenger's center for that long at each internal delay
@@ -32,7 +41,7 @@ type Stack struct {
 	opts Options
 
 	mu       sync.Mutex // guards rand, socks and delaysAt
-	rand     *detrand.Rand
+	rand     Source
 	socks    []*socket
 	delaysAt map[string]uint64
 	injected atomic.Uint64
@@ -51,9 +60,9 @@ func Wrap(s netio.Stack, opts Options) netio.Stack {
 
 // New always wraps s.
 func New(s netio.Stack, opts Options) *Stack {
-	r := opts.Rand
-	if r == nil {
-		r = detrand.NewSeeded(1)
+	var r Source = detrand.NewSeeded(opts.Seed)
+	if opts.Rand != nil {
+		r = opts.Rand
 	}
 	if opts.Sleep == nil {
 		opts.Sleep = time.Sleep

@@ -2,7 +2,11 @@ package inject_test
 
 import (
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"net/netip"
+	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -166,5 +170,47 @@ func TestInternalDelayLearnedAddrOneInN(t *testing.T) {
 	}
 	if n := st.DelaysAt(netio.DelayLearnedAddr); n < 50 || n > 150 {
 		t.Fatalf("%d delays at learned-addr in 400 calls, want about 100 (1 in 4)", n)
+	}
+}
+
+// failuresAt writes 400 one-byte chunks through a fresh 1-in-8 injecting pair, reconnecting
+// after each failure, and returns the indexes of the writes that failed.
+func failuresAt(t *testing.T, opts inject.Options) []int {
+	t.Helper()
+	opts.SocketFailures = 8
+	var at []int
+	_, _, c, _ := pair(t, opts)
+	for i := 1; i <= 400 && len(at) < 5; i++ {
+		if _, err := c.Writev([][]byte{[]byte("x")}); err != nil {
+			at = append(at, i)
+			_, _, c, _ = pair(t, opts)
+		}
+	}
+	return at
+}
+
+// Another module can seed the injection (Options.Seed) or bring its own source (a
+// math/rand/v2 generator): nothing in Options is of an internal package's type.
+func TestSeedWithoutInternalTypes(t *testing.T) {
+	a, b := failuresAt(t, inject.Options{Seed: 42}), failuresAt(t, inject.Options{Seed: 42})
+	if len(a) == 0 || fmt.Sprint(a) != fmt.Sprint(b) {
+		t.Fatalf("seed 42 failed writes %v, then %v: want the same, non-empty", a, b)
+	}
+	if c := failuresAt(t, inject.Options{Seed: 43}); fmt.Sprint(c) == fmt.Sprint(a) {
+		t.Errorf("seeds 42 and 43 failed the same writes %v", a)
+	}
+	if r := failuresAt(t, inject.Options{Rand: rand.New(rand.NewPCG(1, 2))}); len(r) == 0 {
+		t.Error("a math/rand/v2 source never failed a write")
+	}
+	typ := reflect.TypeFor[inject.Options]()
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer || ft.Kind() == reflect.Slice {
+			ft = ft.Elem()
+		}
+		if pkg := ft.PkgPath(); strings.Contains(pkg, "/internal/") {
+			t.Errorf("inject.Options.%s has type %v from %s: another module cannot set it", f.Name, f.Type, pkg)
+		}
 	}
 }
