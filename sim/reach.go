@@ -49,50 +49,63 @@ type ProbeGoal struct {
 }
 
 const (
-	whyFeatures = "every simulated node advertises every feature bit, so every reconnect uses the SEQ exchange; " +
-		"the configuration swarm (issue 15 item 5) must draw nodes without RECONNECT_SEQ"
-	whyThrottle = "the default scenario sets no policy throttle and a 100 MiB dispatch throttle; the configuration " +
-		"swarm must draw throttles small enough to stall"
-	whyPolicy = "the default scenario has lossless_peer OSDs and lossy clients of a stateless, unregistered server; " +
-		"the policy is exercised by -workload cluster"
+	whyFeatures = "every simulated node advertises every feature bit, so every reconnect uses the SEQ exchange and a " +
+		"sender drops what the peer has before resending; the configuration swarm (issue 15 item 5) must draw nodes " +
+		"without RECONNECT_SEQ"
+	whyThrottle = "the default scenario sets no policy throttle and a 100 MiB dispatch throttle for messages of a few " +
+		"bytes (the cluster's 256-message client throttle never fills either); the configuration swarm must draw " +
+		"throttles small enough to stall"
+	whyTimeouts = "the ready (10 s) and idle (900 s) timeouts of the default scenario are far beyond its runs (a hung " +
+		"connect is released when the liveness phase heals); the cluster workload draws short ones and reaches it, " +
+		"the configuration swarm must draw them for the default scenario"
+	whyMisconfigured = "every peer of the default scenario is configured alike; the cluster workload's misconfigured " +
+		"probe node reaches it"
+	whyPolicy = "the default scenario has lossless_peer OSDs and lossy clients of a stateless, unregistered server, " +
+		"so no session of this policy exists"
 )
 
-// ProbeGoals is every probe's goal, in proto.AllProbes order.
+// ProbeGoals is every probe's goal, in proto.AllProbes order. GoalCI and GoalRequired are
+// what the default workload's swarm sweep reaches (docs/reach.md has the counts); the CI set
+// is the probes reached in at least 4% of its seeds, so that a short sweep misses one only
+// when a change makes it rarer.
 var ProbeGoals = []ProbeGoal{
 	{proto.ProbeRaceWonWait, GoalCI, ""},
-	{proto.ProbeRaceWonWaitStale, GoalRequired, ""},
+	{proto.ProbeRaceWonWaitStale, GoalCI, ""},
 	{proto.ProbeRaceLostReplace, GoalCI, ""},
-	{proto.ProbeRaceWaitReplaced, GoalRequired, ""},
+	{proto.ProbeRaceWaitReplaced, GoalCI, ""},
 	{proto.ProbeRaceWaitReconnect, GoalRequired, ""},
-	{proto.ProbeReplaceLossy, GoalLater, whyPolicy},
+	{proto.ProbeReplaceLossy, GoalLater, whyPolicy + " (the cluster workload's registered OSD servers reach it)"},
 	{proto.ProbeReplaceLosslessPeer, GoalCI, ""},
-	{proto.ProbeReplacePeerReuse, GoalLater, whyPolicy},
-	{proto.ProbeReplaceStateful, GoalLater, whyPolicy},
-	{proto.ProbeReplaceClient, GoalLater, whyPolicy},
-	{proto.ProbeReplacePeerRestart, GoalRequired, ""},
+	{proto.ProbeReplacePeerReuse, GoalLater, whyPolicy + " (the synthetic workload's lossless_peer_reuse presets reach it)"},
+	{proto.ProbeReplaceStateful, GoalLater, whyPolicy + " (the synthetic workload's stateful_server presets reach it)"},
+	{proto.ProbeReplaceClient, GoalUnreachable, "a lossless_client's peer is a server, which never connects to it: no " +
+		"accept decision ever finds a lossless_client session to replace"},
+	{proto.ProbeReplacePeerRestart, GoalCI, ""},
 	{proto.ProbeReplaceAfterRestart, GoalRequired, ""},
 	{proto.ProbeReplaceRetryOpen, GoalCI, ""},
-	{proto.ProbeReplyReady, GoalRequired, ""},
+	{proto.ProbeReplyReady, GoalCI, ""},
 	{proto.ProbeReplySeq, GoalCI, ""},
 	{proto.ProbeReplyWait, GoalCI, ""},
-	{proto.ProbeReplyRetrySession, GoalRequired, ""},
+	{proto.ProbeReplyRetrySession, GoalCI, ""},
 	{proto.ProbeReplyRetryGlobal, GoalCI, ""},
-	{proto.ProbeReplyResetSession, GoalRequired, ""},
-	{proto.ProbeReplyFeatures, GoalLater, whyFeatures},
-	{proto.ProbeReplyBadProtoVer, GoalUnreachable, "every simulated peer speaks the protocol version its type expects"},
-	{proto.ProbeReplyBadAuthorizer, GoalUnreachable, "auth none accepts every authorizer the simulated peers send"},
+	{proto.ProbeReplyResetSession, GoalCI, ""},
+	{proto.ProbeReplyFeatures, GoalLater, whyMisconfigured},
+	{proto.ProbeReplyBadProtoVer, GoalLater, whyMisconfigured},
+	{proto.ProbeReplyBadAuthorizer, GoalLater, whyMisconfigured},
 	{proto.ProbeReplyChallenge, GoalUnreachable, "cephx is not implemented: auth none never asks for another round"},
 	{proto.ProbeResend, GoalCI, ""},
 	{proto.ProbeSeqDiscard, GoalCI, ""},
 	{proto.ProbeOldMessage, GoalLater, whyFeatures},
 	{proto.ProbeSendWakes, GoalCI, ""},
-	{proto.ProbeKeepaliveWakes, GoalRequired, ""},
+	{proto.ProbeKeepaliveWakes, GoalLater, "no workload sends a keepalive itself: the only one is the race winner's poke " +
+		"(rule 8g), which finds its session still connecting; a workload with periodic keepalives (Ceph's MonClient) " +
+		"or the configuration swarm's keepalive intervals must send them on idle sessions"},
 	{proto.ProbeThrottleMessages, GoalLater, whyThrottle},
 	{proto.ProbeThrottleBytes, GoalLater, whyThrottle},
 	{proto.ProbeThrottleDispatch, GoalLater, whyThrottle},
 	{proto.ProbeBackoffCap, GoalRequired, ""},
-	{proto.ProbeHandshakeTimeout, GoalRequired, ""},
-	{proto.ProbeIdleTimeout, GoalRequired, ""},
+	{proto.ProbeHandshakeTimeout, GoalLater, whyTimeouts},
+	{proto.ProbeIdleTimeout, GoalLater, whyTimeouts},
 }
 
 // GoalOf returns the goal of probe p.

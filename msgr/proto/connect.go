@@ -162,7 +162,7 @@ func (c *Conn) clientReady() error {
 
 // ready is the common end of both handshakes: the session is open.
 func (c *Conn) ready() {
-	if c.queue.requeued.len() > 0 {
+	if c.reach != nil && c.queue.requeued.len() > 0 {
 		c.reached(ProbeResend)
 	}
 	c.onceReady = true

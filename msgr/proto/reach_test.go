@@ -35,7 +35,7 @@ func TestProbeNames(t *testing.T) {
 // over every combination of the inputs those rows depend on.
 func TestDecisionProbeMatchesRules(t *testing.T) {
 	want := map[string]proto.Probe{
-		"8g connection race won by us: wait":                         proto.ProbeRaceWonWait,
+		"8g connection race won by us: wait":                          proto.ProbeRaceWonWait,
 		"8f connection race with a stale connect_seq won by us: wait": proto.ProbeRaceWonWaitStale,
 		"8g connection race won by the peer: replace":                 proto.ProbeRaceLostReplace,
 		"8d existing lossy: reset and replace":                        proto.ProbeReplaceLossy,
