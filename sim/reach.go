@@ -92,7 +92,8 @@ var ProbeGoals = []ProbeGoal{
 	{proto.ProbeReplyFeatures, GoalLater, whyMisconfigured},
 	{proto.ProbeReplyBadProtoVer, GoalLater, whyMisconfigured},
 	{proto.ProbeReplyBadAuthorizer, GoalLater, whyMisconfigured},
-	{proto.ProbeReplyChallenge, GoalUnreachable, "cephx is not implemented: auth none never asks for another round"},
+	{proto.ProbeReplyChallenge, GoalUnreachable, "every simulated node runs auth none, which never asks for another " +
+		"round, and the protocol core's connector does not answer a challenge (cephx is not wired into it)"},
 	{proto.ProbeResend, GoalCI, ""},
 	{proto.ProbeSeqDiscard, GoalCI, ""},
 	{proto.ProbeOldMessage, GoalLater, whyFeatures},
