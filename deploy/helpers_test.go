@@ -137,3 +137,11 @@ func seedsOf(t *testing.T, s map[string]any) (int, []int) {
 	}
 	return int(n), failing
 }
+
+// exitCode is a finished command's exit status, -1 when it did not exit.
+func exitCode(err error) int {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	return -1
+}

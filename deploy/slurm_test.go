@@ -514,13 +514,6 @@ func (c *cluster) sweepLocally(t *testing.T, bin, out string, args ...string) *e
 	return cmd
 }
 
-func exitCode(err error) int {
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.ExitCode()
-	}
-	return -1
-}
-
 // logs returns the tails of the daemons' logs and of the jobs' logs in results.
 func (c *cluster) logs(results string) string {
 	var b strings.Builder
