@@ -209,7 +209,9 @@ func startSlurm(t *testing.T, bins map[string]string) *cluster {
 	}
 	c.start(t, "slurmctld", "-D", "-i", "-f", filepath.Join(dir, "slurm.conf"))
 	c.start(t, "slurmd", "-D", "-N", "localhost", "-f", filepath.Join(dir, "slurm.conf"))
+	began := time.Now()
 	c.waitIdle(t, time.Minute)
+	t.Logf("single-node Slurm up in %v (%s)", time.Since(began).Round(time.Millisecond), dir)
 	return c
 }
 
@@ -426,6 +428,10 @@ func (c *cluster) run(name string, args ...string) (string, error) {
 
 func (c *cluster) poll(t *testing.T, limit time.Duration, what string, ready func() (bool, string)) {
 	t.Helper()
+	// Fail (and stop the cluster) before go test's -timeout kills the process without cleanups.
+	if d, ok := t.Deadline(); ok {
+		limit = min(limit, max(time.Until(d)-30*time.Second, time.Second))
+	}
 	deadline := time.Now().Add(limit)
 	for {
 		ok, state := ready()
