@@ -13,11 +13,15 @@ import (
 	"testing"
 )
 
-// canaryTags builds msgr-sim with a deliberately broken protocol core (unacknowledged messages
-// dropped at a fault), so that a small sweep has both passing and failing seeds: the shards
-// must agree with the unsharded sweep on both, and a shard that found failures (exit 1) is a
-// result the merge reports, not a failed task.
-const canaryTags = "canary_norequeue"
+// The tests build msgr-sim with the canaries (deliberately broken protocol cores) and sweep
+// with one selected, norequeue (unacknowledged messages dropped at a fault), so that a small
+// sweep has both passing and failing seeds: the shards must agree with the unsharded sweep on
+// both, and a shard that found failures (exit 1) is a result the merge reports, not a failed
+// task.
+const (
+	canaryTags = "canary"
+	canary     = "norequeue"
+)
 
 var build struct {
 	once sync.Once

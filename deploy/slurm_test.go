@@ -34,11 +34,11 @@ func TestSlurmArraySweep(t *testing.T) {
 	const seeds, shards = "1-40", 4
 	results := filepath.Join(c.dir, "results")
 	began := time.Now()
-	array, merge := c.submit(t, results, seeds, shards, "")
+	array, merge := c.submit(t, results, seeds, shards, "-canary "+canary)
 
 	// The unsharded sweep of the same seeds, here, while the array runs.
 	unshardedOut := filepath.Join(c.dir, "unsharded.json")
-	ref := c.sweepLocally(t, bin, unshardedOut, "sweep", "-seeds", seeds, "-parallel", "1", "-json")
+	ref := c.sweepLocally(t, bin, unshardedOut, "sweep", "-seeds", seeds, "-canary", canary, "-parallel", "1", "-json")
 	c.wait(t, 3*time.Minute, array, merge)
 	if err := ref.Wait(); err != nil && exitCode(err) != 1 {
 		t.Fatalf("unsharded sweep: %v", err)
@@ -58,7 +58,7 @@ func TestSlurmArraySweep(t *testing.T) {
 	unsharded := lastJSON(t, unshardedOut)
 	n, failing := seedsOf(t, unsharded)
 	if n != 40 || len(failing) == 0 || len(failing) == n {
-		t.Fatalf("the unsharded sweep ran %d seeds, %d failed: want 40 with both outcomes (the %s build)", n, len(failing), canaryTags)
+		t.Fatalf("the unsharded sweep ran %d seeds, %d failed: want 40 with both outcomes (canary %s)", n, len(failing), canary)
 	}
 	checkShards(t, results, shards, failing)
 	sameSweep(t, "the merge job's summary (merged.txt)", lastJSON(t, filepath.Join(results, "merged.txt")), unsharded)
