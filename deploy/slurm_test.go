@@ -22,7 +22,10 @@ import (
 // The sharded sweep on a real engine: deploy/slurm/submit.sh submits a 4-task job array
 // (sweep.sbatch, one shard each) and the merge job (merge.sbatch, --dependency=afterok) to a
 // single-node Slurm this test starts on localhost; the merged summary must equal the unsharded
-// sweep of the same seeds, seed for seed. A sweep whose shards fail must not be merged.
+// sweep of the same seeds in every field but timing (counts, failing seeds and their
+// violations, faults fired, phases, protocol coverage), and each shard must have run its own
+// seeds. A sweep whose shards fail must not be merged. (Sweep summaries carry no per-seed
+// trace hashes; the coverage counts are what would differ if a seed ran otherwise.)
 func TestSlurmArraySweep(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: starts a single-node Slurm cluster")
