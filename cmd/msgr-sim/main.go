@@ -5,7 +5,7 @@
 // Usage:
 //
 //	msgr-sim run      [-seed N] [scenario flags] [-check-determinism] [-json] [-v]
-//	msgr-sim sweep    -seeds A-B | -count N [-start S] [-parallel P] [-shard i/n] [scenario flags] [-json]
+//	msgr-sim sweep    -seeds A-B | -count N [-start S] [-parallel P] [-shard i/n] [scenario flags] [-json] [-require-reach[=ci|probe,…]]
 //	msgr-sim replay   -seed N [scenario flags] | -tape FILE [-v] [-full]
 //	msgr-sim shrink   -seed N [scenario flags] | -tape FILE -o OUT [-target NAME] [-max-runs N] [-timeout D]
 //	msgr-sim timeline -seed N [scenario flags] | -tape FILE -o run.html
@@ -25,8 +25,9 @@
 // flag and start "go run -tags canary ./cmd/msgr-sim". Without the tag, -canary is an error.
 //
 // With -json, stdout carries JSON lines only. Exit status, for every subcommand: 0 when the
-// runs passed, 1 when a violation was found or reproduced, 2 on a usage or input error, 3 on
-// an I/O error, 130 when SIGINT ended a sweep.
+// runs passed, 1 when a violation was found or reproduced (or sweep -require-reach found a
+// required probe never hit), 2 on a usage or input error, 3 on an I/O error, 130 when SIGINT
+// ended a sweep.
 package main
 
 import (

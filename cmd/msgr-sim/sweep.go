@@ -33,6 +33,7 @@ type sweepFlags struct {
 	coverage bool
 	failFast bool
 	maxFail  int
+	reach    reachFlag
 	list     []uint64  // the seeds this invocation runs
 	span     [2]uint64 // the first and last seed of the whole sweep (all shards)
 }
@@ -51,6 +52,7 @@ func parseSweep(args []string, stdout io.Writer) (*sweepFlags, error) {
 	fs.BoolVar(&f.determ, "check-determinism", false, "run every seed twice and count seeds whose traces differ")
 	fs.BoolVar(&f.failFast, "fail-fast", false, "stop at the first failing seed (-max-failures 1)")
 	fs.IntVar(&f.maxFail, "max-failures", 0, "stop once this many seeds failed (0: run every seed); seeds running then are abandoned")
+	fs.Var(&f.reach, "require-reach", "fail (exit 1) unless the sweep reached every required probe; =ci: the probes a short sweep must reach; =a,b: those probes")
 	if err := parseFlags(fs, "Usage: msgr-sim sweep -seeds A-B | -count N [-start S] [flags]", args, stdout); err != nil {
 		return nil, err
 	}
@@ -147,6 +149,9 @@ type sweepSummary struct {
 	Coverage     sweepCoverage       `json:"coverage"`
 	Scenario     string              `json:"scenario"` // the scenario flags: shards must agree
 	Determinism  bool                `json:"determinism_checked"`
+	Reach        map[string]int      `json:"reach"`                 // probe → times reached (sim.ProbeGoals)
+	Unreached    []string            `json:"unreached"`             // probes never reached
+	ReachUnmet   []string            `json:"reach_unmet,omitempty"` // probes -require-reach asked for, never reached
 	// What was swept: every seed from SeedRange[0] to SeedRange[1], or every n-th of them
 	// from the i-th for Shard "i/n"; and by which build (shards must agree).
 	SeedRange [2]uint64 `json:"seed_range"`
@@ -253,11 +258,13 @@ func sweepCmd(args []string, stdout, stderr io.Writer) int {
 			return fail("sweep", err, stderr)
 		}
 	}
+	unmet := sum.requireReach(f.reach.probes)
 	human := stdout
 	if f.json {
 		human = stderr // stdout carries the JSON line only
 	}
 	printSweep(human, sum, f.args())
+	printReach(human, sum)
 	if f.coverage {
 		fmt.Fprint(human, sum.Coverage.Protocol.Table())
 	}
@@ -268,7 +275,7 @@ func sweepCmd(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case sum.Interrupted:
 		return exitInterrupted
-	case sum.Failed > 0:
+	case sum.Failed > 0 || len(unmet) > 0:
 		return exitViolation
 	}
 	return exitPass
@@ -348,6 +355,7 @@ func runSweep(ctx context.Context, f *sweepFlags, term io.Writer) *sweepSummary 
 	wall := time.Since(start)
 	sum.WallMs = float64(wall) / 1e6
 	sum.SeedsPerSec = float64(sum.Seeds) / wall.Seconds()
+	sum.finishReach()
 	return sum
 }
 
@@ -509,11 +517,13 @@ func mergeCmd(args []string, stdout, stderr io.Writer) int {
 	if total.Scenario != "" {
 		flags = " " + total.Scenario
 	}
+	total.finishReach()
 	human := stdout
 	if *asJSON {
 		human = stderr
 	}
 	printSweep(human, total, flags)
+	printReach(human, total)
 	b, _ := json.Marshal(total)
 	fmt.Fprintln(stdout, string(b))
 	if total.Failed > 0 {
