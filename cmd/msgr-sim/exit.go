@@ -74,7 +74,11 @@ func checkWritable(path string) error {
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), ".msgr-sim-probe-*")
 	if err != nil {
-		return ioError(fmt.Errorf("-o %s: cannot write there: %w", path, err))
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the probe's name means nothing to the user
+		}
+		return ioError(fmt.Errorf("-o %s: cannot write there: %s: %w", path, filepath.Dir(path), err))
 	}
 	name := f.Name()
 	f.Close()
