@@ -36,9 +36,10 @@ type Connection struct {
 	timerAt      time.Duration
 	cleaned      bool
 	upcalls      []upcall
-	handover     *handover // a lossless replace to carry out once the core returns
-	lastFault    error     // why the connection last faulted
-	drained      bool      // the last read found the socket empty (see sync)
+	handover     *handover  // a lossless replace to carry out once the core returns
+	lastFault    error      // why the connection last faulted
+	serverAuth   ServerAuth // acceptor: verifies the authorizers on the current socket
+	drained      bool       // the last read found the socket empty (see sync)
 
 	// Owned by the center's goroutine, touched only there: the upcall slice run is not using
 	// (reused, so that collecting upcalls does not allocate), the free list of the center,
