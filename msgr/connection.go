@@ -83,6 +83,7 @@ type connView struct {
 	replyTag                  wire.Tag
 	keepaliveAck              wire.Timespec
 	lastFault                 error
+	signed                    bool
 }
 
 // unlock publishes the view and releases mu: every locked section ends here.
@@ -98,7 +99,8 @@ func (c *Connection) publish() {
 		return
 	}
 	v := connView{state: c.p.State(), features: c.p.Features(), queued: c.p.Queued(),
-		replyTag: c.p.LastReply().Tag, keepaliveAck: c.p.LastKeepaliveAck(), lastFault: c.lastFault}
+		replyTag: c.p.LastReply().Tag, keepaliveAck: c.p.LastKeepaliveAck(), lastFault: c.lastFault,
+		signed: c.p.Signed()}
 	v.out, v.in, v.connectSeq, v.peerGlobalSeq = c.p.Seqs()
 	c.viewMu.Lock()
 	c.view = v
@@ -183,6 +185,13 @@ func (c *Connection) Features() uint64 {
 		return wire.FeaturesAll
 	}
 	return c.snapshot().features
+}
+
+// Signed reports whether the session signs its messages (it was opened with an authorizer
+// whose scheme signs, e.g. cephx, and MSG_AUTH was negotiated): every message it dispatches
+// carried a valid signature.
+func (c *Connection) Signed() bool {
+	return !c.local && c.snapshot().signed && c.Features()&wire.FeatureMsgAuth != 0
 }
 
 // LastReplyTag is the tag of the last connect reply this (connecting) side received: READY or

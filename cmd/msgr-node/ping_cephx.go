@@ -71,43 +71,68 @@ func notify(c chan struct{}) {
 	}
 }
 
-// pingCephx authenticates name with key at a monitor.
+// pingCephx authenticates name with key at a monitor, lists the tickets and waits for the
+// monmap.
 func pingCephx(target wire.EntityAddr, name wire.AuthEntityName, key cephx.Key, timeout time.Duration) (pingResult, error) {
-	res := pingResult{Peer: target.String(), Handshake: "failed"}
+	l, err := loginCephx(target, name, key, timeout)
+	if l == nil {
+		return pingResult{Peer: target.String(), Handshake: "failed"}, err
+	}
+	defer l.close()
+	if err != nil {
+		return *l.s.res, err
+	}
+	for _, t := range l.cl.Tickets() {
+		l.s.res.Tickets = append(l.s.res.Tickets, ticketJSON{Service: wire.EntityType(t.Service).String(),
+			SecretID: t.Blob.SecretID, Expires: t.Expires.UTC().Format(time.RFC3339)})
+	}
+	err = l.s.fsid()
+	return *l.s.res, err
+}
+
+// cephxLogin is a client messenger with a monitor session authenticated by cephx.
+type cephxLogin struct {
+	m  *msgr.Messenger
+	rt *event.GoRuntime
+	s  *cephxSession
+	cl *cephx.Client
+}
+
+func (l *cephxLogin) close() {
+	l.m.Shutdown()
+	l.m.Wait()
+	l.rt.Wait()
+}
+
+// loginCephx opens a session with a monitor and authenticates name with key; the result is in
+// l.s.res. A non-nil login must be closed, also with an error.
+func loginCephx(target wire.EntityAddr, name wire.AuthEntityName, key cephx.Key, timeout time.Duration) (*cephxLogin, error) {
 	rt := &event.GoRuntime{}
 	auth := cephx.NewMessenger(wire.EntityClient)
 	m, err := msgr.New(msgr.Config{
 		Name: wire.NewName(wire.EntityClient, -1), Stack: epoll.New(epoll.Options{}), Runtime: rt, Workers: 1, Auth: auth,
 	})
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	m.SetPolicy(wire.EntityMon, proto.LossyClient(0))
 	if err := m.Start(); err != nil {
-		return res, err
+		return nil, err
 	}
-	defer func() {
-		m.Shutdown()
-		m.Wait()
-		rt.Wait()
-	}()
+	l := &cephxLogin{m: m, rt: rt}
 	d := newCephxPing()
 	m.AddDispatcherTail(d)
-	c, err := m.ConnectTo(wire.EntityMon, target)
-	if err != nil {
-		return res, err
+	res := &pingResult{Peer: target.String(), Handshake: "failed"}
+	l.s = &cephxSession{d: d, deadline: time.Now().Add(timeout), res: res}
+	if l.s.c, err = m.ConnectTo(wire.EntityMon, target); err != nil {
+		return l, err
 	}
-	s := &cephxSession{c: c, d: d, deadline: time.Now().Add(timeout), res: &res}
-	cl := cephx.NewClient(cephx.ClientConfig{Name: name, Key: key, Rand: crand.Reader})
-	if err := s.authenticate(cl); err != nil {
-		return res, err
+	l.cl = cephx.NewClient(cephx.ClientConfig{Name: name, Key: key, Rand: crand.Reader})
+	if err := l.s.authenticate(l.cl); err != nil {
+		return l, err
 	}
-	auth.SetTickets(cl.GlobalID(), cl.Tickets()...)
-	for _, t := range cl.Tickets() {
-		res.Tickets = append(res.Tickets, ticketJSON{Service: wire.EntityType(t.Service).String(),
-			SecretID: t.Blob.SecretID, Expires: t.Expires.UTC().Format(time.RFC3339)})
-	}
-	return res, s.fsid()
+	auth.SetTickets(l.cl.GlobalID(), l.cl.Tickets()...)
+	return l, nil
 }
 
 type cephxSession struct {
