@@ -372,7 +372,9 @@ func (d tamperDone) Done(reply []byte) (msgr.AuthSession, error) {
 // are all that protect its sessions.
 type noCheck struct{ *cephx.Messenger }
 
-func (n noCheck) Server(rand io.Reader) msgr.ServerAuth { return noCheckServer{n.Messenger.Server(rand)} }
+func (n noCheck) Server(rand io.Reader) msgr.ServerAuth {
+	return noCheckServer{n.Messenger.Server(rand)}
+}
 
 type noCheckServer struct{ msgr.ServerAuth }
 
