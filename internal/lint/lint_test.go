@@ -37,6 +37,7 @@ var belowSeam = []string{
 	"github.com/msgrsim/msgrsim/fuzz/protofuzz",
 	"github.com/msgrsim/msgrsim/fuzz/wirefuzz",
 	"github.com/msgrsim/msgrsim/fuzz/cephxfuzz",
+	"github.com/msgrsim/msgrsim/internal/canary", // consulted by msgr/proto, msgr and workload/cluster
 }
 
 // allowed are the places below the seam where production code must do what simulation never
