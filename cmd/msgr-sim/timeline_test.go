@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/msgrsim/msgrsim/internal/canary"
 	"github.com/msgrsim/msgrsim/sim"
 )
 
@@ -182,7 +183,7 @@ func TestTimelineGroups(t *testing.T) {
 	}
 }
 
-// A shrunk tape of a broken build (canary_norequeue: a lossless message lost at a fault): the
+// A shrunk tape of a broken build (canary norequeue: a lossless message lost at a fault): the
 // page names the lost messages, links them from the violation, and draws them (a LOST label
 // each, the violation on the axis).
 func TestTimelineShrunkTapeShowsTheLoss(t *testing.T) {
@@ -191,11 +192,13 @@ func TestTimelineShrunkTapeShowsTheLoss(t *testing.T) {
 	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "msgr-sim-canary")
-	if out, err := exec.Command("go", "build", "-tags", "canary_norequeue", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-tags", "canary", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	page := filepath.Join(dir, "tape.html")
-	out, err := exec.Command(bin, "timeline", "-tape", "../../testdata/regressions/canary_norequeue.tape", "-o", page).CombinedOutput()
+	cmd := exec.Command(bin, "timeline", "-tape", "../../testdata/regressions/canary_norequeue.tape", "-canary", "norequeue", "-o", page)
+	cmd.Env = append(os.Environ(), canary.EnvVar+"=")
+	out, err := cmd.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
 		t.Fatalf("timeline of the tape: %v, want exit 1\n%s", err, out)
 	}
