@@ -335,7 +335,7 @@ func (o marker) Sent(from, peer *synthetic.Node, c *msgr.Connection, m *msgr.Mes
 		to = peer.Name
 	}
 	o.h.W.Trace.AddMark(world.Mark{At: o.h.W.Now(), Kind: "send", Node: from.Name + "#1", Peer: to, ID: m.Header.Tid,
-		Conn: c.ID(), Text: fmt.Sprintf("%s type %d", kind, m.Header.Type)})
+		Conn: c.ID(), Text: kind + " " + msgTypeName(m.Header.Type)})
 }
 
 // Dispatched implements synthetic.Observer.
@@ -346,4 +346,15 @@ func (o marker) Dispatched(to *synthetic.Node, c *msgr.Connection, m *msgr.Messa
 	}
 	o.h.W.Trace.AddMark(world.Mark{At: o.h.W.Now(), Kind: "dispatch", Node: to.Name + "#1", ID: m.Header.Tid,
 		Conn: c.ID(), Text: fmt.Sprintf("seq %d", m.Header.Seq)})
+}
+
+// msgTypeName names the message types the workload sends (PING and MCommand), for the timeline.
+func msgTypeName(t uint16) string {
+	switch t {
+	case wire.MsgPing:
+		return "ping"
+	case wire.MsgCommand:
+		return "command"
+	}
+	return fmt.Sprintf("type_%d", t)
 }
