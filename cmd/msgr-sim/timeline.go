@@ -93,23 +93,7 @@ func timelineCmd(args []string, stdout, stderr io.Writer) int {
 	opts := tape.Options()
 	opts.KeepTrace = true
 	r := sim.Run(opts)
-	links, err := modelLinks(r, *out)
-	if err != nil {
-		fmt.Fprintf(stderr, "msgr-sim timeline: %v\n", err)
-		return 1
-	}
-	f, err := os.Create(*out)
-	if err == nil {
-		if *format == "trace" {
-			err = writeTrace(f, r, "msgr-sim replay "+from)
-		} else {
-			err = writeTimeline(f, r, "msgr-sim replay "+from, links)
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err != nil {
+	if err := writeTimelineFile(*out, *format, r, "msgr-sim replay "+from); err != nil {
 		fmt.Fprintf(stderr, "msgr-sim timeline: %v\n", err)
 		return 1
 	}
@@ -124,6 +108,31 @@ func timelineCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// writeTimelineFile writes r to path as format: an HTML page (with porcupine's visualizations
+// of failed model checks copied next to it) or a Chrome trace.
+func writeTimelineFile(path, format string, r sim.Result, reproduce string) error {
+	var links []modelLink
+	if format == "html" {
+		var err error
+		if links, err = modelLinks(r, path); err != nil {
+			return err
+		}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if format == "trace" {
+		err = writeTrace(f, r, reproduce)
+	} else {
+		err = writeTimeline(f, r, reproduce, links)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // writeTimeline renders r as a self-contained HTML page (no network fetches).

@@ -326,3 +326,15 @@ func renderedDOM(t *testing.T, page string) ([]byte, bool) {
 	}
 	return dom, true
 }
+
+// An unknown -format is a usage error, found before the run.
+func TestTimelineUnknownFormat(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "x")
+	code, _, stderr := run(t, "timeline", "-seed", "1", "-format", "svg", "-o", out)
+	if code != 2 || !strings.Contains(stderr, `unknown -format "svg"`) {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Fatal("wrote a file anyway")
+	}
+}
