@@ -228,6 +228,22 @@ func TestTimelineShrunkTapeShowsTheLoss(t *testing.T) {
 		}
 	}
 	checkViolationsOnAxis(t, dom, len(d.Violations))
+
+	// Seed 19 (the README's): violations 900 s after the rest, still on the axis.
+	page = filepath.Join(dir, "seed19.html")
+	cmd = exec.Command(bin, "timeline", "-seed", "19", "-canary", "norequeue", "-o", page)
+	cmd.Env = append(os.Environ(), canary.EnvVar+"=")
+	if out, err := cmd.CombinedOutput(); err == nil {
+		t.Fatalf("seed 19 passed on the canary build:\n%s", out)
+	}
+	d = readTimelineData(t, page)
+	last := d.Violations[len(d.Violations)-1].AtNs
+	if len(d.Segments) < 2 || last < int64(600*time.Second) || d.Segments[len(d.Segments)-1].ToNs != last {
+		t.Fatalf("segments %+v, last violation at %d ns: want the idle stretch before it cut out", d.Segments, last)
+	}
+	if dom, ok = renderedDOM(t, page); ok {
+		checkViolationsOnAxis(t, dom, len(d.Violations))
+	}
 }
 
 // checkViolationsOnAxis checks the n violation bands lie within the chart.
