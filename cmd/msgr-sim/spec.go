@@ -76,6 +76,12 @@ func (sf *scenarioFlags) finish(fs *flag.FlagSet) error {
 	if err := selectCanary(sf.canary, sf.set["canary"]); err != nil {
 		return err
 	}
+	if !sf.set["max-steps"] && sf.maxSteps == 0 {
+		sf.maxSteps = defaultMaxSteps // flags not registered (tests build scenarioFlags directly)
+	}
+	if !sf.set["max-wall"] && sf.maxWall == 0 {
+		sf.maxWall = defaultMaxWall
+	}
 	if sf.maxSteps == 0 || sf.maxWall <= 0 {
 		return errors.New("-max-steps and -max-wall must be positive")
 	}
