@@ -24,5 +24,6 @@
 //
 // A third keeps the documentation inside the repository (TestDocLinks): every relative link
 // in a Markdown file resolves to a file of the repository, and a #fragment to a heading of it;
-// nothing mentions ../shared; the README links to nothing outside the repository.
+// nothing mentions ../shared; the README links to nothing outside the repository; every
+// quirk transcript a document names (quirk_qN_….txt) is a file of msgr/proto/testdata.
 package lint

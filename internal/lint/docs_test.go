@@ -14,13 +14,17 @@ import (
 // title after the target.
 var mdLink = regexp.MustCompile(`!?\[[^\]]*\]\(([^)\s]+)(?:\s+"[^"]*")?\)`)
 
+// transcriptName matches the name of a golden transcript of quirk Qn (msgr/proto/testdata).
+var transcriptName = regexp.MustCompile(`\bquirk_q[0-9]+_[a-z0-9_]+\.txt\b`)
+
 // inlineCode matches a code span, whose text is not a link.
 var inlineCode = regexp.MustCompile("`[^`\n]*`")
 
 // The documentation stays inside the repository: every relative link in a Markdown file
 // resolves to a file or directory of the repository (and a #fragment to a heading of the file
-// it names), nothing refers to ../shared (which a clone does not have), and the README, the
-// newcomer's entry point, links to nothing outside the repository.
+// it names), nothing refers to ../shared (which a clone does not have), the README, the
+// newcomer's entry point, links to nothing outside the repository, and every quirk transcript
+// named is a file of msgr/proto/testdata.
 func TestDocLinks(t *testing.T) {
 	root, err := filepath.Abs("../..")
 	if err != nil {
@@ -35,6 +39,11 @@ func TestDocLinks(t *testing.T) {
 		text := readFile(t, file)
 		if strings.Contains(text, "../shared") {
 			t.Errorf("%s mentions ../shared, which is not part of the repository", rel)
+		}
+		for _, name := range transcriptName.FindAllString(text, -1) {
+			if _, err := os.Stat(filepath.Join(root, "msgr", "proto", "testdata", name)); err != nil {
+				t.Errorf("%s names transcript %s, which msgr/proto/testdata does not have", rel, name)
+			}
 		}
 		for _, target := range links(text) {
 			if msg := checkLink(root, file, target, rel == "README.md"); msg != "" {
