@@ -1,6 +1,7 @@
 package explore
 
 import (
+	"maps"
 	"time"
 
 	"github.com/msgrsim/msgrsim/sim/fault"
@@ -18,6 +19,7 @@ type explorer struct {
 	firedAt []time.Duration
 	reads   []readAt // by point: where a read point's element lies, once written
 	written [2]map[string]int
+	before  [][2]map[string]int // by point: written when it fired
 	stall   time.Duration
 	block   time.Duration
 	names   [2]string // the sides' nodes, for the trace
@@ -32,7 +34,7 @@ type readAt struct {
 
 func newExplorer(h *harness.Run, points []Point, stall, block time.Duration) *explorer {
 	return &explorer{h: h, points: points, fired: make([]bool, len(points)), firedAt: make([]time.Duration, len(points)),
-		reads: make([]readAt, len(points)), written: [2]map[string]int{{}, {}}, stall: stall, block: block}
+		reads: make([]readAt, len(points)), before: make([][2]map[string]int, len(points)), written: [2]map[string]int{{}, {}}, stall: stall, block: block}
 }
 
 func (x *explorer) logf(format string, args ...any) {
@@ -100,6 +102,7 @@ func (x *explorer) readTarget(s *socket) (int, uint64, bool) {
 func (x *explorer) fire(i int, s *socket, off uint64) Point {
 	p := x.points[i]
 	x.fired[i], x.firedAt[i] = true, x.h.W.Now()
+	x.before[i] = [2]map[string]int{maps.Clone(x.written[0]), maps.Clone(x.written[1])}
 	dir := s.out
 	if p.Op == Read {
 		dir = 1 - s.out

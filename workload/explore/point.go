@@ -189,7 +189,18 @@ func lookup[T ~uint8](names []string, s string) (T, bool) {
 	return 0, false
 }
 
-// less orders points: by side, operation, element (in conversation order), round, action.
+// Compare orders points (-1, 0, +1): by side, operation, element (in conversation order),
+// round, action.
+func Compare(p, q Point) int {
+	switch {
+	case p.less(q):
+		return -1
+	case q.less(p):
+		return 1
+	}
+	return 0
+}
+
 func (p Point) less(q Point) bool {
 	if p.Side != q.Side {
 		return p.Side < q.Side

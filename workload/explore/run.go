@@ -34,8 +34,12 @@ type Result struct {
 	TraceHash  uint64
 	Virtual    time.Duration
 	Steps      uint64
+	Resets     int // session resets the nodes were told of (reset and remote_reset events)
+	Lost       int // lossless messages never dispatched, their loss excused (by a reset or a drop)
 	// Written counts the elements each side began writing, by name (Elements orders them).
 	Written [2]map[string]int
+	// Before is, by point, what Written was when it fired.
+	Before [][2]map[string]int
 }
 
 // AllFired reports whether every point of the run fired.
@@ -56,7 +60,8 @@ func Run(cfg Config) Result {
 	sc := newScenario(h, cfg.Policy, x)
 	h.Drive(sc)
 	r := Result{Policy: cfg.Policy.Name, Points: cfg.Points, Fired: x.fired, Violations: h.Check.Violations(),
-		Trace: h.W.Trace.Lines(), TraceHash: h.W.Trace.Hash(), Virtual: h.W.Now(), Steps: h.W.Steps(), Written: x.written}
+		Trace: h.W.Trace.Lines(), TraceHash: h.W.Trace.Hash(), Virtual: h.W.Now(), Steps: h.W.Steps(), Written: x.written, Before: x.before, Resets: h.Stats.SessionResets}
+	_, r.Lost = h.Check.LosslessCounts()
 	r.Pass = len(r.Violations) == 0
 	return r
 }
