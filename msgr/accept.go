@@ -107,7 +107,7 @@ func (m *Messenger) newConnectorLocked(peerType wire.EntityType, addr wire.Entit
 	if m.dthrot != nil {
 		th.Dispatch = m.dthrot
 	}
-	c.p = proto.NewConnector(m.pcfg, (*connHost)(c), addr, peerType, p, th)
+	c.p = proto.NewConnector(m.pcfg, m.protoHost(c), addr, peerType, p, th)
 	c.publish()
 	m.all[c.id] = c
 	return c
@@ -148,7 +148,7 @@ func (m *Messenger) newAcceptor(s netio.Socket) {
 	// The protocol core is in place before the connection is published in m.all (under
 	// m.mu): introspection from other goroutines (Connections, then State) must not see the
 	// field being written.
-	c.p = proto.NewAcceptor(m.pcfg, (*connHost)(c), wire.LegacyAddr(s.RemoteAddr(), 0))
+	c.p = proto.NewAcceptor(m.pcfg, m.protoHost(c), wire.LegacyAddr(s.RemoteAddr(), 0))
 	c.publish()
 	m.all[c.id] = c
 	m.mu.Unlock()
@@ -194,6 +194,9 @@ func (m *Messenger) acceptConnect(c *Connection, req *proto.ConnectRequest) prot
 	}
 	d := proto.Decide(&in)
 	m.trace(TraceEvent{Kind: TraceDecision, Conn: c, Rule: d.Rule})
+	if m.cfg.Tracer != nil {
+		m.reachDecision(c, &in, d)
+	}
 	switch d.Verdict {
 	case proto.VerdictOpen:
 		return m.acceptOpen(c, req, d)

@@ -170,6 +170,7 @@ const (
 	TraceDrop                           // a message dropped: sent on a closed connection (Msg)
 	TraceHeld                           // a received message held back by delay injection (Msg)
 	TraceAcked                          // a sent message the peer acknowledged, about to be forgotten (Msg)
+	TraceReach                          // a rare path ran (Probe; Conn when one ran it): see proto.Probe
 )
 
 // TraceEvent is one traced happening inside a messenger.
@@ -183,4 +184,5 @@ type TraceEvent struct {
 	Fast     bool
 	Event    proto.EventKind
 	Rule     string
+	Probe    proto.Probe
 }

@@ -141,6 +141,9 @@ func (c *Conn) open() error {
 		r.Flags = wire.ConnectLossy
 	}
 	c.features = r.Features & cm.Features
+	if c.replacing {
+		c.reached(ProbeReplaceRetryOpen)
+	}
 	c.replacing = false
 	r.Encode(c.out.reserve(wire.ConnectReplyLen))
 	c.host.Event(EventAccept)
@@ -178,6 +181,7 @@ func (c *Conn) handedOver() {
 // then opens the session here. leftover is input the other connection had received but not
 // consumed.
 func (c *Conn) Adopt(cm wire.Connect, resetFromPeer bool, leftover []byte) {
+	c.reachedAdopt(resetFromPeer)
 	c.requeueSent()
 	c.releaseRx()
 	c.out.reset()
@@ -198,6 +202,9 @@ func (c *Conn) Adopt(cm wire.Connect, resetFromPeer bool, leftover []byte) {
 // MarkReplacing flags the session as being replaced (Ceph's replacing = true, can_write =
 // REPLACING): until Adopt runs, it neither reads nor writes.
 func (c *Conn) MarkReplacing() {
+	if c.waitBackoff {
+		c.reached(ProbeRaceWaitReplaced) // the race's loser, waiting, taken over by the winner
+	}
 	c.replacing = true
 	c.need = need{}
 	c.out.reset()

@@ -95,6 +95,7 @@ func (c *Conn) handleReplyAuthorizer(data []byte) error {
 // handleReplyTag acts on the reply tag in Ceph's order of checks (§3.1).
 func (c *Conn) handleReplyTag() error {
 	r := &c.reply
+	c.reached(replyProbe(r.Tag))
 	switch r.Tag {
 	case wire.TagFeatures:
 		return fmt.Errorf("%w: peer requires features %#x we lack", ErrRejected, r.Features&^c.policy.FeaturesSupported)
@@ -161,6 +162,9 @@ func (c *Conn) clientReady() error {
 
 // ready is the common end of both handshakes: the session is open.
 func (c *Conn) ready() {
+	if c.reach != nil && c.queue.requeued.len() > 0 {
+		c.reached(ProbeResend)
+	}
 	c.onceReady = true
 	c.socketSeq = 0
 	c.readyDeadline = 0

@@ -105,8 +105,11 @@ func (c *Conn) tryThrottle(t Throttle, n int64, held *int64) bool {
 		}
 		return true
 	}
-	if !c.readPaused && c.obs != nil {
-		c.obs.Throttled(c.state)
+	if !c.readPaused {
+		if c.obs != nil {
+			c.obs.Throttled(c.state)
+		}
+		c.reached(throttleProbe(c.state))
 	}
 	c.readPaused = true
 	c.throttleAt = c.host.Now() + throttleRetry
@@ -208,6 +211,7 @@ func (c *Conn) handleFooter(data []byte) error {
 		// An old message (already received on a previous socket, resent across a reconnect):
 		// drop it and keep reading. Ceph stops reading here (quirk Q3) and leaks the throttle
 		// reservation.
+		c.reached(ProbeOldMessage)
 		c.throttles.Release(res)
 		return nil
 	}

@@ -145,7 +145,11 @@ func (c *Conn) discardRequeuedUpTo(acked uint64) uint64 {
 		// Nothing is pending retransmission: numbering continues from what the peer has.
 		return acked
 	}
-	return c.outSeq + uint64(c.queue.discardRequeuedUpTo(acked, c.acks))
+	dropped := c.queue.discardRequeuedUpTo(acked, c.acks)
+	if dropped > 0 {
+		c.reached(ProbeSeqDiscard)
+	}
+	return c.outSeq + uint64(dropped)
 }
 
 // discardOut drops every queued, requeued and sent message.

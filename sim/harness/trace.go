@@ -27,11 +27,16 @@ func (r *Run) Tracer(who Traced) func(msgr.TraceEvent) {
 // connection, states and message seq), counted (coverage, the histories' sessions, the run's
 // statistics), told to the checker (a message read, acknowledged or dropped), and written to
 // the readable trace. TraceAcked is not folded into the hash: it follows from the ACK frames
-// already traced.
+// already traced; nor is TraceReach: a probe only counts (coverage) what the traced events
+// already show.
 func (r *Run) Trace(who Traced, ev msgr.TraceEvent) {
 	w := r.W
-	if ev.Kind == msgr.TraceAcked {
+	switch ev.Kind {
+	case msgr.TraceAcked:
 		r.Check.Acked(ev.Msg.Header.Tid, int64(w.Now()))
+		return
+	case msgr.TraceReach:
+		r.reached(who, ev)
 		return
 	}
 	var conn, seq uint64
@@ -84,4 +89,17 @@ func logTraceEvent(w *world.World, who string, ev msgr.TraceEvent, conn uint64) 
 	case msgr.TraceDrop:
 		w.Trace.Logf(w.Now(), "%s conn %d: dropped %v", who, conn, ev.Msg)
 	}
+}
+
+// reached counts a probe (coverage) and writes it to the readable trace.
+func (r *Run) reached(who Traced, ev msgr.TraceEvent) {
+	r.Cov.Observe(ev)
+	if !r.W.Trace.Keeping() {
+		return
+	}
+	var conn uint64
+	if ev.Conn != nil {
+		conn = ev.Conn.ID()
+	}
+	r.W.Trace.Logf(r.W.Now(), "%s conn %d: reach %v", who.Receiver(), conn, ev.Probe)
 }

@@ -212,6 +212,7 @@ func (n *Node) AcceptConnect(req *proto.ConnectRequest) proto.Decision {
 	}
 	d := proto.Decide(&in)
 	m.Decisions = append(m.Decisions, d)
+	n.Reached(proto.DecisionProbe(&in, d))
 	if !n.w.Quiet {
 		if n.w.Rules == nil {
 			n.w.Rules = map[string]bool{}
@@ -329,6 +330,10 @@ func (n *Node) Faulted(s proto.State, err error) {
 		n.w.Logf("%s: fault in %v: %v", n.Name, s, err)
 	}
 }
+
+// Reached counts a probe the connection (or its accept decision) reported in the world's
+// Probes (proto.Reacher).
+func (n *Node) Reached(p proto.Probe) { n.w.Probes[p]++ }
 
 func (n *Node) StateChanged(from, to proto.State) {
 	if n.w.Watch != nil {
