@@ -34,8 +34,8 @@ func (h *connHost) StartConnect() {
 
 func (h *connHost) CloseTransport() { h.c().closeSocket() }
 
-func (h *connHost) Authorizer(peer wire.EntityType) (uint32, []byte) {
-	return h.m.cfg.Auth.Authorizer(peer)
+func (h *connHost) ClientAuth(peer wire.EntityType) proto.ClientAuth {
+	return h.m.cfg.Auth.Client(peer, randReader{h.c()})
 }
 
 func (h *connHost) MyAddr() wire.EntityAddr { return h.m.MyAddr() }

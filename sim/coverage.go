@@ -57,7 +57,7 @@ var FaultKinds = []string{
 	"transport: reset", "transport: broken pipe", "transport: eof", "transport: refused", "transport: other",
 	"timeout: not ready", "timeout: idle",
 	"rejected: wait", "rejected: bad protocol version", "rejected: features", "rejected: bad authorizer",
-	"rejected: authorizer challenge", "rejected: other",
+	"rejected: other", "auth: authorizer exchange", "bad signature",
 	"protocol violation", "peer address mismatch",
 	"wire: bad crc", "wire: bad banner", "wire: bad tag", "wire: too large", "wire: malformed",
 	"wire: bad address", "wire: aborted message", "other",
@@ -68,14 +68,16 @@ var FaultKinds = []string{
 // in the universes above is reached by a 1,000-seed swarm sweep of the cluster workload
 // (TestCoverageSweep; NOTES-models.md has the numbers).
 var Unreachable = map[string]string{
-	"reply_tags/" + wire.TagChallengeAuthorizer.String(): "cephx is not implemented: auth none (msgr.AuthNone.Verify) " +
-		"accepts or rejects an authorizer, it never asks for another round",
+	"reply_tags/" + wire.TagChallengeAuthorizer.String(): "the simulator runs auth none (cephx is not in it yet): " +
+		"msgr.AuthNone accepts or rejects an authorizer, it never asks for another round",
 	"frame_tags/" + wire.TagKeepalive.String(): "the legacy bare KEEPALIVE is only sent to peers without " +
 		"MSGR_KEEPALIVE2, and every simulated peer has it (Ceph Pacific's feature set)",
 	"frame_tags/" + wire.TagClose.String(): "ProtocolV1 never sends CLOSE (msgr1-protocol.md §10 Q2); only its " +
 		"reader handles one",
-	"faults/rejected: authorizer challenge": "the connector's side of CHALLENGE_AUTHORIZER: unreachable with auth none",
-	"faults/rejected: other":                "every rejection the protocol core makes has a kind of its own",
+	"faults/auth: authorizer exchange": "the connector's side of CHALLENGE_AUTHORIZER and of the acceptor's proof: " +
+		"unreachable with auth none",
+	"faults/bad signature":   "no simulated session is signed: the simulator runs auth none",
+	"faults/rejected: other": "every rejection the protocol core makes has a kind of its own",
 	"faults/protocol violation": "raised only when an acceptor breaks the protocol (RETRY_SESSION not above our " +
 		"connect_seq, an open reply with an unexpected connect_seq); every simulated acceptor is this implementation",
 	"faults/wire: bad banner": "every simulated peer speaks msgr1, and corruption targets only crc-protected bytes",
@@ -107,6 +109,10 @@ func faultKind(err error) string {
 		return rejectedKind(msg)
 	case errors.Is(err, proto.ErrPeerAddrMismatch):
 		return "peer address mismatch"
+	case errors.Is(err, proto.ErrAuth):
+		return "auth: authorizer exchange"
+	case errors.Is(err, proto.ErrBadSignature):
+		return "bad signature"
 	case errors.Is(err, proto.ErrProtocol):
 		return "protocol violation"
 	case errors.Is(err, proto.ErrTransport):
@@ -119,7 +125,6 @@ func rejectedKind(msg string) string {
 	for _, k := range []struct{ sub, kind string }{
 		{"WAIT", "rejected: wait"}, {"protocol version", "rejected: bad protocol version"},
 		{"features", "rejected: features"}, {"bad authorizer", "rejected: bad authorizer"},
-		{"challenge", "rejected: authorizer challenge"},
 	} {
 		if strings.Contains(msg, k.sub) {
 			return k.kind

@@ -117,9 +117,14 @@ type Conn struct {
 	lastActive       time.Duration
 
 	// handshake scratch
-	connectMsg wire.Connect
-	authorizer []byte
-	reply      wire.ConnectReply
+	connectMsg     wire.Connect
+	authorizer     []byte
+	reply          wire.ConnectReply
+	clientAuth     ClientAuth // connector: this socket's authorizer exchange
+	challenges     int        // connector: CHALLENGE_AUTHORIZER replies in a row
+	pendingSession Session    // connector: the signer the reply's authorizer gave
+
+	session Session // signs and checks the open session's messages (nil: unsigned)
 
 	// receive
 	in         inbuf

@@ -50,6 +50,7 @@ func (c *Conn) dropTransport() {
 	c.in.r, c.in.w = 0, 0
 	c.need = need{}
 	c.clearTimers()
+	c.session, c.clientAuth, c.pendingSession = nil, nil, nil
 }
 
 // scheduleReconnect backs off before the next connect attempt: ms_max_backoff after a WAIT,

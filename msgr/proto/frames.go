@@ -195,6 +195,9 @@ func (c *Conn) handleFooter(data []byte) error {
 	if err := m.VerifyFooterSums(c.rx.sums, c.cfg.CRCHeader, c.cfg.CRCData); err != nil {
 		return fmt.Errorf("message seq %d type %d: %w", m.Header.Seq, m.Header.Type, err)
 	}
+	if err := c.checkSignature(m); err != nil {
+		return err // releaseRx (in fault) returns the throttle units
+	}
 	seq := m.Header.Seq
 	res := c.rx.res
 	c.rx = rxMessage{}

@@ -96,6 +96,7 @@ func (c *Conn) writeMessage(m *wire.Message) {
 	c.writeSection(m.Front)
 	c.writeSection(m.Middle)
 	c.writeSection(m.Data)
+	c.sign(m)
 	old := wire.OldFooterFor(c.features)
 	m.Footer.Encode(c.out.reserve(wire.FooterSize(!old)), old)
 	if !c.policy.Lossy {
