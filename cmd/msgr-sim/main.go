@@ -10,6 +10,7 @@
 //	msgr-sim shrink   -seed N [scenario flags] | -tape FILE -o OUT [-target NAME] [-max-runs N] [-timeout D]
 //	msgr-sim timeline -seed N [scenario flags] | -tape FILE -o run.html
 //	msgr-sim merge    FILE...
+//	msgr-sim explore  [-policy all|NAME,…] [-rounds R] [-pairs] [-json] | -policy NAME -point P [-v]
 //
 // Scenario flags: -faults none|swarm|all|name,… -workload small|default|cluster|large -osds N
 // -clients N -messages N (cluster and large run the Ceph-shaped cluster: -messages is the
@@ -38,6 +39,7 @@ Usage:
   msgr-sim shrink [flags]     turn a failing seed or tape into the smallest tape that still fails
   msgr-sim timeline [flags]   draw a run as a self-contained HTML page
   msgr-sim merge FILE...      combine the JSON summaries of sweep shards
+  msgr-sim explore [flags]    run a small scenario once per fault point (side, read/write, frame, round, action)
 
 Run "msgr-sim <command> -h" for a command's flags.
 `
@@ -53,7 +55,7 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	}
 	cmds := map[string]func([]string, io.Writer, io.Writer) int{
 		"run": runCmd, "sweep": sweepCmd, "replay": replayCmd, "shrink": shrinkCmd,
-		"timeline": timelineCmd, "merge": mergeCmd,
+		"timeline": timelineCmd, "merge": mergeCmd, "explore": exploreCmd,
 	}
 	if cmd, ok := cmds[args[0]]; ok {
 		return cmd(args[1:], stdout, stderr)
