@@ -66,7 +66,7 @@ var FaultKinds = []string{
 // Unreachable names what a swarm sweep cannot reach by design, and why (keyed
 // "category/item"). Coverage reports list them apart from what is missing: everything else
 // in the universes above is reached by a 1,000-seed swarm sweep of the cluster workload
-// (TestCoverageSweep; NOTES-models.md has the numbers).
+// (TestCoverageSweep; docs/testing.md, "Protocol coverage", has the numbers).
 var Unreachable = map[string]string{
 	"reply_tags/" + wire.TagChallengeAuthorizer.String(): "the simulator runs auth none (cephx is not in it yet): " +
 		"msgr.AuthNone accepts or rejects an authorizer, it never asks for another round",

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command msgr-bench measures the real messenger stack against Go's net package and raw TCP
 // on loopback, and the simulator's speed.
 //

@@ -17,7 +17,7 @@ import (
 
 	"github.com/msgrsim/msgrsim/msgr"
 	"github.com/msgrsim/msgrsim/msgr/event"
-	"github.com/msgrsim/msgrsim/msgr/netio/epoll"
+	"github.com/msgrsim/msgrsim/msgr/netio"
 	"github.com/msgrsim/msgrsim/msgr/netio/inject"
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
@@ -77,7 +77,7 @@ func checkPing(t *testing.T, res pingResult, err error) {
 // succeeds.
 func TestInteropPingRealMon(t *testing.T) {
 	mon, _ := startMon(t)
-	stack := inject.New(epoll.New(epoll.Options{}), inject.Options{Controllable: true})
+	stack := inject.New(mustRealStack(t), inject.Options{Controllable: true})
 	cl, err := newMonClient(stack, wire.AuthEntityName{Type: uint32(wire.EntityClient), ID: "admin"})
 	if err != nil {
 		t.Fatal(err)
@@ -265,13 +265,23 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// mustRealStack is the epoll stack, or the test's end where there is none.
+func mustRealStack(t *testing.T) netio.Stack {
+	t.Helper()
+	s, err := realStack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // losslessExchange runs two OSD-like Go messengers with a lossless_peer session over port,
 // with data sections and ACK frames, for the capture.
 func losslessExchange(t *testing.T, port int) {
 	t.Helper()
 	newOSD := func(id int64, bind bool) (*msgr.Messenger, *event.GoRuntime, *counter) {
 		rt := &event.GoRuntime{}
-		m, err := msgr.New(msgr.Config{Name: wire.NewName(wire.EntityOSD, id), Stack: epoll.New(epoll.Options{}),
+		m, err := msgr.New(msgr.Config{Name: wire.NewName(wire.EntityOSD, id), Stack: mustRealStack(t),
 			Runtime: rt, ClusterProtocol: wire.ProtoOSDPeer})
 		if err != nil {
 			t.Fatal(err)

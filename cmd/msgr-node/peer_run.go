@@ -12,8 +12,6 @@ import (
 
 	"github.com/msgrsim/msgrsim/msgr"
 	"github.com/msgrsim/msgrsim/msgr/event"
-	"github.com/msgrsim/msgrsim/msgr/netio"
-	"github.com/msgrsim/msgrsim/msgr/netio/epoll"
 	"github.com/msgrsim/msgrsim/msgr/netio/inject"
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
@@ -120,7 +118,10 @@ func runPeer(o peerOptions, log *eventLog, stderr io.Writer, stop <-chan struct{
 // start builds the messenger as ceph-mon builds its own: nonce 0, default send priority HIGH,
 // lossless_peer_reuse toward monitors, stateless_server toward anything else.
 func (p *peerNode) start(stderr io.Writer) error {
-	var stack netio.Stack = epoll.New(epoll.Options{})
+	stack, err := realStack()
+	if err != nil {
+		return err
+	}
 	if p.o.inject.socketFailures > 0 {
 		p.inj = inject.New(stack, inject.Options{SocketFailures: p.o.inject.socketFailures, Seed: p.o.inject.seed})
 		stack = p.inj

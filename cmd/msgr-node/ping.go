@@ -15,7 +15,6 @@ import (
 	"github.com/msgrsim/msgrsim/msgr/auth/cephx"
 	"github.com/msgrsim/msgrsim/msgr/event"
 	"github.com/msgrsim/msgrsim/msgr/netio"
-	"github.com/msgrsim/msgrsim/msgr/netio/epoll"
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
 )
@@ -159,7 +158,11 @@ func parseAuthName(s string) (wire.AuthEntityName, error) {
 
 // ping runs the three steps once: handshake, KEEPALIVE2 round trip, MAuth → MAuthReply.
 func ping(target wire.EntityAddr, name wire.AuthEntityName, timeout time.Duration) (pingResult, error) {
-	cl, err := newMonClient(epoll.New(epoll.Options{}), name)
+	stack, err := realStack()
+	if err != nil {
+		return pingResult{Peer: target.String(), Handshake: "failed"}, err
+	}
+	cl, err := newMonClient(stack, name)
 	if err != nil {
 		return pingResult{Peer: target.String(), Handshake: "failed"}, err
 	}

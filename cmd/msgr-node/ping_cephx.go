@@ -9,7 +9,6 @@ import (
 	"github.com/msgrsim/msgrsim/msgr"
 	"github.com/msgrsim/msgrsim/msgr/auth/cephx"
 	"github.com/msgrsim/msgrsim/msgr/event"
-	"github.com/msgrsim/msgrsim/msgr/netio/epoll"
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
 )
@@ -107,10 +106,14 @@ func (l *cephxLogin) close() {
 // loginCephx opens a session with a monitor and authenticates name with key; the result is in
 // l.s.res. A non-nil login must be closed, also with an error.
 func loginCephx(target wire.EntityAddr, name wire.AuthEntityName, key cephx.Key, timeout time.Duration) (*cephxLogin, error) {
+	stack, err := realStack()
+	if err != nil {
+		return nil, err
+	}
 	rt := &event.GoRuntime{}
 	auth := cephx.NewMessenger(wire.EntityClient)
 	m, err := msgr.New(msgr.Config{
-		Name: wire.NewName(wire.EntityClient, -1), Stack: epoll.New(epoll.Options{}), Runtime: rt, Workers: 1, Auth: auth,
+		Name: wire.NewName(wire.EntityClient, -1), Stack: stack, Runtime: rt, Workers: 1, Auth: auth,
 	})
 	if err != nil {
 		return nil, err

@@ -18,7 +18,6 @@ import (
 	"github.com/msgrsim/msgrsim/msgr"
 	"github.com/msgrsim/msgrsim/msgr/auth/cephx"
 	"github.com/msgrsim/msgrsim/msgr/event"
-	"github.com/msgrsim/msgrsim/msgr/netio/epoll"
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
 )
@@ -291,9 +290,14 @@ func parseEntityName(s string) (wire.EntityName, error) {
 }
 
 func serve(o serveOptions, log *eventLog, stderr io.Writer, stop <-chan struct{}) int {
+	stack, err := realStack()
+	if err != nil {
+		fmt.Fprintf(stderr, "msgr-node serve: %v\n", err)
+		return 1
+	}
 	rt := &event.GoRuntime{}
 	cfg := msgr.Config{
-		Name: o.name, ExplicitNonce: true, Stack: o.inject.wrap(epoll.New(epoll.Options{})), Runtime: rt, Workers: 2,
+		Name: o.name, ExplicitNonce: true, Stack: o.inject.wrap(stack), Runtime: rt, Workers: 2,
 		DefaultSendPriority: wire.PrioHigh, ClusterProtocol: wire.ProtoMonPeer,
 		Logger: slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: o.logLevel})),
 		Tracer: func(ev msgr.TraceEvent) {

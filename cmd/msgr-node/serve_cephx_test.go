@@ -17,7 +17,6 @@ import (
 	"github.com/msgrsim/msgrsim/msgr"
 	"github.com/msgrsim/msgrsim/msgr/auth/cephx"
 	"github.com/msgrsim/msgrsim/msgr/event"
-	"github.com/msgrsim/msgrsim/msgr/netio/epoll"
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
 )
@@ -227,7 +226,7 @@ func newMonTicketPeer(t *testing.T, gid uint64, ticket cephx.ClientTicket, wrong
 		auth = wrongSession{a, *wrong}
 	}
 	p := &monTicketPeer{rt: &event.GoRuntime{}, n: make(chan struct{}, 100)}
-	m, err := msgr.New(msgr.Config{Name: wire.NewName(wire.EntityMon, 1), Stack: epoll.New(epoll.Options{}), Runtime: p.rt,
+	m, err := msgr.New(msgr.Config{Name: wire.NewName(wire.EntityMon, 1), Stack: mustRealStack(t), Runtime: p.rt,
 		Workers: 1, Auth: auth, ClusterProtocol: wire.ProtoMonPeer})
 	if err != nil {
 		t.Fatal(err)

@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"slices"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/msgrsim/msgrsim/msgr"
@@ -103,9 +102,8 @@ func (s *metricsServer) json(w http.ResponseWriter, _ *http.Request) {
 
 // writeProcessMetrics adds the process's peak RSS (getrusage ru_maxrss), goroutines and heap.
 func writeProcessMetrics(w http.ResponseWriter) {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
-		fmt.Fprintf(w, "# HELP process_resident_memory_max_bytes Peak resident set size.\n# TYPE process_resident_memory_max_bytes gauge\nprocess_resident_memory_max_bytes %d\n", ru.Maxrss*1024)
+	if rss, ok := peakRSS(); ok {
+		fmt.Fprintf(w, "# HELP process_resident_memory_max_bytes Peak resident set size.\n# TYPE process_resident_memory_max_bytes gauge\nprocess_resident_memory_max_bytes %d\n", rss)
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)

@@ -10,6 +10,7 @@
 //	msgr-sim shrink   -seed N [scenario flags] | -tape FILE -o OUT [-target NAME] [-max-runs N] [-timeout D]
 //	msgr-sim timeline -seed N [scenario flags] | -tape FILE -o run.html
 //	msgr-sim merge    [-json] FILE...
+//	msgr-sim explore  [-policy all|NAME,…] [-rounds R] [-pairs] [-json] | -policy NAME -point P [-v]
 //	msgr-sim version  [-json]
 //
 // Scenario flags: -faults none|swarm|all|name,… -workload small|default|cluster|large -osds N
@@ -45,6 +46,7 @@ Usage:
   msgr-sim shrink [flags]     turn a failing seed or tape into the smallest tape that still fails
   msgr-sim timeline [flags]   draw a run as a self-contained HTML page
   msgr-sim merge FILE...      combine the JSON summaries of sweep shards
+  msgr-sim explore [flags]    run a small scenario once per fault point (side, read/write, frame, round, action)
   msgr-sim version            print the build: version, commit, tags, Go version
 
 Run "msgr-sim <command> -h" for a command's flags.
@@ -63,7 +65,7 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	}
 	cmds := map[string]func([]string, io.Writer, io.Writer) int{
 		"run": runCmd, "sweep": sweepCmd, "replay": replayCmd, "shrink": shrinkCmd,
-		"timeline": timelineCmd, "merge": mergeCmd, "version": versionCmd,
+		"timeline": timelineCmd, "merge": mergeCmd, "explore": exploreCmd, "version": versionCmd,
 	}
 	if cmd, ok := cmds[args[0]]; ok {
 		return cmd(args[1:], stdout, stderr)

@@ -21,4 +21,9 @@
 // A second rule keeps test machinery out of production: no non-test file under msgr/
 // imports internal/fuzzing or a package under fuzz/ (whatever its build tags), and only tests
 // and the fuzz harnesses import msgr/proto/prototest.
+//
+// A third keeps the documentation inside the repository (TestDocLinks): every relative link
+// in a Markdown file resolves to a file of the repository, and a #fragment to a heading of it;
+// nothing mentions ../shared; the README links to nothing outside the repository; every
+// quirk transcript a document names (quirk_qN_….txt) is a file of msgr/proto/testdata.
 package lint

@@ -14,7 +14,7 @@ const mod = "github.com/msgrsim/msgrsim/"
 // never those it forbids.
 var simLayers = [][]string{
 	{"sim"},
-	{"workload/pingpong", "workload/cluster", "workload/synthetic/synthsim"},
+	{"workload/pingpong", "workload/cluster", "workload/synthetic/synthsim", "workload/explore"},
 	{"workload/synthetic"}, // the workload itself, over real TCP too: see forbidden
 	{"sim/harness"},
 	{"sim/fault"},

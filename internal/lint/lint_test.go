@@ -28,6 +28,7 @@ var belowSeam = []string{
 	"github.com/msgrsim/msgrsim/workload/cluster",
 	"github.com/msgrsim/msgrsim/workload/synthetic", // runs inside the simulator
 	"github.com/msgrsim/msgrsim/workload/synthetic/synthsim",
+	"github.com/msgrsim/msgrsim/workload/explore",
 	"github.com/msgrsim/msgrsim/msgr",            // the messenger runs inside the simulator too
 	"github.com/msgrsim/msgrsim/msgr/event",      // its event centers (the production runtime is allowed)
 	"github.com/msgrsim/msgrsim/msgr/auth/cephx", // pure cephx: the simulator will run it
