@@ -170,6 +170,7 @@ const (
 	TraceDrop                           // a message dropped: sent on a closed connection (Msg)
 	TraceHeld                           // a received message held back by delay injection (Msg)
 	TraceAcked                          // a sent message the peer acknowledged, about to be forgotten (Msg)
+	TraceMarkDown                       // the connection is being marked down (before its reset event, if any)
 )
 
 // TraceEvent is one traced happening inside a messenger.

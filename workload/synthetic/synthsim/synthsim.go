@@ -101,6 +101,7 @@ func (r *Workload) Build() error {
 	}
 	r.wc = synthetic.NewChecker(h.Check, func() int64 { return int64(h.W.Now()) })
 	r.wc.ConnEventsOnly()
+	r.wc.AttributeResets(h.ResetExcused)
 	wl, err := synthetic.New(r.cfg, r, r.wc, h.Rand)
 	if err != nil {
 		return err
