@@ -31,7 +31,7 @@ const (
 func init() {
 	for name, doc := range map[string]string{
 		InvGlobalSeq:      "a messenger incarnation's connects to one peer carry strictly growing global_seqs from one TCP connection to the next; on one connection a resent connect keeps its global_seq, except after RETRY_GLOBAL, when it exceeds the reply's (§3.1, §3.3)",
-		InvConnectSeq:     "a connect carries the connector's session connect_seq: unchanged by a fault while connecting (PR #25343), the session's + 1 after it opened or after a fault while accepting (or unchanged, when it went to STANDBY in between: §6.3 steps 6, 7 and 8), exactly the reply's after RETRY_SESSION, 0 after RESETSESSION; 0 (a new session) is always allowed",
+		InvConnectSeq:     "a connect carries the connector's session connect_seq: never raised by a fault while connecting (PR #25343): only a fault after the session opened or while accepting (a replace) raises it, by one each (§6.3 steps 6, 7, 8); after RETRY_SESSION exactly the reply's, after RESETSESSION 0; 0 (a new session) is always allowed",
 		InvOpenConnectSeq: "a READY or SEQ reply carries the answered connect's connect_seq + 1 (§3.5 open(); the connector asserts it)",
 		InvWaitWinner:     "only the race winner answers WAIT: an acceptor whose own address is below the connector's (§3.4; also for quirk Q11's WAIT)",
 		InvReadyOrSeq:     "the opening reply is SEQ only to a connect that advertised RECONNECT_SEQ, and READY to such a connect only for a new session (connect_seq 0: a peer's hard reset, §3.5)",
@@ -69,11 +69,12 @@ type side struct {
 	cs       uint32 // the connect_seq it must send next (before the +1 of an opened session)
 	opened   bool   // the session opened at this end since its last connect
 	accepted bool   // this end read or answered a connect (as acceptor) since its last connect
-	acceptCS uint32 // the connect_seq + 1 of the last connect it read as acceptor since then
+	acceptCS uint32 // the highest connect_seq + 1 of the connects it read as acceptor since then
+	bumps    uint32 // opens, and connects read as acceptor, since then: each allows one fault's +1
 	gs       uint32 // the global_seq of its last connect to the peer
 	gsSet    bool
 	readMax  uint64 // the highest message seq it has read from the peer
-	unread   uint64 // a connection whose opening reply (from the peer) this end has not read
+	unread   uint64 // a connection on which the peer read this end's connect and may have opened, unheard
 	openConn uint64 // the connection its session last opened on
 }
 
@@ -217,7 +218,8 @@ func (s *Sessions) connect(w *wconn, c *wire.Connect) {
 	} else {
 		s.retryConnect(w, c)
 	}
-	me.cs, me.opened, me.accepted, me.acceptCS, me.gs, me.gsSet = c.ConnectSeq, false, false, 0, c.GlobalSeq, true
+	me.cs, me.opened, me.accepted, me.acceptCS, me.bumps = c.ConnectSeq, false, false, 0, 0
+	me.gs, me.gsSet = c.GlobalSeq, true
 	w.marks[0] = append(w.marks[0], readMark{end: w.connectEnd, kind: markConnect, seq: uint64(c.ConnectSeq)})
 	w.last = *c
 	w.connects++
@@ -230,12 +232,12 @@ func (s *Sessions) firstConnect(w *wconn, me *side, c *wire.Connect) {
 		s.violate(InvGlobalSeq, "conn %d: connect with global_seq %d after %d on an earlier connection to the same peer",
 			w.id, c.GlobalSeq, me.gs)
 	}
-	ok := c.ConnectSeq == 0 || c.ConnectSeq == me.cs || ((me.opened || me.accepted) && c.ConnectSeq == me.cs+1) ||
-		(me.accepted && (c.ConnectSeq == me.acceptCS || c.ConnectSeq == me.acceptCS+1))
+	cs := c.ConnectSeq
+	ok := cs == 0 || (cs >= me.cs && cs <= max(me.cs, me.acceptCS)+me.bumps)
 	if !ok {
 		how := "the session neither opened nor accepted since its connect_seq " + itoa(uint64(me.cs))
-		if me.opened || me.accepted {
-			how = "its connect_seq was " + itoa(uint64(me.cs))
+		if me.bumps > 0 {
+			how = "its connect_seq was " + itoa(uint64(me.cs)) + ", and it opened or accepted only " + itoa(uint64(me.bumps)) + " times since"
 		}
 		s.violate(InvConnectSeq, "conn %d: %v reconnected to %v with connect_seq %d, but %s",
 			w.id, w.addr[0], w.addr[1], c.ConnectSeq, how)
@@ -279,6 +281,9 @@ func (s *Sessions) replyWritten(w *wconn, e *wire.Element) {
 	r := &e.Reply
 	w.reply, w.replied = *r, true
 	w.side[1].accepted = true
+	if r.Tag != wire.TagReady && r.Tag != wire.TagSeq && w.side[0].unread == w.id {
+		w.side[0].unread = 0 // answered without opening
+	}
 	switch r.Tag {
 	case wire.TagReady, wire.TagSeq:
 		s.opened(w, r, e.End())
@@ -323,6 +328,7 @@ func (s *Sessions) opened(w *wconn, r *wire.ConnectReply, end uint64) {
 	}
 	acc, con := w.side[1], w.side[0]
 	acc.cs, acc.opened, acc.openConn = r.ConnectSeq, true, w.id
+	acc.bumps++
 	con.unread = w.id
 	w.opening = *r
 	if r.Tag == wire.TagReady {
@@ -386,9 +392,12 @@ func (s *Sessions) Read(conn uint64, dir int, to uint64) {
 		case markConnect:
 			// The acceptor may open the session with connect_seq + 1 even when its reply
 			// never reaches the wire, and fault while accepting (§6.3 step 8).
-			reader.accepted, reader.acceptCS = true, uint32(m.seq)+1
+			reader.accepted, reader.acceptCS = true, max(reader.acceptCS, uint32(m.seq)+1)
+			reader.bumps++
+			w.side[0].unread = w.id // the acceptor may have opened: a half-open accept if the connector never hears
 		case markOpen:
 			reader.cs, reader.opened, reader.unread, reader.openConn = m.reply.ConnectSeq, true, 0, w.id
+			reader.bumps++
 		case markReply:
 			if m.reply.Tag == wire.TagRetrySession {
 				reader.cs = m.reply.ConnectSeq
