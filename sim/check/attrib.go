@@ -21,12 +21,14 @@ const (
 	CauseMarkDown = "mark-down"
 	// CauseLossy: the session's policy is lossy: any fault may reset it.
 	CauseLossy = "lossy-policy"
-	// CauseHalfOpen: the half-open accept (msgr1-protocol.md §3.2 8e, §3.5): the acceptor
-	// opened the session and wrote READY/SEQ, the connector never read it and reconnected with
-	// a connect_seq the acceptor's session does not continue (0 against an opened session: a
-	// "peer restarted" reset with resetcheck; or one it answers RESETSESSION). A real ceph-mon
-	// answers the same way: nothing on the wire tells the acceptor that the connector did not
-	// see its reply.
+	// CauseHalfOpen: the half-open accept (msgr1-protocol.md §3.2 rules 8e and 8h, §3.5,
+	// §6.3): the acceptor read a connect and opened the session (its READY/SEQ written or not),
+	// the connector never read the reply. The two ends now disagree on connect_seq: the
+	// connector retries with the one it had (0 against the opened session is "peer
+	// restarted", reset with resetcheck), or the acceptor, faulting after it opened, reconnects
+	// with connect_seq + 1 to a session that never opened on the other side, which answers
+	// RESETSESSION (msgr/proto/testdata/half_open_accept.txt). A real ceph-mon answers the same
+	// way: nothing on the wire tells the acceptor that the connector did not see its reply.
 	CauseHalfOpen = "half-open-accept"
 	// CauseNeverOpened: a connection that never had a session stopped (§6.3 step 4, the
 	// half-open accepted connection with nothing queued): no session, nothing lost.
@@ -165,6 +167,10 @@ func (s *Sessions) Reset(ec EventConn, my, peer uint32, remote, lossy bool) (str
 func (s *Sessions) attribute(my, peer uint32, detail func() string) (string, bool) {
 	p := makeNoncePair(my, peer)
 	l := s.lic[p]
+	if l == nil && s.halfOpenN[p] > 0 {
+		l = &license{cause: CauseHalfOpen}
+		s.lic[p] = l
+	}
 	switch {
 	case l == nil:
 		s.violate(InvSpuriousReset, "%s", detail())

@@ -74,7 +74,6 @@ type side struct {
 	gs       uint32 // the global_seq of its last connect to the peer
 	gsSet    bool
 	readMax  uint64 // the highest message seq it has read from the peer
-	unread   uint64 // a connection on which the peer read this end's connect and may have opened, unheard
 	openConn uint64 // the connection its session last opened on
 }
 
@@ -128,15 +127,21 @@ type Sessions struct {
 	known  map[uint32][]noncePair
 	causes map[string]int
 	events map[EventConn]*eventState
-	now    func() int64
-	cov    Counter
+	// halfOpen: the connections on which an acceptor read a connect and may have opened the
+	// session, while the connector has not heard how; halfOpenN counts them per session
+	// (attrib.go, CauseHalfOpen).
+	halfOpen  map[halfKey]bool
+	halfOpenN map[noncePair]int
+	now       func() int64
+	cov       Counter
 }
 
 // NewSessions returns the monitor of a run whose violations go to k, stamped with now().
 func NewSessions(k *Checker, now func() int64, cov Counter) *Sessions {
 	return &Sessions{k: k, now: now, cov: cov, epoch: map[uint32]uint32{}, conns: map[uint64]*wconn{},
 		sides: map[sideKey]*side{}, lic: map[noncePair]*license{}, known: map[uint32][]noncePair{},
-		causes: map[string]int{}, events: map[EventConn]*eventState{}}
+		causes: map[string]int{}, events: map[EventConn]*eventState{}, halfOpen: map[halfKey]bool{},
+		halfOpenN: map[noncePair]int{}}
 }
 
 func (s *Sessions) violate(name, format string, args ...any) {
@@ -242,12 +247,6 @@ func (s *Sessions) firstConnect(w *wconn, me *side, c *wire.Connect) {
 		s.violate(InvConnectSeq, "conn %d: %v reconnected to %v with connect_seq %d, but %s",
 			w.id, w.addr[0], w.addr[1], c.ConnectSeq, how)
 	}
-	if me.unread != 0 && me.unread != w.id {
-		// The peer opened the session on an earlier connection and we never read its
-		// READY/SEQ: msgr1 cannot avoid what follows (attrib.go).
-		s.license(w.end[0].nonce, w.end[1].nonce, CauseHalfOpen)
-		me.unread = 0
-	}
 }
 
 // retryConnect checks a connect resent on the same connection after a reply (§3.1).
@@ -281,9 +280,6 @@ func (s *Sessions) replyWritten(w *wconn, e *wire.Element) {
 	r := &e.Reply
 	w.reply, w.replied = *r, true
 	w.side[1].accepted = true
-	if r.Tag != wire.TagReady && r.Tag != wire.TagSeq && w.side[0].unread == w.id {
-		w.side[0].unread = 0 // answered without opening
-	}
 	switch r.Tag {
 	case wire.TagReady, wire.TagSeq:
 		s.opened(w, r, e.End())
@@ -300,6 +296,9 @@ func (s *Sessions) replyWritten(w *wconn, e *wire.Element) {
 			s.violate(InvWaitWinner, "conn %d: %v answered WAIT to %v, whose address is not above its own",
 				w.id, w.addr[1], w.addr[0])
 		}
+	}
+	if r.Tag != wire.TagReady && r.Tag != wire.TagSeq {
+		s.heard(w) // answered without opening
 	}
 }
 
@@ -326,10 +325,9 @@ func (s *Sessions) opened(w *wconn, r *wire.ConnectReply, end uint64) {
 				w.id, r.Tag, l.ConnectSeq)
 		}
 	}
-	acc, con := w.side[1], w.side[0]
+	acc := w.side[1]
 	acc.cs, acc.opened, acc.openConn = r.ConnectSeq, true, w.id
 	acc.bumps++
-	con.unread = w.id
 	w.opening = *r
 	if r.Tag == wire.TagReady {
 		w.marks[1] = append(w.marks[1], readMark{end: end, kind: markOpen, reply: *r})
@@ -394,9 +392,10 @@ func (s *Sessions) Read(conn uint64, dir int, to uint64) {
 			// never reaches the wire, and fault while accepting (§6.3 step 8).
 			reader.accepted, reader.acceptCS = true, max(reader.acceptCS, uint32(m.seq)+1)
 			reader.bumps++
-			w.side[0].unread = w.id // the acceptor may have opened: a half-open accept if the connector never hears
+			s.mayOpen(w)
 		case markOpen:
-			reader.cs, reader.opened, reader.unread, reader.openConn = m.reply.ConnectSeq, true, 0, w.id
+			reader.cs, reader.opened, reader.openConn = m.reply.ConnectSeq, true, w.id
+			s.heard(w)
 			reader.bumps++
 		case markReply:
 			if m.reply.Tag == wire.TagRetrySession {
@@ -407,6 +406,30 @@ func (s *Sessions) Read(conn uint64, dir int, to uint64) {
 		}
 	}
 	w.marks[dir] = append(w.marks[dir][:0], w.marks[dir][i:]...)
+}
+
+// halfKey names a connection of a session.
+type halfKey struct {
+	p    noncePair
+	conn uint64
+}
+
+// mayOpen notes that the acceptor on w read a connect: it may open the session unheard.
+func (s *Sessions) mayOpen(w *wconn) {
+	k := halfKey{makeNoncePair(w.end[0].nonce, w.end[1].nonce), w.id}
+	if !s.halfOpen[k] {
+		s.halfOpen[k] = true
+		s.halfOpenN[k.p]++
+	}
+}
+
+// heard notes that the connector on w heard how its connect was answered.
+func (s *Sessions) heard(w *wconn) {
+	k := halfKey{makeNoncePair(w.end[0].nonce, w.end[1].nonce), w.id}
+	if s.halfOpen[k] {
+		delete(s.halfOpen, k)
+		s.halfOpenN[k.p]--
+	}
 }
 
 func dirName(dir int) string {
