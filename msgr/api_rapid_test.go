@@ -11,7 +11,8 @@ package msgr_test
 //     shutdown;
 //   - send_message succeeds on an open connection and returns ErrConnectionClosed on a closed one;
 //   - after mark_down(addr) or mark_down_all the connections it covers are closed, and after
-//     Connection.mark_down that one is; nothing closed stays registered;
+//     Connection.mark_down that one is; nothing closed stays registered (a broken registry
+//     rule is reported under the checkers' name for it: registry-duplicate, registry-closed);
 //   - a shut-down messenger finishes shutting down;
 //
 // and the simulator's checkers say what must happen over time, after every step: every
@@ -230,7 +231,7 @@ func (m *apiModel) connect(t *rapid.T) {
 	key := [2]int{from, to}
 	if prev := m.last[key]; prev != nil {
 		if !prev.IsClosed() && prev != c {
-			m.fail("connect_to returned connection %d while %d, still open, is registered", c.ID(), prev.ID())
+			m.fail("%s: connect_to returned connection %d while %d, still open, is registered", check.InvRegistryDup, c.ID(), prev.ID())
 		}
 		if prev.IsClosed() && prev == c {
 			m.fail("connect_to returned connection %d, which is closed", c.ID())
@@ -399,7 +400,7 @@ func (m *apiModel) markDown(t *rapid.T) {
 		m.peerSideDown(f, before)
 	}
 	if c := m.registered(f, dst); c != nil {
-		m.fail("after mark_down(%s), connection %d is still registered", dst.name, c.ID())
+		m.fail("%s: after mark_down(%s), connection %d is still registered", check.InvRegistryClosed, dst.name, c.ID())
 	}
 }
 
@@ -426,7 +427,7 @@ func (m *apiModel) markDownAll(t *rapid.T) {
 		m.peerSideDown(n, c)
 	}
 	if r := n.m.Registry(); len(r) != 0 {
-		m.fail("mark_down_all left %d connections registered", len(r))
+		m.fail("%s: mark_down_all left %d connections registered", check.InvRegistryClosed, len(r))
 	}
 }
 

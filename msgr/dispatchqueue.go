@@ -118,7 +118,7 @@ func (q *dispatchQueue) dispatch(it dqItem) {
 	}
 	q.m.dispatchNormal(it.conn, it.msg)
 	it.res.Release()
-	if canaryDoubleRelease {
+	if canaryDoubleRelease() {
 		it.res.Release()
 	}
 }
@@ -185,10 +185,10 @@ func (m *Messenger) deliver(c *Connection, msg *Message, res proto.Reservation) 
 		if d.CanFastDispatch(msg) {
 			m.trace(TraceEvent{Kind: TraceDispatch, Conn: c, Msg: msg, Fast: true})
 			d.FastDispatch(c, msg)
-			if !canaryThrottleLeak {
+			if !canaryThrottleLeak() {
 				res.Release()
 			}
-			if canaryDoubleRelease {
+			if canaryDoubleRelease() {
 				res.Release()
 			}
 			return

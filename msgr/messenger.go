@@ -407,7 +407,7 @@ func (m *Messenger) ConnectTo(peerType wire.EntityType, addr wire.EntityAddr) (*
 		m.mu.Unlock()
 		return m.local, nil
 	}
-	if c, ok := m.conns[addr]; ok && !canaryDupRegister {
+	if c, ok := m.conns[addr]; ok && !canaryDupRegister() {
 		m.mu.Unlock()
 		return c, nil
 	}
@@ -479,7 +479,12 @@ func (m *Messenger) register(c *Connection, addr wire.EntityAddr) bool {
 func (m *Messenger) forget(c *Connection) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.conns[c.regAddr] == c && !canaryNoForget {
+	m.unregisterLocked(c)
+}
+
+// unregisterLocked removes c from the registry if it is the session registered for its address.
+func (m *Messenger) unregisterLocked(c *Connection) {
+	if m.conns[c.regAddr] == c && !canaryNoForget() {
 		delete(m.conns, c.regAddr)
 	}
 }
@@ -491,9 +496,7 @@ func (m *Messenger) forget(c *Connection) {
 func (m *Messenger) retire(c *Connection) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.conns[c.regAddr] == c && !canaryNoForget {
-		delete(m.conns, c.regAddr)
-	}
+	m.unregisterLocked(c)
 	delete(m.all, c.id)
 	if m.state == stateShutdown && len(m.all) == 0 {
 		m.finishShutdownLocked()

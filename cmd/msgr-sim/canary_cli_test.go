@@ -9,24 +9,33 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/msgrsim/msgrsim/internal/canary"
 )
 
-// The user's loop, on a deliberately broken build (canary_norequeue: unacknowledged messages
-// dropped at a fault): a sweep finds failing seeds, replay stops at the violation and explains
-// it, shrink turns the seed into a tape of a few dozen decisions, the tape replays the same
-// failure, the timeline draws it, and sharded sweeps merge into the unsharded one.
+// The user's loop, on a canary build with a deliberate bug selected (norequeue: unacknowledged
+// messages dropped at a fault): a sweep finds failing seeds and prints the command lines that
+// reproduce them, canary included; replay stops at the violation and explains it, shrink turns
+// the seed into a tape of a few dozen decisions, the tape replays the same failure, the
+// timeline draws it, and sharded sweeps merge into the unsharded one.
 func TestCanaryLoop(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a canary binary")
+	if !canary.Enabled {
+		t.Skip("the canaries need a build with -tags canary (go test -tags canary -run TestCanaryLoop ./cmd/msgr-sim)")
 	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "msgr-sim-canary")
-	if out, err := exec.Command("go", "build", "-tags", "canary_norequeue", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-tags", "canary", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
+	// env is added to each command's environment: the sweeps select the canary with
+	// MSGRSIM_CANARY; the other commands with -canary, as the printed lines say, and with
+	// MSGRSIM_CANARY emptied so that they cannot lean on it.
+	var env []string
 	sh := func(want int, args ...string) string {
 		t.Helper()
-		out, err := exec.Command(bin, args...).CombinedOutput()
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
 		code := 0
 		if ee, ok := err.(*exec.ExitError); ok {
 			code = ee.ExitCode()
@@ -39,7 +48,9 @@ func TestCanaryLoop(t *testing.T) {
 		return string(out)
 	}
 
+	env = []string{canary.EnvVar + "=norequeue"}
 	sweep := sh(1, "sweep", "-count", "30", "-faults", "reset,latency", "-json")
+	env = []string{canary.EnvVar + "="}
 	s := lastSweep(t, sweep)
 	var seeds []uint64
 	for sig, ss := range s.Signatures { //lint:ordered (the seeds are sorted below)
@@ -52,11 +63,12 @@ func TestCanaryLoop(t *testing.T) {
 		t.Fatalf("the sweep did not catch the canary as lossless-loss: %+v", s.Signatures)
 	}
 	seed := strconv.FormatUint(seeds[0], 10)
-	if !strings.Contains(sweep, "replay: msgr-sim replay -seed "+seed+" -faults reset,latency") {
+	line := "replay: msgr-sim replay -seed " + seed + " -faults reset,latency -canary norequeue"
+	if !strings.Contains(sweep, line+"\n") {
 		t.Fatalf("no replay command for seed %s:\n%s", seed, sweep)
 	}
 
-	replay := sh(1, "replay", "-seed", seed, "-faults", "reset,latency")
+	replay := sh(1, strings.Fields(line)[2:]...)
 	if !regexp.MustCompile(`VIOLATION lossless-loss at .*\n  invariant lossless-loss: every message sent on a lossless session`).MatchString(replay) {
 		t.Fatalf("replay did not stop at the violation with its explanation:\n%s", tail(replay))
 	}
@@ -66,8 +78,11 @@ func TestCanaryLoop(t *testing.T) {
 	tape, best := "", -1
 	for i, sd := range seeds[:min(4, len(seeds))] {
 		out := filepath.Join(dir, "canary"+strconv.Itoa(i)+".tape")
-		shrink := sh(0, "shrink", "-seed", strconv.FormatUint(sd, 10), "-faults", "reset,latency",
+		shrink := sh(0, "shrink", "-seed", strconv.FormatUint(sd, 10), "-faults", "reset,latency", "-canary", "norequeue",
 			"-target", "lossless-loss", "-o", out, "-q", "-max-runs", "3000", "-timeout", "8s")
+		if !strings.Contains(shrink, "replay it: msgr-sim replay -tape "+out+" -canary norequeue\n") {
+			t.Fatalf("no replay command for the tape:\n%s", shrink)
+		}
 		m := regexp.MustCompile(`after:  (\d+) decisions`).FindStringSubmatch(shrink)
 		if m == nil {
 			t.Fatalf("no after line:\n%s", shrink)
@@ -79,19 +94,21 @@ func TestCanaryLoop(t *testing.T) {
 	if best > 40 {
 		t.Fatalf("the smallest shrunk tape has %d decisions, want a few dozen at most", best)
 	}
-	again := sh(1, "replay", "-tape", tape)
+	again := sh(1, "replay", "-tape", tape, "-canary", "norequeue")
 	if !strings.Contains(again, "VIOLATION lossless-loss") {
 		t.Fatalf("the shrunk tape does not reproduce the violation:\n%s", tail(again))
 	}
 
 	page := filepath.Join(dir, "canary.html")
-	sh(1, "timeline", "-tape", tape, "-o", page)
-	if html, err := os.ReadFile(page); err != nil || !strings.Contains(string(html), `"name":"lossless-loss"`) {
-		t.Fatalf("the timeline does not carry the violation (%v)", err)
+	sh(1, "timeline", "-tape", tape, "-canary", "norequeue", "-o", page)
+	if html, err := os.ReadFile(page); err != nil || !strings.Contains(string(html), `"name":"lossless-loss"`) ||
+		!strings.Contains(string(html), "msgr-sim replay -tape "+tape+" -canary norequeue") {
+		t.Fatalf("the timeline does not carry the violation and its reproduce line (%v)", err)
 	}
 	checkRendered(t, page, -1)
 
 	// Shards: their union is the unsharded sweep.
+	env = []string{canary.EnvVar + "=norequeue"}
 	var files []string
 	for i := range 3 {
 		out := sh(1, "sweep", "-count", "30", "-faults", "reset,latency", "-shard", strconv.Itoa(i)+"/3", "-json")
@@ -126,4 +143,28 @@ func TestCanaryLoop(t *testing.T) {
 func tail(s string) string {
 	lines := strings.Split(s, "\n")
 	return strings.Join(lines[max(0, len(lines)-15):], "\n")
+}
+
+// -canary selects a canary on a canary build, names the known ones when it is not one, and
+// is a clear usage error on a normal build; the reproduce line carries it.
+func TestCanaryFlag(t *testing.T) {
+	args := []string{"run", "-seed", "3", "-workload", "small", "-canary", "lossyack"}
+	if !canary.Enabled {
+		code, _, errOut := run(t, args...)
+		if code != 2 || !strings.Contains(errOut, "-canary needs a binary built with -tags canary") {
+			t.Fatalf("-canary on a normal build: exit %d, stderr %q", code, errOut)
+		}
+		return
+	}
+	prev := canary.Selected()
+	t.Cleanup(func() { canary.Set(prev) })
+	if code, _, errOut := run(t, "run", "-seed", "3", "-canary", "nosuch"); code != 2 ||
+		!strings.Contains(errOut, "unknown canary \"nosuch\" (known: norequeue, ") {
+		t.Fatalf("-canary nosuch: exit %d, stderr %q", code, errOut)
+	}
+	code, out, _ := run(t, args...)
+	if code != 1 || !strings.Contains(out, "lossy-ack") ||
+		!strings.Contains(out, "reproduce: msgr-sim run -seed 3 -workload small -canary lossyack\n") {
+		t.Fatalf("-canary lossyack: exit %d\n%s", code, out)
+	}
 }

@@ -15,6 +15,10 @@
 // -clients N -messages N (cluster and large run the Ceph-shaped cluster: -messages is the
 // operations per client). run -coverage prints the protocol coverage table.
 //
+// A binary built with -tags canary also takes -canary NAME (or MSGRSIM_CANARY=NAME): it runs
+// with that deliberate bug (internal/canary lists them), and its reproduce lines carry the
+// flag. Without the tag, -canary is an error.
+//
 // Exit status: 0 when the runs passed, 1 when an invariant was violated, 2 on a usage error.
 package main
 

@@ -72,7 +72,7 @@ func shrinkCmd(args []string, stdout, stderr io.Writer) int {
 	if rep.StoppedEarly {
 		note = " (budget spent: the tape may shrink further with more -max-runs or -timeout)"
 	}
-	fmt.Fprintf(stdout, "%d replays in %v%s\nwrote %s\nreplay it: msgr-sim replay -tape %s\n",
-		rep.Runs, time.Since(start).Round(time.Millisecond), note, *out, *out)
+	fmt.Fprintf(stdout, "%d replays in %v%s\nwrote %s\nreplay it: msgr-sim replay -tape %s%s\n",
+		rep.Runs, time.Since(start).Round(time.Millisecond), note, *out, *out, canaryArg())
 	return 0
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/msgrsim/msgrsim/internal/canary"
 	"github.com/msgrsim/msgrsim/internal/detrand"
 	"github.com/msgrsim/msgrsim/sim"
 	"github.com/msgrsim/msgrsim/workload/synthetic"
@@ -23,6 +24,7 @@ type scenarioFlags struct {
 	faults                  string
 	workload                string
 	preset                  string          // -workload synthetic: Ceph's test to run ("": drawn from the seed)
+	canary                  string          // -canary: the deliberate bug to run with (internal/canary)
 	set                     map[string]bool // flags given explicitly
 }
 
@@ -48,12 +50,17 @@ func (sf *scenarioFlags) register(fs *flag.FlagSet) {
 		"small or default (OSDs and clients exchanging messages); cluster or large (the Ceph-shaped cluster: mon, OSDs, KV clients); synthetic (Ceph's SyntheticWorkload)")
 	fs.StringVar(&sf.preset, "preset", "", "with -workload synthetic: Ceph's test to run, scaled down ("+
 		strings.Join(synthetic.PresetNames(), ", ")+"; default: drawn from the seed)")
+	fs.StringVar(&sf.canary, "canary", "", "run with a deliberate bug, to see the checkers catch it: "+canary.Names()+
+		" (needs a binary built with -tags canary; default: $"+canary.EnvVar+")")
 }
 
 // finish applies -workload and checks the values, after parsing.
 func (sf *scenarioFlags) finish(fs *flag.FlagSet) error {
 	sf.set = map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { sf.set[fl.Name] = true })
+	if err := selectCanary(sf.canary, sf.set["canary"]); err != nil {
+		return err
+	}
 	if sf.workload == sim.WorkloadSynthetic {
 		return sf.finishSynthetic()
 	}
@@ -117,7 +124,32 @@ func (sf *scenarioFlags) args() string {
 			fmt.Fprintf(&b, " -%s %d", fl.name, fl.v)
 		}
 	}
-	return b.String()
+	return b.String() + canaryArg()
+}
+
+// selectCanary selects the canary -canary names, when given.
+func selectCanary(name string, given bool) error {
+	if !given {
+		return nil
+	}
+	if !canary.Enabled {
+		return errors.New("-canary needs a binary built with -tags canary (go build -tags canary ./cmd/msgr-sim)")
+	}
+	k, err := canary.Parse(name)
+	if err != nil {
+		return fmt.Errorf("-canary: %w", err)
+	}
+	canary.Set(k)
+	return nil
+}
+
+// canaryArg is the -canary flag of the canary in force (selected by -canary or $MSGRSIM_CANARY)
+// for reproduce lines, or "" when none is: the runs depend on it.
+func canaryArg() string {
+	if k := canary.Selected(); k != canary.None {
+		return " -canary " + k.String()
+	}
+	return ""
 }
 
 // describe is the configuration line printed before a run.
@@ -199,7 +231,7 @@ func (src *source) load() (sim.Tape, string, error) {
 		if err != nil {
 			return sim.Tape{}, "", fmt.Errorf("%s: %w", src.tape, err)
 		}
-		return t, "-tape " + src.tape, nil
+		return t, "-tape " + src.tape + canaryArg(), nil
 	}
 	t, _ := sim.TapeOf(src.options(src.seed))
 	return t, fmt.Sprintf("-seed %d%s", src.seed, src.args()), nil

@@ -35,6 +35,7 @@ var belowSeam = []string{
 	"github.com/msgrsim/msgrsim/msgr/proto/prototest",
 	"github.com/msgrsim/msgrsim/fuzz/protofuzz",
 	"github.com/msgrsim/msgrsim/fuzz/wirefuzz",
+	"github.com/msgrsim/msgrsim/internal/canary", // consulted by msgr/proto, msgr and workload/cluster
 }
 
 // allowed are the places below the seam where production code must do what simulation never

@@ -212,7 +212,7 @@ func (c *Conn) handleFooter(data []byte) error {
 		return nil
 	}
 	c.inSeq = seq
-	if !c.policy.Lossy || canaryLossyAck {
+	if c.sendsAcks() {
 		c.ackLeft++
 	}
 	res.From = c.throttles

@@ -12,7 +12,7 @@ func (c *Conn) canWrite() bool { return c.state.open() }
 
 // canSend reports whether fillOutput would produce frames.
 func (c *Conn) canSend() bool {
-	return c.canWrite() && (c.keepalive || c.kaAckDue || c.queue.len() > 0 || (c.ackLeft > 0 && (!c.policy.Lossy || canaryLossyAck)))
+	return c.canWrite() && (c.keepalive || c.kaAckDue || c.queue.len() > 0 || (c.ackLeft > 0 && c.sendsAcks()))
 }
 
 // fillOutput appends the frames due, in Ceph's order: keepalive, keepalive acks, queued
@@ -38,12 +38,28 @@ func (c *Conn) fillOutput() {
 		}
 		c.writeMessage(m)
 	}
-	if c.ackLeft > 0 && (!c.policy.Lossy || canaryLossyAck) {
+	if c.ackLeft > 0 && c.sendsAcks() {
 		c.ackLeft = 0
 		b := c.out.reserve(1 + wire.SeqLen)
 		b[0] = byte(wire.TagAck)
-		wire.PutSeq(b[1:], c.inSeq+canaryOverAck)
+		wire.PutSeq(b[1:], c.ackSeq())
 	}
+}
+
+// sendsAcks reports whether the session acknowledges what it receives: lossy sessions never do.
+func (c *Conn) sendsAcks() bool {
+	if canaryLossyAck() {
+		return true
+	}
+	return !c.policy.Lossy
+}
+
+// ackSeq is the sequence number an ACK frame carries: the last message received.
+func (c *Conn) ackSeq() uint64 {
+	if canaryOverAck() {
+		return c.inSeq + 1
+	}
+	return c.inSeq
 }
 
 func (c *Conn) writeKeepalive() {
@@ -116,7 +132,7 @@ func (c *Conn) requeueSent() {
 		return
 	}
 	c.outSeq -= uint64(c.sent.len())
-	if !canaryNoRequeue {
+	if !canaryNoRequeue() {
 		c.queue.requeue(c.sent.live())
 	}
 	c.sent.clear()
@@ -125,7 +141,7 @@ func (c *Conn) requeueSent() {
 // discardRequeuedUpTo drops requeued messages the peer reports received (its in_seq, from the
 // SEQ exchange) and returns the new out_seq (Ceph's discard_requeued_up_to).
 func (c *Conn) discardRequeuedUpTo(acked uint64) uint64 {
-	if c.queue.requeued.len() == 0 || canaryNoDiscard {
+	if c.queue.requeued.len() == 0 || canaryNoDiscard() {
 		// Nothing is pending retransmission: numbering continues from what the peer has.
 		return acked
 	}

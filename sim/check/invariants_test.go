@@ -5,8 +5,8 @@ import (
 	"testing"
 )
 
-// Every invariant fails on a deliberately wrong history (sim's canary tests show the same on
-// deliberately broken code).
+// Every invariant fails on a deliberately wrong history (the canaries show the same on
+// deliberately broken code: go test -tags canary -run TestCanaries ./sim).
 
 func violated(k *Checker) map[string]int { return k.ViolationCounts() }
 

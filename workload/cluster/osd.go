@@ -241,7 +241,7 @@ func (o *osdNode) handleOp(c *msgr.Connection, m *cmsg) {
 	}
 	rk := reqKey{m.from, m.tid}
 	idx, seen := o.applied[rk]
-	if !seen || canaryNoDedupe {
+	if !seen || canaryNoDedupe() {
 		idx = o.apply(rk, logEntry{op: m.op, key: m.key, value: m.value})
 	}
 	if o.replicated(idx) {

@@ -1,4 +1,4 @@
-//go:build linux && (canary_norequeue || canary_nodiscard || canary_overack || canary_throttleleak)
+//go:build linux
 
 package synthetic_test
 
@@ -6,21 +6,40 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/msgrsim/msgrsim/internal/canary"
 )
 
-// The real-stack checkers have teeth: a deliberately broken build (msgr/proto/canary_*_on.go,
-// msgr/canary_*_on.go) fails a soak round over epoll loopback with the invariant that should
-// catch it.
-func TestRealCanaryIsCaught(t *testing.T) {
+// The real-stack checkers have teeth: each deliberate bug of internal/canary's table that names
+// invariants over real TCP, selected in turn, fails a soak round over epoll loopback with one
+// of them. The subtests select a global canary: none of them may run in parallel.
+func TestCanaries(t *testing.T) {
+	if !canary.Enabled {
+		t.Skip("the canaries need a build with -tags canary (go test -tags canary -run TestCanaries ./workload/synthetic)")
+	}
+	for _, c := range canary.All {
+		if len(c.Real) == 0 {
+			continue
+		}
+		t.Run(c.Name, func(t *testing.T) {
+			prev := canary.Set(c.Kind)
+			defer canary.Set(prev)
+			realCanaryIsCaught(t, c.Real)
+		})
+	}
+}
+
+// realCanaryIsCaught requires a violation of one of want in at most three soak rounds.
+func realCanaryIsCaught(t *testing.T, want []string) {
 	for round := uint64(1); round <= 3; round++ {
 		r := runReal(t, soakConfigs()[0], round, 15*time.Second)
 		for _, v := range r.violations {
-			if slices.Contains(realCanaryWant, v.Name) {
+			if slices.Contains(want, v.Name) {
 				t.Logf("caught over epoll by %s in round %d: %s", v.Name, round, v.Detail)
 				return
 			}
 		}
 		t.Logf("round %d: %v", round, r.violations)
 	}
-	t.Fatalf("not caught by %v over epoll in 3 rounds", realCanaryWant)
+	t.Fatalf("not caught by %v over epoll in 3 rounds", want)
 }

@@ -1,5 +1,0 @@
-//go:build !canary_doublerelease
-
-package msgr
-
-const canaryDoubleRelease = false

@@ -1,5 +1,0 @@
-//go:build !canary_dupregister
-
-package msgr
-
-const canaryDupRegister = false

@@ -1,5 +1,0 @@
-//go:build !canary_noforget
-
-package msgr
-
-const canaryNoForget = false

@@ -1,5 +1,0 @@
-//go:build !canary_throttleleak
-
-package msgr
-
-const canaryThrottleLeak = false

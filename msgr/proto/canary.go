@@ -1,0 +1,19 @@
+package proto
+
+import "github.com/msgrsim/msgrsim/internal/canary"
+
+// The protocol core's deliberate bugs (internal/canary), for the canary tests. Each helper is a
+// constant false without -tags canary, and its branch compiles away.
+
+// canaryNoRequeue: unacknowledged messages are dropped at a fault instead of requeued.
+func canaryNoRequeue() bool { return canary.Enabled && canary.On(canary.NoRequeue) }
+
+// canaryNoDiscard: requeued messages the peer already has are not discarded after the SEQ
+// exchange, and get new numbers.
+func canaryNoDiscard() bool { return canary.Enabled && canary.On(canary.NoDiscard) }
+
+// canaryLossyAck: lossy sessions send ACKs (Ceph PR #13700).
+func canaryLossyAck() bool { return canary.Enabled && canary.On(canary.LossyAck) }
+
+// canaryOverAck: every ACK frame acknowledges one message more than was received.
+func canaryOverAck() bool { return canary.Enabled && canary.On(canary.OverAck) }

@@ -1,5 +1,0 @@
-//go:build !canary_lossyack
-
-package proto
-
-const canaryLossyAck = false

@@ -1,5 +1,0 @@
-//go:build !canary_nodiscard
-
-package proto
-
-const canaryNoDiscard = false

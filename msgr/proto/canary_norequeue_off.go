@@ -1,5 +1,0 @@
-//go:build !canary_norequeue
-
-package proto
-
-const canaryNoRequeue = false

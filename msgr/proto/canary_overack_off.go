@@ -1,5 +1,0 @@
-//go:build !canary_overack
-
-package proto
-
-const canaryOverAck = 0

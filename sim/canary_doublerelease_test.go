@@ -1,5 +1,0 @@
-//go:build canary_doublerelease
-
-package sim
-
-const canaryName, canaryWant = "doublerelease", InvThrottleNeg

@@ -1,5 +1,0 @@
-//go:build canary_dupregister
-
-package sim
-
-const canaryName, canaryWant = "dupregister", InvRegistryDup

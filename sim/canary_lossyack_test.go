@@ -1,5 +1,0 @@
-//go:build canary_lossyack
-
-package sim
-
-const canaryName, canaryWant = "lossyack", InvLossyAck

@@ -1,5 +1,0 @@
-//go:build canary_nodiscard
-
-package sim
-
-const canaryName, canaryWant = "nodiscard", InvDuplicate

@@ -1,5 +1,0 @@
-//go:build canary_noforget
-
-package sim
-
-const canaryName, canaryWant = "noforget", InvRegistryClosed

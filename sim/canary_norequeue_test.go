@@ -1,5 +1,0 @@
-//go:build canary_norequeue
-
-package sim
-
-const canaryName, canaryWant = "norequeue", InvLosslessLoss

@@ -1,5 +1,0 @@
-//go:build canary_overack
-
-package sim
-
-const canaryName, canaryWant = "overack", InvAckUnreceived

@@ -1,5 +1,0 @@
-//go:build canary_throttleleak
-
-package sim
-
-const canaryName, canaryWant = "throttleleak", InvThrottleLeak
