@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/msgrsim/msgrsim/msgr/wire"
 )
 
 // Reset attribution: the simulator sees both ends of every session, so every reset of a
@@ -83,14 +85,14 @@ func (s *Sessions) license(a, b uint32, cause string) {
 	s.lic[p] = &license{cause: cause}
 }
 
-// Started reports the first event of a messenger incarnation with nonce; restarted says an
-// earlier incarnation (with nonce old) ran: every session of either nonce may now reset.
-func (s *Sessions) Started(nonce, old uint32, restarted bool) {
+// Started reports the first event of a messenger incarnation with address my; restarted says
+// an earlier incarnation (with address old) ran: every session of either may now reset.
+func (s *Sessions) Started(my, old wire.EntityAddr, restarted bool) {
 	if !restarted {
 		return
 	}
-	s.epoch[nonce]++
-	for _, n := range []uint32{old, nonce} {
+	s.epoch[my]++
+	for _, n := range []uint32{old.Nonce, my.Nonce} {
 		for _, p := range s.known[n] {
 			s.lic[p] = &license{cause: CauseCrash}
 		}

@@ -1,6 +1,8 @@
 package check
 
 import (
+	"net/netip"
+
 	"github.com/msgrsim/msgrsim/msgr/wire"
 )
 
@@ -52,16 +54,21 @@ func init() {
 var ConformanceInvariants = []string{InvGlobalSeq, InvConnectSeq, InvOpenConnectSeq, InvWaitWinner,
 	InvReadyOrSeq, InvReplaceRetry, InvSeqExchange, InvMsgSeq, InvAckRegress, InvEventOrder, InvSpuriousReset}
 
-// endpoint is one messenger incarnation as the wire shows it: its nonce, and how many times a
-// messenger with that nonce started before (a monitor restarts with its nonce).
-type endpoint struct{ nonce, epoch uint32 }
+// endpoint is one messenger incarnation as the wire shows it: its address (a client's blank
+// IP filled in with the one its socket comes from), and how many times a messenger with that
+// announced address started before (a monitor restarts with its address).
+type endpoint struct {
+	addr  wire.EntityAddr
+	epoch uint32
+	nonce uint32
+}
 
 // sideKey names one end's view of a session: a messenger incarnation's session with the
 // peer's address (its registry is keyed by address, so a peer that restarts with its nonce
 // continues that view: its first connect then meets the old session).
 type sideKey struct {
 	me   endpoint
-	peer uint32
+	peer wire.EntityAddr
 }
 
 // side is what the monitor knows of one end of a session.
@@ -97,6 +104,7 @@ type wconn struct {
 	id         uint64
 	addrs      [2]int // addresses walked per direction
 	addr       [2]wire.EntityAddr
+	seen       wire.EntityAddr // the client's socket address, as the server saw it
 	end        [2]endpoint
 	known      [2]bool
 	side       [2]*side // the client's and the server's view of the session (nil until both addresses are known)
@@ -120,7 +128,7 @@ type wconn struct {
 // Sessions is the conformance monitor and the reset attribution of one run (attrib.go).
 type Sessions struct {
 	k      *Checker
-	epoch  map[uint32]uint32
+	epoch  map[wire.EntityAddr]uint32
 	conns  map[uint64]*wconn
 	sides  map[sideKey]*side
 	lic    map[noncePair]*license
@@ -138,7 +146,7 @@ type Sessions struct {
 
 // NewSessions returns the monitor of a run whose violations go to k, stamped with now().
 func NewSessions(k *Checker, now func() int64, cov Counter) *Sessions {
-	return &Sessions{k: k, now: now, cov: cov, epoch: map[uint32]uint32{}, conns: map[uint64]*wconn{},
+	return &Sessions{k: k, now: now, cov: cov, epoch: map[wire.EntityAddr]uint32{}, conns: map[uint64]*wconn{},
 		sides: map[sideKey]*side{}, lic: map[noncePair]*license{}, known: map[uint32][]noncePair{},
 		causes: map[string]int{}, events: map[EventConn]*eventState{}, halfOpen: map[halfKey]bool{},
 		halfOpenN: map[noncePair]int{}}
@@ -188,18 +196,26 @@ func (s *Sessions) Written(conn uint64, dir int, e *wire.Element) {
 // addr notes a sender's own address (the first address of each direction).
 func (s *Sessions) addr(w *wconn, dir int, e *wire.Element) {
 	w.addrs[dir]++
-	if w.addrs[dir] != 1 {
-		return
-	}
 	a, err := wire.DecodeLegacyAddr(e.Bytes)
 	if err != nil {
 		return
 	}
+	switch {
+	case dir == 1 && w.addrs[dir] == 2:
+		w.seen = a
+		return
+	case w.addrs[dir] != 1:
+		return
+	}
 	w.addr[dir], w.known[dir] = a, true
-	w.end[dir] = endpoint{a.Nonce, s.epoch[a.Nonce]}
+	w.end[dir] = endpoint{addr: a, epoch: s.epoch[a], nonce: a.Nonce}
 	if w.known[0] && w.known[1] {
-		w.side[0] = s.side(sideKey{w.end[0], w.end[1].nonce})
-		w.side[1] = s.side(sideKey{w.end[1], w.end[0].nonce})
+		if !w.end[0].addr.Addr.Addr().IsValid() {
+			// A client announces no IP: the server's view of its socket names its host.
+			w.end[0].addr.Addr = netip.AddrPortFrom(w.seen.Addr.Addr(), w.end[0].addr.Addr.Port())
+		}
+		w.side[0] = s.side(sideKey{w.end[0], w.end[1].addr})
+		w.side[1] = s.side(sideKey{w.end[1], w.end[0].addr})
 		s.knowPair(w.end[0].nonce, w.end[1].nonce)
 	}
 }

@@ -291,7 +291,7 @@ func TestSpuriousReset(t *testing.T) {
 	}
 	w = newWire(t)
 	w.s.knowPair(1, 2)
-	w.s.Started(2, 2, true)
+	w.s.Started(addrHigh, addrHigh, true)
 	if cause, ok := w.s.Reset(ec, 1, 2, true, false); !ok || cause != CauseCrash {
 		t.Fatalf("after a restart: %s %v", cause, ok)
 	}

@@ -65,10 +65,10 @@ type Run struct {
 	excuse  map[*msgr.Connection][]bool // per reset event queued: was it attributed
 }
 
-// incarnation is a messenger's incarnation as Trace last saw it, and its nonce.
+// incarnation is a messenger's incarnation as Trace last saw it, and its address.
 type incarnation struct {
-	inc   uint64
-	nonce uint32
+	inc  uint64
+	addr wire.EntityAddr
 }
 
 // New builds a run: the world (its network's latency shaped by the faults), the workload's and

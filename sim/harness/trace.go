@@ -101,9 +101,9 @@ func (r *Run) incarnation(id, inc uint64, m *msgr.Messenger) {
 	if seen && last.inc == inc {
 		return
 	}
-	nonce := m.MyAddr().Nonce
-	r.incs[id] = incarnation{inc: inc, nonce: nonce}
-	r.Sessions.Started(nonce, last.nonce, seen)
+	addr := m.MyAddr()
+	r.incs[id] = incarnation{inc: inc, addr: addr}
+	r.Sessions.Started(addr, last.addr, seen)
 }
 
 // connEvent tells the session monitor of a connection event: sessions opening, and resets to
