@@ -91,7 +91,7 @@ func (s *Sessions) Started(my, old wire.EntityAddr, restarted bool) {
 	if !restarted {
 		return
 	}
-	s.epoch[my]++
+	s.epoch[epochKey(my)]++
 	for _, n := range []uint32{old.Nonce, my.Nonce} {
 		for _, p := range s.known[n] {
 			s.lic[p] = &license{cause: CauseCrash}
@@ -202,7 +202,7 @@ func (s *Sessions) Causes() map[string]int { return s.causes }
 // FormatCauses renders counts by cause, sorted by name: "crash=3 mark-down=1".
 func FormatCauses(c map[string]int) string {
 	names := make([]string, 0, len(c))
-	for n := range c {
+	for n := range c { //lint:ordered (sorted below)
 		names = append(names, n)
 	}
 	sort.Strings(names)

@@ -31,7 +31,7 @@ const (
 )
 
 func init() {
-	for name, doc := range map[string]string{
+	for name, doc := range map[string]string{ //lint:ordered (each key set independently)
 		InvGlobalSeq:      "a messenger incarnation's connects to one peer carry strictly growing global_seqs from one TCP connection to the next; on one connection a resent connect keeps its global_seq, except after RETRY_GLOBAL, when it exceeds the reply's (§3.1, §3.3)",
 		InvConnectSeq:     "a connect carries the connector's session connect_seq: never raised by a fault while connecting (PR #25343): only a fault after the session opened or while accepting (a replace) raises it, by one each (§6.3 steps 6, 7, 8); after RETRY_SESSION exactly the reply's, after RESETSESSION 0; 0 (a new session) is always allowed",
 		InvOpenConnectSeq: "a READY or SEQ reply carries the answered connect's connect_seq + 1 (§3.5 open(); the connector asserts it)",
@@ -54,21 +54,32 @@ func init() {
 var ConformanceInvariants = []string{InvGlobalSeq, InvConnectSeq, InvOpenConnectSeq, InvWaitWinner,
 	InvReadyOrSeq, InvReplaceRetry, InvSeqExchange, InvMsgSeq, InvAckRegress, InvEventOrder, InvSpuriousReset}
 
-// endpoint is one messenger incarnation as the wire shows it: its address (a client's blank
-// IP filled in with the one its socket comes from), and how many times a messenger with that
-// announced address started before (a monitor restarts with its address).
+// endpoint is one messenger incarnation as the wire shows it: its host (a client announces no
+// IP, or learns it later: the server's view of its socket names it), its nonce, and how many
+// times a messenger with that nonce started before (a restarted monitor keeps its nonce).
 type endpoint struct {
-	addr  wire.EntityAddr
+	ip    netip.Addr
+	nonce uint32
 	epoch uint32
+}
+
+// peerKey is a peer as a registry knows it: host and nonce, whatever its incarnation.
+type peerKey struct {
+	ip    netip.Addr
 	nonce uint32
 }
+
+// epochKey is what a restart is counted by: the nonce (a client learns its IP from its first
+// peer, so its announced address changes; a restarted monitor keeps its nonce). Two messengers
+// with one nonce (a shrunk tape draws every nonce 0) share their restarts.
+func epochKey(a wire.EntityAddr) uint32 { return a.Nonce }
 
 // sideKey names one end's view of a session: a messenger incarnation's session with the
 // peer's address (its registry is keyed by address, so a peer that restarts with its nonce
 // continues that view: its first connect then meets the old session).
 type sideKey struct {
 	me   endpoint
-	peer wire.EntityAddr
+	peer peerKey
 }
 
 // side is what the monitor knows of one end of a session.
@@ -128,7 +139,7 @@ type wconn struct {
 // Sessions is the conformance monitor and the reset attribution of one run (attrib.go).
 type Sessions struct {
 	k      *Checker
-	epoch  map[wire.EntityAddr]uint32
+	epoch  map[uint32]uint32
 	conns  map[uint64]*wconn
 	sides  map[sideKey]*side
 	lic    map[noncePair]*license
@@ -146,7 +157,7 @@ type Sessions struct {
 
 // NewSessions returns the monitor of a run whose violations go to k, stamped with now().
 func NewSessions(k *Checker, now func() int64, cov Counter) *Sessions {
-	return &Sessions{k: k, now: now, cov: cov, epoch: map[wire.EntityAddr]uint32{}, conns: map[uint64]*wconn{},
+	return &Sessions{k: k, now: now, cov: cov, epoch: map[uint32]uint32{}, conns: map[uint64]*wconn{},
 		sides: map[sideKey]*side{}, lic: map[noncePair]*license{}, known: map[uint32][]noncePair{},
 		causes: map[string]int{}, events: map[EventConn]*eventState{}, halfOpen: map[halfKey]bool{},
 		halfOpenN: map[noncePair]int{}}
@@ -208,14 +219,11 @@ func (s *Sessions) addr(w *wconn, dir int, e *wire.Element) {
 		return
 	}
 	w.addr[dir], w.known[dir] = a, true
-	w.end[dir] = endpoint{addr: a, epoch: s.epoch[a], nonce: a.Nonce}
+	w.end[dir] = endpoint{ip: a.Addr.Addr(), nonce: a.Nonce, epoch: s.epoch[epochKey(a)]}
 	if w.known[0] && w.known[1] {
-		if !w.end[0].addr.Addr.Addr().IsValid() {
-			// A client announces no IP: the server's view of its socket names its host.
-			w.end[0].addr.Addr = netip.AddrPortFrom(w.seen.Addr.Addr(), w.end[0].addr.Addr.Port())
-		}
-		w.side[0] = s.side(sideKey{w.end[0], w.end[1].addr})
-		w.side[1] = s.side(sideKey{w.end[1], w.end[0].addr})
+		w.end[0].ip = w.seen.Addr.Addr() // the client's host, whatever it announced
+		w.side[0] = s.side(sideKey{w.end[0], peerKey{w.end[1].ip, w.end[1].nonce}})
+		w.side[1] = s.side(sideKey{w.end[1], peerKey{w.end[0].ip, w.end[0].nonce}})
 		s.knowPair(w.end[0].nonce, w.end[1].nonce)
 	}
 }
