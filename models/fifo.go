@@ -2,6 +2,7 @@ package models
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -303,12 +304,34 @@ func FIFOModel() porcupine.Model {
 // CheckFIFO checks a FIFO history, stream by stream.
 func CheckFIFO(ops []FIFOOp, opts CheckOptions) Report {
 	var all []porcupine.Operation
-	for _, op := range ops {
-		all = append(all, porcupine.Operation{ClientId: 0, Input: op.Input, Call: op.At, Return: op.At, Metadata: op.AtNs})
+	rows := fifoRows(ops)
+	for i, op := range ops {
+		all = append(all, porcupine.Operation{ClientId: rows[i], Input: op.Input, Call: op.At, Return: op.At, Metadata: op.AtNs})
 	}
 	return check("fifo", FIFOModel(), partitions(all, func(op porcupine.Operation) string {
 		return op.Input.(FIFOInput).Stream
 	}), opts)
+}
+
+// fifoRows places each event on a row of porcupine's visualization (its ClientId, which the
+// check ignores): a stream's sender (send, forgive, drop, drain) on row 0, each receiver
+// incarnation on a row of its own (1, 2, … in the order they first dispatched on the stream).
+func fifoRows(ops []FIFOOp) []int {
+	rows := make([]int, len(ops))
+	receivers := map[string][]string{}
+	for i, op := range ops {
+		if op.Input.Kind != FIFODeliver {
+			continue
+		}
+		rs := receivers[op.Input.Stream]
+		j := slices.Index(rs, op.Input.Receiver)
+		if j < 0 {
+			j = len(rs)
+			receivers[op.Input.Stream] = append(rs, op.Input.Receiver)
+		}
+		rows[i] = j + 1
+	}
+	return rows
 }
 
 // partitions groups history by key, sorted by key.

@@ -124,6 +124,35 @@ func TestFIFOVisualizationWritten(t *testing.T) {
 	}
 }
 
+// The visualization shows the failed streams only, the sender's events on one row and each
+// receiver incarnation's on a row of its own (before, every event of every stream sat on one
+// row thousands of pixels wide).
+func TestFIFOVisualizationFailedStreamsInRows(t *testing.T) {
+	dir := t.TempDir()
+	script := "other:s7 other:s8 other:d7@d#1 other:d8@d#1 s1 s2 s3 d1@b#1 f d3@b#2 d2@b#2 end other:end"
+	rep := CheckFIFO(fifoScript(t, script), CheckOptions{VisualizeDir: dir, Name: "fifo-rows"})
+	if rep.OK() || len(rep.Failed) != 1 {
+		t.Fatalf("report %v", rep)
+	}
+	b, err := os.ReadFile(rep.Visualization)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	if strings.Contains(page, "deliver(7) to d#1") || !strings.Contains(page, "deliver(2) to b#2") {
+		t.Fatal("the visualization does not show exactly the failed stream")
+	}
+	ops := fifoScript(t, script)
+	rows := fifoRows(ops)
+	want := map[string]int{"a->b send(1)": 0, "a->b forgive": 0, "a->b drain": 0, "a->b deliver(1) to b#1": 1,
+		"a->b deliver(3) to b#2": 2, "a->b deliver(2) to b#2": 2, "c->d deliver(7) to d#1": 1}
+	for i, op := range ops {
+		if r, ok := want[op.Input.Stream+" "+op.Input.String()]; ok && rows[i] != r {
+			t.Errorf("%v of %s on row %d, want %d", op.Input, op.Input.Stream, rows[i], r)
+		}
+	}
+}
+
 func TestFIFOVisualizationBadName(t *testing.T) {
 	rep := CheckFIFO(fifoScript(t, "s1 s2 d2@b#1 end"), CheckOptions{VisualizeDir: t.TempDir(), Name: "../escape"})
 	if rep.Visualization != "" || rep.VisualizeErr == nil {

@@ -107,7 +107,7 @@ func (m *Messenger) newConnectorLocked(peerType wire.EntityType, addr wire.Entit
 	if m.dthrot != nil {
 		th.Dispatch = m.dthrot
 	}
-	c.p = proto.NewConnector(m.pcfg, (*connHost)(c), addr, peerType, p, th)
+	c.p = proto.NewConnector(m.pcfg, m.protoHost(c), addr, peerType, p, th)
 	c.publish()
 	m.all[c.id] = c
 	return c
@@ -148,7 +148,7 @@ func (m *Messenger) newAcceptor(s netio.Socket) {
 	// The protocol core is in place before the connection is published in m.all (under
 	// m.mu): introspection from other goroutines (Connections, then State) must not see the
 	// field being written.
-	c.p = proto.NewAcceptor(m.pcfg, (*connHost)(c), wire.LegacyAddr(s.RemoteAddr(), 0))
+	c.p = proto.NewAcceptor(m.pcfg, m.protoHost(c), wire.LegacyAddr(s.RemoteAddr(), 0))
 	c.publish()
 	m.all[c.id] = c
 	m.mu.Unlock()
@@ -172,11 +172,18 @@ type handover struct {
 // acceptConnect decides what to answer to a connect message (Ceph's handle_connect_message_2
 // around the pure proto.Decide) and carries out the side effects on the existing session.
 func (m *Messenger) acceptConnect(c *Connection, req *proto.ConnectRequest) proto.Decision {
+	v := c.authorize(req)
+	d := m.decideConnect(c, req, &v)
+	return d.WithAuth(&v)
+}
+
+// decideConnect is acceptConnect's decision, before the authorizer's reply and signer are added.
+func (m *Messenger) decideConnect(c *Connection, req *proto.ConnectRequest, v *AuthVerdict) proto.Decision {
 	in := proto.DecideInput{
 		Connect:         req.Connect,
 		Policy:          req.Policy,
 		ProtocolVersion: proto.ProtocolVersion(m.cfg.Name.Type, req.Connect.HostType, m.cfg.ClusterProtocol, false),
-		AuthResult:      m.authorize(req),
+		AuthResult:      v.Result,
 		PeerAddr:        req.PeerAddr,
 		MyAddr:          m.MyAddr(),
 		Replacing:       req.Replacing,
@@ -194,6 +201,9 @@ func (m *Messenger) acceptConnect(c *Connection, req *proto.ConnectRequest) prot
 	}
 	d := proto.Decide(&in)
 	m.trace(TraceEvent{Kind: TraceDecision, Conn: c, Rule: d.Rule})
+	if m.cfg.Tracer != nil {
+		m.reachDecision(c, &in, d)
+	}
 	switch d.Verdict {
 	case proto.VerdictOpen:
 		return m.acceptOpen(c, req, d)
@@ -207,9 +217,14 @@ func (m *Messenger) acceptConnect(c *Connection, req *proto.ConnectRequest) prot
 	return d
 }
 
-// authorize verifies the connector's authorizer with the messenger's Auth.
-func (m *Messenger) authorize(req *proto.ConnectRequest) int {
-	return m.cfg.Auth.Verify(req.Connect.HostType, req.Connect.AuthorizerProtocol, req.Authorizer)
+// authorize verifies the connector's authorizer with the socket's ServerAuth, started on the
+// first connect message the socket carries.
+func (c *Connection) authorize(req *proto.ConnectRequest) AuthVerdict {
+	if c.serverAuth == nil {
+		c.serverAuth = c.m.cfg.Auth.Server(randReader{c})
+	}
+	cm := &req.Connect
+	return c.serverAuth.Verify(cm.HostType, cm.AuthorizerProtocol, req.Authorizer, cm.Features)
 }
 
 // acceptOpen registers c for the peer's address (unless it is a stateless server's client).
@@ -276,6 +291,7 @@ func (c *Connection) adopt(s netio.Socket, h *handover, leftover []byte) {
 			}
 			return
 		}
+		c.serverAuth = nil // a new socket: its authorizers are verified anew
 		if h.resetExisting {
 			c.p.SessionReset()
 		}

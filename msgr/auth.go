@@ -1,22 +1,45 @@
 package msgr
 
-import "github.com/msgrsim/msgrsim/msgr/wire"
+import (
+	"errors"
+	"fmt"
+	"io"
 
-// Auth builds the authorizer a connector sends in its connect message and verifies the one
-// an acceptor receives (Ceph's AuthClient/AuthServer for msgr1). Implementations must be safe
-// for concurrent use. AuthNone is the default; cephx can plug in here.
+	"github.com/msgrsim/msgrsim/msgr/proto"
+	"github.com/msgrsim/msgrsim/msgr/wire"
+)
+
+// Auth is a messenger's authentication for msgr1 sessions (Ceph's AuthClient and AuthServer
+// for ProtocolV1): Client starts the authorizer exchange of one outgoing connection attempt,
+// Server verifies the authorizers presented on one accepted socket, with its challenge state.
+// A scheme that signs messages (cephx) returns a Session with the exchange's outcome; every
+// message of that session is then signed and checked. Implementations must be safe for
+// concurrent use; what Client and Server return is used by one connection at a time. rand is
+// the connection's center's random source (deterministic in the simulator): draw randomness
+// from it only.
+//
+// AuthNone is the default; msgr/auth/cephx provides cephx.
 type Auth interface {
-	// Authorizer returns the authorizer protocol and blob to send to a peer of type peer.
-	Authorizer(peer wire.EntityType) (protocol uint32, blob []byte)
-	// Verify checks a received authorizer: < 0 rejects (BADAUTHORIZER), 0 asks for another
-	// round (CHALLENGE_AUTHORIZER), > 0 accepts.
-	Verify(peer wire.EntityType, protocol uint32, blob []byte) int
+	Client(peer wire.EntityType, rand io.Reader) ClientAuth
+	Server(rand io.Reader) ServerAuth
 }
+
+// The per-connection parts of an Auth (see package proto).
+type (
+	// ClientAuth is a connector's side of one authorizer exchange.
+	ClientAuth = proto.ClientAuth
+	// ServerAuth verifies the authorizers on one accepted socket.
+	ServerAuth = proto.ServerAuth
+	// AuthVerdict is a ServerAuth's answer to one authorizer.
+	AuthVerdict = proto.AuthVerdict
+	// AuthSession signs and checks the messages of a session.
+	AuthSession = proto.Session
+)
 
 // AuthNone is Ceph's auth "none": connectors send the AuthNone authorizer (u8 1, entity name,
 // global id) to everything but monitors, which authenticate clients by MAuth messages after
 // the session opens; acceptors accept any well-formed AuthNone authorizer and, unless
-// RequireAuthorizer is set, an empty one.
+// RequireAuthorizer is set, an empty one. Nothing is signed and nothing random is drawn.
 type AuthNone struct {
 	Name              wire.AuthEntityName // who we are, e.g. {EntityClient, "admin"}
 	GlobalID          uint64
@@ -54,4 +77,50 @@ func (a *AuthNone) Verify(_ wire.EntityType, protocol uint32, blob []byte) int {
 		return 1
 	}
 	return -1
+}
+
+// Client returns the exchange of one connection attempt: Authorizer's blob, no challenge
+// accepted, nothing checked in the reply, no signatures.
+func (a *AuthNone) Client(peer wire.EntityType, _ io.Reader) ClientAuth {
+	p, b := a.Authorizer(peer)
+	return &noneClient{protocol: p, blob: b}
+}
+
+// Server returns Verify's rules for one socket; nothing is signed.
+func (a *AuthNone) Server(io.Reader) ServerAuth { return noneServer{a} }
+
+// ErrNoChallenge: auth none was challenged (only a cephx acceptor challenges).
+var ErrNoChallenge = errors.New("auth none: the peer sent an authorizer challenge")
+
+type noneClient struct {
+	protocol uint32
+	blob     []byte
+}
+
+func (n *noneClient) Authorizer() (uint32, []byte) { return n.protocol, n.blob }
+
+func (n *noneClient) Challenge([]byte) error {
+	return fmt.Errorf("%w (authorizer protocol %d)", ErrNoChallenge, n.protocol)
+}
+
+func (n *noneClient) Done([]byte) (AuthSession, error) { return nil, nil }
+
+type noneServer struct{ a *AuthNone }
+
+func (s noneServer) Verify(peer wire.EntityType, protocol uint32, blob []byte, _ uint64) AuthVerdict {
+	return AuthVerdict{Result: s.a.Verify(peer, protocol, blob)}
+}
+
+// randReader reads bytes from a center's deterministic source, 8 at a time.
+type randReader struct{ c *Connection }
+
+func (r randReader) Read(p []byte) (int, error) {
+	rnd := r.c.center.Rand()
+	for i := 0; i < len(p); i += 8 {
+		v := rnd.Uint64()
+		for j := 0; j < 8 && i+j < len(p); j++ {
+			p[i+j] = byte(v >> (8 * j))
+		}
+	}
+	return len(p), nil
 }

@@ -170,6 +170,7 @@ const (
 	TraceDrop                           // a message dropped: sent on a closed connection (Msg)
 	TraceHeld                           // a received message held back by delay injection (Msg)
 	TraceAcked                          // a sent message the peer acknowledged, about to be forgotten (Msg)
+	TraceReach                          // a rare path ran (Probe; Conn when one ran it): see proto.Probe
 	TraceMarkDown                       // the connection is being marked down (before its reset event, if any)
 )
 
@@ -184,4 +185,5 @@ type TraceEvent struct {
 	Fast     bool
 	Event    proto.EventKind
 	Rule     string
+	Probe    proto.Probe
 }

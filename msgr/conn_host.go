@@ -34,8 +34,8 @@ func (h *connHost) StartConnect() {
 
 func (h *connHost) CloseTransport() { h.c().closeSocket() }
 
-func (h *connHost) Authorizer(peer wire.EntityType) (uint32, []byte) {
-	return h.m.cfg.Auth.Authorizer(peer)
+func (h *connHost) ClientAuth(peer wire.EntityType) proto.ClientAuth {
+	return h.m.cfg.Auth.Client(peer, randReader{h.c()})
 }
 
 func (h *connHost) MyAddr() wire.EntityAddr { return h.m.MyAddr() }
@@ -97,4 +97,30 @@ func (h *connHost) PutBuffer(b []byte)        { h.bufs.put(b) }
 
 func (h *connHost) StateChanged(from, to proto.State) {
 	h.m.trace(TraceEvent{Kind: TraceState, Conn: h.c(), From: from, To: to})
+}
+
+// reachHost is the proto.Host of a connection of a traced messenger: a connHost that is also
+// a proto.Reacher, so the core's probes reach the Tracer (TraceReach). A messenger without a
+// Tracer gives its connections the bare connHost, which is no Reacher: a probe then costs the
+// core one nil check.
+type reachHost struct{ *connHost }
+
+// Reached traces probe p of the connection (proto.Reacher).
+func (h reachHost) Reached(p proto.Probe) {
+	h.m.trace(TraceEvent{Kind: TraceReach, Conn: h.c(), Probe: p})
+}
+
+// protoHost is the proto.Host for connection c: a reachHost when the messenger is traced.
+func (m *Messenger) protoHost(c *Connection) proto.Host {
+	if m.cfg.Tracer != nil {
+		return reachHost{(*connHost)(c)}
+	}
+	return (*connHost)(c)
+}
+
+// reachDecision traces the probe of accept decision d, taken on c for in.
+func (m *Messenger) reachDecision(c *Connection, in *proto.DecideInput, d proto.Decision) {
+	if p := proto.DecisionProbe(in, d); p != proto.ProbeNone {
+		m.trace(TraceEvent{Kind: TraceReach, Conn: c, Probe: p})
+	}
 }

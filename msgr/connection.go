@@ -36,9 +36,10 @@ type Connection struct {
 	timerAt      time.Duration
 	cleaned      bool
 	upcalls      []upcall
-	handover     *handover // a lossless replace to carry out once the core returns
-	lastFault    error     // why the connection last faulted
-	drained      bool      // the last read found the socket empty (see sync)
+	handover     *handover  // a lossless replace to carry out once the core returns
+	lastFault    error      // why the connection last faulted
+	serverAuth   ServerAuth // acceptor: verifies the authorizers on the current socket
+	drained      bool       // the last read found the socket empty (see sync)
 
 	// Owned by the center's goroutine, touched only there: the upcall slice run is not using
 	// (reused, so that collecting upcalls does not allocate), the free list of the center,
@@ -82,6 +83,7 @@ type connView struct {
 	replyTag                  wire.Tag
 	keepaliveAck              wire.Timespec
 	lastFault                 error
+	signed                    bool
 }
 
 // unlock publishes the view and releases mu: every locked section ends here.
@@ -97,7 +99,8 @@ func (c *Connection) publish() {
 		return
 	}
 	v := connView{state: c.p.State(), features: c.p.Features(), queued: c.p.Queued(),
-		replyTag: c.p.LastReply().Tag, keepaliveAck: c.p.LastKeepaliveAck(), lastFault: c.lastFault}
+		replyTag: c.p.LastReply().Tag, keepaliveAck: c.p.LastKeepaliveAck(), lastFault: c.lastFault,
+		signed: c.p.Signed()}
 	v.out, v.in, v.connectSeq, v.peerGlobalSeq = c.p.Seqs()
 	c.viewMu.Lock()
 	c.view = v
@@ -182,6 +185,13 @@ func (c *Connection) Features() uint64 {
 		return wire.FeaturesAll
 	}
 	return c.snapshot().features
+}
+
+// Signed reports whether the session signs its messages (it was opened with an authorizer
+// whose scheme signs, e.g. cephx, and MSG_AUTH was negotiated): every message it dispatches
+// carried a valid signature.
+func (c *Connection) Signed() bool {
+	return !c.local && c.snapshot().signed && c.Features()&wire.FeatureMsgAuth != 0
 }
 
 // LastReplyTag is the tag of the last connect reply this (connecting) side received: READY or

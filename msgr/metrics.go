@@ -31,12 +31,15 @@ const (
 	FaultHandshakeTimeout                    // the handshake deadline passed (proto.ErrHandshakeTimeout)
 	FaultIdleTimeout                         // nothing read or written for IdleTimeout (proto.ErrIdleTimeout)
 	FaultTransport                           // the socket failed: reset, EOF, refused (proto.ErrTransport)
+	FaultAuth                                // the acceptor's authorizer reply or challenge did not verify (proto.ErrAuth)
+	FaultBadSignature                        // a received message's signature did not match (proto.ErrBadSignature)
 	NumFaultReasons                          // the number of reasons
 )
 
 var faultReasonNames = [NumFaultReasons]string{
 	"other", "bad_banner", "bad_addr", "bad_tag", "bad_crc", "too_large", "malformed", "incomplete",
 	"seq_regression", "protocol", "rejected", "handshake_timeout", "idle_timeout", "transport",
+	"auth", "bad_signature",
 }
 
 // String is the reason's counter label, e.g. "bad_crc".
@@ -48,9 +51,11 @@ func (r FaultReason) String() string {
 }
 
 // PeerMisbehaved reports whether the reason means the peer sent something no correct msgr1
-// peer sends (as opposed to a timeout, a refusal or a network failure).
+// peer sends (as opposed to a timeout, a refusal or a network failure): a failed
+// authentication or a bad signature is a peer that is not who it claims, or bytes changed on
+// the way.
 func (r FaultReason) PeerMisbehaved() bool {
-	return r >= FaultBadBanner && r <= FaultProtocol
+	return r >= FaultBadBanner && r <= FaultProtocol || r == FaultAuth || r == FaultBadSignature
 }
 
 // faultSentinels maps errors to reasons, most specific first: the first match wins.
@@ -73,6 +78,8 @@ var faultSentinels = []struct {
 	{proto.ErrHandshakeTimeout, FaultHandshakeTimeout},
 	{proto.ErrIdleTimeout, FaultIdleTimeout},
 	{proto.ErrTransport, FaultTransport},
+	{proto.ErrAuth, FaultAuth},
+	{proto.ErrBadSignature, FaultBadSignature},
 }
 
 // ClassifyFault returns the reason for a connection fault error.

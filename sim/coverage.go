@@ -17,7 +17,8 @@ import (
 
 // Coverage counts what a run (or, merged, a sweep) exercised of the protocol: ProtocolV1
 // states entered, transitions taken, connect-reply tags and frame tags sent and received,
-// the kinds of connection faults, accept decisions and invariant evaluations. Its JSON form is
+// the kinds of connection faults, accept decisions, invariant evaluations and reachability
+// probes (sim/reach.go). Its JSON form is
 // Result's "coverage" field; Table renders it for people.
 type Coverage struct {
 	Runs        int
@@ -30,6 +31,7 @@ type Coverage struct {
 	Faults      map[string]int // connection fault kind (FaultKinds) → times
 	Decisions   map[string]int // accept decision rule (msgr1-protocol.md §3.2 numbering) → times
 	Invariants  map[string]int // invariant → times evaluated
+	Reach       map[string]int // probe (proto.Probe) → times reached
 }
 
 // NewCoverage returns empty coverage.
@@ -37,7 +39,7 @@ func NewCoverage() *Coverage {
 	return &Coverage{
 		States: map[string]int{}, Transitions: map[string]int{}, ReplySent: map[string]int{},
 		ReplyRecv: map[string]int{}, FrameSent: map[string]int{}, FrameRecv: map[string]int{},
-		Faults: map[string]int{}, Decisions: map[string]int{}, Invariants: map[string]int{},
+		Faults: map[string]int{}, Decisions: map[string]int{}, Invariants: map[string]int{}, Reach: map[string]int{},
 	}
 }
 
@@ -55,7 +57,7 @@ var FaultKinds = []string{
 	"transport: reset", "transport: broken pipe", "transport: eof", "transport: refused", "transport: other",
 	"timeout: not ready", "timeout: idle",
 	"rejected: wait", "rejected: bad protocol version", "rejected: features", "rejected: bad authorizer",
-	"rejected: authorizer challenge", "rejected: other",
+	"rejected: other", "auth: authorizer exchange", "bad signature",
 	"protocol violation", "peer address mismatch",
 	"wire: bad crc", "wire: bad banner", "wire: bad tag", "wire: too large", "wire: malformed",
 	"wire: bad address", "wire: aborted message", "other",
@@ -66,14 +68,16 @@ var FaultKinds = []string{
 // in the universes above is reached by a 1,000-seed swarm sweep of the cluster workload
 // (TestCoverageSweep; NOTES-models.md has the numbers).
 var Unreachable = map[string]string{
-	"reply_tags/" + wire.TagChallengeAuthorizer.String(): "cephx is not implemented: auth none (msgr.AuthNone.Verify) " +
-		"accepts or rejects an authorizer, it never asks for another round",
+	"reply_tags/" + wire.TagChallengeAuthorizer.String(): "the simulator runs auth none (cephx is not in it yet): " +
+		"msgr.AuthNone accepts or rejects an authorizer, it never asks for another round",
 	"frame_tags/" + wire.TagKeepalive.String(): "the legacy bare KEEPALIVE is only sent to peers without " +
 		"MSGR_KEEPALIVE2, and every simulated peer has it (Ceph Pacific's feature set)",
 	"frame_tags/" + wire.TagClose.String(): "ProtocolV1 never sends CLOSE (msgr1-protocol.md §10 Q2); only its " +
 		"reader handles one",
-	"faults/rejected: authorizer challenge": "the connector's side of CHALLENGE_AUTHORIZER: unreachable with auth none",
-	"faults/rejected: other":                "every rejection the protocol core makes has a kind of its own",
+	"faults/auth: authorizer exchange": "the connector's side of CHALLENGE_AUTHORIZER and of the acceptor's proof: " +
+		"unreachable with auth none",
+	"faults/bad signature":   "no simulated session is signed: the simulator runs auth none",
+	"faults/rejected: other": "every rejection the protocol core makes has a kind of its own",
 	"faults/protocol violation": "raised only when an acceptor breaks the protocol (RETRY_SESSION not above our " +
 		"connect_seq, an open reply with an unexpected connect_seq); every simulated acceptor is this implementation",
 	"faults/wire: bad banner": "every simulated peer speaks msgr1, and corruption targets only crc-protected bytes",
@@ -105,6 +109,10 @@ func faultKind(err error) string {
 		return rejectedKind(msg)
 	case errors.Is(err, proto.ErrPeerAddrMismatch):
 		return "peer address mismatch"
+	case errors.Is(err, proto.ErrAuth):
+		return "auth: authorizer exchange"
+	case errors.Is(err, proto.ErrBadSignature):
+		return "bad signature"
 	case errors.Is(err, proto.ErrProtocol):
 		return "protocol violation"
 	case errors.Is(err, proto.ErrTransport):
@@ -117,7 +125,6 @@ func rejectedKind(msg string) string {
 	for _, k := range []struct{ sub, kind string }{
 		{"WAIT", "rejected: wait"}, {"protocol version", "rejected: bad protocol version"},
 		{"features", "rejected: features"}, {"bad authorizer", "rejected: bad authorizer"},
-		{"challenge", "rejected: authorizer challenge"},
 	} {
 		if strings.Contains(msg, k.sub) {
 			return k.kind
@@ -157,7 +164,7 @@ func wireKind(err error) string {
 }
 
 // Observe counts what a messenger trace event shows: a state entered and the transition
-// taken, a fault's kind, an accept decision.
+// taken, a fault's kind, an accept decision, a probe reached.
 func (c *Coverage) Observe(ev msgr.TraceEvent) {
 	switch ev.Kind {
 	case msgr.TraceState:
@@ -167,6 +174,8 @@ func (c *Coverage) Observe(ev msgr.TraceEvent) {
 		c.Faults[faultKind(ev.Err)]++
 	case msgr.TraceDecision:
 		c.Decisions[ev.Rule]++
+	case msgr.TraceReach:
+		c.Reach[ev.Probe.String()]++
 	}
 }
 
@@ -203,7 +212,8 @@ func (c *Coverage) Merge(o *Coverage) {
 	c.Runs += o.Runs
 	for _, p := range [][2]map[string]int{{c.States, o.States}, {c.Transitions, o.Transitions},
 		{c.ReplySent, o.ReplySent}, {c.ReplyRecv, o.ReplyRecv}, {c.FrameSent, o.FrameSent},
-		{c.FrameRecv, o.FrameRecv}, {c.Faults, o.Faults}, {c.Decisions, o.Decisions}, {c.Invariants, o.Invariants}} {
+		{c.FrameRecv, o.FrameRecv}, {c.Faults, o.Faults}, {c.Decisions, o.Decisions}, {c.Invariants, o.Invariants},
+		{c.Reach, o.Reach}} {
 		//lint:ordered addition commutes
 		for k, v := range p[1] {
 			p[0][k] += v
@@ -234,6 +244,7 @@ type Summary struct {
 	Faults      Category `json:"faults"`
 	Decisions   Category `json:"decisions"`
 	Invariants  Category `json:"invariants"`
+	Reach       Category `json:"reach"`
 }
 
 // Summary summarises the coverage against the known universes.
@@ -251,6 +262,7 @@ func (c *Coverage) Summary() Summary {
 		Faults:      category("faults", FaultKinds, c.Faults),
 		Decisions:   category("decisions", nil, c.Decisions),
 		Invariants:  category("invariants", check.Names(), c.Invariants),
+		Reach:       reachCategory(c.Reach),
 	}
 }
 
@@ -309,7 +321,7 @@ func (c *Coverage) UnmarshalJSON(b []byte) error {
 	for _, p := range [][2]map[string]int{{c.States, s.States.Counts}, {c.Transitions, s.Transitions.Counts},
 		{c.ReplySent, s.ReplyTags.Sent}, {c.ReplyRecv, s.ReplyTags.Received}, {c.FrameSent, s.FrameTags.Sent},
 		{c.FrameRecv, s.FrameTags.Received}, {c.Faults, s.Faults.Counts}, {c.Decisions, s.Decisions.Counts},
-		{c.Invariants, s.Invariants.Counts}} {
+		{c.Invariants, s.Invariants.Counts}, {c.Reach, s.Reach.Counts}} {
 		//lint:ordered copying commutes
 		for k, v := range p[1] {
 			p[0][k] = v
@@ -351,7 +363,8 @@ type summaryRow struct {
 
 func (s Summary) rows() []summaryRow {
 	return []summaryRow{{"states", s.States}, {"transitions", s.Transitions}, {"reply tags", s.ReplyTags},
-		{"frame tags", s.FrameTags}, {"faults", s.Faults}, {"decisions", s.Decisions}, {"invariants", s.Invariants}}
+		{"frame tags", s.FrameTags}, {"faults", s.Faults}, {"decisions", s.Decisions}, {"invariants", s.Invariants},
+		{"reach", s.Reach}}
 }
 
 func (c *Coverage) tableCounts(b *strings.Builder, name string, cat Category) {

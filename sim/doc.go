@@ -14,9 +14,10 @@
 //
 // Around Run, this package keeps what is about runs as a whole: tapes (a run written down
 // decision by decision, replayed exactly), the shrinker (a failing tape made small), coverage
-// (what a run or a sweep exercised of the protocol), and the determinism self-check
-// (CheckDeterminism: run twice, compare the trace hashes, and point at the first event that
-// differs).
+// (what a run or a sweep exercised of the protocol), the reachability goals of the messenger's
+// probes (ProbeGoals: which rare paths a sweep must reach, docs/reach.md), and the determinism
+// self-check (CheckDeterminism: run twice, compare the trace hashes, and point at the first
+// event that differs).
 //
 // The simulator is split by job, one package per room; imports run one way, left to right
 // (internal/lint's TestSimulatorLayers holds them to it):

@@ -183,6 +183,9 @@ func result(h *harness.Run, wl harness.Workload, opts Options, cov *Coverage) Re
 		Coverage: finishCoverage(cov, h.Phase), Models: h.ModelReports,
 	}
 	r.Pass = len(r.Violations) == 0
+	if opts.KeepTrace {
+		r.Marks = append(r.Marks, lostMarks(h)...)
+	}
 	_, r.Acked = h.Check.AckCounts()
 	if r.Workload = opts.Workload; r.Workload == "" {
 		r.Workload = WorkloadDefault
@@ -191,6 +194,20 @@ func result(h *harness.Run, wl harness.Workload, opts Options, cov *Coverage) Re
 		r.Synthetic = sw.Result()
 	}
 	return r
+}
+
+// lostMarks are the run's timeline marks of the messages never dispatched (kind "lost", at the
+// end of the run): text "accounted: WHY" when the loss is accounted for, "unaccounted: WHY" when not.
+func lostMarks(h *harness.Run) []Mark {
+	var marks []Mark
+	for _, u := range h.Check.Undispatched() {
+		text := "unaccounted: " + u.Why
+		if u.Accounted {
+			text = "accounted: " + u.Why
+		}
+		marks = append(marks, Mark{At: h.W.Now(), Kind: "lost", ID: u.ID, Text: text})
+	}
+	return marks
 }
 
 // finishCoverage counts the phase invariants evaluated and returns the run's coverage.

@@ -61,4 +61,9 @@ func TestCoverageSweep(t *testing.T) {
 			t.Errorf("%s is listed as unreachable but was reached %d times", key, n)
 		}
 	}
+	for _, g := range ProbeGoals {
+		if n := total.Reach[g.Probe.String()]; g.Goal == GoalUnreachable && n > 0 {
+			t.Errorf("probe %v is listed as unreachable but was reached %d times", g.Probe, n)
+		}
+	}
 }

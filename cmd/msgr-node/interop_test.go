@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"net"
 	"net/netip"
 
 	"github.com/msgrsim/msgrsim/msgr"
@@ -143,9 +144,8 @@ func TestInteropCephCLIToServe(t *testing.T) {
 // malformed packets and no error-level expert entries.
 func TestInteropWiresharkDissector(t *testing.T) {
 	requireTools(t, "tshark")
-	// tshark reports "Capturing on" a little before its filter is live; on a loaded machine the
-	// first exchanges can be missed. A capture that missed the traffic entirely is retried; a
-	// capture with traffic must decode cleanly the first time.
+	// capture waits until tshark's filter is live; should a capture still miss the traffic
+	// entirely it is retried, but a capture with traffic must decode cleanly the first time.
 	for attempt := 1; ; attempt++ {
 		pcap, frames := captureGoTraffic(t)
 		if attempt < 3 && !strings.Contains(frames, "Connect Reply") && countPackets(t, pcap) < 10 {
@@ -201,29 +201,51 @@ func tshark(t *testing.T, args ...string) string {
 	return string(out)
 }
 
-// capture runs tshark on loopback for port until the returned func is called.
+// capture runs tshark on loopback for port until the returned func is called. It returns once
+// the capture is known to be live: tshark prints "Capturing on" a little before its filter
+// is, so capture sends sentinel UDP datagrams to the same port number (the filter names the
+// port, not the protocol) until the capture file grows past its header.
 func capture(t *testing.T, port int, pcap string) func() {
 	t.Helper()
-	cmd := exec.Command("tshark", "-i", "lo", "-f", fmt.Sprintf("tcp port %d", port), "-w", pcap, "-F", "pcap")
+	cmd := exec.Command("tshark", "-i", "lo", "-f", fmt.Sprintf("port %d", port), "-w", pcap, "-F", "pcap")
 	var stderr syncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(stderr.String(), "Capturing on") {
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			t.Fatalf("tshark did not start capturing: %s", stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	time.Sleep(200 * time.Millisecond) // the capture filter is live shortly after the banner
-	return func() {
-		time.Sleep(300 * time.Millisecond)
+	stop := func() {
 		_ = cmd.Process.Signal(os.Interrupt)
 		_ = cmd.Wait()
 	}
+	if err := waitCaptureLive(port, pcap, &stderr); err != nil {
+		stop()
+		t.Fatal(err)
+	}
+	return func() {
+		time.Sleep(300 * time.Millisecond) // the last segments reach the capture
+		stop()
+	}
+}
+
+// pcapHeaderLen is the size of a pcap file's global header: a larger file holds a packet.
+const pcapHeaderLen = 24
+
+// waitCaptureLive sends sentinel datagrams to 127.0.0.1:port until pcap holds a packet.
+func waitCaptureLive(port int, pcap string, stderr *syncBuffer) error {
+	conn, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return fmt.Errorf("sentinel socket: %w", err)
+	}
+	defer conn.Close()
+	deadline := time.Now().Add(2 * time.Minute) // a hang guard, not a speed bound
+	for time.Now().Before(deadline) {
+		if fi, err := os.Stat(pcap); err == nil && fi.Size() > pcapHeaderLen {
+			return nil
+		}
+		_, _ = conn.Write([]byte("capture sentinel"))
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("tshark never captured a sentinel datagram: %s", stderr.String())
 }
 
 type syncBuffer struct {

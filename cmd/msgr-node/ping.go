@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/msgrsim/msgrsim/msgr"
+	"github.com/msgrsim/msgrsim/msgr/auth/cephx"
 	"github.com/msgrsim/msgrsim/msgr/event"
 	"github.com/msgrsim/msgrsim/msgr/netio"
 	"github.com/msgrsim/msgrsim/msgr/netio/epoll"
@@ -26,6 +27,8 @@ type pingResult struct {
 	Features     string         `json:"features"`
 	KeepaliveRTT int64          `json:"keepalive_rtt_us"`
 	AuthReply    *authReplyJSON `json:"auth_reply"`
+	Tickets      []ticketJSON   `json:"tickets,omitempty"` // -auth cephx: the service tickets obtained
+	FSID         string         `json:"fsid,omitempty"`    // -auth cephx: from the monitor's MMonMap
 }
 
 type authReplyJSON struct {
@@ -78,7 +81,9 @@ func pingCmd(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
 	timeout := fs.Duration("timeout", 5*time.Second, "give up after this long")
 	name := fs.String("name", "client.admin", "auth entity name to present (type.id)")
-	if ok, code := parseFlags(fs, args, "msgr-node ping [-json] [-timeout D] [-name client.admin] v1:IP:PORT", stdout, stderr); !ok {
+	authMode := fs.String("auth", "none", "authentication: none or cephx")
+	keyring := fs.String("keyring", "", "-auth cephx: the keyring holding -name's key")
+	if ok, code := parseFlags(fs, args, "msgr-node ping [-json] [-timeout D] [-name client.admin] [-auth cephx -keyring FILE] v1:IP:PORT", stdout, stderr); !ok {
 		return code
 	}
 	if fs.NArg() != 1 {
@@ -95,7 +100,21 @@ func pingCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "msgr-node ping: %v\n", err)
 		return 2
 	}
-	res, err := ping(target, authName, *timeout)
+	var res pingResult
+	switch *authMode {
+	case "none":
+		res, err = ping(target, authName, *timeout)
+	case "cephx":
+		key, kerr := keyFor(*keyring, authName)
+		if kerr != nil {
+			fmt.Fprintf(stderr, "msgr-node ping: %v\n", kerr)
+			return 2
+		}
+		res, err = pingCephx(target, authName, key, *timeout)
+	default:
+		fmt.Fprintf(stderr, "msgr-node ping: -auth %q: want none or cephx\n", *authMode)
+		return 2
+	}
 	if *asJSON {
 		b, _ := json.Marshal(res)
 		defer fmt.Fprintln(stdout, string(b))
@@ -104,11 +123,28 @@ func pingCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "msgr-node ping %v: %v\n", target, err)
 		return 1
 	}
+	if !*asJSON && *authMode == "cephx" {
+		fmt.Fprintf(stdout, "%s: handshake ok (%s, features %s), cephx: global_id %d, %d tickets, fsid %s\n",
+			res.Peer, res.ReplyTag, res.Features, res.AuthReply.GlobalID, len(res.Tickets), res.FSID)
+		return 0
+	}
 	if !*asJSON {
 		fmt.Fprintf(stdout, "%s: handshake ok (%s, features %s), keepalive rtt %dµs, auth reply protocol %d result %d global_id %d\n",
 			res.Peer, res.ReplyTag, res.Features, res.KeepaliveRTT, res.AuthReply.Protocol, res.AuthReply.Result, res.AuthReply.GlobalID)
 	}
 	return 0
+}
+
+// keyFor reads name's key from a keyring file.
+func keyFor(path string, name wire.AuthEntityName) (cephx.Key, error) {
+	if path == "" {
+		return cephx.Key{}, errors.New("-auth cephx needs -keyring FILE")
+	}
+	kr, err := cephx.ReadKeyring(path)
+	if err != nil {
+		return cephx.Key{}, err
+	}
+	return kr.Key(name)
 }
 
 // parseAuthName parses "client.admin" into an auth entity name.

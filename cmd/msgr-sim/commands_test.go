@@ -1,15 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/msgrsim/msgrsim/sim"
 )
@@ -85,84 +80,6 @@ func TestReplayPassingSeedIsTheRun(t *testing.T) {
 		t.Error("-v did not print network transfers")
 	}
 }
-
-// The timeline page is self-contained and draws every message of the run.
-func TestTimelinePage(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "run.html")
-	code, stdout, _ := run(t, "timeline", "-seed", "6", "-workload", "small", "-o", out)
-	if code != 0 {
-		t.Fatalf("exit %d\n%s", code, stdout)
-	}
-	page, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, bad := range []string{"http://", "https://", "<link", "src="} {
-		if bytes.Contains(bytes.ReplaceAll(page, []byte(`"http://www.w3.org/2000/svg"`), nil), []byte(bad)) {
-			t.Errorf("page refers to something outside itself: %q", bad)
-		}
-	}
-	sf := scenarioFlags{osds: 2, clients: 1, messages: 20, faults: "swarm"}
-	opts := sf.options(6)
-	opts.KeepTrace = true
-	r := sim.Run(opts)
-	sent, pairs := map[uint64]bool{}, 0
-	for _, m := range r.Marks {
-		if m.Kind == "send" {
-			sent[m.ID] = true
-		}
-		if m.Kind == "dispatch" && sent[m.ID] {
-			pairs++
-		}
-	}
-	if pairs == 0 {
-		t.Fatal("the run has no messages to draw")
-	}
-	checkRendered(t, out, pairs)
-}
-
-// checkRendered loads the page in headless Chromium and checks its script drew the arrows
-// (want < 0: at least one).
-func checkRendered(t *testing.T, page string, want int) {
-	t.Helper()
-	bin, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("MSGRSIM_REQUIRE_CHROMIUM") != "" {
-			t.Fatal("chromium is required (MSGRSIM_REQUIRE_CHROMIUM) but not installed")
-		}
-		t.Log("SKIPPED RENDERING: chromium not installed, the page was not rendered (apt-get install chromium)")
-		return
-	}
-	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir="+t.TempDir(), "--dump-dom", "file://"+page)
-	done := make(chan struct{})
-	var dom []byte
-	go func() {
-		defer close(done)
-		dom, err = cmd.Output()
-	}()
-	select {
-	case <-done:
-	case <-time.After(90 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-		t.Fatal("chromium did not finish")
-	}
-	if err != nil {
-		t.Fatalf("chromium: %v", err)
-	}
-	m := regexp.MustCompile(`data-arrows="(\d+)"`).FindSubmatch(dom)
-	if m == nil || !bytes.Contains(dom, []byte(`data-rendered="yes"`)) {
-		t.Fatalf("the page's script did not render (no data-arrows in the DOM)")
-	}
-	n := string(m[1])
-	if (want < 0 && n == "0") || (want >= 0 && n != itoa(want)) {
-		t.Fatalf("rendered %s arrows, want %d", n, want)
-	}
-}
-
-func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 func TestSweepChecksDeterminism(t *testing.T) {
 	code, out, _ := run(t, "sweep", "-seeds", "20-23", "-workload", "small", "-check-determinism", "-json")

@@ -5,7 +5,7 @@
 // Usage:
 //
 //	msgr-sim run      [-seed N] [scenario flags] [-check-determinism] [-json] [-v]
-//	msgr-sim sweep    -seeds A-B | -count N [-start S] [-parallel P] [-shard i/n] [scenario flags] [-json]
+//	msgr-sim sweep    -seeds A-B | -count N [-start S] [-parallel P] [-shard i/n] [scenario flags] [-json] [-require-reach[=ci|probe,…]]
 //	msgr-sim replay   -seed N [scenario flags] | -tape FILE [-v] [-full]
 //	msgr-sim shrink   -seed N [scenario flags] | -tape FILE -o OUT [-target NAME] [-max-runs N] [-timeout D]
 //	msgr-sim timeline -seed N [scenario flags] | -tape FILE -o run.html
@@ -19,7 +19,8 @@
 // with that deliberate bug (internal/canary lists them), and its reproduce lines carry the
 // flag. Without the tag, -canary is an error.
 //
-// Exit status: 0 when the runs passed, 1 when an invariant was violated, 2 on a usage error.
+// Exit status: 0 when the runs passed, 1 when an invariant was violated (or sweep -require-reach
+// found a required probe never hit), 2 on a usage error.
 package main
 
 import (

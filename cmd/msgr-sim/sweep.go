@@ -28,6 +28,7 @@ type sweepFlags struct {
 	json     bool
 	determ   bool
 	coverage bool
+	reach    reachFlag
 	list     []uint64 // the seeds this invocation runs
 }
 
@@ -43,6 +44,7 @@ func parseSweep(args []string, stdout io.Writer) (*sweepFlags, error) {
 	fs.BoolVar(&f.json, "json", false, "print a JSON summary as the last line")
 	fs.BoolVar(&f.coverage, "coverage", false, "print the protocol coverage table of the whole sweep")
 	fs.BoolVar(&f.determ, "check-determinism", false, "run every seed twice and count seeds whose traces differ")
+	fs.Var(&f.reach, "require-reach", "fail (exit 1) unless the sweep reached every required probe; =ci: the probes a short sweep must reach; =a,b: those probes")
 	if err := parseFlags(fs, "Usage: msgr-sim sweep -seeds A-B | -count N [-start S] [flags]", args, stdout); err != nil {
 		return nil, err
 	}
@@ -132,6 +134,9 @@ type sweepSummary struct {
 	Coverage     sweepCoverage       `json:"coverage"`
 	Scenario     string              `json:"scenario"` // the scenario flags: shards must agree
 	Determinism  bool                `json:"determinism_checked"`
+	Reach        map[string]int      `json:"reach"`                 // probe → times reached (sim.ProbeGoals)
+	Unreached    []string            `json:"unreached"`             // probes never reached
+	ReachUnmet   []string            `json:"reach_unmet,omitempty"` // probes -require-reach asked for, never reached
 }
 
 // sweepCoverage is what the sweep exercised.
@@ -221,7 +226,9 @@ func sweepCmd(args []string, stdout, stderr io.Writer) int {
 		return usageError("sweep", err, stderr)
 	}
 	sum := runSweep(f, stdout)
+	unmet := sum.requireReach(f.reach.probes)
 	printSweep(stdout, sum, f.args())
+	printReach(stdout, sum)
 	if f.coverage {
 		fmt.Fprint(stdout, sum.Coverage.Protocol.Table())
 	}
@@ -229,7 +236,7 @@ func sweepCmd(args []string, stdout, stderr io.Writer) int {
 		b, _ := json.Marshal(sum)
 		fmt.Fprintln(stdout, string(b))
 	}
-	if sum.Failed > 0 {
+	if sum.Failed > 0 || len(unmet) > 0 {
 		return 1
 	}
 	return 0
@@ -286,6 +293,7 @@ func runSweep(f *sweepFlags, out io.Writer) *sweepSummary {
 	wall := time.Since(start)
 	sum.WallMs = float64(wall) / 1e6
 	sum.SeedsPerSec = float64(sum.Seeds) / wall.Seconds()
+	sum.finishReach()
 	return sum
 }
 
@@ -412,7 +420,9 @@ func mergeCmd(args []string, stdout, stderr io.Writer) int {
 	if total.Scenario != "" {
 		flags = " " + total.Scenario
 	}
+	total.finishReach()
 	printSweep(stdout, total, flags)
+	printReach(stdout, total)
 	b, _ := json.Marshal(total)
 	fmt.Fprintln(stdout, string(b))
 	if total.Failed > 0 {

@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/msgrsim/msgrsim/sim"
@@ -21,18 +20,44 @@ var timelineHTML string
 
 var timelineTmpl = template.Must(template.New("timeline").Parse(timelineHTML))
 
-// timelineData is what the page draws; the page's script reads it as JSON.
+// timelineData is what the page draws; the page embeds it as JSON (a script element of type
+// application/json, id timeline-data) for its own script and for tools and tests.
 type timelineData struct {
 	Title      string            `json:"title"`
 	Reproduce  string            `json:"reproduce"`
 	Result     string            `json:"result"`
 	Faults     string            `json:"faults"`
+	Workload   string            `json:"workload"`
 	EndNs      int64             `json:"end_ns"`
-	Lanes      []string          `json:"lanes"`
-	Marks      []sim.Mark        `json:"marks"`
-	Violations []sim.Violation   `json:"violations"`
+	Sent       int               `json:"sent"` // messages the run sent (the checker's count)
+	Groups     []tlGroup         `json:"groups"`
+	Segments   []tlSegment       `json:"segments"`
+	Messages   []tlMessage       `json:"messages"`
+	Marks      []sim.Mark        `json:"marks"` // everything but the messages: faults, events, decisions
+	Violations []tlViolation     `json:"violations"`
 	Docs       map[string]string `json:"docs"`
 	Models     []modelLink       `json:"models"`
+}
+
+// newTimelineData is the model of run r.
+func newTimelineData(r sim.Result, reproduce string, links []modelLink) timelineData {
+	msgs, marks := buildMessages(r.Marks)
+	d := timelineData{
+		Title: fmt.Sprintf("msgr-sim seed %d (%s)", r.Seed, r.Workload), Reproduce: reproduce, Result: r.String(),
+		Faults: r.Faults.String(), Workload: r.Workload, EndNs: int64(r.VirtualTime), Sent: r.Sent,
+		Groups: groupLanes(msgs, marks), Segments: activeSegments(msgs, marks, r.Violations), Messages: msgs,
+		Marks: marks, Violations: linkViolations(r.Violations, msgs), Docs: sim.InvariantDoc, Models: links,
+	}
+	if d.Models == nil {
+		d.Models = []modelLink{}
+	}
+	for i := range d.Models {
+		d.Models[i].Text = stable(d.Models[i].Text)
+	}
+	for i := range d.Violations {
+		d.Violations[i].Detail = stable(d.Violations[i].Detail)
+	}
+	return d
 }
 
 // modelLink is a porcupine check of the run: its verdict and, when it failed, porcupine's own
@@ -46,8 +71,9 @@ func timelineCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("timeline", flag.ContinueOnError)
 	var src source
 	src.register(fs)
-	out := fs.String("o", "", "write the HTML page to this file (required)")
-	if err := parseFlags(fs, "Usage: msgr-sim timeline -seed N [scenario flags] | -tape FILE -o run.html", args, stdout); err != nil {
+	out := fs.String("o", "", "write the HTML page (or the trace) to this file (required)")
+	format := fs.String("format", "html", "html (a self-contained page) or trace (Chrome/Perfetto trace events JSON)")
+	if err := parseFlags(fs, "Usage: msgr-sim timeline -seed N [scenario flags] | -tape FILE [-format html|trace] -o FILE", args, stdout); err != nil {
 		return usageError("timeline", err, stderr)
 	}
 	if err := src.finish(fs); err != nil {
@@ -55,6 +81,9 @@ func timelineCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	if *out == "" {
 		return usageError("timeline", errors.New("-o FILE is required"), stderr)
+	}
+	if *format != "html" && *format != "trace" {
+		return usageError("timeline", fmt.Errorf("unknown -format %q: want html or trace", *format), stderr)
 	}
 	tape, from, err := src.load()
 	if err != nil {
@@ -64,45 +93,51 @@ func timelineCmd(args []string, stdout, stderr io.Writer) int {
 	opts := tape.Options()
 	opts.KeepTrace = true
 	r := sim.Run(opts)
-	links, err := modelLinks(r, *out)
-	if err != nil {
+	if err := writeTimelineFile(*out, *format, r, "msgr-sim replay "+from); err != nil {
 		fmt.Fprintf(stderr, "msgr-sim timeline: %v\n", err)
 		return 1
 	}
-	f, err := os.Create(*out)
-	if err == nil {
-		err = writeTimeline(f, r, "msgr-sim replay "+from, links)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
+	msgs, marks := buildMessages(r.Marks)
+	groups := groupLanes(msgs, marks)
+	lanes := 0
+	for _, g := range groups {
+		lanes += len(g.Lanes)
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "msgr-sim timeline: %v\n", err)
-		return 1
-	}
-	fmt.Fprintf(stdout, "%v\nwrote %s (%d marks on %d lanes)\n", r, *out, len(r.Marks), len(lanesOf(r.Marks)))
+	fmt.Fprintf(stdout, "%v\nwrote %s (%d messages, %d other marks, %d lanes in %d processes)\n", r, *out, len(msgs), len(marks), lanes, len(groups))
 	if !r.Pass {
 		return 1
 	}
 	return 0
 }
 
+// writeTimelineFile writes r to path as format: an HTML page (with porcupine's visualizations
+// of failed model checks copied next to it) or a Chrome trace.
+func writeTimelineFile(path, format string, r sim.Result, reproduce string) error {
+	var links []modelLink
+	if format == "html" {
+		var err error
+		if links, err = modelLinks(r, path); err != nil {
+			return err
+		}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if format == "trace" {
+		err = writeTrace(f, r, reproduce)
+	} else {
+		err = writeTimeline(f, r, reproduce, links)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // writeTimeline renders r as a self-contained HTML page (no network fetches).
 func writeTimeline(w io.Writer, r sim.Result, reproduce string, links []modelLink) error {
-	d := timelineData{
-		Title: fmt.Sprintf("msgr-sim seed %d", r.Seed), Reproduce: reproduce, Result: r.String(),
-		Faults: r.Faults.String(), EndNs: int64(r.VirtualTime), Lanes: lanesOf(r.Marks), Marks: r.Marks,
-		Violations: r.Violations, Docs: sim.InvariantDoc, Models: links,
-	}
-	if d.Models == nil {
-		d.Models = []modelLink{}
-	}
-	if d.Marks == nil {
-		d.Marks = []sim.Mark{}
-	}
-	if d.Violations == nil {
-		d.Violations = []sim.Violation{}
-	}
+	d := newTimelineData(r, reproduce, links)
 	data, err := json.Marshal(d)
 	if err != nil {
 		return err
@@ -111,22 +146,6 @@ func writeTimeline(w io.Writer, r sim.Result, reproduce string, links []modelLin
 		Title string
 		Data  template.JS
 	}{d.Title, template.JS(data)})
-}
-
-// lanesOf lists the nodes in order of appearance: incarnations of a node next to each other.
-func lanesOf(marks []sim.Mark) []string {
-	var lanes []string
-	for _, m := range marks {
-		if m.Node != "" && !slices.Contains(lanes, m.Node) {
-			lanes = append(lanes, m.Node)
-		}
-	}
-	slices.SortStableFunc(lanes, func(a, b string) int {
-		na, _, _ := strings.Cut(a, "#")
-		nb, _, _ := strings.Cut(b, "#")
-		return strings.Compare(na, nb)
-	})
-	return lanes
 }
 
 // modelLinks describes the run's porcupine checks; the visualization of a failed one is copied

@@ -2,6 +2,7 @@ package cephxfuzz
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -461,6 +462,49 @@ func feedClient(c *cephx.Client, fronts [][]byte) error {
 		}
 		if next, err := c.RequestRotating(); err != nil || next == nil {
 			return fmt.Errorf("RequestRotating after done: %v", err)
+		}
+	}
+	return nil
+}
+
+// CheckMonitor (FuzzMonitor) feeds a monitor's auth service (cephx.Monitor, with client.admin
+// in its keyring) a sequence of MAuth fronts on one session, as a hostile client would: it
+// never panics, every reply is cephx's, a refusal (result < 0) comes with an error and only
+// then, and a session never counts as authenticated without a session key reply.
+func CheckMonitor(fronts [][]byte) error {
+	n := 0
+	for _, f := range fronts {
+		n += len(f)
+	}
+	if err := tooLarge(n); err != nil {
+		return err
+	}
+	kr := &cephx.Keyring{Entries: []cephx.KeyringEntry{{Name: wire.AuthEntityName{Type: uint32(wire.EntityClient), ID: "admin"},
+		Key: admin, Caps: map[string]string{"mon": "allow *"}}}}
+	now := time.Unix(1700000000, 0)
+	mon, err := cephx.NewMonitor(kr, &Rand{}, 4100, now)
+	if err != nil {
+		return err
+	}
+	s := mon.NewSession()
+	granted := false
+	for _, f := range fronts {
+		a, err := wire.DecodeMAuth(f)
+		if err != nil {
+			continue
+		}
+		r, err := s.Handle(&a, now)
+		if r == nil || r.Protocol != wire.AuthCephx {
+			return fmt.Errorf("reply %+v to %+v", r, a)
+		}
+		if (r.Result < 0) != (err != nil) {
+			return fmt.Errorf("result %d with error %v", r.Result, err)
+		}
+		if r.Result == 0 && len(r.ResultBl) >= 2 && binary.LittleEndian.Uint16(r.ResultBl) == cephx.GetAuthSessionKey && a.Protocol == wire.AuthCephx {
+			granted = true
+		}
+		if s.Authenticated() && !granted {
+			return fmt.Errorf("authenticated without a session key reply")
 		}
 	}
 	return nil

@@ -57,3 +57,10 @@ func FuzzClientGo(data []byte) int {
 	a, b := in.Bytes(), in.Bytes()
 	return fuzzing.GoFuzz(CheckClient([][]byte{a, b, in.Rest()}))
 }
+
+// FuzzMonitorGo is FuzzMonitor for go-fuzz: three length-prefixed MAuth fronts.
+func FuzzMonitorGo(data []byte) int {
+	in := fuzzing.NewInput(data)
+	a, b := in.Bytes(), in.Bytes()
+	return fuzzing.GoFuzz(CheckMonitor([][]byte{a, b, in.Rest()}))
+}

@@ -51,7 +51,7 @@ func (k *watch) Event(n *prototest.Node, e proto.EventKind) {
 // faultCauses are the errors a connection may fault with: every fault wraps one of them.
 var faultCauses = []error{
 	proto.ErrPeerAddrMismatch, proto.ErrRejected, proto.ErrProtocol, proto.ErrTimeout, proto.ErrTransport,
-	proto.ErrStopped, wire.ErrShort, wire.ErrBadBanner, wire.ErrBadAddr, wire.ErrBadTag, wire.ErrBadCRC,
+	proto.ErrStopped, proto.ErrAuth, proto.ErrBadSignature, wire.ErrShort, wire.ErrBadBanner, wire.ErrBadAddr, wire.ErrBadTag, wire.ErrBadCRC,
 	wire.ErrTooLarge, wire.ErrMalformed, wire.ErrIncomplete,
 }
 

@@ -87,7 +87,7 @@ func (c *Conn) decideConnect() error {
 		return nil
 	case VerdictOpen:
 		c.resetFromPeer = c.resetFromPeer || d.ResetFromPeer
-		return c.open()
+		return c.open(&d)
 	case VerdictReplace:
 		c.handedOver()
 		return nil
@@ -104,8 +104,10 @@ func (c *Conn) sendReply(d Decision) {
 		GlobalSeq:       d.GlobalSeq,
 		ConnectSeq:      d.ConnectSeq,
 		ProtocolVersion: c.expectedProtocol(),
+		AuthorizerLen:   uint32(len(d.AuthReply)),
 	}
 	r.Encode(c.out.reserve(wire.ConnectReplyLen))
+	c.out.appendCopy(d.AuthReply)
 }
 
 func (c *Conn) expectedProtocol() uint32 {
@@ -114,7 +116,7 @@ func (c *Conn) expectedProtocol() uint32 {
 
 // open starts a session on this connection and answers READY, or SEQ when the peer supports
 // RECONNECT_SEQ and did not restart (then both sides exchange how far they received).
-func (c *Conn) open() error {
+func (c *Conn) open(d *Decision) error {
 	cm := &c.connectMsg
 	c.connectSeq = cm.ConnectSeq + 1
 	c.peerGlobalSeq = cm.GlobalSeq
@@ -136,13 +138,19 @@ func (c *Conn) open() error {
 		GlobalSeq:       c.host.GlobalSeq(0),
 		ConnectSeq:      c.connectSeq,
 		ProtocolVersion: c.expectedProtocol(),
+		AuthorizerLen:   uint32(len(d.AuthReply)),
 	}
 	if c.policy.Lossy {
 		r.Flags = wire.ConnectLossy
 	}
 	c.features = r.Features & cm.Features
+	if c.replacing {
+		c.reached(ProbeReplaceRetryOpen)
+	}
+	c.session = d.Session
 	c.replacing = false
 	r.Encode(c.out.reserve(wire.ConnectReplyLen))
+	c.out.appendCopy(d.AuthReply)
 	c.host.Event(EventAccept)
 	c.onceReady = true
 	c.setState(StateAcceptingHandledConnectMsg)
@@ -178,6 +186,7 @@ func (c *Conn) handedOver() {
 // then opens the session here. leftover is input the other connection had received but not
 // consumed.
 func (c *Conn) Adopt(cm wire.Connect, resetFromPeer bool, leftover []byte) {
+	c.reachedAdopt(resetFromPeer)
 	c.requeueSent()
 	c.releaseRx()
 	c.out.reset()
@@ -185,6 +194,7 @@ func (c *Conn) Adopt(cm wire.Connect, resetFromPeer bool, leftover []byte) {
 	c.need = need{}
 	c.clearTimers()
 	c.connectMsg = cm
+	c.session = nil
 	c.resetFromPeer = c.resetFromPeer || resetFromPeer
 	c.replacing = true
 	c.connector = false
@@ -198,6 +208,9 @@ func (c *Conn) Adopt(cm wire.Connect, resetFromPeer bool, leftover []byte) {
 // MarkReplacing flags the session as being replaced (Ceph's replacing = true, can_write =
 // REPLACING): until Adopt runs, it neither reads nor writes.
 func (c *Conn) MarkReplacing() {
+	if c.waitBackoff {
+		c.reached(ProbeRaceWaitReplaced) // the race's loser, waiting, taken over by the winner
+	}
 	c.replacing = true
 	c.need = need{}
 	c.out.reset()

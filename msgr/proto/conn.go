@@ -76,11 +76,12 @@ var (
 // (Connected, ConnectFailed, TransportError) and time (Tick at NextDeadline); the Conn calls
 // its Host for everything else. A Conn is not safe for concurrent use.
 type Conn struct {
-	cfg  Config
-	host Host
-	obs  Observer    // host's optional Observer, nil when it has none
-	acks AckObserver // host, when it wants to hear of acknowledged messages
-	bufs Buffers     // the host's, if it lends memory (nil: allocate)
+	cfg   Config
+	host  Host
+	obs   Observer    // host's optional Observer, nil when it has none
+	acks  AckObserver // host, when it wants to hear of acknowledged messages
+	reach Reacher     // host, when it counts probes (simulation); nil in production
+	bufs  Buffers     // the host's, if it lends memory (nil: allocate)
 
 	state     State
 	connector bool // we initiated the session (a non-server side)
@@ -103,6 +104,8 @@ type Conn struct {
 	onceReady     bool
 	replacing     bool
 	resetFromPeer bool
+	restartAdopt  bool // this session once adopted the socket of a restarted peer (probes only)
+	waitBackoff   bool // the pending reconnect backs off after a WAIT (probes only)
 
 	queue     outQueue
 	sent      fifo          // written, not yet acknowledged (lossless sessions)
@@ -114,9 +117,14 @@ type Conn struct {
 	lastActive       time.Duration
 
 	// handshake scratch
-	connectMsg wire.Connect
-	authorizer []byte
-	reply      wire.ConnectReply
+	connectMsg     wire.Connect
+	authorizer     []byte
+	reply          wire.ConnectReply
+	clientAuth     ClientAuth // connector: this socket's authorizer exchange
+	challenges     int        // connector: CHALLENGE_AUTHORIZER replies in a row
+	pendingSession Session    // connector: the signer the reply's authorizer gave
+
+	session Session // signs and checks the open session's messages (nil: unsigned)
 
 	// receive
 	in         inbuf
@@ -141,6 +149,7 @@ func newConn(cfg Config, host Host) *Conn {
 	c := &Conn{cfg: cfg, host: host}
 	c.obs, _ = host.(Observer)
 	c.acks, _ = host.(AckObserver)
+	c.reach, _ = host.(Reacher)
 	c.bufs, _ = host.(Buffers)
 	c.out.bufs = c.bufs
 	return c
@@ -302,6 +311,7 @@ func (c *Conn) Send(m *wire.Message) bool {
 	}
 	c.queue.push(m)
 	if c.state == StateStandby && !c.policy.Server {
+		c.reached(ProbeSendWakes)
 		c.reconnectFromStandby()
 	}
 	return true
@@ -316,6 +326,7 @@ func (c *Conn) SendKeepalive() {
 	}
 	c.keepalive = true
 	if c.state == StateStandby && !c.policy.Server {
+		c.reached(ProbeKeepaliveWakes)
 		c.reconnectFromStandby()
 	}
 }

@@ -11,6 +11,7 @@ import (
 func (c *Conn) startConnect() {
 	c.setState(StateStartConnect)
 	c.readyDeadline = c.host.Now() + c.cfg.ReadyTimeout
+	c.clientAuth, c.pendingSession = nil, nil
 	c.host.StartConnect()
 }
 
@@ -66,7 +67,10 @@ func (c *Conn) sendConnect() {
 	if c.policy.Lossy {
 		cm.Flags = wire.ConnectLossy
 	}
-	proto, blob := c.host.Authorizer(c.peerType)
+	if c.clientAuth == nil {
+		c.newClientAuth()
+	}
+	proto, blob := c.clientAuth.Authorizer()
 	cm.AuthorizerProtocol, cm.AuthorizerLen = proto, uint32(len(blob))
 	cm.Encode(c.out.reserve(wire.ConnectLen))
 	c.out.appendCopy(blob)
@@ -80,6 +84,7 @@ func (c *Conn) handleConnectReply(data []byte) error {
 		return fmt.Errorf("connect reply: %w", err)
 	}
 	c.reply = r
+	c.authorizer = nil
 	if r.AuthorizerLen > 0 {
 		c.expectInto(make([]byte, r.AuthorizerLen), (*Conn).handleReplyAuthorizer)
 		return nil
@@ -88,13 +93,14 @@ func (c *Conn) handleConnectReply(data []byte) error {
 }
 
 func (c *Conn) handleReplyAuthorizer(data []byte) error {
-	c.authorizer = data // auth none: nothing to verify
+	c.authorizer = data
 	return c.handleReplyTag()
 }
 
 // handleReplyTag acts on the reply tag in Ceph's order of checks (§3.1).
 func (c *Conn) handleReplyTag() error {
 	r := &c.reply
+	c.reached(replyProbe(r.Tag))
 	switch r.Tag {
 	case wire.TagFeatures:
 		return fmt.Errorf("%w: peer requires features %#x we lack", ErrRejected, r.Features&^c.policy.FeaturesSupported)
@@ -103,7 +109,24 @@ func (c *Conn) handleReplyTag() error {
 	case wire.TagBadAuthorizer:
 		return fmt.Errorf("%w: bad authorizer", ErrRejected)
 	case wire.TagChallengeAuthorizer:
-		return fmt.Errorf("%w: authorizer challenge (cephx) not supported", ErrRejected)
+		return c.handleChallenge()
+	}
+	// Every other reply that carries an authorizer is checked (Ceph's handle_auth_done runs
+	// for RETRY_* and WAIT too), and the reply that opens the session always is: an acceptor
+	// that cannot prove who it is gets no session.
+	c.challenges = 0
+	if len(c.authorizer) > 0 || r.Tag == wire.TagReady || r.Tag == wire.TagSeq {
+		if err := c.verifyReplyAuthorizer(); err != nil {
+			return err
+		}
+	}
+	return c.handleReplyNext()
+}
+
+// handleReplyNext retries, waits or opens the session as the reply tag says.
+func (c *Conn) handleReplyNext() error {
+	r := &c.reply
+	switch r.Tag {
 	case wire.TagResetSession:
 		c.sessionReset()
 		c.sendConnect()
@@ -154,6 +177,7 @@ func (c *Conn) clientReady() error {
 	c.backoff = 0
 	c.features = r.Features & c.policy.FeaturesSupported
 	c.authorizer = nil
+	c.session, c.pendingSession = c.pendingSession, nil
 	c.ready()
 	c.host.Event(EventConnect)
 	return nil
@@ -161,6 +185,9 @@ func (c *Conn) clientReady() error {
 
 // ready is the common end of both handshakes: the session is open.
 func (c *Conn) ready() {
+	if c.reach != nil && c.queue.requeued.len() > 0 {
+		c.reached(ProbeResend)
+	}
 	c.onceReady = true
 	c.socketSeq = 0
 	c.readyDeadline = 0

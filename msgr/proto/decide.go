@@ -73,6 +73,32 @@ type Decision struct {
 	KeepaliveExisting bool
 	// Rule names the row of the decision table that produced this decision (§3.2 numbering).
 	Rule string
+	// AuthReply is the authorizer of the reply (a challenge, or once the authorizer was
+	// accepted the acceptor's proof, see AuthVerdict.Reply); Session signs the session an
+	// Open decision opens. Decide sets neither: the host adds its ServerAuth's verdict (see
+	// WithAuth).
+	AuthReply []byte
+	Session   Session
+}
+
+// WithAuth adds an authorizer verdict to a decision: the reply's authorizer goes with every
+// reply but those decided before or by the authorizer check (BADPROTOVER, FEATURES,
+// BADAUTHORIZER), and the session's signer with an open or a replace.
+func (d Decision) WithAuth(v *AuthVerdict) Decision {
+	switch d.Tag {
+	case wire.TagBadProtoVer, wire.TagFeatures, wire.TagBadAuthorizer:
+		if d.Verdict == VerdictReply {
+			return d
+		}
+	}
+	if d.Verdict == VerdictFault {
+		return d
+	}
+	d.AuthReply = v.Reply
+	if d.Verdict != VerdictReply {
+		d.Session = v.Session
+	}
+	return d
 }
 
 func reply(tag wire.Tag, rule string) Decision {

@@ -23,4 +23,8 @@
 // iovecs) that tolerates any short write. Where Ceph crashes or stalls (msgr1-protocol.md §10,
 // quirks Q1–Q10), this core faults the connection cleanly instead; the comments at each site
 // name the quirk.
+//
+// Rare paths (races, replaces, resends, old messages, throttle stalls, timeouts, each reply
+// tag) are named probes (Probe), reported to a Host that implements Reacher — the simulator's,
+// which counts them against its reachability goals; other hosts pay a nil check.
 package proto

@@ -53,19 +53,24 @@ func (c *Conn) dropTransport() {
 	c.in.r, c.in.w = 0, 0
 	c.need = need{}
 	c.clearTimers()
+	c.session, c.clientAuth, c.pendingSession = nil, nil, nil
 }
 
 // scheduleReconnect backs off before the next connect attempt: ms_max_backoff after a WAIT,
 // else ms_initial_backoff doubling up to ms_max_backoff. connect_seq is not incremented for
 // a failure before the session opened (the PR #25343 fix).
 func (c *Conn) scheduleReconnect() {
+	c.waitBackoff = c.state == StateWait
 	switch {
-	case c.state == StateWait:
+	case c.waitBackoff:
 		c.backoff = c.cfg.MaxBackoff
 	case c.backoff == 0:
 		c.backoff = c.cfg.InitialBackoff
 	default:
 		c.backoff = min(2*c.backoff, c.cfg.MaxBackoff)
+		if c.backoff == c.cfg.MaxBackoff {
+			c.reached(ProbeBackoffCap)
+		}
 	}
 	c.globalSeq = c.host.GlobalSeq(0)
 	c.setState(StateStartConnect)
@@ -86,6 +91,7 @@ func (c *Conn) stopWithReset() {
 
 func (c *Conn) clearTimers() {
 	c.reconnectAt, c.readyDeadline, c.idleDeadline, c.throttleAt = 0, 0, 0, 0
+	c.waitBackoff = false
 }
 
 // NextDeadline is when Tick must next be called, if at all.
@@ -117,15 +123,21 @@ func (c *Conn) Tick() {
 	}
 	if c.reconnectAt != 0 && now >= c.reconnectAt {
 		c.reconnectAt = 0
+		if c.waitBackoff {
+			c.waitBackoff = false
+			c.reached(ProbeRaceWaitReconnect)
+		}
 		c.startConnect()
 	}
 	if c.readyDeadline != 0 && now >= c.readyDeadline {
 		c.readyDeadline = 0
+		c.reached(ProbeHandshakeTimeout)
 		c.fault(fmt.Errorf("%w: not ready within %v (state %v)", ErrHandshakeTimeout, c.cfg.ReadyTimeout, c.state))
 		return
 	}
 	if at := c.idleDeadlineAt(); at != 0 && now >= at {
 		c.idleDeadline = 0
+		c.reached(ProbeIdleTimeout)
 		c.fault(fmt.Errorf("%w for %v", ErrIdleTimeout, c.cfg.IdleTimeout))
 	}
 }

@@ -105,8 +105,11 @@ func (c *Conn) tryThrottle(t Throttle, n int64, held *int64) bool {
 		}
 		return true
 	}
-	if !c.readPaused && c.obs != nil {
-		c.obs.Throttled(c.state)
+	if !c.readPaused {
+		if c.obs != nil {
+			c.obs.Throttled(c.state)
+		}
+		c.reached(throttleProbe(c.state))
 	}
 	c.readPaused = true
 	c.throttleAt = c.host.Now() + throttleRetry
@@ -192,6 +195,9 @@ func (c *Conn) handleFooter(data []byte) error {
 	if err := m.VerifyFooterSums(c.rx.sums, c.cfg.CRCHeader, c.cfg.CRCData); err != nil {
 		return fmt.Errorf("message seq %d type %d: %w", m.Header.Seq, m.Header.Type, err)
 	}
+	if err := c.checkSignature(m); err != nil {
+		return err // releaseRx (in fault) returns the throttle units
+	}
 	seq := m.Header.Seq
 	res := c.rx.res
 	c.rx = rxMessage{}
@@ -208,6 +214,7 @@ func (c *Conn) handleFooter(data []byte) error {
 		// An old message (already received on a previous socket, resent across a reconnect):
 		// drop it and keep reading. Ceph stops reading here (quirk Q3) and leaks the throttle
 		// reservation.
+		c.reached(ProbeOldMessage)
 		c.throttles.Release(res)
 		return nil
 	}

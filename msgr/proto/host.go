@@ -128,8 +128,9 @@ type Host interface {
 	// CloseTransport closes the current socket, if any. Unwritten output is already discarded.
 	CloseTransport()
 
-	// Authorizer returns the authorizer protocol and blob a connector sends to a peer type.
-	Authorizer(peer wire.EntityType) (protocol uint32, blob []byte)
+	// ClientAuth starts the authorizer exchange of a connection attempt to a peer type (see
+	// ClientAuth); randomness it needs comes from Rand.
+	ClientAuth(peer wire.EntityType) ClientAuth
 
 	// MyAddr is the messenger's legacy address (announced in the handshake).
 	MyAddr() wire.EntityAddr

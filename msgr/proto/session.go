@@ -96,6 +96,7 @@ func (c *Conn) writeMessage(m *wire.Message) {
 	c.writeSection(m.Front)
 	c.writeSection(m.Middle)
 	c.writeSection(m.Data)
+	c.sign(m)
 	old := wire.OldFooterFor(c.features)
 	m.Footer.Encode(c.out.reserve(wire.FooterSize(!old)), old)
 	if !c.policy.Lossy {
@@ -145,7 +146,11 @@ func (c *Conn) discardRequeuedUpTo(acked uint64) uint64 {
 		// Nothing is pending retransmission: numbering continues from what the peer has.
 		return acked
 	}
-	return c.outSeq + uint64(c.queue.discardRequeuedUpTo(acked, c.acks))
+	dropped := c.queue.discardRequeuedUpTo(acked, c.acks)
+	if dropped > 0 {
+		c.reached(ProbeSeqDiscard)
+	}
+	return c.outSeq + uint64(dropped)
 }
 
 // discardOut drops every queued, requeued and sent message.

@@ -377,6 +377,44 @@ func (k *Checker) MissingLossless(n int) []Missing {
 	return out
 }
 
+// Undispatched is a message never dispatched to any receiver, and whether its loss is
+// accounted for (lossy messages always are).
+type Undispatched struct {
+	ID        uint64
+	From, To  string
+	Lossless  bool
+	Accounted bool
+	Why       string // how the loss is accounted for, or why it is not
+}
+
+// Undispatched lists every message never dispatched, stream by stream in the order the
+// streams began, each stream in send order: for drawing a run's timeline.
+func (k *Checker) Undispatched() []Undispatched {
+	var out []Undispatched
+	for _, key := range k.keys {
+		s := k.streams[key]
+		for i, id := range s.sent {
+			info := k.msgs[id]
+			if info.got {
+				continue
+			}
+			u := Undispatched{ID: id, From: key.from, To: key.to, Lossless: s.lossless, Accounted: true}
+			switch {
+			case !s.lossless:
+				u.Why = "lossy: may be lost"
+			case info.dropped:
+				u.Why = "the messenger dropped it, or its session was reset or discarded"
+			case i < s.forgiven:
+				u.Why = "a reset or a crash was reported after it was sent"
+			default:
+				u.Accounted, u.Why = false, "no reset, crash or drop was reported"
+			}
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
 // Finish checks what must hold at the end of a run: every lossless message was dispatched or
 // its loss accounted for.
 func (k *Checker) Finish(now int64) {

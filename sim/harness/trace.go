@@ -28,13 +28,18 @@ func (r *Run) Tracer(who Traced) func(msgr.TraceEvent) {
 // connection, states and message seq), counted (coverage, the histories' sessions, the run's
 // statistics), told to the checker (a message read, acknowledged or dropped), and written to
 // the readable trace. TraceAcked is not folded into the hash: it follows from the ACK frames
-// already traced.
+// already traced; nor is TraceReach: a probe only counts (coverage) what the traced events
+// already show; nor is TraceMarkDown, which only tells the reset attribution (Sessions) who
+// marked a session down.
 func (r *Run) Trace(who Traced, ev msgr.TraceEvent) {
 	w := r.W
 	id, inc := who.TraceID()
 	switch ev.Kind {
 	case msgr.TraceAcked:
 		r.Check.Acked(ev.Msg.Header.Tid, int64(w.Now()))
+		return
+	case msgr.TraceReach:
+		r.reached(who, ev)
 		return
 	case msgr.TraceMarkDown:
 		r.Sessions.MarkedDown(check.EventConn{Msgr: id, Inc: inc, Conn: ev.Conn.ID()}, ev.Msgr.MyAddr().Nonce, ev.Conn.PeerAddr().Nonce)
@@ -138,4 +143,17 @@ func (r *Run) ResetExcused(c *msgr.Connection) bool {
 		r.excuse[c] = q[1:]
 	}
 	return ok
+}
+
+// reached counts a probe (coverage) and writes it to the readable trace.
+func (r *Run) reached(who Traced, ev msgr.TraceEvent) {
+	r.Cov.Observe(ev)
+	if !r.W.Trace.Keeping() {
+		return
+	}
+	var conn uint64
+	if ev.Conn != nil {
+		conn = ev.Conn.ID()
+	}
+	r.W.Trace.Logf(r.W.Now(), "%s conn %d: reach %v", who.Receiver(), conn, ev.Probe)
 }

@@ -150,7 +150,7 @@ func (t *Trace) Logf(now time.Duration, format string, args ...any) {
 // Mark is one happening of a run placed on its timeline (kept with the readable trace).
 type Mark struct {
 	At   time.Duration `json:"at_ns"`
-	Kind string        `json:"kind"` // send, dispatch, fault, event, decision, inject, heal, up, violation
+	Kind string        `json:"kind"` // send, dispatch, lost (never dispatched), fault, event, decision, inject, heal, up, violation
 	Node string        `json:"node"` // where it happened ("" for the network)
 	Peer string        `json:"peer,omitempty"`
 	ID   uint64        `json:"id,omitempty"`   // message id (send, dispatch)

@@ -3,6 +3,7 @@ package cluster
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/fnv"
 
 	"github.com/msgrsim/msgrsim/models"
@@ -26,6 +27,19 @@ const (
 	ckGetMap                        // anyone → mon: send me the map
 	ckMap                           // mon → anyone: the OSD map
 )
+
+// cmsgNames name the kinds on the timeline (after Ceph's message names).
+var cmsgNames = map[cmsgKind]string{
+	ckOp: "osd_op", ckOpReply: "osd_op_reply", ckRepl: "repop", ckReplAck: "repop_reply", ckPing: "osd_ping",
+	ckPingReply: "osd_ping_reply", ckBoot: "osd_boot", ckGetMap: "mon_subscribe", ckMap: "osd_map",
+}
+
+func (k cmsgKind) String() string {
+	if n, ok := cmsgNames[k]; ok {
+		return n
+	}
+	return fmt.Sprintf("kind %d", k)
+}
 
 // Ceph message types used for each kind (MSG_OSD_REPOP 112, MSG_OSD_REPOPREPLY 113,
 // MSG_OSD_BOOT 71).

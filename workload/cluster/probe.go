@@ -1,6 +1,10 @@
 package cluster
 
 import (
+	"errors"
+	"io"
+
+	"github.com/msgrsim/msgrsim/msgr"
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
 	"github.com/msgrsim/msgrsim/sim/harness"
@@ -76,10 +80,18 @@ func (p *probeNode) try(k int) {
 	x.connect(wire.EntityOSD, target.m.MyAddr())
 }
 
-// garbageAuth sends an authorizer that claims to be auth none but does not decode.
+// garbageAuth sends an authorizer that claims to be auth none but does not decode, and
+// accepts none.
 type garbageAuth struct{}
 
-func (garbageAuth) Authorizer(wire.EntityType) (uint32, []byte) {
-	return wire.AuthNone, []byte{0xff, 0xff}
+func (garbageAuth) Client(wire.EntityType, io.Reader) msgr.ClientAuth { return garbageAuth{} }
+func (garbageAuth) Server(io.Reader) msgr.ServerAuth                  { return garbageAuth{} }
+func (garbageAuth) Authorizer() (uint32, []byte)                      { return wire.AuthNone, []byte{0xff, 0xff} }
+func (garbageAuth) Challenge([]byte) error                            { return errGarbageAuth }
+func (garbageAuth) Done([]byte) (msgr.AuthSession, error)             { return nil, nil }
+
+func (garbageAuth) Verify(wire.EntityType, uint32, []byte, uint64) msgr.AuthVerdict {
+	return msgr.AuthVerdict{Result: -1, Reason: errGarbageAuth}
 }
-func (garbageAuth) Verify(wire.EntityType, uint32, []byte) int { return -1 }
+
+var errGarbageAuth = errors.New("probe: garbage authorizer")

@@ -13,6 +13,7 @@ import (
 	"github.com/msgrsim/msgrsim/sim/check"
 	"github.com/msgrsim/msgrsim/sim/fault"
 	"github.com/msgrsim/msgrsim/sim/harness"
+	"github.com/msgrsim/msgrsim/sim/world"
 	"github.com/msgrsim/msgrsim/simnet"
 )
 
@@ -219,6 +220,10 @@ func (x *cmsgr) send(c *msgr.Connection, to string, lossless bool, m *cmsg) {
 		msg.Header.Priority = wire.PrioHigh
 	}
 	h.Check.SentOn(x.endpoint(), to, check.SessionID(x.p.inc, c.ID()), msg.Header.Priority, m.id, lossless)
+	if h.W.Trace.Keeping() {
+		h.W.Trace.AddMark(world.Mark{At: h.W.Now(), Kind: "send", Node: x.receiver(), Peer: to, ID: m.id, Conn: c.ID(),
+			Text: policyName(lossless) + " " + m.kind.String()})
+	}
 	if err := c.SendMessage(msg); err != nil {
 		h.Check.Dropped(m.id)
 	}
@@ -251,6 +256,10 @@ func (x *cmsgr) Dispatch(c *msgr.Connection, m *msgr.Message) bool {
 	cm, err := decodeCmsg(m.Front)
 	intact := err == nil && cm.id == m.Header.Tid
 	h.Check.Dispatched(x.receiver(), m.Header.Tid, intact, int64(h.W.Now()))
+	if h.W.Trace.Keeping() {
+		h.W.Trace.AddMark(world.Mark{At: h.W.Now(), Kind: "dispatch", Node: x.receiver(), Peer: x.p.cl.endpoints[c.PeerAddr()],
+			ID: m.Header.Tid, Conn: c.ID(), Text: fmt.Sprintf("seq %d", m.Header.Seq)})
+	}
 	if intact && x.p.alive && x.handle != nil {
 		x.handle(c, cm)
 	}
@@ -298,4 +307,12 @@ func (x *cmsgr) setPolicies(def proto.Policy, per map[wire.EntityType]proto.Poli
 			x.m.SetPolicy(t, p)
 		}
 	}
+}
+
+// policyName is how a send mark names the sender's policy for the peer.
+func policyName(lossless bool) string {
+	if lossless {
+		return "lossless"
+	}
+	return "lossy"
 }

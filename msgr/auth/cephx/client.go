@@ -1,10 +1,12 @@
 package cephx
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/msgrsim/msgrsim/msgr/wire"
@@ -116,6 +118,16 @@ func (c *Client) Ticket(service wire.EntityType) (ClientTicket, bool) {
 		return ClientTicket{}, false
 	}
 	return *t, true
+}
+
+// Tickets returns every ticket held, by service number.
+func (c *Client) Tickets() []ClientTicket {
+	out := make([]ClientTicket, 0, len(c.tickets))
+	for _, t := range c.tickets { //lint:ordered sorted below
+		out = append(out, *t)
+	}
+	slices.SortFunc(out, func(a, b ClientTicket) int { return cmp.Compare(a.Service, b.Service) })
+	return out
 }
 
 // Rotating returns the rotating secrets received with RequestRotating.

@@ -2,6 +2,7 @@ package cephx_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/msgrsim/msgrsim/fuzz/cephxfuzz"
 	"github.com/msgrsim/msgrsim/internal/fuzzing"
@@ -162,4 +163,37 @@ func TestFuzzKeysMatchVectors(t *testing.T) {
 	if opened < 5 {
 		t.Fatalf("only %d real responses open with the fuzz keys: is cephxfuzz.SessionKey a session key of the vectors?", opened)
 	}
+}
+
+// FuzzMonitor: hostile MAuth sequences against the monitor's auth service. Seeds: a whole
+// good exchange of a Go client with the same (deterministic) monitor the check builds, and
+// the real CLI's requests after a negotiation.
+func FuzzMonitor(f *testing.F) {
+	admin, _, _ := cephxfuzz.Keys()
+	name := wire.AuthEntityName{Type: uint32(wire.EntityClient), ID: "admin"}
+	kr := &cephx.Keyring{Entries: []cephx.KeyringEntry{{Name: name, Key: admin, Caps: map[string]string{"mon": "allow *"}}}}
+	now := time.Unix(1700000000, 0)
+	mon, err := cephx.NewMonitor(kr, &cephxfuzz.Rand{}, 4100, now)
+	if err != nil {
+		f.Fatal(err)
+	}
+	s := mon.NewSession()
+	c := cephx.NewClient(cephx.ClientConfig{Name: name, Key: admin, Separate: true, Rand: &cephxfuzz.Rand{}})
+	var fronts [][]byte
+	for next := c.Start(); next != nil && len(fronts) < 3; {
+		fronts = append(fronts, next.AppendFront(nil))
+		r, _ := s.Handle(next, now)
+		if next, err = c.Handle(r, now); err != nil {
+			f.Fatal(err)
+		}
+	}
+	if !c.Done() || len(fronts) != 3 {
+		f.Fatalf("the seed exchange did not complete: %d MAuths", len(fronts))
+	}
+	f.Add(fronts[0], fronts[1], fronts[2])
+	for _, req := range cephx.LoadFuzzSeeds(f).Requests {
+		a := wire.MAuth{SessionMon: -1, Protocol: wire.AuthCephx, AuthPayload: req}
+		f.Add(fronts[0], a.AppendFront(nil), []byte(nil))
+	}
+	f.Fuzz(func(t *testing.T, a, b, c []byte) { fuzzing.Report(t, cephxfuzz.CheckMonitor([][]byte{a, b, c})) })
 }

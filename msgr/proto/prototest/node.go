@@ -173,6 +173,28 @@ func (n *Node) CloseTransport() {
 	}
 }
 
+// ClientAuth is auth none's exchange (the authorizer below; a challenge is refused, the reply
+// is not checked, nothing is signed).
+func (n *Node) ClientAuth(peer wire.EntityType) proto.ClientAuth {
+	p, b := n.Authorizer(peer)
+	return &noneClient{protocol: p, blob: b}
+}
+
+type noneClient struct {
+	protocol uint32
+	blob     []byte
+}
+
+func (a *noneClient) Authorizer() (uint32, []byte) { return a.protocol, a.blob }
+
+func (a *noneClient) Challenge([]byte) error {
+	return fmt.Errorf("auth none: challenged (authorizer protocol %d)", a.protocol)
+}
+
+func (a *noneClient) Done([]byte) (proto.Session, error) { return nil, nil }
+
+// Authorizer is what the node sends in its connect messages: the auth-none authorizer, or
+// nothing when the messenger sends none (or none toward a monitor).
 func (n *Node) Authorizer(peer wire.EntityType) (uint32, []byte) {
 	me := n.M.Cfg.MyName.Type
 	if !n.M.Authorize || (n.M.NoAuthorizerToMon && peer == wire.EntityMon && me != wire.EntityMon) {
@@ -212,6 +234,7 @@ func (n *Node) AcceptConnect(req *proto.ConnectRequest) proto.Decision {
 	}
 	d := proto.Decide(&in)
 	m.Decisions = append(m.Decisions, d)
+	n.Reached(proto.DecisionProbe(&in, d))
 	if !n.w.Quiet {
 		if n.w.Rules == nil {
 			n.w.Rules = map[string]bool{}
@@ -329,6 +352,10 @@ func (n *Node) Faulted(s proto.State, err error) {
 		n.w.Logf("%s: fault in %v: %v", n.Name, s, err)
 	}
 }
+
+// Reached counts a probe the connection (or its accept decision) reported in the world's
+// Probes (proto.Reacher).
+func (n *Node) Reached(p proto.Probe) { n.w.Probes[p]++ }
 
 func (n *Node) StateChanged(from, to proto.State) {
 	if n.w.Watch != nil {

@@ -33,10 +33,11 @@ type World struct {
 	// Watch, when set, is told of every Host callback before the Node handles it.
 	Watch Watcher
 
-	Problems []string        // invariant violations the world itself found (throttle underflow)
-	Faults   []Fault         // every fault a connection reported, in order
-	States   StateSet        // every state a connection entered or left
-	Rules    map[string]bool // every accept-decision rule taken (nil until one is; none when Quiet)
+	Problems []string             // invariant violations the world itself found (throttle underflow)
+	Faults   []Fault              // every fault a connection reported, in order
+	States   StateSet             // every state a connection entered or left
+	Rules    map[string]bool      // every accept-decision rule taken (nil until one is; none when Quiet)
+	Probes   [proto.NumProbes]int // times each probe was reached (proto.Reacher; ProbeNone counts no-probe decisions)
 
 	lines  []string
 	chain  chain

@@ -15,6 +15,7 @@ import (
 	"github.com/msgrsim/msgrsim/sim/check"
 	"github.com/msgrsim/msgrsim/sim/fault"
 	"github.com/msgrsim/msgrsim/sim/harness"
+	"github.com/msgrsim/msgrsim/sim/world"
 	"github.com/msgrsim/msgrsim/workload/synthetic"
 )
 
@@ -102,7 +103,11 @@ func (r *Workload) Build() error {
 	r.wc = synthetic.NewChecker(h.Check, func() int64 { return int64(h.W.Now()) })
 	r.wc.ConnEventsOnly()
 	r.wc.AttributeResets(h.ResetExcused)
-	wl, err := synthetic.New(r.cfg, r, r.wc, h.Rand)
+	var obs synthetic.Observer = r.wc
+	if h.W.Trace.Keeping() {
+		obs = marker{r.wc, h}
+	}
+	wl, err := synthetic.New(r.cfg, r, obs, h.Rand)
 	if err != nil {
 		return err
 	}
@@ -311,3 +316,46 @@ func (n *node) Centers() []*event.Center { return n.m.Centers() }
 
 // Crash implements fault.Process: never called, the run turns crash faults off.
 func (n *node) Crash() { panic("synthsim: the synthetic workload's nodes are never crashed") }
+
+// marker is the workload's observer when the run keeps its timeline: the checker's, adding a
+// mark for every message sent and dispatched.
+type marker struct {
+	*synthetic.Checker
+	h *harness.Run
+}
+
+// Sent implements synthetic.Observer.
+func (o marker) Sent(from, peer *synthetic.Node, c *msgr.Connection, m *msgr.Message, lossless bool) {
+	o.Checker.Sent(from, peer, c, m, lossless)
+	kind := "lossy"
+	if lossless {
+		kind = "lossless"
+	}
+	to := "?"
+	if peer != nil {
+		to = peer.Name
+	}
+	o.h.W.Trace.AddMark(world.Mark{At: o.h.W.Now(), Kind: "send", Node: from.Name + "#1", Peer: to, ID: m.Header.Tid,
+		Conn: c.ID(), Text: kind + " " + msgTypeName(m.Header.Type)})
+}
+
+// Dispatched implements synthetic.Observer.
+func (o marker) Dispatched(to *synthetic.Node, c *msgr.Connection, m *msgr.Message) {
+	o.Checker.Dispatched(to, c, m)
+	if to == nil {
+		return
+	}
+	o.h.W.Trace.AddMark(world.Mark{At: o.h.W.Now(), Kind: "dispatch", Node: to.Name + "#1", ID: m.Header.Tid,
+		Conn: c.ID(), Text: fmt.Sprintf("seq %d", m.Header.Seq)})
+}
+
+// msgTypeName names the message types the workload sends (PING and MCommand), for the timeline.
+func msgTypeName(t uint16) string {
+	switch t {
+	case wire.MsgPing:
+		return "ping"
+	case wire.MsgCommand:
+		return "command"
+	}
+	return fmt.Sprintf("type_%d", t)
+}

@@ -1,0 +1,185 @@
+package cephx
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/msgrsim/msgrsim/msgr/proto"
+	"github.com/msgrsim/msgrsim/msgr/wire"
+)
+
+// Messenger is cephx for a messenger (it implements msgr.Auth): the authorizers a client or
+// daemon presents to other services, from the tickets its monitor session obtained
+// (SetTickets), and the verification of the authorizers presented to it, with the service
+// keys it holds (SetServiceKeys). Sessions opened with an authorizer are signed with the
+// ticket's session key when MSG_AUTH was negotiated, as Ceph's are. Toward monitors a
+// non-monitor sends no authorizer (it authenticates by MAuth messages once the session is
+// open, see Client), and a monitor-type service accepts connections without one. Safe for
+// concurrent use.
+type Messenger struct {
+	myType wire.EntityType
+
+	mu       sync.Mutex
+	globalID uint64
+	tickets  map[uint32]ClientTicket
+	keys     KeyStore
+}
+
+// Errors of the messenger's cephx.
+var (
+	// ErrNoTicket: we hold no ticket for the service we connect to.
+	ErrNoTicket = errors.New("cephx: no ticket for the service")
+	// ErrNoReply: the acceptor opened the session without proving who it is.
+	ErrNoReply = errors.New("cephx: the acceptor sent no authorizer reply")
+)
+
+// NewMessenger returns cephx for a messenger of the given entity type, holding no ticket and
+// no service key yet.
+func NewMessenger(myType wire.EntityType) *Messenger {
+	return &Messenger{myType: myType, tickets: map[uint32]ClientTicket{}}
+}
+
+// SetTickets takes our global id and service tickets, e.g. an authenticated monitor
+// session's (c.GlobalID(), c.Tickets()...); call it again when they are renewed. A ticket
+// replaces the one held for its service.
+func (m *Messenger) SetTickets(globalID uint64, tickets ...ClientTicket) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.globalID = globalID
+	for _, t := range tickets {
+		m.tickets[t.Service] = t
+	}
+}
+
+// SetServiceKeys sets the keys the tickets presented to us are opened with (a daemon's
+// rotating secrets, see ServiceKeys).
+func (m *Messenger) SetServiceKeys(keys KeyStore) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.keys = keys
+}
+
+// Secret implements KeyStore with the keys set last.
+func (m *Messenger) Secret(service uint32, secretID uint64) (Key, bool) {
+	m.mu.Lock()
+	keys := m.keys
+	m.mu.Unlock()
+	if keys == nil {
+		return Key{}, false
+	}
+	return keys.Secret(service, secretID)
+}
+
+// Client starts the authorizer exchange of one connection attempt to a peer type.
+func (m *Messenger) Client(peer wire.EntityType, rand io.Reader) proto.ClientAuth {
+	if peer == wire.EntityMon && m.myType != wire.EntityMon {
+		return monClient{}
+	}
+	m.mu.Lock()
+	t, ok := m.tickets[uint32(peer)]
+	gid := m.globalID
+	m.mu.Unlock()
+	if !ok {
+		return &clientAuth{err: fmt.Errorf("%w %s", ErrNoTicket, serviceName(uint32(peer)))}
+	}
+	a, err := NewAuthorizer(gid, uint32(peer), t.Blob, t.SessionKey, rand)
+	return &clientAuth{a: a, err: err}
+}
+
+// Server starts the verification of the authorizers presented on one accepted socket.
+func (m *Messenger) Server(rand io.Reader) proto.ServerAuth {
+	return &serverAuth{m: m, rand: rand}
+}
+
+// monClient: no authorizer toward a monitor; nothing to check, nothing signed.
+type monClient struct{}
+
+func (monClient) Authorizer() (uint32, []byte) { return wire.AuthUnknown, nil }
+func (monClient) Challenge([]byte) error {
+	return fmt.Errorf("%w: a monitor challenged a connection without authorizer", ErrBadAuthorizer)
+}
+func (monClient) Done([]byte) (proto.Session, error) { return nil, nil }
+
+// clientAuth is one authorizer exchange with a service.
+type clientAuth struct {
+	a   *ClientAuthorizer
+	err error // no authorizer could be built: the exchange fails
+}
+
+func (c *clientAuth) Authorizer() (uint32, []byte) {
+	if c.err != nil {
+		return wire.AuthCephx, nil
+	}
+	return wire.AuthCephx, c.a.Bytes()
+}
+
+func (c *clientAuth) Challenge(challenge []byte) error {
+	if c.err != nil {
+		return c.err
+	}
+	return c.a.AddChallenge(challenge)
+}
+
+func (c *clientAuth) Done(reply []byte) (proto.Session, error) {
+	if c.err != nil {
+		return nil, c.err
+	}
+	if len(reply) == 0 {
+		return nil, fmt.Errorf("%w (%s)", ErrNoReply, serviceName(c.a.Service))
+	}
+	if _, err := c.a.VerifyReply(reply); err != nil {
+		return nil, err
+	}
+	return Session{Key: c.a.SessionKey}, nil
+}
+
+// serverAuth verifies the authorizers of one socket.
+type serverAuth struct {
+	m    *Messenger
+	rand io.Reader
+	v    *ConnVerifier // made at the first authorizer, when the peer's features are known
+}
+
+// Verify answers one authorizer: an empty one is accepted by a monitor (the client
+// authenticates by MAuth next) and rejected by anything else; a cephx one goes through the
+// socket's ConnVerifier, with the CEPHX_V2 challenge when the peer has CEPHX_V2.
+func (s *serverAuth) Verify(_ wire.EntityType, protocol uint32, authorizer []byte, features uint64) proto.AuthVerdict {
+	if len(authorizer) == 0 && s.m.myType == wire.EntityMon {
+		return proto.AuthVerdict{Result: 1}
+	}
+	if protocol != wire.AuthCephx {
+		return proto.AuthVerdict{Result: -1,
+			Reason: fmt.Errorf("%w: authorizer protocol %d, cephx required", ErrBadAuthorizer, protocol)}
+	}
+	if s.v == nil {
+		s.v = NewConnVerifier(s.m, s.rand, features&wire.FeatureCephxV2 != 0)
+	}
+	verdict, reply, peer, err := s.v.Verify(authorizer)
+	switch verdict {
+	case Accept:
+		return proto.AuthVerdict{Result: 1, Reply: reply, Session: Session{Key: peer.SessionKey}}
+	case Challenge:
+		return proto.AuthVerdict{Result: 0, Reply: reply}
+	}
+	return proto.AuthVerdict{Result: -1, Reason: err}
+}
+
+// Session signs and checks a session's messages with the session key of its ticket (Ceph's
+// CephxSessionHandler). Without MSG_AUTH negotiated there is no signature field: nothing is
+// signed or checked.
+type Session struct{ Key Key }
+
+// Sign implements proto.Session.
+func (s Session) Sign(m *wire.Message, features uint64) error {
+	if features&wire.FeatureMsgAuth == 0 {
+		return nil
+	}
+	return Sign(s.Key, m, features)
+}
+
+// Check implements proto.Session.
+func (s Session) Check(m *wire.Message, features uint64) error {
+	return CheckSignature(s.Key, m, features)
+}
