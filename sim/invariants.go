@@ -41,3 +41,6 @@ var InvariantDoc = check.InvariantDoc
 
 // AllInvariants lists the invariants checked during a run (check.AllInvariants).
 var AllInvariants = check.AllInvariants
+
+// FormatResetCauses renders session resets counted by attributed cause (check.FormatCauses).
+func FormatResetCauses(c map[string]int) string { return check.FormatCauses(c) }
