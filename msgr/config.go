@@ -171,6 +171,7 @@ const (
 	TraceHeld                           // a received message held back by delay injection (Msg)
 	TraceAcked                          // a sent message the peer acknowledged, about to be forgotten (Msg)
 	TraceReach                          // a rare path ran (Probe; Conn when one ran it): see proto.Probe
+	TraceMarkDown                       // the connection is being marked down (before its reset event, if any)
 )
 
 // TraceEvent is one traced happening inside a messenger.

@@ -277,6 +277,7 @@ func (c *Connection) markDown(withReset bool) {
 		c.unlock()
 		return
 	}
+	c.m.trace(TraceEvent{Kind: TraceMarkDown, Conn: c})
 	c.p.Stop()
 	c.closed.Store(true)
 	c.m.forget(c)

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"os"
 	"path/filepath"
 	"slices"
@@ -28,7 +29,7 @@ func TestCanaries(t *testing.T) {
 			if c.Sim != "" {
 				t.Run("default", func(t *testing.T) { canaryCaughtInSwarm(t, c.Sim, DefaultOptions, 300) })
 				t.Run("synthetic", func(t *testing.T) { canaryCaughtInSwarm(t, c.Sim, syntheticOptions, 100) })
-				t.Run("shrinks", func(t *testing.T) { canaryShrinks(t, c.Sim) })
+				t.Run("shrinks", func(t *testing.T) { canaryShrinks(t, c.Sim, cmp.Or(c.Shrunk, 40)) })
 			}
 			switch c.Model {
 			case InvFIFO:
@@ -94,9 +95,10 @@ func violation(r Result, name string) (Violation, bool) {
 	return r.Violations[i], true
 }
 
-// canaryShrinks: the shrinker turns the canary's first failing seed into a tape of a few
-// dozen decisions at most that still fails the same way, and whose replay is that same run.
-func canaryShrinks(t *testing.T, want string) {
+// canaryShrinks: the shrinker turns the canary's first failing seed into a tape of at most
+// bound decisions (a few dozen, unless the table says otherwise) that still fails the same
+// way, and whose replay is that same run.
+func canaryShrinks(t *testing.T, want string, bound int) {
 	for seed := uint64(1); seed <= 300; seed++ {
 		f := SwarmFaults(detrand.NewSeeded(seed))
 		f.On[FaultReset] = true
@@ -111,7 +113,7 @@ func canaryShrinks(t *testing.T, want string) {
 			t.Fatal(err)
 		}
 		t.Logf("seed %d: %v -> %v in %d replays (faults off %v, workload %v)", seed, rep.Before, rep.After, rep.Runs, rep.FaultsOff, rep.Workloads)
-		if rep.After.Decisions > 40 {
+		if rep.After.Decisions > bound {
 			t.Errorf("shrunk tape still has %d decisions", rep.After.Decisions)
 		}
 		again := small.Replay()

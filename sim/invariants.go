@@ -48,3 +48,6 @@ var AllInvariants = check.AllInvariants
 // ViolationNames lists every name a run's violations can carry: every invariant a run can
 // evaluate (check.Names) and OutcomeBudget.
 func ViolationNames() []string { return append(check.Names(), OutcomeBudget) }
+
+// FormatResetCauses renders session resets counted by attributed cause (check.FormatCauses).
+func FormatResetCauses(c map[string]int) string { return check.FormatCauses(c) }

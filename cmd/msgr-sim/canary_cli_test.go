@@ -172,6 +172,14 @@ func TestCanaryLoop(t *testing.T) {
 			t.Fatalf("fault %s fired %d times in the shards, %d unsharded", k, merged.Coverage.FaultsFired[k], v)
 		}
 	}
+	if len(s.Coverage.ResetCauses) == 0 {
+		t.Fatal("the sweep reports no session resets by cause")
+	}
+	for k, v := range s.Coverage.ResetCauses { //lint:ordered (comparison)
+		if merged.Coverage.ResetCauses[k] != v {
+			t.Fatalf("resets caused by %s: %d in the shards, %d unsharded", k, merged.Coverage.ResetCauses[k], v)
+		}
+	}
 }
 
 // runPrinted runs a command line msgr-sim printed, split at spaces, from the module's root

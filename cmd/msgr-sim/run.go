@@ -124,6 +124,9 @@ func printHuman(w io.Writer, r sim.Result, wall time.Duration, reproduce string)
 	}
 	fmt.Fprintf(w, "\nconnection faults %d, session resets %d, reconnects %d, crashes %d, bytes corrupted %d\n",
 		r.Stats.ConnFaults, r.Stats.SessionResets, r.Stats.Reconnects, r.Stats.Crashes, r.Stats.BytesCorrupted)
+	if len(r.Stats.ResetCauses) > 0 {
+		fmt.Fprintf(w, "session resets by cause: %s\n", sim.FormatResetCauses(r.Stats.ResetCauses))
+	}
 	if r.Synthetic != nil {
 		printSynthetic(w, r.Synthetic)
 	}
@@ -149,6 +152,7 @@ type jsonResult struct {
 	Faults         []string        `json:"faults"`
 	Injected       map[string]int  `json:"injected"`
 	Resets         int             `json:"resets"`
+	ResetCauses    map[string]int  `json:"reset_causes"`
 	Reconnects     int             `json:"reconnects"`
 	BytesCorrupted int             `json:"bytes_corrupted"`
 	Crashes        int             `json:"crashes"`
@@ -178,7 +182,7 @@ func printJSON(w io.Writer, r sim.Result, wall time.Duration, tape string) {
 		Seed: r.Seed, Result: "pass", TraceHash: fmt.Sprintf("%016x", r.TraceHash), Sent: r.Sent,
 		Delivered: r.Delivered, VirtualMs: float64(r.VirtualTime) / 1e6, WallMs: float64(wall) / 1e6,
 		Steps: r.Steps, Violations: r.Violations, Faults: r.Faults.Names(), Injected: injectedMap(r.Stats.Injected),
-		Resets: r.Stats.SessionResets, Reconnects: r.Stats.Reconnects, BytesCorrupted: r.Stats.BytesCorrupted,
+		Resets: r.Stats.SessionResets, ResetCauses: r.Stats.ResetCauses, Reconnects: r.Stats.Reconnects, BytesCorrupted: r.Stats.BytesCorrupted,
 		Crashes: r.Stats.Crashes, PhaseReached: r.Phase, Models: []jsonModel{},
 		Workload: r.Workload, Synthetic: syntheticJSON(r.Synthetic), Exceeded: r.Exceeded, Tape: tape,
 		Build: thisBuild(),

@@ -174,6 +174,7 @@ type sweepCoverage struct {
 	SeedsWithFault map[string]int `json:"seeds_with_fault"` // seeds in which each kind fired
 	Phases         map[string]int `json:"phases"`           // seeds by the last phase reached
 	Invariants     map[string]int `json:"invariants"`       // failing seeds by violated invariant
+	ResetCauses    map[string]int `json:"reset_causes"`     // session resets by attributed cause
 	Protocol       *sim.Coverage  `json:"protocol"`         // states, transitions, tags, faults, decisions
 }
 
@@ -181,7 +182,8 @@ func newSummary(scenario string) *sweepSummary {
 	return &sweepSummary{FailingSeeds: []uint64{}, Signatures: map[string][]uint64{}, Scenario: scenario,
 		Build: thisBuild(), Tapes: map[string]string{},
 		Coverage: sweepCoverage{FaultsFired: map[string]int{}, SeedsWithFault: map[string]int{},
-			Phases: map[string]int{}, Invariants: map[string]int{}, Protocol: sim.NewCoverage()}}
+			Phases: map[string]int{}, Invariants: map[string]int{}, ResetCauses: map[string]int{},
+			Protocol: sim.NewCoverage()}}
 }
 
 // signature names a failure by the set of invariants it violated.
@@ -206,6 +208,9 @@ func (s *sweepSummary) add(r sim.Result) {
 		}
 	}
 	s.Coverage.Phases[r.Phase]++
+	for cause, n := range r.Stats.ResetCauses { //lint:ordered (sums)
+		s.Coverage.ResetCauses[cause] += n
+	}
 	s.Coverage.Protocol.Merge(r.Coverage)
 	if r.Pass {
 		s.Passed++
@@ -233,6 +238,7 @@ func (s *sweepSummary) merge(o *sweepSummary) {
 	for _, pair := range []struct{ dst, src map[string]int }{
 		{s.Coverage.FaultsFired, o.Coverage.FaultsFired}, {s.Coverage.SeedsWithFault, o.Coverage.SeedsWithFault},
 		{s.Coverage.Phases, o.Coverage.Phases}, {s.Coverage.Invariants, o.Coverage.Invariants},
+		{s.Coverage.ResetCauses, o.Coverage.ResetCauses},
 	} {
 		for k, v := range pair.src { //lint:ordered (sums)
 			pair.dst[k] += v
@@ -464,6 +470,9 @@ func printSweep(w io.Writer, s *sweepSummary, flags string) {
 		fmt.Fprintf(w, " %s=%d", p, s.Coverage.Phases[p])
 	}
 	fmt.Fprintln(w)
+	if len(s.Coverage.ResetCauses) > 0 {
+		fmt.Fprintf(w, "session resets by cause: %s\n", sim.FormatResetCauses(s.Coverage.ResetCauses))
+	}
 	if s.Coverage.Protocol != nil {
 		sum := s.Coverage.Protocol.Summary()
 		fmt.Fprintf(w, "protocol coverage: states %d/%d, reply tags %d/%d, frame tags %d/%d, transitions %d, decisions %d, fault kinds %d/%d (msgr-sim run -coverage for the table)\n",

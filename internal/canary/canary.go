@@ -21,6 +21,7 @@ const (
 	ThrottleLeak       // msgr: fast dispatch keeps its throttle units
 	DoubleRelease      // msgr: dispatched messages return their throttle units twice
 	NoDedupe           // the simulator's cluster workload: OSDs apply retried updates twice
+	ConnectSeq         // msgr/proto: a fault while connecting increments connect_seq (PR #25343)
 	numKinds
 )
 
@@ -46,6 +47,9 @@ type Canary struct {
 	// API is the invariant the Messenger API state-machine test (msgr TestMessengerAPI) must
 	// fail with.
 	API string
+	// Shrunk is the most decisions the shrunk tape of its first failing seed may keep (0: 40,
+	// a few dozen).
+	Shrunk int
 }
 
 // All is the table of canaries, in Kind order (All[k-1].Kind == k). The tests that hold each
@@ -77,6 +81,10 @@ var All = []Canary{
 		Bug: "a dispatched message returns its throttle units twice (quirk Q3's double release)"},
 	{Kind: NoDedupe, Name: "nodedupe", Model: "kv-linearizability",
 		Bug: "the cluster workload's OSDs apply a retried update again instead of finding it by client and tid"},
+	// The connect_seq bug needs a session's connect to be sent, lost with its socket, and
+	// reconnected with both sides still up: the shrinker keeps a few hundred decisions.
+	{Kind: ConnectSeq, Name: "connectseq", Sim: "connect-seq", Shrunk: 400,
+		Bug: "a fault after the connect message was sent increments connect_seq (Ceph PR #25343, tracker 36612: the acceptor, with no session, answers RESETSESSION and queued messages are dropped)"},
 }
 
 // Of returns k's entry in All (the zero Canary for None).

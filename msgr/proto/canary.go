@@ -17,3 +17,7 @@ func canaryLossyAck() bool { return canary.Enabled && canary.On(canary.LossyAck)
 
 // canaryOverAck: every ACK frame acknowledges one message more than was received.
 func canaryOverAck() bool { return canary.Enabled && canary.On(canary.OverAck) }
+
+// canaryConnectSeq: a fault after the connect message was sent increments connect_seq (Ceph PR
+// #25343's bug, inherited from SimpleMessenger's single CONNECTING state).
+func canaryConnectSeq() bool { return canary.Enabled && canary.On(canary.ConnectSeq) }

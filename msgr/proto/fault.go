@@ -28,6 +28,9 @@ func (c *Conn) fault(err error) {
 		return
 	}
 	if c.state.connecting() || c.state == StateWait {
+		if canaryConnectSeq() && c.state == StateConnectingSendConnectMsg {
+			c.connectSeq++
+		}
 		c.scheduleReconnect()
 		return
 	}

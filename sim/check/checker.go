@@ -46,7 +46,7 @@ const (
 // InvariantDoc explains what each invariant requires, for reports and replays.
 var InvariantDoc = map[string]string{
 	InvLosslessOrder:   "a lossless session dispatches each sender's messages in the order they were sent",
-	InvLosslessLoss:    "every message sent on a lossless session is dispatched, unless the sender heard of a session reset (reset or remote_reset) after sending it, a crash took either end, or the messenger reported dropping it",
+	InvLosslessLoss:    "every message sent on a lossless session is dispatched, unless the sender heard of a session reset (reset or remote_reset) attributed to a cause (spurious-reset) after sending it, a crash took either end, or the messenger reported dropping it",
 	InvDuplicate:       "no message is dispatched twice to one incarnation of a receiver",
 	InvLossyOrder:      "a lossy session dispatches at most once, in send order",
 	InvUnknownMessage:  "every dispatched message was sent by someone",

@@ -13,6 +13,12 @@
 //   - Histories records every lossless session as a porcupine history; CheckModels (a
 //     *_postrun.go file: porcupine starts goroutines) checks them, and a key-value history,
 //     once the run is over.
+//   - Sessions is the protocol-conformance monitor (conform.go): fed the msgr1 elements the
+//     simulator's frame tracker walks on every TCP connection (wire.Walker) and how far each
+//     stream was read, it checks msgr1's handshake and session rules as Ceph implements them,
+//     restated from the specification (never by calling msgr/proto), so that code wrong the
+//     same way at both ends still fails. It also attributes every reset of a lossless session
+//     to a cause (attrib.go): crash, mark-down, lossy-policy, never-opened, half-open-accept.
 //
 // The invariants, each with the name used in violations (InvariantDoc says what each
 // requires):
@@ -20,7 +26,8 @@
 //   - lossless-order, lossy-order: dispatch follows send order per (sender connection, priority);
 //   - duplicate-delivery: nothing is dispatched twice to one incarnation of a receiver;
 //   - lossless-loss: every lossless message is dispatched, unless a reset or remote reset on
-//     its connection, a mark-down, a crash or a reported drop accounts for the loss;
+//     its connection attributed to a cause (not a spurious one), a mark-down, a crash or a
+//     reported drop accounts for the loss;
 //   - unknown-message, corrupt-delivery: only what was sent is dispatched, intact;
 //   - ack-unreceived: an acknowledgement (ACK frame or SEQ exchange) never covers a message the
 //     peer has not read; lossy-ack: lossy sessions never send ACKs (sim/fault's frame tracker
@@ -33,10 +40,23 @@
 //   - liveness-timeout, no-progress, shutdown-stalled: the run drains and finishes in bounds;
 //   - synthetic-fifo, synthetic-payload, synthetic-dispatch: Ceph's own SyntheticWorkload checks;
 //   - fifo-linearizability, kv-linearizability: the histories pass porcupine's FIFO and KV
-//     models; kv-liveness, replica-divergence: the cluster workload's own.
+//     models; kv-liveness, replica-divergence: the cluster workload's own;
+//   - spurious-reset: every reset of a lossless session has a cause it can name, and only an
+//     attributed reset excuses the loss of what was sent on the session;
+//   - global-seq: connects to one peer carry growing global_seqs, above RETRY_GLOBAL's reply;
+//   - connect-seq: a fault while connecting never raises connect_seq; after RETRY_SESSION it is
+//     the reply's, after RESETSESSION 0;
+//   - open-connect-seq: READY and SEQ carry the connect's connect_seq + 1;
+//   - wait-winner: only the race winner (the lower address) answers WAIT;
+//   - ready-or-seq: SEQ only to a RECONNECT_SEQ connect, READY to one only for a new session;
+//   - replace-retry-global: a lossless session reopened by a replace answers RETRY_GLOBAL first;
+//   - seq-exchange: the in_seq sent in the SEQ exchange is at most what was read;
+//   - msg-seq: message seqs on a connection grow by one, resends start after the peer's in_seq;
+//   - ack-regress: ACKs never go backwards;
+//   - event-order: no connection event follows a connection's reset.
 //
-// The checker's and the auditor's each have a test that fails them on a wrong history
-// (invariants_test.go), and canary builds (deliberately broken messengers, see sim's canary
+// The checker's, the auditor's and the monitor's each have a test that fails them on a wrong
+// history (invariants_test.go, conform_test.go), and canary builds (deliberately broken messengers, see sim's canary
 // tests) show the simulator catching real bugs with them.
 //
 // None of them locks: they belong to one goroutine at a time. Over real TCP, where messenger

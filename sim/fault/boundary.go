@@ -29,6 +29,17 @@ type frameTracker struct {
 	logf func(format string, args ...any)
 	// cov, if set, counts the reply and frame tags written and read.
 	cov Counter
+	// mon, if set, is told the handshake and session elements written and how far each
+	// stream was read (the conformance monitor, check.Sessions).
+	mon Monitor
+}
+
+// Monitor watches the msgr1 conversation of every connection: the elements written in each
+// direction (0: the client's stream, 1: the server's) and how far each stream's reader has
+// read. check.Sessions implements it.
+type Monitor interface {
+	Written(conn uint64, dir int, e *wire.Element)
+	Read(conn uint64, dir int, to uint64)
 }
 
 type connTrack struct {
@@ -77,6 +88,9 @@ func (t *frameTracker) wrote(st *streamTrack, reply bool, tag wire.Tag, end uint
 
 // read counts the tags of stream s whose bytes the reader has now read (up to offset to).
 func (t *frameTracker) read(s simnet.StreamID, to uint64) {
+	if t.mon != nil {
+		t.mon.Read(s.Conn, int(s.Dir), to)
+	}
 	c := t.conns[s.Conn]
 	if t.cov == nil || c == nil {
 		return
@@ -227,6 +241,12 @@ func (t *frameTracker) corruptTarget() (simnet.StreamID, uint64, bool) {
 // informs the other direction's walker, tags are counted and ACKs checked.
 func (c *connTrack) element(d simnet.Dir, e *wire.Element) {
 	st := &c.s[d]
+	if c.t.mon != nil {
+		switch e.Kind {
+		case wire.ElemAddr, wire.ElemConnect, wire.ElemReply, wire.ElemSeq, wire.ElemHeader:
+			c.t.mon.Written(c.id, int(d), e)
+		}
+	}
 	switch e.Kind {
 	case wire.ElemFront, wire.ElemMiddle, wire.ElemData:
 		return // their ends were added with the header

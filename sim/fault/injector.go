@@ -43,6 +43,8 @@ type Config struct {
 	// session: check.InvLossyAck).
 	Violate func(name, detail string)
 	Count   Counter // nil: count nothing
+	// Monitor is told the msgr1 conversation of every connection (nil: nobody).
+	Monitor Monitor
 }
 
 // Injector injects a fault mix into a world: discrete faults (Schedule), connect faults, and,
@@ -72,6 +74,7 @@ func New(w *world.World, cfg Config) *Injector {
 		in.tracker.logf = func(format string, args ...any) { w.Trace.Logf(w.Now(), format, args...) }
 	}
 	in.tracker.cov = cfg.Count
+	in.tracker.mon = cfg.Monitor
 	w.Net.SetChunker(in.tracker)
 	w.Net.SetObserver(in.tracker)
 	if cfg.Faults.On[Refuse] || cfg.Faults.On[Hang] || cfg.Faults.On[AcceptReset] {

@@ -51,10 +51,13 @@ type Run struct {
 	Check     *check.Checker
 	Audit     *check.Auditor
 	Histories *check.Histories
-	Cov       Coverage
-	KV        *models.KVHistory // a key-value history to model-check after the run (nil: none)
-	Phase     string
-	Stats     Stats
+	// Sessions is the protocol-conformance monitor (fed by the injector's frame tracker) and
+	// the attribution of every session reset (fed by Trace).
+	Sessions *check.Sessions
+	Cov      Coverage
+	KV       *models.KVHistory // a key-value history to model-check after the run (nil: none)
+	Phase    string
+	Stats    Stats
 	// ModelReports are the porcupine checks of the recorded histories, once the run is over.
 	ModelReports []models.Report
 	// Exceeded is the budget the run went past: "" (none), BudgetSteps or BudgetAborted.
@@ -65,6 +68,14 @@ type Run struct {
 	held    int                       // messages held back by dispatch delay injection
 	opened  map[*msgr.Connection]bool // connections that had a session
 	sockets []*Sockets
+	incs    map[uint64]incarnation      // the last incarnation traced per messenger
+	excuse  map[*msgr.Connection][]bool // per reset event queued: was it attributed
+}
+
+// incarnation is a messenger's incarnation as Trace last saw it, and its address.
+type incarnation struct {
+	inc  uint64
+	addr wire.EntityAddr
 }
 
 // New builds a run: the world (its network's latency shaped by the faults), the workload's and
@@ -72,7 +83,7 @@ type Run struct {
 // step), the fault injector and its frame tracker, and the histories.
 func New(cfg Config) *Run {
 	r := &Run{Cfg: cfg, Faults: cfg.Faults, Check: check.NewChecker(), Cov: cfg.Coverage, Phase: PhaseSafety,
-		opened: map[*msgr.Connection]bool{}}
+		opened: map[*msgr.Connection]bool{}, incs: map[uint64]incarnation{}, excuse: map[*msgr.Connection][]bool{}}
 	if r.Cov == nil {
 		r.Cov = noCoverage{}
 	}
@@ -84,10 +95,12 @@ func New(cfg Config) *Run {
 	r.W.Abort = cfg.Abort
 	r.Rand, r.FaultRand = r.W.Rand(), r.W.Rand()
 	r.Audit = check.NewAuditor(r.Check, r.now)
+	r.Sessions = check.NewSessions(r.Check, r.now, r.Cov)
 	r.W.AfterStep = r.Audit.AfterStep
 	r.Injector = fault.New(r.W, fault.Config{Faults: &r.Faults, Window: cfg.Window, Rand: r.FaultRand,
 		Targets: r.targets, Active: func() bool { return r.Phase == PhaseSafety },
-		Violate: func(name, detail string) { r.Check.Violate(name, r.now(), "%s", detail) }, Count: r.Cov})
+		Violate: func(name, detail string) { r.Check.Violate(name, r.now(), "%s", detail) }, Count: r.Cov,
+		Monitor: r.Sessions})
 	r.W.Net.SetTracer(r.netTraced)
 	r.Histories = r.Check.Record(r.now, r.Cov)
 	r.Audit.Count(r.Cov)

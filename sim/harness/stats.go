@@ -10,6 +10,9 @@ type Stats struct {
 	Reconnects     int // sessions re-established on a connection that had been open
 	BytesCorrupted int // corrupted bytes delivered by the network
 	Crashes        int
+	// ResetCauses counts the session resets of the run by attributed cause (check.Cause*;
+	// "unattributed" for spurious ones).
+	ResetCauses map[string]int
 }
 
 // Counts are the run's Stats with the faults injected: the discrete and connect faults the
@@ -18,6 +21,7 @@ type Stats struct {
 func (r *Run) Counts() Stats {
 	st := r.Stats
 	st.Injected, st.Crashes = r.Injector.Injected, r.Injector.Crashes
+	st.ResetCauses = r.Sessions.Causes()
 	st.Injected[fault.Cuts] = r.Injector.Cuts()
 	if r.Faults.On[fault.Latency] {
 		st.Injected[fault.Latency] = int(r.W.Net.Stats().Connects)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/msgrsim/msgrsim/msgr"
 	"github.com/msgrsim/msgrsim/msgr/proto"
+	"github.com/msgrsim/msgrsim/sim/check"
 	"github.com/msgrsim/msgrsim/sim/world"
 )
 
@@ -28,9 +29,11 @@ func (r *Run) Tracer(who Traced) func(msgr.TraceEvent) {
 // statistics), told to the checker (a message read, acknowledged or dropped), and written to
 // the readable trace. TraceAcked is not folded into the hash: it follows from the ACK frames
 // already traced; nor is TraceReach: a probe only counts (coverage) what the traced events
-// already show.
+// already show; nor is TraceMarkDown, which only tells the reset attribution (Sessions) who
+// marked a session down.
 func (r *Run) Trace(who Traced, ev msgr.TraceEvent) {
 	w := r.W
+	id, inc := who.TraceID()
 	switch ev.Kind {
 	case msgr.TraceAcked:
 		r.Check.Acked(ev.Msg.Header.Tid, int64(w.Now()))
@@ -38,7 +41,11 @@ func (r *Run) Trace(who Traced, ev msgr.TraceEvent) {
 	case msgr.TraceReach:
 		r.reached(who, ev)
 		return
+	case msgr.TraceMarkDown:
+		r.Sessions.MarkedDown(check.EventConn{Msgr: id, Inc: inc, Conn: ev.Conn.ID()}, ev.Msgr.MyAddr().Nonce, ev.Conn.PeerAddr().Nonce)
+		return
 	}
+	r.incarnation(id, inc, ev.Msgr)
 	var conn, seq uint64
 	if ev.Conn != nil {
 		conn = ev.Conn.ID()
@@ -46,7 +53,6 @@ func (r *Run) Trace(who Traced, ev msgr.TraceEvent) {
 	if ev.Msg != nil {
 		seq = ev.Msg.Header.Seq
 	}
-	id, inc := who.TraceID()
 	w.Trace.Add(world.TagMsgrEvent, id, inc, uint64(ev.Kind), conn, uint64(ev.From), uint64(ev.To), seq)
 	r.Cov.Observe(ev)
 	r.Histories.Traced(ev)
@@ -59,6 +65,8 @@ func (r *Run) Trace(who Traced, ev msgr.TraceEvent) {
 		r.Stats.ConnFaults++
 	case msgr.TraceHeld:
 		r.held++
+	case msgr.TraceConnEvent:
+		r.connEvent(check.EventConn{Msgr: id, Inc: inc, Conn: conn}, ev)
 	}
 	if w.Trace.Keeping() {
 		logTraceEvent(w, who.Receiver(), ev, conn)
@@ -89,6 +97,52 @@ func logTraceEvent(w *world.World, who string, ev msgr.TraceEvent, conn uint64) 
 	case msgr.TraceDrop:
 		w.Trace.Logf(w.Now(), "%s conn %d: dropped %v", who, conn, ev.Msg)
 	}
+}
+
+// incarnation tells the session monitor when a messenger incarnation traces its first event
+// (a restart: its sessions, and its peers' sessions with it, may reset).
+func (r *Run) incarnation(id, inc uint64, m *msgr.Messenger) {
+	last, seen := r.incs[id]
+	if seen && last.inc == inc {
+		return
+	}
+	addr := m.MyAddr()
+	r.incs[id] = incarnation{inc: inc, addr: addr}
+	r.Sessions.Started(addr, last.addr, seen)
+}
+
+// connEvent tells the session monitor of a connection event: sessions opening, and resets to
+// attribute (ResetExcused says later whether a reset's loss is accounted for).
+func (r *Run) connEvent(ec check.EventConn, ev msgr.TraceEvent) {
+	my, peer := ev.Msgr.MyAddr().Nonce, ev.Conn.PeerAddr().Nonce
+	switch ev.Event {
+	case proto.EventConnect, proto.EventAccept:
+		r.Sessions.Opened(ec, my, peer)
+	case proto.EventReset, proto.EventRemoteReset:
+		if r.Phase == PhaseShutdown || r.Phase == PhaseDone {
+			return
+		}
+		lossy := ev.Msgr.Policy(ev.Conn.PeerType()).Lossy
+		_, ok := r.Sessions.Reset(ec, my, peer, ev.Event == proto.EventRemoteReset, lossy)
+		r.excuse[ev.Conn] = append(r.excuse[ev.Conn], ok)
+	}
+}
+
+// ResetExcused reports whether the reset event being dispatched on c (the oldest not yet
+// asked about) was attributed to a cause: only then may a workload forgive what was sent on
+// the session. A reset the monitor did not see (during shutdown) is excused.
+func (r *Run) ResetExcused(c *msgr.Connection) bool {
+	q := r.excuse[c]
+	if len(q) == 0 {
+		return true
+	}
+	ok := q[0]
+	if len(q) == 1 {
+		delete(r.excuse, c)
+	} else {
+		r.excuse[c] = q[1:]
+	}
+	return ok
 }
 
 // reached counts a probe (coverage) and writes it to the readable trace.

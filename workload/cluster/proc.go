@@ -281,7 +281,8 @@ func (x *cmsgr) reset(c *msgr.Connection) {
 		return
 	}
 	h.Stats.SessionResets++
-	if peer, ok := x.p.cl.endpoints[c.PeerAddr()]; ok {
+	excused := h.ResetExcused(c) // a spurious reset (reported) accounts for no loss
+	if peer, ok := x.p.cl.endpoints[c.PeerAddr()]; ok && excused {
 		h.Check.Forgive(x.endpoint(), peer)
 	}
 	if x.onReset != nil && x.p.alive {

@@ -53,6 +53,9 @@ func (n *node) reset(c *msgr.Connection) {
 		return
 	}
 	h.Stats.SessionResets++
+	if !h.ResetExcused(c) {
+		return // a spurious reset (reported) accounts for no loss
+	}
 	if peer := n.p.byAddr[c.PeerAddr()]; peer != nil {
 		h.Check.Forgive(n.name, peer.name)
 	}

@@ -32,7 +32,15 @@ type Checker struct {
 	// connEventsOnly: the caller feeds deliveries, acknowledgements and drops to the
 	// check.Checker itself (the simulator's trace path does); Trace handles connection events.
 	connEventsOnly bool
+	// attributed, when set, says whether the reset event just traced on a connection was
+	// attributed to a cause (the simulator's reset attribution): a spurious reset excuses
+	// nothing.
+	attributed func(*msgr.Connection) bool
 }
+
+// AttributeResets makes a reset event forgive what was sent on its connection only when
+// attributed reports it was attributed to a cause (call it right after the event is traced).
+func (k *Checker) AttributeResets(attributed func(*msgr.Connection) bool) { k.attributed = attributed }
 
 // NewChecker returns a checker adapter reporting to k, stamping with now().
 func NewChecker(k *check.Checker, now func() int64) *Checker {
@@ -137,6 +145,9 @@ func (k *Checker) connEvent(ev msgr.TraceEvent) {
 	}
 	k.check.Unorphan(n.Name, ev.Conn.ID())
 	if ev.Event == proto.EventReset || ev.Event == proto.EventRemoteReset {
+		if k.attributed != nil && !k.attributed(ev.Conn) {
+			return
+		}
 		k.check.ForgiveConn(n.Name, ev.Conn.ID())
 	}
 }

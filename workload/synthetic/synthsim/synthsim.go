@@ -102,6 +102,7 @@ func (r *Workload) Build() error {
 	}
 	r.wc = synthetic.NewChecker(h.Check, func() int64 { return int64(h.W.Now()) })
 	r.wc.ConnEventsOnly()
+	r.wc.AttributeResets(h.ResetExcused)
 	var obs synthetic.Observer = r.wc
 	if h.W.Trace.Keeping() {
 		obs = marker{r.wc, h}

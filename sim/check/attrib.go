@@ -1,0 +1,217 @@
+package check
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/msgrsim/msgrsim/msgr/wire"
+)
+
+// Reset attribution: the simulator sees both ends of every session, so every reset of a
+// lossless session — a RESETSESSION written, a reset or remote_reset event — is attributed to
+// a cause it can name, or reported as spurious-reset. A cause is licensed for a session (the
+// pair of nonces) when it happens; a license stays until a reset used it and the session then
+// opened again.
+
+// Reset causes.
+const (
+	// CauseCrash: either end's messenger crashed or restarted (a new incarnation, perhaps with
+	// the same nonce): the session state of one end is gone.
+	CauseCrash = "crash"
+	// CauseMarkDown: either end marked the session down (Connection.MarkDown, Messenger.MarkDown).
+	CauseMarkDown = "mark-down"
+	// CauseLossy: the session's policy is lossy: any fault may reset it.
+	CauseLossy = "lossy-policy"
+	// CauseHalfOpen: the half-open accept (msgr1-protocol.md §3.2 rules 8e and 8h, §3.5,
+	// §6.3): the acceptor read a connect and opened the session (its READY/SEQ written or not),
+	// the connector never read the reply. The two ends now disagree on connect_seq: the
+	// connector retries with the one it had (0 against the opened session is "peer
+	// restarted", reset with resetcheck), or the acceptor, faulting after it opened, reconnects
+	// with connect_seq + 1 to a session that never opened on the other side, which answers
+	// RESETSESSION (msgr/proto/testdata/half_open_accept.txt). A real ceph-mon answers the same
+	// way: nothing on the wire tells the acceptor that the connector did not see its reply.
+	CauseHalfOpen = "half-open-accept"
+	// CauseNeverOpened: a connection that never had a session stopped (§6.3 step 4, the
+	// half-open accepted connection with nothing queued): no session, nothing lost.
+	CauseNeverOpened = "never-opened"
+	// causeNone marks a session whose spurious reset was reported: its later resets are not
+	// reported again, and excuse nothing.
+	causeNone = "unattributed"
+)
+
+// noncePair names a session by its ends' nonces, the lower first.
+type noncePair struct{ lo, hi uint32 }
+
+func makeNoncePair(a, b uint32) noncePair {
+	if b < a {
+		a, b = b, a
+	}
+	return noncePair{a, b}
+}
+
+type license struct {
+	cause string
+	used  bool
+}
+
+// EventConn names one connection of one messenger incarnation, for the event order.
+type EventConn struct{ Msgr, Inc, Conn uint64 }
+
+type eventState struct {
+	opened, reset, markedDown bool
+}
+
+// knowPair remembers a session, for licensing it when either end restarts.
+func (s *Sessions) knowPair(a, b uint32) {
+	p := makeNoncePair(a, b)
+	for _, q := range s.known[a] {
+		if q == p {
+			return
+		}
+	}
+	s.known[a] = append(s.known[a], p)
+	if b != a {
+		s.known[b] = append(s.known[b], p)
+	}
+}
+
+// license grants cause to the session of nonces a and b (an earlier cause stays).
+func (s *Sessions) license(a, b uint32, cause string) {
+	p := makeNoncePair(a, b)
+	if l := s.lic[p]; l != nil && !l.used && l.cause != causeNone {
+		return
+	}
+	s.lic[p] = &license{cause: cause}
+}
+
+// Started reports the first event of a messenger incarnation with address my; restarted says
+// an earlier incarnation (with address old) ran: every session of either may now reset.
+func (s *Sessions) Started(my, old wire.EntityAddr, restarted bool) {
+	if !restarted {
+		return
+	}
+	s.epoch[epochKey(my)]++
+	for _, n := range []uint32{old.Nonce, my.Nonce} {
+		for _, p := range s.known[n] {
+			s.lic[p] = &license{cause: CauseCrash}
+		}
+	}
+}
+
+// MarkedDown reports that a messenger (nonce my) marked its session with peer down, on its
+// connection ec.
+func (s *Sessions) MarkedDown(ec EventConn, my, peer uint32) {
+	s.knowPair(my, peer)
+	s.license(my, peer, CauseMarkDown)
+	s.event(ec).markedDown = true
+}
+
+func (s *Sessions) event(ec EventConn) *eventState {
+	st := s.events[ec]
+	if st == nil {
+		st = &eventState{}
+		s.events[ec] = st
+	}
+	return st
+}
+
+// Opened reports a connect or accept event on connection ec (messenger nonce my, peer
+// nonce peer): a used license of the session expires.
+func (s *Sessions) Opened(ec EventConn, my, peer uint32) {
+	s.orderedEvent(ec, "connect/accept")
+	s.event(ec).opened = true
+	s.knowPair(my, peer)
+	if l := s.lic[makeNoncePair(my, peer)]; l != nil && l.used {
+		delete(s.lic, makeNoncePair(my, peer))
+	}
+}
+
+// orderedEvent checks that no event follows a connection's reset (event-order).
+func (s *Sessions) orderedEvent(ec EventConn, what string) {
+	s.evaluated(InvEventOrder)
+	if st := s.events[ec]; st != nil && st.reset {
+		s.violate(InvEventOrder, "messenger %d#%d conn %d: %s event after the connection's reset", ec.Msgr, ec.Inc, ec.Conn, what)
+	}
+}
+
+// Reset attributes a reset (remote false) or remote_reset (remote true) event queued on
+// connection ec of the messenger with nonce my, whose peer has nonce peer; lossy says the
+// session's policy is lossy. It returns the cause, and whether it excuses the loss of what was
+// sent on the session (false: a spurious reset, reported).
+func (s *Sessions) Reset(ec EventConn, my, peer uint32, remote, lossy bool) (string, bool) {
+	s.orderedEvent(ec, map[bool]string{false: "reset", true: "remote_reset"}[remote])
+	st := s.event(ec)
+	if !remote {
+		st.reset = true
+	}
+	s.evaluated(InvSpuriousReset)
+	cause := ""
+	switch {
+	case lossy:
+		cause = CauseLossy
+	case !remote && st.markedDown:
+		cause = CauseMarkDown
+	case !remote && !st.opened:
+		cause = CauseNeverOpened
+	default:
+		return s.attribute(my, peer, func() string {
+			return fmt.Sprintf("messenger %d#%d conn %d: %s of its lossless session with nonce %d between live incarnations: no crash, mark_down or msgr1 case accounts for it",
+				ec.Msgr, ec.Inc, ec.Conn, map[bool]string{false: "reset", true: "remote_reset"}[remote], peer)
+		})
+	}
+	s.causes[cause]++
+	return cause, true
+}
+
+// attribute looks up the license of the session of my and peer: its cause, or a
+// spurious-reset (described by detail) when there is none.
+func (s *Sessions) attribute(my, peer uint32, detail func() string) (string, bool) {
+	p := makeNoncePair(my, peer)
+	l := s.lic[p]
+	if l == nil && s.halfOpenN[p] > 0 {
+		l = &license{cause: CauseHalfOpen}
+		s.lic[p] = l
+	}
+	switch {
+	case l == nil:
+		s.violate(InvSpuriousReset, "%s", detail())
+		s.lic[p] = &license{cause: causeNone}
+		s.causes[causeNone]++
+		return causeNone, false
+	case l.cause == causeNone:
+		return causeNone, false
+	}
+	l.used = true
+	s.causes[l.cause]++
+	return l.cause, true
+}
+
+// resetSessionWritten attributes a RESETSESSION the acceptor wrote on connection w.
+func (s *Sessions) resetSessionWritten(w *wconn) {
+	s.evaluated(InvSpuriousReset)
+	s.attribute(w.end[0].nonce, w.end[1].nonce, func() string {
+		return fmt.Sprintf("conn %d: %v answered RESETSESSION to %v (connect_seq %d) between live incarnations: no crash, mark_down or msgr1 case accounts for it",
+			w.id, w.addr[1], w.addr[0], w.last.ConnectSeq)
+	})
+}
+
+// Causes counts the attributed resets by cause ("unattributed": spurious ones).
+func (s *Sessions) Causes() map[string]int { return s.causes }
+
+// FormatCauses renders counts by cause, sorted by name: "crash=3 mark-down=1".
+func FormatCauses(c map[string]int) string {
+	names := make([]string, 0, len(c))
+	for n := range c { //lint:ordered (sorted below)
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for i, n := range names {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%s=%d", n, c[n])
+	}
+	return b.String()
+}

@@ -1,0 +1,485 @@
+package check
+
+import (
+	"net/netip"
+
+	"github.com/msgrsim/msgrsim/msgr/wire"
+)
+
+// The protocol-conformance monitor: msgr1's handshake and session rules (msgr1-protocol.md
+// §3, §6.3; this implementation's quirk fixes where it departs from Ceph), checked on the
+// bytes the simulated wire carries. It is fed the elements a wire.Walker finds in each
+// direction of each TCP connection (Written) and how far each reader has read (Read), and
+// keeps what it needs of every session (a pair of messenger incarnations): the connect_seq
+// and global_seq each side must send next, and the highest message seq each side has read.
+// It never asks a messenger and never calls msgr/proto: the rules below are restated from the
+// specification, so that code wrong the same way on both ends still fails them.
+
+// Conformance invariant names.
+const (
+	InvGlobalSeq      = "global-seq"           // a connect's global_seq did not grow as required
+	InvConnectSeq     = "connect-seq"          // a connect's connect_seq is not the session's
+	InvOpenConnectSeq = "open-connect-seq"     // READY/SEQ did not carry the connect's connect_seq + 1
+	InvWaitWinner     = "wait-winner"          // WAIT answered by the race's loser
+	InvReadyOrSeq     = "ready-or-seq"         // READY vs SEQ not as the connect's features require
+	InvReplaceRetry   = "replace-retry-global" // a lossless session reopened without RETRY_GLOBAL
+	InvSeqExchange    = "seq-exchange"         // the SEQ exchange claimed more than was read
+	InvMsgSeq         = "msg-seq"              // message seqs on a connection skipped or repeated
+	InvAckRegress     = "ack-regress"          // an ACK went backwards
+	InvEventOrder     = "event-order"          // a connection event after the connection's reset
+	InvSpuriousReset  = "spurious-reset"       // a lossless session reset with no cause
+)
+
+func init() {
+	for name, doc := range map[string]string{ //lint:ordered (each key set independently)
+		InvGlobalSeq:      "a messenger incarnation's connects to one peer carry strictly growing global_seqs from one TCP connection to the next; on one connection a resent connect keeps its global_seq, except after RETRY_GLOBAL, when it exceeds the reply's (§3.1, §3.3)",
+		InvConnectSeq:     "a connect carries the connector's session connect_seq: never raised by a fault while connecting (PR #25343): only a fault after the session opened or while accepting (a replace) raises it, by one each (§6.3 steps 6, 7, 8); after RETRY_SESSION exactly the reply's, after RESETSESSION 0; 0 (a new session) is always allowed",
+		InvOpenConnectSeq: "a READY or SEQ reply carries the answered connect's connect_seq + 1 (§3.5 open(); the connector asserts it)",
+		InvWaitWinner:     "only the race winner answers WAIT: an acceptor whose own address is below the connector's (§3.4; also for quirk Q11's WAIT)",
+		InvReadyOrSeq:     "the opening reply is SEQ only to a connect that advertised RECONNECT_SEQ, and READY to such a connect only for a new session (connect_seq 0: a peer's hard reset, §3.5)",
+		InvReplaceRetry:   "a lossless session reopened for a connect with connect_seq > 0 (a replace) opens only after a RETRY_GLOBAL on the same connection (§3.5)",
+		InvSeqExchange:    "the in_seq a side sends in the SEQ exchange is at most the highest message seq it has read from that peer",
+		InvMsgSeq:         "on one TCP connection each side's message seqs grow by exactly one, and the first after a SEQ exchange is the peer's in_seq + 1 (§3.5 discard_requeued_up_to), or, when the peer's in_seq is 0 (it kept no session state: a restart without resetcheck, quirk Q10's case), anything above it",
+		InvAckRegress:     "on one TCP connection a side's ACKs never go below its previous ACK nor the in_seq it sent in the SEQ exchange",
+		InvEventOrder:     "no connection event follows a connection's reset event (the connection is gone)",
+		InvSpuriousReset:  "every reset of a lossless session (RESETSESSION, a reset or remote_reset event) has a cause: a crash or restart of either incarnation, a mark_down on either side, or a case msgr1 cannot avoid (half-open-accept, never-opened)",
+	} {
+		InvariantDoc[name] = doc
+	}
+	AllInvariants = append(AllInvariants, ConformanceInvariants...)
+}
+
+// ConformanceInvariants are the invariants the conformance monitor and the reset attribution
+// check.
+var ConformanceInvariants = []string{InvGlobalSeq, InvConnectSeq, InvOpenConnectSeq, InvWaitWinner,
+	InvReadyOrSeq, InvReplaceRetry, InvSeqExchange, InvMsgSeq, InvAckRegress, InvEventOrder, InvSpuriousReset}
+
+// endpoint is one messenger incarnation as the wire shows it: its host (a client announces no
+// IP, or learns it later: the server's view of its socket names it), its nonce, and how many
+// times a messenger with that nonce started before (a restarted monitor keeps its nonce).
+type endpoint struct {
+	ip    netip.Addr
+	nonce uint32
+	epoch uint32
+}
+
+// peerKey is a peer as a registry knows it: host and nonce, whatever its incarnation.
+type peerKey struct {
+	ip    netip.Addr
+	nonce uint32
+}
+
+// epochKey is what a restart is counted by: the nonce (a client learns its IP from its first
+// peer, so its announced address changes; a restarted monitor keeps its nonce). Two messengers
+// with one nonce (a shrunk tape draws every nonce 0) share their restarts.
+func epochKey(a wire.EntityAddr) uint32 { return a.Nonce }
+
+// sideKey names one end's view of a session: a messenger incarnation's session with the
+// peer's address (its registry is keyed by address, so a peer that restarts with its nonce
+// continues that view: its first connect then meets the old session).
+type sideKey struct {
+	me   endpoint
+	peer peerKey
+}
+
+// side is what the monitor knows of one end of a session.
+type side struct {
+	cs       uint32 // the connect_seq it must send next (before the +1 of an opened session)
+	opened   bool   // the session opened at this end since its last connect
+	accepted bool   // this end read or answered a connect (as acceptor) since its last connect
+	acceptCS uint32 // the highest connect_seq + 1 of the connects it read as acceptor since then
+	bumps    uint32 // opens, and connects read as acceptor, since then: each allows one fault's +1
+	gs       uint32 // the global_seq of its last connect to the peer
+	gsSet    bool
+	readMax  uint64 // the highest message seq it has read from the peer
+	openConn uint64 // the connection its session last opened on
+}
+
+// readMark is something a reader takes in once it has read up to end.
+type readMark struct {
+	end   uint64
+	kind  uint8
+	reply wire.ConnectReply
+	seq   uint64
+}
+
+const (
+	markReply   uint8 = iota + 1 // a connect reply (RETRY_SESSION, RESETSESSION)
+	markOpen                     // the end of an opening reply (READY, or SEQ's in_seq)
+	markMsg                      // a whole message
+	markConnect                  // a connect message (the acceptor may open with its connect_seq + 1)
+)
+
+// wconn is one TCP connection: dir 0 is the client's stream (c2s), dir 1 the server's.
+type wconn struct {
+	id         uint64
+	addrs      [2]int // addresses walked per direction
+	addr       [2]wire.EntityAddr
+	seen       wire.EntityAddr // the client's socket address, as the server saw it
+	end        [2]endpoint
+	known      [2]bool
+	side       [2]*side // the client's and the server's view of the session (nil until both addresses are known)
+	connects   int
+	connectEnd uint64 // where the last connect (and its authorizer) ends
+	last       wire.Connect
+	reply      wire.ConnectReply
+	replied    bool
+	retryGS    bool // a RETRY_GLOBAL was written on this connection
+	opening    wire.ConnectReply
+	seqSent    [2]uint64
+	seqSet     [2]bool
+	msgSeq     [2]uint64
+	msgSet     [2]bool
+	ack        [2]uint64
+	ackSet     [2]bool
+	marks      [2][]readMark // by the direction whose bytes are read
+	lossyOpen  bool
+}
+
+// Sessions is the conformance monitor and the reset attribution of one run (attrib.go).
+type Sessions struct {
+	k      *Checker
+	epoch  map[uint32]uint32
+	conns  map[uint64]*wconn
+	sides  map[sideKey]*side
+	lic    map[noncePair]*license
+	known  map[uint32][]noncePair
+	causes map[string]int
+	events map[EventConn]*eventState
+	// halfOpen: the connections on which an acceptor read a connect and may have opened the
+	// session, while the connector has not heard how; halfOpenN counts them per session
+	// (attrib.go, CauseHalfOpen).
+	halfOpen  map[halfKey]bool
+	halfOpenN map[noncePair]int
+	now       func() int64
+	cov       Counter
+}
+
+// NewSessions returns the monitor of a run whose violations go to k, stamped with now().
+func NewSessions(k *Checker, now func() int64, cov Counter) *Sessions {
+	return &Sessions{k: k, now: now, cov: cov, epoch: map[uint32]uint32{}, conns: map[uint64]*wconn{},
+		sides: map[sideKey]*side{}, lic: map[noncePair]*license{}, known: map[uint32][]noncePair{},
+		causes: map[string]int{}, events: map[EventConn]*eventState{}, halfOpen: map[halfKey]bool{},
+		halfOpenN: map[noncePair]int{}}
+}
+
+func (s *Sessions) violate(name, format string, args ...any) {
+	s.k.violate(name, s.now(), format, args...)
+}
+
+func (s *Sessions) evaluated(name string) {
+	if s.cov != nil {
+		s.cov.Evaluated(name, 1)
+	}
+}
+
+// Written takes an element walked on connection conn's stream in direction dir (0: the
+// client's, 1: the server's).
+func (s *Sessions) Written(conn uint64, dir int, e *wire.Element) {
+	w := s.conns[conn]
+	if w == nil {
+		w = &wconn{id: conn}
+		s.conns[conn] = w
+	}
+	switch e.Kind {
+	case wire.ElemAddr:
+		s.addr(w, dir, e)
+	case wire.ElemConnect:
+		if w.side[0] != nil {
+			w.connectEnd = e.End() + uint64(e.Connect.AuthorizerLen)
+			s.connect(w, &e.Connect)
+		}
+	case wire.ElemReply:
+		if w.side[0] != nil {
+			s.replyWritten(w, e)
+		}
+	case wire.ElemSeq:
+		if w.side[0] != nil {
+			s.seqWritten(w, dir, e)
+		}
+	case wire.ElemHeader:
+		if w.side[0] != nil {
+			s.header(w, dir, e)
+		}
+	}
+}
+
+// addr notes a sender's own address (the first address of each direction).
+func (s *Sessions) addr(w *wconn, dir int, e *wire.Element) {
+	w.addrs[dir]++
+	a, err := wire.DecodeLegacyAddr(e.Bytes)
+	if err != nil {
+		return
+	}
+	switch {
+	case dir == 1 && w.addrs[dir] == 2:
+		w.seen = a
+		return
+	case w.addrs[dir] != 1:
+		return
+	}
+	w.addr[dir], w.known[dir] = a, true
+	w.end[dir] = endpoint{ip: a.Addr.Addr(), nonce: a.Nonce, epoch: s.epoch[epochKey(a)]}
+	if w.known[0] && w.known[1] {
+		w.end[0].ip = w.seen.Addr.Addr() // the client's host, whatever it announced
+		w.side[0] = s.side(sideKey{w.end[0], peerKey{w.end[1].ip, w.end[1].nonce}})
+		w.side[1] = s.side(sideKey{w.end[1], peerKey{w.end[0].ip, w.end[0].nonce}})
+		s.knowPair(w.end[0].nonce, w.end[1].nonce)
+	}
+}
+
+func (s *Sessions) side(k sideKey) *side {
+	sd := s.sides[k]
+	if sd == nil {
+		sd = &side{}
+		s.sides[k] = sd
+	}
+	return sd
+}
+
+// connect checks a connect message against the connector's session (§3.1, §3.3, §6.3).
+func (s *Sessions) connect(w *wconn, c *wire.Connect) {
+	me := w.side[0]
+	s.evaluated(InvConnectSeq)
+	s.evaluated(InvGlobalSeq)
+	if w.connects == 0 {
+		s.firstConnect(w, me, c)
+	} else {
+		s.retryConnect(w, c)
+	}
+	me.cs, me.opened, me.accepted, me.acceptCS, me.bumps = c.ConnectSeq, false, false, 0, 0
+	me.gs, me.gsSet = c.GlobalSeq, true
+	w.marks[0] = append(w.marks[0], readMark{end: w.connectEnd, kind: markConnect, seq: uint64(c.ConnectSeq)})
+	w.last = *c
+	w.connects++
+	w.replied = false
+}
+
+// firstConnect checks the first connect on a new connection: a reconnect of the session.
+func (s *Sessions) firstConnect(w *wconn, me *side, c *wire.Connect) {
+	if me.gsSet && c.GlobalSeq <= me.gs {
+		s.violate(InvGlobalSeq, "conn %d: connect with global_seq %d after %d on an earlier connection to the same peer",
+			w.id, c.GlobalSeq, me.gs)
+	}
+	cs := c.ConnectSeq
+	ok := cs == 0 || (cs >= me.cs && cs <= max(me.cs, me.acceptCS)+me.bumps)
+	if !ok {
+		how := "the session neither opened nor accepted since its connect_seq " + itoa(uint64(me.cs))
+		if me.bumps > 0 {
+			how = "its connect_seq was " + itoa(uint64(me.cs)) + ", and it opened or accepted only " + itoa(uint64(me.bumps)) + " times since"
+		}
+		s.violate(InvConnectSeq, "conn %d: %v reconnected to %v with connect_seq %d, but %s",
+			w.id, w.addr[0], w.addr[1], c.ConnectSeq, how)
+	}
+}
+
+// retryConnect checks a connect resent on the same connection after a reply (§3.1).
+func (s *Sessions) retryConnect(w *wconn, c *wire.Connect) {
+	r, l := &w.reply, &w.last
+	if !w.replied {
+		return
+	}
+	wantCS, wantGS := l.ConnectSeq, l.GlobalSeq
+	switch r.Tag {
+	case wire.TagRetryGlobal:
+		if c.GlobalSeq <= r.GlobalSeq {
+			s.violate(InvGlobalSeq, "conn %d: connect after RETRY_GLOBAL(%d) carries global_seq %d", w.id, r.GlobalSeq, c.GlobalSeq)
+		}
+		wantGS = c.GlobalSeq
+	case wire.TagRetrySession:
+		wantCS = r.ConnectSeq
+	case wire.TagResetSession:
+		wantCS = 0
+	}
+	if c.GlobalSeq != wantGS {
+		s.violate(InvGlobalSeq, "conn %d: connect after %v changed global_seq %d to %d", w.id, r.Tag, l.GlobalSeq, c.GlobalSeq)
+	}
+	if c.ConnectSeq != wantCS {
+		s.violate(InvConnectSeq, "conn %d: connect after %v carries connect_seq %d, want %d", w.id, r.Tag, c.ConnectSeq, wantCS)
+	}
+}
+
+// replyWritten checks a connect reply against the connect it answers (§3.2, §3.4, §3.5).
+func (s *Sessions) replyWritten(w *wconn, e *wire.Element) {
+	r := &e.Reply
+	w.reply, w.replied = *r, true
+	w.side[1].accepted = true
+	switch r.Tag {
+	case wire.TagReady, wire.TagSeq:
+		s.opened(w, r, e.End())
+	case wire.TagRetryGlobal:
+		w.retryGS = true
+	case wire.TagRetrySession:
+		w.marks[1] = append(w.marks[1], readMark{end: e.End(), kind: markReply, reply: *r})
+	case wire.TagResetSession:
+		w.marks[1] = append(w.marks[1], readMark{end: e.End(), kind: markReply, reply: *r})
+		s.resetSessionWritten(w)
+	case wire.TagWait:
+		s.evaluated(InvWaitWinner)
+		if wire.Compare(w.addr[0], w.addr[1]) <= 0 {
+			s.violate(InvWaitWinner, "conn %d: %v answered WAIT to %v, whose address is not above its own",
+				w.id, w.addr[1], w.addr[0])
+		}
+	}
+	if r.Tag != wire.TagReady && r.Tag != wire.TagSeq {
+		s.heard(w) // answered without opening
+	}
+}
+
+// opened checks and records an opening reply (READY or SEQ) written by the acceptor.
+func (s *Sessions) opened(w *wconn, r *wire.ConnectReply, end uint64) {
+	l := &w.last
+	s.evaluated(InvOpenConnectSeq)
+	s.evaluated(InvReadyOrSeq)
+	if r.ConnectSeq != l.ConnectSeq+1 {
+		s.violate(InvOpenConnectSeq, "conn %d: %v with connect_seq %d to a connect with %d", w.id, r.Tag, r.ConnectSeq, l.ConnectSeq)
+	}
+	rs := l.Features&wire.FeatureReconnectSeq != 0
+	if r.Tag == wire.TagSeq && !rs {
+		s.violate(InvReadyOrSeq, "conn %d: SEQ to a connect without RECONNECT_SEQ", w.id)
+	}
+	if r.Tag == wire.TagReady && rs && l.ConnectSeq != 0 {
+		s.violate(InvReadyOrSeq, "conn %d: READY to a RECONNECT_SEQ connect with connect_seq %d (not a new session)", w.id, l.ConnectSeq)
+	}
+	w.lossyOpen = r.Flags&wire.ConnectLossy != 0
+	if !w.lossyOpen && l.ConnectSeq > 0 {
+		s.evaluated(InvReplaceRetry)
+		if !w.retryGS {
+			s.violate(InvReplaceRetry, "conn %d: %v reopened a lossless session (connect_seq %d) with no RETRY_GLOBAL first",
+				w.id, r.Tag, l.ConnectSeq)
+		}
+	}
+	acc := w.side[1]
+	acc.cs, acc.opened, acc.openConn = r.ConnectSeq, true, w.id
+	acc.bumps++
+	w.opening = *r
+	if r.Tag == wire.TagReady {
+		w.marks[1] = append(w.marks[1], readMark{end: end, kind: markOpen, reply: *r})
+	}
+}
+
+// seqWritten checks the SEQ exchange's in_seq and ACKs written by direction dir.
+func (s *Sessions) seqWritten(w *wconn, dir int, e *wire.Element) {
+	v := leUint64(e.Bytes)
+	me := w.side[dir]
+	switch e.Frame {
+	case wire.FrameSeq:
+		s.evaluated(InvSeqExchange)
+		if v > me.readMax {
+			s.violate(InvSeqExchange, "conn %d: %s sent in_seq %d in the SEQ exchange, but read messages only up to seq %d",
+				w.id, dirName(dir), v, me.readMax)
+		}
+		w.seqSent[dir], w.seqSet[dir] = v, true
+		if dir == 1 {
+			w.marks[1] = append(w.marks[1], readMark{end: e.End(), kind: markOpen, reply: w.opening})
+		}
+	case wire.FrameAck:
+		s.evaluated(InvAckRegress)
+		if (w.ackSet[dir] && v < w.ack[dir]) || (w.seqSet[dir] && v < w.seqSent[dir]) {
+			s.violate(InvAckRegress, "conn %d: %s sent ACK %d after ACK %d / in_seq %d", w.id, dirName(dir), v, w.ack[dir], w.seqSent[dir])
+		}
+		w.ack[dir], w.ackSet[dir] = v, true
+	}
+}
+
+// header checks a message's seq and notes it for the reader.
+func (s *Sessions) header(w *wconn, dir int, e *wire.Element) {
+	seq := e.Header.Seq
+	s.evaluated(InvMsgSeq)
+	switch {
+	case w.msgSet[dir] && seq != w.msgSeq[dir]+1:
+		s.violate(InvMsgSeq, "conn %d: %s sent message seq %d after %d", w.id, dirName(dir), seq, w.msgSeq[dir])
+	case !w.msgSet[dir] && w.seqSet[1-dir] && seq != w.seqSent[1-dir]+1 && (seq <= w.seqSent[1-dir] || w.seqSent[1-dir] != 0):
+		s.violate(InvMsgSeq, "conn %d: %s's first message after the SEQ exchange has seq %d, the peer had read up to %d",
+			w.id, dirName(dir), seq, w.seqSent[1-dir])
+	}
+	w.msgSeq[dir], w.msgSet[dir] = seq, true
+	w.marks[dir] = append(w.marks[dir], readMark{end: e.Msg.End, kind: markMsg, seq: seq})
+}
+
+// Read takes that the reader of connection conn's stream in direction dir (0: the client's,
+// read by the server) has read it up to offset to.
+func (s *Sessions) Read(conn uint64, dir int, to uint64) {
+	w := s.conns[conn]
+	if w == nil || w.side[0] == nil || len(w.marks[dir]) == 0 {
+		return
+	}
+	reader := w.side[1-dir]
+	i := 0
+	for ; i < len(w.marks[dir]) && w.marks[dir][i].end <= to; i++ {
+		m := &w.marks[dir][i]
+		switch m.kind {
+		case markMsg:
+			reader.readMax = max(reader.readMax, m.seq)
+		case markConnect:
+			// The acceptor may open the session with connect_seq + 1 even when its reply
+			// never reaches the wire, and fault while accepting (§6.3 step 8).
+			reader.accepted, reader.acceptCS = true, max(reader.acceptCS, uint32(m.seq)+1)
+			reader.bumps++
+			s.mayOpen(w)
+		case markOpen:
+			reader.cs, reader.opened, reader.openConn = m.reply.ConnectSeq, true, w.id
+			s.heard(w)
+			reader.bumps++
+		case markReply:
+			if m.reply.Tag == wire.TagRetrySession {
+				reader.cs = m.reply.ConnectSeq
+			} else {
+				reader.cs, reader.opened = 0, false
+			}
+		}
+	}
+	w.marks[dir] = append(w.marks[dir][:0], w.marks[dir][i:]...)
+}
+
+// halfKey names a connection of a session.
+type halfKey struct {
+	p    noncePair
+	conn uint64
+}
+
+// mayOpen notes that the acceptor on w read a connect: it may open the session unheard.
+func (s *Sessions) mayOpen(w *wconn) {
+	k := halfKey{makeNoncePair(w.end[0].nonce, w.end[1].nonce), w.id}
+	if !s.halfOpen[k] {
+		s.halfOpen[k] = true
+		s.halfOpenN[k.p]++
+	}
+}
+
+// heard notes that the connector on w heard how its connect was answered.
+func (s *Sessions) heard(w *wconn) {
+	k := halfKey{makeNoncePair(w.end[0].nonce, w.end[1].nonce), w.id}
+	if s.halfOpen[k] {
+		delete(s.halfOpen, k)
+		s.halfOpenN[k.p]--
+	}
+}
+
+func dirName(dir int) string {
+	if dir == 0 {
+		return "the client"
+	}
+	return "the server"
+}
+
+func leUint64(b []byte) uint64 {
+	var v uint64
+	for i := len(b) - 1; i >= 0; i-- {
+		v = v<<8 | uint64(b[i])
+	}
+	return v
+}
+
+func itoa(v uint64) string {
+	if v == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for ; v > 0; v /= 10 {
+		i--
+		b[i] = byte('0' + v%10)
+	}
+	return string(b[i:])
+}

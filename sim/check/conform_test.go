@@ -1,0 +1,325 @@
+package check
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"testing"
+
+	"github.com/msgrsim/msgrsim/msgr/wire"
+)
+
+// Each conformance rule fails on a wrong conversation written by hand, and a right one passes.
+
+// wtest writes one TCP connection's elements into a Sessions, at growing offsets per direction.
+type wtest struct {
+	t    *testing.T
+	s    *Sessions
+	k    *Checker
+	conn uint64
+	off  [2]uint64
+}
+
+func newWire(t *testing.T) *wtest {
+	k := NewChecker()
+	return &wtest{t: t, k: k, s: NewSessions(k, func() int64 { return 0 }, nil)}
+}
+
+// open starts a new TCP connection from client to server (their own addresses).
+func (w *wtest) open(client, server wire.EntityAddr) {
+	w.conn++
+	w.off = [2]uint64{}
+	w.addr(1, server)
+	w.addr(1, client) // the server's view of the client: ignored
+	w.addr(0, client)
+}
+
+func (w *wtest) put(dir int, e *wire.Element) {
+	e.Off = w.off[dir]
+	w.off[dir] += e.Len
+	w.s.Written(w.conn, dir, e)
+}
+
+func (w *wtest) addr(dir int, a wire.EntityAddr) {
+	b := make([]byte, wire.AddrLen)
+	a.EncodeLegacy(b)
+	w.put(dir, &wire.Element{Kind: wire.ElemAddr, Len: wire.AddrLen, Bytes: b})
+}
+
+func (w *wtest) connect(cs, gs uint32) {
+	w.put(0, &wire.Element{Kind: wire.ElemConnect, Len: wire.ConnectLen,
+		Connect: wire.Connect{ConnectSeq: cs, GlobalSeq: gs, Features: wire.FeatureReconnectSeq}})
+}
+
+func (w *wtest) connectFeatures(cs, gs uint32, f uint64) {
+	w.put(0, &wire.Element{Kind: wire.ElemConnect, Len: wire.ConnectLen,
+		Connect: wire.Connect{ConnectSeq: cs, GlobalSeq: gs, Features: f}})
+}
+
+func (w *wtest) reply(tag wire.Tag, cs, gs uint32) {
+	w.put(1, &wire.Element{Kind: wire.ElemReply, Len: wire.ConnectReplyLen, Tag: tag,
+		Reply: wire.ConnectReply{Tag: tag, ConnectSeq: cs, GlobalSeq: gs}})
+}
+
+func (w *wtest) seq(dir int, frame wire.FrameKind, v uint64) {
+	b := binary.LittleEndian.AppendUint64(nil, v)
+	w.put(dir, &wire.Element{Kind: wire.ElemSeq, Frame: frame, Len: wire.SeqLen, Bytes: b})
+}
+
+func (w *wtest) msg(dir int, seq uint64) {
+	e := &wire.Element{Kind: wire.ElemHeader, Len: wire.HeaderLen, Header: wire.Header{Seq: seq}}
+	e.Msg.End = w.off[dir] + wire.HeaderLen
+	w.put(dir, e)
+}
+
+// read lets the reader of direction dir read everything written to it.
+func (w *wtest) read(dir int) { w.s.Read(w.conn, dir, w.off[dir]) }
+
+// readAll reads both directions.
+func (w *wtest) readAll() { w.read(0); w.read(1) }
+
+func (w *wtest) want(names ...string) {
+	w.t.Helper()
+	got := w.k.ViolationCounts()
+	total := 0
+	for _, n := range got {
+		total += n
+	}
+	for _, n := range names {
+		if got[n] == 0 {
+			w.t.Errorf("want %s, got %v", n, w.k.Violations())
+		}
+	}
+	if len(names) == 0 && total > 0 {
+		w.t.Errorf("want no violation, got %v", w.k.Violations())
+	}
+}
+
+var (
+	addrLow  = wire.LegacyAddr(netip.MustParseAddrPort("10.0.0.1:6800"), 1)
+	addrHigh = wire.LegacyAddr(netip.MustParseAddrPort("10.0.0.2:6800"), 2)
+)
+
+// handshake opens a session: connect, SEQ reply, both in_seqs, all read.
+func (w *wtest) handshake(cs, gs uint32) {
+	w.connect(cs, gs)
+	w.read(0)
+	w.reply(wire.TagSeq, cs+1, 100)
+	w.seq(1, wire.FrameSeq, 0)
+	w.seq(0, wire.FrameSeq, 0)
+	w.readAll()
+}
+
+func TestConnectSeqRules(t *testing.T) {
+	// Legal: a fresh session, a fault after it opened (+1), a connect-phase fault (unchanged).
+	w := newWire(t)
+	w.open(addrLow, addrHigh)
+	w.handshake(0, 1) // session at connect_seq 1
+	w.open(addrLow, addrHigh)
+	w.connect(2, 2) // reconnect after an opened session: connect_seq + 1
+	w.open(addrLow, addrHigh)
+	w.connect(2, 3) // the previous attempt failed before a reply: unchanged
+	w.want()
+
+	// PR #25343: a fault during the connect phase raised connect_seq.
+	w = newWire(t)
+	w.open(addrLow, addrHigh)
+	w.connect(0, 1)
+	w.read(0)
+	w.open(addrLow, addrHigh)
+	w.connect(1, 2)
+	w.want(InvConnectSeq)
+
+	// A reconnect after an opened session that jumps by two.
+	w = newWire(t)
+	w.open(addrLow, addrHigh)
+	w.handshake(0, 1)
+	w.open(addrLow, addrHigh)
+	w.connect(3, 2)
+	w.want(InvConnectSeq)
+
+	// After RETRY_SESSION exactly the reply's connect_seq; after RESETSESSION 0.
+	w = newWire(t)
+	w.open(addrLow, addrHigh)
+	w.connect(1, 1)
+	w.reply(wire.TagRetrySession, 5, 0)
+	w.connect(4, 1)
+	w.want(InvConnectSeq)
+	w = newWire(t)
+	w.open(addrLow, addrHigh)
+	w.connect(1, 1)
+	w.reply(wire.TagResetSession, 0, 0)
+	w.connect(1, 1)
+	w.want(InvConnectSeq)
+}
+
+func TestGlobalSeqRules(t *testing.T) {
+	w := newWire(t)
+	w.open(addrLow, addrHigh)
+	w.connect(0, 5)
+	w.open(addrLow, addrHigh)
+	w.connect(0, 5) // not above the previous connection's
+	w.want(InvGlobalSeq)
+
+	w = newWire(t)
+	w.open(addrLow, addrHigh)
+	w.connect(0, 5)
+	w.reply(wire.TagRetryGlobal, 0, 9)
+	w.connect(0, 9) // must exceed the reply's
+	w.want(InvGlobalSeq)
+
+	w = newWire(t)
+	w.open(addrLow, addrHigh)
+	w.connect(0, 5)
+	w.reply(wire.TagRetrySession, 3, 0)
+	w.connect(3, 6) // a resend keeps its global_seq
+	w.want(InvGlobalSeq)
+}
+
+func TestOpeningReplyRules(t *testing.T) {
+	w := newWire(t)
+	w.open(addrLow, addrHigh)
+	w.connect(2, 1)
+	w.reply(wire.TagReady, 4, 1) // must be connect_seq + 1
+	w.want(InvOpenConnectSeq, InvReadyOrSeq, InvReplaceRetry)
+
+	w = newWire(t)
+	w.open(addrLow, addrHigh)
+	w.connectFeatures(0, 1, 0)
+	w.reply(wire.TagSeq, 1, 1) // SEQ to a connect without RECONNECT_SEQ
+	w.want(InvReadyOrSeq)
+
+	// A lossless reconnect opened after a RETRY_GLOBAL is fine.
+	w = newWire(t)
+	w.open(addrLow, addrHigh)
+	w.handshake(0, 1)
+	w.open(addrLow, addrHigh)
+	w.connect(2, 2)
+	w.reply(wire.TagRetryGlobal, 0, 1)
+	w.connect(2, 3)
+	w.reply(wire.TagSeq, 3, 1)
+	w.want()
+}
+
+func TestWaitOnlyByTheWinner(t *testing.T) {
+	w := newWire(t)
+	w.open(addrHigh, addrLow) // the acceptor's address is the lower: it wins, it may WAIT
+	w.connect(0, 1)
+	w.reply(wire.TagWait, 0, 0)
+	w.want()
+	w = newWire(t)
+	w.open(addrLow, addrHigh) // the acceptor's address is the higher: it loses the race
+	w.connect(0, 1)
+	w.reply(wire.TagWait, 0, 0)
+	w.want(InvWaitWinner)
+}
+
+func TestSessionSeqRules(t *testing.T) {
+	// The SEQ exchange claims more than the side read.
+	w := newWire(t)
+	w.open(addrLow, addrHigh)
+	w.connect(0, 1)
+	w.reply(wire.TagSeq, 1, 1)
+	w.seq(1, wire.FrameSeq, 3)
+	w.want(InvSeqExchange)
+
+	// Message seqs skip; then an ACK goes backwards.
+	w = newWire(t)
+	w.open(addrLow, addrHigh)
+	w.handshake(0, 1)
+	w.msg(0, 1)
+	w.msg(0, 3)
+	w.seq(1, wire.FrameAck, 2)
+	w.seq(1, wire.FrameAck, 1)
+	w.want(InvMsgSeq, InvAckRegress)
+
+	// After the SEQ exchange the resend starts right after what the peer read.
+	w = newWire(t)
+	w.open(addrLow, addrHigh)
+	w.handshake(0, 1)
+	for seq := uint64(1); seq <= 4; seq++ {
+		w.msg(0, seq)
+	}
+	w.readAll() // the server read 1..4
+	w.open(addrLow, addrHigh)
+	w.connect(2, 2)
+	w.reply(wire.TagRetryGlobal, 0, 1)
+	w.connect(2, 3)
+	w.read(0)
+	w.reply(wire.TagSeq, 3, 101)
+	w.seq(1, wire.FrameSeq, 4)
+	w.seq(0, wire.FrameSeq, 0)
+	w.msg(0, 3) // already read by the peer: should have been discarded
+	w.want(InvMsgSeq)
+}
+
+func TestEventOrder(t *testing.T) {
+	w := newWire(t)
+	ec := EventConn{Msgr: 1, Inc: 1, Conn: 7}
+	w.s.Opened(ec, 1, 2)
+	w.s.Reset(ec, 1, 2, false, true) // a lossy reset
+	w.s.Opened(ec, 1, 2)
+	w.want(InvEventOrder)
+}
+
+func TestSpuriousReset(t *testing.T) {
+	// A remote reset of a lossless session between live incarnations, with no cause.
+	w := newWire(t)
+	ec := EventConn{Msgr: 1, Inc: 1, Conn: 7}
+	w.s.Opened(ec, 1, 2)
+	if cause, ok := w.s.Reset(ec, 1, 2, true, false); ok || cause != causeNone {
+		t.Fatalf("unattributed reset: %s %v", cause, ok)
+	}
+	w.want(InvSpuriousReset)
+
+	// A RESETSESSION written with no cause.
+	w = newWire(t)
+	w.open(addrLow, addrHigh)
+	w.connect(1, 1)
+	w.reply(wire.TagResetSession, 0, 0)
+	w.want(InvSpuriousReset)
+
+	// The causes: a mark_down on either side, a restart, the half-open accept, a connection
+	// that never opened.
+	w = newWire(t)
+	w.s.MarkedDown(EventConn{Msgr: 2, Inc: 1, Conn: 3}, 2, 1)
+	if cause, ok := w.s.Reset(ec, 1, 2, true, false); !ok || cause != CauseMarkDown {
+		t.Fatalf("after a mark_down: %s %v", cause, ok)
+	}
+	w.s.Opened(ec, 1, 2) // the license expires once the session opened again
+	if _, ok := w.s.Reset(ec, 1, 2, true, false); ok {
+		t.Fatal("a license outlived the session's reopening")
+	}
+	w = newWire(t)
+	w.s.knowPair(1, 2)
+	w.s.Started(addrHigh, addrHigh, true)
+	if cause, ok := w.s.Reset(ec, 1, 2, true, false); !ok || cause != CauseCrash {
+		t.Fatalf("after a restart: %s %v", cause, ok)
+	}
+	if cause, ok := w.s.Reset(EventConn{Msgr: 1, Inc: 1, Conn: 9}, 1, 2, false, false); !ok || cause != CauseNeverOpened {
+		t.Fatalf("a connection that never opened: %s %v", cause, ok)
+	}
+	w.want()
+}
+
+// The half-open accept of msgr/proto/testdata/half_open_accept.txt, on the wire: b opened a's
+// session, a never read the reply, b reconnected with connect_seq 2 and a answered
+// RESETSESSION. The reset is attributed, and every connect_seq is legal.
+func TestHalfOpenAccept(t *testing.T) {
+	a, b := addrHigh, addrLow
+	w := newWire(t)
+	w.open(a, b)
+	w.connect(0, 1)
+	w.read(0)
+	w.reply(wire.TagSeq, 1, 1)
+	w.seq(1, wire.FrameSeq, 0) // cut: a reads none of it
+	w.open(b, a)
+	w.connect(2, 2)
+	w.read(0)
+	w.reply(wire.TagResetSession, 0, 0)
+	w.read(1)
+	w.connect(0, 2)
+	w.want()
+	if c := w.s.Causes(); c[CauseHalfOpen] != 1 {
+		t.Fatalf("causes %v", c)
+	}
+}
