@@ -338,12 +338,14 @@ func resetPeakRSS() bool {
 // the process's RSS it counts neither the race detector's shadow memory, nor what earlier
 // tests left mapped, nor garbage not yet collected, so a bound on it holds whatever ran
 // before and with -race. A large allocation starts a collection, so a transient peak is seen;
-// mark collects now, for a case that knows it is at its peak.
+// mark collects now, for a case that knows it is at its peak; freeze ends the sampling there,
+// for a case whose teardown is not what it bounds.
 type heapSampler struct {
-	stop chan struct{}
-	done chan uint64
-	mu   sync.Mutex
-	max  uint64
+	stop   chan struct{}
+	done   chan uint64
+	mu     sync.Mutex
+	max    uint64
+	frozen bool
 }
 
 const liveHeapMetric = "/gc/heap/live:bytes"
@@ -381,7 +383,9 @@ func (h *heapSampler) note() uint64 {
 	v := liveHeap()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.max = max(h.max, v)
+	if !h.frozen {
+		h.max = max(h.max, v)
+	}
 	return h.max
 }
 
@@ -389,6 +393,15 @@ func (h *heapSampler) note() uint64 {
 func (h *heapSampler) mark() {
 	runtime.GC()
 	h.note()
+}
+
+// freeze collects garbage now, samples what is live, and keeps that as the last sample: what
+// comes after (a teardown) no longer counts.
+func (h *heapSampler) freeze() {
+	h.mark()
+	h.mu.Lock()
+	h.frozen = true
+	h.mu.Unlock()
 }
 
 // peak collects, stops the sampler and returns the largest live heap it saw.
