@@ -10,6 +10,7 @@
 # Stop with: mon-down.sh DIR a (and mon-down.sh DIR b). Needs ceph-mon and ceph-common.
 # The cephx counterpart of mon-up.sh (auth none); used by the msgr/auth/cephx interop tests.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 dir=${1:?usage: cephx-mon-up.sh DIR PORT [N]}
 port=${2:?usage: cephx-mon-up.sh DIR PORT [N]}
 n=${3:-1}
@@ -24,30 +25,7 @@ fsid=$(cat /proc/sys/kernel/random/uuid)
 hosts=""
 for i in "${!ids[@]}"; do hosts+="${hosts:+,}v1:127.0.0.1:$((port + i))"; done
 conf="$dir/ceph.conf"
-cat > "$conf" <<CONF
-[global]
-fsid = $fsid
-mon_host = $hosts
-ms_bind_msgr1 = true
-ms_bind_msgr2 = false
-ms_bind_ipv6 = false
-auth_cluster_required = cephx
-auth_service_required = cephx
-auth_client_required = cephx
-auth_allow_insecure_global_id_reclaim = false
-mon_warn_on_insecure_global_id_reclaim = false
-mon_warn_on_insecure_global_id_reclaim_allowed = false
-run_dir = $dir/run
-admin_socket = $dir/run/\$cluster-\$name.asok
-log_file = $dir/\$cluster-\$name.log
-mon_cluster_log_file = $dir/\$cluster.clog
-pid_file = $dir/mon.\$id.pid
-keyring = $dir/keyring
-mon_data = $dir/mon-\$id
-crash_dir = $dir/crash
-mon_data_avail_warn = 1
-mon_data_avail_crit = 0
-CONF
+mon_global_conf "$dir" "$fsid" "$hosts" cephx >"$conf"
 for i in "${!ids[@]}"; do
   printf '\n[mon.%s]\npublic_addr = 127.0.0.1:%d\n' "${ids[$i]}" $((port + i)) >> "$conf"
 done

@@ -4,6 +4,7 @@
 # answers over msgr1, then prints "pid=… addr=v1:127.0.0.1:PORT". Stop it with mon-down.sh DIR.
 # Used by the interoperability tests; needs ceph-mon and ceph-common (Debian packages).
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 dir=${1:?usage: mon-up.sh DIR PORT [ID]}
 port=${2:?usage: mon-up.sh DIR PORT [ID]}
 id=${3:-a}
@@ -13,33 +14,14 @@ rm -rf "$dir"
 mkdir -p "$dir/run"
 fsid=$(cat /proc/sys/kernel/random/uuid)
 conf="$dir/ceph.conf"
-cat > "$conf" <<CONF
-[global]
-fsid = $fsid
-mon_host = v1:127.0.0.1:$port
-ms_bind_msgr1 = true
-ms_bind_msgr2 = false
-ms_bind_ipv6 = false
-auth_cluster_required = none
-auth_service_required = none
-auth_client_required = none
-auth_allow_insecure_global_id_reclaim = true
-mon_warn_on_insecure_global_id_reclaim = false
-mon_warn_on_insecure_global_id_reclaim_allowed = false
-run_dir = $dir/run
-admin_socket = $dir/run/\$cluster-\$name.asok
-log_file = $dir/\$cluster-\$name.log
-mon_cluster_log_file = $dir/\$cluster.clog
-pid_file = $dir/mon.\$id.pid
-keyring = $dir/keyring
-mon_data = $dir/mon-\$id
-crash_dir = $dir/crash
-mon_data_avail_warn = 1
-mon_data_avail_crit = 0
+{
+  mon_global_conf "$dir" "$fsid" "v1:127.0.0.1:$port" none
+  cat <<CONF
 
 [mon.$id]
 public_addr = 127.0.0.1:$port
 CONF
+} >"$conf"
 
 ceph-authtool --create-keyring "$dir/keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null
 monmaptool --create --clobber --fsid "$fsid" --addv "$id" "[v1:127.0.0.1:$port]" "$dir/monmap" >/dev/null

@@ -17,6 +17,7 @@
 #
 # Needs ceph-mon and ceph-common (Debian packages).
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 usage() { echo "usage: twomon-up.sh [-d LEVEL] [-f N] [-o KEY=VAL]... [-r] DIR PORT_A PORT_B" >&2; exit 2; }
 
 debug=5 failures=0 restart=0 extra=()
@@ -46,29 +47,8 @@ if (( ! restart )); then
   mkdir -p "$dir/run"
   fsid=$(cat /proc/sys/kernel/random/uuid)
   {
+    mon_global_conf "$dir" "$fsid" "v1:127.0.0.1:$port_a,v1:127.0.0.1:$port_b" none
     cat <<CONF
-[global]
-fsid = $fsid
-mon_host = v1:127.0.0.1:$port_a,v1:127.0.0.1:$port_b
-ms_bind_msgr1 = true
-ms_bind_msgr2 = false
-ms_bind_ipv6 = false
-auth_cluster_required = none
-auth_service_required = none
-auth_client_required = none
-auth_allow_insecure_global_id_reclaim = true
-mon_warn_on_insecure_global_id_reclaim = false
-mon_warn_on_insecure_global_id_reclaim_allowed = false
-run_dir = $dir/run
-admin_socket = $dir/run/\$cluster-\$name.asok
-log_file = $dir/\$cluster-\$name.log
-mon_cluster_log_file = $dir/\$cluster.clog
-pid_file = $dir/mon.\$id.pid
-keyring = $dir/keyring
-mon_data = $dir/mon-\$id
-crash_dir = $dir/crash
-mon_data_avail_warn = 1
-mon_data_avail_crit = 0
 debug_ms = $debug
 ms_inject_socket_failures = $failures
 CONF
