@@ -89,3 +89,23 @@ func TestSwarmKnobsInTapes(t *testing.T) {
 		t.Fatalf("replayed tape: trace %016x, want %016x", again.TraceHash, r.TraceHash)
 	}
 }
+
+// The shrinker puts knobs back to their defaults first: a run that fails whatever the
+// configuration (here: past a small step budget) shrinks to the default configuration.
+func TestShrinkKnobsToDefaults(t *testing.T) {
+	opts := DefaultOptions(5)
+	opts.Swarm = true
+	opts.StepBudget = 500
+	tape, r := TapeOf(opts)
+	if !hasViolation(r, OutcomeBudget) || len(tape.Knobs.Set()) == 0 {
+		t.Fatalf("want a budget failure with knobs set: %v, knobs %v", r, tape.Knobs)
+	}
+	set := tape.Knobs.Set()
+	small, rep, err := Shrink(tape, ShrinkOptions{Target: OutcomeBudget, MaxRuns: 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if small.Knobs != (Knobs{}) || !reflect.DeepEqual(rep.KnobsReset, set) || rep.After.Knobs != 0 {
+		t.Fatalf("knobs %v after shrinking (reset %v of %v)", small.Knobs, rep.KnobsReset, set)
+	}
+}
