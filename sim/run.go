@@ -127,6 +127,20 @@ func (o *Options) setDefaults() {
 		f := NoFaults()
 		o.Faults = &f
 	}
+	if o.Workload == WorkloadSynthetic && o.Faults != nil && o.Faults.On[FaultCrash] {
+		f := *o.Faults // the synthetic workload's messengers never crash
+		f.On[FaultCrash] = false
+		o.Faults = &f
+	}
+}
+
+// WithDefaults is o as Run runs it: every default filled in (the window, the bounds, no
+// faults when none were given, no crash faults for the synthetic workload, which never
+// crashes its messengers). msgr-sim and the tests build runs the same way, so one seed with
+// the same workload and flags is one run everywhere.
+func (o Options) WithDefaults() Options {
+	o.setDefaults()
+	return o
 }
 
 // Phases of a run (harness.Run.Phase).

@@ -129,7 +129,7 @@ func (sf *scenarioFlags) options(seed uint64) sim.Options {
 		sf.syntheticOptions(&opts)
 	}
 	sf.budget(&opts)
-	return opts
+	return opts.WithDefaults()
 }
 
 // budget applies the step budget (unless opts has one: a tape's), the wall-time budget from
