@@ -55,6 +55,13 @@ type Options struct {
 	Synthetic *synthetic.Config
 	Preset    string
 
+	// Swarm turns the configuration swarm on: when Knobs is nil the seed draws the
+	// messengers' configuration (SeedKnobs: feature bits per node, buffers, throttles,
+	// timeouts, keepalives, message sizes). Knobs, when set, is the configuration to run
+	// (a tape's, the shrinker's); nil without Swarm: the defaults.
+	Swarm bool
+	Knobs *Knobs
+
 	perturbAt uint64 // test hook: make the second run of CheckDeterminism differ at this event
 }
 
@@ -62,6 +69,31 @@ type Options struct {
 // stream, no faults.
 func DefaultOptions(seed uint64) Options {
 	return Options{Seed: seed, OSDs: 2, Clients: 1, Messages: 50}
+}
+
+// Knobs is a run's messenger configuration (harness.Knobs): the zero value is the defaults.
+type Knobs = harness.Knobs
+
+// SeedKnobs is the configuration the swarm draws for seed, from a random stream of its own
+// (the faults and the schedule draw the same with or without it).
+func SeedKnobs(seed uint64) Knobs { return harness.SeedKnobs(seed) }
+
+// KnobNames are the knobs' names, in the order Knobs.String writes them.
+func KnobNames() []string { return harness.KnobNames() }
+
+// ParseKnobs reads a configuration as Knobs.String writes it.
+func ParseKnobs(s string) (Knobs, error) { return harness.ParseKnobs(s) }
+
+// RunKnobs is the configuration the run of o uses: Knobs if set, else the seed's draw with
+// Swarm, else the defaults.
+func (o *Options) RunKnobs() Knobs {
+	switch {
+	case o.Knobs != nil:
+		return *o.Knobs
+	case o.Swarm:
+		return SeedKnobs(o.Seed)
+	}
+	return Knobs{}
 }
 
 // decisions returns the root of the run's random family and, unless the run is plainly
@@ -95,6 +127,20 @@ func (o *Options) setDefaults() {
 		f := NoFaults()
 		o.Faults = &f
 	}
+	if o.Workload == WorkloadSynthetic && o.Faults != nil && o.Faults.On[FaultCrash] {
+		f := *o.Faults // the synthetic workload's messengers never crash
+		f.On[FaultCrash] = false
+		o.Faults = &f
+	}
+}
+
+// WithDefaults is o as Run runs it: every default filled in (the window, the bounds, no
+// faults when none were given, no crash faults for the synthetic workload, which never
+// crashes its messengers). msgr-sim and the tests build runs the same way, so one seed with
+// the same workload and flags is one run everywhere.
+func (o Options) WithDefaults() Options {
+	o.setDefaults()
+	return o
 }
 
 // Phases of a run (harness.Run.Phase).
@@ -127,6 +173,7 @@ type Result struct {
 	VirtualTime time.Duration
 	Steps       uint64
 	Faults      Faults
+	Knobs       Knobs // the messengers' configuration the run used
 	Stats       Stats
 	Phase       string // the last phase reached
 	Violations  []Violation
@@ -167,6 +214,8 @@ func run(opts Options, recFrom, recTo uint64, instance int) Result {
 		f := fault.Swarm(root)
 		opts.Faults = &f
 	}
+	knobs := opts.RunKnobs()
+	opts.Knobs = &knobs
 	logFrom := 0
 	if log != nil {
 		logFrom = log.Len()
@@ -175,7 +224,7 @@ func run(opts Options, recFrom, recTo uint64, instance int) Result {
 	cov.Runs = 1
 	h := harness.New(harness.Config{Seed: opts.Seed, Root: root, Faults: *opts.Faults, KeepTrace: opts.KeepTrace,
 		Window: opts.Window, Liveness: opts.Liveness, MaxSteps: opts.MaxSteps, StepBudget: opts.StepBudget,
-		Abort: opts.Abort, Coverage: cov,
+		Abort: opts.Abort, Coverage: cov, Knobs: knobs,
 		Models: models.CheckOptions{VisualizeDir: opts.VisualizeDir, NoVisualize: opts.NoVisualize,
 			Name: opts.VisualizeName}})
 	h.W.Trace.Record(recFrom, recTo)
@@ -197,7 +246,7 @@ func result(h *harness.Run, wl harness.Workload, opts Options, cov *Coverage) Re
 	sent, deliv := h.Check.Counts()
 	r := Result{
 		Seed: opts.Seed, TraceHash: h.W.Trace.Hash(), Sent: sent, Delivered: deliv,
-		VirtualTime: h.W.Now(), Steps: h.W.Steps(), Faults: h.Faults, Stats: h.Counts(), Phase: h.Phase,
+		VirtualTime: h.W.Now(), Steps: h.W.Steps(), Faults: h.Faults, Knobs: h.Cfg.Knobs, Stats: h.Counts(), Phase: h.Phase,
 		Violations: h.Check.Violations(), Summary: h.Check.Summary() + summary, Trace: h.W.Trace.Lines(),
 		Marks:  h.W.Trace.Marks(),
 		Events: h.W.Trace.Events(), checkpoints: h.W.Trace.Checkpoints(), recorded: h.W.Trace.Recorded(),

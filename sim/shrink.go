@@ -28,6 +28,7 @@ type ShrinkReport struct {
 	BeforeRun, AfterRun  Result
 	StoppedEarly         bool     // the run or time budget ran out
 	FaultsOff, Workloads []string // what was dropped, in order
+	KnobsReset           []string // knobs put back to their default, in order
 }
 
 // TapeSize is how big a tape is.
@@ -36,14 +37,19 @@ type TapeSize struct {
 	Words     int // decisions up to the last one that is not 0
 	Messages  int // messages per stream
 	Faults    int // fault kinds on
+	Knobs     int // knobs off their default
 }
 
 func sizeOf(t Tape) TapeSize {
-	return TapeSize{Decisions: t.Decisions(), Words: len(t.Words), Messages: t.Messages, Faults: len(t.Faults.Names())}
+	return TapeSize{Decisions: t.Decisions(), Words: len(t.Words), Messages: t.Messages, Faults: len(t.Faults.Names()), Knobs: len(t.Knobs.Set())}
 }
 
 func (s TapeSize) String() string {
-	return fmt.Sprintf("%d decisions (of %d), %d messages per stream, %d fault kinds", s.Decisions, s.Words, s.Messages, s.Faults)
+	str := fmt.Sprintf("%d decisions (of %d), %d messages per stream, %d fault kinds", s.Decisions, s.Words, s.Messages, s.Faults)
+	if s.Knobs > 0 {
+		str += fmt.Sprintf(", %d knobs", s.Knobs)
+	}
+	return str
 }
 
 // hasViolation reports whether r violated the named invariant.
@@ -110,7 +116,7 @@ func Shrink(t Tape, opts ShrinkOptions) (Tape, ShrinkReport, error) {
 func (s *shrinker) loop() error {
 	for {
 		before := sizeOf(s.best)
-		for _, pass := range []func() error{s.faultsOff, s.workload, s.zeroChunks, s.deleteChunks, s.lowerValues} {
+		for _, pass := range []func() error{s.knobsDefault, s.faultsOff, s.workload, s.zeroChunks, s.deleteChunks, s.lowerValues} {
 			if err := pass(); err != nil {
 				return err
 			}
@@ -141,6 +147,23 @@ func (s *shrinker) try(step string, cand Tape) (bool, error) {
 		s.opts.Progress(step, cand, s.runs)
 	}
 	return true, nil
+}
+
+// knobsDefault puts each knob of the configuration swarm back to its default (first: a
+// failure of the default configuration is the simpler one to read).
+func (s *shrinker) knobsDefault() error {
+	for _, name := range s.best.Knobs.Set() {
+		cand := s.best
+		cand.Knobs = cand.Knobs.Reset(name)
+		ok, err := s.try("knob "+name+" default", cand)
+		if err != nil {
+			return err
+		}
+		if ok {
+			s.rep.KnobsReset = append(s.rep.KnobsReset, name)
+		}
+	}
+	return nil
 }
 
 func (s *shrinker) faultsOff() error {

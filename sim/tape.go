@@ -27,6 +27,7 @@ type Tape struct {
 	Window   time.Duration
 	Preset   string // the synthetic workload's preset ("": drawn from Seed)
 	Faults   Faults
+	Knobs    Knobs  // the messengers' configuration (the zero value: the defaults)
 	Expect   string // the violation the run is known to produce ("" for a passing run)
 	// StepBudget is the run's budget of steps (Options.StepBudget; 0: none). A tape that
 	// expects OutcomeBudget reproduces it only within the same budget.
@@ -53,7 +54,7 @@ func TapeOf(opts Options) (Tape, Result) {
 func TapeFromRun(opts Options, r Result) Tape {
 	opts.setDefaults()
 	t := Tape{Seed: opts.Seed, Workload: opts.Workload, OSDs: opts.OSDs, Clients: opts.Clients, Messages: opts.Messages,
-		Window: opts.Window, Faults: r.Faults, Words: trimZeros(r.Tape)}
+		Window: opts.Window, Faults: r.Faults, Knobs: r.Knobs, Words: trimZeros(r.Tape)}
 	if opts.Workload == WorkloadSynthetic {
 		t.Preset = opts.Preset
 	}
@@ -69,9 +70,9 @@ func TapeFromRun(opts Options, r Result) Tape {
 
 // Options are the options that replay the tape.
 func (t *Tape) Options() Options {
-	f := t.Faults
+	f, k := t.Faults, t.Knobs
 	return Options{Seed: t.Seed, Workload: t.Workload, Preset: t.Preset, OSDs: t.OSDs, Clients: t.Clients,
-		Messages: t.Messages, Window: t.Window, Faults: &f, Tape: t.Words, Replay: true, StepBudget: t.StepBudget}
+		Messages: t.Messages, Window: t.Window, Faults: &f, Knobs: &k, Tape: t.Words, Replay: true, StepBudget: t.StepBudget}
 }
 
 // Replay runs the tape. Result.Tape holds the decisions the run used.
@@ -97,9 +98,12 @@ func trimZeros(w []uint64) []uint64 {
 }
 
 // The first line of a tape. Version 2 added the optional build, canary and budget lines; a
-// version 1 tape reads as one without them.
+// version 1 tape reads as one without them. Version 3 adds the knobs line (the configuration
+// swarm's); a tape without knobs is still written as version 2, and older versions read as
+// tapes of the default configuration.
 const (
 	tapeMagic   = "msgr-sim tape 2"
+	tapeMagicV3 = "msgr-sim tape 3"
 	tapeMagicV1 = "msgr-sim tape 1"
 )
 
@@ -107,7 +111,11 @@ const (
 // decision that is not 0, "index value" with the value in hex.
 func (t *Tape) WriteTo(w io.Writer) (int64, error) {
 	var b strings.Builder
-	fmt.Fprintln(&b, tapeMagic)
+	if t.Knobs != (Knobs{}) {
+		fmt.Fprintln(&b, tapeMagicV3)
+	} else {
+		fmt.Fprintln(&b, tapeMagic)
+	}
 	if t.Build != "" {
 		fmt.Fprintf(&b, "build %s\n", oneLine(t.Build))
 	}
@@ -133,6 +141,9 @@ func (t *Tape) WriteTo(w io.Writer) (int64, error) {
 	}
 	fmt.Fprintf(&b, "faults on=%s every=%v cut_bias=%v latency_spread=%v jitter=%v connect_faults=%v socket_failures=%d delay_max=%v delay_prob=%v\n",
 		on, f.Every, f.CutBias, f.LatencySpread, f.Jitter, f.ConnectFaults, f.SocketFailures, f.DelayMax, f.DelayProb)
+	if t.Knobs != (Knobs{}) {
+		fmt.Fprintf(&b, "knobs %v\n", t.Knobs)
+	}
 	if t.Expect != "" {
 		fmt.Fprintf(&b, "expect %s\n", t.Expect)
 	}
@@ -159,7 +170,7 @@ func ReadTape(r io.Reader) (Tape, error) {
 		line++
 		text := strings.TrimSpace(sc.Text())
 		if line == 1 {
-			if text != tapeMagic && text != tapeMagicV1 {
+			if text != tapeMagic && text != tapeMagicV1 && text != tapeMagicV3 {
 				return fail("not a msgr-sim tape (want %q)", tapeMagic)
 			}
 			continue
@@ -176,6 +187,8 @@ func ReadTape(r io.Reader) (Tape, error) {
 			err = t.parseWorkload(rest)
 		case "faults":
 			t.Faults, err = parseFaultLine(rest)
+		case "knobs":
+			t.Knobs, err = ParseKnobs(rest)
 		case "expect":
 			t.Expect = rest
 		case "build":

@@ -150,6 +150,7 @@ type jsonResult struct {
 	WallMs         float64         `json:"wall_ms"`
 	Steps          uint64          `json:"steps"`
 	Faults         []string        `json:"faults"`
+	Knobs          string          `json:"knobs"` // the messengers' configuration ("default": none drawn)
 	Injected       map[string]int  `json:"injected"`
 	Resets         int             `json:"resets"`
 	ResetCauses    map[string]int  `json:"reset_causes"`
@@ -181,7 +182,7 @@ func printJSON(w io.Writer, r sim.Result, wall time.Duration, tape string) {
 	j := jsonResult{
 		Seed: r.Seed, Result: "pass", TraceHash: fmt.Sprintf("%016x", r.TraceHash), Sent: r.Sent,
 		Delivered: r.Delivered, VirtualMs: float64(r.VirtualTime) / 1e6, WallMs: float64(wall) / 1e6,
-		Steps: r.Steps, Violations: r.Violations, Faults: r.Faults.Names(), Injected: injectedMap(r.Stats.Injected),
+		Steps: r.Steps, Violations: r.Violations, Faults: r.Faults.Names(), Knobs: r.Knobs.String(), Injected: injectedMap(r.Stats.Injected),
 		Resets: r.Stats.SessionResets, ResetCauses: r.Stats.ResetCauses, Reconnects: r.Stats.Reconnects, BytesCorrupted: r.Stats.BytesCorrupted,
 		Crashes: r.Stats.Crashes, PhaseReached: r.Phase, Models: []jsonModel{},
 		Workload: r.Workload, Synthetic: syntheticJSON(r.Synthetic), Exceeded: r.Exceeded, Tape: tape,

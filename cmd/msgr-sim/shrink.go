@@ -69,6 +69,9 @@ func shrinkCmd(args []string, stdout, stderr io.Writer) int {
 	if len(rep.FaultsOff) > 0 || len(rep.Workloads) > 0 {
 		fmt.Fprintf(stdout, "dropped: faults %v, workload %v\n", rep.FaultsOff, rep.Workloads)
 	}
+	if len(rep.KnobsReset) > 0 {
+		fmt.Fprintf(stdout, "knobs back to default: %v\n", rep.KnobsReset)
+	}
 	note := ""
 	if rep.StoppedEarly {
 		note = " (budget spent: the tape may shrink further with more -max-runs or -timeout)"

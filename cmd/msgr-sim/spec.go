@@ -26,6 +26,7 @@ type scenarioFlags struct {
 	canary                  string        // -canary: the deliberate bug to run with (internal/canary)
 	maxSteps                uint64        // -max-steps: the budget of steps of each run
 	maxWall                 time.Duration // -max-wall: the budget of wall time of each run
+	swarm                   bool          // -swarm: the seed draws the messengers' configuration too
 	artifacts
 	set map[string]bool // flags given explicitly
 }
@@ -66,6 +67,7 @@ func (sf *scenarioFlags) register(fs *flag.FlagSet) {
 		"budget of scheduling steps per run: a run past it ends as budget-exceeded (deterministic: the same run stops at the same step)")
 	fs.DurationVar(&sf.maxWall, "max-wall", defaultMaxWall,
 		"budget of wall time per run: a run past it ends as budget-exceeded (NOT deterministic: depends on the machine; tapes never expect it)")
+	fs.BoolVar(&sf.swarm, "swarm", false, "configuration swarm: the seed also draws the messengers' configuration (feature bits per node, prefetch buffer, workers, throttles, timeouts, backoff, keepalives, message sizes and priorities; each knob keeps its default half the time)")
 	sf.artifacts.register(fs)
 }
 
@@ -119,6 +121,7 @@ func (sf *scenarioFlags) options(seed uint64) sim.Options {
 	opts.OSDs, opts.Clients, opts.Messages = sf.osds, sf.clients, sf.messages
 	faults, _ := sim.ParseFaults(sf.faults, detrand.NewSeeded(seed))
 	opts.Faults = &faults
+	opts.Swarm = sf.swarm
 	switch {
 	case clusterWorkloads[sf.workload]:
 		opts.Workload = sim.WorkloadCluster
@@ -126,7 +129,7 @@ func (sf *scenarioFlags) options(seed uint64) sim.Options {
 		sf.syntheticOptions(&opts)
 	}
 	sf.budget(&opts)
-	return opts
+	return opts.WithDefaults()
 }
 
 // budget applies the step budget (unless opts has one: a tape's), the wall-time budget from
@@ -160,6 +163,9 @@ func (sf *scenarioFlags) args() string {
 	}
 	if sf.preset != "" {
 		fmt.Fprintf(&b, " -preset %s", sf.preset)
+	}
+	if sf.swarm {
+		b.WriteString(" -swarm")
 	}
 	for _, fl := range []struct {
 		name string
@@ -207,6 +213,10 @@ func canaryArg() string {
 
 // describe is the configuration line printed before a run.
 func describe(opts sim.Options) string {
+	return describeWorkload(opts) + describeKnobs(opts)
+}
+
+func describeWorkload(opts sim.Options) string {
 	if opts.Workload == sim.WorkloadSynthetic {
 		return describeSynthetic(opts)
 	}
@@ -216,6 +226,15 @@ func describe(opts sim.Options) string {
 	}
 	return fmt.Sprintf("seed %d  workload %d osds, %d clients, %d messages per stream  faults %v",
 		opts.Seed, opts.OSDs, opts.Clients, opts.Messages, *opts.Faults)
+}
+
+// describeKnobs is the configuration part of the line: "  knobs ..." when the swarm is on or
+// the run has knobs of its own (a tape's).
+func describeKnobs(opts sim.Options) string {
+	if !opts.Swarm && opts.Knobs == nil {
+		return ""
+	}
+	return "  knobs " + opts.RunKnobs().String()
 }
 
 func parseSeed(s string) (uint64, error) {

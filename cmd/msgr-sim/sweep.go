@@ -175,6 +175,7 @@ type sweepCoverage struct {
 	Phases         map[string]int `json:"phases"`           // seeds by the last phase reached
 	Invariants     map[string]int `json:"invariants"`       // failing seeds by violated invariant
 	ResetCauses    map[string]int `json:"reset_causes"`     // session resets by attributed cause
+	Knobs          map[string]int `json:"knobs"`            // seeds that ran with each knob off its default
 	Protocol       *sim.Coverage  `json:"protocol"`         // states, transitions, tags, faults, decisions
 }
 
@@ -183,7 +184,7 @@ func newSummary(scenario string) *sweepSummary {
 		Build: thisBuild(), Tapes: map[string]string{},
 		Coverage: sweepCoverage{FaultsFired: map[string]int{}, SeedsWithFault: map[string]int{},
 			Phases: map[string]int{}, Invariants: map[string]int{}, ResetCauses: map[string]int{},
-			Protocol: sim.NewCoverage()}}
+			Knobs: map[string]int{}, Protocol: sim.NewCoverage()}}
 }
 
 // signature names a failure by the set of invariants it violated.
@@ -208,6 +209,9 @@ func (s *sweepSummary) add(r sim.Result) {
 		}
 	}
 	s.Coverage.Phases[r.Phase]++
+	for _, k := range r.Knobs.Set() {
+		s.Coverage.Knobs[k]++
+	}
 	for cause, n := range r.Stats.ResetCauses { //lint:ordered (sums)
 		s.Coverage.ResetCauses[cause] += n
 	}
@@ -238,7 +242,7 @@ func (s *sweepSummary) merge(o *sweepSummary) {
 	for _, pair := range []struct{ dst, src map[string]int }{
 		{s.Coverage.FaultsFired, o.Coverage.FaultsFired}, {s.Coverage.SeedsWithFault, o.Coverage.SeedsWithFault},
 		{s.Coverage.Phases, o.Coverage.Phases}, {s.Coverage.Invariants, o.Coverage.Invariants},
-		{s.Coverage.ResetCauses, o.Coverage.ResetCauses},
+		{s.Coverage.ResetCauses, o.Coverage.ResetCauses}, {s.Coverage.Knobs, o.Coverage.Knobs},
 	} {
 		for k, v := range pair.src { //lint:ordered (sums)
 			pair.dst[k] += v
@@ -473,6 +477,15 @@ func printSweep(w io.Writer, s *sweepSummary, flags string) {
 	if len(s.Coverage.ResetCauses) > 0 {
 		fmt.Fprintf(w, "session resets by cause: %s\n", sim.FormatResetCauses(s.Coverage.ResetCauses))
 	}
+	if len(s.Coverage.Knobs) > 0 {
+		fmt.Fprint(w, "knobs drawn (seeds):")
+		for _, k := range sim.KnobNames() {
+			if n := s.Coverage.Knobs[k]; n > 0 {
+				fmt.Fprintf(w, " %s=%d", k, n)
+			}
+		}
+		fmt.Fprintln(w)
+	}
 	if s.Coverage.Protocol != nil {
 		sum := s.Coverage.Protocol.Summary()
 		fmt.Fprintf(w, "protocol coverage: states %d/%d, reply tags %d/%d, frame tags %d/%d, transitions %d, decisions %d, fault kinds %d/%d (msgr-sim run -coverage for the table)\n",
@@ -641,6 +654,7 @@ func readSummary(name string) (*sweepSummary, error) {
 	fill(&s.Coverage.SeedsWithFault)
 	fill(&s.Coverage.Phases)
 	fill(&s.Coverage.Invariants)
+	fill(&s.Coverage.Knobs)
 	if s.Coverage.Protocol == nil {
 		s.Coverage.Protocol = sim.NewCoverage()
 	}

@@ -129,8 +129,12 @@ func (c *Conn) open(d *Decision) error {
 		// requeued (quirk Q10), so a restarted peer sees a gap; here they are renumbered.
 		c.outSeq, c.inSeq, c.resetFromPeer = 0, 0, false
 	default:
-		c.outSeq = c.discardRequeuedUpTo(0)
-		c.inSeq = 0
+		// A legacy reconnect (the peer lacks RECONNECT_SEQ): no SEQ exchange. Ceph sets
+		// out_seq = discard_requeued_up_to(out_seq, 0), which is 0 when nothing is requeued,
+		// and in_seq = 0; the connector keeps both of its own, so it drops our next messages
+		// as old (lost with no reset) and we dispatch its resent ones a second time. Here both
+		// are kept (quirk Q14): the session continues, the resends we already have are
+		// dropped as old.
 	}
 	r := wire.ConnectReply{
 		Tag:             tag,

@@ -122,7 +122,9 @@ func reply(tag wire.Tag, rule string) Decision {
 // closed but not yet unregistered (Ceph's rule 8a: "existing CLOSED → open") made Ceph open a
 // fresh session for a peer reconnecting with connect_seq > 0; the peer keeps its in_seq, so
 // our first messages, numbered from 1 again, are dropped as old. Here a closed existing
-// session counts as none (rule 9): connect_seq > 0 gets RESETSESSION.
+// session counts as none (rule 9): connect_seq > 0 gets RESETSESSION. Q14 (found by the
+// configuration swarm, peers without RECONNECT_SEQ): a legacy reconnect (connect_seq > 0, no
+// RECONNECT_SEQ) to a never-opened session is answered RESETSESSION, not replaced (rule 8h).
 func Decide(in *DecideInput) Decision {
 	c := &in.Connect
 	if c.ProtocolVersion != in.ProtocolVersion {
@@ -185,6 +187,13 @@ func decideExisting(in *DecideInput) Decision {
 	}
 	if in.Policy.Resetcheck && ex.ConnectSeq == 0 {
 		return reply(wire.TagResetSession, "8h reconnect to a never-opened session: reset")
+	}
+	if c.Features&wire.FeatureReconnectSeq == 0 && ex.ConnectSeq == 0 {
+		// Quirk Q14: a legacy reconnect (no SEQ exchange) to a session that never opened here
+		// (we restarted with the same nonce, or the peer's session was half-open): nothing
+		// tells us how far the peer read, so our messages, numbered from 1, would be dropped
+		// as old. Ceph replaces; here the session is reset.
+		return reply(wire.TagResetSession, "8h legacy reconnect to a never-opened session: reset")
 	}
 	return Decision{Verdict: VerdictReplace, Rule: "8h reconnect: replace"}
 }

@@ -139,6 +139,20 @@ func TestDecideEveryRow(t *testing.T) {
 			in.Connect.ConnectSeq = 3
 			in.Existing = ex(StateStandby, 2, 5)
 		}, VerdictReplace, 0, "8h reconnect: replace", nil},
+		{"8h reconnect to a never-opened session, RECONNECT_SEQ: replace", func(in *DecideInput) {
+			in.Connect.ConnectSeq = 3
+			in.Existing = ex(StateConnecting, 0, 5)
+		}, VerdictReplace, 0, "8h reconnect: replace", nil},
+		{"8h legacy reconnect to a never-opened session (Q14)", func(in *DecideInput) {
+			in.Connect.ConnectSeq = 3
+			in.Connect.Features &^= wire.FeatureReconnectSeq
+			in.Existing = ex(StateConnecting, 0, 5)
+		}, VerdictReply, wire.TagResetSession, "8h legacy reconnect to a never-opened", nil},
+		{"8h legacy reconnect to an opened session", func(in *DecideInput) {
+			in.Connect.ConnectSeq = 3
+			in.Connect.Features &^= wire.FeatureReconnectSeq
+			in.Existing = ex(StateStandby, 2, 5)
+		}, VerdictReplace, 0, "8h reconnect: replace", nil},
 		{"9 we lost the session", func(in *DecideInput) { in.Connect.ConnectSeq = 2 }, VerdictReply, wire.TagResetSession, "9 no session but", nil},
 		{"9 replacing: open", func(in *DecideInput) { in.Connect.ConnectSeq = 2; in.Replacing = true }, VerdictOpen, 0, "9 no existing session", nil},
 		{"9 new session", func(in *DecideInput) { in.Connect.ConnectSeq = 0 }, VerdictOpen, 0, "9 no existing session", nil},

@@ -213,9 +213,13 @@ func (c *Conn) handleFooter(data []byte) error {
 	if seq <= c.inSeq {
 		// An old message (already received on a previous socket, resent across a reconnect):
 		// drop it and keep reading. Ceph stops reading here (quirk Q3) and leaks the throttle
-		// reservation.
+		// reservation. It is acknowledged (our in_seq covers it): the sender holds it until
+		// an ACK does, and may have nothing new for us to acknowledge otherwise (quirk Q14).
 		c.reached(ProbeOldMessage)
 		c.throttles.Release(res)
+		if c.sendsAcks() {
+			c.ackLeft++
+		}
 		return nil
 	}
 	c.inSeq = seq

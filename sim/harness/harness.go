@@ -28,6 +28,7 @@ type Config struct {
 	StepBudget uint64
 	Abort      func() bool
 	Coverage   Coverage // counts what the run exercises (nil: nothing)
+	Knobs      Knobs    // the messengers' configuration (the zero value: the defaults)
 	Models     models.CheckOptions
 }
 
@@ -144,7 +145,12 @@ func (r *Run) Opened(c *msgr.Connection) {
 }
 
 // LogFaults writes the run's fault mix into the readable trace.
-func (r *Run) LogFaults() { r.W.Trace.Logf(0, "faults: %v", r.Faults) }
+func (r *Run) LogFaults() {
+	r.W.Trace.Logf(0, "faults: %v", r.Faults)
+	if r.Cfg.Knobs != (Knobs{}) {
+		r.W.Trace.Logf(0, "knobs: %v", r.Cfg.Knobs)
+	}
+}
 
 // Note logs an injected fault and marks it on node's lane of the timeline (fault.Injector.Note).
 func (r *Run) Note(node, format string, args ...any) { r.Injector.Note(node, format, args...) }

@@ -169,6 +169,7 @@ func (x *cmsgr) create(name wire.EntityName, clusterProto uint32, workers int) e
 	cfg := msgr.Config{Name: name, Nonce: x.nonce, ExplicitNonce: x.p.keepNonce, Stack: x.p.stack, Runtime: h.W,
 		Rand: h.W.Rand(), ClusterProtocol: clusterProto, Tracer: h.Tracer(x), Workers: workers, Auth: x.auth,
 		ReadyTimeout: x.p.cl.readyTimeout, IdleTimeout: x.p.cl.idleTimeout}
+	x.applyKnobs(&cfg)
 	if h.Faults.On[fault.DispatchDelay] {
 		cfg.InjectDelay = &msgr.InjectDelay{Types: []wire.EntityType{wire.EntityOSD, wire.EntityClient, wire.EntityMon},
 			Probability: h.Faults.DelayProb, Max: h.Faults.DelayMax}
@@ -299,14 +300,57 @@ func (x *cmsgr) Receiver() string { return x.receiver() }
 // featOSDPeer is what OSDs require of each other (Ceph's CEPH_FEATURE_UID | PGID64 | OSDENC).
 const featOSDPeer = wire.FeatureUID | wire.FeaturePGID64 | wire.FeatureOSDEnc
 
-// setPolicies applies a default policy and per-peer-type policies.
+// setPolicies applies a default policy and per-peer-type policies (with the process's feature
+// bits and the run's throttles, harness.Knobs).
 func (x *cmsgr) setPolicies(def proto.Policy, per map[wire.EntityType]proto.Policy) {
-	x.m.SetDefaultPolicy(def)
+	x.m.SetDefaultPolicy(x.knobbed(def))
 	for _, t := range []wire.EntityType{wire.EntityMon, wire.EntityMDS, wire.EntityOSD, wire.EntityClient, wire.EntityMgr} {
 		if p, ok := per[t]; ok {
-			x.m.SetPolicy(t, p)
+			x.m.SetPolicy(t, x.knobbed(p))
 		}
 	}
+}
+
+// applyKnobs sets what the run's configuration knobs (harness.Knobs) say of a messenger: the
+// prefetch buffer, workers, the dispatch throttle, backoff, and the timeouts when the knobs
+// draw them (else the workload's own).
+func (x *cmsgr) applyKnobs(cfg *msgr.Config) {
+	k := x.p.cl.h.Cfg.Knobs
+	cfg.PrefetchSize, cfg.DispatchThrottleBytes = k.Prefetch, k.DispatchBytes
+	if k.Workers > 0 {
+		cfg.Workers = k.Workers
+	}
+	if k.ReadyTimeout > 0 {
+		cfg.ReadyTimeout = k.ReadyTimeout
+	}
+	if k.IdleTimeout > 0 {
+		cfg.IdleTimeout = k.IdleTimeout
+	}
+	cfg.InitialBackoff, cfg.MaxBackoff = k.InitialBackoff, k.MaxBackoff
+	if k.MaxBackoff > 0 && k.InitialBackoff == 0 {
+		cfg.InitialBackoff = min(k.MaxBackoff, 200*time.Millisecond)
+	}
+	if k.InitialBackoff > 0 && k.MaxBackoff == 0 {
+		cfg.MaxBackoff = 15 * time.Second
+	}
+}
+
+// knobbed is p with the process's feature bits and the run's policy throttles (harness.Knobs).
+func (x *cmsgr) knobbed(p proto.Policy) proto.Policy {
+	k := x.p.cl.h.Cfg.Knobs
+	if k.Legacy(x.p.idx) {
+		p.FeaturesSupported &^= wire.FeatureReconnectSeq
+	}
+	if k.OldFooter(x.p.idx) {
+		p.FeaturesSupported &^= wire.FeatureMsgAuth
+	}
+	if k.ThrottleMsgs > 0 {
+		p.ThrottlerMessages = k.ThrottleMsgs
+	}
+	if k.ThrottleBytes > 0 {
+		p.ThrottlerBytes = k.ThrottleBytes
+	}
+	return p
 }
 
 // policyName is how a send mark names the sender's policy for the peer.

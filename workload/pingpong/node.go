@@ -59,6 +59,7 @@ func (n *node) start(nonce uint32) error {
 		cfg.InjectDelay = &msgr.InjectDelay{Types: []wire.EntityType{wire.EntityOSD, wire.EntityClient},
 			Probability: h.Faults.DelayProb, Max: h.Faults.DelayMax}
 	}
+	n.applyKnobs(&cfg)
 	m, err := msgr.New(cfg)
 	if err != nil {
 		return err
@@ -85,11 +86,38 @@ func (n *node) start(nonce uint32) error {
 
 func (n *node) setPolicies() {
 	if n.osd {
-		n.m.SetPolicy(wire.EntityOSD, proto.LosslessPeer(0))
-		n.m.SetPolicy(wire.EntityClient, proto.StatelessServer(0))
+		n.m.SetPolicy(wire.EntityOSD, n.knobbed(proto.LosslessPeer(0)))
+		n.m.SetPolicy(wire.EntityClient, n.knobbed(proto.StatelessServer(0)))
 		return
 	}
-	n.m.SetPolicy(wire.EntityOSD, proto.LossyClient(0))
+	n.m.SetPolicy(wire.EntityOSD, n.knobbed(proto.LossyClient(0)))
+}
+
+// applyKnobs sets what the run's configuration knobs (harness.Knobs) say of a messenger.
+func (n *node) applyKnobs(cfg *msgr.Config) {
+	k := n.p.h.Cfg.Knobs
+	cfg.PrefetchSize, cfg.Workers, cfg.DispatchThrottleBytes = k.Prefetch, k.Workers, k.DispatchBytes
+	cfg.ReadyTimeout, cfg.IdleTimeout = k.ReadyTimeout, k.IdleTimeout
+	cfg.InitialBackoff, cfg.MaxBackoff = k.InitialBackoff, k.MaxBackoff
+	if k.MaxBackoff > 0 && k.InitialBackoff == 0 {
+		cfg.InitialBackoff = min(k.MaxBackoff, 200*time.Millisecond)
+	}
+	if k.InitialBackoff > 0 && k.MaxBackoff == 0 {
+		cfg.MaxBackoff = 15 * time.Second
+	}
+}
+
+// knobbed is policy p with the node's feature bits and the run's throttles (harness.Knobs).
+func (n *node) knobbed(p proto.Policy) proto.Policy {
+	k := n.p.h.Cfg.Knobs
+	if k.Legacy(n.idx) {
+		p.FeaturesSupported &^= wire.FeatureReconnectSeq
+	}
+	if k.OldFooter(n.idx) {
+		p.FeaturesSupported &^= wire.FeatureMsgAuth
+	}
+	p.ThrottlerMessages, p.ThrottlerBytes = k.ThrottleMsgs, k.ThrottleBytes
+	return p
 }
 
 // sendTo sends one message to node to (a lossless message between OSDs, lossy from a
@@ -110,10 +138,24 @@ func (n *node) sendTo(to *node) {
 func (n *node) sendOn(c *msgr.Connection, toName string, lossless bool) {
 	h := n.p.h
 	id := h.NextID()
-	m := wire.NewMessage(wire.MsgPing, payload(h.Rand, id))
+	var m *wire.Message
+	switch h.Cfg.Knobs.MsgSize {
+	case 1:
+		m = wire.NewMessage(wire.MsgPing, payloadOf(id, 8))
+	case 2:
+		m = wire.NewMessage(wire.MsgPing, payload(h.Rand, id))
+		if h.Rand.IntN(4) == 3 {
+			m.Data = payloadData(id, 4096+h.Rand.IntN(60000))
+		}
+	default:
+		m = wire.NewMessage(wire.MsgPing, payload(h.Rand, id))
+		if h.Rand.IntN(50) == 49 {
+			m.Data = payloadData(id, 4096+h.Rand.IntN(60000))
+		}
+	}
 	m.Header.Tid = id
-	if h.Rand.IntN(50) == 49 {
-		m.Data = payloadData(id, 4096+h.Rand.IntN(60000))
+	if h.Cfg.Knobs.Priorities {
+		m.Header.Priority = []uint16{wire.PrioLow, wire.PrioDefault, wire.PrioHigh}[h.Rand.IntN(3)]
 	}
 	h.Check.SentOn(n.name, toName, check.SessionID(n.inc, c.ID()), m.Header.Priority, id, lossless)
 	if h.W.Trace.Keeping() {
@@ -136,6 +178,11 @@ func payload(r *detrand.Rand, id uint64) []byte {
 	if r.IntN(10) == 9 {
 		n = 4096 + r.IntN(4096)
 	}
+	return payloadOf(id, n)
+}
+
+// payloadOf is the front of n bytes (at least 8) of message id.
+func payloadOf(id uint64, n int) []byte {
 	b := make([]byte, n)
 	binary.LittleEndian.PutUint64(b, id)
 	for i := 8; i < n; i++ {

@@ -48,7 +48,30 @@ func (p *Workload) Build() error {
 	}
 	p.h.LogFaults()
 	p.scheduleSends()
+	p.scheduleKeepalives()
 	return nil
+}
+
+// scheduleKeepalives: with the keepalive knob (harness.Knobs.Keepalive), every node sends a
+// keepalive on each of its connections that often during the window.
+func (p *Workload) scheduleKeepalives() {
+	every := p.h.Cfg.Knobs.Keepalive
+	if every <= 0 {
+		return
+	}
+	for _, n := range p.nodes {
+		for at := every; at < p.cfg.Window; at += every {
+			n := n
+			p.h.W.Schedule(at, func() {
+				if !n.alive {
+					return
+				}
+				for _, c := range n.m.Connections() {
+					c.SendKeepalive()
+				}
+			})
+		}
+	}
 }
 
 func (p *Workload) addNode(name wire.EntityName, osd bool) error {

@@ -1,0 +1,111 @@
+package sim
+
+import (
+	"bytes"
+	"reflect"
+	"testing"
+
+	"github.com/msgrsim/msgrsim/internal/detrand"
+)
+
+// Seeds of the configuration swarm (-swarm) that once failed, kept passing:
+//   - 29, 102: a receiver dropped a resent old message without acknowledging it; its sender,
+//     with nothing else to send, held it forever (liveness-timeout; quirk Q14's ACK).
+//   - 197, 67, 169: a legacy reconnect (no RECONNECT_SEQ) to a restarted peer whose session
+//     never opened was replaced: its messages, numbered from 1, were dropped as old by a
+//     connector whose in_seq was already past them, and the ACK of its in_seq covered them
+//     (ack-unreceived, fifo-linearizability; quirk Q14's RESETSESSION).
+//   - 77, 15, 42, 29: Ceph's legacy READY reopen reset the acceptor's in_seq and out_seq
+//     (duplicate-delivery, ack-unreceived; quirk Q14).
+func TestSwarmRegressions(t *testing.T) {
+	for _, seed := range []uint64{29, 102, 197, 67, 169, 77, 15, 42} {
+		opts := DefaultOptions(seed)
+		f := SwarmFaults(detrand.NewSeeded(seed))
+		opts.Faults = &f
+		opts.Swarm = true
+		r := Run(opts)
+		if !r.Pass {
+			t.Errorf("seed %d -swarm (knobs %v): %v\n%v", seed, r.Knobs, r, r.Violations)
+		}
+	}
+}
+
+// The knobs come from a stream of their own: a run with the swarm draws the same fault mix
+// and, with every knob at its default, the same trace as one without.
+func TestSwarmKnobsOwnStream(t *testing.T) {
+	for seed := uint64(1); seed <= 3; seed++ {
+		plain := DefaultOptions(seed)
+		f := SwarmFaults(detrand.NewSeeded(seed))
+		plain.Faults = &f
+		def := plain
+		def.Swarm, def.Knobs = true, &Knobs{}
+		a, b := Run(plain), Run(def)
+		if a.TraceHash != b.TraceHash {
+			t.Errorf("seed %d: default knobs changed the trace: %016x vs %016x", seed, a.TraceHash, b.TraceHash)
+		}
+		if k := SeedKnobs(seed); k != SeedKnobs(seed) || k == (Knobs{}) && seed == 1 {
+			t.Errorf("seed %d: knobs %v not drawn deterministically", seed, k)
+		}
+	}
+}
+
+// Knobs are written and read back (tapes, repro lines), and a swarm run's tape replays it.
+func TestSwarmKnobsInTapes(t *testing.T) {
+	seen := map[string]bool{}
+	for seed := uint64(1); seed <= 200; seed++ {
+		k := SeedKnobs(seed)
+		back, err := ParseKnobs(k.String())
+		if err != nil || back != k {
+			t.Fatalf("seed %d: %v read back as %v (%v)", seed, k, back, err)
+		}
+		for _, name := range k.Set() {
+			seen[name] = true
+			if k.Reset(name) == k {
+				t.Errorf("Reset(%s) changed nothing in %v", name, k)
+			}
+		}
+	}
+	if len(seen) != len(KnobNames()) {
+		t.Errorf("200 seeds drew only %d of %d knobs", len(seen), len(KnobNames()))
+	}
+	opts := DefaultOptions(5)
+	opts.Swarm = true
+	tape, r := TapeOf(opts)
+	if tape.Knobs == (Knobs{}) || tape.Knobs != r.Knobs {
+		t.Fatalf("tape knobs %v, run knobs %v", tape.Knobs, r.Knobs)
+	}
+	var buf bytes.Buffer
+	if _, err := tape.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadTape(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back.Knobs, tape.Knobs) {
+		t.Fatalf("knobs %v read back as %v", tape.Knobs, back.Knobs)
+	}
+	if again := back.Replay(); again.TraceHash != r.TraceHash {
+		t.Fatalf("replayed tape: trace %016x, want %016x", again.TraceHash, r.TraceHash)
+	}
+}
+
+// The shrinker puts knobs back to their defaults first: a run that fails whatever the
+// configuration (here: past a small step budget) shrinks to the default configuration.
+func TestShrinkKnobsToDefaults(t *testing.T) {
+	opts := DefaultOptions(5)
+	opts.Swarm = true
+	opts.StepBudget = 500
+	tape, r := TapeOf(opts)
+	if !hasViolation(r, OutcomeBudget) || len(tape.Knobs.Set()) == 0 {
+		t.Fatalf("want a budget failure with knobs set: %v, knobs %v", r, tape.Knobs)
+	}
+	set := tape.Knobs.Set()
+	small, rep, err := Shrink(tape, ShrinkOptions{Target: OutcomeBudget, MaxRuns: 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if small.Knobs != (Knobs{}) || !reflect.DeepEqual(rep.KnobsReset, set) || rep.After.Knobs != 0 {
+		t.Fatalf("knobs %v after shrinking (reset %v of %v)", small.Knobs, rep.KnobsReset, set)
+	}
+}
