@@ -51,10 +51,10 @@ var kinds = []struct {
 	name, unit string
 	n          int
 }{
-	{"default", "msgs", 40},
-	{"steady", "msgs", 2},
+	{"default", "msgs", 100},
+	{"steady", "msgs", 3},
 	{"cluster", "seeds", 8},
-	{"fuzz", "execs", 24},
+	{"fuzz", "execs", 250},
 }
 
 func main() {
