@@ -67,7 +67,7 @@ func notify(f file) {
 // Wait never blocks and ignores its timeout: in simulation the scheduler decides what runs.
 // Wake is meant for the simulation goroutine itself (nothing here is safe for concurrent use).
 type Poller struct {
-	host   *Host
+	host    *Host
 	ready   []file // files with pollEvents != 0, ascending fd
 	woken   bool
 	closed  bool

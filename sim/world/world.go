@@ -29,12 +29,12 @@ type World struct {
 	// hook) and all of them when the clock moves or Unpause; Step drops those it finds idle.
 	// So Step asks only these, in index order, and finds exactly the centers a poll of all of
 	// them would.
-	cands   []*entry
-	ready   []*entry // scratch for Step
-	steps   uint64
-	jobs    jobHeap // workload actions at virtual times
-	jobSeq  uint64
-	due     []*job // scratch for Step
+	cands  []*entry
+	ready  []*entry // scratch for Step
+	steps  uint64
+	jobs   jobHeap // workload actions at virtual times
+	jobSeq uint64
+	due    []*job // scratch for Step
 
 	// AfterStep, if set, runs after every step that stepped a center (with that center) or
 	// ran a job (with nil): the always-on invariants hook in here.
