@@ -35,6 +35,7 @@ type World struct {
 	jobs   jobHeap // workload actions at virtual times
 	jobSeq uint64
 	due    []*job // scratch for Step
+	jobBuf []job  // a block new jobs are taken from (one allocation per block)
 
 	// AfterStep, if set, runs after every step that stepped a center (with that center) or
 	// ran a job (with nil): the always-on invariants hook in here.
@@ -318,7 +319,11 @@ func (w *World) RunUntil(done func() bool, limit time.Duration, maxSteps uint64)
 // scheduler's choice, so their order relative to network and center steps is seeded too).
 func (w *World) Schedule(at time.Duration, fn func()) {
 	w.jobSeq++
-	w.jobs.push(&job{at: at, seq: w.jobSeq, fn: fn})
+	if len(w.jobBuf) == cap(w.jobBuf) {
+		w.jobBuf = make([]job, 0, 128)
+	}
+	w.jobBuf = append(w.jobBuf, job{at: at, seq: w.jobSeq, fn: fn})
+	w.jobs.push(&w.jobBuf[len(w.jobBuf)-1])
 }
 
 type job struct {
