@@ -236,6 +236,7 @@ func lostMarks(h *harness.Run) []Mark {
 
 // finishCoverage counts the phase invariants evaluated and returns the run's coverage.
 func finishCoverage(cov *Coverage, phase string) *Coverage {
+	cov.flush()
 	cov.Evaluated(InvNoProgress, 1)
 	switch phase {
 	case PhaseLiveness:
