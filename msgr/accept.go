@@ -110,6 +110,7 @@ func (m *Messenger) newConnectorLocked(peerType wire.EntityType, addr wire.Entit
 	c.p = proto.NewConnector(m.pcfg, m.protoHost(c), addr, peerType, p, th)
 	c.publish()
 	m.all[c.id] = c
+	m.gen.Add(1)
 	return c
 }
 
@@ -151,6 +152,7 @@ func (m *Messenger) newAcceptor(s netio.Socket) {
 	c.p = proto.NewAcceptor(m.pcfg, m.protoHost(c), wire.LegacyAddr(s.RemoteAddr(), 0))
 	c.publish()
 	m.all[c.id] = c
+	m.gen.Add(1)
 	m.mu.Unlock()
 	c.center.Post(func() {
 		c.run(func() {
@@ -259,7 +261,7 @@ func (m *Messenger) acceptReplace(c, ex *Connection, req *proto.ConnectRequest, 
 // discarded, dispatchers hear of a reset, and its socket is closed on its own center.
 func (m *Messenger) stopReplaced(ex *Connection) {
 	ex.p.Stop()
-	ex.closed.Store(true)
+	ex.markClosed()
 	m.forget(ex)
 	m.dq.discard(ex)
 	m.dq.queueEvent(ex, proto.EventReset)

@@ -281,7 +281,7 @@ func (c *Connection) unwatchAndClose(s netio.Socket) {
 // cleanup releases what a closed connection holds: registry entry, timer, center load.
 func (c *Connection) cleanup() {
 	c.cleaned = true
-	c.closed.Store(true)
+	c.markClosed()
 	if c.timer != 0 {
 		c.center.DeleteTimeEvent(c.timer)
 		c.timer = 0

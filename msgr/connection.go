@@ -279,7 +279,7 @@ func (c *Connection) markDown(withReset bool) {
 	}
 	c.m.trace(TraceEvent{Kind: TraceMarkDown, Conn: c})
 	c.p.Stop()
-	c.closed.Store(true)
+	c.markClosed()
 	c.m.forget(c)
 	c.m.dq.discard(c)
 	if withReset {
@@ -290,6 +290,12 @@ func (c *Connection) markDown(withReset bool) {
 }
 
 func (c *Connection) isClosed() bool { return c.closed.Load() }
+
+// markClosed closes the connection for good (IsClosed) and bumps its messenger's Generation.
+func (c *Connection) markClosed() {
+	c.closed.Store(true)
+	c.m.gen.Add(1)
+}
 
 // flush moves messages sent from other goroutines into the core, and writes what is due
 // (including output deferred by run). It runs on the owning center: posted by SendMessage, or

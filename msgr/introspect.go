@@ -45,6 +45,12 @@ func (c *Connection) RegisteredAs() (wire.EntityAddr, bool) {
 	return c.regAddr, c.regAddr != (wire.EntityAddr{})
 }
 
+// Generation is a counter that changes whenever what AppendRegistry, AppendConnections and
+// Connection.IsClosed report may have changed: a connection registered or unregistered for an
+// address, created or retired, or closed for good. An observer that re-reads them only when
+// Generation moved (the simulator's auditor, after every step) sees every change.
+func (m *Messenger) Generation() uint64 { return m.gen.Load() }
+
 // IsClosed reports whether the connection is closed for good (marked down, replaced, or a
 // lossy session that faulted).
 func (c *Connection) IsClosed() bool { return c.closed.Load() }

@@ -61,6 +61,7 @@ type Messenger struct {
 	listener  *processor
 	conns     map[wire.EntityAddr]*Connection // registered sessions by peer address
 	all       map[uint64]*Connection          // every live connection by id
+	gen       atomic.Uint64                   // bumped when conns, all or a connection's closed state change (Generation)
 	nextID    uint64
 	globalSeq uint32
 	policies  map[wire.EntityType]proto.Policy
@@ -413,6 +414,7 @@ func (m *Messenger) ConnectTo(peerType wire.EntityType, addr wire.EntityAddr) (*
 	}
 	c := m.newConnectorLocked(peerType, addr)
 	m.conns[addr] = c
+	m.gen.Add(1)
 	m.mu.Unlock()
 	c.center.Post(c.start)
 	return c, nil
@@ -432,6 +434,7 @@ func (m *Messenger) ConnectToAnon(peerType wire.EntityType, addr wire.EntityAddr
 	}
 	c := m.newConnectorLocked(peerType, addr)
 	c.regAddr = wire.EntityAddr{}
+	m.gen.Add(1)
 	m.mu.Unlock()
 	c.center.Post(c.start)
 	return c, nil
@@ -471,6 +474,7 @@ func (m *Messenger) register(c *Connection, addr wire.EntityAddr) bool {
 	}
 	m.conns[addr] = c
 	c.regAddr = addr
+	m.gen.Add(1)
 	return true
 }
 
@@ -486,6 +490,7 @@ func (m *Messenger) forget(c *Connection) {
 func (m *Messenger) unregisterLocked(c *Connection) {
 	if m.conns[c.regAddr] == c && !canaryNoForget() {
 		delete(m.conns, c.regAddr)
+		m.gen.Add(1)
 	}
 }
 
@@ -498,6 +503,7 @@ func (m *Messenger) retire(c *Connection) {
 	defer m.mu.Unlock()
 	m.unregisterLocked(c)
 	delete(m.all, c.id)
+	m.gen.Add(1)
 	if m.state == stateShutdown && len(m.all) == 0 {
 		m.finishShutdownLocked()
 	}
@@ -550,7 +556,7 @@ func (m *Messenger) Shutdown() {
 	m.state = stateShutdown
 	l := m.listener
 	m.mu.Unlock()
-	m.local.closed.Store(true) // sends to ourselves are refused from now on
+	m.local.markClosed() // sends to ourselves are refused from now on
 	if !wasReady {
 		m.shutdownNeverReady(l)
 		return

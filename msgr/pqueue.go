@@ -19,6 +19,7 @@ type prioQueue[T any] struct {
 	maxTokens uint64         // ms_pq_max_tokens_per_priority
 	minCost   uint64         // ms_pq_min_cost
 	n         int
+	spare     []*subQueue[T] // emptied priorities, reused (no allocation per burst of items)
 }
 
 // Ceph's defaults for the dispatch queue.
@@ -38,11 +39,33 @@ type subQueue[T any] struct {
 	classes []pqClass[T]
 	cur     int
 	size    int
+	spare   [][]pqItem[T] // item arrays of emptied classes, reused
 }
 
+// pqClass is one class's items: items[head:] are queued.
 type pqClass[T any] struct {
 	id    uint64
 	items []pqItem[T]
+	head  int
+}
+
+// newSub returns an empty subQueue for prio, reusing an emptied one.
+func (q *prioQueue[T]) newSub(prio uint16) *subQueue[T] {
+	if n := len(q.spare); n > 0 {
+		sq := q.spare[n-1]
+		q.spare[n-1] = nil
+		q.spare = q.spare[:n-1]
+		sq.prio, sq.tokens, sq.cur, sq.size = prio, 0, 0, 0
+		return sq
+	}
+	return &subQueue[T]{prio: prio}
+}
+
+// recycle keeps an emptied subQueue for newSub.
+func (q *prioQueue[T]) recycle(sq *subQueue[T]) {
+	if len(q.spare) < 8 {
+		q.spare = append(q.spare, sq)
+	}
 }
 
 type pqItem[T any] struct {
@@ -60,7 +83,7 @@ func (q *prioQueue[T]) EnqueueStrict(class uint64, prio uint16, item T) {
 		i++
 	}
 	if i == len(q.strict) || q.strict[i].prio != prio {
-		q.strict = insertAt(q.strict, i, &subQueue[T]{prio: prio})
+		q.strict = insertAt(q.strict, i, q.newSub(prio))
 	}
 	q.strict[i].push(class, 0, item)
 	q.n++
@@ -75,7 +98,7 @@ func (q *prioQueue[T]) Enqueue(class uint64, prio uint16, cost uint64, item T) {
 		i++
 	}
 	if i == len(q.normal) || q.normal[i].prio != prio {
-		q.normal = insertAt(q.normal, i, &subQueue[T]{prio: prio})
+		q.normal = insertAt(q.normal, i, q.newSub(prio))
 		q.totalPrio += uint64(prio)
 	}
 	q.normal[i].push(class, cost, item)
@@ -89,7 +112,8 @@ func (q *prioQueue[T]) Dequeue() (T, bool) {
 		sq := q.strict[0]
 		it := sq.pop()
 		if sq.size == 0 {
-			q.strict = q.strict[1:]
+			q.strict = deleteAt(q.strict, 0)
+			q.recycle(sq)
 		}
 		q.n--
 		return it.item, true
@@ -108,8 +132,9 @@ func (q *prioQueue[T]) Dequeue() (T, bool) {
 	it := sq.pop()
 	sq.tokens -= min(sq.tokens, it.cost)
 	if sq.size == 0 {
-		q.normal = append(q.normal[:k], q.normal[k+1:]...)
+		q.normal = deleteAt(q.normal, k)
 		q.totalPrio -= uint64(sq.prio)
+		q.recycle(sq)
 	}
 	q.distribute(it.cost)
 	q.n--
@@ -126,21 +151,24 @@ func (q *prioQueue[T]) distribute(cost uint64) {
 // RemoveClass drops every item of class and returns them (Ceph's remove_by_class).
 func (q *prioQueue[T]) RemoveClass(class uint64) []T {
 	var out []T
-	q.strict, out = removeClassFrom(q.strict, class, out, nil)
-	q.normal, out = removeClassFrom(q.normal, class, out, &q.totalPrio)
+	q.strict, out = q.removeClassFrom(q.strict, class, out, nil)
+	q.normal, out = q.removeClassFrom(q.normal, class, out, &q.totalPrio)
 	q.n -= len(out)
 	return out
 }
 
-func removeClassFrom[T any](sqs []*subQueue[T], class uint64, out []T, total *uint64) ([]*subQueue[T], []T) {
+func (q *prioQueue[T]) removeClassFrom(sqs []*subQueue[T], class uint64, out []T, total *uint64) ([]*subQueue[T], []T) {
 	kept := sqs[:0]
 	for _, sq := range sqs {
 		out = sq.removeClass(class, out)
 		if sq.size > 0 {
 			kept = append(kept, sq)
-		} else if total != nil {
+			continue
+		}
+		if total != nil {
 			*total -= uint64(sq.prio)
 		}
+		q.recycle(sq)
 	}
 	clear(sqs[len(kept):])
 	return kept, out
@@ -155,22 +183,47 @@ func (sq *subQueue[T]) push(class, cost uint64, item T) {
 		if j <= sq.cur && len(sq.classes) > 0 {
 			sq.cur++ // keep the turn with the class that had it
 		}
-		sq.classes = insertAt(sq.classes, j, pqClass[T]{id: class})
+		var items []pqItem[T]
+		if n := len(sq.spare); n > 0 {
+			items = sq.spare[n-1]
+			sq.spare[n-1] = nil
+			sq.spare = sq.spare[:n-1]
+		}
+		sq.classes = insertAt(sq.classes, j, pqClass[T]{id: class, items: items})
 	}
-	sq.classes[j].items = append(sq.classes[j].items, pqItem[T]{cost: cost, item: item})
+	c := &sq.classes[j]
+	if c.head > 0 && len(c.items) == cap(c.items) {
+		// full, with popped slots in front: move the queued items down instead of growing
+		n := copy(c.items, c.items[c.head:])
+		clear(c.items[n:])
+		c.items, c.head = c.items[:n], 0
+	}
+	c.items = append(c.items, pqItem[T]{cost: cost, item: item})
 	sq.size++
 }
 
-func (sq *subQueue[T]) front() pqItem[T] { return sq.classes[sq.cur].items[0] }
+func (sq *subQueue[T]) front() pqItem[T] {
+	c := &sq.classes[sq.cur]
+	return c.items[c.head]
+}
+
+// retire keeps an emptied class's item array for the next class (its items are cleared).
+func (sq *subQueue[T]) retire(items []pqItem[T]) {
+	if len(sq.spare) < 8 && cap(items) > 0 {
+		clear(items)
+		sq.spare = append(sq.spare, items[:0])
+	}
+}
 
 // pop takes the front item of the class whose turn it is and passes the turn on.
 func (sq *subQueue[T]) pop() pqItem[T] {
 	c := &sq.classes[sq.cur]
-	it := c.items[0]
-	c.items[0] = pqItem[T]{}
-	c.items = c.items[1:]
-	if len(c.items) == 0 {
-		sq.classes = append(sq.classes[:sq.cur], sq.classes[sq.cur+1:]...)
+	it := c.items[c.head]
+	c.items[c.head] = pqItem[T]{}
+	c.head++
+	if c.head == len(c.items) {
+		sq.retire(c.items)
+		sq.classes = deleteAt(sq.classes, sq.cur)
 	} else {
 		sq.cur++
 	}
@@ -186,11 +239,13 @@ func (sq *subQueue[T]) removeClass(class uint64, out []T) []T {
 		if sq.classes[j].id != class {
 			continue
 		}
-		for _, it := range sq.classes[j].items {
+		c := sq.classes[j]
+		for _, it := range c.items[c.head:] {
 			out = append(out, it.item)
 		}
-		sq.size -= len(sq.classes[j].items)
-		sq.classes = append(sq.classes[:j], sq.classes[j+1:]...)
+		sq.size -= len(c.items) - c.head
+		sq.retire(c.items)
+		sq.classes = deleteAt(sq.classes, j)
 		if j < sq.cur {
 			sq.cur--
 		}
@@ -200,6 +255,14 @@ func (sq *subQueue[T]) removeClass(class uint64, out []T) []T {
 		break
 	}
 	return out
+}
+
+// deleteAt removes s[i], keeping s's array (its last slot cleared).
+func deleteAt[E any](s []E, i int) []E {
+	var zero E
+	copy(s[i:], s[i+1:])
+	s[len(s)-1] = zero
+	return s[:len(s)-1]
 }
 
 func insertAt[E any](s []E, i int, e E) []E {

@@ -195,3 +195,24 @@ func TestPrioQueueProperties(t *testing.T) {
 		}
 	})
 }
+
+// Once warm, bursts of items that empty the queue again (priorities and classes coming and
+// going) allocate nothing: emptied priorities and class arrays are reused.
+func TestPrioQueueSteadyStateAllocs(t *testing.T) {
+	q := newPrioQueue[pqTestItem](pqMaxTokensPerPriority, pqMinCost)
+	burst := func() {
+		for i := range 6 {
+			q.EnqueueStrict(uint64(i%3+1), 196, pqTestItem{seq: i})
+			q.Enqueue(uint64(i%2+1), 63, 4096, pqTestItem{seq: i})
+		}
+		for {
+			if _, ok := q.Dequeue(); !ok {
+				break
+			}
+		}
+	}
+	burst()
+	if n := testing.AllocsPerRun(100, burst); n != 0 {
+		t.Fatalf("%.1f allocations per burst, want 0", n)
+	}
+}

@@ -1,6 +1,10 @@
 package sim
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/msgrsim/msgrsim/internal/detrand"
+)
 
 // BenchmarkRunDefault runs the default scenario, one seed per iteration (the swarm's unit of
 // work); it reports simulated messages per second next to ns per seed.
@@ -33,4 +37,24 @@ func BenchmarkRunSteady(b *testing.B) {
 		delivered += r.Delivered
 	}
 	b.ReportMetric(float64(delivered)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// BenchmarkRunCluster runs the Ceph-shaped cluster workload (a monitor, 3 OSDs with six
+// messengers each, 2 KV clients, 50 operations each) with the seed's swarm faults, one seed
+// per iteration: what `msgr-sim sweep -workload cluster` runs.
+func BenchmarkRunCluster(b *testing.B) {
+	b.ReportAllocs()
+	for i := range b.N {
+		o := DefaultOptions(uint64(i%50) + 1)
+		o.OSDs, o.Clients, o.Messages, o.Workload = 3, 2, 50, WorkloadCluster
+		f, err := ParseFaults("swarm", detrand.NewSeeded(o.Seed))
+		if err != nil {
+			b.Fatal(err)
+		}
+		o.Faults = &f
+		if r := Run(o); !r.Pass {
+			b.Fatalf("seed %d: %v", o.Seed, r.Violations)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "seeds/s")
 }

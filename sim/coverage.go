@@ -32,6 +32,48 @@ type Coverage struct {
 	Decisions   map[string]int // accept decision rule (msgr1-protocol.md §3.2 numbering) → times
 	Invariants  map[string]int // invariant → times evaluated
 	Reach       map[string]int // probe (proto.Probe) → times reached
+
+	// hot counts the most frequent events (state changes, frame and reply tags) in arrays
+	// during a run; flush adds them to the maps above before anything reads those.
+	hot *hotCounts
+}
+
+// hotCounts are counts not yet added to a Coverage's maps.
+type hotCounts struct {
+	any                  bool
+	trans                [][]int // [from][to], states in proto.AllStates order
+	replySent, replyRecv [256]int
+	frameSent, frameRecv [256]int
+}
+
+// flush adds the counts kept in arrays to the maps (every reader of the maps calls it first).
+func (c *Coverage) flush() {
+	h := c.hot
+	if h == nil || !h.any {
+		return
+	}
+	h.any = false
+	all := proto.AllStates()
+	for from, row := range h.trans {
+		for to, n := range row {
+			if n > 0 {
+				c.States[all[to].String()] += n
+				c.Transitions[transitionNames[from][to]] += n
+				row[to] = 0
+			}
+		}
+	}
+	for _, p := range []struct {
+		counts *[256]int
+		into   map[string]int
+	}{{&h.replySent, c.ReplySent}, {&h.replyRecv, c.ReplyRecv}, {&h.frameSent, c.FrameSent}, {&h.frameRecv, c.FrameRecv}} {
+		for tag, n := range p.counts {
+			if n > 0 {
+				p.into[wire.Tag(tag).String()] += n
+				p.counts[tag] = 0
+			}
+		}
+	}
 }
 
 // NewCoverage returns empty coverage.
@@ -40,7 +82,17 @@ func NewCoverage() *Coverage {
 		States: map[string]int{}, Transitions: map[string]int{}, ReplySent: map[string]int{},
 		ReplyRecv: map[string]int{}, FrameSent: map[string]int{}, FrameRecv: map[string]int{},
 		Faults: map[string]int{}, Decisions: map[string]int{}, Invariants: map[string]int{}, Reach: map[string]int{},
+		hot: newHotCounts(),
 	}
+}
+
+func newHotCounts() *hotCounts {
+	n := len(proto.AllStates())
+	h := &hotCounts{trans: make([][]int, n)}
+	for i := range h.trans {
+		h.trans[i] = make([]int, n)
+	}
+	return h
 }
 
 // ReplyTags are the connect-reply tags (msgr1-protocol.md §2.3).
@@ -168,6 +220,11 @@ func wireKind(err error) string {
 func (c *Coverage) Observe(ev msgr.TraceEvent) {
 	switch ev.Kind {
 	case msgr.TraceState:
+		if h := c.hot; h != nil && int(ev.From) < len(h.trans) && int(ev.To) < len(h.trans) {
+			h.trans[ev.From][ev.To]++
+			h.any = true
+			return
+		}
 		c.States[ev.To.String()]++
 		c.Transitions[transitionName(ev.From, ev.To)]++
 	case msgr.TraceFault:
@@ -181,6 +238,15 @@ func (c *Coverage) Observe(ev msgr.TraceEvent) {
 
 // TagWritten counts a connect-reply tag (reply) or a frame tag written.
 func (c *Coverage) TagWritten(reply bool, tag wire.Tag) {
+	if h := c.hot; h != nil {
+		h.any = true
+		if reply {
+			h.replySent[tag]++
+		} else {
+			h.frameSent[tag]++
+		}
+		return
+	}
 	if reply {
 		c.ReplySent[tag.String()]++
 	} else {
@@ -190,6 +256,15 @@ func (c *Coverage) TagWritten(reply bool, tag wire.Tag) {
 
 // TagRead counts a connect-reply tag (reply) or a frame tag read by the peer.
 func (c *Coverage) TagRead(reply bool, tag wire.Tag) {
+	if h := c.hot; h != nil {
+		h.any = true
+		if reply {
+			h.replyRecv[tag]++
+		} else {
+			h.frameRecv[tag]++
+		}
+		return
+	}
 	if reply {
 		c.ReplyRecv[tag.String()]++
 	} else {
@@ -209,6 +284,8 @@ func (c *Coverage) Merge(o *Coverage) {
 	if o == nil {
 		return
 	}
+	c.flush()
+	o.flush()
 	c.Runs += o.Runs
 	for _, p := range [][2]map[string]int{{c.States, o.States}, {c.Transitions, o.Transitions},
 		{c.ReplySent, o.ReplySent}, {c.ReplyRecv, o.ReplyRecv}, {c.FrameSent, o.FrameSent},
@@ -249,6 +326,7 @@ type Summary struct {
 
 // Summary summarises the coverage against the known universes.
 func (c *Coverage) Summary() Summary {
+	c.flush()
 	var states []string
 	for _, s := range proto.AllStates() {
 		states = append(states, s.String())

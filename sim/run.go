@@ -62,7 +62,8 @@ type Options struct {
 	Swarm bool
 	Knobs *Knobs
 
-	perturbAt uint64 // test hook: make the second run of CheckDeterminism differ at this event
+	perturbAt     uint64 // test hook: make the second run of CheckDeterminism differ at this event
+	checkRunnable bool   // test hook: the world checks its runnable set against a poll (World.CheckRunnable)
 }
 
 // DefaultOptions is the default scenario for seed: two OSDs, one client, 50 messages per
@@ -228,6 +229,7 @@ func run(opts Options, recFrom, recTo uint64, instance int) Result {
 		Models: models.CheckOptions{VisualizeDir: opts.VisualizeDir, NoVisualize: opts.NoVisualize,
 			Name: opts.VisualizeName}})
 	h.W.Trace.Record(recFrom, recTo)
+	h.W.CheckRunnable = opts.checkRunnable
 	if instance == 2 && opts.perturbAt > 0 {
 		h.W.Trace.Perturb(opts.perturbAt, 0xdead)
 	}
@@ -283,6 +285,7 @@ func lostMarks(h *harness.Run) []Mark {
 
 // finishCoverage counts the phase invariants evaluated and returns the run's coverage.
 func finishCoverage(cov *Coverage, phase string) *Coverage {
+	cov.flush()
 	cov.Evaluated(InvNoProgress, 1)
 	switch phase {
 	case PhaseLiveness:

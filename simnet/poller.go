@@ -67,10 +67,11 @@ func notify(f file) {
 // Wait never blocks and ignores its timeout: in simulation the scheduler decides what runs.
 // Wake is meant for the simulation goroutine itself (nothing here is safe for concurrent use).
 type Poller struct {
-	host   *Host
-	ready  []file // files with pollEvents != 0, ascending fd
-	woken  bool
-	closed bool
+	host    *Host
+	ready   []file // files with pollEvents != 0, ascending fd
+	woken   bool
+	closed  bool
+	onReady func() // called when HasReady may have turned true (SetOnReady)
 }
 
 var _ netio.Poller = (*Poller)(nil)
@@ -161,8 +162,16 @@ func (p *Poller) Wake() error {
 		return netio.ErrBadFD
 	}
 	p.woken = true
+	if p.onReady != nil {
+		p.onReady()
+	}
 	return nil
 }
+
+// SetOnReady sets fn to be called whenever HasReady may have turned true: a descriptor became
+// ready or Wake was called. The simulator's scheduler keeps its set of runnable event centers
+// with it instead of asking every center at every step.
+func (p *Poller) SetOnReady(fn func()) { p.onReady = fn }
 
 // HasReady reports whether Wait(evs, 0) would return at least one event, or a Wake is
 // pending. The simulator uses it to find EventCenters with work.
@@ -200,6 +209,9 @@ func (p *Poller) insert(f file) {
 	i := p.search(f.watchOf().fd)
 	p.ready = slices.Insert(p.ready, i, f)
 	f.watchOf().queued = true
+	if p.onReady != nil {
+		p.onReady()
+	}
 }
 
 func (p *Poller) remove(f file) {

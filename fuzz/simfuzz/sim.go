@@ -27,23 +27,25 @@ import (
 const TapeDirEnv = "MSGRSIM_FUZZ_TAPES"
 
 const (
-	// MaxInput bounds the inputs FuzzSim takes: a run lasts milliseconds and the fuzzer
-	// minimizes new inputs in time quadratic in their length. 1 KiB are the fault mix and the
-	// first ~500 decisions, most of a run of this size (past the end every decision is 0,
-	// the tamest).
+	// MaxInput bounds the inputs FuzzSim takes: a run lasts a millisecond or two and the
+	// fuzzer minimizes new inputs in time quadratic in their length. 1 KiB are the fault mix
+	// and the first ~500 decisions: about all of a run of this size (past the end every
+	// decision is 0, the tamest), so the input drives the whole run.
 	MaxInput = 1024
 	// determinismEvery: one input in this many also runs twice and compares the traces.
 	determinismEvery = 8
 )
 
-// Options is the scenario FuzzSim runs for an input: two OSDs and a client, a dozen
-// messages per stream over 100 ms, the fault mix drawn from the input. An empty input is a
-// run of zeros (the calmest), not a seeded one.
+// Options is the scenario FuzzSim runs for an input, small so that an input runs in a
+// millisecond or two and a fuzzing worker executes hundreds per second: two OSDs and a
+// client (a lossless race, a lossy session, replies), four messages per stream over 30 ms
+// (about 240 scheduling steps, 500 decisions: MaxInput covers the whole run), the fault mix
+// drawn from the input. An empty input is a run of zeros (the calmest), not a seeded one.
 func Options(data []byte) sim.Options {
 	if data == nil {
 		data = []byte{}
 	}
-	return sim.Options{OSDs: 2, Clients: 1, Messages: 12, Window: 100 * time.Millisecond,
+	return sim.Options{OSDs: 2, Clients: 1, Messages: 4, Window: 30 * time.Millisecond,
 		MaxSteps: 200_000, Fuzz: data}
 }
 

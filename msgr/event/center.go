@@ -34,6 +34,7 @@ type Center struct {
 	id     int
 	name   string
 	poller netio.Poller
+	ready  readyReporter // poller, when it can tell (Pending); nil otherwise
 	clock  netio.Clock
 	rand   *detrand.Rand
 
@@ -49,6 +50,8 @@ type Center struct {
 	extLen  atomic.Int32
 	stopped atomic.Bool
 	load    atomic.Int64
+
+	onRunnable func() // SetRunnableHook
 }
 
 // NewCenter creates a center with its own poller from stack. rand is the center's private
@@ -58,8 +61,9 @@ func NewCenter(id int, name string, stack netio.Stack, rand *detrand.Rand) (*Cen
 	if err != nil {
 		return nil, fmt.Errorf("event center %s: %w", name, err)
 	}
+	rr, _ := p.(readyReporter)
 	return &Center{
-		id: id, name: name, poller: p, clock: stack.Clock(), rand: rand,
+		id: id, name: name, poller: p, ready: rr, clock: stack.Clock(), rand: rand,
 		files: make(map[int]*fileEvent),
 		byID:  make(map[TimerID]*timer),
 		evs:   make([]netio.Event, maxFileEventsPerStep),
@@ -147,6 +151,9 @@ func (c *Center) CreateTimeEventAt(at time.Duration, cb func()) TimerID {
 	t := &timer{when: at, id: c.nextID, cb: cb}
 	heap.Push(&c.timers, t)
 	c.byID[t.id] = t
+	if c.onRunnable != nil && at <= c.clock.Now() {
+		c.onRunnable()
+	}
 	return t.id
 }
 
@@ -164,6 +171,9 @@ func (c *Center) ResetTimeEvent(id TimerID, at time.Duration) (TimerID, bool) {
 	t.id, t.when = c.nextID, at
 	c.byID[t.id] = t
 	heap.Fix(&c.timers, t.index)
+	if c.onRunnable != nil && at <= c.clock.Now() {
+		c.onRunnable()
+	}
 	return t.id, true
 }
 
@@ -193,6 +203,27 @@ func (c *Center) Post(cb func()) {
 	c.mu.Unlock()
 	if first {
 		_ = c.poller.Wake()
+		if c.onRunnable != nil {
+			c.onRunnable()
+		}
+	}
+}
+
+// readyNotifier is implemented by simulated pollers, which can call a function whenever they
+// may have become ready (a descriptor became ready, or a Wake).
+type readyNotifier interface{ SetOnReady(func()) }
+
+// SetRunnableHook sets fn to be called whenever Pending may have turned true without the
+// clock moving: a callback posted to an empty queue, a time event created or moved to a time
+// already come, Stop, or (with a poller that can tell, as simulated ones do) a file event
+// ready. A timer that becomes due because the clock moved is not reported: a caller that moves
+// the clock asks every center again. The simulator's scheduler keeps its set of runnable
+// centers with it. fn runs on the goroutine that caused the change; call SetRunnableHook
+// before the center is driven.
+func (c *Center) SetRunnableHook(fn func()) {
+	c.onRunnable = fn
+	if rn, ok := c.poller.(readyNotifier); ok {
+		rn.SetOnReady(fn)
 	}
 }
 
@@ -210,8 +241,8 @@ func (c *Center) Pending() bool {
 	if len(c.timers) > 0 && c.timers[0].when <= c.clock.Now() {
 		return true
 	}
-	if rr, ok := c.poller.(readyReporter); ok {
-		return rr.HasReady()
+	if c.ready != nil {
+		return c.ready.HasReady()
 	}
 	return false
 }
@@ -300,6 +331,9 @@ func (c *Center) Run() error {
 func (c *Center) Stop() {
 	c.stopped.Store(true)
 	_ = c.poller.Wake()
+	if c.onRunnable != nil {
+		c.onRunnable()
+	}
 }
 
 // Stopped reports whether Stop was called.

@@ -152,6 +152,7 @@ type Checker struct {
 	received int
 	acked    int
 	rec      *Histories // records lossless streams for the FIFO model (nil: none)
+	infos    []msgInfo  // a block msgInfos are taken from (one allocation per block)
 }
 
 // NewChecker returns an empty checker.
@@ -188,7 +189,11 @@ func (k *Checker) SentOn(from, to string, conn uint64, prio uint16, id uint64, l
 	key := streamKey{from, to}
 	s := k.stream(key, lossless)
 	ok := orderKey{stream: key, conn: conn, prio: prio}
-	info := &msgInfo{key: key, order: ok, index: len(s.sent), oindex: k.orderN[ok]}
+	if len(k.infos) == cap(k.infos) {
+		k.infos = make([]msgInfo, 0, 256)
+	}
+	k.infos = append(k.infos, msgInfo{key: key, order: ok, index: len(s.sent), oindex: k.orderN[ok]})
+	info := &k.infos[len(k.infos)-1]
 	ck := connKey{from, conn}
 	info.dropped = k.orphans[ck]
 	if conn != 0 && !info.dropped {

@@ -49,13 +49,20 @@ type Histories struct {
 	pending map[uint64]orderKey    // lossless messages told to the Checker, not yet on a session
 	part    map[uint64]string      // message id → its session
 	parts   map[streamKey][]string // stream → its sessions, in order of first use
+	names   map[sessionKey]string  // a session's name, formatted once
+}
+
+// sessionKey is what names a session: the order key and the peer address.
+type sessionKey struct {
+	order orderKey
+	peer  wire.EntityAddr
 }
 
 // Record starts recording k's lossless sessions as histories, stamped with now(), and
 // counting k's invariant evaluations in cov.
 func (k *Checker) Record(now func() int64, cov Counter) *Histories {
 	k.rec = &Histories{check: k, now: now, fifo: models.NewFIFOHistory(), cov: cov, pending: map[uint64]orderKey{},
-		part: map[uint64]string{}, parts: map[streamKey][]string{}}
+		part: map[uint64]string{}, parts: map[streamKey][]string{}, names: map[sessionKey]string{}}
 	return k.rec
 }
 
@@ -76,13 +83,18 @@ func (r *Histories) onSession(id uint64, peer wire.EntityAddr) {
 	}
 	delete(r.pending, id)
 	key := ok.stream
-	p := fmt.Sprintf("%v@%v", key, peer)
-	if ok.conn != 0 {
-		// one queue per sender connection and priority: the order the messenger promises
-		p = fmt.Sprintf("%s s%x p%d", p, ok.conn, ok.prio)
-	}
-	if !slices.Contains(r.parts[key], p) {
-		r.parts[key] = append(r.parts[key], p)
+	sk := sessionKey{ok, peer}
+	p, named := r.names[sk]
+	if !named {
+		p = fmt.Sprintf("%v@%v", key, peer)
+		if ok.conn != 0 {
+			// one queue per sender connection and priority: the order the messenger promises
+			p = fmt.Sprintf("%s s%x p%d", p, ok.conn, ok.prio)
+		}
+		r.names[sk] = p
+		if !slices.Contains(r.parts[key], p) {
+			r.parts[key] = append(r.parts[key], p)
+		}
 	}
 	r.part[id] = p
 	r.fifo.Send(p, id, r.now())

@@ -24,15 +24,25 @@ type World struct {
 	root    *detrand.Rand
 	sched   *detrand.Rand
 	centers []*entry
-	ready   []*entry // scratch for Step
-	steps   uint64
-	jobs    jobHeap // workload actions at virtual times
-	jobSeq  uint64
-	due     []*job // scratch for Step
+	// cands holds every center that may have pending work (a superset of those that have):
+	// centers join when they report they may have become runnable (event.Center's runnable
+	// hook) and all of them when the clock moves or Unpause; Step drops those it finds idle.
+	// So Step asks only these, in index order, and finds exactly the centers a poll of all of
+	// them would.
+	cands  []*entry
+	ready  []*entry // scratch for Step
+	steps  uint64
+	jobs   jobHeap // workload actions at virtual times
+	jobSeq uint64
+	due    []*job // scratch for Step
+	jobBuf []job  // a block new jobs are taken from (one allocation per block)
 
 	// AfterStep, if set, runs after every step that stepped a center (with that center) or
 	// ran a job (with nil): the always-on invariants hook in here.
 	AfterStep func(c *event.Center)
+	// CheckRunnable is a self-check for tests: every Step also polls every center and panics
+	// when the set of runnable centers it keeps missed one.
+	CheckRunnable bool
 	// Abort, if set, is polled by RunUntil every 1024 steps; true stops it with ErrAborted.
 	// It is how a caller bounds a run's wall time or interrupts it: the world itself never
 	// reads a clock, and polling draws nothing, so a run that is not aborted is unchanged.
@@ -47,6 +57,22 @@ type entry struct {
 	index   int
 	stopped bool
 	paused  time.Duration // not stepped before this virtual time
+	cand    bool          // in World.cands
+}
+
+// mark makes e a candidate for Step (it may have pending work).
+func (w *World) mark(e *entry) {
+	if !e.cand && !e.stopped {
+		e.cand = true
+		w.cands = append(w.cands, e)
+	}
+}
+
+// markAll makes every center a candidate (the clock moved, or pauses ended).
+func (w *World) markAll() {
+	for _, e := range w.centers {
+		w.mark(e)
+	}
 }
 
 // New creates an empty world for seed with the given network configuration, its decisions
@@ -74,7 +100,10 @@ func (w *World) AddHost(name string, ip netip.Addr) *simnet.Host { return w.Net.
 
 // Start registers a center with the scheduler (event.Runtime).
 func (w *World) Start(c *event.Center) {
-	w.centers = append(w.centers, &entry{c: c, index: len(w.centers)})
+	e := &entry{c: c, index: len(w.centers)}
+	w.centers = append(w.centers, e)
+	c.SetRunnableHook(func() { w.mark(e) })
+	w.mark(e)
 	w.Trace.Logf(w.Clock.Now(), "start center %s", c.Name())
 }
 
@@ -103,6 +132,7 @@ func (w *World) Unpause() {
 	for _, e := range w.centers {
 		e.paused = 0
 	}
+	w.markAll()
 }
 
 // Quiet reports whether the world only waits for timers: no center has work, no job is due,
@@ -118,7 +148,7 @@ func (w *World) Quiet() bool {
 	if t, ok := w.jobs.next(); ok && t <= now {
 		return false
 	}
-	for _, e := range w.centers {
+	for _, e := range w.cands {
 		if !e.stopped && e.paused <= now && e.c.Pending() {
 			return false
 		}
@@ -148,13 +178,7 @@ func (w *World) Step() (more bool, err error) {
 		}
 	}()
 	w.steps++
-	w.ready = w.ready[:0]
-	now := w.Clock.Now()
-	for _, e := range w.centers {
-		if !e.stopped && e.paused <= now && e.c.Pending() {
-			w.ready = append(w.ready, e)
-		}
-	}
+	w.collectReady()
 	w.due = w.jobs.due(w.Clock.Now(), w.due[:0])
 	nr := w.Net.Runnable()
 	total := len(w.ready) + nr + len(w.due)
@@ -190,6 +214,44 @@ func (w *World) Step() (more bool, err error) {
 	return true, nil
 }
 
+// collectReady puts the centers with pending work into w.ready, in index order: the
+// candidates that have some (the others leave the candidates until they report again).
+func (w *World) collectReady() {
+	w.ready = w.ready[:0]
+	now := w.Clock.Now()
+	if !slices.IsSortedFunc(w.cands, byIndex) {
+		slices.SortFunc(w.cands, byIndex)
+	}
+	keep := w.cands[:0]
+	for _, e := range w.cands {
+		if !e.stopped && e.paused <= now && e.c.Pending() {
+			w.ready = append(w.ready, e)
+			keep = append(keep, e)
+			continue
+		}
+		e.cand = false
+	}
+	clear(w.cands[len(keep):])
+	w.cands = keep
+	if w.CheckRunnable {
+		i := 0
+		for _, e := range w.centers {
+			if e.stopped || e.paused > now || !e.c.Pending() {
+				continue
+			}
+			if i >= len(w.ready) || w.ready[i] != e {
+				panic(fmt.Sprintf("world: center %s (index %d) has pending work but is not among the runnable ones kept", e.c.Name(), e.index))
+			}
+			i++
+		}
+		if i != len(w.ready) {
+			panic("world: a center kept as runnable has no pending work")
+		}
+	}
+}
+
+func byIndex(a, b *entry) int { return a.index - b.index }
+
 func (w *World) afterStep(c *event.Center) {
 	if w.AfterStep != nil {
 		w.AfterStep(c)
@@ -223,6 +285,7 @@ func (w *World) advance() bool {
 	if next > w.Clock.Now() {
 		w.Clock.AdvanceTo(next)
 	}
+	w.markAll() // timers and pauses may have come due
 	w.Trace.Add(TagAdvanceClock, uint64(next))
 	return true
 }
@@ -256,7 +319,11 @@ func (w *World) RunUntil(done func() bool, limit time.Duration, maxSteps uint64)
 // scheduler's choice, so their order relative to network and center steps is seeded too).
 func (w *World) Schedule(at time.Duration, fn func()) {
 	w.jobSeq++
-	w.jobs.push(&job{at: at, seq: w.jobSeq, fn: fn})
+	if len(w.jobBuf) == cap(w.jobBuf) {
+		w.jobBuf = make([]job, 0, 128)
+	}
+	w.jobBuf = append(w.jobBuf, job{at: at, seq: w.jobSeq, fn: fn})
+	w.jobs.push(&w.jobBuf[len(w.jobBuf)-1])
 }
 
 type job struct {

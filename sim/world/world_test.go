@@ -2,10 +2,13 @@ package world
 
 import (
 	"errors"
+	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/msgrsim/msgrsim/msgr/event"
 	"github.com/msgrsim/msgrsim/simnet"
 )
 
@@ -92,5 +95,33 @@ func TestPerturbAndCheckpoints(t *testing.T) {
 	a, b := run(false), run(true)
 	if len(a.Checkpoints()) != 3 || a.Checkpoints()[0] != b.Checkpoints()[0] || a.Checkpoints()[1] == b.Checkpoints()[1] {
 		t.Fatalf("checkpoints %x and %x", a.Checkpoints(), b.Checkpoints())
+	}
+}
+
+// The self-check of the runnable set has teeth: a center whose runnable hook is lost (so the
+// world does not hear that a callback was posted to it) is caught at the next step.
+func TestCheckRunnableCatchesAMissedCenter(t *testing.T) {
+	w := New(1, simnet.Config{}, false)
+	w.CheckRunnable = true
+	h := w.AddHost("a", netip.MustParseAddr("10.0.0.1"))
+	c, err := event.NewCenter(0, "a/w0", h, w.Rand())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Start(c)
+	ran := 0
+	c.Post(func() { ran++ })
+	if _, err := w.Step(); err != nil || ran != 1 {
+		t.Fatalf("step: %v, callback ran %d times", err, ran)
+	}
+	if more, err := w.Step(); more || err != nil { // idle now: c leaves the candidates
+		t.Fatalf("idle step: %v %v", more, err)
+	}
+	c.SetRunnableHook(nil) // the world no longer hears of c
+	c.Post(func() { ran++ })
+	_, err = w.Step()
+	var pe *PanicError
+	if !errors.As(err, &pe) || !strings.Contains(fmt.Sprint(pe.Value), "not among the runnable") {
+		t.Fatalf("a missed center was not caught: %v", err)
 	}
 }

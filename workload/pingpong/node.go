@@ -1,6 +1,7 @@
 package pingpong
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"net/netip"
@@ -184,19 +185,41 @@ func payload(r *detrand.Rand, id uint64) []byte {
 // payloadOf is the front of n bytes (at least 8) of message id.
 func payloadOf(id uint64, n int) []byte {
 	b := make([]byte, n)
+	fillPattern(b, id*31, 1)
 	binary.LittleEndian.PutUint64(b, id)
-	for i := 8; i < n; i++ {
-		b[i] = byte(id*31 + uint64(i))
-	}
 	return b
 }
 
 func payloadData(id uint64, n int) []byte {
 	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(id*7 + uint64(i)*13)
-	}
+	fillPattern(b, id*7, 13)
 	return b
+}
+
+// fillPattern sets b[i] = byte(base + i*step). The pattern repeats every 256 bytes: the first
+// 256 are computed, the rest copied (the 4-64 KiB data sections made this the workload's
+// main cost).
+func fillPattern(b []byte, base, step uint64) {
+	for i := range min(len(b), 256) {
+		b[i] = byte(base + uint64(i)*step)
+	}
+	for done := 256; done < len(b); done *= 2 {
+		copy(b[done:], b[:done])
+	}
+}
+
+// matchesPattern reports whether b[i] == byte(base + i*step) for every i >= from.
+func matchesPattern(b []byte, base, step uint64, from int) bool {
+	var want [256]byte
+	fillPattern(want[:], base, step)
+	for i := from; i < len(b); {
+		end := min(len(b), i-i%256+256)
+		if !bytes.Equal(b[i:end], want[i%256:i%256+end-i]) {
+			return false
+		}
+		i = end
+	}
+	return true
 }
 
 // intact reports whether a received message carries exactly what sendOn built.
@@ -205,17 +228,7 @@ func intact(m *msgr.Message) bool {
 		return false
 	}
 	id := m.Header.Tid
-	for i := 8; i < len(m.Front); i++ {
-		if m.Front[i] != byte(id*31+uint64(i)) {
-			return false
-		}
-	}
-	for i, v := range m.Data {
-		if v != byte(id*7+uint64(i)*13) {
-			return false
-		}
-	}
-	return true
+	return matchesPattern(m.Front, id*31, 1, 8) && matchesPattern(m.Data, id*7, 13, 0)
 }
 
 // Crash crashes the node and restarts it a little later, as a restarted OSD: with a new

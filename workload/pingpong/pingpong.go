@@ -90,10 +90,10 @@ func (p *Workload) scheduleSends() {
 			if from == to || !to.osd {
 				continue
 			}
+			send := func() { from.sendTo(to) } // one closure per stream, not per message
 			for i := 0; i < p.cfg.Messages; i++ {
 				at := time.Duration(p.h.Rand.Uint64N(uint64(p.cfg.Window)))
-				from, to := from, to
-				p.h.W.Schedule(at, func() { from.sendTo(to) })
+				p.h.W.Schedule(at, send)
 			}
 		}
 	}
