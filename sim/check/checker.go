@@ -151,7 +151,9 @@ type Checker struct {
 	deliv    int
 	received int
 	acked    int
-	rec      *Histories // records lossless streams for the FIFO model (nil: none)
+	rec      *Histories          // records lossless streams for the FIFO model (nil: none)
+	tampered map[uint64][]string // the fronts the tamper fault gave each message id
+	tamperN  int
 }
 
 // NewChecker returns an empty checker.
