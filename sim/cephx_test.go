@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
@@ -70,5 +71,29 @@ func TestTamperUnsignedIsDispatched(t *testing.T) {
 	}
 	if dispatched == 0 {
 		t.Fatal("no tampered message was dispatched on an unsigned session")
+	}
+}
+
+// A cephx run's tape says auth=cephx, and its replay is the same run.
+func TestCephxTape(t *testing.T) {
+	o := DefaultOptions(7)
+	o.Workload, o.OSDs, o.Clients, o.Auth = WorkloadCluster, 3, 2, AuthCephx
+	f, _ := ParseFaults("swarm,tamper", detrand.NewSeeded(7))
+	o.Faults = &f
+	plain := Run(o)
+	tape, _ := TapeOf(o)
+	var buf bytes.Buffer
+	if _, err := tape.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), " auth=cephx ") || !strings.Contains(buf.String(), "tamper") {
+		t.Fatalf("the tape does not say auth=cephx and tamper:\n%.400s", buf.String())
+	}
+	back, err := ReadTape(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep := back.Replay(); rep.TraceHash != plain.TraceHash || rep.Auth != AuthCephx {
+		t.Fatalf("replay %v (auth %q), run %v", rep, rep.Auth, plain)
 	}
 }
