@@ -32,6 +32,11 @@ type frameTracker struct {
 	// mon, if set, is told the handshake and session elements written and how far each
 	// stream was read (the conformance monitor, check.Sessions).
 	mon Monitor
+	// armed tampers wait for a target: the next delivery on an eligible stream that still
+	// holds a whole message's front and crcs gets one (tamper, which reports whether it did).
+	armed    int
+	tamperOK func(c *connTrack) bool
+	tamper   func(s simnet.StreamID, m writtenMsg) bool
 }
 
 // Monitor watches the msgr1 conversation of every connection: the elements written in each
@@ -177,6 +182,9 @@ func (t *frameTracker) Chunk(s simnet.StreamID, op simnet.Op, off uint64, avail 
 	}
 	if op == simnet.OpDeliver {
 		if c := t.conns[s.Conn]; c != nil {
+			if t.armed > 0 && t.tamperOK(c) {
+				t.tamperArmed(s, c, off)
+			}
 			c.s[s.Dir].delivered = off + uint64(n)
 		}
 	}
@@ -344,13 +352,26 @@ func (c *connTrack) protectMessage(d simnet.Dir, l *wire.MessageLayout) {
 	}
 }
 
+// tamperArmed tampers with the first message of stream s whose front and crcs are all at or
+// after off, the stream's first undelivered byte.
+func (t *frameTracker) tamperArmed(s simnet.StreamID, c *connTrack, off uint64) {
+	for _, m := range c.s[s.Dir].msgs {
+		if m.l.Header+wire.HeaderLen >= off && m.l.FrontEnd > m.l.Header+wire.HeaderLen {
+			if t.tamper(s, m) {
+				t.armed--
+			}
+			return
+		}
+	}
+}
+
 // tamperTarget picks a message written in full whose front (not empty) and footer crcs are
 // all still undelivered, on a connection opened with a cephx authorizer unless any is true.
 func (t *frameTracker) tamperTarget(any bool) (simnet.StreamID, writtenMsg, bool) {
 	for tries := 0; tries < 8 && t.lastConn > 0; tries++ {
 		id := 1 + t.rand.Uint64N(t.lastConn)
 		c := t.conns[id]
-		if c == nil || !(any || c.cephx) {
+		if c == nil || !(any || c.cephx) { // any: the run has no auth, every session is fair game
 			continue
 		}
 		dir := simnet.Dir(t.rand.IntN(2))

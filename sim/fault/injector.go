@@ -82,6 +82,8 @@ func New(w *world.World, cfg Config) *Injector {
 	}
 	in.tracker.cov = cfg.Count
 	in.tracker.mon = cfg.Monitor
+	in.tracker.tamperOK = func(c *connTrack) bool { return cfg.TamperAny || c.cephx }
+	in.tracker.tamper = in.tamperWith
 	w.Net.SetChunker(in.tracker)
 	w.Net.SetObserver(in.tracker)
 	if cfg.Faults.On[Refuse] || cfg.Faults.On[Hang] || cfg.Faults.On[AcceptReset] {
@@ -170,7 +172,7 @@ func (in *Injector) inject(k Kind) {
 	case Pause:
 		applied = in.injectPause()
 	case Tamper:
-		applied = in.injectTamper()
+		in.injectTamper() // counts itself: an armed tamper applies later
 	}
 	if applied {
 		in.Injected[k]++
@@ -245,10 +247,22 @@ func (in *Injector) injectCorrupt() bool {
 }
 
 // injectTamper changes one byte of a message's front still on the path and rewrites the
-// footer's front crc to match (Ceph's crc32c, seed 0): the receiver's crcs all check.
+// footer's front crc to match (Ceph's crc32c, seed 0): the receiver's crcs all check. When no
+// message is on the path now, the tamper is armed (at most two wait): the next delivery that
+// carries a whole message's front and crcs gets it.
 func (in *Injector) injectTamper() bool {
 	st, m, ok := in.tracker.tamperTarget(in.cfg.TamperAny)
 	if !ok {
+		in.tracker.armed = min(in.tracker.armed+1, 2)
+		return false
+	}
+	return in.tamperWith(st, m)
+}
+
+// tamperWith tampers with message m of stream st (see injectTamper).
+func (in *Injector) tamperWith(st simnet.StreamID, m writtenMsg) bool {
+	if !in.cfg.Active() {
+		in.tracker.armed = 0
 		return false
 	}
 	start := m.l.Header + wire.HeaderLen
@@ -269,6 +283,7 @@ func (in *Injector) injectTamper() bool {
 		in.cfg.Tampered(m.tid, front)
 	}
 	in.Note("", "tamper %v: message tid %d, front byte %d changed, front crc recomputed", st, m.tid, i)
+	in.Injected[Tamper]++
 	return true
 }
 
