@@ -366,12 +366,12 @@ func (t *frameTracker) tamperArmed(s simnet.StreamID, c *connTrack, off uint64) 
 }
 
 // tamperTarget picks a message written in full whose front (not empty) and footer crcs are
-// all still undelivered, on a connection opened with a cephx authorizer unless any is true.
-func (t *frameTracker) tamperTarget(any bool) (simnet.StreamID, writtenMsg, bool) {
+// all still undelivered, on a connection opened with a cephx authorizer unless anyConn is true.
+func (t *frameTracker) tamperTarget(anyConn bool) (simnet.StreamID, writtenMsg, bool) {
 	for tries := 0; tries < 8 && t.lastConn > 0; tries++ {
 		id := 1 + t.rand.Uint64N(t.lastConn)
 		c := t.conns[id]
-		if c == nil || !(any || c.cephx) { // any: the run has no auth, every session is fair game
+		if c == nil || !(anyConn || c.cephx) { // anyConn: the run has no auth, every session is fair game
 			continue
 		}
 		dir := simnet.Dir(t.rand.IntN(2))
