@@ -31,6 +31,9 @@ func TestCanaries(t *testing.T) {
 				t.Run("synthetic", func(t *testing.T) { canaryCaughtInSwarm(t, c.Sim, syntheticOptions, 100) })
 				t.Run("shrinks", func(t *testing.T) { canaryShrinks(t, c.Sim, cmp.Or(c.Shrunk, 40)) })
 			}
+			if c.Cephx != "" {
+				t.Run("cephx", func(t *testing.T) { canaryCaughtWithCephx(t, c.Cephx, 100) })
+			}
 			switch c.Model {
 			case InvFIFO:
 				t.Run("fifo-model", func(t *testing.T) { canaryCaughtInSwarm(t, InvFIFO, DefaultOptions, 300) })
@@ -85,6 +88,25 @@ func canaryCaughtInSwarm(t *testing.T, want string, opts func(uint64) Options, m
 		}
 	}
 	t.Fatalf("canary %s was not caught by %s in %d seeds", canary.Selected(), want, maxSeeds)
+}
+
+// canaryCaughtWithCephx requires a violation of want within maxSeeds seeds of the cluster
+// workload with cephx and the faults "swarm,tamper".
+func canaryCaughtWithCephx(t *testing.T, want string, maxSeeds uint64) {
+	for seed := uint64(1); seed <= maxSeeds; seed++ {
+		f, err := ParseFaults("swarm,tamper", detrand.NewSeeded(seed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := Options{Seed: seed, Workload: WorkloadCluster, Auth: AuthCephx, OSDs: 3, Clients: 2, Messages: 50,
+			Faults: &f, NoVisualize: true}
+		r := Run(o)
+		if v, ok := violation(r, want); ok {
+			t.Logf("canary %s caught by %s at seed %d (cephx, faults %v): %s", canary.Selected(), want, seed, f, v.Detail)
+			return
+		}
+	}
+	t.Fatalf("canary %s was not caught by %s in %d cephx seeds", canary.Selected(), want, maxSeeds)
 }
 
 func violation(r Result, name string) (Violation, bool) {
@@ -176,10 +198,10 @@ func TestCanaryTable(t *testing.T) {
 		if k, err := canary.Parse(c.Name); err != nil || k != c.Kind {
 			t.Errorf("Parse(%q) = %v, %v", c.Name, k, err)
 		}
-		if c.Bug == "" || c.Sim == "" && c.Model == "" {
+		if c.Bug == "" || c.Sim == "" && c.Model == "" && c.Cephx == "" {
 			t.Errorf("canary %s: no description, or no invariant of the simulator catches it", c.Name)
 		}
-		for _, inv := range append([]string{c.Sim, c.Model, c.API}, c.Real...) {
+		for _, inv := range append([]string{c.Sim, c.Model, c.API, c.Cephx}, c.Real...) {
 			if inv != "" && !slices.Contains(known, inv) {
 				t.Errorf("canary %s names invariant %q, which no checker has", c.Name, inv)
 			}

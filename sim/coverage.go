@@ -120,15 +120,16 @@ var FaultKinds = []string{
 // in the universes above is reached by a 1,000-seed swarm sweep of the cluster workload
 // (TestCoverageSweep; docs/testing.md, "Protocol coverage", has the numbers).
 var Unreachable = map[string]string{
-	"reply_tags/" + wire.TagChallengeAuthorizer.String(): "the simulator runs auth none (cephx is not in it yet): " +
-		"msgr.AuthNone accepts or rejects an authorizer, it never asks for another round",
+	"reply_tags/" + wire.TagChallengeAuthorizer.String(): "with auth none (the default) msgr.AuthNone accepts or " +
+		"rejects an authorizer, it never asks for another round; the cluster workload with -auth cephx reaches it",
 	"frame_tags/" + wire.TagKeepalive.String(): "the legacy bare KEEPALIVE is only sent to peers without " +
 		"MSGR_KEEPALIVE2, and every simulated peer has it (Ceph Pacific's feature set)",
 	"frame_tags/" + wire.TagClose.String(): "ProtocolV1 never sends CLOSE (msgr1-protocol.md §10 Q2); only its " +
 		"reader handles one",
 	"faults/auth: authorizer exchange": "the connector's side of CHALLENGE_AUTHORIZER and of the acceptor's proof: " +
-		"unreachable with auth none",
-	"faults/bad signature":   "no simulated session is signed: the simulator runs auth none",
+		"unreachable with auth none, and with cephx every acceptor is this implementation and proves itself",
+	"faults/bad signature": "no session is signed with auth none (the default); with -auth cephx the tamper " +
+		"fault reaches it",
 	"faults/rejected: other": "every rejection the protocol core makes has a kind of its own",
 	"faults/protocol violation": "raised only when an acceptor breaks the protocol (RETRY_SESSION not above our " +
 		"connect_seq, an open reply with an unexpected connect_seq); every simulated acceptor is this implementation",

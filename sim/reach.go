@@ -92,8 +92,8 @@ var ProbeGoals = []ProbeGoal{
 	{proto.ProbeReplyFeatures, GoalLater, whyMisconfigured},
 	{proto.ProbeReplyBadProtoVer, GoalLater, whyMisconfigured},
 	{proto.ProbeReplyBadAuthorizer, GoalLater, whyMisconfigured},
-	{proto.ProbeReplyChallenge, GoalUnreachable, "every simulated node runs auth none, which never asks for another " +
-		"round, and the protocol core's connector does not answer a challenge (cephx is not wired into it)"},
+	{proto.ProbeReplyChallenge, GoalLater, "the default scenario runs auth none, which never asks for another round; " +
+		"the cluster workload with cephx (-auth cephx) reaches it in every run: each authorizer to an OSD is challenged"},
 	{proto.ProbeResend, GoalCI, ""},
 	{proto.ProbeSeqDiscard, GoalCI, ""},
 	{proto.ProbeOldMessage, GoalLater, whyFeatures},

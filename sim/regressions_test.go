@@ -60,3 +60,13 @@ func runRegressions(t *testing.T, name string, parse func(line string) (Options,
 		t.Fatalf("no regression cases in %s", name)
 	}
 }
+
+// Every seed in testdata/regressions/cephx.txt (the cluster workload with cephx) once found a
+// bug; it must pass now.
+func TestCephxRegressions(t *testing.T) {
+	runRegressions(t, "cephx.txt", func(line string) (Options, string, error) {
+		o, faults, err := parseClusterRegression(line)
+		o.Auth = AuthCephx
+		return o, faults, err
+	})
+}

@@ -33,6 +33,11 @@ type Options struct {
 	Liveness   time.Duration // virtual time the liveness phase may take (default 10 min)
 	// Workload selects what runs: WorkloadDefault ("" too), WorkloadCluster or WorkloadSynthetic.
 	Workload string
+	// Auth is the cluster workload's authentication: AuthNone ("" too, the default) or
+	// AuthCephx (keys from the seed, an in-process cephx monitor, authorizers with the
+	// CEPHX_V2 challenge round and signed sessions to OSDs, short ticket TTLs and secret
+	// rotation within the run; see docs/cephx.md). Other workloads run auth none.
+	Auth string
 	// VisualizeDir is where a failed model check writes porcupine's HTML visualization
 	// (default: none is written); the violation names the file. NoVisualize writes none
 	// either. VisualizeName is the files' stem, "STEM-fifo.html" and "STEM-kv.html"
@@ -109,6 +114,20 @@ func (o *Options) decisions() (*detrand.Rand, *detrand.Log) {
 		return detrand.NewRecorded(o.Seed)
 	}
 	return detrand.NewSeeded(o.Seed), nil
+}
+
+// Authentication schemes (Options.Auth).
+const (
+	AuthNone  = "none"
+	AuthCephx = "cephx"
+)
+
+// authFor is the run's effective authentication: cephx only on the cluster workload.
+func (o *Options) authFor() string {
+	if o.Auth == AuthCephx && o.Workload == WorkloadCluster {
+		return AuthCephx
+	}
+	return ""
 }
 
 func (o *Options) setDefaults() {
@@ -189,6 +208,7 @@ type Result struct {
 	Models    []models.Report  // the porcupine checks of the recorded histories
 	Acked     int              // lossless messages the peer acknowledged (each checked: ack-unreceived)
 	Workload  string           // the workload that ran
+	Auth      string           // the run's authentication (AuthCephx, or "" for none)
 	Synthetic *SyntheticReport // the synthetic workload's configuration and counts
 	// Exceeded is the budget the run went past: "" (none), BudgetSteps (StepBudget) or
 	// BudgetAborted (Abort).
@@ -225,7 +245,7 @@ func run(opts Options, recFrom, recTo uint64, instance int) Result {
 	cov.Runs = 1
 	h := harness.New(harness.Config{Seed: opts.Seed, Root: root, Faults: *opts.Faults, KeepTrace: opts.KeepTrace,
 		Window: opts.Window, Liveness: opts.Liveness, MaxSteps: opts.MaxSteps, StepBudget: opts.StepBudget,
-		Abort: opts.Abort, Coverage: cov, Knobs: knobs,
+		Abort: opts.Abort, Coverage: cov, Knobs: knobs, Auth: opts.authFor(),
 		Models: models.CheckOptions{VisualizeDir: opts.VisualizeDir, NoVisualize: opts.NoVisualize,
 			Name: opts.VisualizeName}})
 	h.W.Trace.Record(recFrom, recTo)
@@ -260,6 +280,7 @@ func result(h *harness.Run, wl harness.Workload, opts Options, cov *Coverage) Re
 		r.Marks = append(r.Marks, lostMarks(h)...)
 	}
 	_, r.Acked = h.Check.AckCounts()
+	r.Auth = opts.authFor()
 	if r.Workload = opts.Workload; r.Workload == "" {
 		r.Workload = WorkloadDefault
 	}

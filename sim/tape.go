@@ -26,6 +26,7 @@ type Tape struct {
 	Messages int
 	Window   time.Duration
 	Preset   string // the synthetic workload's preset ("": drawn from Seed)
+	Auth     string // Options.Auth: AuthCephx, or "" for none (written auth=cephx)
 	Faults   Faults
 	Knobs    Knobs  // the messengers' configuration (the zero value: the defaults)
 	Expect   string // the violation the run is known to produce ("" for a passing run)
@@ -58,6 +59,7 @@ func TapeFromRun(opts Options, r Result) Tape {
 	if opts.Workload == WorkloadSynthetic {
 		t.Preset = opts.Preset
 	}
+	t.Auth = opts.authFor()
 	if len(r.Violations) > 0 {
 		t.Expect = r.Violations[0].Name
 	}
@@ -71,7 +73,7 @@ func TapeFromRun(opts Options, r Result) Tape {
 // Options are the options that replay the tape.
 func (t *Tape) Options() Options {
 	f, k := t.Faults, t.Knobs
-	return Options{Seed: t.Seed, Workload: t.Workload, Preset: t.Preset, OSDs: t.OSDs, Clients: t.Clients,
+	return Options{Seed: t.Seed, Workload: t.Workload, Preset: t.Preset, Auth: t.Auth, OSDs: t.OSDs, Clients: t.Clients,
 		Messages: t.Messages, Window: t.Window, Faults: &f, Knobs: &k, Tape: t.Words, Replay: true, StepBudget: t.StepBudget}
 }
 
@@ -132,6 +134,9 @@ func (t *Tape) WriteTo(w io.Writer) (int64, error) {
 	}
 	if t.Preset != "" {
 		kind += "preset=" + t.Preset + " "
+	}
+	if t.Auth != "" {
+		kind += "auth=" + t.Auth + " "
 	}
 	fmt.Fprintf(&b, "workload %sosds=%d clients=%d messages=%d window=%v\n", kind, t.OSDs, t.Clients, t.Messages, t.Window)
 	f := t.Faults
@@ -260,6 +265,13 @@ func (t *Tape) parseWorkload(s string) error {
 		case "preset":
 			_, err = synthetic.Preset(v)
 			t.Preset = v
+		case "auth":
+			if v != AuthCephx && v != AuthNone {
+				err = fmt.Errorf("unknown auth %q", v)
+			}
+			if t.Auth = v; v == AuthNone {
+				t.Auth = ""
+			}
 		default:
 			err = fmt.Errorf("unknown key %q", k)
 		}

@@ -26,7 +26,8 @@ const (
 func newWorkload(h *harness.Run, opts Options) harness.Workload {
 	switch opts.Workload {
 	case WorkloadCluster:
-		return cluster.New(h, cluster.Config{OSDs: opts.OSDs, Clients: opts.Clients, Messages: opts.Messages, Window: opts.Window})
+		return cluster.New(h, cluster.Config{OSDs: opts.OSDs, Clients: opts.Clients, Messages: opts.Messages, Window: opts.Window,
+			Auth: opts.authFor()})
 	case WorkloadSynthetic:
 		return synthsim.New(h, synthsim.Config{Seed: opts.Seed, Window: opts.Window, Synthetic: opts.Synthetic, Preset: opts.Preset})
 	}

@@ -357,6 +357,51 @@ func (n *Network) corruptChunk(st *stream, k int, tr *Transfer) int {
 	return k
 }
 
+// ---- Tampering ----
+
+// Undelivered returns a copy of the bytes [off, off+k) of stream s when all of them were
+// written and none delivered yet (they sit in the sender's send buffer, on the path).
+func (n *Network) Undelivered(s StreamID, off uint64, k int) ([]byte, bool) {
+	st := n.pathBytes(s, off, k)
+	if st == nil {
+		return nil, false
+	}
+	p := make([]byte, k)
+	for i := range p {
+		p[i] = *st.out.at(int(off-st.dlv) + i)
+	}
+	return p, true
+}
+
+// Tamper overwrites the bytes of stream s from offset off with p, when all of them were
+// written and none delivered yet: an attacker on the path who changes bytes in flight (and,
+// unlike Corrupt, may rewrite several, a crc included). The Observer saw the original bytes;
+// the reader reads p. It returns whether the bytes were changed; Stats.Tampered counts it.
+func (n *Network) Tamper(s StreamID, off uint64, p []byte) bool {
+	st := n.pathBytes(s, off, len(p))
+	if st == nil {
+		return false
+	}
+	for i, b := range p {
+		*st.out.at(int(off-st.dlv) + i) = b
+	}
+	n.stats.Tampered++
+	return true
+}
+
+// pathBytes is stream s when its bytes [off, off+k) are all written and undelivered.
+func (n *Network) pathBytes(s StreamID, off uint64, k int) *stream {
+	c := n.lookup(s.Conn)
+	if c == nil || s.Dir > ServerToClient || k <= 0 {
+		return nil
+	}
+	st := &c.streams[s.Dir]
+	if off < st.dlv || off+uint64(k) > st.dlv+uint64(st.out.n) {
+		return nil
+	}
+	return st
+}
+
 // ---- Crashes ----
 
 // Crash makes the host fail as a machine does: every socket and listener of the host

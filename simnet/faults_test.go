@@ -1235,3 +1235,43 @@ func TestSegQueueReady(t *testing.T) {
 		}
 	}
 }
+
+// TestTamper: bytes rewritten on the path reach the reader as rewritten, the Observer saw
+// the originals, and bytes already delivered (or never written) cannot be rewritten.
+func TestTamper(t *testing.T) {
+	w := newWorld(t, 51, Config{Latency: time.Millisecond})
+	cl, srv := w.pair()
+	seen := &recordingObserver{t: t, streams: map[StreamID][]byte{}, dlv: map[StreamID]int{}}
+	w.net.SetObserver(seen)
+	up := StreamID{cl.Conn(), ClientToServer}
+	msg := pattern(3000, 7)
+	for rest := msg; len(rest) > 0; {
+		rest = rest[writeSome(t, cl, rest):] // no settle: nothing is delivered yet
+	}
+	if _, ok := w.net.Undelivered(up, 2990, 20); ok {
+		t.Fatal("Undelivered past what was written")
+	}
+	orig, ok := w.net.Undelivered(up, 1000, 4)
+	if !ok || !bytes.Equal(orig, msg[1000:1004]) {
+		t.Fatalf("Undelivered = %x %v, want %x", orig, ok, msg[1000:1004])
+	}
+	patch := []byte{^msg[1000], ^msg[1001], ^msg[1002], ^msg[1003]}
+	if !w.net.Tamper(up, 1000, patch) {
+		t.Fatal("Tamper refused undelivered bytes")
+	}
+	got := w.transfer(cl, srv, nil)
+	want := slices.Clone(msg)
+	copy(want[1000:], patch)
+	if !bytes.Equal(got, want) {
+		t.Fatal("the reader did not read the tampered bytes")
+	}
+	if !bytes.Equal(seen.streams[up], msg) {
+		t.Fatal("the observer saw tampered bytes")
+	}
+	if w.net.Tamper(up, 1000, patch) {
+		t.Fatal("Tamper rewrote delivered bytes")
+	}
+	if st := w.net.Stats(); st.Tampered != 1 {
+		t.Fatalf("Stats.Tampered = %d, want 1", st.Tampered)
+	}
+}

@@ -66,6 +66,7 @@ type Stats struct {
 
 	// Injected faults (see the package documentation, Faults).
 	Corruptions            uint64 // bits flipped by Corrupt, counted when delivered
+	Tampered               uint64 // byte ranges rewritten in flight by Tamper
 	Clogged                uint64 // transfers found due but held back by a clog (once per hold)
 	Partitioned            uint64 // transfers found due but held back by a partition (once per hold)
 	ConnectRefusedInjected uint64 // connect attempts refused by ConnectRefuse

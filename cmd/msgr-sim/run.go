@@ -162,6 +162,7 @@ type jsonResult struct {
 	Models         []jsonModel     `json:"models"`
 	Coverage       *sim.Summary    `json:"coverage"`
 	Workload       string          `json:"workload"`
+	Auth           string          `json:"auth,omitempty"` // cephx (-auth cephx); omitted for none
 	Synthetic      *jsonSynthetic  `json:"synthetic,omitempty"`
 	Exceeded       string          `json:"budget_exceeded,omitempty"` // steps or aborted (wall time)
 	Tape           string          `json:"tape,omitempty"`            // the failing run's tape
@@ -185,7 +186,7 @@ func printJSON(w io.Writer, r sim.Result, wall time.Duration, tape string) {
 		Steps: r.Steps, Violations: r.Violations, Faults: r.Faults.Names(), Knobs: r.Knobs.String(), Injected: injectedMap(r.Stats.Injected),
 		Resets: r.Stats.SessionResets, ResetCauses: r.Stats.ResetCauses, Reconnects: r.Stats.Reconnects, BytesCorrupted: r.Stats.BytesCorrupted,
 		Crashes: r.Stats.Crashes, PhaseReached: r.Phase, Models: []jsonModel{},
-		Workload: r.Workload, Synthetic: syntheticJSON(r.Synthetic), Exceeded: r.Exceeded, Tape: tape,
+		Workload: r.Workload, Auth: r.Auth, Synthetic: syntheticJSON(r.Synthetic), Exceeded: r.Exceeded, Tape: tape,
 		Build: thisBuild(),
 	}
 	if r.Coverage != nil {

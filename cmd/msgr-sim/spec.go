@@ -23,6 +23,7 @@ type scenarioFlags struct {
 	faults                  string
 	workload                string
 	preset                  string        // -workload synthetic: Ceph's test to run ("": drawn from the seed)
+	auth                    string        // -auth: none or cephx (cluster workloads)
 	canary                  string        // -canary: the deliberate bug to run with (internal/canary)
 	maxSteps                uint64        // -max-steps: the budget of steps of each run
 	maxWall                 time.Duration // -max-wall: the budget of wall time of each run
@@ -61,6 +62,8 @@ func (sf *scenarioFlags) register(fs *flag.FlagSet) {
 		"small or default (OSDs and clients exchanging messages); cluster or large (the Ceph-shaped cluster: mon, OSDs, KV clients); synthetic (Ceph's SyntheticWorkload)")
 	fs.StringVar(&sf.preset, "preset", "", "with -workload synthetic: Ceph's test to run, scaled down ("+
 		strings.Join(synthetic.PresetNames(), ", ")+"; default: drawn from the seed)")
+	fs.StringVar(&sf.auth, "auth", "none", "authentication: none, or cephx (with -workload cluster or large: keys from the seed, "+
+		"an in-process monitor, authorizers with the challenge round, signed sessions to OSDs, short tickets, secret rotation)")
 	fs.StringVar(&sf.canary, "canary", "", "run with a deliberate bug, to see the checkers catch it: "+canary.Names()+
 		" (needs a binary built with -tags canary; default: $"+canary.EnvVar+")")
 	fs.Uint64Var(&sf.maxSteps, "max-steps", defaultMaxSteps,
@@ -86,6 +89,16 @@ func (sf *scenarioFlags) finish(fs *flag.FlagSet) error {
 	}
 	if sf.maxSteps == 0 || sf.maxWall <= 0 {
 		return errors.New("-max-steps and -max-wall must be positive")
+	}
+	switch sf.auth {
+	case "", sim.AuthNone:
+		sf.auth = sim.AuthNone
+	case sim.AuthCephx:
+		if !clusterWorkloads[sf.workload] {
+			return errors.New("-auth cephx needs -workload cluster or large")
+		}
+	default:
+		return fmt.Errorf("unknown -auth %q: want none or cephx", sf.auth)
 	}
 	if sf.workload == sim.WorkloadSynthetic {
 		return sf.finishSynthetic()
@@ -125,6 +138,9 @@ func (sf *scenarioFlags) options(seed uint64) sim.Options {
 	switch {
 	case clusterWorkloads[sf.workload]:
 		opts.Workload = sim.WorkloadCluster
+		if sf.auth == sim.AuthCephx {
+			opts.Auth = sim.AuthCephx
+		}
 	case sf.workload == sim.WorkloadSynthetic:
 		sf.syntheticOptions(&opts)
 	}
@@ -166,6 +182,9 @@ func (sf *scenarioFlags) args() string {
 	}
 	if sf.swarm {
 		b.WriteString(" -swarm")
+	}
+	if sf.auth == sim.AuthCephx {
+		b.WriteString(" -auth cephx")
 	}
 	for _, fl := range []struct {
 		name string
@@ -221,8 +240,12 @@ func describeWorkload(opts sim.Options) string {
 		return describeSynthetic(opts)
 	}
 	if opts.Workload == sim.WorkloadCluster {
-		return fmt.Sprintf("seed %d  workload cluster: 1 mon, %d osds, %d clients × %d operations  faults %v",
-			opts.Seed, max(opts.OSDs, 2), max(opts.Clients, 1), opts.Messages, *opts.Faults)
+		auth := ""
+		if opts.Auth == sim.AuthCephx {
+			auth = "  auth cephx"
+		}
+		return fmt.Sprintf("seed %d  workload cluster: 1 mon, %d osds, %d clients × %d operations%s  faults %v",
+			opts.Seed, max(opts.OSDs, 2), max(opts.Clients, 1), opts.Messages, auth, *opts.Faults)
 	}
 	return fmt.Sprintf("seed %d  workload %d osds, %d clients, %d messages per stream  faults %v",
 		opts.Seed, opts.OSDs, opts.Clients, opts.Messages, *opts.Faults)
@@ -282,7 +305,7 @@ func (src *source) finish(fs *flag.FlagSet) error {
 	case src.seedSet == (src.tape != ""):
 		return errors.New("give exactly one of -seed and -tape")
 	case src.tape != "":
-		for _, f := range []string{"osds", "clients", "messages", "faults", "workload"} {
+		for _, f := range []string{"osds", "clients", "messages", "faults", "workload", "auth"} {
 			if src.set[f] {
 				return fmt.Errorf("-%s does not apply to a tape (the tape says it)", f)
 			}

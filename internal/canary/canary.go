@@ -22,6 +22,7 @@ const (
 	DoubleRelease      // msgr: dispatched messages return their throttle units twice
 	NoDedupe           // the simulator's cluster workload: OSDs apply retried updates twice
 	ConnectSeq         // msgr/proto: a fault while connecting increments connect_seq (PR #25343)
+	NoSigCheck         // msgr/proto: a signed session's received messages are not checked
 	numKinds
 )
 
@@ -38,6 +39,9 @@ type Canary struct {
 	// Sim is the invariant the simulator must catch it by in swarm seeds of the default and
 	// the synthetic workloads, and the one its shrunk tape keeps.
 	Sim string
+	// Cephx is the invariant the simulator must catch it by in the cluster workload with cephx
+	// and the tamper fault (sim.Options.Auth, "swarm,tamper" seeds).
+	Cephx string
 	// Model is the porcupine model's invariant that must catch it too: fifo-linearizability
 	// (default workload) or kv-linearizability (cluster workload).
 	Model string
@@ -85,6 +89,8 @@ var All = []Canary{
 	// reconnected with both sides still up: the shrinker keeps a few hundred decisions.
 	{Kind: ConnectSeq, Name: "connectseq", Sim: "connect-seq", Shrunk: 400,
 		Bug: "a fault after the connect message was sent increments connect_seq (Ceph PR #25343, tracker 36612: the acceptor, with no session, answers RESETSESSION and queued messages are dropped)"},
+	{Kind: NoSigCheck, Name: "nosigcheck", Cephx: "tampered-dispatch",
+		Bug: "a signed session's received messages are dispatched without checking their signature (crcs alone then let a tampered message through)"},
 }
 
 // Of returns k's entry in All (the zero Canary for None).

@@ -195,3 +195,18 @@ func OneIn(n uint64) Ratio {
 
 // Percent returns the probability p/100.
 func Percent(p uint64) Ratio { return Ratio{Num: p, Den: 100} }
+
+// Reader is an io.Reader over a Rand, eight bytes per draw (little-endian), for what wants
+// randomness as bytes (keys, nonces, challenges) and must stay deterministic.
+type Reader struct{ R *Rand }
+
+// Read fills p from the Rand; it never fails.
+func (d Reader) Read(p []byte) (int, error) {
+	for i := 0; i < len(p); i += 8 {
+		v := d.R.Uint64()
+		for j := 0; j < 8 && i+j < len(p); j++ {
+			p[i+j] = byte(v >> (8 * j))
+		}
+	}
+	return len(p), nil
+}

@@ -140,3 +140,17 @@ func TestTapeZerosAreTame(t *testing.T) {
 		t.Fatalf("a lone trailing byte is past the end: IntN(100) = %d", v)
 	}
 }
+
+func TestReaderIsDeterministic(t *testing.T) {
+	a, b := make([]byte, 13), make([]byte, 13)
+	Reader{NewSeeded(5)}.Read(a)
+	Reader{NewSeeded(5)}.Read(b)
+	if string(a) != string(b) {
+		t.Fatalf("%x != %x", a, b)
+	}
+	r := NewSeeded(5)
+	v := r.Uint64()
+	if a[0] != byte(v) || a[7] != byte(v>>56) {
+		t.Fatalf("%x does not start with %016x little-endian", a, v)
+	}
+}

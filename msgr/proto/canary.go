@@ -21,3 +21,7 @@ func canaryOverAck() bool { return canary.Enabled && canary.On(canary.OverAck) }
 // canaryConnectSeq: a fault after the connect message was sent increments connect_seq (Ceph PR
 // #25343's bug, inherited from SimpleMessenger's single CONNECTING state).
 func canaryConnectSeq() bool { return canary.Enabled && canary.On(canary.ConnectSeq) }
+
+// canaryNoSigCheck: a signed session's received messages are not checked against their
+// signatures.
+func canaryNoSigCheck() bool { return canary.Enabled && canary.On(canary.NoSigCheck) }

@@ -151,8 +151,10 @@ type Checker struct {
 	deliv    int
 	received int
 	acked    int
-	rec      *Histories // records lossless streams for the FIFO model (nil: none)
-	infos    []msgInfo  // a block msgInfos are taken from (one allocation per block)
+	rec      *Histories          // records lossless streams for the FIFO model (nil: none)
+	infos    []msgInfo           // a block msgInfos are taken from (one allocation per block)
+	tampered map[uint64][]string // the fronts the tamper fault gave each message id
+	tamperN  int
 }
 
 // NewChecker returns an empty checker.

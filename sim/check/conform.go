@@ -304,15 +304,18 @@ func (s *Sessions) replyWritten(w *wconn, e *wire.Element) {
 	r := &e.Reply
 	w.reply, w.replied = *r, true
 	w.side[1].accepted = true
+	// The connector acts on a reply only once its authorizer (cephx's challenge or proof) is
+	// in too: a reply read up to its 26th byte and cut there changed nothing.
+	end := e.End() + uint64(r.AuthorizerLen)
 	switch r.Tag {
 	case wire.TagReady, wire.TagSeq:
-		s.opened(w, r, e.End())
+		s.opened(w, r, end)
 	case wire.TagRetryGlobal:
 		w.retryGS = true
 	case wire.TagRetrySession:
-		w.marks[1] = append(w.marks[1], readMark{end: e.End(), kind: markReply, reply: *r})
+		w.marks[1] = append(w.marks[1], readMark{end: end, kind: markReply, reply: *r})
 	case wire.TagResetSession:
-		w.marks[1] = append(w.marks[1], readMark{end: e.End(), kind: markReply, reply: *r})
+		w.marks[1] = append(w.marks[1], readMark{end: end, kind: markReply, reply: *r})
 		s.resetSessionWritten(w)
 	case wire.TagWait:
 		s.evaluated(InvWaitWinner)

@@ -323,3 +323,63 @@ func TestHalfOpenAccept(t *testing.T) {
 		t.Fatalf("causes %v", c)
 	}
 }
+
+// replyAuth writes a connect reply followed by an authorizer of n bytes (cephx's challenge or
+// proof); it returns the offset where the reply's own 26 bytes end.
+func (w *wtest) replyAuth(tag wire.Tag, cs, gs uint32, n uint32) uint64 {
+	w.put(1, &wire.Element{Kind: wire.ElemReply, Len: wire.ConnectReplyLen, Tag: tag,
+		Reply: wire.ConnectReply{Tag: tag, ConnectSeq: cs, GlobalSeq: gs, AuthorizerLen: n}})
+	end := w.off[1]
+	w.put(1, &wire.Element{Kind: wire.ElemAuthorizer, Len: uint64(n)})
+	return end
+}
+
+// A connector acts on a reply only once the reply's authorizer is in (ProtocolV1 reads it
+// before handling the tag). Seed 669 of a first cephx simulator (`-workload cluster -auth
+// cephx -faults swarm,tamper`): a reconnect went through the challenge round, read the 26
+// bytes of RETRY_SESSION, and the socket hit EOF before its authorizer; the connector, which
+// never acted on the reply, rightly kept its connect_seq, but the monitor had taken the reply
+// as read at its 26th byte and flagged the next connect (connect_seq 1, "expected 2").
+func TestReplyAuthorizerReadBeforeActing(t *testing.T) {
+	for _, whole := range []bool{false, true} {
+		w := newWire(t)
+		w.open(addrLow, addrHigh)
+		w.handshake(0, 1) // session at connect_seq 1
+		w.open(addrLow, addrHigh)
+		w.connect(2, 2) // reconnect after an opened session
+		w.read(0)
+		w.replyAuth(wire.TagChallengeAuthorizer, 0, 0, 32)
+		w.readAll()
+		w.connect(2, 2) // the answer to the challenge
+		w.read(0)
+		end := w.replyAuth(wire.TagRetrySession, 3, 0, 32)
+		if !whole {
+			w.s.Read(w.conn, 1, end) // EOF before the authorizer: the reply is not acted on
+		} else {
+			w.read(1) // acted on: the session's connect_seq is now 3
+		}
+		w.open(addrLow, addrHigh)
+		w.connect(2, 3)
+		if whole {
+			w.want(InvConnectSeq)
+		} else {
+			w.want()
+		}
+	}
+	// An opening READY is taken only once its authorizer is in, too.
+	w := newWire(t)
+	w.open(addrLow, addrHigh)
+	w.handshake(0, 1)
+	w.open(addrLow, addrHigh)
+	w.connectFeatures(2, 2, 0) // a legacy connector (READY, no SEQ exchange) reconnects
+	w.read(0)
+	w.reply(wire.TagRetryGlobal, 0, 50)
+	w.readAll()
+	w.connectFeatures(2, 51, 0)
+	w.read(0)
+	end := w.replyAuth(wire.TagReady, 3, 100, 32)
+	w.s.Read(w.conn, 1, end)
+	w.open(addrLow, addrHigh)
+	w.connectFeatures(2, 52, 0) // never opened: unchanged
+	w.want()
+}

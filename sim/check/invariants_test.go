@@ -152,3 +152,24 @@ func TestPanicInvariant(t *testing.T) {
 		t.Fatalf("named %q", name)
 	}
 }
+
+// TestTamperedDispatchIsCaught: a tampered front dispatched on a signed session is a
+// violation; the same on an unsigned session is only reported, and the clean resend of a
+// tampered message is neither.
+func TestTamperedDispatchIsCaught(t *testing.T) {
+	k := NewChecker()
+	k.Sent("a", "b", 1, true)
+	k.Tampered(1, []byte("evil"))
+	if k.TamperedCount() != 1 {
+		t.Fatalf("TamperedCount = %d", k.TamperedCount())
+	}
+	if k.DispatchedTampered("b#1", 1, []byte("good"), true, 0) {
+		t.Fatal("the intact resend counted as tampered")
+	}
+	if !k.DispatchedTampered("b#1", 1, []byte("evil"), false, 0) || violated(k)[InvTamperedDispatch] != 0 {
+		t.Fatalf("unsigned tampered dispatch: %v", violated(k))
+	}
+	if !k.DispatchedTampered("b#1", 1, []byte("evil"), true, 0) || violated(k)[InvTamperedDispatch] != 1 {
+		t.Fatalf("signed tampered dispatch not caught: %v", violated(k))
+	}
+}

@@ -32,6 +32,11 @@ type frameTracker struct {
 	// mon, if set, is told the handshake and session elements written and how far each
 	// stream was read (the conformance monitor, check.Sessions).
 	mon Monitor
+	// armed tampers wait for a target: the next delivery on an eligible stream that still
+	// holds a whole message's front and crcs gets one (tamper, which reports whether it did).
+	armed    int
+	tamperOK func(c *connTrack) bool
+	tamper   func(s simnet.StreamID, m writtenMsg) bool
 }
 
 // Monitor watches the msgr1 conversation of every connection: the elements written in each
@@ -47,6 +52,7 @@ type connTrack struct {
 	id    uint64
 	s     [2]streamTrack // by simnet.Dir
 	lossy bool           // the server's opening reply said LOSSY
+	cephx bool           // the client's connect carried a cephx authorizer
 }
 
 // span is a half-open byte range of a stream.
@@ -67,6 +73,16 @@ type streamTrack struct {
 	// a flipped MSG tag reads as CLOSE), so targets only move forward.
 	corrupted uint64
 	marks     []tagMark
+	// msgs are the last messages written in full (tamper targets), curTid the tid of the
+	// message being written.
+	msgs   []writtenMsg
+	curTid uint64
+}
+
+// writtenMsg is a message written in full on a stream: its layout and tid.
+type writtenMsg struct {
+	l   wire.MessageLayout
+	tid uint64
 }
 
 // tagMark is a reply or frame tag written on a stream, counted as received once the reader
@@ -166,6 +182,9 @@ func (t *frameTracker) Chunk(s simnet.StreamID, op simnet.Op, off uint64, avail 
 	}
 	if op == simnet.OpDeliver {
 		if c := t.conns[s.Conn]; c != nil {
+			if t.armed > 0 && t.tamperOK(c) {
+				t.tamperArmed(s, c, off)
+			}
 			c.s[s.Dir].delivered = off + uint64(n)
 		}
 	}
@@ -252,6 +271,7 @@ func (c *connTrack) element(d simnet.Dir, e *wire.Element) {
 		return // their ends were added with the header
 	case wire.ElemConnect:
 		c.s[simnet.ServerToClient].w.SetPeerFeatures(e.Connect.Features)
+		c.cephx = e.Connect.AuthorizerProtocol == wire.AuthCephx && e.Connect.AuthorizerLen > 0
 	case wire.ElemReply:
 		c.reply(e)
 	case wire.ElemTag:
@@ -261,6 +281,7 @@ func (c *connTrack) element(d simnet.Dir, e *wire.Element) {
 			c.t.logf("network: conn %d %v: ACK %d", c.id, d, binary.LittleEndian.Uint64(e.Bytes))
 		}
 	case wire.ElemHeader:
+		st.curTid = e.Header.Tid
 		for _, b := range e.Msg.Bounds() {
 			st.addBound(b)
 		}
@@ -268,6 +289,10 @@ func (c *connTrack) element(d simnet.Dir, e *wire.Element) {
 		return
 	case wire.ElemFooter:
 		c.protectMessage(d, &e.Msg)
+		if len(st.msgs) == 8 {
+			st.msgs = append(st.msgs[:0], st.msgs[1:]...)
+		}
+		st.msgs = append(st.msgs, writtenMsg{l: e.Msg, tid: st.curTid})
 	}
 	st.addBound(e.End())
 	st.prune()
@@ -325,4 +350,41 @@ func (c *connTrack) protectMessage(d simnet.Dir, l *wire.MessageLayout) {
 	for _, sp := range l.Protected() {
 		st.protected = append(st.protected, span{sp.Start, sp.End})
 	}
+}
+
+// tamperArmed tampers with the first message of stream s whose front and crcs are all at or
+// after off, the stream's first undelivered byte.
+func (t *frameTracker) tamperArmed(s simnet.StreamID, c *connTrack, off uint64) {
+	for _, m := range c.s[s.Dir].msgs {
+		if m.l.Header+wire.HeaderLen >= off && m.l.FrontEnd > m.l.Header+wire.HeaderLen {
+			if t.tamper(s, m) {
+				t.armed--
+			}
+			return
+		}
+	}
+}
+
+// tamperTarget picks a message written in full whose front (not empty) and footer crcs are
+// all still undelivered, on a connection opened with a cephx authorizer unless anyConn is true.
+func (t *frameTracker) tamperTarget(anyConn bool) (simnet.StreamID, writtenMsg, bool) {
+	for tries := 0; tries < 8 && t.lastConn > 0; tries++ {
+		id := 1 + t.rand.Uint64N(t.lastConn)
+		c := t.conns[id]
+		if c == nil || !(anyConn || c.cephx) { // anyConn: the run has no auth, every session is fair game
+			continue
+		}
+		dir := simnet.Dir(t.rand.IntN(2))
+		st := &c.s[dir]
+		var cands []writtenMsg
+		for _, m := range st.msgs {
+			if m.l.Header+wire.HeaderLen >= st.delivered && m.l.FrontEnd > m.l.Header+wire.HeaderLen {
+				cands = append(cands, m)
+			}
+		}
+		if len(cands) > 0 {
+			return simnet.StreamID{Conn: id, Dir: dir}, cands[t.rand.IntN(len(cands))], true
+		}
+	}
+	return simnet.StreamID{}, writtenMsg{}, false
 }

@@ -26,13 +26,21 @@ const (
 	Pause                      // pause a node's event centers for a while
 	DispatchDelay              // ms_inject_delay_*: hold received messages back
 	SocketFailures             // ms_inject_socket_failures: fail 1 in N socket operations
+	// Tamper rewrites a message's front in flight and recomputes its crc (an attacker on the
+	// path): only a signature can catch it. Never drawn by Swarm or All (it would break every
+	// unsigned run, and drawing it would change their schedules): only named, e.g.
+	// "swarm,tamper", with cephx (sim.Options.Auth) to stop it.
+	Tamper
 	NumKinds
 )
 
 var kindNames = [NumKinds]string{
 	"cuts", "latency", "clog", "reset", "refuse", "hang", "accept-reset", "partition", "corrupt",
-	"crash", "pause", "dispatch-delay", "socket-failures",
+	"crash", "pause", "dispatch-delay", "socket-failures", "tamper",
 }
+
+// drawnKinds are the kinds Swarm draws and All turns on (every kind before Tamper).
+const drawnKinds = Tamper
 
 func (k Kind) String() string {
 	if k < NumKinds {
@@ -72,7 +80,7 @@ func None() Mix { return Mix{Every: time.Hour} }
 // too.
 func Swarm(r *detrand.Rand) Mix {
 	f := Mix{}
-	for i := range f.On {
+	for i := range drawnKinds {
 		f.On[i] = r.Bool()
 	}
 	f.fillIntensity(r)
@@ -82,7 +90,7 @@ func Swarm(r *detrand.Rand) Mix {
 // All turns every fault kind on, with intensities drawn from r.
 func All(r *detrand.Rand) Mix {
 	f := Mix{}
-	for i := range f.On {
+	for i := range drawnKinds {
 		f.On[i] = true
 	}
 	f.fillIntensity(r)
@@ -101,7 +109,8 @@ func (f *Mix) fillIntensity(r *detrand.Rand) {
 }
 
 // Parse reads a -faults flag: "none", "swarm" (drawn from r), "all", or a comma separated
-// list of fault names (intensities drawn from r).
+// list of fault names (intensities drawn from r); a list that starts with "swarm" or "all"
+// adds the named kinds to that mix (e.g. "swarm,tamper").
 func Parse(spec string, r *detrand.Rand) (Mix, error) {
 	switch spec {
 	case "", "none":
@@ -111,9 +120,17 @@ func Parse(spec string, r *detrand.Rand) (Mix, error) {
 	case "all":
 		return All(r), nil
 	}
+	names := strings.Split(spec, ",")
 	f := Mix{}
-	f.fillIntensity(r)
-	for _, name := range strings.Split(spec, ",") {
+	switch strings.TrimSpace(names[0]) {
+	case "swarm":
+		f, names = Swarm(r), names[1:]
+	case "all":
+		f, names = All(r), names[1:]
+	default:
+		f.fillIntensity(r)
+	}
+	for _, name := range names {
 		k, ok := ParseKind(strings.TrimSpace(name))
 		if !ok {
 			return Mix{}, fmt.Errorf("unknown fault %q (known: none, swarm, all, %s)", name, strings.Join(kindNames[:], ", "))
@@ -166,10 +183,13 @@ func (f Mix) String() string {
 // continuously), in the order scheduleFaults draws them.
 var discreteFaults = []Kind{Clog, Reset, Partition, Corrupt, Crash, Pause}
 
+// Tamper is discrete too, but scheduled on its own (Injector.Schedule), so that the draws of
+// the mixes without it stay as they were.
+
 // discrete lists the discrete faults that are on.
 func (f Mix) discrete() []Kind {
 	var ks []Kind
-	for _, k := range discreteFaults {
+	for _, k := range append(discreteFaults, Tamper) {
 		if f.On[k] {
 			ks = append(ks, k)
 		}

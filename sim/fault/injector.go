@@ -1,6 +1,7 @@
 package fault
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"time"
@@ -45,6 +46,12 @@ type Config struct {
 	Count   Counter // nil: count nothing
 	// Monitor is told the msgr1 conversation of every connection (nil: nobody).
 	Monitor Monitor
+	// TamperAny lets Tamper rewrite messages on any connection; by default only on those
+	// opened with a cephx authorizer (the signed ones: a run with cephx has unsigned sessions
+	// with its monitor, as Ceph's msgr1 clients do).
+	TamperAny bool
+	// Tampered is told each message Tamper rewrote: its tid and its new front.
+	Tampered func(tid uint64, front []byte)
 }
 
 // Injector injects a fault mix into a world: discrete faults (Schedule), connect faults, and,
@@ -75,6 +82,8 @@ func New(w *world.World, cfg Config) *Injector {
 	}
 	in.tracker.cov = cfg.Count
 	in.tracker.mon = cfg.Monitor
+	in.tracker.tamperOK = func(c *connTrack) bool { return cfg.TamperAny || c.cephx }
+	in.tracker.tamper = in.tamperWith
 	w.Net.SetChunker(in.tracker)
 	w.Net.SetObserver(in.tracker)
 	if cfg.Faults.On[Refuse] || cfg.Faults.On[Hang] || cfg.Faults.On[AcceptReset] {
@@ -133,6 +142,14 @@ func (in *Injector) Schedule() {
 		k := discreteFaults[pick-1]
 		in.w.Schedule(at, func() { in.inject(k) })
 	}
+	if !f.On[Tamper] {
+		return
+	}
+	for slot := time.Duration(0); slot < window; slot += 4 * f.Every {
+		if at := slot + time.Duration(in.cfg.Rand.Uint64N(uint64(4*f.Every))); at < window {
+			in.w.Schedule(at, func() { in.inject(Tamper) })
+		}
+	}
 }
 
 // inject applies one discrete fault now.
@@ -154,6 +171,8 @@ func (in *Injector) inject(k Kind) {
 		applied = in.injectCrash()
 	case Pause:
 		applied = in.injectPause()
+	case Tamper:
+		in.injectTamper() // counts itself: an armed tamper applies later
 	}
 	if applied {
 		in.Injected[k]++
@@ -224,6 +243,47 @@ func (in *Injector) injectCorrupt() bool {
 	bit := uint8(in.cfg.Rand.IntN(8))
 	in.w.Net.Corrupt(st, off, bit)
 	in.Note("", "corrupt %v byte %d bit %d", st, off, bit)
+	return true
+}
+
+// injectTamper changes one byte of a message's front still on the path and rewrites the
+// footer's front crc to match (Ceph's crc32c, seed 0): the receiver's crcs all check. When no
+// message is on the path now, the tamper is armed (at most two wait): the next delivery that
+// carries a whole message's front and crcs gets it.
+func (in *Injector) injectTamper() bool {
+	st, m, ok := in.tracker.tamperTarget(in.cfg.TamperAny)
+	if !ok {
+		in.tracker.armed = min(in.tracker.armed+1, 2)
+		return false
+	}
+	return in.tamperWith(st, m)
+}
+
+// tamperWith tampers with message m of stream st (see injectTamper).
+func (in *Injector) tamperWith(st simnet.StreamID, m writtenMsg) bool {
+	if !in.cfg.Active() {
+		in.tracker.armed = 0
+		return false
+	}
+	start := m.l.Header + wire.HeaderLen
+	front, ok := in.w.Net.Undelivered(st, start, int(m.l.FrontEnd-start))
+	if !ok {
+		return false
+	}
+	i := in.cfg.Rand.IntN(len(front))
+	front[i] ^= byte(1 + in.cfg.Rand.IntN(255))
+	var crc [4]byte
+	binary.LittleEndian.PutUint32(crc[:], wire.CRC32C(0, front))
+	if _, ok := in.w.Net.Undelivered(st, m.l.DataEnd, 4); !ok {
+		return false
+	}
+	in.w.Net.Tamper(st, start, front)
+	in.w.Net.Tamper(st, m.l.DataEnd, crc[:])
+	if in.cfg.Tampered != nil {
+		in.cfg.Tampered(m.tid, front)
+	}
+	in.Note("", "tamper %v: message tid %d, front byte %d changed, front crc recomputed", st, m.tid, i)
+	in.Injected[Tamper]++
 	return true
 }
 

@@ -30,6 +30,10 @@ type Config struct {
 	Coverage   Coverage // counts what the run exercises (nil: nothing)
 	Knobs      Knobs    // the messengers' configuration (the zero value: the defaults)
 	Models     models.CheckOptions
+	// Auth is the run's authentication: "" (none) or "cephx" (the workload's sessions with
+	// authorizers are signed). The tamper fault rewrites messages only on sessions opened
+	// with a cephx authorizer under cephx, on any session otherwise.
+	Auth string
 }
 
 // Coverage counts what a run exercises: the invariants evaluated and the tags the frame
@@ -101,7 +105,8 @@ func New(cfg Config) *Run {
 	r.Injector = fault.New(r.W, fault.Config{Faults: &r.Faults, Window: cfg.Window, Rand: r.FaultRand,
 		Targets: r.targets, Active: func() bool { return r.Phase == PhaseSafety },
 		Violate: func(name, detail string) { r.Check.Violate(name, r.now(), "%s", detail) }, Count: r.Cov,
-		Monitor: r.Sessions})
+		Monitor: r.Sessions, TamperAny: cfg.Auth != "cephx",
+		Tampered: func(tid uint64, front []byte) { r.Check.Tampered(tid, front) }})
 	r.W.Net.SetTracer(r.netTraced)
 	r.Histories = r.Check.Record(r.now, r.Cov)
 	r.Audit.Count(r.Cov)
@@ -154,3 +159,18 @@ func (r *Run) LogFaults() {
 
 // Note logs an injected fault and marks it on node's lane of the timeline (fault.Injector.Note).
 func (r *Run) Note(node, format string, args ...any) { r.Injector.Note(node, format, args...) }
+
+// DispatchedTampered checks a dispatched message (tid, front) against the tamper fault: on a
+// signed session a tampered front is a violation (check.InvTamperedDispatch), on an unsigned
+// one it is counted (Stats.TamperedDispatched: crcs alone do not protect).
+func (r *Run) DispatchedTampered(rcv string, tid uint64, front []byte, signed bool) {
+	if !r.Faults.On[fault.Tamper] {
+		return
+	}
+	if signed {
+		r.Cov.Evaluated(check.InvTamperedDispatch, 1)
+	}
+	if r.Check.DispatchedTampered(rcv, tid, front, signed, r.now()) && !signed {
+		r.Stats.TamperedDispatched++
+	}
+}

@@ -10,6 +10,10 @@ type Stats struct {
 	Reconnects     int // sessions re-established on a connection that had been open
 	BytesCorrupted int // corrupted bytes delivered by the network
 	Crashes        int
+	// TamperedDispatched counts messages rewritten in flight (tamper) and dispatched on an
+	// unsigned session; Tampered, the messages rewritten.
+	TamperedDispatched int
+	Tampered           int
 	// ResetCauses counts the session resets of the run by attributed cause (check.Cause*;
 	// "unattributed" for spurious ones).
 	ResetCauses map[string]int
@@ -27,6 +31,7 @@ func (r *Run) Counts() Stats {
 		st.Injected[fault.Latency] = int(r.W.Net.Stats().Connects)
 	}
 	st.Injected[fault.DispatchDelay] = r.held
+	st.Tampered = r.Check.TamperedCount()
 	for _, s := range r.sockets {
 		st.Injected[fault.SocketFailures] += int(s.Injected())
 	}

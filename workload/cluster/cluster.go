@@ -47,6 +47,7 @@ type Workload struct {
 
 	endpoints map[wire.EntityAddr]string // every bound address any incarnation had → endpoint
 	osdOfEP   map[string]int             // OSD endpoint → id
+	auth      *clusterAuth               // cephx (Config.Auth), or nil
 }
 
 // Config is the cluster's shape.
@@ -55,6 +56,9 @@ type Config struct {
 	Clients  int           // at least 1
 	Messages int           // key-value operations per client
 	Window   time.Duration // the safety phase
+	// Auth is "" (auth none) or AuthCephx: keys from the seed, an in-process monitor,
+	// authorizers with the challenge round and signed sessions to OSDs (see clusterAuth).
+	Auth string
 }
 
 // New is the workload cfg on h (harness.Run.Drive runs it).
@@ -177,6 +181,15 @@ func perm(r *detrand.Rand, n int) []int {
 func (cl *Workload) Build() error {
 	h := cl.h
 	cl.draw()
+	switch cl.cfg.Auth {
+	case "", "none":
+	case AuthCephx:
+		if err := cl.setupAuth(); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("cluster: unknown auth %q", cl.cfg.Auth)
+	}
 	h.KV = &models.KVHistory{}
 	if err := cl.mon.start(); err != nil {
 		return err
@@ -238,6 +251,9 @@ func (cl *Workload) schedule() {
 		cl.every(time.Duration(h.Rand.Uint64N(uint64(cl.tick))), c.tick)
 	}
 	h.W.Schedule(0, start(&cl.probe.cproc))
+	if cl.auth != nil {
+		cl.auth.schedule()
+	}
 	for k := 0; k < 3; k++ {
 		k := k
 		h.W.Schedule(w/8+time.Duration(h.Rand.Uint64N(uint64(w/2))), func() { cl.probe.try(k) })
@@ -367,5 +383,8 @@ func (cl *Workload) summary() string {
 	}
 	fmt.Fprintf(&b, "  cluster: %d osds, %d clients, %d keys: %d operations (%d answered, %d never answered), %d updates replicated ×%d\n",
 		cl.nOSD, len(cl.clients), len(cl.keys), cl.h.KV.Len(), answered, unknown, entries, cl.replicas)
+	if cl.auth != nil {
+		b.WriteString(cl.auth.summary())
+	}
 	return b.String()
 }

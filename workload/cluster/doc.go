@@ -7,7 +7,9 @@
 // misconfigured probe (probe.go) whose connects must be rejected. Every process is a
 // simulated host with one or more messengers through a sequence of incarnations (proc.go);
 // messages (msg.go) carry their own checksum, so a receiver tells an intact message
-// independently of the messenger's crcs.
+// independently of the messenger's crcs. With Config.Auth = "cephx" (auth.go) the cluster
+// runs cephx: keys from the seed, an in-process cephx monitor, authorizers with the CEPHX_V2
+// challenge and signed sessions to OSDs, short tickets, secret rotation, late renewals.
 //
 // After the heal every client operation must be answered, every replica caught up and every
 // lossless message delivered; at the end every replica must hold its primary's values, and

@@ -13,7 +13,8 @@ import (
 // probeNode is a misconfigured machine that tries to join the cluster now and then, so the
 // accept side's rejections are exercised: an OSD of an incompatible release (cluster
 // protocol 9: BADPROTOVER), an OSD lacking CEPH_FEATURE_OSDENC (FEATURES), and a client
-// whose authorizer is garbage (BADAUTHORIZER). Each is a lossy connector, so a rejection
+// whose authorizer is garbage (BADAUTHORIZER) — with cephx, a client holding a ticket from a
+// foreign monitor (auth.go), refused the same way. Each is a lossy connector, so a rejection
 // ends its connection.
 type probeNode struct {
 	cproc

@@ -256,6 +256,7 @@ func (x *cmsgr) Dispatch(c *msgr.Connection, m *msgr.Message) bool {
 	h := x.p.cl.h
 	cm, err := decodeCmsg(m.Front)
 	intact := err == nil && cm.id == m.Header.Tid
+	h.DispatchedTampered(x.receiver(), m.Header.Tid, m.Front, c.Signed())
 	h.Check.Dispatched(x.receiver(), m.Header.Tid, intact, int64(h.W.Now()))
 	if h.W.Trace.Keeping() {
 		h.W.Trace.AddMark(world.Mark{At: h.W.Now(), Kind: "dispatch", Node: x.receiver(), Peer: x.p.cl.endpoints[c.PeerAddr()],

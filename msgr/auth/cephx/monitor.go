@@ -23,9 +23,10 @@ type Monitor struct {
 	keyring *Keyring
 	rand    io.Reader
 
-	mu       sync.Mutex
-	globalID uint64
-	secrets  map[uint32]*RotatingSecrets // by service: mon, osd, mgr, mds, auth
+	mu         sync.Mutex
+	globalID   uint64
+	secrets    map[uint32]*RotatingSecrets // by service: mon, osd, mgr, mds, auth
+	serviceTTL time.Duration               // service tickets' validity (ServiceTicketTTL)
 }
 
 // Ticket lifetimes (auth_mon_ticket_ttl, auth_service_ticket_ttl).
@@ -42,7 +43,8 @@ var services = []uint32{uint32(wire.EntityMon), uint32(wire.EntityOSD), uint32(w
 // firstGlobalID, and each service gets three rotating secrets (ids 1, 2, 3: previous,
 // current, next) created now.
 func NewMonitor(kr *Keyring, rand io.Reader, firstGlobalID uint64, now time.Time) (*Monitor, error) {
-	m := &Monitor{keyring: kr, rand: rand, globalID: firstGlobalID - 1, secrets: map[uint32]*RotatingSecrets{}}
+	m := &Monitor{keyring: kr, rand: rand, globalID: firstGlobalID - 1, secrets: map[uint32]*RotatingSecrets{},
+		serviceTTL: ServiceTicketTTL}
 	for _, s := range services {
 		r := &RotatingSecrets{MaxVer: 3}
 		for id := uint64(1); id <= 3; id++ {
@@ -56,6 +58,34 @@ func NewMonitor(kr *Keyring, rand io.Reader, firstGlobalID uint64, now time.Time
 		m.secrets[s] = r
 	}
 	return m, nil
+}
+
+// SetServiceTicketTTL sets the validity of the service tickets handed out from now on (Ceph's
+// auth_service_ticket_ttl; the simulator uses milliseconds) and of the secrets Rotate adds.
+func (m *Monitor) SetServiceTicketTTL(d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.serviceTTL = d
+}
+
+// Rotate rotates every service's secrets once, as Ceph's KeyServer does when the current
+// one expires: the oldest is dropped and a new one (the next id) is added, so the current
+// becomes the previous and the next the current. A ticket sealed with the dropped secret no
+// longer opens: its holder must renew it.
+func (m *Monitor) Rotate(now time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, s := range services {
+		r := m.secrets[s]
+		k, err := NewAESKey(m.rand, UtimeOf(now))
+		if err != nil {
+			return err
+		}
+		r.MaxVer++
+		r.Secrets = append(r.Secrets[1:], RotatingSecret{ID: r.MaxVer, Key: k,
+			Expiration: UtimeOf(now.Add(time.Duration(len(r.Secrets)) * m.serviceTTL))})
+	}
+	return nil
 }
 
 // ServiceKeys are the keys a daemon of the service type opens tickets with (what it would get
@@ -273,7 +303,10 @@ func (s *MonSession) grants(mask uint32, now time.Time) ([]Grant, error) {
 		if err != nil {
 			return nil, err
 		}
-		g, err := s.grant(svc, sk, ServiceTicketTTL, now)
+		s.m.mu.Lock()
+		ttl := s.m.serviceTTL
+		s.m.mu.Unlock()
+		g, err := s.grant(svc, sk, ttl, now)
 		if err != nil {
 			return nil, err
 		}

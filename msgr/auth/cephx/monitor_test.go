@@ -95,3 +95,47 @@ func TestMonitorWithGoClient(t *testing.T) {
 		}
 	}
 }
+
+// TestMonitorRotation: with a short service ticket TTL, a ticket stays good through one
+// rotation of the secrets and is refused after the second (its secret is gone); a renewed
+// ticket is accepted again.
+func TestMonitorRotation(t *testing.T) {
+	now := time.Unix(1_750_000_000, 0)
+	adminKey := key(t, 1)
+	kr := &cephx.Keyring{Entries: []cephx.KeyringEntry{{Name: admin, Key: adminKey}}}
+	mon, err := cephx.NewMonitor(kr, &seeded{7}, 4100, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mon.SetServiceTicketTTL(100 * time.Millisecond)
+	verify := func(c *cephx.Client) cephx.Verdict {
+		az, err := c.Authorizer(wire.EntityOSD)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _, _, _ := cephx.NewConnVerifier(mon, &seeded{8}, false).Verify(az.Bytes())
+		return v
+	}
+	c := cephx.NewClient(cephx.ClientConfig{Name: admin, Key: adminKey, Rand: &seeded{9}})
+	if _, err := exchange(t, mon, c, now); err != nil {
+		t.Fatal(err)
+	}
+	if tk, _ := c.Ticket(wire.EntityOSD); tk.Expires != now.Add(100*time.Millisecond) {
+		t.Fatalf("OSD ticket expires %v", tk.Expires)
+	}
+	for i, want := range []cephx.Verdict{cephx.Accept, cephx.Reject} {
+		if err := mon.Rotate(now.Add(time.Duration(i+1) * 100 * time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+		if got := verify(c); got != want {
+			t.Fatalf("after %d rotations: %v, want %v", i+1, got, want)
+		}
+	}
+	renewed := cephx.NewClient(cephx.ClientConfig{Name: admin, Key: adminKey, Rand: &seeded{10}})
+	if _, err := exchange(t, mon, renewed, now.Add(200*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if got := verify(renewed); got != cephx.Accept {
+		t.Fatalf("renewed ticket: %v", got)
+	}
+}
