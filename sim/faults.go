@@ -29,6 +29,7 @@ const (
 	FaultPause          = fault.Pause
 	FaultDispatchDelay  = fault.DispatchDelay
 	FaultSocketFailures = fault.SocketFailures
+	FaultTamper         = fault.Tamper
 	NumFaults           = fault.NumKinds
 )
 
