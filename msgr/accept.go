@@ -224,7 +224,19 @@ func (c *Connection) authorize(req *proto.ConnectRequest) AuthVerdict {
 		c.serverAuth = c.m.cfg.Auth.Server(randReader{c})
 	}
 	cm := &req.Connect
-	return c.serverAuth.Verify(cm.HostType, cm.AuthorizerProtocol, req.Authorizer, cm.Features)
+	v := c.serverAuth.Verify(cm.HostType, cm.AuthorizerProtocol, req.Authorizer, cm.Features)
+	if v.Result < 0 {
+		c.m.countAuthRejected(c, cm, v.Reason)
+	}
+	return v
+}
+
+// countAuthRejected logs an authorizer refused (BADAUTHORIZER: the socket stays open for
+// another connect message, as in Ceph, so this is not a connection fault) and counts it.
+func (m *Messenger) countAuthRejected(c *Connection, cm *wire.Connect, reason error) {
+	m.log.Warn("authorizer rejected", "conn", c.id, "peer", c.PeerAddr().String(), "peer_type", cm.HostType.String(),
+		"protocol", cm.AuthorizerProtocol, "reason", "auth_rejected", "err", reason)
+	m.counters.authRejected.Add(1)
 }
 
 // acceptOpen registers c for the peer's address (unless it is a stateless server's client).
