@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
@@ -111,6 +112,21 @@ func (m *Messenger) SetTickets(globalID uint64, tickets ...ClientTicket) {
 	for _, t := range tickets {
 		m.tickets[t.Service] = t
 	}
+}
+
+// NeedRenewal returns the services whose tickets held (SetTickets) are due for renewal at
+// now: their RenewAfter has passed (expired ones included). Renew them with the monitor
+// session's Client (Client.Renew) and give them here again with SetTickets.
+func (m *Messenger) NeedRenewal(now time.Time) uint32 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var need uint32
+	for svc, t := range m.tickets { //lint:ordered a bitwise or: the order does not matter
+		if !t.RenewAfter.IsZero() && !now.Before(t.RenewAfter) {
+			need |= svc
+		}
+	}
+	return need
 }
 
 // SetServiceKeys sets the keys the tickets presented to us are opened with (a daemon's
