@@ -421,7 +421,10 @@ func decodePlain(kind byte, b []byte) (out []byte, auidAt int, older bool, err e
 
 // CheckClient (FuzzClient) feeds a client a sequence of MAuthReply fronts (after its first
 // MAuth), with and without Separate: it never panics, and it reports success only with a
-// global id and a session key.
+// global id and a session key. Once done, the client without Separate asks for its rotating
+// secrets and the one with Separate renews its tickets as if 100 days had passed (Renew
+// returns a request exactly when a ticket is due), so the fronts that follow are answers to
+// those.
 func CheckClient(fronts [][]byte) error {
 	n := 0
 	for _, f := range fronts {
@@ -434,20 +437,21 @@ func CheckClient(fronts [][]byte) error {
 		c := cephx.NewClient(cephx.ClientConfig{Name: wire.AuthEntityName{Type: uint32(wire.EntityClient), ID: "admin"},
 			Key: admin, Separate: separate, Rand: &Rand{}})
 		c.Start()
-		if err := feedClient(c, fronts); err != nil {
+		if err := feedClient(c, fronts, separate); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func feedClient(c *cephx.Client, fronts [][]byte) error {
+func feedClient(c *cephx.Client, fronts [][]byte, separate bool) error {
+	now := time.Unix(1700000000, 0)
 	for _, f := range fronts {
 		r, err := wire.DecodeMAuthReply(f)
 		if err != nil {
 			continue
 		}
-		next, err := c.Handle(&r, time.Unix(1700000000, 0))
+		next, err := c.Handle(&r, now)
 		if err != nil {
 			return nil
 		}
@@ -460,8 +464,16 @@ func feedClient(c *cephx.Client, fronts [][]byte) error {
 		if _, ok := c.SessionKey(); !ok || c.GlobalID() == 0 {
 			return fmt.Errorf("done without a session key or global id")
 		}
-		if next, err := c.RequestRotating(); err != nil || next == nil {
-			return fmt.Errorf("RequestRotating after done: %v", err)
+		if !separate {
+			if next, err := c.RequestRotating(); err != nil || next == nil {
+				return fmt.Errorf("RequestRotating after done: %v", err)
+			}
+			continue
+		}
+		later := now.Add(100 * 24 * time.Hour)
+		next, err = c.Renew(later)
+		if err != nil || (next == nil) != (c.NeedRenewal(later) == 0) {
+			return fmt.Errorf("renewal with %#x due: Renew returned %v, %v", c.NeedRenewal(later), next, err)
 		}
 	}
 	return nil
