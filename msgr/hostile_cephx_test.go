@@ -304,8 +304,12 @@ var cephxHostileCases = []hostileCase{
 			// A client's answer to its challenge, recorded on the wire, then sent again on a
 			// new socket by a peer without the session key: it answers no new challenge.
 			a := authorizer(t, e.osd.ticket(t, 300, wire.EntityOSD, hostileCurrentID, time.Hour), 2)
+			opened := e.osd.srv.Metrics().SessionsAccepted
 			good := e.osd.dialOSD(t)
 			good.openSigned(a)
+			// The accept is counted once the server read our SEQ: wait, so that it is not
+			// counted as the replay's.
+			waitFor(t, "the recorded session to be accepted", func() bool { return e.osd.srv.Metrics().SessionsAccepted > opened })
 			_ = good.c.Close()
 			recorded := a.Bytes()
 			return [][]byte{recorded, recorded}, 0
