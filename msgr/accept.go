@@ -174,9 +174,23 @@ type handover struct {
 // acceptConnect decides what to answer to a connect message (Ceph's handle_connect_message_2
 // around the pure proto.Decide) and carries out the side effects on the existing session.
 func (m *Messenger) acceptConnect(c *Connection, req *proto.ConnectRequest) proto.Decision {
-	v := c.authorize(req)
+	if r, ok := m.cfg.Auth.(AuthFeatureRequirer); ok {
+		req.Policy.FeaturesRequired |= r.RequiredFeatures(req.Connect.HostType, req.Connect.AuthorizerProtocol)
+	}
+	// As in Ceph, the authorizer is verified only once the protocol version and the features
+	// passed: Decide answers BADPROTOVER or FEATURES first, whatever the verdict.
+	v := AuthVerdict{Result: 1}
+	cm := &req.Connect
+	if cm.ProtocolVersion == m.acceptProtocolVersion(cm.HostType) && req.Policy.FeaturesRequired&^cm.Features == 0 {
+		v = c.authorize(req)
+	}
 	d := m.decideConnect(c, req, &v)
 	return d.WithAuth(&v)
+}
+
+// acceptProtocolVersion is the protocol version we expect of a connecting peer type.
+func (m *Messenger) acceptProtocolVersion(peer wire.EntityType) uint32 {
+	return proto.ProtocolVersion(m.cfg.Name.Type, peer, m.cfg.ClusterProtocol, false)
 }
 
 // decideConnect is acceptConnect's decision, before the authorizer's reply and signer are added.
@@ -184,7 +198,7 @@ func (m *Messenger) decideConnect(c *Connection, req *proto.ConnectRequest, v *A
 	in := proto.DecideInput{
 		Connect:         req.Connect,
 		Policy:          req.Policy,
-		ProtocolVersion: proto.ProtocolVersion(m.cfg.Name.Type, req.Connect.HostType, m.cfg.ClusterProtocol, false),
+		ProtocolVersion: m.acceptProtocolVersion(req.Connect.HostType),
 		AuthResult:      v.Result,
 		PeerAddr:        req.PeerAddr,
 		MyAddr:          m.MyAddr(),
@@ -226,7 +240,19 @@ func (c *Connection) authorize(req *proto.ConnectRequest) AuthVerdict {
 		c.serverAuth = c.m.cfg.Auth.Server(randReader{c})
 	}
 	cm := &req.Connect
-	return c.serverAuth.Verify(cm.HostType, cm.AuthorizerProtocol, req.Authorizer, cm.Features)
+	v := c.serverAuth.Verify(cm.HostType, cm.AuthorizerProtocol, req.Authorizer, cm.Features)
+	if v.Result < 0 {
+		c.m.countAuthRejected(c, cm, v.Reason)
+	}
+	return v
+}
+
+// countAuthRejected logs an authorizer refused (BADAUTHORIZER: the socket stays open for
+// another connect message, as in Ceph, so this is not a connection fault) and counts it.
+func (m *Messenger) countAuthRejected(c *Connection, cm *wire.Connect, reason error) {
+	m.log.Warn("authorizer rejected", "conn", c.id, "peer", c.PeerAddr().String(), "peer_type", cm.HostType.String(),
+		"protocol", cm.AuthorizerProtocol, "reason", "auth_rejected", "err", reason)
+	m.counters.authRejected.Add(1)
 }
 
 // acceptOpen registers c for the peer's address (unless it is a stateless server's client).

@@ -24,6 +24,15 @@ type Auth interface {
 	Server(rand io.Reader) ServerAuth
 }
 
+// AuthFeatureRequirer is an optional extension of Auth: the features a peer must have to
+// present an authorizer of a protocol (Ceph's cephx_*_require_signatures and
+// cephx_*_require_version). The accept side adds them to the policy's required features for
+// that connect message, so that a peer without them is answered FEATURES before its
+// authorizer is verified, in Ceph's order (protocol version, features, authorizer).
+type AuthFeatureRequirer interface {
+	RequiredFeatures(peer wire.EntityType, protocol uint32) uint64
+}
+
 // The per-connection parts of an Auth (see package proto).
 type (
 	// ClientAuth is a connector's side of one authorizer exchange.

@@ -102,6 +102,7 @@ type hostileEnv struct {
 	pongs   *pongs
 	nextTid uint64
 	heap    *heapSampler // the running case's heap sampler
+	osd     *cephxOSD    // the cephx service the cephx cases attack
 }
 
 const (
@@ -147,6 +148,7 @@ func newHostileEnv(t *testing.T) *hostileEnv {
 	}
 	cli.AddDispatcherTail(e.pongs)
 	e.cli = cli
+	e.osd = newCephxOSD(t, e.logs)
 	return e
 }
 
@@ -159,10 +161,12 @@ func (e *hostileEnv) stop() {
 		x.m.Wait()
 		x.rt.Wait()
 	}
+	e.osd.stop()
 }
 
 // checkServes has a well-behaved client open a new session and get an MPing answered, then
-// close it and wait until the server dropped its side too.
+// close it and wait until the server dropped its side too; and the same for the cephx OSD
+// with a well-behaved cephx client (a signed session).
 func (e *hostileEnv) checkServes(t *testing.T) {
 	t.Helper()
 	e.nextTid++
@@ -180,6 +184,7 @@ func (e *hostileEnv) checkServes(t *testing.T) {
 	waitFor(t, fmt.Sprintf("the server to answer a good client's ping %d", tid), func() bool { return e.pongs.got(tid) })
 	c.MarkDown()
 	waitFor(t, "the server to drop the good client's session", func() bool { return e.srv.Metrics().Connections <= live })
+	e.osd.checkServes(t, tid)
 }
 
 // rawPeer is a hand-driven msgr1 client on a plain TCP socket.

@@ -16,12 +16,18 @@ import (
 )
 
 // hostileCase is one hostile peer: attack does it (with raw sockets) and returns once the
-// server reacted; want is the fault reason the server must count and log.
+// server reacted; want is the fault reason the server must count and log. A cephx case
+// (hostile_cephx_test.go) attacks the env's cephx OSD instead of its monitor; one listed in
+// cephxRefusals expects its authorizer refused (BADAUTHORIZER, counted in AuthRejected, the
+// socket left open as in Ceph) with a logged reason containing that text, and no fault.
 type hostileCase struct {
 	name   string
 	want   msgr.FaultReason
 	attack func(t *testing.T, e *hostileEnv) string // returns a one-line outcome
 }
+
+// cephx says whether the case attacks the cephx OSD.
+func (hc *hostileCase) cephx() bool { return strings.HasPrefix(hc.name, "cephx: ") }
 
 var hostileCases = []hostileCase{
 	{"garbage banner", msgr.FaultBadBanner, func(t *testing.T, e *hostileEnv) string {
@@ -202,18 +208,35 @@ func TestHostilePeers(t *testing.T) {
 	baseRSS := peakRSS(t)
 	var table strings.Builder
 	fmt.Fprintf(&table, "| case | outcome | fault reason (count) | peak live heap over baseline | peak RSS |\n|---|---|---|---|---|\n")
-	for _, hc := range hostileCases {
+	for _, hc := range append(hostileCases, cephxHostileCases...) {
 		t.Run(hc.name, func(t *testing.T) {
 			resetPeakRSS()
 			e.heap = startHeapSampler()
 			base := liveHeap()
-			before := e.srv.Metrics().Fault(hc.want)
+			srv := e.srv
+			if hc.cephx() {
+				srv = e.osd.srv
+			}
+			count := func() uint64 { return srv.Metrics().Fault(hc.want) }
+			line, label := "reason="+hc.want.String(), hc.want.String()
+			refusal := cephxRefusals[hc.name]
+			if refusal != "" {
+				count = func() uint64 { return srv.Metrics().AuthRejected }
+				line, label = "reason=auth_rejected", "auth_rejected: "+refusal
+			}
+			before := count()
 			logOff := e.logs.len()
 			outcome := hc.attack(t, e)
-			waitFor(t, "the fault to be counted", func() bool { return e.srv.Metrics().Fault(hc.want) > before })
-			n := e.srv.Metrics().Fault(hc.want) - before
-			line := "reason=" + hc.want.String()
-			waitFor(t, "a log line with "+line, func() bool { return strings.Contains(e.logs.since(logOff), line) })
+			waitFor(t, "the fault or refusal to be counted", func() bool { return count() > before })
+			n := count() - before
+			waitFor(t, "a log line with "+line+" and "+refusal, func() bool {
+				for _, l := range strings.Split(e.logs.since(logOff), "\n") {
+					if strings.Contains(l, line) && strings.Contains(l, refusal) {
+						return true
+					}
+				}
+				return false
+			})
 			e.checkServes(t)
 			// What sessions can pin is bounded by the dispatch throttle plus one message over
 			// it (Ceph's admit-oversized rule). One more message of slack: a collection counts
@@ -226,7 +249,7 @@ func TestHostilePeers(t *testing.T) {
 				t.Errorf("peak heap %.1f MiB, %.1f MiB over the %.1f MiB baseline (bound %.1f MiB)",
 					mib(peak), float64(over)/(1<<20), mib(base), float64(bound)/(1<<20))
 			}
-			fmt.Fprintf(&table, "| %s | %s | %s (%d) | %.1f MiB | %.1f MiB |\n", hc.name, outcome, hc.want, n,
+			fmt.Fprintf(&table, "| %s | %s | %s (%d) | %.1f MiB | %.1f MiB |\n", hc.name, outcome, label, n,
 				float64(max(over, 0))/(1<<20), float64(peakRSS(t))/1024)
 		})
 	}

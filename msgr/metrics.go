@@ -97,6 +97,7 @@ type counters struct {
 	accepted       atomic.Uint64
 	refused        atomic.Uint64
 	acceptFailures atomic.Uint64
+	authRejected   atomic.Uint64
 	faults         [NumFaultReasons]atomic.Uint64
 	events         [proto.EventRefused + 1]atomic.Uint64
 	throttleWaits  atomic.Uint64
@@ -143,6 +144,7 @@ type Metrics struct {
 	Resets            uint64 `json:"resets"`             // sessions dropped (reset events)
 	RemoteResets      uint64 `json:"remote_resets"`      // sessions the peer reset (remote reset events)
 	ConnectsRefused   uint64 `json:"connects_refused"`   // outgoing TCP connects refused
+	AuthRejected      uint64 `json:"auth_rejected"`      // connect messages answered BADAUTHORIZER (logged with the reason)
 
 	Faults map[string]uint64 `json:"faults"` // connection faults by reason (FaultReason.String)
 
@@ -171,6 +173,7 @@ func (m *Messenger) Metrics() Metrics {
 		Resets:              k.events[proto.EventReset].Load(),
 		RemoteResets:        k.events[proto.EventRemoteReset].Load(),
 		ConnectsRefused:     k.events[proto.EventRefused].Load(),
+		AuthRejected:        k.authRejected.Load(),
 		Faults:              make(map[string]uint64, NumFaultReasons),
 		ThrottleWaits:       k.throttleWaits.Load(),
 		Delayed:             k.delayed.Load(),
@@ -217,6 +220,7 @@ var metricFamilies = []metric{
 	{"msgr_resets_total", "Sessions dropped (reset events).", "counter", func(s *Metrics) uint64 { return s.Resets }},
 	{"msgr_remote_resets_total", "Sessions reset by the peer.", "counter", func(s *Metrics) uint64 { return s.RemoteResets }},
 	{"msgr_connects_refused_total", "Outgoing TCP connects refused.", "counter", func(s *Metrics) uint64 { return s.ConnectsRefused }},
+	{"msgr_auth_rejected_total", "Connect messages answered BADAUTHORIZER.", "counter", func(s *Metrics) uint64 { return s.AuthRejected }},
 	{"msgr_messages_in_total", "Messages received in order.", "counter", func(s *Metrics) uint64 { return s.MessagesIn }},
 	{"msgr_messages_out_total", "Messages written to a socket.", "counter", func(s *Metrics) uint64 { return s.MessagesOut }},
 	{"msgr_bytes_in_total", "Bytes read from sockets.", "counter", func(s *Metrics) uint64 { return s.BytesIn }},

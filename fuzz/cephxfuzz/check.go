@@ -421,7 +421,10 @@ func decodePlain(kind byte, b []byte) (out []byte, auidAt int, older bool, err e
 
 // CheckClient (FuzzClient) feeds a client a sequence of MAuthReply fronts (after its first
 // MAuth), with and without Separate: it never panics, and it reports success only with a
-// global id and a session key.
+// global id and a session key. Once done, the client without Separate asks for its rotating
+// secrets and the one with Separate renews its tickets as if 100 days had passed (Renew
+// returns a request exactly when a ticket is due), so the fronts that follow are answers to
+// those.
 func CheckClient(fronts [][]byte) error {
 	n := 0
 	for _, f := range fronts {
@@ -434,20 +437,21 @@ func CheckClient(fronts [][]byte) error {
 		c := cephx.NewClient(cephx.ClientConfig{Name: wire.AuthEntityName{Type: uint32(wire.EntityClient), ID: "admin"},
 			Key: admin, Separate: separate, Rand: &Rand{}})
 		c.Start()
-		if err := feedClient(c, fronts); err != nil {
+		if err := feedClient(c, fronts, separate); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func feedClient(c *cephx.Client, fronts [][]byte) error {
+func feedClient(c *cephx.Client, fronts [][]byte, separate bool) error {
+	now := time.Unix(1700000000, 0)
 	for _, f := range fronts {
 		r, err := wire.DecodeMAuthReply(f)
 		if err != nil {
 			continue
 		}
-		next, err := c.Handle(&r, time.Unix(1700000000, 0))
+		next, err := c.Handle(&r, now)
 		if err != nil {
 			return nil
 		}
@@ -460,8 +464,16 @@ func feedClient(c *cephx.Client, fronts [][]byte) error {
 		if _, ok := c.SessionKey(); !ok || c.GlobalID() == 0 {
 			return fmt.Errorf("done without a session key or global id")
 		}
-		if next, err := c.RequestRotating(); err != nil || next == nil {
-			return fmt.Errorf("RequestRotating after done: %v", err)
+		if !separate {
+			if next, err := c.RequestRotating(); err != nil || next == nil {
+				return fmt.Errorf("RequestRotating after done: %v", err)
+			}
+			continue
+		}
+		later := now.Add(100 * 24 * time.Hour)
+		next, err = c.Renew(later)
+		if err != nil || (next == nil) != (c.NeedRenewal(later) == 0) {
+			return fmt.Errorf("renewal with %#x due: Renew returned %v, %v", c.NeedRenewal(later), next, err)
 		}
 	}
 	return nil
@@ -506,6 +518,106 @@ func CheckMonitor(fronts [][]byte) error {
 		if s.Authenticated() && !granted {
 			return fmt.Errorf("authenticated without a session key reply")
 		}
+	}
+	return nil
+}
+
+// ServerAuthGlobalID is the global id of ServerAuthSeed's ticket.
+const ServerAuthGlobalID = 4242
+
+// serverAuthKeys: an OSD whose rotating secret 5 is the "mon." key.
+func serverAuthKeys() *cephx.ServiceKeys {
+	return &cephx.ServiceKeys{Service: uint32(wire.EntityOSD),
+		Rotating: cephx.RotatingSecrets{Secrets: []cephx.RotatingSecret{{ID: 5, Key: mon}}, MaxVer: 5}}
+}
+
+// ServerAuthSeed returns a well-behaved client's two authorizers toward CheckServerAuth's
+// OSD: the first, and its answer to the challenge the OSD draws (deterministic: a fresh Rand).
+func ServerAuthSeed() (first, second []byte, err error) {
+	info := &cephx.ServiceTicketInfo{Ticket: cephx.Ticket{GlobalID: ServerAuthGlobalID}, SessionKey: session}
+	ticket, err := cephx.SealTicket(info, mon, 5)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := cephx.NewAuthorizer(ServerAuthGlobalID, uint32(wire.EntityOSD), ticket, session, &Rand{n: 100})
+	if err != nil {
+		return nil, nil, err
+	}
+	first = a.Bytes()
+	m := cephx.NewMessenger(wire.EntityOSD)
+	m.SetServiceKeys(serverAuthKeys())
+	v := m.Server(&Rand{}).Verify(wire.EntityClient, wire.AuthCephx, first, wire.FeatureCephxV2)
+	if v.Result != 0 {
+		return nil, nil, fmt.Errorf("the seed authorizer was not challenged: %d %v", v.Result, v.Reason)
+	}
+	if err := a.AddChallenge(v.Reply); err != nil {
+		return nil, nil, err
+	}
+	return first, a.Bytes(), nil
+}
+
+// CheckServerAuth (FuzzServerAuth) plays a hostile client against a messenger's accept side
+// (cephx.Messenger of an OSD, the entry point a connect message's authorizer reaches): two
+// connect rounds with the fuzzed authorizer protocol, peer features and authorizers. A
+// refusal names its reason (wrapping ErrBadAuthorizer) and carries no reply and no session; a
+// challenge only goes to a CEPHX_V2 peer; with CEPHX_V2 nothing is accepted but the answer
+// to the challenge of the round before; an accepted session signs a message that it then
+// checks, and refuses the same message with its signature changed.
+func CheckServerAuth(protocol uint32, features uint64, first, second []byte) error {
+	if err := tooLarge(len(first) + len(second)); err != nil {
+		return err
+	}
+	m := cephx.NewMessenger(wire.EntityOSD)
+	m.SetServiceKeys(serverAuthKeys())
+	s := m.Server(&Rand{})
+	v2 := features&wire.FeatureCephxV2 != 0
+	prev := -1
+	for round, b := range [][]byte{first, second} {
+		v := s.Verify(wire.EntityClient, protocol, b, features)
+		switch {
+		case v.Result < 0:
+			if !errors.Is(v.Reason, cephx.ErrBadAuthorizer) || v.Reply != nil || v.Session != nil {
+				return fmt.Errorf("round %d: refused with reason %v, %d-byte reply, session %v", round, v.Reason, len(v.Reply), v.Session)
+			}
+		case v.Result == 0:
+			if !v2 || len(v.Reply) == 0 || v.Session != nil {
+				return fmt.Errorf("round %d: challenge (CEPHX_V2 %v) with %d-byte reply, session %v", round, v2, len(v.Reply), v.Session)
+			}
+		default:
+			if v.Session == nil || len(v.Reply) == 0 || (v2 && prev != 0) {
+				return fmt.Errorf("round %d: accepted with session %v, %d-byte reply, after verdict %d", round, v.Session, len(v.Reply), prev)
+			}
+			if err := checkSession(v.Session); err != nil {
+				return fmt.Errorf("round %d: %w", round, err)
+			}
+		}
+		if v.Result > 0 {
+			prev = -1 // accepted: a new connect round starts over
+		} else {
+			prev = v.Result
+		}
+	}
+	return nil
+}
+
+// checkSession: a message signed by the session passes its check, and fails it with the
+// signature changed.
+func checkSession(s interface {
+	Sign(*wire.Message, uint64) error
+	Check(*wire.Message, uint64) error
+}) error {
+	f := wire.FeaturesAll
+	msg := &wire.Message{Header: wire.Header{Seq: 3, Type: wire.MsgPing, FrontLen: 2, CRC: 0x1234},
+		Footer: wire.Footer{FrontCRC: 0x5678}, Front: []byte{1, 2}}
+	if err := s.Sign(msg, f); err != nil {
+		return fmt.Errorf("sign: %w", err)
+	}
+	if err := s.Check(msg, f); err != nil {
+		return fmt.Errorf("own signature refused: %w", err)
+	}
+	msg.Footer.Sig ^= 1
+	if err := s.Check(msg, f); !errors.Is(err, cephx.ErrBadSignature) {
+		return fmt.Errorf("changed signature: %v, want ErrBadSignature", err)
 	}
 	return nil
 }

@@ -64,3 +64,19 @@ func FuzzMonitorGo(data []byte) int {
 	a, b := in.Bytes(), in.Bytes()
 	return fuzzing.GoFuzz(CheckMonitor([][]byte{a, b, in.Rest()}))
 }
+
+// FuzzServerAuthGo is FuzzServerAuth for go-fuzz: 4 bytes of protocol, 8 of features (big
+// endian), a length-prefixed first authorizer, then the second.
+func FuzzServerAuthGo(data []byte) int {
+	in := fuzzing.NewInput(data)
+	var protocol uint32
+	var features uint64
+	for range 4 {
+		protocol = protocol<<8 | uint32(in.Byte())
+	}
+	for range 8 {
+		features = features<<8 | uint64(in.Byte())
+	}
+	a := in.Bytes()
+	return fuzzing.GoFuzz(CheckServerAuth(protocol, features, a, in.Rest()))
+}

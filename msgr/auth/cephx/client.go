@@ -185,6 +185,9 @@ func (c *Client) authenticate() (*wire.MAuth, error) {
 		return nil, err
 	}
 	a.OtherKeys = c.cfg.Want // as Ceph's client: every service it needs, auth included
+	if t, ok := c.tickets[uint32(wire.EntityAuth)]; ok {
+		a.OldTicket = t.Blob // a renewal: the ticket it replaces (Ceph's old_ticket)
+	}
 	c.state = stateAuthenticating
 	return c.mauth(&Request{Type: GetAuthSessionKey, Authenticate: a}), nil
 }
@@ -242,7 +245,7 @@ func (c *Client) absorb(resp *Response, now time.Time) (*wire.MAuth, error) {
 			return nil, fmt.Errorf("%w: the session key reply has no auth ticket", ErrProtocol)
 		}
 	}
-	missing := c.missing()
+	missing := c.NeedRenewal(now)
 	if missing == 0 {
 		c.state = stateDone
 		return nil, nil
@@ -290,15 +293,43 @@ func (c *Client) store(grants []Grant, now time.Time) {
 	}
 }
 
-// missing is the wanted services without a ticket.
-func (c *Client) missing() uint32 {
+// NeedRenewal returns the wanted services (the auth service included) the client holds no
+// ticket for, or whose ticket is due for renewal at now: RenewAfter, a quarter of the
+// validity before it expires, has passed (Ceph's CephXTicketHandler::need_key). Renew asks
+// for them.
+func (c *Client) NeedRenewal(now time.Time) uint32 {
 	var m uint32
 	for s := uint32(1); s <= c.cfg.Want && s != 0; s <<= 1 {
-		if c.cfg.Want&s != 0 && c.tickets[s] == nil {
+		if c.cfg.Want&s == 0 {
+			continue
+		}
+		if t := c.tickets[s]; t == nil || !t.RenewAfter.IsZero() && !now.Before(t.RenewAfter) {
 			m |= s
 		}
 	}
 	return m
+}
+
+// Renew returns the MAuth that renews the tickets NeedRenewal(now) reports, or nil when none
+// is due; feed the monitor's reply to Handle as during authentication (Done again once the
+// tickets are in; GlobalID stays). As Ceph's client does (CephxClientHandler::build_request):
+// when the auth ticket is due, CEPHX_GET_AUTH_SESSION_KEY again, proved with the session's
+// server challenge and carrying the old auth ticket (then, with Separate, the service tickets
+// by CEPHX_GET_PRINCIPAL_SESSION_KEY); otherwise CEPHX_GET_PRINCIPAL_SESSION_KEY for the
+// services due, with an authorizer of the current auth ticket. Tickets held stay usable until
+// the reply replaces them.
+func (c *Client) Renew(now time.Time) (*wire.MAuth, error) {
+	if c.state != stateDone {
+		return nil, fmt.Errorf("%w: renewal before the session is authenticated", ErrProtocol)
+	}
+	need := c.NeedRenewal(now)
+	switch {
+	case need == 0:
+		return nil, nil
+	case need&uint32(wire.EntityAuth) != 0:
+		return c.authenticate()
+	}
+	return c.requestTickets(need)
 }
 
 // previous returns the session key of the ticket held for a service: what the monitor

@@ -197,3 +197,46 @@ func FuzzMonitor(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, a, b, c []byte) { fuzzing.Report(t, cephxfuzz.CheckMonitor([][]byte{a, b, c})) })
 }
+
+// FuzzServerAuth: a hostile client's connect authorizers (two rounds, with its authorizer
+// protocol and features) against cephx.Messenger's accept side. Seeds: a well-behaved
+// client's authorizer and its answer to the challenge, with and without CEPHX_V2, and the
+// real vectors' authorizers.
+func FuzzServerAuth(f *testing.F) {
+	first, second, err := cephxfuzz.ServerAuthSeed()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(wire.AuthCephx, wire.FeaturesAll, first, second)
+	f.Add(wire.AuthCephx, wire.FeaturesAll&^wire.FeatureCephxV2, first, first)
+	f.Add(wire.AuthCephx, wire.FeaturesAll, first, first)
+	f.Add(wire.AuthNone, wire.FeaturesAll, first, second)
+	for _, a := range cephx.LoadFuzzSeeds(f).Authorizers {
+		f.Add(wire.AuthCephx, wire.FeaturesAll, a, second)
+	}
+	f.Fuzz(func(t *testing.T, protocol uint32, features uint64, a, b []byte) {
+		fuzzing.Report(t, cephxfuzz.CheckServerAuth(protocol, features, a, b))
+	})
+}
+
+// TestServerAuthSeedAccepted: FuzzServerAuth's seed is a session the check accepts (so the
+// fuzzer starts from the accepting path).
+func TestServerAuthSeedAccepted(t *testing.T) {
+	first, second, err := cephxfuzz.ServerAuthSeed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cephxfuzz.CheckServerAuth(wire.AuthCephx, wire.FeaturesAll, first, second); err != nil {
+		t.Fatal(err)
+	}
+	m := cephx.NewMessenger(wire.EntityOSD)
+	m.SetServiceKeys(&cephx.ServiceKeys{Service: uint32(wire.EntityOSD), Rotating: cephx.RotatingSecrets{
+		Secrets: []cephx.RotatingSecret{{ID: 5, Key: func() cephx.Key { _, k, _ := cephxfuzz.Keys(); return k }()}}}})
+	s := m.Server(&cephxfuzz.Rand{})
+	if v := s.Verify(wire.EntityClient, wire.AuthCephx, first, wire.FeaturesAll); v.Result != 0 {
+		t.Fatalf("first round: %d %v", v.Result, v.Reason)
+	}
+	if v := s.Verify(wire.EntityClient, wire.AuthCephx, second, wire.FeaturesAll); v.Result != 1 || v.Session == nil {
+		t.Fatalf("second round: %d %v", v.Result, v.Reason)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -222,6 +223,16 @@ func TestInteropCephxRealMon(t *testing.T) {
 		}
 		checkAuthenticated(t, c, n, 3)
 	})
+	t.Run("renewal", func(t *testing.T) {
+		for _, separate := range []bool{false, true} {
+			c := cephx.NewClient(cephx.ClientConfig{Name: admin, Key: adminKey, Separate: separate, Rand: crand.Reader})
+			s := dialMon(t, mon.addr, admin)
+			if _, err := authenticate(t, s, c); err != nil {
+				t.Fatal(err)
+			}
+			renewRealMon(t, s, c, separate)
+		}
+	})
 	t.Run("wrong key", func(t *testing.T) {
 		wrong, _ := cephx.NewAESKey(crand.Reader, cephx.UtimeOf(time.Now()))
 		c := cephx.NewClient(cephx.ClientConfig{Name: admin, Key: wrong, Rand: crand.Reader})
@@ -246,6 +257,56 @@ func TestInteropCephxRealMon(t *testing.T) {
 		}
 		osdVerifiesTicket(t, mon, adminClient)
 	})
+}
+
+// renewRealMon renews an authenticated client's tickets with the real monitor, as if 46
+// minutes and then 55 hours had passed (the client's clock only: the monitor grants the same
+// validities whenever it is asked): first the service tickets (CEPHX_GET_PRINCIPAL_SESSION_KEY),
+// then the auth ticket (CEPHX_GET_AUTH_SESSION_KEY with the old ticket; the monitor encrypts
+// the new ticket with the old session key), each time with new session keys, the same global
+// id, and nothing due after.
+func renewRealMon(t *testing.T, s *monSession, c *cephx.Client, separate bool) {
+	t.Helper()
+	gid := c.GlobalID()
+	oldOSD, _ := c.Ticket(wire.EntityOSD)
+	oldAuth, _ := c.Ticket(wire.EntityAuth)
+	for _, step := range []struct {
+		after time.Duration
+		want  []uint16
+	}{
+		{46 * time.Minute, []uint16{cephx.GetPrincipalSessionKey}},
+		{55 * time.Hour, map[bool][]uint16{false: {cephx.GetAuthSessionKey},
+			true: {cephx.GetAuthSessionKey, cephx.GetPrincipalSessionKey}}[separate]},
+	} {
+		now := time.Now().Add(step.after)
+		next, err := c.Renew(now)
+		if err != nil || next == nil {
+			t.Fatalf("Renew at +%v: %v %v", step.after, next, err)
+		}
+		var sent []uint16
+		for next != nil {
+			req, err := cephx.DecodeRequest(next.AuthPayload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sent = append(sent, req.Type)
+			s.send(t, next)
+			if next, err = c.Handle(s.next(t), now); err != nil {
+				t.Fatalf("renewal at +%v: %v", step.after, err)
+			}
+		}
+		if !slices.Equal(sent, step.want) || !c.Done() || c.NeedRenewal(now) != 0 || c.GlobalID() != gid {
+			t.Fatalf("separate=%v, +%v: sent %#x (want %#x), done %v, due %#x, global id %d (was %d)", separate,
+				step.after, sent, step.want, c.Done(), c.NeedRenewal(now), c.GlobalID(), gid)
+		}
+		t.Logf("separate=%v, +%v: renewed with %#x", separate, step.after, sent)
+	}
+	if osdT, _ := c.Ticket(wire.EntityOSD); osdT.SessionKey.Equal(oldOSD.SessionKey) {
+		t.Fatal("the OSD ticket was not renewed")
+	}
+	if a, _ := c.Ticket(wire.EntityAuth); a.SessionKey.Equal(oldAuth.SessionKey) {
+		t.Fatal("the auth ticket was not renewed")
+	}
 }
 
 func checkAuthenticated(t *testing.T, c *cephx.Client, sent, wantSent int) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
@@ -25,6 +26,47 @@ type Messenger struct {
 	globalID uint64
 	tickets  map[uint32]ClientTicket
 	keys     KeyStore
+	req      Requirements
+}
+
+// Requirements are the features cephx requires of the peers that present cephx authorizers
+// to us, Ceph's options of the same names; DefaultRequirements are Ceph 16's defaults. MSG_AUTH
+// means signed messages; CEPHX_V2 the challenge round and the v2 signature. As in Ceph's
+// ProtocolV1, OSDs, MDSs and MGRs are "cluster" peers and everything else (clients, monitors)
+// "service" peers, and the requirement holds only for a connect message with a cephx
+// authorizer: the peer is answered FEATURES, before its authorizer is looked at.
+type Requirements struct {
+	RequireSignatures        bool // cephx_require_signatures: MSG_AUTH of every peer
+	ClusterRequireSignatures bool // cephx_cluster_require_signatures: MSG_AUTH of cluster peers
+	ServiceRequireSignatures bool // cephx_service_require_signatures: MSG_AUTH of service peers
+	RequireVersion           int  // cephx_require_version: >= 2 requires CEPHX_V2 of every peer
+	ClusterRequireVersion    int  // cephx_cluster_require_version: >= 2, of cluster peers
+	ServiceRequireVersion    int  // cephx_service_require_version: >= 2, of service peers
+}
+
+// DefaultRequirements are Ceph 16.2's defaults (`ceph-conf -D`): no signatures required,
+// version 2 everywhere, so that a cephx peer without CEPHX_V2 is refused and one without
+// MSG_AUTH gets an unsigned session.
+func DefaultRequirements() Requirements {
+	return Requirements{RequireVersion: 2, ClusterRequireVersion: 2, ServiceRequireVersion: 2}
+}
+
+// Features returns the features required of a peer of that type presenting a cephx
+// authorizer.
+func (r Requirements) Features(peer wire.EntityType) uint64 {
+	sigs, version := r.ServiceRequireSignatures, r.ServiceRequireVersion
+	switch peer {
+	case wire.EntityOSD, wire.EntityMDS, wire.EntityMgr:
+		sigs, version = r.ClusterRequireSignatures, r.ClusterRequireVersion
+	}
+	var f uint64
+	if r.RequireSignatures || sigs {
+		f |= wire.FeatureMsgAuth
+	}
+	if r.RequireVersion >= 2 || version >= 2 {
+		f |= wire.FeatureCephxV2
+	}
+	return f
 }
 
 // Errors of the messenger's cephx.
@@ -38,7 +80,26 @@ var (
 // NewMessenger returns cephx for a messenger of the given entity type, holding no ticket and
 // no service key yet.
 func NewMessenger(myType wire.EntityType) *Messenger {
-	return &Messenger{myType: myType, tickets: map[uint32]ClientTicket{}}
+	return &Messenger{myType: myType, tickets: map[uint32]ClientTicket{}, req: DefaultRequirements()}
+}
+
+// SetRequirements sets the features required of the peers presenting cephx authorizers
+// (DefaultRequirements until then).
+func (m *Messenger) SetRequirements(r Requirements) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.req = r
+}
+
+// RequiredFeatures implements msgr.AuthFeatureRequirer: the Requirements' features for a
+// connect message with a cephx authorizer, nothing for any other.
+func (m *Messenger) RequiredFeatures(peer wire.EntityType, protocol uint32) uint64 {
+	if protocol != wire.AuthCephx {
+		return 0
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.req.Features(peer)
 }
 
 // SetTickets takes our global id and service tickets, e.g. an authenticated monitor
@@ -51,6 +112,21 @@ func (m *Messenger) SetTickets(globalID uint64, tickets ...ClientTicket) {
 	for _, t := range tickets {
 		m.tickets[t.Service] = t
 	}
+}
+
+// NeedRenewal returns the services whose tickets held (SetTickets) are due for renewal at
+// now: their RenewAfter has passed (expired ones included). Renew them with the monitor
+// session's Client (Client.Renew) and give them here again with SetTickets.
+func (m *Messenger) NeedRenewal(now time.Time) uint32 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var need uint32
+	for svc, t := range m.tickets { //lint:ordered a bitwise or: the order does not matter
+		if !t.RenewAfter.IsZero() && !now.Before(t.RenewAfter) {
+			need |= svc
+		}
+	}
+	return need
 }
 
 // SetServiceKeys sets the keys the tickets presented to us are opened with (a daemon's

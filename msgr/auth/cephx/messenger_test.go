@@ -427,3 +427,139 @@ func TestMessengerCephxTamper(t *testing.T) {
 		})
 	}
 }
+
+// Requirements (cephx_*_require_signatures, cephx_*_require_version) over the messenger: an
+// OSD answers FEATURES to a cephx peer lacking what it requires, before looking at its
+// authorizer (no challenge, no BADAUTHORIZER), and opens sessions with the others, signed
+// exactly when MSG_AUTH was negotiated.
+func TestMessengerCephxRequirements(t *testing.T) {
+	const refused = "4 missing required features"
+	noSig, noV2 := wire.FeaturesAll&^wire.FeatureMsgAuth, wire.FeaturesAll&^wire.FeatureCephxV2
+	for i, tc := range []struct {
+		name     string
+		req      cephx.Requirements
+		peer     wire.EntityType // a client, or another OSD
+		features uint64          // what the peer supports
+		open     bool
+		forged   bool // the peer's ticket is sealed with a secret the OSD does not hold
+	}{
+		{"defaults, all features", cephx.DefaultRequirements(), wire.EntityClient, wire.FeaturesAll, true, false},
+		{"defaults, no MSG_AUTH: unsigned", cephx.DefaultRequirements(), wire.EntityClient, noSig, true, false},
+		{"defaults, no CEPHX_V2", cephx.DefaultRequirements(), wire.EntityClient, noV2, false, false},
+		{"defaults, OSD peer without CEPHX_V2", cephx.DefaultRequirements(), wire.EntityOSD, noV2, false, false},
+		{"require_signatures, no MSG_AUTH", cephx.Requirements{RequireSignatures: true}, wire.EntityClient, noSig, false, false},
+		{"require_signatures, all features", cephx.Requirements{RequireSignatures: true}, wire.EntityClient, wire.FeaturesAll, true, false},
+		{"service_require_signatures, client without MSG_AUTH", cephx.Requirements{ServiceRequireSignatures: true}, wire.EntityClient, noSig, false, false},
+		{"cluster_require_signatures, client without MSG_AUTH", cephx.Requirements{ClusterRequireSignatures: true}, wire.EntityClient, noSig, true, false},
+		{"cluster_require_signatures, OSD without MSG_AUTH", cephx.Requirements{ClusterRequireSignatures: true}, wire.EntityOSD, noSig, false, false},
+		{"version 1, client without CEPHX_V2", cephx.Requirements{RequireVersion: 1, ClusterRequireVersion: 1, ServiceRequireVersion: 1}, wire.EntityClient, noV2, true, false},
+		{"cluster version 2 only, client without CEPHX_V2", cephx.Requirements{ClusterRequireVersion: 2}, wire.EntityClient, noV2, true, false},
+		{"cluster version 2 only, OSD without CEPHX_V2", cephx.Requirements{ClusterRequireVersion: 2}, wire.EntityOSD, noV2, false, false},
+		{"defaults, no CEPHX_V2, forged ticket: FEATURES, not BADAUTHORIZER", cephx.DefaultRequirements(), wire.EntityClient, noV2, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			keys := osdKeys(t, 200+uint64(i)*10)
+			osdAuth := cephx.NewMessenger(wire.EntityOSD)
+			osdAuth.SetServiceKeys(keys)
+			osdAuth.SetRequirements(tc.req)
+			osd := newNode(t, wire.NewName(wire.EntityOSD, 0), osdAuth, true)
+			osd.echo = true
+
+			peerAuth := cephx.NewMessenger(tc.peer)
+			name := admin
+			if tc.peer == wire.EntityOSD {
+				name = wire.AuthEntityName{Type: uint32(wire.EntityOSD), ID: "1"}
+				peerAuth.SetServiceKeys(keys)
+			}
+			tkeys := keys
+			if tc.forged {
+				tkeys = osdKeys(t, 999)
+			}
+			peerAuth.SetTickets(4200, osdTicket(t, tkeys, name, 4200, 200+uint64(i)*10+5))
+			peer := newNode(t, wire.NewName(tc.peer, 1), peerAuth, tc.peer == wire.EntityOSD)
+			pol := proto.LossyClient(0)
+			if tc.peer == wire.EntityOSD {
+				pol = proto.LosslessPeer(0)
+			}
+			pol.FeaturesSupported = tc.features
+			peer.m.SetPolicy(wire.EntityOSD, pol)
+
+			conn, err := peer.m.ConnectTo(wire.EntityOSD, osd.m.MyAddr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A refused lossy session may be closed before the message is queued.
+			if err := conn.SendMessage(wire.NewMessage(wire.MsgPing, []byte("hello"))); err != nil && tc.open {
+				t.Fatal(err)
+			}
+			if !tc.open {
+				waitUntil(t, "the FEATURES reply", func() bool { return slices.Contains(osd.rules(), refused) })
+				if rules := osd.rules(); slices.ContainsFunc(rules, func(r string) bool { return r != refused }) {
+					t.Fatalf("accept decisions %q: the authorizer was looked at", rules)
+				}
+				if n := osd.m.Metrics().AuthRejected; n != 0 {
+					t.Fatalf("%d authorizers rejected", n)
+				}
+				if len(osd.received()) != 0 {
+					t.Fatal("a message was dispatched")
+				}
+				return
+			}
+			waitUntil(t, "the echo", func() bool { return len(peer.received()) == 1 })
+			signed := tc.features&wire.FeatureMsgAuth != 0
+			if conn.Signed() != signed {
+				t.Fatalf("session signed %v, want %v (features %#x)", conn.Signed(), signed, conn.Features())
+			}
+			if signed {
+				checkSigned(t, "osd", osd.received())
+				checkSigned(t, "peer", peer.received())
+			}
+			if challenged := slices.Contains(osd.rules(), "5 authorizer challenge"); challenged != (tc.features&wire.FeatureCephxV2 != 0) {
+				t.Fatalf("accept decisions %q with features %#x", osd.rules(), tc.features)
+			}
+		})
+	}
+}
+
+// TestRequirementsAsCeph16: Requirements.Features against what a real ceph-mon 16.2.15
+// answered a raw connect message with a cephx authorizer (FEATURES, or on to the authorizer),
+// for peers lacking MSG_AUTH or CEPHX_V2, with the options changed at run time by `ceph tell
+// mon.a config set` (docs/cephx.md, "Requirements"); OSD peers were probed at the monitor
+// only where its own OSD policy did not already require the feature.
+func TestRequirementsAsCeph16(t *testing.T) {
+	def := cephx.DefaultRequirements()
+	for _, c := range []struct {
+		name string
+		req  cephx.Requirements
+		peer wire.EntityType
+		want uint64
+	}{
+		{"defaults, client", def, wire.EntityClient, wire.FeatureCephxV2},
+		{"defaults, mon", def, wire.EntityMon, wire.FeatureCephxV2},
+		{"service_require_version 1", cephx.Requirements{RequireVersion: 2, ClusterRequireVersion: 2, ServiceRequireVersion: 1}, wire.EntityClient, wire.FeatureCephxV2},
+		{"only service_require_version 2", cephx.Requirements{RequireVersion: 1, ClusterRequireVersion: 1, ServiceRequireVersion: 2}, wire.EntityMon, wire.FeatureCephxV2},
+		{"only cluster_require_version 2, client", cephx.Requirements{RequireVersion: 1, ClusterRequireVersion: 2, ServiceRequireVersion: 1}, wire.EntityClient, 0},
+		{"only cluster_require_version 2, mgr", cephx.Requirements{RequireVersion: 1, ClusterRequireVersion: 2, ServiceRequireVersion: 1}, wire.EntityMgr, wire.FeatureCephxV2},
+		{"only cluster_require_version 2, mds", cephx.Requirements{RequireVersion: 1, ClusterRequireVersion: 2, ServiceRequireVersion: 1}, wire.EntityMDS, wire.FeatureCephxV2},
+		{"only service_require_version 2, mgr", cephx.Requirements{RequireVersion: 1, ClusterRequireVersion: 1, ServiceRequireVersion: 2}, wire.EntityMgr, 0},
+		{"version 1, client", cephx.Requirements{RequireVersion: 1, ClusterRequireVersion: 1, ServiceRequireVersion: 1}, wire.EntityClient, 0},
+		{"require_signatures, client", cephx.Requirements{RequireSignatures: true, RequireVersion: 1, ClusterRequireVersion: 1, ServiceRequireVersion: 1}, wire.EntityClient, wire.FeatureMsgAuth},
+		{"require_signatures, mon", cephx.Requirements{RequireSignatures: true, RequireVersion: 1, ClusterRequireVersion: 1, ServiceRequireVersion: 1}, wire.EntityMon, wire.FeatureMsgAuth},
+		{"service_require_signatures, client", cephx.Requirements{ServiceRequireSignatures: true}, wire.EntityClient, wire.FeatureMsgAuth},
+		{"service_require_signatures, osd", cephx.Requirements{ServiceRequireSignatures: true}, wire.EntityOSD, 0},
+		{"cluster_require_signatures, mon", cephx.Requirements{ClusterRequireSignatures: true}, wire.EntityMon, 0},
+		{"cluster_require_signatures, osd", cephx.Requirements{ClusterRequireSignatures: true}, wire.EntityOSD, wire.FeatureMsgAuth},
+		{"cluster_require_signatures, mgr", cephx.Requirements{ClusterRequireSignatures: true}, wire.EntityMgr, wire.FeatureMsgAuth},
+	} {
+		if got := c.req.Features(c.peer); got != c.want {
+			t.Errorf("%s: %#x, want %#x", c.name, got, c.want)
+		}
+	}
+	m := cephx.NewMessenger(wire.EntityOSD)
+	if f := m.RequiredFeatures(wire.EntityClient, wire.AuthCephx); f != wire.FeatureCephxV2 {
+		t.Errorf("a new Messenger requires %#x of cephx clients, want CEPHX_V2 (Ceph's defaults)", f)
+	}
+	if f := m.RequiredFeatures(wire.EntityClient, wire.AuthNone); f != 0 {
+		t.Errorf("requires %#x of auth none peers", f)
+	}
+}
