@@ -101,6 +101,7 @@ type counters struct {
 	events         [proto.EventRefused + 1]atomic.Uint64
 	throttleWaits  atomic.Uint64
 	delayed        atomic.Uint64
+	inline         atomic.Uint64
 	traffic        []trafficShard // one per center, by center id
 }
 
@@ -152,6 +153,9 @@ type Metrics struct {
 	BytesOut      uint64 `json:"bytes_out"`      // bytes written to sockets
 	ThrottleWaits uint64 `json:"throttle_waits"` // received messages that waited for a full throttle
 	Delayed       uint64 `json:"delayed"`        // received messages held back by InjectDelay
+	// MessagesInline counts the messages SendMessage wrote from its caller's goroutine
+	// (Config.SendInline; Ceph's msgr_send_messages_inline).
+	MessagesInline uint64 `json:"messages_inline"`
 }
 
 // Fault returns the number of faults with reason r.
@@ -174,6 +178,7 @@ func (m *Messenger) Metrics() Metrics {
 		Faults:              make(map[string]uint64, NumFaultReasons),
 		ThrottleWaits:       k.throttleWaits.Load(),
 		Delayed:             k.delayed.Load(),
+		MessagesInline:      k.inline.Load(),
 	}
 	k.sumTraffic(&s)
 	for r := FaultReason(0); r < NumFaultReasons; r++ {
