@@ -402,10 +402,16 @@ func (c *Connection) sendInline(msg *Message) bool {
 // held. The session must be open with its socket writable and connected, the core must have
 // nothing to write (so msg does not overtake an ACK or an earlier message), and no message
 // may be waiting in pend or on its way from pend into the core.
+//
+// The connection must also be idle in the stronger sense that every message it wrote was
+// acknowledged (Queued is 0). A pipelined sender always has messages in flight, so its sends
+// keep going through the center, where they are written many per writev; written inline,
+// each would take a sendmsg of its own (measured: 2-7x the CPU per message, see
+// BENCHMARKS.md). What is left inline is the latency case: a request on a quiet session.
 func (c *Connection) idleForInline() bool {
 	if c.p == nil || c.cleaned || c.sock == nil || c.connecting || c.writeBlocked || c.deferWrite ||
 		c.handover != nil || c.connectErr != nil || len(c.upcalls) > 0 ||
-		c.p.State() != proto.StateOpened || c.p.HasOutput() {
+		c.p.State() != proto.StateOpened || c.p.HasOutput() || c.p.Queued() != 0 {
 		return false
 	}
 	c.pmu.Lock()

@@ -4,9 +4,9 @@ package msgr_test
 
 import (
 	"net/netip"
-	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/msgrsim/msgrsim/internal/detrand"
 	"github.com/msgrsim/msgrsim/msgr"
@@ -60,10 +60,12 @@ func TestInlineSendsInOrder(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		waitFor(t, "the session", c.IsConnected)
 		for round := 0; round < 40; round++ {
-			send(0) // on an idle connection once the previous round arrived
+			send(0) // on an idle connection: the previous round arrived and was acknowledged
 			want := int(tid)
 			waitFor(t, "the idle send", func() bool { return b.rec.count() == want })
+			waitFor(t, "its ACK", func() bool { return c.Queued() == 0 })
 			for i := 0; i < round%7; i++ {
 				send((i % 3) * 40 << 10) // a burst: 0, 40 KiB, 80 KiB
 			}
@@ -106,8 +108,16 @@ func TestInlineConcurrentSenders(t *testing.T) {
 				if i%50 == 0 {
 					m.Data = make([]byte, 64<<10)
 				}
-				if i%20 == 0 {
-					runtime.Gosched() // let the connection drain now and then: idle sends go inline
+				if i%50 == 0 {
+					// Let the session drain now and then (every sender pauses here until
+					// everything sent is acknowledged): the next sends find it idle and the
+					// first of them goes inline while the others race it.
+					for deadline := time.Now().Add(20 * time.Second); c.Queued() != 0; time.Sleep(time.Millisecond) {
+						if time.Now().After(deadline) {
+							t.Error("the session never drained")
+							return
+						}
+					}
 				}
 				if err := c.SendMessage(m); err != nil {
 					t.Error(err)
