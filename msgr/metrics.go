@@ -228,6 +228,7 @@ var metricFamilies = []metric{
 	{"msgr_bytes_out_total", "Bytes written to sockets.", "counter", func(s *Metrics) uint64 { return s.BytesOut }},
 	{"msgr_throttle_waits_total", "Received messages that waited for a full throttle.", "counter", func(s *Metrics) uint64 { return s.ThrottleWaits }},
 	{"msgr_delayed_messages_total", "Received messages held back by dispatch delay injection.", "counter", func(s *Metrics) uint64 { return s.Delayed }},
+	{"msgr_send_messages_inline_total", "Messages written from the sender's goroutine (SendInline).", "counter", func(s *Metrics) uint64 { return s.MessagesInline }},
 }
 
 // WritePrometheus writes the snapshots in the Prometheus text exposition format, one sample
