@@ -73,8 +73,10 @@ func TestInlineSendsInOrder(t *testing.T) {
 		want := int(tid)
 		waitFor(t, "every message", func() bool { return b.rec.count() == want })
 		checkInOrder(t, 0, b.rec.tids("osd.1"), want)
-		if n := a.m.Metrics().MessagesInline; n < 40 {
-			t.Errorf("fast=%v: %d messages sent inline, want at least the 40 idle sends", fast, n)
+		// An idle send goes inline unless the center happens to hold the connection just then
+		// (a timer, or the end of the step that published the ACK): most of them do.
+		if n := a.m.Metrics().MessagesInline; n < 20 {
+			t.Errorf("fast=%v: %d messages sent inline, want at least 20 of the 40 idle sends", fast, n)
 		}
 		if n := b.m.Metrics().MessagesInline; n != 0 {
 			t.Errorf("fast=%v: the receiver sent %d messages inline, want 0 (it sends nothing)", fast, n)
