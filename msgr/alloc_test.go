@@ -4,6 +4,7 @@ package msgr_test
 
 import (
 	"net/netip"
+	"runtime"
 	"testing"
 
 	"github.com/msgrsim/msgrsim/internal/detrand"
@@ -36,17 +37,23 @@ func (d *releasingDispatcher) FastDispatch(c *msgr.Connection, m *msgr.Message) 
 // ones released, queueing, framing, writing, reading, parsing, verifying, dispatching and
 // acknowledging allocate nothing in steady state (the event loops, the deferred write, the
 // lent buffers, the sent list).
+// With Config.SendInline the same holds for messages written from the sender's goroutine.
 func TestMessengerDataPathAllocs(t *testing.T) {
 	if testing.CoverMode() != "" {
 		t.Skip("coverage instrumentation changes allocations")
 	}
+	t.Run("posted", func(t *testing.T) { dataPathAllocs(t, false) })
+	t.Run("inline", func(t *testing.T) { dataPathAllocs(t, true) })
+}
+
+func dataPathAllocs(t *testing.T, inline bool) {
 	const batch, runs = 64, 50
 	rt := &event.GoRuntime{}
 	stack := epoll.New(epoll.Options{})
 	d := &releasingDispatcher{batch: batch, done: make(chan struct{}, 1)}
 	mk := func(n int64, bind bool, disp msgr.Dispatcher) *msgr.Messenger {
 		m, err := msgr.New(msgr.Config{Name: wire.NewName(wire.EntityOSD, n), Stack: stack, Runtime: rt,
-			Rand: detrand.NewSeeded(uint64(n) + 1), Workers: 1, ClusterProtocol: 10, PrefetchSize: 64 << 10})
+			Rand: detrand.NewSeeded(uint64(n) + 1), Workers: 1, ClusterProtocol: 10, PrefetchSize: 64 << 10, SendInline: inline})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,6 +90,9 @@ func TestMessengerDataPathAllocs(t *testing.T) {
 	}
 	next := 0
 	sendBatch := func() {
+		for inline && conn.Queued() != 0 {
+			runtime.Gosched() // the batch before acknowledged: the first send of this one goes inline
+		}
 		for range batch {
 			if err := conn.SendMessage(msgs[next]); err != nil {
 				t.Fatal(err)
@@ -97,5 +107,8 @@ func TestMessengerDataPathAllocs(t *testing.T) {
 	got := testing.AllocsPerRun(runs, sendBatch)
 	if got != 0 {
 		t.Fatalf("%v allocations per batch of %d messages, want 0", got, batch)
+	}
+	if n := cli.Metrics().MessagesInline; inline && n == 0 {
+		t.Fatalf("no message was sent inline")
 	}
 }

@@ -64,6 +64,13 @@ type Config struct {
 	// place). 0 means Ceph's 4 KiB; 64 KiB reads about sixteen 4 KiB messages per read(2).
 	// An idle connection gives its buffer back (see proto.Conn.ReleaseIdle).
 	PrefetchSize int
+	// SendInline is ms_async_send_inline (off by default, as in Ceph: its documentation says
+	// it costs throughput on machines with many cores): SendMessage on a connection whose
+	// center is not running it, with an open session, nothing waiting to be written and
+	// nothing unacknowledged, writes the message from the caller's goroutine instead of
+	// posting it to the center and waking it. Meant for real network stacks; with a
+	// simulated one it changes schedules.
+	SendInline bool
 
 	InitialBackoff time.Duration // ms_initial_backoff (0.2 s)
 	MaxBackoff     time.Duration // ms_max_backoff (15 s)

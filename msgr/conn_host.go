@@ -95,15 +95,17 @@ func (h *connHost) NewMessage() *wire.Message { return h.m.newRxMessage() }
 func (h *connHost) GetBuffer(n int) []byte    { return h.bufs.get(n) }
 func (h *connHost) PutBuffer(b []byte)        { h.bufs.put(b) }
 
-func (h *connHost) StateChanged(from, to proto.State) {
+// reachHost is the proto.Host of a connection of a traced messenger: a connHost that is also
+// a proto.Reacher and a proto.StateObserver, so the core's probes and state transitions reach
+// the Tracer (TraceReach, TraceState). A messenger without a Tracer gives its connections the
+// bare connHost, which is neither: a probe or a transition then costs the core one nil check
+// (a received message walks six states).
+type reachHost struct{ *connHost }
+
+// StateChanged traces a state transition of the connection (proto.StateObserver).
+func (h reachHost) StateChanged(from, to proto.State) {
 	h.m.trace(TraceEvent{Kind: TraceState, Conn: h.c(), From: from, To: to})
 }
-
-// reachHost is the proto.Host of a connection of a traced messenger: a connHost that is also
-// a proto.Reacher, so the core's probes reach the Tracer (TraceReach). A messenger without a
-// Tracer gives its connections the bare connHost, which is no Reacher: a probe then costs the
-// core one nil check.
-type reachHost struct{ *connHost }
 
 // Reached traces probe p of the connection (proto.Reacher).
 func (h reachHost) Reached(p proto.Probe) {

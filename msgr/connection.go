@@ -60,6 +60,9 @@ type Connection struct {
 	sparePend   []*Message // the other half of pend's double buffer (see flush)
 	flushPosted bool
 	performing  bool // run is dispatching and will flush: sends need no post (see SendMessage)
+	moving      bool // flush took pend and has not yet given it to the core (see sendInline)
+
+	settleFn func() // c.settle, bound once; guarded by mu
 
 	// viewMu guards view: what introspection reads, copied from the core whenever mu is
 	// released (see unlock), so that reading it never waits for the center. A leaf lock.
@@ -232,6 +235,9 @@ func (c *Connection) SendMessage(msg *Message) error {
 		c.m.dq.localDeliver(c, msg)
 		return nil
 	}
+	if c.m.cfg.SendInline && c.sendInline(msg) {
+		return nil
+	}
 	c.pmu.Lock()
 	c.pend = append(c.pend, msg)
 	post := !c.flushPosted && !c.performing
@@ -307,6 +313,7 @@ func (c *Connection) flush() {
 	c.sparePend = nil
 	c.flushPosted = false
 	c.performing = false // taken with pend: a send after this point posts again
+	c.moving = len(ms) > 0
 	c.pmu.Unlock()
 	if len(ms) == 0 && !c.deferWrite {
 		return // nothing queued: run's flush took the messages this one was posted for
@@ -321,6 +328,9 @@ func (c *Connection) flush() {
 	})
 	clear(ms)
 	c.pmu.Lock()
+	if len(ms) > 0 {
+		c.moving = false // ms are in the core (or dropped): an inline send goes after them
+	}
 	if c.sparePend == nil {
 		c.sparePend = ms[:0]
 	}
@@ -358,3 +368,64 @@ func (c *Connection) Seqs() (out, in uint64, connectSeq, peerGlobalSeq uint32) {
 	v := c.snapshot()
 	return v.out, v.in, v.connectSeq, v.peerGlobalSeq
 }
+
+// sendInline is SendMessage's direct path (Config.SendInline, Ceph's ms_async_send_inline):
+// when the owning center is not running the connection (its lock is free), the session is
+// open and nothing is waiting to be written or queued ahead of msg, the caller's goroutine
+// gives msg to the core and writes it to the socket itself, under the connection's lock,
+// instead of posting a flush and waking the center. What only the center may do (watching
+// the socket for writability, moving the timer earlier, upcalls after a fault, cleanup) is
+// left to it: a run with nothing to do is posted when any of it is due. It reports whether it
+// took msg; false leaves msg to the posted path, in order behind what is queued.
+func (c *Connection) sendInline(msg *Message) bool {
+	if !c.mu.tryLock() {
+		return false // the center runs the connection (or a markDown or accept decision holds it)
+	}
+	if !c.idleForInline() {
+		c.mu.Unlock()
+		return false
+	}
+	c.p.Send(msg)
+	c.m.counters.inline.Add(1)
+	c.writeOut()
+	settle := c.writeBlocked || c.sock == nil || c.p.HasOutput() || len(c.upcalls) > 0 ||
+		c.connectErr != nil || c.handover != nil || c.p.State() != proto.StateOpened
+	if at, ok := c.p.NextDeadline(); ok && (c.timer == 0 || at < c.timerAt) {
+		settle = true // the timer would fire late: the center re-arms it
+	}
+	if c.settleFn == nil {
+		c.settleFn = c.settle
+	}
+	fn := c.settleFn
+	c.unlock()
+	if settle {
+		c.center.Post(fn)
+	}
+	return true
+}
+
+// idleForInline reports whether a send may be written from the caller's goroutine; mu is
+// held. The session must be open with its socket writable and connected, the core must have
+// nothing to write (so msg does not overtake an ACK or an earlier message), and no message
+// may be waiting in pend or on its way from pend into the core.
+//
+// The connection must also be idle in the stronger sense that every message it wrote was
+// acknowledged (Queued is 0). A pipelined sender always has messages in flight, so its sends
+// keep going through the center, where they are written many per writev; written inline,
+// each would take a sendmsg of its own (measured: 2-7x the CPU per message, see
+// BENCHMARKS.md). What is left inline is the latency case: a request on a quiet session.
+func (c *Connection) idleForInline() bool {
+	if c.p == nil || c.cleaned || c.sock == nil || c.connecting || c.writeBlocked || c.deferWrite ||
+		c.handover != nil || c.connectErr != nil || len(c.upcalls) > 0 ||
+		c.p.State() != proto.StateOpened || c.p.HasOutput() || c.p.Queued() != 0 {
+		return false
+	}
+	c.pmu.Lock()
+	idle := len(c.pend) == 0 && !c.flushPosted && !c.performing && !c.moving
+	c.pmu.Unlock()
+	return idle
+}
+
+// settle is a run with nothing to do: it settles, on the owning center, what an inline send
+// left to it (interest, timer, upcalls, output, cleanup).
+func (c *Connection) settle() { c.run(func() {}) }

@@ -60,6 +60,19 @@ func (l *rankedMutex) Unlock() {
 	l.mu.Unlock()
 }
 
+// tryLock takes l if it is free and reports whether it did. It never waits, so it cannot be
+// part of a deadlock: the checker records it without checking its rank (a sender holding
+// another connection's lock from a Tracer may try a connection's lock).
+func (l *rankedMutex) tryLock() bool {
+	if !l.mu.TryLock() {
+		return false
+	}
+	if lockOrderCheck {
+		order.record(l)
+	}
+	return true
+}
+
 // lockExisting takes the lock of the registered session while the acceptor's is held.
 func (l *rankedMutex) lockExisting() {
 	if lockOrderCheck {
@@ -88,6 +101,14 @@ func (o *lockOrder) acquire(l *rankedMutex, existing bool) {
 		panic(fmt.Sprintf("msgr: lock order: %v", err))
 	}
 	o.held[g] = append(held, l)
+}
+
+// record notes that the calling goroutine holds l, taken without waiting (tryLock).
+func (o *lockOrder) record(l *rankedMutex) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	g := o.goroutineID()
+	o.held[g] = append(o.held[g], l)
 }
 
 // mayAcquire states the lock protocol: ranks strictly increase, except that an acceptor

@@ -102,6 +102,7 @@ type counters struct {
 	events         [proto.EventRefused + 1]atomic.Uint64
 	throttleWaits  atomic.Uint64
 	delayed        atomic.Uint64
+	inline         atomic.Uint64
 	traffic        []trafficShard // one per center, by center id
 }
 
@@ -154,6 +155,9 @@ type Metrics struct {
 	BytesOut      uint64 `json:"bytes_out"`      // bytes written to sockets
 	ThrottleWaits uint64 `json:"throttle_waits"` // received messages that waited for a full throttle
 	Delayed       uint64 `json:"delayed"`        // received messages held back by InjectDelay
+	// MessagesInline counts the messages SendMessage wrote from its caller's goroutine
+	// (Config.SendInline; Ceph's msgr_send_messages_inline).
+	MessagesInline uint64 `json:"messages_inline"`
 }
 
 // Fault returns the number of faults with reason r.
@@ -177,6 +181,7 @@ func (m *Messenger) Metrics() Metrics {
 		Faults:              make(map[string]uint64, NumFaultReasons),
 		ThrottleWaits:       k.throttleWaits.Load(),
 		Delayed:             k.delayed.Load(),
+		MessagesInline:      k.inline.Load(),
 	}
 	k.sumTraffic(&s)
 	for r := FaultReason(0); r < NumFaultReasons; r++ {
@@ -227,6 +232,7 @@ var metricFamilies = []metric{
 	{"msgr_bytes_out_total", "Bytes written to sockets.", "counter", func(s *Metrics) uint64 { return s.BytesOut }},
 	{"msgr_throttle_waits_total", "Received messages that waited for a full throttle.", "counter", func(s *Metrics) uint64 { return s.ThrottleWaits }},
 	{"msgr_delayed_messages_total", "Received messages held back by dispatch delay injection.", "counter", func(s *Metrics) uint64 { return s.Delayed }},
+	{"msgr_send_messages_inline_total", "Messages written from the sender's goroutine (SendInline).", "counter", func(s *Metrics) uint64 { return s.MessagesInline }},
 }
 
 // WritePrometheus writes the snapshots in the Prometheus text exposition format, one sample

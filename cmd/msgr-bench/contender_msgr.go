@@ -31,9 +31,15 @@ type msgrContender struct {
 	spin     time.Duration // epoll.Options.SpinWait
 	prefetch int           // msgr.Config.PrefetchSize
 	thread   bool          // epoll.Options.ThreadWait
+	inline   bool          // msgr.Config.SendInline (the msgr-inline contender)
 }
 
-func (m msgrContender) name() string       { return "msgr" }
+func (m msgrContender) name() string {
+	if m.inline {
+		return "msgr-inline"
+	}
+	return "msgr"
+}
 func (msgrContender) supports(c cell) bool { return true }
 
 type msgrRun struct {
@@ -51,6 +57,7 @@ type msgrRun struct {
 	creds    []*credit
 	err      atomic.Pointer[error]
 	prefetch int
+	inline   bool
 }
 
 func (mc msgrContender) start(l *load) (running, error) {
@@ -59,7 +66,7 @@ func (mc msgrContender) start(l *load) (running, error) {
 		r.reply = r.payload
 	}
 	stack := epoll.New(epoll.Options{SpinWait: mc.spin, ThreadWait: mc.thread})
-	r.prefetch = mc.prefetch
+	r.prefetch, r.inline = mc.prefetch, mc.inline
 	if err := r.setUp(stack, mc.workers); err != nil {
 		_ = r.stop()
 		return nil, err
@@ -105,6 +112,7 @@ func (r *msgrRun) newMessenger(stack *epoll.Stack, name wire.EntityName, cfg msg
 	cfg.Name, cfg.Stack, cfg.Runtime, cfg.Rand = name, stack, r.rt, rnd.Fork()
 	cfg.ClusterProtocol = 10
 	cfg.PrefetchSize = r.prefetch
+	cfg.SendInline = r.inline
 	if os.Getenv("MSGR_BENCH_DEBUG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

@@ -319,6 +319,7 @@ type ratio struct {
 	Mode    string  `json:"mode"`
 	Size    int     `json:"size"`
 	Conns   int     `json:"conns"`
+	Of      string  `json:"of,omitempty"` // the contender compared: msgr when empty, or msgr-inline
 	Versus  string  `json:"versus"`
 	Metric  string  `json:"metric"`
 	Median  float64 `json:"median"`
@@ -335,6 +336,13 @@ var ratioMetrics = []struct {
 	{"msgs_per_sec", func(s sample) float64 { return s.OpsPerSec }},
 	{"cpu_us_per_msg", func(s sample) float64 { return s.CPUUsPerOp }},
 	{"p50_us", func(s sample) float64 { return s.P50us }},
+}
+
+// ratioPairs are the (contender, other) pairs whose paired ratios are computed: msgr and
+// msgr-inline (Config.SendInline) against the others, and msgr-inline against msgr.
+var ratioPairs = [][2]string{
+	{"msgr", "stdlib"}, {"msgr", "rawframed"}, {"msgr", "rawtcp"},
+	{"msgr-inline", "stdlib"}, {"msgr-inline", "rawframed"}, {"msgr-inline", "rawtcp"}, {"msgr-inline", "msgr"},
 }
 
 // pairedRatios computes msgr/other per repetition for every cell and other contender.
@@ -359,7 +367,8 @@ func pairedRatios(samples []sample) []ratio {
 	}
 	var out []ratio
 	for _, c := range cells {
-		for _, other := range []string{"stdlib", "rawframed", "rawtcp"} {
+		for _, pair := range ratioPairs {
+			of, other := pair[0], pair[1]
 			for _, m := range ratioMetrics {
 				if m.name == "p50_us" && c.mode == modeOneway {
 					continue
@@ -370,7 +379,7 @@ func pairedRatios(samples []sample) []ratio {
 					if !ok {
 						break
 					}
-					a, okA := row["msgr"]
+					a, okA := row[of]
 					b, okB := row[other]
 					if okA && okB && m.get(b) > 0 {
 						xs = append(xs, m.get(a)/m.get(b))
@@ -383,7 +392,11 @@ func pairedRatios(samples []sample) []ratio {
 				for _, x := range xs {
 					lo, hi = min(lo, x), max(hi, x)
 				}
-				out = append(out, ratio{Mode: c.mode, Size: c.size, Conns: c.conns, Versus: other,
+				label := of
+				if label == "msgr" {
+					label = "" // the JSON of msgr's ratios is as before msgr-inline existed
+				}
+				out = append(out, ratio{Mode: c.mode, Size: c.size, Conns: c.conns, Of: label, Versus: other,
 					Metric: m.name, Median: round(median(xs)), Min: round(lo), Max: round(hi), Samples: len(xs)})
 			}
 		}

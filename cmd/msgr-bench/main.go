@@ -6,7 +6,7 @@
 // Usage:
 //
 //	msgr-bench [run] [-modes oneway,pingpong,rr] [-sizes 0,4K,64K,4M] [-conns 1,8,64]
-//	           [-contenders msgr,stdlib,rawframed,rawtcp] [-duration 2s] [-warmup 500ms]
+//	           [-contenders msgr,stdlib,rawframed,rawtcp[,msgr-inline]] [-duration 2s] [-warmup 500ms]
 //	           [-reps 3] [-depth 128] [-workers 2] [-spin 50us] [-seed 1]
 //	           [-out report.json] [-cpuprofile prefix [-profile msgr]] [-json]
 //	msgr-bench sim [-seeds 200] [-messages 2000] [-json]
@@ -162,8 +162,9 @@ func (f *runFlags) contenderList() ([]contender, error) {
 	var out []contender
 	for _, n := range splitList(f.contenders) {
 		switch n {
-		case "msgr":
-			out = append(out, msgrContender{workers: f.workers, spin: f.spin, prefetch: f.prefetch, thread: f.threadWait})
+		case "msgr", "msgr-inline":
+			out = append(out, msgrContender{workers: f.workers, spin: f.spin, prefetch: f.prefetch, thread: f.threadWait,
+				inline: n == "msgr-inline"})
 		case "stdlib":
 			out = append(out, stdlibContender{})
 		case "rawframed":
@@ -302,8 +303,12 @@ func printRatios(w io.Writer, rs []ratio) {
 	}
 	fmt.Fprintf(w, "\npaired ratios msgr/other (median of per-repetition ratios [min, max]):\n")
 	for _, r := range rs {
-		fmt.Fprintf(w, "  %-8s %4s x%-3d %-15s vs %-9s %6.3f [%.3f, %.3f]\n",
-			r.Mode, sizeName(r.Size), r.Conns, r.Metric, r.Versus, r.Median, r.Min, r.Max)
+		of := r.Of
+		if of == "" {
+			of = "msgr"
+		}
+		fmt.Fprintf(w, "  %-8s %4s x%-3d %-15s %-11s vs %-9s %6.3f [%.3f, %.3f]\n",
+			r.Mode, sizeName(r.Size), r.Conns, r.Metric, of, r.Versus, r.Median, r.Min, r.Max)
 	}
 }
 

@@ -26,8 +26,8 @@ func newPipe(tb testing.TB, prefetch int, crcHeader, crcData bool) *pipe {
 		m.Cfg.PrefetchSize, m.Cfg.CRCHeader, m.Cfg.CRCData = prefetch, crcHeader, crcData
 	}
 	p.ha, p.hb = prototest.NewRecycler(w.NewNode("a", ma)), prototest.NewRecycler(w.NewNode("b", mb))
-	p.a = proto.NewConnector(ma.Cfg, p.ha, addrB, wire.EntityOSD, pol, proto.Throttles{})
-	p.b = proto.NewAcceptor(mb.Cfg, p.hb, wire.LegacyAddr(addrA.Addr, 0))
+	p.a = proto.NewConnector(ma.Cfg, prodHost{p.ha, p.ha}, addrB, wire.EntityOSD, pol, proto.Throttles{})
+	p.b = proto.NewAcceptor(mb.Cfg, prodHost{p.hb, p.hb}, wire.LegacyAddr(addrA.Addr, 0))
 	p.ha.C, p.hb.C = p.a, p.b
 	p.a.Start()
 	p.a.Connected()
@@ -41,6 +41,15 @@ func newPipe(tb testing.TB, prefetch int, crcHeader, crcData bool) *pipe {
 		tb.Fatalf("session did not open: %v / %v", p.a.State(), p.b.State())
 	}
 	return p
+}
+
+// prodHost is a Recycler seen through the interfaces a messenger without a Tracer implements
+// (Host and Buffers): it hides the Node's proto.StateObserver and proto.Reacher, which only
+// tests and traced messengers have, so that the benchmarks measure the core as it runs in
+// production.
+type prodHost struct {
+	proto.Host
+	proto.Buffers
 }
 
 // pump writes all of src's output into dst and returns the bytes moved.

@@ -78,10 +78,11 @@ var (
 type Conn struct {
 	cfg   Config
 	host  Host
-	obs   Observer    // host's optional Observer, nil when it has none
-	acks  AckObserver // host, when it wants to hear of acknowledged messages
-	reach Reacher     // host, when it counts probes (simulation); nil in production
-	bufs  Buffers     // the host's, if it lends memory (nil: allocate)
+	obs   Observer      // host's optional Observer, nil when it has none
+	acks  AckObserver   // host, when it wants to hear of acknowledged messages
+	reach Reacher       // host, when it counts probes (simulation); nil in production
+	watch StateObserver // host, when it hears of state transitions (traces); nil in production
+	bufs  Buffers       // the host's, if it lends memory (nil: allocate)
 
 	state     State
 	connector bool // we initiated the session (a non-server side)
@@ -150,6 +151,7 @@ func newConn(cfg Config, host Host) *Conn {
 	c.obs, _ = host.(Observer)
 	c.acks, _ = host.(AckObserver)
 	c.reach, _ = host.(Reacher)
+	c.watch, _ = host.(StateObserver)
 	c.bufs, _ = host.(Buffers)
 	c.out.bufs = c.bufs
 	return c
@@ -212,7 +214,9 @@ func (c *Conn) setState(s State) {
 	}
 	from := c.state
 	c.state = s
-	c.host.StateChanged(from, s)
+	if c.watch != nil {
+		c.watch.StateChanged(from, s)
+	}
 }
 
 // Start begins the connection: a connector asks its host for a socket, an acceptor writes its

@@ -155,7 +155,15 @@ type Host interface {
 	Event(kind EventKind)
 	// Faulted reports why the connection faulted (for logs, counters and traces).
 	Faulted(state State, err error)
-	// StateChanged reports every state transition (for traces and coverage).
+}
+
+// StateObserver is an optional extension of Host: a Host that implements it is told of every
+// state transition (for traces and coverage). A received message walks six states (OPENED,
+// THROTTLE_MESSAGE, THROTTLE_BYTES, THROTTLE_DISPATCH_QUEUE, READ_MESSAGE_FRONT,
+// READ_FOOTER_AND_DISPATCH and back), so a host that does not need them should not implement
+// it: the core checks for it once, when the Conn is created, and then a transition costs one
+// nil check. A messenger without a Tracer does not implement it.
+type StateObserver interface {
 	StateChanged(from, to State)
 }
 

@@ -45,7 +45,7 @@ func (h *Header) Encode(b []byte, crc bool) {
 	binary.LittleEndian.PutUint16(b[45:], h.CompatVersion)
 	binary.LittleEndian.PutUint16(b[47:], h.Reserved)
 	if crc {
-		h.CRC = crc32cNoEscape(0, b[:HeaderCRCLen])
+		h.CRC = crc32cSmall(0, b[:HeaderCRCLen])
 	}
 	binary.LittleEndian.PutUint32(b[49:], h.CRC)
 }
@@ -73,7 +73,7 @@ func DecodeHeader(b []byte, verifyCRC bool) (Header, error) {
 		CRC:           binary.LittleEndian.Uint32(b[49:]),
 	}
 	if verifyCRC {
-		if got := crc32cNoEscape(0, b[:HeaderCRCLen]); got != h.CRC {
+		if got := crc32cSmall(0, b[:HeaderCRCLen]); got != h.CRC {
 			return Header{}, decodeErr("ceph_msg_header crc", 49,
 				fmt.Errorf("%w: header crc %#08x, computed %#08x", ErrBadCRC, h.CRC, got))
 		}

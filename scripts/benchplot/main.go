@@ -162,6 +162,7 @@ type ratio struct {
 	Mode   string  `json:"mode"`
 	Size   int     `json:"size"`
 	Conns  int     `json:"conns"`
+	Of     string  `json:"of"` // empty for msgr; msgr-inline's ratios are left out of the plots
 	Versus string  `json:"versus"`
 	Metric string  `json:"metric"`
 	Median float64 `json:"median"`
@@ -191,6 +192,13 @@ func load(path string) (*report, error) {
 	if len(rep.Results) == 0 {
 		return nil, errors.New(path + ": no results")
 	}
+	ratios := rep.Ratios[:0]
+	for _, r := range rep.Ratios {
+		if r.Of == "" {
+			ratios = append(ratios, r)
+		}
+	}
+	rep.Ratios = ratios
 	return &rep, nil
 }
 
