@@ -23,7 +23,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/msgrsim/msgrsim/fuzz/simfuzz"
@@ -127,14 +126,6 @@ func unit(kind string, i int, inputs [][]byte) (int, bool) {
 	}
 	fail(fmt.Errorf("unknown kind %q", kind))
 	return 0, false
-}
-
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		fail(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 func run(kind string, n int) measurement {
