@@ -88,10 +88,11 @@ func (s *Sessions) license(a, b uint32, cause string) {
 // Started reports the first event of a messenger incarnation with address my; restarted says
 // an earlier incarnation (with address old) ran: every session of either may now reset.
 func (s *Sessions) Started(my, old wire.EntityAddr, restarted bool) {
+	k := s.startedEpoch(my)
 	if !restarted {
 		return
 	}
-	s.epoch[epochKey(my)]++
+	s.epoch[k]++
 	for _, n := range []uint32{old.Nonce, my.Nonce} {
 		for _, p := range s.known[n] {
 			s.lic[p] = &license{cause: CauseCrash}

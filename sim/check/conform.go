@@ -69,10 +69,33 @@ type peerKey struct {
 	nonce uint32
 }
 
-// epochKey is what a restart is counted by: the nonce (a client learns its IP from its first
-// peer, so its announced address changes; a restarted monitor keeps its nonce). Two messengers
-// with one nonce (a shrunk tape draws every nonce 0) share their restarts.
-func epochKey(a wire.EntityAddr) uint32 { return a.Nonce }
+// epochID is what a restart is counted by: a bound messenger's host and nonce (two servers
+// may draw one nonce: a fuzzer's input, a shrunk tape's zeros), and the nonce alone for a
+// messenger that started without an IP (a client learns its IP from its first peer, so its
+// announced address changes; a restarted monitor keeps its host and nonce).
+type epochID struct {
+	ip    netip.Addr // zero: not bound to an IP
+	nonce uint32
+}
+
+// startedEpoch is the epochID a messenger that started with address my counts restarts by;
+// it remembers bound messengers for epochOf.
+func (s *Sessions) startedEpoch(my wire.EntityAddr) epochID {
+	k := epochID{ip: my.Addr.Addr(), nonce: my.Nonce}
+	if !k.ip.IsValid() || k.ip.IsUnspecified() {
+		return epochID{nonce: my.Nonce}
+	}
+	s.bound[k] = true
+	return k
+}
+
+// epochOf is how many times the messenger announcing address a had restarted before.
+func (s *Sessions) epochOf(a wire.EntityAddr) uint32 {
+	if k := (epochID{ip: a.Addr.Addr(), nonce: a.Nonce}); s.bound[k] {
+		return s.epoch[k]
+	}
+	return s.epoch[epochID{nonce: a.Nonce}]
+}
 
 // sideKey names one end's view of a session: a messenger incarnation's session with the
 // peer's address (its registry is keyed by address, so a peer that restarts with its nonce
@@ -139,7 +162,8 @@ type wconn struct {
 // Sessions is the conformance monitor and the reset attribution of one run (attrib.go).
 type Sessions struct {
 	k      *Checker
-	epoch  map[uint32]uint32
+	epoch  map[epochID]uint32 // restarts before, by messenger (startedEpoch)
+	bound  map[epochID]bool   // messengers that started with an IP
 	conns  map[uint64]*wconn
 	sides  map[sideKey]*side
 	lic    map[noncePair]*license
@@ -157,7 +181,7 @@ type Sessions struct {
 
 // NewSessions returns the monitor of a run whose violations go to k, stamped with now().
 func NewSessions(k *Checker, now func() int64, cov Counter) *Sessions {
-	return &Sessions{k: k, now: now, cov: cov, epoch: map[uint32]uint32{}, conns: map[uint64]*wconn{},
+	return &Sessions{k: k, now: now, cov: cov, epoch: map[epochID]uint32{}, bound: map[epochID]bool{}, conns: map[uint64]*wconn{},
 		sides: map[sideKey]*side{}, lic: map[noncePair]*license{}, known: map[uint32][]noncePair{},
 		causes: map[string]int{}, events: map[EventConn]*eventState{}, halfOpen: map[halfKey]bool{},
 		halfOpenN: map[noncePair]int{}}
@@ -219,7 +243,7 @@ func (s *Sessions) addr(w *wconn, dir int, e *wire.Element) {
 		return
 	}
 	w.addr[dir], w.known[dir] = a, true
-	w.end[dir] = endpoint{ip: a.Addr.Addr(), nonce: a.Nonce, epoch: s.epoch[epochKey(a)]}
+	w.end[dir] = endpoint{ip: a.Addr.Addr(), nonce: a.Nonce, epoch: s.epochOf(a)}
 	if w.known[0] && w.known[1] {
 		w.end[0].ip = w.seen.Addr.Addr() // the client's host, whatever it announced
 		w.side[0] = s.side(sideKey{w.end[0], peerKey{w.end[1].ip, w.end[1].nonce}})

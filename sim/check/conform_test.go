@@ -383,3 +383,27 @@ func TestReplyAuthorizerReadBeforeActing(t *testing.T) {
 	w.connectFeatures(2, 52, 0) // never opened: unchanged
 	w.want()
 }
+
+// Two servers may share a nonce (a fuzzer's input drew it, a shrunk tape draws zeros): a
+// restart of one is not a restart of the other, whose session goes on with its connect_seq
+// (FuzzSim found the monitor counting restarts by nonce alone: osd.1 restarted, and osd.0's
+// reconnect with connect_seq 1 was called a bump out of nothing). A restart of the connector
+// itself still starts its sessions afresh.
+func TestRestartOfAnotherMessengerWithTheSameNonce(t *testing.T) {
+	a := wire.LegacyAddr(netip.MustParseAddrPort("10.0.0.1:6800"), 7)
+	b := wire.LegacyAddr(netip.MustParseAddrPort("10.0.0.2:6800"), 7)
+	w := newWire(t)
+	w.s.Started(a, a, false)
+	w.s.Started(b, b, false)
+	w.open(a, b)
+	w.handshake(0, 1)
+	w.s.Started(b, b, true) // b restarts with its address and nonce
+	w.open(a, b)
+	w.connect(1, 2) // a's session with b: opened once, so connect_seq 1
+	w.want()
+
+	w.s.Started(a, a, true) // now a restarts: its new incarnation has no session yet
+	w.open(a, b)
+	w.connect(1, 3)
+	w.want(InvConnectSeq)
+}
