@@ -45,5 +45,16 @@ func AllFaults(r *detrand.Rand) Faults { return fault.All(r) }
 // ParseFaults reads a -faults flag (fault.Parse).
 func ParseFaults(spec string, r *detrand.Rand) (Faults, error) { return fault.Parse(spec, r) }
 
+// ParseFaultsFor is ParseFaults for a run with authentication auth: with cephx (signed
+// sessions) the swarm also draws the tamper fault (Faults.DrawTamper), so "swarm" means every
+// fault the run can meet; with auth none, and for any other spec, it is ParseFaults.
+func ParseFaultsFor(spec string, r *detrand.Rand, auth string) (Faults, error) {
+	f, err := fault.Parse(spec, r)
+	if err == nil && spec == "swarm" && auth == AuthCephx {
+		f.DrawTamper(r)
+	}
+	return f, err
+}
+
 // ParseFault parses a fault name (fault.ParseKind).
 func ParseFault(s string) (Fault, bool) { return fault.ParseKind(s) }

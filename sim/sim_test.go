@@ -140,3 +140,32 @@ func TestSwarmSeedsAreDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// With cephx the swarm also draws tamper (about half the seeds), and every other kind and
+// intensity is the unsigned swarm's; without auth, and for a named list, nothing changes.
+func TestSwarmDrawsTamperOnlyWhenSigned(t *testing.T) {
+	on := 0
+	for seed := uint64(1); seed <= 200; seed++ {
+		plain, err := ParseFaults("swarm", detrand.NewSeeded(seed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		signed, _ := ParseFaultsFor("swarm", detrand.NewSeeded(seed), AuthCephx)
+		if none, _ := ParseFaultsFor("swarm", detrand.NewSeeded(seed), ""); none != plain {
+			t.Fatalf("seed %d: auth none drew %v, ParseFaults %v", seed, none, plain)
+		}
+		if signed.On[FaultTamper] {
+			on++
+		}
+		signed.On[FaultTamper] = false
+		if signed != plain {
+			t.Fatalf("seed %d: the signed swarm %v differs from the plain %v beyond tamper", seed, signed, plain)
+		}
+		if named, _ := ParseFaultsFor("cuts,reset", detrand.NewSeeded(seed), AuthCephx); named.On[FaultTamper] {
+			t.Fatalf("seed %d: a named list without tamper drew it", seed)
+		}
+	}
+	if on < 60 || on > 140 {
+		t.Errorf("tamper drawn in %d of 200 signed swarms, want about half", on)
+	}
+}

@@ -132,8 +132,6 @@ func (sf *scenarioFlags) finish(fs *flag.FlagSet) error {
 func (sf *scenarioFlags) options(seed uint64) sim.Options {
 	opts := sim.DefaultOptions(seed)
 	opts.OSDs, opts.Clients, opts.Messages = sf.osds, sf.clients, sf.messages
-	faults, _ := sim.ParseFaults(sf.faults, detrand.NewSeeded(seed))
-	opts.Faults = &faults
 	opts.Swarm = sf.swarm
 	switch {
 	case clusterWorkloads[sf.workload]:
@@ -144,6 +142,8 @@ func (sf *scenarioFlags) options(seed uint64) sim.Options {
 	case sf.workload == sim.WorkloadSynthetic:
 		sf.syntheticOptions(&opts)
 	}
+	faults, _ := sim.ParseFaultsFor(sf.faults, detrand.NewSeeded(seed), opts.Auth)
+	opts.Faults = &faults
 	sf.budget(&opts)
 	return opts.WithDefaults()
 }

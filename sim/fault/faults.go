@@ -87,6 +87,11 @@ func Swarm(r *detrand.Rand) Mix {
 	return f
 }
 
+// DrawTamper adds the tamper fault to a swarm mix for a run whose sessions are signed (it
+// would only show that crcs do not protect on the others): on with probability ½, drawn after
+// every other kind and intensity, so the rest of the mix is the unsigned run's.
+func (f *Mix) DrawTamper(r *detrand.Rand) { f.On[Tamper] = r.Bool() }
+
 // All turns every fault kind on, with intensities drawn from r.
 func All(r *detrand.Rand) Mix {
 	f := Mix{}
