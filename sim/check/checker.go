@@ -47,7 +47,7 @@ const (
 var InvariantDoc = map[string]string{
 	InvLosslessOrder:   "a lossless session dispatches each sender's messages in the order they were sent",
 	InvLosslessLoss:    "every message sent on a lossless session is dispatched, unless the sender heard of a session reset (reset or remote_reset) attributed to a cause (spurious-reset) after sending it, a crash took either end, or the messenger reported dropping it",
-	InvDuplicate:       "no message is dispatched twice to one incarnation of a receiver",
+	InvDuplicate:       "no message is dispatched twice to one incarnation of a receiver, except as redelivery-after-mark-down (the sender never heard it acknowledged, the receiver marked its lossless session without resetcheck down after the previous dispatch: msgr1 resends it to the next session)",
 	InvLossyOrder:      "a lossy session dispatches at most once, in send order",
 	InvUnknownMessage:  "every dispatched message was sent by someone",
 	InvCorruptDelivery: "a dispatched message carries exactly the bytes that were sent: corruption must be caught by a crc and end the connection",
