@@ -61,6 +61,26 @@ func TestTamperSignedNeverDispatched(t *testing.T) {
 	}
 }
 
+// A node without MSG_AUTH (the configuration swarm's oldfooter knob) neither signs nor checks
+// signatures, cephx or not (Ceph's cephx signs only with the feature): tamper leaves sessions
+// without it alone, as it leaves the monitor's unsigned ones. The injector once took every
+// session opened with a cephx authorizer for a signed one, and seed 3 of the default
+// configuration swarm dispatched tampered heartbeats (corrupt-delivery).
+func TestTamperOnlySignedSessions(t *testing.T) {
+	for seed := uint64(1); seed <= 4; seed++ {
+		o := DefaultOptions(seed)
+		o.Workload, o.OSDs, o.Clients, o.Auth = WorkloadCluster, 3, 2, AuthCephx
+		f, _ := ParseFaults("swarm,tamper", detrand.NewSeeded(seed))
+		o.Faults, o.Knobs = &f, &Knobs{OldFooterNodes: 0xffff}
+		if r := Run(o); !r.Pass || r.Stats.Tampered != 0 {
+			t.Fatalf("seed %d, no node with MSG_AUTH: %d tampered: %v %v", seed, r.Stats.Tampered, r, r.Violations)
+		}
+	}
+	if r := cephxRun(t, 3, AuthCephx, "swarm,tamper"); !r.Pass || r.Stats.Tampered == 0 {
+		t.Fatalf("seed 3 (knobs %v): %v, %d tampered: %v", r.Knobs, r, r.Stats.Tampered, r.Violations)
+	}
+}
+
 // With signing off (auth none) crcs alone do not protect: a message rewritten in flight with
 // its crc recomputed is dispatched.
 func TestTamperUnsignedIsDispatched(t *testing.T) {

@@ -16,13 +16,22 @@ func TestClusterRegressions(t *testing.T) {
 	runRegressions(t, "cluster.txt", parseClusterRegression)
 }
 
-// parseClusterRegression reads a line of cluster.txt: seed osds clients messages faults.
+// parseClusterRegression reads a line of cluster.txt: seed osds clients messages faults, and
+// "swarm" when the seed was found with the configuration swarm (msgr-sim's default since it
+// was turned on): the lines before it run with -swarm=false, as they were found.
 func parseClusterRegression(line string) (Options, string, error) {
 	var seed uint64
 	var osds, clients, messages int
 	var faults string
 	_, err := fmt.Sscan(line, &seed, &osds, &clients, &messages, &faults)
-	return Options{Seed: seed, Workload: WorkloadCluster, OSDs: osds, Clients: clients, Messages: messages}, faults, err
+	return Options{Seed: seed, Workload: WorkloadCluster, OSDs: osds, Clients: clients, Messages: messages,
+		NoSwarm: !swarmField(line, 5)}, faults, err
+}
+
+// swarmField reports whether a regression line's field n (from 0) is "swarm".
+func swarmField(line string, n int) bool {
+	f := strings.Fields(line)
+	return len(f) > n && f[n] == "swarm"
 }
 
 // runRegressions runs every case of testdata/regressions/name, one per line ('#' starts a

@@ -60,12 +60,13 @@ type Options struct {
 	Synthetic *synthetic.Config
 	Preset    string
 
-	// Swarm turns the configuration swarm on: when Knobs is nil the seed draws the
+	// The configuration swarm is on by default: when Knobs is nil the seed draws the
 	// messengers' configuration (SeedKnobs: feature bits per node, buffers, throttles,
-	// timeouts, keepalives, message sizes). Knobs, when set, is the configuration to run
-	// (a tape's, the shrinker's); nil without Swarm: the defaults.
-	Swarm bool
-	Knobs *Knobs
+	// timeouts, keepalives, message sizes). NoSwarm turns it off (msgr-sim -swarm=false):
+	// every messenger runs Ceph's defaults. Knobs, when set, is the configuration to run
+	// (a tape's, the shrinker's) either way.
+	NoSwarm bool
+	Knobs   *Knobs
 
 	perturbAt     uint64 // test hook: make the second run of CheckDeterminism differ at this event
 	checkRunnable bool   // test hook: the world checks its runnable set against a poll (World.CheckRunnable)
@@ -91,12 +92,12 @@ func KnobNames() []string { return harness.KnobNames() }
 func ParseKnobs(s string) (Knobs, error) { return harness.ParseKnobs(s) }
 
 // RunKnobs is the configuration the run of o uses: Knobs if set, else the seed's draw with
-// Swarm, else the defaults.
+// the configuration swarm (unless NoSwarm), else the defaults.
 func (o *Options) RunKnobs() Knobs {
 	switch {
 	case o.Knobs != nil:
 		return *o.Knobs
-	case o.Swarm:
+	case !o.NoSwarm:
 		return SeedKnobs(o.Seed)
 	}
 	return Knobs{}

@@ -8,7 +8,7 @@ import (
 	"github.com/msgrsim/msgrsim/internal/detrand"
 )
 
-// Seeds of the configuration swarm (-swarm) that once failed, kept passing:
+// Seeds of the configuration swarm (on by default) that once failed, kept passing:
 //   - 29, 102: a receiver dropped a resent old message without acknowledging it; its sender,
 //     with nothing else to send, held it forever (liveness-timeout; quirk Q14's ACK).
 //   - 197, 67, 169: a legacy reconnect (no RECONNECT_SEQ) to a restarted peer whose session
@@ -22,7 +22,6 @@ func TestSwarmRegressions(t *testing.T) {
 		opts := DefaultOptions(seed)
 		f := SwarmFaults(detrand.NewSeeded(seed))
 		opts.Faults = &f
-		opts.Swarm = true
 		r := Run(opts)
 		if !r.Pass {
 			t.Errorf("seed %d -swarm (knobs %v): %v\n%v", seed, r.Knobs, r, r.Violations)
@@ -36,9 +35,9 @@ func TestSwarmKnobsOwnStream(t *testing.T) {
 	for seed := uint64(1); seed <= 3; seed++ {
 		plain := DefaultOptions(seed)
 		f := SwarmFaults(detrand.NewSeeded(seed))
-		plain.Faults = &f
+		plain.Faults, plain.NoSwarm = &f, true
 		def := plain
-		def.Swarm, def.Knobs = true, &Knobs{}
+		def.NoSwarm, def.Knobs = false, &Knobs{}
 		a, b := Run(plain), Run(def)
 		if a.TraceHash != b.TraceHash {
 			t.Errorf("seed %d: default knobs changed the trace: %016x vs %016x", seed, a.TraceHash, b.TraceHash)
@@ -69,7 +68,6 @@ func TestSwarmKnobsInTapes(t *testing.T) {
 		t.Errorf("200 seeds drew only %d of %d knobs", len(seen), len(KnobNames()))
 	}
 	opts := DefaultOptions(5)
-	opts.Swarm = true
 	tape, r := TapeOf(opts)
 	if tape.Knobs == (Knobs{}) || tape.Knobs != r.Knobs {
 		t.Fatalf("tape knobs %v, run knobs %v", tape.Knobs, r.Knobs)
@@ -94,7 +92,6 @@ func TestSwarmKnobsInTapes(t *testing.T) {
 // configuration (here: past a small step budget) shrinks to the default configuration.
 func TestShrinkKnobsToDefaults(t *testing.T) {
 	opts := DefaultOptions(5)
-	opts.Swarm = true
 	opts.StepBudget = 500
 	tape, r := TapeOf(opts)
 	if !hasViolation(r, OutcomeBudget) || len(tape.Knobs.Set()) == 0 {

@@ -35,12 +35,14 @@ func TestSyntheticRegressions(t *testing.T) {
 	runRegressions(t, "synthetic.txt", parseSyntheticRegression)
 }
 
-// parseSyntheticRegression reads a line of synthetic.txt: seed preset ("-": drawn) faults.
+// parseSyntheticRegression reads a line of synthetic.txt: seed preset ("-": drawn) faults, and
+// "swarm" when found with the configuration swarm.
 func parseSyntheticRegression(line string) (Options, string, error) {
 	var seed uint64
 	var preset, faults string
 	_, err := fmt.Sscan(line, &seed, &preset, &faults)
 	opts := syntheticOptions(seed)
+	opts.NoSwarm = !swarmField(line, 3) // see parseClusterRegression
 	if preset != "-" {
 		opts.Preset = preset
 	}

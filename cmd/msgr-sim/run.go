@@ -127,6 +127,9 @@ func printHuman(w io.Writer, r sim.Result, wall time.Duration, reproduce string)
 	if len(r.Stats.ResetCauses) > 0 {
 		fmt.Fprintf(w, "session resets by cause: %s\n", sim.FormatResetCauses(r.Stats.ResetCauses))
 	}
+	if len(r.Stats.Excused) > 0 {
+		fmt.Fprintf(w, "duplicates excused by case: %s\n", sim.FormatResetCauses(r.Stats.Excused))
+	}
 	if r.Synthetic != nil {
 		printSynthetic(w, r.Synthetic)
 	}
@@ -154,6 +157,7 @@ type jsonResult struct {
 	Injected       map[string]int  `json:"injected"`
 	Resets         int             `json:"resets"`
 	ResetCauses    map[string]int  `json:"reset_causes"`
+	Excused        map[string]int  `json:"excused,omitempty"` // duplicate dispatches excused, by named case
 	Reconnects     int             `json:"reconnects"`
 	BytesCorrupted int             `json:"bytes_corrupted"`
 	Crashes        int             `json:"crashes"`
@@ -184,7 +188,7 @@ func printJSON(w io.Writer, r sim.Result, wall time.Duration, tape string) {
 		Seed: r.Seed, Result: "pass", TraceHash: fmt.Sprintf("%016x", r.TraceHash), Sent: r.Sent,
 		Delivered: r.Delivered, VirtualMs: float64(r.VirtualTime) / 1e6, WallMs: float64(wall) / 1e6,
 		Steps: r.Steps, Violations: r.Violations, Faults: r.Faults.Names(), Knobs: r.Knobs.String(), Injected: injectedMap(r.Stats.Injected),
-		Resets: r.Stats.SessionResets, ResetCauses: r.Stats.ResetCauses, Reconnects: r.Stats.Reconnects, BytesCorrupted: r.Stats.BytesCorrupted,
+		Resets: r.Stats.SessionResets, ResetCauses: r.Stats.ResetCauses, Excused: r.Stats.Excused, Reconnects: r.Stats.Reconnects, BytesCorrupted: r.Stats.BytesCorrupted,
 		Crashes: r.Stats.Crashes, PhaseReached: r.Phase, Models: []jsonModel{},
 		Workload: r.Workload, Auth: r.Auth, Synthetic: syntheticJSON(r.Synthetic), Exceeded: r.Exceeded, Tape: tape,
 		Build: thisBuild(),

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,7 +28,7 @@ type scenarioFlags struct {
 	canary                  string        // -canary: the deliberate bug to run with (internal/canary)
 	maxSteps                uint64        // -max-steps: the budget of steps of each run
 	maxWall                 time.Duration // -max-wall: the budget of wall time of each run
-	swarm                   bool          // -swarm: the seed draws the messengers' configuration too
+	noSwarm                 bool          // -swarm=false: the seed draws no configuration (the swarm is on by default)
 	artifacts
 	set map[string]bool // flags given explicitly
 }
@@ -70,7 +71,12 @@ func (sf *scenarioFlags) register(fs *flag.FlagSet) {
 		"budget of scheduling steps per run: a run past it ends as budget-exceeded (deterministic: the same run stops at the same step)")
 	fs.DurationVar(&sf.maxWall, "max-wall", defaultMaxWall,
 		"budget of wall time per run: a run past it ends as budget-exceeded (NOT deterministic: depends on the machine; tapes never expect it)")
-	fs.BoolVar(&sf.swarm, "swarm", false, "configuration swarm: the seed also draws the messengers' configuration (feature bits per node, prefetch buffer, workers, throttles, timeouts, backoff, keepalives, message sizes and priorities; each knob keeps its default half the time)")
+	fs.BoolFunc("swarm", "configuration swarm, on by default (-swarm=false: Ceph's defaults everywhere): the seed also draws the messengers' configuration (feature bits per node, prefetch buffer, workers, throttles, timeouts, backoff, keepalives, message sizes and priorities; each knob keeps its default half the time)",
+		func(v string) error {
+			on, err := strconv.ParseBool(v)
+			sf.noSwarm = !on
+			return err
+		})
 	sf.artifacts.register(fs)
 }
 
@@ -132,7 +138,7 @@ func (sf *scenarioFlags) finish(fs *flag.FlagSet) error {
 func (sf *scenarioFlags) options(seed uint64) sim.Options {
 	opts := sim.DefaultOptions(seed)
 	opts.OSDs, opts.Clients, opts.Messages = sf.osds, sf.clients, sf.messages
-	opts.Swarm = sf.swarm
+	opts.NoSwarm = sf.noSwarm
 	switch {
 	case clusterWorkloads[sf.workload]:
 		opts.Workload = sim.WorkloadCluster
@@ -180,8 +186,8 @@ func (sf *scenarioFlags) args() string {
 	if sf.preset != "" {
 		fmt.Fprintf(&b, " -preset %s", sf.preset)
 	}
-	if sf.swarm {
-		b.WriteString(" -swarm")
+	if sf.noSwarm {
+		b.WriteString(" -swarm=false")
 	}
 	if sf.auth == sim.AuthCephx {
 		b.WriteString(" -auth cephx")
@@ -251,10 +257,10 @@ func describeWorkload(opts sim.Options) string {
 		opts.Seed, opts.OSDs, opts.Clients, opts.Messages, *opts.Faults)
 }
 
-// describeKnobs is the configuration part of the line: "  knobs ..." when the swarm is on or
-// the run has knobs of its own (a tape's).
+// describeKnobs is the configuration part of the line: "  knobs ..." unless the swarm is off
+// and the run has no knobs of its own (a tape's).
 func describeKnobs(opts sim.Options) string {
-	if !opts.Swarm && opts.Knobs == nil {
+	if opts.NoSwarm && opts.Knobs == nil {
 		return ""
 	}
 	return "  knobs " + opts.RunKnobs().String()

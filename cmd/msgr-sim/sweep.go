@@ -175,6 +175,7 @@ type sweepCoverage struct {
 	Phases         map[string]int `json:"phases"`           // seeds by the last phase reached
 	Invariants     map[string]int `json:"invariants"`       // failing seeds by violated invariant
 	ResetCauses    map[string]int `json:"reset_causes"`     // session resets by attributed cause
+	Excused        map[string]int `json:"excused"`          // duplicate dispatches excused, by named case
 	Knobs          map[string]int `json:"knobs"`            // seeds that ran with each knob off its default
 	Protocol       *sim.Coverage  `json:"protocol"`         // states, transitions, tags, faults, decisions
 }
@@ -184,7 +185,7 @@ func newSummary(scenario string) *sweepSummary {
 		Build: thisBuild(), Tapes: map[string]string{},
 		Coverage: sweepCoverage{FaultsFired: map[string]int{}, SeedsWithFault: map[string]int{},
 			Phases: map[string]int{}, Invariants: map[string]int{}, ResetCauses: map[string]int{},
-			Knobs: map[string]int{}, Protocol: sim.NewCoverage()}}
+			Excused: map[string]int{}, Knobs: map[string]int{}, Protocol: sim.NewCoverage()}}
 }
 
 // signature names a failure by the set of invariants it violated.
@@ -215,6 +216,9 @@ func (s *sweepSummary) add(r sim.Result) {
 	for cause, n := range r.Stats.ResetCauses { //lint:ordered (sums)
 		s.Coverage.ResetCauses[cause] += n
 	}
+	for c, n := range r.Stats.Excused { //lint:ordered (sums)
+		s.Coverage.Excused[c] += n
+	}
 	s.Coverage.Protocol.Merge(r.Coverage)
 	if r.Pass {
 		s.Passed++
@@ -243,6 +247,7 @@ func (s *sweepSummary) merge(o *sweepSummary) {
 		{s.Coverage.FaultsFired, o.Coverage.FaultsFired}, {s.Coverage.SeedsWithFault, o.Coverage.SeedsWithFault},
 		{s.Coverage.Phases, o.Coverage.Phases}, {s.Coverage.Invariants, o.Coverage.Invariants},
 		{s.Coverage.ResetCauses, o.Coverage.ResetCauses}, {s.Coverage.Knobs, o.Coverage.Knobs},
+		{s.Coverage.Excused, o.Coverage.Excused},
 	} {
 		for k, v := range pair.src { //lint:ordered (sums)
 			pair.dst[k] += v
@@ -476,6 +481,9 @@ func printSweep(w io.Writer, s *sweepSummary, flags string) {
 	fmt.Fprintln(w)
 	if len(s.Coverage.ResetCauses) > 0 {
 		fmt.Fprintf(w, "session resets by cause: %s\n", sim.FormatResetCauses(s.Coverage.ResetCauses))
+	}
+	if len(s.Coverage.Excused) > 0 {
+		fmt.Fprintf(w, "duplicates excused by case: %s\n", sim.FormatResetCauses(s.Coverage.Excused))
 	}
 	if len(s.Coverage.Knobs) > 0 {
 		fmt.Fprint(w, "knobs drawn (seeds):")

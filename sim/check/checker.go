@@ -47,7 +47,7 @@ const (
 var InvariantDoc = map[string]string{
 	InvLosslessOrder:   "a lossless session dispatches each sender's messages in the order they were sent",
 	InvLosslessLoss:    "every message sent on a lossless session is dispatched, unless the sender heard of a session reset (reset or remote_reset) attributed to a cause (spurious-reset) after sending it, a crash took either end, or the messenger reported dropping it",
-	InvDuplicate:       "no message is dispatched twice to one incarnation of a receiver",
+	InvDuplicate:       "no message is dispatched twice to one incarnation of a receiver, except as redelivery-after-mark-down (the sender never heard it acknowledged, the receiver marked its lossless session without resetcheck down after the previous dispatch: msgr1 resends it to the next session)",
 	InvLossyOrder:      "a lossy session dispatches at most once, in send order",
 	InvUnknownMessage:  "every dispatched message was sent by someone",
 	InvCorruptDelivery: "a dispatched message carries exactly the bytes that were sent: corruption must be caught by a crc and end the connection",
@@ -112,7 +112,23 @@ type msgInfo struct {
 	dropped  bool // the messenger reported dropping it, or it went into an orphaned session
 	received bool // the receiving messenger read it in order (its ACK may cover it)
 	got      bool // dispatched to some receiver incarnation
+	acked    bool // the sender forgot it: its peer acknowledged it
 }
+
+// CaseRedelivery is the one duplicate dispatch the checker excuses, msgr1's own behaviour
+// after a one-sided mark_down of a lossless peer session (quirk Q10 in docs/protocol.md): the
+// receiver R dispatched a message from S but S never read R's acknowledgement; R then marked
+// its session with S down and reconnected with connect_seq 0; S, whose policy has no
+// resetcheck (lossless_peer, lossless_peer_reuse), takes that for a peer restart (rule 8e),
+// keeps its queue and sends the unacknowledged message again to R's new session, and R
+// dispatches it a second time. Ceph's OSDs deduplicate such messages by tid. Excused only when
+// (a) S never heard the message acknowledged, (b) R marked its session with S down (MarkedDown)
+// after the previous dispatch, and (c) that session's policy has no resetcheck: with
+// resetcheck (stateful_server, lossless_client) S answers RESETSESSION and discards its queue.
+const CaseRedelivery = "redelivery-after-mark-down"
+
+// markKey names a receiver incarnation's sessions with one sender node.
+type markKey struct{ rcv, from string }
 
 type seenKey struct {
 	rcv string
@@ -139,7 +155,9 @@ const maxViolationsPerName = 20
 type Checker struct {
 	streams  map[streamKey]*stream
 	msgs     map[uint64]*msgInfo
-	seen     map[seenKey]bool
+	seen     map[seenKey]int // receiver incarnation, id → 1 + marks[rcv, sender] at its last dispatch
+	marks    map[markKey]int // mark-downs without resetcheck by a receiver incarnation of its sessions with a sender
+	excused  map[string]int  // duplicates excused, by case (CaseRedelivery)
 	last     map[lastKey]int // receiver incarnation's last dispatched oindex per order key
 	orderN   map[orderKey]int
 	orphans  map[connKey]bool
@@ -160,7 +178,7 @@ type Checker struct {
 // NewChecker returns an empty checker.
 func NewChecker() *Checker {
 	return &Checker{streams: make(map[streamKey]*stream), msgs: make(map[uint64]*msgInfo),
-		seen: make(map[seenKey]bool), last: make(map[lastKey]int), orderN: make(map[orderKey]int),
+		seen: make(map[seenKey]int), marks: make(map[markKey]int), excused: make(map[string]int), last: make(map[lastKey]int), orderN: make(map[orderKey]int),
 		orphans: make(map[connKey]bool), byConn: make(map[connKey][]uint64), violN: make(map[string]int)}
 }
 
@@ -226,6 +244,7 @@ func (k *Checker) Acked(id uint64, now int64) {
 		return
 	}
 	k.acked++
+	info.acked = true
 	k.rec.evaluated(InvAckUnreceived, 1)
 	if !info.received {
 		k.violate(InvAckUnreceived, now, "stream %v: message #%d (id %d) acknowledged but never read by the peer",
@@ -242,16 +261,29 @@ func (k *Checker) Dispatched(rcv string, id uint64, intact bool, now int64) {
 		k.violate(InvUnknownMessage, now, "%s got message id %d that was never sent", rcv, id)
 		return
 	}
+	sk := seenKey{rcv, id}
+	mk := markKey{rcv, info.key.from}
+	prev := k.seen[sk]
+	if prev != 0 && !info.acked && k.marks[mk] > prev-1 {
+		// Excused (CaseRedelivery), and not a dispatch of the session's FIFO history: the
+		// receiver's session that dequeued it is gone (see MarkedDown).
+		k.rec.evaluated(InvDuplicate, 1)
+		if !intact {
+			k.violate(InvCorruptDelivery, now, "stream %v: message id %d dispatched to %s with corrupted content", info.key, id, rcv)
+		}
+		k.excused[CaseRedelivery]++
+		k.seen[sk] = 1 + k.marks[mk]
+		return
+	}
 	k.rec.dispatched(info.key, id, rcv, k.streams[info.key].lossless)
 	if !intact {
 		k.violate(InvCorruptDelivery, now, "stream %v: message id %d dispatched to %s with corrupted content", info.key, id, rcv)
 	}
-	sk := seenKey{rcv, id}
-	if k.seen[sk] {
+	if prev != 0 {
 		k.violate(InvDuplicate, now, "stream %v: message #%d (id %d) dispatched twice to %s", info.key, info.index, id, rcv)
 		return
 	}
-	k.seen[sk] = true
+	k.seen[sk] = 1 + k.marks[mk]
 	info.got = true
 	k.deliv++
 	s := k.streams[info.key]
@@ -314,6 +346,21 @@ func (k *Checker) ForgiveConn(node string, conn uint64) {
 	}
 	delete(k.byConn, ck)
 }
+
+// MarkedDown records that receiver incarnation rcv marked down its session(s) with the sender
+// node from; resetcheck is the session's policy's. Without resetcheck the sender may send the
+// messages it still holds again to rcv's next session, and rcv dispatch them a second time:
+// a duplicate the checker excuses as CaseRedelivery (see there). An excused duplicate is not a
+// dispatch of the FIFO history (fifo-linearizability): the receiver's session that dequeued the
+// message is gone, and the first dispatch is the one the history keeps.
+func (k *Checker) MarkedDown(rcv, from string, resetcheck bool) {
+	if !resetcheck {
+		k.marks[markKey{rcv, from}]++
+	}
+}
+
+// Excused counts the duplicate dispatches excused, by case (CaseRedelivery).
+func (k *Checker) Excused() map[string]int { return k.excused }
 
 // Orphan marks a sender's connection as a session its peer discarded (the peer marked its
 // side down): messages sent on it from now on may be lost, until Unorphan.

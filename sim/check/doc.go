@@ -24,7 +24,10 @@
 // requires):
 //
 //   - lossless-order, lossy-order: dispatch follows send order per (sender connection, priority);
-//   - duplicate-delivery: nothing is dispatched twice to one incarnation of a receiver;
+//   - duplicate-delivery: nothing is dispatched twice to one incarnation of a receiver, but
+//     for one named case, redelivery-after-mark-down (CaseRedelivery: msgr1 resending an
+//     unacknowledged message after the receiver marked a lossless_peer session down on its
+//     side only), counted (Checker.Excused);
 //   - lossless-loss: every lossless message is dispatched, unless a reset or remote reset on
 //     its connection attributed to a cause (not a spurious one), a mark-down, a crash or a
 //     reported drop accounts for the loss;

@@ -53,6 +53,10 @@ type connTrack struct {
 	s     [2]streamTrack // by simnet.Dir
 	lossy bool           // the server's opening reply said LOSSY
 	cephx bool           // the client's connect carried a cephx authorizer
+	feat  uint64         // the features of the client's last connect
+	// signed: the session signs its messages, as Ceph's cephx does when both sides have
+	// MSG_AUTH: a cephx authorizer, and MSG_AUTH in the connect and in the reply.
+	signed bool
 }
 
 // span is a half-open byte range of a stream.
@@ -272,6 +276,7 @@ func (c *connTrack) element(d simnet.Dir, e *wire.Element) {
 	case wire.ElemConnect:
 		c.s[simnet.ServerToClient].w.SetPeerFeatures(e.Connect.Features)
 		c.cephx = e.Connect.AuthorizerProtocol == wire.AuthCephx && e.Connect.AuthorizerLen > 0
+		c.feat, c.signed = e.Connect.Features, false
 	case wire.ElemReply:
 		c.reply(e)
 	case wire.ElemTag:
@@ -305,6 +310,7 @@ func (c *connTrack) reply(e *wire.Element) {
 	client.PeerReply(e.Tag)
 	client.SetPeerFeatures(e.Reply.Features)
 	c.lossy = e.Reply.Flags&wire.ConnectLossy != 0
+	c.signed = c.cephx && c.feat&e.Reply.Features&wire.FeatureMsgAuth != 0
 	c.t.wrote(&c.s[simnet.ServerToClient], true, e.Tag, e.End())
 }
 
@@ -366,12 +372,13 @@ func (t *frameTracker) tamperArmed(s simnet.StreamID, c *connTrack, off uint64) 
 }
 
 // tamperTarget picks a message written in full whose front (not empty) and footer crcs are
-// all still undelivered, on a connection opened with a cephx authorizer unless anyConn is true.
+// all still undelivered, on a signed connection (a cephx authorizer, MSG_AUTH on both sides:
+// without it Ceph's cephx neither signs nor checks) unless anyConn is true.
 func (t *frameTracker) tamperTarget(anyConn bool) (simnet.StreamID, writtenMsg, bool) {
 	for tries := 0; tries < 8 && t.lastConn > 0; tries++ {
 		id := 1 + t.rand.Uint64N(t.lastConn)
 		c := t.conns[id]
-		if c == nil || !(anyConn || c.cephx) { // anyConn: the run has no auth, every session is fair game
+		if c == nil || !(anyConn || c.signed) { // anyConn: the run has no auth, every session is fair game
 			continue
 		}
 		dir := simnet.Dir(t.rand.IntN(2))

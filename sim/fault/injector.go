@@ -46,9 +46,10 @@ type Config struct {
 	Count   Counter // nil: count nothing
 	// Monitor is told the msgr1 conversation of every connection (nil: nobody).
 	Monitor Monitor
-	// TamperAny lets Tamper rewrite messages on any connection; by default only on those
-	// opened with a cephx authorizer (the signed ones: a run with cephx has unsigned sessions
-	// with its monitor, as Ceph's msgr1 clients do).
+	// TamperAny lets Tamper rewrite messages on any connection; by default only on signed
+	// ones: opened with a cephx authorizer, MSG_AUTH on both sides (a run with cephx has
+	// unsigned sessions with its monitor, as Ceph's msgr1 clients do, and a node without
+	// MSG_AUTH, as the configuration swarm draws, neither signs nor checks).
 	TamperAny bool
 	// Tampered is told each message Tamper rewrote: its tid and its new front.
 	Tampered func(tid uint64, front []byte)
@@ -82,7 +83,7 @@ func New(w *world.World, cfg Config) *Injector {
 	}
 	in.tracker.cov = cfg.Count
 	in.tracker.mon = cfg.Monitor
-	in.tracker.tamperOK = func(c *connTrack) bool { return cfg.TamperAny || c.cephx }
+	in.tracker.tamperOK = func(c *connTrack) bool { return cfg.TamperAny || c.signed }
 	in.tracker.tamper = in.tamperWith
 	w.Net.SetChunker(in.tracker)
 	w.Net.SetObserver(in.tracker)

@@ -17,6 +17,9 @@ type Stats struct {
 	// ResetCauses counts the session resets of the run by attributed cause (check.Cause*;
 	// "unattributed" for spurious ones).
 	ResetCauses map[string]int
+	// Excused counts the duplicate dispatches the checker excused, by named case
+	// (check.CaseRedelivery).
+	Excused map[string]int
 }
 
 // Counts are the run's Stats with the faults injected: the discrete and connect faults the
@@ -26,6 +29,7 @@ func (r *Run) Counts() Stats {
 	st := r.Stats
 	st.Injected, st.Crashes = r.Injector.Injected, r.Injector.Crashes
 	st.ResetCauses = r.Sessions.Causes()
+	st.Excused = r.Check.Excused()
 	st.Injected[fault.Cuts] = r.Injector.Cuts()
 	if r.Faults.On[fault.Latency] {
 		st.Injected[fault.Latency] = int(r.W.Net.Stats().Connects)

@@ -124,7 +124,7 @@ func (c *clientNode) timeout(op *clientOp, attempt int) {
 	}
 	if op.conn != nil {
 		op.conn = nil
-		c.x.m.MarkDown(op.addr)
+		c.x.markDown(wire.EntityOSD, op.addr)
 	}
 	c.askMap()
 	c.send(op)

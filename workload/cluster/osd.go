@@ -396,10 +396,10 @@ func (o *osdNode) learnMap(m *cmsg) {
 		if q == o.id || !old[q].addrs[addrPublic].Addr.IsValid() {
 			continue
 		}
-		o.cluster.m.MarkDown(old[q].addrs[addrCluster])
-		o.hbClient.m.MarkDown(old[q].addrs[addrHBBack])
-		o.hbClient.m.MarkDown(old[q].addrs[addrHBFront])
-		o.objecter.m.MarkDown(old[q].addrs[addrPublic])
+		o.cluster.markDown(wire.EntityOSD, old[q].addrs[addrCluster])
+		o.hbClient.markDown(wire.EntityOSD, old[q].addrs[addrHBBack])
+		o.hbClient.markDown(wire.EntityOSD, old[q].addrs[addrHBFront])
+		o.objecter.markDown(wire.EntityOSD, old[q].addrs[addrPublic])
 		o.sentTo[q] = o.acked[q]
 	}
 	o.replicateAll()
