@@ -234,7 +234,7 @@ func (m *apiModel) connect(t *rapid.T) {
 			m.fail("%s: connect_to returned connection %d while %d, still open, is registered", check.InvRegistryDup, c.ID(), prev.ID())
 		}
 		if prev.IsClosed() && prev == c {
-			m.fail("connect_to returned connection %d, which is closed", c.ID())
+			m.fail("%s: connect_to returned connection %d, which is closed (still registered)", check.InvRegistryClosed, c.ID())
 		}
 	}
 	m.last[key] = c
