@@ -97,6 +97,7 @@ func main() {
 	unit := flag.Bool("unit", false, "also run the unit tests of msgr/proto (go test -short ./msgr/proto/...) as the last step of the kill test")
 	sites := flag.String("site", "", "run only these sites (comma-separated keys file@offset/op, as -list or -json print them), all taken as covered")
 	list := flag.Bool("list", false, "list the sample's sites and exit")
+	write := flag.String("write", "", "write each sampled mutant (DIR/N/FILE.go and DIR/N/overlay.json, N its number in the sample from 1) and exit: go build -overlay DIR/N/overlay.json ./cmd/msgr-sim builds it")
 	flag.Parse()
 	if _, err := os.Stat("go.mod"); err != nil {
 		fail(errors.New("run from the module root"))
@@ -136,6 +137,16 @@ func main() {
 		}
 	} else {
 		sample = mutate.Sample(all, *n, *seed)
+	}
+	if *write != "" {
+		for i, s := range sample {
+			dir := filepath.Join(*write, strconv.Itoa(i+1))
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				fail(err)
+			}
+			fmt.Printf("%s  %s\n", writeOverlay(dir, s), s)
+		}
+		return
 	}
 	if *list {
 		for _, s := range sample {
@@ -238,27 +249,7 @@ func runMutant(work string, i int, s mutate.Site, steps []step) (outcome, by, de
 		fail(err)
 	}
 	defer os.RemoveAll(dir)
-	src, err := os.ReadFile(s.File)
-	if err != nil {
-		fail(err)
-	}
-	mut, err := s.Apply(src)
-	if err != nil {
-		fail(err)
-	}
-	mutFile := filepath.Join(dir, filepath.Base(s.File))
-	if err := os.WriteFile(mutFile, mut, 0o644); err != nil {
-		fail(err)
-	}
-	abs, err := filepath.Abs(s.File)
-	if err != nil {
-		fail(err)
-	}
-	ov, _ := json.Marshal(map[string]any{"Replace": map[string]string{abs: mutFile}})
-	overlay := filepath.Join(dir, "overlay.json")
-	if err := os.WriteFile(overlay, ov, 0o644); err != nil {
-		fail(err)
-	}
+	overlay := writeOverlay(dir, s)
 	bin := filepath.Join(dir, "msgr-sim")
 	if out, err := exec.Command("go", "build", "-overlay", overlay, "-o", bin, "./cmd/msgr-sim").CombinedOutput(); err != nil {
 		return "build-failed", "", firstLine(out)
@@ -282,6 +273,36 @@ func runMutant(work string, i int, s mutate.Site, steps []step) (outcome, by, de
 		}
 	}
 	return "survived", "", ""
+}
+
+// writeOverlay writes the mutant's file and a go build overlay that puts it in place of the
+// original into dir, and returns the overlay's path.
+func writeOverlay(dir string, s mutate.Site) string {
+	src, err := os.ReadFile(s.File)
+	if err != nil {
+		fail(err)
+	}
+	mut, err := s.Apply(src)
+	if err != nil {
+		fail(err)
+	}
+	mutFile, err := filepath.Abs(filepath.Join(dir, filepath.Base(s.File)))
+	if err != nil {
+		fail(err)
+	}
+	if err := os.WriteFile(mutFile, mut, 0o644); err != nil {
+		fail(err)
+	}
+	abs, err := filepath.Abs(s.File)
+	if err != nil {
+		fail(err)
+	}
+	ov, _ := json.Marshal(map[string]any{"Replace": map[string]string{abs: mutFile}})
+	overlay := filepath.Join(dir, "overlay.json")
+	if err := os.WriteFile(overlay, ov, 0o644); err != nil {
+		fail(err)
+	}
+	return overlay
 }
 
 // run runs cmd with a timeout; failed is a non-zero exit (or a crash).
