@@ -111,6 +111,7 @@ type msgInfo struct {
 	oindex   int  // position in its order key's sequence
 	dropped  bool // the messenger reported dropping it, or it went into an orphaned session
 	received bool // the receiving messenger read it in order (its ACK may cover it)
+	reported bool // the messenger reported dropping it (never queued: it must never arrive)
 	got      bool // dispatched to some receiver incarnation
 	acked    bool // the sender forgot it: its peer acknowledged it
 }
@@ -279,6 +280,11 @@ func (k *Checker) Dispatched(rcv string, id uint64, intact bool, now int64) {
 	if !intact {
 		k.violate(InvCorruptDelivery, now, "stream %v: message id %d dispatched to %s with corrupted content", info.key, id, rcv)
 	}
+	k.rec.evaluated(InvDropDelivered, 1)
+	if info.reported {
+		k.violate(InvDropDelivered, now, "stream %v: message #%d (id %d) dispatched to %s after the messenger reported dropping it",
+			info.key, info.index, id, rcv)
+	}
 	if prev != 0 {
 		k.violate(InvDuplicate, now, "stream %v: message #%d (id %d) dispatched twice to %s", info.key, info.index, id, rcv)
 		return
@@ -330,6 +336,7 @@ func (k *Checker) ForgiveNode(node string) {
 func (k *Checker) Dropped(id uint64) {
 	if info, ok := k.msgs[id]; ok {
 		info.dropped = true
+		info.reported = true
 		k.rec.dropped(info.key, id, k.streams[info.key].lossless)
 	}
 }

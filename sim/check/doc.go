@@ -32,6 +32,8 @@
 //     its connection attributed to a cause (not a spurious one), a mark-down, a crash or a
 //     reported drop accounts for the loss;
 //   - unknown-message, corrupt-delivery: only what was sent is dispatched, intact;
+//   - drop-delivered: no message the messenger reported dropping (an error from SendMessage, a
+//     TraceDrop event) is ever dispatched: a drop report means it never entered a send queue;
 //   - ack-unreceived: an acknowledgement (ACK frame or SEQ exchange) never covers a message the
 //     peer has not read; lossy-ack: lossy sessions never send ACKs (sim/fault's frame tracker
 //     watches for them);

@@ -173,3 +173,20 @@ func TestTamperedDispatchIsCaught(t *testing.T) {
 		t.Fatalf("signed tampered dispatch not caught: %v", violated(k))
 	}
 }
+
+// TestDropDeliveredIsCaught: a message the messenger reported dropping and then dispatched is
+// a violation; a message only forgiven (its connection reset) may still arrive.
+func TestDropDeliveredIsCaught(t *testing.T) {
+	k := NewChecker()
+	k.Sent("a", "b", 1, true)
+	k.Sent("a", "b", 2, true)
+	k.Dropped(1)
+	k.Dispatched("b#1", 2, true, 0)
+	if violated(k)[InvDropDelivered] != 0 {
+		t.Fatalf("a message never reported dropped: %v", violated(k))
+	}
+	k.Dispatched("b#1", 1, true, 0)
+	if violated(k)[InvDropDelivered] != 1 {
+		t.Fatalf("a reported drop dispatched all the same not caught: %v", violated(k))
+	}
+}
