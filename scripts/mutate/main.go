@@ -7,7 +7,7 @@
 // survived (every step passed), not covered (the kill test on the unmutated build never runs
 // the mutated line, so the mutant is not run) or build-failed (the mutant does not compile).
 //
-//	go run ./scripts/mutate -n 150 -seed 1 [-unit] [-json] [-site KEY,...]
+//	go run ./scripts/mutate -n 150 -seed 1 [-unit] [-json] [-site KEY,...] [-from N]
 //
 // Run it from the module root; see docs/testing.md for the last score.
 package main
@@ -97,6 +97,7 @@ func main() {
 	unit := flag.Bool("unit", false, "also run the unit tests of msgr/proto (go test -short ./msgr/proto/...) as the last step of the kill test")
 	sites := flag.String("site", "", "run only these sites (comma-separated keys file@offset/op, as -list or -json print them), all taken as covered")
 	list := flag.Bool("list", false, "list the sample's sites and exit")
+	from := flag.Int("from", 1, "run the sample's mutants from this number on (1-based, as the progress lines number them): resumes an interrupted run; the summary counts only those run")
 	write := flag.String("write", "", "write each sampled mutant (DIR/N/FILE.go and DIR/N/overlay.json, N its number in the sample from 1) and exit: go build -overlay DIR/N/overlay.json ./cmd/msgr-sim builds it")
 	flag.Parse()
 	if _, err := os.Stat("go.mod"); err != nil {
@@ -187,6 +188,9 @@ func main() {
 
 	counts := map[string]int{}
 	for i, s := range sample {
+		if i+1 < *from {
+			continue
+		}
 		start := time.Now()
 		r := result{Site: s.String(), Key: s.Key(), Op: s.Op, Func: s.Func}
 		if !covered(s) {
