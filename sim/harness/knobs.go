@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/msgrsim/msgrsim/internal/detrand"
+	"github.com/msgrsim/msgrsim/msgr/wire"
 )
 
 // Knobs is a run's messenger configuration as the configuration swarm draws it per seed
@@ -100,6 +101,32 @@ func (k Knobs) Legacy(i int) bool { return i < 64 && k.LegacyNodes&(1<<i) != 0 }
 
 // OldFooter reports whether node i advertises no MSG_AUTH.
 func (k Knobs) OldFooter(i int) bool { return i < 64 && k.OldFooterNodes&(1<<i) != 0 }
+
+// Features is the feature bits node i advertises: f without the bits the knobs drop for it
+// (RECONNECT_SEQ for a legacy node, MSG_AUTH for an old-footer node).
+func (k Knobs) Features(i int, f uint64) uint64 {
+	if k.Legacy(i) {
+		f &^= wire.FeatureReconnectSeq
+	}
+	if k.OldFooter(i) {
+		f &^= wire.FeatureMsgAuth
+	}
+	return f
+}
+
+// Backoff is the reconnect backoff the knobs set (0, 0: the messenger's defaults). When only
+// one end was drawn the other gets a value that keeps initial ≤ max: an initial of the cap or
+// 200 ms, whichever is less, or Ceph's 15 s cap.
+func (k Knobs) Backoff() (initial, max time.Duration) {
+	initial, max = k.InitialBackoff, k.MaxBackoff
+	if max > 0 && initial == 0 {
+		initial = min(max, 200*time.Millisecond)
+	}
+	if initial > 0 && max == 0 {
+		max = 15 * time.Second
+	}
+	return initial, max
+}
 
 // knobField is one knob as String writes it and ParseKnobs reads it.
 type knobField struct {

@@ -338,24 +338,13 @@ func (x *cmsgr) applyKnobs(cfg *msgr.Config) {
 	if k.IdleTimeout > 0 {
 		cfg.IdleTimeout = k.IdleTimeout
 	}
-	cfg.InitialBackoff, cfg.MaxBackoff = k.InitialBackoff, k.MaxBackoff
-	if k.MaxBackoff > 0 && k.InitialBackoff == 0 {
-		cfg.InitialBackoff = min(k.MaxBackoff, 200*time.Millisecond)
-	}
-	if k.InitialBackoff > 0 && k.MaxBackoff == 0 {
-		cfg.MaxBackoff = 15 * time.Second
-	}
+	cfg.InitialBackoff, cfg.MaxBackoff = k.Backoff()
 }
 
 // knobbed is p with the process's feature bits and the run's policy throttles (harness.Knobs).
 func (x *cmsgr) knobbed(p proto.Policy) proto.Policy {
 	k := x.p.cl.h.Cfg.Knobs
-	if k.Legacy(x.p.idx) {
-		p.FeaturesSupported &^= wire.FeatureReconnectSeq
-	}
-	if k.OldFooter(x.p.idx) {
-		p.FeaturesSupported &^= wire.FeatureMsgAuth
-	}
+	p.FeaturesSupported = k.Features(x.p.idx, p.FeaturesSupported)
 	if k.ThrottleMsgs > 0 {
 		p.ThrottlerMessages = k.ThrottleMsgs
 	}

@@ -99,24 +99,13 @@ func (n *node) applyKnobs(cfg *msgr.Config) {
 	k := n.p.h.Cfg.Knobs
 	cfg.PrefetchSize, cfg.Workers, cfg.DispatchThrottleBytes = k.Prefetch, k.Workers, k.DispatchBytes
 	cfg.ReadyTimeout, cfg.IdleTimeout = k.ReadyTimeout, k.IdleTimeout
-	cfg.InitialBackoff, cfg.MaxBackoff = k.InitialBackoff, k.MaxBackoff
-	if k.MaxBackoff > 0 && k.InitialBackoff == 0 {
-		cfg.InitialBackoff = min(k.MaxBackoff, 200*time.Millisecond)
-	}
-	if k.InitialBackoff > 0 && k.MaxBackoff == 0 {
-		cfg.MaxBackoff = 15 * time.Second
-	}
+	cfg.InitialBackoff, cfg.MaxBackoff = k.Backoff()
 }
 
 // knobbed is policy p with the node's feature bits and the run's throttles (harness.Knobs).
 func (n *node) knobbed(p proto.Policy) proto.Policy {
 	k := n.p.h.Cfg.Knobs
-	if k.Legacy(n.idx) {
-		p.FeaturesSupported &^= wire.FeatureReconnectSeq
-	}
-	if k.OldFooter(n.idx) {
-		p.FeaturesSupported &^= wire.FeatureMsgAuth
-	}
+	p.FeaturesSupported = k.Features(n.idx, p.FeaturesSupported)
 	p.ThrottlerMessages, p.ThrottlerBytes = k.ThrottleMsgs, k.ThrottleBytes
 	return p
 }
