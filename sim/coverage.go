@@ -44,6 +44,15 @@ type hotCounts struct {
 	trans                [][]int // [from][to], states in proto.AllStates order
 	replySent, replyRecv [256]int
 	frameSent, frameRecv [256]int
+	invs                 []invCount // invariant evaluations, in the order first counted
+}
+
+// invCount is one invariant's evaluations not yet added to Coverage.Invariants. The names
+// are the checkers' constants: finding one in this short list (length first, then the
+// runtime's pointer check) is cheaper than a map update at every evaluation.
+type invCount struct {
+	name string
+	n    int
 }
 
 // flush adds the counts kept in arrays to the maps (every reader of the maps calls it first).
@@ -53,6 +62,10 @@ func (c *Coverage) flush() {
 		return
 	}
 	h.any = false
+	for i, e := range h.invs {
+		c.Invariants[e.name] += e.n
+		h.invs[i].n = 0
+	}
 	all := proto.AllStates()
 	for from, row := range h.trans {
 		for to, n := range row {
@@ -275,9 +288,22 @@ func (c *Coverage) TagRead(reply bool, tag wire.Tag) {
 
 // Evaluated counts n evaluations of invariant name.
 func (c *Coverage) Evaluated(name string, n int) {
-	if n > 0 {
-		c.Invariants[name] += n
+	if n <= 0 {
+		return
 	}
+	h := c.hot
+	if h == nil {
+		c.Invariants[name] += n
+		return
+	}
+	h.any = true
+	for i := range h.invs {
+		if h.invs[i].name == name {
+			h.invs[i].n += n
+			return
+		}
+	}
+	h.invs = append(h.invs, invCount{name, n})
 }
 
 // Merge adds o's counts to c (for sweeps).

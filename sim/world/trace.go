@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Trace folds every simulation event into a running 64-bit FNV-1a hash, and optionally keeps
+// Trace folds every simulation event into a running 64-bit hash (see fold), and optionally keeps
 // a readable log of them.
 type Trace struct {
 	hash   uint64
@@ -81,14 +81,13 @@ func (t *Trace) Add(tag Tag, words ...uint64) {
 	t.count()
 }
 
-// fold folds one word into an FNV-1a hash, byte by byte, least significant first.
+// fold folds one word into the hash: FNV-style, a word at a time (xor, multiply by the
+// 64-bit FNV prime), then the high half folded into the low half so that every bit of the
+// word reaches every bit of the hash. Each of the three steps is a bijection of h, so two
+// traces that differ in one word always end with different hashes.
 func fold(h, w uint64) uint64 {
-	for i := 0; i < 8; i++ {
-		h ^= w & 0xff
-		h *= fnvPrime
-		w >>= 8
-	}
-	return h
+	h = (h ^ w) * fnvPrime
+	return h ^ h>>32
 }
 
 // recording reports whether the event being added is inside the window Record renders.
