@@ -170,22 +170,7 @@ func (o *cephxOSD) stop() {
 // gets an MPing answered, then closes it.
 func (o *cephxOSD) checkServes(t *testing.T, tid uint64) {
 	t.Helper()
-	live := o.srv.Metrics().Connections
-	c, err := o.cli.ConnectToAnon(wire.EntityOSD, o.srv.MyAddr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ping := wire.NewMessage(wire.MsgPing, nil)
-	ping.Header.Tid = tid
-	if err := c.SendMessage(ping); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, fmt.Sprintf("the osd to answer a good cephx client's ping %d", tid), func() bool { return o.pongs.got(tid) })
-	if !c.Signed() {
-		t.Fatal("the good cephx client's session is not signed")
-	}
-	c.MarkDown()
-	waitFor(t, "the osd to drop the good client's session", func() bool { return o.srv.Metrics().Connections <= live })
+	goodPing(t, goodPeer{cli: o.cli, srv: o.srv, pongs: o.pongs, peerType: wire.EntityOSD, who: "cephx osd", signed: true}, tid)
 }
 
 // dialOSD opens a raw socket to the osd and exchanges the banners and addresses.

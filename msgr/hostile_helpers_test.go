@@ -170,9 +170,25 @@ func (e *hostileEnv) stop() {
 func (e *hostileEnv) checkServes(t *testing.T) {
 	t.Helper()
 	e.nextTid++
-	tid := e.nextTid
-	live := e.srv.Metrics().Connections
-	c, err := e.cli.ConnectToAnon(wire.EntityMon, e.srv.MyAddr())
+	goodPing(t, goodPeer{cli: e.cli, srv: e.srv, pongs: e.pongs, peerType: wire.EntityMon, who: "server"}, e.nextTid)
+	e.osd.checkServes(t, e.nextTid)
+}
+
+// goodPeer is a well-behaved client (cli) of a server messenger under attack (srv).
+type goodPeer struct {
+	cli, srv *msgr.Messenger
+	pongs    *pongs
+	peerType wire.EntityType
+	who      string // the server, in failure messages
+	signed   bool   // the session must be signed
+}
+
+// goodPing has g's client open a new session, send MPing tid and get it answered (on a
+// signed session if g.signed), then mark it down and wait until the server dropped its side.
+func goodPing(t *testing.T, g goodPeer, tid uint64) {
+	t.Helper()
+	live := g.srv.Metrics().Connections
+	c, err := g.cli.ConnectToAnon(g.peerType, g.srv.MyAddr())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,10 +197,12 @@ func (e *hostileEnv) checkServes(t *testing.T) {
 	if err := c.SendMessage(ping); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, fmt.Sprintf("the server to answer a good client's ping %d", tid), func() bool { return e.pongs.got(tid) })
+	waitFor(t, fmt.Sprintf("the %s to answer a good client's ping %d", g.who, tid), func() bool { return g.pongs.got(tid) })
+	if g.signed && !c.Signed() {
+		t.Fatalf("the good client's session with the %s is not signed", g.who)
+	}
 	c.MarkDown()
-	waitFor(t, "the server to drop the good client's session", func() bool { return e.srv.Metrics().Connections <= live })
-	e.osd.checkServes(t, tid)
+	waitFor(t, fmt.Sprintf("the %s to drop the good client's session", g.who), func() bool { return g.srv.Metrics().Connections <= live })
 }
 
 // rawPeer is a hand-driven msgr1 client on a plain TCP socket.
