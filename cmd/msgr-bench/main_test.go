@@ -23,6 +23,12 @@ func TestContendersMoveMessages(t *testing.T) {
 				continue
 			}
 			s, err := measure(ct, c, 1, runOptions{warmup: 100 * time.Millisecond, duration: 200 * time.Millisecond})
+			if err == nil && s.Ops == 0 {
+				// A loaded machine (CI runs packages in parallel on 2 cores) can starve a
+				// 200 ms window; a contender that moves nothing in 2 s is broken.
+				t.Logf("%s %v: nothing completed in 200 ms; measuring 2 s", ct.name(), c)
+				s, err = measure(ct, c, 1, runOptions{warmup: 100 * time.Millisecond, duration: 2 * time.Second})
+			}
 			if err != nil {
 				t.Fatalf("%s %v: %v", ct.name(), c, err)
 			}
