@@ -26,6 +26,7 @@ type Workload struct {
 	cfg    Config
 	nodes  []*node
 	byAddr map[wire.EntityAddr]*node // every address any incarnation had
+	mem    sendMemory                // what sent messages are carved from
 }
 
 // New is the workload cfg on h (harness.Run.Drive runs it).
