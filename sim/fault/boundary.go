@@ -127,13 +127,24 @@ func newFrameTracker(r *detrand.Rand, cutBias detrand.Ratio) *frameTracker {
 	return &frameTracker{rand: r, cutBias: cutBias, conns: make(map[uint64]*connTrack)}
 }
 
+// The capacities a stream's boundary and protected lists start with.
+const (
+	trackBounds = 128
+	trackSpans  = 32
+)
+
 func (t *frameTracker) conn(id uint64) *connTrack {
 	c := t.conns[id]
 	if c == nil {
 		c = &connTrack{t: t, id: id}
+		// The boundary and protected lists of both directions start with room for a few
+		// dozen messages, from one allocation each (growing from nothing took several).
+		bounds, protected := make([]uint64, 2*trackBounds), make([]span, 2*trackSpans)
 		for d := range c.s {
 			c.s[d].w.Reset(wire.Direction(d)) // simnet.Dir and wire.Direction agree: c2s, s2c
 			c.s[d].w.SetPeerFeatures(0)       // until the other side's connect or reply
+			c.s[d].bounds = bounds[d*trackBounds : d*trackBounds : (d+1)*trackBounds]
+			c.s[d].protected = protected[d*trackSpans : d*trackSpans : (d+1)*trackSpans]
 		}
 		t.conns[id] = c
 		t.lastConn = max(t.lastConn, id)
