@@ -68,10 +68,16 @@ func (f *msgFree) put(msg *Message) {
 		if c < minBufClass || c >= bufClasses || len(f.bufs[c]) >= maxFreeMessages || f.bytes+cap(b) > maxFreeBytes {
 			continue
 		}
+		if f.bufs[c] == nil {
+			f.bufs[c] = make([][]byte, 0, 8)
+		}
 		f.bufs[c] = append(f.bufs[c], b[:0])
 		f.bytes += cap(b)
 	}
 	if len(f.msgs) < maxFreeMessages {
+		if f.msgs == nil {
+			f.msgs = make([]*Message, 0, 16)
+		}
 		f.msgs = append(f.msgs, msg)
 	}
 }
@@ -122,17 +128,22 @@ func (f *msgFree) get(lens [3]uint32) *Message {
 // connections that become busy while others go idle, not the idle ones.
 const maxFreeBuffers = 16
 
+// maxBufSizes bounds the sizes a bufCache keeps buffers of.
+const maxBufSizes = 4
+
 // bufCache is the free list of one worker center: buffers of the sizes connections ask for
-// (the prefetch size and the output arena size).
+// (the prefetch size and the output arena size). Its arrays are fixed and each size's list
+// is allocated once at its full bound, so that warming it up allocates little.
 type bufCache struct {
-	mu    sync.Mutex
-	sizes []int
-	free  [][][]byte // per size
+	mu     sync.Mutex
+	nsizes int
+	sizes  [maxBufSizes]int
+	free   [maxBufSizes][][]byte // per size
 }
 
 func (b *bufCache) get(n int) []byte {
 	b.mu.Lock()
-	for i, s := range b.sizes {
+	for i, s := range b.sizes[:b.nsizes] {
 		if s == n {
 			if k := len(b.free[i]) - 1; k >= 0 {
 				buf := b.free[i][k]
@@ -152,7 +163,7 @@ func (b *bufCache) put(buf []byte) {
 	n := len(buf)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for i, s := range b.sizes {
+	for i, s := range b.sizes[:b.nsizes] {
 		if s == n {
 			if len(b.free[i]) < maxFreeBuffers {
 				b.free[i] = append(b.free[i], buf)
@@ -160,8 +171,9 @@ func (b *bufCache) put(buf []byte) {
 			return
 		}
 	}
-	if len(b.sizes) < 4 {
-		b.sizes = append(b.sizes, n)
-		b.free = append(b.free, [][]byte{buf})
+	if b.nsizes < maxBufSizes {
+		b.sizes[b.nsizes] = n
+		b.free[b.nsizes] = append(make([][]byte, 0, maxFreeBuffers), buf)
+		b.nsizes++
 	}
 }
