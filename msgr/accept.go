@@ -118,6 +118,7 @@ func (m *Messenger) newConnectorLocked(peerType wire.EntityType, addr wire.Entit
 func (m *Messenger) newConnectionLocked() *Connection {
 	c := newConnection(m, m.newIDLocked(), m.pool.Pick())
 	c.flushFn = c.flush
+	c.keepaliveFn = func() { c.run(c.keepalive) }
 	bc := m.bufCaches[c.center]
 	if bc == nil {
 		bc = &bufCache{}

@@ -32,25 +32,42 @@ func (d *releasingDispatcher) FastDispatch(c *msgr.Connection, m *msgr.Message) 
 	}
 }
 
+// queuedDispatcher takes every message through the dispatch queue (Dispatch), releases it,
+// and signals each batch.
+type queuedDispatcher struct{ releasingDispatcher }
+
+func (d *queuedDispatcher) CanFastDispatchAny() bool           { return false }
+func (d *queuedDispatcher) CanFastDispatch(*msgr.Message) bool { return false }
+func (d *queuedDispatcher) Dispatch(c *msgr.Connection, m *msgr.Message) bool {
+	d.FastDispatch(c, m)
+	return true
+}
+
 // TestMessengerDataPathAllocs pins the messenger's data path over real TCP at zero
 // allocations per message: with the application's messages built beforehand and received
 // ones released, queueing, framing, writing, reading, parsing, verifying, dispatching and
 // acknowledging allocate nothing in steady state (the event loops, the deferred write, the
 // lent buffers, the sent list).
-// With Config.SendInline the same holds for messages written from the sender's goroutine.
+// With Config.SendInline the same holds for messages written from the sender's goroutine,
+// and with a dispatcher that is not fast for messages taken through the dispatch queue.
 func TestMessengerDataPathAllocs(t *testing.T) {
 	if testing.CoverMode() != "" {
 		t.Skip("coverage instrumentation changes allocations")
 	}
-	t.Run("posted", func(t *testing.T) { dataPathAllocs(t, false) })
-	t.Run("inline", func(t *testing.T) { dataPathAllocs(t, true) })
+	t.Run("posted", func(t *testing.T) { dataPathAllocs(t, false, false) })
+	t.Run("inline", func(t *testing.T) { dataPathAllocs(t, true, false) })
+	t.Run("queued", func(t *testing.T) { dataPathAllocs(t, false, true) })
 }
 
-func dataPathAllocs(t *testing.T, inline bool) {
+func dataPathAllocs(t *testing.T, inline, queued bool) {
 	const batch, runs = 64, 50
 	rt := &event.GoRuntime{}
 	stack := epoll.New(epoll.Options{})
-	d := &releasingDispatcher{batch: batch, done: make(chan struct{}, 1)}
+	rd := &releasingDispatcher{batch: batch, done: make(chan struct{}, 1)}
+	var d msgr.Dispatcher = rd
+	if queued {
+		d = &queuedDispatcher{releasingDispatcher{batch: batch, done: rd.done}}
+	}
 	mk := func(n int64, bind bool, disp msgr.Dispatcher) *msgr.Messenger {
 		m, err := msgr.New(msgr.Config{Name: wire.NewName(wire.EntityOSD, n), Stack: stack, Runtime: rt,
 			Rand: detrand.NewSeeded(uint64(n) + 1), Workers: 1, ClusterProtocol: 10, PrefetchSize: 64 << 10, SendInline: inline})
@@ -99,7 +116,7 @@ func dataPathAllocs(t *testing.T, inline bool) {
 			}
 			next++
 		}
-		<-d.done // (a lost batch hangs until the test binary's timeout)
+		<-rd.done // (a lost batch hangs until the test binary's timeout)
 	}
 	for range 10 {
 		sendBatch() // warm: handshake, buffers, free lists, slices

@@ -1,6 +1,9 @@
 package msgr
 
-import "sync"
+import (
+	"math/bits"
+	"sync"
+)
 
 // Memory the messenger lends its connections (proto.Buffers), so that the data path does not
 // allocate in steady state: received messages come back through Release, and prefetch
@@ -18,54 +21,106 @@ func (m *Messenger) Release(msg *Message) {
 	}
 }
 
-// newRxMessage is a released message, or a new one.
-func (m *Messenger) newRxMessage() *Message { return m.rxFree.get() }
-
-// Bounds of a messenger's free list of released messages: the messages, and the section
-// capacity they keep (beyond it, a released message is kept without its buffers).
+// Bounds of a messenger's free list of released messages: the messages, the section buffers
+// of each size class, and the bytes those buffers hold (beyond it, a released buffer is left
+// to the garbage collector).
 const (
 	maxFreeMessages = 1024
 	maxFreeBytes    = 64 << 20
 )
 
-// msgFree is a LIFO of released messages (the most recently released, whose buffers are
-// warm in cache, is reused first). It is guarded by a mutex rather than being a sync.Pool: a
-// pool loses its contents at every garbage collection and misses when the releasing and the
-// receiving goroutine run on different Ps, and a miss on a 4 MiB message costs a 4 MiB
-// allocation, zeroed.
+// Section buffers are kept by size class: class c holds buffers whose capacity is in
+// [2^c, 2^(c+1)), so any of them fits a section of up to 2^c bytes; a section of n bytes
+// takes one of class bufClass(n), and a new buffer for it has that class's size (at most
+// twice n, which the protocol core accepts as reusable capacity). Sections of at most
+// 2^minBufClass bytes share the smallest class.
+const (
+	minBufClass = 6
+	bufClasses  = 40
+)
+
+// bufClass is the class a section of n > 0 bytes takes its buffer from: the smallest c with
+// 2^c >= n.
+func bufClass(n int) int { return max(bits.Len(uint(n-1)), minBufClass) }
+
+// msgFree is the free list of released messages and their section buffers, LIFO (the most
+// recently released, warm in cache, is reused first). Buffers are kept apart from the
+// messages, by size class, so that a received data section finds a buffer of its size
+// whatever the message it was released with (most messages carry no data section; a
+// recycled message's own data buffer would mostly go unused). It is guarded by a mutex
+// rather than being a sync.Pool: a pool loses its contents at every garbage collection and
+// misses when the releasing and the receiving goroutine run on different Ps, and a miss on
+// a 4 MiB message costs a 4 MiB allocation, zeroed.
 type msgFree struct {
 	mu    sync.Mutex
 	msgs  []*Message
-	bytes int
+	bufs  [bufClasses][][]byte // released section buffers by class, length 0
+	bytes int                  // the capacity of bufs
 }
 
 func (f *msgFree) put(msg *Message) {
-	keep := cap(msg.Front) + cap(msg.Middle) + cap(msg.Data)
+	secs := [3][]byte{msg.Front, msg.Middle, msg.Data}
+	*msg = Message{}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.msgs) >= maxFreeMessages {
-		return
+	for _, b := range secs {
+		c := bits.Len(uint(cap(b))) - 1 // 2^c <= cap(b) < 2^(c+1)
+		if c < minBufClass || c >= bufClasses || len(f.bufs[c]) >= maxFreeMessages || f.bytes+cap(b) > maxFreeBytes {
+			continue
+		}
+		if f.bufs[c] == nil {
+			f.bufs[c] = make([][]byte, 0, 8)
+		}
+		f.bufs[c] = append(f.bufs[c], b[:0])
+		f.bytes += cap(b)
 	}
-	if f.bytes+keep > maxFreeBytes {
-		*msg, keep = Message{}, 0
-	} else {
-		*msg = Message{Front: msg.Front[:0], Middle: msg.Middle[:0], Data: msg.Data[:0]}
+	if len(f.msgs) < maxFreeMessages {
+		if f.msgs == nil {
+			f.msgs = make([]*Message, 0, 16)
+		}
+		f.msgs = append(f.msgs, msg)
 	}
-	f.msgs = append(f.msgs, msg)
-	f.bytes += keep
 }
 
-func (f *msgFree) get() *Message {
+// get returns a released message, or a new one, whose section slices have length 0 and the
+// capacity for sections of these lengths (front, middle, data; nil for an empty one):
+// released buffers of their class, or new ones.
+func (f *msgFree) get(lens [3]uint32) *Message {
+	var msg *Message
+	var secs [3][]byte
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	k := len(f.msgs) - 1
-	if k < 0 {
-		return &Message{}
+	if k := len(f.msgs) - 1; k >= 0 {
+		msg = f.msgs[k]
+		f.msgs[k] = nil
+		f.msgs = f.msgs[:k]
 	}
-	msg := f.msgs[k]
-	f.msgs[k] = nil
-	f.msgs = f.msgs[:k]
-	f.bytes -= cap(msg.Front) + cap(msg.Middle) + cap(msg.Data)
+	for i, n := range lens {
+		if n == 0 {
+			continue
+		}
+		c := bufClass(int(n))
+		if c >= bufClasses {
+			continue
+		}
+		if k := len(f.bufs[c]) - 1; k >= 0 {
+			secs[i] = f.bufs[c][k]
+			f.bufs[c][k] = nil
+			f.bufs[c] = f.bufs[c][:k]
+			f.bytes -= cap(secs[i])
+		}
+	}
+	f.mu.Unlock()
+	if msg == nil {
+		msg = &Message{}
+	}
+	for i, n := range lens {
+		if n != 0 && secs[i] == nil {
+			if c := bufClass(int(n)); c < bufClasses {
+				secs[i] = make([]byte, 0, 1<<c)
+			}
+		}
+	}
+	msg.Front, msg.Middle, msg.Data = secs[0], secs[1], secs[2]
 	return msg
 }
 
@@ -73,17 +128,22 @@ func (f *msgFree) get() *Message {
 // connections that become busy while others go idle, not the idle ones.
 const maxFreeBuffers = 16
 
+// maxBufSizes bounds the sizes a bufCache keeps buffers of.
+const maxBufSizes = 4
+
 // bufCache is the free list of one worker center: buffers of the sizes connections ask for
-// (the prefetch size and the output arena size).
+// (the prefetch size and the output arena size). Its arrays are fixed and each size's list
+// is allocated once at its full bound, so that warming it up allocates little.
 type bufCache struct {
-	mu    sync.Mutex
-	sizes []int
-	free  [][][]byte // per size
+	mu     sync.Mutex
+	nsizes int
+	sizes  [maxBufSizes]int
+	free   [maxBufSizes][][]byte // per size
 }
 
 func (b *bufCache) get(n int) []byte {
 	b.mu.Lock()
-	for i, s := range b.sizes {
+	for i, s := range b.sizes[:b.nsizes] {
 		if s == n {
 			if k := len(b.free[i]) - 1; k >= 0 {
 				buf := b.free[i][k]
@@ -103,7 +163,7 @@ func (b *bufCache) put(buf []byte) {
 	n := len(buf)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for i, s := range b.sizes {
+	for i, s := range b.sizes[:b.nsizes] {
 		if s == n {
 			if len(b.free[i]) < maxFreeBuffers {
 				b.free[i] = append(b.free[i], buf)
@@ -111,8 +171,9 @@ func (b *bufCache) put(buf []byte) {
 			return
 		}
 	}
-	if len(b.sizes) < 4 {
-		b.sizes = append(b.sizes, n)
-		b.free = append(b.free, [][]byte{buf})
+	if b.nsizes < maxBufSizes {
+		b.sizes[b.nsizes] = n
+		b.free[b.nsizes] = append(make([][]byte, 0, maxFreeBuffers), buf)
+		b.nsizes++
 	}
 }

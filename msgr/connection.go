@@ -47,6 +47,7 @@ type Connection struct {
 	spareUpcalls []upcall
 	bufs         *bufCache
 	flushFn      func() // c.flush, bound once
+	keepaliveFn  func() // runs the core's SendKeepalive, bound once
 	timerFn      func() // c.onTimer, bound once
 	onFileFn     event.FileHandler
 	held         []delayed
@@ -263,8 +264,11 @@ func (c *Connection) SendKeepalive() {
 	if c.local {
 		return
 	}
-	c.center.Post(func() { c.run(c.p.SendKeepalive) })
+	c.center.Post(c.keepaliveFn)
 }
+
+// keepalive queues a keepalive in the core; run calls it with mu held and c.p set.
+func (c *Connection) keepalive() { c.p.SendKeepalive() }
 
 // MarkDown closes the connection without a reset event (Ceph's Connection::mark_down); use
 // Messenger.MarkDown for one with.

@@ -31,8 +31,9 @@ type dispatchQueue struct {
 	pq       *prioQueue[dqItem]
 	n        int
 	posted   bool
-	stopping bool // guarded by m.mu
-	drained  bool // the final drain ran (touched only on the dispatch center)
+	stopping bool   // guarded by m.mu
+	drained  bool   // the final drain ran (touched only on the dispatch center)
+	runFn    func() // q.run, bound once (a method value allocates at every post)
 }
 
 // eventClass is the class connection events are queued under (Ceph queues them under id 0,
@@ -42,6 +43,7 @@ const eventClass = 0
 func newDispatchQueue(m *Messenger, c *event.Center) *dispatchQueue {
 	q := &dispatchQueue{m: m, center: c, pq: newPrioQueue[dqItem](pqMaxTokensPerPriority, pqMinCost)}
 	q.mu.rank = rankDispatch
+	q.runFn = q.run
 	return q
 }
 
@@ -77,7 +79,7 @@ func (q *dispatchQueue) pushedLocked() {
 	q.posted = true
 	q.mu.Unlock()
 	if post {
-		q.center.Post(q.run)
+		q.center.Post(q.runFn)
 	}
 }
 
@@ -106,7 +108,7 @@ func (q *dispatchQueue) run() {
 	q.posted = more
 	q.mu.Unlock()
 	if more {
-		q.center.Post(q.run)
+		q.center.Post(q.runFn)
 	}
 }
 

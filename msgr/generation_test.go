@@ -82,3 +82,42 @@ func TestGenerationTracksRegistry(t *testing.T) {
 		}
 	}
 }
+
+// throttleState renders what ThrottleGeneration promises to cover: which throttles
+// AppendThrottles lists (their identity and names, not their counts).
+func throttleState(m *msgr.Messenger) string {
+	var b strings.Builder
+	for _, t := range m.AppendThrottles(nil) {
+		fmt.Fprintf(&b, "%s=%p/%d;", t.Name, t.Throttle, t.Throttle.Max())
+	}
+	return b.String()
+}
+
+// ThrottleGeneration moves whenever the list of throttles changes (SetPolicy,
+// SetPolicyThrottlers), before and after Start, and not otherwise.
+func TestThrottleGenerationTracksThrottles(t *testing.T) {
+	w := world.New(1, simnet.Config{}, false)
+	a := newSimNode(t, w, wire.NewName(wire.EntityOSD, 0), "10.0.0.1", true, false)
+	g, s := a.m.ThrottleGeneration(), throttleState(a.m)
+	for i, change := range []func(){
+		func() { a.m.SetPolicyThrottlers(wire.EntityClient, 1<<20, 100) },
+		func() { a.m.SetPolicyThrottlers(wire.EntityClient, 1<<20, 100) }, // new throttles, same limits
+		func() { a.m.SetPolicyThrottlers(wire.EntityOSD, 0, 10) },
+		func() { a.m.SetPolicyThrottlers(wire.EntityOSD, 0, 0) },
+		func() { a.m.SetPolicy(wire.EntityMon, a.m.Policy(wire.EntityMon)) },
+	} {
+		change()
+		ng, ns := a.m.ThrottleGeneration(), throttleState(a.m)
+		if ns != s && ng == g {
+			t.Fatalf("change %d: the throttles changed without ThrottleGeneration moving:\nwas %s\nnow %s", i, s, ns)
+		}
+		g, s = ng, ns
+	}
+	sendN(t, a, a, wire.EntityOSD, 3) // traffic moves counts, not the list
+	if err := w.RunUntil(func() bool { return a.rec.count() == 3 }, time.Minute, 100_000); err != nil {
+		t.Fatal(err)
+	}
+	if a.m.ThrottleGeneration() != g || throttleState(a.m) != s {
+		t.Fatalf("traffic changed the throttle list or its generation")
+	}
+}

@@ -51,6 +51,12 @@ func (c *Connection) RegisteredAs() (wire.EntityAddr, bool) {
 // Generation moved (the simulator's auditor, after every step) sees every change.
 func (m *Messenger) Generation() uint64 { return m.gen.Load() }
 
+// ThrottleGeneration is a counter that changes whenever the list AppendThrottles returns
+// may have changed (a policy's throttles replaced by SetPolicy or SetPolicyThrottlers). It
+// does not cover the throttles' counts: an observer that re-lists the throttles only when
+// it moved (the simulator's auditor) still reads each one's Current itself.
+func (m *Messenger) ThrottleGeneration() uint64 { return m.tgen.Load() }
+
 // IsClosed reports whether the connection is closed for good (marked down, replaced, or a
 // lossy session that faulted).
 func (c *Connection) IsClosed() bool { return c.closed.Load() }

@@ -62,6 +62,7 @@ type Messenger struct {
 	conns     map[wire.EntityAddr]*Connection // registered sessions by peer address
 	all       map[uint64]*Connection          // every live connection by id
 	gen       atomic.Uint64                   // bumped when conns, all or a connection's closed state change (Generation)
+	tgen      atomic.Uint64                   // bumped when the set of throttles changes (ThrottleGeneration)
 	nextID    uint64
 	globalSeq uint32
 	policies  map[wire.EntityType]proto.Policy
@@ -193,6 +194,7 @@ func (m *Messenger) setThrottlesLocked(t wire.EntityType, p proto.Policy) {
 		m.throttleTypes = slices.Insert(m.throttleTypes, i, t)
 	}
 	m.throttles[t] = th
+	m.tgen.Add(1)
 }
 
 func (m *Messenger) policyLocked(t wire.EntityType) proto.Policy {

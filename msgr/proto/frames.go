@@ -147,7 +147,7 @@ func (c *Conn) newMessage(h *wire.Header) *wire.Message {
 	if c.bufs == nil {
 		return &wire.Message{Header: *h}
 	}
-	m := c.bufs.NewMessage()
+	m := c.bufs.NewMessage(h.FrontLen, h.MiddleLen, h.DataLen)
 	m.Header = *h
 	if h.FrontLen == 0 {
 		m.Front = nil

@@ -32,10 +32,9 @@ type Auditor struct {
 	audits   uint64
 	cov      Counter // counts the invariants evaluated (nil: none)
 	// scratch, reused by every audit
-	claims    map[wire.EntityAddr]uint64
-	registry  []msgr.Registration
-	conns     []*msgr.Connection
-	throttles []msgr.NamedThrottle
+	claims   map[wire.EntityAddr]uint64
+	registry []msgr.Registration
+	conns    []*msgr.Connection
 }
 
 type auditee struct {
@@ -44,6 +43,10 @@ type auditee struct {
 	done    bool   // shut down and audited for leftovers
 	gen     uint64 // the messenger's Generation when its registry was last audited
 	audited bool   // the registry was audited at least once
+	// the messenger's throttles, listed when its ThrottleGeneration was tgen
+	throttles []msgr.NamedThrottle
+	tgen      uint64
+	listed    bool
 }
 
 // NewAuditor returns an auditor reporting to check, stamping violations with now().
@@ -109,8 +112,13 @@ func (a *Auditor) audit(x *auditee) {
 		x.gen, x.audited = g, true
 		a.auditRegistry(x)
 	}
-	a.throttles = x.m.AppendThrottles(a.throttles[:0])
-	for _, t := range a.throttles {
+	// Which throttles there are changes only with ThrottleGeneration: list them only when it
+	// moved; their counts are read at every audit.
+	if g := x.m.ThrottleGeneration(); !x.listed || g != x.tgen {
+		x.tgen, x.listed = g, true
+		x.throttles = x.m.AppendThrottles(x.throttles[:0])
+	}
+	for _, t := range x.throttles {
 		a.auditGauge(x.name, t.Name, t.Throttle, false)
 	}
 	if x.m.Finished() {

@@ -155,7 +155,7 @@ const maxViolationsPerName = 20
 //   - an acknowledgement never covers a message the receiver has not read (Acked).
 type Checker struct {
 	streams  map[streamKey]*stream
-	msgs     map[uint64]*msgInfo
+	msgs     msgIndex
 	seen     map[seenKey]int // receiver incarnation, id → 1 + marks[rcv, sender] at its last dispatch
 	marks    map[markKey]int // mark-downs without resetcheck by a receiver incarnation of its sessions with a sender
 	excused  map[string]int  // duplicates excused, by case (CaseRedelivery)
@@ -178,15 +178,62 @@ type Checker struct {
 
 // NewChecker returns an empty checker.
 func NewChecker() *Checker {
-	return &Checker{streams: make(map[streamKey]*stream), msgs: make(map[uint64]*msgInfo),
+	return &Checker{streams: make(map[streamKey]*stream),
 		seen: make(map[seenKey]int), marks: make(map[markKey]int), excused: make(map[string]int), last: make(map[lastKey]int), orderN: make(map[orderKey]int),
 		orphans: make(map[connKey]bool), byConn: make(map[connKey][]uint64), violN: make(map[string]int)}
+}
+
+// streamCap is the capacity a stream's and a connection's lists of message ids start with
+// (a run sends tens of messages per stream: growing from 1 would take several allocations).
+const streamCap = 64
+
+// msgIndex finds a message's record by id. A run numbers its messages 1, 2, 3, ... (dense),
+// so ids up to a bound past the highest seen live in a slice indexed by id, others in a map.
+type msgIndex struct {
+	dense  []*msgInfo
+	sparse map[uint64]*msgInfo
+}
+
+// maxDenseGap bounds how far past the slice's end an id may be to extend it.
+const maxDenseGap = 4096
+
+func (x *msgIndex) put(id uint64, info *msgInfo) {
+	if id < uint64(len(x.dense))+maxDenseGap {
+		if x.dense == nil {
+			x.dense = make([]*msgInfo, 0, 512)
+		}
+		for uint64(len(x.dense)) <= id {
+			x.dense = append(x.dense, nil)
+		}
+		x.dense[id] = info
+		return
+	}
+	if x.sparse == nil {
+		x.sparse = make(map[uint64]*msgInfo)
+	}
+	x.sparse[id] = info
+}
+
+func (x *msgIndex) get(id uint64) (*msgInfo, bool) {
+	if id < uint64(len(x.dense)) {
+		if info := x.dense[id]; info != nil {
+			return info, true
+		}
+	}
+	info, ok := x.sparse[id]
+	return info, ok
+}
+
+// of is the record of message id (nil if none).
+func (x *msgIndex) of(id uint64) *msgInfo {
+	info, _ := x.get(id)
+	return info
 }
 
 func (k *Checker) stream(key streamKey, lossless bool) *stream {
 	s := k.streams[key]
 	if s == nil {
-		s = &stream{lossless: lossless}
+		s = &stream{lossless: lossless, sent: make([]uint64, 0, streamCap), visibleAt: make([]int64, 0, streamCap)}
 		k.streams[key] = s
 		k.keys = append(k.keys, key)
 	}
@@ -218,10 +265,14 @@ func (k *Checker) SentOn(from, to string, conn uint64, prio uint16, id uint64, l
 	ck := connKey{from, conn}
 	info.dropped = k.orphans[ck]
 	if conn != 0 && !info.dropped {
-		k.byConn[ck] = append(k.byConn[ck], id)
+		ids := k.byConn[ck]
+		if ids == nil {
+			ids = make([]uint64, 0, streamCap)
+		}
+		k.byConn[ck] = append(ids, id)
 	}
 	k.orderN[ok]++
-	k.msgs[id] = info
+	k.msgs.put(id, info)
 	s.sent = append(s.sent, id)
 	s.visibleAt = append(s.visibleAt, 0)
 	k.sent++
@@ -231,7 +282,7 @@ func (k *Checker) SentOn(from, to string, conn uint64, prio uint16, id uint64, l
 // Received records that receiver incarnation rcv read message id in order (before dispatch):
 // from now on an acknowledgement may cover it.
 func (k *Checker) Received(rcv string, id uint64) {
-	if info, ok := k.msgs[id]; ok && !info.received {
+	if info, ok := k.msgs.get(id); ok && !info.received {
 		info.received = true
 		k.received++
 	}
@@ -240,7 +291,7 @@ func (k *Checker) Received(rcv string, id uint64) {
 // Acked records that the sender forgot message id because its peer acknowledged it; the peer
 // must have read it.
 func (k *Checker) Acked(id uint64, now int64) {
-	info, ok := k.msgs[id]
+	info, ok := k.msgs.get(id)
 	if !ok {
 		return
 	}
@@ -256,7 +307,7 @@ func (k *Checker) Acked(id uint64, now int64) {
 // Dispatched records that message id reached a dispatcher of receiver incarnation rcv at
 // virtual time now (ns); intact reports whether its content is what was sent.
 func (k *Checker) Dispatched(rcv string, id uint64, intact bool, now int64) {
-	info, ok := k.msgs[id]
+	info, ok := k.msgs.get(id)
 	k.rec.lookedUp()
 	if !ok {
 		k.violate(InvUnknownMessage, now, "%s got message id %d that was never sent", rcv, id)
@@ -306,7 +357,7 @@ func (k *Checker) Dispatched(rcv string, id uint64, intact bool, now int64) {
 	k.last[lk] = max(k.last[lk], info.oindex)
 	if s.lossless {
 		for ; s.scanned < info.index; s.scanned++ {
-			if !k.msgs[s.sent[s.scanned]].got {
+			if !k.msgs.of(s.sent[s.scanned]).got {
 				s.visibleAt[s.scanned] = now
 			}
 		}
@@ -334,7 +385,7 @@ func (k *Checker) ForgiveNode(node string) {
 // Dropped records that the messenger reported dropping message id (sent on a closing
 // connection): its loss is accounted for.
 func (k *Checker) Dropped(id uint64) {
-	if info, ok := k.msgs[id]; ok {
+	if info, ok := k.msgs.get(id); ok {
 		info.dropped = true
 		info.reported = true
 		k.rec.dropped(info.key, id, k.streams[info.key].lossless)
@@ -347,7 +398,7 @@ func (k *Checker) Dropped(id uint64) {
 func (k *Checker) ForgiveConn(node string, conn uint64) {
 	ck := connKey{node, conn}
 	for _, id := range k.byConn[ck] {
-		info := k.msgs[id]
+		info := k.msgs.of(id)
 		info.dropped = true
 		k.rec.dropped(info.key, id, k.streams[info.key].lossless)
 	}
@@ -392,7 +443,7 @@ func (k *Checker) PendingLossless() int {
 func (k *Checker) missing(s *stream) []int {
 	var idx []int
 	for i := s.forgiven; i < len(s.sent); i++ {
-		info := k.msgs[s.sent[i]]
+		info := k.msgs.of(s.sent[i])
 		if !info.got && !info.dropped {
 			idx = append(idx, i)
 		}
@@ -404,7 +455,7 @@ func (k *Checker) missing(s *stream) []int {
 func (k *Checker) accountedLosses(s *stream) int {
 	n := 0
 	for i, id := range s.sent {
-		info := k.msgs[id]
+		info := k.msgs.of(id)
 		if !info.got && (i < s.forgiven || info.dropped) {
 			n++
 		}
@@ -435,7 +486,7 @@ func (k *Checker) MissingLossless(n int) []Missing {
 			if len(out) == n {
 				return out
 			}
-			info := k.msgs[s.sent[i]]
+			info := k.msgs.of(s.sent[i])
 			out = append(out, Missing{From: key.from, To: key.to, Conn: info.order.conn, Prio: info.order.prio,
 				ID: s.sent[i], Index: i, Received: info.received})
 		}
@@ -460,7 +511,7 @@ func (k *Checker) Undispatched() []Undispatched {
 	for _, key := range k.keys {
 		s := k.streams[key]
 		for i, id := range s.sent {
-			info := k.msgs[id]
+			info := k.msgs.of(id)
 			if info.got {
 				continue
 			}

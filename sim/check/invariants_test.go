@@ -190,3 +190,26 @@ func TestDropDeliveredIsCaught(t *testing.T) {
 		t.Fatalf("a reported drop dispatched all the same not caught: %v", violated(k))
 	}
 }
+
+// msgIndex finds every record by id: dense ids in its slice, far ones in its map, a record
+// put again replaces the first, an id never put has none.
+func TestMsgIndex(t *testing.T) {
+	var x msgIndex
+	infos := map[uint64]*msgInfo{}
+	for _, id := range []uint64{1, 2, 3, 100000, 5, 4, 4000, 9000, 1 << 40, 0, 20000, 3} {
+		info := &msgInfo{index: int(id % 1000)}
+		x.put(id, info)
+		infos[id] = info
+	}
+	for id := uint64(0); id <= 1<<41; id = id*2 + 1 {
+		got, ok := x.get(id)
+		if want, has := infos[id]; ok != has || got != want || x.of(id) != want {
+			t.Fatalf("id %d: got %p %v, want %p %v", id, got, ok, want, has)
+		}
+	}
+	for id, want := range infos {
+		if got, ok := x.get(id); !ok || got != want {
+			t.Fatalf("id %d: got %p %v, want %p", id, got, ok, want)
+		}
+	}
+}

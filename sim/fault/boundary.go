@@ -127,13 +127,28 @@ func newFrameTracker(r *detrand.Rand, cutBias detrand.Ratio) *frameTracker {
 	return &frameTracker{rand: r, cutBias: cutBias, conns: make(map[uint64]*connTrack)}
 }
 
+// The capacities a stream's boundary and protected lists start with, and how many written
+// messages it remembers (tamper targets).
+const (
+	trackBounds    = 128
+	trackSpans     = 32
+	maxWrittenMsgs = 8
+)
+
 func (t *frameTracker) conn(id uint64) *connTrack {
 	c := t.conns[id]
 	if c == nil {
 		c = &connTrack{t: t, id: id}
+		// The boundary and protected lists of both directions start with room for a few
+		// dozen messages, from one allocation each (growing from nothing took several).
+		bounds, protected := make([]uint64, 2*trackBounds), make([]span, 2*trackSpans)
+		msgs := make([]writtenMsg, 2*maxWrittenMsgs)
 		for d := range c.s {
 			c.s[d].w.Reset(wire.Direction(d)) // simnet.Dir and wire.Direction agree: c2s, s2c
 			c.s[d].w.SetPeerFeatures(0)       // until the other side's connect or reply
+			c.s[d].bounds = bounds[d*trackBounds : d*trackBounds : (d+1)*trackBounds]
+			c.s[d].protected = protected[d*trackSpans : d*trackSpans : (d+1)*trackSpans]
+			c.s[d].msgs = msgs[d*maxWrittenMsgs : d*maxWrittenMsgs : (d+1)*maxWrittenMsgs]
 		}
 		t.conns[id] = c
 		t.lastConn = max(t.lastConn, id)
@@ -294,7 +309,7 @@ func (c *connTrack) element(d simnet.Dir, e *wire.Element) {
 		return
 	case wire.ElemFooter:
 		c.protectMessage(d, &e.Msg)
-		if len(st.msgs) == 8 {
+		if len(st.msgs) == maxWrittenMsgs {
 			st.msgs = append(st.msgs[:0], st.msgs[1:]...)
 		}
 		st.msgs = append(st.msgs, writtenMsg{l: e.Msg, tid: st.curTid})

@@ -161,13 +161,14 @@ func (r *Run) ShutdownAll(live iter.Seq[*msgr.Messenger]) {
 	for m := range live {
 		m.Shutdown()
 	}
+	// done asks live at every step: built once, the function it ranges with (a range over
+	// live would allocate one per call).
+	finished := true
+	isFinished := func(m *msgr.Messenger) bool { finished = m.Finished(); return finished }
 	done := func() bool {
-		for m := range live {
-			if !m.Finished() {
-				return false
-			}
-		}
-		return true
+		finished = true
+		live(isFinished)
+		return finished
 	}
 	if err := r.RunUntil(done, r.W.Now()+time.Minute); err != nil {
 		r.StepFailed(check.InvShutdownStalled, err, "shutdown")

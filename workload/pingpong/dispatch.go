@@ -27,7 +27,7 @@ func (n *node) Dispatch(c *msgr.Connection, m *msgr.Message) bool {
 			ID: m.Header.Tid, Conn: c.ID(), Text: fmt.Sprintf("seq %d", m.Header.Seq)})
 	}
 	if n.osd && m.Header.Src.Type == wire.EntityClient && m.Header.Type == wire.MsgPing && n.alive {
-		n.sendOn(c, m.Header.Src.String(), false)
+		n.sendOn(c, n.p.nameOf(m.Header.Src), false)
 	}
 	if n.m != nil {
 		// Hand the message back for reuse, as a production dispatcher would: a later receive

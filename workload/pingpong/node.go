@@ -128,17 +128,18 @@ func (n *node) sendTo(to *node) {
 func (n *node) sendOn(c *msgr.Connection, toName string, lossless bool) {
 	h := n.p.h
 	id := h.NextID()
+	mem := &n.p.mem
 	var m *wire.Message
 	switch h.Cfg.Knobs.MsgSize {
 	case 1:
-		m = wire.NewMessage(wire.MsgPing, payloadOf(id, 8))
+		m = mem.message(mem.front(id, 8))
 	case 2:
-		m = wire.NewMessage(wire.MsgPing, payload(h.Rand, id))
+		m = mem.message(mem.front(id, frontLen(h.Rand)))
 		if h.Rand.IntN(4) == 3 {
 			m.Data = payloadData(id, 4096+h.Rand.IntN(60000))
 		}
 	default:
-		m = wire.NewMessage(wire.MsgPing, payload(h.Rand, id))
+		m = mem.message(mem.front(id, frontLen(h.Rand)))
 		if h.Rand.IntN(50) == 49 {
 			m.Data = payloadData(id, 4096+h.Rand.IntN(60000))
 		}
@@ -161,27 +162,99 @@ func (n *node) sendOn(c *msgr.Connection, toName string, lossless bool) {
 	}
 }
 
-// payload draws a front: the message id, then a pattern derived from it (so a receiver can
-// tell whether the content arrived intact), mostly small, sometimes a few KiB.
-func payload(r *detrand.Rand, id uint64) []byte {
+// frontLen draws a front's length: mostly small, sometimes a few KiB.
+func frontLen(r *detrand.Rand) int {
 	n := 8 + r.IntN(248)
 	if r.IntN(10) == 9 {
 		n = 4096 + r.IntN(4096)
 	}
-	return payloadOf(id, n)
+	return n
 }
+
+// payload draws a front: the message id, then a pattern derived from it (so a receiver can
+// tell whether the content arrived intact), mostly small, sometimes a few KiB.
+func payload(r *detrand.Rand, id uint64) []byte { return payloadOf(id, frontLen(r)) }
 
 // payloadOf is the front of n bytes (at least 8) of message id.
 func payloadOf(id uint64, n int) []byte {
 	b := make([]byte, n)
-	fillPattern(b, id*31, 1)
-	binary.LittleEndian.PutUint64(b, id)
+	fillFront(b, id)
 	return b
 }
 
+// fillFront writes message id's front into b: the id, then b[i] = byte(id*31 + i).
+func fillFront(b []byte, id uint64) {
+	fillPattern(b, id*31, 1)
+	binary.LittleEndian.PutUint64(b, id)
+}
+
+// dataPattern is byte(j*13) for every j: message id's data section of n bytes, byte(id*7 +
+// i*13) at i, is dataPattern[s:s+n] for the s with s*13 = id*7 (mod 256), since 13 is odd
+// and so invertible modulo 256 (13*197 = 1 mod 256). Every data section the workload sends
+// is such a slice of this one buffer, read-only by contract: a messenger must not write into
+// what it sends (msgr's TestSentBuffersUnchanged checks it does not), and the receiver checks
+// the bytes against the pattern computed afresh (intact), not against this buffer.
+var dataPattern = func() []byte {
+	b := make([]byte, 256+maxSharedData)
+	fillPattern(b, 0, 13)
+	return b
+}()
+
+// maxSharedData bounds the data sections cut from dataPattern (the workload's are at most
+// 4096+59999 bytes); a longer one is built.
+const maxSharedData = 64 << 10
+
+// payloadData is message id's data section of n bytes: b[i] = byte(id*7 + i*13), read-only
+// (a slice of dataPattern whose capacity ends with it).
 func payloadData(id uint64, n int) []byte {
-	b := make([]byte, n)
-	fillPattern(b, id*7, 13)
+	if n > maxSharedData {
+		b := make([]byte, n)
+		fillPattern(b, id*7, 13)
+		return b
+	}
+	s := int(byte(id * 7 * 197))
+	return dataPattern[s : s+n : s+n]
+}
+
+// sendMemory hands out the messages a run sends and their fronts, carved out of blocks (64
+// messages, 64 KiB of fronts) instead of allocated one by one: two allocations per simulated
+// message fewer. Each message and front is its own element of a block (a front's capacity
+// ends with it, so an append cannot reach the next one); a block lives as long as any of
+// its messages is referenced.
+type sendMemory struct {
+	msgs   []wire.Message
+	fronts []byte
+}
+
+// Block sizes of sendMemory; a front longer than maxSlabFront is allocated on its own.
+const (
+	msgBlock     = 64
+	frontBlock   = 64 << 10
+	maxSlabFront = 8 << 10
+)
+
+// message is a new message of type PING, version 1, with the given front (wire.NewMessage).
+func (s *sendMemory) message(front []byte) *wire.Message {
+	if len(s.msgs) == 0 {
+		s.msgs = make([]wire.Message, msgBlock)
+	}
+	m := &s.msgs[0]
+	s.msgs = s.msgs[1:]
+	*m = wire.Message{Header: wire.Header{Type: wire.MsgPing, Version: 1}, Front: front}
+	return m
+}
+
+// front is message id's front of n bytes (at least 8; see fillFront).
+func (s *sendMemory) front(id uint64, n int) []byte {
+	if n > maxSlabFront {
+		return payloadOf(id, n)
+	}
+	if len(s.fronts) < n {
+		s.fronts = make([]byte, frontBlock)
+	}
+	b := s.fronts[:n:n]
+	s.fronts = s.fronts[n:]
+	fillFront(b, id)
 	return b
 }
 

@@ -1,6 +1,7 @@
 package pingpong
 
 import (
+	"bytes"
 	"encoding/binary"
 	"testing"
 
@@ -30,11 +31,11 @@ func TestPayloadPattern(t *testing.T) {
 		}
 		m := wire.NewMessage(wire.MsgPing, front)
 		m.Header.Tid = id
-		m.Data = data
+		m.Data = bytes.Clone(data) // data may be the shared pattern: flip bytes in a copy
 		if !intact(m) {
 			t.Fatalf("id %d: intact payload rejected", id)
 		}
-		for _, b := range [][]byte{front, data} {
+		for _, b := range [][]byte{front, m.Data} {
 			for _, i := range []int{0, 8, 255, 256, 257, 511, 4095, len(b) - 1} {
 				if i < 0 || i >= len(b) {
 					continue
@@ -45,6 +46,56 @@ func TestPayloadPattern(t *testing.T) {
 				}
 				b[i] ^= 0x40
 			}
+		}
+	}
+}
+
+// Data sections are read-only slices of the one shared pattern whose capacity ends with
+// them (an append copies instead of writing into the pattern), at the phase of their id.
+func TestPayloadDataShared(t *testing.T) {
+	for id := uint64(1); id < 600; id++ {
+		n := 4096 + int(id*997%60000)
+		data := payloadData(id, n)
+		if len(data) != n || cap(data) != n {
+			t.Fatalf("id %d: len %d cap %d, want %d", id, len(data), cap(data), n)
+		}
+		for i, v := range data {
+			if v != byte(id*7+uint64(i)*13) {
+				t.Fatalf("id %d: data[%d] = %d", id, i, v)
+			}
+		}
+		if &data[0] != &dataPattern[int(byte(id*7*197))] {
+			t.Fatalf("id %d: data section not cut from the shared pattern", id)
+		}
+	}
+	if long := payloadData(5, maxSharedData+1); &long[0] == &dataPattern[(5*7*197)%256] || !matchesPattern(long, 5*7, 13, 0) {
+		t.Fatalf("a data section longer than the shared pattern is not built on its own")
+	}
+}
+
+// sendMemory's messages and fronts are what wire.NewMessage and payloadOf build, each front
+// its own region (writing one to its capacity leaves every other intact).
+func TestSendMemory(t *testing.T) {
+	var mem sendMemory
+	r := detrand.NewSeeded(9)
+	var msgs []*wire.Message
+	for id := uint64(1); id <= 500; id++ {
+		n := frontLen(r)
+		m := mem.message(mem.front(id, n))
+		want := wire.NewMessage(wire.MsgPing, payloadOf(id, n))
+		if m.Header != want.Header || !bytes.Equal(m.Front, want.Front) || cap(m.Front) != n || m.Data != nil {
+			t.Fatalf("id %d: message %+v, want %+v", id, m, want)
+		}
+		m.Header.Tid = id
+		msgs = append(msgs, m)
+	}
+	for _, m := range msgs {
+		m.Front = append(m.Front, 0xff) // must copy, not overwrite a neighbour
+	}
+	for _, m := range msgs {
+		id := m.Header.Tid
+		if m.Header.Type != wire.MsgPing || !bytes.Equal(m.Front[:len(m.Front)-1], payloadOf(id, len(m.Front)-1)) {
+			t.Fatalf("id %d: front or message overwritten by another", id)
 		}
 	}
 }

@@ -26,6 +26,18 @@ type Workload struct {
 	cfg    Config
 	nodes  []*node
 	byAddr map[wire.EntityAddr]*node // every address any incarnation had
+	mem    sendMemory                // what sent messages are carved from
+	conns  []*msgr.Connection        // scratch of the keepalive jobs
+}
+
+// nameOf is name.String(), without formatting it when it is one of the nodes' names.
+func (p *Workload) nameOf(name wire.EntityName) string {
+	for _, n := range p.nodes {
+		if n.ename == name {
+			return n.name
+		}
+	}
+	return name.String()
 }
 
 // New is the workload cfg on h (harness.Run.Drive runs it).
@@ -66,7 +78,8 @@ func (p *Workload) scheduleKeepalives() {
 				if !n.alive {
 					return
 				}
-				for _, c := range n.m.Connections() {
+				p.conns = n.m.AppendConnections(p.conns[:0])
+				for _, c := range p.conns {
 					c.SendKeepalive()
 				}
 			})

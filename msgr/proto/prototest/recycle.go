@@ -27,7 +27,7 @@ func (r *Recycler) Deliver(m *wire.Message, res proto.Reservation) {
 }
 
 // NewMessage returns a recycled message, or a new one.
-func (r *Recycler) NewMessage() *wire.Message {
+func (r *Recycler) NewMessage(_, _, _ uint32) *wire.Message {
 	if k := len(r.free) - 1; k >= 0 {
 		m := r.free[k]
 		r.free = r.free[:k]
