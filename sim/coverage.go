@@ -41,10 +41,15 @@ type Coverage struct {
 // hotCounts are counts not yet added to a Coverage's maps.
 type hotCounts struct {
 	any                  bool
-	trans                [][]int // [from][to], states in proto.AllStates order
-	replySent, replyRecv [256]int
-	frameSent, frameRecv [256]int
+	n                    int   // states (proto.AllStates)
+	trans                []int // [from*n+to], states in proto.AllStates order
+	replySent, replyRecv [hotTags]int
+	frameSent, frameRecv [hotTags]int
 }
+
+// hotTags bounds the tags counted in arrays (every msgr1 tag is below it); a larger one, which
+// only a corrupted or hostile frame has, is counted in the maps directly.
+const hotTags = 32
 
 // flush adds the counts kept in arrays to the maps (every reader of the maps calls it first).
 func (c *Coverage) flush() {
@@ -53,18 +58,16 @@ func (c *Coverage) flush() {
 		return
 	}
 	h.any = false
-	all := proto.AllStates()
-	for from, row := range h.trans {
-		for to, n := range row {
-			if n > 0 {
-				c.States[all[to].String()] += n
-				c.Transitions[transitionNames[from][to]] += n
-				row[to] = 0
-			}
+	for i, n := range h.trans {
+		if n > 0 {
+			from, to := i/h.n, i%h.n
+			c.States[stateNames[to]] += n
+			c.Transitions[transitionNames[from][to]] += n
+			h.trans[i] = 0
 		}
 	}
 	for _, p := range []struct {
-		counts *[256]int
+		counts *[hotTags]int
 		into   map[string]int
 	}{{&h.replySent, c.ReplySent}, {&h.replyRecv, c.ReplyRecv}, {&h.frameSent, c.FrameSent}, {&h.frameRecv, c.FrameRecv}} {
 		for tag, n := range p.counts {
@@ -87,12 +90,8 @@ func NewCoverage() *Coverage {
 }
 
 func newHotCounts() *hotCounts {
-	n := len(proto.AllStates())
-	h := &hotCounts{trans: make([][]int, n)}
-	for i := range h.trans {
-		h.trans[i] = make([]int, n)
-	}
-	return h
+	n := len(stateNames)
+	return &hotCounts{n: n, trans: make([]int, n*n)}
 }
 
 // ReplyTags are the connect-reply tags (msgr1-protocol.md §2.3).
@@ -221,8 +220,8 @@ func wireKind(err error) string {
 func (c *Coverage) Observe(ev msgr.TraceEvent) {
 	switch ev.Kind {
 	case msgr.TraceState:
-		if h := c.hot; h != nil && int(ev.From) < len(h.trans) && int(ev.To) < len(h.trans) {
-			h.trans[ev.From][ev.To]++
+		if h := c.hot; h != nil && int(ev.From) < h.n && int(ev.To) < h.n {
+			h.trans[int(ev.From)*h.n+int(ev.To)]++
 			h.any = true
 			return
 		}
@@ -239,7 +238,7 @@ func (c *Coverage) Observe(ev msgr.TraceEvent) {
 
 // TagWritten counts a connect-reply tag (reply) or a frame tag written.
 func (c *Coverage) TagWritten(reply bool, tag wire.Tag) {
-	if h := c.hot; h != nil {
+	if h := c.hot; h != nil && tag < hotTags {
 		h.any = true
 		if reply {
 			h.replySent[tag]++
@@ -257,7 +256,7 @@ func (c *Coverage) TagWritten(reply bool, tag wire.Tag) {
 
 // TagRead counts a connect-reply tag (reply) or a frame tag read by the peer.
 func (c *Coverage) TagRead(reply bool, tag wire.Tag) {
-	if h := c.hot; h != nil {
+	if h := c.hot; h != nil && tag < hotTags {
 		h.any = true
 		if reply {
 			h.replyRecv[tag]++
@@ -475,6 +474,15 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// stateNames holds every state's name, in proto.AllStates order.
+var stateNames = func() []string {
+	var names []string
+	for _, s := range proto.AllStates() {
+		names = append(names, s.String())
+	}
+	return names
+}()
 
 // transitionNames holds "FROM -> TO" for every pair of states, so that counting a transition
 // (every state change of every run) does not build a string.
