@@ -257,6 +257,7 @@ func run(opts Options, recFrom, recTo uint64, instance int) Result {
 	wl := newWorkload(h, opts)
 	h.Drive(wl)
 	r := result(h, wl, opts, cov)
+	h.W.Net.Release() // its buffer chunks, for the runs after this one
 	if log != nil {
 		r.Tape = append([]uint64(nil), log.Words()[logFrom:]...)
 	}
