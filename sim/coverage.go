@@ -45,6 +45,17 @@ type hotCounts struct {
 	trans                []int // [from*n+to], states in proto.AllStates order
 	replySent, replyRecv [hotTags]int
 	frameSent, frameRecv [hotTags]int
+	// inv are invariant evaluations (Evaluated, several per step): callers pass the check
+	// package's constants, so comparing a name with those seen is mostly a pointer compare,
+	// cheaper than a map update that hashes the name every time.
+	inv  [24]invCount
+	ninv int
+}
+
+// invCount is evaluations of one invariant not yet added to Coverage.Invariants.
+type invCount struct {
+	name string
+	n    int
 }
 
 // hotTags bounds the tags counted in arrays (every msgr1 tag is below it); a larger one, which
@@ -58,6 +69,11 @@ func (c *Coverage) flush() {
 		return
 	}
 	h.any = false
+	for i := range h.inv[:h.ninv] {
+		c.Invariants[h.inv[i].name] += h.inv[i].n
+		h.inv[i] = invCount{}
+	}
+	h.ninv = 0
 	for i, n := range h.trans {
 		if n > 0 {
 			from, to := i/h.n, i%h.n
@@ -274,9 +290,25 @@ func (c *Coverage) TagRead(reply bool, tag wire.Tag) {
 
 // Evaluated counts n evaluations of invariant name.
 func (c *Coverage) Evaluated(name string, n int) {
-	if n > 0 {
-		c.Invariants[name] += n
+	if n <= 0 {
+		return
 	}
+	if h := c.hot; h != nil {
+		for i := range h.inv[:h.ninv] {
+			if e := &h.inv[i]; e.name == name {
+				e.n += n
+				h.any = true
+				return
+			}
+		}
+		if h.ninv < len(h.inv) {
+			h.inv[h.ninv] = invCount{name, n}
+			h.ninv++
+			h.any = true
+			return
+		}
+	}
+	c.Invariants[name] += n
 }
 
 // Merge adds o's counts to c (for sweeps).

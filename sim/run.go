@@ -308,7 +308,6 @@ func lostMarks(h *harness.Run) []Mark {
 
 // finishCoverage counts the phase invariants evaluated and returns the run's coverage.
 func finishCoverage(cov *Coverage, phase string) *Coverage {
-	cov.flush()
 	cov.Evaluated(InvNoProgress, 1)
 	switch phase {
 	case PhaseLiveness:
@@ -317,6 +316,7 @@ func finishCoverage(cov *Coverage, phase string) *Coverage {
 		cov.Evaluated(InvLiveness, 1)
 		cov.Evaluated(InvShutdownStalled, 1)
 	}
+	cov.flush()
 	return cov
 }
 
