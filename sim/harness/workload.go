@@ -161,13 +161,17 @@ func (r *Run) ShutdownAll(live iter.Seq[*msgr.Messenger]) {
 	for m := range live {
 		m.Shutdown()
 	}
+	// done asks live at every step; its yield function is made once (a range over live in
+	// done would allocate one per step).
+	finished := true
+	each := func(m *msgr.Messenger) bool {
+		finished = m.Finished()
+		return finished
+	}
 	done := func() bool {
-		for m := range live {
-			if !m.Finished() {
-				return false
-			}
-		}
-		return true
+		finished = true
+		live(each)
+		return finished
 	}
 	if err := r.RunUntil(done, r.W.Now()+time.Minute); err != nil {
 		r.StepFailed(check.InvShutdownStalled, err, "shutdown")

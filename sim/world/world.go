@@ -105,7 +105,9 @@ func (w *World) Start(c *event.Center) {
 	w.centers = append(w.centers, e)
 	c.SetRunnableHook(func() { w.mark(e) })
 	w.mark(e)
-	w.Trace.Logf(w.Clock.Now(), "start center %s", c.Name())
+	if w.Trace.keep { // (not boxing the name for a trace not kept)
+		w.Trace.Logf(w.Clock.Now(), "start center %s", c.Name())
+	}
 }
 
 // Stop unregisters a center (event.Runtime): it is never stepped again.
@@ -113,7 +115,9 @@ func (w *World) Stop(c *event.Center) {
 	for _, e := range w.centers {
 		if e.c == c && !e.stopped {
 			e.stopped = true
-			w.Trace.Logf(w.Clock.Now(), "stop center %s", c.Name())
+			if w.Trace.keep {
+				w.Trace.Logf(w.Clock.Now(), "stop center %s", c.Name())
+			}
 			_ = c.Close()
 		}
 	}
