@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/msgrsim/msgrsim/msgr"
 	"github.com/msgrsim/msgrsim/msgr/netio"
@@ -106,8 +107,24 @@ func NewCoverage() *Coverage {
 }
 
 func newHotCounts() *hotCounts {
+	if h, ok := spareHot.Get().(*hotCounts); ok {
+		return h
+	}
 	n := len(stateNames)
 	return &hotCounts{n: n, trans: make([]int, n*n)}
+}
+
+// spareHot holds the hot counts of finished runs (all zeros once flushed) for later runs.
+var spareHot sync.Pool
+
+// finishHot flushes the hot counts and lets later runs reuse them: c counts in its maps from
+// now on.
+func (c *Coverage) finishHot() {
+	c.flush()
+	if h := c.hot; h != nil {
+		c.hot = nil
+		spareHot.Put(h)
+	}
 }
 
 // ReplyTags are the connect-reply tags (msgr1-protocol.md §2.3).

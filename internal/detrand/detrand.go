@@ -78,7 +78,7 @@ func NewTaped(tape []uint64) (*Rand, *Log) {
 func NewFuzzed(data []byte) (*Rand, *Log) {
 	// Two bytes per decision: the log is sized for the input's decisions and some zeros past
 	// its end (a fuzzed run that outlives its input draws zeros), so it rarely grows.
-	log := &Log{words: make([]uint64, 0, len(data)/2+256)}
+	log := &Log{words: make([]uint64, 0, len(data)/2+512)}
 	r := &Rand{src: &fuzzSource{data: data}, log: log, taped: true}
 	return r, r.log
 }
