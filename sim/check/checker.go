@@ -155,11 +155,12 @@ const maxViolationsPerName = 20
 //   - an acknowledgement never covers a message the receiver has not read (Acked).
 type Checker struct {
 	streams  map[streamKey]*stream
-	msgs     map[uint64]*msgInfo
-	seen     map[seenKey]int // receiver incarnation, id → 1 + marks[rcv, sender] at its last dispatch
-	marks    map[markKey]int // mark-downs without resetcheck by a receiver incarnation of its sessions with a sender
-	excused  map[string]int  // duplicates excused, by case (CaseRedelivery)
-	last     map[lastKey]int // receiver incarnation's last dispatched oindex per order key
+	byID     []*msgInfo          // message records by id: workloads number messages 1, 2, ...
+	msgs     map[uint64]*msgInfo // the records of ids past byID (see setMsg)
+	seen     map[seenKey]int     // receiver incarnation, id → 1 + marks[rcv, sender] at its last dispatch
+	marks    map[markKey]int     // mark-downs without resetcheck by a receiver incarnation of its sessions with a sender
+	excused  map[string]int      // duplicates excused, by case (CaseRedelivery)
+	last     map[lastKey]int     // receiver incarnation's last dispatched oindex per order key
 	orderN   map[orderKey]int
 	orphans  map[connKey]bool
 	byConn   map[connKey][]uint64 // ids sent on each sender connection not yet forgiven (SentOn)
@@ -182,6 +183,36 @@ func NewChecker() *Checker {
 		seen: make(map[seenKey]int), marks: make(map[markKey]int), excused: make(map[string]int), last: make(map[lastKey]int), orderN: make(map[orderKey]int),
 		orphans: make(map[connKey]bool), byConn: make(map[connKey][]uint64), violN: make(map[string]int)}
 }
+
+// msg is the record of message id (nil if it was never sent).
+func (k *Checker) msg(id uint64) *msgInfo {
+	if id < uint64(len(k.byID)) {
+		return k.byID[id]
+	}
+	return k.msgs[id]
+}
+
+// setMsg records message id. Ids go into byID, a slice, while they come densely (up to a gap
+// of maxIDGap past its end) and none went into the map: so every id in the map is past byID's
+// end, and msg looks in one place. A workload with sparse ids (tids of its own) uses the map.
+func (k *Checker) setMsg(id uint64, info *msgInfo) {
+	n := uint64(len(k.byID))
+	switch {
+	case id < n:
+		k.byID[id] = info
+		return
+	case len(k.msgs) == 0 && id-n <= maxIDGap:
+		for uint64(len(k.byID)) < id {
+			k.byID = append(k.byID, nil)
+		}
+		k.byID = append(k.byID, info)
+		return
+	}
+	k.msgs[id] = info
+}
+
+// maxIDGap bounds the ids setMsg skips (left nil) to keep records in byID.
+const maxIDGap = 1024
 
 func (k *Checker) stream(key streamKey, lossless bool) *stream {
 	s := k.streams[key]
@@ -223,7 +254,7 @@ func (k *Checker) SentOn(from, to string, conn uint64, prio uint16, id uint64, l
 		k.byConn[ck] = append(k.byConn[ck], id)
 	}
 	k.orderN[ok]++
-	k.msgs[id] = info
+	k.setMsg(id, info)
 	s.sent = append(s.sent, id)
 	s.visibleAt = append(s.visibleAt, 0)
 	k.sent++
@@ -233,7 +264,7 @@ func (k *Checker) SentOn(from, to string, conn uint64, prio uint16, id uint64, l
 // Received records that receiver incarnation rcv read message id in order (before dispatch):
 // from now on an acknowledgement may cover it.
 func (k *Checker) Received(rcv string, id uint64) {
-	if info, ok := k.msgs[id]; ok && !info.received {
+	if info := k.msg(id); info != nil && !info.received {
 		info.received = true
 		k.received++
 	}
@@ -242,8 +273,8 @@ func (k *Checker) Received(rcv string, id uint64) {
 // Acked records that the sender forgot message id because its peer acknowledged it; the peer
 // must have read it.
 func (k *Checker) Acked(id uint64, now int64) {
-	info, ok := k.msgs[id]
-	if !ok {
+	info := k.msg(id)
+	if info == nil {
 		return
 	}
 	k.acked++
@@ -258,9 +289,9 @@ func (k *Checker) Acked(id uint64, now int64) {
 // Dispatched records that message id reached a dispatcher of receiver incarnation rcv at
 // virtual time now (ns); intact reports whether its content is what was sent.
 func (k *Checker) Dispatched(rcv string, id uint64, intact bool, now int64) {
-	info, ok := k.msgs[id]
+	info := k.msg(id)
 	k.rec.lookedUp()
-	if !ok {
+	if info == nil {
 		k.violate(InvUnknownMessage, now, "%s got message id %d that was never sent", rcv, id)
 		return
 	}
@@ -308,7 +339,7 @@ func (k *Checker) Dispatched(rcv string, id uint64, intact bool, now int64) {
 	k.last[lk] = max(k.last[lk], info.oindex)
 	if s.lossless {
 		for ; s.scanned < info.index; s.scanned++ {
-			if !k.msgs[s.sent[s.scanned]].got {
+			if !k.msg(s.sent[s.scanned]).got {
 				s.visibleAt[s.scanned] = now
 			}
 		}
@@ -336,7 +367,7 @@ func (k *Checker) ForgiveNode(node string) {
 // Dropped records that the messenger reported dropping message id (sent on a closing
 // connection): its loss is accounted for.
 func (k *Checker) Dropped(id uint64) {
-	if info, ok := k.msgs[id]; ok {
+	if info := k.msg(id); info != nil {
 		info.dropped = true
 		info.reported = true
 		k.rec.dropped(info.key, id, k.streams[info.key].lossless)
@@ -349,7 +380,7 @@ func (k *Checker) Dropped(id uint64) {
 func (k *Checker) ForgiveConn(node string, conn uint64) {
 	ck := connKey{node, conn}
 	for _, id := range k.byConn[ck] {
-		info := k.msgs[id]
+		info := k.msg(id)
 		info.dropped = true
 		k.rec.dropped(info.key, id, k.streams[info.key].lossless)
 	}
@@ -394,7 +425,7 @@ func (k *Checker) PendingLossless() int {
 func (k *Checker) missing(s *stream) []int {
 	var idx []int
 	for i := s.forgiven; i < len(s.sent); i++ {
-		info := k.msgs[s.sent[i]]
+		info := k.msg(s.sent[i])
 		if !info.got && !info.dropped {
 			idx = append(idx, i)
 		}
@@ -406,7 +437,7 @@ func (k *Checker) missing(s *stream) []int {
 func (k *Checker) accountedLosses(s *stream) int {
 	n := 0
 	for i, id := range s.sent {
-		info := k.msgs[id]
+		info := k.msg(id)
 		if !info.got && (i < s.forgiven || info.dropped) {
 			n++
 		}
@@ -437,7 +468,7 @@ func (k *Checker) MissingLossless(n int) []Missing {
 			if len(out) == n {
 				return out
 			}
-			info := k.msgs[s.sent[i]]
+			info := k.msg(s.sent[i])
 			out = append(out, Missing{From: key.from, To: key.to, Conn: info.order.conn, Prio: info.order.prio,
 				ID: s.sent[i], Index: i, Received: info.received})
 		}
@@ -462,7 +493,7 @@ func (k *Checker) Undispatched() []Undispatched {
 	for _, key := range k.keys {
 		s := k.streams[key]
 		for i, id := range s.sent {
-			info := k.msgs[id]
+			info := k.msg(id)
 			if info.got {
 				continue
 			}
