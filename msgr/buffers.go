@@ -156,7 +156,7 @@ func (b *bufCache) get(n int) []byte {
 		}
 	}
 	b.mu.Unlock()
-	return make([]byte, n)
+	return spareBuffers.get(n)
 }
 
 func (b *bufCache) put(buf []byte) {

@@ -290,6 +290,7 @@ func (c *Connection) cleanup() {
 	// the close, and must not find this session as its "existing" one.
 	c.m.forget(c)
 	c.closeSocket()
+	c.p.ReleaseIdle() // its buffers, unless input or output is still buffered in them
 	c.center.AddLoad(-1)
 	c.pmu.Lock()
 	dropped := c.pend

@@ -629,6 +629,7 @@ func (m *Messenger) stopCenters() {
 	var mu sync.Mutex
 	last := func() {
 		m.cfg.Runtime.Stop(m.dq.center)
+		m.recycleBuffers()
 		close(m.done)
 	}
 	if left == 0 {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/msgrsim/msgrsim/msgr"
 	"github.com/msgrsim/msgrsim/msgr/netio"
@@ -41,19 +42,26 @@ type Coverage struct {
 // hotCounts are counts not yet added to a Coverage's maps.
 type hotCounts struct {
 	any                  bool
-	trans                [][]int // [from][to], states in proto.AllStates order
-	replySent, replyRecv [256]int
-	frameSent, frameRecv [256]int
-	invs                 []invCount // invariant evaluations, in the order first counted
+	n                    int   // states (proto.AllStates)
+	trans                []int // [from*n+to], states in proto.AllStates order
+	replySent, replyRecv [hotTags]int
+	frameSent, frameRecv [hotTags]int
+	// inv are invariant evaluations (Evaluated, several per step): callers pass the check
+	// package's constants, so comparing a name with those seen is mostly a pointer compare,
+	// cheaper than a map update that hashes the name every time.
+	inv  [24]invCount
+	ninv int
 }
 
-// invCount is one invariant's evaluations not yet added to Coverage.Invariants. The names
-// are the checkers' constants: finding one in this short list (length first, then the
-// runtime's pointer check) is cheaper than a map update at every evaluation.
+// invCount is evaluations of one invariant not yet added to Coverage.Invariants.
 type invCount struct {
 	name string
 	n    int
 }
+
+// hotTags bounds the tags counted in arrays (every msgr1 tag is below it); a larger one, which
+// only a corrupted or hostile frame has, is counted in the maps directly.
+const hotTags = 32
 
 // flush adds the counts kept in arrays to the maps (every reader of the maps calls it first).
 func (c *Coverage) flush() {
@@ -62,22 +70,21 @@ func (c *Coverage) flush() {
 		return
 	}
 	h.any = false
-	for i, e := range h.invs {
-		c.Invariants[e.name] += e.n
-		h.invs[i].n = 0
+	for i := range h.inv[:h.ninv] {
+		c.Invariants[h.inv[i].name] += h.inv[i].n
+		h.inv[i] = invCount{}
 	}
-	all := proto.AllStates()
-	for from, row := range h.trans {
-		for to, n := range row {
-			if n > 0 {
-				c.States[all[to].String()] += n
-				c.Transitions[transitionNames[from][to]] += n
-				row[to] = 0
-			}
+	h.ninv = 0
+	for i, n := range h.trans {
+		if n > 0 {
+			from, to := i/h.n, i%h.n
+			c.States[stateNames[to]] += n
+			c.Transitions[transitionNames[from][to]] += n
+			h.trans[i] = 0
 		}
 	}
 	for _, p := range []struct {
-		counts *[256]int
+		counts *[hotTags]int
 		into   map[string]int
 	}{{&h.replySent, c.ReplySent}, {&h.replyRecv, c.ReplyRecv}, {&h.frameSent, c.FrameSent}, {&h.frameRecv, c.FrameRecv}} {
 		for tag, n := range p.counts {
@@ -100,12 +107,24 @@ func NewCoverage() *Coverage {
 }
 
 func newHotCounts() *hotCounts {
-	n := len(proto.AllStates())
-	h := &hotCounts{trans: make([][]int, n)}
-	for i := range h.trans {
-		h.trans[i] = make([]int, n)
+	if h, ok := spareHot.Get().(*hotCounts); ok {
+		return h
 	}
-	return h
+	n := len(stateNames)
+	return &hotCounts{n: n, trans: make([]int, n*n)}
+}
+
+// spareHot holds the hot counts of finished runs (all zeros once flushed) for later runs.
+var spareHot sync.Pool
+
+// finishHot flushes the hot counts and lets later runs reuse them: c counts in its maps from
+// now on.
+func (c *Coverage) finishHot() {
+	c.flush()
+	if h := c.hot; h != nil {
+		c.hot = nil
+		spareHot.Put(h)
+	}
 }
 
 // ReplyTags are the connect-reply tags (msgr1-protocol.md §2.3).
@@ -234,8 +253,8 @@ func wireKind(err error) string {
 func (c *Coverage) Observe(ev msgr.TraceEvent) {
 	switch ev.Kind {
 	case msgr.TraceState:
-		if h := c.hot; h != nil && int(ev.From) < len(h.trans) && int(ev.To) < len(h.trans) {
-			h.trans[ev.From][ev.To]++
+		if h := c.hot; h != nil && int(ev.From) < h.n && int(ev.To) < h.n {
+			h.trans[int(ev.From)*h.n+int(ev.To)]++
 			h.any = true
 			return
 		}
@@ -252,7 +271,7 @@ func (c *Coverage) Observe(ev msgr.TraceEvent) {
 
 // TagWritten counts a connect-reply tag (reply) or a frame tag written.
 func (c *Coverage) TagWritten(reply bool, tag wire.Tag) {
-	if h := c.hot; h != nil {
+	if h := c.hot; h != nil && tag < hotTags {
 		h.any = true
 		if reply {
 			h.replySent[tag]++
@@ -270,7 +289,7 @@ func (c *Coverage) TagWritten(reply bool, tag wire.Tag) {
 
 // TagRead counts a connect-reply tag (reply) or a frame tag read by the peer.
 func (c *Coverage) TagRead(reply bool, tag wire.Tag) {
-	if h := c.hot; h != nil {
+	if h := c.hot; h != nil && tag < hotTags {
 		h.any = true
 		if reply {
 			h.replyRecv[tag]++
@@ -291,19 +310,22 @@ func (c *Coverage) Evaluated(name string, n int) {
 	if n <= 0 {
 		return
 	}
-	h := c.hot
-	if h == nil {
-		c.Invariants[name] += n
-		return
-	}
-	h.any = true
-	for i := range h.invs {
-		if h.invs[i].name == name {
-			h.invs[i].n += n
+	if h := c.hot; h != nil {
+		for i := range h.inv[:h.ninv] {
+			if e := &h.inv[i]; e.name == name {
+				e.n += n
+				h.any = true
+				return
+			}
+		}
+		if h.ninv < len(h.inv) {
+			h.inv[h.ninv] = invCount{name, n}
+			h.ninv++
+			h.any = true
 			return
 		}
 	}
-	h.invs = append(h.invs, invCount{name, n})
+	c.Invariants[name] += n
 }
 
 // Merge adds o's counts to c (for sweeps).
@@ -501,6 +523,15 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// stateNames holds every state's name, in proto.AllStates order.
+var stateNames = func() []string {
+	var names []string
+	for _, s := range proto.AllStates() {
+		names = append(names, s.String())
+	}
+	return names
+}()
 
 // transitionNames holds "FROM -> TO" for every pair of states, so that counting a transition
 // (every state change of every run) does not build a string.

@@ -257,8 +257,12 @@ func run(opts Options, recFrom, recTo uint64, instance int) Result {
 	wl := newWorkload(h, opts)
 	h.Drive(wl)
 	r := result(h, wl, opts, cov)
+	h.W.Net.Release() // its buffer chunks, for the runs after this one
 	if log != nil {
-		r.Tape = append([]uint64(nil), log.Words()[logFrom:]...)
+		// The log is this run's alone and nothing draws from it any more: no copy (capped,
+		// so that appending to the tape cannot write into it).
+		w := log.Words()
+		r.Tape = w[logFrom:len(w):len(w)]
 	}
 	return r
 }
@@ -315,7 +319,7 @@ func finishCoverage(cov *Coverage, phase string) *Coverage {
 		cov.Evaluated(InvLiveness, 1)
 		cov.Evaluated(InvShutdownStalled, 1)
 	}
-	cov.flush()
+	cov.finishHot()
 	return cov
 }
 

@@ -154,6 +154,11 @@ func (n *Network) AddHost(name string, ip netip.Addr) *Host {
 // Host returns the host with address ip, or nil if there is none.
 func (n *Network) Host(ip netip.Addr) *Host { return n.byIP[ip.Unmap()] }
 
+// Release gives the network's free buffer chunks to the networks created later in the
+// process. A simulation calls it when its run is over; the network stays usable (it allocates
+// chunks again when it needs them), and nothing it does depends on where chunks come from.
+func (n *Network) Release() { n.pool.release() }
+
 // Stats returns the counters so far.
 func (n *Network) Stats() Stats { return n.stats }
 

@@ -77,7 +77,8 @@ func TestTapeDir(t *testing.T) {
 	}
 }
 
-// The seeds are ordinary inputs: each passes, and the determinism check runs on some.
+// The seeds are ordinary inputs: each passes, and each runs the same twice (Check runs the
+// determinism check on one input in determinismEvery).
 func TestSimSeeds(t *testing.T) {
 	seeds, err := Seeds()
 	if err != nil {
@@ -90,6 +91,9 @@ func TestSimSeeds(t *testing.T) {
 		}
 		if checksDeterminism(s) {
 			double++
+		}
+		if _, div := sim.CheckDeterminism(Options(s)); div != nil {
+			t.Errorf("seed %d is not deterministic: %v", i, div)
 		}
 	}
 	if err := Check(make([]byte, MaxInput+1)); err == nil || !strings.Contains(err.Error(), "out of scope") {

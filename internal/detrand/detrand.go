@@ -76,7 +76,10 @@ func NewTaped(tape []uint64) (*Rand, *Log) {
 // high 16 bits, repeated downward), so a byte mutation moves one decision by a bounded step.
 // Past the end of data every word is 0.
 func NewFuzzed(data []byte) (*Rand, *Log) {
-	r := &Rand{src: &fuzzSource{data: data}, log: &Log{}, taped: true}
+	// Two bytes per decision: the log is sized for the input's decisions and some zeros past
+	// its end (a fuzzed run that outlives its input draws zeros), so it rarely grows.
+	log := &Log{words: make([]uint64, 0, len(data)/2+512)}
+	r := &Rand{src: &fuzzSource{data: data}, log: log, taped: true}
 	return r, r.log
 }
 

@@ -66,7 +66,6 @@ func NewCenter(id int, name string, stack netio.Stack, rand *detrand.Rand) (*Cen
 		id: id, name: name, poller: p, ready: rr, clock: stack.Clock(), rand: rand,
 		files: make(map[int]*fileEvent),
 		byID:  make(map[TimerID]*timer),
-		evs:   make([]netio.Event, maxFileEventsPerStep),
 	}, nil
 }
 
@@ -252,7 +251,7 @@ func (c *Center) Pending() bool {
 // handle them, run due time events, then run the callbacks posted before this point. It
 // returns how many events it handled.
 func (c *Center) Step(maxWait time.Duration) (int, error) {
-	n, err := c.poller.Wait(c.evs, c.waitTimeout(maxWait))
+	n, err := c.poller.Wait(c.eventBuf(), c.waitTimeout(maxWait))
 	if err != nil {
 		return 0, fmt.Errorf("center %s: wait: %w", c.name, err)
 	}
@@ -260,6 +259,18 @@ func (c *Center) Step(maxWait time.Duration) (int, error) {
 	handled += c.runTimers()
 	handled += c.runExternal()
 	return handled, nil
+}
+
+// eventBuf is the buffer Wait fills: one event per watched descriptor and one more (a
+// poller's own wake descriptor may take a slot; and Wait needs at least one), at most
+// maxFileEventsPerStep. A poller reports at most one event per descriptor, so a Step sees what
+// it would with the largest buffer, and a center watching a few descriptors (every simulated
+// one; a simulation builds dozens per run) does not carry 2 KiB.
+func (c *Center) eventBuf() []netio.Event {
+	if need := min(maxFileEventsPerStep, len(c.files)+1); len(c.evs) < need {
+		c.evs = make([]netio.Event, min(maxFileEventsPerStep, max(need, 2*len(c.evs), 4)))
+	}
+	return c.evs
 }
 
 func (c *Center) waitTimeout(maxWait time.Duration) time.Duration {

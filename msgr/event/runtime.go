@@ -1,8 +1,8 @@
 package event
 
 import (
-	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 
 	"github.com/msgrsim/msgrsim/internal/detrand"
@@ -69,7 +69,7 @@ func NewPool(name string, n int, stack netio.Stack, rt Runtime, rand *detrand.Ra
 	}
 	p := &Pool{}
 	for i := 0; i < n; i++ {
-		c, err := NewCenter(i, fmt.Sprintf("%s/w%d", name, i), stack, rand.Fork())
+		c, err := NewCenter(i, name+"/w"+strconv.Itoa(i), stack, rand.Fork())
 		if err != nil {
 			p.closeAll()
 			return nil, err

@@ -213,3 +213,34 @@ func TestMsgIndex(t *testing.T) {
 		}
 	}
 }
+
+// Message records are kept by id in a slice while ids come densely and in a map past it: a
+// workload with ids of its own (sparse, out of order) is checked the same as one numbering
+// from 1. Lost, duplicated, unknown and intact messages are found in either place.
+func TestCheckerDenseAndSparseIDs(t *testing.T) {
+	for _, ids := range [][]uint64{{1, 2, 3, 4}, {7, 1 << 40, 3, 1<<40 + 5}, {2000, 1, 5000, 2}, {1100, 1, 600, 1200}} {
+		k := NewChecker()
+		for _, id := range ids {
+			k.Sent("a", "b", id, true)
+		}
+		k.Dispatched("b#1", ids[0], true, 0)
+		k.Dispatched("b#1", ids[1], true, 0)
+		k.Dispatched("b#1", ids[1], true, 0) // a duplicate
+		k.Dispatched("b#1", 1<<41, true, 0)  // never sent
+		k.Dispatched("b#1", ids[2], true, 0)
+		k.Finish(0) // ids[3] lost
+		got := violated(k)
+		want := map[string]int{InvDuplicate: 1, InvUnknownMessage: 1, InvLosslessLoss: 1}
+		for name, n := range want {
+			if got[name] != n {
+				t.Errorf("ids %v: %s reported %d times, want %d (%v)", ids, name, got[name], n, k.Violations())
+			}
+		}
+		if len(got) != len(want) {
+			t.Errorf("ids %v: violations %v, want only %v", ids, got, want)
+		}
+		if sent, deliv := k.Counts(); sent != 4 || deliv != 3 {
+			t.Errorf("ids %v: counts sent %d dispatched %d, want 4 and 3", ids, sent, deliv)
+		}
+	}
+}

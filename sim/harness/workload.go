@@ -161,13 +161,16 @@ func (r *Run) ShutdownAll(live iter.Seq[*msgr.Messenger]) {
 	for m := range live {
 		m.Shutdown()
 	}
-	// done asks live at every step: built once, the function it ranges with (a range over
-	// live would allocate one per call).
+	// done asks live at every step; its yield function is made once (a range over live in
+	// done would allocate one per step).
 	finished := true
-	isFinished := func(m *msgr.Messenger) bool { finished = m.Finished(); return finished }
+	each := func(m *msgr.Messenger) bool {
+		finished = m.Finished()
+		return finished
+	}
 	done := func() bool {
 		finished = true
-		live(isFinished)
+		live(each)
 		return finished
 	}
 	if err := r.RunUntil(done, r.W.Now()+time.Minute); err != nil {

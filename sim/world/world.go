@@ -34,8 +34,9 @@ type World struct {
 	steps  uint64
 	jobs   jobHeap // workload actions at virtual times
 	jobSeq uint64
-	due    []*job // scratch for Step
-	jobBuf []job  // a block new jobs are taken from (one allocation per block)
+	due    []*job   // scratch for Step
+	woken  []*entry // scratch for advance
+	jobBuf []job    // a block new jobs are taken from (one allocation per block)
 
 	// AfterStep, if set, runs after every step that stepped a center (with that center) or
 	// ran a job (with nil): the always-on invariants hook in here.
@@ -104,7 +105,9 @@ func (w *World) Start(c *event.Center) {
 	w.centers = append(w.centers, e)
 	c.SetRunnableHook(func() { w.mark(e) })
 	w.mark(e)
-	w.Trace.Logf(w.Clock.Now(), "start center %s", c.Name())
+	if w.Trace.keep { // (not boxing the name for a trace not kept)
+		w.Trace.Logf(w.Clock.Now(), "start center %s", c.Name())
+	}
 }
 
 // Stop unregisters a center (event.Runtime): it is never stepped again.
@@ -112,7 +115,9 @@ func (w *World) Stop(c *event.Center) {
 	for _, e := range w.centers {
 		if e.c == c && !e.stopped {
 			e.stopped = true
-			w.Trace.Logf(w.Clock.Now(), "stop center %s", c.Name())
+			if w.Trace.keep {
+				w.Trace.Logf(w.Clock.Now(), "stop center %s", c.Name())
+			}
 			_ = c.Close()
 		}
 	}
@@ -259,33 +264,51 @@ func (w *World) afterStep(c *event.Center) {
 }
 
 // advance moves the clock to the earliest timer or network event; false if there is none.
+//
+// Timers and pauses may come due: no center could step before (advance runs when nothing
+// can), and of what Pending reads only the timers depend on the clock, so the centers that can
+// have become runnable are those whose earliest timer (or, paused, whose pause end) is the new
+// time. advance marks only them, found in the one pass that finds the time: the same runnable
+// centers as marking all, without asking every idle center of a large world at every advance.
 func (w *World) advance() bool {
 	next, ok := w.Net.NextEvent()
 	if t, has := w.jobs.next(); has && (!ok || t < next) {
 		next, ok = t, true
 	}
 	now := w.Clock.Now()
+	var first time.Duration // the earliest time of a center (timer, or pause end)
+	w.woken = w.woken[:0]   // the centers at first, in index order
 	for _, e := range w.centers {
 		if e.stopped {
 			continue
 		}
-		if e.paused > now {
-			if !ok || e.paused < next {
-				next, ok = e.paused, true
-			}
-			continue
+		t, has := e.paused, true
+		if t <= now {
+			t, has = e.c.NextTimer()
 		}
-		if t, has := e.c.NextTimer(); has && (!ok || t < next) {
-			next, ok = t, true
+		switch {
+		case !has:
+		case len(w.woken) == 0 || t < first:
+			first = t
+			w.woken = append(w.woken[:0], e)
+		case t == first:
+			w.woken = append(w.woken, e)
 		}
+	}
+	if len(w.woken) > 0 && (!ok || first < next) {
+		next, ok = first, true
 	}
 	if !ok {
 		return false
 	}
-	if next > w.Clock.Now() {
+	if next > now {
 		w.Clock.AdvanceTo(next)
 	}
-	w.markAll() // timers and pauses may have come due
+	if len(w.woken) > 0 && first == next {
+		for _, e := range w.woken {
+			w.mark(e)
+		}
+	}
 	w.Trace.Add(TagAdvanceClock, uint64(next))
 	return true
 }

@@ -80,8 +80,10 @@ func (n *node) start(nonce uint32) error {
 	h.Audit.Add(n.incName(), m)
 	n.alive = true
 	n.p.byAddr[m.MyAddr()] = n
-	h.W.Trace.Logf(h.W.Now(), "%s up at %v", n.incName(), m.MyAddr())
-	h.W.Trace.AddMark(world.Mark{At: h.W.Now(), Kind: "up", Node: n.incName(), Text: fmt.Sprintf("up at %v", m.MyAddr())})
+	if h.W.Trace.Keeping() {
+		h.W.Trace.Logf(h.W.Now(), "%s up at %v", n.incName(), m.MyAddr())
+		h.W.Trace.AddMark(world.Mark{At: h.W.Now(), Kind: "up", Node: n.incName(), Text: fmt.Sprintf("up at %v", m.MyAddr())})
+	}
 	return nil
 }
 
