@@ -58,15 +58,28 @@ func (c *Conn) handleKeepalive2Ack(data []byte) error {
 	return nil
 }
 
+// handleHeader decodes the header from the read buffer straight into the message that will
+// receive the frame (no intermediate wire.Header), and checks its crc and lengths there. A
+// message taken for a header that fails is left to the garbage collector.
 func (c *Conn) handleHeader(data []byte) error {
-	h, err := wire.DecodeHeader(data, c.cfg.CRCHeader)
-	if err != nil {
+	m := c.newMessage()
+	h := &m.Header
+	if err := h.Decode(data, c.cfg.CRCHeader); err != nil {
 		return fmt.Errorf("message header: %w", err)
 	}
-	if err := c.cfg.Limits.CheckHeader(&h); err != nil {
+	if err := c.cfg.Limits.CheckHeader(h); err != nil {
 		return fmt.Errorf("message header seq %d type %d: %w", h.Seq, h.Type, err)
 	}
-	c.rx = rxMessage{msg: c.newMessage(&h)}
+	if h.FrontLen == 0 {
+		m.Front = nil
+	}
+	if h.MiddleLen == 0 {
+		m.Middle = nil
+	}
+	if h.DataLen == 0 {
+		m.Data = nil
+	}
+	c.rx = rxMessage{msg: m}
 	c.setState(StateThrottleMessage)
 	c.throttle()
 	return nil
@@ -140,25 +153,14 @@ func (c *Conn) sectionSum(i int) *uint32 {
 	return &c.rx.sums[i]
 }
 
-// newMessage returns the message to receive a frame with header h into: the host's (whose
-// section slices may carry reusable capacity) or a new one. Sections the header says are
-// empty are nil, as in a message that was never recycled.
-func (c *Conn) newMessage(h *wire.Header) *wire.Message {
+// newMessage returns the message to receive a frame into: the host's (whose section slices
+// may carry reusable capacity) or a new one. handleHeader makes the sections its header says
+// are empty nil, as in a message that was never recycled.
+func (c *Conn) newMessage() *wire.Message {
 	if c.bufs == nil {
-		return &wire.Message{Header: *h}
+		return &wire.Message{}
 	}
-	m := c.bufs.NewMessage()
-	m.Header = *h
-	if h.FrontLen == 0 {
-		m.Front = nil
-	}
-	if h.MiddleLen == 0 {
-		m.Middle = nil
-	}
-	if h.DataLen == 0 {
-		m.Data = nil
-	}
-	return m
+	return c.bufs.NewMessage()
 }
 
 // sectionBuf returns n bytes to read section i of the message being received into: the
@@ -190,8 +192,7 @@ func (c *Conn) handleSection(data []byte) error {
 
 func (c *Conn) handleFooter(data []byte) error {
 	m := c.rx.msg
-	f, _ := wire.DecodeFooter(data, wire.OldFooterFor(c.features))
-	m.Footer = f
+	_ = m.Footer.Decode(data, wire.OldFooterFor(c.features)) // data is the footer's size
 	if err := m.VerifyFooterSums(c.rx.sums, c.cfg.CRCHeader, c.cfg.CRCData); err != nil {
 		return fmt.Errorf("message seq %d type %d: %w", m.Header.Seq, m.Header.Type, err)
 	}
