@@ -42,8 +42,8 @@ type msgFree struct {
 func (f *msgFree) put(msg *Message) {
 	keep := cap(msg.Front) + cap(msg.Middle) + cap(msg.Data)
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	if len(f.msgs) >= maxFreeMessages {
+		f.mu.Unlock()
 		return
 	}
 	if f.bytes+keep > maxFreeBytes {
@@ -53,19 +53,21 @@ func (f *msgFree) put(msg *Message) {
 	}
 	f.msgs = append(f.msgs, msg)
 	f.bytes += keep
+	f.mu.Unlock()
 }
 
 func (f *msgFree) get() *Message {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	k := len(f.msgs) - 1
 	if k < 0 {
+		f.mu.Unlock()
 		return &Message{}
 	}
 	msg := f.msgs[k]
 	f.msgs[k] = nil
 	f.msgs = f.msgs[:k]
 	f.bytes -= cap(msg.Front) + cap(msg.Middle) + cap(msg.Data)
+	f.mu.Unlock()
 	return msg
 }
 
@@ -102,12 +104,12 @@ func (b *bufCache) get(n int) []byte {
 func (b *bufCache) put(buf []byte) {
 	n := len(buf)
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	for i, s := range b.sizes {
 		if s == n {
 			if len(b.free[i]) < maxFreeBuffers {
 				b.free[i] = append(b.free[i], buf)
 			}
+			b.mu.Unlock()
 			return
 		}
 	}
@@ -115,4 +117,5 @@ func (b *bufCache) put(buf []byte) {
 		b.sizes = append(b.sizes, n)
 		b.free = append(b.free, [][]byte{buf})
 	}
+	b.mu.Unlock()
 }

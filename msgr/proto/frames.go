@@ -112,12 +112,26 @@ func (c *Conn) throttle() {
 }
 
 func (c *Conn) tryThrottle(t Throttle, n int64, held *int64) bool {
-	if t == nil || n == 0 || t.TryGet(n) {
-		if t != nil {
-			*held = n
-		}
+	if t == nil {
+		return true // no such throttle: inlined, a check
+	}
+	return c.takeThrottle(t, n, held)
+}
+
+// takeThrottle is tryThrottle with a throttle.
+//
+//go:noinline
+func (c *Conn) takeThrottle(t Throttle, n int64, held *int64) bool {
+	if n == 0 || t.TryGet(n) {
+		*held = n
 		return true
 	}
+	c.throttleFull()
+	return false
+}
+
+// throttleFull parks the connection at a full throttle, retrying in throttleRetry.
+func (c *Conn) throttleFull() {
 	if !c.readPaused {
 		if c.obs != nil {
 			c.obs.Throttled(c.state)
@@ -126,7 +140,6 @@ func (c *Conn) tryThrottle(t Throttle, n int64, held *int64) bool {
 	}
 	c.readPaused = true
 	c.throttleAt = c.host.Now() + throttleRetry
-	return false
 }
 
 // nextSection reads the next non-empty payload section, then the footer.
@@ -134,7 +147,13 @@ func (c *Conn) nextSection() {
 	h := &c.rx.msg.Header
 	for c.rx.section < 3 {
 		i := c.rx.section
-		n := [3]uint32{h.FrontLen, h.MiddleLen, h.DataLen}[i]
+		n := h.DataLen
+		switch i {
+		case 0:
+			n = h.FrontLen
+		case 1:
+			n = h.MiddleLen
+		}
 		if n > 0 {
 			c.expectSection(c.sectionBuf(i, int(n)), c.sectionSum(i), (*Conn).handleSection)
 			return
