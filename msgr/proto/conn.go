@@ -350,6 +350,9 @@ func (c *Conn) SendKeepalive() {
 // LastReply is the last connect reply a connector received (zero before any).
 func (c *Conn) LastReply() wire.ConnectReply { return c.reply }
 
+// LastReplyTag is LastReply().Tag, without copying the reply.
+func (c *Conn) LastReplyTag() wire.Tag { return c.reply.Tag }
+
 // LastKeepaliveAck is the stamp echoed by the peer's last KEEPALIVE2_ACK.
 func (c *Conn) LastKeepaliveAck() wire.Timespec { return c.lastKeepaliveAck }
 
