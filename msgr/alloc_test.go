@@ -5,6 +5,7 @@ package msgr_test
 import (
 	"net/netip"
 	"runtime"
+	"strconv"
 	"testing"
 
 	"github.com/msgrsim/msgrsim/internal/detrand"
@@ -61,44 +62,12 @@ func TestMessengerDataPathAllocs(t *testing.T) {
 
 func dataPathAllocs(t *testing.T, inline, queued bool) {
 	const batch, runs = 64, 50
-	rt := &event.GoRuntime{}
-	stack := epoll.New(epoll.Options{})
 	rd := &releasingDispatcher{batch: batch, done: make(chan struct{}, 1)}
 	var d msgr.Dispatcher = rd
 	if queued {
 		d = &queuedDispatcher{releasingDispatcher{batch: batch, done: rd.done}}
 	}
-	mk := func(n int64, bind bool, disp msgr.Dispatcher) *msgr.Messenger {
-		m, err := msgr.New(msgr.Config{Name: wire.NewName(wire.EntityOSD, n), Stack: stack, Runtime: rt,
-			Rand: detrand.NewSeeded(uint64(n) + 1), Workers: 1, ClusterProtocol: 10, PrefetchSize: 64 << 10, SendInline: inline})
-		if err != nil {
-			t.Fatal(err)
-		}
-		m.SetPolicy(wire.EntityOSD, proto.LosslessPeer(0))
-		if bind {
-			if err := m.Bind(netip.MustParseAddrPort("127.0.0.1:0")); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := m.Start(); err != nil {
-			t.Fatal(err)
-		}
-		m.AddDispatcherTail(disp)
-		return m
-	}
-	srv := mk(0, true, d)
-	cli := mk(1, false, &releasingDispatcher{batch: 1 << 30})
-	defer func() {
-		cli.Shutdown()
-		srv.Shutdown()
-		cli.Wait()
-		srv.Wait()
-		rt.Wait()
-	}()
-	conn, err := cli.ConnectTo(wire.EntityOSD, srv.MyAddr())
-	if err != nil {
-		t.Fatal(err)
-	}
+	cli, conn := newTCPPair(t, inline, d)
 	payload := make([]byte, 4096)
 	msgs := make([]*msgr.Message, (runs+12)*batch) // built before measuring
 	for i := range msgs {
@@ -127,5 +96,103 @@ func dataPathAllocs(t *testing.T, inline, queued bool) {
 	}
 	if n := cli.Metrics().MessagesInline; inline && n == 0 {
 		t.Fatalf("no message was sent inline")
+	}
+}
+
+// newTCPPair starts a server messenger osd.0 dispatching to d and a client osd.1 over epoll
+// on loopback (one worker each, lossless, 64 KiB prefetch), connects the client to the
+// server and returns the client and its connection; both are shut down by tb's cleanup.
+func newTCPPair(tb testing.TB, inline bool, d msgr.Dispatcher) (*msgr.Messenger, *msgr.Connection) {
+	tb.Helper()
+	rt := &event.GoRuntime{}
+	stack := epoll.New(epoll.Options{})
+	mk := func(n int64, bind bool, disp msgr.Dispatcher) *msgr.Messenger {
+		m, err := msgr.New(msgr.Config{Name: wire.NewName(wire.EntityOSD, n), Stack: stack, Runtime: rt,
+			Rand: detrand.NewSeeded(uint64(n) + 1), Workers: 1, ClusterProtocol: 10, PrefetchSize: 64 << 10, SendInline: inline})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		m.SetPolicy(wire.EntityOSD, proto.LosslessPeer(0))
+		if bind {
+			if err := m.Bind(netip.MustParseAddrPort("127.0.0.1:0")); err != nil {
+				tb.Fatal(err)
+			}
+		}
+		if err := m.Start(); err != nil {
+			tb.Fatal(err)
+		}
+		m.AddDispatcherTail(disp)
+		return m
+	}
+	srv := mk(0, true, d)
+	cli := mk(1, false, &releasingDispatcher{batch: 1 << 30})
+	tb.Cleanup(func() {
+		cli.Shutdown()
+		srv.Shutdown()
+		cli.Wait()
+		srv.Wait()
+		rt.Wait()
+	})
+	conn, err := cli.ConnectTo(wire.EntityOSD, srv.MyAddr())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cli, conn
+}
+
+// BenchmarkMessengerOneway is one message through the whole real stack over loopback TCP:
+// SendMessage from the benchmark's goroutine, posted to the client's event loop, framed with
+// its crcs, written, read and parsed by the server's loop, fast-dispatched and released, and
+// acknowledged. Messages go in batches (the sender waits for each batch's dispatch): with 64
+// per batch the event loops' per-step costs are shared by many messages, with 1 every message
+// takes its own steps (wakeups, timer, interest) on both sides. Three batches of messages are
+// reused in turn once acknowledged, so the op allocates nothing. Used under callgrind for the
+// instructions per message of the messenger (see BENCHMARKS.md, issue 18).
+func BenchmarkMessengerOneway(b *testing.B) {
+	for _, size := range []int{0, 4096} {
+		for _, batch := range []int{64, 1} {
+			b.Run("size="+strconv.Itoa(size)+"/batch="+strconv.Itoa(batch), func(b *testing.B) {
+				benchOneway(b, size, batch)
+			})
+		}
+	}
+}
+
+func benchOneway(b *testing.B, size, batch int) {
+	d := &releasingDispatcher{batch: batch, done: make(chan struct{}, 1)}
+	_, conn := newTCPPair(b, false, d)
+	payload := make([]byte, size)
+	var ring [3][]*msgr.Message
+	for i := range ring {
+		ring[i] = make([]*msgr.Message, batch)
+		for j := range ring[i] {
+			ring[i][j] = wire.NewMessage(wire.MsgOSDOp, nil)
+			ring[i][j].Data = payload
+		}
+	}
+	slot := 0
+	sendBatch := func() {
+		// Acknowledgements come in order: with at most two batches unacknowledged, the
+		// slot's previous batch (three batches ago) is acknowledged.
+		for conn.Queued() > 2*batch {
+			runtime.Gosched()
+		}
+		for _, m := range ring[slot%3] {
+			m.Header.Seq, m.Footer = 0, wire.Footer{}
+			if err := conn.SendMessage(m); err != nil {
+				b.Fatal(err)
+			}
+		}
+		slot++
+		<-d.done
+	}
+	for range 10 {
+		sendBatch() // warm: handshake, buffers, free lists
+	}
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for sent := 0; sent < b.N; sent += batch {
+		sendBatch()
 	}
 }

@@ -212,7 +212,8 @@ func (c *Connection) updateInterest() {
 
 // updateTimer keeps one time event at the core's next deadline. The idle deadline moves with
 // every read and write, so the event is usually moved rather than re-created (which would
-// allocate on every message).
+// allocate on every message), and moved later, which the center only records until the event
+// reaches the head of its heap (event.Center.ResetTimeEvent).
 func (c *Connection) updateTimer() {
 	at, ok := c.p.NextDeadline()
 	if ok && c.timer != 0 && at == c.timerAt {

@@ -16,7 +16,18 @@ type connHost Connection
 
 func (h *connHost) c() *Connection { return (*Connection)(h) }
 
-func (h *connHost) Now() time.Duration  { return h.center.Now() }
+// Now is the center's time. While the owning center runs the connection it is the time read
+// when the center's step began (event.Center.StepNow): the core stamps every read and write
+// with it, and a clock read per stamp cost more than the rest of the idle bookkeeping. Its
+// deadlines are late by at most one step's work. Elsewhere (an inline send, a markDown, an
+// accept decision on another center) it reads the clock.
+func (h *connHost) Now() time.Duration {
+	if h.inCenter {
+		return h.center.StepNow()
+	}
+	return h.center.Now()
+}
+
 func (h *connHost) Wall() time.Time     { return h.center.Clock().Wall() }
 func (h *connHost) Rand() *detrand.Rand { return h.center.Rand() }
 

@@ -103,7 +103,7 @@ func (c *Connection) publish() {
 		return
 	}
 	v := connView{state: c.p.State(), features: c.p.Features(), queued: c.p.Queued(),
-		replyTag: c.p.LastReply().Tag, keepaliveAck: c.p.LastKeepaliveAck(), lastFault: c.lastFault,
+		replyTag: c.p.LastReplyTag(), keepaliveAck: c.p.LastKeepaliveAck(), lastFault: c.lastFault,
 		signed: c.p.Signed()}
 	v.out, v.in, v.connectSeq, v.peerGlobalSeq = c.p.Seqs()
 	c.viewMu.Lock()

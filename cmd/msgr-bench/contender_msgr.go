@@ -55,6 +55,7 @@ type msgrRun struct {
 	// per connection (client index): what pingpong/rr clients need on their center
 	times    []*sendTimes
 	creds    []*credit
+	replies  []chan struct{} // think: a reply reached the client's center
 	err      atomic.Pointer[error]
 	prefetch int
 	inline   bool
@@ -88,7 +89,7 @@ func (r *msgrRun) setUp(stack *epoll.Stack, workers int) error {
 	}
 	r.pool = pool
 	n := r.l.cell.conns
-	r.times, r.creds = make([]*sendTimes, n), make([]*credit, n)
+	r.times, r.creds, r.replies = make([]*sendTimes, n), make([]*credit, n), make([]chan struct{}, n)
 	for i := range n {
 		cm, err := r.newMessenger(stack, wire.NewName(wire.EntityOSD, int64(i+1)), msgr.Config{Pool: pool}, rnd, &clientDispatcher{r: r, i: i}, false)
 		if err != nil {
@@ -102,6 +103,7 @@ func (r *msgrRun) setUp(stack *epoll.Stack, workers int) error {
 		r.conns = append(r.conns, c)
 		r.times[i] = newSendTimes(max(1, r.l.cell.outstanding()))
 		r.creds[i] = r.l.credit(i)
+		r.replies[i] = r.l.waker()
 	}
 	return nil
 }
@@ -133,13 +135,18 @@ func (r *msgrRun) newMessenger(stack *epoll.Stack, name wire.EntityName, cfg msg
 	return m, nil
 }
 
-// kickOff starts the traffic: a sender goroutine per connection in oneway mode; otherwise the
-// first requests of every connection (the clients' dispatchers send the rest).
+// kickOff starts the traffic: a sender goroutine per connection in oneway and think mode;
+// otherwise the first requests of every connection (the clients' dispatchers send the rest).
 func (r *msgrRun) kickOff() {
 	for i, c := range r.conns {
-		if r.l.cell.mode == modeOneway {
+		switch r.l.cell.mode {
+		case modeOneway:
 			r.senders.Add(1)
 			go r.onewaySender(i, c)
+			continue
+		case modeThink:
+			r.senders.Add(1)
+			go r.thinkClient(i, c)
 			continue
 		}
 		// All stamps first: once a request is out, the client's center owns r.times[i].
@@ -165,6 +172,23 @@ func (r *msgrRun) onewaySender(i int, c *msgr.Connection) {
 	cr := r.creds[i]
 	for cr.acquire(&r.l.stop) {
 		r.send(i, c, r.payload)
+	}
+}
+
+// thinkClient is the think mode's application goroutine: it sends a request, waits until the
+// client's dispatcher has the reply, pauses for the think time, and again. Its requests go
+// to a quiet session from outside the center (inline with Config.SendInline).
+func (r *msgrRun) thinkClient(i int, c *msgr.Connection) {
+	defer r.senders.Done()
+	for !r.l.stop.Load() {
+		t0 := now()
+		r.send(i, c, r.payload)
+		<-r.replies[i] // the reply, or the run's stop
+		if r.l.stop.Load() {
+			return
+		}
+		r.l.complete(i, now().Sub(t0))
+		time.Sleep(r.l.cell.think)
 	}
 }
 
@@ -257,6 +281,13 @@ func (d *clientDispatcher) FastDispatch(c *msgr.Connection, m *msgr.Message) {
 		return
 	}
 	c.Messenger().Release(m)
+	if r.l.cell.mode == modeThink {
+		select { // the client goroutine waits for it (one request out; full only after a halt)
+		case r.replies[d.i] <- struct{}{}:
+		default:
+		}
+		return
+	}
 	r.l.complete(d.i, r.times[d.i].pop(now()))
 	if !r.l.stop.Load() {
 		r.times[d.i].push(now())

@@ -137,7 +137,7 @@ type rawTCPContender struct{}
 
 func (rawTCPContender) name() string { return "rawtcp" }
 func (rawTCPContender) supports(c cell) bool {
-	return c.size > 0 && c.mode != modeRR
+	return c.size > 0 && c.mode != modeRR && c.mode != modeThink
 }
 
 func (rawTCPContender) start(l *load) (running, error) {

@@ -5,9 +5,9 @@
 //
 // Usage:
 //
-//	msgr-bench [run] [-modes oneway,pingpong,rr] [-sizes 0,4K,64K,4M] [-conns 1,8,64]
+//	msgr-bench [run] [-modes oneway,pingpong,rr[,think]] [-sizes 0,4K,64K,4M] [-conns 1,8,64]
 //	           [-contenders msgr,stdlib,rawframed,rawtcp[,msgr-inline]] [-duration 2s] [-warmup 500ms]
-//	           [-reps 3] [-depth 128] [-workers 2] [-spin 50us] [-seed 1]
+//	           [-reps 3] [-depth 128] [-think 1ms] [-workers 2] [-spin 50us] [-seed 1]
 //	           [-out report.json] [-cpuprofile prefix [-profile msgr]] [-json]
 //	msgr-bench sim [-seeds 200] [-messages 2000] [-json]
 //	msgr-bench idle [-conns 1024] [-json]
@@ -17,8 +17,11 @@
 // random order, so drift on a shared machine hits all of them. It prints the medians and the
 // paired ratios of msgr to the others; with -json the last line is
 // {"results":[{"contender":…,"mode":…,"size":…,"conns":…,"msgs_per_sec":…,"mb_per_sec":…,
-// "cpu_us_per_msg":…,"p50_us":…,"p99_us":…,"allocs_per_msg":…},…]}. In pingpong and rr an
-// operation ("msg" in the field names) is a round trip of two messages.
+// "cpu_us_per_msg":…,"p50_us":…,"p99_us":…,"allocs_per_msg":…},…]}. In pingpong, rr and
+// think an operation ("msg" in the field names) is a round trip of two messages. think (not
+// in the default matrix) sends each request from an application goroutine, -think after the
+// previous reply reached it, to a quiet session: the case msgr-inline (Config.SendInline) is
+// for.
 //
 // Exit status: 0 on success, 1 when a run failed, 2 on a usage error.
 package main
@@ -74,7 +77,7 @@ type runFlags struct {
 	modes, sizes, conns, contenders string
 	duration, warmup, settle        time.Duration
 	reps, depth, workers, prefetch  int
-	spin                            time.Duration
+	spin, think                     time.Duration
 	seed                            uint64
 	out, cpuprofile, profile        string
 	memprofile                      string
@@ -85,7 +88,7 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
 	f := &runFlags{}
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&f.modes, "modes", "oneway,pingpong,rr", "modes: oneway, pingpong, rr")
+	fs.StringVar(&f.modes, "modes", "oneway,pingpong,rr", "modes: oneway, pingpong, rr, think")
 	fs.StringVar(&f.sizes, "sizes", "0,4K,64K,4M", "payload sizes (bytes, or with K/M suffix)")
 	fs.StringVar(&f.conns, "conns", "1,8,64", "connection counts")
 	fs.StringVar(&f.contenders, "contenders", "msgr,stdlib,rawframed,rawtcp", "contenders to run")
@@ -94,6 +97,7 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
 	fs.DurationVar(&f.settle, "settle", 100*time.Millisecond, "pause after a GC between runs")
 	fs.IntVar(&f.reps, "reps", 3, "repetitions of every cell")
 	fs.IntVar(&f.depth, "depth", defaultRRDepth, "requests outstanding per connection in rr mode")
+	fs.DurationVar(&f.think, "think", time.Millisecond, "think mode: the client goroutine's pause between a reply and its next request")
 	fs.IntVar(&f.workers, "workers", 2, "msgr: worker centers of the server and of the client pool")
 	fs.DurationVar(&f.spin, "spin", defaultSpin, "msgr: epoll busy-poll before blocking (0: off)")
 	fs.IntVar(&f.prefetch, "prefetch", readBufSize, "msgr: PrefetchSize, the read buffer (stdlib's bufio.Reader is as large)")
@@ -124,7 +128,7 @@ const defaultSpin = 0
 func (f *runFlags) matrix() (matrix, error) {
 	modes := splitList(f.modes)
 	for _, m := range modes {
-		if m != modeOneway && m != modePingpong && m != modeRR {
+		if m != modeOneway && m != modePingpong && m != modeRR && m != modeThink {
 			return matrix{}, fmt.Errorf("unknown mode %q", m)
 		}
 	}
@@ -148,7 +152,7 @@ func (f *runFlags) matrix() (matrix, error) {
 				if c < 1 || s < 0 {
 					return matrix{}, fmt.Errorf("bad cell: size %d, conns %d", s, c)
 				}
-				mx.cells = append(mx.cells, cell{mode: m, size: s, conns: c, depth: f.depth})
+				mx.cells = append(mx.cells, cell{mode: m, size: s, conns: c, depth: f.depth, think: f.think})
 			}
 		}
 	}

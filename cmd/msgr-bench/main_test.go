@@ -16,9 +16,10 @@ import (
 // each one completed operations (and recorded latencies where it should).
 func TestContendersMoveMessages(t *testing.T) {
 	cts := []contender{msgrContender{workers: 2, spin: defaultSpin, prefetch: readBufSize}, stdlibContender{}, rawFramedContender{}, rawTCPContender{}}
-	for _, mode := range []string{modeOneway, modePingpong, modeRR} {
+	cts = append(cts, msgrContender{workers: 2, spin: defaultSpin, prefetch: readBufSize, inline: true})
+	for _, mode := range []string{modeOneway, modePingpong, modeRR, modeThink} {
 		for _, ct := range cts {
-			c := cell{mode: mode, size: 4096, conns: 2, depth: 8}
+			c := cell{mode: mode, size: 4096, conns: 2, depth: 8, think: 20 * time.Microsecond}
 			if !ct.supports(c) {
 				continue
 			}
@@ -139,6 +140,34 @@ func TestUsageErrors(t *testing.T) {
 		var out, errb strings.Builder
 		if code := realMain(args, &out, &errb); code != 2 || errb.Len() == 0 {
 			t.Errorf("%v: exit %d, stderr %q", args, code, errb.String())
+		}
+	}
+}
+
+// TestThinkSendsInline: in think mode the requests reach a quiet session from the client's
+// goroutine, so msgr-inline writes them inline (the case the cell is for), and msgr does not.
+func TestThinkSendsInline(t *testing.T) {
+	for _, inline := range []bool{false, true} {
+		l := newLoad(cell{mode: modeThink, size: 4096, conns: 1, think: 20 * time.Microsecond})
+		run, err := msgrContender{workers: 2, prefetch: readBufSize, inline: inline}.start(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := run.(*msgrRun)
+		for deadline := time.Now().Add(10 * time.Second); l.total() < 200 && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		done := l.total()
+		sent := r.clients[0].Metrics().MessagesInline
+		if err := run.stop(); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("inline %v: %d of %d requests sent inline", inline, sent, done)
+		if done < 200 {
+			t.Fatalf("inline %v: %d requests answered", inline, done)
+		}
+		if inline && sent < done/2 || !inline && sent != 0 {
+			t.Errorf("inline %v: %d of %d requests sent inline", inline, sent, done)
 		}
 	}
 }

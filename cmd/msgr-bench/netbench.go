@@ -232,6 +232,9 @@ func startFramed(l *load, f framer) (running, error) {
 		switch l.cell.mode {
 		case modeOneway:
 			r.startOneway(p)
+		case modeThink:
+			r.goRun(func() error { return r.thinkClient(p.client, p.index) })
+			r.goRun(func() error { return r.rrServer(p.server) })
 		default:
 			r.startRR(p)
 		}
@@ -346,8 +349,8 @@ func (r *framedRun) rrServer(c net.Conn) error {
 	b := newBatcher(c)
 	var rx rxPool
 	reply := r.payload
-	if r.l.cell.mode == modeRR {
-		reply = nil // a 0-byte reply
+	if r.l.cell.mode != modePingpong {
+		reply = nil // rr and think: a 0-byte reply
 	}
 	for seq := uint64(1); ; seq++ {
 		if _, err := r.f.get(br, &rx); err != nil {
@@ -360,6 +363,27 @@ func (r *framedRun) rrServer(c net.Conn) error {
 			}
 		}
 	}
+}
+
+// thinkClient is the think mode's application: it writes a request, reads the reply on the
+// same goroutine (a blocking Go client), pauses for the think time, and again.
+func (r *framedRun) thinkClient(c net.Conn, i int) error {
+	br := bufio.NewReaderSize(c, readBufSize)
+	b := newBatcher(c)
+	var rx rxPool
+	for seq := uint64(1); !r.l.stop.Load(); seq++ {
+		t0 := time.Now()
+		r.f.put(b, seq, r.payload)
+		if err := b.flush(); err != nil {
+			return err
+		}
+		if _, err := r.f.get(br, &rx); err != nil {
+			return err
+		}
+		r.l.complete(i, time.Since(t0))
+		time.Sleep(r.l.cell.think)
+	}
+	return nil
 }
 
 // pattern is a deterministic payload of n bytes.

@@ -16,6 +16,10 @@ const (
 	modeOneway   = "oneway"   // pipelined messages client → server, flow-controlled by a window
 	modePingpong = "pingpong" // depth 1: a request of size bytes, an echo of size bytes
 	modeRR       = "rr"       // request/response at a depth: a request of size bytes, a 0 B reply
+	// think: requests from an application goroutine, one at a time, each sent a think time
+	// after the previous reply reached that goroutine: a request of size bytes, a 0 B reply.
+	// The session is quiet when each request is sent (what Config.SendInline is for).
+	modeThink = "think"
 )
 
 // cell is one point of the matrix.
@@ -23,13 +27,17 @@ type cell struct {
 	mode  string
 	size  int
 	conns int
-	depth int // rr only
+	depth int           // rr only
+	think time.Duration // think only
 }
 
 func (c cell) String() string {
 	s := fmt.Sprintf("%s size=%s conns=%d", c.mode, sizeName(c.size), c.conns)
 	if c.mode == modeRR {
 		s += fmt.Sprintf(" depth=%d", c.depth)
+	}
+	if c.mode == modeThink {
+		s += fmt.Sprintf(" think=%v", c.think)
 	}
 	return s
 }
@@ -66,7 +74,7 @@ func (c cell) window() int {
 // outstanding is how many requests a connection keeps in flight in pingpong and rr mode.
 func (c cell) outstanding() int {
 	switch c.mode {
-	case modePingpong:
+	case modePingpong, modeThink:
 		return 1
 	case modeRR:
 		per := totalInflight / (c.conns * (c.size + frameOverhead))
@@ -100,6 +108,16 @@ type load struct {
 	stop    atomic.Bool
 	mu      sync.Mutex
 	credits []*credit // every oneway window, woken by halt
+	wakers  []chan struct{}
+}
+
+// waker returns a channel that halt also wakes (a think client waiting for its reply).
+func (l *load) waker() chan struct{} {
+	ch := make(chan struct{}, 1)
+	l.mu.Lock()
+	l.wakers = append(l.wakers, ch)
+	l.mu.Unlock()
+	return ch
 }
 
 // credit returns a new window for connection i, woken by halt.
@@ -119,6 +137,12 @@ func (l *load) halt() {
 	for _, c := range l.credits {
 		select {
 		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+	for _, ch := range l.wakers {
+		select {
+		case ch <- struct{}{}:
 		default:
 		}
 	}

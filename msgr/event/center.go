@@ -43,6 +43,7 @@ type Center struct {
 	byID   map[TimerID]*timer // lookup only: never iterated
 	nextID TimerID
 	evs    []netio.Event
+	now    time.Duration // the clock as read when the current step's wait returned (StepNow)
 
 	mu      sync.Mutex
 	ext     []func()
@@ -83,6 +84,12 @@ func (c *Center) Rand() *detrand.Rand { return c.rand }
 
 // Now is the center's current time.
 func (c *Center) Now() time.Duration { return c.clock.Now() }
+
+// StepNow is the time read once per step, when the step's wait for events returned: a clock
+// that lags Now by at most the work the step did so far, and costs nothing to read. Its
+// value means something only on the center's goroutine, inside a step (in a handler or
+// callback). A simulated clock does not move during a step, so there it equals Now.
+func (c *Center) StepNow() time.Duration { return c.now }
 
 // CreateFileEvent watches fd for the events in mask (added to any already watched) and sets
 // its handler.
@@ -147,7 +154,7 @@ func (c *Center) CreateTimeEvent(delay time.Duration, cb func()) TimerID {
 // CreateTimeEventAt runs cb once at time at (at the earliest).
 func (c *Center) CreateTimeEventAt(at time.Duration, cb func()) TimerID {
 	c.nextID++
-	t := &timer{when: at, id: c.nextID, cb: cb}
+	t := &timer{when: at, id: c.nextID, seq: uint64(c.nextID), cb: cb}
 	heap.Push(&c.timers, t)
 	c.byID[t.id] = t
 	if c.onRunnable != nil && at <= c.clock.Now() {
@@ -156,24 +163,42 @@ func (c *Center) CreateTimeEventAt(at time.Duration, cb func()) TimerID {
 	return t.id
 }
 
-// ResetTimeEvent moves a pending time event to time at. It does what DeleteTimeEvent followed
-// by CreateTimeEventAt with the same callback would do, including giving the event a new id
-// (so it runs after events created earlier for the same instant), without allocating. It
-// reports false, doing nothing, when id is unknown or already fired.
+// ResetTimeEvent moves a pending time event to time at. The event then runs as if it had been
+// deleted and created anew with the same callback (after the events created earlier for the
+// same instant), without allocating; it keeps its id, which ResetTimeEvent returns. It reports
+// false, doing nothing, when id is unknown or already fired.
+//
+// Moving an event later, as a connection's idle deadline moves on every read, costs a few
+// stores: the event keeps its place in the heap and is moved only when it reaches the top
+// (the lazy deadline; see settle). Only a move earlier reorders the heap at once.
 func (c *Center) ResetTimeEvent(id TimerID, at time.Duration) (TimerID, bool) {
 	t, ok := c.byID[id]
 	if !ok {
 		return 0, false
 	}
-	delete(c.byID, id)
 	c.nextID++
-	t.id, t.when = c.nextID, at
-	c.byID[t.id] = t
-	heap.Fix(&c.timers, t.index)
+	if at >= t.when {
+		t.later, t.laterSeq, t.deferred = at, uint64(c.nextID), true
+	} else {
+		t.when, t.seq, t.deferred = at, uint64(c.nextID), false
+		heap.Fix(&c.timers, t.index)
+	}
 	if c.onRunnable != nil && at <= c.clock.Now() {
 		c.onRunnable()
 	}
-	return t.id, true
+	return id, true
+}
+
+// settle gives the earliest time events their deferred moves until the earliest one has none:
+// then it is the earliest by its real time, since every event's place in the heap is at or
+// before its real one. Called wherever the earliest event is looked at, on the center's
+// goroutine.
+func (c *Center) settle() {
+	for len(c.timers) > 0 && c.timers[0].deferred {
+		t := c.timers[0]
+		t.when, t.seq, t.deferred = t.later, t.laterSeq, false
+		heap.Fix(&c.timers, 0)
+	}
 }
 
 // DeleteTimeEvent cancels a pending time event; an unknown or fired id is ignored.
@@ -186,6 +211,7 @@ func (c *Center) DeleteTimeEvent(id TimerID) {
 
 // NextTimer is the time of the earliest pending time event.
 func (c *Center) NextTimer() (time.Duration, bool) {
+	c.settle()
 	if len(c.timers) == 0 {
 		return 0, false
 	}
@@ -237,7 +263,7 @@ func (c *Center) Pending() bool {
 	if c.extLen.Load() > 0 {
 		return true
 	}
-	if len(c.timers) > 0 && c.timers[0].when <= c.clock.Now() {
+	if len(c.timers) > 0 && c.timers.dueFrom(0, c.clock.Now()) {
 		return true
 	}
 	if c.ready != nil {
@@ -255,6 +281,7 @@ func (c *Center) Step(maxWait time.Duration) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("center %s: wait: %w", c.name, err)
 	}
+	c.now = c.clock.Now()
 	handled := c.runFileEvents(n)
 	handled += c.runTimers()
 	handled += c.runExternal()
@@ -277,6 +304,7 @@ func (c *Center) waitTimeout(maxWait time.Duration) time.Duration {
 	if c.extLen.Load() > 0 {
 		return 0
 	}
+	c.settle()
 	if len(c.timers) == 0 {
 		return maxWait
 	}
@@ -305,9 +333,13 @@ func (c *Center) runFileEvents(n int) int {
 }
 
 func (c *Center) runTimers() int {
-	now := c.clock.Now()
+	now := c.now
 	ran := 0
-	for ran < maxTimersPerStep && len(c.timers) > 0 && c.timers[0].when <= now {
+	for ran < maxTimersPerStep {
+		c.settle()
+		if len(c.timers) == 0 || c.timers[0].when > now {
+			break
+		}
 		t := heap.Pop(&c.timers).(*timer)
 		delete(c.byID, t.id)
 		t.cb()
@@ -360,21 +392,42 @@ func (c *Center) Load() int64 { return c.load.Load() }
 func (c *Center) AddLoad(delta int64) { c.load.Add(delta) }
 
 type timer struct {
-	when  time.Duration
+	when  time.Duration // its place in the heap: at or before its real time
+	seq   uint64        // order among events due at the same instant: of creation or last move
 	id    TimerID
 	cb    func()
 	index int // position in the heap, kept by Swap/Push
+
+	// A move later not yet made in the heap (see ResetTimeEvent): when deferred, the event's
+	// real time and seq are later and laterSeq.
+	deferred bool
+	later    time.Duration
+	laterSeq uint64
 }
 
-// timerHeap orders by time, then by id, so timers due at the same instant run in creation order.
+// timerHeap orders by time, then by seq, so timers due at the same instant run in the order
+// they were created or last moved. The heap is ordered by when and seq; an event with a
+// deferred move is really due later, so every event's place is at or before its real one.
 type timerHeap []*timer
+
+// dueFrom reports whether an event in the subtree at i is really due at now, without
+// settling: the subtree's events are all in place at or after its root's.
+func (h timerHeap) dueFrom(i int, now time.Duration) bool {
+	if i >= len(h) || h[i].when > now {
+		return false
+	}
+	if t := h[i]; !t.deferred || t.later <= now {
+		return true
+	}
+	return h.dueFrom(2*i+1, now) || h.dueFrom(2*i+2, now)
+}
 
 func (h timerHeap) Len() int { return len(h) }
 func (h timerHeap) Less(i, j int) bool {
 	if h[i].when != h[j].when {
 		return h[i].when < h[j].when
 	}
-	return h[i].id < h[j].id
+	return h[i].seq < h[j].seq
 }
 func (h timerHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]

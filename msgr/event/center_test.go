@@ -2,6 +2,7 @@ package event_test
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -161,3 +162,104 @@ type noRuntime struct{}
 
 func (noRuntime) Start(*event.Center) {}
 func (noRuntime) Stop(*event.Center)  {}
+
+// TestTimerMovesMatchDeleteAndCreate checks ResetTimeEvent against its definition: random
+// creations, moves (later, as an idle deadline moves, and earlier), deletions and clock
+// advances run on a center and on a model where a move deletes the event and creates it anew
+// (new creation order). Which events run at each step, in which order, what NextTimer and
+// Pending say, and which ids are still pending must agree. Moves later are deferred in the
+// center's heap (the lazy deadline); a center that ran a deferred event at its old time, or
+// kept its old place among events due at the same instant, fails here.
+func TestTimerMovesMatchDeleteAndCreate(t *testing.T) {
+	type modelTimer struct {
+		at    time.Duration
+		order int
+		name  int
+	}
+	for seed := uint64(1); seed <= 200; seed++ {
+		r := detrand.NewSeeded(seed)
+		c, clock, _, _ := newSimCenter(t)
+		model := map[event.TimerID]*modelTimer{}
+		order := 0
+		var ran []int
+		names := 0
+		create := func(at time.Duration) {
+			names++
+			name := names
+			id := c.CreateTimeEventAt(at, func() { ran = append(ran, name) })
+			order++
+			model[id] = &modelTimer{at: at, order: order, name: name}
+		}
+		anyID := func() (event.TimerID, bool) {
+			var ids []event.TimerID
+			for id := range model {
+				ids = append(ids, id)
+			}
+			if len(ids) == 0 {
+				return 0, false
+			}
+			slices.Sort(ids)
+			return ids[r.IntN(len(ids))], true
+		}
+		for op := 0; op < 300; op++ {
+			now := clock.Now()
+			at := now + time.Duration(r.IntN(8))*time.Millisecond
+			switch k := r.IntN(10); {
+			case k < 2:
+				create(at)
+			case k < 6: // a move, later or earlier
+				if id, ok := anyID(); ok {
+					nid, moved := c.ResetTimeEvent(id, at)
+					if !moved || nid != id {
+						t.Fatalf("seed %d: ResetTimeEvent(%d) = %d, %v", seed, id, nid, moved)
+					}
+					order++
+					model[id].at, model[id].order = at, order
+				}
+			case k < 7:
+				if id, ok := anyID(); ok {
+					c.DeleteTimeEvent(id)
+					delete(model, id)
+				}
+			default:
+				clock.AdvanceTo(now + time.Duration(r.IntN(3))*time.Millisecond)
+				now = clock.Now()
+				var due []*modelTimer
+				var next time.Duration = -1
+				for id, m := range model {
+					if m.at <= now {
+						due = append(due, m)
+						delete(model, id)
+					} else if next < 0 || m.at < next {
+						next = m.at
+					}
+				}
+				slices.SortFunc(due, func(a, b *modelTimer) int {
+					if a.at != b.at {
+						return int(a.at - b.at)
+					}
+					return a.order - b.order
+				})
+				if got := c.Pending(); got != (len(due) > 0) {
+					t.Fatalf("seed %d op %d: Pending %v with %d due", seed, op, got, len(due))
+				}
+				ran = ran[:0]
+				if _, err := c.Step(0); err != nil {
+					t.Fatal(err)
+				}
+				if len(ran) != len(due) {
+					t.Fatalf("seed %d op %d: ran %v, want %d events", seed, op, ran, len(due))
+				}
+				for i, m := range due {
+					if ran[i] != m.name {
+						t.Fatalf("seed %d op %d: ran %v, event %d at %d", seed, op, ran, m.name, i)
+					}
+				}
+				at, ok := c.NextTimer()
+				if ok != (next >= 0) || (ok && at != next) {
+					t.Fatalf("seed %d op %d: NextTimer %v %v, want %v", seed, op, at, ok, next)
+				}
+			}
+		}
+	}
+}

@@ -134,6 +134,7 @@ type Conn struct {
 	readPaused bool
 	lastDirect bool
 	rx         rxMessage
+	rxHeader   wire.Header // the header being received, decoded in place before its message is taken
 
 	out outbuf
 
@@ -208,15 +209,27 @@ func (c *Conn) Queued() int { return c.queue.len() + c.sent.len() }
 // IsConnector reports whether this side initiated the session.
 func (c *Conn) IsConnector() bool { return c.connector }
 
+// setState is small enough to be inlined: a received message walks six states, and only a
+// traced messenger's host hears of them.
 func (c *Conn) setState(s State) {
+	if c.watch != nil {
+		c.reportState(s)
+		return
+	}
+	c.state = s
+}
+
+// reportState is setState for a watched connection. It is not inlined into setState, which
+// then stays small enough to be inlined itself.
+//
+//go:noinline
+func (c *Conn) reportState(s State) {
 	if s == c.state {
 		return
 	}
 	from := c.state
 	c.state = s
-	if c.watch != nil {
-		c.watch.StateChanged(from, s)
-	}
+	c.watch.StateChanged(from, s)
 }
 
 // Start begins the connection: a connector asks its host for a socket, an acceptor writes its
@@ -337,6 +350,9 @@ func (c *Conn) SendKeepalive() {
 
 // LastReply is the last connect reply a connector received (zero before any).
 func (c *Conn) LastReply() wire.ConnectReply { return c.reply }
+
+// LastReplyTag is LastReply().Tag, without copying the reply.
+func (c *Conn) LastReplyTag() wire.Tag { return c.reply.Tag }
 
 // LastKeepaliveAck is the stamp echoed by the peer's last KEEPALIVE2_ACK.
 func (c *Conn) LastKeepaliveAck() wire.Timespec { return c.lastKeepaliveAck }

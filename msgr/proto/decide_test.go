@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/msgrsim/msgrsim/msgr/wire"
 )
@@ -192,5 +193,33 @@ func TestRaceUsesCephAddressOrder(t *testing.T) {
 	in.PeerAddr, in.MyAddr = b, a
 	if d := Decide(&in); d.Tag != wire.TagWait {
 		t.Fatalf("peer nonce 0x2 vs mine 0x100: %v %v (%s)", d.Verdict, d.Tag, d.Rule)
+	}
+}
+
+// TestNextDeadlineIsEarliestArmed: NextDeadline is the earliest of the armed timers (0 is
+// not armed), whichever of them it is, and nothing when none is armed.
+func TestNextDeadlineIsEarliestArmed(t *testing.T) {
+	c := &Conn{cfg: Config{IdleTimeout: 100}}
+	if _, ok := c.NextDeadline(); ok {
+		t.Fatal("a deadline with no timer armed")
+	}
+	vals := []time.Duration{0, 7, 30, 50}
+	for _, rc := range vals {
+		for _, rd := range vals {
+			for _, id := range vals {
+				for _, th := range vals {
+					c.reconnectAt, c.readyDeadline, c.idleDeadline, c.throttleAt, c.lastActive = rc, rd, id, th, 0
+					want := time.Duration(0)
+					for _, v := range []time.Duration{rc, rd, c.idleDeadlineAt(), th} {
+						if v != 0 && (want == 0 || v < want) {
+							want = v
+						}
+					}
+					if at, ok := c.NextDeadline(); at != want || ok != (want != 0) {
+						t.Fatalf("timers %v %v %v %v: NextDeadline %v %v, want %v", rc, rd, id, th, at, ok, want)
+					}
+				}
+			}
+		}
 	}
 }

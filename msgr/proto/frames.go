@@ -58,15 +58,19 @@ func (c *Conn) handleKeepalive2Ack(data []byte) error {
 	return nil
 }
 
+// handleHeader decodes the header from the read buffer in place into the connection's
+// scratch header (no intermediate copy of the bytes), checks its crc and lengths there, and
+// only then takes a message, with section buffers of the lengths checked, to receive the
+// frame into.
 func (c *Conn) handleHeader(data []byte) error {
-	h, err := wire.DecodeHeader(data, c.cfg.CRCHeader)
-	if err != nil {
+	h := &c.rxHeader
+	if err := h.Decode(data, c.cfg.CRCHeader); err != nil {
 		return fmt.Errorf("message header: %w", err)
 	}
-	if err := c.cfg.Limits.CheckHeader(&h); err != nil {
+	if err := c.cfg.Limits.CheckHeader(h); err != nil {
 		return fmt.Errorf("message header seq %d type %d: %w", h.Seq, h.Type, err)
 	}
-	c.rx = rxMessage{msg: c.newMessage(&h)}
+	c.rx = rxMessage{msg: c.newMessage(h)}
 	c.setState(StateThrottleMessage)
 	c.throttle()
 	return nil
@@ -99,12 +103,26 @@ func (c *Conn) throttle() {
 }
 
 func (c *Conn) tryThrottle(t Throttle, n int64, held *int64) bool {
-	if t == nil || n == 0 || t.TryGet(n) {
-		if t != nil {
-			*held = n
-		}
+	if t == nil {
+		return true // no such throttle: inlined, a check
+	}
+	return c.takeThrottle(t, n, held)
+}
+
+// takeThrottle is tryThrottle with a throttle.
+//
+//go:noinline
+func (c *Conn) takeThrottle(t Throttle, n int64, held *int64) bool {
+	if n == 0 || t.TryGet(n) {
+		*held = n
 		return true
 	}
+	c.throttleFull()
+	return false
+}
+
+// throttleFull parks the connection at a full throttle, retrying in throttleRetry.
+func (c *Conn) throttleFull() {
 	if !c.readPaused {
 		if c.obs != nil {
 			c.obs.Throttled(c.state)
@@ -113,7 +131,6 @@ func (c *Conn) tryThrottle(t Throttle, n int64, held *int64) bool {
 	}
 	c.readPaused = true
 	c.throttleAt = c.host.Now() + throttleRetry
-	return false
 }
 
 // nextSection reads the next non-empty payload section, then the footer.
@@ -121,7 +138,13 @@ func (c *Conn) nextSection() {
 	h := &c.rx.msg.Header
 	for c.rx.section < 3 {
 		i := c.rx.section
-		n := [3]uint32{h.FrontLen, h.MiddleLen, h.DataLen}[i]
+		n := h.DataLen
+		switch i {
+		case 0:
+			n = h.FrontLen
+		case 1:
+			n = h.MiddleLen
+		}
 		if n > 0 {
 			c.expectSection(c.sectionBuf(i, int(n)), c.sectionSum(i), (*Conn).handleSection)
 			return
@@ -141,8 +164,8 @@ func (c *Conn) sectionSum(i int) *uint32 {
 }
 
 // newMessage returns the message to receive a frame with header h into: the host's (whose
-// section slices may carry reusable capacity) or a new one. Sections the header says are
-// empty are nil, as in a message that was never recycled.
+// section slices carry capacity for the lengths h gives, from its free lists) or a new one.
+// Sections the header says are empty are nil, as in a message that was never recycled.
 func (c *Conn) newMessage(h *wire.Header) *wire.Message {
 	if c.bufs == nil {
 		return &wire.Message{Header: *h}
@@ -190,8 +213,7 @@ func (c *Conn) handleSection(data []byte) error {
 
 func (c *Conn) handleFooter(data []byte) error {
 	m := c.rx.msg
-	f, _ := wire.DecodeFooter(data, wire.OldFooterFor(c.features))
-	m.Footer = f
+	_ = m.Footer.Decode(data, wire.OldFooterFor(c.features)) // data is the footer's size
 	if err := m.VerifyFooterSums(c.rx.sums, c.cfg.CRCHeader, c.cfg.CRCData); err != nil {
 		return fmt.Errorf("message seq %d type %d: %w", m.Header.Seq, m.Header.Type, err)
 	}

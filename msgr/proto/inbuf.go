@@ -107,7 +107,8 @@ func (c *Conn) fill() bool {
 // are given: both are overwritten by later input.)
 func (c *Conn) process() {
 	for c.reading() {
-		nd := c.need
+		nd := &c.need // read in place: copying the need cost more than the rest of the loop
+		then := nd.then
 		var data []byte
 		switch {
 		case nd.dst == nil && nd.filled == 0 && c.in.buffered() >= nd.n:
@@ -120,7 +121,7 @@ func (c *Conn) process() {
 			data = c.scratch[:nd.n]
 		}
 		c.need = need{}
-		if err := nd.then(c, data); err != nil {
+		if err := then(c, data); err != nil {
 			c.fault(err)
 			return
 		}

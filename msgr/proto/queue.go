@@ -77,6 +77,9 @@ func (q *outQueue) push(m *wire.Message) {
 
 // pop removes the next message to write, or returns nil.
 func (q *outQueue) pop() *wire.Message {
+	if q.n == 0 {
+		return nil // the common case: every Output after the last message was taken
+	}
 	if q.requeued.len() > 0 {
 		q.n--
 		return q.requeued.pop()

@@ -303,3 +303,38 @@ func TestNoCRCWithACRC(t *testing.T) {
 		t.Fatal("a receiver without ms_crc_data checked the data crc")
 	}
 }
+
+// TestDecodeInPlaceOverwrites: Header.Decode and Footer.Decode into structures holding the
+// fields of another message (a recycled message's) give what DecodeHeader and DecodeFooter
+// give: every field is written, none is left over (the old footer has no signature).
+func TestDecodeInPlaceOverwrites(t *testing.T) {
+	h := Header{Seq: 7, Tid: 9, Type: 42, Priority: 127, Version: 3, FrontLen: 5, MiddleLen: 6,
+		DataLen: 4096, DataOff: 12, Src: EntityName{Type: EntityOSD, Num: 3}, CompatVersion: 2, Reserved: 1}
+	var hb [HeaderLen]byte
+	h.Encode(hb[:], true)
+	junk := Header{Seq: ^uint64(0), Tid: 1, Type: 1, Priority: 1, Version: 1, FrontLen: 1, MiddleLen: 1,
+		DataLen: 1, DataOff: 1, Src: EntityName{Type: EntityClient, Num: -1}, CompatVersion: 9, Reserved: 9, CRC: 1}
+	want, err := DecodeHeader(hb[:], true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := junk.Decode(hb[:], true); err != nil || junk != want || want != h {
+		t.Fatalf("in place %+v (%v), DecodeHeader %+v, encoded %+v", junk, err, want, h)
+	}
+	for _, old := range []bool{false, true} {
+		f := Footer{FrontCRC: 1, MiddleCRC: 2, DataCRC: 3, Flags: FooterComplete}
+		if !old {
+			f.Sig = 0xfeedface
+		}
+		fb := make([]byte, FooterSize(!old))
+		f.Encode(fb, old)
+		dirty := Footer{FrontCRC: 9, MiddleCRC: 9, DataCRC: 9, Sig: 99, Flags: 0xff}
+		want, err := DecodeFooter(fb, old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := dirty.Decode(fb, old); err != nil || dirty != want || want != f {
+			t.Fatalf("old %v: in place %+v (%v), DecodeFooter %+v, encoded %+v", old, dirty, err, want, f)
+		}
+	}
+}

@@ -53,32 +53,40 @@ func (h *Header) Encode(b []byte, crc bool) {
 // DecodeHeader decodes a 53-byte header. With verifyCRC set a crc mismatch is an error
 // wrapping ErrBadCRC. Lengths are not checked here: use Limits.CheckHeader.
 func DecodeHeader(b []byte, verifyCRC bool) (Header, error) {
+	var h Header
+	if err := h.Decode(b, verifyCRC); err != nil {
+		return Header{}, err
+	}
+	return h, nil
+}
+
+// Decode is DecodeHeader into h, in place: a receiver decodes the header from its read
+// buffer straight into the message it receives. On error h holds garbage.
+func (h *Header) Decode(b []byte, verifyCRC bool) error {
 	if len(b) < HeaderLen {
-		return Header{}, short("ceph_msg_header", HeaderLen, len(b))
+		return short("ceph_msg_header", HeaderLen, len(b))
 	}
-	src, _ := DecodeEntityName(b[36:45])
-	h := Header{
-		Seq:           binary.LittleEndian.Uint64(b[0:]),
-		Tid:           binary.LittleEndian.Uint64(b[8:]),
-		Type:          binary.LittleEndian.Uint16(b[16:]),
-		Priority:      binary.LittleEndian.Uint16(b[18:]),
-		Version:       binary.LittleEndian.Uint16(b[20:]),
-		FrontLen:      binary.LittleEndian.Uint32(b[22:]),
-		MiddleLen:     binary.LittleEndian.Uint32(b[26:]),
-		DataLen:       binary.LittleEndian.Uint32(b[30:]),
-		DataOff:       binary.LittleEndian.Uint16(b[34:]),
-		Src:           src,
-		CompatVersion: binary.LittleEndian.Uint16(b[45:]),
-		Reserved:      binary.LittleEndian.Uint16(b[47:]),
-		CRC:           binary.LittleEndian.Uint32(b[49:]),
-	}
+	b = b[:HeaderLen]
+	h.Seq = binary.LittleEndian.Uint64(b[0:])
+	h.Tid = binary.LittleEndian.Uint64(b[8:])
+	h.Type = binary.LittleEndian.Uint16(b[16:])
+	h.Priority = binary.LittleEndian.Uint16(b[18:])
+	h.Version = binary.LittleEndian.Uint16(b[20:])
+	h.FrontLen = binary.LittleEndian.Uint32(b[22:])
+	h.MiddleLen = binary.LittleEndian.Uint32(b[26:])
+	h.DataLen = binary.LittleEndian.Uint32(b[30:])
+	h.DataOff = binary.LittleEndian.Uint16(b[34:])
+	h.Src, _ = DecodeEntityName(b[36:45])
+	h.CompatVersion = binary.LittleEndian.Uint16(b[45:])
+	h.Reserved = binary.LittleEndian.Uint16(b[47:])
+	h.CRC = binary.LittleEndian.Uint32(b[49:])
 	if verifyCRC {
 		if got := crc32cSmall(0, b[:HeaderCRCLen]); got != h.CRC {
-			return Header{}, decodeErr("ceph_msg_header crc", 49,
+			return decodeErr("ceph_msg_header crc", 49,
 				fmt.Errorf("%w: header crc %#08x, computed %#08x", ErrBadCRC, h.CRC, got))
 		}
 	}
-	return h, nil
+	return nil
 }
 
 // Footer is ceph_msg_footer (21 bytes) or, with Old set on encode/decode, ceph_msg_footer_old
@@ -119,22 +127,30 @@ func (f *Footer) Encode(b []byte, old bool) {
 
 // DecodeFooter decodes a 21-byte footer, or a 13-byte one when old is set.
 func DecodeFooter(b []byte, old bool) (Footer, error) {
+	var f Footer
+	if err := f.Decode(b, old); err != nil {
+		return Footer{}, err
+	}
+	return f, nil
+}
+
+// Decode is DecodeFooter into f, in place.
+func (f *Footer) Decode(b []byte, old bool) error {
 	n := FooterSize(!old)
 	if len(b) < n {
-		return Footer{}, short("ceph_msg_footer", n, len(b))
+		return short("ceph_msg_footer", n, len(b))
 	}
-	f := Footer{
-		FrontCRC:  binary.LittleEndian.Uint32(b[0:]),
-		MiddleCRC: binary.LittleEndian.Uint32(b[4:]),
-		DataCRC:   binary.LittleEndian.Uint32(b[8:]),
-	}
+	b = b[:n]
+	f.FrontCRC = binary.LittleEndian.Uint32(b[0:])
+	f.MiddleCRC = binary.LittleEndian.Uint32(b[4:])
+	f.DataCRC = binary.LittleEndian.Uint32(b[8:])
 	if old {
-		f.Flags = FooterFlags(b[12])
+		f.Sig, f.Flags = 0, FooterFlags(b[12])
 	} else {
 		f.Sig = binary.LittleEndian.Uint64(b[12:])
 		f.Flags = FooterFlags(b[20])
 	}
-	return f, nil
+	return nil
 }
 
 // Timespec is ceph_timespec, carried by KEEPALIVE2 and KEEPALIVE2_ACK.
