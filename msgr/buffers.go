@@ -82,46 +82,41 @@ func (f *msgFree) put(msg *Message) {
 	}
 }
 
-// get returns a released message, or a new one, whose section slices have length 0 and the
-// capacity for sections of these lengths (front, middle, data; nil for an empty one):
-// released buffers of their class, or new ones.
-func (f *msgFree) get(lens [3]uint32) *Message {
-	var msg *Message
-	var secs [3][]byte
+// get returns a released message, or a new one, without sections.
+func (f *msgFree) get() *Message {
 	f.mu.Lock()
-	if k := len(f.msgs) - 1; k >= 0 {
-		msg = f.msgs[k]
-		f.msgs[k] = nil
-		f.msgs = f.msgs[:k]
+	k := len(f.msgs) - 1
+	if k < 0 {
+		f.mu.Unlock()
+		return &Message{}
 	}
-	for i, n := range lens {
-		if n == 0 {
-			continue
-		}
-		c := bufClass(int(n))
-		if c >= bufClasses {
-			continue
-		}
-		if k := len(f.bufs[c]) - 1; k >= 0 {
-			secs[i] = f.bufs[c][k]
-			f.bufs[c][k] = nil
-			f.bufs[c] = f.bufs[c][:k]
-			f.bytes -= cap(secs[i])
-		}
+	msg := f.msgs[k]
+	f.msgs[k] = nil
+	f.msgs = f.msgs[:k]
+	f.mu.Unlock()
+	return msg
+}
+
+// section returns a buffer of length n for a section about to be read: a released one of
+// n's class, or a new one of the class's size. It is asked only once the throttles admitted
+// the message (proto.Buffers.SectionBuffer), so what a peer announces in a header it has not
+// sent allocates nothing (TestHostilePeers, "stalled 16 MiB fronts").
+func (f *msgFree) section(n int) []byte {
+	c := bufClass(n)
+	if c >= bufClasses {
+		return make([]byte, n)
+	}
+	f.mu.Lock()
+	if k := len(f.bufs[c]) - 1; k >= 0 {
+		b := f.bufs[c][k]
+		f.bufs[c][k] = nil
+		f.bufs[c] = f.bufs[c][:k]
+		f.bytes -= cap(b)
+		f.mu.Unlock()
+		return b[:n]
 	}
 	f.mu.Unlock()
-	if msg == nil {
-		msg = &Message{}
-	}
-	for i, n := range lens {
-		if n != 0 && secs[i] == nil {
-			if c := bufClass(int(n)); c < bufClasses {
-				secs[i] = make([]byte, 0, 1<<c)
-			}
-		}
-	}
-	msg.Front, msg.Middle, msg.Data = secs[0], secs[1], secs[2]
-	return msg
+	return make([]byte, n, 1<<c)
 }
 
 // maxFreeBuffers bounds each free list (per size, per center): the buffers only have to cover

@@ -7,30 +7,36 @@ import "testing"
 // section leave it there); a new buffer has its class's size; the byte bound holds.
 func TestMsgFreeSizeClasses(t *testing.T) {
 	var f msgFree
-	m := f.get([3]uint32{100, 0, 40000})
-	if cap(m.Front) != 128 || len(m.Front) != 0 || m.Middle != nil || cap(m.Data) != 64<<10 || len(m.Data) != 0 {
-		t.Fatalf("new message: front %d/%d, middle %v, data %d/%d; want capacities 128 and 64 KiB",
-			len(m.Front), cap(m.Front), m.Middle, len(m.Data), cap(m.Data))
+	m := f.get()
+	if m.Front != nil || m.Middle != nil || m.Data != nil {
+		t.Fatalf("new message has sections: %+v", m)
 	}
-	data := m.Data[:40000]
-	m.Front, m.Data = m.Front[:100], data
+	m.Front, m.Data = f.section(100), f.section(40000)
+	if len(m.Front) != 100 || cap(m.Front) != 128 || len(m.Data) != 40000 || cap(m.Data) != 64<<10 {
+		t.Fatalf("new sections: front %d/%d, data %d/%d; want capacities 128 and 64 KiB",
+			len(m.Front), cap(m.Front), len(m.Data), cap(m.Data))
+	}
+	data := m.Data
+	m.Header.Seq, m.Footer.Flags = 7, 1
 	f.put(m)
 	for range 3 { // messages without a data section do not take the data buffer
-		small := f.get([3]uint32{20, 0, 0})
-		if small.Data != nil || cap(small.Front) != 64 {
-			t.Fatalf("front-only message: front capacity %d, data %v", cap(small.Front), small.Data)
+		small := f.get()
+		small.Front = f.section(20)
+		if cap(small.Front) != 64 && cap(small.Front) != 128 {
+			t.Fatalf("a 20-byte front got capacity %d", cap(small.Front))
 		}
 		f.put(small)
 	}
-	if got := f.get([3]uint32{8, 0, 10000}); cap(got.Data) != 16<<10 {
-		t.Fatalf("a 10000-byte data section got capacity %d, want 16 KiB (its own class)", cap(got.Data))
+	if got := f.section(10000); cap(got) != 16<<10 {
+		t.Fatalf("a 10000-byte data section got capacity %d, want 16 KiB (its own class)", cap(got))
 	}
-	got := f.get([3]uint32{8, 0, 50000}) // another size, the same class as 40000
-	if cap(got.Data) != cap(data) || &got.Data[:1][0] != &data[0] {
-		t.Fatalf("the released 64 KiB data buffer was not reused for a 50000-byte section")
-	}
-	if len(got.Data) != 0 || got.Header.Seq != 0 || got.Footer.Flags != 0 {
+	got := f.get()
+	if got.Header.Seq != 0 || got.Footer.Flags != 0 || got.Data != nil {
 		t.Fatalf("reused message not reset: %+v", got)
+	}
+	b := f.section(50000) // another size, the same class as 40000
+	if len(b) != 50000 || cap(b) != cap(data) || &b[0] != &data[0] {
+		t.Fatalf("the released 64 KiB data buffer was not reused for a 50000-byte section")
 	}
 
 	// The byte bound: buffers beyond maxFreeBytes are dropped, the messages still kept.
@@ -42,8 +48,8 @@ func TestMsgFreeSizeClasses(t *testing.T) {
 		t.Fatalf("after releasing %d 4 MiB buffers: %d bytes kept in %d buffers, %d messages", maxFreeBytes/(4<<20)+2, g.bytes, len(g.bufs[22]), len(g.msgs))
 	}
 	for range maxFreeBytes / (4 << 20) {
-		if b := g.get([3]uint32{0, 0, 3 << 20}); cap(b.Data) != 4<<20 {
-			t.Fatalf("a 3 MiB section got capacity %d", cap(b.Data))
+		if b := g.section(3 << 20); cap(b) != 4<<20 {
+			t.Fatalf("a 3 MiB section got capacity %d", cap(b))
 		}
 	}
 	if g.bytes != 0 {

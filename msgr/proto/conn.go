@@ -134,7 +134,6 @@ type Conn struct {
 	readPaused bool
 	lastDirect bool
 	rx         rxMessage
-	rxHeader   wire.Header // the header being received, decoded in place before its message is taken
 
 	out outbuf
 

@@ -58,19 +58,20 @@ func (c *Conn) handleKeepalive2Ack(data []byte) error {
 	return nil
 }
 
-// handleHeader decodes the header from the read buffer in place into the connection's
-// scratch header (no intermediate copy of the bytes), checks its crc and lengths there, and
-// only then takes a message, with section buffers of the lengths checked, to receive the
-// frame into.
+// handleHeader decodes the header from the read buffer straight into the message that will
+// receive the frame (no intermediate wire.Header), and checks its crc and lengths there. A
+// message taken for a header that fails is left to the garbage collector. Its sections get
+// their buffers only when they are read (sectionBuf), after the throttles.
 func (c *Conn) handleHeader(data []byte) error {
-	h := &c.rxHeader
+	m := c.newMessage()
+	h := &m.Header
 	if err := h.Decode(data, c.cfg.CRCHeader); err != nil {
 		return fmt.Errorf("message header: %w", err)
 	}
 	if err := c.cfg.Limits.CheckHeader(h); err != nil {
 		return fmt.Errorf("message header seq %d type %d: %w", h.Seq, h.Type, err)
 	}
-	c.rx = rxMessage{msg: c.newMessage(h)}
+	c.rx = rxMessage{msg: m}
 	c.setState(StateThrottleMessage)
 	c.throttle()
 	return nil
@@ -146,7 +147,7 @@ func (c *Conn) nextSection() {
 			n = h.MiddleLen
 		}
 		if n > 0 {
-			c.expectSection(c.sectionBuf(i, int(n)), c.sectionSum(i), (*Conn).handleSection)
+			c.expectSection(c.sectionBuf(int(n)), c.sectionSum(i), (*Conn).handleSection)
 			return
 		}
 		c.rx.section++
@@ -163,37 +164,23 @@ func (c *Conn) sectionSum(i int) *uint32 {
 	return &c.rx.sums[i]
 }
 
-// newMessage returns the message to receive a frame with header h into: the host's (whose
-// section slices carry capacity for the lengths h gives, from its free lists) or a new one.
-// Sections the header says are empty are nil, as in a message that was never recycled.
-func (c *Conn) newMessage(h *wire.Header) *wire.Message {
+// newMessage returns the message to receive a frame into: the host's (recycled) or a new
+// one, without sections.
+func (c *Conn) newMessage() *wire.Message {
 	if c.bufs == nil {
-		return &wire.Message{Header: *h}
+		return &wire.Message{}
 	}
-	m := c.bufs.NewMessage(h.FrontLen, h.MiddleLen, h.DataLen)
-	m.Header = *h
-	if h.FrontLen == 0 {
-		m.Front = nil
-	}
-	if h.MiddleLen == 0 {
-		m.Middle = nil
-	}
-	if h.DataLen == 0 {
-		m.Data = nil
-	}
-	return m
+	return c.bufs.NewMessage()
 }
 
 // sectionBuf returns n bytes to read section i of the message being received into: the
-// spare capacity a recycled message carries when it fits (and is not far too large), or a
-// new buffer.
-func (c *Conn) sectionBuf(i, n int) []byte {
-	m := c.rx.msg
-	old := [3][]byte{m.Front, m.Middle, m.Data}[i]
-	if cap(old) >= n && cap(old) <= 2*n+64<<10 {
-		return old[:n]
+// host's (recycled memory) or a new buffer. It is called when the section's first byte is
+// expected, after the throttles admitted the message.
+func (c *Conn) sectionBuf(n int) []byte {
+	if c.bufs == nil {
+		return make([]byte, n)
 	}
-	return make([]byte, n)
+	return c.bufs.SectionBuffer(n)
 }
 
 func (c *Conn) handleSection(data []byte) error {

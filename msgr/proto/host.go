@@ -102,10 +102,14 @@ type ConnectRequest struct {
 // allocates. Recycled memory never changes what the core does: every byte it reads from a
 // buffer was written into it first.
 type Buffers interface {
-	// NewMessage returns a message to receive a frame with sections of these lengths into.
-	// It is zero except that its section slices may have length 0 and spare capacity, which
-	// the core reuses for the sections (the host may size them by the lengths).
-	NewMessage(front, middle, data uint32) *wire.Message
+	// NewMessage returns a zero message to receive a frame into (its header is decoded into
+	// it in place).
+	NewMessage() *wire.Message
+	// SectionBuffer returns a buffer of length n (any contents) to read a section of the
+	// message being received into. The core asks for it only when it starts reading that
+	// section, after the throttles admitted the message, never for a length a peer merely
+	// announced.
+	SectionBuffer(n int) []byte
 	// GetBuffer returns a buffer of length n (any contents); PutBuffer takes back one the
 	// connection no longer uses (the prefetch buffer and output arenas of an idle
 	// connection, see ReleaseIdle).
