@@ -10,7 +10,7 @@ import (
 // session in steady state allocates nothing. It records no deliveries, only counts them.
 type Recycler struct {
 	*Node
-	Count   int // messages delivered
+	Count    int // messages delivered
 	free     []*wire.Message
 	sections [][]byte // section buffers of delivered messages, length 0
 	buffers  [][]byte
