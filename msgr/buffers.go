@@ -1,6 +1,10 @@
 package msgr
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/msgrsim/msgrsim/msgr/wire"
+)
 
 // Memory the messenger lends its connections (proto.Buffers), so that the data path does not
 // allocate in steady state: received messages come back through Release, and prefetch
@@ -49,7 +53,10 @@ func (f *msgFree) put(msg *Message) {
 	if f.bytes+keep > maxFreeBytes {
 		*msg, keep = Message{}, 0
 	} else {
-		*msg = Message{Front: msg.Front[:0], Middle: msg.Middle[:0], Data: msg.Data[:0]}
+		// Field by field: a whole-message store goes through a bulk write barrier while
+		// the garbage collector marks; the sections only lose their lengths.
+		msg.Header, msg.Footer = wire.Header{}, wire.Footer{}
+		msg.Front, msg.Middle, msg.Data = msg.Front[:0], msg.Middle[:0], msg.Data[:0]
 	}
 	f.msgs = append(f.msgs, msg)
 	f.bytes += keep

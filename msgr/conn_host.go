@@ -73,7 +73,19 @@ func (h *connHost) AcceptConnect(req *proto.ConnectRequest) proto.Decision {
 func (h *connHost) Deliver(m *wire.Message, r proto.Reservation) {
 	h.c().traffic().messagesIn.Add(1)
 	h.m.trace(TraceEvent{Kind: TraceDeliver, Conn: h.c(), Msg: m})
-	h.upcalls = append(h.upcalls, upcall{kind: upDeliver, msg: m, res: r})
+	// The upcall is written field by field into its slot: appending the whole struct (it
+	// holds pointers) went through a bulk write barrier while the garbage collector marks,
+	// once per received message. Slots past the length are zero (run clears them).
+	n := len(h.upcalls)
+	if n < cap(h.upcalls) {
+		h.upcalls = h.upcalls[:n+1]
+	} else {
+		h.upcalls = append(h.upcalls, upcall{})
+	}
+	u := &h.upcalls[n]
+	u.kind, u.msg = upDeliver, m
+	u.res.Messages, u.res.Bytes, u.res.Dispatch = r.Messages, r.Bytes, r.Dispatch
+	u.res.From.Messages, u.res.From.Bytes, u.res.From.Dispatch = r.From.Messages, r.From.Bytes, r.From.Dispatch
 	h.deferWrite = true // see Connection.run
 }
 
