@@ -73,7 +73,9 @@ func (h *connHost) AcceptConnect(req *proto.ConnectRequest) proto.Decision {
 
 func (h *connHost) Deliver(m *wire.Message, r proto.Reservation) {
 	h.c().traffic().messagesIn.Add(1)
-	h.m.trace(TraceEvent{Kind: TraceDeliver, Conn: h.c(), Msg: m})
+	if h.m.tracing() {
+		h.m.trace(TraceEvent{Kind: TraceDeliver, Conn: h.c(), Msg: m})
+	}
 	// The upcall is written field by field into its slot: appending the whole struct (it
 	// holds pointers) went through a bulk write barrier while the garbage collector marks,
 	// once per received message. Slots past the length are zero (run clears them).
@@ -92,7 +94,9 @@ func (h *connHost) Deliver(m *wire.Message, r proto.Reservation) {
 
 // Acked implements proto.AckObserver: the peer acknowledged m.
 func (h *connHost) Acked(m *wire.Message) {
-	h.m.trace(TraceEvent{Kind: TraceAcked, Conn: h.c(), Msg: m})
+	if h.m.tracing() {
+		h.m.trace(TraceEvent{Kind: TraceAcked, Conn: h.c(), Msg: m})
+	}
 }
 
 func (h *connHost) DiscardIncoming() { h.m.dq.discard(h.c()) }
