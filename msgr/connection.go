@@ -231,7 +231,9 @@ func (c *Connection) SendMessage(msg *Message) error {
 		c.m.trace(TraceEvent{Kind: TraceDrop, Conn: c, Msg: msg})
 		return ErrConnectionClosed
 	}
-	c.m.trace(TraceEvent{Kind: TraceSend, Conn: c, Msg: msg})
+	if c.m.tracing() {
+		c.m.trace(TraceEvent{Kind: TraceSend, Conn: c, Msg: msg})
+	}
 	if c.local {
 		c.m.dq.localDeliver(c, msg)
 		return nil

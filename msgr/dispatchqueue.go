@@ -185,7 +185,9 @@ func (m *Messenger) deliver(c *Connection, msg *Message, res proto.Reservation) 
 	}
 	for _, d := range fast {
 		if d.CanFastDispatch(msg) {
-			m.trace(TraceEvent{Kind: TraceDispatch, Conn: c, Msg: msg, Fast: true})
+			if m.tracing() {
+				m.trace(TraceEvent{Kind: TraceDispatch, Conn: c, Msg: msg, Fast: true})
+			}
 			d.FastDispatch(c, msg)
 			if !canaryThrottleLeak() {
 				res.Release()

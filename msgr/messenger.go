@@ -659,6 +659,10 @@ func (m *Messenger) injectDelay(point string) {
 	}
 }
 
+// tracing reports whether a Tracer listens. The per-message trace points check it first:
+// building the event to hand to trace cost more than the check, on every message.
+func (m *Messenger) tracing() bool { return m.cfg.Tracer != nil }
+
 func (m *Messenger) trace(ev TraceEvent) {
 	if m.cfg.Tracer != nil {
 		ev.Msgr = m

@@ -11,9 +11,17 @@ import (
 // rxMessage is the message being received and the throttle units it holds.
 type rxMessage struct {
 	msg     *wire.Message
-	res     Reservation
-	section int       // 0 front, 1 middle, 2 data
-	sums    [3]uint32 // crc32c of each section, computed as it arrives
+	res     Reservation // From is never set here: units are counted, then delivered with From
+	section int         // 0 front, 1 middle, 2 data
+	sums    [3]uint32   // crc32c of each section, computed as it arrives
+}
+
+// start begins receiving into m (nil: nothing is being received), field by field: a
+// whole-struct store of the heap-allocated Conn goes through a bulk write barrier while the
+// garbage collector marks (see need).
+func (rx *rxMessage) start(m *wire.Message) {
+	rx.msg, rx.section, rx.sums = m, 0, [3]uint32{}
+	rx.res.Messages, rx.res.Bytes, rx.res.Dispatch = 0, 0, 0
 }
 
 func (c *Conn) handleTag(data []byte) error {
@@ -71,7 +79,7 @@ func (c *Conn) handleHeader(data []byte) error {
 	if err := c.cfg.Limits.CheckHeader(h); err != nil {
 		return fmt.Errorf("message header seq %d type %d: %w", h.Seq, h.Type, err)
 	}
-	c.rx = rxMessage{msg: m}
+	c.rx.start(m)
 	c.setState(StateThrottleMessage)
 	c.throttle()
 	return nil
@@ -209,7 +217,7 @@ func (c *Conn) handleFooter(data []byte) error {
 	}
 	seq := m.Header.Seq
 	res := c.rx.res
-	c.rx = rxMessage{}
+	c.rx.start(nil)
 	if seq <= c.socketSeq {
 		// A sender numbers messages as it writes them, so on one socket seqs only grow: a
 		// peer going backwards is broken or hostile. (Ceph drops it as old, quirk Q3.)

@@ -20,6 +20,9 @@ const minDirect = 4096
 
 type handler func(c *Conn, data []byte) error
 
+// A need is written field by field (expect, process) rather than as a whole struct: it holds
+// pointers, and while the garbage collector marks, a whole-struct store or clear of the
+// heap-allocated Conn goes through a bulk write barrier, several times per message.
 type need struct {
 	n      int     // bytes wanted
 	dst    []byte  // section destination (len n), or nil to gather into scratch
@@ -59,12 +62,18 @@ func (b *inbuf) take(n int) []byte {
 
 // expect sets what the reader needs next: n bytes gathered into scratch.
 func (c *Conn) expect(n int, then handler) {
-	c.need = need{n: n, then: then}
+	c.setNeed(n, nil, then, nil)
 }
 
 // expectInto sets what the reader needs next: len(dst) bytes read into dst.
 func (c *Conn) expectInto(dst []byte, then handler) {
-	c.need = need{n: len(dst), dst: dst, then: then}
+	c.setNeed(len(dst), dst, then, nil)
+}
+
+// setNeed replaces the need, field by field (see need).
+func (c *Conn) setNeed(n int, dst []byte, then handler, sum *uint32) {
+	nd := &c.need
+	nd.n, nd.dst, nd.filled, nd.then, nd.sum = n, dst, 0, then, sum
 }
 
 // expectSection is expectInto that also keeps the crc32c of the bytes in *sum as they arrive,
@@ -74,7 +83,7 @@ func (c *Conn) expectSection(dst []byte, sum *uint32, then handler) {
 	if sum != nil { // nil: the section's crc is not checked (ms_crc_header/ms_crc_data off)
 		*sum = 0
 	}
-	c.need = need{n: len(dst), dst: dst, then: then, sum: sum}
+	c.setNeed(len(dst), dst, then, sum)
 }
 
 // added records that the current need received dst[from:to], updating its running crc.
@@ -120,7 +129,7 @@ func (c *Conn) process() {
 		default:
 			data = c.scratch[:nd.n]
 		}
-		c.need = need{}
+		nd.then = nil // consumed; the handler sets the next need, if any (see need)
 		if err := then(c, data); err != nil {
 			c.fault(err)
 			return

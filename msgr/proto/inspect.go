@@ -47,7 +47,7 @@ func (c *Conn) Inspect() Inspection {
 	in := Inspection{
 		GlobalSeq: c.globalSeq, OnceReady: c.onceReady,
 		Queued: c.queue.len(), Sent: c.sent.len(), KeepalivePending: c.keepalive,
-		ReadWant:     max(c.need.n, len(c.need.dst)),
+		ReadWant:     c.readWant(),
 		PrefetchHeld: c.in.buf != nil, PrefetchLen: len(c.in.buf), PrefetchSize: c.cfg.PrefetchSize,
 		AuthorizerLen: len(c.authorizer),
 	}
@@ -55,6 +55,15 @@ func (c *Conn) Inspect() Inspection {
 		in.Receiving, in.ReceivingHeader = true, c.rx.msg.Header
 	}
 	return in
+}
+
+// readWant is how many bytes the current need wants, 0 when there is none (a consumed need
+// keeps its other fields until the next one is set).
+func (c *Conn) readWant() int {
+	if c.need.then == nil {
+		return 0
+	}
+	return max(c.need.n, len(c.need.dst))
 }
 
 // Pending returns the messages the connection holds for its peer, in the order it would
