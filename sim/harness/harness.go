@@ -73,8 +73,13 @@ type Run struct {
 	held    int                       // messages held back by dispatch delay injection
 	opened  map[*msgr.Connection]bool // connections that had a session
 	sockets []*Sockets
-	incs    map[uint64]incarnation      // the last incarnation traced per messenger
-	excuse  map[*msgr.Connection][]bool // per reset event queued: was it attributed
+	// Unsettled's function for live (built once: the liveness phase asks at every step), its
+	// count and its scratch list of connections
+	unsettledFn func(*msgr.Messenger) bool
+	unsettledN  int
+	conns       []*msgr.Connection
+	incs        map[uint64]incarnation      // the last incarnation traced per messenger
+	excuse      map[*msgr.Connection][]bool // per reset event queued: was it attributed
 }
 
 // incarnation is a messenger's incarnation as Trace last saw it, and its address.
