@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/fnv"
 
 	"github.com/msgrsim/msgrsim/models"
 	"github.com/msgrsim/msgrsim/msgr/wire"
@@ -83,8 +82,15 @@ type cmsg struct {
 
 var errBadCmsg = errors.New("cluster: malformed cluster message")
 
+// encodedLen is the length of m's encoding (what encode appends).
+func (m *cmsg) encodedLen() int {
+	n := 8 + 2 + 8 + 4 + 3*4 + len(m.from) + len(m.key) + len(m.value) + len(m.addrs)*wire.AddrLen + 1
+	n += len(m.osds) * (1 + len(osdAddrs{})*wire.AddrLen + 4 + 8)
+	return n + 8 // the checksum
+}
+
 func (m *cmsg) encode() []byte {
-	b := binary.LittleEndian.AppendUint64(nil, m.id)
+	b := binary.LittleEndian.AppendUint64(make([]byte, 0, m.encodedLen()), m.id)
 	b = append(b, byte(m.kind), byte(m.op))
 	b = binary.LittleEndian.AppendUint64(b, m.tid)
 	b = binary.LittleEndian.AppendUint32(b, uint32(m.osd))
@@ -102,9 +108,18 @@ func (m *cmsg) encode() []byte {
 		b = binary.LittleEndian.AppendUint32(b, o.inc)
 		b = binary.LittleEndian.AppendUint64(b, o.upFrom)
 	}
-	h := fnv.New64a()
-	h.Write(b)
-	return binary.LittleEndian.AppendUint64(b, h.Sum64())
+	return binary.LittleEndian.AppendUint64(b, fnv64a(b))
+}
+
+// fnv64a is the 64-bit FNV-1a hash of b (hash/fnv's New64a, without allocating).
+func fnv64a(b []byte) uint64 {
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= prime
+	}
+	return h
 }
 
 func appendString(b []byte, s string) []byte {
@@ -114,9 +129,9 @@ func appendString(b []byte, s string) []byte {
 
 func appendAddrs(b []byte, a osdAddrs) []byte {
 	for _, x := range a {
-		var buf [wire.AddrLen]byte
-		x.EncodeLegacy(buf[:])
-		b = append(b, buf[:]...)
+		n := len(b)
+		b = append(b, make([]byte, wire.AddrLen)...)
+		x.EncodeLegacy(b[n:])
 	}
 	return b
 }
@@ -127,9 +142,7 @@ func decodeCmsg(b []byte) (*cmsg, error) {
 		return nil, errBadCmsg
 	}
 	body, sum := b[:len(b)-8], binary.LittleEndian.Uint64(b[len(b)-8:])
-	h := fnv.New64a()
-	h.Write(body)
-	if h.Sum64() != sum {
+	if fnv64a(body) != sum {
 		return nil, errors.New("cluster: cluster message checksum mismatch")
 	}
 	r := reader{b: body}
