@@ -67,6 +67,8 @@ type Run struct {
 	ModelReports []models.Report
 	// Exceeded is the budget the run went past: "" (none), BudgetSteps or BudgetAborted.
 	Exceeded string
+	// Mem is where workloads take the messages they send from (see SendMemory).
+	Mem SendMemory
 
 	wl      Workload
 	nextID  uint64

@@ -89,8 +89,11 @@ func (m *cmsg) encodedLen() int {
 	return n + 8 // the checksum
 }
 
-func (m *cmsg) encode() []byte {
-	b := binary.LittleEndian.AppendUint64(make([]byte, 0, m.encodedLen()), m.id)
+func (m *cmsg) encode() []byte { return m.encodeInto(make([]byte, 0, m.encodedLen())) }
+
+// encodeInto appends m's encoding to b (b needs room for encodedLen bytes not to grow).
+func (m *cmsg) encodeInto(b []byte) []byte {
+	b = binary.LittleEndian.AppendUint64(b, m.id)
 	b = append(b, byte(m.kind), byte(m.op))
 	b = binary.LittleEndian.AppendUint64(b, m.tid)
 	b = binary.LittleEndian.AppendUint32(b, uint32(m.osd))

@@ -228,7 +228,7 @@ func (x *cmsgr) init(head, extra bool) {
 func (x *cmsgr) send(c *msgr.Connection, to string, lossless bool, m *cmsg) {
 	h := x.p.cl.h
 	m.id, m.from = h.NextID(), x.endpoint()
-	msg := wire.NewMessage(cmsgType[m.kind], m.encode())
+	msg := h.Mem.Message(cmsgType[m.kind], m.encodeInto(h.Mem.Bytes(m.encodedLen())[:0]))
 	msg.Header.Tid = m.id
 	if m.kind == ckPing || m.kind == ckPingReply {
 		msg.Header.Priority = wire.PrioHigh

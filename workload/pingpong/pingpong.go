@@ -26,7 +26,6 @@ type Workload struct {
 	cfg    Config
 	nodes  []*node
 	byAddr map[wire.EntityAddr]*node // every address any incarnation had
-	mem    sendMemory                // what sent messages are carved from
 	conns  []*msgr.Connection        // scratch of the keepalive jobs
 }
 
