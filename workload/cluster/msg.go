@@ -139,20 +139,28 @@ func appendAddrs(b []byte, a osdAddrs) []byte {
 	return b
 }
 
-// decodeCmsg parses a front; it fails on a bad checksum or a malformed message.
-func decodeCmsg(b []byte) (*cmsg, error) {
+var errCmsgSum = errors.New("cluster: cluster message checksum mismatch")
+
+// decodeCmsg parses a front; it fails on a bad checksum or a malformed message. Sender names
+// found in names are taken from it (not allocated again), and added to it while it has fewer
+// than maxNames (nil: none).
+func decodeCmsg(b []byte, names map[string]string) (*cmsg, error) {
 	if len(b) < 8 {
 		return nil, errBadCmsg
 	}
 	body, sum := b[:len(b)-8], binary.LittleEndian.Uint64(b[len(b)-8:])
 	if fnv64a(body) != sum {
-		return nil, errors.New("cluster: cluster message checksum mismatch")
+		return nil, errCmsgSum
 	}
 	r := reader{b: body}
 	m := &cmsg{id: r.u64(), kind: cmsgKind(r.u8()), op: models.KVOpKind(r.u8()), tid: r.u64(), osd: int32(r.u32())}
-	m.from, m.key, m.value = r.str(), r.str(), r.str()
+	m.from = r.name(names)
+	m.key, m.value = r.str(), r.str()
 	m.addrs = r.addrs()
 	n := int(r.u8())
+	if n > 0 {
+		m.osds = make([]osdInfo, 0, n)
+	}
 	for i := 0; i < n && r.err == nil; i++ {
 		m.osds = append(m.osds, osdInfo{up: r.u8() == 1, addrs: r.addrs(), inc: r.u32(), upFrom: r.u64()})
 	}
@@ -189,6 +197,27 @@ func (r *reader) str() string {
 		return ""
 	}
 	return string(r.take(int(n)))
+}
+
+// maxNames bounds the sender names decodeCmsg remembers.
+const maxNames = 256
+
+// name is str, taken from names when there (see decodeCmsg).
+func (r *reader) name(names map[string]string) string {
+	n := r.u32()
+	if int64(n) > int64(len(r.b)) {
+		r.err = errBadCmsg
+		return ""
+	}
+	b := r.take(int(n))
+	if s, ok := names[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if names != nil && len(names) < maxNames {
+		names[s] = s
+	}
+	return s
 }
 
 func (r *reader) addrs() osdAddrs {

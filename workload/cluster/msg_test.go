@@ -35,15 +35,19 @@ func TestCmsgEncoding(t *testing.T) {
 		if fnv64a(b[:len(b)-8]) != h.Sum64() {
 			t.Fatalf("message %d: fnv64a differs from hash/fnv", m.id)
 		}
-		got, err := decodeCmsg(b)
+		names := map[string]string{}
+		got, err := decodeCmsg(b, names)
 		if err != nil {
 			t.Fatalf("message %d: %v", m.id, err)
 		}
 		if !reflect.DeepEqual(got, m) {
 			t.Fatalf("message %d: decoded %+v, want %+v", m.id, got, m)
 		}
+		if again, err := decodeCmsg(b, names); err != nil || names[m.from] != m.from || !reflect.DeepEqual(again, m) {
+			t.Fatalf("message %d: the sender's name not remembered, or decoded otherwise the second time: %v", m.id, err)
+		}
 		b[len(b)/2] ^= 1
-		if _, err := decodeCmsg(b); err == nil {
+		if _, err := decodeCmsg(b, nil); err == nil {
 			t.Fatalf("message %d: a flipped byte decoded", m.id)
 		}
 	}

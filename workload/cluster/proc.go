@@ -278,7 +278,7 @@ func (x *cmsgr) FastDispatch(c *msgr.Connection, m *msgr.Message) {
 // Dispatch checks the message with the Checker and hands it to the node's logic.
 func (x *cmsgr) Dispatch(c *msgr.Connection, m *msgr.Message) bool {
 	h := x.p.cl.h
-	cm, err := decodeCmsg(m.Front)
+	cm, err := decodeCmsg(m.Front, x.p.cl.names)
 	intact := err == nil && cm.id == m.Header.Tid
 	h.DispatchedTampered(x.receiver(), m.Header.Tid, m.Front, c.Signed())
 	h.Check.Dispatched(x.receiver(), m.Header.Tid, intact, int64(h.W.Now()))
