@@ -89,8 +89,9 @@ func NewCoverage() *Coverage {
 func newHotCounts() *hotCounts {
 	n := len(proto.AllStates())
 	h := &hotCounts{trans: make([][]int, n)}
+	cells := make([]int, n*n) // the rows, in one allocation
 	for i := range h.trans {
-		h.trans[i] = make([]int, n)
+		h.trans[i] = cells[i*n : (i+1)*n : (i+1)*n]
 	}
 	return h
 }

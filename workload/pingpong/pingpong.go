@@ -71,17 +71,17 @@ func (p *Workload) scheduleKeepalives() {
 		return
 	}
 	for _, n := range p.nodes {
+		job := func() { // one function per node, scheduled at every interval
+			if !n.alive {
+				return
+			}
+			p.conns = n.m.AppendConnections(p.conns[:0])
+			for _, c := range p.conns {
+				c.SendKeepalive()
+			}
+		}
 		for at := every; at < p.cfg.Window; at += every {
-			n := n
-			p.h.W.Schedule(at, func() {
-				if !n.alive {
-					return
-				}
-				p.conns = n.m.AppendConnections(p.conns[:0])
-				for _, c := range p.conns {
-					c.SendKeepalive()
-				}
-			})
+			p.h.W.Schedule(at, job)
 		}
 	}
 }
