@@ -51,6 +51,8 @@ type Connection struct {
 	timerFn      func() // c.onTimer, bound once
 	onFileFn     event.FileHandler
 	held         []delayed
+	heldBuf      []delayed // the array held starts from when it is empty (reused)
+	releaseFn    func()    // c.releaseHeld, bound once
 	heldTimer    event.TimerID
 	deferWrite   bool // messages were delivered: write after dispatch (see run)
 

@@ -48,11 +48,25 @@ func (c *Connection) deliverMaybeDelayed(msg *Message, res proto.Reservation) {
 	}
 	c.m.trace(TraceEvent{Kind: TraceHeld, Conn: c, Msg: msg})
 	c.m.counters.delayed.Add(1)
+	if len(c.held) == 0 {
+		c.held = c.heldBuf[:0] // the array of earlier held messages, emptied
+	}
 	c.held = append(c.held, delayed{msg: msg, res: res, at: at})
+	if cap(c.held) > cap(c.heldBuf) {
+		c.heldBuf = c.held[:0] // a new, larger array
+	}
 	c.nheld.Add(1)
 	if c.heldTimer == 0 {
-		c.heldTimer = c.center.CreateTimeEventAt(c.held[0].at, c.releaseHeld)
+		c.heldTimer = c.center.CreateTimeEventAt(c.held[0].at, c.releaseHeldFn())
 	}
+}
+
+// releaseHeldFn is c.releaseHeld, bound once (a method value per timer would allocate).
+func (c *Connection) releaseHeldFn() func() {
+	if c.releaseFn == nil {
+		c.releaseFn = c.releaseHeld
+	}
+	return c.releaseFn
 }
 
 // releaseHeld dispatches the held messages that are due, in order.
@@ -61,12 +75,13 @@ func (c *Connection) releaseHeld() {
 	now := c.center.Now()
 	for len(c.held) > 0 && c.held[0].at <= now {
 		h := c.held[0]
+		c.held[0] = delayed{}
 		c.held = c.held[1:]
 		c.nheld.Add(-1)
 		c.m.deliver(c, h.msg, h.res)
 	}
 	if len(c.held) > 0 {
-		c.heldTimer = c.center.CreateTimeEventAt(c.held[0].at, c.releaseHeld)
+		c.heldTimer = c.center.CreateTimeEventAt(c.held[0].at, c.releaseHeldFn())
 	}
 }
 
@@ -77,7 +92,7 @@ func (c *Connection) flushHeld() {
 		c.heldTimer = 0
 	}
 	held := c.held
-	c.held = nil
+	c.held, c.heldBuf = nil, nil // held is dispatched below: not reused
 	c.nheld.Add(-int64(len(held)))
 	for _, h := range held {
 		c.m.deliver(c, h.msg, h.res)

@@ -74,6 +74,7 @@ func stepOps(tb testing.TB) []struct {
 	tc, _ := newEpollCenter(tb)
 	id := tc.CreateTimeEvent(time.Hour, cb)
 	at := time.Hour
+	fired, _, _, _ := newSimCenterTB(tb)
 	return []struct {
 		name string
 		op   func()
@@ -81,6 +82,10 @@ func stepOps(tb testing.TB) []struct {
 		{"sim/post", func() { sc.Post(cb); mustStep(tb, sc) }},
 		{"epoll/post", func() { ec.Post(cb); mustStep(tb, ec) }},
 		{"epoll/ready-fd", func() { mustStep(tb, fc) }},
+		// a timer created, fired, created again (a connection re-arms its deadline after it
+		// fired), and one created and deleted: the center reuses their timers
+		{"sim/fire-timer", func() { fired.CreateTimeEventAt(fired.Now(), cb); mustStep(tb, fired) }},
+		{"sim/delete-timer", func() { fired.DeleteTimeEvent(fired.CreateTimeEvent(time.Hour, cb)) }},
 		{"epoll/reset-timer", func() {
 			at += time.Millisecond
 			id, _ = tc.ResetTimeEvent(id, at)

@@ -40,7 +40,9 @@ type Center struct {
 
 	files  map[int]*fileEvent // lookup only: never iterated
 	timers timerHeap
-	byID   map[TimerID]*timer // lookup only: never iterated
+	byID   map[TimerID]*timer     // lookup only: never iterated
+	spare  [maxSpareTimers]*timer // fired and deleted timers, reused by CreateTimeEventAt
+	nspare int
 	nextID TimerID
 	evs    []netio.Event
 	now    time.Duration // the clock as read when the current step's wait returned (StepNow)
@@ -154,7 +156,14 @@ func (c *Center) CreateTimeEvent(delay time.Duration, cb func()) TimerID {
 // CreateTimeEventAt runs cb once at time at (at the earliest).
 func (c *Center) CreateTimeEventAt(at time.Duration, cb func()) TimerID {
 	c.nextID++
-	t := &timer{when: at, id: c.nextID, seq: uint64(c.nextID), cb: cb}
+	var t *timer
+	if c.nspare > 0 {
+		c.nspare--
+		t, c.spare[c.nspare] = c.spare[c.nspare], nil
+		*t = timer{when: at, id: c.nextID, seq: uint64(c.nextID), cb: cb}
+	} else {
+		t = &timer{when: at, id: c.nextID, seq: uint64(c.nextID), cb: cb}
+	}
 	heap.Push(&c.timers, t)
 	c.byID[t.id] = t
 	if c.onRunnable != nil && at <= c.clock.Now() {
@@ -206,6 +215,20 @@ func (c *Center) DeleteTimeEvent(id TimerID) {
 	if t, ok := c.byID[id]; ok {
 		heap.Remove(&c.timers, t.index)
 		delete(c.byID, id)
+		c.recycle(t)
+	}
+}
+
+// maxSpareTimers bounds a center's free list of timers.
+const maxSpareTimers = 16
+
+// recycle keeps t, no longer in the heap nor in byID, for a later CreateTimeEventAt (a
+// connection re-arms its timer after nearly every step that fired it).
+func (c *Center) recycle(t *timer) {
+	if c.nspare < maxSpareTimers {
+		t.cb = nil
+		c.spare[c.nspare] = t
+		c.nspare++
 	}
 }
 
@@ -342,7 +365,9 @@ func (c *Center) runTimers() int {
 		}
 		t := heap.Pop(&c.timers).(*timer)
 		delete(c.byID, t.id)
-		t.cb()
+		cb := t.cb
+		c.recycle(t)
+		cb()
 		ran++
 	}
 	return ran

@@ -187,6 +187,14 @@ func NewChecker() *Checker {
 // (a run sends tens of messages per stream: growing from 1 would take several allocations).
 const streamCap = 64
 
+// streamBlock is a stream allocated with room for its first streamCap messages (one
+// allocation instead of three).
+type streamBlock struct {
+	stream
+	sent      [streamCap]uint64
+	visibleAt [streamCap]int64
+}
+
 // msgIndex finds a message's record by id. A run numbers its messages 1, 2, 3, ... (dense),
 // so ids up to a bound past the highest seen live in a slice indexed by id, others in a map.
 type msgIndex struct {
@@ -233,7 +241,9 @@ func (x *msgIndex) of(id uint64) *msgInfo {
 func (k *Checker) stream(key streamKey, lossless bool) *stream {
 	s := k.streams[key]
 	if s == nil {
-		s = &stream{lossless: lossless, sent: make([]uint64, 0, streamCap), visibleAt: make([]int64, 0, streamCap)}
+		b := &streamBlock{stream: stream{lossless: lossless}}
+		s = &b.stream
+		s.sent, s.visibleAt = b.sent[:0], b.visibleAt[:0]
 		k.streams[key] = s
 		k.keys = append(k.keys, key)
 	}

@@ -67,14 +67,21 @@ type Run struct {
 	ModelReports []models.Report
 	// Exceeded is the budget the run went past: "" (none), BudgetSteps or BudgetAborted.
 	Exceeded string
+	// Mem is where workloads take the messages they send from (see SendMemory).
+	Mem SendMemory
 
 	wl      Workload
 	nextID  uint64
 	held    int                       // messages held back by dispatch delay injection
 	opened  map[*msgr.Connection]bool // connections that had a session
 	sockets []*Sockets
-	incs    map[uint64]incarnation      // the last incarnation traced per messenger
-	excuse  map[*msgr.Connection][]bool // per reset event queued: was it attributed
+	// Unsettled's function for live (built once: the liveness phase asks at every step), its
+	// count and its scratch list of connections
+	unsettledFn func(*msgr.Messenger) bool
+	unsettledN  int
+	conns       []*msgr.Connection
+	incs        map[uint64]incarnation      // the last incarnation traced per messenger
+	excuse      map[*msgr.Connection][]bool // per reset event queued: was it attributed
 }
 
 // incarnation is a messenger's incarnation as Trace last saw it, and its address.

@@ -142,15 +142,20 @@ func (r *Run) Heal() {
 // Unsettled counts the connections of the messengers live yields still holding messages
 // (queued, or sent and not acknowledged).
 func (r *Run) Unsettled(live iter.Seq[*msgr.Messenger]) int {
-	n := 0
-	for m := range live {
-		for _, c := range m.Connections() {
-			if c.Queued() > 0 || c.Held() > 0 {
-				n++
+	if r.unsettledFn == nil {
+		r.unsettledFn = func(m *msgr.Messenger) bool {
+			r.conns = m.AppendConnections(r.conns[:0])
+			for _, c := range r.conns {
+				if c.Queued() > 0 || c.Held() > 0 {
+					r.unsettledN++
+				}
 			}
+			return true
 		}
 	}
-	return n
+	r.unsettledN = 0
+	live(r.unsettledFn)
+	return r.unsettledN
 }
 
 // ShutdownAll enters the shutdown phase: every messenger live yields shuts down, and the world

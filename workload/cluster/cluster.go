@@ -47,6 +47,7 @@ type Workload struct {
 
 	endpoints map[wire.EntityAddr]string // every bound address any incarnation had → endpoint
 	osdOfEP   map[string]int             // OSD endpoint → id
+	names     map[string]string          // sender names received (decodeCmsg)
 	auth      *clusterAuth               // cephx (Config.Auth), or nil
 }
 
@@ -70,7 +71,7 @@ func (cl *Workload) draw() {
 	cl.nOSD, cl.quota = max(cl.cfg.OSDs, 2), cl.cfg.Messages
 	cl.tick = time.Duration(r.Range(5, 20)) * time.Millisecond
 	cl.retry = time.Duration(r.Range(50, 200)) * time.Millisecond
-	cl.endpoints, cl.osdOfEP = map[wire.EntityAddr]string{}, map[string]int{}
+	cl.endpoints, cl.osdOfEP, cl.names = map[wire.EntityAddr]string{}, map[string]int{}, map[string]string{}
 	cl.replicas = min(2, cl.nOSD-1)
 	if r.Bool() {
 		cl.readyTimeout = time.Duration(r.Range(100, 1000)) * time.Millisecond

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/fnv"
 
 	"github.com/msgrsim/msgrsim/models"
 	"github.com/msgrsim/msgrsim/msgr/wire"
@@ -83,8 +82,18 @@ type cmsg struct {
 
 var errBadCmsg = errors.New("cluster: malformed cluster message")
 
-func (m *cmsg) encode() []byte {
-	b := binary.LittleEndian.AppendUint64(nil, m.id)
+// encodedLen is the length of m's encoding (what encode appends).
+func (m *cmsg) encodedLen() int {
+	n := 8 + 2 + 8 + 4 + 3*4 + len(m.from) + len(m.key) + len(m.value) + len(m.addrs)*wire.AddrLen + 1
+	n += len(m.osds) * (1 + len(osdAddrs{})*wire.AddrLen + 4 + 8)
+	return n + 8 // the checksum
+}
+
+func (m *cmsg) encode() []byte { return m.encodeInto(make([]byte, 0, m.encodedLen())) }
+
+// encodeInto appends m's encoding to b (b needs room for encodedLen bytes not to grow).
+func (m *cmsg) encodeInto(b []byte) []byte {
+	b = binary.LittleEndian.AppendUint64(b, m.id)
 	b = append(b, byte(m.kind), byte(m.op))
 	b = binary.LittleEndian.AppendUint64(b, m.tid)
 	b = binary.LittleEndian.AppendUint32(b, uint32(m.osd))
@@ -102,9 +111,18 @@ func (m *cmsg) encode() []byte {
 		b = binary.LittleEndian.AppendUint32(b, o.inc)
 		b = binary.LittleEndian.AppendUint64(b, o.upFrom)
 	}
-	h := fnv.New64a()
-	h.Write(b)
-	return binary.LittleEndian.AppendUint64(b, h.Sum64())
+	return binary.LittleEndian.AppendUint64(b, fnv64a(b))
+}
+
+// fnv64a is the 64-bit FNV-1a hash of b (hash/fnv's New64a, without allocating).
+func fnv64a(b []byte) uint64 {
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= prime
+	}
+	return h
 }
 
 func appendString(b []byte, s string) []byte {
@@ -114,29 +132,35 @@ func appendString(b []byte, s string) []byte {
 
 func appendAddrs(b []byte, a osdAddrs) []byte {
 	for _, x := range a {
-		var buf [wire.AddrLen]byte
-		x.EncodeLegacy(buf[:])
-		b = append(b, buf[:]...)
+		n := len(b)
+		b = append(b, make([]byte, wire.AddrLen)...)
+		x.EncodeLegacy(b[n:])
 	}
 	return b
 }
 
-// decodeCmsg parses a front; it fails on a bad checksum or a malformed message.
-func decodeCmsg(b []byte) (*cmsg, error) {
+var errCmsgSum = errors.New("cluster: cluster message checksum mismatch")
+
+// decodeCmsg parses a front; it fails on a bad checksum or a malformed message. Sender names
+// found in names are taken from it (not allocated again), and added to it while it has fewer
+// than maxNames (nil: none).
+func decodeCmsg(b []byte, names map[string]string) (*cmsg, error) {
 	if len(b) < 8 {
 		return nil, errBadCmsg
 	}
 	body, sum := b[:len(b)-8], binary.LittleEndian.Uint64(b[len(b)-8:])
-	h := fnv.New64a()
-	h.Write(body)
-	if h.Sum64() != sum {
-		return nil, errors.New("cluster: cluster message checksum mismatch")
+	if fnv64a(body) != sum {
+		return nil, errCmsgSum
 	}
 	r := reader{b: body}
 	m := &cmsg{id: r.u64(), kind: cmsgKind(r.u8()), op: models.KVOpKind(r.u8()), tid: r.u64(), osd: int32(r.u32())}
-	m.from, m.key, m.value = r.str(), r.str(), r.str()
+	m.from = r.name(names)
+	m.key, m.value = r.str(), r.str()
 	m.addrs = r.addrs()
 	n := int(r.u8())
+	if n > 0 {
+		m.osds = make([]osdInfo, 0, n)
+	}
 	for i := 0; i < n && r.err == nil; i++ {
 		m.osds = append(m.osds, osdInfo{up: r.u8() == 1, addrs: r.addrs(), inc: r.u32(), upFrom: r.u64()})
 	}
@@ -173,6 +197,27 @@ func (r *reader) str() string {
 		return ""
 	}
 	return string(r.take(int(n)))
+}
+
+// maxNames bounds the sender names decodeCmsg remembers.
+const maxNames = 256
+
+// name is str, taken from names when there (see decodeCmsg).
+func (r *reader) name(names map[string]string) string {
+	n := r.u32()
+	if int64(n) > int64(len(r.b)) {
+		r.err = errBadCmsg
+		return ""
+	}
+	b := r.take(int(n))
+	if s, ok := names[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if names != nil && len(names) < maxNames {
+		names[s] = s
+	}
+	return s
 }
 
 func (r *reader) addrs() osdAddrs {

@@ -149,19 +149,32 @@ type cmsgr struct {
 	// handle acts on a received message (the node type's logic); onReset on a session reset.
 	handle  func(c *msgr.Connection, m *cmsg)
 	onReset func(c *msgr.Connection)
+	// endpoint's and receiver's names, and the incarnation recv was built for
+	ep, recv string
+	recvInc  int
 }
 
 // endpoint names the messenger across incarnations, e.g. "osd.1/cluster" (streams are
 // between endpoints).
+// (Built once: names are formatted for every message sent and dispatched.)
 func (x *cmsgr) endpoint() string {
-	if x.role == "" {
-		return x.p.name
+	if x.ep == "" {
+		x.ep = x.p.name
+		if x.role != "" {
+			x.ep = x.p.name + "/" + x.role
+		}
 	}
-	return x.p.name + "/" + x.role
+	return x.ep
 }
 
-// receiver names the messenger's current incarnation, e.g. "osd.1/cluster#2".
-func (x *cmsgr) receiver() string { return fmt.Sprintf("%s#%d", x.endpoint(), x.p.inc) }
+// receiver names the messenger's current incarnation, e.g. "osd.1/cluster#2" (built once
+// per incarnation).
+func (x *cmsgr) receiver() string {
+	if x.recv == "" || x.recvInc != x.p.inc {
+		x.recv, x.recvInc = fmt.Sprintf("%s#%d", x.endpoint(), x.p.inc), x.p.inc
+	}
+	return x.recv
+}
 
 // create makes the messenger of a new incarnation.
 func (x *cmsgr) create(name wire.EntityName, clusterProto uint32, workers int) error {
@@ -215,7 +228,7 @@ func (x *cmsgr) init(head, extra bool) {
 func (x *cmsgr) send(c *msgr.Connection, to string, lossless bool, m *cmsg) {
 	h := x.p.cl.h
 	m.id, m.from = h.NextID(), x.endpoint()
-	msg := wire.NewMessage(cmsgType[m.kind], m.encode())
+	msg := h.Mem.Message(cmsgType[m.kind], m.encodeInto(h.Mem.Bytes(m.encodedLen())[:0]))
 	msg.Header.Tid = m.id
 	if m.kind == ckPing || m.kind == ckPingReply {
 		msg.Header.Priority = wire.PrioHigh
@@ -265,7 +278,7 @@ func (x *cmsgr) FastDispatch(c *msgr.Connection, m *msgr.Message) {
 // Dispatch checks the message with the Checker and hands it to the node's logic.
 func (x *cmsgr) Dispatch(c *msgr.Connection, m *msgr.Message) bool {
 	h := x.p.cl.h
-	cm, err := decodeCmsg(m.Front)
+	cm, err := decodeCmsg(m.Front, x.p.cl.names)
 	intact := err == nil && cm.id == m.Header.Tid
 	h.DispatchedTampered(x.receiver(), m.Header.Tid, m.Front, c.Signed())
 	h.Check.Dispatched(x.receiver(), m.Header.Tid, intact, int64(h.W.Now()))
@@ -276,6 +289,10 @@ func (x *cmsgr) Dispatch(c *msgr.Connection, m *msgr.Message) bool {
 	if intact && x.p.alive && x.handle != nil {
 		x.handle(c, cm)
 	}
+	// Hand the message back for reuse, as a production dispatcher would (nothing keeps its
+	// front: decodeCmsg copies what it keeps). A messenger that still used a released message
+	// would corrupt a later delivery, which the checks above would catch.
+	c.Messenger().Release(m)
 	return true
 }
 

@@ -130,18 +130,18 @@ func (n *node) sendTo(to *node) {
 func (n *node) sendOn(c *msgr.Connection, toName string, lossless bool) {
 	h := n.p.h
 	id := h.NextID()
-	mem := &n.p.mem
+	mem := &h.Mem
 	var m *wire.Message
 	switch h.Cfg.Knobs.MsgSize {
 	case 1:
-		m = mem.message(mem.front(id, 8))
+		m = mem.Message(wire.MsgPing, front(mem, id, 8))
 	case 2:
-		m = mem.message(mem.front(id, frontLen(h.Rand)))
+		m = mem.Message(wire.MsgPing, front(mem, id, frontLen(h.Rand)))
 		if h.Rand.IntN(4) == 3 {
 			m.Data = payloadData(id, 4096+h.Rand.IntN(60000))
 		}
 	default:
-		m = mem.message(mem.front(id, frontLen(h.Rand)))
+		m = mem.Message(wire.MsgPing, front(mem, id, frontLen(h.Rand)))
 		if h.Rand.IntN(50) == 49 {
 			m.Data = payloadData(id, 4096+h.Rand.IntN(60000))
 		}
@@ -218,44 +218,9 @@ func payloadData(id uint64, n int) []byte {
 	return dataPattern[s : s+n : s+n]
 }
 
-// sendMemory hands out the messages a run sends and their fronts, carved out of blocks (64
-// messages, 64 KiB of fronts) instead of allocated one by one: two allocations per simulated
-// message fewer. Each message and front is its own element of a block (a front's capacity
-// ends with it, so an append cannot reach the next one); a block lives as long as any of
-// its messages is referenced.
-type sendMemory struct {
-	msgs   []wire.Message
-	fronts []byte
-}
-
-// Block sizes of sendMemory; a front longer than maxSlabFront is allocated on its own.
-const (
-	msgBlock     = 64
-	frontBlock   = 64 << 10
-	maxSlabFront = 8 << 10
-)
-
-// message is a new message of type PING, version 1, with the given front (wire.NewMessage).
-func (s *sendMemory) message(front []byte) *wire.Message {
-	if len(s.msgs) == 0 {
-		s.msgs = make([]wire.Message, msgBlock)
-	}
-	m := &s.msgs[0]
-	s.msgs = s.msgs[1:]
-	*m = wire.Message{Header: wire.Header{Type: wire.MsgPing, Version: 1}, Front: front}
-	return m
-}
-
-// front is message id's front of n bytes (at least 8; see fillFront).
-func (s *sendMemory) front(id uint64, n int) []byte {
-	if n > maxSlabFront {
-		return payloadOf(id, n)
-	}
-	if len(s.fronts) < n {
-		s.fronts = make([]byte, frontBlock)
-	}
-	b := s.fronts[:n:n]
-	s.fronts = s.fronts[n:]
+// front is message id's front of n bytes (at least 8; see fillFront), from mem.
+func front(mem *harness.SendMemory, id uint64, n int) []byte {
+	b := mem.Bytes(n)
 	fillFront(b, id)
 	return b
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/msgrsim/msgrsim/internal/detrand"
 	"github.com/msgrsim/msgrsim/msgr/wire"
+	"github.com/msgrsim/msgrsim/sim/harness"
 )
 
 // The payloads are the pattern byte by byte (as first written: b[i] = byte(id*31+i) after the
@@ -73,29 +74,14 @@ func TestPayloadDataShared(t *testing.T) {
 	}
 }
 
-// sendMemory's messages and fronts are what wire.NewMessage and payloadOf build, each front
-// its own region (writing one to its capacity leaves every other intact).
-func TestSendMemory(t *testing.T) {
-	var mem sendMemory
+// Fronts carved from a harness.SendMemory are what payloadOf builds.
+func TestFrontFromSendMemory(t *testing.T) {
+	var mem harness.SendMemory
 	r := detrand.NewSeeded(9)
-	var msgs []*wire.Message
 	for id := uint64(1); id <= 500; id++ {
 		n := frontLen(r)
-		m := mem.message(mem.front(id, n))
-		want := wire.NewMessage(wire.MsgPing, payloadOf(id, n))
-		if m.Header != want.Header || !bytes.Equal(m.Front, want.Front) || cap(m.Front) != n || m.Data != nil {
-			t.Fatalf("id %d: message %+v, want %+v", id, m, want)
-		}
-		m.Header.Tid = id
-		msgs = append(msgs, m)
-	}
-	for _, m := range msgs {
-		m.Front = append(m.Front, 0xff) // must copy, not overwrite a neighbour
-	}
-	for _, m := range msgs {
-		id := m.Header.Tid
-		if m.Header.Type != wire.MsgPing || !bytes.Equal(m.Front[:len(m.Front)-1], payloadOf(id, len(m.Front)-1)) {
-			t.Fatalf("id %d: front or message overwritten by another", id)
+		if b := front(&mem, id, n); !bytes.Equal(b, payloadOf(id, n)) || cap(b) != n {
+			t.Fatalf("id %d: front of %d bytes (capacity %d) differs from payloadOf", id, len(b), cap(b))
 		}
 	}
 }

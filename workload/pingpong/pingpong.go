@@ -26,7 +26,6 @@ type Workload struct {
 	cfg    Config
 	nodes  []*node
 	byAddr map[wire.EntityAddr]*node // every address any incarnation had
-	mem    sendMemory                // what sent messages are carved from
 	conns  []*msgr.Connection        // scratch of the keepalive jobs
 }
 
@@ -72,17 +71,17 @@ func (p *Workload) scheduleKeepalives() {
 		return
 	}
 	for _, n := range p.nodes {
+		job := func() { // one function per node, scheduled at every interval
+			if !n.alive {
+				return
+			}
+			p.conns = n.m.AppendConnections(p.conns[:0])
+			for _, c := range p.conns {
+				c.SendKeepalive()
+			}
+		}
 		for at := every; at < p.cfg.Window; at += every {
-			n := n
-			p.h.W.Schedule(at, func() {
-				if !n.alive {
-					return
-				}
-				p.conns = n.m.AppendConnections(p.conns[:0])
-				for _, c := range p.conns {
-					c.SendKeepalive()
-				}
-			})
+			p.h.W.Schedule(at, job)
 		}
 	}
 }
