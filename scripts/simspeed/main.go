@@ -77,8 +77,15 @@ func main() {
 	drive(*base, *rounds, *scale, *only)
 }
 
+// atExit, when set, removes the driver's temporary base worktree: fail runs it too.
+var atExit func()
+
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "simspeed:", err)
+	if f := atExit; f != nil {
+		atExit = nil // (a failure while cleaning up exits)
+		f()
+	}
 	os.Exit(1)
 }
 
@@ -183,16 +190,29 @@ func drive(base string, rounds int, scale float64, only string) {
 	defer os.RemoveAll(tmp)
 	baseTree := filepath.Join(tmp, "base")
 	sh(top, "git", "worktree", "add", "--detach", "-q", baseTree, base)
-	defer sh(top, "git", "worktree", "remove", "--force", baseTree)
-	src, err := os.ReadFile(filepath.Join(top, "scripts", "simspeed", "main.go"))
-	if err != nil {
-		fail(err)
-	}
+	atExit = func() { sh(top, "git", "worktree", "remove", "--force", baseTree); os.RemoveAll(tmp) }
+	defer func() {
+		if f := atExit; f != nil {
+			atExit = nil
+			f()
+		}
+	}()
+	// This command's files (main.go and the CPU-time helpers) replace the base's.
 	if err := os.MkdirAll(filepath.Join(baseTree, "scripts", "simspeed"), 0o755); err != nil {
 		fail(err)
 	}
-	if err := os.WriteFile(filepath.Join(baseTree, "scripts", "simspeed", "main.go"), src, 0o644); err != nil {
+	files, err := filepath.Glob(filepath.Join(top, "scripts", "simspeed", "*.go"))
+	if err != nil {
 		fail(err)
+	}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			fail(err)
+		}
+		if err := os.WriteFile(filepath.Join(baseTree, "scripts", "simspeed", filepath.Base(f)), src, 0o644); err != nil {
+			fail(err)
+		}
 	}
 	bins := [2]string{filepath.Join(tmp, "simspeed-base"), filepath.Join(tmp, "simspeed-new")}
 	sh(baseTree, "go", "build", "-o", bins[0], "./scripts/simspeed")
