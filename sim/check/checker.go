@@ -619,16 +619,25 @@ func (k *Checker) AckCounts() (received, acked int) { return k.received, k.acked
 
 // Summary renders one line per stream: sent, dispatched, forgiven.
 func (k *Checker) Summary() string {
-	keys := append([]streamKey(nil), k.keys...)
-	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+	// Sorted by name, each name built once (not at every comparison).
+	type named struct {
+		name string
+		key  streamKey
+	}
+	keys := make([]named, len(k.keys))
+	for i, key := range k.keys {
+		keys[i] = named{key.String(), key}
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].name < keys[j].name })
 	var b strings.Builder
-	for _, key := range keys {
+	for _, nk := range keys {
+		key := nk.key
 		s := k.streams[key]
 		kind := "lossy"
 		if s.lossless {
 			kind = "lossless"
 		}
-		fmt.Fprintf(&b, "  %-28s %-8s sent %5d  dispatched %5d", key, kind, len(s.sent), s.delivered)
+		fmt.Fprintf(&b, "  %-28s %-8s sent %5d  dispatched %5d", nk.name, kind, len(s.sent), s.delivered)
 		if lost := k.accountedLosses(s); lost > 0 {
 			fmt.Fprintf(&b, "  (%d lost, accounted to resets, crashes or drops)", lost)
 		}
