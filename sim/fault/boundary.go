@@ -57,6 +57,11 @@ type connTrack struct {
 	// signed: the session signs its messages, as Ceph's cephx does when both sides have
 	// MSG_AUTH: a cephx authorizer, and MSG_AUTH in the connect and in the reply.
 	signed bool
+	// The first boundaries and protected ranges of each stream are kept here, in the one
+	// allocation of the connection, instead of in lists grown from nothing (a short run's
+	// streams stay within them; prune keeps longer ones short).
+	boundBuf [2][64]uint64
+	protBuf  [2][32]span
 }
 
 // span is a half-open byte range of a stream.
@@ -134,6 +139,7 @@ func (t *frameTracker) conn(id uint64) *connTrack {
 		for d := range c.s {
 			c.s[d].w.Reset(wire.Direction(d)) // simnet.Dir and wire.Direction agree: c2s, s2c
 			c.s[d].w.SetPeerFeatures(0)       // until the other side's connect or reply
+			c.s[d].bounds, c.s[d].protected = c.boundBuf[d][:0], c.protBuf[d][:0]
 		}
 		t.conns[id] = c
 		t.lastConn = max(t.lastConn, id)
