@@ -59,6 +59,29 @@ type invCount struct {
 	n    int
 }
 
+// sizeMaps makes the empty state and transition maps as large as the hot counts will fill
+// (a run's first flush adds dozens of names: growing the maps to them cost more than counting).
+func (c *Coverage) sizeMaps(h *hotCounts) {
+	var trans int
+	var states [64]bool
+	nstates := 0
+	for i, n := range h.trans {
+		if n > 0 {
+			trans++
+			if to := i % h.n; to < len(states) && !states[to] {
+				states[to] = true
+				nstates++
+			}
+		}
+	}
+	if len(c.Transitions) == 0 && trans > 0 {
+		c.Transitions = make(map[string]int, trans)
+	}
+	if len(c.States) == 0 && nstates > 0 {
+		c.States = make(map[string]int, nstates)
+	}
+}
+
 // hotTags bounds the tags counted in arrays (every msgr1 tag is below it); a larger one, which
 // only a corrupted or hostile frame has, is counted in the maps directly.
 const hotTags = 32
@@ -70,6 +93,9 @@ func (c *Coverage) flush() {
 		return
 	}
 	h.any = false
+	if len(c.Transitions) == 0 || len(c.States) == 0 {
+		c.sizeMaps(h)
+	}
 	for i := range h.inv[:h.ninv] {
 		c.Invariants[h.inv[i].name] += h.inv[i].n
 		h.inv[i] = invCount{}

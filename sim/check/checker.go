@@ -107,13 +107,15 @@ type stream struct {
 type msgInfo struct {
 	key      streamKey
 	order    orderKey
-	index    int  // position in the stream
-	oindex   int  // position in its order key's sequence
-	dropped  bool // the messenger reported dropping it, or it went into an orphaned session
-	received bool // the receiving messenger read it in order (its ACK may cover it)
-	reported bool // the messenger reported dropping it (never queued: it must never arrive)
-	got      bool // dispatched to some receiver incarnation
-	acked    bool // the sender forgot it: its peer acknowledged it
+	s        *stream     // k.streams[key]
+	ord      *orderState // k.orders[order]
+	index    int         // position in the stream
+	oindex   int         // position in its order key's sequence
+	dropped  bool        // the messenger reported dropping it, or it went into an orphaned session
+	received bool        // the receiving messenger read it in order (its ACK may cover it)
+	reported bool        // the messenger reported dropping it (never queued: it must never arrive)
+	got      bool        // dispatched to some receiver incarnation
+	acked    bool        // the sender forgot it: its peer acknowledged it
 }
 
 // CaseRedelivery is the one duplicate dispatch the checker excuses, msgr1's own behaviour
@@ -136,9 +138,27 @@ type seenKey struct {
 	id  uint64
 }
 
-type lastKey struct {
-	order orderKey
-	rcv   string
+// orderState is what dispatch order is checked with, per order key: the messages sent with
+// it so far, and each receiver incarnation's last dispatched index (oindex).
+type orderState struct {
+	n    int
+	last []rcvLast // in the order the receivers first dispatched (a few)
+}
+
+type rcvLast struct {
+	rcv  string
+	last int
+}
+
+// lastOf is rcv's last dispatched index, if it dispatched any (receivers pass the same name
+// string every time, so the compare is mostly a pointer compare).
+func (o *orderState) lastOf(rcv string) (*rcvLast, bool) {
+	for i := range o.last {
+		if o.last[i].rcv == rcv {
+			return &o.last[i], true
+		}
+	}
+	return nil, false
 }
 
 // maxViolationsPerName bounds the violations kept per invariant (a broken build at scale would
@@ -159,8 +179,7 @@ type Checker struct {
 	seen     map[seenKey]int // receiver incarnation, id → 1 + marks[rcv, sender] at its last dispatch
 	marks    map[markKey]int // mark-downs without resetcheck by a receiver incarnation of its sessions with a sender
 	excused  map[string]int  // duplicates excused, by case (CaseRedelivery)
-	last     map[lastKey]int // receiver incarnation's last dispatched oindex per order key
-	orderN   map[orderKey]int
+	orders   map[orderKey]*orderState
 	orphans  map[connKey]bool
 	byConn   map[connKey][]uint64 // ids sent on each sender connection not yet forgiven (SentOn)
 	keys     []streamKey          // creation order, for deterministic reports
@@ -179,7 +198,7 @@ type Checker struct {
 // NewChecker returns an empty checker.
 func NewChecker() *Checker {
 	return &Checker{streams: make(map[streamKey]*stream),
-		seen: make(map[seenKey]int), marks: make(map[markKey]int), excused: make(map[string]int), last: make(map[lastKey]int), orderN: make(map[orderKey]int),
+		seen: make(map[seenKey]int), marks: make(map[markKey]int), excused: make(map[string]int), orders: make(map[orderKey]*orderState),
 		orphans: make(map[connKey]bool), byConn: make(map[connKey][]uint64), violN: make(map[string]int)}
 }
 
@@ -270,7 +289,12 @@ func (k *Checker) SentOn(from, to string, conn uint64, prio uint16, id uint64, l
 	if len(k.infos) == cap(k.infos) {
 		k.infos = make([]msgInfo, 0, 256)
 	}
-	k.infos = append(k.infos, msgInfo{key: key, order: ok, index: len(s.sent), oindex: k.orderN[ok]})
+	ord := k.orders[ok]
+	if ord == nil {
+		ord = &orderState{}
+		k.orders[ok] = ord
+	}
+	k.infos = append(k.infos, msgInfo{key: key, order: ok, s: s, ord: ord, index: len(s.sent), oindex: ord.n})
 	info := &k.infos[len(k.infos)-1]
 	ck := connKey{from, conn}
 	info.dropped = k.orphans[ck]
@@ -281,7 +305,7 @@ func (k *Checker) SentOn(from, to string, conn uint64, prio uint16, id uint64, l
 		}
 		k.byConn[ck] = append(ids, id)
 	}
-	k.orderN[ok]++
+	ord.n++
 	k.msgs.put(id, info)
 	s.sent = append(s.sent, id)
 	s.visibleAt = append(s.visibleAt, 0)
@@ -337,7 +361,7 @@ func (k *Checker) Dispatched(rcv string, id uint64, intact bool, now int64) {
 		k.seen[sk] = 1 + k.marks[mk]
 		return
 	}
-	k.rec.dispatched(info.key, id, rcv, k.streams[info.key].lossless)
+	k.rec.dispatched(info.key, id, rcv, info.s.lossless)
 	if !intact {
 		k.violate(InvCorruptDelivery, now, "stream %v: message id %d dispatched to %s with corrupted content", info.key, id, rcv)
 	}
@@ -353,18 +377,21 @@ func (k *Checker) Dispatched(rcv string, id uint64, intact bool, now int64) {
 	k.seen[sk] = 1 + k.marks[mk]
 	info.got = true
 	k.deliv++
-	s := k.streams[info.key]
+	s := info.s
 	s.delivered++
-	lk := lastKey{info.order, rcv}
-	if last, ok := k.last[lk]; ok && info.oindex < last {
-		name := InvLossyOrder
-		if s.lossless {
-			name = InvLosslessOrder
+	if l, ok := info.ord.lastOf(rcv); ok {
+		if info.oindex < l.last {
+			name := InvLossyOrder
+			if s.lossless {
+				name = InvLosslessOrder
+			}
+			k.violate(name, now, "stream %v (conn %d, priority %d): %s got message #%d after #%d",
+				info.key, info.order.conn, info.order.prio, rcv, info.oindex, l.last)
 		}
-		k.violate(name, now, "stream %v (conn %d, priority %d): %s got message #%d after #%d",
-			info.key, info.order.conn, info.order.prio, rcv, info.oindex, last)
+		l.last = max(l.last, info.oindex)
+	} else {
+		info.ord.last = append(info.ord.last, rcvLast{rcv, info.oindex})
 	}
-	k.last[lk] = max(k.last[lk], info.oindex)
 	if s.lossless {
 		for ; s.scanned < info.index; s.scanned++ {
 			if !k.msgs.of(s.sent[s.scanned]).got {
@@ -398,7 +425,7 @@ func (k *Checker) Dropped(id uint64) {
 	if info, ok := k.msgs.get(id); ok {
 		info.dropped = true
 		info.reported = true
-		k.rec.dropped(info.key, id, k.streams[info.key].lossless)
+		k.rec.dropped(info.key, id, info.s.lossless)
 	}
 }
 
@@ -410,7 +437,7 @@ func (k *Checker) ForgiveConn(node string, conn uint64) {
 	for _, id := range k.byConn[ck] {
 		info := k.msgs.of(id)
 		info.dropped = true
-		k.rec.dropped(info.key, id, k.streams[info.key].lossless)
+		k.rec.dropped(info.key, id, info.s.lossless)
 	}
 	delete(k.byConn, ck)
 }
@@ -620,16 +647,25 @@ func (k *Checker) AckCounts() (received, acked int) { return k.received, k.acked
 
 // Summary renders one line per stream: sent, dispatched, forgiven.
 func (k *Checker) Summary() string {
-	keys := append([]streamKey(nil), k.keys...)
-	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+	// Sorted by name, each name built once (not at every comparison).
+	type named struct {
+		name string
+		key  streamKey
+	}
+	keys := make([]named, len(k.keys))
+	for i, key := range k.keys {
+		keys[i] = named{key.String(), key}
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].name < keys[j].name })
 	var b strings.Builder
-	for _, key := range keys {
+	for _, nk := range keys {
+		key := nk.key
 		s := k.streams[key]
 		kind := "lossy"
 		if s.lossless {
 			kind = "lossless"
 		}
-		fmt.Fprintf(&b, "  %-28s %-8s sent %5d  dispatched %5d", key, kind, len(s.sent), s.delivered)
+		fmt.Fprintf(&b, "  %-28s %-8s sent %5d  dispatched %5d", nk.name, kind, len(s.sent), s.delivered)
 		if lost := k.accountedLosses(s); lost > 0 {
 			fmt.Fprintf(&b, "  (%d lost, accounted to resets, crashes or drops)", lost)
 		}
