@@ -285,10 +285,18 @@ func writeJSONFile(path string, v any) error {
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
+// perMillion is n per million ops (0 without ops).
+func perMillion(n, ops uint64) float64 {
+	if ops == 0 {
+		return 0
+	}
+	return float64(n) * 1e6 / float64(ops)
+}
+
 func progressLine(s sample) string {
-	line := fmt.Sprintf("rep %d %-9s %-8s %4s x%-3d %11.0f ops/s %9.1f MB/s %7.2f µs cpu/op (sys %.2f) %4.2f cores %6.2f allocs/op (%.0f B) gc %.3f µs/op, scan heap %.0f KB stack %.0f KB",
+	line := fmt.Sprintf("rep %d %-9s %-8s %4s x%-3d %11.0f ops/s %9.1f MB/s %7.2f µs cpu/op (sys %.2f) %4.2f cores %6.2f allocs/op (%.0f B) gc %.3f µs/op %.0f/Mmsg, scan heap %.0f KB stack %.0f KB",
 		s.Rep, s.Contender, s.Mode, sizeName(s.Size), s.Conns, s.OpsPerSec, s.MBPerSec, s.CPUUsPerOp, s.SysUsPerOp, s.Cores, s.AllocsOp,
-		s.BytesOp, s.GCUsPerOp, s.ScanHeapKB, s.ScanStackKB)
+		s.BytesOp, s.GCUsPerOp, perMillion(s.GCs, s.Ops), s.ScanHeapKB, s.ScanStackKB)
 	if s.Mode != modeOneway {
 		line += fmt.Sprintf("  p50 %.1f µs p99 %.1f µs", s.P50us, s.P99us)
 	}
