@@ -53,6 +53,12 @@ type sample struct {
 	AllocsOp   float64 `json:"allocs_per_msg"`
 	BytesOp    float64 `json:"alloc_bytes_per_msg"`
 	GCs        uint64  `json:"gcs"`
+	// The collector's share: its CPU time per message (runtime/metrics' estimate, updated at
+	// each cycle's end), and what it had to scan at the end of the window (heap objects with
+	// pointers, goroutine stacks, globals).
+	GCUsPerOp   float64 `json:"gc_cpu_us_per_msg"`
+	ScanHeapKB  float64 `json:"gc_scan_heap_kb"`
+	ScanStackKB float64 `json:"gc_scan_stack_kb"`
 }
 
 // snapshot is what the harness reads at the start and at the end of the measured window.
@@ -64,15 +70,19 @@ type snapshot struct {
 	allocs uint64
 	bytes  uint64
 	gcs    uint64
+	gcCPU  float64 // seconds
+	scan   [2]uint64
 }
 
-var metricNames = []string{"/gc/heap/allocs:objects", "/gc/heap/allocs:bytes", "/gc/cycles/total:gc-cycles"}
+var metricNames = []string{"/gc/heap/allocs:objects", "/gc/heap/allocs:bytes", "/gc/cycles/total:gc-cycles",
+	"/cpu/classes/gc/total:cpu-seconds", "/gc/scan/heap:bytes", "/gc/scan/stack:bytes"}
 
 func takeSnapshot(l *load, ms []metrics.Sample) snapshot {
 	s := snapshot{at: time.Now(), ops: l.total()}
 	s.cpu, s.sys = processCPUSplit()
 	metrics.Read(ms)
 	s.allocs, s.bytes, s.gcs = ms[0].Value.Uint64(), ms[1].Value.Uint64(), ms[2].Value.Uint64()
+	s.gcCPU, s.scan = ms[3].Value.Float64(), [2]uint64{ms[4].Value.Uint64(), ms[5].Value.Uint64()}
 	return s
 }
 
@@ -96,6 +106,7 @@ type runOptions struct {
 	warmup   time.Duration
 	duration time.Duration
 	profile  *profiler // nil: no profiling
+	heap     string    // if set, PREFIX of the live-heap profiles written at the end of each measured window
 }
 
 // measure runs ct on c once: warm up, measure, stop.
@@ -117,11 +128,31 @@ func measure(ct contender, c cell, rep int, o runOptions) (sample, error) {
 	l.phase.Store(phaseDone)
 	after := takeSnapshot(l, ms)
 	o.profile.end()
+	if o.heap != "" {
+		if err := writeHeapProfile(fmt.Sprintf("%s-%s-%s-%s-c%d-r%d.pprof", o.heap, ct.name(), c.mode, sizeName(c.size), c.conns, rep)); err != nil {
+			return sample{}, err
+		}
+	}
 	l.halt()
 	if err := r.stop(); err != nil {
 		return sample{}, fmt.Errorf("%s %v: stop: %w", ct.name(), c, err)
 	}
 	return makeSample(ct.name(), c, rep, before, after, l.latencies()), nil
+}
+
+// writeHeapProfile writes the live heap while the contender still runs (after a collection,
+// which is what the profile reflects): what the collector marks at every cycle.
+func writeHeapProfile(path string) error {
+	fh, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.Lookup("heap").WriteTo(fh, 0); err != nil {
+		_ = fh.Close()
+		return err
+	}
+	return fh.Close()
 }
 
 func makeSample(name string, c cell, rep int, before, after snapshot, lat *histogram) sample {
@@ -145,7 +176,9 @@ func makeSample(name string, c cell, rep int, before, after snapshot, lat *histo
 		s.SysUsPerOp = s.SysSeconds * 1e6 / ops
 		s.AllocsOp = float64(after.allocs-before.allocs) / ops
 		s.BytesOp = float64(after.bytes-before.bytes) / ops
+		s.GCUsPerOp = (after.gcCPU - before.gcCPU) * 1e6 / ops
 	}
+	s.ScanHeapKB, s.ScanStackKB = float64(after.scan[0])/1024, float64(after.scan[1])/1024
 	s.P50us = float64(lat.quantile(0.50)) / 1e3
 	s.P99us = float64(lat.quantile(0.99)) / 1e3
 	return s

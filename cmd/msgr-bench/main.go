@@ -80,7 +80,7 @@ type runFlags struct {
 	spin, think                     time.Duration
 	seed                            uint64
 	out, cpuprofile, profile        string
-	memprofile                      string
+	memprofile, heapprofile         string
 	json, quiet, threadWait         bool
 }
 
@@ -106,6 +106,7 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
 	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write CPU profiles of the measured windows to PREFIX-*.pprof")
 	fs.StringVar(&f.profile, "profile", "msgr", "the contender -cpuprofile profiles")
 	fs.StringVar(&f.memprofile, "memprofile", "", "write an allocation profile (every allocation sampled) of the whole run to this file")
+	fs.StringVar(&f.heapprofile, "heapprofile", "", "write the live heap at the end of every measured window to PREFIX-*.pprof (samples every allocation)")
 	fs.BoolVar(&f.threadWait, "threadwait", false, "msgr: block event loops' threads in epoll_wait instead of parking in Go's netpoller")
 	fs.BoolVar(&f.json, "json", false, "print the summary as JSON on the last line")
 	fs.BoolVar(&f.quiet, "q", false, "no progress lines on stderr")
@@ -156,6 +157,7 @@ func (f *runFlags) matrix() (matrix, error) {
 			}
 		}
 	}
+	mx.run.heap = f.heapprofile
 	if f.cpuprofile != "" {
 		mx.run.profile = &profiler{prefix: f.cpuprofile, contender: f.profile}
 	}
@@ -203,7 +205,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		mx.progress = func(s sample) { fmt.Fprintln(stderr, progressLine(s)) }
 	}
 	env := readEnv()
-	if f.memprofile != "" {
+	if f.memprofile != "" || f.heapprofile != "" {
 		runtime.MemProfileRate = 1
 	}
 	samples, err := runMatrix(mx)
@@ -283,9 +285,18 @@ func writeJSONFile(path string, v any) error {
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
+// perMillion is n per million ops (0 without ops).
+func perMillion(n, ops uint64) float64 {
+	if ops == 0 {
+		return 0
+	}
+	return float64(n) * 1e6 / float64(ops)
+}
+
 func progressLine(s sample) string {
-	line := fmt.Sprintf("rep %d %-9s %-8s %4s x%-3d %11.0f ops/s %9.1f MB/s %7.2f µs cpu/op (sys %.2f) %4.2f cores %6.2f allocs/op",
-		s.Rep, s.Contender, s.Mode, sizeName(s.Size), s.Conns, s.OpsPerSec, s.MBPerSec, s.CPUUsPerOp, s.SysUsPerOp, s.Cores, s.AllocsOp)
+	line := fmt.Sprintf("rep %d %-9s %-8s %4s x%-3d %11.0f ops/s %9.1f MB/s %7.2f µs cpu/op (sys %.2f) %4.2f cores %6.2f allocs/op (%.0f B) gc %.3f µs/op %.0f/Mmsg, scan heap %.0f KB stack %.0f KB",
+		s.Rep, s.Contender, s.Mode, sizeName(s.Size), s.Conns, s.OpsPerSec, s.MBPerSec, s.CPUUsPerOp, s.SysUsPerOp, s.Cores, s.AllocsOp,
+		s.BytesOp, s.GCUsPerOp, perMillion(s.GCs, s.Ops), s.ScanHeapKB, s.ScanStackKB)
 	if s.Mode != modeOneway {
 		line += fmt.Sprintf("  p50 %.1f µs p99 %.1f µs", s.P50us, s.P99us)
 	}

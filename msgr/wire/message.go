@@ -90,12 +90,14 @@ func (h *Header) Decode(b []byte, verifyCRC bool) error {
 }
 
 // Footer is ceph_msg_footer (21 bytes) or, with Old set on encode/decode, ceph_msg_footer_old
-// (13 bytes, no signature) used when MSG_AUTH was not negotiated.
+// (13 bytes, no signature) used when MSG_AUTH was not negotiated. The fields are not in wire
+// order: with the signature first the struct packs into 24 bytes, not 32, which brings a
+// Message to 160 bytes (the 160-byte size class instead of 176), allocated per message sent.
 type Footer struct {
+	Sig       uint64
 	FrontCRC  uint32
 	MiddleCRC uint32
 	DataCRC   uint32
-	Sig       uint64
 	Flags     FooterFlags
 }
 
