@@ -47,7 +47,8 @@ func bufClass(n int) int { return max(bits.Len(uint(n-1)), minBufClass) }
 // recently released, warm in cache, is reused first). Buffers are kept apart from the
 // messages, by size class, so that a received data section finds a buffer of its size
 // whatever the message it was released with (most messages carry no data section; a
-// recycled message's own data buffer would mostly go unused). It is guarded by a mutex
+// recycled message's own data buffer would mostly go unused). Buffers are handed out only
+// when a section is about to be read, after the message passed its throttles. It is guarded by a mutex
 // rather than being a sync.Pool: a pool loses its contents at every garbage collection and
 // misses when the releasing and the receiving goroutine run on different Ps, and a miss on
 // a 4 MiB message costs a 4 MiB allocation, zeroed.
@@ -82,46 +83,38 @@ func (f *msgFree) put(msg *Message) {
 	}
 }
 
-// get returns a released message, or a new one, whose section slices have length 0 and the
-// capacity for sections of these lengths (front, middle, data; nil for an empty one):
-// released buffers of their class, or new ones.
-func (f *msgFree) get(lens [3]uint32) *Message {
-	var msg *Message
-	var secs [3][]byte
+// get returns a released message, or a new one (zero: its sections come from section).
+func (f *msgFree) get() *Message {
 	f.mu.Lock()
-	if k := len(f.msgs) - 1; k >= 0 {
-		msg = f.msgs[k]
-		f.msgs[k] = nil
-		f.msgs = f.msgs[:k]
+	defer f.mu.Unlock()
+	k := len(f.msgs) - 1
+	if k < 0 {
+		return &Message{}
 	}
-	for i, n := range lens {
-		if n == 0 {
-			continue
-		}
-		c := bufClass(int(n))
-		if c >= bufClasses {
-			continue
-		}
-		if k := len(f.bufs[c]) - 1; k >= 0 {
-			secs[i] = f.bufs[c][k]
-			f.bufs[c][k] = nil
-			f.bufs[c] = f.bufs[c][:k]
-			f.bytes -= cap(secs[i])
-		}
+	msg := f.msgs[k]
+	f.msgs[k] = nil
+	f.msgs = f.msgs[:k]
+	return msg
+}
+
+// section returns n bytes for a section being received: a released buffer of n's class, or
+// a new one of the class's size (proto asks once the message passed its throttles).
+func (f *msgFree) section(n int) []byte {
+	c := bufClass(n)
+	if c >= bufClasses {
+		return make([]byte, n)
+	}
+	f.mu.Lock()
+	if k := len(f.bufs[c]) - 1; k >= 0 {
+		b := f.bufs[c][k]
+		f.bufs[c][k] = nil
+		f.bufs[c] = f.bufs[c][:k]
+		f.bytes -= cap(b)
+		f.mu.Unlock()
+		return b[:n]
 	}
 	f.mu.Unlock()
-	if msg == nil {
-		msg = &Message{}
-	}
-	for i, n := range lens {
-		if n != 0 && secs[i] == nil {
-			if c := bufClass(int(n)); c < bufClasses {
-				secs[i] = make([]byte, 0, 1<<c)
-			}
-		}
-	}
-	msg.Front, msg.Middle, msg.Data = secs[0], secs[1], secs[2]
-	return msg
+	return make([]byte, n, 1<<c)
 }
 
 // maxFreeBuffers bounds each free list (per size, per center): the buffers only have to cover

@@ -89,14 +89,13 @@ func (h *connHost) Throttled(proto.State) { h.m.counters.throttleWaits.Add(1) }
 // MessageWritten counts a message encoded for the socket (proto.Observer).
 func (h *connHost) MessageWritten(*wire.Message) { h.c().traffic().messagesOut.Add(1) }
 
-// NewMessage, GetBuffer and PutBuffer make connHost a proto.Buffers: received messages come
-// from the messenger's released ones (with released section buffers), buffers from the
-// center's free list.
-func (h *connHost) NewMessage(front, middle, data uint32) *wire.Message {
-	return h.m.rxFree.get([3]uint32{front, middle, data})
-}
-func (h *connHost) GetBuffer(n int) []byte { return h.bufs.get(n) }
-func (h *connHost) PutBuffer(b []byte)     { h.bufs.put(b) }
+// NewMessage, SectionBuffer, GetBuffer and PutBuffer make connHost a proto.Buffers: received
+// messages and their section buffers come from the messenger's released ones, prefetch
+// buffers and output arenas from the center's free list.
+func (h *connHost) NewMessage() *wire.Message  { return h.m.rxFree.get() }
+func (h *connHost) SectionBuffer(n int) []byte { return h.m.rxFree.section(n) }
+func (h *connHost) GetBuffer(n int) []byte     { return h.bufs.get(n) }
+func (h *connHost) PutBuffer(b []byte)         { h.bufs.put(b) }
 
 // reachHost is the proto.Host of a connection of a traced messenger: a connHost that is also
 // a proto.Reacher and a proto.StateObserver, so the core's probes and state transitions reach

@@ -147,7 +147,7 @@ func (c *Conn) newMessage(h *wire.Header) *wire.Message {
 	if c.bufs == nil {
 		return &wire.Message{Header: *h}
 	}
-	m := c.bufs.NewMessage(h.FrontLen, h.MiddleLen, h.DataLen)
+	m := c.bufs.NewMessage()
 	m.Header = *h
 	if h.FrontLen == 0 {
 		m.Front = nil
@@ -163,12 +163,15 @@ func (c *Conn) newMessage(h *wire.Header) *wire.Message {
 
 // sectionBuf returns n bytes to read section i of the message being received into: the
 // spare capacity a recycled message carries when it fits (and is not far too large), or a
-// new buffer.
+// buffer from the host (Buffers.SectionBuffer), or a new one.
 func (c *Conn) sectionBuf(i, n int) []byte {
 	m := c.rx.msg
 	old := [3][]byte{m.Front, m.Middle, m.Data}[i]
 	if cap(old) >= n && cap(old) <= 2*n+64<<10 {
 		return old[:n]
+	}
+	if c.bufs != nil {
+		return c.bufs.SectionBuffer(n)
 	}
 	return make([]byte, n)
 }

@@ -102,10 +102,14 @@ type ConnectRequest struct {
 // allocates. Recycled memory never changes what the core does: every byte it reads from a
 // buffer was written into it first.
 type Buffers interface {
-	// NewMessage returns a message to receive a frame with sections of these lengths into.
-	// It is zero except that its section slices may have length 0 and spare capacity, which
-	// the core reuses for the sections (the host may size them by the lengths).
-	NewMessage(front, middle, data uint32) *wire.Message
+	// NewMessage returns a message to receive into. It is zero except that its section
+	// slices may have length 0 and spare capacity, which the core reuses for the sections.
+	NewMessage() *wire.Message
+	// SectionBuffer returns a buffer of length n (any contents, any capacity) to read a
+	// section of the message being received into, when the message has no room for it. The
+	// core asks only once the message has passed its throttles, so that a peer cannot make
+	// it allocate past them.
+	SectionBuffer(n int) []byte
 	// GetBuffer returns a buffer of length n (any contents); PutBuffer takes back one the
 	// connection no longer uses (the prefetch buffer and output arenas of an idle
 	// connection, see ReleaseIdle).

@@ -27,7 +27,7 @@ func (r *Recycler) Deliver(m *wire.Message, res proto.Reservation) {
 }
 
 // NewMessage returns a recycled message, or a new one.
-func (r *Recycler) NewMessage(_, _, _ uint32) *wire.Message {
+func (r *Recycler) NewMessage() *wire.Message {
 	if k := len(r.free) - 1; k >= 0 {
 		m := r.free[k]
 		r.free = r.free[:k]
@@ -35,6 +35,10 @@ func (r *Recycler) NewMessage(_, _, _ uint32) *wire.Message {
 	}
 	return &wire.Message{}
 }
+
+// SectionBuffer returns a new buffer (the Recycler's messages keep their sections'
+// capacity instead).
+func (r *Recycler) SectionBuffer(n int) []byte { return make([]byte, n) }
 
 // GetBuffer returns a buffer given back earlier with length n, or a new one.
 func (r *Recycler) GetBuffer(n int) []byte {
