@@ -91,7 +91,7 @@ type task struct {
 // It is called whenever c gains pending work (a connect, written bytes, a FIN); connections
 // are dropped from the list lazily, when a scan finds them idle.
 func (n *Network) activate(c *conn) {
-	n.dirty = true
+	n.touch(c)
 	if c.active {
 		return
 	}
@@ -153,7 +153,7 @@ func (n *Network) Run(i int) Transfer {
 	} else {
 		tr = n.deliver(t.c, int(t.slot-slotClientToServer))
 	}
-	n.dirty = true
+	n.touch(t.c)
 	n.stats.Transfers++
 	if n.tracer != nil {
 		n.tracer(tr)
@@ -161,8 +161,26 @@ func (n *Network) Run(i int) Transfer {
 	return tr
 }
 
+// touch makes the next refresh scan c again: something its transfers depend on changed.
+func (n *Network) touch(c *conn) {
+	c.stale = true
+	n.dirty = true
+}
+
+// touchAll makes the next refresh scan every active connection again (faults changed).
+func (n *Network) touchAll() {
+	n.allStale = true
+	n.dirty = true
+}
+
+// never is a time no clock reaches.
+const never = time.Duration(1<<63 - 1)
+
 // refresh recomputes the runnable list and the next event if anything changed since the
-// last computation, dropping idle connections from the active list on the way.
+// last computation, dropping idle connections from the active list on the way. A connection
+// is scanned again only if it was touched since its last scan or the clock reached a time
+// that scan compared with the clock (conn.wake): otherwise its scan would find the same (and
+// count no new hold), so its kept result is used.
 func (n *Network) refresh() {
 	now := n.now()
 	if !n.dirty && n.cacheNow == now {
@@ -173,20 +191,51 @@ func (n *Network) refresh() {
 	n.nextDue, n.hasNext = 0, false
 	keep := n.active[:0]
 	for _, c := range n.active {
-		if n.scanConn(c, now) {
-			keep = append(keep, c)
-		} else {
+		if n.allStale || c.stale || now >= c.wake {
+			n.scanConn(c, now)
+		} else if n.checkScans {
+			n.checkScan(c, now)
+		}
+		if !c.pend {
 			c.active = false
+			continue
+		}
+		keep = append(keep, c)
+		for slot := uint8(slotEstablish); slot <= slotServerToClient; slot++ {
+			if c.tasks&(1<<slot) != 0 {
+				n.runnable = append(n.runnable, task{c: c, slot: slot})
+			}
+		}
+		if c.hasFut {
+			n.future(c.fut)
 		}
 	}
 	clear(n.active[len(keep):])
 	n.active = keep
 	n.dirty = false
+	n.allStale = false
 	n.cacheNow = now
 }
 
-// scanConn lists c's runnable transfers and reports whether c has any pending work.
-func (n *Network) scanConn(c *conn, now time.Duration) bool {
+// scanConn finds c's runnable transfers, its earliest future one and whether it has pending
+// work, and keeps them in c.
+func (n *Network) scanConn(c *conn, now time.Duration) {
+	c.stale, c.tasks, c.hasFut, c.fut, c.wake = false, 0, false, 0, never
+	c.pend = n.scanConnWork(c, now)
+}
+
+// checkScan panics unless scanning c now finds what its kept scan says (checkScans).
+func (n *Network) checkScan(c *conn, now time.Duration) {
+	kept, stats, held := *c, n.stats, c.held
+	n.scanConn(c, now)
+	if c.tasks != kept.tasks || c.pend != kept.pend || c.hasFut != kept.hasFut || c.fut != kept.fut || n.stats != stats || c.held != held {
+		panic(fmt.Sprintf("simnet: c%d at %v: kept scan (tasks %b, pending %v, future %v %v) differs from a new one (tasks %b, pending %v, future %v %v, stats changed %v)",
+			c.id, now, kept.tasks, kept.pend, kept.hasFut, kept.fut, c.tasks, c.pend, c.hasFut, c.fut, n.stats != stats || c.held != held))
+	}
+}
+
+// scanConnWork lists c's runnable transfers and reports whether c has any pending work.
+func (n *Network) scanConnWork(c *conn, now time.Duration) bool {
 	switch c.state {
 	case connecting:
 		if c.hung {
@@ -237,6 +286,8 @@ func (n *Network) scanStream(c *conn, i int, now time.Duration) bool {
 // both times passed, else a future event at the later one. A transfer due now but held by
 // the clog is counted in Stats.Clogged, once until it runs.
 func (n *Network) considerClogged(c *conn, slot uint8, due, until, now time.Duration) {
+	c.watch(due, now)
+	c.watch(until, now)
 	if until > now && due <= now {
 		n.hold(c, slot, heldClog, due, now)
 	}
@@ -245,6 +296,7 @@ func (n *Network) considerClogged(c *conn, slot uint8, due, until, now time.Dura
 
 // hold counts, once until it runs, a transfer due now but held back by a fault of kind bit.
 func (n *Network) hold(c *conn, slot uint8, bit uint8, due, now time.Duration) {
+	c.watch(due, now)
 	b := bit << (2 * slot)
 	if due > now || c.held&b != 0 {
 		return
@@ -260,10 +312,21 @@ func (n *Network) hold(c *conn, slot uint8, bit uint8, due, now time.Duration) {
 // consider lists a transfer that depends only on time: runnable if due, else a future event.
 func (n *Network) consider(c *conn, slot uint8, due, now time.Duration) {
 	if due <= now {
-		n.runnable = append(n.runnable, task{c: c, slot: slot})
+		c.tasks |= 1 << slot
 		return
 	}
-	n.future(due)
+	c.watch(due, now)
+	if !c.hasFut || due < c.fut {
+		c.fut, c.hasFut = due, true
+	}
+}
+
+// watch notes that c's scan compared t with now: the scan must be made again when the
+// clock reaches t.
+func (c *conn) watch(t, now time.Duration) {
+	if t > now && t < c.wake {
+		c.wake = t
+	}
 }
 
 func (n *Network) future(due time.Duration) {
