@@ -29,14 +29,16 @@ type World struct {
 	// hook) and all of them when the clock moves or Unpause; Step drops those it finds idle.
 	// So Step asks only these, in index order, and finds exactly the centers a poll of all of
 	// them would.
-	cands  []*entry
-	ready  []*entry // scratch for Step
-	steps  uint64
-	jobs   jobHeap // workload actions at virtual times
-	jobSeq uint64
-	due    []*job   // scratch for Step
-	woken  []*entry // scratch for advance
-	jobBuf []job    // a block new jobs are taken from (one allocation per block)
+	cands []*entry
+	// unsorted says cands may be out of index order (a center joined behind a later one).
+	unsorted bool
+	ready    []*entry // scratch for Step
+	steps    uint64
+	jobs     jobHeap // workload actions at virtual times
+	jobSeq   uint64
+	due      []*job   // scratch for Step
+	woken    []*entry // scratch for advance
+	jobBuf   []job    // a block new jobs are taken from (one allocation per block)
 	// times holds the centers that may have a timer or a pause end, in a min-heap by a lower
 	// bound of that time (entry.key): the centers' timer hooks lower the bound whenever a
 	// timer is created or moved, Pause lowers it, and advance raises it to the real time
@@ -72,6 +74,9 @@ type entry struct {
 func (w *World) mark(e *entry) {
 	if !e.cand && !e.stopped {
 		e.cand = true
+		if n := len(w.cands); n > 0 && w.cands[n-1].index > e.index {
+			w.unsorted = true
+		}
 		w.cands = append(w.cands, e)
 	}
 }
@@ -235,8 +240,9 @@ func (w *World) Step() (more bool, err error) {
 func (w *World) collectReady() {
 	w.ready = w.ready[:0]
 	now := w.Clock.Now()
-	if !slices.IsSortedFunc(w.cands, byIndex) {
+	if w.unsorted {
 		slices.SortFunc(w.cands, byIndex)
+		w.unsorted = false
 	}
 	keep := w.cands[:0]
 	for _, e := range w.cands {
@@ -335,8 +341,12 @@ func (w *World) earliest(now time.Duration) time.Duration {
 		w.woken = w.woken[:0]
 		for len(w.times) > 0 {
 			e := w.times[0]
+			if e.stopped {
+				w.heapRemove(e)
+				continue
+			}
 			t, has := w.nextTime(e, now)
-			if e.stopped || !has {
+			if !has {
 				w.heapRemove(e)
 				continue
 			}
@@ -353,9 +363,13 @@ func (w *World) earliest(now time.Duration) time.Duration {
 		w.woken = w.collectKey(0, first, w.woken)
 		stale := false
 		for _, e := range w.woken[1:] {
-			t, has := w.nextTime(e, now)
+			var t time.Duration
+			has := !e.stopped
+			if has {
+				t, has = w.nextTime(e, now)
+			}
 			switch {
-			case e.stopped || !has:
+			case !has:
 				w.heapRemove(e)
 				stale = true
 			case t != first:
