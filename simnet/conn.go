@@ -81,10 +81,10 @@ type conn struct {
 	blocked        [2]bool          // stream i's direction is partitioned
 	clogged        [2]time.Duration // stream i is clogged until then
 
-	// The last scan of c (see Network.refresh), valid while !stale and the clock is before
+	// The last scan of c (see Network.refresh), valid until c is touched or the clock reaches
 	// wake: which transfers were runnable (bit slot), whether c had pending work, and the
 	// earliest future time of a transfer (when hasFut).
-	stale  bool
+	queued bool // in Network.touched
 	tasks  uint8
 	pend   bool
 	hasFut bool

@@ -102,9 +102,13 @@ type Network struct {
 	ports        map[netip.Addr]int // next ephemeral port of removed hosts' addresses
 
 	// Cache of the runnable transfers, valid while !dirty and the clock reads cacheNow. Each
-	// active connection also keeps its last scan (conn.stale and what follows), so a refresh
-	// rescans only the connections that changed (touch) or whose times came, unless allStale.
+	// active connection also keeps its last scan (conn.tasks and what follows), so a refresh
+	// rescans only the connections that changed (touched) or whose wake time came (wakes),
+	// unless allStale; futs gives the earliest future time (see schedule.go).
 	runnable []task
+	touched  []*conn
+	wakes    timeHeap
+	futs     timeHeap
 	dirty    bool
 	allStale bool
 	// checkScans is a self-check for tests: refresh scans again every connection whose kept
