@@ -80,6 +80,16 @@ type conn struct {
 	epoch          uint64           // Network.epoch+1 when blocked and clogged were computed
 	blocked        [2]bool          // stream i's direction is partitioned
 	clogged        [2]time.Duration // stream i is clogged until then
+
+	// The last scan of c (see Network.refresh), valid until c is touched or the clock reaches
+	// wake: which transfers were runnable (bit slot), whether c had pending work, and the
+	// earliest future time of a transfer (when hasFut).
+	queued bool // in Network.touched
+	tasks  uint8
+	pend   bool
+	hasFut bool
+	fut    time.Duration
+	wake   time.Duration // the earliest time after the scan that a scan compared with now
 }
 
 // held bits: a transfer found due but held back, counted once in Stats until it runs.
@@ -167,7 +177,7 @@ func (c *conn) abort(keep [2]bool, rdErr, wrErr [2]error) {
 		}
 	}
 	n.stats.Resets++
-	n.dirty = true
+	n.touch(c)
 	c.notifyEnds()
 }
 

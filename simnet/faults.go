@@ -30,7 +30,7 @@ func matchIP(pattern, ip netip.Addr) bool { return !pattern.IsValid() || pattern
 // faultsChanged makes every connection recompute its clogs and partitions at its next scan.
 func (n *Network) faultsChanged() {
 	n.epoch++
-	n.dirty = true
+	n.touchAll()
 }
 
 // Clog holds back every stream from a host matching from to a host matching to: nothing is
@@ -198,7 +198,7 @@ func (n *Network) Reset(conn uint64, end Dir, how ResetHow) bool {
 	if c.state == connecting {
 		c.state, c.hung = refused, false
 		n.stats.Resets++
-		n.dirty = true
+		n.touch(c)
 		notify(c.ends[client])
 		return true
 	}
@@ -303,7 +303,7 @@ func (n *Network) SetConnectFault(f func(from, to netip.AddrPort) ConnectFault) 
 		n.hung[i] = nil
 	}
 	n.hung = n.hung[:0]
-	n.dirty = true
+	n.touchAll()
 }
 
 // ---- Corruption ----
@@ -440,7 +440,7 @@ func (h *Host) Crash() {
 	for _, p := range h.pollers {
 		p.woken = false
 	}
-	n.dirty = true
+	n.touchAll()
 }
 
 // Crashed reports whether Crash was called.

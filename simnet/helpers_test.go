@@ -30,6 +30,7 @@ type world struct {
 func newWorld(t testing.TB, seed uint64, cfg Config) *world {
 	t.Helper()
 	n := New(NewClock(), detrand.NewSeeded(seed), cfg)
+	n.checkScans = true
 	return &world{
 		t:   t,
 		net: n,

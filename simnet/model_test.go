@@ -204,6 +204,7 @@ func newModel(t testing.TB, seed uint64) *model {
 		faults: faults,
 		chunk:  -1,
 	}
+	m.net.checkScans = true
 	if faults && rng.IntN(3) == 0 {
 		m.chunker = true
 		m.net.SetChunker(m)

@@ -101,12 +101,22 @@ type Network struct {
 	epoch        uint64             // bumped whenever clogs or partitions change (see conn.linkFaults)
 	ports        map[netip.Addr]int // next ephemeral port of removed hosts' addresses
 
-	// Cache of the runnable transfers, valid while !dirty and the clock reads cacheNow.
+	// Cache of the runnable transfers, valid while !dirty and the clock reads cacheNow. Each
+	// active connection also keeps its last scan (conn.tasks and what follows), so a refresh
+	// rescans only the connections that changed (touched) or whose wake time came (wakes),
+	// unless allStale; futs gives the earliest future time (see schedule.go).
 	runnable []task
+	touched  []*conn
+	wakes    timeHeap
+	futs     timeHeap
 	dirty    bool
-	cacheNow time.Duration
-	nextDue  time.Duration
-	hasNext  bool
+	allStale bool
+	// checkScans is a self-check for tests: refresh scans again every connection whose kept
+	// scan it uses, and panics if the scan finds anything else.
+	checkScans bool
+	cacheNow   time.Duration
+	nextDue    time.Duration
+	hasNext    bool
 
 	stats  Stats
 	tracer func(Transfer)
@@ -115,12 +125,13 @@ type Network struct {
 // New returns an empty network on clock that draws every random choice from rng.
 func New(clock *Clock, rng *detrand.Rand, cfg Config) *Network {
 	return &Network{
-		clock: clock,
-		rng:   rng,
-		cfg:   cfg.withDefaults(),
-		byIP:  make(map[netip.Addr]*Host),
-		ports: make(map[netip.Addr]int),
-		dirty: true,
+		clock:    clock,
+		rng:      rng,
+		cfg:      cfg.withDefaults(),
+		byIP:     make(map[netip.Addr]*Host),
+		ports:    make(map[netip.Addr]int),
+		dirty:    true,
+		allStale: true,
 	}
 }
 

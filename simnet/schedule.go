@@ -3,6 +3,8 @@ package simnet
 import (
 	"fmt"
 	"net/netip"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 )
@@ -91,7 +93,7 @@ type task struct {
 // It is called whenever c gains pending work (a connect, written bytes, a FIN); connections
 // are dropped from the list lazily, when a scan finds them idle.
 func (n *Network) activate(c *conn) {
-	n.dirty = true
+	n.touch(c)
 	if c.active {
 		return
 	}
@@ -153,7 +155,7 @@ func (n *Network) Run(i int) Transfer {
 	} else {
 		tr = n.deliver(t.c, int(t.slot-slotClientToServer))
 	}
-	n.dirty = true
+	n.touch(t.c)
 	n.stats.Transfers++
 	if n.tracer != nil {
 		n.tracer(tr)
@@ -161,32 +163,249 @@ func (n *Network) Run(i int) Transfer {
 	return tr
 }
 
-// refresh recomputes the runnable list and the next event if anything changed since the
-// last computation, dropping idle connections from the active list on the way.
+// touch makes the next refresh scan c again: something its transfers depend on changed.
+func (n *Network) touch(c *conn) {
+	n.dirty = true
+	if !c.queued {
+		c.queued = true
+		n.touched = append(n.touched, c)
+	}
+}
+
+// touchAll makes the next refresh scan every active connection again (faults changed).
+func (n *Network) touchAll() {
+	n.allStale = true
+	n.dirty = true
+}
+
+// never is a time no clock reaches.
+const never = time.Duration(1<<63 - 1)
+
+// refresh brings the runnable list and the next event up to date if anything changed since
+// the last computation, dropping idle connections from the active list on the way. Only the
+// connections touched since (something they depend on changed) and those whose wake time came
+// (the clock reached a time their last scan compared with it) are scanned again: the others'
+// scans would find the same, and count no new hold. The result is what scanning every active
+// connection finds (checkScans checks it).
 func (n *Network) refresh() {
 	now := n.now()
 	if !n.dirty && n.cacheNow == now {
 		return
 	}
+	if n.allStale {
+		n.rescanAll(now)
+	} else {
+		n.rescanChanged(now)
+	}
+	n.dirty = false
+	n.allStale = false
+	n.cacheNow = now
+	if n.checkScans {
+		n.checkAll(now)
+	}
+}
+
+// rescanAll scans every active connection and rebuilds the runnable list and the time heaps.
+func (n *Network) rescanAll(now time.Duration) {
+	for _, c := range n.touched {
+		c.queued = false
+	}
+	clear(n.touched)
+	n.touched = n.touched[:0]
 	clear(n.runnable)
 	n.runnable = n.runnable[:0]
-	n.nextDue, n.hasNext = 0, false
+	clear(n.wakes)
+	n.wakes = n.wakes[:0]
+	clear(n.futs)
+	n.futs = n.futs[:0]
 	keep := n.active[:0]
 	for _, c := range n.active {
-		if n.scanConn(c, now) {
-			keep = append(keep, c)
-		} else {
-			c.active = false
+		n.scanConn(c, now)
+		if !c.pend {
+			c.forget()
+			continue
+		}
+		keep = append(keep, c)
+		n.runnable = c.appendTasks(n.runnable)
+		if c.wake < never {
+			n.wakes.push(timeOf{c.wake, c})
+		}
+		if c.hasFut {
+			n.futs.push(timeOf{c.fut, c})
 		}
 	}
 	clear(n.active[len(keep):])
 	n.active = keep
-	n.dirty = false
-	n.cacheNow = now
+	n.nextFut()
 }
 
-// scanConn lists c's runnable transfers and reports whether c has any pending work.
-func (n *Network) scanConn(c *conn, now time.Duration) bool {
+// rescanChanged scans the touched connections and those whose wake time came, and updates
+// the runnable list, the active list and the time heaps for them.
+func (n *Network) rescanChanged(now time.Duration) {
+	for len(n.wakes) > 0 && n.wakes[0].t <= now {
+		w := n.wakes.pop()
+		if w.c.active && w.c.wake == w.t {
+			n.touch(w.c)
+		}
+	}
+	for i, c := range n.touched {
+		n.touched[i] = nil
+		c.queued = false
+		if !c.active {
+			continue
+		}
+		oldTasks, oldWake, oldFut, oldHas := c.tasks, c.wake, c.fut, c.hasFut
+		n.scanConn(c, now)
+		if c.tasks != oldTasks {
+			n.replaceTasks(c)
+		}
+		if !c.pend {
+			c.forget()
+			n.removeActive(c)
+			continue
+		}
+		if c.wake < never && c.wake != oldWake {
+			n.wakes.push(timeOf{c.wake, c})
+		}
+		if c.hasFut && (!oldHas || c.fut != oldFut) {
+			n.futs.push(timeOf{c.fut, c})
+		}
+	}
+	n.touched = n.touched[:0]
+	n.nextFut()
+}
+
+// forget clears the scan of c, which has no pending work and leaves the active list: its
+// times in the heaps become stale, and its next scan pushes its times again.
+func (c *conn) forget() {
+	c.active, c.tasks, c.wake, c.hasFut, c.fut = false, 0, never, false, 0
+}
+
+// nextFut sets the next event from the heap of future times, dropping stale entries.
+func (n *Network) nextFut() {
+	for len(n.futs) > 0 {
+		f := n.futs[0]
+		if f.c.active && f.c.hasFut && f.c.fut == f.t {
+			n.nextDue, n.hasNext = f.t, true
+			return
+		}
+		n.futs.pop()
+	}
+	n.nextDue, n.hasNext = 0, false
+}
+
+// appendTasks appends c's runnable transfers, in slot order, to dst.
+func (c *conn) appendTasks(dst []task) []task {
+	for slot := uint8(slotEstablish); slot <= slotServerToClient; slot++ {
+		if c.tasks&(1<<slot) != 0 {
+			dst = append(dst, task{c: c, slot: slot})
+		}
+	}
+	return dst
+}
+
+// replaceTasks puts c's runnable transfers in place of those it had in the runnable list.
+func (n *Network) replaceTasks(c *conn) {
+	i := sort.Search(len(n.runnable), func(k int) bool { return n.runnable[k].c.id >= c.id })
+	j := i
+	for j < len(n.runnable) && n.runnable[j].c == c {
+		j++
+	}
+	var buf [3]task
+	n.runnable = slices.Replace(n.runnable, i, j, c.appendTasks(buf[:0])...)
+}
+
+// removeActive takes c out of the active list.
+func (n *Network) removeActive(c *conn) {
+	i := sort.Search(len(n.active), func(k int) bool { return n.active[k].id >= c.id })
+	if i < len(n.active) && n.active[i] == c {
+		n.active = slices.Delete(n.active, i, i+1)
+	}
+}
+
+// scanConn finds c's runnable transfers, its earliest future one and whether it has pending
+// work, and keeps them in c.
+func (n *Network) scanConn(c *conn, now time.Duration) {
+	c.tasks, c.hasFut, c.fut, c.wake = 0, false, 0, never
+	c.pend = n.scanConnWork(c, now)
+}
+
+// checkAll panics unless the kept lists are what scanning every active connection finds now
+// (checkScans): the same scans (and no new hold), runnable transfers and next event.
+func (n *Network) checkAll(now time.Duration) {
+	var want []task
+	var next time.Duration
+	has := false
+	for _, c := range n.active {
+		if !c.active {
+			panic(fmt.Sprintf("simnet: c%d listed as active but not marked", c.id))
+		}
+		kept, stats, held := *c, n.stats, c.held
+		n.scanConn(c, now)
+		if c.tasks != kept.tasks || c.pend != kept.pend || c.hasFut != kept.hasFut || c.fut != kept.fut || c.wake != kept.wake || n.stats != stats || c.held != held {
+			panic(fmt.Sprintf("simnet: c%d at %v: kept scan (tasks %b, pending %v, future %v %v) differs from a new one (tasks %b, pending %v, future %v %v, stats changed %v)",
+				c.id, now, kept.tasks, kept.pend, kept.hasFut, kept.fut, c.tasks, c.pend, c.hasFut, c.fut, n.stats != stats || c.held != held))
+		}
+		want = c.appendTasks(want)
+		if c.hasFut && (!has || c.fut < next) {
+			next, has = c.fut, true
+		}
+	}
+	if !slices.Equal(want, n.runnable) || has != n.hasNext || next != n.nextDue {
+		panic(fmt.Sprintf("simnet: at %v kept %d runnable, next %v %v; a scan finds %d, next %v %v", now, len(n.runnable), n.hasNext, n.nextDue, len(want), has, next))
+	}
+}
+
+// timeOf is a connection's wake or future time in a heap.
+type timeOf struct {
+	t time.Duration
+	c *conn
+}
+
+// timeHeap is a binary min-heap of times; entries whose connection moved on are left in it
+// and dropped when they reach the top.
+type timeHeap []timeOf
+
+func (h *timeHeap) push(x timeOf) {
+	*h = append(*h, x)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		p := (i - 1) / 2
+		if s[p].t <= s[i].t {
+			break
+		}
+		s[p], s[i] = s[i], s[p]
+		i = p
+	}
+}
+
+func (h *timeHeap) pop() timeOf {
+	s := *h
+	top := s[0]
+	last := len(s) - 1
+	s[0] = s[last]
+	s[last] = timeOf{}
+	s = s[:last]
+	for i := 0; ; {
+		c := 2*i + 1
+		if c >= len(s) {
+			break
+		}
+		if c+1 < len(s) && s[c+1].t < s[c].t {
+			c++
+		}
+		if s[i].t <= s[c].t {
+			break
+		}
+		s[i], s[c] = s[c], s[i]
+		i = c
+	}
+	*h = s
+	return top
+}
+
+// scanConnWork lists c's runnable transfers and reports whether c has any pending work.
+func (n *Network) scanConnWork(c *conn, now time.Duration) bool {
 	switch c.state {
 	case connecting:
 		if c.hung {
@@ -237,6 +456,8 @@ func (n *Network) scanStream(c *conn, i int, now time.Duration) bool {
 // both times passed, else a future event at the later one. A transfer due now but held by
 // the clog is counted in Stats.Clogged, once until it runs.
 func (n *Network) considerClogged(c *conn, slot uint8, due, until, now time.Duration) {
+	c.watch(due, now)
+	c.watch(until, now)
 	if until > now && due <= now {
 		n.hold(c, slot, heldClog, due, now)
 	}
@@ -245,6 +466,7 @@ func (n *Network) considerClogged(c *conn, slot uint8, due, until, now time.Dura
 
 // hold counts, once until it runs, a transfer due now but held back by a fault of kind bit.
 func (n *Network) hold(c *conn, slot uint8, bit uint8, due, now time.Duration) {
+	c.watch(due, now)
 	b := bit << (2 * slot)
 	if due > now || c.held&b != 0 {
 		return
@@ -260,15 +482,20 @@ func (n *Network) hold(c *conn, slot uint8, bit uint8, due, now time.Duration) {
 // consider lists a transfer that depends only on time: runnable if due, else a future event.
 func (n *Network) consider(c *conn, slot uint8, due, now time.Duration) {
 	if due <= now {
-		n.runnable = append(n.runnable, task{c: c, slot: slot})
+		c.tasks |= 1 << slot
 		return
 	}
-	n.future(due)
+	c.watch(due, now)
+	if !c.hasFut || due < c.fut {
+		c.fut, c.hasFut = due, true
+	}
 }
 
-func (n *Network) future(due time.Duration) {
-	if !n.hasNext || due < n.nextDue {
-		n.nextDue, n.hasNext = due, true
+// watch notes that c's scan compared t with now: the scan must be made again when the
+// clock reaches t.
+func (c *conn) watch(t, now time.Duration) {
+	if t > now && t < c.wake {
+		c.wake = t
 	}
 }
 

@@ -109,7 +109,7 @@ func (s *Socket) Read(p []byte) (int, error) {
 	k := n.chunkOp(s.c, 1-s.side, OpRead, st.readOff(), min(len(p), st.in.n))
 	st.in.read(p[:k], &n.pool)
 	n.stats.BytesRead += uint64(k)
-	n.dirty = true
+	n.touch(s.c)
 	notify(s)
 	return k, nil
 }
@@ -199,7 +199,7 @@ func (s *Socket) shutRead() {
 	n := s.host.net
 	s.rdShut = true
 	s.inStream().in.clear(&n.pool)
-	n.dirty = true
+	n.touch(s.c)
 }
 
 // shutWrite queues a FIN behind the data already written.
@@ -228,7 +228,7 @@ func (s *Socket) Close() error {
 	if s.ownsPort {
 		s.host.releasePort(s.local.Port())
 	}
-	s.host.net.dirty = true
+	s.host.net.touch(s.c)
 	switch s.c.state {
 	case connecting:
 		s.c.state = aborted

@@ -54,7 +54,8 @@ type Center struct {
 	stopped atomic.Bool
 	load    atomic.Int64
 
-	onRunnable func() // SetRunnableHook
+	onRunnable func()              // SetRunnableHook
+	onTimer    func(time.Duration) // SetTimerHook
 }
 
 // NewCenter creates a center with its own poller from stack. rand is the center's private
@@ -166,6 +167,9 @@ func (c *Center) CreateTimeEventAt(at time.Duration, cb func()) TimerID {
 	}
 	heap.Push(&c.timers, t)
 	c.byID[t.id] = t
+	if c.onTimer != nil {
+		c.onTimer(at)
+	}
 	if c.onRunnable != nil && at <= c.clock.Now() {
 		c.onRunnable()
 	}
@@ -191,6 +195,9 @@ func (c *Center) ResetTimeEvent(id TimerID, at time.Duration) (TimerID, bool) {
 	} else {
 		t.when, t.seq, t.deferred = at, uint64(c.nextID), false
 		heap.Fix(&c.timers, t.index)
+	}
+	if c.onTimer != nil {
+		c.onTimer(at)
 	}
 	if c.onRunnable != nil && at <= c.clock.Now() {
 		c.onRunnable()
@@ -274,6 +281,13 @@ func (c *Center) SetRunnableHook(fn func()) {
 		rn.SetOnReady(fn)
 	}
 }
+
+// SetTimerHook sets fn to be called with at whenever a time event is created for time at or
+// moved to time at: the only ways NextTimer can become earlier. Deleting or running events
+// only makes it later. The simulator's scheduler keeps, with it, a lower bound of every
+// center's next timer instead of asking every center whenever it moves the clock. fn runs on
+// the center's goroutine; call SetTimerHook before the center is driven.
+func (c *Center) SetTimerHook(fn func(at time.Duration)) { c.onTimer = fn }
 
 // readyReporter is implemented by simulated pollers, which can tell without side effects
 // whether a Wait would return events.

@@ -19,8 +19,9 @@ import (
 // also knows which byte ranges are protected by a crc, where corruption must be caught.
 type frameTracker struct {
 	rand     *detrand.Rand
-	cutBias  detrand.Ratio // probability that a chunk ends at a boundary ±1
-	conns    map[uint64]*connTrack
+	cutBias  detrand.Ratio         // probability that a chunk ends at a boundary ±1
+	conns    map[uint64]*connTrack // lookup only: never iterated
+	recent   *connTrack            // the connection last found (see find)
 	lastConn uint64
 	cuts     int // chunks cut at a boundary
 	// violation reports a wire-level invariant broken (an ACK on a lossy session).
@@ -111,7 +112,7 @@ func (t *frameTracker) read(s simnet.StreamID, to uint64) {
 	if t.mon != nil {
 		t.mon.Read(s.Conn, int(s.Dir), to)
 	}
-	c := t.conns[s.Conn]
+	c := t.find(s.Conn)
 	if t.cov == nil || c == nil {
 		return
 	}
@@ -135,8 +136,22 @@ const (
 	maxWrittenMsgs = 8
 )
 
-func (t *frameTracker) conn(id uint64) *connTrack {
+// find returns the tracked connection with the given id, or nil. Most calls in a row are for
+// one connection (a write, then its deliveries and reads), so the last one found is checked
+// before the map.
+func (t *frameTracker) find(id uint64) *connTrack {
+	if c := t.recent; c != nil && c.id == id {
+		return c
+	}
 	c := t.conns[id]
+	if c != nil {
+		t.recent = c
+	}
+	return c
+}
+
+func (t *frameTracker) conn(id uint64) *connTrack {
+	c := t.find(id)
 	if c == nil {
 		c = &connTrack{t: t, id: id}
 		// The boundary and protected lists of both directions start with room for a few
@@ -200,7 +215,7 @@ func (t *frameTracker) Chunk(s simnet.StreamID, op simnet.Op, off uint64, avail 
 		}
 	}
 	if op == simnet.OpDeliver {
-		if c := t.conns[s.Conn]; c != nil {
+		if c := t.find(s.Conn); c != nil {
 			if t.armed > 0 && t.tamperOK(c) {
 				t.tamperArmed(s, c, off)
 			}
@@ -224,7 +239,7 @@ func (t *frameTracker) defaultChunk(avail int) int {
 
 // boundaryWithin picks a cut length in [1, avail] that ends at a boundary ±1 after off.
 func (t *frameTracker) boundaryWithin(s simnet.StreamID, off uint64, avail int) (int, bool) {
-	c := t.conns[s.Conn]
+	c := t.find(s.Conn)
 	if c == nil {
 		return 0, false
 	}

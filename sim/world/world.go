@@ -29,14 +29,21 @@ type World struct {
 	// hook) and all of them when the clock moves or Unpause; Step drops those it finds idle.
 	// So Step asks only these, in index order, and finds exactly the centers a poll of all of
 	// them would.
-	cands  []*entry
-	ready  []*entry // scratch for Step
-	steps  uint64
-	jobs   jobHeap // workload actions at virtual times
-	jobSeq uint64
-	due    []*job   // scratch for Step
-	woken  []*entry // scratch for advance
-	jobBuf []job    // a block new jobs are taken from (one allocation per block)
+	cands []*entry
+	// unsorted says cands may be out of index order (a center joined behind a later one).
+	unsorted bool
+	ready    []*entry // scratch for Step
+	steps    uint64
+	jobs     jobHeap // workload actions at virtual times
+	jobSeq   uint64
+	due      []*job   // scratch for Step
+	woken    []*entry // scratch for advance
+	jobBuf   []job    // a block new jobs are taken from (one allocation per block)
+	// times holds the centers that may have a timer or a pause end, in a min-heap by a lower
+	// bound of that time (entry.key): the centers' timer hooks lower the bound whenever a
+	// timer is created or moved, Pause lowers it, and advance raises it to the real time
+	// when it finds it stale (see advance).
+	times []*entry
 
 	// AfterStep, if set, runs after every step that stepped a center (with that center) or
 	// ran a job (with nil): the always-on invariants hook in here.
@@ -59,12 +66,17 @@ type entry struct {
 	stopped bool
 	paused  time.Duration // not stepped before this virtual time
 	cand    bool          // in World.cands
+	key     time.Duration // at or before the center's next time (timer, or pause end)
+	hpos    int           // position in World.times, -1 when not in it
 }
 
 // mark makes e a candidate for Step (it may have pending work).
 func (w *World) mark(e *entry) {
 	if !e.cand && !e.stopped {
 		e.cand = true
+		if n := len(w.cands); n > 0 && w.cands[n-1].index > e.index {
+			w.unsorted = true
+		}
 		w.cands = append(w.cands, e)
 	}
 }
@@ -101,9 +113,11 @@ func (w *World) AddHost(name string, ip netip.Addr) *simnet.Host { return w.Net.
 
 // Start registers a center with the scheduler (event.Runtime).
 func (w *World) Start(c *event.Center) {
-	e := &entry{c: c, index: len(w.centers)}
+	e := &entry{c: c, index: len(w.centers), hpos: -1}
 	w.centers = append(w.centers, e)
 	c.SetRunnableHook(func() { w.mark(e) })
+	c.SetTimerHook(func(at time.Duration) { w.lower(e, at) })
+	w.lower(e, 0) // timers it may have now
 	w.mark(e)
 	if w.Trace.keep { // (not boxing the name for a trace not kept)
 		w.Trace.Logf(w.Clock.Now(), "start center %s", c.Name())
@@ -128,6 +142,7 @@ func (w *World) Pause(c *event.Center, until time.Duration) {
 	for _, e := range w.centers {
 		if e.c == c {
 			e.paused = max(e.paused, until)
+			w.lower(e, until)
 		}
 	}
 }
@@ -136,6 +151,7 @@ func (w *World) Pause(c *event.Center, until time.Duration) {
 func (w *World) Unpause() {
 	for _, e := range w.centers {
 		e.paused = 0
+		w.lower(e, 0) // its next time is its timer's again
 	}
 	w.markAll()
 }
@@ -224,8 +240,9 @@ func (w *World) Step() (more bool, err error) {
 func (w *World) collectReady() {
 	w.ready = w.ready[:0]
 	now := w.Clock.Now()
-	if !slices.IsSortedFunc(w.cands, byIndex) {
+	if w.unsorted {
 		slices.SortFunc(w.cands, byIndex)
+		w.unsorted = false
 	}
 	keep := w.cands[:0]
 	for _, e := range w.cands {
@@ -268,32 +285,18 @@ func (w *World) afterStep(c *event.Center) {
 // Timers and pauses may come due: no center could step before (advance runs when nothing
 // can), and of what Pending reads only the timers depend on the clock, so the centers that can
 // have become runnable are those whose earliest timer (or, paused, whose pause end) is the new
-// time. advance marks only them, found in the one pass that finds the time: the same runnable
-// centers as marking all, without asking every idle center of a large world at every advance.
+// time. advance marks only them, found from the kept lower bounds of the centers' times (see
+// earliest): the same runnable centers as marking all, without asking every idle center of a
+// large world at every advance.
 func (w *World) advance() bool {
 	next, ok := w.Net.NextEvent()
 	if t, has := w.jobs.next(); has && (!ok || t < next) {
 		next, ok = t, true
 	}
 	now := w.Clock.Now()
-	var first time.Duration // the earliest time of a center (timer, or pause end)
-	w.woken = w.woken[:0]   // the centers at first, in index order
-	for _, e := range w.centers {
-		if e.stopped {
-			continue
-		}
-		t, has := e.paused, true
-		if t <= now {
-			t, has = e.c.NextTimer()
-		}
-		switch {
-		case !has:
-		case len(w.woken) == 0 || t < first:
-			first = t
-			w.woken = append(w.woken[:0], e)
-		case t == first:
-			w.woken = append(w.woken, e)
-		}
+	first := w.earliest(now) // and w.woken
+	if w.CheckRunnable {
+		w.checkEarliest(now, first)
 	}
 	if len(w.woken) > 0 && (!ok || first < next) {
 		next, ok = first, true
@@ -311,6 +314,177 @@ func (w *World) advance() bool {
 	}
 	w.Trace.Add(TagAdvanceClock, uint64(next))
 	return true
+}
+
+// nextTime is the real next time of e: its pause end if paused, else its earliest timer.
+func (w *World) nextTime(e *entry, now time.Duration) (time.Duration, bool) {
+	if e.paused > now {
+		return e.paused, true
+	}
+	return e.c.NextTimer()
+}
+
+// earliest returns the earliest next time of a center and puts the centers whose next time it
+// is into w.woken, in index order (none if no center has a next time).
+//
+// Every key in w.times is at or before its center's real next time, and every center with a
+// next time is in w.times: a center's next time only becomes earlier through its timer hook
+// (a timer created or moved), Pause or Unpause, which all lower the key, or when its pause
+// ends, which happens at a time the clock reached, and at advance every center either is
+// paused (its next time is the pause end) or has no due timer (its next time is after now);
+// so a key that was the pause end is at or before now, hence before the real next time.
+// earliest corrects the stale keys it meets at the top until the top's key is real: then it
+// is the minimum. The centers at that time are all among the keys equal to it; those with a
+// stale key are corrected and the search starts again (keys only grow, so it ends).
+func (w *World) earliest(now time.Duration) time.Duration {
+	for {
+		w.woken = w.woken[:0]
+		for len(w.times) > 0 {
+			e := w.times[0]
+			if e.stopped {
+				w.heapRemove(e)
+				continue
+			}
+			t, has := w.nextTime(e, now)
+			if !has {
+				w.heapRemove(e)
+				continue
+			}
+			if t == e.key {
+				break
+			}
+			e.key = t
+			w.heapDown(0)
+		}
+		if len(w.times) == 0 {
+			return 0
+		}
+		first := w.times[0].key
+		w.woken = w.collectKey(0, first, w.woken)
+		stale := false
+		for _, e := range w.woken[1:] {
+			var t time.Duration
+			has := !e.stopped
+			if has {
+				t, has = w.nextTime(e, now)
+			}
+			switch {
+			case !has:
+				w.heapRemove(e)
+				stale = true
+			case t != first:
+				e.key = t
+				w.heapDown(e.hpos)
+				stale = true
+			}
+		}
+		if !stale {
+			slices.SortFunc(w.woken, byIndex)
+			return first
+		}
+	}
+}
+
+// collectKey appends the entries of the heap's subtree at i whose key is k (the subtree's
+// minimum or above) to dst.
+func (w *World) collectKey(i int, k time.Duration, dst []*entry) []*entry {
+	if i >= len(w.times) || w.times[i].key != k {
+		return dst
+	}
+	dst = append(dst, w.times[i])
+	dst = w.collectKey(2*i+1, k, dst)
+	return w.collectKey(2*i+2, k, dst)
+}
+
+// checkEarliest panics unless earliest found what asking every center finds (CheckRunnable).
+func (w *World) checkEarliest(now, first time.Duration) {
+	var want []*entry
+	var wantFirst time.Duration
+	for _, e := range w.centers {
+		if e.stopped {
+			continue
+		}
+		t, has := w.nextTime(e, now)
+		switch {
+		case !has:
+		case len(want) == 0 || t < wantFirst:
+			wantFirst = t
+			want = append(want[:0], e)
+		case t == wantFirst:
+			want = append(want, e)
+		}
+	}
+	if len(want) != len(w.woken) || (len(want) > 0 && wantFirst != first) {
+		panic(fmt.Sprintf("world: earliest center time %v (%d centers), a poll finds %v (%d centers)", first, len(w.woken), wantFirst, len(want)))
+	}
+	for i := range want {
+		if want[i] != w.woken[i] {
+			panic(fmt.Sprintf("world: center %s is at the earliest time, the kept times say %s", want[i].c.Name(), w.woken[i].c.Name()))
+		}
+	}
+}
+
+// lower makes at a lower bound of e's next time: it may have become that early.
+func (w *World) lower(e *entry, at time.Duration) {
+	switch {
+	case e.hpos < 0:
+		e.key, e.hpos = at, len(w.times)
+		w.times = append(w.times, e)
+		w.heapUp(e.hpos)
+	case at < e.key:
+		e.key = at
+		w.heapUp(e.hpos)
+	}
+}
+
+func (w *World) heapRemove(e *entry) {
+	i, last := e.hpos, len(w.times)-1
+	e.hpos = -1
+	if i != last {
+		w.times[i] = w.times[last]
+		w.times[i].hpos = i
+	}
+	w.times[last] = nil
+	w.times = w.times[:last]
+	if i < last {
+		w.heapDown(i)
+		w.heapUp(i)
+	}
+}
+
+func (w *World) heapSwap(i, j int) {
+	h := w.times
+	h[i], h[j] = h[j], h[i]
+	h[i].hpos, h[j].hpos = i, j
+}
+
+func (w *World) heapUp(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if w.times[p].key <= w.times[i].key {
+			return
+		}
+		w.heapSwap(i, p)
+		i = p
+	}
+}
+
+func (w *World) heapDown(i int) {
+	n := len(w.times)
+	for {
+		c := 2*i + 1
+		if c >= n {
+			return
+		}
+		if c+1 < n && w.times[c+1].key < w.times[c].key {
+			c++
+		}
+		if w.times[i].key <= w.times[c].key {
+			return
+		}
+		w.heapSwap(i, c)
+		i = c
+	}
 }
 
 // RunUntil steps until done returns true. It fails when the world goes idle first, when

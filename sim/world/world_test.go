@@ -125,3 +125,39 @@ func TestCheckRunnableCatchesAMissedCenter(t *testing.T) {
 		t.Fatalf("a missed center was not caught: %v", err)
 	}
 }
+
+// The self-check of the kept timer times has teeth: a center whose timer hook is lost (so the
+// world does not hear of a timer created on it) is caught at the next clock move.
+func TestCheckRunnableCatchesAMissedTimer(t *testing.T) {
+	w := New(1, simnet.Config{}, false)
+	w.CheckRunnable = true
+	h := w.AddHost("a", netip.MustParseAddr("10.0.0.1"))
+	c, err := event.NewCenter(0, "a/w0", h, w.Rand())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Start(c)
+	if more, err := w.Step(); more || err != nil { // idle: no timer, c leaves the times
+		t.Fatalf("idle step: %v %v", more, err)
+	}
+	ran := 0
+	c.CreateTimeEvent(time.Millisecond, func() { ran++ })
+	for range 2 {
+		if _, err := w.Step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ran != 1 || w.Now() != time.Millisecond {
+		t.Fatalf("timer ran %d times, clock at %v", ran, w.Now())
+	}
+	if more, err := w.Step(); more || err != nil { // idle again: c leaves the times
+		t.Fatalf("idle step: %v %v", more, err)
+	}
+	c.SetTimerHook(nil) // the world no longer hears of c's timers
+	c.CreateTimeEvent(time.Millisecond, func() { ran++ })
+	_, err = w.Step()
+	var pe *PanicError
+	if !errors.As(err, &pe) || !strings.Contains(fmt.Sprint(pe.Value), "earliest center time") {
+		t.Fatalf("a missed timer was not caught: %v", err)
+	}
+}
