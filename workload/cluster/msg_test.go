@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"hash/fnv"
 	"net/netip"
 	"reflect"
 	"testing"
@@ -30,10 +29,18 @@ func TestCmsgEncoding(t *testing.T) {
 		if len(b) != m.encodedLen() || cap(b) != len(b) {
 			t.Fatalf("message %d: %d bytes (capacity %d), encodedLen %d", m.id, len(b), cap(b), m.encodedLen())
 		}
-		h := fnv.New64a()
-		h.Write(b[:len(b)-8])
-		if fnv64a(b[:len(b)-8]) != h.Sum64() {
-			t.Fatalf("message %d: fnv64a differs from hash/fnv", m.id)
+		// Every single-bit flip of the body changes the checksum.
+		body := append([]byte(nil), b[:len(b)-8]...)
+		sum := sum64(body)
+		for i := range len(body) * 8 {
+			body[i/8] ^= 1 << (i % 8)
+			if sum64(body) == sum {
+				t.Fatalf("message %d: flipping bit %d leaves the checksum", m.id, i)
+			}
+			body[i/8] ^= 1 << (i % 8)
+		}
+		if sum64(body[:len(body)-1]) == sum64(append(body[:len(body)-1:len(body)-1], 0)) {
+			t.Fatalf("message %d: a trailing zero byte leaves the checksum", m.id)
 		}
 		names := map[string]string{}
 		got, err := decodeCmsg(b, names)
