@@ -12,19 +12,26 @@ import "github.com/msgrsim/msgrsim/msgr/wire"
 type SendMemory struct {
 	msgs  []wire.Message
 	bytes []byte
+	// the sizes of the next blocks
+	nextMsgs, nextBytes int
 }
 
-// Block sizes of SendMemory; a byte slice longer than MaxSlabBytes is allocated on its own.
+// Block sizes of SendMemory: blocks double from the first size up to the last (a short run,
+// such as a fuzzed input's few dozen messages, does not allocate and clear 64 KiB); a byte
+// slice longer than MaxSlabBytes is allocated on its own.
 const (
-	msgBlock     = 64
-	byteBlock    = 64 << 10
-	MaxSlabBytes = 8 << 10
+	firstMsgBlock  = 8
+	msgBlock       = 64
+	firstByteBlock = 8 << 10
+	byteBlock      = 64 << 10
+	MaxSlabBytes   = 8 << 10
 )
 
 // Message is wire.NewMessage(typ, front) from a block.
 func (s *SendMemory) Message(typ uint16, front []byte) *wire.Message {
 	if len(s.msgs) == 0 {
-		s.msgs = make([]wire.Message, msgBlock)
+		s.nextMsgs = min(msgBlock, max(firstMsgBlock, 2*s.nextMsgs))
+		s.msgs = make([]wire.Message, s.nextMsgs)
 	}
 	m := &s.msgs[0]
 	s.msgs = s.msgs[1:]
@@ -38,7 +45,8 @@ func (s *SendMemory) Bytes(n int) []byte {
 		return make([]byte, n)
 	}
 	if len(s.bytes) < n {
-		s.bytes = make([]byte, byteBlock)
+		s.nextBytes = min(byteBlock, max(firstByteBlock, 2*s.nextBytes))
+		s.bytes = make([]byte, s.nextBytes)
 	}
 	b := s.bytes[:n:n]
 	s.bytes = s.bytes[n:]
