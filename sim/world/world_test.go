@@ -98,9 +98,9 @@ func TestPerturbAndCheckpoints(t *testing.T) {
 	}
 }
 
-// The self-check of the runnable set has teeth: a center whose runnable hook is lost (so the
-// world does not hear that a callback was posted to it) is caught at the next step.
-func TestCheckRunnableCatchesAMissedCenter(t *testing.T) {
+// checkedWorld is a world with its runnable self-check on and one started center.
+func checkedWorld(t *testing.T) (*World, *event.Center) {
+	t.Helper()
 	w := New(1, simnet.Config{}, false)
 	w.CheckRunnable = true
 	h := w.AddHost("a", netip.MustParseAddr("10.0.0.1"))
@@ -109,6 +109,13 @@ func TestCheckRunnableCatchesAMissedCenter(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Start(c)
+	return w, c
+}
+
+// The self-check of the runnable set has teeth: a center whose runnable hook is lost (so the
+// world does not hear that a callback was posted to it) is caught at the next step.
+func TestCheckRunnableCatchesAMissedCenter(t *testing.T) {
+	w, c := checkedWorld(t)
 	ran := 0
 	c.Post(func() { ran++ })
 	if _, err := w.Step(); err != nil || ran != 1 {
@@ -119,7 +126,7 @@ func TestCheckRunnableCatchesAMissedCenter(t *testing.T) {
 	}
 	c.SetRunnableHook(nil) // the world no longer hears of c
 	c.Post(func() { ran++ })
-	_, err = w.Step()
+	_, err := w.Step()
 	var pe *PanicError
 	if !errors.As(err, &pe) || !strings.Contains(fmt.Sprint(pe.Value), "not among the runnable") {
 		t.Fatalf("a missed center was not caught: %v", err)
@@ -129,14 +136,7 @@ func TestCheckRunnableCatchesAMissedCenter(t *testing.T) {
 // The self-check of the kept timer times has teeth: a center whose timer hook is lost (so the
 // world does not hear of a timer created on it) is caught at the next clock move.
 func TestCheckRunnableCatchesAMissedTimer(t *testing.T) {
-	w := New(1, simnet.Config{}, false)
-	w.CheckRunnable = true
-	h := w.AddHost("a", netip.MustParseAddr("10.0.0.1"))
-	c, err := event.NewCenter(0, "a/w0", h, w.Rand())
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Start(c)
+	w, c := checkedWorld(t)
 	if more, err := w.Step(); more || err != nil { // idle: no timer, c leaves the times
 		t.Fatalf("idle step: %v %v", more, err)
 	}
@@ -155,7 +155,7 @@ func TestCheckRunnableCatchesAMissedTimer(t *testing.T) {
 	}
 	c.SetTimerHook(nil) // the world no longer hears of c's timers
 	c.CreateTimeEvent(time.Millisecond, func() { ran++ })
-	_, err = w.Step()
+	_, err := w.Step()
 	var pe *PanicError
 	if !errors.As(err, &pe) || !strings.Contains(fmt.Sprint(pe.Value), "earliest center time") {
 		t.Fatalf("a missed timer was not caught: %v", err)
