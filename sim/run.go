@@ -257,7 +257,7 @@ func run(opts Options, recFrom, recTo uint64, instance int) Result {
 	wl := newWorkload(h, opts)
 	h.Drive(wl)
 	r := result(h, wl, opts, cov)
-	h.W.Net.Release() // its buffer chunks, for the runs after this one
+	h.Release() // its buffer chunks and per-run blocks, for the runs after this one
 	if log != nil {
 		// The log is this run's alone and nothing draws from it any more: no copy (capped,
 		// so that appending to the tape cannot write into it).

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sort"
+	"sync"
 
 	"github.com/msgrsim/msgrsim/internal/detrand"
 	"github.com/msgrsim/msgrsim/msgr/wire"
@@ -22,6 +23,7 @@ type frameTracker struct {
 	cutBias  detrand.Ratio         // probability that a chunk ends at a boundary ±1
 	conns    map[uint64]*connTrack // lookup only: never iterated
 	recent   *connTrack            // the connection last found (see find)
+	blocks   []*connBlock          // every connection's block, in creation order (release)
 	lastConn uint64
 	cuts     int // chunks cut at a boundary
 	// violation reports a wire-level invariant broken (an ACK on a lossy session).
@@ -153,22 +155,61 @@ func (t *frameTracker) find(id uint64) *connTrack {
 func (t *frameTracker) conn(id uint64) *connTrack {
 	c := t.find(id)
 	if c == nil {
-		c = &connTrack{t: t, id: id}
+		b := newConnBlock()
+		c = &b.connTrack
+		c.t, c.id = t, id
 		// The boundary and protected lists of both directions start with room for a few
-		// dozen messages, from one allocation each (growing from nothing took several).
-		bounds, protected := make([]uint64, 2*trackBounds), make([]span, 2*trackSpans)
-		msgs := make([]writtenMsg, 2*maxWrittenMsgs)
+		// dozen messages, in the block (growing from nothing took several allocations).
 		for d := range c.s {
 			c.s[d].w.Reset(wire.Direction(d)) // simnet.Dir and wire.Direction agree: c2s, s2c
 			c.s[d].w.SetPeerFeatures(0)       // until the other side's connect or reply
-			c.s[d].bounds = bounds[d*trackBounds : d*trackBounds : (d+1)*trackBounds]
-			c.s[d].protected = protected[d*trackSpans : d*trackSpans : (d+1)*trackSpans]
-			c.s[d].msgs = msgs[d*maxWrittenMsgs : d*maxWrittenMsgs : (d+1)*maxWrittenMsgs]
+			c.s[d].bounds = b.bounds[d*trackBounds : d*trackBounds : (d+1)*trackBounds]
+			c.s[d].protected = b.protected[d*trackSpans : d*trackSpans : (d+1)*trackSpans]
+			c.s[d].msgs = b.msgs[d*maxWrittenMsgs : d*maxWrittenMsgs : (d+1)*maxWrittenMsgs]
 		}
 		t.conns[id] = c
+		t.blocks = append(t.blocks, b)
 		t.lastConn = max(t.lastConn, id)
 	}
 	return c
+}
+
+// connBlock is a tracked connection with room for its first boundaries, protected ranges and
+// written messages: one allocation per connection, and reused by the runs after this one
+// (spareConns).
+type connBlock struct {
+	connTrack
+	bounds    [2 * trackBounds]uint64
+	protected [2 * trackSpans]span
+	msgs      [2 * maxWrittenMsgs]writtenMsg
+}
+
+// spareConns holds the connection blocks of finished runs (frameTracker.release) for the runs
+// made later in the process: a fuzzing worker runs hundreds of short runs per second, and each
+// allocated a few kilobytes per connection. A block taken from here is cleared as new (a run
+// must not depend on the runs before it, even through a bug that reads stale state); the
+// garbage collector empties the pool when idle.
+var spareConns sync.Pool
+
+// newConnBlock is a zeroed connection block, a spare one if there is.
+func newConnBlock() *connBlock {
+	if b, ok := spareConns.Get().(*connBlock); ok {
+		*b = connBlock{}
+		return b
+	}
+	return new(connBlock)
+}
+
+// release gives the tracker's connection blocks to spareConns: the run is over and nothing
+// reads the tracker any more.
+func (t *frameTracker) release() {
+	for i, b := range t.blocks {
+		spareConns.Put(b)
+		t.blocks[i] = nil
+	}
+	t.blocks = t.blocks[:0]
+	clear(t.conns)
+	t.recent = nil
 }
 
 // Written implements simnet.Observer.

@@ -123,3 +123,47 @@ func realStreams(t *testing.T) (c2s, s2c []byte) {
 	}
 	return c2s, s2c
 }
+
+// A connection tracked after an earlier tracker released its blocks starts as new: nothing
+// the earlier run recorded (boundaries, protected ranges, messages, flags, walker state)
+// shows in it.
+func TestTrackerReleasedBlocksStartAsNew(t *testing.T) {
+	c2s, s2c := realStreams(t)
+	for round := range 3 {
+		tr := newFrameTracker(detrand.NewSeeded(1), detrand.Ratio{Num: 1, Den: 2})
+		c := tr.conn(1)
+		if c.lossy || c.signed || c.cephx || c.feat != 0 {
+			t.Fatalf("round %d: a new connection has flags set: %+v", round, *c)
+		}
+		for d := range c.s {
+			st := &c.s[d]
+			for _, l := range [][]uint64{st.bounds[:cap(st.bounds)]} {
+				for i, x := range l {
+					if x != 0 {
+						t.Fatalf("round %d: dir %d bound slot %d holds %d", round, d, i, x)
+					}
+				}
+			}
+			if len(st.bounds) != 0 || len(st.protected) != 0 || len(st.msgs) != 0 || st.delivered != 0 || st.w.Offset() != 0 {
+				t.Fatalf("round %d: dir %d not as new", round, d)
+			}
+			for _, sp := range st.protected[:cap(st.protected)] {
+				if sp != (span{}) {
+					t.Fatalf("round %d: dir %d protected slot holds %v", round, d, sp)
+				}
+			}
+		}
+		cs, ss := simnet.StreamID{Conn: 1, Dir: simnet.ClientToServer}, simnet.StreamID{Conn: 1, Dir: simnet.ServerToClient}
+		tr.Written(cs, 0, c2s)
+		tr.Written(ss, 0, s2c)
+		tr.Chunk(ss, simnet.OpDeliver, 0, 50)
+		if len(c.s[1].bounds) == 0 {
+			t.Fatalf("round %d: the conversation recorded no boundary", round)
+		}
+		c.lossy, c.signed = true, true
+		tr.release()
+		if tr.find(1) != nil {
+			t.Fatalf("round %d: a released tracker still finds its connection", round)
+		}
+	}
+}

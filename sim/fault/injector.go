@@ -326,3 +326,7 @@ func (in *Injector) Note(node, format string, args ...any) {
 	in.w.Trace.Logf(in.w.Now(), "inject: %s", text)
 	in.w.Trace.AddMark(world.Mark{At: in.w.Now(), Kind: "inject", Node: node, Text: text})
 }
+
+// Release gives the memory the injector's frame tracker kept per connection to the runs made
+// after this one. Call it once the run is over: the injector must not be used after it.
+func (in *Injector) Release() { in.tracker.release() }

@@ -181,3 +181,12 @@ func (r *Run) DispatchedTampered(rcv string, tid uint64, front []byte, signed bo
 		r.Stats.TamperedDispatched++
 	}
 }
+
+// Release gives the memory the run kept for itself (the network's buffer chunks, the frame
+// tracker's per-connection blocks) to the runs made after this one in the process. Call it
+// once the run is over and its result taken: nothing of the run may be used after it.
+func (r *Run) Release() {
+	r.W.Net.Release()
+	r.Injector.Release()
+	r.Mem.Release()
+}

@@ -1,6 +1,10 @@
 package harness
 
-import "github.com/msgrsim/msgrsim/msgr/wire"
+import (
+	"sync"
+
+	"github.com/msgrsim/msgrsim/msgr/wire"
+)
 
 // SendMemory hands out the messages a workload sends and their small sections, carved out of
 // blocks (64 messages, 64 KiB of bytes) instead of allocated one by one: the simulator sends
@@ -9,11 +13,105 @@ import "github.com/msgrsim/msgrsim/msgr/wire"
 // capacity ends with it, so an append cannot reach the next one); a block lives as long as
 // any of its elements is referenced. The zero value is ready; not safe for concurrent use
 // (a run is driven by one goroutine).
+//
+// Release hands the blocks to the runs made after this one in the process (a fuzzing worker
+// runs hundreds of short runs per second, each allocating its blocks anew); a block taken
+// again is cleared as new.
 type SendMemory struct {
 	msgs  []wire.Message
 	bytes []byte
 	// the sizes of the next blocks
 	nextMsgs, nextBytes int
+	blocks              *memBlocks // every block handed out, and spare ones (nil until the first)
+}
+
+// memBlocks are the blocks of one SendMemory: those it handed out and the spare ones of an
+// earlier run it takes before allocating.
+type memBlocks struct {
+	msgs, spareMsgs   [][]wire.Message
+	bytes, spareBytes [][]byte
+}
+
+// maxSpareBlocks bounds the spare blocks of each kind a memBlocks keeps (a long run's
+// hundreds are left to the garbage collector).
+const maxSpareBlocks = 8
+
+// spareMemory holds the memBlocks of finished runs (SendMemory.Release); the garbage
+// collector empties it when idle.
+var spareMemory sync.Pool
+
+// takeBlocks makes s.blocks ready: a spare set of an earlier run's blocks, or a new one.
+func (s *SendMemory) takeBlocks() {
+	if s.blocks != nil {
+		return
+	}
+	if b, ok := spareMemory.Get().(*memBlocks); ok {
+		s.blocks = b
+		return
+	}
+	s.blocks = &memBlocks{}
+}
+
+// msgBlock is a zeroed block of n messages, a spare one if there is one that size.
+func (s *SendMemory) msgBlock(n int) []wire.Message {
+	s.takeBlocks()
+	b := s.blocks
+	var blk []wire.Message
+	for i, sp := range b.spareMsgs {
+		if len(sp) == n {
+			blk = sp
+			last := len(b.spareMsgs) - 1
+			b.spareMsgs[i] = b.spareMsgs[last]
+			b.spareMsgs[last] = nil
+			b.spareMsgs = b.spareMsgs[:last]
+			clear(blk) // as new: a run must not depend on the runs before it, even through a bug
+			break
+		}
+	}
+	if blk == nil {
+		blk = make([]wire.Message, n)
+	}
+	b.msgs = append(b.msgs, blk)
+	return blk
+}
+
+// byteBlock is a zeroed block of n bytes, a spare one if there is one that size.
+func (s *SendMemory) byteBlock(n int) []byte {
+	s.takeBlocks()
+	b := s.blocks
+	var blk []byte
+	for i, sp := range b.spareBytes {
+		if len(sp) == n {
+			blk = sp
+			last := len(b.spareBytes) - 1
+			b.spareBytes[i] = b.spareBytes[last]
+			b.spareBytes[last] = nil
+			b.spareBytes = b.spareBytes[:last]
+			clear(blk)
+			break
+		}
+	}
+	if blk == nil {
+		blk = make([]byte, n)
+	}
+	b.bytes = append(b.bytes, blk)
+	return blk
+}
+
+// Release gives s's blocks to the runs made after this one: nothing may use a message or
+// byte slice s handed out after it (the run is over). s is empty and usable again after it.
+func (s *SendMemory) Release() {
+	b := s.blocks
+	if b == nil {
+		return
+	}
+	*s = SendMemory{}
+	b.spareMsgs = append(b.spareMsgs, b.msgs[:min(len(b.msgs), maxSpareBlocks-len(b.spareMsgs))]...)
+	b.spareBytes = append(b.spareBytes, b.bytes[:min(len(b.bytes), maxSpareBlocks-len(b.spareBytes))]...)
+	clear(b.msgs)
+	clear(b.bytes)
+	b.msgs, b.bytes = b.msgs[:0], b.bytes[:0]
+	spareMemory.Put(b)
 }
 
 // Block sizes of SendMemory: blocks double from the first size up to the last (a short run,
@@ -31,7 +129,7 @@ const (
 func (s *SendMemory) Message(typ uint16, front []byte) *wire.Message {
 	if len(s.msgs) == 0 {
 		s.nextMsgs = min(msgBlock, max(firstMsgBlock, 2*s.nextMsgs))
-		s.msgs = make([]wire.Message, s.nextMsgs)
+		s.msgs = s.msgBlock(s.nextMsgs)
 	}
 	m := &s.msgs[0]
 	s.msgs = s.msgs[1:]
@@ -46,7 +144,7 @@ func (s *SendMemory) Bytes(n int) []byte {
 	}
 	if len(s.bytes) < n {
 		s.nextBytes = min(byteBlock, max(firstByteBlock, 2*s.nextBytes))
-		s.bytes = make([]byte, s.nextBytes)
+		s.bytes = s.byteBlock(s.nextBytes)
 	}
 	b := s.bytes[:n:n]
 	s.bytes = s.bytes[n:]
