@@ -130,11 +130,16 @@ func newFrameTracker(r *detrand.Rand, cutBias detrand.Ratio) *frameTracker {
 	return &frameTracker{rand: r, cutBias: cutBias, conns: make(map[uint64]*connTrack)}
 }
 
-// The capacities a stream's boundary and protected lists start with, and how many written
-// messages it remembers (tamper targets).
+// The capacities of a stream's boundary and protected lists, and how many written messages it
+// remembers (tamper targets). prune keeps the lists within them (it cuts a list past
+// maxBounds or maxSpans entries in half, after a header's or a message's few were added), so
+// the block's arrays hold them for the whole run: a long run's lists grew to a few kilobytes
+// per connection and were allocated again by every run.
 const (
-	trackBounds    = 128
-	trackSpans     = 32
+	maxBounds      = 512
+	maxSpans       = 64
+	trackBounds    = maxBounds + 16
+	trackSpans     = maxSpans + 16
 	maxWrittenMsgs = 8
 )
 
@@ -412,11 +417,11 @@ func (st *streamTrack) addBound(x uint64) {
 
 // prune keeps the boundary and protected lists short: only what is not yet delivered matters.
 func (st *streamTrack) prune() {
-	if len(st.bounds) > 512 {
-		st.bounds = append(st.bounds[:0], st.bounds[len(st.bounds)-256:]...)
+	if len(st.bounds) > maxBounds {
+		st.bounds = append(st.bounds[:0], st.bounds[len(st.bounds)-maxBounds/2:]...)
 	}
-	if len(st.protected) > 64 {
-		st.protected = append(st.protected[:0], st.protected[len(st.protected)-32:]...)
+	if len(st.protected) > maxSpans {
+		st.protected = append(st.protected[:0], st.protected[len(st.protected)-maxSpans/2:]...)
 	}
 }
 
