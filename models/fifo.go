@@ -306,22 +306,15 @@ func FIFOModel() porcupine.Model {
 //
 // Every event of a FIFO history is instantaneous, at its own position in the history, so a
 // stream's only possible linearization is the order the events were recorded in: the check
-// replays each stream through the model's step function in that order (linear time, a few
-// small allocations per event). Only a stream whose replay fails goes to porcupine, which
+// replays each stream through the model's step function in that order (linear time: one pass
+// over the history, each stream's queue updated in place, fifoState.apply). Only a stream
+// whose replay fails goes to porcupine, which
 // gives the verdict and the visualization of a failure exactly as it did when porcupine
 // checked every stream (TestFIFOReplayAgreesWithPorcupine holds the two to the same verdict).
 func CheckFIFO(ops []FIFOOp, opts CheckOptions) Report {
 	start := time.Now()
-	streams, byStream := fifoStreams(ops)
-	rep := Report{Model: "fifo", Verdict: Linearizable, Partitions: len(streams), Operations: len(ops)}
-	var suspect []FIFOOp
-	for _, s := range streams {
-		if !fifoReplay(ops, byStream[s]) {
-			for _, i := range byStream[s] {
-				suspect = append(suspect, ops[i])
-			}
-		}
-	}
+	suspect, partitions := fifoReplayAll(ops)
+	rep := Report{Model: "fifo", Verdict: Linearizable, Partitions: partitions, Operations: len(ops)}
 	if suspect == nil {
 		rep.Elapsed = time.Since(start)
 		return rep
@@ -330,6 +323,90 @@ func CheckFIFO(ops []FIFOOp, opts CheckOptions) Report {
 	full.Operations, full.Partitions = rep.Operations, rep.Partitions
 	full.Elapsed = time.Since(start)
 	return full
+}
+
+// fifoReplayAll replays every stream of ops through the model in one pass over the history
+// (each stream's events in history order, its queue updated in place: the replay keeps no
+// earlier state, unlike porcupine) and returns the events of the streams that fail, in
+// history order (nil if none does), and the number of streams.
+func fifoReplayAll(ops []FIFOOp) ([]FIFOOp, int) {
+	type replayed struct {
+		s      fifoState
+		failed bool
+	}
+	var queues []replayed
+	index := map[string]int{}
+	last, lastIdx := "", -1 // consecutive events are often one stream's
+	failed := 0
+	for _, op := range ops {
+		name := op.Input.Stream
+		i := lastIdx
+		if i < 0 || name != last {
+			var ok bool
+			if i, ok = index[name]; !ok {
+				i = len(queues)
+				index[name] = i
+				queues = append(queues, replayed{})
+			}
+			last, lastIdx = name, i
+		}
+		q := &queues[i]
+		if !q.failed && !q.s.apply(op.Input) {
+			q.failed = true
+			failed++
+		}
+	}
+	if failed == 0 {
+		return nil, len(queues)
+	}
+	var suspect []FIFOOp
+	for _, op := range ops {
+		if queues[index[op.Input.Stream]].failed {
+			suspect = append(suspect, op)
+		}
+	}
+	return suspect, len(queues)
+}
+
+// apply is fifoStep on a queue kept in place (a replay's, which needs no earlier state): it
+// reports what fifoStep reports and leaves s as the state fifoStep returns.
+func (s *fifoState) apply(in FIFOInput) bool {
+	switch in.Kind {
+	case FIFOSend:
+		if s.index(in.ID) >= 0 {
+			return false
+		}
+		s.log = append(s.log, fifoEntry{id: in.ID})
+		return true
+	case FIFODeliver:
+		i := s.index(in.ID)
+		if i < 0 {
+			return false
+		}
+		switch {
+		case i >= s.head:
+			if !s.allLossable(s.head, i) {
+				return false
+			}
+		case in.Receiver == s.receiver || !s.lossable(i):
+			return false
+		}
+		s.head, s.receiver = i+1, in.Receiver
+		return true
+	case FIFOForgive:
+		s.forgiven = len(s.log)
+		return true
+	case FIFODrop:
+		i := s.index(in.ID)
+		if i < 0 {
+			return false
+		}
+		s.log[i].lossable = true
+		return true
+	case FIFODrain:
+		return s.allLossable(s.head, len(s.log))
+	}
+	return false
 }
 
 // checkFIFOPorcupine checks ops with porcupine, stream by stream.
@@ -342,36 +419,6 @@ func checkFIFOPorcupine(ops []FIFOOp, opts CheckOptions) Report {
 	return check("fifo", FIFOModel(), partitions(all, func(op porcupine.Operation) string {
 		return op.Input.(FIFOInput).Stream
 	}), opts)
-}
-
-// fifoStreams returns the streams of ops, sorted, and the indexes of each stream's events in
-// history order.
-func fifoStreams(ops []FIFOOp) ([]string, map[string][]int) {
-	byStream := map[string][]int{}
-	var streams []string
-	for i, op := range ops {
-		s := op.Input.Stream
-		if _, ok := byStream[s]; !ok {
-			streams = append(streams, s)
-		}
-		byStream[s] = append(byStream[s], i)
-	}
-	sort.Strings(streams)
-	return streams, byStream
-}
-
-// fifoReplay reports whether the events ops[idx...] (one stream's, in history order) are
-// accepted by the model in that order.
-func fifoReplay(ops []FIFOOp, idx []int) bool {
-	var state any = &fifoState{}
-	for _, i := range idx {
-		ok, next := fifoStep(state, ops[i].Input)
-		if !ok {
-			return false
-		}
-		state = next
-	}
-	return true
 }
 
 // fifoRows places each event on a row of porcupine's visualization (its ClientId, which the
