@@ -88,6 +88,21 @@ func (h *FIFOHistory) add(in FIFOInput, atNs int64) {
 	h.ops = append(h.ops, FIFOOp{Input: in, At: int64(len(h.ops)), AtNs: atNs})
 }
 
+// Reset empties h for a new history, keeping its storage. The events Ops returned before are
+// overwritten by the next ones recorded.
+func (h *FIFOHistory) Reset() {
+	clear(h.ops)
+	clear(h.streams)
+	clear(h.known)
+	h.ops, h.streams = h.ops[:0], h.streams[:0]
+	if cap(h.ops) > maxKeptOps {
+		h.ops = nil // a long run's history is not kept alive for the runs after it
+	}
+}
+
+// maxKeptOps bounds the storage Reset keeps.
+const maxKeptOps = 1 << 14
+
 // Send records that message id was queued on stream.
 func (h *FIFOHistory) Send(stream string, id uint64, atNs int64) {
 	h.add(FIFOInput{Kind: FIFOSend, Stream: stream, ID: id}, atNs)

@@ -143,6 +143,7 @@ type seenKey struct {
 type orderState struct {
 	n    int
 	last []rcvLast // in the order the receivers first dispatched (a few)
+	buf  [2]rcvLast
 }
 
 type rcvLast struct {
@@ -193,6 +194,22 @@ type Checker struct {
 	infos    []msgInfo           // a block msgInfos are taken from (one allocation per block)
 	tampered map[uint64][]string // the fronts the tamper fault gave each message id
 	tamperN  int
+	// The blocks records are taken from, kept for reuse by Reset: every block of message
+	// records, streams, order states and id lists allocated, and how many the run has taken.
+	spare spareBlocks
+}
+
+// spareBlocks are a Checker's blocks of records, in the order they were allocated; a
+// Checker after Reset takes them again (cleared) before allocating.
+type spareBlocks struct {
+	infos            [][]msgInfo
+	streams          []*streamBlock
+	orders           [][]orderState
+	ids              [][]uint64
+	rec              *Histories // the previous run's recorder (Record reuses its maps)
+	nInfos, nStreams int
+	nOrders, nIDs    int
+	ords             []orderState // the block order states are taken from
 }
 
 // NewChecker returns an empty checker.
@@ -257,10 +274,143 @@ func (x *msgIndex) of(id uint64) *msgInfo {
 	return info
 }
 
+// Reset empties k for a new run, as NewChecker would make it, keeping its maps and blocks
+// of records for reuse (a simulator runs hundreds of short runs per second, and each
+// allocated its checker's records anew). Nothing taken from k before (Violations, Excused,
+// ViolationCounts, the Histories of Record) may be used after it, except that the slices and
+// maps those returned are not reused: they stay as they were.
+func (k *Checker) Reset() {
+	sp := k.spare
+	sp.trim()
+	for _, b := range sp.infos[:sp.nInfos] {
+		clear(b[:cap(b)])
+	}
+	for _, b := range sp.streams[:sp.nStreams] {
+		*b = streamBlock{}
+	}
+	for _, b := range sp.orders[:sp.nOrders] {
+		clear(b[:cap(b)])
+	}
+	for _, b := range sp.ids[:sp.nIDs] {
+		clear(b[:cap(b)])
+	}
+	clear(k.msgs.dense)
+	if cap(k.msgs.dense) > maxSpareDense {
+		k.msgs.dense = nil
+	}
+	clear(k.keys)
+	sp.nInfos, sp.nStreams, sp.nOrders, sp.nIDs, sp.ords = 0, 0, 0, 0, nil
+	if k.rec != nil {
+		sp.rec = k.rec
+	}
+	streams, seen, marks, orders, orphans, byConn := k.streams, k.seen, k.marks, k.orders, k.orphans, k.byConn
+	clear(streams)
+	clear(seen)
+	clear(marks)
+	clear(orders)
+	clear(orphans)
+	clear(byConn)
+	*k = Checker{streams: streams, seen: seen, marks: marks, excused: make(map[string]int), orders: orders,
+		orphans: orphans, byConn: byConn, violN: make(map[string]int), keys: k.keys[:0],
+		msgs: msgIndex{dense: k.msgs.dense[:0]}, spare: sp}
+}
+
+// Bounds of what a Checker keeps for reuse across Reset: a long run's thousands of records
+// are left to the garbage collector rather than kept alive for the short runs after it.
+const (
+	maxSpareInfos   = 1024 // message records
+	maxSpareStreams = 64
+	maxSpareOrders  = 16 // blocks of 16 order states
+	maxSpareIDs     = 64
+	maxSpareDense   = 1 << 16
+)
+
+// trim drops the blocks past the bounds (those taken by the run, nInfos etc., past them too).
+func (sp *spareBlocks) trim() {
+	n, keep := 0, 0
+	for keep < len(sp.infos) && n+cap(sp.infos[keep]) <= maxSpareInfos {
+		n += cap(sp.infos[keep])
+		keep++
+	}
+	clear(sp.infos[keep:])
+	sp.infos, sp.nInfos = sp.infos[:keep], min(sp.nInfos, keep)
+	if len(sp.streams) > maxSpareStreams {
+		clear(sp.streams[maxSpareStreams:])
+		sp.streams, sp.nStreams = sp.streams[:maxSpareStreams], min(sp.nStreams, maxSpareStreams)
+	}
+	if len(sp.orders) > maxSpareOrders {
+		clear(sp.orders[maxSpareOrders:])
+		sp.orders, sp.nOrders = sp.orders[:maxSpareOrders], min(sp.nOrders, maxSpareOrders)
+	}
+	if len(sp.ids) > maxSpareIDs {
+		clear(sp.ids[maxSpareIDs:])
+		sp.ids, sp.nIDs = sp.ids[:maxSpareIDs], min(sp.nIDs, maxSpareIDs)
+	}
+}
+
+// infoBlock is a block for the next message records: a spare one, or a new one of n.
+func (k *Checker) infoBlock(n int) []msgInfo {
+	sp := &k.spare
+	if sp.nInfos < len(sp.infos) {
+		b := sp.infos[sp.nInfos]
+		sp.nInfos++
+		return b[:0]
+	}
+	b := make([]msgInfo, 0, n)
+	sp.infos = append(sp.infos, b)
+	sp.nInfos++
+	return b
+}
+
+// newStream is a stream with room for its first streamCap messages: a spare block or a new one.
+func (k *Checker) newStream() *streamBlock {
+	sp := &k.spare
+	if sp.nStreams < len(sp.streams) {
+		sp.nStreams++
+		return sp.streams[sp.nStreams-1]
+	}
+	b := &streamBlock{}
+	sp.streams = append(sp.streams, b)
+	sp.nStreams++
+	return b
+}
+
+// newOrder is an empty order state, from a block.
+func (k *Checker) newOrder() *orderState {
+	sp := &k.spare
+	if len(sp.ords) == cap(sp.ords) {
+		if sp.nOrders < len(sp.orders) {
+			sp.ords = sp.orders[sp.nOrders][:0]
+		} else {
+			sp.ords = make([]orderState, 0, 16)
+			sp.orders = append(sp.orders, sp.ords)
+		}
+		sp.nOrders++
+	}
+	sp.ords = append(sp.ords, orderState{})
+	o := &sp.ords[len(sp.ords)-1]
+	o.last = o.buf[:0]
+	return o
+}
+
+// newIDs is an empty list of message ids with room for streamCap: a spare one or a new one.
+func (k *Checker) newIDs() []uint64 {
+	sp := &k.spare
+	if sp.nIDs < len(sp.ids) {
+		sp.nIDs++
+		return sp.ids[sp.nIDs-1][:0]
+	}
+	b := make([]uint64, 0, streamCap)
+	sp.ids = append(sp.ids, b)
+	sp.nIDs++
+	return b
+}
+
 func (k *Checker) stream(key streamKey, lossless bool) *stream {
 	s := k.streams[key]
 	if s == nil {
-		b := &streamBlock{stream: stream{lossless: lossless}}
+		b := k.newStream()
+		b.stream = stream{lossless: lossless}
 		s = &b.stream
 		s.sent, s.visibleAt = b.sent[:0], b.visibleAt[:0]
 		k.streams[key] = s
@@ -289,11 +439,11 @@ func (k *Checker) SentOn(from, to string, conn uint64, prio uint16, id uint64, l
 	if len(k.infos) == cap(k.infos) {
 		// Blocks double from 16 up to 256 records: a short run (a fuzzed input sends a few
 		// dozen messages) does not allocate and clear hundreds.
-		k.infos = make([]msgInfo, 0, min(256, max(16, 2*cap(k.infos))))
+		k.infos = k.infoBlock(min(256, max(16, 2*cap(k.infos))))
 	}
 	ord := k.orders[ok]
 	if ord == nil {
-		ord = &orderState{}
+		ord = k.newOrder()
 		k.orders[ok] = ord
 	}
 	k.infos = append(k.infos, msgInfo{key: key, order: ok, s: s, ord: ord, index: len(s.sent), oindex: ord.n})
@@ -303,7 +453,7 @@ func (k *Checker) SentOn(from, to string, conn uint64, prio uint16, id uint64, l
 	if conn != 0 && !info.dropped {
 		ids := k.byConn[ck]
 		if ids == nil {
-			ids = make([]uint64, 0, streamCap)
+			ids = k.newIDs()
 		}
 		k.byConn[ck] = append(ids, id)
 	}

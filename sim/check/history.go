@@ -61,6 +61,19 @@ type sessionKey struct {
 // Record starts recording k's lossless sessions as histories, stamped with now(), and
 // counting k's invariant evaluations in cov.
 func (k *Checker) Record(now func() int64, cov Counter) *Histories {
+	if r := k.spare.rec; r != nil {
+		// The previous run's recorder (see Reset): its maps and history's storage, emptied.
+		k.spare.rec = nil
+		fifo, pending, part, parts, names := r.fifo, r.pending, r.part, r.parts, r.names
+		fifo.Reset()
+		clear(pending)
+		clear(part)
+		clear(parts)
+		clear(names)
+		*r = Histories{check: k, now: now, fifo: fifo, cov: cov, pending: pending, part: part, parts: parts, names: names}
+		k.rec = r
+		return r
+	}
 	k.rec = &Histories{check: k, now: now, fifo: models.NewFIFOHistory(), cov: cov, pending: map[uint64]orderKey{},
 		part: map[uint64]string{}, parts: map[streamKey][]string{}, names: map[sessionKey]string{}}
 	return k.rec

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"sync"
 	"time"
 
 	"github.com/msgrsim/msgrsim/internal/detrand"
@@ -94,7 +95,7 @@ type incarnation struct {
 // the faults' random sources, forked in that order, the checker and the auditor (after every
 // step), the fault injector and its frame tracker, and the histories.
 func New(cfg Config) *Run {
-	r := &Run{Cfg: cfg, Faults: cfg.Faults, Check: check.NewChecker(), Cov: cfg.Coverage, Phase: PhaseSafety,
+	r := &Run{Cfg: cfg, Faults: cfg.Faults, Check: newChecker(), Cov: cfg.Coverage, Phase: PhaseSafety,
 		opened: map[*msgr.Connection]bool{}, incs: map[uint64]incarnation{}, excuse: map[*msgr.Connection][]bool{}}
 	if r.Cov == nil {
 		r.Cov = noCoverage{}
@@ -183,10 +184,25 @@ func (r *Run) DispatchedTampered(rcv string, tid uint64, front []byte, signed bo
 }
 
 // Release gives the memory the run kept for itself (the network's buffer chunks, the frame
-// tracker's per-connection blocks) to the runs made after this one in the process. Call it
+// tracker's per-connection blocks, the send blocks, the checker and its records) to the runs made after this one in the process. Call it
 // once the run is over and its result taken: nothing of the run may be used after it.
 func (r *Run) Release() {
 	r.W.Net.Release()
 	r.Injector.Release()
 	r.Mem.Release()
+	r.Check.Reset()
+	spareCheckers.Put(r.Check)
+}
+
+// spareCheckers holds the checkers of finished runs, Reset (they keep their maps and blocks
+// of records), for the runs made later in the process; the garbage collector empties it
+// when idle.
+var spareCheckers sync.Pool
+
+// newChecker is an empty checker: a spare one, or a new one.
+func newChecker() *check.Checker {
+	if k, ok := spareCheckers.Get().(*check.Checker); ok {
+		return k
+	}
+	return check.NewChecker()
 }

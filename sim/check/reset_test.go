@@ -1,0 +1,90 @@
+package check
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/msgrsim/msgrsim/msgr/wire"
+)
+
+// countAll is a Counter that remembers every evaluation.
+type countAll map[string]int
+
+func (c countAll) Evaluated(name string, n int) { c[name] += n }
+
+// checkerScript drives k through a pseudo-random history of n messages (sends on a few
+// streams, connections and priorities, dispatches in and out of order, duplicates, unknown
+// ids, resets, drops, orphans, mark-downs, acknowledgements) and renders everything k and its
+// recorder report.
+func checkerScript(k *Checker, seed uint64, n int) string {
+	r := rand.New(rand.NewPCG(seed, 7))
+	cov := countAll{}
+	rec := k.Record(func() int64 { return 5 }, cov)
+	nodes := []string{"osd.0", "osd.1", "client.0"}
+	var sent []uint64
+	for id := uint64(1); id <= uint64(n); id++ {
+		from, to := nodes[r.IntN(3)], nodes[r.IntN(3)]
+		conn := uint64(r.IntN(3))
+		k.SentOn(from, to, conn, uint16(r.IntN(2)), id, r.IntN(4) != 0)
+		sent = append(sent, id)
+		if r.IntN(3) == 0 {
+			rec.onSession(id, testAddr(r.IntN(2)))
+		}
+		for range r.IntN(3) {
+			pick := sent[r.IntN(len(sent))]
+			switch r.IntN(10) {
+			case 0:
+				k.Forgive(from, to)
+			case 1:
+				k.ForgiveConn(from, conn)
+			case 2:
+				k.Orphan(from, conn)
+			case 3:
+				k.Unorphan(from, conn)
+			case 4:
+				k.Dropped(pick)
+			case 5:
+				k.MarkedDown(to+"#1", from, r.IntN(2) == 0)
+			case 6:
+				k.Received(to+"#1", pick)
+				k.Acked(pick, int64(id))
+			case 7:
+				k.Dispatched(to+"#1", pick+uint64(r.IntN(2))*1000, r.IntN(8) != 0, int64(id))
+			default:
+				k.Dispatched(to+"#1", pick, true, int64(id))
+			}
+		}
+	}
+	k.ForgiveNode("client.0")
+	pending := k.PendingLossless()
+	k.Finish(int64(n))
+	var b strings.Builder
+	s, d := k.Counts()
+	rcv, ack := k.AckCounts()
+	ls, la := k.LosslessCounts()
+	fmt.Fprintf(&b, "counts %d %d %d %d %d %d pending %d\n", s, d, rcv, ack, ls, la, pending)
+	fmt.Fprintf(&b, "violations %v\ncounts %v excused %v\n", k.Violations(), k.ViolationCounts(), k.Excused())
+	fmt.Fprintf(&b, "summary\n%s", k.Summary())
+	fmt.Fprintf(&b, "undispatched %v\nmissing %v\n", k.Undispatched(), k.MissingLossless(1000))
+	fmt.Fprintf(&b, "fifo %v\ncoverage %v\n", rec.fifo.Ops(), map[string]int(cov))
+	return b.String()
+}
+
+// A Checker after Reset reports exactly what a new one does on the same history, whatever
+// history it saw before (shorter or longer: its kept blocks run out or are trimmed).
+func TestCheckerResetIsNew(t *testing.T) {
+	k := NewChecker()
+	for round, n := range []int{40, 3000, 10, 700, 0, 300} {
+		want := checkerScript(NewChecker(), uint64(round), n)
+		got := checkerScript(k, uint64(round), n)
+		if got != want {
+			t.Fatalf("round %d (%d messages): a reset checker reports\n%s\na new one\n%s", round, n, got, want)
+		}
+		k.Reset()
+	}
+}
+
+// testAddr is one of a few peer addresses.
+func testAddr(i int) wire.EntityAddr { return wire.EntityAddr{Nonce: uint32(7 + i)} }
