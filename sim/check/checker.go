@@ -2,8 +2,10 @@ package check
 
 import (
 	"fmt"
+	"slices"
 	"sort"
-	"strings"
+	"strconv"
+	"unicode/utf8"
 )
 
 // Violation is a broken invariant: its name, for grouping failures, and what happened.
@@ -797,31 +799,85 @@ func (k *Checker) LosslessCounts() (sent, lostAccounted int) {
 // AckCounts are the number of messages read by receivers and acknowledged to senders.
 func (k *Checker) AckCounts() (received, acked int) { return k.received, k.acked }
 
-// Summary renders one line per stream: sent, dispatched, forgiven.
+// Summary renders one line per stream: sent, dispatched, forgiven. Every run renders it
+// (Result.Summary), so it is built without fmt: the lines are what
+// "  %-28s %-8s sent %5d  dispatched %5d" and "  (%d lost, accounted to resets, crashes or
+// drops)" print, sorted by the stream's name (from->to).
 func (k *Checker) Summary() string {
-	// Sorted by name, each name built once (not at every comparison).
-	type named struct {
-		name string
-		key  streamKey
-	}
-	keys := make([]named, len(k.keys))
-	for i, key := range k.keys {
-		keys[i] = named{key.String(), key}
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i].name < keys[j].name })
-	var b strings.Builder
-	for _, nk := range keys {
-		key := nk.key
+	keys := slices.Clone(k.keys)
+	slices.SortFunc(keys, compareNames)
+	var b []byte
+	for _, key := range keys {
 		s := k.streams[key]
 		kind := "lossy"
 		if s.lossless {
 			kind = "lossless"
 		}
-		fmt.Fprintf(&b, "  %-28s %-8s sent %5d  dispatched %5d", nk.name, kind, len(s.sent), s.delivered)
+		b = append(b, "  "...)
+		b = appendPadded(b, 28, key.from, "->", key.to)
+		b = append(b, ' ')
+		b = appendPadded(b, 8, kind)
+		b = append(b, " sent "...)
+		b = appendRight(b, 5, len(s.sent))
+		b = append(b, "  dispatched "...)
+		b = appendRight(b, 5, s.delivered)
 		if lost := k.accountedLosses(s); lost > 0 {
-			fmt.Fprintf(&b, "  (%d lost, accounted to resets, crashes or drops)", lost)
+			b = append(b, "  ("...)
+			b = strconv.AppendInt(b, int64(lost), 10)
+			b = append(b, " lost, accounted to resets, crashes or drops)"...)
 		}
-		b.WriteString("\n")
+		b = append(b, '\n')
 	}
-	return b.String()
+	return string(b)
+}
+
+// compareNames orders streams by name, from->to, as the strings would sort (without building
+// them).
+func compareNames(a, b streamKey) int {
+	as, bs := [3]string{a.from, "->", a.to}, [3]string{b.from, "->", b.to}
+	i, j := 0, 0 // piece, offset in it
+	k, l := 0, 0
+	for {
+		for i < 3 && j == len(as[i]) {
+			i, j = i+1, 0
+		}
+		for k < 3 && l == len(bs[k]) {
+			k, l = k+1, 0
+		}
+		switch {
+		case i == 3 && k == 3:
+			return 0
+		case i == 3:
+			return -1
+		case k == 3:
+			return 1
+		}
+		if x, y := as[i][j], bs[k][l]; x != y {
+			return int(x) - int(y)
+		}
+		j, l = j+1, l+1
+	}
+}
+
+// appendPadded appends the pieces and pads them with spaces to width runes (fmt's %-Ns).
+func appendPadded(b []byte, width int, pieces ...string) []byte {
+	n := 0
+	for _, p := range pieces {
+		b = append(b, p...)
+		n += utf8.RuneCountInString(p)
+	}
+	for ; n < width; n++ {
+		b = append(b, ' ')
+	}
+	return b
+}
+
+// appendRight appends v right-aligned in width (fmt's %Nd).
+func appendRight(b []byte, width, v int) []byte {
+	var digits [20]byte
+	d := strconv.AppendInt(digits[:0], int64(v), 10)
+	for n := len(d); n < width; n++ {
+		b = append(b, ' ')
+	}
+	return append(b, d...)
 }

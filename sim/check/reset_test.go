@@ -3,6 +3,7 @@ package check
 import (
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"strings"
 	"testing"
 
@@ -88,3 +89,51 @@ func TestCheckerResetIsNew(t *testing.T) {
 
 // testAddr is one of a few peer addresses.
 func testAddr(i int) wire.EntityAddr { return wire.EntityAddr{Nonce: uint32(7 + i)} }
+
+// Summary is what it was when fmt built it: each stream's line as the format below prints it,
+// sorted by the stream's name, for names shorter and longer than the column, names one of
+// which is a prefix of another, and names that are not ASCII.
+func TestSummaryAsFormatted(t *testing.T) {
+	k := NewChecker()
+	nodes := []string{"osd.1", "osd.10", "osd.1-", "client.0", "ösd.2", "a-very-long-node-name.with.many.parts", ""}
+	id := uint64(0)
+	for i, from := range nodes {
+		for j, to := range nodes {
+			for range (i*7 + j) % 4 {
+				id++
+				k.Sent(from, to, id, (i+j)%2 == 0)
+				if id%3 != 0 {
+					k.Dispatched(to+"#1", id, true, 0)
+				}
+			}
+			if (i+j)%5 == 0 {
+				k.Forgive(from, to)
+			}
+		}
+	}
+	type named struct {
+		name string
+		key  streamKey
+	}
+	var keys []named
+	for _, key := range k.keys {
+		keys = append(keys, named{key.String(), key})
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].name < keys[j].name })
+	var want strings.Builder
+	for _, nk := range keys {
+		s := k.streams[nk.key]
+		kind := "lossy"
+		if s.lossless {
+			kind = "lossless"
+		}
+		fmt.Fprintf(&want, "  %-28s %-8s sent %5d  dispatched %5d", nk.name, kind, len(s.sent), s.delivered)
+		if lost := k.accountedLosses(s); lost > 0 {
+			fmt.Fprintf(&want, "  (%d lost, accounted to resets, crashes or drops)", lost)
+		}
+		want.WriteString("\n")
+	}
+	if got := k.Summary(); got != want.String() {
+		t.Fatalf("Summary:\n%s\nformatted:\n%s", got, want.String())
+	}
+}

@@ -141,6 +141,7 @@ const (
 	trackBounds    = maxBounds + 16
 	trackSpans     = maxSpans + 16
 	maxWrittenMsgs = 8
+	trackMarks     = 16 // tags written and not yet read, in the block (more grow out of it)
 )
 
 // find returns the tracked connection with the given id, or nil. Most calls in a row are for
@@ -171,6 +172,7 @@ func (t *frameTracker) conn(id uint64) *connTrack {
 			c.s[d].bounds = b.bounds[d*trackBounds : d*trackBounds : (d+1)*trackBounds]
 			c.s[d].protected = b.protected[d*trackSpans : d*trackSpans : (d+1)*trackSpans]
 			c.s[d].msgs = b.msgs[d*maxWrittenMsgs : d*maxWrittenMsgs : (d+1)*maxWrittenMsgs]
+			c.s[d].marks = b.marks[d*trackMarks : d*trackMarks : (d+1)*trackMarks]
 		}
 		t.conns[id] = c
 		t.blocks = append(t.blocks, b)
@@ -187,6 +189,7 @@ type connBlock struct {
 	bounds    [2 * trackBounds]uint64
 	protected [2 * trackSpans]span
 	msgs      [2 * maxWrittenMsgs]writtenMsg
+	marks     [2 * trackMarks]tagMark
 }
 
 // spareConns holds the connection blocks of finished runs (frameTracker.release) for the runs
