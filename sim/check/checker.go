@@ -118,6 +118,11 @@ type msgInfo struct {
 	reported bool        // the messenger reported dropping it (never queued: it must never arrive)
 	got      bool        // dispatched to some receiver incarnation
 	acked    bool        // the sender forgot it: its peer acknowledged it
+	// The first receiver incarnation it was dispatched to and 1 + marks[rcv, sender] at its
+	// last dispatch there (Checker.seen's entry, kept here: a message is dispatched to one
+	// receiver incarnation but for restarts; seen holds the others).
+	seenRcv string
+	seenAt  int
 }
 
 // CaseRedelivery is the one duplicate dispatch the checker excuses, msgr1's own behaviour
@@ -196,6 +201,12 @@ type Checker struct {
 	infos    []msgInfo           // a block msgInfos are taken from (one allocation per block)
 	tampered map[uint64][]string // the fronts the tamper fault gave each message id
 	tamperN  int
+	// last is what SentOn found last: an order key, its stream and its order state.
+	last struct {
+		order orderKey
+		s     *stream
+		ord   *orderState
+	}
 	// The blocks records are taken from, kept for reuse by Reset: every block of message
 	// records, streams, order states and id lists allocated, and how many the run has taken.
 	spare spareBlocks
@@ -436,17 +447,22 @@ func SessionID(incarnation int, conn uint64) uint64 { return uint64(incarnation)
 // connection conn at priority prio: dispatch order is checked per (stream, conn, prio).
 func (k *Checker) SentOn(from, to string, conn uint64, prio uint16, id uint64, lossless bool) {
 	key := streamKey{from, to}
-	s := k.stream(key, lossless)
 	ok := orderKey{stream: key, conn: conn, prio: prio}
+	// Sends come in runs on one stream, connection and priority: the last ones found are
+	// compared before the maps (node names are mostly the same strings: pointer compares).
+	s, ord := k.last.s, k.last.ord
+	if s == nil || k.last.order != ok {
+		s, ord = k.stream(key, lossless), k.orders[ok]
+		if ord == nil {
+			ord = k.newOrder()
+			k.orders[ok] = ord
+		}
+		k.last.order, k.last.s, k.last.ord = ok, s, ord
+	}
 	if len(k.infos) == cap(k.infos) {
 		// Blocks double from 16 up to 256 records: a short run (a fuzzed input sends a few
 		// dozen messages) does not allocate and clear hundreds.
 		k.infos = k.infoBlock(min(256, max(16, 2*cap(k.infos))))
-	}
-	ord := k.orders[ok]
-	if ord == nil {
-		ord = k.newOrder()
-		k.orders[ok] = ord
 	}
 	k.infos = append(k.infos, msgInfo{key: key, order: ok, s: s, ord: ord, index: len(s.sent), oindex: ord.n})
 	info := &k.infos[len(k.infos)-1]
@@ -501,9 +517,8 @@ func (k *Checker) Dispatched(rcv string, id uint64, intact bool, now int64) {
 		k.violate(InvUnknownMessage, now, "%s got message id %d that was never sent", rcv, id)
 		return
 	}
-	sk := seenKey{rcv, id}
 	mk := markKey{rcv, info.key.from}
-	prev := k.seen[sk]
+	prev := k.seenOf(info, rcv, id)
 	if prev != 0 && !info.acked && k.marks[mk] > prev-1 {
 		// Excused (CaseRedelivery), and not a dispatch of the session's FIFO history: the
 		// receiver's session that dequeued it is gone (see MarkedDown).
@@ -512,7 +527,7 @@ func (k *Checker) Dispatched(rcv string, id uint64, intact bool, now int64) {
 			k.violate(InvCorruptDelivery, now, "stream %v: message id %d dispatched to %s with corrupted content", info.key, id, rcv)
 		}
 		k.excused[CaseRedelivery]++
-		k.seen[sk] = 1 + k.marks[mk]
+		k.setSeen(info, rcv, id, 1+k.marks[mk])
 		return
 	}
 	k.rec.dispatched(info.key, id, rcv, info.s.lossless)
@@ -528,7 +543,7 @@ func (k *Checker) Dispatched(rcv string, id uint64, intact bool, now int64) {
 		k.violate(InvDuplicate, now, "stream %v: message #%d (id %d) dispatched twice to %s", info.key, info.index, id, rcv)
 		return
 	}
-	k.seen[sk] = 1 + k.marks[mk]
+	k.setSeen(info, rcv, id, 1+k.marks[mk])
 	info.got = true
 	k.deliv++
 	s := info.s
@@ -553,6 +568,27 @@ func (k *Checker) Dispatched(rcv string, id uint64, intact bool, now int64) {
 			}
 		}
 	}
+}
+
+// seenOf is seen[rcv, id]: 0 if rcv never had message id dispatched, else 1 + the
+// mark-downs of its sessions with the sender at the last dispatch.
+func (k *Checker) seenOf(info *msgInfo, rcv string, id uint64) int {
+	if info.seenAt != 0 && info.seenRcv == rcv {
+		return info.seenAt
+	}
+	if info.seenAt == 0 || len(k.seen) == 0 {
+		return 0 // the first receiver's entry is in info; the others' in k.seen
+	}
+	return k.seen[seenKey{rcv, id}]
+}
+
+// setSeen sets seen[rcv, id] to v (> 0).
+func (k *Checker) setSeen(info *msgInfo, rcv string, id uint64, v int) {
+	if info.seenAt == 0 || info.seenRcv == rcv {
+		info.seenRcv, info.seenAt = rcv, v
+		return
+	}
+	k.seen[seenKey{rcv, id}] = v
 }
 
 // Forgive accounts the loss of every message sent so far from → to to a reported reset.

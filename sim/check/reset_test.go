@@ -54,7 +54,7 @@ func checkerScript(k *Checker, seed uint64, n int) string {
 			case 7:
 				k.Dispatched(to+"#1", pick+uint64(r.IntN(2))*1000, r.IntN(8) != 0, int64(id))
 			default:
-				k.Dispatched(to+"#1", pick, true, int64(id))
+				k.Dispatched(fmt.Sprintf("%s#%d", to, 1+r.IntN(3)/2), pick, true, int64(id))
 			}
 		}
 	}
@@ -135,5 +135,42 @@ func TestSummaryAsFormatted(t *testing.T) {
 	}
 	if got := k.Summary(); got != want.String() {
 		t.Fatalf("Summary:\n%s\nformatted:\n%s", got, want.String())
+	}
+}
+
+// Duplicates are per receiver incarnation, whichever incarnation got the message first: a
+// message dispatched to b#1 and then to b#2 is no duplicate, a second dispatch to either is.
+func TestDuplicatePerReceiverIncarnation(t *testing.T) {
+	for _, order := range [][]string{{"b#1", "b#2", "b#2", "b#1"}, {"b#2", "b#1", "b#1", "b#2"}, {"b#1", "b#2", "b#3", "b#2"}} {
+		k := NewChecker()
+		k.Sent("a", "b", 1, true)
+		for _, rcv := range order {
+			k.Dispatched(rcv, 1, true, 0)
+		}
+		want := 2
+		if order[2] == "b#3" {
+			want = 1
+		}
+		if got := violated(k)[InvDuplicate]; got != want {
+			t.Errorf("dispatches to %v: %d duplicates, want %d: %v", order, got, want, k.Violations())
+		}
+	}
+	// Excused after a mark-down without resetcheck, for the first incarnation and a later one.
+	for _, rcv := range []string{"b#1", "b#2"} {
+		k := NewChecker()
+		k.Sent("a", "b", 1, true)
+		if rcv == "b#2" {
+			k.Dispatched("b#1", 1, true, 0)
+		}
+		k.Dispatched(rcv, 1, true, 0)
+		k.MarkedDown(rcv, "a", false)
+		k.Dispatched(rcv, 1, true, 0)
+		if len(k.Violations()) != 0 || k.Excused()[CaseRedelivery] != 1 {
+			t.Errorf("%s: redelivery after a mark-down: %v, excused %v", rcv, k.Violations(), k.Excused())
+		}
+		k.Dispatched(rcv, 1, true, 0)
+		if violated(k)[InvDuplicate] != 1 {
+			t.Errorf("%s: a second redelivery after one mark-down: %v", rcv, k.Violations())
+		}
 	}
 }
