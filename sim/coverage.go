@@ -96,6 +96,11 @@ func (c *Coverage) flush() {
 	if len(c.Transitions) == 0 || len(c.States) == 0 {
 		c.sizeMaps(h)
 	}
+	if len(c.Invariants) == 0 && h.ninv > 0 {
+		// sized for the invariants counted and the few the end of a run adds (growing from
+		// nothing to a run's twenty took several allocations and rehashes)
+		c.Invariants = make(map[string]int, h.ninv+4)
+	}
 	for i := range h.inv[:h.ninv] {
 		c.Invariants[h.inv[i].name] += h.inv[i].n
 		h.inv[i] = invCount{}
