@@ -49,8 +49,24 @@ type hotCounts struct {
 	// inv are invariant evaluations (Evaluated, several per step): callers pass the check
 	// package's constants, so comparing a name with those seen is mostly a pointer compare,
 	// cheaper than a map update that hashes the name every time.
-	inv  [24]invCount
+	// They are kept in a small open-addressed table (invSlot): a scan of every name seen was
+	// 3% of a run.
+	inv  [invSlots]invCount
 	ninv int
+}
+
+// invSlots is the size of hotCounts' invariant table; at most maxHotInvariants names are
+// kept in it (the others are counted in the map directly).
+const (
+	invSlots         = 64
+	maxHotInvariants = 40
+)
+
+// invSlot is where name's probe sequence in the invariant table starts: a hash of its length
+// and three of its bytes (name is not empty).
+func invSlot(name string) int {
+	n := len(name)
+	return int(uint(n)*37+uint(name[0])*3+uint(name[n/2])*5+uint(name[n-1])*7) & (invSlots - 1)
 }
 
 // invCount is evaluations of one invariant not yet added to Coverage.Invariants.
@@ -101,9 +117,13 @@ func (c *Coverage) flush() {
 		// nothing to a run's twenty took several allocations and rehashes)
 		c.Invariants = make(map[string]int, h.ninv+4)
 	}
-	for i := range h.inv[:h.ninv] {
-		c.Invariants[h.inv[i].name] += h.inv[i].n
-		h.inv[i] = invCount{}
+	if h.ninv > 0 {
+		for i := range h.inv {
+			if e := &h.inv[i]; e.name != "" {
+				c.Invariants[e.name] += e.n
+				*e = invCount{}
+			}
+		}
 	}
 	h.ninv = 0
 	for i, n := range h.trans {
@@ -341,19 +361,23 @@ func (c *Coverage) Evaluated(name string, n int) {
 	if n <= 0 {
 		return
 	}
-	if h := c.hot; h != nil {
-		for i := range h.inv[:h.ninv] {
-			if e := &h.inv[i]; e.name == name {
+	if h := c.hot; h != nil && name != "" {
+		for i := invSlot(name); ; i = (i + 1) & (invSlots - 1) {
+			e := &h.inv[i]
+			if e.name == name {
 				e.n += n
 				h.any = true
 				return
 			}
-		}
-		if h.ninv < len(h.inv) {
-			h.inv[h.ninv] = invCount{name, n}
-			h.ninv++
-			h.any = true
-			return
+			if e.name == "" {
+				if h.ninv == maxHotInvariants {
+					break // the table is full enough: probe sequences stay short
+				}
+				*e = invCount{name, n}
+				h.ninv++
+				h.any = true
+				return
+			}
 		}
 	}
 	c.Invariants[name] += n
