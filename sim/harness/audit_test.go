@@ -62,3 +62,28 @@ func TestAuditorSeesThrottleChanges(t *testing.T) {
 		t.Fatalf("%d throttle-negative reports after a new throttle went negative, want 2: %v", n, r.Check.Violations())
 	}
 }
+
+// The audits' step invariants are counted in bulk: once flushed (Drive does, as it returns)
+// the counter has one evaluation of each per audit, as if each audit had counted its own.
+func TestAuditorCountsEveryAudit(t *testing.T) {
+	r, c := newRun(1)
+	m, err := msgr.New(msgr.Config{Name: wire.NewName(wire.EntityOSD, 0), Stack: r.W.AddHost("osd.0", netip.MustParseAddr("10.0.0.1")),
+		Runtime: r.W, Rand: r.W.Rand(), ClusterProtocol: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Audit.Add("osd.0", m)
+	for range 5 {
+		r.Audit.AfterStep(nil)
+	}
+	r.Audit.FlushCounts()
+	r.Audit.AfterStep(nil)
+	r.Audit.AfterStep(nil)
+	r.Audit.FlushCounts()
+	r.Audit.FlushCounts()
+	for _, inv := range []string{check.InvRegistryClosed, check.InvRegistryDup, check.InvThrottleNeg, check.InvPanic} {
+		if c.evaluated[inv] != 7 || r.Audit.Audits() != 7 {
+			t.Errorf("%s evaluated %d times in %d audits, want 7", inv, c.evaluated[inv], r.Audit.Audits())
+		}
+	}
+}

@@ -50,6 +50,7 @@ type Workload interface {
 // end-of-run loss check, the workload's own checks, shutdown, the model checks.
 func (r *Run) Drive(wl Workload) {
 	r.wl = wl
+	defer r.Audit.FlushCounts() // the audits' evaluations, counted in bulk, before coverage is read
 	if err := wl.Build(); err != nil {
 		r.Check.Violate(check.InvNoProgress, 0, "build: %v", err)
 		return
