@@ -29,10 +29,12 @@ type World struct {
 	// hook) and all of them when the clock moves or Unpause; Step drops those it finds idle.
 	// So Step asks only these, in index order, and finds exactly the centers a poll of all of
 	// them would.
-	cands []*entry
+	// Both are center indexes (w.centers), not pointers: no write barrier on their stores and
+	// nothing for the collector to scan.
+	cands []int32
 	// unsorted says cands may be out of index order (a center joined behind a later one).
 	unsorted bool
-	ready    []*entry // scratch for Step
+	ready    []int32 // scratch for Step
 	steps    uint64
 	jobs     jobHeap // workload actions at virtual times
 	jobSeq   uint64
@@ -75,10 +77,10 @@ type entry struct {
 func (w *World) mark(e *entry) {
 	if !e.cand && !e.stopped {
 		e.cand = true
-		if n := len(w.cands); n > 0 && w.cands[n-1].index > e.index {
+		if n := len(w.cands); n > 0 && int(w.cands[n-1]) > e.index {
 			w.unsorted = true
 		}
-		w.cands = append(w.cands, e)
+		w.cands = append(w.cands, int32(e.index))
 	}
 }
 
@@ -174,8 +176,8 @@ func (w *World) Quiet() bool {
 	if t, ok := w.jobs.next(); ok && t <= now {
 		return false
 	}
-	for _, e := range w.cands {
-		if !e.stopped && e.paused <= now && e.c.Pending() {
+	for _, i := range w.cands {
+		if e := w.centers[i]; !e.stopped && e.paused <= now && e.c.Pending() {
 			return false
 		}
 	}
@@ -224,7 +226,7 @@ func (w *World) Step() (more bool, err error) {
 		return true, nil
 	}
 	if k < len(w.ready) {
-		e := w.ready[k]
+		e := w.centers[w.ready[k]]
 		w.Trace.Add(TagCenterStep, uint64(w.Clock.Now()), uint64(e.index))
 		if _, err := e.c.Step(0); err != nil {
 			return false, fmt.Errorf("step %s: %w", e.c.Name(), err)
@@ -246,19 +248,19 @@ func (w *World) collectReady() {
 	w.ready = w.ready[:0]
 	now := w.Clock.Now()
 	if w.unsorted {
-		slices.SortFunc(w.cands, byIndex)
+		slices.Sort(w.cands)
 		w.unsorted = false
 	}
 	keep := w.cands[:0]
-	for _, e := range w.cands {
+	for _, i := range w.cands {
+		e := w.centers[i]
 		if !e.stopped && e.paused <= now && e.c.Pending() {
-			w.ready = append(w.ready, e)
-			keep = append(keep, e)
+			w.ready = append(w.ready, i)
+			keep = append(keep, i)
 			continue
 		}
 		e.cand = false
 	}
-	clear(w.cands[len(keep):])
 	w.cands = keep
 	if w.CheckRunnable {
 		i := 0
@@ -266,7 +268,7 @@ func (w *World) collectReady() {
 			if e.stopped || e.paused > now || !e.c.Pending() {
 				continue
 			}
-			if i >= len(w.ready) || w.ready[i] != e {
+			if i >= len(w.ready) || w.centers[w.ready[i]] != e {
 				panic(fmt.Sprintf("world: center %s (index %d) has pending work but is not among the runnable ones kept", e.c.Name(), e.index))
 			}
 			i++
