@@ -123,6 +123,10 @@ type msgInfo struct {
 	// receiver incarnation but for restarts; seen holds the others).
 	seenRcv string
 	seenAt  int
+	// For the recorder (Histories): a lossless message not yet on a session, and the name
+	// of the session it went to.
+	pending bool
+	session string
 }
 
 // CaseRedelivery is the one duplicate dispatch the checker excuses, msgr1's own behaviour
@@ -480,7 +484,7 @@ func (k *Checker) SentOn(from, to string, conn uint64, prio uint16, id uint64, l
 	s.sent = append(s.sent, id)
 	s.visibleAt = append(s.visibleAt, 0)
 	k.sent++
-	k.rec.sent(ok, id, lossless)
+	k.rec.sent(info, lossless)
 }
 
 // Received records that receiver incarnation rcv read message id in order (before dispatch):
@@ -530,7 +534,7 @@ func (k *Checker) Dispatched(rcv string, id uint64, intact bool, now int64) {
 		k.setSeen(info, rcv, id, 1+k.marks[mk])
 		return
 	}
-	k.rec.dispatched(info.key, id, rcv, info.s.lossless)
+	k.rec.dispatched(info, id, rcv, info.s.lossless)
 	if !intact {
 		k.violate(InvCorruptDelivery, now, "stream %v: message id %d dispatched to %s with corrupted content", info.key, id, rcv)
 	}
@@ -615,7 +619,7 @@ func (k *Checker) Dropped(id uint64) {
 	if info, ok := k.msgs.get(id); ok {
 		info.dropped = true
 		info.reported = true
-		k.rec.dropped(info.key, id, info.s.lossless)
+		k.rec.dropped(info, id, info.s.lossless)
 	}
 }
 
@@ -627,7 +631,7 @@ func (k *Checker) ForgiveConn(node string, conn uint64) {
 	for _, id := range k.byConn[ck] {
 		info := k.msgs.of(id)
 		info.dropped = true
-		k.rec.dropped(info.key, id, info.s.lossless)
+		k.rec.dropped(info, id, info.s.lossless)
 	}
 	delete(k.byConn, ck)
 }

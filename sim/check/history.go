@@ -42,14 +42,18 @@ type Counter interface {
 // A reset reported on a stream (or a crash) forgives every session of the stream, as the
 // Checker does. A nil *Histories records nothing.
 type Histories struct {
-	check   *Checker
-	now     func() int64
-	fifo    *models.FIFOHistory
-	cov     Counter
-	pending map[uint64]orderKey    // lossless messages told to the Checker, not yet on a session
-	part    map[uint64]string      // message id → its session
-	parts   map[streamKey][]string // stream → its sessions, in order of first use
-	names   map[sessionKey]string  // a session's name, formatted once
+	check *Checker
+	now   func() int64
+	fifo  *models.FIFOHistory
+	cov   Counter
+	// A lossless message told to the Checker and not yet on a session is pending (msgInfo),
+	// and its record names its session once it is on one (msgInfo.session).
+	parts map[streamKey][]string // stream → its sessions, in order of first use
+	names map[sessionKey]string  // a session's name, formatted once
+	// the session onSession named last (sends come in runs on one session)
+	lastKey  sessionKey
+	lastName string
+	lastSet  bool
 }
 
 // sessionKey is what names a session: the order key and the peer address.
@@ -64,40 +68,43 @@ func (k *Checker) Record(now func() int64, cov Counter) *Histories {
 	if r := k.spare.rec; r != nil {
 		// The previous run's recorder (see Reset): its maps and history's storage, emptied.
 		k.spare.rec = nil
-		fifo, pending, part, parts, names := r.fifo, r.pending, r.part, r.parts, r.names
+		fifo, parts, names := r.fifo, r.parts, r.names
 		fifo.Reset()
-		clear(pending)
-		clear(part)
 		clear(parts)
 		clear(names)
-		*r = Histories{check: k, now: now, fifo: fifo, cov: cov, pending: pending, part: part, parts: parts, names: names}
+		*r = Histories{check: k, now: now, fifo: fifo, cov: cov, parts: parts, names: names}
 		k.rec = r
 		return r
 	}
-	k.rec = &Histories{check: k, now: now, fifo: models.NewFIFOHistory(), cov: cov, pending: map[uint64]orderKey{},
-		part: map[uint64]string{}, parts: map[streamKey][]string{}, names: map[sessionKey]string{}}
+	k.rec = &Histories{check: k, now: now, fifo: models.NewFIFOHistory(), cov: cov,
+		parts: map[streamKey][]string{}, names: map[sessionKey]string{}}
 	return k.rec
 }
 
 // sent records a lossless message told to the Checker, with the sender connection and
 // priority it was sent on (ok.conn 0: not known).
-func (r *Histories) sent(ok orderKey, id uint64, lossless bool) {
+func (r *Histories) sent(info *msgInfo, lossless bool) {
 	if r != nil && lossless {
-		r.pending[id] = ok
+		info.pending = true
 	}
 }
 
 // onSession records that message id went to the session with peer (from the messenger's
 // send or drop trace): it is enqueued there.
 func (r *Histories) onSession(id uint64, peer wire.EntityAddr) {
-	ok, found := r.pending[id]
-	if !found {
+	info, found := r.check.msgs.get(id)
+	if !found || !info.pending {
 		return
 	}
-	delete(r.pending, id)
+	info.pending = false
+	ok := info.order
 	key := ok.stream
 	sk := sessionKey{ok, peer}
-	p, named := r.names[sk]
+	p, named := r.lastName, r.lastSet && sk == r.lastKey // runs of sends go to one session
+	if !named {
+		p, named = r.names[sk]
+		r.lastKey, r.lastName, r.lastSet = sk, p, named
+	}
 	if !named {
 		p = fmt.Sprintf("%v@%v", key, peer)
 		if ok.conn != 0 {
@@ -105,11 +112,12 @@ func (r *Histories) onSession(id uint64, peer wire.EntityAddr) {
 			p = fmt.Sprintf("%s s%x p%d", p, ok.conn, ok.prio)
 		}
 		r.names[sk] = p
+		r.lastKey, r.lastName, r.lastSet = sk, p, true
 		if !slices.Contains(r.parts[key], p) {
 			r.parts[key] = append(r.parts[key], p)
 		}
 	}
-	r.part[id] = p
+	info.session = p
 	r.fifo.Send(p, id, r.now())
 }
 
@@ -122,14 +130,14 @@ func (r *Histories) Traced(ev msgr.TraceEvent) {
 
 // dispatched records a dispatch; the Checker evaluates three invariants on each (and
 // whether it was sent at all, see lookedUp).
-func (r *Histories) dispatched(key streamKey, id uint64, rcv string, lossless bool) {
+func (r *Histories) dispatched(info *msgInfo, id uint64, rcv string, lossless bool) {
 	if r == nil {
 		return
 	}
 	order := InvLossyOrder
 	if lossless {
 		order = InvLosslessOrder
-		if p, ok := r.part[id]; ok {
+		if p := info.session; p != "" {
 			r.fifo.Deliver(p, id, rcv, r.now())
 		}
 	}
@@ -161,11 +169,11 @@ func (r *Histories) forgive(key streamKey, lossless bool) {
 	}
 }
 
-func (r *Histories) dropped(key streamKey, id uint64, lossless bool) {
+func (r *Histories) dropped(info *msgInfo, id uint64, lossless bool) {
 	if r == nil || !lossless {
 		return
 	}
-	if p, ok := r.part[id]; ok {
+	if p := info.session; p != "" {
 		r.fifo.Drop(p, id, r.now())
 	}
 }

@@ -81,7 +81,8 @@ type Run struct {
 	unsettledFn func(*msgr.Messenger) bool
 	unsettledN  int
 	conns       []*msgr.Connection
-	incs        map[uint64]incarnation      // the last incarnation traced per messenger
+	incs        map[uint64]incarnation      // the last incarnation traced per messenger (ids past maxDenseIncs)
+	incDense    []incSlot                   // the same for ids below maxDenseIncs
 	excuse      map[*msgr.Connection][]bool // per reset event queued: was it attributed
 }
 

@@ -102,6 +102,21 @@ func logTraceEvent(w *world.World, who string, ev msgr.TraceEvent, conn uint64) 
 // incarnation tells the session monitor when a messenger incarnation traces its first event
 // (a restart: its sessions, and its peers' sessions with it, may reset).
 func (r *Run) incarnation(id, inc uint64, m *msgr.Messenger) {
+	if id < maxDenseIncs {
+		// Workloads number their messengers from 0: a slice, not a map lookup per event.
+		if id >= uint64(len(r.incDense)) {
+			r.incDense = append(r.incDense, make([]incSlot, id+1-uint64(len(r.incDense)))...)
+		}
+		sl := &r.incDense[id]
+		if sl.seen && sl.last.inc == inc {
+			return
+		}
+		last, seen := sl.last, sl.seen
+		addr := m.MyAddr()
+		sl.last, sl.seen = incarnation{inc: inc, addr: addr}, true
+		r.Sessions.Started(addr, last.addr, seen)
+		return
+	}
 	last, seen := r.incs[id]
 	if seen && last.inc == inc {
 		return
@@ -109,6 +124,15 @@ func (r *Run) incarnation(id, inc uint64, m *msgr.Messenger) {
 	addr := m.MyAddr()
 	r.incs[id] = incarnation{inc: inc, addr: addr}
 	r.Sessions.Started(addr, last.addr, seen)
+}
+
+// maxDenseIncs bounds the messenger trace ids whose last incarnation is kept in a slice.
+const maxDenseIncs = 1024
+
+// incSlot is a messenger's last incarnation traced, if seen.
+type incSlot struct {
+	last incarnation
+	seen bool
 }
 
 // connEvent tells the session monitor of a connection event: sessions opening, and resets to
