@@ -107,8 +107,7 @@ type stream struct {
 }
 
 type msgInfo struct {
-	key      streamKey
-	order    orderKey
+	order    orderKey    // its stream, the sender's connection and priority
 	s        *stream     // k.streams[key]
 	ord      *orderState // k.orders[order]
 	index    int         // position in the stream
@@ -205,15 +204,20 @@ type Checker struct {
 	infos    []msgInfo           // a block msgInfos are taken from (one allocation per block)
 	tampered map[uint64][]string // the fronts the tamper fault gave each message id
 	tamperN  int
-	// last is what SentOn found last: an order key, its stream and its order state.
-	last struct {
-		order orderKey
-		s     *stream
-		ord   *orderState
-	}
+	// last is what SentOn found last: order keys, their streams and order states, replaced
+	// round robin (lastNext).
+	last     [4]lastOrder
+	lastNext int
 	// The blocks records are taken from, kept for reuse by Reset: every block of message
 	// records, streams, order states and id lists allocated, and how many the run has taken.
 	spare spareBlocks
+}
+
+// lastOrder is an order key SentOn looked up, its stream and its order state.
+type lastOrder struct {
+	order orderKey
+	s     *stream
+	ord   *orderState
 }
 
 // spareBlocks are a Checker's blocks of records, in the order they were allocated; a
@@ -452,23 +456,31 @@ func SessionID(incarnation int, conn uint64) uint64 { return uint64(incarnation)
 func (k *Checker) SentOn(from, to string, conn uint64, prio uint16, id uint64, lossless bool) {
 	key := streamKey{from, to}
 	ok := orderKey{stream: key, conn: conn, prio: prio}
-	// Sends come in runs on one stream, connection and priority: the last ones found are
-	// compared before the maps (node names are mostly the same strings: pointer compares).
-	s, ord := k.last.s, k.last.ord
-	if s == nil || k.last.order != ok {
+	// Sends come in runs on a few streams, connections and priorities: the last ones found
+	// are compared before the maps (node names are mostly the same strings: pointer compares).
+	var s *stream
+	var ord *orderState
+	for i := range k.last {
+		if l := &k.last[i]; l.s != nil && l.order == ok {
+			s, ord = l.s, l.ord
+			break
+		}
+	}
+	if s == nil {
 		s, ord = k.stream(key, lossless), k.orders[ok]
 		if ord == nil {
 			ord = k.newOrder()
 			k.orders[ok] = ord
 		}
-		k.last.order, k.last.s, k.last.ord = ok, s, ord
+		k.last[k.lastNext] = lastOrder{ok, s, ord}
+		k.lastNext = (k.lastNext + 1) % len(k.last)
 	}
 	if len(k.infos) == cap(k.infos) {
 		// Blocks double from 16 up to 256 records: a short run (a fuzzed input sends a few
 		// dozen messages) does not allocate and clear hundreds.
 		k.infos = k.infoBlock(min(256, max(16, 2*cap(k.infos))))
 	}
-	k.infos = append(k.infos, msgInfo{key: key, order: ok, s: s, ord: ord, index: len(s.sent), oindex: ord.n})
+	k.infos = append(k.infos, msgInfo{order: ok, s: s, ord: ord, index: len(s.sent), oindex: ord.n})
 	info := &k.infos[len(k.infos)-1]
 	ck := connKey{from, conn}
 	info.dropped = k.orphans[ck]
@@ -508,7 +520,7 @@ func (k *Checker) Acked(id uint64, now int64) {
 	k.rec.evaluated(InvAckUnreceived, 1)
 	if !info.received {
 		k.violate(InvAckUnreceived, now, "stream %v: message #%d (id %d) acknowledged but never read by the peer",
-			info.key, info.index, id)
+			info.order.stream, info.index, id)
 	}
 }
 
@@ -521,14 +533,14 @@ func (k *Checker) Dispatched(rcv string, id uint64, intact bool, now int64) {
 		k.violate(InvUnknownMessage, now, "%s got message id %d that was never sent", rcv, id)
 		return
 	}
-	mk := markKey{rcv, info.key.from}
+	mk := markKey{rcv, info.order.stream.from}
 	prev := k.seenOf(info, rcv, id)
 	if prev != 0 && !info.acked && k.marks[mk] > prev-1 {
 		// Excused (CaseRedelivery), and not a dispatch of the session's FIFO history: the
 		// receiver's session that dequeued it is gone (see MarkedDown).
 		k.rec.evaluated(InvDuplicate, 1)
 		if !intact {
-			k.violate(InvCorruptDelivery, now, "stream %v: message id %d dispatched to %s with corrupted content", info.key, id, rcv)
+			k.violate(InvCorruptDelivery, now, "stream %v: message id %d dispatched to %s with corrupted content", info.order.stream, id, rcv)
 		}
 		k.excused[CaseRedelivery]++
 		k.setSeen(info, rcv, id, 1+k.marks[mk])
@@ -536,15 +548,15 @@ func (k *Checker) Dispatched(rcv string, id uint64, intact bool, now int64) {
 	}
 	k.rec.dispatched(info, id, rcv, info.s.lossless)
 	if !intact {
-		k.violate(InvCorruptDelivery, now, "stream %v: message id %d dispatched to %s with corrupted content", info.key, id, rcv)
+		k.violate(InvCorruptDelivery, now, "stream %v: message id %d dispatched to %s with corrupted content", info.order.stream, id, rcv)
 	}
 	k.rec.evaluated(InvDropDelivered, 1)
 	if info.reported {
 		k.violate(InvDropDelivered, now, "stream %v: message #%d (id %d) dispatched to %s after the messenger reported dropping it",
-			info.key, info.index, id, rcv)
+			info.order.stream, info.index, id, rcv)
 	}
 	if prev != 0 {
-		k.violate(InvDuplicate, now, "stream %v: message #%d (id %d) dispatched twice to %s", info.key, info.index, id, rcv)
+		k.violate(InvDuplicate, now, "stream %v: message #%d (id %d) dispatched twice to %s", info.order.stream, info.index, id, rcv)
 		return
 	}
 	k.setSeen(info, rcv, id, 1+k.marks[mk])
@@ -559,7 +571,7 @@ func (k *Checker) Dispatched(rcv string, id uint64, intact bool, now int64) {
 				name = InvLosslessOrder
 			}
 			k.violate(name, now, "stream %v (conn %d, priority %d): %s got message #%d after #%d",
-				info.key, info.order.conn, info.order.prio, rcv, info.oindex, l.last)
+				info.order.stream, info.order.conn, info.order.prio, rcv, info.oindex, l.last)
 		}
 		l.last = max(l.last, info.oindex)
 	} else {
