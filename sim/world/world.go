@@ -38,9 +38,9 @@ type World struct {
 	steps    uint64
 	jobs     jobHeap // workload actions at virtual times
 	jobSeq   uint64
-	due      []*job   // scratch for Step
+	due      []job    // scratch for Step
 	woken    []*entry // scratch for advance
-	jobBuf   []job    // a block new jobs are taken from (one allocation per block)
+	jobFns   []func() // the function of job seq s at s-1 (nil once it ran)
 	entryBuf []entry  // a block new centers' entries are taken from
 	// times holds the centers that may have a timer or a pause end, in a min-heap by a lower
 	// bound of that time (entry.key): the centers' timer hooks lower the bound whenever a
@@ -221,7 +221,9 @@ func (w *World) Step() (more bool, err error) {
 		j := w.due[k-len(w.ready)-nr]
 		w.jobs.remove(j)
 		w.Trace.Add(TagJob, uint64(w.Clock.Now()), j.seq)
-		j.fn()
+		fn := w.jobFns[j.seq-1]
+		w.jobFns[j.seq-1] = nil
+		fn()
 		w.afterStep(nil)
 		return true, nil
 	}
@@ -523,19 +525,16 @@ func (w *World) RunUntil(done func() bool, limit time.Duration, maxSteps uint64)
 // scheduler's choice, so their order relative to network and center steps is seeded too).
 func (w *World) Schedule(at time.Duration, fn func()) {
 	w.jobSeq++
-	if len(w.jobBuf) == cap(w.jobBuf) {
-		// Blocks double from 16 up to 128 jobs: a short run (a fuzzed input schedules a few
-		// dozen) does not allocate and clear a hundred.
-		w.jobBuf = make([]job, 0, min(128, max(16, 2*cap(w.jobBuf))))
-	}
-	w.jobBuf = append(w.jobBuf, job{at: at, seq: w.jobSeq, fn: fn})
-	w.jobs.push(&w.jobBuf[len(w.jobBuf)-1])
+	w.jobFns = append(w.jobFns, fn)
+	w.jobs.push(job{at: at, seq: w.jobSeq})
 }
 
+// job is a scheduled job's time and sequence number (its function is World.jobFns[seq-1]):
+// the heap of pending jobs holds no pointer, so reordering it costs no write barrier and the
+// collector has nothing to scan in it.
 type job struct {
 	at  time.Duration
 	seq uint64
-	fn  func()
 }
 
 // jobHeap holds the pending jobs in (time, sequence) order: the jobs whose time has come
@@ -543,14 +542,14 @@ type job struct {
 // min-heap. A run schedules its sends up front, so thousands of jobs can be pending; with one
 // sorted list every removal shifted all of them.
 type jobHeap struct {
-	now   []*job // due: at <= the time of the last due call, sorted
-	later []*job // min-heap
+	now   []job // due: at <= the time of the last due call, sorted
+	later []job // min-heap
 }
 
 // before is the order of jobs: by time, then by sequence (scheduling order).
-func before(a, b *job) bool { return a.at < b.at || (a.at == b.at && a.seq < b.seq) }
+func before(a, b job) bool { return a.at < b.at || (a.at == b.at && a.seq < b.seq) }
 
-func (h *jobHeap) push(j *job) {
+func (h *jobHeap) push(j job) {
 	h.later = append(h.later, j)
 	h.up(len(h.later) - 1)
 }
@@ -569,7 +568,7 @@ func (h *jobHeap) next() (time.Duration, bool) {
 }
 
 // due appends the jobs due at now (in order) to dst.
-func (h *jobHeap) due(now time.Duration, dst []*job) []*job {
+func (h *jobHeap) due(now time.Duration, dst []job) []job {
 	for len(h.later) > 0 && h.later[0].at <= now {
 		h.insertDue(h.pop())
 	}
@@ -577,12 +576,12 @@ func (h *jobHeap) due(now time.Duration, dst []*job) []*job {
 }
 
 // insertDue puts j into the due list at its place in the order.
-func (h *jobHeap) insertDue(j *job) {
+func (h *jobHeap) insertDue(j job) {
 	i := sort.Search(len(h.now), func(k int) bool { return before(j, h.now[k]) })
 	h.now = slices.Insert(h.now, i, j)
 }
 
-func (h *jobHeap) remove(j *job) {
+func (h *jobHeap) remove(j job) {
 	if i := slices.Index(h.now, j); i >= 0 {
 		h.now = slices.Delete(h.now, i, i+1)
 		return
@@ -590,7 +589,6 @@ func (h *jobHeap) remove(j *job) {
 	if i := slices.Index(h.later, j); i >= 0 {
 		last := len(h.later) - 1
 		h.later[i] = h.later[last]
-		h.later[last] = nil
 		h.later = h.later[:last]
 		if i < last {
 			h.down(i)
@@ -600,11 +598,10 @@ func (h *jobHeap) remove(j *job) {
 }
 
 // pop takes the earliest job of the heap.
-func (h *jobHeap) pop() *job {
+func (h *jobHeap) pop() job {
 	j := h.later[0]
 	last := len(h.later) - 1
 	h.later[0] = h.later[last]
-	h.later[last] = nil
 	h.later = h.later[:last]
 	if last > 0 {
 		h.down(0)
