@@ -67,7 +67,7 @@ func NewPool(name string, n int, stack netio.Stack, rt Runtime, rand *detrand.Ra
 	if n <= 0 {
 		n = DefaultWorkers
 	}
-	p := &Pool{}
+	p := &Pool{centers: make([]*Center, 0, n)}
 	for i := 0; i < n; i++ {
 		c, err := NewCenter(i, name+"/w"+strconv.Itoa(i), stack, rand.Fork())
 		if err != nil {
