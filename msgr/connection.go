@@ -67,6 +67,12 @@ type Connection struct {
 
 	settleFn func() // c.settle, bound once; guarded by mu
 
+	// The first backing arrays of upcalls and spareUpcalls, and of pend and sparePend: a
+	// simulation creates connections by the dozen per run, and growing these slices from
+	// nil was a few allocations per connection.
+	upcallArr [2][2]upcall
+	pendArr   [2][4]*Message
+
 	// viewMu guards view: what introspection reads, copied from the core whenever mu is
 	// released (see unlock), so that reading it never waits for the center. A leaf lock.
 	viewMu sync.Mutex

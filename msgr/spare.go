@@ -70,10 +70,8 @@ func (s *spareLists) put(bufs [][]byte) {
 func (m *Messenger) recycleBuffers() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, c := range m.pool.Centers() {
-		if bc := m.bufCaches[c]; bc != nil {
-			bc.recycle()
-		}
+	for i := range m.bufCaches {
+		m.bufCaches[i].recycle()
 	}
 }
 
