@@ -1,6 +1,10 @@
 package msgr
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/msgrsim/msgrsim/msgr/wire"
+)
 
 // Buffers outlive the messenger that allocated them: one that shuts down hands the free lists
 // of its centers (bufCache) to spareBuffers, and a bufCache that has none of a size takes
@@ -15,6 +19,50 @@ type spareLists struct {
 	mu    sync.Mutex
 	sizes []int
 	pools []*sync.Pool
+	lists [][][]byte // emptied free lists of retired bufCaches (capacity maxFreeBuffers), for new ones
+}
+
+// maxSpareLists bounds spareLists.lists.
+const maxSpareLists = 64
+
+// A sync.Pool holds pointers: a slice put in one is boxed in a *[]byte. The boxes of buffers
+// taken out are kept for the next put (boxing anew allocated once per buffer and run).
+var spareBoxes boxStack
+
+type boxStack struct {
+	mu    sync.Mutex
+	boxes []*[]byte
+}
+
+// maxSpareBoxes bounds the kept boxes.
+const maxSpareBoxes = 256
+
+// box returns b boxed.
+func (s *boxStack) box(b []byte) *[]byte {
+	s.mu.Lock()
+	var p *[]byte
+	if k := len(s.boxes) - 1; k >= 0 {
+		p, s.boxes[k] = s.boxes[k], nil
+		s.boxes = s.boxes[:k]
+	}
+	s.mu.Unlock()
+	if p == nil {
+		return &b
+	}
+	*p = b
+	return p
+}
+
+// unbox returns the buffer in p and keeps p for a later box.
+func (s *boxStack) unbox(p *[]byte) []byte {
+	b := *p
+	*p = nil
+	s.mu.Lock()
+	if len(s.boxes) < maxSpareBoxes {
+		s.boxes = append(s.boxes, p)
+	}
+	s.mu.Unlock()
+	return b
 }
 
 // maxSpareSizes bounds the sizes kept (a bufCache keeps at most 4 itself).
@@ -42,9 +90,10 @@ func (s *spareLists) pool(n int, create bool) *sync.Pool {
 // even through a bug that reads stale bytes: so a spare buffer is cleared as make's would be.
 func (s *spareLists) get(n int) []byte {
 	if p := s.pool(n, false); p != nil {
-		if b, ok := p.Get().(*[]byte); ok {
-			clear(*b) // as new: a run must not depend on the runs before it, even through a bug
-			return *b
+		if bp, ok := p.Get().(*[]byte); ok {
+			b := spareBoxes.unbox(bp)
+			clear(b) // as new: a run must not depend on the runs before it, even through a bug
+			return b
 		}
 	}
 	return make([]byte, n)
@@ -60,7 +109,32 @@ func (s *spareLists) put(bufs [][]byte) {
 		return
 	}
 	for _, b := range bufs {
-		p.Put(&b)
+		p.Put(spareBoxes.box(b))
+	}
+}
+
+// list returns an empty free list of capacity maxFreeBuffers: a retired one, or a new one.
+func (s *spareLists) list() [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if k := len(s.lists) - 1; k >= 0 {
+		l := s.lists[k]
+		s.lists[k] = nil
+		s.lists = s.lists[:k]
+		return l
+	}
+	return make([][]byte, 0, maxFreeBuffers)
+}
+
+// keepList keeps an emptied free list for a later bufCache.
+func (s *spareLists) keepList(l [][]byte) {
+	if cap(l) != maxFreeBuffers {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.lists) < maxSpareLists {
+		s.lists = append(s.lists, l[:0])
 	}
 }
 
@@ -73,6 +147,7 @@ func (m *Messenger) recycleBuffers() {
 	for i := range m.bufCaches {
 		m.bufCaches[i].recycle()
 	}
+	m.rxFree.recycle()
 }
 
 // recycle empties the cache into spareBuffers.
@@ -82,6 +157,66 @@ func (b *bufCache) recycle() {
 	for i := range b.free {
 		spareBuffers.put(b.free[i])
 		clear(b.free[i])
-		b.free[i] = b.free[i][:0]
+		spareBuffers.keepList(b.free[i])
+		b.free[i] = nil
 	}
+}
+
+// spareRx keeps, across messengers, what their free lists of released messages (msgFree)
+// held when they shut down: the messages, and the section buffers of each size class. A
+// FuzzSim run receives a few dozen messages per messenger, each of which allocated its
+// sections anew. Only buffers of exactly their class's size are kept, and a buffer taken is
+// cleared: one from an earlier run is then indistinguishable from a new one, so that a run
+// does not depend on the runs before it. The pools are sync.Pools: the garbage collector
+// empties them when idle.
+var spareRx rxSpares
+
+type rxSpares struct {
+	msgs sync.Pool             // *Message, zero
+	bufs [bufClasses]sync.Pool // *[]byte boxes (spareBoxes) of buffers of capacity 1<<c, length 0
+}
+
+// message returns a zero message: a spare one, or a new one.
+func (s *rxSpares) message() *Message {
+	if m, ok := s.msgs.Get().(*Message); ok {
+		m.Header, m.Footer = wire.Header{}, wire.Footer{}
+		m.Front, m.Middle, m.Data = nil, nil, nil
+		return m
+	}
+	return &Message{}
+}
+
+// section returns a spare buffer of class c, cleared, with length 0 and capacity 1<<c, or
+// nil.
+func (s *rxSpares) section(c int) []byte {
+	bp, ok := s.bufs[c].Get().(*[]byte)
+	if !ok {
+		return nil
+	}
+	b := spareBoxes.unbox(bp)
+	b = b[:cap(b)]
+	clear(b) // as new
+	return b[:0]
+}
+
+// recycle empties the free list into spareRx. It runs when the messenger shut down; a
+// message released after that stays in the free list (and goes with the messenger).
+func (f *msgFree) recycle() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for c := range f.bufs {
+		for _, b := range f.bufs[c] {
+			if cap(b) == 1<<c {
+				spareRx.bufs[c].Put(spareBoxes.box(b))
+			}
+		}
+		clear(f.bufs[c])
+		f.bufs[c] = f.bufs[c][:0]
+	}
+	f.bytes = 0
+	for _, m := range f.msgs {
+		spareRx.msgs.Put(m)
+	}
+	clear(f.msgs)
+	f.msgs = f.msgs[:0]
 }
