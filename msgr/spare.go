@@ -47,7 +47,7 @@ func (s *boxStack) box(b []byte) *[]byte {
 	}
 	s.mu.Unlock()
 	if p == nil {
-		return &b
+		p = new([]byte) // not &b: b would move to the heap on every call
 	}
 	*p = b
 	return p
