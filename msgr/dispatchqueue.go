@@ -97,10 +97,17 @@ func (q *dispatchQueue) run() {
 	for i := 0; i < maxDispatchPerStep; i++ {
 		q.mu.Lock()
 		it, ok := q.pop()
-		q.mu.Unlock()
 		if !ok {
-			break
+			// Nothing left to pop: settle posted under the same lock (not another).
+			q.posted = q.n > 0
+			more := q.posted
+			q.mu.Unlock()
+			if more {
+				q.center.Post(q.runFn)
+			}
+			return
 		}
+		q.mu.Unlock()
 		q.dispatch(it)
 	}
 	q.mu.Lock()

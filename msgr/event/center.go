@@ -487,6 +487,11 @@ func (c *Center) runTimers() int {
 }
 
 func (c *Center) runExternal() int {
+	if c.extLen.Load() == 0 {
+		// Nothing posted (most steps): no lock. A Post racing with this check wakes the
+		// center's next wait, as one posted just after the lock would.
+		return 0
+	}
 	c.mu.Lock()
 	c.ext, c.extRun = c.extRun[:0], c.ext
 	c.extLen.Store(0)
