@@ -118,7 +118,6 @@ func (m *Messenger) newConnectorLocked(peerType wire.EntityType, addr wire.Entit
 func (m *Messenger) newConnectionLocked() *Connection {
 	c := newConnection(m, m.newIDLocked(), m.pool.Pick())
 	c.flushFn = c.flush
-	c.keepaliveFn = func() { c.run(c.keepalive) }
 	c.bufs = &m.bufCaches[c.center.ID()]
 	return c
 }

@@ -74,14 +74,14 @@ func (f *msgFree) put(msg *Message) {
 			continue
 		}
 		if f.bufs[c] == nil {
-			f.bufs[c] = make([][]byte, 0, 8)
+			f.bufs[c] = spareRx.bufList()
 		}
 		f.bufs[c] = append(f.bufs[c], b[:0])
 		f.bytes += cap(b)
 	}
 	if len(f.msgs) < maxFreeMessages {
 		if f.msgs == nil {
-			f.msgs = make([]*Message, 0, 16)
+			f.msgs = spareRx.msgList()
 		}
 		f.msgs = append(f.msgs, msg)
 	}

@@ -48,7 +48,7 @@ type Connection struct {
 	spareUpcalls []upcall
 	bufs         *bufCache
 	flushFn      func() // c.flush, bound once
-	keepaliveFn  func() // runs the core's SendKeepalive, bound once
+	keepaliveFn  func() // runs the core's SendKeepalive, bound at the first SendKeepalive (under pmu)
 	timerFn      func() // c.onTimer, bound once
 	onFileFn     event.FileHandler
 	held         []delayed
@@ -284,7 +284,13 @@ func (c *Connection) SendKeepalive() {
 	if c.local {
 		return
 	}
-	c.center.Post(c.keepaliveFn)
+	c.pmu.Lock()
+	if c.keepaliveFn == nil {
+		c.keepaliveFn = func() { c.run(c.keepalive) }
+	}
+	fn := c.keepaliveFn
+	c.pmu.Unlock()
+	c.center.Post(fn)
 }
 
 // keepalive queues a keepalive in the core; run calls it with mu held and c.p set.

@@ -47,6 +47,7 @@ type Messenger struct {
 	pool   *event.Pool
 	shared bool // pool is Config.Pool: started and stopped by its owner
 	dq     *dispatchQueue
+	dqMem  dispatchQueue // what dq points to (one allocation with the messenger)
 	dthrot *Throttle
 
 	counters counters
@@ -71,10 +72,16 @@ type Messenger struct {
 	throttleTypes []wire.EntityType
 	dispatchers   []Dispatcher
 	fast          []Dispatcher
-	local         *Connection
-	done          chan struct{}
-	bufCaches     []bufCache // the free list of each worker center, by its index in the pool
-	stopLeft      int        // workers yet to stop (stopCenters); guarded by mu
+	// The first backing arrays of dispatchers and fast, and the first dispatcherSet: a
+	// messenger usually has one or two dispatchers. Appending in place is safe for the
+	// snapshots: a snapshot never sees past its own length.
+	dispatchArr [2]Dispatcher
+	fastArr     [2]Dispatcher
+	firstSet    dispatcherSet
+	local       *Connection
+	done        chan struct{}
+	bufCaches   []bufCache // the free list of each worker center, by its index in the pool
+	stopLeft    int        // workers yet to stop (stopCenters); guarded by mu
 
 	rxFree   msgFree // released messages (see Release)
 	dispatch atomic.Pointer[dispatcherSet]
@@ -109,6 +116,7 @@ func New(cfg Config) (*Messenger, error) {
 		myAddr:    wire.EntityAddr{Type: wire.AddrLegacy, Nonce: cfg.Nonce},
 	}
 	m.mu.rank = rankMessenger
+	m.dispatchers, m.fast = m.dispatchArr[:0], m.fastArr[:0]
 	if cfg.DispatchThrottleBytes > 0 {
 		m.dthrot = NewThrottle(cfg.DispatchThrottleBytes)
 	}
@@ -124,7 +132,7 @@ func New(cfg Config) (*Messenger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("msgr %v: %w", cfg.Name, err)
 	}
-	m.dq = newDispatchQueue(m, dqc)
+	m.dq = initDispatchQueue(&m.dqMem, m, dqc)
 	m.local = newLocalConnection(m)
 	return m, nil
 }
@@ -343,7 +351,12 @@ func (m *Messenger) addDispatcher(d Dispatcher, head bool) {
 			m.fast = append(m.fast, d)
 		}
 	}
-	m.dispatch.Store(&dispatcherSet{all: m.dispatchers, fast: m.fast})
+	set := &m.firstSet
+	if m.dispatch.Load() != nil {
+		set = &dispatcherSet{} // a published set is immutable
+	}
+	set.all, set.fast = m.dispatchers, m.fast
+	m.dispatch.Store(set)
 	m.mu.Unlock()
 	if first {
 		m.ready()

@@ -174,6 +174,55 @@ var spareRx rxSpares
 type rxSpares struct {
 	msgs sync.Pool             // *Message, zero
 	bufs [bufClasses]sync.Pool // *[]byte boxes (spareBoxes) of buffers of capacity 1<<c, length 0
+
+	// The emptied lists of retired free lists, for new ones (a free list allocated one per
+	// size class it kept, and one for its messages).
+	mu       sync.Mutex
+	bufLists [][][]byte
+	msgLists [][]*Message
+}
+
+// maxSpareRxLists bounds rxSpares.bufLists and msgLists.
+const maxSpareRxLists = 64
+
+// bufList returns an empty list for a size class's buffers: a retired one, or a new one.
+func (s *rxSpares) bufList() [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if k := len(s.bufLists) - 1; k >= 0 {
+		l := s.bufLists[k]
+		s.bufLists[k] = nil
+		s.bufLists = s.bufLists[:k]
+		return l
+	}
+	return make([][]byte, 0, 8)
+}
+
+// msgList returns an empty list for messages: a retired one, or a new one.
+func (s *rxSpares) msgList() []*Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if k := len(s.msgLists) - 1; k >= 0 {
+		l := s.msgLists[k]
+		s.msgLists[k] = nil
+		s.msgLists = s.msgLists[:k]
+		return l
+	}
+	return make([]*Message, 0, 16)
+}
+
+// keepLists keeps the emptied lists of a retired free list.
+func (s *rxSpares) keepLists(bufs [][][]byte, msgs []*Message) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range bufs {
+		if l != nil && len(s.bufLists) < maxSpareRxLists {
+			s.bufLists = append(s.bufLists, l[:0])
+		}
+	}
+	if msgs != nil && len(s.msgLists) < maxSpareRxLists {
+		s.msgLists = append(s.msgLists, msgs[:0])
+	}
 }
 
 // message returns a zero message: a spare one, or a new one.
@@ -211,12 +260,12 @@ func (f *msgFree) recycle() {
 			}
 		}
 		clear(f.bufs[c])
-		f.bufs[c] = f.bufs[c][:0]
 	}
 	f.bytes = 0
 	for _, m := range f.msgs {
 		spareRx.msgs.Put(m)
 	}
 	clear(f.msgs)
-	f.msgs = f.msgs[:0]
+	spareRx.keepLists(f.bufs[:], f.msgs)
+	f.bufs, f.msgs = [bufClasses][][]byte{}, nil
 }

@@ -42,6 +42,7 @@ const (
 	inlineTimers = 4
 	inlineEvents = 4
 	inlinePosted = 8
+	inlineFiles  = 4
 )
 
 // Center is one event loop. Except for Post, Stop and Pending, its methods must be called
@@ -70,6 +71,7 @@ type Center struct {
 	timerMem [inlineTimers]timer
 	evsArr   [inlineEvents]netio.Event
 	extArr   [2][inlinePosted]func()
+	filesArr [inlineFiles]fileEvent
 
 	mu      sync.Mutex
 	ext     []func()
@@ -89,8 +91,16 @@ func NewCenter(id int, name string, stack netio.Stack, rand *detrand.Rand) (*Cen
 	if err != nil {
 		return nil, fmt.Errorf("event center %s: %w", name, err)
 	}
+	c := &Center{}
+	c.init(id, name, p, stack.Clock(), rand)
+	return c, nil
+}
+
+// init sets up a zero Center in place.
+func (c *Center) init(id int, name string, p netio.Poller, clock netio.Clock, rand *detrand.Rand) {
 	rr, _ := p.(readyReporter)
-	c := &Center{id: id, name: name, poller: p, ready: rr, clock: stack.Clock(), rand: rand}
+	c.id, c.name, c.poller, c.ready, c.clock, c.rand = id, name, p, rr, clock, rand
+	c.files = c.filesArr[:0]
 	c.timers = c.timerArr[:0]
 	c.evs = c.evsArr[:]
 	c.ext, c.extRun = c.extArr[0][:0], c.extArr[1][:0]
@@ -98,7 +108,6 @@ func NewCenter(id int, name string, stack netio.Stack, rand *detrand.Rand) (*Cen
 		c.spare[i] = &c.timerMem[i]
 	}
 	c.nspare = len(c.timerMem)
-	return c, nil
 }
 
 // file returns the index of the watched descriptor fd in files, or -1.

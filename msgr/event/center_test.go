@@ -1,6 +1,7 @@
 package event_test
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"testing"
@@ -141,7 +142,16 @@ func TestFileEventsMaskAndDelete(t *testing.T) {
 
 func TestPoolPicksLeastLoaded(t *testing.T) {
 	_, _, _, h := newSimCenter(t)
-	p, err := event.NewPool("x", 3, h, noRuntime{}, detrand.NewSeeded(1))
+	p, err := event.NewPool("osd.12", 12, h, noRuntime{}, detrand.NewSeeded(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range p.Centers() {
+		if want := fmt.Sprintf("osd.12/w%d", i); c.Name() != want || c.ID() != i {
+			t.Fatalf("center %d is %q (id %d), want %q", i, c.Name(), c.ID(), want)
+		}
+	}
+	p, err = event.NewPool("x", 3, h, noRuntime{}, detrand.NewSeeded(1))
 	if err != nil {
 		t.Fatal(err)
 	}
