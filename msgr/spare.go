@@ -167,12 +167,12 @@ func (b *bufCache) recycle() {
 // FuzzSim run receives a few dozen messages per messenger, each of which allocated its
 // sections anew. Only buffers of exactly their class's size are kept, and a buffer taken is
 // cleared: one from an earlier run is then indistinguishable from a new one, so that a run
-// does not depend on the runs before it. The pools are sync.Pools: the garbage collector
-// empties them when idle.
+// does not depend on the runs before it. The buffers are in sync.Pools, which the garbage
+// collector empties when idle; the messages (small) in a bounded list.
 var spareRx rxSpares
 
 type rxSpares struct {
-	msgs sync.Pool             // *Message, zero
+	msgs []*Message            // zero; guarded by mu (a sync.Pool allocated its chains anew after each collection)
 	bufs [bufClasses]sync.Pool // *[]byte boxes (spareBoxes) of buffers of capacity 1<<c, length 0
 
 	// The emptied lists of retired free lists, for new ones (a free list allocated one per
@@ -211,6 +211,24 @@ func (s *rxSpares) msgList() []*Message {
 	return make([]*Message, 0, 16)
 }
 
+// maxSpareMessages bounds rxSpares.msgs (160 KiB of messages).
+const maxSpareMessages = 1024
+
+// keepMessages keeps released messages (zero) for later free lists.
+func (s *rxSpares) keepMessages(msgs []*Message) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.msgs == nil {
+		s.msgs = make([]*Message, 0, maxSpareMessages)
+	}
+	for _, m := range msgs {
+		if len(s.msgs) == maxSpareMessages {
+			break
+		}
+		s.msgs = append(s.msgs, m)
+	}
+}
+
 // keepLists keeps the emptied lists of a retired free list.
 func (s *rxSpares) keepLists(bufs [][][]byte, msgs []*Message) {
 	s.mu.Lock()
@@ -227,7 +245,14 @@ func (s *rxSpares) keepLists(bufs [][][]byte, msgs []*Message) {
 
 // message returns a zero message: a spare one, or a new one.
 func (s *rxSpares) message() *Message {
-	if m, ok := s.msgs.Get().(*Message); ok {
+	s.mu.Lock()
+	var m *Message
+	if k := len(s.msgs) - 1; k >= 0 {
+		m, s.msgs[k] = s.msgs[k], nil
+		s.msgs = s.msgs[:k]
+	}
+	s.mu.Unlock()
+	if m != nil {
 		m.Header, m.Footer = wire.Header{}, wire.Footer{}
 		m.Front, m.Middle, m.Data = nil, nil, nil
 		return m
@@ -262,9 +287,7 @@ func (f *msgFree) recycle() {
 		clear(f.bufs[c])
 	}
 	f.bytes = 0
-	for _, m := range f.msgs {
-		spareRx.msgs.Put(m)
-	}
+	spareRx.keepMessages(f.msgs)
 	clear(f.msgs)
 	spareRx.keepLists(f.bufs[:], f.msgs)
 	f.bufs, f.msgs = [bufClasses][][]byte{}, nil
