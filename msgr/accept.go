@@ -109,7 +109,7 @@ func (m *Messenger) newConnectorLocked(peerType wire.EntityType, addr wire.Entit
 	}
 	c.p = proto.NewConnector(m.pcfg, m.protoHost(c), addr, peerType, p, th)
 	c.publish()
-	m.all[c.id] = c
+	m.all = append(m.all, c) // ids grow: all stays in id order
 	m.gen.Add(1)
 	return c
 }
@@ -118,13 +118,7 @@ func (m *Messenger) newConnectorLocked(peerType wire.EntityType, addr wire.Entit
 func (m *Messenger) newConnectionLocked() *Connection {
 	c := newConnection(m, m.newIDLocked(), m.pool.Pick())
 	c.flushFn = c.flush
-	c.keepaliveFn = func() { c.run(c.keepalive) }
-	bc := m.bufCaches[c.center]
-	if bc == nil {
-		bc = &bufCache{}
-		m.bufCaches[c.center] = bc
-	}
-	c.bufs = bc
+	c.bufs = &m.bufCaches[c.center.ID()]
 	return c
 }
 
@@ -152,7 +146,7 @@ func (m *Messenger) newAcceptor(s netio.Socket) {
 	// field being written.
 	c.p = proto.NewAcceptor(m.pcfg, m.protoHost(c), wire.LegacyAddr(s.RemoteAddr(), 0))
 	c.publish()
-	m.all[c.id] = c
+	m.all = append(m.all, c) // ids grow: all stays in id order
 	m.gen.Add(1)
 	m.mu.Unlock()
 	c.center.Post(func() {

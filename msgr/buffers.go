@@ -74,14 +74,14 @@ func (f *msgFree) put(msg *Message) {
 			continue
 		}
 		if f.bufs[c] == nil {
-			f.bufs[c] = make([][]byte, 0, 8)
+			f.bufs[c] = spareRx.bufList()
 		}
 		f.bufs[c] = append(f.bufs[c], b[:0])
 		f.bytes += cap(b)
 	}
 	if len(f.msgs) < maxFreeMessages {
 		if f.msgs == nil {
-			f.msgs = make([]*Message, 0, 16)
+			f.msgs = spareRx.msgList()
 		}
 		f.msgs = append(f.msgs, msg)
 	}
@@ -93,7 +93,7 @@ func (f *msgFree) get() *Message {
 	k := len(f.msgs) - 1
 	if k < 0 {
 		f.mu.Unlock()
-		return &Message{}
+		return spareRx.message()
 	}
 	msg := f.msgs[k]
 	f.msgs[k] = nil
@@ -121,6 +121,9 @@ func (f *msgFree) section(n int) []byte {
 		return b[:n]
 	}
 	f.mu.Unlock()
+	if b := spareRx.section(c); b != nil {
+		return b[:n]
+	}
 	return make([]byte, n, 1<<c)
 }
 
@@ -173,7 +176,7 @@ func (b *bufCache) put(buf []byte) {
 	}
 	if b.nsizes < maxBufSizes {
 		b.sizes[b.nsizes] = n
-		b.free[b.nsizes] = append(make([][]byte, 0, maxFreeBuffers), buf)
+		b.free[b.nsizes] = append(spareBuffers.list(), buf)
 		b.nsizes++
 	}
 }

@@ -56,3 +56,50 @@ func TestMsgFreeSizeClasses(t *testing.T) {
 		t.Fatalf("%d bytes left after taking every buffer", g.bytes)
 	}
 }
+
+// A messenger that shuts down hands its released messages and section buffers to spareRx;
+// a later messenger takes them when its own free list has none, cleared as new ones would be
+// (a run must not depend on an earlier one), with their class's capacity. Only buffers of
+// exactly a class's size are kept.
+func TestMsgFreeRecycleAcrossMessengers(t *testing.T) {
+	reused := 0
+	for range 20 { // a sync.Pool may drop what it is given (always, at random, under -race)
+		var f msgFree
+		m := f.get()
+		m.Data = f.section(3000)
+		for i := range m.Data {
+			m.Data[i] = 0xa5
+		}
+		m.Front = make([]byte, 100) // not a class's size: not kept
+		m.Header.Seq = 9
+		data := m.Data[:cap(m.Data)]
+		f.put(m)
+		f.recycle()
+		if f.bytes != 0 || len(f.msgs) != 0 || len(f.bufs[bufClass(3000)]) != 0 {
+			t.Fatalf("free list not emptied: %d bytes, %d messages", f.bytes, len(f.msgs))
+		}
+		var g msgFree
+		got := g.get()
+		if got.Header.Seq != 0 || got.Front != nil || got.Data != nil {
+			t.Fatalf("recycled message not reset: %+v", got)
+		}
+		b := g.section(2500)
+		if len(b) != 2500 || cap(b) != 4096 {
+			t.Fatalf("a 2500-byte section got %d/%d, want 2500/4096", len(b), cap(b))
+		}
+		for i, x := range b[:cap(b)] {
+			if x != 0 {
+				t.Fatalf("byte %d of a recycled section buffer is %#x, want 0", i, x)
+			}
+		}
+		if &b[0] == &data[0] {
+			reused++
+		}
+		if f := g.section(100); cap(f) != 128 {
+			t.Fatalf("a 100-byte section got capacity %d", cap(f))
+		}
+	}
+	if reused == 0 {
+		t.Fatal("no section buffer was ever reused across free lists")
+	}
+}

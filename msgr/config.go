@@ -110,6 +110,9 @@ const (
 	DefaultMaxConnections        = 16384
 )
 
+// discardLogger is the logger of a configuration without one (it keeps no state).
+var discardLogger = slog.New(slog.DiscardHandler)
+
 func (cfg *Config) setDefaults() {
 	if cfg.Runtime == nil {
 		cfg.Runtime = &event.GoRuntime{Logger: cfg.Logger}
@@ -143,7 +146,7 @@ func (cfg *Config) setDefaults() {
 		cfg.Auth = NewAuthNone(cfg.AuthName())
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
+		cfg.Logger = discardLogger
 	}
 }
 

@@ -107,6 +107,7 @@ func (h *connHost) Event(kind proto.EventKind) {
 
 func (h *connHost) Faulted(s proto.State, err error) {
 	h.lastFault = err
+	h.faultGen++
 	h.m.countFault(h.c(), s, err)
 	h.m.trace(TraceEvent{Kind: TraceFault, Conn: h.c(), From: s, Err: err})
 }

@@ -38,6 +38,7 @@ type Connection struct {
 	upcalls      []upcall
 	handover     *handover  // a lossless replace to carry out once the core returns
 	lastFault    error      // why the connection last faulted
+	faultGen     uint64     // bumped with every change of lastFault (see publish)
 	serverAuth   ServerAuth // acceptor: verifies the authorizers on the current socket
 	drained      bool       // the last read found the socket empty (see sync)
 
@@ -47,7 +48,7 @@ type Connection struct {
 	spareUpcalls []upcall
 	bufs         *bufCache
 	flushFn      func() // c.flush, bound once
-	keepaliveFn  func() // runs the core's SendKeepalive, bound once
+	keepaliveFn  func() // runs the core's SendKeepalive, bound at the first SendKeepalive (under pmu)
 	timerFn      func() // c.onTimer, bound once
 	onFileFn     event.FileHandler
 	held         []delayed
@@ -67,6 +68,12 @@ type Connection struct {
 
 	settleFn func() // c.settle, bound once; guarded by mu
 
+	// The first backing arrays of upcalls and spareUpcalls, and of pend and sparePend: a
+	// simulation creates connections by the dozen per run, and growing these slices from
+	// nil was a few allocations per connection.
+	upcallArr [2][2]upcall
+	pendArr   [2][4]*Message
+
 	// viewMu guards view: what introspection reads, copied from the core whenever mu is
 	// released (see unlock), so that reading it never waits for the center. A leaf lock.
 	viewMu sync.Mutex
@@ -81,6 +88,7 @@ type Connection struct {
 
 // connView is the connection as of the end of its last locked section.
 type connView struct {
+	faultGen                  uint64 // Connection.faultGen: counts the changes of lastFault
 	state                     proto.State
 	features                  uint64
 	out, in                   uint64
@@ -104,10 +112,18 @@ func (c *Connection) publish() {
 	if c.p == nil {
 		return
 	}
-	v := connView{state: c.p.State(), features: c.p.Features(), queued: c.p.Queued(),
+	v := connView{faultGen: c.faultGen, state: c.p.State(), features: c.p.Features(), queued: c.p.Queued(),
 		replyTag: c.p.LastReplyTag(), keepaliveAck: c.p.LastKeepaliveAck(), lastFault: c.lastFault,
 		signed: c.p.Signed()}
 	v.out, v.in, v.connectSeq, v.peerGlobalSeq = c.p.Seqs()
+	// Unchanged (a step that moved no sequence number nor state): no lock. Only holders of
+	// mu write view, so reading it here needs no viewMu. The fault is compared by its
+	// generation: comparing error values could panic.
+	was, now := c.view, v
+	was.lastFault, now.lastFault = nil, nil
+	if now == was {
+		return
+	}
 	c.viewMu.Lock()
 	c.view = v
 	c.viewMu.Unlock()
@@ -268,7 +284,13 @@ func (c *Connection) SendKeepalive() {
 	if c.local {
 		return
 	}
-	c.center.Post(c.keepaliveFn)
+	c.pmu.Lock()
+	if c.keepaliveFn == nil {
+		c.keepaliveFn = func() { c.run(c.keepalive) }
+	}
+	fn := c.keepaliveFn
+	c.pmu.Unlock()
+	c.center.Post(fn)
 }
 
 // keepalive queues a keepalive in the core; run calls it with mu held and c.p set.
@@ -317,14 +339,19 @@ func (c *Connection) markClosed() {
 func (c *Connection) flush() {
 	c.pmu.Lock()
 	ms := c.pend
-	c.pend = c.sparePend[:0]
-	c.sparePend = nil
+	if len(ms) > 0 { // else pend stays as it is, and there is nothing to give back below
+		c.pend = c.sparePend[:0]
+		c.sparePend = nil
+	}
 	c.flushPosted = false
 	c.performing = false // taken with pend: a send after this point posts again
 	c.moving = len(ms) > 0
 	c.pmu.Unlock()
-	if len(ms) == 0 && !c.deferWrite {
-		return // nothing queued: run's flush took the messages this one was posted for
+	if len(ms) == 0 {
+		if c.deferWrite {
+			c.run(func() { c.deferWrite = false })
+		}
+		return // else nothing queued: run's flush took the messages this one was posted for
 	}
 	c.run(func() {
 		c.deferWrite = false

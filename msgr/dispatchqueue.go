@@ -28,7 +28,7 @@ type dispatchQueue struct {
 	center *event.Center
 
 	mu       rankedMutex
-	pq       *prioQueue[dqItem]
+	pq       prioQueue[dqItem]
 	n        int
 	posted   bool
 	stopping bool   // guarded by m.mu
@@ -40,8 +40,10 @@ type dispatchQueue struct {
 // which discard_queue never removes).
 const eventClass = 0
 
-func newDispatchQueue(m *Messenger, c *event.Center) *dispatchQueue {
-	q := &dispatchQueue{m: m, center: c, pq: newPrioQueue[dqItem](pqMaxTokensPerPriority, pqMinCost)}
+// initDispatchQueue sets up the zero queue q in place (it lives in its Messenger).
+func initDispatchQueue(q *dispatchQueue, m *Messenger, c *event.Center) *dispatchQueue {
+	q.m, q.center = m, c
+	q.pq.maxTokens, q.pq.minCost = pqMaxTokensPerPriority, pqMinCost
 	q.mu.rank = rankDispatch
 	q.runFn = q.run
 	return q
@@ -97,10 +99,17 @@ func (q *dispatchQueue) run() {
 	for i := 0; i < maxDispatchPerStep; i++ {
 		q.mu.Lock()
 		it, ok := q.pop()
-		q.mu.Unlock()
 		if !ok {
-			break
+			// Nothing left to pop: settle posted under the same lock (not another).
+			q.posted = q.n > 0
+			more := q.posted
+			q.mu.Unlock()
+			if more {
+				q.center.Post(q.runFn)
+			}
+			return
 		}
+		q.mu.Unlock()
 		q.dispatch(it)
 	}
 	q.mu.Lock()

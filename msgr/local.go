@@ -15,5 +15,7 @@ func newLocalConnection(m *Messenger) *Connection {
 func newConnection(m *Messenger, id uint64, center *event.Center) *Connection {
 	c := &Connection{m: m, id: id, center: center}
 	c.mu.rank, c.pmu.rank = rankConn, rankPending
+	c.upcalls, c.spareUpcalls = c.upcallArr[0][:0], c.upcallArr[1][:0]
+	c.pend, c.sparePend = c.pendArr[0][:0], c.pendArr[1][:0]
 	return c
 }

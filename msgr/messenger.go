@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
-	"sync"
 	"sync/atomic"
 
 	"github.com/msgrsim/msgrsim/msgr/event"
@@ -48,6 +47,7 @@ type Messenger struct {
 	pool   *event.Pool
 	shared bool // pool is Config.Pool: started and stopped by its owner
 	dq     *dispatchQueue
+	dqMem  dispatchQueue // what dq points to (one allocation with the messenger)
 	dthrot *Throttle
 
 	counters counters
@@ -60,7 +60,7 @@ type Messenger struct {
 	learned   bool
 	listener  *processor
 	conns     map[wire.EntityAddr]*Connection // registered sessions by peer address
-	all       map[uint64]*Connection          // every live connection by id
+	all       []*Connection                   // every live connection, by id (the order they were created in)
 	gen       atomic.Uint64                   // bumped when conns, all or a connection's closed state change (Generation)
 	tgen      atomic.Uint64                   // bumped when the set of throttles changes (ThrottleGeneration)
 	nextID    uint64
@@ -72,9 +72,16 @@ type Messenger struct {
 	throttleTypes []wire.EntityType
 	dispatchers   []Dispatcher
 	fast          []Dispatcher
-	local         *Connection
-	done          chan struct{}
-	bufCaches     map[*event.Center]*bufCache
+	// The first backing arrays of dispatchers and fast, and the first dispatcherSet: a
+	// messenger usually has one or two dispatchers. Appending in place is safe for the
+	// snapshots: a snapshot never sees past its own length.
+	dispatchArr [2]Dispatcher
+	fastArr     [2]Dispatcher
+	firstSet    dispatcherSet
+	local       *Connection
+	done        chan struct{}
+	bufCaches   []bufCache // the free list of each worker center, by its index in the pool
+	stopLeft    int        // workers yet to stop (stopCenters); guarded by mu
 
 	rxFree   msgFree // released messages (see Release)
 	dispatch atomic.Pointer[dispatcherSet]
@@ -95,41 +102,47 @@ func New(cfg Config) (*Messenger, error) {
 	if cfg.Nonce == 0 && !cfg.ExplicitNonce {
 		cfg.Nonce = cfg.Rand.Uint32() | 1
 	}
+	name := cfg.Name.String()
+	log := cfg.Logger
+	if log.Handler() != slog.DiscardHandler {
+		log = log.With("msgr", name) // a discarding logger stays as it is: With would allocate
+	}
 	m := &Messenger{
-		cfg: cfg, log: cfg.Logger.With("msgr", cfg.Name.String()), pcfg: cfg.protoConfig(),
-		conns: make(map[wire.EntityAddr]*Connection), all: make(map[uint64]*Connection),
+		cfg: cfg, log: log, pcfg: cfg.protoConfig(),
+		conns:    make(map[wire.EntityAddr]*Connection),
 		policies: make(map[wire.EntityType]proto.Policy), defPolicy: proto.DefaultPolicy(),
 		throttles: make(map[wire.EntityType]proto.Throttles),
 		done:      make(chan struct{}),
-		bufCaches: make(map[*event.Center]*bufCache),
 		myAddr:    wire.EntityAddr{Type: wire.AddrLegacy, Nonce: cfg.Nonce},
 	}
 	m.mu.rank = rankMessenger
+	m.dispatchers, m.fast = m.dispatchArr[:0], m.fastArr[:0]
 	if cfg.DispatchThrottleBytes > 0 {
 		m.dthrot = NewThrottle(cfg.DispatchThrottleBytes)
 	}
 	m.delayer, _ = cfg.Stack.(netio.InternalDelayer)
-	pool, err := m.workerPool()
+	pool, err := m.workerPool(name)
 	if err != nil {
 		return nil, fmt.Errorf("msgr %v: %w", cfg.Name, err)
 	}
 	m.pool, m.shared = pool, cfg.Pool != nil
 	m.counters.traffic = make([]trafficShard, len(pool.Centers())+1) // workers, then the dispatch center
-	dqc, err := event.NewCenter(len(pool.Centers()), cfg.Name.String()+"/dispatch", cfg.Stack, cfg.Rand.Fork())
+	m.bufCaches = make([]bufCache, len(pool.Centers()))
+	dqc, err := event.NewCenter(len(pool.Centers()), name+"/dispatch", cfg.Stack, cfg.Rand.Fork())
 	if err != nil {
 		return nil, fmt.Errorf("msgr %v: %w", cfg.Name, err)
 	}
-	m.dq = newDispatchQueue(m, dqc)
+	m.dq = initDispatchQueue(&m.dqMem, m, dqc)
 	m.local = newLocalConnection(m)
 	return m, nil
 }
 
 // workerPool returns the shared pool of the configuration, or creates the messenger's own.
-func (m *Messenger) workerPool() (*event.Pool, error) {
+func (m *Messenger) workerPool(name string) (*event.Pool, error) {
 	if m.cfg.Pool != nil {
 		return m.cfg.Pool, nil
 	}
-	return event.NewPool(m.cfg.Name.String(), m.cfg.Workers, m.cfg.Stack, noRuntime{}, m.cfg.Rand)
+	return event.NewPool(name, m.cfg.Workers, m.cfg.Stack, noRuntime{}, m.cfg.Rand)
 }
 
 // noRuntime defers starting centers until the messenger is ready.
@@ -153,7 +166,8 @@ func (m *Messenger) MyAddr() wire.EntityAddr {
 
 // Centers lists the messenger's event centers (workers, then the dispatch center).
 func (m *Messenger) Centers() []*event.Center {
-	return append(slices.Clone(m.pool.Centers()), m.dq.center)
+	workers := m.pool.Centers()
+	return append(append(make([]*event.Center, 0, len(workers)+1), workers...), m.dq.center)
 }
 
 // SetPolicy sets the policy for peers of type t. Call before Start.
@@ -337,7 +351,12 @@ func (m *Messenger) addDispatcher(d Dispatcher, head bool) {
 			m.fast = append(m.fast, d)
 		}
 	}
-	m.dispatch.Store(&dispatcherSet{all: m.dispatchers, fast: m.fast})
+	set := &m.firstSet
+	if m.dispatch.Load() != nil {
+		set = &dispatcherSet{} // a published set is immutable
+	}
+	set.all, set.fast = m.dispatchers, m.fast
+	m.dispatch.Store(set)
 	m.mu.Unlock()
 	if first {
 		m.ready()
@@ -504,7 +523,9 @@ func (m *Messenger) retire(c *Connection) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.unregisterLocked(c)
-	delete(m.all, c.id)
+	if i, ok := slices.BinarySearchFunc(m.all, c.id, func(x *Connection, id uint64) int { return cmp.Compare(x.id, id) }); ok {
+		m.all = slices.Delete(m.all, i, i+1)
+	}
 	m.gen.Add(1)
 	if m.state == stateShutdown && len(m.all) == 0 {
 		m.finishShutdownLocked()
@@ -536,13 +557,8 @@ func (m *Messenger) Connections() []*Connection { return m.liveConnections() }
 // without allocating when dst has room (the simulator audits after every step).
 func (m *Messenger) AppendConnections(dst []*Connection) []*Connection {
 	m.mu.Lock()
-	start := len(dst)
-	//lint:ordered sorted below
-	for _, c := range m.all {
-		dst = append(dst, c)
-	}
+	dst = append(dst, m.all...) // kept in id order
 	m.mu.Unlock()
-	slices.SortFunc(dst[start:], func(a, b *Connection) int { return cmp.Compare(a.id, b.id) })
 	return dst
 }
 
@@ -625,31 +641,34 @@ func (m *Messenger) Wait() { <-m.done }
 // are not stopped, but the same posted barrier orders the end of the shutdown after them.
 func (m *Messenger) stopCenters() {
 	workers := m.pool.Centers()
-	left := len(workers)
-	var mu sync.Mutex
-	last := func() {
-		m.cfg.Runtime.Stop(m.dq.center)
-		m.recycleBuffers()
-		close(m.done)
-	}
-	if left == 0 {
-		last()
+	if len(workers) == 0 {
+		m.centersStopped()
 		return
 	}
+	m.mu.Lock()
+	m.stopLeft = len(workers)
+	m.mu.Unlock()
 	for _, c := range workers {
 		c.Post(func() {
 			if !m.shared {
 				m.cfg.Runtime.Stop(c)
 			}
-			mu.Lock()
-			left--
-			done := left == 0
-			mu.Unlock()
+			m.mu.Lock()
+			m.stopLeft--
+			done := m.stopLeft == 0
+			m.mu.Unlock()
 			if done {
-				last()
+				m.centersStopped()
 			}
 		})
 	}
+}
+
+// centersStopped ends the shutdown once every worker passed its stop (stopCenters).
+func (m *Messenger) centersStopped() {
+	m.cfg.Runtime.Stop(m.dq.center)
+	m.recycleBuffers()
+	close(m.done)
 }
 
 // injectDelay blocks for the stack's internal delay at point, when it injects one.

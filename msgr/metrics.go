@@ -204,8 +204,10 @@ func (m *Messenger) countFault(c *Connection, s proto.State, err error) {
 	if r.PeerMisbehaved() {
 		lvl = slog.LevelWarn
 	}
-	m.log.Log(context.Background(), lvl, "connection fault", "conn", c.id, "peer", c.PeerAddr().String(),
-		"state", s.String(), "reason", r.String(), "err", err)
+	if m.log.Enabled(context.Background(), lvl) { // the arguments are formatted: not for a discarding logger
+		m.log.Log(context.Background(), lvl, "connection fault", "conn", c.id, "peer", c.PeerAddr().String(),
+			"state", s.String(), "reason", r.String(), "err", err)
+	}
 	m.counters.faults[r].Add(1)
 }
 

@@ -1,6 +1,10 @@
 package msgr
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/msgrsim/msgrsim/msgr/wire"
+)
 
 // Buffers outlive the messenger that allocated them: one that shuts down hands the free lists
 // of its centers (bufCache) to spareBuffers, and a bufCache that has none of a size takes
@@ -15,6 +19,50 @@ type spareLists struct {
 	mu    sync.Mutex
 	sizes []int
 	pools []*sync.Pool
+	lists [][][]byte // emptied free lists of retired bufCaches (capacity maxFreeBuffers), for new ones
+}
+
+// maxSpareLists bounds spareLists.lists.
+const maxSpareLists = 64
+
+// A sync.Pool holds pointers: a slice put in one is boxed in a *[]byte. The boxes of buffers
+// taken out are kept for the next put (boxing anew allocated once per buffer and run).
+var spareBoxes boxStack
+
+type boxStack struct {
+	mu    sync.Mutex
+	boxes []*[]byte
+}
+
+// maxSpareBoxes bounds the kept boxes.
+const maxSpareBoxes = 256
+
+// box returns b boxed.
+func (s *boxStack) box(b []byte) *[]byte {
+	s.mu.Lock()
+	var p *[]byte
+	if k := len(s.boxes) - 1; k >= 0 {
+		p, s.boxes[k] = s.boxes[k], nil
+		s.boxes = s.boxes[:k]
+	}
+	s.mu.Unlock()
+	if p == nil {
+		p = new([]byte) // not &b: b would move to the heap on every call
+	}
+	*p = b
+	return p
+}
+
+// unbox returns the buffer in p and keeps p for a later box.
+func (s *boxStack) unbox(p *[]byte) []byte {
+	b := *p
+	*p = nil
+	s.mu.Lock()
+	if len(s.boxes) < maxSpareBoxes {
+		s.boxes = append(s.boxes, p)
+	}
+	s.mu.Unlock()
+	return b
 }
 
 // maxSpareSizes bounds the sizes kept (a bufCache keeps at most 4 itself).
@@ -42,9 +90,10 @@ func (s *spareLists) pool(n int, create bool) *sync.Pool {
 // even through a bug that reads stale bytes: so a spare buffer is cleared as make's would be.
 func (s *spareLists) get(n int) []byte {
 	if p := s.pool(n, false); p != nil {
-		if b, ok := p.Get().(*[]byte); ok {
-			clear(*b) // as new: a run must not depend on the runs before it, even through a bug
-			return *b
+		if bp, ok := p.Get().(*[]byte); ok {
+			b := spareBoxes.unbox(bp)
+			clear(b) // as new: a run must not depend on the runs before it, even through a bug
+			return b
 		}
 	}
 	return make([]byte, n)
@@ -60,7 +109,32 @@ func (s *spareLists) put(bufs [][]byte) {
 		return
 	}
 	for _, b := range bufs {
-		p.Put(&b)
+		p.Put(spareBoxes.box(b))
+	}
+}
+
+// list returns an empty free list of capacity maxFreeBuffers: a retired one, or a new one.
+func (s *spareLists) list() [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if k := len(s.lists) - 1; k >= 0 {
+		l := s.lists[k]
+		s.lists[k] = nil
+		s.lists = s.lists[:k]
+		return l
+	}
+	return make([][]byte, 0, maxFreeBuffers)
+}
+
+// keepList keeps an emptied free list for a later bufCache.
+func (s *spareLists) keepList(l [][]byte) {
+	if cap(l) != maxFreeBuffers {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.lists) < maxSpareLists {
+		s.lists = append(s.lists, l[:0])
 	}
 }
 
@@ -70,11 +144,10 @@ func (s *spareLists) put(bufs [][]byte) {
 func (m *Messenger) recycleBuffers() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, c := range m.pool.Centers() {
-		if bc := m.bufCaches[c]; bc != nil {
-			bc.recycle()
-		}
+	for i := range m.bufCaches {
+		m.bufCaches[i].recycle()
 	}
+	m.rxFree.recycle()
 }
 
 // recycle empties the cache into spareBuffers.
@@ -84,6 +157,138 @@ func (b *bufCache) recycle() {
 	for i := range b.free {
 		spareBuffers.put(b.free[i])
 		clear(b.free[i])
-		b.free[i] = b.free[i][:0]
+		spareBuffers.keepList(b.free[i])
+		b.free[i] = nil
 	}
+}
+
+// spareRx keeps, across messengers, what their free lists of released messages (msgFree)
+// held when they shut down: the messages, and the section buffers of each size class. A
+// FuzzSim run receives a few dozen messages per messenger, each of which allocated its
+// sections anew. Only buffers of exactly their class's size are kept, and a buffer taken is
+// cleared: one from an earlier run is then indistinguishable from a new one, so that a run
+// does not depend on the runs before it. The buffers are in sync.Pools, which the garbage
+// collector empties when idle; the messages (small) in a bounded list.
+var spareRx rxSpares
+
+type rxSpares struct {
+	msgs []*Message            // zero; guarded by mu (a sync.Pool allocated its chains anew after each collection)
+	bufs [bufClasses]sync.Pool // *[]byte boxes (spareBoxes) of buffers of capacity 1<<c, length 0
+
+	// The emptied lists of retired free lists, for new ones (a free list allocated one per
+	// size class it kept, and one for its messages).
+	mu       sync.Mutex
+	bufLists [][][]byte
+	msgLists [][]*Message
+}
+
+// maxSpareRxLists bounds rxSpares.bufLists and msgLists.
+const maxSpareRxLists = 64
+
+// bufList returns an empty list for a size class's buffers: a retired one, or a new one.
+func (s *rxSpares) bufList() [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if k := len(s.bufLists) - 1; k >= 0 {
+		l := s.bufLists[k]
+		s.bufLists[k] = nil
+		s.bufLists = s.bufLists[:k]
+		return l
+	}
+	return make([][]byte, 0, 8)
+}
+
+// msgList returns an empty list for messages: a retired one, or a new one.
+func (s *rxSpares) msgList() []*Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if k := len(s.msgLists) - 1; k >= 0 {
+		l := s.msgLists[k]
+		s.msgLists[k] = nil
+		s.msgLists = s.msgLists[:k]
+		return l
+	}
+	return make([]*Message, 0, 16)
+}
+
+// maxSpareMessages bounds rxSpares.msgs (160 KiB of messages).
+const maxSpareMessages = 1024
+
+// keepMessages keeps released messages (zero) for later free lists.
+func (s *rxSpares) keepMessages(msgs []*Message) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.msgs == nil {
+		s.msgs = make([]*Message, 0, maxSpareMessages)
+	}
+	for _, m := range msgs {
+		if len(s.msgs) == maxSpareMessages {
+			break
+		}
+		s.msgs = append(s.msgs, m)
+	}
+}
+
+// keepLists keeps the emptied lists of a retired free list.
+func (s *rxSpares) keepLists(bufs [][][]byte, msgs []*Message) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range bufs {
+		if l != nil && len(s.bufLists) < maxSpareRxLists {
+			s.bufLists = append(s.bufLists, l[:0])
+		}
+	}
+	if msgs != nil && len(s.msgLists) < maxSpareRxLists {
+		s.msgLists = append(s.msgLists, msgs[:0])
+	}
+}
+
+// message returns a zero message: a spare one, or a new one.
+func (s *rxSpares) message() *Message {
+	s.mu.Lock()
+	var m *Message
+	if k := len(s.msgs) - 1; k >= 0 {
+		m, s.msgs[k] = s.msgs[k], nil
+		s.msgs = s.msgs[:k]
+	}
+	s.mu.Unlock()
+	if m != nil {
+		m.Header, m.Footer = wire.Header{}, wire.Footer{}
+		m.Front, m.Middle, m.Data = nil, nil, nil
+		return m
+	}
+	return &Message{}
+}
+
+// section returns a spare buffer of class c, cleared, with length 0 and capacity 1<<c, or
+// nil.
+func (s *rxSpares) section(c int) []byte {
+	bp, ok := s.bufs[c].Get().(*[]byte)
+	if !ok {
+		return nil
+	}
+	b := spareBoxes.unbox(bp)
+	b = b[:cap(b)]
+	clear(b) // as new
+	return b[:0]
+}
+
+// recycle empties the free list into spareRx. It runs when the messenger shut down; a
+// message released after that stays in the free list (and goes with the messenger).
+func (f *msgFree) recycle() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for c := range f.bufs {
+		for _, b := range f.bufs[c] {
+			if cap(b) == 1<<c {
+				spareRx.bufs[c].Put(spareBoxes.box(b))
+			}
+		}
+		clear(f.bufs[c])
+	}
+	f.bytes = 0
+	spareRx.keepMessages(f.msgs)
+	clear(f.msgs)
+	spareRx.keepLists(f.bufs[:], f.msgs)
+	f.bufs, f.msgs = [bufClasses][][]byte{}, nil
 }

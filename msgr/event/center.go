@@ -24,9 +24,26 @@ const (
 )
 
 type fileEvent struct {
+	fd      int
 	mask    netio.Events
 	handler FileHandler
 }
+
+// A center keeps its watched descriptors and its pending time events in slices, searched
+// linearly while they are few (every simulated center watches a handful and keeps a timer
+// per connection), and indexes them with a map only once they outgrow these bounds (a
+// production center may watch thousands). A simulation builds dozens of centers per run; two
+// maps per center, each allocated with its first entry, were a tenth of a FuzzSim run's
+// allocations. The first timers, the event buffer and the posted-callback queues live in the
+// Center itself, for the same reason.
+const (
+	linearFiles  = 16
+	linearTimers = 16
+	inlineTimers = 4
+	inlineEvents = 4
+	inlinePosted = 8
+	inlineFiles  = 4
+)
 
 // Center is one event loop. Except for Post, Stop and Pending, its methods must be called
 // from the goroutine that drives it (inside its handlers and callbacks).
@@ -38,14 +55,23 @@ type Center struct {
 	clock  netio.Clock
 	rand   *detrand.Rand
 
-	files  map[int]*fileEvent // lookup only: never iterated
-	timers timerHeap
-	byID   map[TimerID]*timer     // lookup only: never iterated
-	spare  [maxSpareTimers]*timer // fired and deleted timers, reused by CreateTimeEventAt
-	nspare int
-	nextID TimerID
-	evs    []netio.Event
-	now    time.Duration // the clock as read when the current step's wait returned (StepNow)
+	files   []fileEvent            // watched descriptors, in no particular order
+	fileIdx map[int]int            // fd to index in files, once files outgrew linearFiles; lookup only: never iterated
+	timers  timerHeap              // pending time events
+	byID    map[TimerID]*timer     // the pending events by id, once timers outgrew linearTimers; lookup only: never iterated
+	spare   [maxSpareTimers]*timer // fired and deleted timers, reused by CreateTimeEventAt
+	nspare  int
+	nextID  TimerID
+	evs     []netio.Event
+	now     time.Duration // the clock as read when the current step's wait returned (StepNow)
+
+	// Initial backing arrays of timers, evs, ext and extRun, and the first timers (in spare
+	// until taken).
+	timerArr [inlineTimers]*timer
+	timerMem [inlineTimers]timer
+	evsArr   [inlineEvents]netio.Event
+	extArr   [2][inlinePosted]func()
+	filesArr [inlineFiles]fileEvent
 
 	mu      sync.Mutex
 	ext     []func()
@@ -65,12 +91,80 @@ func NewCenter(id int, name string, stack netio.Stack, rand *detrand.Rand) (*Cen
 	if err != nil {
 		return nil, fmt.Errorf("event center %s: %w", name, err)
 	}
+	c := &Center{}
+	c.init(id, name, p, stack.Clock(), rand)
+	return c, nil
+}
+
+// init sets up a zero Center in place.
+func (c *Center) init(id int, name string, p netio.Poller, clock netio.Clock, rand *detrand.Rand) {
 	rr, _ := p.(readyReporter)
-	return &Center{
-		id: id, name: name, poller: p, ready: rr, clock: stack.Clock(), rand: rand,
-		files: make(map[int]*fileEvent),
-		byID:  make(map[TimerID]*timer),
-	}, nil
+	c.id, c.name, c.poller, c.ready, c.clock, c.rand = id, name, p, rr, clock, rand
+	c.files = c.filesArr[:0]
+	c.timers = c.timerArr[:0]
+	c.evs = c.evsArr[:]
+	c.ext, c.extRun = c.extArr[0][:0], c.extArr[1][:0]
+	for i := range c.timerMem {
+		c.spare[i] = &c.timerMem[i]
+	}
+	c.nspare = len(c.timerMem)
+}
+
+// file returns the index of the watched descriptor fd in files, or -1.
+func (c *Center) file(fd int) int {
+	if c.fileIdx != nil {
+		if i, ok := c.fileIdx[fd]; ok {
+			return i
+		}
+		return -1
+	}
+	for i := range c.files {
+		if c.files[i].fd == fd {
+			return i
+		}
+	}
+	return -1
+}
+
+// addFile watches a new descriptor.
+func (c *Center) addFile(fe fileEvent) {
+	c.files = append(c.files, fe)
+	switch {
+	case c.fileIdx != nil:
+		c.fileIdx[fe.fd] = len(c.files) - 1
+	case len(c.files) > linearFiles:
+		c.fileIdx = make(map[int]int, 2*len(c.files))
+		for i := range c.files {
+			c.fileIdx[c.files[i].fd] = i
+		}
+	}
+}
+
+// removeFile stops watching files[i], moving the last entry into its place.
+func (c *Center) removeFile(i int) {
+	last := len(c.files) - 1
+	if c.fileIdx != nil {
+		delete(c.fileIdx, c.files[i].fd)
+		if i != last {
+			c.fileIdx[c.files[last].fd] = i
+		}
+	}
+	c.files[i] = c.files[last]
+	c.files[last] = fileEvent{}
+	c.files = c.files[:last]
+}
+
+// findTimer returns the pending time event id, or nil.
+func (c *Center) findTimer(id TimerID) *timer {
+	if c.byID != nil {
+		return c.byID[id]
+	}
+	for _, t := range c.timers {
+		if t.id == id {
+			return t
+		}
+	}
+	return nil
 }
 
 // ID is the center's index in its pool.
@@ -97,14 +191,15 @@ func (c *Center) StepNow() time.Duration { return c.now }
 // CreateFileEvent watches fd for the events in mask (added to any already watched) and sets
 // its handler.
 func (c *Center) CreateFileEvent(fd int, mask netio.Events, h FileHandler) error {
-	fe, ok := c.files[fd]
-	if !ok {
+	i := c.file(fd)
+	if i < 0 {
 		if err := c.poller.Add(fd, mask); err != nil {
 			return fmt.Errorf("watch fd %d: %w", fd, err)
 		}
-		c.files[fd] = &fileEvent{mask: mask, handler: h}
+		c.addFile(fileEvent{fd: fd, mask: mask, handler: h})
 		return nil
 	}
+	fe := &c.files[i]
 	fe.handler = h
 	if fe.mask|mask == fe.mask {
 		return nil
@@ -119,16 +214,17 @@ func (c *Center) CreateFileEvent(fd int, mask netio.Events, h FileHandler) error
 // DeleteFileEvent stops watching fd for the events in mask; with nothing left the fd is
 // removed from the poller.
 func (c *Center) DeleteFileEvent(fd int, mask netio.Events) error {
-	fe, ok := c.files[fd]
-	if !ok {
+	i := c.file(fd)
+	if i < 0 {
 		return nil
 	}
+	fe := &c.files[i]
 	left := fe.mask &^ mask
 	if left == fe.mask {
 		return nil
 	}
 	if left == 0 {
-		delete(c.files, fd)
+		c.removeFile(i)
 		if err := c.poller.Delete(fd); err != nil {
 			return fmt.Errorf("unwatch fd %d: %w", fd, err)
 		}
@@ -143,8 +239,8 @@ func (c *Center) DeleteFileEvent(fd int, mask netio.Events) error {
 
 // FileMask is the mask fd is watched for (0 if not watched).
 func (c *Center) FileMask(fd int) netio.Events {
-	if fe, ok := c.files[fd]; ok {
-		return fe.mask
+	if i := c.file(fd); i >= 0 {
+		return c.files[i].mask
 	}
 	return 0
 }
@@ -166,7 +262,15 @@ func (c *Center) CreateTimeEventAt(at time.Duration, cb func()) TimerID {
 		t = &timer{when: at, id: c.nextID, seq: uint64(c.nextID), cb: cb}
 	}
 	heap.Push(&c.timers, t)
-	c.byID[t.id] = t
+	switch {
+	case c.byID != nil:
+		c.byID[t.id] = t
+	case len(c.timers) > linearTimers:
+		c.byID = make(map[TimerID]*timer, 2*len(c.timers))
+		for _, t := range c.timers {
+			c.byID[t.id] = t
+		}
+	}
 	if c.onTimer != nil {
 		c.onTimer(at)
 	}
@@ -185,8 +289,8 @@ func (c *Center) CreateTimeEventAt(at time.Duration, cb func()) TimerID {
 // stores: the event keeps its place in the heap and is moved only when it reaches the top
 // (the lazy deadline; see settle). Only a move earlier reorders the heap at once.
 func (c *Center) ResetTimeEvent(id TimerID, at time.Duration) (TimerID, bool) {
-	t, ok := c.byID[id]
-	if !ok {
+	t := c.findTimer(id)
+	if t == nil {
 		return 0, false
 	}
 	c.nextID++
@@ -219,9 +323,11 @@ func (c *Center) settle() {
 
 // DeleteTimeEvent cancels a pending time event; an unknown or fired id is ignored.
 func (c *Center) DeleteTimeEvent(id TimerID) {
-	if t, ok := c.byID[id]; ok {
+	if t := c.findTimer(id); t != nil {
 		heap.Remove(&c.timers, t.index)
-		delete(c.byID, id)
+		if c.byID != nil {
+			delete(c.byID, id)
+		}
 		c.recycle(t)
 	}
 }
@@ -358,12 +464,12 @@ func (c *Center) waitTimeout(maxWait time.Duration) time.Duration {
 func (c *Center) runFileEvents(n int) int {
 	for i := 0; i < n; i++ {
 		ev := c.evs[i]
-		fe, ok := c.files[ev.FD]
-		if !ok {
+		k := c.file(ev.FD)
+		if k < 0 {
 			continue // deleted by an earlier handler of this batch
 		}
-		if ready := ev.Events & fe.mask; ready != 0 {
-			fe.handler(ev.FD, ready)
+		if fe := c.files[k]; ev.Events&fe.mask != 0 {
+			fe.handler(ev.FD, ev.Events&fe.mask)
 		}
 	}
 	return n
@@ -378,7 +484,9 @@ func (c *Center) runTimers() int {
 			break
 		}
 		t := heap.Pop(&c.timers).(*timer)
-		delete(c.byID, t.id)
+		if c.byID != nil {
+			delete(c.byID, t.id)
+		}
 		cb := t.cb
 		c.recycle(t)
 		cb()
@@ -388,6 +496,11 @@ func (c *Center) runTimers() int {
 }
 
 func (c *Center) runExternal() int {
+	if c.extLen.Load() == 0 {
+		// Nothing posted (most steps): no lock. A Post racing with this check wakes the
+		// center's next wait, as one posted just after the lock would.
+		return 0
+	}
 	c.mu.Lock()
 	c.ext, c.extRun = c.extRun[:0], c.ext
 	c.extLen.Store(0)

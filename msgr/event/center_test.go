@@ -1,6 +1,7 @@
 package event_test
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"testing"
@@ -141,7 +142,16 @@ func TestFileEventsMaskAndDelete(t *testing.T) {
 
 func TestPoolPicksLeastLoaded(t *testing.T) {
 	_, _, _, h := newSimCenter(t)
-	p, err := event.NewPool("x", 3, h, noRuntime{}, detrand.NewSeeded(1))
+	p, err := event.NewPool("osd.12", 12, h, noRuntime{}, detrand.NewSeeded(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range p.Centers() {
+		if want := fmt.Sprintf("osd.12/w%d", i); c.Name() != want || c.ID() != i {
+			t.Fatalf("center %d is %q (id %d), want %q", i, c.Name(), c.ID(), want)
+		}
+	}
+	p, err = event.NewPool("x", 3, h, noRuntime{}, detrand.NewSeeded(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +180,20 @@ func (noRuntime) Stop(*event.Center)  {}
 // Pending say, and which ids are still pending must agree. Moves later are deferred in the
 // center's heap (the lazy deadline); a center that ran a deferred event at its old time, or
 // kept its old place among events due at the same instant, fails here.
+//
+// With more creates than deletions the center holds dozens of events, past the count at which
+// it indexes them by id (a map) instead of searching them: both ways are checked.
 func TestTimerMovesMatchDeleteAndCreate(t *testing.T) {
+	for _, creates := range []int{2, 5} {
+		if most := testTimerMoves(t, creates); creates == 5 && most <= 32 {
+			t.Fatalf("at most %d pending events: the indexed lookup was not exercised", most)
+		}
+	}
+}
+
+// testTimerMoves runs TestTimerMovesMatchDeleteAndCreate with creates in 10 operations being
+// creations; it returns the most events pending at once.
+func testTimerMoves(t *testing.T, creates int) (most int) {
 	type modelTimer struct {
 		at    time.Duration
 		order int
@@ -204,10 +227,11 @@ func TestTimerMovesMatchDeleteAndCreate(t *testing.T) {
 		for op := 0; op < 300; op++ {
 			now := clock.Now()
 			at := now + time.Duration(r.IntN(8))*time.Millisecond
+			most = max(most, len(model))
 			switch k := r.IntN(10); {
-			case k < 2:
+			case k < creates:
 				create(at)
-			case k < 6: // a move, later or earlier
+			case k < creates+4: // a move, later or earlier
 				if id, ok := anyID(); ok {
 					nid, moved := c.ResetTimeEvent(id, at)
 					if !moved || nid != id {
@@ -216,7 +240,7 @@ func TestTimerMovesMatchDeleteAndCreate(t *testing.T) {
 					order++
 					model[id].at, model[id].order = at, order
 				}
-			case k < 7:
+			case k < creates+5:
 				if id, ok := anyID(); ok {
 					c.DeleteTimeEvent(id)
 					delete(model, id)
@@ -262,4 +286,92 @@ func TestTimerMovesMatchDeleteAndCreate(t *testing.T) {
 			}
 		}
 	}
+	return most
+}
+
+// TestManyFileEvents watches more descriptors than the center searches linearly (it indexes
+// them by fd beyond that), removes and re-adds some, and checks that every readiness reaches
+// the handler of its own descriptor and every mask is the one set.
+func TestManyFileEvents(t *testing.T) {
+	c, _, n, h := newSimCenter(t)
+	if _, err := h.Listen(netip.MustParseAddrPort("10.0.0.1:7000"), 0); err != nil {
+		t.Fatal(err)
+	}
+	var socks []netio.Socket
+	for range 40 {
+		s, err := h.Connect(netip.MustParseAddrPort("10.0.0.1:7000"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		socks = append(socks, s)
+	}
+	for i := 0; i < 100 && n.Runnable() > 0; i++ {
+		n.Run(0)
+	}
+	got := map[int]int{}
+	watch := func(s netio.Socket) {
+		fd := s.FD()
+		if err := c.CreateFileEvent(fd, netio.Write, func(at int, ev netio.Events) {
+			if at != fd || ev != netio.Write {
+				t.Errorf("handler of fd %d called for fd %d, %v", fd, at, ev)
+			}
+			got[fd]++
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step := func(want map[int]bool) {
+		t.Helper()
+		clear(got)
+		if _, err := c.Step(0); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range socks {
+			fd := s.FD()
+			wantMask := netio.Events(0)
+			if want[fd] {
+				wantMask = netio.Write
+			}
+			if c.FileMask(fd) != wantMask {
+				t.Fatalf("fd %d: mask %v, want %v", fd, c.FileMask(fd), wantMask)
+			}
+			if w := map[bool]int{true: 1}[want[fd]]; got[fd] != w {
+				t.Fatalf("fd %d: handled %d times in a step, want %d", fd, got[fd], w)
+			}
+		}
+	}
+	want := map[int]bool{}
+	for _, s := range socks {
+		watch(s)
+		want[s.FD()] = true
+	}
+	step(want)
+	for i, s := range socks {
+		if i%3 != 1 {
+			continue
+		}
+		if err := c.DeleteFileEvent(s.FD(), netio.Write); err != nil {
+			t.Fatal(err)
+		}
+		delete(want, s.FD())
+	}
+	step(want)
+	for i := len(socks) - 1; i >= 0; i-- { // the other way round, some re-added
+		if i%3 == 1 && i%2 == 0 {
+			watch(socks[i])
+			want[socks[i].FD()] = true
+		} else if i%5 == 0 && want[socks[i].FD()] {
+			if err := c.DeleteFileEvent(socks[i].FD(), netio.Read|netio.Write); err != nil {
+				t.Fatal(err)
+			}
+			delete(want, socks[i].FD())
+		}
+	}
+	step(want)
+	for _, s := range socks {
+		if err := c.DeleteFileEvent(s.FD(), netio.Write); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step(map[int]bool{})
 }

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -67,13 +68,26 @@ func NewPool(name string, n int, stack netio.Stack, rt Runtime, rand *detrand.Ra
 	if n <= 0 {
 		n = DefaultWorkers
 	}
-	p := &Pool{}
-	for i := 0; i < n; i++ {
-		c, err := NewCenter(i, name+"/w"+strconv.Itoa(i), stack, rand.Fork())
+	// The centers in one array, their names in one string ("osd.0/w0osd.0/w1..."): a
+	// simulation builds pools by the dozen per run.
+	p := &Pool{centers: make([]*Center, 0, n)}
+	mem := make([]Center, n)
+	names := make([]byte, 0, n*(len(name)+4))
+	for i := range n {
+		names = append(append(append(names, name...), "/w"...), strconv.Itoa(i)...)
+	}
+	all, start := string(names), 0
+	for i := range n {
+		cname := all[start : start+len(name)+2+len(strconv.Itoa(i))]
+		start += len(cname)
+		r := rand.Fork() // before the poller, as NewCenter's arguments are
+		poller, err := stack.NewPoller()
 		if err != nil {
 			p.closeAll()
-			return nil, err
+			return nil, fmt.Errorf("event center %s: %w", cname, err)
 		}
+		c := &mem[i]
+		c.init(i, cname, poller, stack.Clock(), r)
 		p.centers = append(p.centers, c)
 	}
 	for _, c := range p.centers {

@@ -19,8 +19,16 @@ func (q *fifo) push(m *wire.Message) {
 		clear(q.items[n:])
 		q.items, q.head = q.items[:n], 0
 	}
+	if q.items == nil {
+		// A queue that is used at all soon holds a few messages: start at 8, not 1, 2, 4,
+		// 8 (a simulation's connections carry a few dozen messages each).
+		q.items = make([]*wire.Message, 0, minFifoCap)
+	}
 	q.items = append(q.items, m)
 }
+
+// minFifoCap is the capacity a fifo starts at.
+const minFifoCap = 8
 
 // live is the queued items, oldest first (valid until the next push or pop).
 func (q *fifo) live() []*wire.Message { return q.items[q.head:] }
