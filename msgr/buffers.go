@@ -4,6 +4,7 @@ import (
 	"math/bits"
 	"sync"
 
+	"github.com/msgrsim/msgrsim/msgr/internal/msgmark"
 	"github.com/msgrsim/msgrsim/msgr/wire"
 )
 
@@ -12,14 +13,93 @@ import (
 // buffers and output arenas come back from idle connections into a small free list per
 // worker center.
 
+// NewMessage returns a message of the given type with a front section, version 1, as
+// wire.NewMessage does, but lent by the messenger from its free list: send it with
+// SendMessage (on a connection of any messenger), and the messenger takes it back by itself
+// once it is done with it, as Ceph puts a Message when its last reference goes. In steady
+// state sending such messages allocates nothing.
+//
+// The contract, which messages the application makes itself (new(Message), wire.NewMessage)
+// are not bound by:
+//
+//   - Set its fields before SendMessage (Header fields one by one: assigning a whole Header,
+//     Footer or Message is allowed but forfeits the reuse, the message is then garbage
+//     collected as any other).
+//   - Once SendMessage returned nil, the message is the messenger's: do not read, change,
+//     send again or Release it. It is recycled when the peer acknowledges it (a lossless
+//     session), once it is encoded for the socket (a lossy session), or when it is dropped
+//     (a session reset, a lossy fault, MarkDown, Shutdown, or a connection that closed
+//     before the message reached it); never while it may still be resent after a reconnect.
+//     Trace events that carry it (TraceSend, TraceAcked, …) may read it only during the
+//     Tracer call.
+//   - If SendMessage returned an error, the message was not taken: it is still the
+//     application's, to send again or to give back with Release.
+//   - Sent on the loopback connection (LocalConnection), it is delivered to this messenger's
+//     dispatchers as a received message: the dispatcher may Release it, as any delivered
+//     message.
+//   - The section buffers attached to it (Front, Middle, Data) stay the application's: the
+//     messenger drops its references to them when it recycles the message and never reuses
+//     them (a payload shared by many messages is fine).
+//
+// Sending a lent message twice, or releasing one the messenger holds, panics, as does
+// releasing a message twice.
+func (m *Messenger) NewMessage(typ uint16, front []byte) *Message {
+	msg := m.rxFree.get()
+	msg.Header.Type, msg.Header.Version = typ, 1
+	msg.Front = front
+	*msgmark.Of(msg) = markLent
+	return msg
+}
+
 // Release returns a message this messenger delivered to a dispatcher, with its section
 // buffers, for reuse by later receives. Call it once the message is done with (after
 // FastDispatch or Dispatch) and nothing refers to the message or its sections any more; the
 // message must not be used after it. Releasing is optional: a message never released is
 // garbage collected as usual. Do not release a message you are sending.
+//
+// It also takes back a message from NewMessage that the application decided not to send, or
+// whose SendMessage failed; its section buffers stay the application's (they are not reused).
+// Releasing a message twice, or a lent message the messenger holds (sent), panics.
 func (m *Messenger) Release(msg *Message) {
-	if msg != nil {
-		m.rxFree.put(msg)
+	if msg == nil {
+		return
+	}
+	switch *msgmark.Of(msg) {
+	case markLent:
+		msg.Front, msg.Middle, msg.Data = nil, nil, nil // the application's
+	case markSending:
+		panic("msgr: Release of a message from NewMessage that was sent: the messenger recycles it")
+	case markFree:
+		panic("msgr: Release of a message already released (or recycled)")
+	}
+	m.rxFree.put(msg)
+}
+
+// The mark a message carries (wire keeps a byte for it, reached through msgmark): who holds
+// it and what becomes of it. Messages the application made itself, and delivered ones, are
+// unmarked: the messenger never recycles them on its own.
+const (
+	markNone    uint8 = iota // the application's (made by it, or delivered to it)
+	markLent                 // lent by NewMessage, not sent yet: the application's for now
+	markSending              // lent and sent: the messenger recycles it when done with it
+	markFree                 // in a free list
+)
+
+// taken marks that msg, about to be given to a connection, is the messenger's from now on
+// (SendMessage). A lent message sent on the loopback connection becomes a delivered one.
+func taken(msg *Message, local bool) {
+	mk := msgmark.Of(msg)
+	switch *mk {
+	case markNone:
+	case markLent:
+		*mk = markSending
+		if local {
+			*mk = markNone
+		}
+	case markSending:
+		panic("msgr: SendMessage of a message from NewMessage that was already sent")
+	default:
+		panic("msgr: SendMessage of a released message")
 	}
 }
 
@@ -66,6 +146,7 @@ func (f *msgFree) put(msg *Message) {
 	// garbage collector marks.
 	msg.Header, msg.Footer = wire.Header{}, wire.Footer{}
 	msg.Front, msg.Middle, msg.Data = nil, nil, nil
+	*msgmark.Of(msg) = markFree
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, b := range secs {
@@ -87,7 +168,34 @@ func (f *msgFree) put(msg *Message) {
 	}
 }
 
-// get returns a released message, or a new one, without sections.
+// recycle takes back a message the messenger is done sending (acknowledged or dropped): a
+// lent one goes back to the list, without its sections (the application's); any other is
+// the application's and left alone.
+func (f *msgFree) recycle(msg *Message) {
+	mk := msgmark.Of(msg)
+	switch *mk {
+	case markNone:
+		return
+	case markSending:
+	case markFree:
+		panic("msgr: a message from NewMessage recycled twice")
+	default:
+		panic("msgr: a message from NewMessage recycled before it was sent")
+	}
+	msg.Header, msg.Footer = wire.Header{}, wire.Footer{}
+	msg.Front, msg.Middle, msg.Data = nil, nil, nil
+	*mk = markFree
+	f.mu.Lock()
+	if len(f.msgs) < maxFreeMessages {
+		if f.msgs == nil {
+			f.msgs = make([]*Message, 0, 16)
+		}
+		f.msgs = append(f.msgs, msg)
+	}
+	f.mu.Unlock()
+}
+
+// get returns a released message, or a new one, without sections and unmarked.
 func (f *msgFree) get() *Message {
 	f.mu.Lock()
 	k := len(f.msgs) - 1
@@ -99,6 +207,7 @@ func (f *msgFree) get() *Message {
 	f.msgs[k] = nil
 	f.msgs = f.msgs[:k]
 	f.mu.Unlock()
+	*msgmark.Of(msg) = markNone
 	return msg
 }
 

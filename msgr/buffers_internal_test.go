@@ -56,3 +56,46 @@ func TestMsgFreeSizeClasses(t *testing.T) {
 		t.Fatalf("%d bytes left after taking every buffer", g.bytes)
 	}
 }
+
+// A lent message goes back to the free list once, without its sections (the application's),
+// and only from the messenger's hands: recycling it twice, or before it was sent, panics
+// instead of putting it in the list twice; an unmarked message (the application's own) is
+// never taken.
+func TestMsgFreeRecycle(t *testing.T) {
+	var f msgFree
+	mustPanic := func(what string, fn func()) {
+		t.Helper()
+		defer func() {
+			if recover() == nil {
+				t.Fatalf("%s did not panic", what)
+			}
+		}()
+		fn()
+	}
+	var m Messenger
+	lent := m.NewMessage(1, []byte("front"))
+	mustPanic("recycling a message never sent", func() { m.rxFree.recycle(lent) })
+	payload := make([]byte, 4096)
+	lent.Data = payload
+	taken(lent, false)
+	m.rxFree.recycle(lent)
+	if n := len(m.rxFree.msgs); n != 1 {
+		t.Fatalf("%d messages in the free list after one recycle", n)
+	}
+	for c := range m.rxFree.bufs {
+		if len(m.rxFree.bufs[c]) != 0 {
+			t.Fatalf("the sent message's data buffer went into size class %d", c)
+		}
+	}
+	mustPanic("recycling twice", func() { m.rxFree.recycle(lent) })
+	if n := len(m.rxFree.msgs); n != 1 {
+		t.Fatalf("%d messages in the free list after a double recycle", n)
+	}
+
+	own := &Message{Data: payload}
+	taken(own, false)
+	f.recycle(own)
+	if len(f.msgs) != 0 || own.Data == nil {
+		t.Fatal("the application's own message was recycled")
+	}
+}

@@ -92,12 +92,18 @@ func (h *connHost) Deliver(m *wire.Message, r proto.Reservation) {
 	h.deferWrite = true // see Connection.run
 }
 
-// Acked implements proto.AckObserver: the peer acknowledged m.
+// Acked implements proto.AckObserver: the peer acknowledged m, which goes back to the free
+// list if it was lent (Messenger.NewMessage).
 func (h *connHost) Acked(m *wire.Message) {
 	if h.m.tracing() {
 		h.m.trace(TraceEvent{Kind: TraceAcked, Conn: h.c(), Msg: m})
 	}
+	h.m.rxFree.recycle(m)
 }
+
+// Dropped implements proto.Dropper: the core forgot m unacknowledged (a lossy session wrote
+// it, or a reset, fault or stop discarded it); a lent message goes back to the free list.
+func (h *connHost) Dropped(m *wire.Message) { h.m.rxFree.recycle(m) }
 
 func (h *connHost) DiscardIncoming() { h.m.dq.discard(h.c()) }
 

@@ -233,6 +233,7 @@ func (c *Connection) SendMessage(msg *Message) error {
 		c.m.trace(TraceEvent{Kind: TraceDrop, Conn: c, Msg: msg})
 		return ErrConnectionClosed
 	}
+	taken(msg, c.local)
 	if c.m.tracing() {
 		c.m.trace(TraceEvent{Kind: TraceSend, Conn: c, Msg: msg})
 	}
@@ -331,6 +332,7 @@ func (c *Connection) flush() {
 		for _, msg := range ms {
 			if !c.p.Send(msg) {
 				c.m.trace(TraceEvent{Kind: TraceDrop, Conn: c, Msg: msg})
+				c.m.rxFree.recycle(msg)
 			}
 		}
 	})
