@@ -175,30 +175,38 @@ func (f *msgFree) put(msg *Message) {
 	}
 }
 
-// recycle takes back a message the messenger is done sending (acknowledged or dropped): a
-// lent one goes back to the list, without its sections (the application's); any other is
-// the application's and left alone.
-func (f *msgFree) recycle(msg *Message) {
+// releasing reports whether msg, which the messenger is done sending (acknowledged or
+// dropped), is a lent one to put back in the free list, and marks it free; any other is the
+// application's and left alone. A lent message reported twice panics here, at once.
+func releasing(msg *Message) bool {
 	mk := msgmark.Of(msg)
 	switch *mk {
 	case markNone:
-		return
+		return false
 	case markSending:
+		*mk = markFree
+		return true
 	case markFree:
 		panic("msgr: a message from NewMessage recycled twice")
 	default:
 		panic("msgr: a message from NewMessage recycled before it was sent")
 	}
-	msg.Header, msg.Footer = wire.Header{}, wire.Footer{}
-	msg.Front, msg.Middle, msg.Data = nil, nil, nil
-	*mk = markFree
-	f.mu.Lock()
-	if len(f.msgs) < maxFreeMsgs {
-		if f.msgs == nil {
-			f.msgs = make([]*Message, 0, 16)
-		}
-		f.msgs = append(f.msgs, msg)
+}
+
+// recycle puts back lent messages that releasing accepted, without their sections (the
+// application's), under one lock.
+func (f *msgFree) recycle(ms []*Message) {
+	for _, msg := range ms {
+		msg.Header, msg.Footer = wire.Header{}, wire.Footer{}
+		msg.Front, msg.Middle, msg.Data = nil, nil, nil
+		*msgmark.Of(msg) = markFree
 	}
+	f.mu.Lock()
+	if f.msgs == nil {
+		f.msgs = make([]*Message, 0, 16)
+	}
+	n := min(len(ms), maxFreeMsgs-len(f.msgs))
+	f.msgs = append(f.msgs, ms[:max(n, 0)]...)
 	f.mu.Unlock()
 }
 

@@ -58,11 +58,10 @@ func TestMsgFreeSizeClasses(t *testing.T) {
 }
 
 // A lent message goes back to the free list once, without its sections (the application's),
-// and only from the messenger's hands: recycling it twice, or before it was sent, panics
+// and only from the messenger's hands: releasing it twice, or before it was sent, panics
 // instead of putting it in the list twice; an unmarked message (the application's own) is
 // never taken.
 func TestMsgFreeRecycle(t *testing.T) {
-	var f msgFree
 	mustPanic := func(what string, fn func()) {
 		t.Helper()
 		defer func() {
@@ -74,28 +73,40 @@ func TestMsgFreeRecycle(t *testing.T) {
 	}
 	var m Messenger
 	lent := m.NewMessage(1, []byte("front"))
-	mustPanic("recycling a message never sent", func() { m.rxFree.recycle(lent) })
+	mustPanic("recycling a message never sent", func() { releasing(lent) })
 	payload := make([]byte, 4096)
 	lent.Data = payload
 	taken(lent, false)
-	m.rxFree.recycle(lent)
-	if n := len(m.rxFree.msgs); n != 1 {
-		t.Fatalf("%d messages in the free list after one recycle", n)
+	if !releasing(lent) {
+		t.Fatal("a sent lent message is not recycled")
+	}
+	mustPanic("recycling twice", func() { releasing(lent) })
+	m.rxFree.recycle([]*Message{lent})
+	if n := len(m.rxFree.msgs); n != 1 || lent.Data != nil || lent.Front != nil {
+		t.Fatalf("%d messages in the free list after one recycle (data %d bytes, front %d)", n, len(lent.Data), len(lent.Front))
 	}
 	for c := range m.rxFree.bufs {
 		if len(m.rxFree.bufs[c]) != 0 {
 			t.Fatalf("the sent message's data buffer went into size class %d", c)
 		}
 	}
-	mustPanic("recycling twice", func() { m.rxFree.recycle(lent) })
-	if n := len(m.rxFree.msgs); n != 1 {
-		t.Fatalf("%d messages in the free list after a double recycle", n)
-	}
+	mustPanic("releasing a recycled message", func() { m.Release(lent) })
 
 	own := &Message{Data: payload}
 	taken(own, false)
-	f.recycle(own)
-	if len(f.msgs) != 0 || own.Data == nil {
-		t.Fatal("the application's own message was recycled")
+	if releasing(own) {
+		t.Fatal("the application's own message would be recycled")
+	}
+
+	// The bound: beyond maxFreeMsgs, recycled messages are left to the garbage collector.
+	var f msgFree
+	ms := make([]*Message, maxFreeMsgs+5)
+	for i := range ms {
+		ms[i] = &Message{}
+	}
+	f.recycle(ms[:10])
+	f.recycle(ms[10:])
+	if len(f.msgs) != maxFreeMsgs {
+		t.Fatalf("%d messages kept, want the bound %d", len(f.msgs), maxFreeMsgs)
 	}
 }

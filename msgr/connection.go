@@ -40,6 +40,7 @@ type Connection struct {
 	lastFault    error      // why the connection last faulted
 	serverAuth   ServerAuth // acceptor: verifies the authorizers on the current socket
 	drained      bool       // the last read found the socket empty (see sync)
+	recycled     []*Message // lent messages the core is done with, for the free list (see unlock)
 
 	// Owned by the center's goroutine, touched only there: the upcall slice run is not using
 	// (reused, so that collecting upcalls does not allocate), the free list of the center,
@@ -92,9 +93,15 @@ type connView struct {
 	signed                    bool
 }
 
-// unlock publishes the view and releases mu: every locked section ends here.
+// unlock publishes the view, gives the lent messages the core is done with back to the free
+// list, and releases mu: every locked section ends here.
 func (c *Connection) unlock() {
 	c.publish()
+	if len(c.recycled) > 0 {
+		c.m.rxFree.recycle(c.recycled)
+		clear(c.recycled)
+		c.recycled = c.recycled[:0]
+	}
 	c.mu.Unlock()
 }
 
@@ -332,7 +339,7 @@ func (c *Connection) flush() {
 		for _, msg := range ms {
 			if !c.p.Send(msg) {
 				c.m.trace(TraceEvent{Kind: TraceDrop, Conn: c, Msg: msg})
-				c.m.rxFree.recycle(msg)
+				(*connHost)(c).recycle(msg)
 			}
 		}
 	})
