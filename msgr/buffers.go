@@ -22,9 +22,9 @@ import (
 // The contract, which messages the application makes itself (new(Message), wire.NewMessage)
 // are not bound by:
 //
-//   - Set its fields before SendMessage (Header fields one by one: assigning a whole Header,
-//     Footer or Message is allowed but forfeits the reuse, the message is then garbage
-//     collected as any other).
+//   - Set its fields before SendMessage. Assigning a whole Footer or Message (*msg = …) is
+//     allowed but forfeits the reuse: the message is then the application's own and garbage
+//     collected as any other. Assigning the Header or the sections is fine.
 //   - Once SendMessage returned nil, the message is the messenger's: do not read, change,
 //     send again or Release it. It is recycled when the peer acknowledges it (a lossless
 //     session), once it is encoded for the socket (a lossy session), or when it is dropped

@@ -1,6 +1,10 @@
 package msgr
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/msgrsim/msgrsim/msgr/wire"
+)
 
 // The free list keeps released section buffers by size class: a section finds a released
 // buffer of its class whatever message it came with (and in between, messages without that
@@ -96,6 +100,22 @@ func TestMsgFreeRecycle(t *testing.T) {
 	taken(own, false)
 	if releasing(own) {
 		t.Fatal("the application's own message would be recycled")
+	}
+
+	// A whole Header may be assigned (the mark is not in it); a whole Message may not, and
+	// makes the message the application's own.
+	h := m.NewMessage(1, nil)
+	h.Header = wire.Header{Type: 2, Tid: 9}
+	h.SealFooter(true, true)
+	taken(h, false)
+	if !releasing(h) {
+		t.Fatal("a lent message whose Header was assigned whole is not recycled")
+	}
+	w := m.NewMessage(1, nil)
+	*w = Message{Header: wire.Header{Type: 2}}
+	taken(w, false)
+	if releasing(w) {
+		t.Fatal("a lent message overwritten whole would be recycled")
 	}
 
 	// The bound: beyond maxFreeMsgs, recycled messages are left to the garbage collector.
