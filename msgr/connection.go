@@ -231,7 +231,8 @@ func (c *Connection) LastKeepaliveAck() time.Time {
 // SendMessage queues msg for the peer. A message with priority 0 gets the messenger's default
 // send priority. On a connection already closed it returns ErrConnectionClosed (Ceph drops the
 // message silently, quirk Q7); a message queued just before the connection closes is dropped
-// and traced as TraceDrop.
+// and traced as TraceDrop. A message lent by Messenger.NewMessage belongs to the messenger once
+// SendMessage returned nil, which recycles it when it is done with it (see NewMessage).
 func (c *Connection) SendMessage(msg *Message) error {
 	if msg.Header.Priority == 0 {
 		msg.Header.Priority = c.m.cfg.DefaultSendPriority
