@@ -3,6 +3,7 @@ package msgr
 import (
 	"math/bits"
 	"sync"
+	"unsafe"
 
 	"github.com/msgrsim/msgrsim/msgr/internal/msgmark"
 	"github.com/msgrsim/msgrsim/msgr/wire"
@@ -47,7 +48,7 @@ func (m *Messenger) NewMessage(typ uint16, front []byte) *Message {
 	msg := m.rxFree.get()
 	msg.Header.Type, msg.Header.Version = typ, 1
 	msg.Front = front
-	*msgmark.Of(msg) = markLent
+	*markOf(msg) = markLent
 	return msg
 }
 
@@ -64,7 +65,7 @@ func (m *Messenger) Release(msg *Message) {
 	if msg == nil {
 		return
 	}
-	switch *msgmark.Of(msg) {
+	switch *markOf(msg) {
 	case markLent:
 		msg.Front, msg.Middle, msg.Data = nil, nil, nil // the application's
 	case markSending:
@@ -74,6 +75,9 @@ func (m *Messenger) Release(msg *Message) {
 	}
 	m.rxFree.put(msg)
 }
+
+// markOf is the address of msg's mark.
+func markOf(msg *Message) *uint8 { return msgmark.Of(unsafe.Pointer(msg)) }
 
 // The mark a message carries (wire keeps a byte for it, reached through msgmark): who holds
 // it and what becomes of it. Messages the application made itself, and delivered ones, are
@@ -88,7 +92,7 @@ const (
 // taken marks that msg, about to be given to a connection, is the messenger's from now on
 // (SendMessage). A lent message sent on the loopback connection becomes a delivered one.
 func taken(msg *Message, local bool) {
-	mk := msgmark.Of(msg)
+	mk := markOf(msg)
 	switch *mk {
 	case markNone:
 	case markLent:
@@ -153,7 +157,7 @@ func (f *msgFree) put(msg *Message) {
 	// garbage collector marks.
 	msg.Header, msg.Footer = wire.Header{}, wire.Footer{}
 	msg.Front, msg.Middle, msg.Data = nil, nil, nil
-	*msgmark.Of(msg) = markFree
+	*markOf(msg) = markFree
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, b := range secs {
@@ -179,7 +183,7 @@ func (f *msgFree) put(msg *Message) {
 // dropped), is a lent one to put back in the free list, and marks it free; any other is the
 // application's and left alone. A lent message reported twice panics here, at once.
 func releasing(msg *Message) bool {
-	mk := msgmark.Of(msg)
+	mk := markOf(msg)
 	switch *mk {
 	case markNone:
 		return false
@@ -197,9 +201,11 @@ func releasing(msg *Message) bool {
 // application's), under one lock.
 func (f *msgFree) recycle(ms []*Message) {
 	for _, msg := range ms {
-		msg.Header, msg.Footer = wire.Header{}, wire.Footer{}
+		// The footer field by field: its mark stays markFree (set by releasing).
+		msg.Header = wire.Header{}
+		f := &msg.Footer
+		f.Sig, f.FrontCRC, f.MiddleCRC, f.DataCRC, f.Flags = 0, 0, 0, 0, 0
 		msg.Front, msg.Middle, msg.Data = nil, nil, nil
-		*msgmark.Of(msg) = markFree
 	}
 	f.mu.Lock()
 	if f.msgs == nil {
@@ -222,7 +228,7 @@ func (f *msgFree) get() *Message {
 	f.msgs[k] = nil
 	f.msgs = f.msgs[:k]
 	f.mu.Unlock()
-	*msgmark.Of(msg) = markNone
+	*markOf(msg) = markNone
 	return msg
 }
 

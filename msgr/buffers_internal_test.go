@@ -1,6 +1,7 @@
 package msgr
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/msgrsim/msgrsim/msgr/wire"
@@ -128,5 +129,20 @@ func TestMsgFreeRecycle(t *testing.T) {
 	f.recycle(ms[10:])
 	if len(f.msgs) != maxFreeMsgs {
 		t.Fatalf("%d messages kept, want the bound %d", len(f.msgs), maxFreeMsgs)
+	}
+}
+
+// markOf reaches wire's unexported Footer.mark and nothing else (msgmark.Offset is computed
+// by wire; this holds it to the field it names).
+func TestMarkIsFootersField(t *testing.T) {
+	var m Message
+	*markOf(&m) = 0xa5
+	f := reflect.ValueOf(&m).Elem().FieldByName("Footer").FieldByName("mark")
+	if !f.IsValid() || f.Uint() != 0xa5 {
+		t.Fatalf("markOf does not address Footer.mark (%v)", f)
+	}
+	*markOf(&m) = 0
+	if m.Header != (wire.Header{}) || m.Footer != (wire.Footer{}) || m.Front != nil || m.Middle != nil || m.Data != nil {
+		t.Fatalf("markOf wrote outside the mark: %+v", m)
 	}
 }

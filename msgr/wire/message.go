@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"time"
+	"unsafe"
 
 	"github.com/msgrsim/msgrsim/msgr/internal/msgmark"
 )
@@ -109,7 +110,10 @@ type Footer struct {
 }
 
 // The messenger reaches a message's mark through msgmark, not through wire's API.
-func init() { msgmark.Of = func(m any) *uint8 { return &m.(*Message).Footer.mark } }
+func init() {
+	var m Message
+	msgmark.Offset = unsafe.Offsetof(m.Footer) + unsafe.Offsetof(m.Footer.mark)
+}
 
 // FooterSize is the footer length for a session with (FooterLen) or without (OldFooterLen) MSG_AUTH.
 func FooterSize(msgAuth bool) int {
