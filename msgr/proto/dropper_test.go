@@ -11,10 +11,9 @@ import (
 	"github.com/msgrsim/msgrsim/msgr/wire"
 )
 
-// accounting is a connector's Host that records how the core gave up each message it sent:
-// acknowledged (AckObserver) or dropped (Dropper), and whether it was still queued, so the
-// tests can hold the core to "every message Send accepted is reported exactly once, and never
-// while it may still be resent".
+// accounting is a connector's Host that records how the core gave up each message it sent,
+// acknowledged (AckObserver) or dropped (Dropper), so the tests can hold the core to "every
+// message Send accepted is reported exactly once, and never while it may still be resent".
 type accounting struct {
 	*prototest.Node
 	acked, dropped map[*wire.Message]int
