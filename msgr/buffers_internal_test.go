@@ -1,6 +1,11 @@
 package msgr
 
-import "testing"
+import (
+	"reflect"
+	"testing"
+
+	"github.com/msgrsim/msgrsim/msgr/wire"
+)
 
 // The free list keeps released section buffers by size class: a section finds a released
 // buffer of its class whatever message it came with (and in between, messages without that
@@ -74,7 +79,7 @@ func TestMsgFreeRecycleAcrossMessengers(t *testing.T) {
 		m.Header.Seq = 9
 		data := m.Data[:cap(m.Data)]
 		f.put(m)
-		f.recycle()
+		f.retire()
 		if f.bytes != 0 || len(f.msgs) != 0 || len(f.bufs[bufClass(3000)]) != 0 {
 			t.Fatalf("free list not emptied: %d bytes, %d messages", f.bytes, len(f.msgs))
 		}
@@ -101,5 +106,90 @@ func TestMsgFreeRecycleAcrossMessengers(t *testing.T) {
 	}
 	if reused == 0 {
 		t.Fatal("no section buffer was ever reused across free lists")
+	}
+}
+
+// A lent message goes back to the free list once, without its sections (the application's),
+// and only from the messenger's hands: releasing it twice, or before it was sent, panics
+// instead of putting it in the list twice; an unmarked message (the application's own) is
+// never taken.
+func TestMsgFreeRecycle(t *testing.T) {
+	mustPanic := func(what string, fn func()) {
+		t.Helper()
+		defer func() {
+			if recover() == nil {
+				t.Fatalf("%s did not panic", what)
+			}
+		}()
+		fn()
+	}
+	var m Messenger
+	lent := m.NewMessage(1, []byte("front"))
+	mustPanic("recycling a message never sent", func() { releasing(lent) })
+	payload := make([]byte, 4096)
+	lent.Data = payload
+	taken(lent, false)
+	if !releasing(lent) {
+		t.Fatal("a sent lent message is not recycled")
+	}
+	mustPanic("recycling twice", func() { releasing(lent) })
+	m.rxFree.recycle([]*Message{lent})
+	if n := len(m.rxFree.msgs); n != 1 || lent.Data != nil || lent.Front != nil {
+		t.Fatalf("%d messages in the free list after one recycle (data %d bytes, front %d)", n, len(lent.Data), len(lent.Front))
+	}
+	for c := range m.rxFree.bufs {
+		if len(m.rxFree.bufs[c]) != 0 {
+			t.Fatalf("the sent message's data buffer went into size class %d", c)
+		}
+	}
+	mustPanic("releasing a recycled message", func() { m.Release(lent) })
+
+	own := &Message{Data: payload}
+	taken(own, false)
+	if releasing(own) {
+		t.Fatal("the application's own message would be recycled")
+	}
+
+	// A whole Header may be assigned (the mark is not in it); a whole Message may not, and
+	// makes the message the application's own.
+	h := m.NewMessage(1, nil)
+	h.Header = wire.Header{Type: 2, Tid: 9}
+	h.SealFooter(true, true)
+	taken(h, false)
+	if !releasing(h) {
+		t.Fatal("a lent message whose Header was assigned whole is not recycled")
+	}
+	w := m.NewMessage(1, nil)
+	*w = Message{Header: wire.Header{Type: 2}}
+	taken(w, false)
+	if releasing(w) {
+		t.Fatal("a lent message overwritten whole would be recycled")
+	}
+
+	// The bound: beyond maxFreeMsgs, recycled messages are left to the garbage collector.
+	var f msgFree
+	ms := make([]*Message, maxFreeMsgs+5)
+	for i := range ms {
+		ms[i] = &Message{}
+	}
+	f.recycle(ms[:10])
+	f.recycle(ms[10:])
+	if len(f.msgs) != maxFreeMsgs {
+		t.Fatalf("%d messages kept, want the bound %d", len(f.msgs), maxFreeMsgs)
+	}
+}
+
+// markOf reaches wire's unexported Footer.mark and nothing else (msgmark.Offset is computed
+// by wire; this holds it to the field it names).
+func TestMarkIsFootersField(t *testing.T) {
+	var m Message
+	*markOf(&m) = 0xa5
+	f := reflect.ValueOf(&m).Elem().FieldByName("Footer").FieldByName("mark")
+	if !f.IsValid() || f.Uint() != 0xa5 {
+		t.Fatalf("markOf does not address Footer.mark (%v)", f)
+	}
+	*markOf(&m) = 0
+	if m.Header != (wire.Header{}) || m.Footer != (wire.Footer{}) || m.Front != nil || m.Middle != nil || m.Data != nil {
+		t.Fatalf("markOf wrote outside the mark: %+v", m)
 	}
 }

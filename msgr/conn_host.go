@@ -92,10 +92,25 @@ func (h *connHost) Deliver(m *wire.Message, r proto.Reservation) {
 	h.deferWrite = true // see Connection.run
 }
 
-// Acked implements proto.AckObserver: the peer acknowledged m.
+// Acked implements proto.AckObserver: the peer acknowledged m, which goes back to the free
+// list if it was lent (Messenger.NewMessage).
 func (h *connHost) Acked(m *wire.Message) {
 	if h.m.tracing() {
 		h.m.trace(TraceEvent{Kind: TraceAcked, Conn: h.c(), Msg: m})
+	}
+	h.recycle(m)
+}
+
+// Dropped implements proto.Dropper: the core forgot m unacknowledged (a lossy session wrote
+// it, or a reset, fault or stop discarded it); a lent message goes back to the free list.
+func (h *connHost) Dropped(m *wire.Message) { h.recycle(m) }
+
+// recycle collects a lent message the core is done with; unlock gives the collected ones to
+// the free list together, under one lock: an ACK covers many messages, and the free list's
+// lock is shared with the application's NewMessage.
+func (h *connHost) recycle(m *wire.Message) {
+	if releasing(m) {
+		h.recycled = append(h.recycled, m)
 	}
 }
 

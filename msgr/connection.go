@@ -41,6 +41,7 @@ type Connection struct {
 	faultGen     uint64     // bumped with every change of lastFault (see publish)
 	serverAuth   ServerAuth // acceptor: verifies the authorizers on the current socket
 	drained      bool       // the last read found the socket empty (see sync)
+	recycled     []*Message // lent messages the core is done with, for the free list (see unlock)
 
 	// Owned by the center's goroutine, touched only there: the upcall slice run is not using
 	// (reused, so that collecting upcalls does not allocate), the free list of the center,
@@ -100,9 +101,15 @@ type connView struct {
 	signed                    bool
 }
 
-// unlock publishes the view and releases mu: every locked section ends here.
+// unlock publishes the view, gives the lent messages the core is done with back to the free
+// list, and releases mu: every locked section ends here.
 func (c *Connection) unlock() {
 	c.publish()
+	if len(c.recycled) > 0 {
+		c.m.rxFree.recycle(c.recycled)
+		clear(c.recycled)
+		c.recycled = c.recycled[:0]
+	}
 	c.mu.Unlock()
 }
 
@@ -240,7 +247,8 @@ func (c *Connection) LastKeepaliveAck() time.Time {
 // SendMessage queues msg for the peer. A message with priority 0 gets the messenger's default
 // send priority. On a connection already closed it returns ErrConnectionClosed (Ceph drops the
 // message silently, quirk Q7); a message queued just before the connection closes is dropped
-// and traced as TraceDrop.
+// and traced as TraceDrop. A message lent by Messenger.NewMessage belongs to the messenger once
+// SendMessage returned nil, which recycles it when it is done with it (see NewMessage).
 func (c *Connection) SendMessage(msg *Message) error {
 	if msg.Header.Priority == 0 {
 		msg.Header.Priority = c.m.cfg.DefaultSendPriority
@@ -249,6 +257,7 @@ func (c *Connection) SendMessage(msg *Message) error {
 		c.m.trace(TraceEvent{Kind: TraceDrop, Conn: c, Msg: msg})
 		return ErrConnectionClosed
 	}
+	taken(msg, c.local)
 	if c.m.tracing() {
 		c.m.trace(TraceEvent{Kind: TraceSend, Conn: c, Msg: msg})
 	}
@@ -358,6 +367,7 @@ func (c *Connection) flush() {
 		for _, msg := range ms {
 			if !c.p.Send(msg) {
 				c.m.trace(TraceEvent{Kind: TraceDrop, Conn: c, Msg: msg})
+				(*connHost)(c).recycle(msg)
 			}
 		}
 	})

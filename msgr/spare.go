@@ -147,7 +147,7 @@ func (m *Messenger) recycleBuffers() {
 	for i := range m.bufCaches {
 		m.bufCaches[i].recycle()
 	}
-	m.rxFree.recycle()
+	m.rxFree.retire()
 }
 
 // recycle empties the cache into spareBuffers.
@@ -273,9 +273,9 @@ func (s *rxSpares) section(c int) []byte {
 	return b[:0]
 }
 
-// recycle empties the free list into spareRx. It runs when the messenger shut down; a
+// retire empties the free list into spareRx. It runs when the messenger shut down; a
 // message released after that stays in the free list (and goes with the messenger).
-func (f *msgFree) recycle() {
+func (f *msgFree) retire() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for c := range f.bufs {

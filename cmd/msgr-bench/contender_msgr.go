@@ -32,11 +32,15 @@ type msgrContender struct {
 	prefetch int           // msgr.Config.PrefetchSize
 	thread   bool          // epoll.Options.ThreadWait
 	inline   bool          // msgr.Config.SendInline (the msgr-inline contender)
+	alloc    bool          // a new message per send (wire.NewMessage), not one lent by the messenger (msgr-alloc)
 }
 
 func (m msgrContender) name() string {
-	if m.inline {
+	switch {
+	case m.inline:
 		return "msgr-inline"
+	case m.alloc:
+		return "msgr-alloc"
 	}
 	return "msgr"
 }
@@ -59,6 +63,7 @@ type msgrRun struct {
 	err      atomic.Pointer[error]
 	prefetch int
 	inline   bool
+	alloc    bool
 }
 
 func (mc msgrContender) start(l *load) (running, error) {
@@ -67,7 +72,7 @@ func (mc msgrContender) start(l *load) (running, error) {
 		r.reply = r.payload
 	}
 	stack := epoll.New(epoll.Options{SpinWait: mc.spin, ThreadWait: mc.thread})
-	r.prefetch, r.inline = mc.prefetch, mc.inline
+	r.prefetch, r.inline, r.alloc = mc.prefetch, mc.inline, mc.alloc
 	if err := r.setUp(stack, mc.workers); err != nil {
 		_ = r.stop()
 		return nil, err
@@ -160,8 +165,15 @@ func (r *msgrRun) kickOff() {
 	}
 }
 
-func (r *msgrRun) newMessage(tid uint64, data []byte) *msgr.Message {
-	m := wire.NewMessage(wire.MsgOSDOp, nil)
+// newMessage is the next message of connection c: lent by c's messenger (NewMessage, back to
+// its free list once the peer acknowledges it), or allocated (msgr-alloc).
+func (r *msgrRun) newMessage(c *msgr.Connection, tid uint64, data []byte) *msgr.Message {
+	var m *msgr.Message
+	if r.alloc {
+		m = wire.NewMessage(wire.MsgOSDOp, nil)
+	} else {
+		m = c.Messenger().NewMessage(wire.MsgOSDOp, nil)
+	}
 	m.Header.Tid = tid
 	m.Data = data
 	return m
@@ -194,7 +206,7 @@ func (r *msgrRun) thinkClient(i int, c *msgr.Connection) {
 
 // send sends a message tagged with connection index i.
 func (r *msgrRun) send(i int, c *msgr.Connection, data []byte) {
-	if err := c.SendMessage(r.newMessage(uint64(i), data)); err != nil && !r.l.stop.Load() {
+	if err := c.SendMessage(r.newMessage(c, uint64(i), data)); err != nil && !r.l.stop.Load() {
 		r.fail(err)
 	}
 }

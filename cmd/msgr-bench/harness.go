@@ -352,7 +352,7 @@ type ratio struct {
 	Mode    string  `json:"mode"`
 	Size    int     `json:"size"`
 	Conns   int     `json:"conns"`
-	Of      string  `json:"of,omitempty"` // the contender compared: msgr when empty, or msgr-inline
+	Of      string  `json:"of,omitempty"` // the contender compared: msgr when empty, or msgr-inline, msgr-alloc
 	Versus  string  `json:"versus"`
 	Metric  string  `json:"metric"`
 	Median  float64 `json:"median"`
@@ -372,10 +372,12 @@ var ratioMetrics = []struct {
 }
 
 // ratioPairs are the (contender, other) pairs whose paired ratios are computed: msgr and
-// msgr-inline (Config.SendInline) against the others, and msgr-inline against msgr.
+// msgr-inline (Config.SendInline) against the others, and msgr-inline against msgr; msgr-alloc
+// (a new message per send) against stdlib and msgr.
 var ratioPairs = [][2]string{
 	{"msgr", "stdlib"}, {"msgr", "rawframed"}, {"msgr", "rawtcp"},
 	{"msgr-inline", "stdlib"}, {"msgr-inline", "rawframed"}, {"msgr-inline", "rawtcp"}, {"msgr-inline", "msgr"},
+	{"msgr-alloc", "stdlib"}, {"msgr-alloc", "msgr"},
 }
 
 // pairedRatios computes msgr/other per repetition for every cell and other contender.

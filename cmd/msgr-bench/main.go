@@ -6,7 +6,7 @@
 // Usage:
 //
 //	msgr-bench [run] [-modes oneway,pingpong,rr[,think]] [-sizes 0,4K,64K,4M] [-conns 1,8,64]
-//	           [-contenders msgr,stdlib,rawframed,rawtcp[,msgr-inline]] [-duration 2s] [-warmup 500ms]
+//	           [-contenders msgr,stdlib,rawframed,rawtcp[,msgr-inline,msgr-alloc]] [-duration 2s] [-warmup 500ms]
 //	           [-reps 3] [-depth 128] [-think 1ms] [-workers 2] [-spin 50us] [-seed 1]
 //	           [-out report.json] [-cpuprofile prefix [-profile msgr]] [-json]
 //	msgr-bench sim [-seeds 200] [-messages 2000] [-json]
@@ -22,6 +22,11 @@
 // in the default matrix) sends each request from an application goroutine, -think after the
 // previous reply reached it, to a quiet session: the case msgr-inline (Config.SendInline) is
 // for.
+//
+// The msgr contenders send messages lent by the messenger (Messenger.NewMessage), which come
+// back to its free list when the peer acknowledges them, as Ceph's do; msgr-alloc (not in the
+// default list) allocates a new message per send instead (wire.NewMessage), as msgr did
+// before NewMessage existed, for a paired comparison of the two.
 //
 // Exit status: 0 on success, 1 when a run failed, 2 on a usage error.
 package main
@@ -168,9 +173,9 @@ func (f *runFlags) contenderList() ([]contender, error) {
 	var out []contender
 	for _, n := range splitList(f.contenders) {
 		switch n {
-		case "msgr", "msgr-inline":
+		case "msgr", "msgr-inline", "msgr-alloc":
 			out = append(out, msgrContender{workers: f.workers, spin: f.spin, prefetch: f.prefetch, thread: f.threadWait,
-				inline: n == "msgr-inline"})
+				inline: n == "msgr-inline", alloc: n == "msgr-alloc"})
 		case "stdlib":
 			out = append(out, stdlibContender{})
 		case "rawframed":

@@ -80,6 +80,7 @@ type Conn struct {
 	host  Host
 	obs   Observer      // host's optional Observer, nil when it has none
 	acks  AckObserver   // host, when it wants to hear of acknowledged messages
+	drops Dropper       // host, when it wants to hear of messages dropped unacknowledged
 	reach Reacher       // host, when it counts probes (simulation); nil in production
 	watch StateObserver // host, when it hears of state transitions (traces); nil in production
 	bufs  Buffers       // the host's, if it lends memory (nil: allocate)
@@ -150,6 +151,7 @@ func newConn(cfg Config, host Host) *Conn {
 	c := &Conn{cfg: cfg, host: host}
 	c.obs, _ = host.(Observer)
 	c.acks, _ = host.(AckObserver)
+	c.drops, _ = host.(Dropper)
 	c.reach, _ = host.(Reacher)
 	c.watch, _ = host.(StateObserver)
 	c.bufs, _ = host.(Buffers)

@@ -59,6 +59,20 @@ type AckObserver interface {
 	Acked(m *wire.Message)
 }
 
+// Dropper is an optional extension of Host. A Host that implements it is told of every
+// message the core is done with although no acknowledgement covered it: a lossy session's
+// message once it is encoded for the socket (its sections may still be referenced by output
+// not yet written; the Message itself no longer is), and the queued, requeued and
+// unacknowledged messages that a session reset, a lossy fault or Stop discards. With
+// AckObserver it accounts for every message Send accepted: each is reported once, by Acked
+// or by Dropped, and after that the core holds no reference to it. A message that a fault
+// requeues for the next socket is reported only when it is acknowledged or discarded later.
+// The messenger recycles the messages it lent the application (msgr.Messenger.NewMessage)
+// through it.
+type Dropper interface {
+	Dropped(m *wire.Message)
+}
+
 // EventKind is a connection event reported to dispatchers (Ceph's D_CONNECT, D_ACCEPT, …).
 type EventKind uint8
 

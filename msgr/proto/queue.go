@@ -45,6 +45,13 @@ func (q *fifo) pop() *wire.Message {
 	return m
 }
 
+// each calls f for every queued item, oldest first.
+func (q *fifo) each(f func(*wire.Message)) {
+	for _, m := range q.items[q.head:] {
+		f(m)
+	}
+}
+
 func (q *fifo) clear() {
 	clear(q.items)
 	q.items, q.head = q.items[:0], 0
@@ -131,6 +138,14 @@ func (q *outQueue) discardRequeuedUpTo(acked uint64, obs AckObserver) int {
 		dropped++
 	}
 	return dropped
+}
+
+// each calls f for every queued message: the requeued ones, then by priority.
+func (q *outQueue) each(f func(*wire.Message)) {
+	q.requeued.each(f)
+	for i := range q.byPrio {
+		q.byPrio[i].each(f)
+	}
 }
 
 func (q *outQueue) clear() {

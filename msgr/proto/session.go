@@ -105,6 +105,9 @@ func (c *Conn) writeMessage(m *wire.Message) {
 	if c.obs != nil {
 		c.obs.MessageWritten(m)
 	}
+	if c.policy.Lossy && c.drops != nil {
+		c.drops.Dropped(m) // a lossy session forgets what it wrote
+	}
 }
 
 func (c *Conn) writeSection(p []byte) {
@@ -153,8 +156,13 @@ func (c *Conn) discardRequeuedUpTo(acked uint64) uint64 {
 	return c.outSeq + uint64(dropped)
 }
 
-// discardOut drops every queued, requeued and sent message.
+// discardOut drops every queued, requeued and sent message (telling the host's Dropper of
+// each).
 func (c *Conn) discardOut() {
+	if c.drops != nil {
+		c.queue.each(c.drops.Dropped)
+		c.sent.each(c.drops.Dropped)
+	}
 	c.queue.clear()
 	c.sent.clear()
 	c.keepalive = false

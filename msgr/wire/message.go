@@ -4,6 +4,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"time"
+	"unsafe"
+
+	"github.com/msgrsim/msgrsim/msgr/internal/msgmark"
 )
 
 // Header is ceph_msg_header (53 bytes; the crc covers the first 49).
@@ -99,6 +102,17 @@ type Footer struct {
 	MiddleCRC uint32
 	DataCRC   uint32
 	Flags     FooterFlags
+
+	// mark is not on the wire: it is the messenger's bookkeeping of the message (whether it
+	// lent it and may recycle it, see msgr.Messenger.NewMessage), in what would otherwise be
+	// the struct's padding. Encode and Decode leave it alone; SealFooter keeps it.
+	mark uint8
+}
+
+// The messenger reaches a message's mark through msgmark, not through wire's API.
+func init() {
+	var m Message
+	msgmark.Offset = unsafe.Offsetof(m.Footer) + unsafe.Offsetof(m.Footer.mark)
 }
 
 // FooterSize is the footer length for a session with (FooterLen) or without (OldFooterLen) MSG_AUTH.
@@ -210,7 +224,7 @@ func (m *Message) String() string {
 // dataCRC the data section (Ceph's ms_crc_header and ms_crc_data); without dataCRC the
 // NOCRC flag is set. COMPLETE is always set.
 func (m *Message) SealFooter(headerCRC, dataCRC bool) {
-	f := Footer{Flags: FooterComplete}
+	f := Footer{Flags: FooterComplete, mark: m.Footer.mark}
 	if headerCRC {
 		f.FrontCRC = sectionCRC(m.Front)
 		f.MiddleCRC = sectionCRC(m.Middle)
