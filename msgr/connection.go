@@ -72,7 +72,7 @@ type Connection struct {
 	// The first backing arrays of upcalls and spareUpcalls, and of pend and sparePend: a
 	// simulation creates connections by the dozen per run, and growing these slices from
 	// nil was a few allocations per connection.
-	upcallArr [2][2]upcall
+	upcallArr [2][1]upcall
 	pendArr   [2][4]*Message
 
 	// viewMu guards view: what introspection reads, copied from the core whenever mu is

@@ -25,6 +25,12 @@ import (
 	"github.com/msgrsim/msgrsim/msgr/wire"
 )
 
+// isErr matches target through its Is method only.
+type isErr struct{ target error }
+
+func (e isErr) Error() string        { return "is " + e.target.Error() }
+func (e isErr) Is(target error) bool { return target == e.target }
+
 func TestClassifyFault(t *testing.T) {
 	cases := []struct {
 		err  error
@@ -42,6 +48,12 @@ func TestClassifyFault(t *testing.T) {
 		{fmt.Errorf("x: %w", proto.ErrIdleTimeout), msgr.FaultIdleTimeout},
 		{fmt.Errorf("%w: %w", proto.ErrTransport, syscall.ECONNRESET), msgr.FaultTransport},
 		{errors.New("something else"), msgr.FaultOther},
+		// Several sentinels in one tree: the earliest in the list wins, wherever it is.
+		{fmt.Errorf("%w: %w", proto.ErrTransport, fmt.Errorf("frame: %w", wire.ErrBadCRC)), msgr.FaultBadCRC},
+		{fmt.Errorf("%w: %w", fmt.Errorf("a: %w", proto.ErrAuth), proto.ErrTransport), msgr.FaultTransport},
+		{fmt.Errorf("x: %w", errors.Join(proto.ErrIdleTimeout, nil, fmt.Errorf("y: %w", wire.ErrShort))), msgr.FaultMalformed},
+		{isErr{proto.ErrRejected}, msgr.FaultRejected},
+		{nil, msgr.FaultOther},
 	}
 	for _, c := range cases {
 		if got := msgr.ClassifyFault(c.err); got != c.want {

@@ -390,13 +390,34 @@ func (c *Conn) ConnectFailed(err error, refused bool) {
 	if refused {
 		c.host.Event(EventRefused)
 	}
-	c.fault(fmt.Errorf("%w: connect: %w", ErrTransport, err))
+	c.fault(transportErr(": connect: ", err))
 }
 
 // TransportError tells the connection its socket failed (reset, EOF, write error).
 func (c *Conn) TransportError(err error) {
-	c.fault(fmt.Errorf("%w: %w", ErrTransport, err))
+	c.fault(transportErr(": ", err))
 }
+
+// transportErr is fmt.Errorf("%w"+sep+"%w", ErrTransport, err) without fmt's formatting
+// machinery (every transport fault of a simulated run made one): the same message, the same
+// two wrapped errors.
+func transportErr(sep string, err error) error {
+	if err == nil {
+		return fmt.Errorf("%w"+sep+"%w", ErrTransport, err)
+	}
+	e := &wrapped2{msg: ErrTransport.Error() + sep + err.Error()}
+	e.errs[0], e.errs[1] = ErrTransport, err
+	return e
+}
+
+// wrapped2 is an error wrapping two, as fmt.Errorf with two %w makes.
+type wrapped2 struct {
+	msg  string
+	errs [2]error
+}
+
+func (e *wrapped2) Error() string   { return e.msg }
+func (e *wrapped2) Unwrap() []error { return e.errs[:] }
 
 // ReleaseIdle gives the prefetch buffer and the output arenas back to the host (see Buffers)
 // when nothing is buffered in them: the driver calls it once its socket is drained and its

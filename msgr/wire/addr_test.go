@@ -1,6 +1,8 @@
 package wire
 
 import (
+	"bytes"
+	"errors"
 	"net/netip"
 	"testing"
 )
@@ -248,5 +250,31 @@ func TestAddrHelpers(t *testing.T) {
 	}
 	if s := AddrType(9).String(); s != "type9" {
 		t.Errorf("AddrType(9) = %q", s)
+	}
+}
+
+// Every byte of a legacy address's padding must be zero: a decoder that checks it a word at a
+// time must still see a single stray bit at any position, first or last.
+func TestDecodeLegacyAddrPadding(t *testing.T) {
+	for _, ap := range []string{"10.0.0.1:6800", "[fd00::1]:6801"} {
+		a := LegacyAddr(netip.MustParseAddrPort(ap), 7)
+		b := make([]byte, AddrLen)
+		a.EncodeLegacy(b)
+		if got, err := DecodeLegacyAddr(b); err != nil || got != a {
+			t.Fatalf("%s: decoded %v, %v", ap, got, err)
+		}
+		end := 10 + 6 // family, then port and IPv4
+		if a.Addr.Addr().Is6() {
+			end = 10 + 26
+		}
+		for i := end; i < AddrLen; i++ {
+			for _, bit := range []byte{0x01, 0x80} {
+				c := bytes.Clone(b)
+				c[i] = bit
+				if _, err := DecodeLegacyAddr(c); !errors.Is(err, ErrBadAddr) {
+					t.Fatalf("%s: padding byte %d = %#x decoded with err %v, want ErrBadAddr", ap, i, bit, err)
+				}
+			}
+		}
 	}
 }
