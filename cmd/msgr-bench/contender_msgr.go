@@ -32,6 +32,7 @@ type msgrContender struct {
 	prefetch int           // msgr.Config.PrefetchSize
 	thread   bool          // epoll.Options.ThreadWait
 	inline   bool          // msgr.Config.SendInline (the msgr-inline contender)
+	chunk    int           // epoll.Options.WriteChunk
 }
 
 func (m msgrContender) name() string {
@@ -66,7 +67,7 @@ func (mc msgrContender) start(l *load) (running, error) {
 	if l.cell.mode == modePingpong {
 		r.reply = r.payload
 	}
-	stack := epoll.New(epoll.Options{SpinWait: mc.spin, ThreadWait: mc.thread})
+	stack := epoll.New(epoll.Options{SpinWait: mc.spin, ThreadWait: mc.thread, WriteChunk: mc.chunk})
 	r.prefetch, r.inline = mc.prefetch, mc.inline
 	if err := r.setUp(stack, mc.workers); err != nil {
 		_ = r.stop()

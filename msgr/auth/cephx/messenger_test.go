@@ -111,9 +111,15 @@ func (n *node) rules() []string {
 
 func newNode(t *testing.T, name wire.EntityName, auth msgr.Auth, bind bool) *node {
 	t.Helper()
+	return newNodeOn(t, epoll.Options{}, name, auth, bind)
+}
+
+// newNodeOn is newNode on an epoll stack with the given options.
+func newNodeOn(t *testing.T, opts epoll.Options, name wire.EntityName, auth msgr.Auth, bind bool) *node {
+	t.Helper()
 	n := &node{rt: &event.GoRuntime{}}
 	m, err := msgr.New(msgr.Config{
-		Name: name, Stack: epoll.New(epoll.Options{}), Runtime: n.rt, Seed: uint64(name.Num) + 77,
+		Name: name, Stack: epoll.New(opts), Runtime: n.rt, Seed: uint64(name.Num) + 77,
 		Auth: auth, ClusterProtocol: 10, MaxBackoff: 100 * time.Millisecond,
 		Tracer: func(e msgr.TraceEvent) {
 			if e.Kind == msgr.TraceDecision {
@@ -248,25 +254,27 @@ func TestMessengerCephxOSDPeers(t *testing.T) {
 	}
 }
 
-// Signed messages with data sections longer than the epoll stack's write chunk: the sender
+// Signed messages with data sections longer than the epoll stack's WriteChunk: the sender
 // computes their data crc a chunk at a time as it writes them and signs each once its last
 // chunk is summed (the signature covers the data crc). The OSD checks every signature and
 // every crc; a signature computed before the data crc was known would fault the session
 // forever. The data arrive intact, signed, with no signature or crc fault.
 func TestMessengerCephxLongDataSigned(t *testing.T) {
+	const chunk = 256 << 10
+	opts := epoll.Options{WriteChunk: chunk}
 	keys := osdKeys(t, 50)
 	osdAuth := cephx.NewMessenger(wire.EntityOSD)
 	osdAuth.SetServiceKeys(keys)
-	osd := newNode(t, wire.NewName(wire.EntityOSD, 0), osdAuth, true)
+	osd := newNodeOn(t, opts, wire.NewName(wire.EntityOSD, 0), osdAuth, true)
 	clAuth := cephx.NewMessenger(wire.EntityClient)
 	clAuth.SetTickets(4200, osdTicket(t, keys, admin, 4200, 60))
-	cl := newNode(t, wire.NewName(wire.EntityClient, 4200), clAuth, false)
+	cl := newNodeOn(t, opts, wire.NewName(wire.EntityClient, 4200), clAuth, false)
 
 	c, err := cl.m.ConnectTo(wire.EntityOSD, osd.m.MyAddr())
 	if err != nil {
 		t.Fatal(err)
 	}
-	sizes := []int{epoll.WriteChunk + 1, 3*epoll.WriteChunk - 5, 4 << 20, 100, 2*epoll.WriteChunk + 4096}
+	sizes := []int{chunk + 1, 3*chunk - 5, 4 << 20, 100, 2*chunk + 4096}
 	var sent [][]byte
 	for i, n := range sizes {
 		d := make([]byte, n)

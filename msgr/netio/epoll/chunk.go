@@ -2,12 +2,7 @@ package epoll
 
 import "github.com/msgrsim/msgrsim/msgr/netio"
 
-// WriteChunk is the chunk a messenger checksums right before writing it (see
-// netio.ChunkedWriter): a quarter of a 1 MiB L2 cache, so that the chunk being copied and
-// the one summed next to it both stay there.
-const WriteChunk = 256 << 10
-
 var _ netio.ChunkedWriter = (*Stack)(nil)
 
-// WriteChunk returns the WriteChunk constant (netio.ChunkedWriter).
-func (s *Stack) WriteChunk() int { return WriteChunk }
+// WriteChunk is Options.WriteChunk, 0 when it is not positive (netio.ChunkedWriter).
+func (s *Stack) WriteChunk() int { return max(s.opts.WriteChunk, 0) }
