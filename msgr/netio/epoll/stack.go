@@ -36,15 +36,12 @@ type Options struct {
 	// goroutine in Go's netpoller instead (see the package documentation); the thread-blocking
 	// wait is also what a Poller falls back to if the runtime does not accept its descriptor.
 	ThreadWait bool
-	// WriteChunk, if positive, has messengers on this stack compute the crc of a data section
-	// longer than WriteChunk bytes one chunk at a time, each right before the chunk is
-	// written (netio.ChunkedWriter, proto.Config.WriteChunk), so that the kernel's copy finds
-	// the bytes the crc just read in cache; 256 KiB, a quarter of a 1 MiB L2, is a good
-	// value. Zero (the default) computes the whole crc when a message is encoded: on
-	// msgr-bench's 4 MiB one-way cell, whose payload stays in the L3 cache, the chunks cost
-	// 5-15% more CPU per message (more writev calls, more wakeups of the reader) and gained
-	// nothing (BENCHMARKS.md, Issue 18); they pay off for payloads not in cache
-	// (proto's BenchmarkSendReceiveChunked).
+	// WriteChunk has messengers on this stack compute the crc of a data section longer than
+	// WriteChunk bytes one chunk at a time, each right before the chunk is written
+	// (netio.ChunkedWriter, proto.Config.WriteChunk), so that the kernel's copy finds the
+	// bytes the crc just read in cache, and the reader gets the first chunk while the writer
+	// sums the next. Zero means DefaultWriteChunk; a negative value turns it off (the whole
+	// crc computed when a message is encoded, then one writev for the batch).
 	WriteChunk int
 	// Clock is what Stack.Clock returns. Nil means netio.NewSystemClock(). The poller's own
 	// timeouts always use the OS monotonic clock, as epoll does.
@@ -69,6 +66,9 @@ func New(opts Options) *Stack {
 	}
 	if opts.SpinWait < 0 {
 		opts.SpinWait = 0
+	}
+	if opts.WriteChunk == 0 {
+		opts.WriteChunk = DefaultWriteChunk
 	}
 	if opts.Clock == nil {
 		opts.Clock = netio.NewSystemClock()
