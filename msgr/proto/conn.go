@@ -21,9 +21,9 @@ type Config struct {
 	// bytes be computed one chunk of WriteChunk bytes at a time, each right before Output
 	// first hands the chunk out, and the footer be encoded once the last chunk's crc is
 	// known: the crc then pulls the chunk into the CPU's cache just before a kernel socket
-	// copies it. Output returns at most about one chunk beyond what was written (a batch
-	// holding such a section is written in several Writev calls). The bytes on the wire are
-	// the same. 0 (the simulator's setting, where no cache is involved and a schedule depends
+	// copies it. Output then hands out less than two chunks of such a section beyond what was
+	// written (a batch holding one is written in several Writev calls). The bytes on the wire
+	// are the same. 0 (the simulator's setting, where no cache is involved and a schedule depends
 	// on the bytes offered to each Writev) computes the whole crc when the message is encoded.
 	WriteChunk int
 
