@@ -158,11 +158,21 @@ func (cfg *Config) protoConfig() proto.Config {
 		CRCData:         !cfg.NoCRCData,
 		Limits:          cfg.Limits,
 		PrefetchSize:    cfg.PrefetchSize,
+		WriteChunk:      writeChunk(cfg.Stack),
 		InitialBackoff:  cfg.InitialBackoff,
 		MaxBackoff:      cfg.MaxBackoff,
 		ReadyTimeout:    cfg.ReadyTimeout,
 		IdleTimeout:     cfg.IdleTimeout,
 	}
+}
+
+// writeChunk is the chunk size in which the stack wants long data sections checksummed as
+// they are written (netio.ChunkedWriter), 0 for a stack without one (the simulator's).
+func writeChunk(s netio.Stack) int {
+	if w, ok := s.(netio.ChunkedWriter); ok {
+		return max(w.WriteChunk(), 0)
+	}
+	return 0
 }
 
 // TraceKind says what a TraceEvent reports.

@@ -33,6 +33,7 @@ type msgrContender struct {
 	thread   bool          // epoll.Options.ThreadWait
 	inline   bool          // msgr.Config.SendInline (the msgr-inline contender)
 	alloc    bool          // a new message per send (wire.NewMessage), not one lent by the messenger (msgr-alloc)
+	chunk    int           // epoll.Options.WriteChunk
 }
 
 func (m msgrContender) name() string {
@@ -71,7 +72,7 @@ func (mc msgrContender) start(l *load) (running, error) {
 	if l.cell.mode == modePingpong {
 		r.reply = r.payload
 	}
-	stack := epoll.New(epoll.Options{SpinWait: mc.spin, ThreadWait: mc.thread})
+	stack := epoll.New(epoll.Options{SpinWait: mc.spin, ThreadWait: mc.thread, WriteChunk: mc.chunk})
 	r.prefetch, r.inline, r.alloc = mc.prefetch, mc.inline, mc.alloc
 	if err := r.setUp(stack, mc.workers); err != nil {
 		_ = r.stop()

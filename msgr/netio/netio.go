@@ -187,6 +187,17 @@ type InternalDelayer interface {
 	InternalDelay(point string)
 }
 
+// ChunkedWriter is implemented by a Stack whose sockets copy written bytes out of the CPU's
+// caches (a kernel socket: epoll, unless its Options.WriteChunk turns it off). When WriteChunk
+// is positive the messenger computes the crc of a long data section a chunk of WriteChunk
+// bytes at a time, right before handing that chunk to Writev, so that the kernel's copy finds
+// the bytes the crc just read still in cache; the batch is written in several Writev calls. A
+// Stack without it (the simulator's, where a schedule depends on the bytes offered to each
+// Writev) gets the whole crc computed when a message is encoded.
+type ChunkedWriter interface {
+	WriteChunk() int
+}
+
 // Ratio is a probability Num/Den, kept as integers so that no float enters a decision (the
 // messenger's dispatch-delay injection takes one; internal/detrand draws against it).
 type Ratio struct {

@@ -18,6 +18,11 @@ type pipe struct {
 
 // newPipe opens a lossless session osd.1 → osd.2 with the given prefetch size and crcs.
 func newPipe(tb testing.TB, prefetch int, crcHeader, crcData bool) *pipe {
+	return newChunkPipe(tb, prefetch, crcHeader, crcData, 0)
+}
+
+// newChunkPipe is newPipe with the sender's Config.WriteChunk set to writeChunk.
+func newChunkPipe(tb testing.TB, prefetch int, crcHeader, crcData bool, writeChunk int) *pipe {
 	tb.Helper()
 	p := &pipe{}
 	pol := proto.LosslessPeer(0)
@@ -25,6 +30,7 @@ func newPipe(tb testing.TB, prefetch int, crcHeader, crcData bool) *pipe {
 	for _, m := range []*prototest.Msgr{ma, mb} {
 		m.Cfg.PrefetchSize, m.Cfg.CRCHeader, m.Cfg.CRCData = prefetch, crcHeader, crcData
 	}
+	ma.Cfg.WriteChunk = writeChunk
 	p.ha, p.hb = prototest.NewRecycler(w.NewNode("a", ma)), prototest.NewRecycler(w.NewNode("b", mb))
 	p.a = proto.NewConnector(ma.Cfg, prodHost{p.ha, p.ha}, addrB, wire.EntityOSD, pol, proto.Throttles{})
 	p.b = proto.NewAcceptor(mb.Cfg, prodHost{p.hb, p.hb}, wire.LegacyAddr(addrA.Addr, 0))
@@ -111,6 +117,38 @@ func BenchmarkSendReceive(b *testing.B) {
 	}
 }
 
+// BenchmarkSendReceiveChunked is BenchmarkSendReceive at 4 MiB with the sender's data crc
+// computed whole when the message is encoded (chunk=0) or a chunk at a time right before
+// the chunk is copied out (Config.WriteChunk), the copy being the receiver's into its
+// buffer. Payloads rotate through 8 buffers (32 MiB), so that each message starts out of
+// the L2 cache as a real application's data would.
+func BenchmarkSendReceiveChunked(b *testing.B) {
+	const size = 4 << 20
+	for _, chunk := range []int{0, 64 << 10, 256 << 10} {
+		b.Run("chunk="+strconv.Itoa(chunk), func(b *testing.B) {
+			p := newChunkPipe(b, 64<<10, true, true, chunk)
+			var ms [8]*wire.Message
+			for i := range ms {
+				ms[i] = wire.NewMessage(wire.MsgOSDOp, nil)
+				ms[i].Data = make([]byte, size)
+				for j := range ms[i].Data {
+					ms[i].Data[j] = byte(i + j)
+				}
+			}
+			b.SetBytes(size)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				p.sendOne(ms[i%len(ms)])
+				i++
+			}
+			if p.hb.Count < b.N {
+				b.Fatalf("delivered %d of %d", p.hb.Count, b.N)
+			}
+		})
+	}
+}
+
 // TestSendReceiveAllocs pins the data path at zero allocations: once a session is warm and
 // delivered messages are recycled, sending, framing, parsing, verifying, delivering and
 // acknowledging a message allocate nothing.
@@ -118,8 +156,12 @@ func TestSendReceiveAllocs(t *testing.T) {
 	if testing.CoverMode() != "" {
 		t.Skip("coverage instrumentation changes allocations")
 	}
-	for _, n := range pipeSizes {
-		p := newPipe(t, 64<<10, true, true)
+	for i, n := range append(pipeSizes, 64<<10) {
+		chunk := 0
+		if i == len(pipeSizes) {
+			chunk = 16 << 10 // the data crc computed a chunk at a time as it is written
+		}
+		p := newChunkPipe(t, 64<<10, true, true, chunk)
 		m := wire.NewMessage(wire.MsgOSDOp, nil)
 		m.Data = make([]byte, n)
 		for range 10 {
@@ -127,7 +169,7 @@ func TestSendReceiveAllocs(t *testing.T) {
 		}
 		before := p.hb.Count
 		if got := testing.AllocsPerRun(200, func() { p.sendOne(m) }); got != 0 {
-			t.Errorf("size %d: %v allocations per message, want 0", n, got)
+			t.Errorf("size %d, write chunk %d: %v allocations per message, want 0", n, chunk, got)
 		}
 		if p.hb.Count-before < 200 {
 			t.Fatalf("size %d: only %d messages delivered", n, p.hb.Count-before)

@@ -17,6 +17,15 @@ type Config struct {
 	CRCData         bool   // ms_crc_data: compute and verify data crcs
 	Limits          wire.Limits
 	PrefetchSize    int // ms_tcp_prefetch_max_size (default 4 KiB)
+	// WriteChunk, when positive, makes the data crc of a data section longer than WriteChunk
+	// bytes be computed one chunk of WriteChunk bytes at a time, each right before Output
+	// first hands the chunk out, and the footer be encoded once the last chunk's crc is
+	// known: the crc then pulls the chunk into the CPU's cache just before a kernel socket
+	// copies it. Output then hands out less than two chunks of such a section beyond what was
+	// written (a batch holding one is written in several Writev calls). The bytes on the wire
+	// are the same. 0 (the simulator's setting, where no cache is involved and a schedule depends
+	// on the bytes offered to each Writev) computes the whole crc when the message is encoded.
+	WriteChunk int
 
 	InitialBackoff time.Duration // ms_initial_backoff (0.2 s)
 	MaxBackoff     time.Duration // ms_max_backoff (15 s)
@@ -304,6 +313,7 @@ func (c *Conn) WantRead() bool { return c.reading() }
 // After writing, report how much with Wrote.
 func (c *Conn) Output() [][]byte {
 	c.fillOutput()
+	c.sumDataChunks()
 	return c.out.pending()
 }
 

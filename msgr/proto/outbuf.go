@@ -1,5 +1,7 @@
 package proto
 
+import "github.com/msgrsim/msgrsim/msgr/wire"
+
 // outbuf is the write side: a list of slices to write in order (a writev batch) and an arena
 // holding the small encodings (tags, headers, footers, handshake structures) they point into.
 // Consecutive arena writes are merged into one slice. The arena is only reset when everything
@@ -14,6 +16,21 @@ type outbuf struct {
 	spare [][]byte // arenas free for reuse
 	bytes int      // bytes not yet written
 	bufs  Buffers  // lends arenas, if the host does
+	// sums are the messages whose data crc is computed as their chunks are handed out
+	// (Config.WriteChunk), in write order from sums[nsum]: pending stops before the first
+	// chunk not yet summed.
+	sums []dataSum
+	nsum int
+}
+
+// dataSum is the running data crc of a message queued in chunks (Conn.writeDataChunks).
+type dataSum struct {
+	m      *wire.Message
+	at     int    // iov index of the next chunk to sum; nothing from it on is handed out
+	off    int    // offset of that chunk in m.Data
+	crc    uint32 // crc32c of m.Data[:off]
+	footer []byte // the footer's place in the arena, encoded after the last chunk
+	old    bool   // the 13-byte footer
 }
 
 const arenaSize = 16 << 10
@@ -110,12 +127,24 @@ func (o *outbuf) appendRef(p []byte) {
 	o.bytes += len(p)
 }
 
-// pending is what remains to write.
+// pending is what remains to write, up to the first chunk whose crc is not computed yet.
 func (o *outbuf) pending() [][]byte {
 	if o.bytes == 0 {
 		return nil
 	}
+	if o.nsum < len(o.sums) {
+		return o.iov[o.head:o.sums[o.nsum].at]
+	}
 	return o.iov[o.head:]
+}
+
+// ready is the number of bytes queued before iov index at, not yet written.
+func (o *outbuf) ready(at int) int {
+	n := 0
+	for _, s := range o.iov[o.head:at] {
+		n += len(s)
+	}
+	return n
 }
 
 // consume marks n bytes written.
@@ -150,4 +179,6 @@ func (o *outbuf) reset() {
 		o.full[i] = nil
 	}
 	o.full = o.full[:0]
+	clear(o.sums)
+	o.sums, o.nsum = o.sums[:0], 0
 }

@@ -87,7 +87,8 @@ func (c *Conn) writeMessage(m *wire.Message) {
 	if h.CompatVersion == 0 {
 		h.CompatVersion = h.Version
 	}
-	if m.Footer.Flags&wire.FooterComplete == 0 {
+	chunked := c.chunksData(m)
+	if !chunked && m.Footer.Flags&wire.FooterComplete == 0 {
 		m.SealFooter(c.cfg.CRCHeader, c.cfg.CRCData)
 	}
 	b := c.out.reserve(1 + wire.HeaderLen)
@@ -95,10 +96,14 @@ func (c *Conn) writeMessage(m *wire.Message) {
 	h.Encode(b[1:], c.cfg.CRCHeader)
 	c.writeSection(m.Front)
 	c.writeSection(m.Middle)
-	c.writeSection(m.Data)
-	c.sign(m)
 	old := wire.OldFooterFor(c.features)
-	m.Footer.Encode(c.out.reserve(wire.FooterSize(!old)), old)
+	if chunked {
+		c.writeDataChunks(m, old)
+	} else {
+		c.writeSection(m.Data)
+		c.sign(m)
+		m.Footer.Encode(c.out.reserve(wire.FooterSize(!old)), old)
+	}
 	if !c.policy.Lossy {
 		c.sent.push(m)
 	}
@@ -108,6 +113,58 @@ func (c *Conn) writeMessage(m *wire.Message) {
 	if c.policy.Lossy && c.drops != nil {
 		c.drops.Dropped(m) // a lossy session forgets what it wrote
 	}
+}
+
+// chunksData reports whether m's data crc is computed chunk by chunk as Output hands the
+// data out (Config.WriteChunk): a long data section whose crc is due and not yet known. A
+// message whose footer is complete (resent after a reconnect, once its crcs were computed)
+// keeps its crcs.
+func (c *Conn) chunksData(m *wire.Message) bool {
+	return c.cfg.WriteChunk > 0 && len(m.Data) > c.cfg.WriteChunk && c.cfg.CRCData &&
+		m.Footer.Flags&wire.FooterComplete == 0
+}
+
+// writeDataChunks queues m's data section as chunks of WriteChunk bytes, and room for its
+// footer, which sumDataChunks fills (and the session signs) once the last chunk is summed.
+// Until then m's footer stays incomplete, so a message requeued by a fault before that point
+// is summed again from its first byte when it is resent.
+func (c *Conn) writeDataChunks(m *wire.Message, old bool) {
+	at := len(c.out.iov)
+	for off, k := 0, c.cfg.WriteChunk; off < len(m.Data); off += k {
+		c.out.appendRef(m.Data[off:min(off+k, len(m.Data))])
+	}
+	foot := c.out.reserve(wire.FooterSize(!old))
+	c.out.sums = append(c.out.sums, dataSum{m: m, at: at, footer: foot, old: old})
+}
+
+// sumDataChunks computes the data crc of the chunks Output is about to hand out: while less
+// than a chunk is ready to be written ahead of the first chunk not yet summed, that chunk is
+// summed and released, and a message whose last chunk was summed gets its footer (and
+// signature). Each chunk is summed once, whole, before any of its bytes is handed out, so a
+// short write does not change what was summed.
+func (c *Conn) sumDataChunks() {
+	o := &c.out
+	for o.nsum < len(o.sums) {
+		s := &o.sums[o.nsum]
+		if o.ready(s.at) >= c.cfg.WriteChunk {
+			return
+		}
+		p := s.m.Data[s.off:]
+		p = p[:min(len(p), c.cfg.WriteChunk)]
+		s.crc = wire.CRC32C(s.crc, p)
+		s.off += len(p)
+		s.at++
+		if s.off < len(s.m.Data) {
+			continue
+		}
+		m := s.m
+		m.SealFooterSum(c.cfg.CRCHeader, true, s.crc)
+		c.sign(m)
+		m.Footer.Encode(s.footer, s.old)
+		o.sums[o.nsum] = dataSum{}
+		o.nsum++
+	}
+	o.sums, o.nsum = o.sums[:0], 0
 }
 
 func (c *Conn) writeSection(p []byte) {

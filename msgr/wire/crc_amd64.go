@@ -14,6 +14,17 @@ var hasCRC32 = cpu.X86.HasSSE42
 //go:noescape
 func crc32cHW(crc uint32, p []byte) uint32
 
+// hasFold reports what crc32cFold needs: AVX-512 with VPCLMULQDQ (and the OS saving the
+// AVX-512 registers, which x/sys/cpu checks), and the CRC32 instruction for the state and
+// the tail.
+var hasFold = hasCRC32 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VPCLMULQDQ
+
+// crc32cFold is the crc register updated over p, at least 256 bytes, by folding with
+// carry-less multiplication (crc_amd64.s), k being foldK. It requires hasFold.
+//
+//go:noescape
+func crc32cFold(crc uint32, p []byte, k *[8]uint64) uint32
+
 // crc32cSmall is crc32cNoEscape with the hardware instruction when the CPU has it.
 func crc32cSmall(crc uint32, p []byte) uint32 {
 	if hasCRC32 {

@@ -87,3 +87,54 @@ func BenchmarkCRC32CSmall(b *testing.B) {
 		})
 	}
 }
+
+// TestCRC32CFoldMatches checks the carry-less multiplication crc (where the CPU has it)
+// against hash/crc32's Castagnoli: every length from 256 to 1300 bytes (the state alone, each
+// tail length, several rounds), then random lengths up to 300 KiB, at random seeds and
+// alignments, and CRC32C, which dispatches to it, on inputs around foldMin.
+func TestCRC32CFoldMatches(t *testing.T) {
+	if !hasFold {
+		t.Skip("no AVX-512 VPCLMULQDQ here")
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	tab := crc32.MakeTable(crc32.Castagnoli)
+	buf := make([]byte, 300<<10+64)
+	for i := range buf {
+		buf[i] = byte(r.Uint32())
+	}
+	check := func(n int) {
+		off := r.IntN(64)
+		p := buf[off : off+n]
+		seed := r.Uint32()
+		if n%3 == 0 {
+			seed = 0
+		}
+		want := ^crc32.Update(^seed, tab, p)
+		if got := crc32cFold(seed, p, &foldK); got != want {
+			t.Fatalf("crc32cFold len %d off %d seed %#x: %#x, want %#x", n, off, seed, got, want)
+		}
+		if got := CRC32C(seed, p); got != want {
+			t.Fatalf("CRC32C len %d off %d seed %#x: %#x, want %#x", n, off, seed, got, want)
+		}
+	}
+	for n := 256; n <= 1300; n++ {
+		check(n)
+	}
+	for range 2000 {
+		check(256 + r.IntN(len(buf)-256-64))
+	}
+	for n := foldMin - 20; n <= foldMin+20; n++ {
+		check(n)
+	}
+	// A crc continued chunk by chunk, as a writer and a reader compute it, is the whole one.
+	p := buf[:200<<10]
+	crc := uint32(0)
+	for off := 0; off < len(p); {
+		k := min(len(p)-off, r.IntN(10000))
+		crc = CRC32C(crc, p[off:off+k])
+		off += k
+	}
+	if want := ^crc32.Update(0xffffffff, tab, p); crc != want {
+		t.Fatalf("chunked CRC32C %#x, want %#x", crc, want)
+	}
+}

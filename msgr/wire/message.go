@@ -224,13 +224,25 @@ func (m *Message) String() string {
 // dataCRC the data section (Ceph's ms_crc_header and ms_crc_data); without dataCRC the
 // NOCRC flag is set. COMPLETE is always set.
 func (m *Message) SealFooter(headerCRC, dataCRC bool) {
+	var sum uint32
+	if dataCRC {
+		sum = sectionCRC(m.Data)
+	}
+	m.SealFooterSum(headerCRC, dataCRC, sum)
+}
+
+// SealFooterSum is SealFooter for a writer that computed the data crc itself: dataSum is
+// CRC32C(0, m.Data), which a writer may compute a chunk at a time, each chunk continuing from
+// the crc of the ones before it (CRC32C(CRC32C(0, a), b) = CRC32C(0, a+b)), right before it
+// writes the chunk. Without dataCRC, dataSum is ignored and NOCRC is set, as SealFooter does.
+func (m *Message) SealFooterSum(headerCRC, dataCRC bool, dataSum uint32) {
 	f := Footer{Flags: FooterComplete, mark: m.Footer.mark}
 	if headerCRC {
 		f.FrontCRC = sectionCRC(m.Front)
 		f.MiddleCRC = sectionCRC(m.Middle)
 	}
 	if dataCRC {
-		f.DataCRC = sectionCRC(m.Data)
+		f.DataCRC = dataSum
 	} else {
 		f.Flags |= FooterNoCRC
 	}

@@ -36,6 +36,13 @@ type Options struct {
 	// goroutine in Go's netpoller instead (see the package documentation); the thread-blocking
 	// wait is also what a Poller falls back to if the runtime does not accept its descriptor.
 	ThreadWait bool
+	// WriteChunk has messengers on this stack compute the crc of a data section longer than
+	// WriteChunk bytes one chunk at a time, each right before the chunk is written
+	// (netio.ChunkedWriter, proto.Config.WriteChunk), so that the kernel's copy finds the
+	// bytes the crc just read in cache, and the reader gets the first chunk while the writer
+	// sums the next. Zero means DefaultWriteChunk; a negative value turns it off (the whole
+	// crc computed when a message is encoded, then one writev for the batch).
+	WriteChunk int
 	// Clock is what Stack.Clock returns. Nil means netio.NewSystemClock(). The poller's own
 	// timeouts always use the OS monotonic clock, as epoll does.
 	Clock netio.Clock
@@ -59,6 +66,9 @@ func New(opts Options) *Stack {
 	}
 	if opts.SpinWait < 0 {
 		opts.SpinWait = 0
+	}
+	if opts.WriteChunk == 0 {
+		opts.WriteChunk = DefaultWriteChunk
 	}
 	if opts.Clock == nil {
 		opts.Clock = netio.NewSystemClock()

@@ -79,6 +79,15 @@ func (s *Stack) SetInternalDelays(d time.Duration) { s.delay.Store(int64(d)) }
 // InternalDelays is the current internal delay (netio.InternalDelayer).
 func (s *Stack) InternalDelays() time.Duration { return time.Duration(s.delay.Load()) }
 
+// WriteChunk is the wrapped stack's (netio.ChunkedWriter), 0 when it has none: the messenger
+// writes over injected failures as it would over the stack itself.
+func (s *Stack) WriteChunk() int {
+	if w, ok := s.Stack.(netio.ChunkedWriter); ok {
+		return w.WriteChunk()
+	}
+	return 0
+}
+
 // Delays is the number of internal delays injected so far.
 func (s *Stack) Delays() uint64 { return s.delays.Load() }
 
