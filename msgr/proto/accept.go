@@ -178,7 +178,7 @@ func (c *Conn) handleClientSeq(data []byte) error {
 // without closing the socket (the host moved it).
 func (c *Conn) handedOver() {
 	c.need = need{}
-	c.out.reset()
+	c.resetOut()
 	c.clearTimers()
 	c.setState(StateClosed)
 }
@@ -193,7 +193,7 @@ func (c *Conn) Adopt(cm wire.Connect, resetFromPeer bool, leftover []byte) {
 	c.reachedAdopt(resetFromPeer)
 	c.requeueSent()
 	c.releaseRx()
-	c.out.reset()
+	c.resetOut()
 	c.in.r, c.in.w = 0, 0
 	c.need = need{}
 	c.clearTimers()
@@ -217,7 +217,7 @@ func (c *Conn) MarkReplacing() {
 	}
 	c.replacing = true
 	c.need = need{}
-	c.out.reset()
+	c.resetOut()
 	c.clearTimers()
 	c.setState(StateNone)
 }

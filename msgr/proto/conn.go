@@ -377,7 +377,7 @@ func (c *Conn) Stop() {
 	}
 	c.discardOut()
 	c.releaseRx()
-	c.out.reset()
+	c.resetOut()
 	c.need = need{}
 	c.clearTimers()
 	c.setState(StateClosed)

@@ -48,7 +48,7 @@ func (c *Conn) fault(err error) {
 // dropTransport closes the socket and forgets everything tied to it.
 func (c *Conn) dropTransport() {
 	c.host.CloseTransport()
-	c.out.reset()
+	c.resetOut()
 	c.releaseRx()
 	c.in.r, c.in.w = 0, 0
 	c.need = need{}

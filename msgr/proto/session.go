@@ -110,7 +110,7 @@ func (c *Conn) writeMessage(m *wire.Message) {
 	if c.obs != nil {
 		c.obs.MessageWritten(m)
 	}
-	if c.policy.Lossy && c.drops != nil {
+	if c.policy.Lossy && c.drops != nil && !chunked {
 		c.drops.Dropped(m) // a lossy session forgets what it wrote
 	}
 }
@@ -163,8 +163,25 @@ func (c *Conn) sumDataChunks() {
 		m.Footer.Encode(s.footer, s.old)
 		o.sums[o.nsum] = dataSum{}
 		o.nsum++
+		if c.policy.Lossy && c.drops != nil {
+			// A lossy session forgets what it wrote, but not before its last chunk was summed
+			// and its footer encoded: the host may reuse the message once told (Dropper).
+			c.drops.Dropped(m)
+		}
 	}
 	o.sums, o.nsum = o.sums[:0], 0
+}
+
+// resetOut empties the output. The messages of a lossy session whose data chunks were not
+// all summed yet were kept from the Dropper until their footer was encoded (writeMessage,
+// sumDataChunks); they will never be, and are dropped now.
+func (c *Conn) resetOut() {
+	if c.policy.Lossy && c.drops != nil {
+		for _, s := range c.out.sums[c.out.nsum:] {
+			c.drops.Dropped(s.m)
+		}
+	}
+	c.out.reset()
 }
 
 func (c *Conn) writeSection(p []byte) {
