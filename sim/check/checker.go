@@ -339,7 +339,7 @@ func (k *Checker) Reset() {
 // Bounds of what a Checker keeps for reuse across Reset: a long run's thousands of records
 // are left to the garbage collector rather than kept alive for the short runs after it.
 const (
-	maxSpareInfos   = 1024 // message records
+	maxSpareInfos   = 4096 // message records
 	maxSpareStreams = 64
 	maxSpareOrders  = 16 // blocks of 16 order states
 	maxSpareIDs     = 64
