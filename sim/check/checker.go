@@ -204,6 +204,7 @@ type Checker struct {
 	infos    []msgInfo           // a block msgInfos are taken from (one allocation per block)
 	tampered map[uint64][]string // the fronts the tamper fault gave each message id
 	tamperN  int
+	sessions *Sessions // the session monitor made for this checker (NewSessions), if any
 	// last is what SentOn found last: order keys, their streams and order states, replaced
 	// round robin (lastNext).
 	last     [4]lastOrder
@@ -228,6 +229,7 @@ type spareBlocks struct {
 	orders           [][]orderState
 	ids              [][]uint64
 	rec              *Histories // the previous run's recorder (Record reuses its maps)
+	sessions         *Sessions  // the previous run's session monitor (NewSessions reuses its maps)
 	nInfos, nStreams int
 	nOrders, nIDs    int
 	ords             []orderState // the block order states are taken from
@@ -323,6 +325,9 @@ func (k *Checker) Reset() {
 	sp.nInfos, sp.nStreams, sp.nOrders, sp.nIDs, sp.ords = 0, 0, 0, 0, nil
 	if k.rec != nil {
 		sp.rec = k.rec
+	}
+	if k.sessions != nil {
+		sp.sessions = k.sessions
 	}
 	streams, seen, marks, orders, orphans, byConn := k.streams, k.seen, k.marks, k.orders, k.orphans, k.byConn
 	clear(streams)
