@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -167,5 +168,33 @@ func TestSwarmDrawsTamperOnlyWhenSigned(t *testing.T) {
 	}
 	if on < 60 || on > 140 {
 		t.Errorf("tamper drawn in %d of 200 signed swarms, want about half", on)
+	}
+}
+
+// A run without coverage is the same run: the same trace hash, steps, result and statistics,
+// with swarm faults, on the default and the cluster workload; only Result.Coverage is nil.
+func TestNoCoverageIsTheSameRun(t *testing.T) {
+	for _, wl := range []string{WorkloadDefault, WorkloadCluster} {
+		for seed := uint64(1); seed <= 3; seed++ {
+			opts := DefaultOptions(seed)
+			opts.Workload = wl
+			f := SwarmFaults(detrand.NewSeeded(seed))
+			opts.Faults = &f
+			with := Run(opts)
+			opts.NoCoverage = true
+			without := Run(opts)
+			if with.Coverage == nil || without.Coverage != nil {
+				t.Fatalf("%s seed %d: coverage %v with, %v without", wl, seed, with.Coverage != nil, without.Coverage != nil)
+			}
+			with.Coverage = nil
+			for _, r := range []*Result{&with, &without} {
+				for i := range r.Models {
+					r.Models[i].Elapsed = 0 // wall time
+				}
+			}
+			if !reflect.DeepEqual(with, without) || with.Steps == 0 || with.Summary == "" {
+				t.Errorf("%s seed %d: with coverage\n%#v\nwithout\n%#v", wl, seed, with, without)
+			}
+		}
 	}
 }

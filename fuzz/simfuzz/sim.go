@@ -52,8 +52,10 @@ func Options(data []byte) sim.Options {
 	}
 	// NoSwarm: the configuration swarm draws from the seed, and a fuzzed run has none (every
 	// input would run seed 0's knobs); the input decides the faults and the schedule only.
+	// NoCoverage: the fuzzing engine measures its own coverage; the run's protocol coverage
+	// would be counted and thrown away.
 	return sim.Options{OSDs: 2, Clients: 1, Messages: 4, Window: 30 * time.Millisecond,
-		MaxSteps: 200_000, Fuzz: data, NoSwarm: true}
+		MaxSteps: 200_000, Fuzz: data, NoSwarm: true, NoCoverage: true}
 }
 
 // TapeDir is where failing runs' tapes go: $MSGRSIM_FUZZ_TAPES, else the system's temporary
