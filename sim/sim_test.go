@@ -198,3 +198,43 @@ func TestNoCoverageIsTheSameRun(t *testing.T) {
 		}
 	}
 }
+
+// Runs reuse what earlier runs of the process released (send blocks, frame-tracker blocks,
+// checkers, network chunks): runs in parallel goroutines, taking and giving back those
+// spares concurrently, give exactly the results of the same runs made one after another.
+func TestParallelRunsShareSpares(t *testing.T) {
+	var opts []Options
+	for _, wl := range []string{WorkloadDefault, WorkloadCluster} {
+		for seed := uint64(1); seed <= 4; seed++ {
+			o := DefaultOptions(seed)
+			o.Workload = wl
+			f := SwarmFaults(detrand.NewSeeded(seed))
+			o.Faults = &f
+			opts = append(opts, o)
+		}
+	}
+	want := make([]uint64, len(opts))
+	for i, o := range opts {
+		want[i] = Run(o).TraceHash
+	}
+	got := make([]uint64, len(opts))
+	done := make(chan int)
+	for w := range 4 {
+		go func() {
+			for i := w; i < len(opts); i += 4 {
+				for range 2 {
+					got[i] = Run(opts[i]).TraceHash
+				}
+			}
+			done <- w
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	for i := range opts {
+		if got[i] != want[i] {
+			t.Errorf("%s seed %d: trace %016x in parallel, %016x alone", opts[i].Workload, opts[i].Seed, got[i], want[i])
+		}
+	}
+}
