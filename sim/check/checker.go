@@ -309,19 +309,18 @@ func (x *msgIndex) of(id uint64) *msgInfo {
 func (k *Checker) Reset() {
 	sp := k.spare
 	sp.trim()
-	for _, b := range sp.infos[:sp.nInfos] {
-		clear(b[:cap(b)])
-	}
+	// The blocks of message records and order states, and the id index, are not cleared:
+	// every record and state is written whole when taken (a composite literal appended), and
+	// the index only reads the entries this run appended, so nothing of an earlier run can be
+	// read; what their stale pointers keep alive is the kept blocks themselves and a few
+	// names. (Clearing them stored every pointer again through a bulk write barrier: 1.6% of
+	// a FuzzSim execution.) The small pointer-free ones are cleared.
 	for _, b := range sp.streams[:sp.nStreams] {
 		*b = streamBlock{}
-	}
-	for _, b := range sp.orders[:sp.nOrders] {
-		clear(b[:cap(b)])
 	}
 	for _, b := range sp.ids[:sp.nIDs] {
 		clear(b[:cap(b)])
 	}
-	clear(k.msgs.dense)
 	if cap(k.msgs.dense) > maxSpareDense {
 		k.msgs.dense = nil
 	}
