@@ -71,6 +71,9 @@ type Options struct {
 	// NoCoverage runs without counting coverage (Result.Coverage is nil), for callers that do
 	// not read it: the fuzz target, whose engine measures its own. The run is the same run.
 	NoCoverage bool
+	// NoTape: a fuzzed run (Fuzz) keeps no tape (Result.Tape is nil); the run is the same
+	// run. For callers that need the tape only when the run fails, and run it again then.
+	NoTape bool
 
 	perturbAt     uint64 // test hook: make the second run of CheckDeterminism differ at this event
 	checkRunnable bool   // test hook: the world checks its runnable set against a poll (World.CheckRunnable)
@@ -111,6 +114,8 @@ func (o *Options) RunKnobs() Knobs {
 // seeded, the log of every decision it draws.
 func (o *Options) decisions() (*detrand.Rand, *detrand.Log) {
 	switch {
+	case o.Fuzz != nil && o.NoTape:
+		return detrand.NewFuzzedUnlogged(o.Fuzz), nil
 	case o.Fuzz != nil:
 		return detrand.NewFuzzed(o.Fuzz)
 	case o.Replay:

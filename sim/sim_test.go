@@ -238,3 +238,28 @@ func TestParallelRunsShareSpares(t *testing.T) {
 		}
 	}
 }
+
+// A fuzzed run without its tape is the same run: deep-equal results but for the tape.
+func TestNoTapeIsTheSameRun(t *testing.T) {
+	for _, data := range [][]byte{{}, make([]byte, 43), make([]byte, 900)} {
+		opts := Options{OSDs: 2, Clients: 1, Messages: 4, Window: 30e6, Fuzz: data, NoSwarm: true}
+		for i := range data {
+			data[i] = byte(i * 37)
+		}
+		with := Run(opts)
+		opts.NoTape = true
+		without := Run(opts)
+		if len(with.Tape) == 0 || without.Tape != nil {
+			t.Fatalf("tape of %d words with, %d without", len(with.Tape), len(without.Tape))
+		}
+		with.Tape = nil
+		for _, r := range []*Result{&with, &without} {
+			for i := range r.Models {
+				r.Models[i].Elapsed = 0 // wall time
+			}
+		}
+		if !reflect.DeepEqual(with, without) || with.Steps == 0 {
+			t.Errorf("%d bytes: with the tape\n%#v\nwithout\n%#v", len(data), with, without)
+		}
+	}
+}

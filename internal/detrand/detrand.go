@@ -102,6 +102,12 @@ func NewFuzzed(data []byte) (*Rand, *Log) {
 	return r, r.log
 }
 
+// NewFuzzedUnlogged is NewFuzzed without the log: the same draws, for a run whose tape is not
+// kept.
+func NewFuzzedUnlogged(data []byte) *Rand {
+	return &Rand{src: &fuzzSource{data: data}, taped: true}
+}
+
 type tapeSource struct {
 	words []uint64
 	next  int
