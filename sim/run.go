@@ -68,6 +68,13 @@ type Options struct {
 	NoSwarm bool
 	Knobs   *Knobs
 
+	// NoCoverage runs without counting coverage (Result.Coverage is nil), for callers that do
+	// not read it: the fuzz target, whose engine measures its own. The run is the same run.
+	NoCoverage bool
+	// NoTape: a fuzzed run (Fuzz) keeps no tape (Result.Tape is nil); the run is the same
+	// run. For callers that need the tape only when the run fails, and run it again then.
+	NoTape bool
+
 	perturbAt     uint64 // test hook: make the second run of CheckDeterminism differ at this event
 	checkRunnable bool   // test hook: the world checks its runnable set against a poll (World.CheckRunnable)
 }
@@ -107,6 +114,8 @@ func (o *Options) RunKnobs() Knobs {
 // seeded, the log of every decision it draws.
 func (o *Options) decisions() (*detrand.Rand, *detrand.Log) {
 	switch {
+	case o.Fuzz != nil && o.NoTape:
+		return detrand.NewFuzzedUnlogged(o.Fuzz), nil
 	case o.Fuzz != nil:
 		return detrand.NewFuzzed(o.Fuzz)
 	case o.Replay:
@@ -242,11 +251,16 @@ func run(opts Options, recFrom, recTo uint64, instance int) Result {
 	if log != nil {
 		logFrom = log.Len()
 	}
-	cov := NewCoverage()
-	cov.Runs = 1
+	var cov *Coverage
+	var hcov harness.Coverage // nil (not a nil *Coverage): the harness counts nothing
+	if !opts.NoCoverage {
+		cov = NewCoverage()
+		cov.Runs = 1
+		hcov = cov
+	}
 	h := harness.New(harness.Config{Seed: opts.Seed, Root: root, Faults: *opts.Faults, KeepTrace: opts.KeepTrace,
 		Window: opts.Window, Liveness: opts.Liveness, MaxSteps: opts.MaxSteps, StepBudget: opts.StepBudget,
-		Abort: opts.Abort, Coverage: cov, Knobs: knobs, Auth: opts.authFor(),
+		Abort: opts.Abort, Coverage: hcov, Knobs: knobs, Auth: opts.authFor(),
 		Models: models.CheckOptions{VisualizeDir: opts.VisualizeDir, NoVisualize: opts.NoVisualize,
 			Name: opts.VisualizeName}})
 	h.W.Trace.Record(recFrom, recTo)
@@ -309,8 +323,12 @@ func lostMarks(h *harness.Run) []Mark {
 	return marks
 }
 
-// finishCoverage counts the phase invariants evaluated and returns the run's coverage.
+// finishCoverage counts the phase invariants evaluated and returns the run's coverage (nil
+// for a run without).
 func finishCoverage(cov *Coverage, phase string) *Coverage {
+	if cov == nil {
+		return nil
+	}
 	cov.Evaluated(InvNoProgress, 1)
 	switch phase {
 	case PhaseLiveness:

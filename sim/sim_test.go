@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -167,5 +168,98 @@ func TestSwarmDrawsTamperOnlyWhenSigned(t *testing.T) {
 	}
 	if on < 60 || on > 140 {
 		t.Errorf("tamper drawn in %d of 200 signed swarms, want about half", on)
+	}
+}
+
+// A run without coverage is the same run: the same trace hash, steps, result and statistics,
+// with swarm faults, on the default and the cluster workload; only Result.Coverage is nil.
+func TestNoCoverageIsTheSameRun(t *testing.T) {
+	for _, wl := range []string{WorkloadDefault, WorkloadCluster} {
+		for seed := uint64(1); seed <= 3; seed++ {
+			opts := DefaultOptions(seed)
+			opts.Workload = wl
+			f := SwarmFaults(detrand.NewSeeded(seed))
+			opts.Faults = &f
+			with := Run(opts)
+			opts.NoCoverage = true
+			without := Run(opts)
+			if with.Coverage == nil || without.Coverage != nil {
+				t.Fatalf("%s seed %d: coverage %v with, %v without", wl, seed, with.Coverage != nil, without.Coverage != nil)
+			}
+			with.Coverage = nil
+			for _, r := range []*Result{&with, &without} {
+				for i := range r.Models {
+					r.Models[i].Elapsed = 0 // wall time
+				}
+			}
+			if !reflect.DeepEqual(with, without) || with.Steps == 0 || with.Summary == "" {
+				t.Errorf("%s seed %d: with coverage\n%#v\nwithout\n%#v", wl, seed, with, without)
+			}
+		}
+	}
+}
+
+// Runs reuse what earlier runs of the process released (send blocks, frame-tracker blocks,
+// checkers, network chunks): runs in parallel goroutines, taking and giving back those
+// spares concurrently, give exactly the results of the same runs made one after another.
+func TestParallelRunsShareSpares(t *testing.T) {
+	var opts []Options
+	for _, wl := range []string{WorkloadDefault, WorkloadCluster} {
+		for seed := uint64(1); seed <= 4; seed++ {
+			o := DefaultOptions(seed)
+			o.Workload = wl
+			f := SwarmFaults(detrand.NewSeeded(seed))
+			o.Faults = &f
+			opts = append(opts, o)
+		}
+	}
+	want := make([]uint64, len(opts))
+	for i, o := range opts {
+		want[i] = Run(o).TraceHash
+	}
+	got := make([]uint64, len(opts))
+	done := make(chan int)
+	for w := range 4 {
+		go func() {
+			for i := w; i < len(opts); i += 4 {
+				for range 2 {
+					got[i] = Run(opts[i]).TraceHash
+				}
+			}
+			done <- w
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	for i := range opts {
+		if got[i] != want[i] {
+			t.Errorf("%s seed %d: trace %016x in parallel, %016x alone", opts[i].Workload, opts[i].Seed, got[i], want[i])
+		}
+	}
+}
+
+// A fuzzed run without its tape is the same run: deep-equal results but for the tape.
+func TestNoTapeIsTheSameRun(t *testing.T) {
+	for _, data := range [][]byte{{}, make([]byte, 43), make([]byte, 900)} {
+		opts := Options{OSDs: 2, Clients: 1, Messages: 4, Window: 30e6, Fuzz: data, NoSwarm: true}
+		for i := range data {
+			data[i] = byte(i * 37)
+		}
+		with := Run(opts)
+		opts.NoTape = true
+		without := Run(opts)
+		if len(with.Tape) == 0 || without.Tape != nil {
+			t.Fatalf("tape of %d words with, %d without", len(with.Tape), len(without.Tape))
+		}
+		with.Tape = nil
+		for _, r := range []*Result{&with, &without} {
+			for i := range r.Models {
+				r.Models[i].Elapsed = 0 // wall time
+			}
+		}
+		if !reflect.DeepEqual(with, without) || with.Steps == 0 {
+			t.Errorf("%d bytes: with the tape\n%#v\nwithout\n%#v", len(data), with, without)
+		}
 	}
 }

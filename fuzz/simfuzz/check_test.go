@@ -101,3 +101,63 @@ func TestSimSeeds(t *testing.T) {
 	}
 	t.Logf("%d seeds also checked for determinism", double)
 }
+
+// An input runs without its tape; a failing one runs again with its tape and that run is
+// reported, its tape replaying it; a failure that does not happen again is reported as not
+// deterministic, with no tape; a passing input runs once.
+func TestCheckRunsAFailureAgainWithItsTape(t *testing.T) {
+	data, err := SeedInput(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, failAgain := range []bool{true, false} {
+		var calls []bool // NoTape of each run
+		run := func(opts sim.Options, _ []byte) (sim.Result, *sim.Divergence) {
+			calls = append(calls, opts.NoTape)
+			r := sim.Run(opts)
+			if (opts.NoTape && r.Tape != nil) || (!opts.NoTape && len(r.Tape) == 0) {
+				t.Fatalf("NoTape %v: a tape of %d words", opts.NoTape, len(r.Tape))
+			}
+			if len(calls) == 1 || failAgain {
+				r.Pass = false
+				r.Violations = append(r.Violations, sim.Violation{Name: "lossless-loss", Detail: "made up by the test"})
+			}
+			return r, nil
+		}
+		dir := filepath.Join(t.TempDir(), "tapes")
+		err := check(data, run, dir)
+		if len(calls) != 2 || !calls[0] || calls[1] {
+			t.Fatalf("runs with NoTape %v, want [true false]", calls)
+		}
+		files, _ := filepath.Glob(filepath.Join(dir, "*.tape"))
+		if !failAgain {
+			if err == nil || !strings.Contains(err.Error(), "NOT DETERMINISTIC: the input passed when it ran again") || len(files) != 0 {
+				t.Fatalf("a failure that did not happen again: %v, tapes %v", err, files)
+			}
+			continue
+		}
+		m := regexp.MustCompile(`replay: msgr-sim replay -tape (\S+)`).FindStringSubmatch(fmt.Sprint(err))
+		if m == nil || len(files) != 1 || files[0] != m[1] {
+			t.Fatalf("failure message does not name the tape written (%v): %v", files, err)
+		}
+		f, ferr := os.Open(m[1])
+		if ferr != nil {
+			t.Fatal(ferr)
+		}
+		tape, rerr := sim.ReadTape(f)
+		f.Close()
+		if rerr != nil {
+			t.Fatal(rerr)
+		}
+		if want := sim.Run(Options(data)); tape.Replay().TraceHash != want.TraceHash {
+			t.Fatalf("the tape does not replay the input's run")
+		}
+	}
+	calls := 0
+	if err := check(data, func(opts sim.Options, d []byte) (sim.Result, *sim.Divergence) {
+		calls++
+		return sim.Run(opts), nil
+	}, t.TempDir()); err != nil || calls != 1 {
+		t.Fatalf("a passing input: %v after %d runs", err, calls)
+	}
+}

@@ -52,8 +52,10 @@ func Options(data []byte) sim.Options {
 	}
 	// NoSwarm: the configuration swarm draws from the seed, and a fuzzed run has none (every
 	// input would run seed 0's knobs); the input decides the faults and the schedule only.
+	// NoCoverage: the fuzzing engine measures its own coverage; the run's protocol coverage
+	// would be counted and thrown away.
 	return sim.Options{OSDs: 2, Clients: 1, Messages: 4, Window: 30 * time.Millisecond,
-		MaxSteps: 200_000, Fuzz: data, NoSwarm: true}
+		MaxSteps: 200_000, Fuzz: data, NoSwarm: true, NoCoverage: true}
 }
 
 // TapeDir is where failing runs' tapes go: $MSGRSIM_FUZZ_TAPES, else the system's temporary
@@ -72,18 +74,44 @@ func Check(data []byte) error {
 	if len(data) > MaxInput {
 		return fuzzing.Skipf("%d bytes: longer inputs make minimization slow", len(data))
 	}
-	opts := Options(data)
-	var r sim.Result
-	var div *sim.Divergence
+	return check(data, runInput, TapeDir())
+}
+
+// runInput runs opts, twice and compared when the input checks determinism.
+func runInput(opts sim.Options, data []byte) (sim.Result, *sim.Divergence) {
 	if checksDeterminism(data) {
-		r, div = sim.CheckDeterminism(opts)
-	} else {
-		r = sim.Run(opts)
+		return sim.CheckDeterminism(opts)
 	}
+	return sim.Run(opts), nil
+}
+
+// check is Check with the runs made by run and tapes written into dir. An input runs without
+// keeping its decision tape (sim.Options.NoTape: most inputs pass, and the tape is only
+// written for a failure); a failing input runs again with its tape, and that run is
+// reported. A failure that does not happen again is reported as such, without a tape: the
+// run is not deterministic.
+func check(data []byte, run func(sim.Options, []byte) (sim.Result, *sim.Divergence), dir string) error {
+	opts := Options(data)
+	fast := opts
+	fast.NoTape = true
+	r, div := run(fast, data)
 	if r.Pass && div == nil {
 		return nil
 	}
-	return reportFailure(opts, r, div, TapeDir())
+	again, divAgain := run(opts, data)
+	if again.Pass && divAgain == nil {
+		var b strings.Builder
+		fmt.Fprintln(&b, r.String())
+		for _, v := range r.Violations {
+			fmt.Fprintf(&b, "VIOLATION %v\n", v)
+		}
+		if div != nil {
+			fmt.Fprintf(&b, "NOT DETERMINISTIC: %v\n", div)
+		}
+		fmt.Fprintf(&b, "NOT DETERMINISTIC: the input passed when it ran again to record its tape (trace %016x, then %016x)", r.TraceHash, again.TraceHash)
+		return errors.New(b.String())
+	}
+	return reportFailure(opts, again, divAgain, dir)
 }
 
 // checksDeterminism picks the inputs that also run twice (by a hash of the input, so the

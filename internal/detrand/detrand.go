@@ -38,6 +38,25 @@ type Rand struct {
 	draws uint64
 	log   *Log // recorded and taped families: where every drawn word goes
 	taped bool // the family shares one tape cursor: Fork shares src
+	// forks is the block this Rand's forks are carved from (a run forks a few dozen: one
+	// allocation per block instead of two per fork). Each Rand has its own, so Rands of one
+	// family used by different goroutines share nothing.
+	forks []forked
+}
+
+// forked is a forked Rand and the PCG state of its seeded stream.
+type forked struct {
+	Rand
+	pcg rand.PCG
+}
+
+// fork is a new zero forked from r's block.
+func (r *Rand) fork() *forked {
+	if len(r.forks) == cap(r.forks) {
+		r.forks = make([]forked, 0, min(16, max(4, 2*cap(r.forks))))
+	}
+	r.forks = append(r.forks, forked{})
+	return &r.forks[len(r.forks)-1]
 }
 
 // New returns a Rand reading from src.
@@ -81,6 +100,12 @@ func NewFuzzed(data []byte) (*Rand, *Log) {
 	log := &Log{words: make([]uint64, 0, len(data)/2+512)}
 	r := &Rand{src: &fuzzSource{data: data}, log: log, taped: true}
 	return r, r.log
+}
+
+// NewFuzzedUnlogged is NewFuzzed without the log: the same draws, for a run whose tape is not
+// kept.
+func NewFuzzedUnlogged(data []byte) *Rand {
+	return &Rand{src: &fuzzSource{data: data}, taped: true}
 }
 
 type tapeSource struct {
@@ -174,13 +199,16 @@ func (r *Rand) Chance(p Ratio) bool {
 // from its parent is not a decision: a recorded family does not log it, and a taped fork
 // takes no word.
 func (r *Rand) Fork() *Rand {
+	c := r.fork()
 	if r.taped {
-		return &Rand{src: r.src, log: r.log, taped: true}
+		c.src, c.log, c.taped = r.src, r.log, true
+		return &c.Rand
 	}
 	r.draws++
-	child := NewSeeded(r.src.Uint64())
-	child.log = r.log
-	return child
+	seed := r.src.Uint64()
+	c.pcg.Seed(seed, seed^0x9e3779b97f4a7c15) // NewSeeded(seed)'s stream
+	c.src, c.log = &c.pcg, r.log
+	return &c.Rand
 }
 
 // Ratio is a probability Num/Den, kept as integers so no float enters a decision. It is

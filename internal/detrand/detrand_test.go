@@ -154,3 +154,42 @@ func TestReaderIsDeterministic(t *testing.T) {
 		t.Fatalf("%x does not start with %016x little-endian", a, v)
 	}
 }
+
+// A seeded fork is the stream NewSeeded makes from the word it takes from its parent, forks
+// of forks too, however many forks one Rand makes (its block of forks fills and another is
+// made); a taped fork reads the family's one tape.
+func TestForkStreams(t *testing.T) {
+	for seed := uint64(1); seed <= 3; seed++ {
+		parent, ref := NewSeeded(seed), NewSeeded(seed)
+		for i := range 40 {
+			child := parent.Fork()
+			want := NewSeeded(ref.Uint64())
+			if i%5 == 0 {
+				grand, wantGrand := child.Fork(), NewSeeded(want.Uint64())
+				for range 10 {
+					if g, w := grand.Uint64(), wantGrand.Uint64(); g != w {
+						t.Fatalf("seed %d fork %d: a fork of the fork draws %x, want %x", seed, i, g, w)
+					}
+				}
+			}
+			for range 20 {
+				if g, w := child.Uint64(), want.Uint64(); g != w {
+					t.Fatalf("seed %d fork %d: draws %x, want %x", seed, i, g, w)
+				}
+			}
+		}
+		if parent.Draws() != 40 {
+			t.Fatalf("seed %d: 40 forks took %d words from the parent", seed, parent.Draws())
+		}
+	}
+	root, _ := NewTaped([]uint64{5, 6, 7, 8, 9, 10})
+	var forks []*Rand
+	for range 20 {
+		forks = append(forks, root.Fork())
+	}
+	for i, want := range []uint64{5, 6, 7, 8, 9, 10, 0} {
+		if got := forks[(i*7)%20].Uint64(); got != want {
+			t.Fatalf("taped fork: word %d is %d, want %d", i, got, want)
+		}
+	}
+}

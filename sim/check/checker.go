@@ -192,7 +192,7 @@ type Checker struct {
 	excused  map[string]int  // duplicates excused, by case (CaseRedelivery)
 	orders   map[orderKey]*orderState
 	orphans  map[connKey]bool
-	byConn   map[connKey][]uint64 // ids sent on each sender connection not yet forgiven (SentOn)
+	byConn   map[connKey]*connIDs // ids sent on each sender connection not yet forgiven (SentOn)
 	keys     []streamKey          // creation order, for deterministic reports
 	viol     []Violation
 	violN    map[string]int
@@ -204,6 +204,7 @@ type Checker struct {
 	infos    []msgInfo           // a block msgInfos are taken from (one allocation per block)
 	tampered map[uint64][]string // the fronts the tamper fault gave each message id
 	tamperN  int
+	sessions *Sessions // the session monitor made for this checker (NewSessions), if any
 	// last is what SentOn found last: order keys, their streams and order states, replaced
 	// round robin (lastNext).
 	last     [4]lastOrder
@@ -218,7 +219,11 @@ type lastOrder struct {
 	order orderKey
 	s     *stream
 	ord   *orderState
+	ids   *connIDs // byConn's list of the order key's sender connection, once looked up
 }
+
+// connIDs are the ids sent on a sender connection and not yet forgiven.
+type connIDs struct{ ids []uint64 }
 
 // spareBlocks are a Checker's blocks of records, in the order they were allocated; a
 // Checker after Reset takes them again (cleared) before allocating.
@@ -228,6 +233,7 @@ type spareBlocks struct {
 	orders           [][]orderState
 	ids              [][]uint64
 	rec              *Histories // the previous run's recorder (Record reuses its maps)
+	sessions         *Sessions  // the previous run's session monitor (NewSessions reuses its maps)
 	nInfos, nStreams int
 	nOrders, nIDs    int
 	ords             []orderState // the block order states are taken from
@@ -237,7 +243,7 @@ type spareBlocks struct {
 func NewChecker() *Checker {
 	return &Checker{streams: make(map[streamKey]*stream),
 		seen: make(map[seenKey]int), marks: make(map[markKey]int), excused: make(map[string]int), orders: make(map[orderKey]*orderState),
-		orphans: make(map[connKey]bool), byConn: make(map[connKey][]uint64), violN: make(map[string]int)}
+		orphans: make(map[connKey]bool), byConn: make(map[connKey]*connIDs), violN: make(map[string]int)}
 }
 
 // streamCap is the capacity a stream's and a connection's lists of message ids start with
@@ -303,19 +309,18 @@ func (x *msgIndex) of(id uint64) *msgInfo {
 func (k *Checker) Reset() {
 	sp := k.spare
 	sp.trim()
-	for _, b := range sp.infos[:sp.nInfos] {
-		clear(b[:cap(b)])
-	}
+	// The blocks of message records and order states, and the id index, are not cleared:
+	// every record and state is written whole when taken (a composite literal appended), and
+	// the index only reads the entries this run appended, so nothing of an earlier run can be
+	// read; what their stale pointers keep alive is the kept blocks themselves and a few
+	// names. (Clearing them stored every pointer again through a bulk write barrier: 1.6% of
+	// a FuzzSim execution.) The small pointer-free ones are cleared.
 	for _, b := range sp.streams[:sp.nStreams] {
 		*b = streamBlock{}
-	}
-	for _, b := range sp.orders[:sp.nOrders] {
-		clear(b[:cap(b)])
 	}
 	for _, b := range sp.ids[:sp.nIDs] {
 		clear(b[:cap(b)])
 	}
-	clear(k.msgs.dense)
 	if cap(k.msgs.dense) > maxSpareDense {
 		k.msgs.dense = nil
 	}
@@ -323,6 +328,9 @@ func (k *Checker) Reset() {
 	sp.nInfos, sp.nStreams, sp.nOrders, sp.nIDs, sp.ords = 0, 0, 0, 0, nil
 	if k.rec != nil {
 		sp.rec = k.rec
+	}
+	if k.sessions != nil {
+		sp.sessions = k.sessions
 	}
 	streams, seen, marks, orders, orphans, byConn := k.streams, k.seen, k.marks, k.orders, k.orphans, k.byConn
 	clear(streams)
@@ -339,7 +347,7 @@ func (k *Checker) Reset() {
 // Bounds of what a Checker keeps for reuse across Reset: a long run's thousands of records
 // are left to the garbage collector rather than kept alive for the short runs after it.
 const (
-	maxSpareInfos   = 1024 // message records
+	maxSpareInfos   = 4096 // message records
 	maxSpareStreams = 64
 	maxSpareOrders  = 16 // blocks of 16 order states
 	maxSpareIDs     = 64
@@ -458,23 +466,24 @@ func (k *Checker) SentOn(from, to string, conn uint64, prio uint16, id uint64, l
 	ok := orderKey{stream: key, conn: conn, prio: prio}
 	// Sends come in runs on a few streams, connections and priorities: the last ones found
 	// are compared before the maps (node names are mostly the same strings: pointer compares).
-	var s *stream
-	var ord *orderState
+	var l *lastOrder
 	for i := range k.last {
-		if l := &k.last[i]; l.s != nil && l.order == ok {
-			s, ord = l.s, l.ord
+		if x := &k.last[i]; x.s != nil && x.order == ok {
+			l = x
 			break
 		}
 	}
-	if s == nil {
-		s, ord = k.stream(key, lossless), k.orders[ok]
+	if l == nil {
+		s, ord := k.stream(key, lossless), k.orders[ok]
 		if ord == nil {
 			ord = k.newOrder()
 			k.orders[ok] = ord
 		}
-		k.last[k.lastNext] = lastOrder{ok, s, ord}
+		l = &k.last[k.lastNext]
+		*l = lastOrder{order: ok, s: s, ord: ord}
 		k.lastNext = (k.lastNext + 1) % len(k.last)
 	}
+	s, ord := l.s, l.ord
 	if len(k.infos) == cap(k.infos) {
 		// Blocks double from 16 up to 256 records: a short run (a fuzzed input sends a few
 		// dozen messages) does not allocate and clear hundreds.
@@ -485,11 +494,15 @@ func (k *Checker) SentOn(from, to string, conn uint64, prio uint16, id uint64, l
 	ck := connKey{from, conn}
 	info.dropped = k.orphans[ck]
 	if conn != 0 && !info.dropped {
-		ids := k.byConn[ck]
+		ids := l.ids
 		if ids == nil {
-			ids = k.newIDs()
+			if ids = k.byConn[ck]; ids == nil {
+				ids = &connIDs{ids: k.newIDs()}
+				k.byConn[ck] = ids
+			}
+			l.ids = ids
 		}
-		k.byConn[ck] = append(ids, id)
+		ids.ids = append(ids.ids, id)
 	}
 	ord.n++
 	k.msgs.put(id, info)
@@ -640,12 +653,21 @@ func (k *Checker) Dropped(id uint64) {
 // Forgive, which covers every connection of the stream.
 func (k *Checker) ForgiveConn(node string, conn uint64) {
 	ck := connKey{node, conn}
-	for _, id := range k.byConn[ck] {
+	ids := k.byConn[ck]
+	if ids == nil {
+		return
+	}
+	for _, id := range ids.ids {
 		info := k.msgs.of(id)
 		info.dropped = true
 		k.rec.dropped(info, id, info.s.lossless)
 	}
 	delete(k.byConn, ck)
+	for i := range k.last {
+		if k.last[i].ids == ids {
+			k.last[i].ids = nil // the next send on the connection starts a new list
+		}
+	}
 }
 
 // MarkedDown records that receiver incarnation rcv marked down its session(s) with the sender

@@ -180,11 +180,33 @@ type Sessions struct {
 }
 
 // NewSessions returns the monitor of a run whose violations go to k, stamped with now().
+//
+// A checker that was Reset hands the monitor of its previous run to this one: its maps,
+// emptied (Causes is a new map: the previous run's result may hold the old one).
 func NewSessions(k *Checker, now func() int64, cov Counter) *Sessions {
-	return &Sessions{k: k, now: now, cov: cov, epoch: map[epochID]uint32{}, bound: map[epochID]bool{}, conns: map[uint64]*wconn{},
+	if s := k.spare.sessions; s != nil {
+		k.spare.sessions = nil
+		clear(s.epoch)
+		clear(s.bound)
+		clear(s.conns)
+		clear(s.sides)
+		clear(s.lic)
+		clear(s.known)
+		clear(s.events)
+		clear(s.halfOpen)
+		clear(s.halfOpenN)
+		*s = Sessions{k: k, now: now, cov: cov, epoch: s.epoch, bound: s.bound, conns: s.conns, sides: s.sides,
+			lic: s.lic, known: s.known, causes: map[string]int{}, events: s.events, halfOpen: s.halfOpen,
+			halfOpenN: s.halfOpenN}
+		k.sessions = s
+		return s
+	}
+	s := &Sessions{k: k, now: now, cov: cov, epoch: map[epochID]uint32{}, bound: map[epochID]bool{}, conns: map[uint64]*wconn{},
 		sides: map[sideKey]*side{}, lic: map[noncePair]*license{}, known: map[uint32][]noncePair{},
 		causes: map[string]int{}, events: map[EventConn]*eventState{}, halfOpen: map[halfKey]bool{},
 		halfOpenN: map[noncePair]int{}}
+	k.sessions = s
+	return s
 }
 
 func (s *Sessions) violate(name, format string, args ...any) {

@@ -21,7 +21,57 @@ type wtest struct {
 
 func newWire(t *testing.T) *wtest {
 	k := NewChecker()
+	if reuseMonitors {
+		k = usedChecker(t)
+	}
 	return &wtest{t: t, k: k, s: NewSessions(k, func() int64 { return 0 }, nil)}
+}
+
+// reuseMonitors makes newWire build its monitor on a checker that was used and Reset
+// (TestSessionsReusedAsNew).
+var reuseMonitors bool
+
+// usedChecker is a checker Reset after its session monitor saw sessions open, reconnect,
+// carry messages, reset and restart (its maps full of another run's state).
+func usedChecker(t *testing.T) *Checker {
+	k := NewChecker()
+	w := &wtest{t: t, k: k, s: NewSessions(k, func() int64 { return 0 }, nil)}
+	for i := range 3 {
+		w.open(addrLow, addrHigh)
+		w.handshake(uint32(1+i), uint32(1+i))
+		w.msg(0, 1)
+		w.msg(1, 1)
+		w.readAll()
+		ec := EventConn{Msgr: 1, Inc: 1, Conn: w.conn}
+		w.s.Opened(ec, 1, 2)
+		w.s.MarkedDown(EventConn{Msgr: 2, Inc: 1, Conn: 3}, 2, 1)
+		w.s.Reset(ec, 1, 2, true, false)
+		w.s.Started(addrHigh, addrHigh, true)
+	}
+	w.open(addrHigh, addrLow)
+	w.connect(5, 0) // a connect_seq from nowhere
+	w.reply(wire.TagResetSession, 0, 0)
+	if len(k.Violations()) == 0 || len(w.s.conns) == 0 || len(w.s.known) == 0 {
+		t.Fatalf("the used monitor saw nothing: %v", k.Violations())
+	}
+	k.Reset()
+	return k
+}
+
+// A session monitor made on a Reset checker reuses the previous one's maps: every rule
+// test passes on such a monitor as on a new one.
+func TestSessionsReusedAsNew(t *testing.T) {
+	reuseMonitors = true
+	defer func() { reuseMonitors = false }()
+	for name, test := range map[string]func(*testing.T){ //lint:ordered (independent subtests)
+		"ConnectSeqRules": TestConnectSeqRules, "GlobalSeqRules": TestGlobalSeqRules,
+		"OpeningReplyRules": TestOpeningReplyRules, "WaitOnlyByTheWinner": TestWaitOnlyByTheWinner,
+		"SessionSeqRules": TestSessionSeqRules, "EventOrder": TestEventOrder, "SpuriousReset": TestSpuriousReset,
+		"HalfOpenAccept": TestHalfOpenAccept, "ReplyAuthorizerReadBeforeActing": TestReplyAuthorizerReadBeforeActing,
+		"RestartOfAnotherMessengerWithTheSameNonce": TestRestartOfAnotherMessengerWithTheSameNonce,
+	} {
+		t.Run(name, test)
+	}
 }
 
 // open starts a new TCP connection from client to server (their own addresses).

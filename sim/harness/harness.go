@@ -109,16 +109,22 @@ func New(cfg Config) *Run {
 	r.W.Abort = cfg.Abort
 	r.Rand, r.FaultRand = r.W.Rand(), r.W.Rand()
 	r.Audit = check.NewAuditor(r.Check, r.now)
-	r.Sessions = check.NewSessions(r.Check, r.now, r.Cov)
+	// counter is what the monitor, the frame tracker and the auditor count into: nothing at
+	// all without coverage (the tracker then keeps no tag marks).
+	var counter Coverage
+	if cfg.Coverage != nil {
+		counter = r.Cov
+	}
+	r.Sessions = check.NewSessions(r.Check, r.now, counter)
 	r.W.AfterStep = r.Audit.AfterStep
 	r.Injector = fault.New(r.W, fault.Config{Faults: &r.Faults, Window: cfg.Window, Rand: r.FaultRand,
 		Targets: r.targets, Active: func() bool { return r.Phase == PhaseSafety },
-		Violate: func(name, detail string) { r.Check.Violate(name, r.now(), "%s", detail) }, Count: r.Cov,
+		Violate: func(name, detail string) { r.Check.Violate(name, r.now(), "%s", detail) }, Count: counter,
 		Monitor: r.Sessions, TamperAny: cfg.Auth != "cephx",
 		Tampered: func(tid uint64, front []byte) { r.Check.Tampered(tid, front) }})
 	r.W.Net.SetTracer(r.netTraced)
 	r.Histories = r.Check.Record(r.now, r.Cov)
-	r.Audit.Count(r.Cov)
+	r.Audit.Count(counter)
 	return r
 }
 

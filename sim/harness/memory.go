@@ -32,9 +32,10 @@ type memBlocks struct {
 	bytes, spareBytes [][]byte
 }
 
-// maxSpareBlocks bounds the spare blocks of each kind a memBlocks keeps (a long run's
-// hundreds are left to the garbage collector).
-const maxSpareBlocks = 8
+// maxSpareBlocks bounds the spare blocks of each kind a memBlocks keeps: up to 3 MiB of
+// bytes, what a cluster-workload seed sends (a longer run's others are left to the garbage
+// collector).
+const maxSpareBlocks = 48
 
 // spareMemory holds the memBlocks of finished runs (SendMemory.Release); the garbage
 // collector empties it when idle.

@@ -85,3 +85,33 @@ func TestFrontFromSendMemory(t *testing.T) {
 		}
 	}
 }
+
+// matchesPattern is its definition, b[i] == byte(base + i*step) for every i >= from, for the
+// workload's two steps (compared with the check buffers) and others (built), for sections
+// shorter and longer than the buffers, intact and with one byte changed anywhere.
+func TestMatchesPatternIsItsDefinition(t *testing.T) {
+	r := detrand.NewSeeded(11)
+	for range 2000 {
+		step := []uint64{1, 13, 13, 1, 3}[r.IntN(5)]
+		base := r.Uint64()
+		n := r.IntN(300)
+		if r.IntN(8) == 0 {
+			n = maxSharedData + r.IntN(300) - 150
+		}
+		from := min(r.IntN(10), n)
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(base + uint64(i)*step)
+		}
+		if n > 0 && r.Bool() {
+			b[r.IntN(n)]++
+		}
+		want := true
+		for i := from; i < n; i++ {
+			want = want && b[i] == byte(base+uint64(i)*step)
+		}
+		if got := matchesPattern(b, base, step, from); got != want {
+			t.Fatalf("matchesPattern(%d bytes, base %d, step %d, from %d) = %v, want %v", n, base, step, from, got, want)
+		}
+	}
+}
