@@ -142,14 +142,21 @@ func appendString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
+// appendAddrs appends the legacy encodings of a. An address without nonce and socket
+// address (most messages carry no addresses) encodes as AddrLen zero bytes: those are
+// appended as they are.
 func appendAddrs(b []byte, a osdAddrs) []byte {
 	for _, x := range a {
 		n := len(b)
-		b = append(b, make([]byte, wire.AddrLen)...)
-		x.EncodeLegacy(b[n:])
+		b = append(b, zeroAddr[:]...)
+		if x.Nonce != 0 || x.Addr.IsValid() {
+			x.EncodeLegacy(b[n:])
+		}
 	}
 	return b
 }
+
+var zeroAddr [wire.AddrLen]byte
 
 var errCmsgSum = errors.New("cluster: cluster message checksum mismatch")
 

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -135,5 +136,28 @@ func TestOSDViewUpdateCopies(t *testing.T) {
 	}
 	if old, changed := v.update(&cmsg{kind: ckMap, tid: 3, osds: []osdInfo{{}}}); old != nil || changed != nil || v.epoch != 5 {
 		t.Fatal("an older map was taken")
+	}
+}
+
+// appendAddrs writes what wire.EntityAddr.EncodeLegacy writes, for addresses with and without
+// nonce, socket address, IPv4 or IPv6 (zero ones take a shortcut).
+func TestAppendAddrsMatchesEncodeLegacy(t *testing.T) {
+	v6 := wire.LegacyAddr(netip.MustParseAddrPort("[fe80::1]:6801"), 0)
+	v6.FlowInfo, v6.ScopeID = 3, 2
+	for _, a := range []osdAddrs{
+		{},
+		{{Nonce: 5}, {}, wire.LegacyAddr(netip.MustParseAddrPort("10.0.1.2:6800"), 0), v6},
+		{wire.LegacyAddr(netip.MustParseAddrPort("10.0.1.2:6800"), 9), {Type: wire.AddrLegacy}, {}, {FlowInfo: 1}},
+	} {
+		var want []byte
+		for _, x := range a {
+			b := make([]byte, wire.AddrLen)
+			x.EncodeLegacy(b)
+			want = append(want, b...)
+		}
+		got := appendAddrs([]byte{0xee}, a)
+		if !bytes.Equal(got[1:], want) || got[0] != 0xee {
+			t.Fatalf("%v: appendAddrs differs from EncodeLegacy", a)
+		}
 	}
 }

@@ -233,11 +233,14 @@ func (x *cmsgr) init(head, extra bool) {
 	}
 }
 
-// send sends m to endpoint to on c, recording it with the checker.
+// send sends m to endpoint to on c, recording it with the checker. The message is one the
+// messenger lends (Messenger.NewMessage) and takes back once done with it; its front comes
+// from the run's send memory (the messenger may still be writing it out after it is done
+// with the message).
 func (x *cmsgr) send(c *msgr.Connection, to string, lossless bool, m *cmsg) {
 	h := x.p.cl.h
 	m.id, m.from = h.NextID(), x.endpoint()
-	msg := h.Mem.Message(cmsgType[m.kind], m.encodeInto(h.Mem.Bytes(m.encodedLen())[:0]))
+	msg := x.m.NewMessage(cmsgType[m.kind], m.encodeInto(h.Mem.Bytes(m.encodedLen())[:0]))
 	msg.Header.Tid = m.id
 	if m.kind == ckPing || m.kind == ckPingReply {
 		msg.Header.Priority = wire.PrioHigh
@@ -248,6 +251,7 @@ func (x *cmsgr) send(c *msgr.Connection, to string, lossless bool, m *cmsg) {
 			Text: policyName(lossless) + " " + m.kind.String()})
 	}
 	if err := c.SendMessage(msg); err != nil {
+		x.m.Release(msg) // not taken: still ours
 		h.Check.Dropped(m.id)
 	}
 }
