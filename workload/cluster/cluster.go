@@ -330,8 +330,15 @@ func (cl *Workload) Liveness() {
 	h.Cov.Evaluated(check.InvKVLiveness, 1)
 }
 
+// settled: every client done, every replica caught up, every lossless message delivered
+// (asked after every step of the liveness phase: it stops at the first client not done).
 func (cl *Workload) settled() bool {
-	return cl.unfinishedClients() == 0 && cl.replicated() && cl.h.Check.PendingLossless() == 0
+	for _, c := range cl.clients {
+		if !c.alive || !c.done() {
+			return false
+		}
+	}
+	return cl.replicated() && cl.h.Check.PendingLossless() == 0
 }
 
 func (cl *Workload) unfinishedClients() int {

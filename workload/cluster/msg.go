@@ -122,18 +122,30 @@ func (m *cmsg) encodeInto(b []byte) []byte {
 func sum64(b []byte) uint64 {
 	const offset, prime = 14695981039346656037, 1099511628211
 	h := uint64(offset)
-	mix := func(w uint64) {
-		h = (h ^ w) * prime
+	// Written out, four words a round: a closure per word, and the slice advanced per word,
+	// were twice the instructions (sum64 was 5% of a cluster seed's).
+	for len(b) >= 32 {
+		h = (h ^ binary.LittleEndian.Uint64(b)) * prime
 		h ^= h >> 32
+		h = (h ^ binary.LittleEndian.Uint64(b[8:])) * prime
+		h ^= h >> 32
+		h = (h ^ binary.LittleEndian.Uint64(b[16:])) * prime
+		h ^= h >> 32
+		h = (h ^ binary.LittleEndian.Uint64(b[24:])) * prime
+		h ^= h >> 32
+		b = b[32:]
 	}
 	for len(b) >= 8 {
-		mix(binary.LittleEndian.Uint64(b))
+		h = (h ^ binary.LittleEndian.Uint64(b)) * prime
+		h ^= h >> 32
 		b = b[8:]
 	}
 	var tail [8]byte
 	copy(tail[:], b)
-	mix(binary.LittleEndian.Uint64(tail[:]))
-	mix(uint64(len(b)))
+	h = (h ^ binary.LittleEndian.Uint64(tail[:])) * prime
+	h ^= h >> 32
+	h = (h ^ uint64(len(b))) * prime
+	h ^= h >> 32
 	return h
 }
 
@@ -271,7 +283,11 @@ func (r *reader) name(names map[string]string) string {
 func (r *reader) addrs() osdAddrs {
 	var a osdAddrs
 	for i := range a {
-		x, err := wire.DecodeLegacyAddr(r.take(wire.AddrLen))
+		b := r.take(wire.AddrLen)
+		if [wire.AddrLen]byte(b) == zeroAddr {
+			continue // what DecodeLegacyAddr makes of it: the zero address
+		}
+		x, err := wire.DecodeLegacyAddr(b)
 		if err != nil && r.err == nil {
 			r.err = errBadCmsg
 		}

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -159,5 +160,49 @@ func TestAppendAddrsMatchesEncodeLegacy(t *testing.T) {
 		if !bytes.Equal(got[1:], want) || got[0] != 0xee {
 			t.Fatalf("%v: appendAddrs differs from EncodeLegacy", a)
 		}
+		// reader.addrs gives what DecodeLegacyAddr gives (zero ones take a shortcut).
+		r := reader{b: got[1:]}
+		back := r.addrs()
+		for i := range back {
+			x, err := wire.DecodeLegacyAddr(want[i*wire.AddrLen:])
+			if err != nil || back[i] != x {
+				t.Fatalf("%v: address %d read as %v, DecodeLegacyAddr %v (%v)", a, i, back[i], x, err)
+			}
+		}
+		if r.err != nil || len(r.b) != 0 {
+			t.Fatalf("%v: read back: %v, %d bytes left", a, r.err, len(r.b))
+		}
+	}
+}
+
+// sum64 is the word-at-a-time FNV-style sum as first written (one word per step: xor,
+// multiply by the FNV prime, fold the high half; the tail bytes, then their count), for
+// every length around its rounds of four words.
+func TestSum64Reference(t *testing.T) {
+	ref := func(b []byte) uint64 {
+		h := uint64(14695981039346656037)
+		mix := func(w uint64) { h = (h ^ w) * 1099511628211; h ^= h >> 32 }
+		for len(b) >= 8 {
+			mix(binary.LittleEndian.Uint64(b))
+			b = b[8:]
+		}
+		var tail [8]byte
+		copy(tail[:], b)
+		mix(binary.LittleEndian.Uint64(tail[:]))
+		mix(uint64(len(b)))
+		return h
+	}
+	b := make([]byte, 300)
+	for i := range b {
+		b[i] = byte(i*37 + 11)
+	}
+	for n := range len(b) {
+		if got, want := sum64(b[:n]), ref(b[:n]); got != want {
+			t.Fatalf("%d bytes: %#x, want %#x", n, got, want)
+		}
+	}
+	// A pinned value: the sum is on the simulated wire (hashed into traces).
+	if got := sum64([]byte("cluster")); got != 0x70ae05701ae678e3 {
+		t.Errorf("sum64(\"cluster\") = %#x", got)
 	}
 }
