@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -284,7 +285,7 @@ func (r *reader) addrs() osdAddrs {
 	var a osdAddrs
 	for i := range a {
 		b := r.take(wire.AddrLen)
-		if [wire.AddrLen]byte(b) == zeroAddr {
+		if bytes.Equal(b, zeroAddr[:]) {
 			continue // what DecodeLegacyAddr makes of it: the zero address
 		}
 		x, err := wire.DecodeLegacyAddr(b)
