@@ -26,6 +26,8 @@ type clientNode struct {
 	// Volatile.
 	view osdView
 	cur  *clientOp
+
+	issueFn func() // maybeIssue, bound once (a method value per answer would allocate)
 }
 
 type clientOp struct {
@@ -44,6 +46,7 @@ func newClient(cl *Workload, num, idx int) *clientNode {
 	c.x = &cmsgr{p: &c.cproc, fast: cl.h.Rand.Bool()}
 	c.x.handle, c.x.onReset = c.handle, c.onReset
 	c.restart = c.start
+	c.issueFn = c.maybeIssue
 	return c
 }
 
@@ -159,6 +162,6 @@ func (c *clientNode) handle(_ *msgr.Connection, m *cmsg) {
 		cl.h.KV.Return(op.hist, m.value, int64(cl.h.W.Now()))
 		c.cur = nil
 		think := time.Duration(cl.h.Rand.IntN(2000)) * time.Microsecond
-		cl.h.W.Schedule(cl.h.W.Now()+think, c.maybeIssue)
+		cl.h.W.Schedule(cl.h.W.Now()+think, c.issueFn)
 	}
 }

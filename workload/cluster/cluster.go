@@ -3,7 +3,6 @@ package cluster
 import (
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"net/netip"
 	"strings"
 	"time"
@@ -45,10 +44,40 @@ type Workload struct {
 	clients []*clientNode
 	probe   *probeNode
 
+	replOf    [][]int                    // OSD → its replicas (replicasOf)
+	procs     []*cproc                   // every process, the probe last (allProcs)
 	endpoints map[wire.EntityAddr]string // every bound address any incarnation had → endpoint
 	osdOfEP   map[string]int             // OSD endpoint → id
-	names     map[string]string          // sender names received (decodeCmsg)
+	names     map[string]string          // sender names received (cmsg.decode)
 	auth      *clusterAuth               // cephx (Config.Auth), or nil
+
+	// rx is the message being dispatched, decoded in place (rxMsg): a handler reads it and
+	// keeps none of it but its strings. rxOSDs is the storage of its map entries (kept while
+	// it decodes messages without a map). rxBusy: rx is taken (a dispatch within a dispatch
+	// decodes into a message of its own).
+	rx     cmsg
+	rxOSDs []osdInfo
+	rxBusy bool
+}
+
+// rxMsg is a message to decode a received front into (cmsg.decode): rx, unless it is taken.
+func (cl *Workload) rxMsg() *cmsg {
+	if cl.rxBusy {
+		return &cmsg{}
+	}
+	cl.rxBusy = true
+	cl.rx.osds = cl.rxOSDs
+	return &cl.rx
+}
+
+// rxDone gives back a message rxMsg returned.
+func (cl *Workload) rxDone(m *cmsg) {
+	if m == &cl.rx {
+		cl.rxBusy = false
+		if m.osds != nil {
+			cl.rxOSDs = m.osds
+		}
+	}
 }
 
 // Config is the cluster's shape.
@@ -73,6 +102,12 @@ func (cl *Workload) draw() {
 	cl.retry = time.Duration(r.Range(50, 200)) * time.Millisecond
 	cl.endpoints, cl.osdOfEP, cl.names = map[wire.EntityAddr]string{}, map[string]int{}, map[string]string{}
 	cl.replicas = min(2, cl.nOSD-1)
+	cl.replOf = make([][]int, cl.nOSD)
+	for p := range cl.replOf {
+		for i := range cl.replicas {
+			cl.replOf[p] = append(cl.replOf[p], (p+1+i)%cl.nOSD)
+		}
+	}
 	if r.Bool() {
 		cl.readyTimeout = time.Duration(r.Range(100, 1000)) * time.Millisecond
 	}
@@ -97,26 +132,33 @@ func (cl *Workload) draw() {
 		cl.clients = append(cl.clients, newClient(cl, i, idx))
 	}
 	cl.probe = newProbe(cl, idx+1)
+	cl.procs = []*cproc{&cl.mon.cproc}
+	for _, o := range cl.osds {
+		cl.procs = append(cl.procs, &o.cproc)
+	}
+	for _, c := range cl.clients {
+		cl.procs = append(cl.procs, &c.cproc)
+	}
+	cl.procs = append(cl.procs, &cl.probe.cproc)
 }
 
 func (cl *Workload) ipFor(idx int) netip.Addr {
 	return netip.AddrFrom4([4]byte{10, 0, 1, byte(idx + 1)})
 }
 
-// primary is the OSD serving key; its replicas are the next ones by id.
+// primary is the OSD serving key (FNV-1a of the key, as hash/fnv's New32a computes it,
+// modulo the OSDs); its replicas are the next ones by id.
 func (cl *Workload) primary(key string) int {
-	h := fnv.New32a()
-	h.Write([]byte(key))
-	return int(h.Sum32() % uint32(cl.nOSD))
+	const offset, prime = 2166136261, 16777619
+	h := uint32(offset)
+	for i := 0; i < len(key); i++ {
+		h = (h ^ uint32(key[i])) * prime
+	}
+	return int(h % uint32(cl.nOSD))
 }
 
-func (cl *Workload) replicasOf(p int) []int {
-	rs := make([]int, cl.replicas)
-	for i := range rs {
-		rs[i] = (p + 1 + i) % cl.nOSD
-	}
-	return rs
-}
+// replicasOf is OSD p's replicas (shared: not to be changed).
+func (cl *Workload) replicasOf(p int) []int { return cl.replOf[p] }
 
 func (cl *Workload) osdByEndpoint(ep string) (int, bool) {
 	id, ok := cl.osdOfEP[ep]
@@ -155,16 +197,9 @@ func (cl *Workload) Processes() []fault.Process {
 	return ps
 }
 
-func (cl *Workload) allProcs() []*cproc {
-	ps := []*cproc{&cl.mon.cproc}
-	for _, o := range cl.osds {
-		ps = append(ps, &o.cproc)
-	}
-	for _, c := range cl.clients {
-		ps = append(ps, &c.cproc)
-	}
-	return append(ps, &cl.probe.cproc)
-}
+// allProcs is every process, the probe included (built once: Shutdown's condition asks for
+// it at every step).
+func (cl *Workload) allProcs() []*cproc { return cl.procs }
 
 // perm is a seeded permutation of [0, n).
 func perm(r *detrand.Rand, n int) []int {
@@ -295,8 +330,15 @@ func (cl *Workload) Liveness() {
 	h.Cov.Evaluated(check.InvKVLiveness, 1)
 }
 
+// settled: every client done, every replica caught up, every lossless message delivered
+// (asked after every step of the liveness phase: it stops at the first client not done).
 func (cl *Workload) settled() bool {
-	return cl.unfinishedClients() == 0 && cl.replicated() && cl.h.Check.PendingLossless() == 0
+	for _, c := range cl.clients {
+		if !c.alive || !c.done() {
+			return false
+		}
+	}
+	return cl.replicated() && cl.h.Check.PendingLossless() == 0
 }
 
 func (cl *Workload) unfinishedClients() int {

@@ -94,8 +94,7 @@ func (mon *monNode) boot(id int, inc uint32, addrs osdAddrs) {
 }
 
 func (mon *monNode) sendMap(c *msgr.Connection, to string) {
-	osds := append([]osdInfo(nil), mon.osds...)
-	mon.public.send(c, to, false, &cmsg{kind: ckMap, tid: mon.epoch, osds: osds})
+	mon.public.send(c, to, false, &cmsg{kind: ckMap, tid: mon.epoch, osds: mon.osds}) // encoded at once: no copy
 }
 
 func (mon *monNode) subscribe(c *msgr.Connection, to string) {
@@ -120,7 +119,8 @@ func (mon *monNode) dropSub(c *msgr.Connection) {
 // osdView is what a node knows of the OSD map.
 type osdView struct {
 	epoch uint64
-	osds  []osdInfo
+	osds  []osdInfo // nil: no map yet
+	spare []osdInfo // the storage of the map before osds (update's old), reused by the next update
 }
 
 func (v *osdView) get(id int) (osdInfo, bool) {
@@ -130,7 +130,9 @@ func (v *osdView) get(id int) (osdInfo, bool) {
 	return v.osds[id], true
 }
 
-// update takes map m if it is newer; it returns the previous entries and which OSDs changed.
+// update takes map m if it is newer (a copy of its entries: m is the message being
+// dispatched); it returns the previous entries, valid until the next update, and which OSDs
+// changed.
 func (v *osdView) update(m *cmsg) (old []osdInfo, changed []int) {
 	if m.tid <= v.epoch && v.osds != nil {
 		return nil, nil
@@ -141,7 +143,11 @@ func (v *osdView) update(m *cmsg) (old []osdInfo, changed []int) {
 			changed = append(changed, i)
 		}
 	}
-	v.epoch, v.osds = m.tid, m.osds
+	var osds []osdInfo
+	if len(m.osds) > 0 {
+		osds = append(v.spare[:0], m.osds...)
+	}
+	v.epoch, v.osds, v.spare = m.tid, osds, old
 	if len(old) < len(m.osds) {
 		old = append(old, make([]osdInfo, len(m.osds)-len(old))...)
 	}

@@ -38,9 +38,18 @@ type cproc struct {
 	restart func() error
 	// keepNonce: restarts announce the same nonce (a monitor) instead of a new one.
 	keepNonce bool
+	// incStr is incName for incarnation incOf (built once per incarnation).
+	incStr string
+	incOf  int
 }
 
-func (p *cproc) incName() string { return fmt.Sprintf("%s#%d", p.name, p.inc) }
+// incName names the current incarnation, e.g. "osd.1#2".
+func (p *cproc) incName() string {
+	if p.incStr == "" || p.incOf != p.inc {
+		p.incStr, p.incOf = fmt.Sprintf("%s#%d", p.name, p.inc), p.inc
+	}
+	return p.incStr
+}
 
 // newHost starts an incarnation's host (and socket-failure injector).
 func (p *cproc) newHost() {
@@ -224,11 +233,14 @@ func (x *cmsgr) init(head, extra bool) {
 	}
 }
 
-// send sends m to endpoint to on c, recording it with the checker.
+// send sends m to endpoint to on c, recording it with the checker. The message is one the
+// messenger lends (Messenger.NewMessage) and takes back once done with it; its front comes
+// from the run's send memory (the messenger may still be writing it out after it is done
+// with the message).
 func (x *cmsgr) send(c *msgr.Connection, to string, lossless bool, m *cmsg) {
 	h := x.p.cl.h
 	m.id, m.from = h.NextID(), x.endpoint()
-	msg := h.Mem.Message(cmsgType[m.kind], m.encodeInto(h.Mem.Bytes(m.encodedLen())[:0]))
+	msg := x.m.NewMessage(cmsgType[m.kind], m.encodeInto(h.Mem.Bytes(m.encodedLen())[:0]))
 	msg.Header.Tid = m.id
 	if m.kind == ckPing || m.kind == ckPingReply {
 		msg.Header.Priority = wire.PrioHigh
@@ -239,6 +251,7 @@ func (x *cmsgr) send(c *msgr.Connection, to string, lossless bool, m *cmsg) {
 			Text: policyName(lossless) + " " + m.kind.String()})
 	}
 	if err := c.SendMessage(msg); err != nil {
+		x.m.Release(msg) // not taken: still ours
 		h.Check.Dropped(m.id)
 	}
 }
@@ -277,8 +290,10 @@ func (x *cmsgr) FastDispatch(c *msgr.Connection, m *msgr.Message) {
 
 // Dispatch checks the message with the Checker and hands it to the node's logic.
 func (x *cmsgr) Dispatch(c *msgr.Connection, m *msgr.Message) bool {
-	h := x.p.cl.h
-	cm, err := decodeCmsg(m.Front, x.p.cl.names)
+	cl := x.p.cl
+	h := cl.h
+	cm := cl.rxMsg()
+	err := cm.decode(m.Front, cl.names, cl.keys)
 	intact := err == nil && cm.id == m.Header.Tid
 	h.DispatchedTampered(x.receiver(), m.Header.Tid, m.Front, c.Signed())
 	h.Check.Dispatched(x.receiver(), m.Header.Tid, intact, int64(h.W.Now()))
@@ -289,8 +304,9 @@ func (x *cmsgr) Dispatch(c *msgr.Connection, m *msgr.Message) bool {
 	if intact && x.p.alive && x.handle != nil {
 		x.handle(c, cm)
 	}
+	cl.rxDone(cm)
 	// Hand the message back for reuse, as a production dispatcher would (nothing keeps its
-	// front: decodeCmsg copies what it keeps). A messenger that still used a released message
+	// front: cmsg.decode copies what it keeps). A messenger that still used a released message
 	// would corrupt a later delivery, which the checks above would catch.
 	c.Messenger().Release(m)
 	return true
