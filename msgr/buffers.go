@@ -39,8 +39,10 @@ import (
 //     dispatchers as a received message: the dispatcher may Release it, as any delivered
 //     message.
 //   - The section buffers attached to it (Front, Middle, Data) stay the application's: the
-//     messenger drops its references to them when it recycles the message and never reuses
-//     them (a payload shared by many messages is fine).
+//     messenger never reuses them (a payload shared by many messages is fine). Do not change
+//     one after SendMessage, though, even once the message came back from NewMessage: a lossy
+//     session recycles a message once it is encoded, and its larger sections may still be
+//     waiting in the output to be written from the application's buffer.
 //
 // Sending a lent message twice, or releasing one the messenger holds, panics, as does
 // releasing a message twice.
