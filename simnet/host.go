@@ -177,7 +177,7 @@ func (h *Host) uninstall(f file) {
 	w := f.watchOf()
 	delete(h.files, w.fd)
 	if p := w.live(); p != nil && w.queued {
-		p.remove(f)
+		p.remove(w)
 	}
 	w.poller = nil
 	w.queued = false
