@@ -144,7 +144,12 @@ const (
 
 func (n *Network) newConn() *conn {
 	n.nextConn++
-	c := &conn{id: n.nextConn, net: n}
+	if len(n.connBuf) == cap(n.connBuf) {
+		n.connBuf = make([]conn, 0, blockSize(cap(n.connBuf)))
+	}
+	n.connBuf = n.connBuf[:len(n.connBuf)+1]
+	c := &n.connBuf[len(n.connBuf)-1]
+	c.id, c.net = n.nextConn, n
 	if n.live = max(n.live, 32); len(n.conns) >= 2*n.live {
 		n.pruneConns()
 	}

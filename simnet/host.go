@@ -29,7 +29,8 @@ type Host struct {
 	listeners map[uint16]*Listener
 	ports     map[uint16]bool // local ports in use by listeners and client sockets
 	nextPort  int
-	pollers   []*Poller // in creation order, for Crash
+	pollers   []*Poller  // in creation order, for Crash
+	pollerArr [2]*Poller // the first backing array of pollers
 	crashed   bool
 }
 
@@ -66,7 +67,11 @@ func (h *Host) NewPoller() (netio.Poller, error) {
 	if h.crashed {
 		return nil, netio.ErrUnreachable
 	}
-	p := &Poller{host: h}
+	p := h.net.newPoller()
+	p.host = h
+	if h.pollers == nil {
+		h.pollers = h.pollerArr[:0]
+	}
 	h.pollers = slices.DeleteFunc(h.pollers, func(p *Poller) bool { return p.closed })
 	h.pollers = append(h.pollers, p)
 	return p, nil
@@ -116,7 +121,8 @@ func (h *Host) Connect(addr netip.AddrPort) (netio.Socket, error) {
 	}
 	n := h.net
 	c := n.newConn()
-	s := &Socket{
+	s := n.newSocket()
+	*s = Socket{
 		host:     h,
 		c:        c,
 		side:     client,

@@ -565,7 +565,8 @@ func (n *Network) establish(c *conn) Transfer {
 	if l == nil || len(l.queue) >= l.backlog {
 		return n.refuse(c, tr)
 	}
-	srv := &Socket{host: l.host, c: c, side: server, local: cl.remote, remote: cl.local}
+	srv := n.newSocket()
+	*srv = Socket{host: l.host, c: c, side: server, local: cl.remote, remote: cl.local}
 	c.ends[server] = srv
 	c.state = open
 	c.resetOnDeliver = fault == ConnectResetAfterAccept
