@@ -107,9 +107,14 @@ func (s *Socket) Read(p []byte) (int, error) {
 	}
 	n := s.host.net
 	k := n.chunkOp(s.c, 1-s.side, OpRead, st.readOff(), min(len(p), st.in.n))
+	full := st.in.n >= n.cfg.RecvBuf
 	st.read(p[:k], &n.pool)
 	n.stats.BytesRead += uint64(k)
-	n.touch(s.c)
+	if full {
+		// Room for a delivery held back by the full receive buffer: the only thing a read
+		// changes in the network's scan of the connection (see scanStream, canReceive).
+		n.touch(s.c)
+	}
 	if st.in.n == 0 {
 		s.notify() // Readable until the receive buffer is drained; nothing else changed.
 	}
