@@ -315,9 +315,20 @@ func (w *World) advance() bool {
 		next, ok = t, true
 	}
 	now := w.Clock.Now()
-	first := w.earliest(now) // and w.woken
-	if w.CheckRunnable {
-		w.checkEarliest(now, first)
+	var first time.Duration
+	if ok && (len(w.times) == 0 || w.times[0].key > next) {
+		// Every center's next time is at or after its key, so after next: no center wakes
+		// at next, and earliest would find nothing that changes the outcome (the stale keys
+		// it corrects stay lower bounds until a later advance corrects them).
+		w.woken = w.woken[:0]
+		if w.CheckRunnable {
+			w.checkNoneBefore(now, next)
+		}
+	} else {
+		first = w.earliest(now) // and w.woken
+		if w.CheckRunnable {
+			w.checkEarliest(now, first)
+		}
 	}
 	if len(w.woken) > 0 && (!ok || first < next) {
 		next, ok = first, true
@@ -441,6 +452,19 @@ func (w *World) checkEarliest(now, first time.Duration) {
 	for i := range want {
 		if want[i] != w.woken[i] {
 			panic(fmt.Sprintf("world: center %s is at the earliest time, the kept times say %s", want[i].c.Name(), w.woken[i].c.Name()))
+		}
+	}
+}
+
+// checkNoneBefore panics if a center's next time is at or before next, which the kept times
+// say is before them all (CheckRunnable).
+func (w *World) checkNoneBefore(now, next time.Duration) {
+	for _, e := range w.centers {
+		if e.stopped {
+			continue
+		}
+		if t, has := w.nextTime(e, now); has && t <= next {
+			panic(fmt.Sprintf("world: center %s wakes at %v, the kept times say none before %v", e.c.Name(), t, next))
 		}
 	}
 }
