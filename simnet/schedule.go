@@ -332,11 +332,17 @@ func (n *Network) replaceTasks(c *conn) {
 		clear(r[len(r)+d:])
 		r = r[:len(r)+d]
 	}
-	for slot := uint8(slotEstablish); slot <= slotServerToClient; slot++ {
-		if c.tasks&(1<<slot) != 0 {
-			r[i] = task{c: c, slot: slot}
-			i++
-		}
+	t := c.tasks
+	if t&(1<<slotEstablish) != 0 {
+		r[i] = task{c: c, slot: slotEstablish}
+		i++
+	}
+	if t&(1<<slotClientToServer) != 0 {
+		r[i] = task{c: c, slot: slotClientToServer}
+		i++
+	}
+	if t&(1<<slotServerToClient) != 0 {
+		r[i] = task{c: c, slot: slotServerToClient}
 	}
 	n.runnable = r
 }
