@@ -428,7 +428,7 @@ func (h *Host) Crash() {
 		}
 	}
 	for fd := firstFD; fd < h.nextFD; fd++ {
-		switch f := h.files[fd].(type) {
+		switch f := h.file(fd).(type) {
 		case *Socket:
 			f.closed = true
 			f.inStream().clearIn(&n.pool)

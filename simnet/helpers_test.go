@@ -172,7 +172,7 @@ func checkReadiness(n *Network, pollers []*Poller) error {
 	}
 	for _, h := range n.hosts {
 		for fd := firstFD; fd < h.nextFD; fd++ {
-			f := h.files[fd]
+			f := h.file(fd)
 			if f == nil {
 				continue
 			}
@@ -200,7 +200,7 @@ func checkReadyList(p *Poller) error {
 		if pollEvents(f) == 0 {
 			return fmt.Errorf("fd %d listed but not ready", w.fd)
 		}
-		if p.host.files[w.fd] != f {
+		if p.host.file(w.fd) != f {
 			return fmt.Errorf("fd %d listed but not open", w.fd)
 		}
 		if i > 0 && p.ready[i-1].fd >= w.fd {

@@ -108,7 +108,7 @@ func (p *Poller) Add(fd int, mask netio.Events) error {
 	if p.closed {
 		return netio.ErrBadFD
 	}
-	f := p.host.files[fd]
+	f := p.host.file(fd)
 	if f == nil {
 		return netio.ErrBadFD
 	}
@@ -127,7 +127,7 @@ func (p *Poller) Modify(fd int, mask netio.Events) error {
 	if p.closed {
 		return netio.ErrBadFD
 	}
-	f := p.host.files[fd]
+	f := p.host.file(fd)
 	if f == nil {
 		return netio.ErrBadFD
 	}
@@ -146,7 +146,7 @@ func (p *Poller) Delete(fd int) error {
 	if p.closed {
 		return netio.ErrBadFD
 	}
-	f := p.host.files[fd]
+	f := p.host.file(fd)
 	if f == nil {
 		return nil
 	}
