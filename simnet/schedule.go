@@ -153,7 +153,7 @@ func (n *Network) Run(i int) Transfer {
 	if t.slot == slotEstablish {
 		tr = n.establish(t.c)
 	} else {
-		tr = n.deliver(t.c, int(t.slot-slotClientToServer))
+		n.deliver(t.c, int(t.slot-slotClientToServer), &tr)
 	}
 	n.touch(t.c)
 	n.stats.Transfers++
@@ -593,33 +593,29 @@ func (n *Network) refuse(c *conn, tr Transfer) Transfer {
 // deliver performs the next delivery of c.streams[i]: a FIN, a chunk of data, or a reset if
 // data reaches a closed receiver or the connection was established under
 // ConnectResetAfterAccept.
-func (n *Network) deliver(c *conn, i int) Transfer {
+func (n *Network) deliver(c *conn, i int, tr *Transfer) {
 	st := &c.streams[i]
 	from, to := c.ends[i], c.ends[1-i]
-	tr := Transfer{Kind: Deliver, Conn: c.id, From: from.local, To: from.remote}
+	tr.Kind, tr.Conn, tr.From, tr.To = Deliver, c.id, from.local, from.remote
 	switch {
 	case c.resetOnDeliver || (to.closed && st.out.n > 0):
 		tr.Kind, tr.RST, tr.Bytes = Reset, true, st.out.n
 		c.reset()
-		return tr
 	case st.out.n == 0:
 		st.eof = true
 		tr.FIN = true
+		c.notifyEnds()
 	case to.rdShut:
 		tr.Bytes = n.chunkOp(c, i, OpDeliver, st.dlv, st.segs.ready(n.now()))
 		n.moved(st, from, nil, tr.Bytes)
-		return tr
 	default:
 		ready := st.segs.ready(n.now())
 		tr.Bytes = n.chunkOp(c, i, OpDeliver, st.dlv, min(ready, n.cfg.RecvBuf-st.in.n))
 		if len(st.corrupt) > 0 {
-			tr.Bytes = n.corruptChunk(st, tr.Bytes, &tr)
+			tr.Bytes = n.corruptChunk(st, tr.Bytes, tr)
 		}
 		n.moved(st, from, to, tr.Bytes)
-		return tr
 	}
-	c.notifyEnds()
-	return tr
 }
 
 // moved moves k >= 1 due bytes of st out of the send buffer, into the receive buffer of to
