@@ -9,10 +9,11 @@ import (
 // an idle connection holds no memory and a busy one holds about what it has in flight.
 const chunkSize = 16 << 10
 
-// chunk is one block of a byteQueue: bytes b[r:w] are queued.
+// chunk is one block of a byteQueue: bytes b[r:w] are queued. hw is at or above every w the
+// chunk had when last put back in the pool (the bytes past it were never written).
 type chunk struct {
-	r, w int
-	b    [chunkSize]byte
+	r, w, hw int
+	b        [chunkSize]byte
 }
 
 // chunkPool recycles chunks across all queues of a network, so that steady-state traffic
@@ -25,7 +26,10 @@ func (p *chunkPool) get() *chunk {
 	n := len(p.free)
 	if n == 0 {
 		if c, ok := spareChunks.Get().(*chunk); ok {
-			*c = chunk{} // as new: which run's bytes it held must not matter even to a bug
+			// As new: which run's bytes it held must not matter even to a bug. Only the
+			// bytes below the high-water mark were ever written.
+			clear(c.b[:c.hw])
+			c.r, c.w, c.hw = 0, 0, 0
 			return c
 		}
 		return new(chunk)
@@ -37,6 +41,7 @@ func (p *chunkPool) get() *chunk {
 }
 
 func (p *chunkPool) put(c *chunk) {
+	c.hw = max(c.hw, c.w)
 	c.r, c.w = 0, 0
 	p.free = append(p.free, c)
 }
@@ -63,6 +68,7 @@ func (p *chunkPool) release() {
 type byteQueue struct {
 	chunks []*chunk
 	n      int
+	inline [2]*chunk // the first backing array of chunks: most queues never need more
 }
 
 // write appends all of p.
@@ -94,6 +100,9 @@ func (q *byteQueue) tail(pool *chunkPool) *chunk {
 		return q.chunks[k-1]
 	}
 	c := pool.get()
+	if q.chunks == nil {
+		q.chunks = q.inline[:0]
+	}
 	q.chunks = append(q.chunks, c)
 	return c
 }
@@ -153,24 +162,23 @@ func (q *byteQueue) read(p []byte, pool *chunkPool) int {
 	return done
 }
 
-// moveTo moves the first k bytes to the end of dst (k must not exceed the queued length).
-func (q *byteQueue) moveTo(dst *byteQueue, k int, pool *chunkPool) {
-	for k > 0 {
-		s := q.head(k)
-		dst.write(s, pool)
-		k -= len(s)
-		q.discard(len(s), pool)
+// truncate drops everything after the first n bytes (n must not exceed the queued length).
+func (q *byteQueue) truncate(n int, pool *chunkPool) {
+	i := 0
+	for left := n; left > 0; i++ {
+		c := q.chunks[i]
+		if k := c.w - c.r; left < k {
+			c.hw = max(c.hw, c.w)
+			c.w = c.r + left
+		}
+		left -= min(left, c.w-c.r)
 	}
-}
-
-// clear drops everything.
-func (q *byteQueue) clear(pool *chunkPool) {
-	for i, c := range q.chunks {
-		pool.put(c)
-		q.chunks[i] = nil
+	for j := i; j < len(q.chunks); j++ {
+		pool.put(q.chunks[j])
+		q.chunks[j] = nil
 	}
-	q.chunks = q.chunks[:0]
-	q.n = 0
+	q.chunks = q.chunks[:i]
+	q.n = n
 }
 
 // seg is a run of bytes written at one virtual time: they become deliverable at due.
@@ -185,10 +193,11 @@ type seg struct {
 // rn bytes), so finding the ready bytes costs O(1) amortized even when a stream delivers one
 // byte at a time out of thousands of segments.
 type segQueue struct {
-	s  []seg
-	h  int // index of the head segment
-	r  int // segments before r are known to be due
-	rn int // bytes in segments h..r-1 (after what consume took from the head)
+	inline [4]seg // the first backing array of s
+	s      []seg
+	h      int // index of the head segment
+	r      int // segments before r are known to be due
+	rn     int // bytes in segments h..r-1 (after what consume took from the head)
 }
 
 // compactMin is how many consumed segments may pile up before the queue is compacted.
@@ -203,6 +212,9 @@ func (q *segQueue) push(due time.Duration, n int) {
 			q.rn += n // Joined a segment known to be due.
 		}
 		return
+	}
+	if q.s == nil {
+		q.s = q.inline[:0]
 	}
 	q.s = append(q.s, seg{due: due, n: n})
 }

@@ -26,9 +26,12 @@ const (
 // stream is one direction of a connection: the bytes one end wrote that the other has not
 // read yet, in two stages.
 type stream struct {
-	out     byteQueue     // written, not yet delivered: the sender's send buffer
+	// buf holds the stream's bytes in order: first those in the receiver's receive buffer
+	// (in: delivered, not yet read), then those in the sender's send buffer (out: written,
+	// not yet delivered). A delivery moves the boundary, not the bytes.
+	buf     byteQueue
+	in, out span
 	segs    segQueue      // when the bytes in out become deliverable
-	in      byteQueue     // delivered, not yet read: the receiver's receive buffer
 	lastDue time.Duration // due time of the newest segment or FIN, to keep the stream in order
 	fin     bool          // the sender shut down writing: a FIN follows the data
 	finDue  time.Duration // when the FIN becomes deliverable
@@ -52,12 +55,53 @@ func (st *stream) due(now, latency time.Duration) time.Duration {
 	return d
 }
 
+// span is a part of a stream's buf: n bytes.
+type span struct{ n int }
+
 // readOff is the stream offset of the first byte in the receive buffer.
 func (st *stream) readOff() uint64 { return st.dlv - uint64(st.in.n) }
 
+// write appends the first k bytes of bufs to the send buffer.
+func (st *stream) write(bufs [][]byte, k int, pool *chunkPool) {
+	st.buf.writev(bufs, k, pool)
+	st.out.n += k
+}
+
+// deliverBytes moves the first k bytes of the send buffer to the receive buffer.
+func (st *stream) deliverBytes(k int) {
+	st.out.n -= k
+	st.in.n += k
+}
+
+// discardOut drops the first k bytes of the send buffer; the receive buffer must be empty
+// (the receiver shut down reading, which emptied it, and nothing is delivered into it since).
+func (st *stream) discardOut(k int, pool *chunkPool) {
+	if st.in.n != 0 {
+		panic("simnet: discarding undelivered bytes behind unread ones")
+	}
+	st.buf.discard(k, pool)
+	st.out.n -= k
+}
+
+// read moves the first len(p) bytes of the receive buffer (len(p) <= in.n) into p.
+func (st *stream) read(p []byte, pool *chunkPool) {
+	st.buf.read(p, pool)
+	st.in.n -= len(p)
+}
+
+// clearIn empties the receive buffer.
+func (st *stream) clearIn(pool *chunkPool) {
+	st.buf.discard(st.in.n, pool)
+	st.in.n = 0
+}
+
+// outAt is the i-th byte of the send buffer (i < out.n).
+func (st *stream) outAt(i int) *byte { return st.buf.at(st.in.n + i) }
+
 // drop loses every undelivered byte and the FIN; the receive buffer is kept.
 func (st *stream) drop(pool *chunkPool) {
-	st.out.clear(pool)
+	st.buf.truncate(st.in.n, pool)
+	st.out.n = 0
 	st.segs.clear()
 	st.corrupt = nil
 }
@@ -100,7 +144,12 @@ const (
 
 func (n *Network) newConn() *conn {
 	n.nextConn++
-	c := &conn{id: n.nextConn, net: n}
+	if len(n.connBuf) == cap(n.connBuf) {
+		n.connBuf = make([]conn, 0, blockSize(cap(n.connBuf)))
+	}
+	n.connBuf = n.connBuf[:len(n.connBuf)+1]
+	c := &n.connBuf[len(n.connBuf)-1]
+	c.id, c.net = n.nextConn, n
 	if n.live = max(n.live, 32); len(n.conns) >= 2*n.live {
 		n.pruneConns()
 	}
@@ -170,7 +219,7 @@ func (c *conn) abort(keep [2]bool, rdErr, wrErr [2]error) {
 		st := &c.streams[i] // Received by end 1-i.
 		st.drop(&n.pool)
 		if !keep[1-i] {
-			st.in.clear(&n.pool)
+			st.clearIn(&n.pool)
 		}
 		if s := c.ends[i]; s != nil {
 			s.keepIn, s.rdErr, s.wrErr = keep[i], rdErr[i], wrErr[i]
@@ -199,7 +248,7 @@ func (c *conn) linkFaults() {
 func (c *conn) notifyEnds() {
 	for _, s := range c.ends {
 		if s != nil {
-			notify(s)
+			s.notify()
 		}
 	}
 }

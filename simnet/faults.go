@@ -199,7 +199,7 @@ func (n *Network) Reset(conn uint64, end Dir, how ResetHow) bool {
 		c.state, c.hung = refused, false
 		n.stats.Resets++
 		n.touch(c)
-		notify(c.ends[client])
+		c.ends[client].notify()
 		return true
 	}
 	e, p := int(end), 1-int(end)
@@ -347,7 +347,7 @@ func (n *Network) corruptChunk(st *stream, k int, tr *Transfer) int {
 		next := max(st.corrupt[1].off, at+1)
 		k = min(k, int(next-st.dlv))
 	}
-	*st.out.at(int(at - st.dlv)) ^= 1 << first.bit
+	*st.outAt(int(at - st.dlv)) ^= 1 << first.bit
 	st.corrupt = st.corrupt[1:]
 	if len(st.corrupt) == 0 {
 		st.corrupt = nil
@@ -368,7 +368,7 @@ func (n *Network) Undelivered(s StreamID, off uint64, k int) ([]byte, bool) {
 	}
 	p := make([]byte, k)
 	for i := range p {
-		p[i] = *st.out.at(int(off-st.dlv) + i)
+		p[i] = *st.outAt(int(off-st.dlv) + i)
 	}
 	return p, true
 }
@@ -383,7 +383,7 @@ func (n *Network) Tamper(s StreamID, off uint64, p []byte) bool {
 		return false
 	}
 	for i, b := range p {
-		*st.out.at(int(off-st.dlv) + i) = b
+		*st.outAt(int(off-st.dlv) + i) = b
 	}
 	n.stats.Tampered++
 	return true
@@ -428,10 +428,10 @@ func (h *Host) Crash() {
 		}
 	}
 	for fd := firstFD; fd < h.nextFD; fd++ {
-		switch f := h.files[fd].(type) {
+		switch f := h.file(fd).(type) {
 		case *Socket:
 			f.closed = true
-			f.inStream().in.clear(&n.pool)
+			f.inStream().clearIn(&n.pool)
 			h.uninstall(f)
 		case *Listener:
 			_ = f.Close() // Its queue was reset above.

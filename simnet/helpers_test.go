@@ -172,7 +172,7 @@ func checkReadiness(n *Network, pollers []*Poller) error {
 	}
 	for _, h := range n.hosts {
 		for fd := firstFD; fd < h.nextFD; fd++ {
-			f := h.files[fd]
+			f := h.file(fd)
 			if f == nil {
 				continue
 			}
@@ -188,18 +188,22 @@ func checkReadiness(n *Network, pollers []*Poller) error {
 }
 
 func checkReadyList(p *Poller) error {
-	for i, f := range p.ready {
+	for i, r := range p.ready {
+		f := r.f
 		w := f.watchOf()
+		if r.fd != w.fd {
+			return fmt.Errorf("fd %d listed as fd %d", w.fd, r.fd)
+		}
 		if !w.queued || w.poller != p {
 			return fmt.Errorf("fd %d listed but not queued with this poller", w.fd)
 		}
 		if pollEvents(f) == 0 {
 			return fmt.Errorf("fd %d listed but not ready", w.fd)
 		}
-		if p.host.files[w.fd] != f {
+		if p.host.file(w.fd) != f {
 			return fmt.Errorf("fd %d listed but not open", w.fd)
 		}
-		if i > 0 && p.ready[i-1].watchOf().fd >= w.fd {
+		if i > 0 && p.ready[i-1].fd >= w.fd {
 			return fmt.Errorf("ready list out of order at %d", i)
 		}
 	}

@@ -25,27 +25,32 @@ type Host struct {
 	net  *Network
 
 	nextFD    int
-	files     map[int]file // open descriptors (lookup only, never iterated)
-	listeners map[uint16]*Listener
-	ports     map[uint16]bool // local ports in use by listeners and client sockets
+	files     []file      // open descriptors: files[fd-firstFD], nil once closed
+	listeners []*Listener // bound listeners, in the order they were bound
+	ports     []uint16    // local ports in use by listeners and client sockets, ascending
 	nextPort  int
-	pollers   []*Poller // in creation order, for Crash
-	crashed   bool
+	pollers   []*Poller  // in creation order, for Crash
+	pollerArr [2]*Poller // the first backing array of pollers
+
+	// First backing arrays of files, listeners and ports: a small host never grows them.
+	fileArr     [8]file
+	listenerArr [2]*Listener
+	portArr     [8]uint16
+	crashed     bool
 }
 
 var _ netio.Stack = (*Host)(nil)
 
 func newHost(n *Network, name string, ip netip.Addr) *Host {
-	return &Host{
-		name:      name,
-		ip:        ip,
-		net:       n,
-		nextFD:    firstFD,
-		files:     make(map[int]file),
-		listeners: make(map[uint16]*Listener),
-		ports:     make(map[uint16]bool),
-		nextPort:  ephemeralMin,
+	h := &Host{
+		name:     name,
+		ip:       ip,
+		net:      n,
+		nextFD:   firstFD,
+		nextPort: ephemeralMin,
 	}
+	h.files, h.listeners, h.ports = h.fileArr[:0], h.listenerArr[:0], h.portArr[:0]
+	return h
 }
 
 // Name returns the name given to AddHost.
@@ -66,7 +71,11 @@ func (h *Host) NewPoller() (netio.Poller, error) {
 	if h.crashed {
 		return nil, netio.ErrUnreachable
 	}
-	p := &Poller{host: h}
+	p := h.net.newPoller()
+	p.host = h
+	if h.pollers == nil {
+		h.pollers = h.pollerArr[:0]
+	}
 	h.pollers = slices.DeleteFunc(h.pollers, func(p *Poller) bool { return p.closed })
 	h.pollers = append(h.pollers, p)
 	return p, nil
@@ -95,7 +104,7 @@ func (h *Host) Listen(addr netip.AddrPort, backlog int) (netio.Listener, error) 
 		backlog = h.net.cfg.Backlog
 	}
 	l := &Listener{host: h, addr: netip.AddrPortFrom(ip, port), backlog: backlog}
-	h.listeners[port] = l
+	h.listeners = append(h.listeners, l)
 	h.install(l)
 	return l, nil
 }
@@ -116,7 +125,8 @@ func (h *Host) Connect(addr netip.AddrPort) (netio.Socket, error) {
 	}
 	n := h.net
 	c := n.newConn()
-	s := &Socket{
+	s := n.newSocket()
+	*s = Socket{
 		host:     h,
 		c:        c,
 		side:     client,
@@ -138,10 +148,11 @@ func (h *Host) bindPort(port uint16) (uint16, error) {
 	if port == 0 {
 		return h.ephemeralPort()
 	}
-	if h.ports[port] {
+	i, used := slices.BinarySearch(h.ports, port)
+	if used {
 		return 0, netio.ErrAddrInUse
 	}
-	h.ports[port] = true
+	h.ports = slices.Insert(h.ports, i, port)
 	return port, nil
 }
 
@@ -154,30 +165,61 @@ func (h *Host) ephemeralPort() (uint16, error) {
 		if h.nextPort > ephemeralMax {
 			h.nextPort = ephemeralMin
 		}
-		if !h.ports[p] {
-			h.ports[p] = true
+		if i, used := slices.BinarySearch(h.ports, p); !used {
+			h.ports = slices.Insert(h.ports, i, p)
 			return p, nil
 		}
 	}
 	return 0, netio.ErrAddrNotAvail
 }
 
-func (h *Host) releasePort(port uint16) { delete(h.ports, port) }
+func (h *Host) releasePort(port uint16) {
+	if i, used := slices.BinarySearch(h.ports, port); used {
+		h.ports = slices.Delete(h.ports, i, i+1)
+	}
+}
+
+// file returns the open file with descriptor fd, or nil.
+func (h *Host) file(fd int) file {
+	if i := fd - firstFD; i >= 0 && i < len(h.files) {
+		return h.files[i]
+	}
+	return nil
+}
+
+// listener returns the listener bound to port, or nil.
+func (h *Host) listener(port uint16) *Listener {
+	for _, l := range h.listeners {
+		if l.addr.Port() == port {
+			return l
+		}
+	}
+	return nil
+}
+
+// unbind forgets listener l.
+func (h *Host) unbind(l *Listener) {
+	if i := slices.Index(h.listeners, l); i >= 0 {
+		h.listeners = slices.Delete(h.listeners, i, i+1)
+	}
+}
 
 // install gives f the next descriptor number. Numbers are never reused.
 func (h *Host) install(f file) {
 	w := f.watchOf()
 	w.fd = h.nextFD
 	h.nextFD++
-	h.files[w.fd] = f
+	h.files = append(h.files, f) // at w.fd-firstFD: numbers are given in order
 }
 
 // uninstall removes f from the descriptor table and from its poller.
 func (h *Host) uninstall(f file) {
 	w := f.watchOf()
-	delete(h.files, w.fd)
+	if i := w.fd - firstFD; i >= 0 && i < len(h.files) && h.files[i] == f {
+		h.files[i] = nil
+	}
 	if p := w.live(); p != nil && w.queued {
-		p.remove(f)
+		p.remove(w)
 	}
 	w.poller = nil
 	w.queued = false
@@ -189,5 +231,5 @@ func (n *Network) listenerFor(addr netip.AddrPort) *Listener {
 	if h == nil {
 		return nil
 	}
-	return h.listeners[addr.Port()]
+	return h.listener(addr.Port())
 }

@@ -67,7 +67,7 @@ func (l *Listener) Close() error {
 	}
 	l.closed = true
 	l.host.uninstall(l)
-	delete(l.host.listeners, l.addr.Port())
+	l.host.unbind(l)
 	l.host.releasePort(l.addr.Port())
 	for i, s := range l.queue {
 		s.closed = true

@@ -868,7 +868,7 @@ func (m *model) checkEvent(h int, ev netio.Event) {
 		}
 		return
 	}
-	f := m.hosts[h].files[ev.FD]
+	f := m.hosts[h].file(ev.FD)
 	s, ok := f.(*Socket)
 	if !ok {
 		m.fail("event for fd %d, which is not an open socket", ev.FD)

@@ -120,11 +120,48 @@ type Network struct {
 
 	stats  Stats
 	tracer func(Transfer)
+
+	// Blocks new sockets, connections and pollers are taken from (one allocation per block,
+	// not per object; a block lives as long as any object in it).
+	initial struct {
+		hosts    [4]*Host
+		active   [8]*conn
+		conns    [16]*conn
+		runnable [8]task
+		touched  [8]*conn
+		wakes    [8]timeOf
+		futs     [8]timeOf
+	}
+	sockBuf   []Socket
+	connBuf   []conn
+	pollerBuf []Poller
+}
+
+// blockSize is how many objects a block holds: from 4, doubling up to 64, so that a small
+// network allocates little and a large one few blocks.
+func blockSize(prev int) int { return min(64, max(4, 2*prev)) }
+
+// newSocket returns a zeroed socket from the current block.
+func (n *Network) newSocket() *Socket {
+	if len(n.sockBuf) == cap(n.sockBuf) {
+		n.sockBuf = make([]Socket, 0, blockSize(cap(n.sockBuf)))
+	}
+	n.sockBuf = n.sockBuf[:len(n.sockBuf)+1]
+	return &n.sockBuf[len(n.sockBuf)-1]
+}
+
+// newPoller returns a zeroed poller from the current block.
+func (n *Network) newPoller() *Poller {
+	if len(n.pollerBuf) == cap(n.pollerBuf) {
+		n.pollerBuf = make([]Poller, 0, blockSize(cap(n.pollerBuf)))
+	}
+	n.pollerBuf = n.pollerBuf[:len(n.pollerBuf)+1]
+	return &n.pollerBuf[len(n.pollerBuf)-1]
 }
 
 // New returns an empty network on clock that draws every random choice from rng.
 func New(clock *Clock, rng *detrand.Rand, cfg Config) *Network {
-	return &Network{
+	n := &Network{
 		clock:    clock,
 		rng:      rng,
 		cfg:      cfg.withDefaults(),
@@ -133,6 +170,16 @@ func New(clock *Clock, rng *detrand.Rand, cfg Config) *Network {
 		dirty:    true,
 		allStale: true,
 	}
+	// The scheduling lists start in arrays of the network itself: a small simulation never
+	// grows them.
+	n.hosts = n.initial.hosts[:0]
+	n.active = n.initial.active[:0]
+	n.conns = n.initial.conns[:0]
+	n.runnable = n.initial.runnable[:0]
+	n.touched = n.initial.touched[:0]
+	n.wakes = n.initial.wakes[:0]
+	n.futs = n.initial.futs[:0]
+	return n
 }
 
 // Clock returns the network's virtual clock.

@@ -1,7 +1,6 @@
 package simnet
 
 import (
-	"slices"
 	"syscall"
 	"time"
 
@@ -45,17 +44,36 @@ func pollEvents(f file) netio.Events {
 // notify brings f's membership in its poller's ready list up to date. Every state change that
 // can alter a file's readiness calls it, so Wait and HasReady never scan idle files.
 func notify(f file) {
+	if s, ok := f.(*Socket); ok {
+		s.notify()
+		return
+	}
 	w := f.watchOf()
 	p := w.live()
 	if p == nil {
 		return
 	}
-	ready := pollEvents(f) != 0
+	w.update(p, f, pollEvents(f) != 0)
+}
+
+// notify is notify for a socket, without the interface calls (it runs after every read,
+// write and delivery).
+func (s *Socket) notify() {
+	p := s.poller
+	if p == nil || p.closed {
+		return
+	}
+	ev, forced := s.readiness()
+	s.update(p, s, forced || ev&s.mask != 0)
+}
+
+// update lists or unlists f, whose watch is w, in p's ready list as ready says.
+func (w *watch) update(p *Poller, f file, ready bool) {
 	switch {
 	case ready && !w.queued:
-		p.insert(f)
+		p.insert(f, w)
 	case !ready && w.queued:
-		p.remove(f)
+		p.remove(w)
 	}
 }
 
@@ -68,13 +86,20 @@ func notify(f file) {
 // Wake is meant for the simulation goroutine itself (nothing here is safe for concurrent use).
 type Poller struct {
 	host    *Host
-	ready   []file // files with pollEvents != 0, ascending fd
+	ready   []readyFile // files with pollEvents != 0, ascending fd
 	woken   bool
 	closed  bool
 	onReady func() // called when HasReady may have turned true (SetOnReady)
 }
 
 var _ netio.Poller = (*Poller)(nil)
+
+// readyFile is an entry of a poller's ready list: the file and its descriptor (searched
+// without calling through the interface).
+type readyFile struct {
+	fd int
+	f  file
+}
 
 // Add starts watching fd for mask. The fd is looked up in the poller's own host, as in a
 // real process: an fd not open there gives EBADF. An fd watched already, by this poller or
@@ -83,7 +108,7 @@ func (p *Poller) Add(fd int, mask netio.Events) error {
 	if p.closed {
 		return netio.ErrBadFD
 	}
-	f := p.host.files[fd]
+	f := p.host.file(fd)
 	if f == nil {
 		return netio.ErrBadFD
 	}
@@ -102,7 +127,7 @@ func (p *Poller) Modify(fd int, mask netio.Events) error {
 	if p.closed {
 		return netio.ErrBadFD
 	}
-	f := p.host.files[fd]
+	f := p.host.file(fd)
 	if f == nil {
 		return netio.ErrBadFD
 	}
@@ -121,7 +146,7 @@ func (p *Poller) Delete(fd int) error {
 	if p.closed {
 		return netio.ErrBadFD
 	}
-	f := p.host.files[fd]
+	f := p.host.file(fd)
 	if f == nil {
 		return nil
 	}
@@ -130,7 +155,7 @@ func (p *Poller) Delete(fd int) error {
 		return nil
 	}
 	if w.queued {
-		p.remove(f)
+		p.remove(w)
 	}
 	w.poller, w.mask = nil, 0
 	return nil
@@ -149,8 +174,18 @@ func (p *Poller) Wait(evs []netio.Event, timeout time.Duration) (int, error) {
 	}
 	p.woken = false
 	n := min(len(evs), len(p.ready))
-	for i, f := range p.ready[:n] {
-		evs[i] = netio.Event{FD: f.watchOf().fd, Events: pollEvents(f)}
+	for i, r := range p.ready[:n] {
+		var ev netio.Events
+		if s, ok := r.f.(*Socket); ok {
+			e, forced := s.readiness()
+			ev = e & s.mask
+			if forced {
+				ev = netio.Read | netio.Write
+			}
+		} else {
+			ev = pollEvents(r.f)
+		}
+		evs[i] = netio.Event{FD: r.fd, Events: ev}
 	}
 	return n, nil
 }
@@ -183,9 +218,9 @@ func (p *Poller) Close() error {
 		return netio.ErrBadFD
 	}
 	p.closed = true
-	for i, f := range p.ready {
-		f.watchOf().queued = false
-		p.ready[i] = nil
+	for i, r := range p.ready {
+		r.f.watchOf().queued = false
+		p.ready[i] = readyFile{}
 	}
 	p.ready = nil
 	return nil
@@ -196,7 +231,7 @@ func (p *Poller) search(fd int) int {
 	lo, hi := 0, len(p.ready)
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
-		if p.ready[mid].watchOf().fd < fd {
+		if p.ready[mid].fd < fd {
 			lo = mid + 1
 		} else {
 			hi = mid
@@ -205,17 +240,22 @@ func (p *Poller) search(fd int) int {
 	return lo
 }
 
-func (p *Poller) insert(f file) {
-	i := p.search(f.watchOf().fd)
-	p.ready = slices.Insert(p.ready, i, f)
-	f.watchOf().queued = true
+func (p *Poller) insert(f file, w *watch) {
+	i := p.search(w.fd)
+	p.ready = append(p.ready, readyFile{})
+	copy(p.ready[i+1:], p.ready[i:])
+	p.ready[i] = readyFile{fd: w.fd, f: f}
+	w.queued = true
 	if p.onReady != nil {
 		p.onReady()
 	}
 }
 
-func (p *Poller) remove(f file) {
-	i := p.search(f.watchOf().fd)
-	p.ready = slices.Delete(p.ready, i, i+1)
-	f.watchOf().queued = false
+func (p *Poller) remove(w *watch) {
+	i := p.search(w.fd)
+	last := len(p.ready) - 1
+	copy(p.ready[i:], p.ready[i+1:])
+	p.ready[last] = readyFile{}
+	p.ready = p.ready[:last]
+	w.queued = false
 }

@@ -2,9 +2,9 @@ package simnet
 
 import (
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 )
@@ -153,7 +153,7 @@ func (n *Network) Run(i int) Transfer {
 	if t.slot == slotEstablish {
 		tr = n.establish(t.c)
 	} else {
-		tr = n.deliver(t.c, int(t.slot-slotClientToServer))
+		n.deliver(t.c, int(t.slot-slotClientToServer), &tr)
 	}
 	n.touch(t.c)
 	n.stats.Transfers++
@@ -306,20 +306,63 @@ func (c *conn) appendTasks(dst []task) []task {
 
 // replaceTasks puts c's runnable transfers in place of those it had in the runnable list.
 func (n *Network) replaceTasks(c *conn) {
-	i := sort.Search(len(n.runnable), func(k int) bool { return n.runnable[k].c.id >= c.id })
-	j := i
-	for j < len(n.runnable) && n.runnable[j].c == c {
+	r := n.runnable
+	lo, hi := 0, len(r)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if r[mid].c.id < c.id {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	i, j := lo, lo
+	for j < len(r) && r[j].c == c {
 		j++
 	}
-	var buf [3]task
-	n.runnable = slices.Replace(n.runnable, i, j, c.appendTasks(buf[:0])...)
+	m := bits.OnesCount8(c.tasks)
+	switch d := m - (j - i); {
+	case d > 0:
+		for range d {
+			r = append(r, task{})
+		}
+		copy(r[j+d:], r[j:])
+	case d < 0:
+		copy(r[j+d:], r[j:])
+		clear(r[len(r)+d:])
+		r = r[:len(r)+d]
+	}
+	t := c.tasks
+	if t&(1<<slotEstablish) != 0 {
+		r[i] = task{c: c, slot: slotEstablish}
+		i++
+	}
+	if t&(1<<slotClientToServer) != 0 {
+		r[i] = task{c: c, slot: slotClientToServer}
+		i++
+	}
+	if t&(1<<slotServerToClient) != 0 {
+		r[i] = task{c: c, slot: slotServerToClient}
+	}
+	n.runnable = r
 }
 
 // removeActive takes c out of the active list.
 func (n *Network) removeActive(c *conn) {
-	i := sort.Search(len(n.active), func(k int) bool { return n.active[k].id >= c.id })
-	if i < len(n.active) && n.active[i] == c {
-		n.active = slices.Delete(n.active, i, i+1)
+	a := n.active
+	lo, hi := 0, len(a)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if a[mid].id < c.id {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo < len(a) && a[lo] == c {
+		copy(a[lo:], a[lo+1:])
+		a[len(a)-1] = nil
+		n.active = a[:len(a)-1]
 	}
 }
 
@@ -528,13 +571,14 @@ func (n *Network) establish(c *conn) Transfer {
 	if l == nil || len(l.queue) >= l.backlog {
 		return n.refuse(c, tr)
 	}
-	srv := &Socket{host: l.host, c: c, side: server, local: cl.remote, remote: cl.local}
+	srv := n.newSocket()
+	*srv = Socket{host: l.host, c: c, side: server, local: cl.remote, remote: cl.local}
 	c.ends[server] = srv
 	c.state = open
 	c.resetOnDeliver = fault == ConnectResetAfterAccept
 	l.enqueue(srv)
 	n.stats.Established++
-	notify(cl)
+	cl.notify()
 	return tr
 }
 
@@ -542,39 +586,58 @@ func (n *Network) refuse(c *conn, tr Transfer) Transfer {
 	c.state = refused
 	n.stats.Refused++
 	tr.Kind = Refuse
-	notify(c.ends[client])
+	c.ends[client].notify()
 	return tr
 }
 
 // deliver performs the next delivery of c.streams[i]: a FIN, a chunk of data, or a reset if
 // data reaches a closed receiver or the connection was established under
 // ConnectResetAfterAccept.
-func (n *Network) deliver(c *conn, i int) Transfer {
+func (n *Network) deliver(c *conn, i int, tr *Transfer) {
 	st := &c.streams[i]
 	from, to := c.ends[i], c.ends[1-i]
-	tr := Transfer{Kind: Deliver, Conn: c.id, From: from.local, To: from.remote}
+	tr.Kind, tr.Conn, tr.From, tr.To = Deliver, c.id, from.local, from.remote
 	switch {
 	case c.resetOnDeliver || (to.closed && st.out.n > 0):
 		tr.Kind, tr.RST, tr.Bytes = Reset, true, st.out.n
 		c.reset()
-		return tr
 	case st.out.n == 0:
 		st.eof = true
 		tr.FIN = true
+		c.notifyEnds()
 	case to.rdShut:
 		tr.Bytes = n.chunkOp(c, i, OpDeliver, st.dlv, st.segs.ready(n.now()))
-		st.out.discard(tr.Bytes, &n.pool)
+		n.moved(st, from, nil, tr.Bytes)
 	default:
 		ready := st.segs.ready(n.now())
 		tr.Bytes = n.chunkOp(c, i, OpDeliver, st.dlv, min(ready, n.cfg.RecvBuf-st.in.n))
 		if len(st.corrupt) > 0 {
-			tr.Bytes = n.corruptChunk(st, tr.Bytes, &tr)
+			tr.Bytes = n.corruptChunk(st, tr.Bytes, tr)
 		}
-		st.out.moveTo(&st.in, tr.Bytes, &n.pool)
+		n.moved(st, from, to, tr.Bytes)
 	}
-	st.segs.consume(tr.Bytes)
-	st.dlv += uint64(tr.Bytes)
-	n.stats.BytesDelivered += uint64(tr.Bytes)
-	c.notifyEnds()
-	return tr
+}
+
+// moved moves k >= 1 due bytes of st out of the send buffer, into the receive buffer of to
+// (or discarded, for a nil to), and brings the readiness of the ends up to date where it can
+// change: the sender's if its send buffer was full (writable again), the receiver's if its
+// receive buffer was empty (readable now). Nothing else of either end's readiness depends
+// on it.
+func (n *Network) moved(st *stream, from, to *Socket, k int) {
+	wasFull := st.out.n >= n.cfg.SendBuf
+	wasEmpty := st.in.n == 0
+	if to == nil {
+		st.discardOut(k, &n.pool)
+	} else {
+		st.deliverBytes(k)
+	}
+	st.segs.consume(k)
+	st.dlv += uint64(k)
+	n.stats.BytesDelivered += uint64(k)
+	if wasFull {
+		from.notify()
+	}
+	if to != nil && wasEmpty {
+		to.notify()
+	}
 }

@@ -107,10 +107,17 @@ func (s *Socket) Read(p []byte) (int, error) {
 	}
 	n := s.host.net
 	k := n.chunkOp(s.c, 1-s.side, OpRead, st.readOff(), min(len(p), st.in.n))
-	st.in.read(p[:k], &n.pool)
+	full := st.in.n >= n.cfg.RecvBuf
+	st.read(p[:k], &n.pool)
 	n.stats.BytesRead += uint64(k)
-	n.touch(s.c)
-	notify(s)
+	if full {
+		// Room for a delivery held back by the full receive buffer: the only thing a read
+		// changes in the network's scan of the connection (see scanStream, canReceive).
+		n.touch(s.c)
+	}
+	if st.in.n == 0 {
+		s.notify() // Readable until the receive buffer is drained; nothing else changed.
+	}
 	return k, nil
 }
 
@@ -147,12 +154,14 @@ func (s *Socket) Writev(bufs [][]byte) (int, error) {
 	if n.observer != nil {
 		n.observe(s.c, s.side, st.written, bufs, k)
 	}
-	st.out.writev(bufs, k, &n.pool)
+	st.write(bufs, k, &n.pool)
 	st.segs.push(st.due(n.now(), s.c.latency+n.jitter()), k)
 	st.written += uint64(k)
 	n.stats.BytesWritten += uint64(k)
 	n.activate(s.c)
-	notify(s)
+	if st.out.n >= n.cfg.SendBuf {
+		s.notify() // Writable until the send buffer is full; nothing else changed.
+	}
 	return k, nil
 }
 
@@ -191,14 +200,14 @@ func (s *Socket) Shutdown(how netio.How) error {
 	if how != netio.ShutRead {
 		s.shutWrite()
 	}
-	notify(s)
+	s.notify()
 	return nil
 }
 
 func (s *Socket) shutRead() {
 	n := s.host.net
 	s.rdShut = true
-	s.inStream().in.clear(&n.pool)
+	s.inStream().clearIn(&n.pool)
 	n.touch(s.c)
 }
 
@@ -235,7 +244,7 @@ func (s *Socket) Close() error {
 	case open:
 		s.closeOpen()
 	case resetState:
-		s.inStream().in.clear(&s.host.net.pool) // What a reset left unread.
+		s.inStream().clearIn(&s.host.net.pool) // What a reset left unread.
 	}
 	return nil
 }

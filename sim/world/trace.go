@@ -67,6 +67,27 @@ func (t *Trace) AddSeed(seed uint64) {
 
 // Add folds one event, its tag and then its words, into the hash.
 func (t *Trace) Add(tag Tag, words ...uint64) {
+	if t.slow() {
+		t.addSlow(tag, words)
+		return
+	}
+	h := fold(t.hash, uint64(tag))
+	for len(words) >= 4 { // unrolled: a harness event has 7 words
+		h = fold(fold(fold(fold(h, words[0]), words[1]), words[2]), words[3])
+		words = words[4:]
+	}
+	for _, w := range words {
+		h = fold(h, w)
+	}
+	t.hash = h
+	t.count()
+}
+
+// slow reports whether an event must take addSlow: a perturbation is set or a window is
+// being recorded (the fast paths fold the same words into the same hash, and nothing else).
+func (t *Trace) slow() bool { return t.perturbAt != 0 || t.recFrom < t.recTo }
+
+func (t *Trace) addSlow(tag Tag, words []uint64) {
 	if t.perturbAt != 0 && t.events == t.perturbAt && len(words) > 0 {
 		words[0] ^= t.perturbWith // test hook: a nondeterministic event
 	}
@@ -78,6 +99,35 @@ func (t *Trace) Add(tag Tag, words ...uint64) {
 	if t.recording() {
 		t.recorded = append(t.recorded, describeEvent(t.events, tag, words))
 	}
+	t.count()
+}
+
+// add1, add2 and add4 are Add with that many words, for the world's own events: no slice,
+// no loop.
+func (t *Trace) add1(tag Tag, a uint64) {
+	if t.slow() {
+		t.addSlow(tag, []uint64{a})
+		return
+	}
+	t.hash = fold(fold(t.hash, uint64(tag)), a)
+	t.count()
+}
+
+func (t *Trace) add2(tag Tag, a, b uint64) {
+	if t.slow() {
+		t.addSlow(tag, []uint64{a, b})
+		return
+	}
+	t.hash = fold(fold(fold(t.hash, uint64(tag)), a), b)
+	t.count()
+}
+
+func (t *Trace) add4(tag Tag, a, b, c, d uint64) {
+	if t.slow() {
+		t.addSlow(tag, []uint64{a, b, c, d})
+		return
+	}
+	t.hash = fold(fold(fold(fold(fold(t.hash, uint64(tag)), a), b), c), d)
 	t.count()
 }
 

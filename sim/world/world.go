@@ -33,8 +33,8 @@ type World struct {
 	// nothing for the collector to scan.
 	cands []int32
 	// unsorted says cands may be out of index order (a center joined behind a later one).
+	// After collectReady, cands is exactly the centers with pending work, in index order.
 	unsorted bool
-	ready    []int32 // scratch for Step
 	steps    uint64
 	jobs     jobHeap // workload actions at virtual times
 	jobSeq   uint64
@@ -118,6 +118,12 @@ func (w *World) AddHost(name string, ip netip.Addr) *simnet.Host { return w.Net.
 func (w *World) Start(c *event.Center) {
 	if len(w.entryBuf) == cap(w.entryBuf) {
 		w.entryBuf = make([]entry, 0, 16)
+	}
+	if w.centers == nil {
+		// Room for a small world's centers at once, not by doubling from one.
+		w.centers = make([]*entry, 0, 16)
+		w.times = make([]*entry, 0, 16)
+		w.cands = make([]int32, 0, 16)
 	}
 	w.entryBuf = append(w.entryBuf, entry{c: c, index: len(w.centers), hpos: -1})
 	e := &w.entryBuf[len(w.entryBuf)-1]
@@ -205,11 +211,17 @@ func (w *World) Step() (more bool, err error) {
 			more, err = false, newPanicError(r)
 		}
 	}()
+	return w.step()
+}
+
+// step is Step without recovering panics (RunUntil recovers them once for all its steps).
+func (w *World) step() (bool, error) {
 	w.steps++
-	w.collectReady()
-	w.due = w.jobs.due(w.Clock.Now(), w.due[:0])
+	nready := w.collectReady()
+	now := w.Clock.Now()
+	w.due = w.jobs.due(now, w.due[:0])
 	nr := w.Net.Runnable()
-	total := len(w.ready) + nr + len(w.due)
+	total := nready + nr + len(w.due)
 	if total == 0 {
 		return w.advance(), nil
 	}
@@ -217,37 +229,37 @@ func (w *World) Step() (more bool, err error) {
 	if total > 1 {
 		k = w.sched.IntN(total)
 	}
-	if k >= len(w.ready)+nr {
-		j := w.due[k-len(w.ready)-nr]
-		w.jobs.remove(j)
-		w.Trace.Add(TagJob, uint64(w.Clock.Now()), j.seq)
-		fn := w.jobFns[j.seq-1]
-		w.jobFns[j.seq-1] = nil
-		fn()
-		w.afterStep(nil)
-		return true, nil
-	}
-	if k < len(w.ready) {
-		e := w.centers[w.ready[k]]
-		w.Trace.Add(TagCenterStep, uint64(w.Clock.Now()), uint64(e.index))
+	if k < nready {
+		e := w.centers[w.cands[k]]
+		w.Trace.add2(TagCenterStep, uint64(now), uint64(e.index))
 		if _, err := e.c.Step(0); err != nil {
 			return false, fmt.Errorf("step %s: %w", e.c.Name(), err)
 		}
 		w.afterStep(e.c)
 		return true, nil
 	}
-	tr := w.Net.Run(k - len(w.ready))
-	w.Trace.Add(TagNetTransfer, uint64(w.Clock.Now()), uint64(tr.Kind), tr.Conn, uint64(tr.Bytes))
+	if k -= nready; k >= nr {
+		j := w.due[k-nr]
+		w.jobs.remove(j)
+		w.Trace.add2(TagJob, uint64(now), j.seq)
+		fn := w.jobFns[j.seq-1]
+		w.jobFns[j.seq-1] = nil
+		fn()
+		w.afterStep(nil)
+		return true, nil
+	}
+	tr := w.Net.Run(k)
+	w.Trace.add4(TagNetTransfer, uint64(now), uint64(tr.Kind), tr.Conn, uint64(tr.Bytes))
 	if w.Trace.keep {
-		w.Trace.Logf(w.Clock.Now(), "network: %v", tr)
+		w.Trace.Logf(now, "network: %v", tr)
 	}
 	return true, nil
 }
 
-// collectReady puts the centers with pending work into w.ready, in index order: the
-// candidates that have some (the others leave the candidates until they report again).
-func (w *World) collectReady() {
-	w.ready = w.ready[:0]
+// collectReady leaves in w.cands the centers with pending work, in index order, and returns
+// how many there are: the candidates that have some (the others leave the candidates until
+// they report again).
+func (w *World) collectReady() int {
 	now := w.Clock.Now()
 	if w.unsorted {
 		slices.Sort(w.cands)
@@ -257,7 +269,6 @@ func (w *World) collectReady() {
 	for _, i := range w.cands {
 		e := w.centers[i]
 		if !e.stopped && e.paused <= now && e.c.Pending() {
-			w.ready = append(w.ready, i)
 			keep = append(keep, i)
 			continue
 		}
@@ -270,15 +281,16 @@ func (w *World) collectReady() {
 			if e.stopped || e.paused > now || !e.c.Pending() {
 				continue
 			}
-			if i >= len(w.ready) || w.centers[w.ready[i]] != e {
+			if i >= len(keep) || w.centers[keep[i]] != e {
 				panic(fmt.Sprintf("world: center %s (index %d) has pending work but is not among the runnable ones kept", e.c.Name(), e.index))
 			}
 			i++
 		}
-		if i != len(w.ready) {
+		if i != len(keep) {
 			panic("world: a center kept as runnable has no pending work")
 		}
 	}
+	return len(keep)
 }
 
 func byIndex(a, b *entry) int { return a.index - b.index }
@@ -303,9 +315,20 @@ func (w *World) advance() bool {
 		next, ok = t, true
 	}
 	now := w.Clock.Now()
-	first := w.earliest(now) // and w.woken
-	if w.CheckRunnable {
-		w.checkEarliest(now, first)
+	var first time.Duration
+	if ok && (len(w.times) == 0 || w.times[0].key > next) {
+		// Every center's next time is at or after its key, so after next: no center wakes
+		// at next, and earliest would find nothing that changes the outcome (the stale keys
+		// it corrects stay lower bounds until a later advance corrects them).
+		w.woken = w.woken[:0]
+		if w.CheckRunnable {
+			w.checkNoneBefore(now, next)
+		}
+	} else {
+		first = w.earliest(now) // and w.woken
+		if w.CheckRunnable {
+			w.checkEarliest(now, first)
+		}
 	}
 	if len(w.woken) > 0 && (!ok || first < next) {
 		next, ok = first, true
@@ -321,7 +344,7 @@ func (w *World) advance() bool {
 			w.mark(e)
 		}
 	}
-	w.Trace.Add(TagAdvanceClock, uint64(next))
+	w.Trace.add1(TagAdvanceClock, uint64(next))
 	return true
 }
 
@@ -433,6 +456,19 @@ func (w *World) checkEarliest(now, first time.Duration) {
 	}
 }
 
+// checkNoneBefore panics if a center's next time is at or before next, which the kept times
+// say is before them all (CheckRunnable).
+func (w *World) checkNoneBefore(now, next time.Duration) {
+	for _, e := range w.centers {
+		if e.stopped {
+			continue
+		}
+		if t, has := w.nextTime(e, now); has && t <= next {
+			panic(fmt.Sprintf("world: center %s wakes at %v, the kept times say none before %v", e.c.Name(), t, next))
+		}
+	}
+}
+
 // lower makes at a lower bound of e's next time: it may have become that early.
 func (w *World) lower(e *entry, at time.Duration) {
 	switch {
@@ -498,7 +534,16 @@ func (w *World) heapDown(i int) {
 
 // RunUntil steps until done returns true. It fails when the world goes idle first, when
 // virtual time passes limit, or after maxSteps steps.
-func (w *World) RunUntil(done func() bool, limit time.Duration, maxSteps uint64) error {
+func (w *World) RunUntil(done func() bool, limit time.Duration, maxSteps uint64) (err error) {
+	// A panic in a step is returned as Step returns it; one in done or Abort is not recovered.
+	stepping := false
+	defer func() {
+		if stepping {
+			if r := recover(); r != nil {
+				err = newPanicError(r)
+			}
+		}
+	}()
 	start := w.steps
 	for !done() {
 		if w.steps-start >= maxSteps {
@@ -510,7 +555,9 @@ func (w *World) RunUntil(done func() bool, limit time.Duration, maxSteps uint64)
 		if w.Clock.Now() > limit {
 			return fmt.Errorf("sim: virtual time limit %v passed", limit)
 		}
-		more, err := w.Step()
+		stepping = true
+		more, err := w.step()
+		stepping = false
 		if err != nil {
 			return err
 		}

@@ -161,3 +161,20 @@ func TestCheckRunnableCatchesAMissedTimer(t *testing.T) {
 		t.Fatalf("a missed timer was not caught: %v", err)
 	}
 }
+
+// The same when another event (here a job) is due: the kept times, which say no center wakes
+// before it, are checked against every center's.
+func TestCheckRunnableCatchesAMissedTimerBeforeAJob(t *testing.T) {
+	w, c := checkedWorld(t)
+	if more, err := w.Step(); more || err != nil { // idle: no timer, c leaves the times
+		t.Fatalf("idle step: %v %v", more, err)
+	}
+	c.SetTimerHook(nil) // the world no longer hears of c's timers
+	c.CreateTimeEvent(time.Millisecond, func() {})
+	w.Schedule(5*time.Millisecond, func() {})
+	_, err := w.Step()
+	var pe *PanicError
+	if !errors.As(err, &pe) || !strings.Contains(fmt.Sprint(pe.Value), "the kept times say none before") {
+		t.Fatalf("a missed timer was not caught: %v", err)
+	}
+}
