@@ -159,24 +159,17 @@ type msgFree struct {
 }
 
 func (f *msgFree) put(msg *Message) {
-	secs := [3][]byte{msg.Front, msg.Middle, msg.Data}
+	front, middle, data := msg.Front, msg.Middle, msg.Data
 	// Field by field: a whole-message store goes through a bulk write barrier while the
 	// garbage collector marks.
 	msg.Header, msg.Footer = wire.Header{}, wire.Footer{}
 	msg.Front, msg.Middle, msg.Data = nil, nil, nil
 	*markOf(msg) = markFree
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, b := range secs {
-		c := bits.Len(uint(cap(b))) - 1 // 2^c <= cap(b) < 2^(c+1)
-		if c < minBufClass || c >= bufClasses || len(f.bufs[c]) >= maxFreeMessages || f.bytes+cap(b) > maxFreeBytes {
-			continue
-		}
-		if f.bufs[c] == nil {
-			f.bufs[c] = spareRx.bufList()
-		}
-		f.bufs[c] = append(f.bufs[c], b[:0])
-		f.bytes += cap(b)
+	if cap(front)|cap(middle)|cap(data) != 0 { // (a message without sections skips the classes)
+		f.putBuf(front)
+		f.putBuf(middle)
+		f.putBuf(data)
 	}
 	if len(f.msgs) < maxFreeMsgs {
 		if f.msgs == nil {
@@ -184,6 +177,20 @@ func (f *msgFree) put(msg *Message) {
 		}
 		f.msgs = append(f.msgs, msg)
 	}
+	f.mu.Unlock()
+}
+
+// putBuf keeps a released section buffer in its class, within the bounds; f.mu is held.
+func (f *msgFree) putBuf(b []byte) {
+	c := bits.Len(uint(cap(b))) - 1 // 2^c <= cap(b) < 2^(c+1)
+	if c < minBufClass || c >= bufClasses || len(f.bufs[c]) >= maxFreeMessages || f.bytes+cap(b) > maxFreeBytes {
+		return
+	}
+	if f.bufs[c] == nil {
+		f.bufs[c] = spareRx.bufList()
+	}
+	f.bufs[c] = append(f.bufs[c], b[:0])
+	f.bytes += cap(b)
 }
 
 // releasing reports whether msg, which the messenger is done sending (acknowledged or
