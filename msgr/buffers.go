@@ -3,8 +3,10 @@ package msgr
 import (
 	"math/bits"
 	"sync"
+	"time"
 	"unsafe"
 
+	"github.com/msgrsim/msgrsim/msgr/event"
 	"github.com/msgrsim/msgrsim/msgr/internal/msgmark"
 	"github.com/msgrsim/msgrsim/msgr/wire"
 )
@@ -159,24 +161,17 @@ type msgFree struct {
 }
 
 func (f *msgFree) put(msg *Message) {
-	secs := [3][]byte{msg.Front, msg.Middle, msg.Data}
+	front, middle, data := msg.Front, msg.Middle, msg.Data
 	// Field by field: a whole-message store goes through a bulk write barrier while the
 	// garbage collector marks.
 	msg.Header, msg.Footer = wire.Header{}, wire.Footer{}
 	msg.Front, msg.Middle, msg.Data = nil, nil, nil
 	*markOf(msg) = markFree
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, b := range secs {
-		c := bits.Len(uint(cap(b))) - 1 // 2^c <= cap(b) < 2^(c+1)
-		if c < minBufClass || c >= bufClasses || len(f.bufs[c]) >= maxFreeMessages || f.bytes+cap(b) > maxFreeBytes {
-			continue
-		}
-		if f.bufs[c] == nil {
-			f.bufs[c] = spareRx.bufList()
-		}
-		f.bufs[c] = append(f.bufs[c], b[:0])
-		f.bytes += cap(b)
+	if cap(front)|cap(middle)|cap(data) != 0 { // (a message without sections skips the classes)
+		f.putBuf(front)
+		f.putBuf(middle)
+		f.putBuf(data)
 	}
 	if len(f.msgs) < maxFreeMsgs {
 		if f.msgs == nil {
@@ -184,6 +179,20 @@ func (f *msgFree) put(msg *Message) {
 		}
 		f.msgs = append(f.msgs, msg)
 	}
+	f.mu.Unlock()
+}
+
+// putBuf keeps a released section buffer in its class, within the bounds; f.mu is held.
+func (f *msgFree) putBuf(b []byte) {
+	c := bits.Len(uint(cap(b))) - 1 // 2^c <= cap(b) < 2^(c+1)
+	if c < minBufClass || c >= bufClasses || len(f.bufs[c]) >= maxFreeMessages || f.bytes+cap(b) > maxFreeBytes {
+		return
+	}
+	if f.bufs[c] == nil {
+		f.bufs[c] = spareRx.bufList()
+	}
+	f.bufs[c] = append(f.bufs[c], b[:0])
+	f.bytes += cap(b)
 }
 
 // releasing reports whether msg, which the messenger is done sending (acknowledged or
@@ -274,15 +283,71 @@ const maxBufSizes = 4
 // bufCache is the free list of one worker center: buffers of the sizes connections ask for
 // (the prefetch size and the output arena size). Its arrays are fixed and each size's list
 // is allocated once at its full bound, so that warming it up allocates little.
+//
+// A connection keeps its buffers while it is busy and gives them back once it has been idle
+// for a while: when a read drains its socket it joins the center's holders (keepIdle), and a
+// sweep, a chore of the center every idleBufferAge while there are holders, gives back the
+// buffers of those that the center did not run since the sweep before. A busy connection
+// thus takes no lock for its buffers (it took and gave them back at every drain, about a
+// dozen lock pairs per message), and an idle one holds none after one to two idleBufferAge.
 type bufCache struct {
 	mu     sync.Mutex
 	nsizes int
 	sizes  [maxBufSizes]int
 	free   [maxBufSizes][][]byte // per size
+	takes  uint64                // buffers taken (get): a busy connection takes none
+
+	// Owned by the center's goroutine.
+	center  *event.Center
+	epoch   uint32         // sweeps so far; a connection run since the last one has seen == epoch
+	holders []*Connection  // connections that may hold buffers, each once (Connection.holding)
+	armed   bool           // a sweep is due (a chore of the center)
+	holdArr [4]*Connection // holders' first array (a simulation builds messengers by the dozen)
+}
+
+// idleBufferAge is how long a connection must go without being run before its prefetch
+// buffer and output arenas go back to its center's free list: one to two of it. Long enough
+// to cover the gaps of a busy connection (a request every few milliseconds keeps them), short
+// enough that idle connections hold no buffers (the "Idle memory per connection" benchmark).
+const idleBufferAge = 100 * time.Millisecond
+
+// keepIdle records that c, whose read found its socket drained, may hold buffers it no
+// longer needs: the next sweeps give them back unless c is run meanwhile. On the center.
+func (b *bufCache) keepIdle(c *Connection) {
+	if c.holding {
+		return
+	}
+	c.holding = true
+	b.holders = append(b.holders, c)
+	if !b.armed {
+		b.armed = true
+		b.center.AddChore(b.center.StepNow()+idleBufferAge, b)
+	}
+}
+
+// RunChore is the sweep: the holders not run since the last sweep give their buffers back and
+// leave the list; the others stay for the next sweep, which is due while any stay.
+func (b *bufCache) RunChore(now time.Duration) {
+	kept := 0
+	for _, c := range b.holders {
+		if c.seen == b.epoch || !c.releaseIdle() {
+			b.holders[kept] = c
+			kept++
+			continue
+		}
+	}
+	clear(b.holders[kept:])
+	b.holders = b.holders[:kept]
+	b.epoch++
+	b.armed = kept > 0
+	if b.armed {
+		b.center.AddChore(now+idleBufferAge, b)
+	}
 }
 
 func (b *bufCache) get(n int) []byte {
 	b.mu.Lock()
+	b.takes++
 	for i, s := range b.sizes[:b.nsizes] {
 		if s == n {
 			if k := len(b.free[i]) - 1; k >= 0 {

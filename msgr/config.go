@@ -62,7 +62,8 @@ type Config struct {
 	// PrefetchSize is ms_tcp_prefetch_max_size: the read buffer of a connection, into which
 	// small messages are read many at a time (sections at least this large are read in
 	// place). 0 means Ceph's 4 KiB; 64 KiB reads about sixteen 4 KiB messages per read(2).
-	// An idle connection gives its buffer back (see proto.Conn.ReleaseIdle).
+	// A connection idle for 100-200 ms gives its buffer back to its center (see
+	// proto.Conn.ReleaseIdle); a busy one keeps it.
 	PrefetchSize int
 	// SendInline is ms_async_send_inline (off by default, as in Ceph: its documentation says
 	// it costs throughput on machines with many cores): SendMessage on a connection whose

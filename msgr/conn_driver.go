@@ -82,15 +82,31 @@ func (c *Connection) sync() {
 		}
 		break
 	}
+	c.seen = c.bufs.epoch
 	if c.drained && !c.writeBlocked {
 		c.drained = false
-		c.p.ReleaseIdle()
+		c.bufs.keepIdle(c) // its buffers go back once it stays idle (see bufCache)
 	}
 	c.updateInterest()
 	c.updateTimer()
 	if c.p.State() == proto.StateClosed && !c.cleaned {
 		c.cleanup()
 	}
+}
+
+// releaseIdle is the sweep's (bufCache.RunChore): gives the connection's buffers back,
+// unless another goroutine holds the connection (an inline send: it is busy), and reports
+// whether it did. On the center, outside run.
+func (c *Connection) releaseIdle() bool {
+	if !c.mu.tryLock() {
+		return false
+	}
+	if c.p != nil {
+		c.p.ReleaseIdle()
+	}
+	c.holding = false
+	c.mu.Unlock()
+	return true
 }
 
 // onFile handles readiness of the connection's socket.

@@ -48,6 +48,8 @@ type Connection struct {
 	// bound method values, and delay injection.
 	spareUpcalls []upcall
 	bufs         *bufCache
+	seen         uint32 // bufs.epoch as of the connection's last run (see bufCache)
+	holding      bool   // in bufs.holders
 	flushFn      func() // c.flush, bound once
 	keepaliveFn  func() // runs the core's SendKeepalive, bound at the first SendKeepalive (under pmu)
 	timerFn      func() // c.onTimer, bound once

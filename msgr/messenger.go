@@ -128,6 +128,10 @@ func New(cfg Config) (*Messenger, error) {
 	m.pool, m.shared = pool, cfg.Pool != nil
 	m.counters.traffic = make([]trafficShard, len(pool.Centers())+1) // workers, then the dispatch center
 	m.bufCaches = make([]bufCache, len(pool.Centers()))
+	for i, c := range pool.Centers() {
+		b := &m.bufCaches[i]
+		b.center, b.holders = c, b.holdArr[:0]
+	}
 	dqc, err := event.NewCenter(len(pool.Centers()), name+"/dispatch", cfg.Stack, cfg.Rand.Fork())
 	if err != nil {
 		return nil, fmt.Errorf("msgr %v: %w", cfg.Name, err)

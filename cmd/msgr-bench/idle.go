@@ -158,7 +158,9 @@ func idleMsgr(n, prefetch int) (idleReport, error) {
 	if err := waitUntil(func() bool { return accepted.Load() == want }); err != nil {
 		return idleReport{}, fmt.Errorf("msgr: %d of %d messages arrived: %w", accepted.Load(), want, err)
 	}
-	time.Sleep(200 * time.Millisecond) // let the last writes and releases settle
+	// Let the last writes settle and the connections give their buffers back: an idle
+	// connection does so once its center ran without it for 100-200 ms.
+	time.Sleep(500 * time.Millisecond)
 	return perConn("msgr", prefetch, n, before, readMem()), nil
 }
 

@@ -82,6 +82,21 @@ type Center struct {
 
 	onRunnable func()              // SetRunnableHook
 	onTimer    func(time.Duration) // SetTimerHook
+
+	chores   []chore // AddChore, in the order added; owned by the center's goroutine
+	choreArr [2]chore
+}
+
+// Chore is work a center does when it gets to it (AddChore).
+type Chore interface {
+	// RunChore runs on the center's goroutine at the end of a step; now is the step's clock
+	// (StepNow).
+	RunChore(now time.Duration)
+}
+
+type chore struct {
+	at time.Duration
+	ch Chore
 }
 
 // NewCenter creates a center with its own poller from stack. rand is the center's private
@@ -104,6 +119,7 @@ func (c *Center) init(id int, name string, p netio.Poller, clock netio.Clock, ra
 	c.timers = c.timerArr[:0]
 	c.evs = c.evsArr[:]
 	c.ext, c.extRun = c.extArr[0][:0], c.extArr[1][:0]
+	c.chores = c.choreArr[:0]
 	for i := range c.timerMem {
 		c.spare[i] = &c.timerMem[i]
 	}
@@ -416,9 +432,10 @@ func (c *Center) Pending() bool {
 }
 
 // Step runs one iteration: wait up to maxWait (negative: until something happens; the wait
-// is shortened to the next timer and skipped when callbacks are posted) for file events,
-// handle them, run due time events, then run the callbacks posted before this point. It
-// returns how many events it handled.
+// is shortened to the next timer or chore and skipped when callbacks are posted) for file
+// events, handle them, run due time events, then run the callbacks posted before this point,
+// then the chores that are due (AddChore). It returns how many events it handled (chores do
+// not count).
 func (c *Center) Step(maxWait time.Duration) (int, error) {
 	n, err := c.poller.Wait(c.eventBuf(), c.waitTimeout(maxWait))
 	if err != nil {
@@ -428,7 +445,52 @@ func (c *Center) Step(maxWait time.Duration) (int, error) {
 	handled := c.runFileEvents(n)
 	handled += c.runTimers()
 	handled += c.runExternal()
+	if len(c.chores) > 0 {
+		c.runChores()
+	}
 	return handled, nil
+}
+
+// AddChore has ch.RunChore called once, at the end of the first step whose clock (StepNow) is
+// at or after at: work that may wait, such as giving back the buffers of connections gone
+// idle. A chore is not a time event: it does not make Pending true, is not reported to the
+// timer hook, and never makes a step happen by itself in a simulation, where it only rides on
+// the steps the schedule has anyway (so adding chores changes no simulated schedule). Run, the
+// production loop, does wake for it: a wait that would block (Step(-1), or longer than the
+// chore's time) is shortened to it. Call it from the center's goroutine; a chore may add
+// chores (they run at a later step).
+func (c *Center) AddChore(at time.Duration, ch Chore) {
+	c.chores = append(c.chores, chore{at: at, ch: ch})
+}
+
+// runChores runs the chores that are due, in the order they were added, and keeps the others
+// (and those added meanwhile) in order.
+func (c *Center) runChores() {
+	now, n, kept := c.now, len(c.chores), 0
+	for i := 0; i < n; i++ {
+		ch := c.chores[i] // c.chores is read again each time: a chore may append to it
+		if ch.at > now {
+			c.chores[kept] = ch
+			kept++
+			continue
+		}
+		ch.ch.RunChore(now)
+	}
+	added := copy(c.chores[kept:], c.chores[n:])
+	clear(c.chores[kept+added:])
+	c.chores = c.chores[:kept+added]
+}
+
+// nextChore is the earliest time of a pending chore.
+func (c *Center) nextChore() (time.Duration, bool) {
+	if len(c.chores) == 0 {
+		return 0, false
+	}
+	at := c.chores[0].at
+	for _, ch := range c.chores[1:] {
+		at = min(at, ch.at)
+	}
+	return at, true
 }
 
 // eventBuf is the buffer Wait fills: one event per watched descriptor and one more (a
@@ -448,10 +510,14 @@ func (c *Center) waitTimeout(maxWait time.Duration) time.Duration {
 		return 0
 	}
 	c.settle()
-	if len(c.timers) == 0 {
+	at, ok := c.nextChore()
+	if len(c.timers) > 0 && (!ok || c.timers[0].when < at) {
+		at, ok = c.timers[0].when, true
+	}
+	if !ok {
 		return maxWait
 	}
-	d := c.timers[0].when - c.clock.Now()
+	d := at - c.clock.Now()
 	if d < 0 {
 		d = 0
 	}

@@ -36,3 +36,26 @@ func TestGoRuntimeWakesOnPost(t *testing.T) {
 		t.Fatal("not stopped")
 	}
 }
+
+// Run wakes for a chore: nothing else is pending (no timer, no post, no ready descriptor),
+// so a loop that did not shorten its wait to the chore's time would block for ever.
+func TestGoRuntimeWakesForChore(t *testing.T) {
+	c, err := event.NewCenter(0, "real", epoll.New(epoll.Options{}), detrand.NewSeeded(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := &event.GoRuntime{}
+	rt.Start(c)
+	done := make(chan time.Duration, 1)
+	var at time.Duration
+	c.Post(func() {
+		at = c.Now() + 2*time.Millisecond
+		c.AddChore(at, choreFunc(func(now time.Duration) { done <- now }))
+	})
+	now := <-done
+	rt.Stop(c)
+	rt.Wait()
+	if now < at {
+		t.Fatalf("chore due at %v ran at %v", at, now)
+	}
+}

@@ -375,3 +375,56 @@ func TestManyFileEvents(t *testing.T) {
 	}
 	step(map[int]bool{})
 }
+
+type choreFunc func(now time.Duration)
+
+func (f choreFunc) RunChore(now time.Duration) { f(now) }
+
+// A chore runs at the end of the first step at or after its time, in the order chores were
+// added; it never makes a center pending nor moves its next timer, so in a simulation it
+// rides on steps that happen anyway. A chore added by a chore runs at a later step.
+func TestChoresRideOnSteps(t *testing.T) {
+	c, clock, _, _ := newSimCenter(t)
+	var got []string
+	c.AddChore(5*time.Millisecond, choreFunc(func(now time.Duration) {
+		got = append(got, fmt.Sprintf("a@%v", now))
+		c.AddChore(now, choreFunc(func(now time.Duration) { got = append(got, fmt.Sprintf("c@%v", now)) }))
+	}))
+	c.AddChore(9*time.Millisecond, choreFunc(func(now time.Duration) { got = append(got, fmt.Sprintf("late@%v", now)) }))
+	c.AddChore(2*time.Millisecond, choreFunc(func(now time.Duration) { got = append(got, fmt.Sprintf("b@%v", now)) }))
+	c.CreateTimeEvent(time.Millisecond, func() { got = append(got, "timer") })
+	if at, ok := c.NextTimer(); !ok || at != time.Millisecond {
+		t.Fatalf("NextTimer = %v %v, want the timer's 1ms", at, ok)
+	}
+	step := func() {
+		t.Helper()
+		if _, err := c.Step(0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step() // at 0: nothing due
+	clock.AdvanceTo(6 * time.Millisecond)
+	step() // the timer, then a and b (due), in the order added; c was added by a: not yet
+	if want := []string{"timer", "a@6ms", "b@6ms"}; !slices.Equal(got, want) {
+		t.Fatalf("after the step at 6ms: %v, want %v", got, want)
+	}
+	if c.Pending() {
+		t.Fatal("a due chore made the center pending")
+	}
+	if _, ok := c.NextTimer(); ok {
+		t.Fatal("chores show as timers")
+	}
+	step()
+	if want := []string{"timer", "a@6ms", "b@6ms", "c@6ms"}; !slices.Equal(got, want) {
+		t.Fatalf("after the next step: %v, want %v", got, want)
+	}
+	clock.AdvanceTo(20 * time.Millisecond)
+	if c.Pending() {
+		t.Fatal("a due chore made the center pending")
+	}
+	step()
+	step()
+	if want := []string{"timer", "a@6ms", "b@6ms", "c@6ms", "late@20ms"}; !slices.Equal(got, want) {
+		t.Fatalf("at the end: %v, want %v (each chore once)", got, want)
+	}
+}

@@ -430,9 +430,10 @@ func (e *wrapped2) Error() string   { return e.msg }
 func (e *wrapped2) Unwrap() []error { return e.errs[:] }
 
 // ReleaseIdle gives the prefetch buffer and the output arenas back to the host (see Buffers)
-// when nothing is buffered in them: the driver calls it once its socket is drained and its
-// output written, so that an idle connection holds no buffers. They are taken again when
-// needed. Without Buffers it does nothing.
+// when nothing is buffered in them: the driver calls it once the connection has gone idle
+// (the messenger: once its center ran without it for a while after its socket drained), so
+// that an idle connection holds no buffers. They are taken again when needed. Without
+// Buffers it does nothing.
 func (c *Conn) ReleaseIdle() {
 	if c.bufs == nil {
 		return
