@@ -1,3 +1,5 @@
+//go:build linux
+
 package epoll
 
 import "github.com/msgrsim/msgrsim/msgr/netio"
