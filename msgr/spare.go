@@ -117,13 +117,18 @@ func (s *spareLists) put(bufs [][]byte) {
 func (s *spareLists) list() [][]byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if k := len(s.lists) - 1; k >= 0 {
-		l := s.lists[k]
-		s.lists[k] = nil
-		s.lists = s.lists[:k]
+	return popList(&s.lists, maxFreeBuffers)
+}
+
+// popList takes the last of lists, or makes an empty list of capacity n if there is none.
+func popList[T any](lists *[][]T, n int) []T {
+	if k := len(*lists) - 1; k >= 0 {
+		l := (*lists)[k]
+		(*lists)[k] = nil
+		*lists = (*lists)[:k]
 		return l
 	}
-	return make([][]byte, 0, maxFreeBuffers)
+	return make([]T, 0, n)
 }
 
 // keepList keeps an emptied free list for a later bufCache.
@@ -189,26 +194,14 @@ const maxSpareRxLists = 64
 func (s *rxSpares) bufList() [][]byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if k := len(s.bufLists) - 1; k >= 0 {
-		l := s.bufLists[k]
-		s.bufLists[k] = nil
-		s.bufLists = s.bufLists[:k]
-		return l
-	}
-	return make([][]byte, 0, 8)
+	return popList(&s.bufLists, 8)
 }
 
 // msgList returns an empty list for messages: a retired one, or a new one.
 func (s *rxSpares) msgList() []*Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if k := len(s.msgLists) - 1; k >= 0 {
-		l := s.msgLists[k]
-		s.msgLists[k] = nil
-		s.msgLists = s.msgLists[:k]
-		return l
-	}
-	return make([]*Message, 0, 16)
+	return popList(&s.msgLists, 16)
 }
 
 // maxSpareMessages bounds rxSpares.msgs (160 KiB of messages).

@@ -100,15 +100,8 @@ func check(data []byte, run func(sim.Options, []byte) (sim.Result, *sim.Divergen
 	}
 	again, divAgain := run(opts, data)
 	if again.Pass && divAgain == nil {
-		var b strings.Builder
-		fmt.Fprintln(&b, r.String())
-		for _, v := range r.Violations {
-			fmt.Fprintf(&b, "VIOLATION %v\n", v)
-		}
-		if div != nil {
-			fmt.Fprintf(&b, "NOT DETERMINISTIC: %v\n", div)
-		}
-		fmt.Fprintf(&b, "NOT DETERMINISTIC: the input passed when it ran again to record its tape (trace %016x, then %016x)", r.TraceHash, again.TraceHash)
+		b := describe(r, div)
+		fmt.Fprintf(b, "NOT DETERMINISTIC: the input passed when it ran again to record its tape (trace %016x, then %016x)", r.TraceHash, again.TraceHash)
 		return errors.New(b.String())
 	}
 	return reportFailure(opts, again, divAgain, dir)
@@ -124,21 +117,28 @@ func checksDeterminism(data []byte) bool {
 
 // reportFailure writes the failing run's tape into dir and describes the failure.
 func reportFailure(opts sim.Options, r sim.Result, div *sim.Divergence, dir string) error {
+	b := describe(r, div)
+	path, err := WriteTape(opts, r, dir)
+	if err != nil {
+		fmt.Fprintf(b, "could not write the tape: %v\n", err)
+		return errors.New(b.String())
+	}
+	fmt.Fprintf(b, "tape written to %s\nreplay: msgr-sim replay -tape %s", path, path)
+	return errors.New(b.String())
+}
+
+// describe starts a failure's description: the run's summary, its violations, and the
+// divergence of a determinism check, if any.
+func describe(r sim.Result, div *sim.Divergence) *strings.Builder {
 	var b strings.Builder
 	fmt.Fprintln(&b, r.String())
 	for _, v := range r.Violations {
 		fmt.Fprintf(&b, "VIOLATION %v\n", v)
 	}
 	if div != nil {
-		fmt.Fprintf(&b, "NOT DETERMINISTIC: %v", div)
+		fmt.Fprintf(&b, "NOT DETERMINISTIC: %v\n", div)
 	}
-	path, err := WriteTape(opts, r, dir)
-	if err != nil {
-		fmt.Fprintf(&b, "could not write the tape: %v\n", err)
-		return errors.New(b.String())
-	}
-	fmt.Fprintf(&b, "tape written to %s\nreplay: msgr-sim replay -tape %s", path, path)
-	return errors.New(b.String())
+	return &b
 }
 
 // WriteTape writes the tape of a run driven by opts (Fuzz, Replay or Record) into dir, named
