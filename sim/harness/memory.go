@@ -56,47 +56,33 @@ func (s *SendMemory) takeBlocks() {
 // msgBlock is a zeroed block of n messages, a spare one if there is one that size.
 func (s *SendMemory) msgBlock(n int) []wire.Message {
 	s.takeBlocks()
-	b := s.blocks
-	var blk []wire.Message
-	for i, sp := range b.spareMsgs {
-		if len(sp) == n {
-			blk = sp
-			last := len(b.spareMsgs) - 1
-			b.spareMsgs[i] = b.spareMsgs[last]
-			b.spareMsgs[last] = nil
-			b.spareMsgs = b.spareMsgs[:last]
-			clear(blk) // as new: a run must not depend on the runs before it, even through a bug
-			break
-		}
-	}
-	if blk == nil {
-		blk = make([]wire.Message, n)
-	}
-	b.msgs = append(b.msgs, blk)
+	blk := takeSpare(&s.blocks.spareMsgs, n)
+	s.blocks.msgs = append(s.blocks.msgs, blk)
 	return blk
 }
 
 // byteBlock is a zeroed block of n bytes, a spare one if there is one that size.
 func (s *SendMemory) byteBlock(n int) []byte {
 	s.takeBlocks()
-	b := s.blocks
-	var blk []byte
-	for i, sp := range b.spareBytes {
-		if len(sp) == n {
-			blk = sp
-			last := len(b.spareBytes) - 1
-			b.spareBytes[i] = b.spareBytes[last]
-			b.spareBytes[last] = nil
-			b.spareBytes = b.spareBytes[:last]
-			clear(blk)
-			break
+	blk := takeSpare(&s.blocks.spareBytes, n)
+	s.blocks.bytes = append(s.blocks.bytes, blk)
+	return blk
+}
+
+// takeSpare removes a block of length n from spares and returns it cleared, or returns a new
+// one if spares has none that long.
+func takeSpare[T any](spares *[][]T, n int) []T {
+	sp := *spares
+	for i, blk := range sp {
+		if len(blk) == n {
+			last := len(sp) - 1
+			sp[i], sp[last] = sp[last], nil
+			*spares = sp[:last]
+			clear(blk) // as new: a run must not depend on the runs before it, even through a bug
+			return blk
 		}
 	}
-	if blk == nil {
-		blk = make([]byte, n)
-	}
-	b.bytes = append(b.bytes, blk)
-	return blk
+	return make([]T, n)
 }
 
 // Release gives s's blocks to the runs made after this one: nothing may use a message or
