@@ -267,6 +267,7 @@ func (c *Connection) SendMessage(msg *Message) error {
 		c.m.dq.localDeliver(c, msg)
 		return nil
 	}
+	c.prepare(msg)
 	if c.m.cfg.SendInline && c.sendInline(msg) {
 		return nil
 	}

@@ -41,7 +41,9 @@ type Options struct {
 	// (netio.ChunkedWriter, proto.Config.WriteChunk), so that the kernel's copy finds the
 	// bytes the crc just read in cache, and the reader gets the first chunk while the writer
 	// sums the next. Zero means DefaultWriteChunk; a negative value turns it off (the whole
-	// crc computed when a message is encoded, then one writev for the batch).
+	// crc computed when a message is encoded, then one writev for the batch). A Messenger
+	// computes the crcs of data sections of 64 KiB and more when they are sent, before the
+	// core sees them, so that this applies to messages whose footer the core computes.
 	WriteChunk int
 	// Clock is what Stack.Clock returns. Nil means netio.NewSystemClock(). The poller's own
 	// timeouts always use the OS monotonic clock, as epoll does.
