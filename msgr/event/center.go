@@ -83,7 +83,11 @@ type Center struct {
 	onRunnable func()              // SetRunnableHook
 	onTimer    func(time.Duration) // SetTimerHook
 
-	chores   []chore // AddChore, in the order added; owned by the center's goroutine
+	settled   bool // the running file handler called Settled
+	unsettled bool // the running step may leave something ready unreported (handle)
+
+	chores   []chore       // AddChore, in the order added; owned by the center's goroutine
+	choreAt  time.Duration // the earliest at of chores (when there are any)
 	choreArr [2]chore
 }
 
@@ -213,6 +217,7 @@ func (c *Center) CreateFileEvent(fd int, mask netio.Events, h FileHandler) error
 			return fmt.Errorf("watch fd %d: %w", fd, err)
 		}
 		c.addFile(fileEvent{fd: fd, mask: mask, handler: h})
+		c.unsettled = true // epoll may not report it again by itself: poll before parking
 		return nil
 	}
 	fe := &c.files[i]
@@ -224,6 +229,7 @@ func (c *Center) CreateFileEvent(fd int, mask netio.Events, h FileHandler) error
 		return fmt.Errorf("watch fd %d: %w", fd, err)
 	}
 	fe.mask |= mask
+	c.unsettled = true
 	return nil
 }
 
@@ -441,14 +447,63 @@ func (c *Center) Step(maxWait time.Duration) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("center %s: wait: %w", c.name, err)
 	}
+	handled, _ := c.handle(n)
+	return handled, nil
+}
+
+// handle is a step after its wait returned n events in c.evs: it reads the step's clock, runs
+// the file events, the due timers, the posted callbacks and the due chores, in that order. It
+// returns how many events it handled and whether the step left nothing ready that the poller
+// would not report by itself (see Settled).
+func (c *Center) handle(n int) (int, bool) {
 	c.now = c.clock.Now()
+	c.unsettled = n >= len(c.evs) // a full buffer: more may be ready
 	handled := c.runFileEvents(n)
 	handled += c.runTimers()
 	handled += c.runExternal()
-	if len(c.chores) > 0 {
+	if len(c.chores) > 0 && c.choreAt <= c.now {
 		c.runChores()
 	}
-	return handled, nil
+	return handled, !c.unsettled
+}
+
+// Settled is called by a file handler (only inside one) when it leaves its descriptor with
+// nothing ready of what it was reported ready for: it read until the socket had less than it
+// asked for or would block, wrote until done or blocked, or closed it. Anything that becomes
+// ready later is a new event, which a poller parked in Go's netpoller is woken for. A step
+// whose handlers all said so, and that changed no interest (CreateFileEvent), lets Run park
+// without polling again first (see loopPoller); a handler that does not call Settled costs
+// only that poll.
+func (c *Center) Settled() { c.settled = true }
+
+// Unsettled says that the running step left a watched descriptor ready without a new event
+// to come (a read or write loop stopped at its cap): Run polls before it parks. On the
+// center's goroutine.
+func (c *Center) Unsettled() { c.unsettled = true }
+
+// loopPoller is a poller that runs the production loop itself: next gives the buffer and
+// timeout of the next wait, the time on the center's clock that the timeout runs to (-1:
+// none; the same time again means the same deadline, which the poller need not arm again),
+// and whether to stop; handle is the rest of the step after a wait
+// returned n events and reports whether the step settled (Settled). The epoll poller parked
+// in Go's netpoller implements it to stay inside one wait of the runtime across steps, which
+// lets it park after a settled step without a non-blocking epoll_wait first (the runtime
+// keeps every readiness reported meanwhile).
+type loopPoller interface {
+	RunLoop(next func() ([]netio.Event, time.Duration, time.Duration, bool), handle func(n int) bool) error
+}
+
+// nextWait is loopPoller's next: Step(-1)'s buffer and timeout, the time it runs to, and
+// whether Stop was called.
+func (c *Center) nextWait() ([]netio.Event, time.Duration, time.Duration, bool) {
+	d, at := c.waitUntil(-1)
+	return c.eventBuf(), d, at, c.stopped.Load()
+}
+
+// handleWaited is loopPoller's handle.
+func (c *Center) handleWaited(n int) bool {
+	_, settled := c.handle(n)
+	return settled
 }
 
 // AddChore has ch.RunChore called once, at the end of the first step whose clock (StepNow) is
@@ -460,11 +515,15 @@ func (c *Center) Step(maxWait time.Duration) (int, error) {
 // chore's time) is shortened to it. Call it from the center's goroutine; a chore may add
 // chores (they run at a later step).
 func (c *Center) AddChore(at time.Duration, ch Chore) {
+	if len(c.chores) == 0 || at < c.choreAt {
+		c.choreAt = at
+	}
 	c.chores = append(c.chores, chore{at: at, ch: ch})
 }
 
 // runChores runs the chores that are due, in the order they were added, and keeps the others
-// (and those added meanwhile) in order.
+// (and those added meanwhile) in order. Step calls it only when one is due (choreAt): most
+// steps of a busy center have a chore 100 ms away and nothing to do here.
 func (c *Center) runChores() {
 	now, n, kept := c.now, len(c.chores), 0
 	for i := 0; i < n; i++ {
@@ -479,18 +538,18 @@ func (c *Center) runChores() {
 	added := copy(c.chores[kept:], c.chores[n:])
 	clear(c.chores[kept+added:])
 	c.chores = c.chores[:kept+added]
+	if len(c.chores) > 0 {
+		at := c.chores[0].at
+		for _, ch := range c.chores[1:] {
+			at = min(at, ch.at)
+		}
+		c.choreAt = at
+	}
 }
 
 // nextChore is the earliest time of a pending chore.
 func (c *Center) nextChore() (time.Duration, bool) {
-	if len(c.chores) == 0 {
-		return 0, false
-	}
-	at := c.chores[0].at
-	for _, ch := range c.chores[1:] {
-		at = min(at, ch.at)
-	}
-	return at, true
+	return c.choreAt, len(c.chores) > 0
 }
 
 // eventBuf is the buffer Wait fills: one event per watched descriptor and one more (a
@@ -506,8 +565,15 @@ func (c *Center) eventBuf() []netio.Event {
 }
 
 func (c *Center) waitTimeout(maxWait time.Duration) time.Duration {
+	d, _ := c.waitUntil(maxWait)
+	return d
+}
+
+// waitUntil is waitTimeout, and the time of the timer or chore the timeout runs to (-1 when
+// it runs to none: posted callbacks, maxWait, or nothing pending).
+func (c *Center) waitUntil(maxWait time.Duration) (time.Duration, time.Duration) {
 	if c.extLen.Load() > 0 {
-		return 0
+		return 0, -1
 	}
 	c.settle()
 	at, ok := c.nextChore()
@@ -515,16 +581,16 @@ func (c *Center) waitTimeout(maxWait time.Duration) time.Duration {
 		at, ok = c.timers[0].when, true
 	}
 	if !ok {
-		return maxWait
+		return maxWait, -1
 	}
 	d := at - c.clock.Now()
 	if d < 0 {
 		d = 0
 	}
 	if maxWait >= 0 && maxWait < d {
-		return maxWait
+		return maxWait, -1
 	}
-	return d
+	return d, at
 }
 
 func (c *Center) runFileEvents(n int) int {
@@ -535,7 +601,13 @@ func (c *Center) runFileEvents(n int) int {
 			continue // deleted by an earlier handler of this batch
 		}
 		if fe := c.files[k]; ev.Events&fe.mask != 0 {
+			c.settled = false
 			fe.handler(ev.FD, ev.Events&fe.mask)
+			if !c.settled {
+				c.unsettled = true
+			}
+		} else {
+			c.unsettled = true
 		}
 	}
 	return n
@@ -578,8 +650,15 @@ func (c *Center) runExternal() int {
 	return len(c.extRun)
 }
 
-// Run steps the center until Stop is called. It is the production loop.
+// Run steps the center until Stop is called. It is the production loop. A poller that runs
+// the loop itself (loopPoller) runs the same steps.
 func (c *Center) Run() error {
+	if lp, ok := c.poller.(loopPoller); ok {
+		if err := lp.RunLoop(c.nextWait, c.handleWaited); err != nil {
+			return fmt.Errorf("center %s: wait: %w", c.name, err)
+		}
+		return nil
+	}
 	for !c.stopped.Load() {
 		if _, err := c.Step(-1); err != nil {
 			return err

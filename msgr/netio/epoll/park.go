@@ -31,6 +31,13 @@ type parker struct {
 	n     int
 	err   error
 	ready func(fd uintptr) bool // p.pollReady, bound once
+
+	// RunLoop's state: the center's callbacks, and how the last RawRead ended.
+	next   func() ([]netio.Event, time.Duration, time.Duration, bool)
+	handle func(n int) bool
+	stop   bool
+	due    time.Duration         // the caller's time the armed deadline was armed for (-1: unknown)
+	steps  func(fd uintptr) bool // k.runSteps, bound once
 }
 
 // newParker registers p's epoll descriptor with the runtime's poller, or returns nil (Wait
@@ -56,6 +63,7 @@ func newParker(p *Poller) *parker {
 	}
 	k := &parker{p: p, file: f, rc: rc}
 	k.ready = k.pollReady
+	k.steps = k.runSteps
 	return k
 }
 
@@ -64,7 +72,7 @@ func newParker(p *Poller) *parker {
 // needs (see arm) makes it park again, so it never returns before its own timeout.
 func (k *parker) wait(evs []netio.Event, timeout time.Duration, start time.Time) (int, error) {
 	for {
-		if err := k.arm(timeout, start); err != nil {
+		if err := k.arm(timeout, start, time.Now()); err != nil {
 			return 0, err
 		}
 		k.evs, k.n, k.err = evs, 0, nil
@@ -101,17 +109,18 @@ func (k *parker) pollReady(uintptr) bool {
 	return n > 0 || k.p.woken.Load()
 }
 
-// arm sets the file's read deadline for a timeout measured from start. A deadline already
+// arm sets the file's read deadline for a timeout measured from start; now is the time (read
+// at or after start). A deadline already
 // armed that is still ahead and no later than needed is kept (Wait parks again if it fires
 // early), so the runtime timer is only touched when the deadline must move earlier, has
 // passed, or is first needed. A deadline that has passed is always replaced: it would make
 // every park fail at once, and the Wait would spin without ever polling.
-func (k *parker) arm(timeout time.Duration, start time.Time) error {
+func (k *parker) arm(timeout time.Duration, start, now time.Time) error {
 	var want time.Time
 	if timeout > 0 {
 		want = start.Add(timeout)
 	}
-	live := !k.deadline.IsZero() && time.Now().Before(k.deadline)
+	live := !k.deadline.IsZero() && now.Before(k.deadline)
 	switch {
 	case want.IsZero() && k.deadline.IsZero():
 		return nil
@@ -125,4 +134,98 @@ func (k *parker) arm(timeout time.Duration, start time.Time) error {
 	}
 	k.deadline = want
 	return nil
+}
+
+// loop runs the center's steps (see Poller.RunLoop) inside one RawRead for as long as it can:
+// runSteps is the RawRead callback, and returning false from it parks the goroutine in the
+// runtime's netpoller until the epoll descriptor is readable. The runtime resets its record
+// of readiness only when a RawRead begins (prepareRead); within one, a readiness the runtime
+// saw while the steps ran (an event on a watched descriptor, a Wake's eventfd write) makes the
+// next park return at once. So after a settled step (every handled descriptor read or written
+// until it would block, no interest changed, the event buffer not full), nothing is ready that
+// the kernel will not signal anew, and the loop parks without the epoll_wait that a fresh
+// RawRead needs before parking. A RawRead ends when the read deadline (the next timer or
+// chore) passes, and at Stop.
+func (k *parker) loop(next func() ([]netio.Event, time.Duration, time.Duration, bool), handle func(n int) bool) error {
+	k.next, k.handle, k.due = next, handle, -1
+	defer func() { k.next, k.handle = nil, nil }()
+	for {
+		k.stop, k.err = false, nil
+		err := k.rc.Read(k.steps)
+		k.p.sleeping.Store(false)
+		switch {
+		case k.err != nil:
+			return k.err
+		case k.stop:
+			return nil
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			// The deadline passed (its timer is due, or it was armed earlier than needed):
+			// clear it, or the next RawRead would fail before calling runSteps, which arms
+			// the one the next wait needs.
+			if err := k.file.SetReadDeadline(time.Time{}); err != nil {
+				return err
+			}
+			k.deadline, k.due = time.Time{}, -1
+		case err != nil:
+			return err
+		}
+	}
+}
+
+// runSteps is loop's RawRead callback: it is called once when a RawRead begins and again each
+// time the parked goroutine is woken, and polls first each time (the runtime said the epoll
+// descriptor is readable, or the RawRead is new). It runs steps until one has nothing to do
+// and returns false to park, or returns true to end the RawRead (Stop or an error).
+func (k *parker) runSteps(uintptr) bool {
+	p := k.p
+	poll := true
+	for {
+		evs, timeout, due, stop := k.next()
+		if stop {
+			k.stop = true
+			return true
+		}
+		if p.closed.Load() {
+			k.err = os.NewSyscallError("epoll_wait", unix.EBADF)
+			return true
+		}
+		p.growBuf(len(evs))
+		switch {
+		case timeout > 0 && due >= 0 && due == k.due && !k.deadline.IsZero():
+			// Armed for this very time (a busy center's next timer or chore stays the same
+			// for many steps): nothing to do. Had it passed, the RawRead would have ended.
+		case timeout > 0 || !k.deadline.IsZero():
+			now := time.Now()
+			if err := k.arm(timeout, now, now); err != nil {
+				k.err = err
+				return true
+			}
+			k.due = -1
+			if timeout > 0 && !k.deadline.IsZero() && !k.deadline.After(now.Add(timeout)) {
+				k.due = due // the deadline armed is the one for due (or earlier)
+			}
+		}
+		n := 0
+		if poll || timeout == 0 || p.woken.Load() {
+			var err error
+			n, err = p.poll(evs, 0)
+			switch {
+			case err == unix.EINTR:
+				continue
+			case err != nil:
+				k.err = os.NewSyscallError("epoll_wait", err)
+				return true
+			}
+		}
+		if n == 0 && timeout != 0 && !p.woken.Load() {
+			// Nothing to do: park. Announce it, then look for a Wake (see Poller.sleep).
+			p.sleeping.Store(true)
+			if !p.woken.Load() {
+				return false
+			}
+		}
+		p.sleeping.Store(false)
+		p.woken.Store(false)
+		poll = !k.handle(n)
+	}
 }
