@@ -191,19 +191,22 @@ func (k *parker) runSteps(uintptr) bool {
 		}
 		p.growBuf(len(evs))
 		switch {
-		case timeout > 0 && due >= 0 && due == k.due && !k.deadline.IsZero():
-			// Armed for this very time (a busy center's next timer or chore stays the same
-			// for many steps): nothing to do. Had it passed, the RawRead would have ended.
-		case timeout > 0 || !k.deadline.IsZero():
-			now := time.Now()
-			if err := k.arm(timeout, now, now); err != nil {
+		case timeout == 0:
+		case timeout < 0:
+			// No timeout: a deadline still armed only makes a park return early (and
+			// the RawRead end, which clears it).
+		case !k.deadline.IsZero() && k.due >= 0 && due >= k.due:
+			// Armed for this time or an earlier one (a busy center's next timer or chore
+			// stays the same, or moves later, for many steps): an early deadline ends the
+			// RawRead, and the next one is armed then. Had it passed, the RawRead would
+			// have ended already, or ends at the next park.
+		default:
+			want := time.Now().Add(timeout)
+			if err := k.file.SetReadDeadline(want); err != nil {
 				k.err = err
 				return true
 			}
-			k.due = -1
-			if timeout > 0 && !k.deadline.IsZero() && !k.deadline.After(now.Add(timeout)) {
-				k.due = due // the deadline armed is the one for due (or earlier)
-			}
+			k.deadline, k.due = want, due
 		}
 		n := 0
 		if poll || timeout == 0 || p.woken.Load() {
