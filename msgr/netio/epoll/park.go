@@ -37,6 +37,7 @@ type parker struct {
 	handle func(n int) bool
 	stop   bool
 	due    time.Duration         // the caller's time the armed deadline was armed for (-1: unknown)
+	parked []netio.Event         // the event buffer of the park runSteps returned false for (nil: none)
 	steps  func(fd uintptr) bool // k.runSteps, bound once
 }
 
@@ -148,9 +149,9 @@ func (k *parker) arm(timeout time.Duration, start, now time.Time) error {
 // chore) passes, and at Stop.
 func (k *parker) loop(next func() ([]netio.Event, time.Duration, time.Duration, bool), handle func(n int) bool) error {
 	k.next, k.handle, k.due = next, handle, -1
-	defer func() { k.next, k.handle = nil, nil }()
+	defer func() { k.next, k.handle, k.parked = nil, nil, nil }()
 	for {
-		k.stop, k.err = false, nil
+		k.stop, k.err, k.parked = false, nil, nil
 		err := k.rc.Read(k.steps)
 		k.p.sleeping.Store(false)
 		switch {
@@ -179,6 +180,25 @@ func (k *parker) loop(next func() ([]netio.Event, time.Duration, time.Duration, 
 func (k *parker) runSteps(uintptr) bool {
 	p := k.p
 	poll := true
+	if k.parked != nil {
+		// Woken from a park: poll into the buffer the park was for (only a step changes what
+		// the center watches, and none ran since), without asking the center first.
+		evs := k.parked
+		k.parked = nil
+		n, err := p.poll(evs, 0)
+		switch {
+		case err == nil && n == 0 && !p.woken.Load():
+			k.parked = evs // nothing after all (a drained Wake): park again
+			return false
+		case err == nil:
+			p.sleeping.Store(false)
+			p.woken.Store(false)
+			poll = !k.handle(n)
+		case err != unix.EINTR:
+			k.err = os.NewSyscallError("epoll_wait", err)
+			return true
+		}
+	}
 	for {
 		evs, timeout, due, stop := k.next()
 		if stop {
@@ -224,6 +244,7 @@ func (k *parker) runSteps(uintptr) bool {
 			// Nothing to do: park. Announce it, then look for a Wake (see Poller.sleep).
 			p.sleeping.Store(true)
 			if !p.woken.Load() {
+				k.parked = evs
 				return false
 			}
 		}
