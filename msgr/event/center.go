@@ -1,7 +1,6 @@
 package event
 
 import (
-	"container/heap"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -283,7 +282,7 @@ func (c *Center) CreateTimeEventAt(at time.Duration, cb func()) TimerID {
 	} else {
 		t = &timer{when: at, id: c.nextID, seq: uint64(c.nextID), cb: cb}
 	}
-	heap.Push(&c.timers, t)
+	c.timers.push(t)
 	switch {
 	case c.byID != nil:
 		c.byID[t.id] = t
@@ -320,7 +319,7 @@ func (c *Center) ResetTimeEvent(id TimerID, at time.Duration) (TimerID, bool) {
 		t.later, t.laterSeq, t.deferred = at, uint64(c.nextID), true
 	} else {
 		t.when, t.seq, t.deferred = at, uint64(c.nextID), false
-		heap.Fix(&c.timers, t.index)
+		c.timers.fix(t.index)
 	}
 	if c.onTimer != nil {
 		c.onTimer(at)
@@ -339,14 +338,14 @@ func (c *Center) settle() {
 	for len(c.timers) > 0 && c.timers[0].deferred {
 		t := c.timers[0]
 		t.when, t.seq, t.deferred = t.later, t.laterSeq, false
-		heap.Fix(&c.timers, 0)
+		c.timers.fix(0)
 	}
 }
 
 // DeleteTimeEvent cancels a pending time event; an unknown or fired id is ignored.
 func (c *Center) DeleteTimeEvent(id TimerID) {
 	if t := c.findTimer(id); t != nil {
-		heap.Remove(&c.timers, t.index)
+		c.timers.remove(t.index)
 		if c.byID != nil {
 			delete(c.byID, id)
 		}
@@ -621,7 +620,7 @@ func (c *Center) runTimers() int {
 		if len(c.timers) == 0 || c.timers[0].when > now {
 			break
 		}
-		t := heap.Pop(&c.timers).(*timer)
+		t := c.timers.pop()
 		if c.byID != nil {
 			delete(c.byID, t.id)
 		}
@@ -719,23 +718,89 @@ func (h timerHeap) dueFrom(i int, now time.Duration) bool {
 	return h.dueFrom(2*i+1, now) || h.dueFrom(2*i+2, now)
 }
 
-func (h timerHeap) Len() int { return len(h) }
-func (h timerHeap) Less(i, j int) bool {
+// The heap operations are container/heap's, step for step (the same layout after every
+// operation), on the concrete type: through heap.Interface every comparison and swap was a
+// dynamic call, and a busy connection's idle timer is settled at every step.
+
+func (h timerHeap) less(i, j int) bool {
 	if h[i].when != h[j].when {
 		return h[i].when < h[j].when
 	}
 	return h[i].seq < h[j].seq
 }
-func (h timerHeap) Swap(i, j int) {
+
+func (h timerHeap) swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
 	h[i].index, h[j].index = i, j
 }
-func (h *timerHeap) Push(x any) {
-	t := x.(*timer)
+
+func (h timerHeap) up(j int) {
+	for {
+		i := (j - 1) / 2 // parent
+		if i == j || !h.less(j, i) {
+			break
+		}
+		h.swap(i, j)
+		j = i
+	}
+}
+
+func (h timerHeap) down(i0, n int) bool {
+	i := i0
+	for {
+		j1 := 2*i + 1
+		if j1 >= n || j1 < 0 {
+			break
+		}
+		j := j1
+		if j2 := j1 + 1; j2 < n && h.less(j2, j1) {
+			j = j2
+		}
+		if !h.less(j, i) {
+			break
+		}
+		h.swap(i, j)
+		i = j
+	}
+	return i > i0
+}
+
+// push adds t (heap.Push).
+func (h *timerHeap) push(t *timer) {
 	t.index = len(*h)
 	*h = append(*h, t)
+	h.up(len(*h) - 1)
 }
-func (h *timerHeap) Pop() any {
+
+// pop removes and returns the earliest event (heap.Pop).
+func (h *timerHeap) pop() *timer {
+	n := len(*h) - 1
+	h.swap(0, n)
+	h.down(0, n)
+	return h.cut()
+}
+
+// remove removes the event at i (heap.Remove).
+func (h *timerHeap) remove(i int) *timer {
+	n := len(*h) - 1
+	if n != i {
+		h.swap(i, n)
+		if !h.down(i, n) {
+			h.up(i)
+		}
+	}
+	return h.cut()
+}
+
+// fix restores the order after the event at i changed its time (heap.Fix).
+func (h timerHeap) fix(i int) {
+	if !h.down(i, len(h)) {
+		h.up(i)
+	}
+}
+
+// cut removes the last element.
+func (h *timerHeap) cut() *timer {
 	old := *h
 	t := old[len(old)-1]
 	old[len(old)-1] = nil
