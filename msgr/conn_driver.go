@@ -37,10 +37,10 @@ func (c *Connection) run(fn func()) {
 	if deferred {
 		c.setPerforming()
 	}
-	for _, u := range ups {
-		c.perform(u)
+	for i := range ups {
+		c.perform(&ups[i])
+		ups[i] = upcall{}
 	}
-	clear(ups)
 	c.spareUpcalls = ups[:0]
 	if closed {
 		c.flushHeld()
@@ -51,7 +51,7 @@ func (c *Connection) run(fn func()) {
 	}
 }
 
-func (c *Connection) perform(u upcall) {
+func (c *Connection) perform(u *upcall) {
 	switch u.kind {
 	case upDeliver:
 		c.deliverMaybeDelayed(u.msg, u.res)
