@@ -73,7 +73,7 @@ func newParker(p *Poller) *parker {
 // needs (see arm) makes it park again, so it never returns before its own timeout.
 func (k *parker) wait(evs []netio.Event, timeout time.Duration, start time.Time) (int, error) {
 	for {
-		if err := k.arm(timeout, start, time.Now()); err != nil {
+		if err := k.arm(timeout, start); err != nil {
 			return 0, err
 		}
 		k.evs, k.n, k.err = evs, 0, nil
@@ -110,18 +110,17 @@ func (k *parker) pollReady(uintptr) bool {
 	return n > 0 || k.p.woken.Load()
 }
 
-// arm sets the file's read deadline for a timeout measured from start; now is the time (read
-// at or after start). A deadline already
+// arm sets the file's read deadline for a timeout measured from start. A deadline already
 // armed that is still ahead and no later than needed is kept (Wait parks again if it fires
 // early), so the runtime timer is only touched when the deadline must move earlier, has
 // passed, or is first needed. A deadline that has passed is always replaced: it would make
 // every park fail at once, and the Wait would spin without ever polling.
-func (k *parker) arm(timeout time.Duration, start, now time.Time) error {
+func (k *parker) arm(timeout time.Duration, start time.Time) error {
 	var want time.Time
 	if timeout > 0 {
 		want = start.Add(timeout)
 	}
-	live := !k.deadline.IsZero() && now.Before(k.deadline)
+	live := !k.deadline.IsZero() && time.Now().Before(k.deadline)
 	switch {
 	case want.IsZero() && k.deadline.IsZero():
 		return nil
@@ -143,7 +142,8 @@ func (k *parker) arm(timeout time.Duration, start, now time.Time) error {
 // of readiness only when a RawRead begins (prepareRead); within one, a readiness the runtime
 // saw while the steps ran (an event on a watched descriptor, a Wake's eventfd write) makes the
 // next park return at once. So after a settled step (every handled descriptor read or written
-// until it would block, no interest changed, the event buffer not full), nothing is ready that
+// until it would block, no interest changed, and the epoll_wait's buffer not filled, counting
+// the eventfd, which the step does not see), nothing is ready that
 // the kernel will not signal anew, and the loop parks without the epoll_wait that a fresh
 // RawRead needs before parking. A RawRead ends when the read deadline (the next timer or
 // chore) passes, and at Stop.
@@ -193,7 +193,7 @@ func (k *parker) runSteps(uintptr) bool {
 		case err == nil:
 			p.sleeping.Store(false)
 			p.woken.Store(false)
-			poll = !k.handle(n)
+			poll = !k.handle(n) || p.full
 		case err != unix.EINTR:
 			k.err = os.NewSyscallError("epoll_wait", err)
 			return true
@@ -250,6 +250,6 @@ func (k *parker) runSteps(uintptr) bool {
 		}
 		p.sleeping.Store(false)
 		p.woken.Store(false)
-		poll = !k.handle(n)
+		poll = !k.handle(n) || p.full
 	}
 }

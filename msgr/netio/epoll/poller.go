@@ -34,6 +34,7 @@ type Poller struct {
 	closed   atomic.Bool
 
 	polls uint64            // epoll_waits made by Wait and RunLoop (for tests)
+	full  bool              // the last epoll_wait filled its buffer: more may be ready (RunLoop)
 	buf   []unix.EpollEvent // reused by every Wait
 	ctl   unix.EpollEvent   // reused by Add and Modify
 	one   [8]byte           // the eventfd increment, read-only after newPoller
@@ -314,6 +315,7 @@ func (p *Poller) poll(evs []netio.Event, ms int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	p.full = got == size // counting the eventfd, which translate drops
 	return p.translate(evs, got), nil
 }
 

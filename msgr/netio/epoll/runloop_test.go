@@ -175,3 +175,48 @@ func TestRunLoopDeadlineAndWake(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRunLoopFullBufferPollsAgain: a poll whose buffer the kernel filled may have left ready
+// descriptors behind, even when the step saw fewer events than its buffer holds because one
+// was the eventfd (dropped by translate). Here the buffer holds one event, the eventfd is
+// ready before the socket, and the step settles: the loop must poll again before parking, or
+// the socket's data (signalled before the RawRead began) would wait for ever.
+func TestRunLoopFullBufferPollsAgain(t *testing.T) {
+	p := newTestPoller(t, 0)
+	fds := loopPair(t, p)
+	// A Wake's eventfd write first, then the data: epoll's ready list keeps that order.
+	p.woken.Store(true)
+	if _, err := unix.Write(p.wakefd, p.one[:]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unix.Write(fds[1], []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	var stop atomic.Bool
+	got := make(chan struct{})
+	evs := make([]netio.Event, 1)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- p.RunLoop(
+			func() ([]netio.Event, time.Duration, time.Duration, bool) { return evs, -1, -1, stop.Load() },
+			func(n int) bool {
+				var b [8]byte
+				for i := 0; i < n; i++ {
+					if k, _ := unix.Read(evs[i].FD, b[:]); k > 0 {
+						close(got)
+					}
+				}
+				return true // drained (a one-byte read of an eight-byte buffer)
+			})
+	}()
+	select {
+	case <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the loop parked with a readable socket left behind a full poll")
+	}
+	stop.Store(true)
+	_ = p.Wake()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
