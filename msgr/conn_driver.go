@@ -37,10 +37,10 @@ func (c *Connection) run(fn func()) {
 	if deferred {
 		c.setPerforming()
 	}
-	for _, u := range ups {
-		c.perform(u)
+	for i := range ups {
+		c.perform(&ups[i])
+		ups[i] = upcall{}
 	}
-	clear(ups)
 	c.spareUpcalls = ups[:0]
 	if closed {
 		c.flushHeld()
@@ -51,7 +51,7 @@ func (c *Connection) run(fn func()) {
 	}
 }
 
-func (c *Connection) perform(u upcall) {
+func (c *Connection) perform(u *upcall) {
 	switch u.kind {
 	case upDeliver:
 		c.deliverMaybeDelayed(u.msg, u.res)
@@ -109,12 +109,15 @@ func (c *Connection) releaseIdle() bool {
 	return true
 }
 
-// onFile handles readiness of the connection's socket.
+// onFile handles readiness of the connection's socket. It tells the center that it settled
+// the socket (event.Center.Settled): it reads until the socket is drained and writes until
+// done or blocked, and says otherwise (Unsettled) where it stops at a cap.
 func (c *Connection) onFile(fd int, ready netio.Events) {
 	c.run(func() {
 		if c.sock == nil || c.sock.FD() != fd {
 			return // a stale event for a socket already replaced
 		}
+		c.center.Settled()
 		if c.connecting {
 			c.finishConnect()
 			return
@@ -147,6 +150,7 @@ func (c *Connection) readIn() {
 	for i := 0; i < maxReadsPerEvent && c.sock != nil; i++ {
 		buf := c.p.ReadBuf()
 		if len(buf) == 0 {
+			c.center.Unsettled() // the core wants nothing now: input may be left
 			return
 		}
 		n, err := c.sock.Read(buf)
@@ -166,6 +170,9 @@ func (c *Connection) readIn() {
 			c.drained = true // the kernel had less than asked for: nothing is left
 			return
 		}
+	}
+	if c.sock != nil {
+		c.center.Unsettled() // stopped at the cap, or the core wants nothing: input may be left
 	}
 }
 
@@ -191,6 +198,9 @@ func (c *Connection) writeOut() {
 		}
 	}
 	c.writeBlocked = c.sock != nil // cap hit: continue when writable
+	if c.inCenter {
+		c.center.Unsettled() // the socket is still writable: no new event will say so
+	}
 }
 
 func (c *Connection) updateInterest() {

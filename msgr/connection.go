@@ -118,23 +118,26 @@ func (c *Connection) unlock() {
 // publish copies what introspection reads from the core into the view; mu is held (or the
 // connection is not yet shared).
 func (c *Connection) publish() {
-	if c.p == nil {
+	p := c.p
+	if p == nil {
 		return
 	}
-	v := connView{faultGen: c.faultGen, state: c.p.State(), features: c.p.Features(), queued: c.p.Queued(),
-		replyTag: c.p.LastReplyTag(), keepaliveAck: c.p.LastKeepaliveAck(), lastFault: c.lastFault,
-		signed: c.p.Signed()}
-	v.out, v.in, v.connectSeq, v.peerGlobalSeq = c.p.Seqs()
 	// Unchanged (a step that moved no sequence number nor state): no lock. Only holders of
 	// mu write view, so reading it here needs no viewMu. The fault is compared by its
-	// generation: comparing error values could panic.
-	was, now := c.view, v
-	was.lastFault, now.lastFault = nil, nil
-	if now == was {
+	// generation: comparing error values could panic. Field by field, the likeliest to
+	// differ first: building the new view and comparing whole views cost more than the lock.
+	out, in, connectSeq, peerGlobalSeq := p.Seqs()
+	v := &c.view
+	if v.out == out && v.in == in && v.queued == p.Queued() && v.state == p.State() &&
+		v.faultGen == c.faultGen && v.features == p.Features() && v.connectSeq == connectSeq &&
+		v.peerGlobalSeq == peerGlobalSeq && v.replyTag == p.LastReplyTag() &&
+		v.keepaliveAck == p.LastKeepaliveAck() && v.signed == p.Signed() {
 		return
 	}
 	c.viewMu.Lock()
-	c.view = v
+	v.faultGen, v.state, v.features, v.queued = c.faultGen, p.State(), p.Features(), p.Queued()
+	v.out, v.in, v.connectSeq, v.peerGlobalSeq = out, in, connectSeq, peerGlobalSeq
+	v.replyTag, v.keepaliveAck, v.lastFault, v.signed = p.LastReplyTag(), p.LastKeepaliveAck(), c.lastFault, p.Signed()
 	c.viewMu.Unlock()
 }
 

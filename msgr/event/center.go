@@ -1,7 +1,6 @@
 package event
 
 import (
-	"container/heap"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -83,7 +82,11 @@ type Center struct {
 	onRunnable func()              // SetRunnableHook
 	onTimer    func(time.Duration) // SetTimerHook
 
-	chores   []chore // AddChore, in the order added; owned by the center's goroutine
+	settled   bool // the running file handler called Settled
+	unsettled bool // the running step may leave something ready unreported (handle)
+
+	chores   []chore       // AddChore, in the order added; owned by the center's goroutine
+	choreAt  time.Duration // the earliest at of chores (when there are any)
 	choreArr [2]chore
 }
 
@@ -213,6 +216,7 @@ func (c *Center) CreateFileEvent(fd int, mask netio.Events, h FileHandler) error
 			return fmt.Errorf("watch fd %d: %w", fd, err)
 		}
 		c.addFile(fileEvent{fd: fd, mask: mask, handler: h})
+		c.unsettled = true // epoll may not report it again by itself: poll before parking
 		return nil
 	}
 	fe := &c.files[i]
@@ -224,6 +228,7 @@ func (c *Center) CreateFileEvent(fd int, mask netio.Events, h FileHandler) error
 		return fmt.Errorf("watch fd %d: %w", fd, err)
 	}
 	fe.mask |= mask
+	c.unsettled = true
 	return nil
 }
 
@@ -277,7 +282,7 @@ func (c *Center) CreateTimeEventAt(at time.Duration, cb func()) TimerID {
 	} else {
 		t = &timer{when: at, id: c.nextID, seq: uint64(c.nextID), cb: cb}
 	}
-	heap.Push(&c.timers, t)
+	c.timers.push(t)
 	switch {
 	case c.byID != nil:
 		c.byID[t.id] = t
@@ -314,7 +319,7 @@ func (c *Center) ResetTimeEvent(id TimerID, at time.Duration) (TimerID, bool) {
 		t.later, t.laterSeq, t.deferred = at, uint64(c.nextID), true
 	} else {
 		t.when, t.seq, t.deferred = at, uint64(c.nextID), false
-		heap.Fix(&c.timers, t.index)
+		c.timers.fix(t.index)
 	}
 	if c.onTimer != nil {
 		c.onTimer(at)
@@ -333,14 +338,14 @@ func (c *Center) settle() {
 	for len(c.timers) > 0 && c.timers[0].deferred {
 		t := c.timers[0]
 		t.when, t.seq, t.deferred = t.later, t.laterSeq, false
-		heap.Fix(&c.timers, 0)
+		c.timers.fix(0)
 	}
 }
 
 // DeleteTimeEvent cancels a pending time event; an unknown or fired id is ignored.
 func (c *Center) DeleteTimeEvent(id TimerID) {
 	if t := c.findTimer(id); t != nil {
-		heap.Remove(&c.timers, t.index)
+		c.timers.remove(t.index)
 		if c.byID != nil {
 			delete(c.byID, id)
 		}
@@ -441,14 +446,63 @@ func (c *Center) Step(maxWait time.Duration) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("center %s: wait: %w", c.name, err)
 	}
+	handled, _ := c.handle(n)
+	return handled, nil
+}
+
+// handle is a step after its wait returned n events in c.evs: it reads the step's clock, runs
+// the file events, the due timers, the posted callbacks and the due chores, in that order. It
+// returns how many events it handled and whether the step left nothing ready that the poller
+// would not report by itself (see Settled).
+func (c *Center) handle(n int) (int, bool) {
 	c.now = c.clock.Now()
+	c.unsettled = n >= len(c.evs) // a full buffer: more may be ready
 	handled := c.runFileEvents(n)
 	handled += c.runTimers()
 	handled += c.runExternal()
-	if len(c.chores) > 0 {
+	if len(c.chores) > 0 && c.choreAt <= c.now {
 		c.runChores()
 	}
-	return handled, nil
+	return handled, !c.unsettled
+}
+
+// Settled is called by a file handler (only inside one) when it leaves its descriptor with
+// nothing ready of what it was reported ready for: it read until the socket had less than it
+// asked for or would block, wrote until done or blocked, or closed it. Anything that becomes
+// ready later is a new event, which a poller parked in Go's netpoller is woken for. A step
+// whose handlers all said so, and that changed no interest (CreateFileEvent), lets Run park
+// without polling again first (see loopPoller); a handler that does not call Settled costs
+// only that poll.
+func (c *Center) Settled() { c.settled = true }
+
+// Unsettled says that the running step left a watched descriptor ready without a new event
+// to come (a read or write loop stopped at its cap): Run polls before it parks. On the
+// center's goroutine.
+func (c *Center) Unsettled() { c.unsettled = true }
+
+// loopPoller is a poller that runs the production loop itself: next gives the buffer and
+// timeout of the next wait, the time on the center's clock that the timeout runs to (-1:
+// none; the same time again means the same deadline, which the poller need not arm again),
+// and whether to stop; handle is the rest of the step after a wait
+// returned n events and reports whether the step settled (Settled). The epoll poller parked
+// in Go's netpoller implements it to stay inside one wait of the runtime across steps, which
+// lets it park after a settled step without a non-blocking epoll_wait first (the runtime
+// keeps every readiness reported meanwhile).
+type loopPoller interface {
+	RunLoop(next func() ([]netio.Event, time.Duration, time.Duration, bool), handle func(n int) bool) error
+}
+
+// nextWait is loopPoller's next: Step(-1)'s buffer and timeout, the time it runs to, and
+// whether Stop was called.
+func (c *Center) nextWait() ([]netio.Event, time.Duration, time.Duration, bool) {
+	d, at := c.waitUntil(-1)
+	return c.eventBuf(), d, at, c.stopped.Load()
+}
+
+// handleWaited is loopPoller's handle.
+func (c *Center) handleWaited(n int) bool {
+	_, settled := c.handle(n)
+	return settled
 }
 
 // AddChore has ch.RunChore called once, at the end of the first step whose clock (StepNow) is
@@ -460,11 +514,15 @@ func (c *Center) Step(maxWait time.Duration) (int, error) {
 // chore's time) is shortened to it. Call it from the center's goroutine; a chore may add
 // chores (they run at a later step).
 func (c *Center) AddChore(at time.Duration, ch Chore) {
+	if len(c.chores) == 0 || at < c.choreAt {
+		c.choreAt = at
+	}
 	c.chores = append(c.chores, chore{at: at, ch: ch})
 }
 
 // runChores runs the chores that are due, in the order they were added, and keeps the others
-// (and those added meanwhile) in order.
+// (and those added meanwhile) in order. Step calls it only when one is due (choreAt): most
+// steps of a busy center have a chore 100 ms away and nothing to do here.
 func (c *Center) runChores() {
 	now, n, kept := c.now, len(c.chores), 0
 	for i := 0; i < n; i++ {
@@ -479,18 +537,18 @@ func (c *Center) runChores() {
 	added := copy(c.chores[kept:], c.chores[n:])
 	clear(c.chores[kept+added:])
 	c.chores = c.chores[:kept+added]
+	if len(c.chores) > 0 {
+		at := c.chores[0].at
+		for _, ch := range c.chores[1:] {
+			at = min(at, ch.at)
+		}
+		c.choreAt = at
+	}
 }
 
 // nextChore is the earliest time of a pending chore.
 func (c *Center) nextChore() (time.Duration, bool) {
-	if len(c.chores) == 0 {
-		return 0, false
-	}
-	at := c.chores[0].at
-	for _, ch := range c.chores[1:] {
-		at = min(at, ch.at)
-	}
-	return at, true
+	return c.choreAt, len(c.chores) > 0
 }
 
 // eventBuf is the buffer Wait fills: one event per watched descriptor and one more (a
@@ -506,8 +564,15 @@ func (c *Center) eventBuf() []netio.Event {
 }
 
 func (c *Center) waitTimeout(maxWait time.Duration) time.Duration {
+	d, _ := c.waitUntil(maxWait)
+	return d
+}
+
+// waitUntil is waitTimeout, and the time of the timer or chore the timeout runs to (-1 when
+// it runs to none: posted callbacks, maxWait, or nothing pending).
+func (c *Center) waitUntil(maxWait time.Duration) (time.Duration, time.Duration) {
 	if c.extLen.Load() > 0 {
-		return 0
+		return 0, -1
 	}
 	c.settle()
 	at, ok := c.nextChore()
@@ -515,16 +580,16 @@ func (c *Center) waitTimeout(maxWait time.Duration) time.Duration {
 		at, ok = c.timers[0].when, true
 	}
 	if !ok {
-		return maxWait
+		return maxWait, -1
 	}
 	d := at - c.clock.Now()
 	if d < 0 {
 		d = 0
 	}
 	if maxWait >= 0 && maxWait < d {
-		return maxWait
+		return maxWait, -1
 	}
-	return d
+	return d, at
 }
 
 func (c *Center) runFileEvents(n int) int {
@@ -535,7 +600,13 @@ func (c *Center) runFileEvents(n int) int {
 			continue // deleted by an earlier handler of this batch
 		}
 		if fe := c.files[k]; ev.Events&fe.mask != 0 {
+			c.settled = false
 			fe.handler(ev.FD, ev.Events&fe.mask)
+			if !c.settled {
+				c.unsettled = true
+			}
+		} else {
+			c.unsettled = true
 		}
 	}
 	return n
@@ -549,7 +620,7 @@ func (c *Center) runTimers() int {
 		if len(c.timers) == 0 || c.timers[0].when > now {
 			break
 		}
-		t := heap.Pop(&c.timers).(*timer)
+		t := c.timers.pop()
 		if c.byID != nil {
 			delete(c.byID, t.id)
 		}
@@ -578,8 +649,15 @@ func (c *Center) runExternal() int {
 	return len(c.extRun)
 }
 
-// Run steps the center until Stop is called. It is the production loop.
+// Run steps the center until Stop is called. It is the production loop. A poller that runs
+// the loop itself (loopPoller) runs the same steps.
 func (c *Center) Run() error {
+	if lp, ok := c.poller.(loopPoller); ok {
+		if err := lp.RunLoop(c.nextWait, c.handleWaited); err != nil {
+			return fmt.Errorf("center %s: wait: %w", c.name, err)
+		}
+		return nil
+	}
 	for !c.stopped.Load() {
 		if _, err := c.Step(-1); err != nil {
 			return err
@@ -640,23 +718,89 @@ func (h timerHeap) dueFrom(i int, now time.Duration) bool {
 	return h.dueFrom(2*i+1, now) || h.dueFrom(2*i+2, now)
 }
 
-func (h timerHeap) Len() int { return len(h) }
-func (h timerHeap) Less(i, j int) bool {
+// The heap operations are container/heap's, step for step (the same layout after every
+// operation), on the concrete type: through heap.Interface every comparison and swap was a
+// dynamic call, and a busy connection's idle timer is settled at every step.
+
+func (h timerHeap) less(i, j int) bool {
 	if h[i].when != h[j].when {
 		return h[i].when < h[j].when
 	}
 	return h[i].seq < h[j].seq
 }
-func (h timerHeap) Swap(i, j int) {
+
+func (h timerHeap) swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
 	h[i].index, h[j].index = i, j
 }
-func (h *timerHeap) Push(x any) {
-	t := x.(*timer)
+
+func (h timerHeap) up(j int) {
+	for {
+		i := (j - 1) / 2 // parent
+		if i == j || !h.less(j, i) {
+			break
+		}
+		h.swap(i, j)
+		j = i
+	}
+}
+
+func (h timerHeap) down(i0, n int) bool {
+	i := i0
+	for {
+		j1 := 2*i + 1
+		if j1 >= n || j1 < 0 {
+			break
+		}
+		j := j1
+		if j2 := j1 + 1; j2 < n && h.less(j2, j1) {
+			j = j2
+		}
+		if !h.less(j, i) {
+			break
+		}
+		h.swap(i, j)
+		i = j
+	}
+	return i > i0
+}
+
+// push adds t (heap.Push).
+func (h *timerHeap) push(t *timer) {
 	t.index = len(*h)
 	*h = append(*h, t)
+	h.up(len(*h) - 1)
 }
-func (h *timerHeap) Pop() any {
+
+// pop removes and returns the earliest event (heap.Pop).
+func (h *timerHeap) pop() *timer {
+	n := len(*h) - 1
+	h.swap(0, n)
+	h.down(0, n)
+	return h.cut()
+}
+
+// remove removes the event at i (heap.Remove).
+func (h *timerHeap) remove(i int) *timer {
+	n := len(*h) - 1
+	if n != i {
+		h.swap(i, n)
+		if !h.down(i, n) {
+			h.up(i)
+		}
+	}
+	return h.cut()
+}
+
+// fix restores the order after the event at i changed its time (heap.Fix).
+func (h timerHeap) fix(i int) {
+	if !h.down(i, len(h)) {
+		h.up(i)
+	}
+}
+
+// cut removes the last element.
+func (h *timerHeap) cut() *timer {
 	old := *h
 	t := old[len(old)-1]
 	old[len(old)-1] = nil

@@ -37,6 +37,22 @@
 // blocks, which avoids the 25–35 µs cost of sleeping and waking a thread in ping-pong traffic.
 // Wait rounds its timeout up to whole milliseconds, so a 100 µs timer does not spin.
 //
+// # The run loop
+//
+// A Wait parks its goroutine in Go's netpoller (the epoll descriptor is itself watched by the
+// runtime), and each Wait begins with a non-blocking epoll_wait, because the runtime forgets
+// what it saw of the descriptor when a new wait on it begins. Poller.RunLoop, which
+// event.Center.Run uses, avoids that poll: it runs the center's steps inside one wait of the
+// runtime, so whatever the kernel signals while a step runs makes the next park return at
+// once. After a step that settled every descriptor it handled (read until the socket had less
+// than asked or would block, wrote until done or blocked, changed no interest; the
+// connection's handler says so with event.Center.Settled), nothing is left ready that the
+// kernel will not signal anew, and the loop parks straight away: one epoll_wait per wakeup
+// instead of two. Level triggering does not signal the runtime again for a descriptor that a
+// previous epoll_wait reported and the step left ready (checked on Linux 6.18), so a step that
+// stops at a fairness cap, or a handler that does not call Settled, polls before parking as
+// before.
+//
 // # Errors
 //
 // Errors are errno values, so errors.Is(err, netio.ErrWouldBlock) and friends work. On the data

@@ -31,6 +31,14 @@ type parker struct {
 	n     int
 	err   error
 	ready func(fd uintptr) bool // p.pollReady, bound once
+
+	// RunLoop's state: the center's callbacks, and how the last RawRead ended.
+	next   func() ([]netio.Event, time.Duration, time.Duration, bool)
+	handle func(n int) bool
+	stop   bool
+	due    time.Duration         // the caller's time the armed deadline was armed for (-1: unknown)
+	parked []netio.Event         // the event buffer of the park runSteps returned false for (nil: none)
+	steps  func(fd uintptr) bool // k.runSteps, bound once
 }
 
 // newParker registers p's epoll descriptor with the runtime's poller, or returns nil (Wait
@@ -56,6 +64,7 @@ func newParker(p *Poller) *parker {
 	}
 	k := &parker{p: p, file: f, rc: rc}
 	k.ready = k.pollReady
+	k.steps = k.runSteps
 	return k
 }
 
@@ -125,4 +134,122 @@ func (k *parker) arm(timeout time.Duration, start time.Time) error {
 	}
 	k.deadline = want
 	return nil
+}
+
+// loop runs the center's steps (see Poller.RunLoop) inside one RawRead for as long as it can:
+// runSteps is the RawRead callback, and returning false from it parks the goroutine in the
+// runtime's netpoller until the epoll descriptor is readable. The runtime resets its record
+// of readiness only when a RawRead begins (prepareRead); within one, a readiness the runtime
+// saw while the steps ran (an event on a watched descriptor, a Wake's eventfd write) makes the
+// next park return at once. So after a settled step (every handled descriptor read or written
+// until it would block, no interest changed, and the epoll_wait's buffer not filled, counting
+// the eventfd, which the step does not see), nothing is ready that
+// the kernel will not signal anew, and the loop parks without the epoll_wait that a fresh
+// RawRead needs before parking. A RawRead ends when the read deadline (the next timer or
+// chore) passes, and at Stop.
+func (k *parker) loop(next func() ([]netio.Event, time.Duration, time.Duration, bool), handle func(n int) bool) error {
+	k.next, k.handle, k.due = next, handle, -1
+	defer func() { k.next, k.handle, k.parked = nil, nil, nil }()
+	for {
+		k.stop, k.err, k.parked = false, nil, nil
+		err := k.rc.Read(k.steps)
+		k.p.sleeping.Store(false)
+		switch {
+		case k.err != nil:
+			return k.err
+		case k.stop:
+			return nil
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			// The deadline passed (its timer is due, or it was armed earlier than needed):
+			// clear it, or the next RawRead would fail before calling runSteps, which arms
+			// the one the next wait needs.
+			if err := k.file.SetReadDeadline(time.Time{}); err != nil {
+				return err
+			}
+			k.deadline, k.due = time.Time{}, -1
+		case err != nil:
+			return err
+		}
+	}
+}
+
+// runSteps is loop's RawRead callback: it is called once when a RawRead begins and again each
+// time the parked goroutine is woken, and polls first each time (the runtime said the epoll
+// descriptor is readable, or the RawRead is new). It runs steps until one has nothing to do
+// and returns false to park, or returns true to end the RawRead (Stop or an error).
+func (k *parker) runSteps(uintptr) bool {
+	p := k.p
+	poll := true
+	if k.parked != nil {
+		// Woken from a park: poll into the buffer the park was for (only a step changes what
+		// the center watches, and none ran since), without asking the center first.
+		evs := k.parked
+		k.parked = nil
+		n, err := p.poll(evs, 0)
+		switch {
+		case err == nil && n == 0 && !p.woken.Load():
+			k.parked = evs // nothing after all (a drained Wake): park again
+			return false
+		case err == nil:
+			p.sleeping.Store(false)
+			p.woken.Store(false)
+			poll = !k.handle(n) || p.full
+		case err != unix.EINTR:
+			k.err = os.NewSyscallError("epoll_wait", err)
+			return true
+		}
+	}
+	for {
+		evs, timeout, due, stop := k.next()
+		if stop {
+			k.stop = true
+			return true
+		}
+		if p.closed.Load() {
+			k.err = os.NewSyscallError("epoll_wait", unix.EBADF)
+			return true
+		}
+		p.growBuf(len(evs))
+		switch {
+		case timeout == 0:
+		case timeout < 0:
+			// No timeout: a deadline still armed only makes a park return early (and
+			// the RawRead end, which clears it).
+		case !k.deadline.IsZero() && k.due >= 0 && due >= k.due:
+			// Armed for this time or an earlier one (a busy center's next timer or chore
+			// stays the same, or moves later, for many steps): an early deadline ends the
+			// RawRead, and the next one is armed then. Had it passed, the RawRead would
+			// have ended already, or ends at the next park.
+		default:
+			want := time.Now().Add(timeout)
+			if err := k.file.SetReadDeadline(want); err != nil {
+				k.err = err
+				return true
+			}
+			k.deadline, k.due = want, due
+		}
+		n := 0
+		if poll || timeout == 0 || p.woken.Load() {
+			var err error
+			n, err = p.poll(evs, 0)
+			switch {
+			case err == unix.EINTR:
+				continue
+			case err != nil:
+				k.err = os.NewSyscallError("epoll_wait", err)
+				return true
+			}
+		}
+		if n == 0 && timeout != 0 && !p.woken.Load() {
+			// Nothing to do: park. Announce it, then look for a Wake (see Poller.sleep).
+			p.sleeping.Store(true)
+			if !p.woken.Load() {
+				k.parked = evs
+				return false
+			}
+		}
+		p.sleeping.Store(false)
+		p.woken.Store(false)
+		poll = !k.handle(n) || p.full
+	}
 }

@@ -33,6 +33,8 @@ type Poller struct {
 	sleeping atomic.Bool // Wait is blocked (or about to block): Wake must write the eventfd
 	closed   atomic.Bool
 
+	polls uint64            // epoll_waits made by Wait and RunLoop (for tests)
+	full  bool              // the last epoll_wait filled its buffer: more may be ready (RunLoop)
 	buf   []unix.EpollEvent // reused by every Wait
 	ctl   unix.EpollEvent   // reused by Add and Modify
 	one   [8]byte           // the eventfd increment, read-only after newPoller
@@ -195,6 +197,30 @@ func (p *Poller) wait(evs []netio.Event, timeout time.Duration) (int, error) {
 	return p.sleep(evs, timeout, start)
 }
 
+// RunLoop runs an event loop on the poller until next reports stop: next gives the event
+// buffer and timeout of each wait (as Wait takes them) and the time, on the caller's clock,
+// that the timeout runs to (-1: none; the same time as before names the same deadline, which
+// is then not armed again), handle handles the n events the wait
+// stored and reports whether the step settled (left nothing ready that the kernel will not
+// report as a new event). Parked in Go's netpoller, a settled step is followed by a park
+// without a non-blocking epoll_wait first (see parker.loop); otherwise it is Wait in a loop.
+func (p *Poller) RunLoop(next func() ([]netio.Event, time.Duration, time.Duration, bool), handle func(n int) bool) error {
+	if p.park != nil && p.spin == 0 {
+		return p.park.loop(next, handle)
+	}
+	for {
+		evs, timeout, _, stop := next()
+		if stop {
+			return nil
+		}
+		n, err := p.Wait(evs, timeout)
+		if err != nil {
+			return err
+		}
+		handle(n)
+	}
+}
+
 // pollOnce is one non-blocking epoll_wait.
 func (p *Poller) pollOnce(evs []netio.Event) (int, error) {
 	for {
@@ -284,10 +310,12 @@ func (p *Poller) block(evs []netio.Event, timeout time.Duration, start time.Time
 // Errors are bare errno values.
 func (p *Poller) poll(evs []netio.Event, ms int) (int, error) {
 	size := min(max(len(evs), 1), len(p.buf))
+	p.polls++
 	got, err := unix.EpollWait(p.epfd, p.buf[:size], ms)
 	if err != nil {
 		return 0, err
 	}
+	p.full = got == size // counting the eventfd, which translate drops
 	return p.translate(evs, got), nil
 }
 
