@@ -70,6 +70,9 @@ type Run struct {
 	Exceeded string
 	// Mem is where workloads take the messages they send from (see SendMemory).
 	Mem SendMemory
+	// Recycler is every workload's msgr.Config.Recycler: Release gives the run's messengers,
+	// their connections and their centers to the runs after it.
+	Recycler msgr.Recycler
 
 	wl      Workload
 	nextID  uint64
@@ -191,9 +194,11 @@ func (r *Run) DispatchedTampered(rcv string, tid uint64, front []byte, signed bo
 }
 
 // Release gives the memory the run kept for itself (the network's buffer chunks, the frame
-// tracker's per-connection blocks, the send blocks, the checker and its records) to the runs made after this one in the process. Call it
+// tracker's per-connection blocks, the send blocks, the checker and its records, the
+// messengers made with Recycler) to the runs made after this one in the process. Call it
 // once the run is over and its result taken: nothing of the run may be used after it.
 func (r *Run) Release() {
+	r.Recycler.Recycle()
 	r.W.Net.Release()
 	r.Injector.Release()
 	r.Mem.Release()
