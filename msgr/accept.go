@@ -107,7 +107,8 @@ func (m *Messenger) newConnectorLocked(peerType wire.EntityType, addr wire.Entit
 	if m.dthrot != nil {
 		th.Dispatch = m.dthrot
 	}
-	c.p = proto.NewConnector(m.pcfg, m.protoHost(c), addr, peerType, p, th)
+	c.pc.InitConnector(m.pcfg, m.protoHost(c), addr, peerType, p, th)
+	c.p = &c.pc
 	c.publish()
 	m.all = append(m.all, c) // ids grow: all stays in id order
 	m.gen.Add(1)
@@ -117,7 +118,9 @@ func (m *Messenger) newConnectorLocked(peerType wire.EntityType, addr wire.Entit
 // newConnectionLocked creates a connection on the least-loaded worker; m.mu is held.
 func (m *Messenger) newConnectionLocked() *Connection {
 	c := newConnection(m, m.newIDLocked(), m.pool.Pick())
-	c.flushFn = c.flush
+	if c.flushFn == nil { // a recycled connection keeps its own
+		c.flushFn = c.flush
+	}
 	c.bufs = &m.bufCaches[c.center.ID()]
 	return c
 }
@@ -144,7 +147,8 @@ func (m *Messenger) newAcceptor(s netio.Socket) {
 	// The protocol core is in place before the connection is published in m.all (under
 	// m.mu): introspection from other goroutines (Connections, then State) must not see the
 	// field being written.
-	c.p = proto.NewAcceptor(m.pcfg, m.protoHost(c), wire.LegacyAddr(s.RemoteAddr(), 0))
+	c.pc.InitAcceptor(m.pcfg, m.protoHost(c), wire.LegacyAddr(s.RemoteAddr(), 0))
+	c.p = &c.pc
 	c.publish()
 	m.all = append(m.all, c) // ids grow: all stays in id order
 	m.gen.Add(1)

@@ -91,6 +91,11 @@ type Config struct {
 	// read anything (Connection's getters read a published view and never wait) and send
 	// messages; it must not block, and must not call MarkDown, Shutdown or Rebind.
 	Tracer func(TraceEvent)
+	// Recycler, if set, collects the messenger, so that its memory (and its connections' and
+	// event centers') is reused by messengers created later in the process once the
+	// Recycler's owner declares all of it unused (Recycler.Recycle). The simulator sets it;
+	// nil: the memory is the garbage collector's, as usual.
+	Recycler *Recycler
 }
 
 // AuthName is the entity name auth presents for this messenger: Name's type and ID (or

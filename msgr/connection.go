@@ -25,7 +25,7 @@ type Connection struct {
 	// (markDown), and an acceptor's center to decide about it as the existing session of an
 	// accept (lockExisting). It is never held while a dispatcher runs.
 	mu           rankedMutex
-	p            *proto.Conn
+	p            *proto.Conn // &pc once the core is set up (nil: the local connection)
 	sock         netio.Socket
 	mask         netio.Events // interest registered for sock
 	connecting   bool         // a nonblocking connect is in progress on sock
@@ -81,6 +81,9 @@ type Connection struct {
 	// released (see unlock), so that reading it never waits for the center. A leaf lock.
 	viewMu sync.Mutex
 	view   connView
+
+	// pc is the protocol core p points to, in the connection's own allocation.
+	pc proto.Conn
 
 	closed   atomic.Bool  // closed for good: sends are refused
 	nheld    atomic.Int64 // received messages held back by delay injection

@@ -13,7 +13,11 @@ func newLocalConnection(m *Messenger) *Connection {
 
 // newConnection returns a connection of m, owned by center, with its locks ranked.
 func newConnection(m *Messenger, id uint64, center *event.Center) *Connection {
-	c := &Connection{m: m, id: id, center: center}
+	c := newConnectionMem() // zero, or recycled (Recycler): cleared
+	c.m, c.id, c.center = m, id, center
+	if m.cfg.Recycler != nil {
+		m.made = append(m.made, c)
+	}
 	c.mu.rank, c.pmu.rank = rankConn, rankPending
 	c.upcalls, c.spareUpcalls = c.upcallArr[0][:0], c.upcallArr[1][:0]
 	c.pend, c.sparePend = c.pendArr[0][:0], c.pendArr[1][:0]

@@ -85,6 +85,8 @@ type Messenger struct {
 
 	rxFree   msgFree // released messages (see Release)
 	dispatch atomic.Pointer[dispatcherSet]
+
+	made []*Connection // every connection ever created, the local one too, when Config.Recycler is set
 }
 
 // dispatcherSet is an immutable snapshot of the dispatchers, read on every delivery without
@@ -107,17 +109,24 @@ func New(cfg Config) (*Messenger, error) {
 	if log.Handler() != slog.DiscardHandler {
 		log = log.With("msgr", name) // a discarding logger stays as it is: With would allocate
 	}
-	m := &Messenger{
-		cfg: cfg, log: log, pcfg: cfg.protoConfig(),
-		conns:    make(map[wire.EntityAddr]*Connection),
-		policies: make(map[wire.EntityType]proto.Policy), defPolicy: proto.DefaultPolicy(),
-		throttles: make(map[wire.EntityType]proto.Throttles),
-		done:      make(chan struct{}),
-		myAddr:    wire.EntityAddr{Type: wire.AddrLegacy, Nonce: cfg.Nonce},
+	m := newMessengerMem() // zero, or recycled (Recycler): cleared, with its maps and slices
+	m.cfg, m.log, m.pcfg = cfg, log, cfg.protoConfig()
+	if m.conns == nil {
+		m.conns = make(map[wire.EntityAddr]*Connection)
+		m.policies = make(map[wire.EntityType]proto.Policy)
+		m.throttles = make(map[wire.EntityType]proto.Throttles)
 	}
+	m.defPolicy = proto.DefaultPolicy()
+	m.done = make(chan struct{})
+	m.myAddr = wire.EntityAddr{Type: wire.AddrLegacy, Nonce: cfg.Nonce}
 	m.mu.rank = rankMessenger
 	m.dispatchers, m.fast = m.dispatchArr[:0], m.fastArr[:0]
-	if cfg.DispatchThrottleBytes > 0 {
+	switch {
+	case cfg.DispatchThrottleBytes <= 0:
+		m.dthrot = nil
+	case m.dthrot != nil: // a recycled messenger's
+		*m.dthrot = Throttle{max: cfg.DispatchThrottleBytes}
+	default:
 		m.dthrot = NewThrottle(cfg.DispatchThrottleBytes)
 	}
 	m.delayer, _ = cfg.Stack.(netio.InternalDelayer)
@@ -126,8 +135,17 @@ func New(cfg Config) (*Messenger, error) {
 		return nil, fmt.Errorf("msgr %v: %w", cfg.Name, err)
 	}
 	m.pool, m.shared = pool, cfg.Pool != nil
-	m.counters.traffic = make([]trafficShard, len(pool.Centers())+1) // workers, then the dispatch center
-	m.bufCaches = make([]bufCache, len(pool.Centers()))
+	n := len(pool.Centers())
+	if cap(m.counters.traffic) >= n+1 { // a recycled messenger's, cleared
+		m.counters.traffic = m.counters.traffic[:n+1]
+	} else {
+		m.counters.traffic = make([]trafficShard, n+1) // workers, then the dispatch center
+	}
+	if cap(m.bufCaches) >= n {
+		m.bufCaches = m.bufCaches[:n]
+	} else {
+		m.bufCaches = make([]bufCache, n)
+	}
 	for i, c := range pool.Centers() {
 		b := &m.bufCaches[i]
 		b.center, b.holders = c, b.holdArr[:0]
@@ -138,6 +156,9 @@ func New(cfg Config) (*Messenger, error) {
 	}
 	m.dq = initDispatchQueue(&m.dqMem, m, dqc)
 	m.local = newLocalConnection(m)
+	if cfg.Recycler != nil {
+		cfg.Recycler.add(m)
+	}
 	return m, nil
 }
 

@@ -88,6 +88,8 @@ type Center struct {
 	chores   []chore       // AddChore, in the order added; owned by the center's goroutine
 	choreAt  time.Duration // the earliest at of chores (when there are any)
 	choreArr [2]chore
+
+	pooled bool // one of a Pool's centers (recycled with the pool only)
 }
 
 // Chore is work a center does when it gets to it (AddChore).
@@ -109,7 +111,7 @@ func NewCenter(id int, name string, stack netio.Stack, rand *detrand.Rand) (*Cen
 	if err != nil {
 		return nil, fmt.Errorf("event center %s: %w", name, err)
 	}
-	c := &Center{}
+	c := newCenterMem()
 	c.init(id, name, p, stack.Clock(), rand)
 	return c, nil
 }

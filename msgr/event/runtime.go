@@ -57,6 +57,9 @@ func (r *GoRuntime) logger() *slog.Logger {
 // Pool is a fixed set of centers (Ceph's workers, ms_async_op_threads of them).
 type Pool struct {
 	centers []*Center
+	// The name the centers' names were built from, and all of them in one string
+	// ("osd.0/w0osd.0/w1..."): a recycled pool reuses them for a pool of the same name.
+	name, names string
 }
 
 // DefaultWorkers is Ceph's default ms_async_op_threads.
@@ -68,27 +71,37 @@ func NewPool(name string, n int, stack netio.Stack, rt Runtime, rand *detrand.Ra
 	if n <= 0 {
 		n = DefaultWorkers
 	}
-	// The centers in one array, their names in one string ("osd.0/w0osd.0/w1..."): a
-	// simulation builds pools by the dozen per run.
-	p := &Pool{centers: make([]*Center, 0, n)}
-	mem := make([]Center, n)
-	names := make([]byte, 0, n*(len(name)+4))
-	for i := range n {
-		names = append(append(append(names, name...), "/w"...), strconv.Itoa(i)...)
+	// The centers in one array, their names in one string: a simulation builds pools by the
+	// dozen per run. A recycled pool of as many centers (Pool.Recycle) is taken first.
+	p := sparePool(n)
+	if p == nil {
+		p = &Pool{centers: make([]*Center, n)}
+		mem := make([]Center, n)
+		for i := range mem {
+			p.centers[i] = &mem[i]
+		}
 	}
-	all, start := string(names), 0
-	for i := range n {
-		cname := all[start : start+len(name)+2+len(strconv.Itoa(i))]
+	if p.name != name || p.names == "" {
+		names := make([]byte, 0, n*(len(name)+4))
+		for i := range n {
+			names = append(append(append(names, name...), "/w"...), strconv.Itoa(i)...)
+		}
+		p.name, p.names = name, string(names)
+	}
+	start := 0
+	for i, c := range p.centers {
+		cname := p.names[start : start+len(name)+2+len(strconv.Itoa(i))]
 		start += len(cname)
 		r := rand.Fork() // before the poller, as NewCenter's arguments are
 		poller, err := stack.NewPoller()
 		if err != nil {
-			p.closeAll()
+			for _, c := range p.centers[:i] {
+				_ = c.Close()
+			}
 			return nil, fmt.Errorf("event center %s: %w", cname, err)
 		}
-		c := &mem[i]
 		c.init(i, cname, poller, stack.Clock(), r)
-		p.centers = append(p.centers, c)
+		c.pooled = true
 	}
 	for _, c := range p.centers {
 		rt.Start(c)

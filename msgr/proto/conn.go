@@ -156,8 +156,15 @@ type Conn struct {
 }
 
 func newConn(cfg Config, host Host) *Conn {
+	c := new(Conn)
+	c.init(cfg, host)
+	return c
+}
+
+// init sets up c, a zero Conn, for host.
+func (c *Conn) init(cfg Config, host Host) {
 	cfg.setDefaults()
-	c := &Conn{cfg: cfg, host: host}
+	c.cfg, c.host = cfg, host
 	c.obs, _ = host.(Observer)
 	c.acks, _ = host.(AckObserver)
 	c.drops, _ = host.(Dropper)
@@ -165,24 +172,36 @@ func newConn(cfg Config, host Host) *Conn {
 	c.watch, _ = host.(StateObserver)
 	c.bufs, _ = host.(Buffers)
 	c.out.bufs = c.bufs
-	return c
 }
 
 // NewConnector returns a connection that will connect to peer (a legacy address) of type
 // peerType with the given policy and throttles. Call Start to begin.
 func NewConnector(cfg Config, host Host, peer wire.EntityAddr, peerType wire.EntityType, p Policy, t Throttles) *Conn {
-	c := newConn(cfg, host)
+	c := new(Conn)
+	c.InitConnector(cfg, host, peer, peerType, p, t)
+	return c
+}
+
+// InitConnector sets up c, a zero Conn, as NewConnector would: for a host that keeps the Conn
+// inside its own connection (one allocation for both).
+func (c *Conn) InitConnector(cfg Config, host Host, peer wire.EntityAddr, peerType wire.EntityType, p Policy, t Throttles) {
+	c.init(cfg, host)
 	c.connector = true
 	c.peerAddr, c.peerType, c.policy, c.throttles = peer, peerType, p, t
-	return c
 }
 
 // NewAcceptor returns a connection for a socket accepted from sockPeer (its TCP address).
 // Call Start once the socket is watched.
 func NewAcceptor(cfg Config, host Host, sockPeer wire.EntityAddr) *Conn {
-	c := newConn(cfg, host)
-	c.sockPeer = sockPeer
+	c := new(Conn)
+	c.InitAcceptor(cfg, host, sockPeer)
 	return c
+}
+
+// InitAcceptor sets up c, a zero Conn, as NewAcceptor would (see InitConnector).
+func (c *Conn) InitAcceptor(cfg Config, host Host, sockPeer wire.EntityAddr) {
+	c.init(cfg, host)
+	c.sockPeer = sockPeer
 }
 
 // State is the connection's ProtocolV1 state.

@@ -70,6 +70,9 @@ type Run struct {
 	Exceeded string
 	// Mem is where workloads take the messages they send from (see SendMemory).
 	Mem SendMemory
+	// Recycler is every workload's msgr.Config.Recycler: Release gives the run's messengers,
+	// their connections and their centers to the runs after it.
+	Recycler msgr.Recycler
 
 	wl      Workload
 	nextID  uint64
@@ -96,8 +99,11 @@ type incarnation struct {
 // the faults' random sources, forked in that order, the checker and the auditor (after every
 // step), the fault injector and its frame tracker, and the histories.
 func New(cfg Config) *Run {
-	r := &Run{Cfg: cfg, Faults: cfg.Faults, Check: newChecker(), Cov: cfg.Coverage, Phase: PhaseSafety,
-		opened: map[*msgr.Connection]bool{}, incs: map[uint64]incarnation{}, excuse: map[*msgr.Connection][]bool{}}
+	r := newRunMem()
+	r.Cfg, r.Faults, r.Check, r.Cov, r.Phase = cfg, cfg.Faults, newChecker(), cfg.Coverage, PhaseSafety
+	if r.opened == nil {
+		r.opened, r.incs, r.excuse = map[*msgr.Connection]bool{}, map[uint64]incarnation{}, map[*msgr.Connection][]bool{}
+	}
 	if r.Cov == nil {
 		r.Cov = noCoverage{}
 	}
@@ -191,14 +197,63 @@ func (r *Run) DispatchedTampered(rcv string, tid uint64, front []byte, signed bo
 }
 
 // Release gives the memory the run kept for itself (the network's buffer chunks, the frame
-// tracker's per-connection blocks, the send blocks, the checker and its records) to the runs made after this one in the process. Call it
-// once the run is over and its result taken: nothing of the run may be used after it.
+// tracker's per-connection blocks, the send blocks, the checker and its records, the
+// messengers made with Recycler) to the runs made after this one in the process. Call it
+// once the run is over and its result taken: nothing of the run, r itself included, may be
+// used after it (r is cleared and serves a later run).
 func (r *Run) Release() {
+	r.Recycler.Recycle()
 	r.W.Net.Release()
 	r.Injector.Release()
 	r.Mem.Release()
 	r.Check.Reset()
 	spareCheckers.Put(r.Check)
+	r.recycle()
+}
+
+// spareRuns holds finished runs, cleared (they keep their maps and slices, empty, and
+// unsettledFn, bound to the run itself), for the runs made later in the process.
+var spareRuns struct {
+	mu   sync.Mutex
+	runs []*Run
+}
+
+// maxSpareRuns bounds spareRuns.
+const maxSpareRuns = 8
+
+// recycle clears r and keeps it in spareRuns.
+func (r *Run) recycle() {
+	opened, incs, excuse := r.opened, r.incs, r.excuse
+	clear(opened)
+	clear(incs)
+	clear(excuse)
+	sockets, conns, dense := r.sockets[:cap(r.sockets)], r.conns[:cap(r.conns)], r.incDense[:cap(r.incDense)]
+	clear(sockets)
+	clear(conns)
+	clear(dense)
+	unsettled := r.unsettledFn
+	*r = Run{}
+	r.opened, r.incs, r.excuse = opened, incs, excuse
+	r.sockets, r.conns, r.incDense = sockets[:0], conns[:0], dense[:0]
+	r.unsettledFn = unsettled
+	spareRuns.mu.Lock()
+	if len(spareRuns.runs) < maxSpareRuns {
+		spareRuns.runs = append(spareRuns.runs, r)
+	}
+	spareRuns.mu.Unlock()
+}
+
+// newRunMem is a zero run: a recycled one (see recycle), or a new one.
+func newRunMem() *Run {
+	spareRuns.mu.Lock()
+	defer spareRuns.mu.Unlock()
+	if k := len(spareRuns.runs) - 1; k >= 0 {
+		r := spareRuns.runs[k]
+		spareRuns.runs[k] = nil
+		spareRuns.runs = spareRuns.runs[:k]
+		return r
+	}
+	return &Run{}
 }
 
 // spareCheckers holds the checkers of finished runs, Reset (they keep their maps and blocks

@@ -54,7 +54,9 @@ func (r *Run) Trace(who Traced, ev msgr.TraceEvent) {
 		seq = ev.Msg.Header.Seq
 	}
 	w.Trace.Add(world.TagMsgrEvent, id, inc, uint64(ev.Kind), conn, uint64(ev.From), uint64(ev.To), seq)
-	r.Cov.Observe(ev)
+	if r.Cfg.Coverage != nil { // else Cov is noCoverage: not worth copying the event for
+		r.Cov.Observe(ev)
+	}
 	r.Histories.Traced(ev)
 	switch ev.Kind {
 	case msgr.TraceDrop:

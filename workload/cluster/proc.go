@@ -190,7 +190,7 @@ func (x *cmsgr) create(name wire.EntityName, clusterProto uint32, workers int) e
 	h := x.p.cl.h
 	cfg := msgr.Config{Name: name, Nonce: x.nonce, ExplicitNonce: x.p.keepNonce, Stack: x.p.stack, Runtime: h.W,
 		Rand: h.W.Rand(), ClusterProtocol: clusterProto, Tracer: h.Tracer(x), Workers: workers, Auth: x.auth,
-		ReadyTimeout: x.p.cl.readyTimeout, IdleTimeout: x.p.cl.idleTimeout}
+		ReadyTimeout: x.p.cl.readyTimeout, IdleTimeout: x.p.cl.idleTimeout, Recycler: &h.Recycler}
 	x.applyKnobs(&cfg)
 	if h.Faults.On[fault.DispatchDelay] {
 		cfg.InjectDelay = &msgr.InjectDelay{Types: []wire.EntityType{wire.EntityOSD, wire.EntityClient, wire.EntityMon},

@@ -55,7 +55,7 @@ func (n *node) start(nonce uint32) error {
 	n.host = h.W.AddHost(n.incName(), n.ip)
 	stack := n.sockets.Stack(n.host)
 	cfg := msgr.Config{Name: n.ename, Nonce: nonce, Stack: stack, Runtime: h.W, Rand: h.W.Rand(),
-		ClusterProtocol: wire.ProtoOSDPeer, Tracer: h.Tracer(n)}
+		ClusterProtocol: wire.ProtoOSDPeer, Tracer: h.Tracer(n), Recycler: &h.Recycler}
 	if h.Faults.On[fault.DispatchDelay] {
 		cfg.InjectDelay = &msgr.InjectDelay{Types: []wire.EntityType{wire.EntityOSD, wire.EntityClient},
 			Probability: h.Faults.DelayProb, Max: h.Faults.DelayMax}
