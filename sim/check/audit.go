@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/msgrsim/msgrsim/msgr"
@@ -24,10 +25,15 @@ import (
 //
 // A problem is reported once (the first step it is seen), not at every step after.
 type Auditor struct {
-	check    *Checker
-	now      func() int64
-	byCenter map[*event.Center]*auditee
-	all      []*auditee
+	check *Checker
+	now   func() int64
+	// centers and owners list every audited center and its messenger (parallel slices): a
+	// world has a dozen centers at most, and a scan of their pointers is cheaper than a map
+	// lookup after every step. last is the index found last (steps often repeat a center).
+	centers []*event.Center
+	owners  []*auditee
+	last    int
+	all     []*auditee
 	reported map[string]bool
 	audits   uint64
 	cov      Counter // counts the invariants evaluated (nil: none)
@@ -53,7 +59,7 @@ type auditee struct {
 
 // NewAuditor returns an auditor reporting to check, stamping violations with now().
 func NewAuditor(check *Checker, now func() int64) *Auditor {
-	return &Auditor{check: check, now: now, byCenter: make(map[*event.Center]*auditee), reported: make(map[string]bool)}
+	return &Auditor{check: check, now: now, reported: make(map[string]bool)}
 }
 
 // Add audits m (named name in reports) from now on.
@@ -61,7 +67,12 @@ func (a *Auditor) Add(name string, m *msgr.Messenger) {
 	x := &auditee{name: name, m: m}
 	a.all = append(a.all, x)
 	for _, c := range m.Centers() {
-		a.byCenter[c] = x
+		if i := slices.Index(a.centers, c); i >= 0 {
+			a.owners[i] = x // as a map assignment would
+			continue
+		}
+		a.centers = append(a.centers, c)
+		a.owners = append(a.owners, x)
 	}
 }
 
@@ -74,8 +85,26 @@ func (a *Auditor) Remove(m *msgr.Messenger) {
 		}
 	}
 	for _, c := range m.Centers() {
-		delete(a.byCenter, c)
+		if i := slices.Index(a.centers, c); i >= 0 {
+			a.centers = slices.Delete(a.centers, i, i+1)
+			a.owners = slices.Delete(a.owners, i, i+1)
+		}
 	}
+	a.last = 0
+}
+
+// owner returns the auditee that owns center c, or nil.
+func (a *Auditor) owner(c *event.Center) *auditee {
+	if i := a.last; i < len(a.centers) && a.centers[i] == c {
+		return a.owners[i]
+	}
+	for i, x := range a.centers {
+		if x == c {
+			a.last = i
+			return a.owners[i]
+		}
+	}
+	return nil
 }
 
 // Count counts every invariant evaluation in c from now on (the simulator's coverage).
@@ -110,7 +139,7 @@ func (a *Auditor) AfterStep(c *event.Center) {
 		}
 		return
 	}
-	if x := a.byCenter[c]; x != nil {
+	if x := a.owner(c); x != nil {
 		a.audit(x)
 	}
 }
@@ -135,7 +164,11 @@ func (a *Auditor) audit(x *auditee) {
 		x.throttles = x.m.AppendThrottles(x.throttles[:0])
 	}
 	for _, t := range x.throttles {
-		a.auditGauge(x.name, t.Name, t.Throttle, false)
+		// auditGauge's test, inline and without the interface call: this runs for every
+		// throttle after every step.
+		if t.Throttle.Current() < 0 {
+			a.auditGauge(x.name, t.Name, t.Throttle, false)
+		}
 	}
 	if x.m.Finished() {
 		x.done = true

@@ -164,7 +164,11 @@ type Sessions struct {
 	k      *Checker
 	epoch  map[epochID]uint32 // restarts before, by messenger (startedEpoch)
 	bound  map[epochID]bool   // messengers that started with an IP
-	conns  map[uint64]*wconn
+	// conns are the connections seen, by id: simnet numbers a run's connections from 1 in
+	// order, so most are in a slice (a map lookup at every read and written element was a
+	// few percent of a run); ids from maxDenseConn on are in far.
+	conns  []*wconn
+	far    map[uint64]*wconn
 	sides  map[sideKey]*side
 	lic    map[noncePair]*license
 	known  map[uint32][]noncePair
@@ -189,24 +193,51 @@ func NewSessions(k *Checker, now func() int64, cov Counter) *Sessions {
 		clear(s.epoch)
 		clear(s.bound)
 		clear(s.conns)
+		clear(s.far)
 		clear(s.sides)
 		clear(s.lic)
 		clear(s.known)
 		clear(s.events)
 		clear(s.halfOpen)
 		clear(s.halfOpenN)
-		*s = Sessions{k: k, now: now, cov: cov, epoch: s.epoch, bound: s.bound, conns: s.conns, sides: s.sides,
+		*s = Sessions{k: k, now: now, cov: cov, epoch: s.epoch, bound: s.bound, conns: s.conns[:0], far: s.far, sides: s.sides,
 			lic: s.lic, known: s.known, causes: map[string]int{}, events: s.events, halfOpen: s.halfOpen,
 			halfOpenN: s.halfOpenN}
 		k.sessions = s
 		return s
 	}
-	s := &Sessions{k: k, now: now, cov: cov, epoch: map[epochID]uint32{}, bound: map[epochID]bool{}, conns: map[uint64]*wconn{},
+	s := &Sessions{k: k, now: now, cov: cov, epoch: map[epochID]uint32{}, bound: map[epochID]bool{}, far: map[uint64]*wconn{},
 		sides: map[sideKey]*side{}, lic: map[noncePair]*license{}, known: map[uint32][]noncePair{},
 		causes: map[string]int{}, events: map[EventConn]*eventState{}, halfOpen: map[halfKey]bool{},
 		halfOpenN: map[noncePair]int{}}
 	k.sessions = s
 	return s
+}
+
+// maxDenseConn bounds the connection ids kept in Sessions.conns.
+const maxDenseConn = 1 << 16
+
+// conn returns the connection with id, or nil if not seen.
+func (s *Sessions) conn(id uint64) *wconn {
+	if id < uint64(len(s.conns)) {
+		return s.conns[id]
+	}
+	if id < maxDenseConn {
+		return nil
+	}
+	return s.far[id]
+}
+
+// setConn records the connection with id.
+func (s *Sessions) setConn(id uint64, w *wconn) {
+	if id >= maxDenseConn {
+		s.far[id] = w
+		return
+	}
+	for id >= uint64(len(s.conns)) {
+		s.conns = append(s.conns, nil)
+	}
+	s.conns[id] = w
 }
 
 func (s *Sessions) violate(name, format string, args ...any) {
@@ -222,10 +253,10 @@ func (s *Sessions) evaluated(name string) {
 // Written takes an element walked on connection conn's stream in direction dir (0: the
 // client's, 1: the server's).
 func (s *Sessions) Written(conn uint64, dir int, e *wire.Element) {
-	w := s.conns[conn]
+	w := s.conn(conn)
 	if w == nil {
 		w = &wconn{id: conn}
-		s.conns[conn] = w
+		s.setConn(conn, w)
 	}
 	switch e.Kind {
 	case wire.ElemAddr:
@@ -449,7 +480,7 @@ func (s *Sessions) header(w *wconn, dir int, e *wire.Element) {
 // Read takes that the reader of connection conn's stream in direction dir (0: the client's,
 // read by the server) has read it up to offset to.
 func (s *Sessions) Read(conn uint64, dir int, to uint64) {
-	w := s.conns[conn]
+	w := s.conn(conn)
 	if w == nil || w.side[0] == nil || len(w.marks[dir]) == 0 {
 		return
 	}
