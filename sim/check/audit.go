@@ -30,10 +30,10 @@ type Auditor struct {
 	// centers and owners list every audited center and its messenger (parallel slices): a
 	// world has a dozen centers at most, and a scan of their pointers is cheaper than a map
 	// lookup after every step. last is the index found last (steps often repeat a center).
-	centers []*event.Center
-	owners  []*auditee
-	last    int
-	all     []*auditee
+	centers  []*event.Center
+	owners   []*auditee
+	last     int
+	all      []*auditee
 	reported map[string]bool
 	audits   uint64
 	cov      Counter // counts the invariants evaluated (nil: none)

@@ -161,9 +161,9 @@ type wconn struct {
 
 // Sessions is the conformance monitor and the reset attribution of one run (attrib.go).
 type Sessions struct {
-	k      *Checker
-	epoch  map[epochID]uint32 // restarts before, by messenger (startedEpoch)
-	bound  map[epochID]bool   // messengers that started with an IP
+	k     *Checker
+	epoch map[epochID]uint32 // restarts before, by messenger (startedEpoch)
+	bound map[epochID]bool   // messengers that started with an IP
 	// conns are the connections seen, by id: simnet numbers a run's connections from 1 in
 	// order, so most are in a slice (a map lookup at every read and written element was a
 	// few percent of a run); ids from maxDenseConn on are in far.
