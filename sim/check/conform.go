@@ -509,7 +509,9 @@ func (s *Sessions) Read(conn uint64, dir int, to uint64) {
 			}
 		}
 	}
-	w.marks[dir] = append(w.marks[dir][:0], w.marks[dir][i:]...)
+	if i > 0 { // (most reads reach no new mark: no copy)
+		w.marks[dir] = append(w.marks[dir][:0], w.marks[dir][i:]...)
+	}
 }
 
 // halfKey names a connection of a session.
