@@ -118,8 +118,10 @@ var stepInvariants = [...]string{InvRegistryClosed, InvRegistryDup, InvThrottleN
 
 // FlushCounts adds the evaluations of the audits so far to the counter: an audit runs after
 // every step, and four counter calls per step were a few percent of a run, so audits count
-// them in bulk. Call it before the counter is read (harness.Run.Drive does, as it returns).
+// them in bulk. It also flushes the Checker's (Checker.FlushCounts). Call it before the
+// counter is read (harness.Run.Drive does, as it returns).
 func (a *Auditor) FlushCounts() {
+	a.check.FlushCounts() // and those the checker's recorder and monitor tallied
 	if a.cov != nil && a.uncounted > 0 {
 		for _, inv := range stepInvariants {
 			a.cov.Evaluated(inv, a.uncounted)

@@ -530,7 +530,7 @@ func (k *Checker) Acked(id uint64, now int64) {
 	}
 	k.acked++
 	info.acked = true
-	k.rec.evaluated(InvAckUnreceived, 1)
+	k.rec.count(tallyAckUnreceived)
 	if !info.received {
 		k.violate(InvAckUnreceived, now, "stream %v: message #%d (id %d) acknowledged but never read by the peer",
 			info.order.stream, info.index, id)
@@ -551,7 +551,7 @@ func (k *Checker) Dispatched(rcv string, id uint64, intact bool, now int64) {
 	if prev != 0 && !info.acked && k.markCount(mk) > prev-1 {
 		// Excused (CaseRedelivery), and not a dispatch of the session's FIFO history: the
 		// receiver's session that dequeued it is gone (see MarkedDown).
-		k.rec.evaluated(InvDuplicate, 1)
+		k.rec.count(tallyDuplicate)
 		if !intact {
 			k.violate(InvCorruptDelivery, now, "stream %v: message id %d dispatched to %s with corrupted content", info.order.stream, id, rcv)
 		}
@@ -563,7 +563,7 @@ func (k *Checker) Dispatched(rcv string, id uint64, intact bool, now int64) {
 	if !intact {
 		k.violate(InvCorruptDelivery, now, "stream %v: message id %d dispatched to %s with corrupted content", info.order.stream, id, rcv)
 	}
-	k.rec.evaluated(InvDropDelivered, 1)
+	k.rec.count(tallyDropDelivered)
 	if info.reported {
 		k.violate(InvDropDelivered, now, "stream %v: message #%d (id %d) dispatched to %s after the messenger reported dropping it",
 			info.order.stream, info.index, id, rcv)

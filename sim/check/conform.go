@@ -181,6 +181,7 @@ type Sessions struct {
 	halfOpenN map[noncePair]int
 	now       func() int64
 	cov       Counter
+	tally     tally // evaluations not yet given to cov (Checker.FlushCounts)
 }
 
 // NewSessions returns the monitor of a run whose violations go to k, stamped with now().
@@ -242,6 +243,13 @@ func (s *Sessions) setConn(id uint64, w *wconn) {
 
 func (s *Sessions) violate(name, format string, args ...any) {
 	s.k.violate(name, s.now(), format, args...)
+}
+
+// count tallies one evaluation of a tallied invariant (Checker.FlushCounts gives them to cov).
+func (s *Sessions) count(id tallyID) {
+	if s.cov != nil {
+		s.tally.add(id)
+	}
 }
 
 func (s *Sessions) evaluated(name string) {
@@ -444,7 +452,7 @@ func (s *Sessions) seqWritten(w *wconn, dir int, e *wire.Element) {
 	me := w.side[dir]
 	switch e.Frame {
 	case wire.FrameSeq:
-		s.evaluated(InvSeqExchange)
+		s.count(tallySeqExchange)
 		if v > me.readMax {
 			s.violate(InvSeqExchange, "conn %d: %s sent in_seq %d in the SEQ exchange, but read messages only up to seq %d",
 				w.id, dirName(dir), v, me.readMax)
@@ -454,7 +462,7 @@ func (s *Sessions) seqWritten(w *wconn, dir int, e *wire.Element) {
 			w.marks[1] = append(w.marks[1], readMark{end: e.End(), kind: markOpen, reply: w.opening})
 		}
 	case wire.FrameAck:
-		s.evaluated(InvAckRegress)
+		s.count(tallyAckRegress)
 		if (w.ackSet[dir] && v < w.ack[dir]) || (w.seqSet[dir] && v < w.seqSent[dir]) {
 			s.violate(InvAckRegress, "conn %d: %s sent ACK %d after ACK %d / in_seq %d", w.id, dirName(dir), v, w.ack[dir], w.seqSent[dir])
 		}
@@ -465,7 +473,7 @@ func (s *Sessions) seqWritten(w *wconn, dir int, e *wire.Element) {
 // header checks a message's seq and notes it for the reader.
 func (s *Sessions) header(w *wconn, dir int, e *wire.Element) {
 	seq := e.Header.Seq
-	s.evaluated(InvMsgSeq)
+	s.count(tallyMsgSeq)
 	switch {
 	case w.msgSet[dir] && seq != w.msgSeq[dir]+1:
 		s.violate(InvMsgSeq, "conn %d: %s sent message seq %d after %d", w.id, dirName(dir), seq, w.msgSeq[dir])
