@@ -264,15 +264,18 @@ func (w *World) collectReady() int {
 		slices.Sort(w.cands)
 		w.unsorted = false
 	}
-	keep := w.cands[:0]
-	for _, i := range w.cands {
+	// Filtered in place (Pending calls no hook: the list does not change under the loop).
+	cands, n := w.cands, 0
+	for _, i := range cands {
 		e := w.centers[i]
 		if !e.stopped && e.paused <= now && e.c.Pending() {
-			keep = append(keep, i)
+			cands[n] = i
+			n++
 			continue
 		}
 		e.cand = false
 	}
+	keep := cands[:n]
 	w.cands = keep
 	if w.CheckRunnable {
 		i := 0
