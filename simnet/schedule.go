@@ -572,7 +572,8 @@ func (n *Network) establish(c *conn) Transfer {
 		return n.refuse(c, tr)
 	}
 	srv := n.newSocket()
-	*srv = Socket{host: l.host, c: c, side: server, local: cl.remote, remote: cl.local}
+	*srv = Socket{host: l.host, local: cl.remote, remote: cl.local}
+	srv.join(c, server)
 	c.ends[server] = srv
 	c.state = open
 	c.resetOnDeliver = fault == ConnectResetAfterAccept
