@@ -18,12 +18,12 @@ import (
 // method that can fail returns EBADF.
 type Socket struct {
 	watch
-	host     *Host
-	c        *conn
-	side     int // client or server
+	host *Host
+	c    *conn
+	side int // client or server
 	// in and out are the streams this end reads and writes: &c.streams[1-side] and
 	// &c.streams[side], kept (readiness, Read and Writev use them at every call).
-	in, out *stream
+	in, out  *stream
 	local    netip.AddrPort
 	remote   netip.AddrPort
 	ownsPort bool // local port was reserved for this socket (client side)
