@@ -105,8 +105,11 @@ type Network struct {
 	// active connection also keeps its last scan (conn.tasks and what follows), so a refresh
 	// rescans only the connections that changed (touched) or whose wake time came (wakes),
 	// unless allStale; futs gives the earliest future time (see schedule.go).
-	runnable []task
-	touched  []*conn
+	// nrunnable counts the runnable transfers: the task bits of the active connections (Run
+	// finds the i-th by walking the active list, which is in id order, as Runnable numbers
+	// them; a sorted list of tasks patched at every change cost more than the walk).
+	nrunnable int
+	touched   []*conn
 	wakes    timeHeap
 	futs     timeHeap
 	dirty    bool
@@ -127,7 +130,6 @@ type Network struct {
 		hosts    [4]*Host
 		active   [8]*conn
 		conns    [16]*conn
-		runnable [8]task
 		touched  [8]*conn
 		wakes    [8]timeOf
 		futs     [8]timeOf
@@ -175,7 +177,6 @@ func New(clock *Clock, rng *detrand.Rand, cfg Config) *Network {
 	n.hosts = n.initial.hosts[:0]
 	n.active = n.initial.active[:0]
 	n.conns = n.initial.conns[:0]
-	n.runnable = n.initial.runnable[:0]
 	n.touched = n.initial.touched[:0]
 	n.wakes = n.initial.wakes[:0]
 	n.futs = n.initial.futs[:0]
