@@ -110,10 +110,10 @@ type Network struct {
 	// them; a sorted list of tasks patched at every change cost more than the walk).
 	nrunnable int
 	touched   []*conn
-	wakes    timeHeap
-	futs     timeHeap
-	dirty    bool
-	allStale bool
+	wakes     timeHeap
+	futs      timeHeap
+	dirty     bool
+	allStale  bool
 	// checkScans is a self-check for tests: refresh scans again every connection whose kept
 	// scan it uses, and panics if the scan finds anything else.
 	checkScans bool
@@ -127,12 +127,12 @@ type Network struct {
 	// Blocks new sockets, connections and pollers are taken from (one allocation per block,
 	// not per object; a block lives as long as any object in it).
 	initial struct {
-		hosts    [4]*Host
-		active   [8]*conn
-		conns    [16]*conn
-		touched  [8]*conn
-		wakes    [8]timeOf
-		futs     [8]timeOf
+		hosts   [4]*Host
+		active  [8]*conn
+		conns   [16]*conn
+		touched [8]*conn
+		wakes   [8]timeOf
+		futs    [8]timeOf
 	}
 	sockBuf   []Socket
 	connBuf   []conn
