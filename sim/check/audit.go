@@ -71,6 +71,9 @@ func (a *Auditor) Add(name string, m *msgr.Messenger) {
 			a.owners[i] = x // as a map assignment would
 			continue
 		}
+		if a.centers == nil { // room for a small world's centers at once
+			a.centers, a.owners = make([]*event.Center, 0, 16), make([]*auditee, 0, 16)
+		}
 		a.centers = append(a.centers, c)
 		a.owners = append(a.owners, x)
 	}

@@ -235,6 +235,9 @@ func (s *Sessions) setConn(id uint64, w *wconn) {
 		s.far[id] = w
 		return
 	}
+	if id >= uint64(cap(s.conns)) { // one allocation for a run's first connections
+		s.conns = append(make([]*wconn, 0, max(16, 2*id)), s.conns...)
+	}
 	for id >= uint64(len(s.conns)) {
 		s.conns = append(s.conns, nil)
 	}
