@@ -154,12 +154,6 @@ func (r *Histories) count(id tallyID) {
 	}
 }
 
-// evaluated counts n evaluations of invariant name (nil-safe).
-func (r *Histories) evaluated(name string, n int) {
-	if r != nil {
-		r.cov.Evaluated(name, n)
-	}
-}
 
 // lookedUp counts the Checker's check that a dispatched message was sent at all.
 func (r *Histories) lookedUp() { r.count(tallyUnknownMessage) }
