@@ -27,12 +27,16 @@ import (
 type Auditor struct {
 	check *Checker
 	now   func() int64
-	// centers and owners list every audited center and its messenger (parallel slices): a
-	// world has a dozen centers at most, and a scan of their pointers is cheaper than a map
-	// lookup after every step. last is the index found last (steps often repeat a center).
+	// centers and owners list every audited center and its messenger (parallel slices): the
+	// default scenario's world has a dozen centers, and a scan of their pointers is cheaper
+	// than a map lookup after every step. last is the index found last (steps often repeat a
+	// center). A world of more than maxScanned centers looks them up in index (rebuilt after
+	// Add and Remove).
 	centers  []*event.Center
 	owners   []*auditee
 	last     int
+	index    map[*event.Center]int
+	stale    bool
 	all      []*auditee
 	reported map[string]bool
 	audits   uint64
@@ -77,6 +81,7 @@ func (a *Auditor) Add(name string, m *msgr.Messenger) {
 		a.centers = append(a.centers, c)
 		a.owners = append(a.owners, x)
 	}
+	a.stale = true
 }
 
 // Remove stops auditing m (it crashed: its state is gone, not leaked).
@@ -93,12 +98,30 @@ func (a *Auditor) Remove(m *msgr.Messenger) {
 			a.owners = slices.Delete(a.owners, i, i+1)
 		}
 	}
-	a.last = 0
+	a.last, a.stale = 0, true
 }
+
+// maxScanned bounds the centers the auditor finds by a scan (see Auditor.centers).
+const maxScanned = 32
 
 // owner returns the auditee that owns center c, or nil.
 func (a *Auditor) owner(c *event.Center) *auditee {
 	if i := a.last; i < len(a.centers) && a.centers[i] == c {
+		return a.owners[i]
+	}
+	if len(a.centers) > maxScanned {
+		if a.stale || a.index == nil {
+			a.index = make(map[*event.Center]int, len(a.centers))
+			for i, x := range a.centers {
+				a.index[x] = i
+			}
+			a.stale = false
+		}
+		i, ok := a.index[c]
+		if !ok {
+			return nil
+		}
+		a.last = i
 		return a.owners[i]
 	}
 	for i, x := range a.centers {

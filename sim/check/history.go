@@ -154,7 +154,6 @@ func (r *Histories) count(id tallyID) {
 	}
 }
 
-
 // lookedUp counts the Checker's check that a dispatched message was sent at all.
 func (r *Histories) lookedUp() { r.count(tallyUnknownMessage) }
 
