@@ -128,12 +128,11 @@ func (h *Host) Connect(addr netip.AddrPort) (netio.Socket, error) {
 	s := n.newSocket()
 	*s = Socket{
 		host:     h,
-		c:        c,
-		side:     client,
 		local:    netip.AddrPortFrom(h.ip, port),
 		remote:   netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port()),
 		ownsPort: true,
 	}
+	s.join(c, client)
 	c.ends[client] = s
 	c.latency = n.cfg.Latency + n.spread()
 	c.estDue = n.now() + c.latency

@@ -965,8 +965,8 @@ func (m *model) check() {
 	if got != len(want) {
 		m.fail("runnable %d, brute force %d", got, len(want))
 	}
-	for k, tk := range m.net.runnable {
-		if tk != want[k] {
+	for k := range got {
+		if tk := m.net.task(k); tk != want[k] {
 			m.fail("runnable[%d] = c%d/%d, brute force c%d/%d", k, tk.c.id, tk.slot, want[k].c.id, want[k].slot)
 		}
 	}

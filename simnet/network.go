@@ -105,12 +105,15 @@ type Network struct {
 	// active connection also keeps its last scan (conn.tasks and what follows), so a refresh
 	// rescans only the connections that changed (touched) or whose wake time came (wakes),
 	// unless allStale; futs gives the earliest future time (see schedule.go).
-	runnable []task
-	touched  []*conn
-	wakes    timeHeap
-	futs     timeHeap
-	dirty    bool
-	allStale bool
+	// nrunnable counts the runnable transfers: the task bits of the active connections (Run
+	// finds the i-th by walking the active list, which is in id order, as Runnable numbers
+	// them; a sorted list of tasks patched at every change cost more than the walk).
+	nrunnable int
+	touched   []*conn
+	wakes     timeHeap
+	futs      timeHeap
+	dirty     bool
+	allStale  bool
 	// checkScans is a self-check for tests: refresh scans again every connection whose kept
 	// scan it uses, and panics if the scan finds anything else.
 	checkScans bool
@@ -124,13 +127,12 @@ type Network struct {
 	// Blocks new sockets, connections and pollers are taken from (one allocation per block,
 	// not per object; a block lives as long as any object in it).
 	initial struct {
-		hosts    [4]*Host
-		active   [8]*conn
-		conns    [16]*conn
-		runnable [8]task
-		touched  [8]*conn
-		wakes    [8]timeOf
-		futs     [8]timeOf
+		hosts   [4]*Host
+		active  [8]*conn
+		conns   [16]*conn
+		touched [8]*conn
+		wakes   [8]timeOf
+		futs    [8]timeOf
 	}
 	sockBuf   []Socket
 	connBuf   []conn
@@ -175,7 +177,6 @@ func New(clock *Clock, rng *detrand.Rand, cfg Config) *Network {
 	n.hosts = n.initial.hosts[:0]
 	n.active = n.initial.active[:0]
 	n.conns = n.initial.conns[:0]
-	n.runnable = n.initial.runnable[:0]
 	n.touched = n.initial.touched[:0]
 	n.wakes = n.initial.wakes[:0]
 	n.futs = n.initial.futs[:0]

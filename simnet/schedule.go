@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/bits"
 	"net/netip"
-	"slices"
 	"strings"
 	"time"
 )
@@ -123,7 +122,7 @@ func (n *Network) activate(c *conn) {
 // nothing changed since the last call.
 func (n *Network) Runnable() int {
 	n.refresh()
-	return len(n.runnable)
+	return n.nrunnable
 }
 
 // NextEvent returns the earliest virtual time after Now at which a transfer that is waiting
@@ -144,10 +143,10 @@ func (n *Network) NextEvent() (time.Duration, bool) {
 // indexes the list as Runnable would return it now; Run panics if i is out of range.
 func (n *Network) Run(i int) Transfer {
 	n.refresh()
-	if i < 0 || i >= len(n.runnable) {
-		panic(fmt.Sprintf("simnet: Run(%d) with %d runnable", i, len(n.runnable)))
+	if i < 0 || i >= n.nrunnable {
+		panic(fmt.Sprintf("simnet: Run(%d) with %d runnable", i, n.nrunnable))
 	}
-	t := n.runnable[i]
+	t := n.task(i)
 	var tr Transfer
 	t.c.held &^= heldClog<<(2*t.slot) | heldPart<<(2*t.slot)
 	if t.slot == slotEstablish {
@@ -161,6 +160,24 @@ func (n *Network) Run(i int) Transfer {
 		n.tracer(tr)
 	}
 	return tr
+}
+
+// task returns the i-th runnable transfer (0 <= i < nrunnable): connections in id order, and
+// within one its tasks in slot order.
+func (n *Network) task(i int) task {
+	for _, c := range n.active {
+		k := bits.OnesCount8(c.tasks)
+		if i >= k {
+			i -= k
+			continue
+		}
+		t := c.tasks
+		for range i {
+			t &= t - 1 // drop the lowest slot
+		}
+		return task{c: c, slot: uint8(bits.TrailingZeros8(t))}
+	}
+	panic("simnet: runnable count out of step with the active connections")
 }
 
 // touch makes the next refresh scan c again: something its transfers depend on changed.
@@ -212,8 +229,7 @@ func (n *Network) rescanAll(now time.Duration) {
 	}
 	clear(n.touched)
 	n.touched = n.touched[:0]
-	clear(n.runnable)
-	n.runnable = n.runnable[:0]
+	n.nrunnable = 0
 	clear(n.wakes)
 	n.wakes = n.wakes[:0]
 	clear(n.futs)
@@ -226,7 +242,7 @@ func (n *Network) rescanAll(now time.Duration) {
 			continue
 		}
 		keep = append(keep, c)
-		n.runnable = c.appendTasks(n.runnable)
+		n.nrunnable += bits.OnesCount8(c.tasks)
 		if c.wake < never {
 			n.wakes.push(timeOf{c.wake, c})
 		}
@@ -257,7 +273,7 @@ func (n *Network) rescanChanged(now time.Duration) {
 		oldTasks, oldWake, oldFut, oldHas := c.tasks, c.wake, c.fut, c.hasFut
 		n.scanConn(c, now)
 		if c.tasks != oldTasks {
-			n.replaceTasks(c)
+			n.nrunnable += bits.OnesCount8(c.tasks) - bits.OnesCount8(oldTasks)
 		}
 		if !c.pend {
 			c.forget()
@@ -302,49 +318,6 @@ func (c *conn) appendTasks(dst []task) []task {
 		}
 	}
 	return dst
-}
-
-// replaceTasks puts c's runnable transfers in place of those it had in the runnable list.
-func (n *Network) replaceTasks(c *conn) {
-	r := n.runnable
-	lo, hi := 0, len(r)
-	for lo < hi {
-		mid := int(uint(lo+hi) >> 1)
-		if r[mid].c.id < c.id {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
-	}
-	i, j := lo, lo
-	for j < len(r) && r[j].c == c {
-		j++
-	}
-	m := bits.OnesCount8(c.tasks)
-	switch d := m - (j - i); {
-	case d > 0:
-		for range d {
-			r = append(r, task{})
-		}
-		copy(r[j+d:], r[j:])
-	case d < 0:
-		copy(r[j+d:], r[j:])
-		clear(r[len(r)+d:])
-		r = r[:len(r)+d]
-	}
-	t := c.tasks
-	if t&(1<<slotEstablish) != 0 {
-		r[i] = task{c: c, slot: slotEstablish}
-		i++
-	}
-	if t&(1<<slotClientToServer) != 0 {
-		r[i] = task{c: c, slot: slotClientToServer}
-		i++
-	}
-	if t&(1<<slotServerToClient) != 0 {
-		r[i] = task{c: c, slot: slotServerToClient}
-	}
-	n.runnable = r
 }
 
 // removeActive takes c out of the active list.
@@ -394,8 +367,13 @@ func (n *Network) checkAll(now time.Duration) {
 			next, has = c.fut, true
 		}
 	}
-	if !slices.Equal(want, n.runnable) || has != n.hasNext || next != n.nextDue {
-		panic(fmt.Sprintf("simnet: at %v kept %d runnable, next %v %v; a scan finds %d, next %v %v", now, len(n.runnable), n.hasNext, n.nextDue, len(want), has, next))
+	if len(want) != n.nrunnable || has != n.hasNext || next != n.nextDue {
+		panic(fmt.Sprintf("simnet: at %v kept %d runnable, next %v %v; a scan finds %d, next %v %v", now, n.nrunnable, n.hasNext, n.nextDue, len(want), has, next))
+	}
+	for i, t := range want {
+		if n.task(i) != t {
+			panic(fmt.Sprintf("simnet: at %v runnable transfer %d is c%d/%d, a scan finds c%d/%d", now, i, n.task(i).c.id, n.task(i).slot, t.c.id, t.slot))
+		}
 	}
 }
 
@@ -572,7 +550,8 @@ func (n *Network) establish(c *conn) Transfer {
 		return n.refuse(c, tr)
 	}
 	srv := n.newSocket()
-	*srv = Socket{host: l.host, c: c, side: server, local: cl.remote, remote: cl.local}
+	*srv = Socket{host: l.host, local: cl.remote, remote: cl.local}
+	srv.join(c, server)
 	c.ends[server] = srv
 	c.state = open
 	c.resetOnDeliver = fault == ConnectResetAfterAccept

@@ -18,9 +18,12 @@ import (
 // method that can fail returns EBADF.
 type Socket struct {
 	watch
-	host     *Host
-	c        *conn
-	side     int // client or server
+	host *Host
+	c    *conn
+	side int // client or server
+	// in and out are the streams this end reads and writes: &c.streams[1-side] and
+	// &c.streams[side], kept (readiness, Read and Writev use them at every call).
+	in, out  *stream
 	local    netip.AddrPort
 	remote   netip.AddrPort
 	ownsPort bool // local port was reserved for this socket (client side)
@@ -37,8 +40,14 @@ var _ netio.Socket = (*Socket)(nil)
 
 func (s *Socket) watchOf() *watch { return &s.watch }
 
-func (s *Socket) outStream() *stream { return &s.c.streams[s.side] }
-func (s *Socket) inStream() *stream  { return &s.c.streams[1-s.side] }
+func (s *Socket) outStream() *stream { return s.out }
+func (s *Socket) inStream() *stream  { return s.in }
+
+// join makes s the end side of c.
+func (s *Socket) join(c *conn, side int) {
+	s.c, s.side = c, side
+	s.out, s.in = &c.streams[side], &c.streams[1-side]
+}
 
 // FD returns the socket's descriptor number on its host, or -1 once closed (as the epoll
 // implementation does).

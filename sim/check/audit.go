@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/msgrsim/msgrsim/msgr"
@@ -24,9 +25,18 @@ import (
 //
 // A problem is reported once (the first step it is seen), not at every step after.
 type Auditor struct {
-	check    *Checker
-	now      func() int64
-	byCenter map[*event.Center]*auditee
+	check *Checker
+	now   func() int64
+	// centers and owners list every audited center and its messenger (parallel slices): the
+	// default scenario's world has a dozen centers, and a scan of their pointers is cheaper
+	// than a map lookup after every step. last is the index found last (steps often repeat a
+	// center). A world of more than maxScanned centers looks them up in index (rebuilt after
+	// Add and Remove).
+	centers  []*event.Center
+	owners   []*auditee
+	last     int
+	index    map[*event.Center]int
+	stale    bool
 	all      []*auditee
 	reported map[string]bool
 	audits   uint64
@@ -53,7 +63,7 @@ type auditee struct {
 
 // NewAuditor returns an auditor reporting to check, stamping violations with now().
 func NewAuditor(check *Checker, now func() int64) *Auditor {
-	return &Auditor{check: check, now: now, byCenter: make(map[*event.Center]*auditee), reported: make(map[string]bool)}
+	return &Auditor{check: check, now: now, reported: make(map[string]bool)}
 }
 
 // Add audits m (named name in reports) from now on.
@@ -61,8 +71,17 @@ func (a *Auditor) Add(name string, m *msgr.Messenger) {
 	x := &auditee{name: name, m: m}
 	a.all = append(a.all, x)
 	for _, c := range m.Centers() {
-		a.byCenter[c] = x
+		if i := slices.Index(a.centers, c); i >= 0 {
+			a.owners[i] = x // as a map assignment would
+			continue
+		}
+		if a.centers == nil { // room for a small world's centers at once
+			a.centers, a.owners = make([]*event.Center, 0, 16), make([]*auditee, 0, 16)
+		}
+		a.centers = append(a.centers, c)
+		a.owners = append(a.owners, x)
 	}
+	a.stale = true
 }
 
 // Remove stops auditing m (it crashed: its state is gone, not leaked).
@@ -74,8 +93,44 @@ func (a *Auditor) Remove(m *msgr.Messenger) {
 		}
 	}
 	for _, c := range m.Centers() {
-		delete(a.byCenter, c)
+		if i := slices.Index(a.centers, c); i >= 0 {
+			a.centers = slices.Delete(a.centers, i, i+1)
+			a.owners = slices.Delete(a.owners, i, i+1)
+		}
 	}
+	a.last, a.stale = 0, true
+}
+
+// maxScanned bounds the centers the auditor finds by a scan (see Auditor.centers).
+const maxScanned = 32
+
+// owner returns the auditee that owns center c, or nil.
+func (a *Auditor) owner(c *event.Center) *auditee {
+	if i := a.last; i < len(a.centers) && a.centers[i] == c {
+		return a.owners[i]
+	}
+	if len(a.centers) > maxScanned {
+		if a.stale || a.index == nil {
+			a.index = make(map[*event.Center]int, len(a.centers))
+			for i, x := range a.centers {
+				a.index[x] = i
+			}
+			a.stale = false
+		}
+		i, ok := a.index[c]
+		if !ok {
+			return nil
+		}
+		a.last = i
+		return a.owners[i]
+	}
+	for i, x := range a.centers {
+		if x == c {
+			a.last = i
+			return a.owners[i]
+		}
+	}
+	return nil
 }
 
 // Count counts every invariant evaluation in c from now on (the simulator's coverage).
@@ -89,8 +144,10 @@ var stepInvariants = [...]string{InvRegistryClosed, InvRegistryDup, InvThrottleN
 
 // FlushCounts adds the evaluations of the audits so far to the counter: an audit runs after
 // every step, and four counter calls per step were a few percent of a run, so audits count
-// them in bulk. Call it before the counter is read (harness.Run.Drive does, as it returns).
+// them in bulk. It also flushes the Checker's (Checker.FlushCounts). Call it before the
+// counter is read (harness.Run.Drive does, as it returns).
 func (a *Auditor) FlushCounts() {
+	a.check.FlushCounts() // and those the checker's recorder and monitor tallied
 	if a.cov != nil && a.uncounted > 0 {
 		for _, inv := range stepInvariants {
 			a.cov.Evaluated(inv, a.uncounted)
@@ -110,7 +167,7 @@ func (a *Auditor) AfterStep(c *event.Center) {
 		}
 		return
 	}
-	if x := a.byCenter[c]; x != nil {
+	if x := a.owner(c); x != nil {
 		a.audit(x)
 	}
 }
@@ -135,7 +192,11 @@ func (a *Auditor) audit(x *auditee) {
 		x.throttles = x.m.AppendThrottles(x.throttles[:0])
 	}
 	for _, t := range x.throttles {
-		a.auditGauge(x.name, t.Name, t.Throttle, false)
+		// auditGauge's test, inline and without the interface call: this runs for every
+		// throttle after every step.
+		if t.Throttle.Current() < 0 {
+			a.auditGauge(x.name, t.Name, t.Throttle, false)
+		}
 	}
 	if x.m.Finished() {
 		x.done = true

@@ -161,10 +161,14 @@ type wconn struct {
 
 // Sessions is the conformance monitor and the reset attribution of one run (attrib.go).
 type Sessions struct {
-	k      *Checker
-	epoch  map[epochID]uint32 // restarts before, by messenger (startedEpoch)
-	bound  map[epochID]bool   // messengers that started with an IP
-	conns  map[uint64]*wconn
+	k     *Checker
+	epoch map[epochID]uint32 // restarts before, by messenger (startedEpoch)
+	bound map[epochID]bool   // messengers that started with an IP
+	// conns are the connections seen, by id: simnet numbers a run's connections from 1 in
+	// order, so most are in a slice (a map lookup at every read and written element was a
+	// few percent of a run); ids from maxDenseConn on are in far.
+	conns  []*wconn
+	far    map[uint64]*wconn
 	sides  map[sideKey]*side
 	lic    map[noncePair]*license
 	known  map[uint32][]noncePair
@@ -177,6 +181,7 @@ type Sessions struct {
 	halfOpenN map[noncePair]int
 	now       func() int64
 	cov       Counter
+	tally     tally // evaluations not yet given to cov (Checker.FlushCounts)
 }
 
 // NewSessions returns the monitor of a run whose violations go to k, stamped with now().
@@ -189,19 +194,20 @@ func NewSessions(k *Checker, now func() int64, cov Counter) *Sessions {
 		clear(s.epoch)
 		clear(s.bound)
 		clear(s.conns)
+		clear(s.far)
 		clear(s.sides)
 		clear(s.lic)
 		clear(s.known)
 		clear(s.events)
 		clear(s.halfOpen)
 		clear(s.halfOpenN)
-		*s = Sessions{k: k, now: now, cov: cov, epoch: s.epoch, bound: s.bound, conns: s.conns, sides: s.sides,
+		*s = Sessions{k: k, now: now, cov: cov, epoch: s.epoch, bound: s.bound, conns: s.conns[:0], far: s.far, sides: s.sides,
 			lic: s.lic, known: s.known, causes: map[string]int{}, events: s.events, halfOpen: s.halfOpen,
 			halfOpenN: s.halfOpenN}
 		k.sessions = s
 		return s
 	}
-	s := &Sessions{k: k, now: now, cov: cov, epoch: map[epochID]uint32{}, bound: map[epochID]bool{}, conns: map[uint64]*wconn{},
+	s := &Sessions{k: k, now: now, cov: cov, epoch: map[epochID]uint32{}, bound: map[epochID]bool{}, far: map[uint64]*wconn{},
 		sides: map[sideKey]*side{}, lic: map[noncePair]*license{}, known: map[uint32][]noncePair{},
 		causes: map[string]int{}, events: map[EventConn]*eventState{}, halfOpen: map[halfKey]bool{},
 		halfOpenN: map[noncePair]int{}}
@@ -209,8 +215,44 @@ func NewSessions(k *Checker, now func() int64, cov Counter) *Sessions {
 	return s
 }
 
+// maxDenseConn bounds the connection ids kept in Sessions.conns.
+const maxDenseConn = 1 << 16
+
+// conn returns the connection with id, or nil if not seen.
+func (s *Sessions) conn(id uint64) *wconn {
+	if id < uint64(len(s.conns)) {
+		return s.conns[id]
+	}
+	if id < maxDenseConn {
+		return nil
+	}
+	return s.far[id]
+}
+
+// setConn records the connection with id.
+func (s *Sessions) setConn(id uint64, w *wconn) {
+	if id >= maxDenseConn {
+		s.far[id] = w
+		return
+	}
+	if id >= uint64(cap(s.conns)) { // one allocation for a run's first connections
+		s.conns = append(make([]*wconn, 0, max(16, 2*id)), s.conns...)
+	}
+	for id >= uint64(len(s.conns)) {
+		s.conns = append(s.conns, nil)
+	}
+	s.conns[id] = w
+}
+
 func (s *Sessions) violate(name, format string, args ...any) {
 	s.k.violate(name, s.now(), format, args...)
+}
+
+// count tallies one evaluation of a tallied invariant (Checker.FlushCounts gives them to cov).
+func (s *Sessions) count(id tallyID) {
+	if s.cov != nil {
+		s.tally.add(id)
+	}
 }
 
 func (s *Sessions) evaluated(name string) {
@@ -222,10 +264,10 @@ func (s *Sessions) evaluated(name string) {
 // Written takes an element walked on connection conn's stream in direction dir (0: the
 // client's, 1: the server's).
 func (s *Sessions) Written(conn uint64, dir int, e *wire.Element) {
-	w := s.conns[conn]
+	w := s.conn(conn)
 	if w == nil {
 		w = &wconn{id: conn}
-		s.conns[conn] = w
+		s.setConn(conn, w)
 	}
 	switch e.Kind {
 	case wire.ElemAddr:
@@ -413,7 +455,7 @@ func (s *Sessions) seqWritten(w *wconn, dir int, e *wire.Element) {
 	me := w.side[dir]
 	switch e.Frame {
 	case wire.FrameSeq:
-		s.evaluated(InvSeqExchange)
+		s.count(tallySeqExchange)
 		if v > me.readMax {
 			s.violate(InvSeqExchange, "conn %d: %s sent in_seq %d in the SEQ exchange, but read messages only up to seq %d",
 				w.id, dirName(dir), v, me.readMax)
@@ -423,7 +465,7 @@ func (s *Sessions) seqWritten(w *wconn, dir int, e *wire.Element) {
 			w.marks[1] = append(w.marks[1], readMark{end: e.End(), kind: markOpen, reply: w.opening})
 		}
 	case wire.FrameAck:
-		s.evaluated(InvAckRegress)
+		s.count(tallyAckRegress)
 		if (w.ackSet[dir] && v < w.ack[dir]) || (w.seqSet[dir] && v < w.seqSent[dir]) {
 			s.violate(InvAckRegress, "conn %d: %s sent ACK %d after ACK %d / in_seq %d", w.id, dirName(dir), v, w.ack[dir], w.seqSent[dir])
 		}
@@ -434,7 +476,7 @@ func (s *Sessions) seqWritten(w *wconn, dir int, e *wire.Element) {
 // header checks a message's seq and notes it for the reader.
 func (s *Sessions) header(w *wconn, dir int, e *wire.Element) {
 	seq := e.Header.Seq
-	s.evaluated(InvMsgSeq)
+	s.count(tallyMsgSeq)
 	switch {
 	case w.msgSet[dir] && seq != w.msgSeq[dir]+1:
 		s.violate(InvMsgSeq, "conn %d: %s sent message seq %d after %d", w.id, dirName(dir), seq, w.msgSeq[dir])
@@ -449,7 +491,7 @@ func (s *Sessions) header(w *wconn, dir int, e *wire.Element) {
 // Read takes that the reader of connection conn's stream in direction dir (0: the client's,
 // read by the server) has read it up to offset to.
 func (s *Sessions) Read(conn uint64, dir int, to uint64) {
-	w := s.conns[conn]
+	w := s.conn(conn)
 	if w == nil || w.side[0] == nil || len(w.marks[dir]) == 0 {
 		return
 	}
@@ -478,7 +520,9 @@ func (s *Sessions) Read(conn uint64, dir int, to uint64) {
 			}
 		}
 	}
-	w.marks[dir] = append(w.marks[dir][:0], w.marks[dir][i:]...)
+	if i > 0 { // (most reads reach no new mark: no copy)
+		w.marks[dir] = append(w.marks[dir][:0], w.marks[dir][i:]...)
+	}
 }
 
 // halfKey names a connection of a session.

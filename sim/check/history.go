@@ -54,6 +54,7 @@ type Histories struct {
 	lastKey  sessionKey
 	lastName string
 	lastSet  bool
+	tally    tally // evaluations not yet given to cov (Checker.FlushCounts)
 }
 
 // sessionKey is what names a session: the order key and the peer address.
@@ -134,31 +135,27 @@ func (r *Histories) dispatched(info *msgInfo, id uint64, rcv string, lossless bo
 	if r == nil {
 		return
 	}
-	order := InvLossyOrder
+	order := tallyLossyOrder
 	if lossless {
-		order = InvLosslessOrder
+		order = tallyLosslessOrder
 		if p := info.session; p != "" {
 			r.fifo.Deliver(p, id, rcv, r.now())
 		}
 	}
-	for _, inv := range []string{InvCorruptDelivery, InvDuplicate, order} {
-		r.cov.Evaluated(inv, 1)
-	}
+	r.tally.add(tallyCorruptDelivery)
+	r.tally.add(tallyDuplicate)
+	r.tally.add(order)
 }
 
-// evaluated counts n evaluations of invariant name (nil-safe).
-func (r *Histories) evaluated(name string, n int) {
+// count tallies one evaluation of a tallied invariant (nil-safe).
+func (r *Histories) count(id tallyID) {
 	if r != nil {
-		r.cov.Evaluated(name, n)
+		r.tally.add(id)
 	}
 }
 
 // lookedUp counts the Checker's check that a dispatched message was sent at all.
-func (r *Histories) lookedUp() {
-	if r != nil {
-		r.cov.Evaluated(InvUnknownMessage, 1)
-	}
-}
+func (r *Histories) lookedUp() { r.count(tallyUnknownMessage) }
 
 func (r *Histories) forgive(key streamKey, lossless bool) {
 	if r == nil || !lossless {
@@ -181,6 +178,7 @@ func (r *Histories) dropped(info *msgInfo, id uint64, lossless bool) {
 // finish records the end-of-run loss check of every lossless stream.
 func (r *Histories) finish(lossless int) {
 	if r != nil {
+		r.tally.flush(r.cov)
 		r.fifo.Drain(r.now())
 		r.cov.Evaluated(InvLosslessLoss, lossless)
 	}

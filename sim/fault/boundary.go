@@ -123,7 +123,9 @@ func (t *frameTracker) read(s simnet.StreamID, to uint64) {
 	for ; i < len(st.marks) && st.marks[i].end <= to; i++ {
 		t.cov.TagRead(st.marks[i].reply, st.marks[i].tag)
 	}
-	st.marks = append(st.marks[:0], st.marks[i:]...)
+	if i > 0 { // (most reads reach no new mark: no copy)
+		st.marks = append(st.marks[:0], st.marks[i:]...)
+	}
 }
 
 func newFrameTracker(r *detrand.Rand, cutBias detrand.Ratio) *frameTracker {
@@ -366,9 +368,7 @@ func (c *connTrack) element(d simnet.Dir, e *wire.Element) {
 		}
 	case wire.ElemHeader:
 		st.curTid = e.Header.Tid
-		for _, b := range e.Msg.Bounds() {
-			st.addBound(b)
-		}
+		st.addBounds(e.Msg.Bounds())
 		st.prune()
 		return
 	case wire.ElemFooter:
@@ -415,6 +415,19 @@ func (st *streamTrack) addBound(x uint64) {
 	st.bounds = append(st.bounds, x)
 	for i := len(st.bounds) - 1; i > 0 && st.bounds[i-1] > x; i-- {
 		st.bounds[i-1], st.bounds[i] = st.bounds[i], st.bounds[i-1]
+	}
+}
+
+// addBounds inserts a message's boundaries (ascending): appended at once when they all come
+// after the list's last one (the usual case: they follow what the stream wrote before).
+// Bounds is nondecreasing, so the list is what inserting them one by one makes.
+func (st *streamTrack) addBounds(bs [8]uint64) {
+	if n := len(st.bounds); n == 0 || st.bounds[n-1] <= bs[0] {
+		st.bounds = append(st.bounds, bs[:]...)
+		return
+	}
+	for _, b := range bs {
+		st.addBound(b)
 	}
 }
 

@@ -19,6 +19,7 @@ type Trace struct {
 	recFrom, recTo uint64   // events with index in [recFrom, recTo) are rendered into recorded
 	recorded       []string
 	perturbAt      uint64 // test hook: fold an extra word in at this event (0: never)
+	slowAdds       bool   // perturbAt != 0 || recFrom < recTo (kept: every event asks)
 	perturbWith    uint64
 }
 
@@ -72,12 +73,13 @@ func (t *Trace) Add(tag Tag, words ...uint64) {
 		return
 	}
 	h := fold(t.hash, uint64(tag))
-	for len(words) >= 4 { // unrolled: a harness event has 7 words
-		h = fold(fold(fold(fold(h, words[0]), words[1]), words[2]), words[3])
-		words = words[4:]
-	}
-	for _, w := range words {
-		h = fold(h, w)
+	if len(words) == 7 { // a harness event: straight through, no loop
+		w := words[:7:7]
+		h = fold(fold(fold(fold(fold(fold(fold(h, w[0]), w[1]), w[2]), w[3]), w[4]), w[5]), w[6])
+	} else {
+		for _, w := range words {
+			h = fold(h, w)
+		}
 	}
 	t.hash = h
 	t.count()
@@ -85,7 +87,10 @@ func (t *Trace) Add(tag Tag, words ...uint64) {
 
 // slow reports whether an event must take addSlow: a perturbation is set or a window is
 // being recorded (the fast paths fold the same words into the same hash, and nothing else).
-func (t *Trace) slow() bool { return t.perturbAt != 0 || t.recFrom < t.recTo }
+func (t *Trace) slow() bool { return t.slowAdds }
+
+// setSlow brings slowAdds up to date after Record or Perturb.
+func (t *Trace) setSlow() { t.slowAdds = t.perturbAt != 0 || t.recFrom < t.recTo }
 
 func (t *Trace) addSlow(tag Tag, words []uint64) {
 	if t.perturbAt != 0 && t.events == t.perturbAt && len(words) > 0 {
@@ -162,7 +167,10 @@ func describeEvent(i uint64, tag Tag, words []uint64) string {
 }
 
 // Record renders the events with index in [from, to) (see Recorded), for a divergence report.
-func (t *Trace) Record(from, to uint64) { t.recFrom, t.recTo = from, to }
+func (t *Trace) Record(from, to uint64) {
+	t.recFrom, t.recTo = from, to
+	t.setSlow()
+}
 
 // Recorded are the events rendered by Record, in order.
 func (t *Trace) Recorded() []string { return t.recorded }
@@ -172,7 +180,10 @@ func (t *Trace) Checkpoints() []uint64 { return t.checkpoints }
 
 // Perturb is a test hook: it makes the event with index at (not 0) differ, by folding its
 // first word after the tag xor with, as a nondeterministic run would.
-func (t *Trace) Perturb(at, with uint64) { t.perturbAt, t.perturbWith = at, with }
+func (t *Trace) Perturb(at, with uint64) {
+	t.perturbAt, t.perturbWith = at, with
+	t.setSlow()
+}
 
 // Keeping reports whether the trace keeps readable lines and marks: callers skip building
 // them otherwise.

@@ -38,7 +38,6 @@ type World struct {
 	steps    uint64
 	jobs     jobHeap // workload actions at virtual times
 	jobSeq   uint64
-	due      []job    // scratch for Step
 	woken    []*entry // scratch for advance
 	jobFns   []func() // the function of job seq s at s-1 (nil once it ran)
 	entryBuf []entry  // a block new centers' entries are taken from
@@ -219,9 +218,9 @@ func (w *World) step() (bool, error) {
 	w.steps++
 	nready := w.collectReady()
 	now := w.Clock.Now()
-	w.due = w.jobs.due(now, w.due[:0])
+	due := w.jobs.due(now)
 	nr := w.Net.Runnable()
-	total := nready + nr + len(w.due)
+	total := nready + nr + len(due)
 	if total == 0 {
 		return w.advance(), nil
 	}
@@ -239,8 +238,8 @@ func (w *World) step() (bool, error) {
 		return true, nil
 	}
 	if k -= nready; k >= nr {
-		j := w.due[k-nr]
-		w.jobs.remove(j)
+		j := due[k-nr]
+		w.jobs.removeDue(k - nr)
 		w.Trace.add2(TagJob, uint64(now), j.seq)
 		fn := w.jobFns[j.seq-1]
 		w.jobFns[j.seq-1] = nil
@@ -265,15 +264,18 @@ func (w *World) collectReady() int {
 		slices.Sort(w.cands)
 		w.unsorted = false
 	}
-	keep := w.cands[:0]
-	for _, i := range w.cands {
+	// Filtered in place (Pending calls no hook: the list does not change under the loop).
+	cands, n := w.cands, 0
+	for _, i := range cands {
 		e := w.centers[i]
 		if !e.stopped && e.paused <= now && e.c.Pending() {
-			keep = append(keep, i)
+			cands[n] = i
+			n++
 			continue
 		}
 		e.cand = false
 	}
+	keep := cands[:n]
 	w.cands = keep
 	if w.CheckRunnable {
 		i := 0
@@ -614,34 +616,24 @@ func (h *jobHeap) next() (time.Duration, bool) {
 	return 0, false
 }
 
-// due appends the jobs due at now (in order) to dst.
-func (h *jobHeap) due(now time.Duration, dst []job) []job {
+// due returns the jobs due at now, in order: the heap's own list, valid until the heap
+// changes (no copy per step).
+func (h *jobHeap) due(now time.Duration) []job {
 	for len(h.later) > 0 && h.later[0].at <= now {
 		h.insertDue(h.pop())
 	}
-	return append(dst, h.now...)
+	return h.now
+}
+
+// removeDue removes the i-th job of the due list.
+func (h *jobHeap) removeDue(i int) {
+	h.now = slices.Delete(h.now, i, i+1)
 }
 
 // insertDue puts j into the due list at its place in the order.
 func (h *jobHeap) insertDue(j job) {
 	i := sort.Search(len(h.now), func(k int) bool { return before(j, h.now[k]) })
 	h.now = slices.Insert(h.now, i, j)
-}
-
-func (h *jobHeap) remove(j job) {
-	if i := slices.Index(h.now, j); i >= 0 {
-		h.now = slices.Delete(h.now, i, i+1)
-		return
-	}
-	if i := slices.Index(h.later, j); i >= 0 {
-		last := len(h.later) - 1
-		h.later[i] = h.later[last]
-		h.later = h.later[:last]
-		if i < last {
-			h.down(i)
-			h.up(i)
-		}
-	}
 }
 
 // pop takes the earliest job of the heap.
