@@ -80,8 +80,9 @@ type Messenger struct {
 	firstSet    dispatcherSet
 	local       *Connection
 	done        chan struct{}
-	bufCaches   []bufCache // the free list of each worker center, by its index in the pool
-	stopLeft    int        // workers yet to stop (stopCenters); guarded by mu
+	finished    atomic.Bool // set as done is closed: Finished, read after every simulator step, without a select
+	bufCaches   []bufCache  // the free list of each worker center, by its index in the pool
+	stopLeft    int         // workers yet to stop (stopCenters); guarded by mu
 
 	rxFree   msgFree // released messages (see Release)
 	dispatch atomic.Pointer[dispatcherSet]
@@ -630,6 +631,7 @@ func (m *Messenger) shutdownNeverReady(l *processor) {
 	for _, c := range m.Centers() {
 		_ = c.Close()
 	}
+	m.finished.Store(true)
 	close(m.done)
 }
 
@@ -647,12 +649,7 @@ func (m *Messenger) Done() <-chan struct{} { return m.done }
 
 // Finished reports, without blocking, whether the messenger shut down completely.
 func (m *Messenger) Finished() bool {
-	select {
-	case <-m.done:
-		return true
-	default:
-		return false
-	}
+	return m.finished.Load()
 }
 
 // Wait blocks until Shutdown completed (Ceph's wait()). In simulation the simulator steps the
@@ -693,6 +690,7 @@ func (m *Messenger) stopCenters() {
 func (m *Messenger) centersStopped() {
 	m.cfg.Runtime.Stop(m.dq.center)
 	m.recycleBuffers()
+	m.finished.Store(true)
 	close(m.done)
 }
 
