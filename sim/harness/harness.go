@@ -38,8 +38,9 @@ type Config struct {
 }
 
 // Coverage counts what a run exercises: the invariants evaluated and the tags the frame
-// tracker sees (fault.Counter), and every messenger trace event (Observe). sim.Coverage
-// implements it.
+// tracker sees (fault.Counter), and the messenger trace events it counts (Observe: those of
+// kinds TraceState, TraceFault, TraceDecision and TraceReach; the others, several per
+// message, are not handed to it). sim.Coverage implements it.
 type Coverage interface {
 	fault.Counter
 	Observe(ev msgr.TraceEvent)

@@ -20,7 +20,7 @@ type Traced interface {
 // Tracer is the msgr.Config.Tracer of a messenger of who: it sends every event down the one
 // path, Trace.
 func (r *Run) Tracer(who Traced) func(msgr.TraceEvent) {
-	return func(ev msgr.TraceEvent) { r.Trace(who, ev) }
+	return func(ev msgr.TraceEvent) { r.trace(who, &ev) }
 }
 
 // Trace is the one path every messenger trace event of a run takes: it is folded into the
@@ -31,7 +31,11 @@ func (r *Run) Tracer(who Traced) func(msgr.TraceEvent) {
 // already traced; nor is TraceReach: a probe only counts (coverage) what the traced events
 // already show; nor is TraceMarkDown, which only tells the reset attribution (Sessions) who
 // marked a session down.
-func (r *Run) Trace(who Traced, ev msgr.TraceEvent) {
+func (r *Run) Trace(who Traced, ev msgr.TraceEvent) { r.trace(who, &ev) }
+
+// trace is Trace with the event by pointer: about nine events per simulated message, each
+// copied into every call it was passed to by value.
+func (r *Run) trace(who Traced, ev *msgr.TraceEvent) {
 	w := r.W
 	id, inc := who.TraceID()
 	switch ev.Kind {
@@ -45,7 +49,9 @@ func (r *Run) Trace(who Traced, ev msgr.TraceEvent) {
 		r.Sessions.MarkedDown(check.EventConn{Msgr: id, Inc: inc, Conn: ev.Conn.ID()}, ev.Msgr.MyAddr().Nonce, ev.Conn.PeerAddr().Nonce)
 		return
 	}
-	r.incarnation(id, inc, ev.Msgr)
+	if id >= uint64(len(r.incDense)) || !r.incDense[id].seen || r.incDense[id].last.inc != inc {
+		r.incarnation(id, inc, ev.Msgr) // else the incarnation's first event was traced already
+	}
 	var conn, seq uint64
 	if ev.Conn != nil {
 		conn = ev.Conn.ID()
@@ -54,10 +60,14 @@ func (r *Run) Trace(who Traced, ev msgr.TraceEvent) {
 		seq = ev.Msg.Header.Seq
 	}
 	w.Trace.Add(world.TagMsgrEvent, id, inc, uint64(ev.Kind), conn, uint64(ev.From), uint64(ev.To), seq)
-	if r.Cfg.Coverage != nil { // else Cov is noCoverage: not worth copying the event for
-		r.Cov.Observe(ev)
+	switch ev.Kind {
+	case msgr.TraceState, msgr.TraceFault, msgr.TraceDecision: // the kinds Observe is given
+		if r.Cfg.Coverage != nil { // else Cov is noCoverage: not worth copying the event for
+			r.Cov.Observe(*ev)
+		}
+	case msgr.TraceSend, msgr.TraceDrop: // the kinds Histories.Traced looks at
+		r.Histories.Traced(*ev)
 	}
-	r.Histories.Traced(ev)
 	switch ev.Kind {
 	case msgr.TraceDrop:
 		r.Check.Dropped(ev.Msg.Header.Tid)
@@ -76,7 +86,7 @@ func (r *Run) Trace(who Traced, ev msgr.TraceEvent) {
 }
 
 // logTraceEvent renders a messenger trace event into the readable trace.
-func logTraceEvent(w *world.World, who string, ev msgr.TraceEvent, conn uint64) {
+func logTraceEvent(w *world.World, who string, ev *msgr.TraceEvent, conn uint64) {
 	switch ev.Kind {
 	case msgr.TraceState:
 		switch {
@@ -139,7 +149,7 @@ type incSlot struct {
 
 // connEvent tells the session monitor of a connection event: sessions opening, and resets to
 // attribute (ResetExcused says later whether a reset's loss is accounted for).
-func (r *Run) connEvent(ec check.EventConn, ev msgr.TraceEvent) {
+func (r *Run) connEvent(ec check.EventConn, ev *msgr.TraceEvent) {
 	my, peer := ev.Msgr.MyAddr().Nonce, ev.Conn.PeerAddr().Nonce
 	switch ev.Event {
 	case proto.EventConnect, proto.EventAccept:
@@ -172,8 +182,8 @@ func (r *Run) ResetExcused(c *msgr.Connection) bool {
 }
 
 // reached counts a probe (coverage) and writes it to the readable trace.
-func (r *Run) reached(who Traced, ev msgr.TraceEvent) {
-	r.Cov.Observe(ev)
+func (r *Run) reached(who Traced, ev *msgr.TraceEvent) {
+	r.Cov.Observe(*ev)
 	if !r.W.Trace.Keeping() {
 		return
 	}
