@@ -304,13 +304,7 @@ func wireKind(err error) string {
 func (c *Coverage) Observe(ev msgr.TraceEvent) {
 	switch ev.Kind {
 	case msgr.TraceState:
-		if h := c.hot; h != nil && int(ev.From) < h.n && int(ev.To) < h.n {
-			h.trans[int(ev.From)*h.n+int(ev.To)]++
-			h.any = true
-			return
-		}
-		c.States[ev.To.String()]++
-		c.Transitions[transitionName(ev.From, ev.To)]++
+		c.ObserveState(ev.From, ev.To)
 	case msgr.TraceFault:
 		c.Faults[faultKind(ev.Err)]++
 	case msgr.TraceDecision:
@@ -318,6 +312,18 @@ func (c *Coverage) Observe(ev msgr.TraceEvent) {
 	case msgr.TraceReach:
 		c.Reach[ev.Probe.String()]++
 	}
+}
+
+// ObserveState counts a state transition (Observe of a TraceState event, the commonest kind,
+// without copying the event): the state entered and the transition taken.
+func (c *Coverage) ObserveState(from, to proto.State) {
+	if h := c.hot; h != nil && int(from) < h.n && int(to) < h.n {
+		h.trans[int(from)*h.n+int(to)]++
+		h.any = true
+		return
+	}
+	c.States[to.String()]++
+	c.Transitions[transitionName(from, to)]++
 }
 
 // TagWritten counts a connect-reply tag (reply) or a frame tag written.

@@ -7,6 +7,7 @@ import (
 	"github.com/msgrsim/msgrsim/internal/detrand"
 	"github.com/msgrsim/msgrsim/models"
 	"github.com/msgrsim/msgrsim/msgr"
+	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
 	"github.com/msgrsim/msgrsim/sim/check"
 	"github.com/msgrsim/msgrsim/sim/fault"
@@ -39,11 +40,14 @@ type Config struct {
 
 // Coverage counts what a run exercises: the invariants evaluated and the tags the frame
 // tracker sees (fault.Counter), and the messenger trace events it counts (Observe: those of
-// kinds TraceState, TraceFault, TraceDecision and TraceReach; the others, several per
-// message, are not handed to it). sim.Coverage implements it.
+// kinds TraceFault, TraceDecision and TraceReach, and ObserveState: TraceState; the others,
+// several per message, are not handed to it). sim.Coverage implements it.
 type Coverage interface {
 	fault.Counter
 	Observe(ev msgr.TraceEvent)
+	// ObserveState is Observe of a TraceState event from from to to (several per message:
+	// the harness does not copy the whole event for them).
+	ObserveState(from, to proto.State)
 }
 
 // Run is one simulated run: the world, the checks and the fault injector, wired together
@@ -138,10 +142,11 @@ func New(cfg Config) *Run {
 // noCoverage counts nothing.
 type noCoverage struct{}
 
-func (noCoverage) Evaluated(string, int)     {}
-func (noCoverage) TagWritten(bool, wire.Tag) {}
-func (noCoverage) TagRead(bool, wire.Tag)    {}
-func (noCoverage) Observe(msgr.TraceEvent)   {}
+func (noCoverage) Evaluated(string, int)         {}
+func (noCoverage) TagWritten(bool, wire.Tag)     {}
+func (noCoverage) TagRead(bool, wire.Tag)        {}
+func (noCoverage) Observe(msgr.TraceEvent)       {}
+func (noCoverage) ObserveState(_, _ proto.State) {}
 
 // now is the virtual time as the checkers stamp it.
 func (r *Run) now() int64 { return int64(r.W.Now()) }

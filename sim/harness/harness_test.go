@@ -8,6 +8,7 @@ import (
 	"github.com/msgrsim/msgrsim/internal/detrand"
 	"github.com/msgrsim/msgrsim/models"
 	"github.com/msgrsim/msgrsim/msgr"
+	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
 	"github.com/msgrsim/msgrsim/sim/check"
 	"github.com/msgrsim/msgrsim/sim/fault"
@@ -15,10 +16,11 @@ import (
 
 type counter struct{ evaluated map[string]int }
 
-func (c *counter) Evaluated(inv string, n int) { c.evaluated[inv] += n }
-func (c *counter) TagWritten(bool, wire.Tag)   {}
-func (c *counter) TagRead(bool, wire.Tag)      {}
-func (c *counter) Observe(msgr.TraceEvent)     {}
+func (c *counter) Evaluated(inv string, n int)   { c.evaluated[inv] += n }
+func (c *counter) TagWritten(bool, wire.Tag)     {}
+func (c *counter) TagRead(bool, wire.Tag)        {}
+func (c *counter) Observe(msgr.TraceEvent)       {}
+func (c *counter) ObserveState(_, _ proto.State) {}
 func newRun(seed uint64) (*Run, *counter) {
 	c := &counter{evaluated: map[string]int{}}
 	r := New(Config{Seed: seed, Root: detrand.NewSeeded(seed), Faults: fault.None(), Window: 10 * time.Millisecond,

@@ -61,7 +61,11 @@ func (r *Run) trace(who Traced, ev *msgr.TraceEvent) {
 	}
 	w.Trace.Add(world.TagMsgrEvent, id, inc, uint64(ev.Kind), conn, uint64(ev.From), uint64(ev.To), seq)
 	switch ev.Kind {
-	case msgr.TraceState, msgr.TraceFault, msgr.TraceDecision: // the kinds Observe is given
+	case msgr.TraceState:
+		if r.Cfg.Coverage != nil { // else Cov is noCoverage
+			r.Cov.ObserveState(ev.From, ev.To)
+		}
+	case msgr.TraceFault, msgr.TraceDecision: // the other kinds Observe is given
 		if r.Cfg.Coverage != nil { // else Cov is noCoverage: not worth copying the event for
 			r.Cov.Observe(*ev)
 		}
