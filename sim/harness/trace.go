@@ -59,7 +59,7 @@ func (r *Run) trace(who Traced, ev *msgr.TraceEvent) {
 	if ev.Msg != nil {
 		seq = ev.Msg.Header.Seq
 	}
-	w.Trace.Add(world.TagMsgrEvent, id, inc, uint64(ev.Kind), conn, uint64(ev.From), uint64(ev.To), seq)
+	w.Trace.Add7(world.TagMsgrEvent, id, inc, uint64(ev.Kind), conn, uint64(ev.From), uint64(ev.To), seq)
 	switch ev.Kind {
 	case msgr.TraceState:
 		if r.Cfg.Coverage != nil { // else Cov is noCoverage

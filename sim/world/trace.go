@@ -85,6 +85,18 @@ func (t *Trace) Add(tag Tag, words ...uint64) {
 	t.count()
 }
 
+// Add7 is Add with seven words (a messenger trace event of the harness, about nine per
+// simulated message): the words in registers, no slice built at every call.
+func (t *Trace) Add7(tag Tag, a, b, c, d, e, f, g uint64) {
+	if t.slow() {
+		t.addSlow(tag, []uint64{a, b, c, d, e, f, g})
+		return
+	}
+	h := fold(t.hash, uint64(tag))
+	t.hash = fold(fold(fold(fold(fold(fold(fold(h, a), b), c), d), e), f), g)
+	t.count()
+}
+
 // slow reports whether an event must take addSlow: a perturbation is set or a window is
 // being recorded (the fast paths fold the same words into the same hash, and nothing else).
 func (t *Trace) slow() bool { return t.slowAdds }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -176,5 +177,33 @@ func TestCheckRunnableCatchesAMissedTimerBeforeAJob(t *testing.T) {
 	var pe *PanicError
 	if !errors.As(err, &pe) || !strings.Contains(fmt.Sprint(pe.Value), "the kept times say none before") {
 		t.Fatalf("a missed timer was not caught: %v", err)
+	}
+}
+
+// Add7 is Add with seven words: the same hash, checkpoints and recorded events, on the fast
+// path and while recording or perturbed.
+func TestAdd7IsAdd(t *testing.T) {
+	run := func(seven bool, setup func(*Trace)) *Trace {
+		tr := NewTrace(false)
+		setup(tr)
+		for i := range uint64(CheckpointEvery + 3) {
+			w := []uint64{i, i * 3, 7, i ^ 5, 1 << (i % 64), ^i, 0}
+			if seven {
+				tr.Add7(TagMsgrEvent, w[0], w[1], w[2], w[3], w[4], w[5], w[6])
+			} else {
+				tr.Add(TagMsgrEvent, w...)
+			}
+		}
+		return tr
+	}
+	for name, setup := range map[string]func(*Trace){
+		"fast":      func(*Trace) {},
+		"recording": func(tr *Trace) { tr.Record(2, 9) },
+		"perturbed": func(tr *Trace) { tr.Perturb(4, 1) },
+	} {
+		a, b := run(false, setup), run(true, setup)
+		if a.Hash() != b.Hash() || !slices.Equal(a.Checkpoints(), b.Checkpoints()) || !slices.Equal(a.Recorded(), b.Recorded()) {
+			t.Errorf("%s: Add7 %x %x %q, Add %x %x %q", name, b.Hash(), b.Checkpoints(), b.Recorded(), a.Hash(), a.Checkpoints(), a.Recorded())
+		}
 	}
 }
