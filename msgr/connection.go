@@ -108,7 +108,7 @@ type connView struct {
 func (c *Connection) unlock() {
 	c.publish()
 	if len(c.recycled) > 0 {
-		c.m.rxFree.recycle(c.recycled)
+		c.rxList().recycle(c.recycled)
 		clear(c.recycled)
 		c.recycled = c.recycled[:0]
 	}
