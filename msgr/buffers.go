@@ -106,10 +106,10 @@ const (
 
 // The mark's low bits are one of the values above; a received message also carries, above
 // them, its home: 1 + the index of the worker center that received it (0: none), whose free
-// list Release gives it back to (see homeOf).
+// list Release gives it back to (see rxcache.go).
 const (
 	markState     uint8 = 3
-	markHomeShift       = 2
+	markHomeShift uint8 = 2
 )
 
 // taken marks that msg, about to be given to a connection, is the messenger's from now on
