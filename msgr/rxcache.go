@@ -106,14 +106,14 @@ func (f *msgFree) popBuf(c int) []byte {
 func (f *msgFree) putLocal(msg *Message, shared *msgFree) {
 	front, middle, data := msg.Front, msg.Middle, msg.Data
 	clearFree(msg)
+	sections := cap(front)|cap(middle)|cap(data) != 0
 	f.mu.Lock()
-	if len(f.msgs) >= maxFreeMsgs || !f.keepsLocal(front) || !f.keepsLocal(middle) || !f.keepsLocal(data) ||
-		f.bytes+cap(front)+cap(middle)+cap(data) > maxLocalBytes {
+	if len(f.msgs) >= maxFreeMsgs || sections && !f.fitsLocal(front, middle, data) {
 		f.mu.Unlock()
 		shared.keep(msg, front, middle, data)
 		return
 	}
-	if cap(front)|cap(middle)|cap(data) != 0 {
+	if sections {
 		f.putBuf(front)
 		f.putBuf(middle)
 		f.putBuf(data)
@@ -123,6 +123,13 @@ func (f *msgFree) putLocal(msg *Message, shared *msgFree) {
 	}
 	f.msgs = append(f.msgs, msg)
 	f.mu.Unlock()
+}
+
+// fitsLocal reports whether a center's list has room for the section buffers of a released
+// message; f.mu is held.
+func (f *msgFree) fitsLocal(front, middle, data []byte) bool {
+	return f.keepsLocal(front) && f.keepsLocal(middle) && f.keepsLocal(data) &&
+		f.bytes+cap(front)+cap(middle)+cap(data) <= maxLocalBytes
 }
 
 // keepsLocal reports whether a center's list has room for section buffer b (one putBuf would
