@@ -168,11 +168,16 @@ func bufClass(n int) int { return max(bits.Len(uint(n-1)), minBufClass) }
 // misses when the releasing and the receiving goroutine run on different Ps, and a miss on
 // a 4 MiB message costs a 4 MiB allocation, zeroed.
 type msgFree struct {
-	_     [64]byte // its lock on a cache line of its own: the centers' lists are neighbours in bufCaches
-	mu    sync.Mutex
-	msgs  []*Message
+	msgStack
 	bufs  [bufClasses][][]byte // released section buffers by class, length 0
 	bytes int                  // the capacity of bufs
+}
+
+// msgStack is the messages of a free list, and the lock that guards the list.
+type msgStack struct {
+	_    [64]byte // the lock on a cache line of its own (the centers' lists are neighbours in bufCaches)
+	mu   sync.Mutex
+	msgs []*Message
 }
 
 func (f *msgFree) put(msg *Message) {
@@ -231,7 +236,7 @@ func releasing(msg *Message) bool {
 
 // recycle puts back lent messages that releasing accepted, without their sections (the
 // application's), under one lock.
-func (f *msgFree) recycle(ms []*Message) {
+func (f *msgStack) recycle(ms []*Message) {
 	for _, msg := range ms {
 		// The footer field by field: its mark stays markFree (set by releasing).
 		msg.Header = wire.Header{}
@@ -313,7 +318,7 @@ type bufCache struct {
 	free   [maxBufSizes][][]byte // per size
 	takes  uint64                // buffers taken (get): a busy connection takes none
 
-	rx msgFree // the center's released messages and small sections (see rxcache.go)
+	rx centerFree // the center's released messages and small sections (see rxcache.go)
 
 	// Owned by the center's goroutine.
 	center  *event.Center

@@ -32,12 +32,21 @@ const (
 // maxHome is the largest home a mark holds.
 const maxHome = 0xff >> markHomeShift
 
+// centerFree is a center's free list: messages, and section buffers of the classes
+// minBufClass to maxLocalClass (a smaller array than msgFree's: a simulation builds centers by
+// the dozen per run).
+type centerFree struct {
+	msgStack
+	bufs  [maxLocalClass + 1 - minBufClass][][]byte // by class - minBufClass, length 0
+	bytes int                                       // the capacity of bufs
+}
+
 // rxList is the free list the connection's lent messages go back to: its center's.
-func (c *Connection) rxList() *msgFree {
+func (c *Connection) rxList() *msgStack {
 	if c.bufs != nil {
-		return &c.bufs.rx
+		return &c.bufs.rx.msgStack
 	}
-	return &c.m.rxFree
+	return &c.m.rxFree.msgStack
 }
 
 // rxGet returns a message for the core to receive into: from the center's list (or the
@@ -79,7 +88,7 @@ func (c *Connection) rxGet() *Message {
 // its second receive in a locked section on (see rxGet): a read of many small messages takes
 // the lock once per batch, not once per message, and one message per wakeup (a ping-pong) still
 // takes it once. What the section did not use goes back when it ends (Connection.unlock).
-const rxBatch = 16
+const rxBatch = 8
 
 // rxSection returns a buffer of length n for a section about to be read (see msgFree.section):
 // from the center's list, or the messenger's.
@@ -95,7 +104,7 @@ func (c *Connection) rxSection(n int) []byte {
 }
 
 // pop takes the most recently released message, or returns nil. Its mark is markFree.
-func (f *msgFree) pop() *Message {
+func (f *msgStack) pop() *Message {
 	f.mu.Lock()
 	k := len(f.msgs) - 1
 	if k < 0 {
@@ -110,7 +119,7 @@ func (f *msgFree) pop() *Message {
 }
 
 // popBatch appends up to rxBatch messages to dst (empty) and returns it.
-func (f *msgFree) popBatch(dst []*Message) []*Message {
+func (f *msgStack) popBatch(dst []*Message) []*Message {
 	f.mu.Lock()
 	k := max(len(f.msgs)-rxBatch, 0)
 	dst = append(dst, f.msgs[k:]...)
@@ -121,7 +130,7 @@ func (f *msgFree) popBatch(dst []*Message) []*Message {
 }
 
 // putBack returns free messages a connection took in a batch and did not use.
-func (f *msgFree) putBack(ms []*Message) {
+func (f *msgStack) putBack(ms []*Message) {
 	f.mu.Lock()
 	if f.msgs == nil {
 		f.msgs = spareRx.msgList()
@@ -131,25 +140,60 @@ func (f *msgFree) putBack(ms []*Message) {
 	f.mu.Unlock()
 }
 
-// popBuf takes a released buffer of class c (length 0), or returns nil.
-func (f *msgFree) popBuf(c int) []byte {
+// popBuf takes a released buffer of class c (at most maxLocalClass; length 0), or returns nil.
+func (f *centerFree) popBuf(c int) []byte {
+	i := max(c, minBufClass) - minBufClass
 	f.mu.Lock()
-	k := len(f.bufs[c]) - 1
+	k := len(f.bufs[i]) - 1
 	if k < 0 {
 		f.mu.Unlock()
 		return nil
 	}
-	b := f.bufs[c][k]
-	f.bufs[c][k] = nil
-	f.bufs[c] = f.bufs[c][:k]
+	b := f.bufs[i][k]
+	f.bufs[i][k] = nil
+	f.bufs[i] = f.bufs[i][:k]
 	f.bytes -= cap(b)
 	f.mu.Unlock()
 	return b
 }
 
+// putBuf keeps a released section buffer that keepsLocal admitted; f.mu is held.
+func (f *centerFree) putBuf(b []byte) {
+	c := bits.Len(uint(cap(b))) - 1
+	if c < minBufClass {
+		return
+	}
+	i := c - minBufClass
+	if f.bufs[i] == nil {
+		f.bufs[i] = spareRx.bufList()
+	}
+	f.bufs[i] = append(f.bufs[i], b[:0])
+	f.bytes += cap(b)
+}
+
+// retire empties the list into spareRx (see msgFree.retire).
+func (f *centerFree) retire() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range f.bufs {
+		c := i + minBufClass
+		for _, b := range f.bufs[i] {
+			if cap(b) == 1<<c {
+				spareRx.bufs[c].Put(spareBoxes.box(b))
+			}
+		}
+		clear(f.bufs[i])
+	}
+	f.bytes = 0
+	spareRx.keepMessages(f.msgs)
+	clear(f.msgs)
+	spareRx.keepLists(f.bufs[:], f.msgs)
+	f.bufs, f.msgs = [maxLocalClass + 1 - minBufClass][][]byte{}, nil
+}
+
 // putLocal is put for a center's list: what does not fit its bounds goes to shared, the
 // messenger's list.
-func (f *msgFree) putLocal(msg *Message, shared *msgFree) {
+func (f *centerFree) putLocal(msg *Message, shared *msgFree) {
 	front, middle, data := msg.Front, msg.Middle, msg.Data
 	clearFree(msg)
 	sections := cap(front)|cap(middle)|cap(data) != 0
@@ -173,16 +217,16 @@ func (f *msgFree) putLocal(msg *Message, shared *msgFree) {
 
 // fitsLocal reports whether a center's list has room for the section buffers of a released
 // message; f.mu is held.
-func (f *msgFree) fitsLocal(front, middle, data []byte) bool {
+func (f *centerFree) fitsLocal(front, middle, data []byte) bool {
 	return f.keepsLocal(front) && f.keepsLocal(middle) && f.keepsLocal(data) &&
 		f.bytes+cap(front)+cap(middle)+cap(data) <= maxLocalBytes
 }
 
 // keepsLocal reports whether a center's list has room for section buffer b (one putBuf would
 // not keep at all, being too small, has room); f.mu is held.
-func (f *msgFree) keepsLocal(b []byte) bool {
+func (f *centerFree) keepsLocal(b []byte) bool {
 	c := bits.Len(uint(cap(b))) - 1
-	return c < minBufClass || c <= maxLocalClass && len(f.bufs[c]) < maxFreeMessages
+	return c < minBufClass || c <= maxLocalClass && len(f.bufs[c-minBufClass]) < maxFreeMessages
 }
 
 // clearFree zeroes a released message and marks it free. Field by field: a whole-message
