@@ -252,17 +252,29 @@ func clearFree(msg *Message) {
 func (m *Messenger) lend() *Message {
 	f := &m.rxFree
 	f.mu.Lock()
-	if len(f.msgs) == 0 {
+	if len(f.msgs) == 0 && len(m.bufCaches) > 0 {
+		// The free lists are leaf locks (docs/design.md): the empty list is taken out, traded
+		// for a center's under that center's lock alone, and put back.
+		got := f.msgs
+		f.msgs = nil
+		f.mu.Unlock()
 		for i := range m.bufCaches {
 			r := &m.bufCaches[i].rx
 			r.mu.Lock()
 			if len(r.msgs) > 0 {
-				f.msgs, r.msgs = r.msgs, f.msgs[:0:cap(f.msgs)]
+				got, r.msgs = r.msgs, got[:0:cap(got)]
 			}
 			r.mu.Unlock()
-			if len(f.msgs) > 0 {
+			if len(got) > 0 {
 				break
 			}
+		}
+		f.mu.Lock()
+		if len(f.msgs) == 0 {
+			f.msgs = got
+		} else { // others released messages meanwhile
+			n := min(len(got), maxFreeMsgs-len(f.msgs))
+			f.msgs = append(f.msgs, got[:max(n, 0)]...)
 		}
 	}
 	k := len(f.msgs) - 1
