@@ -49,7 +49,7 @@ import (
 // Sending a lent message twice, or releasing one the messenger holds, panics, as does
 // releasing a message twice.
 func (m *Messenger) NewMessage(typ uint16, front []byte) *Message {
-	msg := m.rxFree.get()
+	msg := m.lend()
 	msg.Header.Type, msg.Header.Version = typ, 1
 	msg.Front = front
 	*markOf(msg) = markLent
@@ -67,14 +67,16 @@ func (m *Messenger) NewMessage(typ uint16, front []byte) *Message {
 // Releasing a message twice, or a lent message the messenger holds (sent), panics.
 func (m *Messenger) Release(msg *Message) {
 	if msg != nil {
-		m.rxFree.release(msg) // one call: Release inlines into the dispatcher
+		m.release(msg) // one call: Release inlines into the dispatcher
 	}
 }
 
 // release is Release's check of the message's mark, then put: a lent message not sent gives
-// up its sections (the application's); a sent or free one is a mistake.
-func (f *msgFree) release(msg *Message) {
-	switch *markOf(msg) {
+// up its sections (the application's); a sent or free one is a mistake. A received message
+// goes back to the free list of the center that received it (see homeOf).
+func (m *Messenger) release(msg *Message) {
+	mk := *markOf(msg)
+	switch mk & markState {
 	case markLent:
 		msg.Front, msg.Middle, msg.Data = nil, nil, nil
 	case markSending:
@@ -82,7 +84,11 @@ func (f *msgFree) release(msg *Message) {
 	case markFree:
 		panic("msgr: Release of a message already released (or recycled)")
 	}
-	f.put(msg)
+	if h := int(mk >> markHomeShift); h > 0 && h <= len(m.bufCaches) {
+		m.bufCaches[h-1].rx.putLocal(msg, &m.rxFree)
+		return
+	}
+	m.rxFree.put(msg)
 }
 
 // markOf is the address of msg's mark.
@@ -98,11 +104,19 @@ const (
 	markFree                 // in a free list
 )
 
+// The mark's low bits are one of the values above; a received message also carries, above
+// them, its home: 1 + the index of the worker center that received it (0: none), whose free
+// list Release gives it back to (see rxcache.go).
+const (
+	markState     uint8 = 3
+	markHomeShift uint8 = 2
+)
+
 // taken marks that msg, about to be given to a connection, is the messenger's from now on
 // (SendMessage). A lent message sent on the loopback connection becomes a delivered one.
 func taken(msg *Message, local bool) {
 	mk := markOf(msg)
-	switch *mk {
+	switch *mk & markState {
 	case markNone:
 	case markLent:
 		*mk = markSending
@@ -154,19 +168,26 @@ func bufClass(n int) int { return max(bits.Len(uint(n-1)), minBufClass) }
 // misses when the releasing and the receiving goroutine run on different Ps, and a miss on
 // a 4 MiB message costs a 4 MiB allocation, zeroed.
 type msgFree struct {
-	mu    sync.Mutex
-	msgs  []*Message
+	msgStack
 	bufs  [bufClasses][][]byte // released section buffers by class, length 0
 	bytes int                  // the capacity of bufs
 }
 
+// msgStack is the messages of a free list, and the lock that guards the list.
+type msgStack struct {
+	_    [64]byte // the lock on a cache line of its own (the centers' lists are neighbours in bufCaches)
+	mu   sync.Mutex
+	msgs []*Message
+}
+
 func (f *msgFree) put(msg *Message) {
 	front, middle, data := msg.Front, msg.Middle, msg.Data
-	// Field by field: a whole-message store goes through a bulk write barrier while the
-	// garbage collector marks.
-	msg.Header, msg.Footer = wire.Header{}, wire.Footer{}
-	msg.Front, msg.Middle, msg.Data = nil, nil, nil
-	*markOf(msg) = markFree
+	clearFree(msg)
+	f.keep(msg, front, middle, data)
+}
+
+// keep keeps msg, cleared by clearFree, and the section buffers it had.
+func (f *msgFree) keep(msg *Message, front, middle, data []byte) {
 	f.mu.Lock()
 	if cap(front)|cap(middle)|cap(data) != 0 { // (a message without sections skips the classes)
 		f.putBuf(front)
@@ -200,7 +221,7 @@ func (f *msgFree) putBuf(b []byte) {
 // application's and left alone. A lent message reported twice panics here, at once.
 func releasing(msg *Message) bool {
 	mk := markOf(msg)
-	switch *mk {
+	switch *mk & markState {
 	case markNone:
 		return false
 	case markSending:
@@ -215,7 +236,7 @@ func releasing(msg *Message) bool {
 
 // recycle puts back lent messages that releasing accepted, without their sections (the
 // application's), under one lock.
-func (f *msgFree) recycle(ms []*Message) {
+func (f *msgStack) recycle(ms []*Message) {
 	for _, msg := range ms {
 		// The footer field by field: its mark stays markFree (set by releasing).
 		msg.Header = wire.Header{}
@@ -296,6 +317,8 @@ type bufCache struct {
 	sizes  [maxBufSizes]int
 	free   [maxBufSizes][][]byte // per size
 	takes  uint64                // buffers taken (get): a busy connection takes none
+
+	rx centerFree // the center's released messages and small sections (see rxcache.go)
 
 	// Owned by the center's goroutine.
 	center  *event.Center

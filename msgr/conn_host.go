@@ -136,8 +136,8 @@ func (h *connHost) MessageWritten(*wire.Message) { h.c().traffic().messagesOut.A
 // NewMessage, SectionBuffer, GetBuffer and PutBuffer make connHost a proto.Buffers: received
 // messages and their section buffers come from the messenger's released ones, prefetch
 // buffers and output arenas from the center's free list.
-func (h *connHost) NewMessage() *wire.Message  { return h.m.rxFree.get() }
-func (h *connHost) SectionBuffer(n int) []byte { return h.m.rxFree.section(n) }
+func (h *connHost) NewMessage() *wire.Message  { return h.c().rxGet() }
+func (h *connHost) SectionBuffer(n int) []byte { return h.c().rxSection(n) }
 func (h *connHost) GetBuffer(n int) []byte     { return h.bufs.get(n) }
 func (h *connHost) PutBuffer(b []byte)         { h.bufs.put(b) }
 

@@ -42,6 +42,9 @@ type Connection struct {
 	serverAuth   ServerAuth // acceptor: verifies the authorizers on the current socket
 	drained      bool       // the last read found the socket empty (see sync)
 	recycled     []*Message // lent messages the core is done with, for the free list (see unlock)
+	rxStash      []*Message // free messages taken from the center's list in a batch, for this locked section's receives (see rxGet)
+	rxGets       uint32     // messages received in this locked section
+	rxArr        [rxBatch]*Message
 
 	// Owned by the center's goroutine, touched only there: the upcall slice run is not using
 	// (reused, so that collecting upcalls does not allocate), the free list of the center,
@@ -111,9 +114,17 @@ type connView struct {
 func (c *Connection) unlock() {
 	c.publish()
 	if len(c.recycled) > 0 {
-		c.m.rxFree.recycle(c.recycled)
+		c.rxList().recycle(c.recycled)
 		clear(c.recycled)
 		c.recycled = c.recycled[:0]
+	}
+	if c.rxGets != 0 {
+		c.rxGets = 0
+		if len(c.rxStash) > 0 {
+			c.rxList().putBack(c.rxStash)
+			clear(c.rxStash)
+			c.rxStash = c.rxStash[:0]
+		}
 	}
 	c.mu.Unlock()
 }

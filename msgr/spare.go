@@ -151,6 +151,7 @@ func (m *Messenger) recycleBuffers() {
 	defer m.mu.Unlock()
 	for i := range m.bufCaches {
 		m.bufCaches[i].recycle()
+		m.bufCaches[i].rx.retire()
 	}
 	m.rxFree.retire()
 }

@@ -1,0 +1,291 @@
+package msgr
+
+import (
+	"math/bits"
+
+	"github.com/msgrsim/msgrsim/msgr/wire"
+)
+
+// Each worker center has a free list of released messages of its own (bufCache.rx), besides
+// the messenger's (Messenger.rxFree). A message the center's connections receive comes from
+// the center's list and carries its home in its mark (1 + the center's index), and Release
+// gives it back there; lent messages the center's connections are done with (acknowledged or
+// dropped) go there too. With fast dispatch, receiving and releasing run on the center's own
+// goroutine, so the center's lock stays in one CPU's cache and no other center takes it: with
+// one list per messenger, the two centers of a server with eight connections took the same
+// lock for every message (get, then Release), 13% of the CPU profile of msgr-bench's 0-byte
+// one-way cell with eight connections.
+//
+// The messenger's list lends messages to the application (NewMessage, on any goroutine) and
+// takes what a center's list has no room for. When it is empty, NewMessage swaps it whole with
+// a center's list: the application's goroutine and the center that recycles the acknowledged
+// messages then meet on a lock once per batch, not once per message.
+
+// Bounds of a center's list of section buffers, beyond which a released message goes to the
+// messenger's list: classes up to 64 KiB (a larger section is rare, and its copy costs far
+// more than a lock), and 8 MiB of buffers per center.
+const (
+	maxLocalClass = 16
+	maxLocalBytes = 8 << 20
+)
+
+// maxHome is the largest home a mark holds.
+const maxHome = 0xff >> markHomeShift
+
+// centerFree is a center's free list: messages, and section buffers of the classes
+// minBufClass to maxLocalClass (a smaller array than msgFree's: a simulation builds centers by
+// the dozen per run).
+type centerFree struct {
+	msgStack
+	bufs  [maxLocalClass + 1 - minBufClass][][]byte // by class - minBufClass, length 0
+	bytes int                                       // the capacity of bufs
+}
+
+// rxList is the free list the connection's lent messages go back to: its center's.
+func (c *Connection) rxList() *msgStack {
+	if c.bufs != nil {
+		return &c.bufs.rx.msgStack
+	}
+	return &c.m.rxFree.msgStack
+}
+
+// rxGet returns a message for the core to receive into: from the center's list (or the
+// messenger's), zero, and marked with its home.
+func (c *Connection) rxGet() *Message {
+	b := c.bufs
+	if b == nil {
+		return c.m.rxFree.get()
+	}
+	var msg *Message
+	if k := len(c.rxStash) - 1; k >= 0 {
+		msg = c.rxStash[k]
+		c.rxStash[k] = nil
+		c.rxStash = c.rxStash[:k]
+	} else if c.rxGets > 0 {
+		if c.rxStash == nil {
+			c.rxStash = c.rxArr[:0]
+		}
+		c.rxStash = b.rx.popBatch(c.rxStash)
+		if k := len(c.rxStash) - 1; k >= 0 {
+			msg = c.rxStash[k]
+			c.rxStash[k] = nil
+			c.rxStash = c.rxStash[:k]
+		}
+	} else {
+		msg = b.rx.pop()
+	}
+	c.rxGets++
+	if msg == nil {
+		msg = c.m.rxFree.get()
+	}
+	if h := c.center.ID() + 1; h <= maxHome {
+		*markOf(msg) = uint8(h) << markHomeShift // markNone, at home on this center
+	}
+	return msg
+}
+
+// rxBatch is how many free messages a connection takes from its center's list at once, from
+// its second receive in a locked section on (see rxGet): a read of many small messages takes
+// the lock once per batch, not once per message, and one message per wakeup (a ping-pong) still
+// takes it once. What the section did not use goes back when it ends (Connection.unlock).
+const rxBatch = 8
+
+// rxSection returns a buffer of length n for a section about to be read (see msgFree.section):
+// from the center's list, or the messenger's.
+func (c *Connection) rxSection(n int) []byte {
+	if b := c.bufs; b != nil {
+		if cl := bufClass(n); cl <= maxLocalClass {
+			if s := b.rx.popBuf(cl); s != nil {
+				return s[:n]
+			}
+			// A miss (at steady state, a center finds the buffers its own receives released):
+			// another center's before a new one. A simulation has a few messages per center,
+			// and without this, buffers released on one center were allocated anew by another.
+			for i := range c.m.bufCaches {
+				if o := &c.m.bufCaches[i]; o != b {
+					if s := o.rx.popBuf(cl); s != nil {
+						return s[:n]
+					}
+				}
+			}
+		}
+	}
+	return c.m.rxFree.section(n)
+}
+
+// pop takes the most recently released message, or returns nil. Its mark is markFree.
+func (f *msgStack) pop() *Message {
+	f.mu.Lock()
+	k := len(f.msgs) - 1
+	if k < 0 {
+		f.mu.Unlock()
+		return nil
+	}
+	msg := f.msgs[k]
+	f.msgs[k] = nil
+	f.msgs = f.msgs[:k]
+	f.mu.Unlock()
+	return msg
+}
+
+// popBatch appends up to rxBatch messages to dst (empty) and returns it.
+func (f *msgStack) popBatch(dst []*Message) []*Message {
+	f.mu.Lock()
+	k := max(len(f.msgs)-rxBatch, 0)
+	dst = append(dst, f.msgs[k:]...)
+	clear(f.msgs[k:])
+	f.msgs = f.msgs[:k]
+	f.mu.Unlock()
+	return dst
+}
+
+// putBack returns free messages a connection took in a batch and did not use.
+func (f *msgStack) putBack(ms []*Message) {
+	f.mu.Lock()
+	if f.msgs == nil {
+		f.msgs = spareRx.msgList()
+	}
+	n := min(len(ms), maxFreeMsgs-len(f.msgs))
+	f.msgs = append(f.msgs, ms[:max(n, 0)]...)
+	f.mu.Unlock()
+}
+
+// popBuf takes a released buffer of class c (at most maxLocalClass; length 0), or returns nil.
+func (f *centerFree) popBuf(c int) []byte {
+	i := max(c, minBufClass) - minBufClass
+	f.mu.Lock()
+	k := len(f.bufs[i]) - 1
+	if k < 0 {
+		f.mu.Unlock()
+		return nil
+	}
+	b := f.bufs[i][k]
+	f.bufs[i][k] = nil
+	f.bufs[i] = f.bufs[i][:k]
+	f.bytes -= cap(b)
+	f.mu.Unlock()
+	return b
+}
+
+// putBuf keeps a released section buffer that keepsLocal admitted; f.mu is held.
+func (f *centerFree) putBuf(b []byte) {
+	c := bits.Len(uint(cap(b))) - 1
+	if c < minBufClass {
+		return
+	}
+	i := c - minBufClass
+	if f.bufs[i] == nil {
+		f.bufs[i] = spareRx.bufList()
+	}
+	f.bufs[i] = append(f.bufs[i], b[:0])
+	f.bytes += cap(b)
+}
+
+// retire empties the list into spareRx (see msgFree.retire).
+func (f *centerFree) retire() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range f.bufs {
+		c := i + minBufClass
+		for _, b := range f.bufs[i] {
+			if cap(b) == 1<<c {
+				spareRx.bufs[c].Put(spareBoxes.box(b))
+			}
+		}
+		clear(f.bufs[i])
+	}
+	f.bytes = 0
+	spareRx.keepMessages(f.msgs)
+	clear(f.msgs)
+	spareRx.keepLists(f.bufs[:], f.msgs)
+	f.bufs, f.msgs = [maxLocalClass + 1 - minBufClass][][]byte{}, nil
+}
+
+// putLocal is put for a center's list: what does not fit its bounds goes to shared, the
+// messenger's list.
+func (f *centerFree) putLocal(msg *Message, shared *msgFree) {
+	front, middle, data := msg.Front, msg.Middle, msg.Data
+	clearFree(msg)
+	sections := cap(front)|cap(middle)|cap(data) != 0
+	f.mu.Lock()
+	if len(f.msgs) >= maxFreeMsgs || sections && !f.fitsLocal(front, middle, data) {
+		f.mu.Unlock()
+		shared.keep(msg, front, middle, data)
+		return
+	}
+	if sections {
+		f.putBuf(front)
+		f.putBuf(middle)
+		f.putBuf(data)
+	}
+	if f.msgs == nil {
+		f.msgs = spareRx.msgList()
+	}
+	f.msgs = append(f.msgs, msg)
+	f.mu.Unlock()
+}
+
+// fitsLocal reports whether a center's list has room for the section buffers of a released
+// message; f.mu is held.
+func (f *centerFree) fitsLocal(front, middle, data []byte) bool {
+	return f.keepsLocal(front) && f.keepsLocal(middle) && f.keepsLocal(data) &&
+		f.bytes+cap(front)+cap(middle)+cap(data) <= maxLocalBytes
+}
+
+// keepsLocal reports whether a center's list has room for section buffer b (one putBuf would
+// not keep at all, being too small, has room); f.mu is held.
+func (f *centerFree) keepsLocal(b []byte) bool {
+	c := bits.Len(uint(cap(b))) - 1
+	return c < minBufClass || c <= maxLocalClass && len(f.bufs[c-minBufClass]) < maxFreeMessages
+}
+
+// clearFree zeroes a released message and marks it free. Field by field: a whole-message
+// store goes through a bulk write barrier while the garbage collector marks.
+func clearFree(msg *Message) {
+	msg.Header, msg.Footer = wire.Header{}, wire.Footer{}
+	msg.Front, msg.Middle, msg.Data = nil, nil, nil
+	*markOf(msg) = markFree
+}
+
+// lend returns a message for NewMessage: from the messenger's list, which, when empty, first
+// takes a center's whole list in exchange for its empty one.
+func (m *Messenger) lend() *Message {
+	f := &m.rxFree
+	f.mu.Lock()
+	if len(f.msgs) == 0 && len(m.bufCaches) > 0 {
+		// The free lists are leaf locks (docs/design.md): the empty list is taken out, traded
+		// for a center's under that center's lock alone, and put back.
+		got := f.msgs
+		f.msgs = nil
+		f.mu.Unlock()
+		for i := range m.bufCaches {
+			r := &m.bufCaches[i].rx
+			r.mu.Lock()
+			if len(r.msgs) > 0 {
+				got, r.msgs = r.msgs, got[:0:cap(got)]
+			}
+			r.mu.Unlock()
+			if len(got) > 0 {
+				break
+			}
+		}
+		f.mu.Lock()
+		if len(f.msgs) == 0 {
+			f.msgs = got
+		} else { // others released messages meanwhile
+			n := min(len(got), maxFreeMsgs-len(f.msgs))
+			f.msgs = append(f.msgs, got[:max(n, 0)]...)
+		}
+	}
+	k := len(f.msgs) - 1
+	if k < 0 {
+		f.mu.Unlock()
+		return spareRx.message()
+	}
+	msg := f.msgs[k]
+	f.msgs[k] = nil
+	f.msgs = f.msgs[:k]
+	f.mu.Unlock()
+	*markOf(msg) = markNone
+	return msg
+}
