@@ -268,6 +268,11 @@ func (c *Connection) LastKeepaliveAck() time.Time {
 // message silently, quirk Q7); a message queued just before the connection closes is dropped
 // and traced as TraceDrop. A message lent by Messenger.NewMessage belongs to the messenger once
 // SendMessage returned nil, which recycles it when it is done with it (see NewMessage).
+//
+// The message is encoded later, on the connection's event loop, and may be written again
+// after a reconnect: its sections must not change after the call. A data section of 64 KiB
+// or more has its crcs computed here, on the caller's goroutine, as Ceph's send_message
+// prepares a message on the sending thread.
 func (c *Connection) SendMessage(msg *Message) error {
 	if msg.Header.Priority == 0 {
 		msg.Header.Priority = c.m.cfg.DefaultSendPriority
