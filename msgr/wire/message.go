@@ -96,6 +96,9 @@ func (h *Header) Decode(b []byte, verifyCRC bool) error {
 // (13 bytes, no signature) used when MSG_AUTH was not negotiated. The fields are not in wire
 // order: with the signature first the struct packs into 24 bytes, not 32, which brings a
 // Message to 160 bytes (the 160-byte size class instead of 176), allocated per message sent.
+// Its unexported field is the messenger's bookkeeping of where the message's memory belongs
+// (a received or lent message carries it): compare footers by their exported fields, not
+// with ==.
 type Footer struct {
 	Sig       uint64
 	FrontCRC  uint32
