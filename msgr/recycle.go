@@ -95,28 +95,16 @@ func (m *Messenger) recycle() {
 	m.made, m.all, m.throttleTypes = made[:0], all[:0], types[:0]
 	m.bufCaches, m.counters.traffic = bufCaches[:0], traffic[:0]
 	m.dthrot = dthrot
-	spareMem.mu.Lock()
-	if len(spareMem.ms) < maxSpareMessengers {
-		spareMem.ms = append(spareMem.ms, m)
-	}
-	spareMem.mu.Unlock()
+	keepSpare(&spareMem.mu, &spareMem.ms, m, maxSpareMessengers)
 }
 
 // newMessengerMem is a zero messenger, possibly with the maps and slices of a recycled one
 // (cleared).
 func newMessengerMem() *Messenger {
-	s := &spareMem
-	s.mu.Lock()
-	var m *Messenger
-	if k := len(s.ms) - 1; k >= 0 {
-		m, s.ms[k] = s.ms[k], nil
-		s.ms = s.ms[:k]
+	if m := popSpare(&spareMem.mu, &spareMem.ms); m != nil {
+		return m
 	}
-	s.mu.Unlock()
-	if m == nil {
-		m = &Messenger{}
-	}
-	return m
+	return &Messenger{}
 }
 
 // recycle clears c and gives it to the spares. c keeps its bound method values: they are
@@ -125,26 +113,14 @@ func (c *Connection) recycle() {
 	flush, keepalive, timer, onFile, release, settle := c.flushFn, c.keepaliveFn, c.timerFn, c.onFileFn, c.releaseFn, c.settleFn
 	*c = Connection{}
 	c.flushFn, c.keepaliveFn, c.timerFn, c.onFileFn, c.releaseFn, c.settleFn = flush, keepalive, timer, onFile, release, settle
-	spareMem.mu.Lock()
-	if len(spareMem.conns) < maxSpareConns {
-		spareMem.conns = append(spareMem.conns, c)
-	}
-	spareMem.mu.Unlock()
+	keepSpare(&spareMem.mu, &spareMem.conns, c, maxSpareConns)
 }
 
 // newConnectionMem is a zero connection (but for its bound method values): a recycled one,
 // or a new one.
 func newConnectionMem() *Connection {
-	s := &spareMem
-	s.mu.Lock()
-	var c *Connection
-	if k := len(s.conns) - 1; k >= 0 {
-		c, s.conns[k] = s.conns[k], nil
-		s.conns = s.conns[:k]
+	if c := popSpare(&spareMem.mu, &spareMem.conns); c != nil {
+		return c
 	}
-	s.mu.Unlock()
-	if c == nil {
-		c = &Connection{}
-	}
-	return c
+	return &Connection{}
 }

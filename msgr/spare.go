@@ -120,6 +120,29 @@ func (s *spareLists) list() [][]byte {
 	return popList(&s.lists, maxFreeBuffers)
 }
 
+// popSpare takes the last of the spares in *list under mu, or returns nil if there is none.
+func popSpare[T any](mu *sync.Mutex, list *[]*T) *T {
+	mu.Lock()
+	defer mu.Unlock()
+	k := len(*list) - 1
+	if k < 0 {
+		return nil
+	}
+	v := (*list)[k]
+	(*list)[k] = nil
+	*list = (*list)[:k]
+	return v
+}
+
+// keepSpare adds v to the spares in *list under mu, unless max are kept already.
+func keepSpare[T any](mu *sync.Mutex, list *[]*T, v *T, max int) {
+	mu.Lock()
+	if len(*list) < max {
+		*list = append(*list, v)
+	}
+	mu.Unlock()
+}
+
 // popList takes the last of lists, or makes an empty list of capacity n if there is none.
 func popList[T any](lists *[][]T, n int) []T {
 	if k := len(*lists) - 1; k >= 0 {
@@ -239,14 +262,7 @@ func (s *rxSpares) keepLists(bufs [][][]byte, msgs []*Message) {
 
 // message returns a zero message: a spare one, or a new one.
 func (s *rxSpares) message() *Message {
-	s.mu.Lock()
-	var m *Message
-	if k := len(s.msgs) - 1; k >= 0 {
-		m, s.msgs[k] = s.msgs[k], nil
-		s.msgs = s.msgs[:k]
-	}
-	s.mu.Unlock()
-	if m != nil {
+	if m := popSpare(&s.mu, &s.msgs); m != nil {
 		m.Header, m.Footer = wire.Header{}, wire.Footer{}
 		m.Front, m.Middle, m.Data = nil, nil, nil
 		return m
