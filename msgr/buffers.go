@@ -256,15 +256,11 @@ func (f *msgStack) recycle(ms []*Message) {
 // get returns a released message, or a new one, without sections and unmarked.
 func (f *msgFree) get() *Message {
 	f.mu.Lock()
-	k := len(f.msgs) - 1
-	if k < 0 {
-		f.mu.Unlock()
+	msg := popLast(&f.msgs)
+	f.mu.Unlock()
+	if msg == nil {
 		return spareRx.message()
 	}
-	msg := f.msgs[k]
-	f.msgs[k] = nil
-	f.msgs = f.msgs[:k]
-	f.mu.Unlock()
 	*markOf(msg) = markNone
 	return msg
 }

@@ -277,15 +277,11 @@ func (m *Messenger) lend() *Message {
 			f.msgs = append(f.msgs, got[:max(n, 0)]...)
 		}
 	}
-	k := len(f.msgs) - 1
-	if k < 0 {
-		f.mu.Unlock()
+	msg := popLast(&f.msgs)
+	f.mu.Unlock()
+	if msg == nil {
 		return spareRx.message()
 	}
-	msg := f.msgs[k]
-	f.msgs[k] = nil
-	f.msgs = f.msgs[:k]
-	f.mu.Unlock()
 	*markOf(msg) = markNone
 	return msg
 }

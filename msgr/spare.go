@@ -124,6 +124,11 @@ func (s *spareLists) list() [][]byte {
 func popSpare[T any](mu *sync.Mutex, list *[]*T) *T {
 	mu.Lock()
 	defer mu.Unlock()
+	return popLast(list)
+}
+
+// popLast takes the last of *list (its slot cleared), or returns nil if there is none.
+func popLast[T any](list *[]*T) *T {
 	k := len(*list) - 1
 	if k < 0 {
 		return nil
