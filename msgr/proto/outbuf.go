@@ -150,6 +150,10 @@ func (o *outbuf) ready(at int) int {
 // consume marks n bytes written.
 func (o *outbuf) consume(n int) {
 	o.bytes -= n
+	if o.bytes == 0 {
+		o.reset() // all written (the common case): reset clears every entry anyway
+		return
+	}
 	for n > 0 {
 		s := o.iov[o.head]
 		if n < len(s) {
@@ -159,9 +163,6 @@ func (o *outbuf) consume(n int) {
 		n -= len(s)
 		o.iov[o.head] = nil
 		o.head++
-	}
-	if o.bytes == 0 {
-		o.reset()
 	}
 }
 

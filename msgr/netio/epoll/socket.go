@@ -84,30 +84,23 @@ func (s *Socket) Writev(bufs [][]byte) (int, error) {
 	return n, err
 }
 
-// fillIov points the reusable iovec array at the non-empty buffers, up to iovMax of them.
+// fillIov points the reusable iovec array at the non-empty buffers, up to iovMax of them, in
+// one pass over bufs.
 func (s *Socket) fillIov(bufs [][]byte) []unix.Iovec {
-	want := 0
+	iov := s.iov[:0]
 	for _, b := range bufs {
-		if len(b) > 0 {
-			want++
+		if len(b) == 0 {
+			continue
 		}
-	}
-	want = min(want, iovMax)
-	if cap(s.iov) < want {
-		s.iov = make([]unix.Iovec, want, min(max(want, 2*cap(s.iov)), iovMax))
-	}
-	iov := s.iov[:want]
-	i := 0
-	for _, b := range bufs {
-		if i == want {
+		if len(iov) == iovMax {
 			break
 		}
-		if len(b) > 0 {
-			iov[i].Base = &b[0]
-			iov[i].SetLen(len(b))
-			i++
-		}
+		var v unix.Iovec
+		v.Base = &b[0]
+		v.SetLen(len(b))
+		iov = append(iov, v)
 	}
+	s.iov = iov
 	return iov
 }
 
