@@ -117,6 +117,12 @@ func dataPathAllocs(t *testing.T, inline, queued, lent bool) {
 // server and returns the client and its connection; both are shut down by tb's cleanup.
 func newTCPPair(tb testing.TB, inline bool, d msgr.Dispatcher) (*msgr.Messenger, *msgr.Connection) {
 	tb.Helper()
+	return newTCPPairWith(tb, inline, d, &releasingDispatcher{batch: 1 << 30})
+}
+
+// newTCPPairWith is newTCPPair with the client dispatching to cd.
+func newTCPPairWith(tb testing.TB, inline bool, d, cd msgr.Dispatcher) (*msgr.Messenger, *msgr.Connection) {
+	tb.Helper()
 	rt := &event.GoRuntime{}
 	stack := epoll.New(epoll.Options{})
 	mk := func(n int64, bind bool, disp msgr.Dispatcher) *msgr.Messenger {
@@ -138,7 +144,7 @@ func newTCPPair(tb testing.TB, inline bool, d msgr.Dispatcher) (*msgr.Messenger,
 		return m
 	}
 	srv := mk(0, true, d)
-	cli := mk(1, false, &releasingDispatcher{batch: 1 << 30})
+	cli := mk(1, false, cd)
 	tb.Cleanup(func() {
 		cli.Shutdown()
 		srv.Shutdown()

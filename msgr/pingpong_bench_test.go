@@ -3,15 +3,10 @@
 package msgr_test
 
 import (
-	"net/netip"
 	"strconv"
 	"testing"
 
-	"github.com/msgrsim/msgrsim/internal/detrand"
 	"github.com/msgrsim/msgrsim/msgr"
-	"github.com/msgrsim/msgrsim/msgr/event"
-	"github.com/msgrsim/msgrsim/msgr/netio/epoll"
-	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
 )
 
@@ -66,40 +61,8 @@ func BenchmarkMessengerPingPong(b *testing.B) {
 
 func benchPingPong(b *testing.B, size int) {
 	payload := make([]byte, size)
-	rt := &event.GoRuntime{}
-	stack := epoll.New(epoll.Options{})
 	ping := &pingDispatcher{payload: payload, done: make(chan struct{}, 1)}
-	mk := func(n int64, bind bool, disp msgr.Dispatcher) *msgr.Messenger {
-		m, err := msgr.New(msgr.Config{Name: wire.NewName(wire.EntityOSD, n), Stack: stack, Runtime: rt,
-			Rand: detrand.NewSeeded(uint64(n) + 1), Workers: 1, ClusterProtocol: 10, PrefetchSize: 64 << 10})
-		if err != nil {
-			b.Fatal(err)
-		}
-		m.SetPolicy(wire.EntityOSD, proto.LosslessPeer(0))
-		if bind {
-			if err := m.Bind(netip.MustParseAddrPort("127.0.0.1:0")); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if err := m.Start(); err != nil {
-			b.Fatal(err)
-		}
-		m.AddDispatcherTail(disp)
-		return m
-	}
-	srv := mk(0, true, &replyDispatcher{payload: payload})
-	cli := mk(1, false, ping)
-	b.Cleanup(func() {
-		cli.Shutdown()
-		srv.Shutdown()
-		cli.Wait()
-		srv.Wait()
-		rt.Wait()
-	})
-	conn, err := cli.ConnectTo(wire.EntityOSD, srv.MyAddr())
-	if err != nil {
-		b.Fatal(err)
-	}
+	cli, conn := newTCPPairWith(b, false, &replyDispatcher{payload: payload}, ping)
 	// run makes n round trips: the first request from here, the others from the dispatcher.
 	// ping.left is written before the send and read by the client's loop after the reply.
 	run := func(n int) {
