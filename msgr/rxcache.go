@@ -185,19 +185,8 @@ func (f *centerFree) putBuf(b []byte) {
 func (f *centerFree) retire() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for i := range f.bufs {
-		c := i + minBufClass
-		for _, b := range f.bufs[i] {
-			if cap(b) == 1<<c {
-				spareRx.bufs[c].Put(spareBoxes.box(b))
-			}
-		}
-		clear(f.bufs[i])
-	}
+	retireLists(f.bufs[:], minBufClass, f.msgs)
 	f.bytes = 0
-	spareRx.keepMessages(f.msgs)
-	clear(f.msgs)
-	spareRx.keepLists(f.bufs[:], f.msgs)
 	f.bufs, f.msgs = [maxLocalClass + 1 - minBufClass][][]byte{}, nil
 }
 

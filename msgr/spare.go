@@ -293,17 +293,24 @@ func (s *rxSpares) section(c int) []byte {
 func (f *msgFree) retire() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for c := range f.bufs {
-		for _, b := range f.bufs[c] {
+	retireLists(f.bufs[:], 0, f.msgs)
+	f.bytes = 0
+	f.bufs, f.msgs = [bufClasses][][]byte{}, nil
+}
+
+// retireLists gives a free list's buffers (bufs[i] of size class first+i) and messages to
+// spareRx, and the emptied lists with them.
+func retireLists(bufs [][][]byte, first int, msgs []*Message) {
+	for i := range bufs {
+		c := i + first
+		for _, b := range bufs[i] {
 			if cap(b) == 1<<c {
 				spareRx.bufs[c].Put(spareBoxes.box(b))
 			}
 		}
-		clear(f.bufs[c])
+		clear(bufs[i])
 	}
-	f.bytes = 0
-	spareRx.keepMessages(f.msgs)
-	clear(f.msgs)
-	spareRx.keepLists(f.bufs[:], f.msgs)
-	f.bufs, f.msgs = [bufClasses][][]byte{}, nil
+	spareRx.keepMessages(msgs)
+	clear(msgs)
+	spareRx.keepLists(bufs, msgs)
 }
