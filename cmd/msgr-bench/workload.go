@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"math/bits"
 	"sort"
 	"sync"
@@ -233,31 +234,45 @@ func (c *credit) released() {
 	}
 }
 
-// histogram is a log-linear latency histogram: 32 sub-buckets per power of two of
-// nanoseconds (about 3% resolution). Not safe for concurrent use.
+// histogram is a log-linear latency histogram of nanoseconds: below 2·histSub ns every
+// nanosecond has its own bucket; above, every power of two is split into histSub equal
+// sub-buckets, so a bucket is at most 1/histSub of its lower bound wide and the midpoint a
+// quantile reports is within histMaxRelErr (1/(2·histSub), 0.2%) of every value in it.
+// (Before 2026-12-07 it had 32 sub-buckets: 3% wide buckets, p50 steps of 512 ns between 16
+// and 32 µs.) Durations of 2^histMaxBits ns (18 minutes) and more land in the last bucket.
+// Recording is one array increment; not safe for concurrent use.
 type histogram struct {
-	counts [64 * subBuckets]uint64
+	counts [histBuckets]uint64
 	n      uint64
 }
 
-const subBits = 5
-const subBuckets = 1 << subBits
+const (
+	histSubBits   = 8
+	histSub       = 1 << histSubBits // sub-buckets per power of two
+	histMaxBits   = 40               // durations below 2^histMaxBits ns are bucketed exactly
+	histBuckets   = (histMaxBits - histSubBits + 1) * histSub
+	histMaxRelErr = 1.0 / (2 * histSub) // the largest |reported - true| / true of a single value
+)
 
+// bucketOf is the bucket of ns: ns itself below 2·histSub, else histSub buckets per octave.
 func bucketOf(ns uint64) int {
-	if ns < subBuckets {
+	if ns < histSub {
 		return int(ns)
 	}
-	exp := bits.Len64(ns) - subBits // >= 1
-	return exp*subBuckets + int(ns>>(exp-1)) - subBuckets
+	if ns >= 1<<histMaxBits {
+		return histBuckets - 1
+	}
+	exp := bits.Len64(ns) - histSubBits // >= 1; ns>>(exp-1) is in [histSub, 2·histSub)
+	return exp*histSub + int(ns>>(exp-1)) - histSub
 }
 
 // bucketValue is a representative value (the midpoint) of bucket b.
 func bucketValue(b int) uint64 {
-	if b < subBuckets {
+	if b < histSub {
 		return uint64(b)
 	}
-	exp := b / subBuckets
-	lo := uint64(b%subBuckets+subBuckets) << (exp - 1)
+	exp := b / histSub
+	lo := uint64(b%histSub+histSub) << (exp - 1)
 	return lo + (uint64(1)<<(exp-1))/2
 }
 
@@ -276,15 +291,14 @@ func (h *histogram) merge(o *histogram) {
 	h.n += o.n
 }
 
-// quantile returns the q-quantile (0 < q <= 1), or 0 without samples.
+// quantile returns the q-quantile (0 < q <= 1), or 0 without samples: the midpoint of the
+// bucket holding the sample of rank ceil(q·n).
 func (h *histogram) quantile(q float64) time.Duration {
 	if h.n == 0 {
 		return 0
 	}
-	rank := uint64(q * float64(h.n))
-	if rank == 0 {
-		rank = 1
-	}
+	rank := uint64(math.Ceil(q * float64(h.n)))
+	rank = min(max(rank, 1), h.n)
 	var seen uint64
 	for b, c := range h.counts {
 		seen += c
