@@ -52,7 +52,7 @@ func (f *msgr1Framer) putAck(b *batcher, seq uint64) {
 
 // get reads frames until a message arrives, verifying its header and data crcs.
 func (f *msgr1Framer) get(r *bufio.Reader, rx *rxPool) (int, error) {
-	var hb [wire.HeaderLen]byte
+	hb := &rx.hdr
 	for {
 		tag, err := r.ReadByte()
 		if err != nil {
@@ -114,11 +114,11 @@ func (lenFramer) put(b *batcher, _ uint64, payload []byte) {
 }
 
 func (lenFramer) get(r *bufio.Reader, rx *rxPool) (int, error) {
-	var lb [4]byte
-	if _, err := io.ReadFull(r, lb[:]); err != nil {
+	lb := rx.hdr[:4]
+	if _, err := io.ReadFull(r, lb); err != nil {
 		return 0, err
 	}
-	n := binary.LittleEndian.Uint32(lb[:])
+	n := binary.LittleEndian.Uint32(lb)
 	if n > wire.DefaultMaxDataLen {
 		return 0, fmt.Errorf("frame of %d bytes", n)
 	}

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bufio"
 	"math"
 	"slices"
 	"testing"
@@ -165,5 +166,49 @@ func TestHistogramRecordAllocs(t *testing.T) {
 	l.phase.Store(phaseMeasure)
 	if n := testing.AllocsPerRun(1000, func() { l.complete(0, 23*time.Microsecond) }); n != 0 {
 		t.Fatalf("complete allocates %v per call", n)
+	}
+}
+
+// cyclic reads the same bytes over and over.
+type cyclic struct {
+	b   []byte
+	off int
+}
+
+func (c *cyclic) Read(p []byte) (int, error) {
+	n := copy(p, c.b[c.off:])
+	c.off = (c.off + n) % len(c.b)
+	return n, nil
+}
+
+// TestFramedReceiveAllocs: the stdlib and rawframed receivers allocate nothing per message
+// once their buffers exist (a header array that escaped cost them one allocation per message
+// before 2026-12-07, which only the baselines paid).
+func TestFramedReceiveAllocs(t *testing.T) {
+	payload := pattern(4096)
+	for _, f := range []framer{&msgr1Framer{}, lenFramer{}} {
+		b := newBatcher(nil)
+		f.put(b, 1, payload)
+		f.putAck(b, 1)
+		f.put(b, 2, nil)
+		var frames []byte
+		for _, p := range b.iov {
+			frames = append(frames, p...)
+		}
+		br := bufio.NewReaderSize(&cyclic{b: frames}, readBufSize)
+		rx := &rxPool{}
+		for range 8 {
+			if _, err := f.get(br, rx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n := testing.AllocsPerRun(1000, func() {
+			if _, err := f.get(br, rx); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if n != 0 {
+			t.Errorf("%T: %v allocations per received message", f, n)
+		}
 	}
 }
