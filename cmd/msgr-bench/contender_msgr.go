@@ -107,7 +107,7 @@ func (r *msgrRun) setUp(stack *epoll.Stack, workers int) error {
 			return err
 		}
 		r.conns = append(r.conns, c)
-		r.times[i] = newSendTimes(max(1, r.l.cell.outstanding()))
+		r.times[i] = newSendTimes(max(1, r.l.cell.outstanding()), stampEvery(r.l.cell))
 		r.creds[i] = r.l.credit(i)
 		r.replies[i] = r.l.waker()
 	}
@@ -158,7 +158,7 @@ func (r *msgrRun) kickOff() {
 		// All stamps first: once a request is out, the client's center owns r.times[i].
 		depth := r.l.cell.outstanding()
 		for range depth {
-			r.times[i].push(now())
+			r.times[i].push(r.times[i].clock())
 		}
 		for range depth {
 			r.send(i, c, r.payload)
@@ -301,9 +301,10 @@ func (d *clientDispatcher) FastDispatch(c *msgr.Connection, m *msgr.Message) {
 		}
 		return
 	}
-	r.l.complete(d.i, r.times[d.i].pop(now()))
+	t := r.times[d.i].clock()
+	r.l.complete(d.i, r.times[d.i].pop(t))
 	if !r.l.stop.Load() {
-		r.times[d.i].push(now())
+		r.times[d.i].push(t)
 		r.send(d.i, c, r.payload)
 	}
 }

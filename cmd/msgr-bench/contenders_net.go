@@ -199,16 +199,18 @@ func rawStreamReceiver(r *framedRun, c net.Conn, i int, cr *credit) error {
 
 func rawPingClient(r *framedRun, c net.Conn, i int) error {
 	buf := make([]byte, r.l.cell.size)
-	times := newSendTimes(1)
+	times := newSendTimes(1, 1)
+	t := now()
 	for !r.l.stop.Load() {
-		times.push(now())
+		times.push(t)
 		if _, err := c.Write(r.payload); err != nil {
 			return err
 		}
 		if _, err := io.ReadFull(c, buf); err != nil {
 			return err
 		}
-		r.l.complete(i, times.pop(now()))
+		t = now()
+		r.l.complete(i, times.pop(t))
 	}
 	return nil
 }

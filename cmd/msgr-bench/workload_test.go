@@ -212,3 +212,51 @@ func TestFramedReceiveAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestSendTimesStampEveryKth: in rr a reply reads the clock only when the request it ends or
+// the request it starts carries a time (every rrStampEvery-th, at most two reads per
+// rrStampEvery replies); the stamped round trips are measured exactly, the others count
+// without a time. Pingpong stamps every request.
+func TestSendTimesStampEveryKth(t *testing.T) {
+	const depth = 128
+	s := newSendTimes(depth, stampEvery(cell{mode: modeRR}))
+	base := time.Unix(1000, 0)
+	clock := func(i int) time.Time { return base.Add(time.Duration(i) * time.Microsecond) }
+	for i := range depth {
+		var t0 time.Time
+		if s.needNow() {
+			t0 = clock(i)
+		}
+		s.push(t0)
+	}
+	reads, stamped := 0, 0
+	const replies = 100 * rrStampEvery * depth
+	for i := depth; i < depth+replies; i++ {
+		var now time.Time
+		if s.needNow() {
+			now = clock(i)
+			reads++
+		}
+		rtt := s.pop(now)
+		if rtt != 0 {
+			stamped++
+			if rtt != depth*time.Microsecond {
+				t.Fatalf("reply %d: round trip %v, want %v", i, rtt, depth*time.Microsecond)
+			}
+		}
+		s.push(now)
+	}
+	if stamped != replies/rrStampEvery || reads > 2*replies/rrStampEvery {
+		t.Fatalf("%d replies: %d stamped, %d clock reads", replies, stamped, reads)
+	}
+	p := newSendTimes(1, stampEvery(cell{mode: modePingpong}))
+	for i := range 10 {
+		if !p.needNow() {
+			t.Fatalf("pingpong request %d not stamped", i)
+		}
+		p.push(clock(i))
+		if got := p.pop(clock(i + 3)); got != 3*time.Microsecond {
+			t.Fatalf("pingpong round trip %v", got)
+		}
+	}
+}
