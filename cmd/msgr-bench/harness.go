@@ -59,6 +59,12 @@ type sample struct {
 	GCUsPerOp   float64 `json:"gc_cpu_us_per_msg"`
 	ScanHeapKB  float64 `json:"gc_scan_heap_kb"`
 	ScanStackKB float64 `json:"gc_scan_stack_kb"`
+	// Context switches of the process per message (getrusage, added 2026-12-07): voluntary
+	// ones are its threads blocking (a wakeup each, so they count how the work was batched),
+	// involuntary ones are its threads preempted, mostly by other processes (how disturbed
+	// this window was on a shared machine).
+	VCSWPerOp  float64 `json:"vcsw_per_msg"`
+	IVCSWPerOp float64 `json:"ivcsw_per_msg"`
 }
 
 // snapshot is what the harness reads at the start and at the end of the measured window.
@@ -67,6 +73,7 @@ type snapshot struct {
 	ops    uint64
 	cpu    time.Duration
 	sys    time.Duration
+	csw    [2]int64 // voluntary, involuntary context switches
 	allocs uint64
 	bytes  uint64
 	gcs    uint64
@@ -80,6 +87,7 @@ var metricNames = []string{"/gc/heap/allocs:objects", "/gc/heap/allocs:bytes", "
 func takeSnapshot(l *load, ms []metrics.Sample) snapshot {
 	s := snapshot{at: time.Now(), ops: l.total()}
 	s.cpu, s.sys = processCPUSplit()
+	s.csw = contextSwitches()
 	metrics.Read(ms)
 	s.allocs, s.bytes, s.gcs = ms[0].Value.Uint64(), ms[1].Value.Uint64(), ms[2].Value.Uint64()
 	s.gcCPU, s.scan = ms[3].Value.Float64(), [2]uint64{ms[4].Value.Uint64(), ms[5].Value.Uint64()}
@@ -90,6 +98,15 @@ func takeSnapshot(l *load, ms []metrics.Sample) snapshot {
 func processCPU() time.Duration {
 	all, _ := processCPUSplit()
 	return all
+}
+
+// contextSwitches is the process's voluntary and involuntary context switches (getrusage).
+func contextSwitches() [2]int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return [2]int64{}
+	}
+	return [2]int64{ru.Nvcsw, ru.Nivcsw}
 }
 
 // processCPUSplit is user+system CPU time of the process, and its system part.
@@ -177,6 +194,8 @@ func makeSample(name string, c cell, rep int, before, after snapshot, lat *histo
 		s.AllocsOp = float64(after.allocs-before.allocs) / ops
 		s.BytesOp = float64(after.bytes-before.bytes) / ops
 		s.GCUsPerOp = (after.gcCPU - before.gcCPU) * 1e6 / ops
+		s.VCSWPerOp = float64(after.csw[0]-before.csw[0]) / ops
+		s.IVCSWPerOp = float64(after.csw[1]-before.csw[1]) / ops
 	}
 	s.ScanHeapKB, s.ScanStackKB = float64(after.scan[0])/1024, float64(after.scan[1])/1024
 	s.P50us = float64(lat.quantile(0.50)) / 1e3
