@@ -182,9 +182,10 @@ func (p *rxPool) get(n int) []byte {
 }
 
 // sendTimes remembers when each outstanding request was sent (replies come back in order).
-// Only every every-th request carries a time: reading the clock costs 150–300 ns on this
-// kind of VM (kvm-clock), which at rr's ~2 µs of CPU per round trip was 15–25% of what was
-// measured, the same absolute cost for every contender. A client reads the clock once per
+// Only every every-th request carries a time: reading the clock is slow on this kind of VM
+// (kvm-clock: 145–290 ns a call in a loop under load), and with two reads per rr round trip
+// it was 7.7% of the msgr contender's rr profile, the same absolute cost for every
+// contender. A client reads the clock once per
 // reply, and only when needNow says so: the reply's time ends the oldest request's round
 // trip and starts the next request's.
 type sendTimes struct {
