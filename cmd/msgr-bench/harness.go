@@ -65,6 +65,9 @@ type sample struct {
 	// this window was on a shared machine).
 	VCSWPerOp  float64 `json:"vcsw_per_msg"`
 	IVCSWPerOp float64 `json:"ivcsw_per_msg"`
+	// TCP counters of the whole network namespace over the window (added 2026-12-07): this
+	// run's own only on an otherwise quiet machine (see tcpCounters).
+	TCP tcpCounters `json:"netns_tcp"`
 }
 
 // snapshot is what the harness reads at the start and at the end of the measured window.
@@ -74,6 +77,7 @@ type snapshot struct {
 	cpu    time.Duration
 	sys    time.Duration
 	csw    [2]int64 // voluntary, involuntary context switches
+	tcp    tcpCounters
 	allocs uint64
 	bytes  uint64
 	gcs    uint64
@@ -88,6 +92,7 @@ func takeSnapshot(l *load, ms []metrics.Sample) snapshot {
 	s := snapshot{at: time.Now(), ops: l.total()}
 	s.cpu, s.sys = processCPUSplit()
 	s.csw = contextSwitches()
+	s.tcp = readTCPCounters()
 	metrics.Read(ms)
 	s.allocs, s.bytes, s.gcs = ms[0].Value.Uint64(), ms[1].Value.Uint64(), ms[2].Value.Uint64()
 	s.gcCPU, s.scan = ms[3].Value.Float64(), [2]uint64{ms[4].Value.Uint64(), ms[5].Value.Uint64()}
@@ -198,6 +203,7 @@ func makeSample(name string, c cell, rep int, before, after snapshot, lat *histo
 		s.IVCSWPerOp = float64(after.csw[1]-before.csw[1]) / ops
 	}
 	s.ScanHeapKB, s.ScanStackKB = float64(after.scan[0])/1024, float64(after.scan[1])/1024
+	s.TCP = after.tcp.sub(before.tcp)
 	s.P50us = float64(lat.quantile(0.50)) / 1e3
 	s.P99us = float64(lat.quantile(0.99)) / 1e3
 	return s

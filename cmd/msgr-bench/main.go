@@ -320,7 +320,8 @@ func progressLine(s sample) string {
 	line := fmt.Sprintf("rep %d %-9s %-8s %4s x%-3d %11.0f ops/s %9.1f MB/s %7.2f µs cpu/op (sys %.2f) %4.2f cores %6.2f allocs/op (%.0f B) gc %.3f µs/op %.0f/Mmsg, scan heap %.0f KB stack %.0f KB",
 		s.Rep, s.Contender, s.Mode, sizeName(s.Size), s.Conns, s.OpsPerSec, s.MBPerSec, s.CPUUsPerOp, s.SysUsPerOp, s.Cores, s.AllocsOp,
 		s.BytesOp, s.GCUsPerOp, perMillion(s.GCs, s.Ops), s.ScanHeapKB, s.ScanStackKB)
-	line += fmt.Sprintf(" csw/Kmsg %.1f vol %.1f invol", 1e3*s.VCSWPerOp, 1e3*s.IVCSWPerOp)
+	line += fmt.Sprintf(" csw/Kmsg %.1f vol %.1f invol, tcp (netns) retrans %d ofo %d", 1e3*s.VCSWPerOp, 1e3*s.IVCSWPerOp,
+		s.TCP.RetransSegs, s.TCP.OFOQueue)
 	if s.Mode != modeOneway {
 		line += fmt.Sprintf("  p50 %.2f µs p99 %.1f µs", s.P50us, s.P99us)
 	}
