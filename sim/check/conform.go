@@ -39,7 +39,7 @@ func init() {
 		InvReadyOrSeq:     "the opening reply is SEQ only to a connect that advertised RECONNECT_SEQ, and READY to such a connect only for a new session (connect_seq 0: a peer's hard reset, §3.5)",
 		InvReplaceRetry:   "a lossless session reopened for a connect with connect_seq > 0 (a replace) opens only after a RETRY_GLOBAL on the same connection (§3.5)",
 		InvSeqExchange:    "the in_seq a side sends in the SEQ exchange is at most the highest message seq it has read from that peer",
-		InvMsgSeq:         "on one TCP connection each side's message seqs grow by exactly one, and the first after a SEQ exchange is the peer's in_seq + 1 (§3.5 discard_requeued_up_to), or, when the peer's in_seq is 0 (it kept no session state: a restart without resetcheck, quirk Q10's case), anything above it",
+		InvMsgSeq:         "on one TCP connection each side's message seqs grow by exactly one, and the first after a SEQ exchange is the peer's in_seq + 1 (§3.5 discard_requeued_up_to), or, when the peer's in_seq is 0 (it kept no session state: a restart without resetcheck, quirk Q10's case), anything above it; after READY to a RECONNECT_SEQ connect (a peer's reset, rule 8e) the acceptor's first is 1 (its messages renumbered, quirk Q10)",
 		InvAckRegress:     "on one TCP connection a side's ACKs never go below its previous ACK nor the in_seq it sent in the SEQ exchange",
 		InvEventOrder:     "no connection event follows a connection's reset event (the connection is gone)",
 		InvSpuriousReset:  "every reset of a lossless session (RESETSESSION, a reset or remote_reset event) has a cause: a crash or restart of either incarnation, a mark_down on either side, or a case msgr1 cannot avoid (half-open-accept, never-opened)",
@@ -483,9 +483,21 @@ func (s *Sessions) header(w *wconn, dir int, e *wire.Element) {
 	case !w.msgSet[dir] && w.seqSet[1-dir] && seq != w.seqSent[1-dir]+1 && (seq <= w.seqSent[1-dir] || w.seqSent[1-dir] != 0):
 		s.violate(InvMsgSeq, "conn %d: %s's first message after the SEQ exchange has seq %d, the peer had read up to %d",
 			w.id, dirName(dir), seq, w.seqSent[1-dir])
+	case !w.msgSet[dir] && dir == 1 && w.restartOpen() && seq != 1:
+		s.violate(InvMsgSeq, "conn %d: the server's first message after READY to a RECONNECT_SEQ connect (a restarted peer's new session) has seq %d, not 1",
+			w.id, seq)
 	}
 	w.msgSeq[dir], w.msgSet[dir] = seq, true
 	w.marks[dir] = append(w.marks[dir], readMark{end: e.Msg.End, kind: markMsg, seq: seq})
+}
+
+// restartOpen reports whether the session on w opened with READY to a connect that
+// advertised RECONNECT_SEQ: a new session for a peer that reset (connect_seq 0, rule 8e; a
+// new session for an unknown peer is answered SEQ), where the acceptor numbers its messages
+// from 1 again and the peer expects exactly that (quirk Q10: Ceph keeps out_seq when
+// messages were requeued; this implementation renumbers them).
+func (w *wconn) restartOpen() bool {
+	return w.opening.Tag == wire.TagReady && w.last.Features&wire.FeatureReconnectSeq != 0
 }
 
 // Read takes that the reader of connection conn's stream in direction dir (0: the client's,

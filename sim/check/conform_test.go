@@ -302,6 +302,56 @@ func TestSessionSeqRules(t *testing.T) {
 	w.want(InvMsgSeq)
 }
 
+// A session reopened for a peer that reset (READY to a RECONNECT_SEQ connect with
+// connect_seq 0, rule 8e) numbers the acceptor's messages from 1 again: the acceptor's
+// first message there must be seq 1 (mutation score: mutant 109 renumbered from 2).
+func TestRestartedPeerSessionStartsAtOne(t *testing.T) {
+	// The acceptor had a session with the peer at seq 3; the peer restarted and connects
+	// with connect_seq 0.
+	setup := func() *wtest {
+		w := newWire(t)
+		w.open(addrLow, addrHigh)
+		w.handshake(0, 1)
+		for seq := uint64(1); seq <= 3; seq++ {
+			w.msg(1, seq)
+		}
+		w.readAll()
+		w.open(addrLow, addrHigh)
+		w.connect(0, 2)
+		w.read(0)
+		w.reply(wire.TagReady, 1, 100)
+		w.readAll()
+		return w
+	}
+	w := setup()
+	w.msg(1, 1)
+	w.msg(1, 2)
+	w.msg(0, 1)
+	w.want()
+
+	w = setup()
+	w.msg(1, 2) // renumbered from 2: the restarted peer expects 1
+	w.want(InvMsgSeq)
+
+	w = setup()
+	w.msg(1, 4) // the old session's numbering kept
+	w.want(InvMsgSeq)
+
+	// The connector's first message is not bound (its out_seq after a session reset may be
+	// random, with MSG_AUTH), nor is a legacy connect's READY (quirk Q14: the session goes on).
+	w = setup()
+	w.msg(0, 77)
+	w.want()
+	w = newWire(t)
+	w.open(addrLow, addrHigh)
+	w.connectFeatures(0, 1, 0)
+	w.read(0)
+	w.reply(wire.TagReady, 1, 100)
+	w.readAll()
+	w.msg(1, 9)
+	w.want()
+}
+
 func TestEventOrder(t *testing.T) {
 	w := newWire(t)
 	ec := EventConn{Msgr: 1, Inc: 1, Conn: 7}
