@@ -179,6 +179,7 @@ type Sessions struct {
 	// (attrib.go, CauseHalfOpen).
 	halfOpen  map[halfKey]bool
 	halfOpenN map[noncePair]int
+	steps     map[EventConn]connSteps // accepted connections that opened no session yet (accept-dial)
 	now       func() int64
 	cov       Counter
 	tally     tally // evaluations not yet given to cov (Checker.FlushCounts)
@@ -201,16 +202,17 @@ func NewSessions(k *Checker, now func() int64, cov Counter) *Sessions {
 		clear(s.events)
 		clear(s.halfOpen)
 		clear(s.halfOpenN)
+		clear(s.steps)
 		*s = Sessions{k: k, now: now, cov: cov, epoch: s.epoch, bound: s.bound, conns: s.conns[:0], far: s.far, sides: s.sides,
 			lic: s.lic, known: s.known, causes: map[string]int{}, events: s.events, halfOpen: s.halfOpen,
-			halfOpenN: s.halfOpenN}
+			halfOpenN: s.halfOpenN, steps: s.steps}
 		k.sessions = s
 		return s
 	}
 	s := &Sessions{k: k, now: now, cov: cov, epoch: map[epochID]uint32{}, bound: map[epochID]bool{}, far: map[uint64]*wconn{},
 		sides: map[sideKey]*side{}, lic: map[noncePair]*license{}, known: map[uint32][]noncePair{},
 		causes: map[string]int{}, events: map[EventConn]*eventState{}, halfOpen: map[halfKey]bool{},
-		halfOpenN: map[noncePair]int{}}
+		halfOpenN: map[noncePair]int{}, steps: map[EventConn]connSteps{}}
 	k.sessions = s
 	return s
 }

@@ -47,6 +47,7 @@ func usedChecker(t *testing.T) *Checker {
 		w.s.MarkedDown(EventConn{Msgr: 2, Inc: 1, Conn: 3}, 2, 1)
 		w.s.Reset(ec, 1, 2, true, false)
 		w.s.Started(addrHigh, addrHigh, true)
+		w.s.Step(EventConn{Msgr: 1, Inc: 1, Conn: 2}, StepAccept) // accepted, not yet opened
 	}
 	w.open(addrHigh, addrLow)
 	w.connect(5, 0) // a connect_seq from nowhere
@@ -69,6 +70,7 @@ func TestSessionsReusedAsNew(t *testing.T) {
 		"SessionSeqRules": TestSessionSeqRules, "EventOrder": TestEventOrder, "SpuriousReset": TestSpuriousReset,
 		"HalfOpenAccept": TestHalfOpenAccept, "ReplyAuthorizerReadBeforeActing": TestReplyAuthorizerReadBeforeActing,
 		"RestartOfAnotherMessengerWithTheSameNonce": TestRestartOfAnotherMessengerWithTheSameNonce,
+		"RestartedPeerSessionStartsAtOne":           TestRestartedPeerSessionStartsAtOne, "AcceptDial": TestAcceptDial,
 	} {
 		t.Run(name, test)
 	}
