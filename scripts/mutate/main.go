@@ -2,8 +2,8 @@
 // score: it enumerates the mutation sites of msgr/proto and of the messenger's registry and
 // accept code (internal/mutate), samples -n of them with -seed, and for each mutant builds
 // msgr-sim with `go build -overlay` (the mutated file replaces the original; nothing else is
-// copied) and runs the kill test: msgr-sim explore, then three short sweeps, stopping at the
-// first failure. A mutant is killed (a step failed, crashed or hung past its timeout),
+// copied) and runs the kill test: msgr-sim explore, three short sweeps, then two of explore's
+// variants (empty fronts with ms_crc_data off; cephx), stopping at the first failure. A mutant is killed (a step failed, crashed or hung past its timeout),
 // survived (every step passed), not covered (the kill test on the unmutated build never runs
 // the mutated line, so the mutant is not run) or build-failed (the mutant does not compile).
 //
