@@ -33,7 +33,7 @@ const (
 func init() {
 	for name, doc := range map[string]string{ //lint:ordered (each key set independently)
 		InvGlobalSeq:      "a messenger incarnation's connects to one peer carry strictly growing global_seqs from one TCP connection to the next; on one connection a resent connect keeps its global_seq, except after RETRY_GLOBAL, when it exceeds the reply's (§3.1, §3.3)",
-		InvConnectSeq:     "a connect carries the connector's session connect_seq: never raised by a fault while connecting (PR #25343): only a fault after the session opened or while accepting (a replace) raises it, by one each (§6.3 steps 6, 7, 8); after RETRY_SESSION exactly the reply's, after RESETSESSION 0; 0 (a new session) is always allowed",
+		InvConnectSeq:     "a connect carries the connector's session connect_seq: never raised by a fault while connecting (PR #25343): only a fault after the session opened or while accepting (a replace) raises it, by one each (§6.3 steps 6, 7, 8); after RETRY_SESSION exactly the reply's, after RESETSESSION 0; 0 (a new session) is always allowed; an acceptor that read a connect with connect_seq 0 (a peer's reset, rule 8e) may have reset its session and go below its old connect_seq",
 		InvOpenConnectSeq: "a READY or SEQ reply carries the answered connect's connect_seq + 1 (§3.5 open(); the connector asserts it)",
 		InvWaitWinner:     "only the race winner answers WAIT: an acceptor whose own address is below the connector's (§3.4; also for quirk Q11's WAIT)",
 		InvReadyOrSeq:     "the opening reply is SEQ only to a connect that advertised RECONNECT_SEQ, and READY to such a connect only for a new session (connect_seq 0: a peer's hard reset, §3.5)",
@@ -112,6 +112,11 @@ type side struct {
 	accepted bool   // this end read or answered a connect (as acceptor) since its last connect
 	acceptCS uint32 // the highest connect_seq + 1 of the connects it read as acceptor since then
 	bumps    uint32 // opens, and connects read as acceptor, since then: each allows one fault's +1
+	// mayReset: it read a connect with connect_seq 0 as acceptor since its last connect. A
+	// peer that restarted (rule 8e) or lost its session makes the acceptor reset its own
+	// session and reopen it at connect_seq 1, so its next connect may be below cs (default
+	// workload, seed 2044: 5 before the peer restarted, then 1, and 2 after a fault).
+	mayReset bool
 	gs       uint32 // the global_seq of its last connect to the peer
 	gsSet    bool
 	readMax  uint64 // the highest message seq it has read from the peer
@@ -337,7 +342,7 @@ func (s *Sessions) connect(w *wconn, c *wire.Connect) {
 	} else {
 		s.retryConnect(w, c)
 	}
-	me.cs, me.opened, me.accepted, me.acceptCS, me.bumps = c.ConnectSeq, false, false, 0, 0
+	me.cs, me.opened, me.accepted, me.acceptCS, me.bumps, me.mayReset = c.ConnectSeq, false, false, 0, 0, false
 	me.gs, me.gsSet = c.GlobalSeq, true
 	w.marks[0] = append(w.marks[0], readMark{end: w.connectEnd, kind: markConnect, seq: uint64(c.ConnectSeq)})
 	w.last = *c
@@ -352,7 +357,7 @@ func (s *Sessions) firstConnect(w *wconn, me *side, c *wire.Connect) {
 			w.id, c.GlobalSeq, me.gs)
 	}
 	cs := c.ConnectSeq
-	ok := cs == 0 || (cs >= me.cs && cs <= max(me.cs, me.acceptCS)+me.bumps)
+	ok := cs == 0 || ((cs >= me.cs || me.mayReset) && cs <= max(me.cs, me.acceptCS)+me.bumps)
 	if !ok {
 		how := "the session neither opened nor accepted since its connect_seq " + itoa(uint64(me.cs))
 		if me.bumps > 0 {
@@ -521,6 +526,7 @@ func (s *Sessions) Read(conn uint64, dir int, to uint64) {
 			// never reaches the wire, and fault while accepting (§6.3 step 8).
 			reader.accepted, reader.acceptCS = true, max(reader.acceptCS, uint32(m.seq)+1)
 			reader.bumps++
+			reader.mayReset = reader.mayReset || m.seq == 0
 			s.mayOpen(w)
 		case markOpen:
 			reader.cs, reader.opened, reader.openConn = m.reply.ConnectSeq, true, w.id

@@ -71,6 +71,7 @@ func TestSessionsReusedAsNew(t *testing.T) {
 		"HalfOpenAccept": TestHalfOpenAccept, "ReplyAuthorizerReadBeforeActing": TestReplyAuthorizerReadBeforeActing,
 		"RestartOfAnotherMessengerWithTheSameNonce": TestRestartOfAnotherMessengerWithTheSameNonce,
 		"RestartedPeerSessionStartsAtOne":           TestRestartedPeerSessionStartsAtOne, "AcceptDial": TestAcceptDial,
+		"ConnectSeqAfterPeerReset": TestConnectSeqAfterPeerReset,
 	} {
 		t.Run(name, test)
 	}
@@ -201,6 +202,50 @@ func TestConnectSeqRules(t *testing.T) {
 	w.connect(1, 1)
 	w.reply(wire.TagResetSession, 0, 0)
 	w.connect(1, 1)
+	w.want(InvConnectSeq)
+}
+
+// An acceptor that read a connect with connect_seq 0 (a peer that restarted or lost its
+// session, rule 8e) may have reset its own session: its next connect may be below its old
+// connect_seq, never above what its opens and faults allow. (Default seed 2044 failed
+// connect-seq here: the monitor knew nothing of the reset.)
+func TestConnectSeqAfterPeerReset(t *testing.T) {
+	// y (addrHigh) holds a session with x at connect_seq 3.
+	setup := func() *wtest {
+		w := newWire(t)
+		w.open(addrHigh, addrLow)
+		w.handshake(0, 1)
+		w.open(addrHigh, addrLow)
+		w.connect(2, 2)
+		w.reply(wire.TagRetryGlobal, 0, 1)
+		w.connect(2, 3)
+		w.read(0)
+		w.reply(wire.TagSeq, 3, 101)
+		w.seq(1, wire.FrameSeq, 0)
+		w.seq(0, wire.FrameSeq, 0)
+		w.readAll()
+		return w
+	}
+	peerReset := func(w *wtest) {
+		w.open(addrLow, addrHigh) // x connects afresh; y reads it, resets, reopens (cs 1), faults
+		w.connect(0, 5)
+		w.read(0)
+	}
+	w := setup()
+	peerReset(w)
+	w.open(addrHigh, addrLow)
+	w.connect(2, 4)
+	w.want()
+
+	w = setup() // no connect_seq 0 read: 2 is below the session's 3
+	w.open(addrHigh, addrLow)
+	w.connect(2, 4)
+	w.want(InvConnectSeq)
+
+	w = setup() // the reset allows going down, not up past the opens and faults
+	peerReset(w)
+	w.open(addrHigh, addrLow)
+	w.connect(9, 4)
 	w.want(InvConnectSeq)
 }
 
