@@ -24,6 +24,7 @@ type exploreFlags struct {
 	json     bool
 	verbose  bool
 	canary   string
+	variant  explore.Variant
 }
 
 const exploreUsage = `Usage: msgr-sim explore [-policy all|NAME,...] [-rounds R] [-pairs] [-seed N] [-json]
@@ -48,6 +49,8 @@ func parseExplore(args []string, stdout io.Writer) (*exploreFlags, error) {
 	fs.BoolVar(&f.json, "json", false, "print one JSON line per point, then a JSON summary (nothing else on stdout)")
 	fs.BoolVar(&f.verbose, "v", false, "with -point: print the readable trace")
 	fs.StringVar(&f.canary, "canary", "", "run with a deliberate bug (needs a binary built with -tags canary)")
+	variant := fs.String("variant", "", "change the scenario (comma-separated; default none): "+explore.VariantNames()+
+		" (empty fronts on every second message, ms_crc_data or ms_crc_header off, cephx with signed sessions)")
 	if err := parseFlags(fs, exploreUsage, args, stdout); err != nil {
 		return nil, err
 	}
@@ -57,6 +60,9 @@ func parseExplore(args []string, stdout io.Writer) (*exploreFlags, error) {
 		return nil, err
 	}
 	var err error
+	if f.variant, err = explore.ParseVariant(*variant); err != nil {
+		return nil, fmt.Errorf("-variant: %w", err)
+	}
 	if f.policies, err = parsePolicies(*policy); err != nil {
 		return nil, err
 	}
@@ -141,7 +147,7 @@ type pointResult struct {
 	detail string
 }
 
-func newPointResult(r explore.Result, seed uint64) pointResult {
+func newPointResult(r explore.Result, seed uint64, v explore.Variant) pointResult {
 	var names []string
 	for _, p := range r.Points {
 		names = append(names, p.String())
@@ -163,17 +169,20 @@ func newPointResult(r explore.Result, seed uint64) pointResult {
 	if seed != 0 {
 		pr.Replay += fmt.Sprintf(" -seed %d", seed)
 	}
+	if v != (explore.Variant{}) {
+		pr.Replay += " -variant " + v.String()
+	}
 	pr.Replay += canaryArg()
 	return pr
 }
 
 // explorePolicy runs every point of pol (and, with -pairs, every pair), in parallel.
 func (f *exploreFlags) explorePolicy(pol explore.Policy) []pointResult {
-	points, _ := explore.Enumerate(pol, f.rounds, f.seed)
-	singles := runAll(pol, f.seed, f.parallel, onePerRun(points))
+	points, _ := explore.EnumerateVariant(pol, f.rounds, f.seed, f.variant)
+	singles := runAll(pol, f.seed, f.parallel, onePerRun(points), f.variant)
 	results := make([]pointResult, len(singles))
 	for i, r := range singles {
-		results[i] = newPointResult(r, f.seed)
+		results[i] = newPointResult(r, f.seed, f.variant)
 	}
 	if !f.pairs {
 		return results
@@ -184,8 +193,8 @@ func (f *exploreFlags) explorePolicy(pol explore.Policy) []pointResult {
 			pairs = append(pairs, []explore.Point{r.Points[0], second})
 		}
 	}
-	for _, r := range runAll(pol, f.seed, f.parallel, pairs) {
-		results = append(results, newPointResult(r, f.seed))
+	for _, r := range runAll(pol, f.seed, f.parallel, pairs, f.variant) {
+		results = append(results, newPointResult(r, f.seed, f.variant))
 	}
 	return results
 }
@@ -200,7 +209,7 @@ func onePerRun(points []explore.Point) [][]explore.Point {
 
 // runAll runs each set of points under pol, parallel at a time, and returns the results in
 // order. Each run is single-threaded and deterministic.
-func runAll(pol explore.Policy, seed uint64, parallel int, runs [][]explore.Point) []explore.Result {
+func runAll(pol explore.Policy, seed uint64, parallel int, runs [][]explore.Point, v explore.Variant) []explore.Result {
 	out := make([]explore.Result, len(runs))
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -209,7 +218,7 @@ func runAll(pol explore.Policy, seed uint64, parallel int, runs [][]explore.Poin
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				out[i] = explore.Run(explore.Config{Policy: pol, Points: runs[i], Seed: seed})
+				out[i] = explore.Run(explore.Config{Policy: pol, Points: runs[i], Seed: seed, Variant: v})
 				out[i].Trace = nil
 			}
 		}()
@@ -235,8 +244,8 @@ func (f *exploreFlags) replay(stdout, stderr io.Writer) int {
 	failed := false
 	enc := json.NewEncoder(stdout)
 	for _, pol := range f.policies {
-		r := explore.Run(explore.Config{Policy: pol, Points: points, Seed: f.seed, KeepTrace: f.verbose})
-		pr := newPointResult(r, f.seed)
+		r := explore.Run(explore.Config{Policy: pol, Points: points, Seed: f.seed, KeepTrace: f.verbose, Variant: f.variant})
+		pr := newPointResult(r, f.seed, f.variant)
 		failed = failed || !r.Pass
 		if f.json {
 			_ = enc.Encode(pr)
@@ -270,6 +279,7 @@ type exploreSummary struct {
 	Rounds    int            `json:"rounds"`
 	Pairs     bool           `json:"pairs"`
 	Seed      uint64         `json:"seed"`
+	Variant   string         `json:"variant,omitempty"`
 	WallMs    float64        `json:"wall_ms"`
 }
 
@@ -282,7 +292,7 @@ type failingPoint struct {
 
 func summarize(results []pointResult, f *exploreFlags, wall time.Duration) exploreSummary {
 	s := exploreSummary{Points: len(results), Failing: []failingPoint{}, Rounds: f.rounds, Pairs: f.pairs,
-		Seed: f.seed, WallMs: float64(wall.Microseconds()) / 1e3}
+		Seed: f.seed, Variant: f.variant.String(), WallMs: float64(wall.Microseconds()) / 1e3}
 	for _, p := range f.policies {
 		s.Policies = append(s.Policies, p.Name)
 	}

@@ -33,13 +33,13 @@ const (
 func init() {
 	for name, doc := range map[string]string{ //lint:ordered (each key set independently)
 		InvGlobalSeq:      "a messenger incarnation's connects to one peer carry strictly growing global_seqs from one TCP connection to the next; on one connection a resent connect keeps its global_seq, except after RETRY_GLOBAL, when it exceeds the reply's (§3.1, §3.3)",
-		InvConnectSeq:     "a connect carries the connector's session connect_seq: never raised by a fault while connecting (PR #25343): only a fault after the session opened or while accepting (a replace) raises it, by one each (§6.3 steps 6, 7, 8); after RETRY_SESSION exactly the reply's, after RESETSESSION 0; 0 (a new session) is always allowed",
+		InvConnectSeq:     "a connect carries the connector's session connect_seq: never raised by a fault while connecting (PR #25343): only a fault after the session opened or while accepting (a replace) raises it, by one each (§6.3 steps 6, 7, 8); after RETRY_SESSION exactly the reply's, after RESETSESSION 0; 0 (a new session) is always allowed; an acceptor that read a connect with connect_seq 0 (a peer's reset, rule 8e) may have reset its session and go below its old connect_seq",
 		InvOpenConnectSeq: "a READY or SEQ reply carries the answered connect's connect_seq + 1 (§3.5 open(); the connector asserts it)",
 		InvWaitWinner:     "only the race winner answers WAIT: an acceptor whose own address is below the connector's (§3.4; also for quirk Q11's WAIT)",
 		InvReadyOrSeq:     "the opening reply is SEQ only to a connect that advertised RECONNECT_SEQ, and READY to such a connect only for a new session (connect_seq 0: a peer's hard reset, §3.5)",
 		InvReplaceRetry:   "a lossless session reopened for a connect with connect_seq > 0 (a replace) opens only after a RETRY_GLOBAL on the same connection (§3.5)",
 		InvSeqExchange:    "the in_seq a side sends in the SEQ exchange is at most the highest message seq it has read from that peer",
-		InvMsgSeq:         "on one TCP connection each side's message seqs grow by exactly one, and the first after a SEQ exchange is the peer's in_seq + 1 (§3.5 discard_requeued_up_to), or, when the peer's in_seq is 0 (it kept no session state: a restart without resetcheck, quirk Q10's case), anything above it",
+		InvMsgSeq:         "on one TCP connection each side's message seqs grow by exactly one, and the first after a SEQ exchange is the peer's in_seq + 1 (§3.5 discard_requeued_up_to), or, when the peer's in_seq is 0 (it kept no session state: a restart without resetcheck, quirk Q10's case), anything above it; after READY to a RECONNECT_SEQ connect (a peer's reset, rule 8e) the acceptor's first is 1 (its messages renumbered, quirk Q10)",
 		InvAckRegress:     "on one TCP connection a side's ACKs never go below its previous ACK nor the in_seq it sent in the SEQ exchange",
 		InvEventOrder:     "no connection event follows a connection's reset event (the connection is gone)",
 		InvSpuriousReset:  "every reset of a lossless session (RESETSESSION, a reset or remote_reset event) has a cause: a crash or restart of either incarnation, a mark_down on either side, or a case msgr1 cannot avoid (half-open-accept, never-opened)",
@@ -112,6 +112,11 @@ type side struct {
 	accepted bool   // this end read or answered a connect (as acceptor) since its last connect
 	acceptCS uint32 // the highest connect_seq + 1 of the connects it read as acceptor since then
 	bumps    uint32 // opens, and connects read as acceptor, since then: each allows one fault's +1
+	// mayReset: it read a connect with connect_seq 0 as acceptor since its last connect. A
+	// peer that restarted (rule 8e) or lost its session makes the acceptor reset its own
+	// session and reopen it at connect_seq 1, so its next connect may be below cs (default
+	// workload, seed 2044: 5 before the peer restarted, then 1, and 2 after a fault).
+	mayReset bool
 	gs       uint32 // the global_seq of its last connect to the peer
 	gsSet    bool
 	readMax  uint64 // the highest message seq it has read from the peer
@@ -179,6 +184,7 @@ type Sessions struct {
 	// (attrib.go, CauseHalfOpen).
 	halfOpen  map[halfKey]bool
 	halfOpenN map[noncePair]int
+	steps     map[EventConn]connSteps // accepted connections that opened no session yet (accept-dial)
 	now       func() int64
 	cov       Counter
 	tally     tally // evaluations not yet given to cov (Checker.FlushCounts)
@@ -201,16 +207,17 @@ func NewSessions(k *Checker, now func() int64, cov Counter) *Sessions {
 		clear(s.events)
 		clear(s.halfOpen)
 		clear(s.halfOpenN)
+		clear(s.steps)
 		*s = Sessions{k: k, now: now, cov: cov, epoch: s.epoch, bound: s.bound, conns: s.conns[:0], far: s.far, sides: s.sides,
 			lic: s.lic, known: s.known, causes: map[string]int{}, events: s.events, halfOpen: s.halfOpen,
-			halfOpenN: s.halfOpenN}
+			halfOpenN: s.halfOpenN, steps: s.steps}
 		k.sessions = s
 		return s
 	}
 	s := &Sessions{k: k, now: now, cov: cov, epoch: map[epochID]uint32{}, bound: map[epochID]bool{}, far: map[uint64]*wconn{},
 		sides: map[sideKey]*side{}, lic: map[noncePair]*license{}, known: map[uint32][]noncePair{},
 		causes: map[string]int{}, events: map[EventConn]*eventState{}, halfOpen: map[halfKey]bool{},
-		halfOpenN: map[noncePair]int{}}
+		halfOpenN: map[noncePair]int{}, steps: map[EventConn]connSteps{}}
 	k.sessions = s
 	return s
 }
@@ -335,7 +342,7 @@ func (s *Sessions) connect(w *wconn, c *wire.Connect) {
 	} else {
 		s.retryConnect(w, c)
 	}
-	me.cs, me.opened, me.accepted, me.acceptCS, me.bumps = c.ConnectSeq, false, false, 0, 0
+	me.cs, me.opened, me.accepted, me.acceptCS, me.bumps, me.mayReset = c.ConnectSeq, false, false, 0, 0, false
 	me.gs, me.gsSet = c.GlobalSeq, true
 	w.marks[0] = append(w.marks[0], readMark{end: w.connectEnd, kind: markConnect, seq: uint64(c.ConnectSeq)})
 	w.last = *c
@@ -350,7 +357,7 @@ func (s *Sessions) firstConnect(w *wconn, me *side, c *wire.Connect) {
 			w.id, c.GlobalSeq, me.gs)
 	}
 	cs := c.ConnectSeq
-	ok := cs == 0 || (cs >= me.cs && cs <= max(me.cs, me.acceptCS)+me.bumps)
+	ok := cs == 0 || ((cs >= me.cs || me.mayReset) && cs <= max(me.cs, me.acceptCS)+me.bumps)
 	if !ok {
 		how := "the session neither opened nor accepted since its connect_seq " + itoa(uint64(me.cs))
 		if me.bumps > 0 {
@@ -483,9 +490,21 @@ func (s *Sessions) header(w *wconn, dir int, e *wire.Element) {
 	case !w.msgSet[dir] && w.seqSet[1-dir] && seq != w.seqSent[1-dir]+1 && (seq <= w.seqSent[1-dir] || w.seqSent[1-dir] != 0):
 		s.violate(InvMsgSeq, "conn %d: %s's first message after the SEQ exchange has seq %d, the peer had read up to %d",
 			w.id, dirName(dir), seq, w.seqSent[1-dir])
+	case !w.msgSet[dir] && dir == 1 && w.restartOpen() && seq != 1:
+		s.violate(InvMsgSeq, "conn %d: the server's first message after READY to a RECONNECT_SEQ connect (a restarted peer's new session) has seq %d, not 1",
+			w.id, seq)
 	}
 	w.msgSeq[dir], w.msgSet[dir] = seq, true
 	w.marks[dir] = append(w.marks[dir], readMark{end: e.Msg.End, kind: markMsg, seq: seq})
+}
+
+// restartOpen reports whether the session on w opened with READY to a connect that
+// advertised RECONNECT_SEQ: a new session for a peer that reset (connect_seq 0, rule 8e; a
+// new session for an unknown peer is answered SEQ), where the acceptor numbers its messages
+// from 1 again and the peer expects exactly that (quirk Q10: Ceph keeps out_seq when
+// messages were requeued; this implementation renumbers them).
+func (w *wconn) restartOpen() bool {
+	return w.opening.Tag == wire.TagReady && w.last.Features&wire.FeatureReconnectSeq != 0
 }
 
 // Read takes that the reader of connection conn's stream in direction dir (0: the client's,
@@ -507,6 +526,7 @@ func (s *Sessions) Read(conn uint64, dir int, to uint64) {
 			// never reaches the wire, and fault while accepting (§6.3 step 8).
 			reader.accepted, reader.acceptCS = true, max(reader.acceptCS, uint32(m.seq)+1)
 			reader.bumps++
+			reader.mayReset = reader.mayReset || m.seq == 0
 			s.mayOpen(w)
 		case markOpen:
 			reader.cs, reader.opened, reader.openConn = m.reply.ConnectSeq, true, w.id

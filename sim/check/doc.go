@@ -56,9 +56,12 @@
 //   - ready-or-seq: SEQ only to a RECONNECT_SEQ connect, READY to one only for a new session;
 //   - replace-retry-global: a lossless session reopened by a replace answers RETRY_GLOBAL first;
 //   - seq-exchange: the in_seq sent in the SEQ exchange is at most what was read;
-//   - msg-seq: message seqs on a connection grow by one, resends start after the peer's in_seq;
+//   - msg-seq: message seqs on a connection grow by one, resends start after the peer's in_seq,
+//     and a session reopened for a reset peer (READY to a RECONNECT_SEQ connect) starts at 1;
 //   - ack-regress: ACKs never go backwards;
-//   - event-order: no connection event follows a connection's reset.
+//   - event-order: no connection event follows a connection's reset;
+//   - accept-dial: a connection that accepted a socket and opened no session never starts
+//     connecting (a fault closes a half-open accepted connection).
 //
 // The checker's, the auditor's and the monitor's each have a test that fails them on a wrong
 // history (invariants_test.go, conform_test.go), and canary builds (deliberately broken messengers, see sim's canary

@@ -65,6 +65,9 @@ func (r *Run) trace(who Traced, ev *msgr.TraceEvent) {
 		if r.Cfg.Coverage != nil { // else Cov is noCoverage
 			r.Cov.ObserveState(ev.From, ev.To)
 		}
+		if step := connStep(ev.To); step != 0 { // handshake steps only: accept-dial
+			r.Sessions.Step(check.EventConn{Msgr: id, Inc: inc, Conn: conn}, step)
+		}
 	case msgr.TraceFault, msgr.TraceDecision: // the other kinds Observe is given
 		if r.Cfg.Coverage != nil { // else Cov is noCoverage: not worth copying the event for
 			r.Cov.Observe(*ev)
@@ -87,6 +90,20 @@ func (r *Run) trace(who Traced, ev *msgr.TraceEvent) {
 	if w.Trace.Keeping() {
 		logTraceEvent(w, who.Receiver(), ev, conn)
 	}
+}
+
+// connStep is the handshake step of the accept-dial rule (check.Sessions.Step) that entering
+// state to is, or 0.
+func connStep(to proto.State) check.ConnStep {
+	switch to {
+	case proto.StateStartAccept:
+		return check.StepAccept
+	case proto.StateAcceptingHandledConnectMsg:
+		return check.StepOpened
+	case proto.StateStartConnect:
+		return check.StepConnect
+	}
+	return 0
 }
 
 // logTraceEvent renders a messenger trace event into the readable trace.

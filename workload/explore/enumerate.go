@@ -6,7 +6,12 @@ import "slices"
 // offers: for every element a side began writing, up to rounds of each kind, the writer's
 // points (reset, stall, block) and the reader's (reset). Points are in a stable order.
 func Enumerate(pol Policy, rounds int, seed uint64) ([]Point, Result) {
-	base := Run(Config{Policy: pol, Seed: seed})
+	return EnumerateVariant(pol, rounds, seed, Variant{})
+}
+
+// EnumerateVariant is Enumerate for the scenario changed by v.
+func EnumerateVariant(pol Policy, rounds int, seed uint64, v Variant) ([]Point, Result) {
+	base := Run(Config{Policy: pol, Seed: seed, Variant: v})
 	return pointsOf(base.Written, nil, rounds), base
 }
 

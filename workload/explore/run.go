@@ -21,6 +21,8 @@ type Config struct {
 	// seed draws them from that seed.
 	Seed      uint64
 	KeepTrace bool
+	// Variant changes the scenario (opt-in; the zero Variant is the default scenario).
+	Variant Variant
 
 	markDownAt time.Duration // test hook: the connector marks the acceptor down then (0: never)
 }
@@ -61,6 +63,7 @@ func Run(cfg Config) Result {
 	x := newExplorer(h, cfg.Points, StallFor, BlockFor)
 	sc := newScenario(h, cfg.Policy, x)
 	sc.markDownAt = cfg.markDownAt
+	sc.v = cfg.Variant
 	h.Drive(sc)
 	r := Result{Policy: cfg.Policy.Name, Points: cfg.Points, Fired: x.fired, Violations: h.Check.Violations(),
 		Trace: h.W.Trace.Lines(), TraceHash: h.W.Trace.Hash(), Virtual: h.W.Now(), Steps: h.W.Steps(), Written: x.written, Before: x.before, Resets: h.Stats.SessionResets}

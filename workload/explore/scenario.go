@@ -87,6 +87,7 @@ type scenario struct {
 	nodes [2]*node
 
 	markDownAt time.Duration // a test's: the connector marks the acceptor down then
+	v          Variant       // the opt-in changes of the scenario (zero: none)
 }
 
 // node is one side: a messenger on its own simulated host (no crashes: one incarnation).
@@ -99,6 +100,7 @@ type node struct {
 	ip    netip.Addr
 	m     *msgr.Messenger
 	pol   proto.Policy // toward the other side
+	auth  msgr.Auth    // with Variant.Cephx: its cephx
 }
 
 func newScenario(h *harness.Run, pol Policy, x *explorer) *scenario {
@@ -123,6 +125,11 @@ func newScenario(h *harness.Run, pol Policy, x *explorer) *scenario {
 
 // Build implements harness.Workload: both messengers, then the connector's sends.
 func (sc *scenario) Build() error {
+	if sc.v.Cephx {
+		if err := sc.setupCephx(); err != nil {
+			return err
+		}
+	}
 	for _, n := range sc.nodes {
 		if err := n.start(); err != nil {
 			return err
@@ -150,6 +157,7 @@ func (n *node) start() error {
 	host := h.W.AddHost(n.inc, n.ip)
 	cfg := msgr.Config{Name: n.ename, Stack: &stack{Stack: host, x: sc.x, side: n.side}, Runtime: h.W, Rand: h.W.Rand(),
 		ClusterProtocol: wire.ProtoOSDPeer, Tracer: h.Tracer(n), ReadyTimeout: readyTimeout, IdleTimeout: idleTimeout}
+	sc.v.configure(&cfg, n.auth)
 	m, err := msgr.New(cfg)
 	if err != nil {
 		return fmt.Errorf("%s: %w", n.inc, err)
@@ -201,7 +209,7 @@ func (n *node) sendOn(c *msgr.Connection, data int) {
 	}
 	h := n.sc.h
 	id := h.NextID()
-	m := wire.NewMessage(wire.MsgPing, pattern(id, 1, 40))
+	m := wire.NewMessage(wire.MsgPing, n.sc.v.front(id))
 	m.Middle = pattern(id, 3, 12)
 	if data > 0 {
 		m.Data = pattern(id, 7, data)
@@ -304,7 +312,7 @@ func (n *node) FastDispatch(c *msgr.Connection, m *msgr.Message) {
 
 func (n *node) Dispatch(c *msgr.Connection, m *msgr.Message) bool {
 	h := n.sc.h
-	h.Check.Dispatched(n.inc, m.Header.Tid, intact(m), int64(h.W.Now()))
+	h.Check.Dispatched(n.inc, m.Header.Tid, n.sc.v.intact(m), int64(h.W.Now()))
 	if n.side == Acceptor && h.Phase != harness.PhaseShutdown {
 		big := 0
 		if len(m.Data) > 0 {

@@ -1,0 +1,168 @@
+package explore
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/msgrsim/msgrsim/internal/detrand"
+	"github.com/msgrsim/msgrsim/msgr"
+	"github.com/msgrsim/msgrsim/msgr/auth/cephx"
+	"github.com/msgrsim/msgrsim/msgr/wire"
+)
+
+// Variant changes the scenario in ways the default explore never runs: message shapes and
+// configurations that the sweeps do not draw either (the mutation score's kill test runs
+// them as extra steps). The zero Variant is the default scenario, with the same points, the
+// same schedules and the same trace hashes; a variant is opt-in (msgr-sim explore -variant).
+type Variant struct {
+	// EmptyFronts: every message with an even id carries an empty front (its middle as
+	// usual), and the receiver requires the front to arrive empty: a messenger that hands a
+	// recycled message's old front to a message without one is caught (corrupt-delivery).
+	EmptyFronts bool
+	// NoCRCData and NoCRCHeader turn ms_crc_data and ms_crc_header off on both messengers
+	// (Ceph's defaults are on; the sweeps never turn them off).
+	NoCRCData   bool
+	NoCRCHeader bool
+	// Cephx runs cephx between the two: an in-process monitor issues both nodes their
+	// tickets (keys from a fixed seed, not from the run's decisions), OSDs verify
+	// authorizers with the CEPHX_V2 challenge round, and sessions to OSDs are signed.
+	Cephx bool
+}
+
+// variantNames are the names ParseVariant takes, in the order String writes them.
+var variantNames = []struct {
+	name string
+	get  func(*Variant) *bool
+}{
+	{"empty-fronts", func(v *Variant) *bool { return &v.EmptyFronts }},
+	{"no-crc-data", func(v *Variant) *bool { return &v.NoCRCData }},
+	{"no-crc-header", func(v *Variant) *bool { return &v.NoCRCHeader }},
+	{"cephx", func(v *Variant) *bool { return &v.Cephx }},
+}
+
+// VariantNames lists the names a variant is made of.
+func VariantNames() string {
+	var names []string
+	for _, n := range variantNames {
+		names = append(names, n.name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// ParseVariant reads a comma-separated list of variant names ("" or "none": the default).
+func ParseVariant(s string) (Variant, error) {
+	var v Variant
+	if s == "" || s == "none" {
+		return v, nil
+	}
+	for _, part := range strings.Split(s, ",") {
+		found := false
+		for _, n := range variantNames {
+			if n.name == part {
+				*n.get(&v), found = true, true
+			}
+		}
+		if !found {
+			return v, fmt.Errorf("unknown variant %q (want a list of %s)", part, VariantNames())
+		}
+	}
+	return v, nil
+}
+
+// String writes the variant as ParseVariant reads it ("" for the default).
+func (v Variant) String() string {
+	var names []string
+	for _, n := range variantNames {
+		if *n.get(&v) {
+			names = append(names, n.name)
+		}
+	}
+	return strings.Join(names, ",")
+}
+
+// emptyFront reports whether message id carries an empty front.
+func (v Variant) emptyFront(id uint64) bool { return v.EmptyFronts && id%2 == 0 }
+
+// front is message id's front.
+func (v Variant) front(id uint64) []byte {
+	if v.emptyFront(id) {
+		return nil
+	}
+	return pattern(id, 1, 40)
+}
+
+// intact reports whether a received message carries exactly what sendOn built.
+func (v Variant) intact(m *msgr.Message) bool {
+	if v.emptyFront(m.Header.Tid) {
+		if len(m.Front) != 0 {
+			return false
+		}
+		c := *m
+		c.Front = pattern(m.Header.Tid, 1, 40) // the rest as for any other message
+		return intact(&c)
+	}
+	return intact(m)
+}
+
+// configure applies the variant to a node's messenger configuration.
+func (v Variant) configure(cfg *msgr.Config, auth msgr.Auth) {
+	cfg.NoCRCData, cfg.NoCRCHeader = v.NoCRCData, v.NoCRCHeader
+	if v.Cephx {
+		cfg.Auth = auth
+	}
+}
+
+// cephxEpoch is the wall time the variant's monitor issues its tickets at.
+var cephxEpoch = time.Unix(1_750_000_000, 0)
+
+// cephxKeySeed seeds the variant's keys: fixed, so that the keys neither depend on nor
+// consume the run's decisions.
+const cephxKeySeed = 0x63657068 // "ceph"
+
+// setupCephx gives both nodes a cephx messenger holding the tickets an in-process monitor
+// issued them (TTL one hour: the scenario never renews), and the OSDs the service keys.
+func (sc *scenario) setupCephx() error {
+	rnd := detrand.Reader{R: detrand.NewSeeded(cephxKeySeed)}
+	kr := &cephx.Keyring{}
+	keys := [2]cephx.Key{}
+	names := [2]wire.AuthEntityName{}
+	for side, n := range sc.nodes {
+		k, err := cephx.NewAESKey(rnd, cephx.UtimeOf(cephxEpoch))
+		if err != nil {
+			return err
+		}
+		keys[side] = k
+		names[side] = wire.AuthEntityName{Type: uint32(n.ename.Type), ID: strconv.FormatInt(n.ename.Num, 10)}
+		kr.Entries = append(kr.Entries, cephx.KeyringEntry{Name: names[side], Key: k, Caps: map[string]string{"osd": "allow *"}})
+	}
+	mon, err := cephx.NewMonitor(kr, rnd, 4100, cephxEpoch)
+	if err != nil {
+		return err
+	}
+	for side, n := range sc.nodes {
+		m := cephx.NewMessenger(n.ename.Type)
+		if n.ename.Type == wire.EntityOSD {
+			m.SetServiceKeys(mon)
+		}
+		c := cephx.NewClient(cephx.ClientConfig{Name: names[side], Key: keys[side], Rand: rnd})
+		s := mon.NewSession()
+		for req, i := c.Start(), 0; req != nil; i++ {
+			if i > 8 {
+				return errors.New("cephx: the handshake does not end")
+			}
+			reply, err := s.Handle(req, cephxEpoch)
+			if err != nil {
+				return fmt.Errorf("cephx: %s: %w", n.name, err)
+			}
+			if req, err = c.Handle(reply, cephxEpoch); err != nil {
+				return fmt.Errorf("cephx: %s: %w", n.name, err)
+			}
+		}
+		m.SetTickets(c.GlobalID(), c.Tickets()...)
+		n.auth = m
+	}
+	return nil
+}
