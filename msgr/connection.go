@@ -367,6 +367,25 @@ func (c *Connection) markClosed() {
 	c.m.gen.Add(1)
 }
 
+// Early writes. A flush that takes many small messages writes the first earlyWriteFirst of
+// them, then the next as many again, then twice that, and so on (32, 32, 64, 128, ... messages
+// per Writev), instead of encoding the whole batch before its first write: the peer's loop
+// starts on the first messages while this loop encodes the rest. A pipelined sender hands the
+// loop its messages in bursts (msgr-bench's oneway: half its window of 1024 messages at a
+// time, each time the receiver has caught up), and a burst of 512 zero-byte messages took the
+// client's loop 60 us to encode, during which the server's loop, having drained the previous
+// burst, had nothing to do (BENCHMARKS.md, Issue 18, "0 B with one connection"). Doubling the
+// chunk bounds the extra Writev calls to the logarithm of the batch. Only while the messages
+// taken carry less than earlyWriteBytes of sections: a batch of larger messages is dominated
+// by copying, not encoding, and writing it in pieces cost more than it gained (4 KiB one-way).
+// Like the per-chunk crc, this splits a batch over several Writev calls, which on the
+// simulator's stack would change schedules: it is done only on a stack with a positive
+// WriteChunk (netio.ChunkedWriter, a kernel socket).
+const (
+	earlyWriteFirst = 32
+	earlyWriteBytes = 64 << 10
+)
+
 // flush moves messages sent from other goroutines into the core, and writes what is due
 // (including output deferred by run). It runs on the owning center: posted by SendMessage, or
 // called by run once the dispatchers saw what was read.
@@ -389,10 +408,23 @@ func (c *Connection) flush() {
 	}
 	c.run(func() {
 		c.deferWrite = false
-		for _, msg := range ms {
+		early := len(ms) > earlyWriteFirst && c.m.pcfg.WriteChunk > 0
+		next, bytes := earlyWriteFirst, 0
+		for i, msg := range ms {
 			if !c.p.Send(msg) {
 				c.m.trace(TraceEvent{Kind: TraceDrop, Conn: c, Msg: msg})
 				(*connHost)(c).recycle(msg)
+			}
+			if !early {
+				continue
+			}
+			bytes += len(msg.Front) + len(msg.Middle) + len(msg.Data)
+			if i+1 == next && i+1 < len(ms) {
+				next *= 2
+				early = bytes < earlyWriteBytes
+				if early && c.sock != nil && !c.connecting && !c.writeBlocked {
+					c.writeOut()
+				}
 			}
 		}
 	})
