@@ -368,21 +368,22 @@ func (c *Connection) markClosed() {
 }
 
 // Early writes. A flush that takes many small messages writes the first earlyWriteFirst of
-// them, then the next as many again, then twice that, and so on (32, 32, 64, 128, ... messages
+// them, then the next as many again, then twice that, and so on (128, 128, 256, ... messages
 // per Writev), instead of encoding the whole batch before its first write: the peer's loop
 // starts on the first messages while this loop encodes the rest. A pipelined sender hands the
 // loop its messages in bursts (msgr-bench's oneway: half its window of 1024 messages at a
-// time, each time the receiver has caught up), and a burst of 512 zero-byte messages took the
-// client's loop 60 us to encode, during which the server's loop, having drained the previous
-// burst, had nothing to do (BENCHMARKS.md, Issue 18, "0 B with one connection"). Doubling the
-// chunk bounds the extra Writev calls to the logarithm of the batch. Only while the messages
+// time, each time the receiver has caught up): at about 115 ns of the client loop's CPU per
+// zero-byte message, a burst of 512 was encoded for some 60 us before its first byte left,
+// while the server's loop, done with the previous burst, had nothing to do (BENCHMARKS.md,
+// Issue 18, "0 B with one connection"). Doubling the chunk bounds the extra Writev calls to
+// the logarithm of the batch; a first chunk of 32 gained as much and cost more Writev calls. Only while the messages
 // taken carry less than earlyWriteBytes of sections: a batch of larger messages is dominated
 // by copying, not encoding, and writing it in pieces cost more than it gained (4 KiB one-way).
 // Like the per-chunk crc, this splits a batch over several Writev calls, which on the
 // simulator's stack would change schedules: it is done only on a stack with a positive
 // WriteChunk (netio.ChunkedWriter, a kernel socket).
 const (
-	earlyWriteFirst = 32
+	earlyWriteFirst = 128
 	earlyWriteBytes = 64 << 10
 )
 

@@ -92,11 +92,11 @@ func TestFlushWritesEarly(t *testing.T) {
 		data  int
 		want  []int // Writev sizes, in frames of a 0-byte message (data 0)
 	}{
-		{"kernel", 256 << 10, 200, 0, []int{32, 32, 64, 72}},
-		{"kernel-exact", 256 << 10, 128, 0, []int{32, 32, 64}},
-		{"kernel-short", 256 << 10, 32, 0, []int{32}},
-		{"sim", 0, 200, 0, []int{200}},
-		{"kernel-4k", 256 << 10, 100, 4096, nil},
+		{"kernel", 256 << 10, 600, 0, []int{128, 128, 256, 88}},
+		{"kernel-exact", 256 << 10, 512, 0, []int{128, 128, 256}},
+		{"kernel-short", 256 << 10, 128, 0, []int{128}},
+		{"sim", 0, 600, 0, []int{600}},
+		{"kernel-1k", 256 << 10, 300, 1024, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			log := &writeLog{Stack: epoll.New(epoll.Options{}), chunk: tc.chunk}
