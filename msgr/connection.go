@@ -45,6 +45,8 @@ type Connection struct {
 	rxStash      []*Message // free messages taken from the center's list in a batch, for this locked section's receives (see rxGet)
 	rxGets       uint32     // messages received in this locked section
 	rxArr        [rxBatch]*Message
+	msgsIn       uint32 // messages delivered in this locked section, added to the traffic counters by unlock
+	msgsOut      uint32 // messages encoded for the socket in this locked section (as msgsIn)
 
 	// Owned by the center's goroutine, touched only there: the upcall slice run is not using
 	// (reused, so that collecting upcalls does not allocate), the free list of the center,
@@ -109,10 +111,22 @@ type connView struct {
 	signed                    bool
 }
 
-// unlock publishes the view, gives the lent messages the core is done with back to the free
-// list, and releases mu: every locked section ends here.
+// unlock publishes the view and the section's message counts, gives the lent messages the
+// core is done with back to the free list, and releases mu: every locked section ends here.
+// The counts are added once per section, not once per message: an atomic add per message
+// on each side cost as much as a lock (the traffic counters are read only by Metrics).
 func (c *Connection) unlock() {
 	c.publish()
+	if c.msgsIn|c.msgsOut != 0 {
+		t := c.traffic()
+		if c.msgsIn != 0 {
+			t.messagesIn.Add(uint64(c.msgsIn))
+		}
+		if c.msgsOut != 0 {
+			t.messagesOut.Add(uint64(c.msgsOut))
+		}
+		c.msgsIn, c.msgsOut = 0, 0
+	}
 	if len(c.recycled) > 0 {
 		c.rxList().recycle(c.recycled)
 		clear(c.recycled)
