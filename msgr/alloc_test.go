@@ -175,7 +175,7 @@ func BenchmarkMessengerOnewayLent(b *testing.B) { benchOnewayCells(b, true) }
 
 func benchOnewayCells(b *testing.B, lent bool) {
 	for _, size := range []int{0, 4096} {
-		for _, batch := range []int{64, 1} {
+		for _, batch := range []int{64, 1, 512} {
 			b.Run("size="+strconv.Itoa(size)+"/batch="+strconv.Itoa(batch), func(b *testing.B) {
 				benchOneway(b, size, batch, lent)
 			})

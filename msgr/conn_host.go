@@ -72,7 +72,7 @@ func (h *connHost) AcceptConnect(req *proto.ConnectRequest) proto.Decision {
 }
 
 func (h *connHost) Deliver(m *wire.Message, r proto.Reservation) {
-	h.c().traffic().messagesIn.Add(1)
+	h.msgsIn++ // added to the traffic counters by unlock
 	if h.m.tracing() {
 		h.m.trace(TraceEvent{Kind: TraceDeliver, Conn: h.c(), Msg: m})
 	}
@@ -131,7 +131,7 @@ func (h *connHost) Faulted(s proto.State, err error) {
 func (h *connHost) Throttled(proto.State) { h.m.counters.throttleWaits.Add(1) }
 
 // MessageWritten counts a message encoded for the socket (proto.Observer).
-func (h *connHost) MessageWritten(*wire.Message) { h.c().traffic().messagesOut.Add(1) }
+func (h *connHost) MessageWritten(*wire.Message) { h.msgsOut++ }
 
 // NewMessage, SectionBuffer, GetBuffer and PutBuffer make connHost a proto.Buffers: received
 // messages and their section buffers come from the messenger's released ones, prefetch

@@ -45,6 +45,8 @@ type Connection struct {
 	rxStash      []*Message // free messages taken from the center's list in a batch, for this locked section's receives (see rxGet)
 	rxGets       uint32     // messages received in this locked section
 	rxArr        [rxBatch]*Message
+	msgsIn       uint32 // messages delivered in this locked section, added to the traffic counters by unlock
+	msgsOut      uint32 // messages encoded for the socket in this locked section (as msgsIn)
 
 	// Owned by the center's goroutine, touched only there: the upcall slice run is not using
 	// (reused, so that collecting upcalls does not allocate), the free list of the center,
@@ -109,10 +111,22 @@ type connView struct {
 	signed                    bool
 }
 
-// unlock publishes the view, gives the lent messages the core is done with back to the free
-// list, and releases mu: every locked section ends here.
+// unlock publishes the view and the section's message counts, gives the lent messages the
+// core is done with back to the free list, and releases mu: every locked section ends here.
+// The counts are added once per section, not once per message: an atomic add per message
+// on each side cost as much as a lock (the traffic counters are read only by Metrics).
 func (c *Connection) unlock() {
 	c.publish()
+	if c.msgsIn|c.msgsOut != 0 {
+		t := c.traffic()
+		if c.msgsIn != 0 {
+			t.messagesIn.Add(uint64(c.msgsIn))
+		}
+		if c.msgsOut != 0 {
+			t.messagesOut.Add(uint64(c.msgsOut))
+		}
+		c.msgsIn, c.msgsOut = 0, 0
+	}
 	if len(c.recycled) > 0 {
 		c.rxList().recycle(c.recycled)
 		clear(c.recycled)
@@ -367,6 +381,26 @@ func (c *Connection) markClosed() {
 	c.m.gen.Add(1)
 }
 
+// Early writes. A flush that takes many small messages writes the first earlyWriteFirst of
+// them, then the next as many again, then twice that, and so on (128, 128, 256, ... messages
+// per Writev), instead of encoding the whole batch before its first write: the peer's loop
+// starts on the first messages while this loop encodes the rest. A pipelined sender hands the
+// loop its messages in bursts (msgr-bench's oneway: half its window of 1024 messages at a
+// time, each time the receiver has caught up): at about 115 ns of the client loop's CPU per
+// zero-byte message, a burst of 512 was encoded for some 60 us before its first byte left,
+// while the server's loop, done with the previous burst, had nothing to do (BENCHMARKS.md,
+// Issue 18, "0 B with one connection"). Doubling the chunk bounds the extra Writev calls to
+// the logarithm of the batch; a first chunk of 32 gained as much and cost more Writev calls. Only while the messages
+// taken carry less than earlyWriteBytes of sections: a batch of larger messages is dominated
+// by copying, not encoding, and writing it in pieces cost more than it gained (4 KiB one-way).
+// Like the per-chunk crc, this splits a batch over several Writev calls, which on the
+// simulator's stack would change schedules: it is done only on a stack with a positive
+// WriteChunk (netio.ChunkedWriter, a kernel socket).
+const (
+	earlyWriteFirst = 128
+	earlyWriteBytes = 64 << 10
+)
+
 // flush moves messages sent from other goroutines into the core, and writes what is due
 // (including output deferred by run). It runs on the owning center: posted by SendMessage, or
 // called by run once the dispatchers saw what was read.
@@ -389,10 +423,23 @@ func (c *Connection) flush() {
 	}
 	c.run(func() {
 		c.deferWrite = false
-		for _, msg := range ms {
+		early := len(ms) > earlyWriteFirst && c.m.pcfg.WriteChunk > 0
+		next, bytes := earlyWriteFirst, 0
+		for i, msg := range ms {
 			if !c.p.Send(msg) {
 				c.m.trace(TraceEvent{Kind: TraceDrop, Conn: c, Msg: msg})
 				(*connHost)(c).recycle(msg)
+			}
+			if !early {
+				continue
+			}
+			bytes += len(msg.Front) + len(msg.Middle) + len(msg.Data)
+			if i+1 == next && i+1 < len(ms) {
+				next *= 2
+				early = bytes < earlyWriteBytes
+				if early && c.sock != nil && !c.connecting && !c.writeBlocked {
+					c.writeOut()
+				}
 			}
 		}
 	})
