@@ -141,23 +141,20 @@ func (p *Poller) Wake() error {
 		return nil // Wait checks woken after announcing that it sleeps (see sleep)
 	}
 	for {
-		_, err := unix.Write(p.wakefd, p.one[:])
-		switch err {
+		switch errno := eventfdWrite(p.wakefd, &p.one); errno {
 		case unix.EINTR:
 			continue
-		case nil, unix.EAGAIN: // EAGAIN: the counter is saturated, so it is readable anyway
+		case 0, unix.EAGAIN: // EAGAIN: the counter is saturated, so it is readable anyway
 			return nil
+		default:
+			return os.NewSyscallError("eventfd write", errno)
 		}
-		return os.NewSyscallError("eventfd write", err)
 	}
 }
 
 // drainWake empties the eventfd after epoll reported it.
 func (p *Poller) drainWake() {
-	for {
-		if _, err := unix.Read(p.wakefd, p.drain[:]); err != unix.EINTR {
-			return
-		}
+	for eventfdRead(p.wakefd, &p.drain) == unix.EINTR {
 	}
 }
 
@@ -311,9 +308,17 @@ func (p *Poller) block(evs []netio.Event, timeout time.Duration, start time.Time
 func (p *Poller) poll(evs []netio.Event, ms int) (int, error) {
 	size := min(max(len(evs), 1), len(p.buf))
 	p.polls++
-	got, err := unix.EpollWait(p.epfd, p.buf[:size], ms)
-	if err != nil {
-		return 0, err
+	var got int
+	if ms == 0 {
+		var errno unix.Errno
+		if got, errno = epollPoll(p.epfd, p.buf[:size]); errno != 0 {
+			return 0, errno
+		}
+	} else {
+		var err error
+		if got, err = unix.EpollWait(p.epfd, p.buf[:size], ms); err != nil {
+			return 0, err
+		}
 	}
 	p.full = got == size // counting the eventfd, which translate drops
 	return p.translate(evs, got), nil
