@@ -192,7 +192,7 @@ func (k *parker) runSteps(uintptr) bool {
 			return false
 		case err == nil:
 			p.sleeping.Store(false)
-			p.woken.Store(false)
+			p.consumeWake()
 			poll = !k.handle(n) || p.full
 		case err != unix.EINTR:
 			k.err = os.NewSyscallError("epoll_wait", err)
@@ -249,7 +249,7 @@ func (k *parker) runSteps(uintptr) bool {
 			}
 		}
 		p.sleeping.Store(false)
-		p.woken.Store(false)
+		p.consumeWake()
 		poll = !k.handle(n) || p.full
 	}
 }

@@ -152,6 +152,16 @@ func (p *Poller) Wake() error {
 	}
 }
 
+// consumeWake clears a pending Wake before a step runs (the step runs what it was for). Most
+// steps have none: the flag is cleared only when set, which spares the atomic exchange a
+// store would be. A Wake that sets it just after the check stays pending: the loop then
+// polls and steps again instead of parking, as for any Wake during a step.
+func (p *Poller) consumeWake() {
+	if p.woken.Load() {
+		p.woken.Store(false)
+	}
+}
+
 // drainWake empties the eventfd after epoll reported it.
 func (p *Poller) drainWake() {
 	for eventfdRead(p.wakefd, &p.drain) == unix.EINTR {
