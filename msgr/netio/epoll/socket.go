@@ -79,7 +79,12 @@ func (s *Socket) Writev(bufs [][]byte) (int, error) {
 		return 0, nil
 	}
 	n, err := s.sendmsg(iov, bytes)
-	clear(iov)
+	// Drop the pointers into the caller's buffers, one store each: clear(iov) is
+	// memclrHasPointers with its bulk write barrier, ~50 instructions for the three or four
+	// iovecs a message takes.
+	for i := range iov {
+		iov[i].Base = nil
+	}
 	return n, err
 }
 
