@@ -512,7 +512,7 @@ func (c *Center) Unsettled() { c.unsettled = true }
 // lets it park after a settled step without a non-blocking epoll_wait first (the runtime
 // keeps every readiness reported meanwhile).
 type loopPoller interface {
-	RunLoop(next func() ([]netio.Event, time.Duration, time.Duration, bool), handle func(n int) bool) error
+	RunLoop(next func() ([]netio.Event, time.Duration, time.Duration, netio.Event, bool), handle func(n int) bool) error
 }
 
 // nextWait is loopPoller's next: Step(-1)'s buffer and timeout, the time it runs to, and
@@ -522,10 +522,18 @@ type loopPoller interface {
 // as connHost.Now's deadlines run early by it); a timer that came due while the step ran
 // gets a small timeout instead of 0, and the poller's deadline, not a poll, ends the wait
 // for it. Asked otherwise (a RawRead that begins after a park), it reads the clock.
-func (c *Center) nextWait() ([]netio.Event, time.Duration, time.Duration, bool) {
+//
+// With exactly one watched descriptor it also gives that descriptor and its mask: the poller
+// may then hand a wakeup without a Wake to the step as that descriptor's readiness without
+// polling (see the epoll stack's parker.runSteps); otherwise FD is -1.
+func (c *Center) nextWait() ([]netio.Event, time.Duration, time.Duration, netio.Event, bool) {
 	d, at := c.waitUntil(-1, c.stepped)
 	c.stepped = false
-	return c.eventBuf(), d, at, c.stopped.Load()
+	only := netio.Event{FD: -1}
+	if len(c.files) == 1 {
+		only = netio.Event{FD: c.files[0].fd, Events: c.files[0].mask}
+	}
+	return c.eventBuf(), d, at, only, c.stopped.Load()
 }
 
 // handleWaited is loopPoller's handle.

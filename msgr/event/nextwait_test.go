@@ -24,14 +24,14 @@ func TestNextWaitAfterStepUsesStepClock(t *testing.T) {
 	c.CreateTimeEventAt(10*time.Millisecond, func() {})
 	c.handleWaited(0) // the step's clock: 0
 	clock.AdvanceTo(3 * time.Millisecond)
-	if _, d, at, _ := c.nextWait(); d != 10*time.Millisecond || at != 10*time.Millisecond {
+	if _, d, at, _, _ := c.nextWait(); d != 10*time.Millisecond || at != 10*time.Millisecond {
 		t.Fatalf("after a step: timeout %v to %v, want 10ms to 10ms (from the step's clock)", d, at)
 	}
-	if _, d, at, _ := c.nextWait(); d != 7*time.Millisecond || at != 10*time.Millisecond {
+	if _, d, at, _, _ := c.nextWait(); d != 7*time.Millisecond || at != 10*time.Millisecond {
 		t.Fatalf("no step since: timeout %v to %v, want 7ms to 10ms (from the clock)", d, at)
 	}
 	clock.AdvanceTo(12 * time.Millisecond)
-	if _, d, _, _ := c.nextWait(); d != 0 {
+	if _, d, _, _, _ := c.nextWait(); d != 0 {
 		t.Fatalf("timer past due: timeout %v, want 0", d)
 	}
 }

@@ -205,18 +205,19 @@ func (p *Poller) wait(evs []netio.Event, timeout time.Duration) (int, error) {
 }
 
 // RunLoop runs an event loop on the poller until next reports stop: next gives the event
-// buffer and timeout of each wait (as Wait takes them) and the time, on the caller's clock,
-// that the timeout runs to (-1: none; the same time as before names the same deadline, which
-// is then not armed again), handle handles the n events the wait
-// stored and reports whether the step settled (left nothing ready that the kernel will not
-// report as a new event). Parked in Go's netpoller, a settled step is followed by a park
+// buffer and timeout of each wait (as Wait takes them), the time, on the caller's clock, that
+// the timeout runs to (-1: none; the same time as before names the same deadline, which is
+// then not armed again), and the loop's only watched descriptor with its interest mask (FD
+// -1 when it watches none or several; see parker.runSteps); handle handles the n events the
+// wait stored and reports whether the step settled (left nothing ready that the kernel will
+// not report as a new event). Parked in Go's netpoller, a settled step is followed by a park
 // without a non-blocking epoll_wait first (see parker.loop); otherwise it is Wait in a loop.
-func (p *Poller) RunLoop(next func() ([]netio.Event, time.Duration, time.Duration, bool), handle func(n int) bool) error {
+func (p *Poller) RunLoop(next func() ([]netio.Event, time.Duration, time.Duration, netio.Event, bool), handle func(n int) bool) error {
 	if p.park != nil && p.spin == 0 {
 		return p.park.loop(next, handle)
 	}
 	for {
-		evs, timeout, _, stop := next()
+		evs, timeout, _, _, stop := next()
 		if stop {
 			return nil
 		}
