@@ -9,9 +9,9 @@ import (
 )
 
 // rawMax is the most bytes a read or a sendmsg may ask to move for it to be made as a raw
-// system call (below). A larger copy can take long enough (a 4 MiB section: about a
-// millisecond) that the goroutine should be seen as in a system call, whose processor the
-// runtime can hand to another goroutine, and which does not hold up a stop of the world.
+// system call (below). A larger copy (a 4 MiB section) can take long enough that the
+// goroutine should be seen as in a system call, whose processor the runtime can hand to
+// another goroutine, and which does not hold up a stop of the world.
 const rawMax = 64 << 10
 
 // The loop's own system calls never block: every descriptor is nonblocking and its polls
