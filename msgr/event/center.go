@@ -311,16 +311,23 @@ func (c *Center) CreateTimeEventAt(at time.Duration, cb func()) TimerID {
 //
 // Moving an event later, as a connection's idle deadline moves on every read, costs a few
 // stores: the event keeps its place in the heap and is moved only when it reaches the top
-// (the lazy deadline; see settle). Only a move earlier reorders the heap at once.
+// (the lazy deadline; see settle). An event without children in the heap (the only one a
+// center with one connection has) takes its new time at once: a leaf moved later is still in
+// order, and then settle finds nothing to do at the next step. Only a move earlier reorders
+// the heap at once. Which events run when, and in what order, is the same either way: the
+// heap's layout does not decide it (see settle).
 func (c *Center) ResetTimeEvent(id TimerID, at time.Duration) (TimerID, bool) {
 	t := c.findTimer(id)
 	if t == nil {
 		return 0, false
 	}
 	c.nextID++
-	if at >= t.when {
+	switch {
+	case at >= t.when && 2*t.index+1 >= len(c.timers):
+		t.when, t.seq, t.deferred = at, uint64(c.nextID), false
+	case at >= t.when:
 		t.later, t.laterSeq, t.deferred = at, uint64(c.nextID), true
-	} else {
+	default:
 		t.when, t.seq, t.deferred = at, uint64(c.nextID), false
 		c.timers.fix(t.index)
 	}
@@ -336,8 +343,17 @@ func (c *Center) ResetTimeEvent(id TimerID, at time.Duration) (TimerID, bool) {
 // settle gives the earliest time events their deferred moves until the earliest one has none:
 // then it is the earliest by its real time, since every event's place in the heap is at or
 // before its real one. Called wherever the earliest event is looked at, on the center's
-// goroutine.
+// goroutine. Events run in the order of their real times and seqs (a total order), so how
+// often and when settle runs changes the heap's layout but not which event comes out first.
 func (c *Center) settle() {
+	if len(c.timers) > 0 && c.timers[0].deferred {
+		c.settleTop()
+	}
+}
+
+// settleTop is settle's loop, out of line so that settle inlines where the top has no
+// deferred move (most steps).
+func (c *Center) settleTop() {
 	for len(c.timers) > 0 && c.timers[0].deferred {
 		t := c.timers[0]
 		t.when, t.seq, t.deferred = t.later, t.laterSeq, false
@@ -496,7 +512,7 @@ func (c *Center) Unsettled() { c.unsettled = true }
 // lets it park after a settled step without a non-blocking epoll_wait first (the runtime
 // keeps every readiness reported meanwhile).
 type loopPoller interface {
-	RunLoop(next func() ([]netio.Event, time.Duration, time.Duration, bool), handle func(n int) bool) error
+	RunLoop(next func() ([]netio.Event, time.Duration, time.Duration, netio.Event, bool), handle func(n int) bool) error
 }
 
 // nextWait is loopPoller's next: Step(-1)'s buffer and timeout, the time it runs to, and
@@ -506,10 +522,18 @@ type loopPoller interface {
 // as connHost.Now's deadlines run early by it); a timer that came due while the step ran
 // gets a small timeout instead of 0, and the poller's deadline, not a poll, ends the wait
 // for it. Asked otherwise (a RawRead that begins after a park), it reads the clock.
-func (c *Center) nextWait() ([]netio.Event, time.Duration, time.Duration, bool) {
+//
+// With exactly one watched descriptor it also gives that descriptor and its mask: the poller
+// may then hand a wakeup without a Wake to the step as that descriptor's readiness without
+// polling (see the epoll stack's parker.runSteps); otherwise FD is -1.
+func (c *Center) nextWait() ([]netio.Event, time.Duration, time.Duration, netio.Event, bool) {
 	d, at := c.waitUntil(-1, c.stepped)
 	c.stepped = false
-	return c.eventBuf(), d, at, c.stopped.Load()
+	only := netio.Event{FD: -1}
+	if len(c.files) == 1 {
+		only = netio.Event{FD: c.files[0].fd, Events: c.files[0].mask}
+	}
+	return c.eventBuf(), d, at, only, c.stopped.Load()
 }
 
 // handleWaited is loopPoller's handle.

@@ -51,7 +51,10 @@
 // instead of two. Level triggering does not signal the runtime again for a descriptor that a
 // previous epoll_wait reported and the step left ready (checked on Linux 6.18), so a step that
 // stops at a fairness cap, or a handler that does not call Settled, polls before parking as
-// before.
+// before. A loop that watches a single descriptor (a client's event loop with its one
+// connection) does not poll after a wakeup at all unless a Wake came: only that descriptor
+// can have woken it, so the step gets it as ready for its interest mask and finds out what
+// is there by reading and writing (BENCHMARKS.md, "The loop per wakeup").
 //
 // # Errors
 //

@@ -33,11 +33,12 @@ type parker struct {
 	ready func(fd uintptr) bool // p.pollReady, bound once
 
 	// RunLoop's state: the center's callbacks, and how the last RawRead ended.
-	next   func() ([]netio.Event, time.Duration, time.Duration, bool)
+	next   func() ([]netio.Event, time.Duration, time.Duration, netio.Event, bool)
 	handle func(n int) bool
 	stop   bool
 	due    time.Duration         // the caller's time the armed deadline was armed for (-1: unknown)
 	parked []netio.Event         // the event buffer of the park runSteps returned false for (nil: none)
+	only   netio.Event           // that park's only watched descriptor and its interest (FD < 0: none or several)
 	steps  func(fd uintptr) bool // k.runSteps, bound once
 }
 
@@ -147,7 +148,7 @@ func (k *parker) arm(timeout time.Duration, start time.Time) error {
 // the kernel will not signal anew, and the loop parks without the epoll_wait that a fresh
 // RawRead needs before parking. A RawRead ends when the read deadline (the next timer or
 // chore) passes, and at Stop.
-func (k *parker) loop(next func() ([]netio.Event, time.Duration, time.Duration, bool), handle func(n int) bool) error {
+func (k *parker) loop(next func() ([]netio.Event, time.Duration, time.Duration, netio.Event, bool), handle func(n int) bool) error {
 	k.next, k.handle, k.due = next, handle, -1
 	defer func() { k.next, k.handle, k.parked = nil, nil, nil }()
 	for {
@@ -175,8 +176,10 @@ func (k *parker) loop(next func() ([]netio.Event, time.Duration, time.Duration, 
 
 // runSteps is loop's RawRead callback: it is called once when a RawRead begins and again each
 // time the parked goroutine is woken, and polls first each time (the runtime said the epoll
-// descriptor is readable, or the RawRead is new). It runs steps until one has nothing to do
-// and returns false to park, or returns true to end the RawRead (Stop or an error).
+// descriptor is readable, or the RawRead is new), unless a park of a loop that watches one
+// descriptor ended without a Wake: that descriptor is then the step's event. It runs steps
+// until one has nothing to do and returns false to park, or returns true to end the RawRead
+// (Stop or an error).
 func (k *parker) runSteps(uintptr) bool {
 	p := k.p
 	poll := true
@@ -185,22 +188,39 @@ func (k *parker) runSteps(uintptr) bool {
 		// the center watches, and none ran since), without asking the center first.
 		evs := k.parked
 		k.parked = nil
-		n, err := p.poll(evs, 0)
-		switch {
-		case err == nil && n == 0 && !p.woken.Load():
-			k.parked = evs // nothing after all (a drained Wake): park again
-			return false
-		case err == nil:
+		if k.only.FD >= 0 && !p.woken.Load() {
+			// The center watches one descriptor and no Wake came: that descriptor woke the
+			// park. The step gets it as ready for all of its interest without an epoll_wait
+			// (one system call per wakeup less); a handler finds out by reading or writing
+			// what is really there, and one that finds nothing meets EAGAIN, as after any
+			// spurious readiness. The epoll set is not scanned, so its ready list keeps the
+			// descriptor, and every new readiness still wakes the park: the kernel signals
+			// the epoll descriptor's pollers at each of the descriptor's wakeups whether or
+			// not it is on the list already (events outside the interest mask wake no one).
+			// A step that leaves something ready (unsettled) polls before it parks, as
+			// below; a Wake is always polled for (it drains the eventfd).
+			evs[0] = k.only
+			p.full = false
 			p.sleeping.Store(false)
-			p.woken.Store(false)
-			poll = !k.handle(n) || p.full
-		case err != unix.EINTR:
-			k.err = os.NewSyscallError("epoll_wait", err)
-			return true
+			poll = !k.handle(1)
+		} else {
+			n, err := p.poll(evs, 0)
+			switch {
+			case err == nil && n == 0 && !p.woken.Load():
+				k.parked = evs // nothing after all (a drained Wake): park again
+				return false
+			case err == nil:
+				p.sleeping.Store(false)
+				p.consumeWake()
+				poll = !k.handle(n) || p.full
+			case err != unix.EINTR:
+				k.err = os.NewSyscallError("epoll_wait", err)
+				return true
+			}
 		}
 	}
 	for {
-		evs, timeout, due, stop := k.next()
+		evs, timeout, due, only, stop := k.next()
 		if stop {
 			k.stop = true
 			return true
@@ -244,12 +264,12 @@ func (k *parker) runSteps(uintptr) bool {
 			// Nothing to do: park. Announce it, then look for a Wake (see Poller.sleep).
 			p.sleeping.Store(true)
 			if !p.woken.Load() {
-				k.parked = evs
+				k.parked, k.only = evs, only
 				return false
 			}
 		}
 		p.sleeping.Store(false)
-		p.woken.Store(false)
+		p.consumeWake()
 		poll = !k.handle(n) || p.full
 	}
 }

@@ -141,23 +141,30 @@ func (p *Poller) Wake() error {
 		return nil // Wait checks woken after announcing that it sleeps (see sleep)
 	}
 	for {
-		_, err := unix.Write(p.wakefd, p.one[:])
-		switch err {
+		switch errno := eventfdWrite(p.wakefd, &p.one); errno {
 		case unix.EINTR:
 			continue
-		case nil, unix.EAGAIN: // EAGAIN: the counter is saturated, so it is readable anyway
+		case 0, unix.EAGAIN: // EAGAIN: the counter is saturated, so it is readable anyway
 			return nil
+		default:
+			return os.NewSyscallError("eventfd write", errno)
 		}
-		return os.NewSyscallError("eventfd write", err)
+	}
+}
+
+// consumeWake clears a pending Wake before a step runs (the step runs what it was for). Most
+// steps have none: the flag is cleared only when set, which spares the atomic exchange a
+// store would be. A Wake that sets it just after the check stays pending: the loop then
+// polls and steps again instead of parking, as for any Wake during a step.
+func (p *Poller) consumeWake() {
+	if p.woken.Load() {
+		p.woken.Store(false)
 	}
 }
 
 // drainWake empties the eventfd after epoll reported it.
 func (p *Poller) drainWake() {
-	for {
-		if _, err := unix.Read(p.wakefd, p.drain[:]); err != unix.EINTR {
-			return
-		}
+	for eventfdRead(p.wakefd, &p.drain) == unix.EINTR {
 	}
 }
 
@@ -198,18 +205,19 @@ func (p *Poller) wait(evs []netio.Event, timeout time.Duration) (int, error) {
 }
 
 // RunLoop runs an event loop on the poller until next reports stop: next gives the event
-// buffer and timeout of each wait (as Wait takes them) and the time, on the caller's clock,
-// that the timeout runs to (-1: none; the same time as before names the same deadline, which
-// is then not armed again), handle handles the n events the wait
-// stored and reports whether the step settled (left nothing ready that the kernel will not
-// report as a new event). Parked in Go's netpoller, a settled step is followed by a park
+// buffer and timeout of each wait (as Wait takes them), the time, on the caller's clock, that
+// the timeout runs to (-1: none; the same time as before names the same deadline, which is
+// then not armed again), and the loop's only watched descriptor with its interest mask (FD
+// -1 when it watches none or several; see parker.runSteps); handle handles the n events the
+// wait stored and reports whether the step settled (left nothing ready that the kernel will
+// not report as a new event). Parked in Go's netpoller, a settled step is followed by a park
 // without a non-blocking epoll_wait first (see parker.loop); otherwise it is Wait in a loop.
-func (p *Poller) RunLoop(next func() ([]netio.Event, time.Duration, time.Duration, bool), handle func(n int) bool) error {
+func (p *Poller) RunLoop(next func() ([]netio.Event, time.Duration, time.Duration, netio.Event, bool), handle func(n int) bool) error {
 	if p.park != nil && p.spin == 0 {
 		return p.park.loop(next, handle)
 	}
 	for {
-		evs, timeout, _, stop := next()
+		evs, timeout, _, _, stop := next()
 		if stop {
 			return nil
 		}
@@ -311,9 +319,17 @@ func (p *Poller) block(evs []netio.Event, timeout time.Duration, start time.Time
 func (p *Poller) poll(evs []netio.Event, ms int) (int, error) {
 	size := min(max(len(evs), 1), len(p.buf))
 	p.polls++
-	got, err := unix.EpollWait(p.epfd, p.buf[:size], ms)
-	if err != nil {
-		return 0, err
+	var got int
+	if ms == 0 {
+		var errno unix.Errno
+		if got, errno = epollPoll(p.epfd, p.buf[:size]); errno != 0 {
+			return 0, errno
+		}
+	} else {
+		var err error
+		if got, err = unix.EpollWait(p.epfd, p.buf[:size], ms); err != nil {
+			return 0, err
+		}
 	}
 	p.full = got == size // counting the eventfd, which translate drops
 	return p.translate(evs, got), nil

@@ -27,16 +27,19 @@ func loopPair(t *testing.T, p *Poller) [2]int {
 	return [2]int{fds[0], fds[1]}
 }
 
+// several is RunLoop's "only" for a loop that does not watch exactly one descriptor.
+var several = netio.Event{FD: -1}
+
 // runLoop runs p.RunLoop on its own goroutine, with read(n) as the step's handling of the
-// events (its result is the step's settled), until stop is closed; it returns a channel
-// that gets RunLoop's error.
-func runLoop(p *Poller, read func(evs []netio.Event, n int) bool, stop *atomic.Bool) <-chan error {
+// events (its result is the step's settled) and only as the loop's only watched descriptor
+// (or several), until stop is closed; it returns a channel that gets RunLoop's error.
+func runLoop(p *Poller, only netio.Event, read func(evs []netio.Event, n int) bool, stop *atomic.Bool) <-chan error {
 	evs := make([]netio.Event, 4)
 	errc := make(chan error, 1)
 	go func() {
 		errc <- p.RunLoop(
-			func() ([]netio.Event, time.Duration, time.Duration, bool) {
-				return evs, -1, -1, stop.Load()
+			func() ([]netio.Event, time.Duration, time.Duration, netio.Event, bool) {
+				return evs, -1, -1, only, stop.Load()
 			},
 			func(n int) bool { return read(evs, n) })
 	}()
@@ -56,7 +59,7 @@ func TestRunLoopSettledStepParksWithoutPolling(t *testing.T) {
 	const pings = 200
 	got := make(chan int, 1)
 	var stop atomic.Bool
-	errc := runLoop(p, func(evs []netio.Event, n int) bool {
+	errc := runLoop(p, several, func(evs []netio.Event, n int) bool {
 		var buf [64]byte
 		for i := 0; i < n; i++ {
 			for {
@@ -103,7 +106,7 @@ func TestRunLoopUnsettledStepPollsBeforeParking(t *testing.T) {
 	done := make(chan struct{})
 	var stop atomic.Bool
 	read := 0
-	errc := runLoop(p, func(evs []netio.Event, n int) bool {
+	errc := runLoop(p, several, func(evs []netio.Event, n int) bool {
 		var b [1]byte
 		for i := 0; i < n; i++ {
 			if k, _ := unix.Read(evs[i].FD, b[:]); k == 1 {
@@ -142,17 +145,17 @@ func TestRunLoopDeadlineAndWake(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() {
 		errc <- p.RunLoop(
-			func() ([]netio.Event, time.Duration, time.Duration, bool) {
+			func() ([]netio.Event, time.Duration, time.Duration, netio.Event, bool) {
 				// A timer 20 ms after the start, then none: wait for Wakes.
 				if timeouts == 0 {
 					left := 20*time.Millisecond - time.Since(start)
 					if left <= 0 {
 						timeouts++
-						return evs, 0, -1, stop.Load()
+						return evs, 0, -1, several, stop.Load()
 					}
-					return evs, left, 20, stop.Load()
+					return evs, left, 20, several, stop.Load()
 				}
-				return evs, -1, -1, stop.Load()
+				return evs, -1, -1, several, stop.Load()
 			},
 			func(int) bool {
 				steps <- struct{}{}
@@ -198,7 +201,9 @@ func TestRunLoopFullBufferPollsAgain(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() {
 		errc <- p.RunLoop(
-			func() ([]netio.Event, time.Duration, time.Duration, bool) { return evs, -1, -1, stop.Load() },
+			func() ([]netio.Event, time.Duration, time.Duration, netio.Event, bool) {
+				return evs, -1, -1, several, stop.Load()
+			},
 			func(n int) bool {
 				var b [8]byte
 				for i := 0; i < n; i++ {
@@ -218,5 +223,108 @@ func TestRunLoopFullBufferPollsAgain(t *testing.T) {
 	_ = p.Wake()
 	if err := <-errc; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRunLoopOnlyDescriptorSkipsThePoll: a loop that watches one descriptor is woken by it
+// (no Wake), and the step gets it as ready without an epoll_wait: 200 pings cost a handful
+// of polls (the first RawRead's, the stopping Wake's), where polling after every wakeup
+// makes 200. Every ping still reaches the handler, and each later ping still wakes the park
+// though the epoll set is never scanned in between.
+func TestRunLoopOnlyDescriptorSkipsThePoll(t *testing.T) {
+	p := newTestPoller(t, 0)
+	fds := loopPair(t, p)
+	const pings = 200
+	got := make(chan int, 1)
+	var stop atomic.Bool
+	errc := runLoop(p, netio.Event{FD: fds[0], Events: netio.Read}, func(evs []netio.Event, n int) bool {
+		var buf [64]byte
+		for i := 0; i < n; i++ {
+			if evs[i].FD != fds[0] || evs[i].Events != netio.Read {
+				t.Errorf("event %+v, want fd %d ready for r", evs[i], fds[0])
+			}
+			for {
+				k, err := unix.Read(evs[i].FD, buf[:])
+				if k > 0 {
+					got <- k
+				}
+				if err != nil || k < len(buf) {
+					break // drained, or nothing there
+				}
+			}
+		}
+		return true
+	}, &stop)
+	for i := 0; i < pings; i++ {
+		if _, err := unix.Write(fds[1], []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+		<-got
+	}
+	stop.Store(true)
+	if err := p.Wake(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if p.polls > pings/10 {
+		t.Fatalf("%d epoll_waits for %d pings: the loop polls after wakeups by its only descriptor", p.polls, pings)
+	}
+}
+
+// TestRunLoopOnlyDescriptorWakePolls: with one watched descriptor, a Wake is still polled
+// for: its step runs with no event, the eventfd is drained, and the loop parks again and is
+// woken by the descriptor's next data. Handing a Wake's wakeup to the step as the
+// descriptor's readiness would leave the eventfd readable (every later park would then
+// return at once).
+func TestRunLoopOnlyDescriptorWakePolls(t *testing.T) {
+	p := newTestPoller(t, 0)
+	fds := loopPair(t, p)
+	type step struct{ n, read int }
+	steps := make(chan step, 1)
+	var stop atomic.Bool
+	errc := runLoop(p, netio.Event{FD: fds[0], Events: netio.Read}, func(evs []netio.Event, n int) bool {
+		var buf [64]byte
+		read := 0
+		for i := 0; i < n; i++ {
+			k, _ := unix.Read(evs[i].FD, buf[:])
+			read += max(k, 0)
+		}
+		if !stop.Load() {
+			steps <- step{n, read}
+		}
+		return true
+	}, &stop)
+	if _, err := unix.Write(fds[1], []byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	if s := <-steps; s.read != 1 {
+		t.Fatalf("first step read %d bytes, want 1", s.read)
+	}
+	for range 3 {
+		if err := p.Wake(); err != nil {
+			t.Fatal(err)
+		}
+		if s := <-steps; s.n != 0 {
+			t.Fatalf("a Wake's step had %d events, want 0 (polled: nothing on the socket)", s.n)
+		}
+	}
+	if _, err := unix.Write(fds[1], []byte("b")); err != nil {
+		t.Fatal(err)
+	}
+	if s := <-steps; s.n != 1 || s.read != 1 {
+		t.Fatalf("step after the Wakes: %d events, %d bytes, want 1 and 1", s.n, s.read)
+	}
+	stop.Store(true)
+	if err := p.Wake(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	var b [8]byte
+	if _, err := unix.Read(p.wakefd, b[:]); err != unix.EAGAIN {
+		t.Fatalf("eventfd read after the loop stopped: %v, want EAGAIN (drained)", err)
 	}
 }

@@ -158,3 +158,43 @@ func TestNoAllocsSteadyState(t *testing.T) {
 		t.Errorf("Wake+Wait+empty Read allocates %v times per run, want 0", allocs)
 	}
 }
+
+// Reads and writes of up to rawMax bytes are raw system calls, larger ones are not (raw.go):
+// bytes cross both kinds intact and in order.
+func TestReadWritevAcrossRawMax(t *testing.T) {
+	cli, srv, p := testPair(t, New(Options{}))
+	var want []byte
+	for _, size := range []int{1, rawMax, rawMax + 1, 3 * rawMax} {
+		for i := range size {
+			want = append(want, byte(len(want)+i*7))
+		}
+	}
+	sizes := []int{rawMax, 100, 2 * rawMax} // read buffers at, below and above rawMax in turn
+	out, in, reads := want, 0, 0
+	for in < len(want) {
+		if len(out) > 0 {
+			// Writes of 1, rawMax, rawMax+1 and 3*rawMax bytes, each in two buffers.
+			next := []int{1, rawMax, rawMax + 1, 3 * rawMax}[min(reads, 3)]
+			b := out[:min(next, len(out))]
+			n, err := cli.Writev([][]byte{b[:len(b)/2], b[len(b)/2:]})
+			if err != nil && !errors.Is(err, netio.ErrWouldBlock) {
+				t.Fatalf("Writev: %v", err)
+			}
+			out = out[n:]
+		}
+		buf := make([]byte, sizes[reads%len(sizes)])
+		n, err := srv.Read(buf)
+		if errors.Is(err, netio.ErrWouldBlock) {
+			waitReady(t, p, srv.FD(), netio.Read)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("Read: %v", err)
+		}
+		if string(buf[:n]) != string(want[in:in+n]) {
+			t.Fatalf("bytes %d..%d differ from those written", in, in+n)
+		}
+		in += n
+		reads++
+	}
+}
