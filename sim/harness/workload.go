@@ -102,10 +102,9 @@ func (r *Run) RunUntil(done func() bool, limit time.Duration) error {
 		}
 	}
 	err := r.W.RunUntil(done, limit, steps)
-	var pe *world.PanicError
 	switch {
 	case err == nil:
-	case errors.As(err, &pe):
+	case isPanic(err):
 		r.Panicked = true
 	case errors.Is(err, world.ErrAborted):
 		r.Exceeded = BudgetAborted
@@ -132,6 +131,12 @@ func (r *Run) StepFailed(name string, err error, what string) {
 		name = check.PanicInvariant(pe.Value)
 	}
 	r.Check.Violate(name, r.now(), "%s: %v", what, err)
+}
+
+// isPanic reports whether err is a panic of the code under test (a *world.PanicError).
+func isPanic(err error) bool {
+	pe := (*world.PanicError)(nil)
+	return errors.As(err, &pe)
 }
 
 // StepFailedWith is StepFailed with the phase's description made by what, which is called
