@@ -8,8 +8,14 @@
 // phases of a run; Run.Drive calls them in order: build, the faults scheduled, safety (the
 // workload under faults), liveness (healed: everything must arrive), the end-of-run checks,
 // shutdown, and the model checks of the recorded histories. The helpers the phases share
-// (Heal, ShutdownAll, Unsettled, StepFailed, Sockets for socket-failure injection across a
-// process's incarnations) live here too, so that a workload only says what is its own.
+// (Heal, ShutdownAll, Unsettled, StepFailed, StepFailedWith, Sockets for socket-failure
+// injection across a process's incarnations) live here too, so that a workload only says
+// what is its own.
+//
+// A run whose code under test panics in a step (Run.Panicked) ends in that phase with the
+// panic as its violation: its messengers may hold a lock the panic left locked, so no later
+// phase runs, the workload asks them nothing more, and Release drops the run instead of
+// recycling it.
 //
 // The phase driver lives here rather than in sim so that each workload package's own tests
 // can run whole simulated runs of it (sim imports the workloads; they cannot import sim).

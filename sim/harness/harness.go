@@ -73,6 +73,13 @@ type Run struct {
 	ModelReports []models.Report
 	// Exceeded is the budget the run went past: "" (none), BudgetSteps or BudgetAborted.
 	Exceeded string
+	// Panicked says the code under test panicked in a step (RunUntil recovered it, and
+	// StepFailed records it as its violation). The run is torn: a messenger may have been left
+	// half-way through a change with a lock held, so nothing may touch its messengers any
+	// more. Drive runs no later phase (no loss check, no shutdown, no model check), workloads
+	// ask their messengers nothing more (StepFailedWith), and Release keeps nothing of the run
+	// for later runs.
+	Panicked bool
 	// Mem is where workloads take the messages they send from (see SendMemory).
 	Mem SendMemory
 	// Recycler is every workload's msgr.Config.Recycler: Release gives the run's messengers,
@@ -206,8 +213,13 @@ func (r *Run) DispatchedTampered(rcv string, tid uint64, front []byte, signed bo
 // tracker's per-connection blocks, the send blocks, the checker and its records, the
 // messengers made with Recycler) to the runs made after this one in the process. Call it
 // once the run is over and its result taken: nothing of the run, r itself included, may be
-// used after it (r is cleared and serves a later run).
+// used after it (r is cleared and serves a later run). A run that panicked (Panicked) is
+// dropped instead: its messengers, network, checker and blocks are left to the garbage
+// collector, since they may be torn and locked.
 func (r *Run) Release() {
+	if r.Panicked {
+		return
+	}
 	r.Recycler.Recycle()
 	r.W.Net.Release()
 	r.Injector.Release()

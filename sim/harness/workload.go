@@ -47,7 +47,9 @@ type Workload interface {
 }
 
 // Drive runs wl on r, phase by phase: build, schedule the faults, safety, liveness, the
-// end-of-run loss check, the workload's own checks, shutdown, the model checks.
+// end-of-run loss check, the workload's own checks, shutdown, the model checks. A run whose
+// code under test panicked (Panicked) stops after the phase that panicked: the panic is its
+// violation, and its messengers, possibly torn and locked, are not shut down.
 func (r *Run) Drive(wl Workload) {
 	r.wl = wl
 	defer r.Audit.FlushCounts() // the audits' evaluations, counted in bulk, before coverage is read
@@ -56,17 +58,17 @@ func (r *Run) Drive(wl Workload) {
 		return
 	}
 	r.Injector.Schedule()
-	if !wl.Safety() || r.Exceeded != "" {
+	if !wl.Safety() || r.Exceeded != "" || r.Panicked {
 		return
 	}
 	wl.Liveness()
-	if r.Exceeded != "" {
+	if r.Exceeded != "" || r.Panicked {
 		return
 	}
 	r.Check.Finish(r.now())
 	wl.Finish()
 	wl.Shutdown()
-	if r.Exceeded != "" {
+	if r.Exceeded != "" || r.Panicked {
 		return
 	}
 	if fifo, kv := wl.Models(); fifo {
@@ -87,7 +89,8 @@ var ErrBudget = errors.New("budget exceeded")
 
 // RunUntil runs the world until done holds, for at most the run's steps per phase (see
 // world.World.RunUntil) and within its budgets. Past a budget it records the run's one
-// check.OutcomeBudget and returns an error for which StepFailed records nothing more.
+// check.OutcomeBudget and returns an error for which StepFailed records nothing more. A panic
+// in a step is returned as a *world.PanicError and marks the run Panicked.
 func (r *Run) RunUntil(done func() bool, limit time.Duration) error {
 	if r.Exceeded != "" {
 		return ErrBudget
@@ -101,6 +104,8 @@ func (r *Run) RunUntil(done func() bool, limit time.Duration) error {
 	err := r.W.RunUntil(done, limit, steps)
 	switch {
 	case err == nil:
+	case isPanic(err):
+		r.Panicked = true
 	case errors.Is(err, world.ErrAborted):
 		r.Exceeded = BudgetAborted
 		r.Check.Violate(check.OutcomeBudget, r.now(), "stopped by its caller after %d steps (a wall-time budget or an interrupt: not deterministic)", r.W.Steps())
@@ -126,6 +131,23 @@ func (r *Run) StepFailed(name string, err error, what string) {
 		name = check.PanicInvariant(pe.Value)
 	}
 	r.Check.Violate(name, r.now(), "%s: %v", what, err)
+}
+
+// isPanic reports whether err is a panic of the code under test (a *world.PanicError).
+func isPanic(err error) bool {
+	pe := (*world.PanicError)(nil)
+	return errors.As(err, &pe)
+}
+
+// StepFailedWith is StepFailed with the phase's description made by what, which is called
+// only when the run did not panic: it may count the messengers' queues (Unsettled), which a
+// panic may have left locked (the phase's name stands for it then).
+func (r *Run) StepFailedWith(name string, err error, what func() string) {
+	if r.Panicked {
+		r.StepFailed(name, err, r.Phase+" phase")
+		return
+	}
+	r.StepFailed(name, err, what())
 }
 
 // Heal enters the liveness phase: every fault is healed and stops being injected.

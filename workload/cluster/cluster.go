@@ -242,7 +242,8 @@ func (cl *Workload) Build() error {
 func (cl *Workload) Safety() bool {
 	h := cl.h
 	if err := h.RunUntil(func() bool { return h.W.Now() >= cl.cfg.Window }, cl.cfg.Window+time.Minute); err != nil {
-		if errors.Is(err, harness.ErrBudget) {
+		if errors.Is(err, harness.ErrBudget) || h.Panicked {
+			h.StepFailed(check.InvNoProgress, err, "safety phase") // the panic, named by what panicked
 			return false
 		}
 		h.Check.Violate(check.InvNoProgress, int64(h.W.Now()), "safety phase: %v", err)
@@ -315,7 +316,10 @@ func (cl *Workload) Liveness() {
 	h := cl.h
 	h.Heal()
 	if err := h.RunUntil(cl.settled, h.W.Now()+h.Cfg.Liveness); err != nil {
-		if errors.Is(err, harness.ErrBudget) {
+		if errors.Is(err, harness.ErrBudget) || h.Panicked {
+			// A panic is the run's violation; the clients and replicas are not asked (a lock
+			// may be held).
+			h.StepFailed(check.InvLiveness, err, "liveness phase")
 			return
 		}
 		now := int64(h.W.Now())
@@ -400,7 +404,8 @@ func (cl *Workload) Shutdown() {
 		return true
 	}
 	if err := h.RunUntil(done, h.W.Now()+time.Minute); err != nil {
-		if errors.Is(err, harness.ErrBudget) {
+		if errors.Is(err, harness.ErrBudget) || h.Panicked {
+			h.StepFailed(check.InvShutdownStalled, err, "shutdown")
 			return
 		}
 		h.Check.Violate(check.InvShutdownStalled, int64(h.W.Now()), "%v", err)

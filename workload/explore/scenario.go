@@ -260,8 +260,10 @@ func (sc *scenario) Liveness() {
 	h.Heal()
 	done := func() bool { return h.W.Quiet() && h.Unsettled(sc.live) == 0 && h.Check.PendingLossless() == 0 }
 	if err := h.RunUntil(done, h.W.Now()+h.Cfg.Liveness); err != nil {
-		h.StepFailed(check.InvLiveness, err, fmt.Sprintf("%d lossless messages still undelivered, %d unsettled",
-			h.Check.PendingLossless(), h.Unsettled(sc.live)))
+		h.StepFailedWith(check.InvLiveness, err, func() string {
+			return fmt.Sprintf("%d lossless messages still undelivered, %d unsettled",
+				h.Check.PendingLossless(), h.Unsettled(sc.live))
+		})
 	}
 }
 

@@ -128,8 +128,10 @@ func (p *Workload) Liveness() {
 	// Checked when the world is quiet (the next step would advance virtual time).
 	done := func() bool { return p.settled() && h.Check.PendingLossless() == 0 }
 	if err := h.RunUntil(done, h.W.Now()+h.Cfg.Liveness); err != nil {
-		h.StepFailed(check.InvLiveness, err, fmt.Sprintf("%d lossless messages still undelivered, %d unsettled after healing",
-			h.Check.PendingLossless(), h.Unsettled(p.live)))
+		h.StepFailedWith(check.InvLiveness, err, func() string {
+			return fmt.Sprintf("%d lossless messages still undelivered, %d unsettled after healing",
+				h.Check.PendingLossless(), h.Unsettled(p.live))
+		})
 	}
 }
 

@@ -171,8 +171,10 @@ func (r *Workload) Liveness() {
 		return h.Check.PendingLossless() == 0
 	}
 	if err := h.RunUntil(done, h.W.Now()+r.cfg.DrainTimeout); err != nil {
-		h.StepFailed(check.InvLiveness, err, fmt.Sprintf("drain: %d PINGs pending, %d lossless messages undelivered, %d connections unsettled",
-			r.wl.Pending(), h.Check.PendingLossless(), h.Unsettled(r.live)))
+		h.StepFailedWith(check.InvLiveness, err, func() string {
+			return fmt.Sprintf("drain: %d PINGs pending, %d lossless messages undelivered, %d connections unsettled",
+				r.wl.Pending(), h.Check.PendingLossless(), h.Unsettled(r.live))
+		})
 	}
 }
 
