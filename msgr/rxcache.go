@@ -193,6 +193,10 @@ func (f *centerFree) retire() {
 // putLocal is put for a center's list: what does not fit its bounds goes to shared, the
 // messenger's list.
 func (f *centerFree) putLocal(msg *Message, shared *msgFree) {
+	if cap(msg.Front)|cap(msg.Middle)|cap(msg.Data) == 0 {
+		f.putBare(msg, shared)
+		return
+	}
 	front, middle, data := msg.Front, msg.Middle, msg.Data
 	clearFree(msg)
 	sections := cap(front)|cap(middle)|cap(data) != 0
@@ -206,6 +210,23 @@ func (f *centerFree) putLocal(msg *Message, shared *msgFree) {
 		f.putBuf(front)
 		f.putBuf(middle)
 		f.putBuf(data)
+	}
+	if f.msgs == nil {
+		f.msgs = spareRx.msgList()
+	}
+	f.msgs = append(f.msgs, msg)
+	f.mu.Unlock()
+}
+
+// putBare is putLocal for a message without section buffers (a 0-byte message, an
+// acknowledged lent one): nothing to classify, and no slices kept across the lock.
+func (f *centerFree) putBare(msg *Message, shared *msgFree) {
+	clearFree(msg)
+	f.mu.Lock()
+	if len(f.msgs) >= maxFreeMsgs {
+		f.mu.Unlock()
+		shared.keep(msg, nil, nil, nil)
+		return
 	}
 	if f.msgs == nil {
 		f.msgs = spareRx.msgList()
