@@ -193,22 +193,26 @@ func (f *centerFree) retire() {
 // putLocal is put for a center's list: what does not fit its bounds goes to shared, the
 // messenger's list.
 func (f *centerFree) putLocal(msg *Message, shared *msgFree) {
-	if cap(msg.Front)|cap(msg.Middle)|cap(msg.Data) == 0 {
+	front, middle, data := msg.Front, msg.Middle, msg.Data
+	if cap(front)|cap(middle)|cap(data) == 0 {
 		f.putBare(msg, shared)
 		return
 	}
-	front, middle, data := msg.Front, msg.Middle, msg.Data
 	clearFree(msg)
-	sections := cap(front)|cap(middle)|cap(data) != 0
 	f.mu.Lock()
-	if len(f.msgs) >= maxFreeMsgs || sections && !f.fitsLocal(front, middle, data) {
+	if len(f.msgs) >= maxFreeMsgs || !f.fitsLocal(front, middle, data) {
 		f.mu.Unlock()
 		shared.keep(msg, front, middle, data)
 		return
 	}
-	if sections {
+	// Only the sections that have a buffer (most messages carry one or two of the three).
+	if cap(front) != 0 {
 		f.putBuf(front)
+	}
+	if cap(middle) != 0 {
 		f.putBuf(middle)
+	}
+	if cap(data) != 0 {
 		f.putBuf(data)
 	}
 	if f.msgs == nil {
@@ -238,8 +242,8 @@ func (f *centerFree) putBare(msg *Message, shared *msgFree) {
 // fitsLocal reports whether a center's list has room for the section buffers of a released
 // message; f.mu is held.
 func (f *centerFree) fitsLocal(front, middle, data []byte) bool {
-	return f.keepsLocal(front) && f.keepsLocal(middle) && f.keepsLocal(data) &&
-		f.bytes+cap(front)+cap(middle)+cap(data) <= maxLocalBytes
+	return f.bytes+cap(front)+cap(middle)+cap(data) <= maxLocalBytes &&
+		f.keepsLocal(front) && f.keepsLocal(middle) && f.keepsLocal(data)
 }
 
 // keepsLocal reports whether a center's list has room for section buffer b (one putBuf would
