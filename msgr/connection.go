@@ -310,8 +310,8 @@ func (c *Connection) SendMessage(msg *Message) error {
 		return nil
 	}
 	// pmu's mutex directly, inlined, unless the lock-order checker runs: rankedMutex's Lock and
-	// Unlock are past the inliner's budget, and their calls were ~35 of the ~300 instructions
-	// the application's goroutine spends per message (BENCHMARKS.md, "The sender's locks").
+	// Unlock are past the inliner's budget, and their two calls cost ~40 instructions per
+	// message (BENCHMARKS.md, "The sender's locks").
 	if lockOrderCheck {
 		c.pmu.Lock()
 	} else {
