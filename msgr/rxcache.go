@@ -267,29 +267,7 @@ func (m *Messenger) lend() *Message {
 	f := &m.rxFree
 	f.mu.Lock()
 	if len(f.msgs) == 0 && len(m.bufCaches) > 0 {
-		// The free lists are leaf locks (docs/design.md): the empty list is taken out, traded
-		// for a center's under that center's lock alone, and put back.
-		got := f.msgs
-		f.msgs = nil
-		f.mu.Unlock()
-		for i := range m.bufCaches {
-			r := &m.bufCaches[i].rx
-			r.mu.Lock()
-			if len(r.msgs) > 0 {
-				got, r.msgs = r.msgs, got[:0:cap(got)]
-			}
-			r.mu.Unlock()
-			if len(got) > 0 {
-				break
-			}
-		}
-		f.mu.Lock()
-		if len(f.msgs) == 0 {
-			f.msgs = got
-		} else { // others released messages meanwhile
-			n := min(len(got), maxFreeMsgs-len(f.msgs))
-			f.msgs = append(f.msgs, got[:max(n, 0)]...)
-		}
+		m.refillLocked()
 	}
 	msg := popLast(&f.msgs)
 	f.mu.Unlock()
@@ -298,4 +276,48 @@ func (m *Messenger) lend() *Message {
 	}
 	*markOf(msg) = markNone
 	return msg
+}
+
+// lendBatch appends up to lenderBatch free messages (marked free) to dst for a Lender, under
+// one lock of the messenger's list, refilled as lend refills it.
+func (m *Messenger) lendBatch(dst []*Message) []*Message {
+	f := &m.rxFree
+	f.mu.Lock()
+	if len(f.msgs) == 0 && len(m.bufCaches) > 0 {
+		m.refillLocked()
+	}
+	k := max(len(f.msgs)-lenderBatch, 0)
+	dst = append(dst, f.msgs[k:]...)
+	clear(f.msgs[k:])
+	f.msgs = f.msgs[:k]
+	f.mu.Unlock()
+	return dst
+}
+
+// refillLocked trades the messenger's empty list for a center's; rxFree.mu is held, and held
+// again on return. The free lists are leaf locks (docs/design.md): the empty list is taken
+// out, traded for a center's under that center's lock alone, and put back.
+func (m *Messenger) refillLocked() {
+	f := &m.rxFree
+	got := f.msgs
+	f.msgs = nil
+	f.mu.Unlock()
+	for i := range m.bufCaches {
+		r := &m.bufCaches[i].rx
+		r.mu.Lock()
+		if len(r.msgs) > 0 {
+			got, r.msgs = r.msgs, got[:0:cap(got)]
+		}
+		r.mu.Unlock()
+		if len(got) > 0 {
+			break
+		}
+	}
+	f.mu.Lock()
+	if len(f.msgs) == 0 {
+		f.msgs = got
+	} else { // others released messages meanwhile
+		n := min(len(got), maxFreeMsgs-len(f.msgs))
+		f.msgs = append(f.msgs, got[:max(n, 0)]...)
+	}
 }
