@@ -180,7 +180,11 @@ func BenchmarkMessengerOnewayLent(b *testing.B) { benchOnewayCells(b, true) }
 
 // BenchmarkMessengerOnewayLender is BenchmarkMessengerOnewayLent with the messages lent by a
 // Lender of the benchmark's goroutine: one lock of the free list per 32 messages.
-func BenchmarkMessengerOnewayLender(b *testing.B) { lenderBench = true; benchOnewayCells(b, true) }
+func BenchmarkMessengerOnewayLender(b *testing.B) {
+	lenderBench = true
+	defer func() { lenderBench = false }() // (-count > 1 runs Lent again after it)
+	benchOnewayCells(b, true)
+}
 
 // lenderBench makes benchOneway lend through a Lender (set by BenchmarkMessengerOnewayLender).
 var lenderBench bool
