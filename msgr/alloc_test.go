@@ -57,13 +57,14 @@ func TestMessengerDataPathAllocs(t *testing.T) {
 	if testing.CoverMode() != "" {
 		t.Skip("coverage instrumentation changes allocations")
 	}
-	t.Run("posted", func(t *testing.T) { dataPathAllocs(t, false, false, false) })
-	t.Run("inline", func(t *testing.T) { dataPathAllocs(t, true, false, false) })
-	t.Run("queued", func(t *testing.T) { dataPathAllocs(t, false, true, false) })
-	t.Run("lent", func(t *testing.T) { dataPathAllocs(t, false, false, true) })
+	t.Run("posted", func(t *testing.T) { dataPathAllocs(t, false, false, false, false) })
+	t.Run("inline", func(t *testing.T) { dataPathAllocs(t, true, false, false, false) })
+	t.Run("queued", func(t *testing.T) { dataPathAllocs(t, false, true, false, false) })
+	t.Run("lent", func(t *testing.T) { dataPathAllocs(t, false, false, true, false) })
+	t.Run("lender", func(t *testing.T) { dataPathAllocs(t, false, false, true, true) })
 }
 
-func dataPathAllocs(t *testing.T, inline, queued, lent bool) {
+func dataPathAllocs(t *testing.T, inline, queued, lent, lender bool) {
 	const batch, runs = 64, 50
 	rd := &releasingDispatcher{batch: batch, done: make(chan struct{}, 1)}
 	var d msgr.Dispatcher = rd
@@ -71,6 +72,10 @@ func dataPathAllocs(t *testing.T, inline, queued, lent bool) {
 		d = &queuedDispatcher{releasingDispatcher{batch: batch, done: rd.done}}
 	}
 	cli, conn := newTCPPair(t, inline, d)
+	newMessage := cli.NewMessage
+	if lender {
+		newMessage = cli.NewLender().NewMessage
+	}
 	payload := make([]byte, 4096)
 	msgs := make([]*msgr.Message, (runs+12)*batch) // built before measuring
 	for i := range msgs {
@@ -90,7 +95,7 @@ func dataPathAllocs(t *testing.T, inline, queued, lent bool) {
 		for range batch {
 			msg := msgs[next]
 			if lent {
-				msg = cli.NewMessage(wire.MsgOSDOp, nil)
+				msg = newMessage(wire.MsgOSDOp, nil)
 				msg.Data = payload
 			}
 			if err := conn.SendMessage(msg); err != nil {
@@ -173,6 +178,17 @@ func BenchmarkMessengerOneway(b *testing.B) { benchOnewayCells(b, false) }
 // (NewMessage) instead of the ring: each goes back to the free list when acknowledged.
 func BenchmarkMessengerOnewayLent(b *testing.B) { benchOnewayCells(b, true) }
 
+// BenchmarkMessengerOnewayLender is BenchmarkMessengerOnewayLent with the messages lent by a
+// Lender of the benchmark's goroutine: one lock of the free list per 32 messages.
+func BenchmarkMessengerOnewayLender(b *testing.B) {
+	lenderBench = true
+	defer func() { lenderBench = false }() // (-count > 1 runs Lent again after it)
+	benchOnewayCells(b, true)
+}
+
+// lenderBench makes benchOneway lend through a Lender (set by BenchmarkMessengerOnewayLender).
+var lenderBench bool
+
 func benchOnewayCells(b *testing.B, lent bool) {
 	for _, size := range []int{0, 4096} {
 		for _, batch := range []int{64, 1, 512} {
@@ -186,6 +202,10 @@ func benchOnewayCells(b *testing.B, lent bool) {
 func benchOneway(b *testing.B, size, batch int, lent bool) {
 	d := &releasingDispatcher{batch: batch, done: make(chan struct{}, 1)}
 	cli, conn := newTCPPair(b, false, d)
+	newMessage := cli.NewMessage
+	if lenderBench {
+		newMessage = cli.NewLender().NewMessage
+	}
 	payload := make([]byte, size)
 	var ring [3][]*msgr.Message
 	for i := range ring {
@@ -204,7 +224,7 @@ func benchOneway(b *testing.B, size, batch int, lent bool) {
 		}
 		for _, m := range ring[slot%3] {
 			if lent {
-				m = cli.NewMessage(wire.MsgOSDOp, nil)
+				m = newMessage(wire.MsgOSDOp, nil)
 				m.Data = payload
 			} else {
 				m.Header.Seq, m.Footer = 0, wire.Footer{}

@@ -54,7 +54,7 @@ func (c *Connection) run(fn func()) {
 func (c *Connection) perform(u *upcall) {
 	switch u.kind {
 	case upDeliver:
-		c.deliverMaybeDelayed(u.msg, u.res)
+		c.deliverMaybeDelayed(u.msg, &u.res)
 	case upEvent:
 		if u.event == proto.EventReset || u.event == proto.EventRemoteReset {
 			c.flushHeld()

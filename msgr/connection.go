@@ -303,15 +303,28 @@ func (c *Connection) SendMessage(msg *Message) error {
 		c.m.dq.localDeliver(c, msg)
 		return nil
 	}
-	c.prepare(msg)
+	if len(msg.Data) >= prepareMin { // (prepare's first test, here: a call per message otherwise)
+		c.prepare(msg)
+	}
 	if c.m.cfg.SendInline && c.sendInline(msg) {
 		return nil
 	}
-	c.pmu.Lock()
+	// pmu's mutex directly, inlined, unless the lock-order checker runs: rankedMutex's Lock and
+	// Unlock are past the inliner's budget, and their two calls cost ~40 instructions per
+	// message (BENCHMARKS.md, "The sender's locks").
+	if lockOrderCheck {
+		c.pmu.Lock()
+	} else {
+		c.pmu.mu.Lock()
+	}
 	c.pend = append(c.pend, msg)
 	post := !c.flushPosted && !c.performing
 	c.flushPosted = c.flushPosted || post
-	c.pmu.Unlock()
+	if lockOrderCheck {
+		c.pmu.Unlock()
+	} else {
+		c.pmu.mu.Unlock()
+	}
 	if post {
 		c.center.Post(c.flushFn)
 	}

@@ -194,18 +194,43 @@ func (f *centerFree) retire() {
 // messenger's list.
 func (f *centerFree) putLocal(msg *Message, shared *msgFree) {
 	front, middle, data := msg.Front, msg.Middle, msg.Data
+	if cap(front)|cap(middle)|cap(data) == 0 {
+		f.putBare(msg, shared)
+		return
+	}
 	clearFree(msg)
-	sections := cap(front)|cap(middle)|cap(data) != 0
 	f.mu.Lock()
-	if len(f.msgs) >= maxFreeMsgs || sections && !f.fitsLocal(front, middle, data) {
+	if len(f.msgs) >= maxFreeMsgs || !f.fitsLocal(front, middle, data) {
 		f.mu.Unlock()
 		shared.keep(msg, front, middle, data)
 		return
 	}
-	if sections {
+	// Only the sections that have a buffer (most messages carry one or two of the three).
+	if cap(front) != 0 {
 		f.putBuf(front)
+	}
+	if cap(middle) != 0 {
 		f.putBuf(middle)
+	}
+	if cap(data) != 0 {
 		f.putBuf(data)
+	}
+	if f.msgs == nil {
+		f.msgs = spareRx.msgList()
+	}
+	f.msgs = append(f.msgs, msg)
+	f.mu.Unlock()
+}
+
+// putBare is putLocal for a message without section buffers (a 0-byte message, an
+// acknowledged lent one): nothing to classify, and no slices kept across the lock.
+func (f *centerFree) putBare(msg *Message, shared *msgFree) {
+	clearFree(msg)
+	f.mu.Lock()
+	if len(f.msgs) >= maxFreeMsgs {
+		f.mu.Unlock()
+		shared.keep(msg, nil, nil, nil)
+		return
 	}
 	if f.msgs == nil {
 		f.msgs = spareRx.msgList()
@@ -217,8 +242,8 @@ func (f *centerFree) putLocal(msg *Message, shared *msgFree) {
 // fitsLocal reports whether a center's list has room for the section buffers of a released
 // message; f.mu is held.
 func (f *centerFree) fitsLocal(front, middle, data []byte) bool {
-	return f.keepsLocal(front) && f.keepsLocal(middle) && f.keepsLocal(data) &&
-		f.bytes+cap(front)+cap(middle)+cap(data) <= maxLocalBytes
+	return f.bytes+cap(front)+cap(middle)+cap(data) <= maxLocalBytes &&
+		f.keepsLocal(front) && f.keepsLocal(middle) && f.keepsLocal(data)
 }
 
 // keepsLocal reports whether a center's list has room for section buffer b (one putBuf would
@@ -242,29 +267,7 @@ func (m *Messenger) lend() *Message {
 	f := &m.rxFree
 	f.mu.Lock()
 	if len(f.msgs) == 0 && len(m.bufCaches) > 0 {
-		// The free lists are leaf locks (docs/design.md): the empty list is taken out, traded
-		// for a center's under that center's lock alone, and put back.
-		got := f.msgs
-		f.msgs = nil
-		f.mu.Unlock()
-		for i := range m.bufCaches {
-			r := &m.bufCaches[i].rx
-			r.mu.Lock()
-			if len(r.msgs) > 0 {
-				got, r.msgs = r.msgs, got[:0:cap(got)]
-			}
-			r.mu.Unlock()
-			if len(got) > 0 {
-				break
-			}
-		}
-		f.mu.Lock()
-		if len(f.msgs) == 0 {
-			f.msgs = got
-		} else { // others released messages meanwhile
-			n := min(len(got), maxFreeMsgs-len(f.msgs))
-			f.msgs = append(f.msgs, got[:max(n, 0)]...)
-		}
+		m.refillLocked()
 	}
 	msg := popLast(&f.msgs)
 	f.mu.Unlock()
@@ -273,4 +276,48 @@ func (m *Messenger) lend() *Message {
 	}
 	*markOf(msg) = markNone
 	return msg
+}
+
+// lendBatch appends up to lenderBatch free messages (marked free) to dst for a Lender, under
+// one lock of the messenger's list, refilled as lend refills it.
+func (m *Messenger) lendBatch(dst []*Message) []*Message {
+	f := &m.rxFree
+	f.mu.Lock()
+	if len(f.msgs) == 0 && len(m.bufCaches) > 0 {
+		m.refillLocked()
+	}
+	k := max(len(f.msgs)-lenderBatch, 0)
+	dst = append(dst, f.msgs[k:]...)
+	clear(f.msgs[k:])
+	f.msgs = f.msgs[:k]
+	f.mu.Unlock()
+	return dst
+}
+
+// refillLocked trades the messenger's empty list for a center's; rxFree.mu is held, and held
+// again on return. The free lists are leaf locks (docs/design.md): the empty list is taken
+// out, traded for a center's under that center's lock alone, and put back.
+func (m *Messenger) refillLocked() {
+	f := &m.rxFree
+	got := f.msgs
+	f.msgs = nil
+	f.mu.Unlock()
+	for i := range m.bufCaches {
+		r := &m.bufCaches[i].rx
+		r.mu.Lock()
+		if len(r.msgs) > 0 {
+			got, r.msgs = r.msgs, got[:0:cap(got)]
+		}
+		r.mu.Unlock()
+		if len(got) > 0 {
+			break
+		}
+	}
+	f.mu.Lock()
+	if len(f.msgs) == 0 {
+		f.msgs = got
+	} else { // others released messages meanwhile
+		n := min(len(got), maxFreeMsgs-len(f.msgs))
+		f.msgs = append(f.msgs, got[:max(n, 0)]...)
+	}
 }
