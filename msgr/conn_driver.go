@@ -293,6 +293,7 @@ func (c *Connection) closeSocket() {
 		return
 	}
 	c.sock, c.mask, c.connecting, c.writeBlocked = nil, 0, false, false
+	c.addTraffic()
 	if c.inCenter {
 		c.unwatchAndClose(s)
 		return

@@ -117,16 +117,7 @@ type connView struct {
 // on each side cost as much as a lock (the traffic counters are read only by Metrics).
 func (c *Connection) unlock() {
 	c.publish()
-	if c.msgsIn|c.msgsOut != 0 {
-		t := c.traffic()
-		if c.msgsIn != 0 {
-			t.messagesIn.Add(uint64(c.msgsIn))
-		}
-		if c.msgsOut != 0 {
-			t.messagesOut.Add(uint64(c.msgsOut))
-		}
-		c.msgsIn, c.msgsOut = 0, 0
-	}
+	c.addTraffic()
 	if len(c.recycled) > 0 {
 		c.rxList().recycle(c.recycled)
 		clear(c.recycled)
@@ -145,6 +136,23 @@ func (c *Connection) unlock() {
 
 // publish copies what introspection reads from the core into the view; mu is held (or the
 // connection is not yet shared).
+// addTraffic adds the section's message counts to the traffic counters. unlock calls it,
+// and so does closeSocket: a peer that sees the socket close must find every message
+// received before the fault already counted in Metrics.
+func (c *Connection) addTraffic() {
+	if c.msgsIn|c.msgsOut == 0 {
+		return
+	}
+	t := c.traffic()
+	if c.msgsIn != 0 {
+		t.messagesIn.Add(uint64(c.msgsIn))
+	}
+	if c.msgsOut != 0 {
+		t.messagesOut.Add(uint64(c.msgsOut))
+	}
+	c.msgsIn, c.msgsOut = 0, 0
+}
+
 func (c *Connection) publish() {
 	p := c.p
 	if p == nil {
