@@ -131,11 +131,17 @@ func (f *msgStack) pop() *Message {
 // popBatch appends up to rxBatch messages to dst (empty) and returns it.
 func (f *msgStack) popBatch(dst []*Message) []*Message {
 	f.mu.Lock()
-	k := max(len(f.msgs)-rxBatch, 0)
+	dst = f.takeLocked(dst, rxBatch)
+	f.mu.Unlock()
+	return dst
+}
+
+// takeLocked moves up to n messages from the top of the stack to dst; f.mu is held.
+func (f *msgStack) takeLocked(dst []*Message, n int) []*Message {
+	k := max(len(f.msgs)-n, 0)
 	dst = append(dst, f.msgs[k:]...)
 	clear(f.msgs[k:])
 	f.msgs = f.msgs[:k]
-	f.mu.Unlock()
 	return dst
 }
 
@@ -286,10 +292,7 @@ func (m *Messenger) lendBatch(dst []*Message) []*Message {
 	if len(f.msgs) == 0 && len(m.bufCaches) > 0 {
 		m.refillLocked()
 	}
-	k := max(len(f.msgs)-lenderBatch, 0)
-	dst = append(dst, f.msgs[k:]...)
-	clear(f.msgs[k:])
-	f.msgs = f.msgs[:k]
+	dst = f.takeLocked(dst, lenderBatch)
 	f.mu.Unlock()
 	return dst
 }

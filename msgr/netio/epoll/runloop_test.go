@@ -46,6 +46,39 @@ func runLoop(p *Poller, only netio.Event, read func(evs []netio.Event, n int) bo
 	return errc
 }
 
+// drainTo reads fd until it is drained (or has nothing), sending each read's length to got.
+func drainTo(fd int, got chan<- int) {
+	var buf [64]byte
+	for {
+		k, err := unix.Read(fd, buf[:])
+		if k > 0 {
+			got <- k
+		}
+		if err != nil || k < len(buf) {
+			return
+		}
+	}
+}
+
+// pingAndStop writes pings one-byte pings to fd, each after the loop reported the previous
+// one on got, then stops the loop and fails t if RunLoop returned an error.
+func pingAndStop(t *testing.T, p *Poller, fd, pings int, got <-chan int, stop *atomic.Bool, errc <-chan error) {
+	t.Helper()
+	for i := 0; i < pings; i++ {
+		if _, err := unix.Write(fd, []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+		<-got
+	}
+	stop.Store(true)
+	if err := p.Wake(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestRunLoopSettledStepParksWithoutPolling: after a step that drained the socket and said
 // so, the loop parks in the runtime's netpoller without a non-blocking epoll_wait first, so a
 // ping costs one epoll_wait (the one after the wakeup), not two; and each later ping still
@@ -60,33 +93,12 @@ func TestRunLoopSettledStepParksWithoutPolling(t *testing.T) {
 	got := make(chan int, 1)
 	var stop atomic.Bool
 	errc := runLoop(p, several, func(evs []netio.Event, n int) bool {
-		var buf [64]byte
 		for i := 0; i < n; i++ {
-			for {
-				k, err := unix.Read(evs[i].FD, buf[:])
-				if k > 0 {
-					got <- k
-				}
-				if err != nil || k < len(buf) {
-					break // drained
-				}
-			}
+			drainTo(evs[i].FD, got)
 		}
 		return true
 	}, &stop)
-	for i := 0; i < pings; i++ {
-		if _, err := unix.Write(fds[1], []byte{byte(i)}); err != nil {
-			t.Fatal(err)
-		}
-		<-got
-	}
-	stop.Store(true)
-	if err := p.Wake(); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
+	pingAndStop(t, p, fds[1], pings, got, &stop, errc)
 	// One poll per ping, and a few more (the first RawRead's, the Wake's); a poll before
 	// every park would make it at least 2 per ping.
 	if p.polls > pings+pings/4 {
@@ -238,36 +250,15 @@ func TestRunLoopOnlyDescriptorSkipsThePoll(t *testing.T) {
 	got := make(chan int, 1)
 	var stop atomic.Bool
 	errc := runLoop(p, netio.Event{FD: fds[0], Events: netio.Read}, func(evs []netio.Event, n int) bool {
-		var buf [64]byte
 		for i := 0; i < n; i++ {
 			if evs[i].FD != fds[0] || evs[i].Events != netio.Read {
 				t.Errorf("event %+v, want fd %d ready for r", evs[i], fds[0])
 			}
-			for {
-				k, err := unix.Read(evs[i].FD, buf[:])
-				if k > 0 {
-					got <- k
-				}
-				if err != nil || k < len(buf) {
-					break // drained, or nothing there
-				}
-			}
+			drainTo(evs[i].FD, got)
 		}
 		return true
 	}, &stop)
-	for i := 0; i < pings; i++ {
-		if _, err := unix.Write(fds[1], []byte{byte(i)}); err != nil {
-			t.Fatal(err)
-		}
-		<-got
-	}
-	stop.Store(true)
-	if err := p.Wake(); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
+	pingAndStop(t, p, fds[1], pings, got, &stop, errc)
 	if p.polls > pings/10 {
 		t.Fatalf("%d epoll_waits for %d pings: the loop polls after wakeups by its only descriptor", p.polls, pings)
 	}
