@@ -72,6 +72,17 @@ type Config struct {
 	// posting it to the center and waking it. Meant for real network stacks; with a
 	// simulated one it changes schedules.
 	SendInline bool
+	// ReplyWhileReading has a connection that is alone on its worker center write what its
+	// fast dispatchers sent in reply after every 64 KiB of input (once a message of it was
+	// delivered), then read on, instead of writing once its input is drained as Ceph does.
+	// A peer that sends many requests at once then gets the first replies while the rest
+	// are read, and the two sides work at the same time, at the price of more writes (and,
+	// across CPUs, of more kernel time per message). Off by default: on the 2-vCPU machine
+	// of BENCHMARKS.md ("rr: overlapping client and server") it made one connection's
+	// 4 KiB request/response run at about 1.6 CPUs without gaining messages per second over
+	// the serial schedule at its best. An acknowledgement alone is not written early. Meant
+	// for real network stacks; with a simulated one it changes schedules.
+	ReplyWhileReading bool
 
 	InitialBackoff time.Duration // ms_initial_backoff (0.2 s)
 	MaxBackoff     time.Duration // ms_max_backoff (15 s)

@@ -14,6 +14,11 @@ const (
 	maxWritesPerEvent = 64
 )
 
+// overlapBytes is how much input readIn reads, with Config.ReplyWhileReading, before it
+// pauses to have the replies to what it read written (one read with msgr-bench's 64 KiB
+// PrefetchSize; with the default 4 KiB, the cap of reads per event ends a pass there anyway).
+const overlapBytes = 64 << 10
+
 // run executes fn on the owning center with the connection locked, brings socket interest and
 // timers in line with the core, then (unlocked) performs the deliveries and events fn caused.
 //
@@ -112,23 +117,36 @@ func (c *Connection) releaseIdle() bool {
 // onFile handles readiness of the connection's socket. It tells the center that it settled
 // the socket (event.Center.Settled): it reads until the socket is drained and writes until
 // done or blocked, and says otherwise (Unsettled) where it stops at a cap.
+//
+// With Config.ReplyWhileReading, reading may pause to write (see readIn): run then
+// dispatches what was read and flushes the replies, and reading resumes in another run,
+// within the same cap of reads.
 func (c *Connection) onFile(fd int, ready netio.Events) {
-	c.run(func() {
-		if c.sock == nil || c.sock.FD() != fd {
-			return // a stale event for a socket already replaced
-		}
-		c.center.Settled()
-		if c.connecting {
-			c.finishConnect()
+	reads := maxReadsPerEvent
+	for {
+		c.run(func() {
+			if c.sock == nil || c.sock.FD() != fd {
+				return // a stale event for a socket already replaced
+			}
+			c.center.Settled()
+			if c.connecting {
+				c.finishConnect()
+				return
+			}
+			if ready&netio.Write != 0 {
+				c.writeBlocked = false
+			}
+			if ready&netio.Read != 0 {
+				reads = c.readIn(reads)
+			}
+		})
+		paused := c.readPaused
+		c.readPaused = false
+		if !paused || c.cleaned { // (both touched only on this center)
 			return
 		}
-		if ready&netio.Write != 0 {
-			c.writeBlocked = false
-		}
-		if ready&netio.Read != 0 {
-			c.readIn()
-		}
-	})
+		ready = netio.Read
+	}
 }
 
 func (c *Connection) finishConnect() {
@@ -144,14 +162,25 @@ func (c *Connection) finishConnect() {
 	c.p.Connected()
 }
 
-// readIn reads while the core wants input; a short read means the socket is drained for now
-// (readiness is level-triggered, so anything that arrives later is reported again).
-func (c *Connection) readIn() {
-	for i := 0; i < maxReadsPerEvent && c.sock != nil; i++ {
+// readIn reads while the core wants input, at most reads times, and returns how many reads
+// are left; a short read means the socket is drained for now (readiness is level-triggered,
+// so anything that arrives later is reported again).
+//
+// With Config.ReplyWhileReading, a connection alone on its center pauses (readPaused) once
+// a pass read overlapBytes in full reads and delivered a message, so that run dispatches
+// what was read and writes the replies before the rest of the input is read: the peer
+// starts on those replies while this side reads on, instead of the two taking turns with
+// whole trains (BENCHMARKS.md, "rr: overlapping client and server"). Ceph writes only once
+// the input is drained (ProtocolV1 queues its write handler as an external event, which runs
+// after the read handler's pass; the pass reads until the socket is empty). A center with
+// other connections has other work to overlap with; there the pause only adds writes.
+func (c *Connection) readIn(reads int) int {
+	got := 0
+	for ; reads > 0 && c.sock != nil; reads-- {
 		buf := c.p.ReadBuf()
 		if len(buf) == 0 {
 			c.center.Unsettled() // the core wants nothing now: input may be left
-			return
+			return reads
 		}
 		n, err := c.sock.Read(buf)
 		if n > 0 {
@@ -164,16 +193,23 @@ func (c *Connection) readIn() {
 			} else {
 				c.drained = true
 			}
-			return
+			return reads - 1
 		}
 		if n < len(buf) {
 			c.drained = true // the kernel had less than asked for: nothing is left
-			return
+			return reads - 1
+		}
+		got += n
+		if got >= overlapBytes && c.msgsIn > 0 && reads > 1 && c.sock != nil && c.m.cfg.ReplyWhileReading &&
+			c.center.Load() == 1 {
+			c.readPaused = true
+			return reads - 1
 		}
 	}
 	if c.sock != nil {
 		c.center.Unsettled() // stopped at the cap, or the core wants nothing: input may be left
 	}
+	return reads
 }
 
 // writeOut writes the core's output until it is done, the socket is full, or the cap is hit.

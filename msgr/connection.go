@@ -64,6 +64,7 @@ type Connection struct {
 	releaseFn    func()    // c.releaseHeld, bound once
 	heldTimer    event.TimerID
 	deferWrite   bool // messages were delivered: write after dispatch (see run)
+	readPaused   bool // readIn paused to write what was read's replies; onFile resumes it
 
 	regAddr wire.EntityAddr // registry key, when registered; guarded by the messenger's mu
 
@@ -437,7 +438,7 @@ func (c *Connection) flush() {
 	c.moving = len(ms) > 0
 	c.pmu.Unlock()
 	if len(ms) == 0 {
-		if c.deferWrite {
+		if c.deferWrite && !c.readPaused {
 			c.run(func() { c.deferWrite = false })
 		}
 		return // else nothing queued: run's flush took the messages this one was posted for

@@ -34,6 +34,8 @@ type msgrContender struct {
 	inline   bool          // msgr.Config.SendInline (the msgr-inline contender)
 	alloc    bool          // a new message per send (wire.NewMessage), not one lent by the messenger (msgr-alloc)
 	chunk    int           // epoll.Options.WriteChunk
+	// replyWhileReading is msgr.Config.ReplyWhileReading (off by default, as in msgr)
+	replyWhileReading bool
 }
 
 func (m msgrContender) name() string {
@@ -65,6 +67,7 @@ type msgrRun struct {
 	prefetch int
 	inline   bool
 	alloc    bool
+	rwr      bool // msgr.Config.ReplyWhileReading
 }
 
 func (mc msgrContender) start(l *load) (running, error) {
@@ -73,7 +76,7 @@ func (mc msgrContender) start(l *load) (running, error) {
 		r.reply = r.payload
 	}
 	stack := epoll.New(epoll.Options{SpinWait: mc.spin, ThreadWait: mc.thread, WriteChunk: mc.chunk})
-	r.prefetch, r.inline, r.alloc = mc.prefetch, mc.inline, mc.alloc
+	r.prefetch, r.inline, r.alloc, r.rwr = mc.prefetch, mc.inline, mc.alloc, mc.replyWhileReading
 	if err := r.setUp(stack, mc.workers); err != nil {
 		_ = r.stop()
 		return nil, err
@@ -121,6 +124,7 @@ func (r *msgrRun) newMessenger(stack *epoll.Stack, name wire.EntityName, cfg msg
 	cfg.ClusterProtocol = 10
 	cfg.PrefetchSize = r.prefetch
 	cfg.SendInline = r.inline
+	cfg.ReplyWhileReading = r.rwr
 	if os.Getenv("MSGR_BENCH_DEBUG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

@@ -91,6 +91,7 @@ type runFlags struct {
 	out, cpuprofile, profile        string
 	memprofile, heapprofile         string
 	json, quiet, threadWait         bool
+	replyWhileReading               bool
 }
 
 func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
@@ -117,6 +118,7 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
 	fs.StringVar(&f.profile, "profile", "msgr", "the contender -cpuprofile profiles")
 	fs.StringVar(&f.memprofile, "memprofile", "", "write an allocation profile (every allocation sampled) of the whole run to this file")
 	fs.StringVar(&f.heapprofile, "heapprofile", "", "write the live heap at the end of every measured window to PREFIX-*.pprof (samples every allocation)")
+	fs.BoolVar(&f.replyWhileReading, "replywhilereading", false, "msgr: Config.ReplyWhileReading, replies written after every 64 KiB read by a connection alone on its center (the stdlib contender writes once its input is drained)")
 	fs.BoolVar(&f.threadWait, "threadwait", false, "msgr: block event loops' threads in epoll_wait instead of parking in Go's netpoller")
 	fs.BoolVar(&f.json, "json", false, "print the summary as JSON on the last line")
 	fs.BoolVar(&f.quiet, "q", false, "no progress lines on stderr")
@@ -180,7 +182,7 @@ func (f *runFlags) contenderList() ([]contender, error) {
 		switch n {
 		case "msgr", "msgr-inline", "msgr-alloc":
 			out = append(out, msgrContender{workers: f.workers, spin: f.spin, prefetch: f.prefetch, thread: f.threadWait,
-				inline: n == "msgr-inline", alloc: n == "msgr-alloc", chunk: f.writeChunk})
+				inline: n == "msgr-inline", alloc: n == "msgr-alloc", chunk: f.writeChunk, replyWhileReading: f.replyWhileReading})
 		case "stdlib":
 			out = append(out, stdlibContender{})
 		case "rawframed":
@@ -262,6 +264,7 @@ func (f *runFlags) describe() map[string]string {
 		"duration": f.duration.String(), "warmup": f.warmup.String(), "reps": strconv.Itoa(f.reps),
 		"depth": strconv.Itoa(f.depth), "workers": strconv.Itoa(f.workers), "spin": f.spin.String(), "prefetch": strconv.Itoa(f.prefetch),
 		"writechunk": strconv.Itoa(f.writeChunk), "seed": strconv.FormatUint(f.seed, 10),
+		"replywhilereading": strconv.FormatBool(f.replyWhileReading),
 	}
 }
 
