@@ -201,3 +201,77 @@ func TestSectionsWithoutCRC(t *testing.T) {
 		}
 	}
 }
+
+// batchLen is the number of messages BenchmarkSendReceiveBatch moves per round: msgr-bench's
+// rr depth.
+const batchLen = 128
+
+// BenchmarkSendReceiveBatch is BenchmarkSendReceive with batchLen messages in flight: all are
+// queued, written in one batch, parsed by the receiver from one stream, and acknowledged with
+// one ACK, as in msgr-bench's rr cell at depth 128. It reports the cost per message
+// (ns/msg), and under callgrind the instructions per message are the difference of two runs
+// with different -test.benchtime=Nx divided by the difference of messages (N·batchLen).
+func BenchmarkSendReceiveBatch(b *testing.B) {
+	for _, n := range []int{0, 4 << 10} {
+		b.Run("size="+strconv.Itoa(n), func(b *testing.B) {
+			p := newPipe(b, 64<<10, true, true)
+			ms := make([]*wire.Message, batchLen)
+			for i := range ms {
+				ms[i] = wire.NewMessage(wire.MsgOSDOp, nil)
+				ms[i].Data = make([]byte, n)
+			}
+			b.SetBytes(int64(n * batchLen))
+			b.ReportAllocs()
+			rounds := 0
+			for b.Loop() {
+				p.sendBatch(ms)
+				rounds++
+			}
+			if p.hb.Count < rounds*batchLen {
+				b.Fatalf("delivered %d of %d", p.hb.Count, rounds*batchLen)
+			}
+			if p.a.Queued() != 0 {
+				b.Fatalf("%d messages left unacknowledged", p.a.Queued())
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(rounds*batchLen), "ns/msg")
+		})
+	}
+}
+
+// sendBatch sends ms from a to b in one batch and brings b's ACK back.
+func (p *pipe) sendBatch(ms []*wire.Message) {
+	for _, m := range ms {
+		m.Header.Seq, m.Footer = 0, wire.Footer{} // new messages: sealed when written
+		p.a.Send(m)
+	}
+	pump(p.a, p.b)
+	pump(p.b, p.a)
+}
+
+// TestSendReceiveBatchAllocs is TestSendReceiveAllocs for batches of batchLen messages.
+func TestSendReceiveBatchAllocs(t *testing.T) {
+	if testing.CoverMode() != "" {
+		t.Skip("coverage instrumentation changes allocations")
+	}
+	for _, n := range []int{0, 4 << 10} {
+		p := newPipe(t, 64<<10, true, true)
+		ms := make([]*wire.Message, batchLen)
+		for i := range ms {
+			ms[i] = wire.NewMessage(wire.MsgOSDOp, nil)
+			ms[i].Data = make([]byte, n)
+		}
+		for range 4 {
+			p.sendBatch(ms) // warm
+		}
+		before := p.hb.Count
+		if got := testing.AllocsPerRun(50, func() { p.sendBatch(ms) }); got != 0 {
+			t.Errorf("size %d: %v allocations per batch of %d, want 0", n, got, batchLen)
+		}
+		if p.hb.Count-before < 50*batchLen {
+			t.Fatalf("size %d: only %d messages delivered", n, p.hb.Count-before)
+		}
+		if p.a.Queued() != 0 {
+			t.Fatalf("size %d: %d messages left unacknowledged", n, p.a.Queued())
+		}
+	}
+}
