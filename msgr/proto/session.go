@@ -99,9 +99,11 @@ func (c *Conn) writeMessage(m *wire.Message) {
 		b[0] = byte(wire.TagMsg)
 		h.Encode(b[1:], c.cfg.CRCHeader)
 		p := b[1+wire.HeaderLen:]
-		copy(p, m.Front)
-		copy(p[nf:], m.Middle)
-		copy(p[nf+nm:], m.Data)
+		if nf+nm+nd > 0 {
+			copy(p, m.Front)
+			copy(p[nf:], m.Middle)
+			copy(p[nf+nm:], m.Data)
+		}
 		c.sign(m)
 		m.Footer.Encode(p[nf+nm+nd:], old)
 	} else {

@@ -239,7 +239,8 @@ func (m *Message) SealFooter(headerCRC, dataCRC bool) {
 // the crc of the ones before it (CRC32C(CRC32C(0, a), b) = CRC32C(0, a+b)), right before it
 // writes the chunk. Without dataCRC, dataSum is ignored and NOCRC is set, as SealFooter does.
 func (m *Message) SealFooterSum(headerCRC, dataCRC bool, dataSum uint32) {
-	f := Footer{Flags: FooterComplete, mark: m.Footer.mark}
+	f := &m.Footer // in place: mark is kept
+	f.Sig, f.FrontCRC, f.MiddleCRC, f.DataCRC, f.Flags = 0, 0, 0, 0, FooterComplete
 	if headerCRC {
 		f.FrontCRC = sectionCRC(m.Front)
 		f.MiddleCRC = sectionCRC(m.Middle)
@@ -249,7 +250,6 @@ func (m *Message) SealFooterSum(headerCRC, dataCRC bool, dataSum uint32) {
 	} else {
 		f.Flags |= FooterNoCRC
 	}
-	m.Footer = f
 }
 
 // checksData reports whether a receiver with ms_crc_data (dataCRC) checks the data crc of a
