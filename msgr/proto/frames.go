@@ -27,6 +27,11 @@ func (rx *rxMessage) start(m *wire.Message) {
 func (c *Conn) handleTag(data []byte) error {
 	switch tag := wire.Tag(data[0]); tag {
 	case wire.TagMsg:
+		if c.in.buffered() >= wire.HeaderLen {
+			// The header is in the prefetch buffer: handled now, as process's next round
+			// would (a direct call instead of a round of the loop).
+			return c.handleHeader(c.in.take(wire.HeaderLen))
+		}
 		c.expect(wire.HeaderLen, (*Conn).handleHeader)
 	case wire.TagAck:
 		c.expect(wire.SeqLen, (*Conn).handleAckFrame)
@@ -81,34 +86,37 @@ func (c *Conn) handleHeader(data []byte) error {
 	}
 	c.rx.start(m)
 	c.setState(StateThrottleMessage)
-	c.throttle()
-	return nil
+	if !c.throttle() {
+		return nil
+	}
+	return c.nextSection(true)
 }
 
 // throttle takes the three throttles in order, parking the connection (with a 1 ms retry
-// timer) at the first one that is full (Ceph's THROTTLE_* states, PR #3913).
-func (c *Conn) throttle() {
+// timer) at the first one that is full (Ceph's THROTTLE_* states, PR #3913). It reports
+// whether the message was admitted: its sections are read next (nextSection).
+func (c *Conn) throttle() bool {
 	n := int64(c.rx.msg.Header.PayloadLen())
 	if c.state == StateThrottleMessage {
 		if !c.tryThrottle(c.throttles.Messages, 1, &c.rx.res.Messages) {
-			return
+			return false
 		}
 		c.setState(StateThrottleBytes)
 	}
 	if c.state == StateThrottleBytes {
 		if !c.tryThrottle(c.throttles.Bytes, n, &c.rx.res.Bytes) {
-			return
+			return false
 		}
 		c.setState(StateThrottleDispatchQueue)
 	}
 	if c.state == StateThrottleDispatchQueue {
 		if !c.tryThrottle(c.throttles.Dispatch, n, &c.rx.res.Dispatch) {
-			return
+			return false
 		}
 	}
 	c.readPaused, c.throttleAt = false, 0
 	c.setState(StateReadMessageFront)
-	c.nextSection()
+	return true
 }
 
 func (c *Conn) tryThrottle(t Throttle, n int64, held *int64) bool {
@@ -142,8 +150,11 @@ func (c *Conn) throttleFull() {
 	c.throttleAt = c.host.Now() + throttleRetry
 }
 
-// nextSection reads the next non-empty payload section, then the footer.
-func (c *Conn) nextSection() {
+// nextSection reads the next non-empty payload section, then the footer. A handler (now set:
+// called from process, whose need it consumed) has the footer handled right away when it
+// lies whole in the prefetch buffer, as process's next round would: a message whose sections
+// need no copy is handled in one round of process.
+func (c *Conn) nextSection(now bool) error {
 	h := &c.rx.msg.Header
 	for c.rx.section < 3 {
 		i := c.rx.section
@@ -156,12 +167,17 @@ func (c *Conn) nextSection() {
 		}
 		if n > 0 {
 			c.expectSection(c.sectionBuf(int(n)), c.sectionSum(i), (*Conn).handleSection)
-			return
+			return nil
 		}
 		c.rx.section++
 	}
 	c.setState(StateReadFooterAndDispatch)
-	c.expect(wire.FooterSize(!wire.OldFooterFor(c.features)), (*Conn).handleFooter)
+	n := wire.FooterSize(!wire.OldFooterFor(c.features))
+	if now && c.in.buffered() >= n {
+		return c.handleFooter(c.in.take(n))
+	}
+	c.expect(n, (*Conn).handleFooter)
+	return nil
 }
 
 // sectionSum is where the running crc of section i goes, or nil when it will not be checked.
@@ -202,8 +218,7 @@ func (c *Conn) handleSection(data []byte) error {
 		m.Data = data
 	}
 	c.rx.section++
-	c.nextSection()
-	return nil
+	return c.nextSection(true)
 }
 
 func (c *Conn) handleFooter(data []byte) error {
