@@ -1,6 +1,7 @@
 package proto
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"time"
@@ -59,6 +60,14 @@ func (cfg *Config) setDefaults() {
 	if cfg.PrefetchSize < 512 {
 		cfg.PrefetchSize = DefaultPrefetchSize
 	}
+	// The default limits filled in, so that Limits.CheckHeader's first test passes every
+	// message within them (a zero field would send it to the defaults each time).
+	l := &cfg.Limits
+	l.MaxFrontLen = cmp.Or(l.MaxFrontLen, wire.DefaultMaxFrontLen)
+	l.MaxMiddleLen = cmp.Or(l.MaxMiddleLen, wire.DefaultMaxMiddleLen)
+	l.MaxDataLen = cmp.Or(l.MaxDataLen, wire.DefaultMaxDataLen)
+	l.MaxMessageLen = cmp.Or(l.MaxMessageLen, wire.DefaultMaxMessageLen)
+	l.MaxAuthorizerLen = cmp.Or(l.MaxAuthorizerLen, wire.DefaultMaxAuthorizerLen)
 }
 
 // Errors a connection faults with (wrapped with context; test with errors.Is). Decoding

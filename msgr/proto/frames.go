@@ -223,8 +223,7 @@ func (c *Conn) handleSection(data []byte) error {
 
 func (c *Conn) handleFooter(data []byte) error {
 	m := c.rx.msg
-	_ = m.Footer.Decode(data, wire.OldFooterFor(c.features)) // data is the footer's size
-	if err := m.VerifyFooterSums(c.rx.sums, c.cfg.CRCHeader, c.cfg.CRCData); err != nil {
+	if err := m.DecodeFooterSums(data, wire.OldFooterFor(c.features), c.rx.sums, c.cfg.CRCHeader, c.cfg.CRCData); err != nil {
 		return fmt.Errorf("message seq %d type %d: %w", m.Header.Seq, m.Header.Type, err)
 	}
 	if err := c.checkSignature(m); err != nil {
