@@ -120,8 +120,8 @@ func (c *Conn) throttle() bool {
 }
 
 func (c *Conn) tryThrottle(t Throttle, n int64, held *int64) bool {
-	if t == nil {
-		return true // no such throttle: inlined, a check
+	if t == nil || n == 0 {
+		return true // no such throttle, or nothing to take (held stays 0): inlined, a check
 	}
 	return c.takeThrottle(t, n, held)
 }
@@ -156,20 +156,26 @@ func (c *Conn) throttleFull() {
 // need no copy is handled in one round of process.
 func (c *Conn) nextSection(now bool) error {
 	h := &c.rx.msg.Header
-	for c.rx.section < 3 {
-		i := c.rx.section
-		n := h.DataLen
-		switch i {
-		case 0:
-			n = h.FrontLen
-		case 1:
-			n = h.MiddleLen
-		}
-		if n > 0 {
-			c.expectSection(c.sectionBuf(int(n)), c.sectionSum(i), (*Conn).handleSection)
+	if c.rx.section == 0 {
+		if h.FrontLen > 0 {
+			c.readSection(0, h.FrontLen)
 			return nil
 		}
-		c.rx.section++
+		c.rx.section = 1
+	}
+	if c.rx.section == 1 {
+		if h.MiddleLen > 0 {
+			c.readSection(1, h.MiddleLen)
+			return nil
+		}
+		c.rx.section = 2
+	}
+	if c.rx.section == 2 {
+		if h.DataLen > 0 {
+			c.readSection(2, h.DataLen)
+			return nil
+		}
+		c.rx.section = 3
 	}
 	c.setState(StateReadFooterAndDispatch)
 	n := wire.FooterSize(!wire.OldFooterFor(c.features))
@@ -178,6 +184,11 @@ func (c *Conn) nextSection(now bool) error {
 	}
 	c.expect(n, (*Conn).handleFooter)
 	return nil
+}
+
+// readSection sets the need for section i (0 front, 1 middle, 2 data) of n bytes.
+func (c *Conn) readSection(i int, n uint32) {
+	c.expectSection(c.sectionBuf(int(n)), c.sectionSum(i), (*Conn).handleSection)
 }
 
 // sectionSum is where the running crc of section i goes, or nil when it will not be checked.
