@@ -27,10 +27,17 @@ func (rx *rxMessage) start(m *wire.Message) {
 func (c *Conn) handleTag(data []byte) error {
 	switch tag := wire.Tag(data[0]); tag {
 	case wire.TagMsg:
-		if c.in.buffered() >= wire.HeaderLen {
+		for c.in.buffered() >= wire.HeaderLen {
 			// The header is in the prefetch buffer: handled now, as process's next round
 			// would (a direct call instead of a round of the loop).
-			return c.handleHeader(c.in.take(wire.HeaderLen))
+			if err := c.handleHeader(c.in.take(wire.HeaderLen)); err != nil {
+				return err
+			}
+			if !c.nextMsgBuffered() {
+				return nil
+			}
+			c.need.then = nil // consumed, as in process
+			c.in.r++          // the next message's tag
 		}
 		c.expect(wire.HeaderLen, (*Conn).handleHeader)
 	case wire.TagAck:
@@ -49,6 +56,16 @@ func (c *Conn) handleTag(data []byte) error {
 		return fmt.Errorf("%w: %v in state %v", wire.ErrBadTag, tag, c.state)
 	}
 	return nil
+}
+
+// nextMsgBuffered reports whether what process would do next is to call handleTag with the
+// tag of a message whose header is in the prefetch buffer too: the message just handled was
+// received whole (its footer set the need of a tag: the only 1-byte need there is) and the
+// reader is not paused.
+func (c *Conn) nextMsgBuffered() bool {
+	nd := &c.need
+	return nd.n == 1 && nd.then != nil && nd.dst == nil && nd.filled == 0 && !c.readPaused &&
+		c.in.buffered() > wire.HeaderLen && wire.Tag(c.in.buf[c.in.r]) == wire.TagMsg
 }
 
 func (c *Conn) handleAckFrame(data []byte) error {
