@@ -174,22 +174,19 @@ func (c *Conn) throttleFull() {
 func (c *Conn) nextSection(now bool) error {
 	h := &c.rx.msg.Header
 	if c.rx.section == 0 {
-		if h.FrontLen > 0 {
-			c.readSection(0, h.FrontLen)
+		if h.FrontLen > 0 && c.readSection(0, h.FrontLen, now) {
 			return nil
 		}
 		c.rx.section = 1
 	}
 	if c.rx.section == 1 {
-		if h.MiddleLen > 0 {
-			c.readSection(1, h.MiddleLen)
+		if h.MiddleLen > 0 && c.readSection(1, h.MiddleLen, now) {
 			return nil
 		}
 		c.rx.section = 2
 	}
 	if c.rx.section == 2 {
-		if h.DataLen > 0 {
-			c.readSection(2, h.DataLen)
+		if h.DataLen > 0 && c.readSection(2, h.DataLen, now) {
 			return nil
 		}
 		c.rx.section = 3
@@ -203,9 +200,22 @@ func (c *Conn) nextSection(now bool) error {
 	return nil
 }
 
-// readSection sets the need for section i (0 front, 1 middle, 2 data) of n bytes.
-func (c *Conn) readSection(i int, n uint32) {
-	c.expectSection(c.sectionBuf(int(n)), c.sectionSum(i), (*Conn).handleSection)
+// readSection reads section i (0 front, 1 middle, 2 data) of n bytes, and reports whether it
+// set a need for it (handleSection then takes it). For a handler (now) a section that lies
+// whole in the prefetch buffer is copied out and summed right away instead, as process's
+// next round (fill, then handleSection) would.
+func (c *Conn) readSection(i int, n uint32, now bool) bool {
+	buf, sum := c.sectionBuf(int(n)), c.sectionSum(i)
+	if !now || c.in.buffered() < int(n) {
+		c.expectSection(buf, sum, (*Conn).handleSection)
+		return true
+	}
+	copy(buf, c.in.take(int(n)))
+	if sum != nil {
+		*sum = wire.CRC32C(0, buf)
+	}
+	c.setSection(i, buf)
+	return false
 }
 
 // sectionSum is where the running crc of section i goes, or nil when it will not be checked.
@@ -236,8 +246,15 @@ func (c *Conn) sectionBuf(n int) []byte {
 }
 
 func (c *Conn) handleSection(data []byte) error {
+	c.setSection(c.rx.section, data)
+	c.rx.section++
+	return c.nextSection(true)
+}
+
+// setSection makes data section i of the message being received.
+func (c *Conn) setSection(i int, data []byte) {
 	m := c.rx.msg
-	switch c.rx.section {
+	switch i {
 	case 0:
 		m.Front = data
 	case 1:
@@ -245,8 +262,6 @@ func (c *Conn) handleSection(data []byte) error {
 	default:
 		m.Data = data
 	}
-	c.rx.section++
-	return c.nextSection(true)
 }
 
 func (c *Conn) handleFooter(data []byte) error {
