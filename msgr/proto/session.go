@@ -106,6 +106,24 @@ func (c *Conn) writeMessage(m *wire.Message) {
 		}
 		c.sign(m)
 		m.Footer.Encode(p[nf+nm+nd:], old)
+	} else if nf <= smallSection && nm <= smallSection {
+		// The data is written from its own buffer: one reserve for the tag, the header,
+		// front and middle (most messages have neither).
+		b := c.out.reserve(1 + wire.HeaderLen + nf + nm)
+		b[0] = byte(wire.TagMsg)
+		h.Encode(b[1:], c.cfg.CRCHeader)
+		if nf+nm > 0 {
+			p := b[1+wire.HeaderLen:]
+			copy(p, m.Front)
+			copy(p[nf:], m.Middle)
+		}
+		if chunked {
+			c.writeDataChunks(m, old)
+		} else {
+			c.out.appendRef(m.Data)
+			c.sign(m)
+			m.Footer.Encode(c.out.reserve(wire.FooterSize(!old)), old)
+		}
 	} else {
 		b := c.out.reserve(1 + wire.HeaderLen)
 		b[0] = byte(wire.TagMsg)
