@@ -1,6 +1,7 @@
 package proto_test
 
 import (
+	"errors"
 	"strconv"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 type pipe struct {
 	a, b   *proto.Conn
 	ha, hb *prototest.Recycler
+	w      *prototest.World
 }
 
 // newPipe opens a lossless session osd.1 → osd.2 with the given prefetch size and crcs.
@@ -24,13 +26,22 @@ func newPipe(tb testing.TB, prefetch int, crcHeader, crcData bool) *pipe {
 // newChunkPipe is newPipe with the sender's Config.WriteChunk set to writeChunk.
 func newChunkPipe(tb testing.TB, prefetch int, crcHeader, crcData bool, writeChunk int) *pipe {
 	tb.Helper()
-	p := &pipe{}
+	return newPipeWith(tb, func(ma, mb *prototest.Msgr) {
+		for _, m := range []*prototest.Msgr{ma, mb} {
+			m.Cfg.PrefetchSize, m.Cfg.CRCHeader, m.Cfg.CRCData = prefetch, crcHeader, crcData
+		}
+		ma.Cfg.WriteChunk = writeChunk
+	})
+}
+
+// newPipeWith opens a lossless session osd.1 → osd.2 with the messengers' configurations
+// set by cfg.
+func newPipeWith(tb testing.TB, cfg func(ma, mb *prototest.Msgr)) *pipe {
+	tb.Helper()
 	pol := proto.LosslessPeer(0)
 	w, ma, mb := newLinkWorld(pol, pol)
-	for _, m := range []*prototest.Msgr{ma, mb} {
-		m.Cfg.PrefetchSize, m.Cfg.CRCHeader, m.Cfg.CRCData = prefetch, crcHeader, crcData
-	}
-	ma.Cfg.WriteChunk = writeChunk
+	cfg(ma, mb)
+	p := &pipe{w: w}
 	p.ha, p.hb = prototest.NewRecycler(w.NewNode("a", ma)), prototest.NewRecycler(w.NewNode("b", mb))
 	p.a = proto.NewConnector(ma.Cfg, prodHost{p.ha, p.ha}, addrB, wire.EntityOSD, pol, proto.Throttles{})
 	p.b = proto.NewAcceptor(mb.Cfg, prodHost{p.hb, p.hb}, wire.LegacyAddr(addrA.Addr, 0))
@@ -306,6 +317,40 @@ func TestSendReceiveBatchAllocs(t *testing.T) {
 		}
 		if p.a.Queued() != 0 {
 			t.Fatalf("size %d: %d messages left unacknowledged", n, p.a.Queued())
+		}
+	}
+}
+
+// TestHeaderLimits: a header whose lengths exceed the receiver's limits faults the session
+// before anything of the message is read, whether the limits are set or the defaults (a
+// zero field); lengths at the limits pass.
+func TestHeaderLimits(t *testing.T) {
+	for _, tc := range []struct {
+		limits              wire.Limits
+		front, middle, data int
+		ok                  bool
+	}{
+		{wire.Limits{MaxDataLen: 1000}, 0, 0, 1000, true},
+		{wire.Limits{MaxDataLen: 1000}, 0, 0, 1001, false},
+		{wire.Limits{MaxFrontLen: 100}, 101, 0, 0, false},
+		{wire.Limits{MaxMiddleLen: 100}, 0, 101, 0, false},
+		{wire.Limits{MaxMessageLen: 1000}, 300, 300, 400, true},
+		{wire.Limits{MaxMessageLen: 1000}, 300, 300, 401, false},
+		{wire.Limits{}, 0, 0, 1 << 20, true},
+	} {
+		p := newPipeWith(t, func(_, mb *prototest.Msgr) { mb.Cfg.Limits = tc.limits })
+		m := wire.NewMessage(wire.MsgOSDOp, make([]byte, tc.front))
+		m.Middle, m.Data = make([]byte, tc.middle), make([]byte, tc.data)
+		p.sendOne(m)
+		if got := p.hb.Count == 1; got != tc.ok {
+			t.Errorf("%+v, %d+%d+%d: delivered %v, want %v", tc.limits, tc.front, tc.middle, tc.data, got, tc.ok)
+		}
+		faulted := false
+		for _, f := range p.w.Faults {
+			faulted = faulted || errors.Is(f.Err, wire.ErrTooLarge)
+		}
+		if faulted == tc.ok {
+			t.Errorf("%+v, %d+%d+%d: faulted with ErrTooLarge %v (faults %v)", tc.limits, tc.front, tc.middle, tc.data, faulted, p.w.Faults)
 		}
 	}
 }

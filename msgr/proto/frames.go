@@ -98,8 +98,12 @@ func (c *Conn) handleHeader(data []byte) error {
 	if err := h.Decode(data, c.cfg.CRCHeader); err != nil {
 		return fmt.Errorf("message header: %w", err)
 	}
-	if err := c.cfg.Limits.CheckHeader(h); err != nil {
-		return fmt.Errorf("message header seq %d type %d: %w", h.Seq, h.Type, err)
+	if l := &c.cfg.Limits; h.FrontLen > l.MaxFrontLen || h.MiddleLen > l.MaxMiddleLen ||
+		h.DataLen > l.MaxDataLen || h.PayloadLen() > uint64(l.MaxMessageLen) {
+		// Over a limit (setDefaults filled them in): CheckHeader says which.
+		if err := l.CheckHeader(h); err != nil {
+			return fmt.Errorf("message header seq %d type %d: %w", h.Seq, h.Type, err)
+		}
 	}
 	c.rx.start(m)
 	c.setState(StateThrottleMessage)
