@@ -237,11 +237,18 @@ func (m *Message) String() string {
 // dataCRC the data section (Ceph's ms_crc_header and ms_crc_data); without dataCRC the
 // NOCRC flag is set. COMPLETE is always set.
 func (m *Message) SealFooter(headerCRC, dataCRC bool) {
-	var sum uint32
-	if dataCRC {
-		sum = sectionCRC(m.Data)
+	// SealFooterSum's body, without its call (a sender seals every message).
+	f := &m.Footer // in place: mark is kept
+	f.Sig, f.FrontCRC, f.MiddleCRC, f.DataCRC, f.Flags = 0, 0, 0, 0, FooterComplete
+	if headerCRC {
+		f.FrontCRC = sectionCRC(m.Front)
+		f.MiddleCRC = sectionCRC(m.Middle)
 	}
-	m.SealFooterSum(headerCRC, dataCRC, sum)
+	if dataCRC {
+		f.DataCRC = sectionCRC(m.Data)
+	} else {
+		f.Flags |= FooterNoCRC
+	}
 }
 
 // SealFooterSum is SealFooter for a writer that computed the data crc itself: dataSum is
