@@ -37,6 +37,13 @@ func newChunkPipe(tb testing.TB, prefetch int, crcHeader, crcData bool, writeChu
 // newPipeWith opens a lossless session osd.1 → osd.2 with the messengers' configurations
 // set by cfg.
 func newPipeWith(tb testing.TB, cfg func(ma, mb *prototest.Msgr)) *pipe {
+	return newPipeHost(tb, cfg, false)
+}
+
+// newPipeHost is newPipeWith; with dispatchOnly the acceptor takes only the messenger's
+// dispatch throttle, as a Messenger's OSD-to-OSD session (its policy has no throttlers)
+// does.
+func newPipeHost(tb testing.TB, cfg func(ma, mb *prototest.Msgr), dispatchOnly bool) *pipe {
 	tb.Helper()
 	pol := proto.LosslessPeer(0)
 	w, ma, mb := newLinkWorld(pol, pol)
@@ -44,7 +51,11 @@ func newPipeWith(tb testing.TB, cfg func(ma, mb *prototest.Msgr)) *pipe {
 	p := &pipe{w: w}
 	p.ha, p.hb = prototest.NewRecycler(w.NewNode("a", ma)), prototest.NewRecycler(w.NewNode("b", mb))
 	p.a = proto.NewConnector(ma.Cfg, prodHost{p.ha, p.ha}, addrB, wire.EntityOSD, pol, proto.Throttles{})
-	p.b = proto.NewAcceptor(mb.Cfg, prodHost{p.hb, p.hb}, wire.LegacyAddr(addrA.Addr, 0))
+	var hb proto.Host = prodHost{p.hb, p.hb}
+	if dispatchOnly {
+		hb = dispatchOnlyHost{prodHost{p.hb, p.hb}}
+	}
+	p.b = proto.NewAcceptor(mb.Cfg, hb, wire.LegacyAddr(addrA.Addr, 0))
 	p.ha.C, p.hb.C = p.a, p.b
 	p.a.Start()
 	p.a.Connected()
@@ -67,6 +78,15 @@ func newPipeWith(tb testing.TB, cfg func(ma, mb *prototest.Msgr)) *pipe {
 type prodHost struct {
 	proto.Host
 	proto.Buffers
+}
+
+// dispatchOnlyHost is a prodHost whose policies come without throttlers: a connection takes
+// only the dispatch throttle.
+type dispatchOnlyHost struct{ prodHost }
+
+func (h dispatchOnlyHost) PolicyFor(t wire.EntityType) (proto.Policy, proto.Throttles) {
+	p, th := h.prodHost.PolicyFor(t)
+	return p, proto.Throttles{Dispatch: th.Dispatch}
 }
 
 // pump writes all of src's output into dst and returns the bytes moved.
@@ -226,7 +246,7 @@ const batchLen = 128
 func BenchmarkSendReceiveBatch(b *testing.B) {
 	for _, n := range []int{0, 4 << 10} {
 		b.Run("size="+strconv.Itoa(n), func(b *testing.B) {
-			p := newPipe(b, 64<<10, true, true)
+			p := newBatchPipe(b)
 			ms := make([]*wire.Message, batchLen)
 			for i := range ms {
 				ms[i] = wire.NewMessage(wire.MsgOSDOp, nil)
@@ -248,6 +268,16 @@ func BenchmarkSendReceiveBatch(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(rounds*batchLen), "ns/msg")
 		})
 	}
+}
+
+// newBatchPipe is the session BenchmarkSendReceiveBatch measures: a 64 KiB prefetch
+// buffer, header and data crcs, and only the dispatch throttle, as msgr-bench's messenger.
+func newBatchPipe(tb testing.TB) *pipe {
+	return newPipeHost(tb, func(ma, mb *prototest.Msgr) {
+		for _, m := range []*prototest.Msgr{ma, mb} {
+			m.Cfg.PrefetchSize, m.Cfg.CRCHeader, m.Cfg.CRCData = 64<<10, true, true
+		}
+	}, true)
 }
 
 // sendBatch sends ms from a to b in one batch and brings b's ACK back.
@@ -299,7 +329,7 @@ func TestSendReceiveBatchAllocs(t *testing.T) {
 		t.Skip("coverage instrumentation changes allocations")
 	}
 	for _, n := range []int{0, 4 << 10} {
-		p := newPipe(t, 64<<10, true, true)
+		p := newBatchPipe(t)
 		ms := make([]*wire.Message, batchLen)
 		for i := range ms {
 			ms[i] = wire.NewMessage(wire.MsgOSDOp, nil)

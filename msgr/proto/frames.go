@@ -106,7 +106,13 @@ func (c *Conn) handleHeader(data []byte) error {
 		}
 	}
 	c.rx.start(m)
-	c.setState(StateThrottleMessage)
+	if c.watch == nil && c.throttles.Messages == nil && c.throttles.Bytes == nil {
+		// No policy throttles (the messenger's dispatch throttle is the only one), and no
+		// one watches the states: the two that would pass at once are skipped.
+		c.state = StateThrottleDispatchQueue
+	} else {
+		c.setState(StateThrottleMessage)
+	}
 	if !c.throttle() {
 		return nil
 	}
