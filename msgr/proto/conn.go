@@ -60,8 +60,8 @@ func (cfg *Config) setDefaults() {
 	if cfg.PrefetchSize < 512 {
 		cfg.PrefetchSize = DefaultPrefetchSize
 	}
-	// The default limits filled in, so that Limits.CheckHeader's first test passes every
-	// message within them (a zero field would send it to the defaults each time).
+	// The default limits filled in, so that handleHeader's comparisons with them decide
+	// (Limits.CheckHeader only words a refusal).
 	l := &cfg.Limits
 	l.MaxFrontLen = cmp.Or(l.MaxFrontLen, wire.DefaultMaxFrontLen)
 	l.MaxMiddleLen = cmp.Or(l.MaxMiddleLen, wire.DefaultMaxMiddleLen)
