@@ -111,9 +111,15 @@ func (c *Conn) verifyReplyAuthorizer() error {
 
 // sign signs a message about to be written on a signed session.
 func (c *Conn) sign(m *wire.Message) {
-	if c.session == nil {
-		return
+	if c.session != nil { // inlined: a check on an unsigned session
+		c.signSession(m)
 	}
+}
+
+// signSession is sign on a signed session (not inlined, so that sign is).
+//
+//go:noinline
+func (c *Conn) signSession(m *wire.Message) {
 	if err := c.session.Sign(m, c.features); err != nil {
 		// Signing fails only when the key is unusable, which the handshake would have found:
 		// the peer will refuse the message and fault the session.
@@ -123,7 +129,15 @@ func (c *Conn) sign(m *wire.Message) {
 
 // checkSignature verifies a received message on a signed session.
 func (c *Conn) checkSignature(m *wire.Message) error {
-	if c.session == nil || canaryNoSigCheck() {
+	if c.session == nil { // inlined: a check on an unsigned session
+		return nil
+	}
+	return c.checkSession(m)
+}
+
+// checkSession is checkSignature on a signed session.
+func (c *Conn) checkSession(m *wire.Message) error {
+	if canaryNoSigCheck() {
 		return nil
 	}
 	if err := c.session.Check(m, c.features); err != nil {

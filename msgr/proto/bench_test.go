@@ -1,6 +1,7 @@
 package proto_test
 
 import (
+	"errors"
 	"strconv"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 type pipe struct {
 	a, b   *proto.Conn
 	ha, hb *prototest.Recycler
+	w      *prototest.World
 }
 
 // newPipe opens a lossless session osd.1 → osd.2 with the given prefetch size and crcs.
@@ -24,16 +26,36 @@ func newPipe(tb testing.TB, prefetch int, crcHeader, crcData bool) *pipe {
 // newChunkPipe is newPipe with the sender's Config.WriteChunk set to writeChunk.
 func newChunkPipe(tb testing.TB, prefetch int, crcHeader, crcData bool, writeChunk int) *pipe {
 	tb.Helper()
-	p := &pipe{}
+	return newPipeWith(tb, func(ma, mb *prototest.Msgr) {
+		for _, m := range []*prototest.Msgr{ma, mb} {
+			m.Cfg.PrefetchSize, m.Cfg.CRCHeader, m.Cfg.CRCData = prefetch, crcHeader, crcData
+		}
+		ma.Cfg.WriteChunk = writeChunk
+	})
+}
+
+// newPipeWith opens a lossless session osd.1 → osd.2 with the messengers' configurations
+// set by cfg.
+func newPipeWith(tb testing.TB, cfg func(ma, mb *prototest.Msgr)) *pipe {
+	return newPipeHost(tb, cfg, false)
+}
+
+// newPipeHost is newPipeWith; with dispatchOnly the acceptor takes only the messenger's
+// dispatch throttle, as a Messenger's OSD-to-OSD session (its policy has no throttlers)
+// does.
+func newPipeHost(tb testing.TB, cfg func(ma, mb *prototest.Msgr), dispatchOnly bool) *pipe {
+	tb.Helper()
 	pol := proto.LosslessPeer(0)
 	w, ma, mb := newLinkWorld(pol, pol)
-	for _, m := range []*prototest.Msgr{ma, mb} {
-		m.Cfg.PrefetchSize, m.Cfg.CRCHeader, m.Cfg.CRCData = prefetch, crcHeader, crcData
-	}
-	ma.Cfg.WriteChunk = writeChunk
+	cfg(ma, mb)
+	p := &pipe{w: w}
 	p.ha, p.hb = prototest.NewRecycler(w.NewNode("a", ma)), prototest.NewRecycler(w.NewNode("b", mb))
 	p.a = proto.NewConnector(ma.Cfg, prodHost{p.ha, p.ha}, addrB, wire.EntityOSD, pol, proto.Throttles{})
-	p.b = proto.NewAcceptor(mb.Cfg, prodHost{p.hb, p.hb}, wire.LegacyAddr(addrA.Addr, 0))
+	var hb proto.Host = prodHost{p.hb, p.hb}
+	if dispatchOnly {
+		hb = dispatchOnlyHost{prodHost{p.hb, p.hb}}
+	}
+	p.b = proto.NewAcceptor(mb.Cfg, hb, wire.LegacyAddr(addrA.Addr, 0))
 	p.ha.C, p.hb.C = p.a, p.b
 	p.a.Start()
 	p.a.Connected()
@@ -56,6 +78,15 @@ func newChunkPipe(tb testing.TB, prefetch int, crcHeader, crcData bool, writeChu
 type prodHost struct {
 	proto.Host
 	proto.Buffers
+}
+
+// dispatchOnlyHost is a prodHost whose policies come without throttlers: a connection takes
+// only the dispatch throttle.
+type dispatchOnlyHost struct{ prodHost }
+
+func (h dispatchOnlyHost) PolicyFor(t wire.EntityType) (proto.Policy, proto.Throttles) {
+	p, th := h.prodHost.PolicyFor(t)
+	return p, proto.Throttles{Dispatch: th.Dispatch}
 }
 
 // pump writes all of src's output into dst and returns the bytes moved.
@@ -198,6 +229,158 @@ func TestSectionsWithoutCRC(t *testing.T) {
 			if p.hb.Count != before+1 {
 				t.Fatalf("crc %v, size %d: not delivered", crc, n)
 			}
+		}
+	}
+}
+
+// batchLen is the number of messages BenchmarkSendReceiveBatch moves per round: msgr-bench's
+// rr depth.
+const batchLen = 128
+
+// BenchmarkSendReceiveBatch is BenchmarkSendReceive with batchLen messages in flight: all are
+// queued, written in one batch, read by the receiver as a stream (as much as its prefetch
+// buffer holds per read, see pumpStream) and parsed, and acknowledged with one ACK, as in
+// msgr-bench's rr cell at depth 128. It reports the cost per message
+// (ns/msg), and under callgrind the instructions per message are the difference of two runs
+// with different -test.benchtime=Nx divided by the difference of messages (N·batchLen).
+func BenchmarkSendReceiveBatch(b *testing.B) {
+	for _, n := range []int{0, 4 << 10} {
+		b.Run("size="+strconv.Itoa(n), func(b *testing.B) {
+			p := newBatchPipe(b)
+			ms := make([]*wire.Message, batchLen)
+			for i := range ms {
+				ms[i] = wire.NewMessage(wire.MsgOSDOp, nil)
+				ms[i].Data = make([]byte, n)
+			}
+			b.SetBytes(int64(n * batchLen))
+			b.ReportAllocs()
+			rounds := 0
+			for b.Loop() {
+				p.sendBatch(ms)
+				rounds++
+			}
+			if p.hb.Count < rounds*batchLen {
+				b.Fatalf("delivered %d of %d", p.hb.Count, rounds*batchLen)
+			}
+			if p.a.Queued() != 0 {
+				b.Fatalf("%d messages left unacknowledged", p.a.Queued())
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(rounds*batchLen), "ns/msg")
+		})
+	}
+}
+
+// newBatchPipe is the session BenchmarkSendReceiveBatch measures: a 64 KiB prefetch
+// buffer, header and data crcs, and only the dispatch throttle, as msgr-bench's messenger.
+func newBatchPipe(tb testing.TB) *pipe {
+	return newPipeHost(tb, func(ma, mb *prototest.Msgr) {
+		for _, m := range []*prototest.Msgr{ma, mb} {
+			m.Cfg.PrefetchSize, m.Cfg.CRCHeader, m.Cfg.CRCData = 64<<10, true, true
+		}
+	}, true)
+}
+
+// sendBatch sends ms from a to b in one batch and brings b's ACK back.
+func (p *pipe) sendBatch(ms []*wire.Message) {
+	for _, m := range ms {
+		m.Header.Seq, m.Footer = 0, wire.Footer{} // new messages: sealed when written
+		p.a.Send(m)
+	}
+	pumpStream(p.a, p.b)
+	pumpStream(p.b, p.a)
+}
+
+// pumpStream is pump as a socket moves bytes: each ReadBuf is filled with as much of the
+// output as fits, across slices, before Received (a read(2) of a 64 KiB prefetch buffer
+// returns many messages at once), rather than one Received per slice of the output.
+func pumpStream(src, dst *proto.Conn) int {
+	moved := 0
+	for {
+		iov := src.Output()
+		if len(iov) == 0 {
+			return moved
+		}
+		n, i, off := 0, 0, 0
+		for i < len(iov) {
+			buf := dst.ReadBuf()
+			if len(buf) == 0 {
+				src.Wrote(n)
+				return moved + n
+			}
+			k := 0
+			for k < len(buf) && i < len(iov) {
+				c := copy(buf[k:], iov[i][off:])
+				k, off = k+c, off+c
+				if off == len(iov[i]) {
+					i, off = i+1, 0
+				}
+			}
+			dst.Received(k)
+			n += k
+		}
+		src.Wrote(n)
+		moved += n
+	}
+}
+
+// TestSendReceiveBatchAllocs is TestSendReceiveAllocs for batches of batchLen messages.
+func TestSendReceiveBatchAllocs(t *testing.T) {
+	if testing.CoverMode() != "" {
+		t.Skip("coverage instrumentation changes allocations")
+	}
+	for _, n := range []int{0, 4 << 10} {
+		p := newBatchPipe(t)
+		ms := make([]*wire.Message, batchLen)
+		for i := range ms {
+			ms[i] = wire.NewMessage(wire.MsgOSDOp, nil)
+			ms[i].Data = make([]byte, n)
+		}
+		for range 4 {
+			p.sendBatch(ms) // warm
+		}
+		before := p.hb.Count
+		if got := testing.AllocsPerRun(50, func() { p.sendBatch(ms) }); got != 0 {
+			t.Errorf("size %d: %v allocations per batch of %d, want 0", n, got, batchLen)
+		}
+		if p.hb.Count-before < 50*batchLen {
+			t.Fatalf("size %d: only %d messages delivered", n, p.hb.Count-before)
+		}
+		if p.a.Queued() != 0 {
+			t.Fatalf("size %d: %d messages left unacknowledged", n, p.a.Queued())
+		}
+	}
+}
+
+// TestHeaderLimits: a header whose lengths exceed the receiver's limits faults the session
+// before anything of the message is read, whether the limits are set or the defaults (a
+// zero field); lengths at the limits pass.
+func TestHeaderLimits(t *testing.T) {
+	for _, tc := range []struct {
+		limits              wire.Limits
+		front, middle, data int
+		ok                  bool
+	}{
+		{wire.Limits{MaxDataLen: 1000}, 0, 0, 1000, true},
+		{wire.Limits{MaxDataLen: 1000}, 0, 0, 1001, false},
+		{wire.Limits{MaxFrontLen: 100}, 101, 0, 0, false},
+		{wire.Limits{MaxMiddleLen: 100}, 0, 101, 0, false},
+		{wire.Limits{MaxMessageLen: 1000}, 300, 300, 400, true},
+		{wire.Limits{MaxMessageLen: 1000}, 300, 300, 401, false},
+		{wire.Limits{}, 0, 0, 1 << 20, true},
+	} {
+		p := newPipeWith(t, func(_, mb *prototest.Msgr) { mb.Cfg.Limits = tc.limits })
+		m := wire.NewMessage(wire.MsgOSDOp, make([]byte, tc.front))
+		m.Middle, m.Data = make([]byte, tc.middle), make([]byte, tc.data)
+		p.sendOne(m)
+		if got := p.hb.Count == 1; got != tc.ok {
+			t.Errorf("%+v, %d+%d+%d: delivered %v, want %v", tc.limits, tc.front, tc.middle, tc.data, got, tc.ok)
+		}
+		faulted := false
+		for _, f := range p.w.Faults {
+			faulted = faulted || errors.Is(f.Err, wire.ErrTooLarge)
+		}
+		if faulted == tc.ok {
+			t.Errorf("%+v, %d+%d+%d: faulted with ErrTooLarge %v (faults %v)", tc.limits, tc.front, tc.middle, tc.data, faulted, p.w.Faults)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package proto
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"time"
@@ -59,6 +60,14 @@ func (cfg *Config) setDefaults() {
 	if cfg.PrefetchSize < 512 {
 		cfg.PrefetchSize = DefaultPrefetchSize
 	}
+	// The default limits filled in, so that handleHeader's comparisons with them decide
+	// (Limits.CheckHeader only words a refusal).
+	l := &cfg.Limits
+	l.MaxFrontLen = cmp.Or(l.MaxFrontLen, wire.DefaultMaxFrontLen)
+	l.MaxMiddleLen = cmp.Or(l.MaxMiddleLen, wire.DefaultMaxMiddleLen)
+	l.MaxDataLen = cmp.Or(l.MaxDataLen, wire.DefaultMaxDataLen)
+	l.MaxMessageLen = cmp.Or(l.MaxMessageLen, wire.DefaultMaxMessageLen)
+	l.MaxAuthorizerLen = cmp.Or(l.MaxAuthorizerLen, wire.DefaultMaxAuthorizerLen)
 }
 
 // Errors a connection faults with (wrapped with context; test with errors.Is). Decoding

@@ -122,7 +122,9 @@ func (c *Conn) Tick() {
 	now := c.host.Now()
 	if c.throttleAt != 0 && now >= c.throttleAt {
 		c.throttleAt = 0
-		c.throttle()
+		if c.throttle() {
+			_ = c.nextSection(false) // sets the need: process reads on
+		}
 		c.process()
 	}
 	if c.reconnectAt != 0 && now >= c.reconnectAt {

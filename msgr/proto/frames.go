@@ -27,6 +27,18 @@ func (rx *rxMessage) start(m *wire.Message) {
 func (c *Conn) handleTag(data []byte) error {
 	switch tag := wire.Tag(data[0]); tag {
 	case wire.TagMsg:
+		for c.in.buffered() >= wire.HeaderLen {
+			// The header is in the prefetch buffer: handled now, as process's next round
+			// would (a direct call instead of a round of the loop).
+			if err := c.handleHeader(c.in.take(wire.HeaderLen)); err != nil {
+				return err
+			}
+			if !c.nextMsgBuffered() {
+				return nil
+			}
+			c.need.then = nil // consumed, as in process
+			c.in.r++          // the next message's tag
+		}
 		c.expect(wire.HeaderLen, (*Conn).handleHeader)
 	case wire.TagAck:
 		c.expect(wire.SeqLen, (*Conn).handleAckFrame)
@@ -44,6 +56,16 @@ func (c *Conn) handleTag(data []byte) error {
 		return fmt.Errorf("%w: %v in state %v", wire.ErrBadTag, tag, c.state)
 	}
 	return nil
+}
+
+// nextMsgBuffered reports whether what process would do next is to call handleTag with the
+// tag of a message whose header is in the prefetch buffer too: the message just handled was
+// received whole (its footer set the need of a tag: the only 1-byte need there is) and the
+// reader is not paused.
+func (c *Conn) nextMsgBuffered() bool {
+	nd := &c.need
+	return nd.n == 1 && nd.then != nil && nd.dst == nil && nd.filled == 0 && !c.readPaused &&
+		c.in.buffered() > wire.HeaderLen && wire.Tag(c.in.buf[c.in.r]) == wire.TagMsg
 }
 
 func (c *Conn) handleAckFrame(data []byte) error {
@@ -76,44 +98,57 @@ func (c *Conn) handleHeader(data []byte) error {
 	if err := h.Decode(data, c.cfg.CRCHeader); err != nil {
 		return fmt.Errorf("message header: %w", err)
 	}
-	if err := c.cfg.Limits.CheckHeader(h); err != nil {
-		return fmt.Errorf("message header seq %d type %d: %w", h.Seq, h.Type, err)
+	if l := &c.cfg.Limits; h.FrontLen > l.MaxFrontLen || h.MiddleLen > l.MaxMiddleLen ||
+		h.DataLen > l.MaxDataLen || h.PayloadLen() > uint64(l.MaxMessageLen) {
+		// Over a limit (setDefaults filled them in): CheckHeader says which.
+		if err := l.CheckHeader(h); err != nil {
+			return fmt.Errorf("message header seq %d type %d: %w", h.Seq, h.Type, err)
+		}
 	}
 	c.rx.start(m)
-	c.setState(StateThrottleMessage)
-	c.throttle()
-	return nil
+	if c.watch == nil && c.throttles.Messages == nil && c.throttles.Bytes == nil {
+		// No policy throttles (the messenger's dispatch throttle is the only one), and no
+		// one watches the states: the two that would pass at once are skipped.
+		c.state = StateThrottleDispatchQueue
+	} else {
+		c.setState(StateThrottleMessage)
+	}
+	if !c.throttle() {
+		return nil
+	}
+	return c.nextSection(true)
 }
 
 // throttle takes the three throttles in order, parking the connection (with a 1 ms retry
-// timer) at the first one that is full (Ceph's THROTTLE_* states, PR #3913).
-func (c *Conn) throttle() {
+// timer) at the first one that is full (Ceph's THROTTLE_* states, PR #3913). It reports
+// whether the message was admitted: its sections are read next (nextSection).
+func (c *Conn) throttle() bool {
 	n := int64(c.rx.msg.Header.PayloadLen())
 	if c.state == StateThrottleMessage {
 		if !c.tryThrottle(c.throttles.Messages, 1, &c.rx.res.Messages) {
-			return
+			return false
 		}
 		c.setState(StateThrottleBytes)
 	}
 	if c.state == StateThrottleBytes {
 		if !c.tryThrottle(c.throttles.Bytes, n, &c.rx.res.Bytes) {
-			return
+			return false
 		}
 		c.setState(StateThrottleDispatchQueue)
 	}
 	if c.state == StateThrottleDispatchQueue {
 		if !c.tryThrottle(c.throttles.Dispatch, n, &c.rx.res.Dispatch) {
-			return
+			return false
 		}
 	}
 	c.readPaused, c.throttleAt = false, 0
 	c.setState(StateReadMessageFront)
-	c.nextSection()
+	return true
 }
 
 func (c *Conn) tryThrottle(t Throttle, n int64, held *int64) bool {
-	if t == nil {
-		return true // no such throttle: inlined, a check
+	if t == nil || n == 0 {
+		return true // no such throttle, or nothing to take (held stays 0): inlined, a check
 	}
 	return c.takeThrottle(t, n, held)
 }
@@ -142,26 +177,55 @@ func (c *Conn) throttleFull() {
 	c.throttleAt = c.host.Now() + throttleRetry
 }
 
-// nextSection reads the next non-empty payload section, then the footer.
-func (c *Conn) nextSection() {
+// nextSection reads the next non-empty payload section, then the footer. A handler (now set:
+// called from process, whose need it consumed) has the footer handled right away when it
+// lies whole in the prefetch buffer, as process's next round would: a message whose sections
+// need no copy is handled in one round of process.
+func (c *Conn) nextSection(now bool) error {
 	h := &c.rx.msg.Header
-	for c.rx.section < 3 {
-		i := c.rx.section
-		n := h.DataLen
-		switch i {
-		case 0:
-			n = h.FrontLen
-		case 1:
-			n = h.MiddleLen
+	if c.rx.section == 0 {
+		if h.FrontLen > 0 && c.readSection(0, h.FrontLen, now) {
+			return nil
 		}
-		if n > 0 {
-			c.expectSection(c.sectionBuf(int(n)), c.sectionSum(i), (*Conn).handleSection)
-			return
+		c.rx.section = 1
+	}
+	if c.rx.section == 1 {
+		if h.MiddleLen > 0 && c.readSection(1, h.MiddleLen, now) {
+			return nil
 		}
-		c.rx.section++
+		c.rx.section = 2
+	}
+	if c.rx.section == 2 {
+		if h.DataLen > 0 && c.readSection(2, h.DataLen, now) {
+			return nil
+		}
+		c.rx.section = 3
 	}
 	c.setState(StateReadFooterAndDispatch)
-	c.expect(wire.FooterSize(!wire.OldFooterFor(c.features)), (*Conn).handleFooter)
+	n := wire.FooterSize(!wire.OldFooterFor(c.features))
+	if now && c.in.buffered() >= n {
+		return c.handleFooter(c.in.take(n))
+	}
+	c.expect(n, (*Conn).handleFooter)
+	return nil
+}
+
+// readSection reads section i (0 front, 1 middle, 2 data) of n bytes, and reports whether it
+// set a need for it (handleSection then takes it). For a handler (now) a section that lies
+// whole in the prefetch buffer is copied out and summed right away instead, as process's
+// next round (fill, then handleSection) would.
+func (c *Conn) readSection(i int, n uint32, now bool) bool {
+	buf, sum := c.sectionBuf(int(n)), c.sectionSum(i)
+	if !now || c.in.buffered() < int(n) {
+		c.expectSection(buf, sum, (*Conn).handleSection)
+		return true
+	}
+	copy(buf, c.in.take(int(n)))
+	if sum != nil {
+		*sum = wire.CRC32C(0, buf)
+	}
+	c.setSection(i, buf)
+	return false
 }
 
 // sectionSum is where the running crc of section i goes, or nil when it will not be checked.
@@ -192,8 +256,15 @@ func (c *Conn) sectionBuf(n int) []byte {
 }
 
 func (c *Conn) handleSection(data []byte) error {
+	c.setSection(c.rx.section, data)
+	c.rx.section++
+	return c.nextSection(true)
+}
+
+// setSection makes data section i of the message being received.
+func (c *Conn) setSection(i int, data []byte) {
 	m := c.rx.msg
-	switch c.rx.section {
+	switch i {
 	case 0:
 		m.Front = data
 	case 1:
@@ -201,15 +272,11 @@ func (c *Conn) handleSection(data []byte) error {
 	default:
 		m.Data = data
 	}
-	c.rx.section++
-	c.nextSection()
-	return nil
 }
 
 func (c *Conn) handleFooter(data []byte) error {
 	m := c.rx.msg
-	_ = m.Footer.Decode(data, wire.OldFooterFor(c.features)) // data is the footer's size
-	if err := m.VerifyFooterSums(c.rx.sums, c.cfg.CRCHeader, c.cfg.CRCData); err != nil {
+	if err := m.DecodeFooterSums(data, wire.OldFooterFor(c.features), c.rx.sums, c.cfg.CRCHeader, c.cfg.CRCData); err != nil {
 		return fmt.Errorf("message seq %d type %d: %w", m.Header.Seq, m.Header.Type, err)
 	}
 	if err := c.checkSignature(m); err != nil {

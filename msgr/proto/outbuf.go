@@ -21,6 +21,9 @@ type outbuf struct {
 	// chunk not yet summed.
 	sums []dataSum
 	nsum int
+	// tail reports that iov's last slice (if not yet written) holds arena bytes ending at
+	// len(arena), with the arena's capacity: the next reserve extends it in place.
+	tail bool
 }
 
 // dataSum is the running data crc of a message queued in chunks (Conn.writeDataChunks).
@@ -38,21 +41,24 @@ const arenaSize = 16 << 10
 func (o *outbuf) empty() bool { return o.bytes == 0 }
 
 // reserve returns n bytes of arena, queued for writing after everything already queued.
+// Consecutive reserves extend one slice of iov (only its length is stored: no write
+// barrier); the slices in iov keep the arena's capacity for that, while the bytes returned
+// are capped at n.
 func (o *outbuf) reserve(n int) []byte {
-	if o.arena == nil || len(o.arena)+n > cap(o.arena) {
-		o.nextArena(n)
-	}
 	start := len(o.arena)
-	o.arena = o.arena[:start+n]
-	p := o.arena[start : start+n : start+n]
-	o.bytes += n
-	if k := len(o.iov) - 1; k >= o.head && o.adjacent(o.iov[k], start) {
-		last := o.iov[k]
-		o.iov[k] = o.arena[start-len(last) : start+n]
-		return p
+	if o.arena == nil || start+n > cap(o.arena) {
+		o.nextArena(n)
+		start = 0
 	}
-	o.iov = append(o.iov, p)
-	return p
+	o.arena = o.arena[:start+n]
+	o.bytes += n
+	if k := len(o.iov) - 1; o.tail && k >= o.head {
+		o.iov[k] = o.iov[k][:len(o.iov[k])+n]
+	} else {
+		o.iov = append(o.iov, o.arena[start:start+n])
+		o.tail = true
+	}
+	return o.arena[start : start+n : start+n]
 }
 
 // nextArena makes room for n bytes: the current arena (if any) is kept until the batch is
@@ -65,7 +71,7 @@ func (o *outbuf) nextArena(n int) {
 	case cap(o.arena) == arenaSize:
 		o.spare = append(o.spare, o.arena)
 	}
-	o.arena = nil
+	o.arena, o.tail = nil, false
 	if n <= arenaSize {
 		if k := len(o.spare) - 1; k >= 0 {
 			o.arena, o.spare[k] = o.spare[k][:0], nil
@@ -103,14 +109,6 @@ func (o *outbuf) putArena(a []byte) {
 	}
 }
 
-// adjacent reports whether s ends exactly at arena offset start (so the two can merge).
-func (o *outbuf) adjacent(s []byte, start int) bool {
-	if len(s) == 0 || start < len(s) || cap(s) == 0 {
-		return false
-	}
-	return &o.arena[start-1] == &s[len(s)-1]
-}
-
 // appendCopy queues a copy of p.
 func (o *outbuf) appendCopy(p []byte) {
 	if len(p) > 0 {
@@ -125,6 +123,7 @@ func (o *outbuf) appendRef(p []byte) {
 	}
 	o.iov = append(o.iov, p)
 	o.bytes += len(p)
+	o.tail = false
 }
 
 // pending is what remains to write, up to the first chunk whose crc is not computed yet.
@@ -169,7 +168,7 @@ func (o *outbuf) consume(n int) {
 // reset drops everything not yet written.
 func (o *outbuf) reset() {
 	clear(o.iov)
-	o.iov, o.head, o.bytes = o.iov[:0], 0, 0
+	o.iov, o.head, o.bytes, o.tail = o.iov[:0], 0, 0, false
 	if o.arena != nil {
 		o.arena = o.arena[:0]
 	}

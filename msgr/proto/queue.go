@@ -76,6 +76,16 @@ type outQueue struct {
 func (q *outQueue) len() int { return q.n }
 
 func (q *outQueue) push(m *wire.Message) {
+	if len(q.byPrio) > 0 && q.byPrio[0].prio == m.Header.Priority {
+		q.byPrio[0].push(m) // the common case: every message at the highest priority seen
+		q.n++
+		return
+	}
+	q.pushPrio(m)
+}
+
+// pushPrio is push to a queue other than the first, creating it if needed.
+func (q *outQueue) pushPrio(m *wire.Message) {
 	p := m.Header.Priority
 	i := 0
 	for i < len(q.byPrio) && q.byPrio[i].prio > p {

@@ -91,18 +91,52 @@ func (c *Conn) writeMessage(m *wire.Message) {
 	if !chunked && m.Footer.Flags&wire.FooterComplete == 0 {
 		m.SealFooter(c.cfg.CRCHeader, c.cfg.CRCData)
 	}
-	b := c.out.reserve(1 + wire.HeaderLen)
-	b[0] = byte(wire.TagMsg)
-	h.Encode(b[1:], c.cfg.CRCHeader)
-	c.writeSection(m.Front)
-	c.writeSection(m.Middle)
 	old := wire.OldFooterFor(c.features)
-	if chunked {
-		c.writeDataChunks(m, old)
-	} else {
-		c.writeSection(m.Data)
+	if nf, nm, nd := len(m.Front), len(m.Middle), len(m.Data); !chunked &&
+		nf <= smallSection && nm <= smallSection && nd <= smallSection {
+		// Every section is copied: one reserve for the tag, header, sections and footer.
+		b := c.out.reserve(1 + wire.HeaderLen + nf + nm + nd + wire.FooterSize(!old))
+		b[0] = byte(wire.TagMsg)
+		h.Encode(b[1:], c.cfg.CRCHeader)
+		p := b[1+wire.HeaderLen:]
+		if nf+nm+nd > 0 {
+			copy(p, m.Front)
+			copy(p[nf:], m.Middle)
+			copy(p[nf+nm:], m.Data)
+		}
 		c.sign(m)
-		m.Footer.Encode(c.out.reserve(wire.FooterSize(!old)), old)
+		m.Footer.Encode(p[nf+nm+nd:], old)
+	} else if nf <= smallSection && nm <= smallSection {
+		// The data is written from its own buffer: one reserve for the tag, the header,
+		// front and middle (most messages have neither).
+		b := c.out.reserve(1 + wire.HeaderLen + nf + nm)
+		b[0] = byte(wire.TagMsg)
+		h.Encode(b[1:], c.cfg.CRCHeader)
+		if nf+nm > 0 {
+			p := b[1+wire.HeaderLen:]
+			copy(p, m.Front)
+			copy(p[nf:], m.Middle)
+		}
+		if chunked {
+			c.writeDataChunks(m, old)
+		} else {
+			c.out.appendRef(m.Data)
+			c.sign(m)
+			m.Footer.Encode(c.out.reserve(wire.FooterSize(!old)), old)
+		}
+	} else {
+		b := c.out.reserve(1 + wire.HeaderLen)
+		b[0] = byte(wire.TagMsg)
+		h.Encode(b[1:], c.cfg.CRCHeader)
+		c.writeSection(m.Front)
+		c.writeSection(m.Middle)
+		if chunked {
+			c.writeDataChunks(m, old)
+		} else {
+			c.writeSection(m.Data)
+			c.sign(m)
+			m.Footer.Encode(c.out.reserve(wire.FooterSize(!old)), old)
+		}
 	}
 	if !c.policy.Lossy {
 		c.sent.push(m)

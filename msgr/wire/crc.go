@@ -63,9 +63,14 @@ func reflect64(k uint64) uint64 {
 // hash/crc32's dispatch costs more than the crc itself there); longer ones to hash/crc32, whose
 // three interleaved streams win from about 1 KiB.
 func sectionCRC(p []byte) uint32 {
-	if len(p) == 0 {
+	if len(p) == 0 { // inlined: most messages have no front or middle
 		return 0
 	}
+	return sectionCRCBytes(p)
+}
+
+// sectionCRCBytes is sectionCRC of a non-empty section.
+func sectionCRCBytes(p []byte) uint32 {
 	if hasCRC32 && len(p) <= smallCRCMax {
 		return crc32cHW(0, p)
 	}

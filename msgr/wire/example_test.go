@@ -134,3 +134,19 @@ func ExampleDissectConversation() {
 	// s2c@668 MSG type=62 seq=3 tid=0 prio=196 4+0+0 from mon.0
 	// s2c@747 MSG type=4 seq=4 tid=0 prio=196 170+0+0 from mon.0
 }
+
+func ExampleMessage_DecodeFooterSums() {
+	m := &wire.Message{Front: []byte("front"), Data: []byte("data")}
+	m.SealFooter(true, true)
+	var b [wire.FooterLen]byte
+	m.Footer.Encode(b[:], false)
+	// A receiver computed the crcs of the sections as they arrived.
+	sums := [3]uint32{wire.CRC32C(0, m.Front), 0, wire.CRC32C(0, m.Data)}
+	var got wire.Message
+	fmt.Println(got.DecodeFooterSums(b[:], false, sums, true, true))
+	sums[2]++ // a corrupted data section
+	fmt.Println(got.DecodeFooterSums(b[:], false, sums, true, true) != nil)
+	// Output:
+	// <nil>
+	// true
+}

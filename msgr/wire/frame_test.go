@@ -338,3 +338,24 @@ func TestDecodeInPlaceOverwrites(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckHeaderPartialLimits: CheckHeader compares with the limits as set first and falls
+// back to the defaults for zero fields; set and default fields mix.
+func TestCheckHeaderPartialLimits(t *testing.T) {
+	for _, tt := range []struct {
+		h  Header
+		l  Limits
+		ok bool
+	}{
+		{Header{FrontLen: 1000}, Limits{MaxDataLen: 100}, true},                  // front at its default
+		{Header{FrontLen: 1000, DataLen: 100}, Limits{MaxDataLen: 100}, true},    // message length at its default
+		{Header{DataLen: 101}, Limits{MaxDataLen: 100}, false},                   // set
+		{Header{DataLen: DefaultMaxDataLen + 1}, Limits{MaxFrontLen: 10}, false}, // default
+		{Header{DataLen: DefaultMaxDataLen}, Limits{MaxFrontLen: 10}, true},      // at the default
+		{Header{FrontLen: 60, DataLen: 50}, Limits{MaxFrontLen: 100, MaxDataLen: 100, MaxMessageLen: 100}, false},
+	} {
+		if err := tt.l.CheckHeader(&tt.h); (err == nil) != tt.ok {
+			t.Errorf("%+v with %+v: %v, want ok %v", tt.h, tt.l, err, tt.ok)
+		}
+	}
+}

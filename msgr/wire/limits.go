@@ -46,6 +46,15 @@ func (l Limits) withDefaults() Limits {
 
 // CheckHeader refuses a header whose lengths exceed the limits.
 func (l Limits) CheckHeader(h *Header) error {
+	if h.FrontLen <= l.MaxFrontLen && h.MiddleLen <= l.MaxMiddleLen && h.DataLen <= l.MaxDataLen &&
+		uint64(h.FrontLen)+uint64(h.MiddleLen)+uint64(h.DataLen) <= uint64(l.MaxMessageLen) {
+		return nil // within the limits as set (a zero field, the default, is checked below)
+	}
+	return l.checkHeader(h)
+}
+
+// checkHeader is CheckHeader with the defaults filled in.
+func (l Limits) checkHeader(h *Header) error {
 	l = l.withDefaults()
 	switch {
 	case h.FrontLen > l.MaxFrontLen:

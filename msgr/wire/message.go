@@ -48,7 +48,11 @@ func (h *Header) Encode(b []byte, crc bool) {
 	binary.LittleEndian.PutUint16(b[45:], h.CompatVersion)
 	binary.LittleEndian.PutUint16(b[47:], h.Reserved)
 	if crc {
-		h.CRC = crc32cSmall(0, b[:HeaderCRCLen])
+		if hasCRC32 { // the instruction without crc32cSmall's call (too big to be inlined)
+			h.CRC = crc32cHW(0, b[:HeaderCRCLen])
+		} else {
+			h.CRC = crc32cSmall(0, b[:HeaderCRCLen])
+		}
 	}
 	binary.LittleEndian.PutUint32(b[49:], h.CRC)
 }
@@ -79,12 +83,18 @@ func (h *Header) Decode(b []byte, verifyCRC bool) error {
 	h.MiddleLen = binary.LittleEndian.Uint32(b[26:])
 	h.DataLen = binary.LittleEndian.Uint32(b[30:])
 	h.DataOff = binary.LittleEndian.Uint16(b[34:])
-	h.Src, _ = DecodeEntityName(b[36:45])
+	h.Src = EntityName{Type: EntityType(b[36]), Num: int64(binary.LittleEndian.Uint64(b[37:45]))}
 	h.CompatVersion = binary.LittleEndian.Uint16(b[45:])
 	h.Reserved = binary.LittleEndian.Uint16(b[47:])
 	h.CRC = binary.LittleEndian.Uint32(b[49:])
 	if verifyCRC {
-		if got := crc32cSmall(0, b[:HeaderCRCLen]); got != h.CRC {
+		var got uint32
+		if hasCRC32 { // as in Encode
+			got = crc32cHW(0, b[:HeaderCRCLen])
+		} else {
+			got = crc32cSmall(0, b[:HeaderCRCLen])
+		}
+		if got != h.CRC {
 			return decodeErr("ceph_msg_header crc", 49,
 				fmt.Errorf("%w: header crc %#08x, computed %#08x", ErrBadCRC, h.CRC, got))
 		}
@@ -227,11 +237,18 @@ func (m *Message) String() string {
 // dataCRC the data section (Ceph's ms_crc_header and ms_crc_data); without dataCRC the
 // NOCRC flag is set. COMPLETE is always set.
 func (m *Message) SealFooter(headerCRC, dataCRC bool) {
-	var sum uint32
-	if dataCRC {
-		sum = sectionCRC(m.Data)
+	// SealFooterSum's body, without its call (a sender seals every message).
+	f := &m.Footer // in place: mark is kept
+	f.Sig, f.FrontCRC, f.MiddleCRC, f.DataCRC, f.Flags = 0, 0, 0, 0, FooterComplete
+	if headerCRC {
+		f.FrontCRC = sectionCRC(m.Front)
+		f.MiddleCRC = sectionCRC(m.Middle)
 	}
-	m.SealFooterSum(headerCRC, dataCRC, sum)
+	if dataCRC {
+		f.DataCRC = sectionCRC(m.Data)
+	} else {
+		f.Flags |= FooterNoCRC
+	}
 }
 
 // SealFooterSum is SealFooter for a writer that computed the data crc itself: dataSum is
@@ -239,7 +256,8 @@ func (m *Message) SealFooter(headerCRC, dataCRC bool) {
 // the crc of the ones before it (CRC32C(CRC32C(0, a), b) = CRC32C(0, a+b)), right before it
 // writes the chunk. Without dataCRC, dataSum is ignored and NOCRC is set, as SealFooter does.
 func (m *Message) SealFooterSum(headerCRC, dataCRC bool, dataSum uint32) {
-	f := Footer{Flags: FooterComplete, mark: m.Footer.mark}
+	f := &m.Footer // in place: mark is kept
+	f.Sig, f.FrontCRC, f.MiddleCRC, f.DataCRC, f.Flags = 0, 0, 0, 0, FooterComplete
 	if headerCRC {
 		f.FrontCRC = sectionCRC(m.Front)
 		f.MiddleCRC = sectionCRC(m.Middle)
@@ -249,7 +267,6 @@ func (m *Message) SealFooterSum(headerCRC, dataCRC bool, dataSum uint32) {
 	} else {
 		f.Flags |= FooterNoCRC
 	}
-	m.Footer = f
 }
 
 // checksData reports whether a receiver with ms_crc_data (dataCRC) checks the data crc of a
@@ -274,6 +291,34 @@ func (m *Message) VerifyFooter(headerCRC, dataCRC bool) error {
 		sums[2] = sectionCRC(m.Data)
 	}
 	return m.VerifyFooterSums(sums, headerCRC, dataCRC)
+}
+
+// DecodeFooterSums decodes m's footer from b, 21 bytes or 13 when old is set, as
+// Footer.Decode does, and checks it against the crc32c of m's sections as VerifyFooterSums
+// does (the same errors): a receiver's footer in one call, the sums computed while the
+// sections arrived. On error m.Footer holds what was decoded.
+func (m *Message) DecodeFooterSums(b []byte, old bool, sums [3]uint32, headerCRC, dataCRC bool) error {
+	n := FooterSize(!old)
+	if len(b) < n {
+		return short("ceph_msg_footer", n, len(b))
+	}
+	b = b[:n]
+	f := &m.Footer
+	f.FrontCRC = binary.LittleEndian.Uint32(b[0:])
+	f.MiddleCRC = binary.LittleEndian.Uint32(b[4:])
+	f.DataCRC = binary.LittleEndian.Uint32(b[8:])
+	if old {
+		f.Sig, f.Flags = 0, FooterFlags(b[12])
+	} else {
+		f.Sig = binary.LittleEndian.Uint64(b[12:])
+		f.Flags = FooterFlags(b[20])
+	}
+	if f.Flags&FooterComplete == 0 ||
+		headerCRC && (sums[0] != f.FrontCRC || sums[1] != f.MiddleCRC) ||
+		f.checksData(dataCRC) && sums[2] != f.DataCRC {
+		return m.VerifyFooterSums(sums, headerCRC, dataCRC) // says what failed
+	}
+	return nil
 }
 
 // VerifyFooterSums is VerifyFooter with the crc32c of the front, middle and data sections
