@@ -129,6 +129,31 @@ func (m *Messenger) Release(msg *Message) {
 // goes back to the free list of the center that received it (see homeOf).
 func (m *Messenger) release(msg *Message) {
 	mk := *markOf(msg)
+	if mk&markState == markNone { // a delivered message: no mark to check
+		if h := int(mk >> markHomeShift); h > 0 && h <= len(m.bufCaches) {
+			// The usual shapes without putLocal's classification: no section buffer (a 0-byte
+			// message), or a data section alone.
+			f := &m.bufCaches[h-1].rx
+			if cap(msg.Front)|cap(msg.Middle) == 0 {
+				if cap(msg.Data) == 0 {
+					f.putBare(msg, &m.rxFree)
+				} else {
+					f.putData(msg, &m.rxFree)
+				}
+				return
+			}
+			f.putLocal(msg, &m.rxFree)
+			return
+		}
+		m.rxFree.put(msg)
+		return
+	}
+	m.releaseMarked(msg, mk)
+}
+
+// releaseMarked is release for a message with a state in its mark: lent (NewMessage, not
+// sent), or a mistake.
+func (m *Messenger) releaseMarked(msg *Message, mk uint8) {
 	switch mk & markState {
 	case markLent:
 		msg.Front, msg.Middle, msg.Data = nil, nil, nil

@@ -188,26 +188,50 @@ func (q *dispatchQueue) drainAndStop() {
 // deliver takes a message received in order: fast dispatch if a dispatcher wants it, else
 // the dispatch queue.
 func (m *Messenger) deliver(c *Connection, msg *Message, res *proto.Reservation) {
-	_, fast := m.dispatcherList()
+	var fast []Dispatcher
+	if s := m.dispatch.Load(); s != nil {
+		fast = s.fast
+	}
+	var d Dispatcher
+	if len(fast) == 1 { // pickFast for one fast dispatcher, without the loops' overhead
+		d = fast[0]
+		d.FastPreprocess(c, msg)
+		if !d.CanFastDispatch(msg) {
+			d = nil
+		}
+	} else {
+		d = pickFast(fast, c, msg)
+	}
+	if d == nil {
+		m.dq.enqueue(c, msg, *res)
+		return
+	}
+	if m.cfg.Tracer != nil {
+		m.trace(TraceEvent{Kind: TraceDispatch, Conn: c, Msg: msg, Fast: true})
+	}
+	d.FastDispatch(c, msg)
+	// A message that reserved nothing (no throttle counts its messages, and no bytes) skips
+	// the call.
+	if res.Messages|res.Bytes|res.Dispatch != 0 && !canaryThrottleLeak() {
+		releaseReservation(res)
+	}
+	if canaryDoubleRelease() {
+		releaseReservation(res)
+	}
+}
+
+// pickFast lets every fast dispatcher preprocess msg, then returns the first that wants to
+// fast-dispatch it, or nil.
+func pickFast(fast []Dispatcher, c *Connection, msg *Message) Dispatcher {
 	for _, d := range fast {
 		d.FastPreprocess(c, msg)
 	}
 	for _, d := range fast {
 		if d.CanFastDispatch(msg) {
-			if m.tracing() {
-				m.trace(TraceEvent{Kind: TraceDispatch, Conn: c, Msg: msg, Fast: true})
-			}
-			d.FastDispatch(c, msg)
-			if !canaryThrottleLeak() {
-				releaseReservation(res)
-			}
-			if canaryDoubleRelease() {
-				releaseReservation(res)
-			}
-			return
+			return d
 		}
 	}
-	m.dq.enqueue(c, msg, *res)
+	return nil
 }
 
 // releaseReservation is proto.Reservation.Release by address: a fast-dispatched message of
