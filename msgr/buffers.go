@@ -49,7 +49,19 @@ import (
 // Sending a lent message twice, or releasing one the messenger holds, panics, as does
 // releasing a message twice.
 func (m *Messenger) NewMessage(typ uint16, front []byte) *Message {
-	msg := m.lend()
+	// From the messenger's list, which, when empty, first takes a center's whole list in
+	// exchange for its empty one (refillLocked). One function: a call to a lend apart cost
+	// ~12 instructions per message.
+	f := &m.rxFree
+	f.mu.Lock()
+	if len(f.msgs) == 0 && len(m.bufCaches) > 0 {
+		m.refillLocked()
+	}
+	msg := popLast(&f.msgs)
+	f.mu.Unlock()
+	if msg == nil {
+		msg = spareRx.message()
+	}
 	msg.Header.Type, msg.Header.Version = typ, 1
 	msg.Front = front
 	*markOf(msg) = markLent
