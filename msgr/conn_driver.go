@@ -51,25 +51,9 @@ func (c *Connection) run(fn func()) {
 	}
 }
 
-// perform carries out one upcall. A delivery without delay injection (none configured, none
-// held) goes straight to deliver: deliverMaybeDelayed would only repeat these checks, and its
-// call was ~30 instructions per received message (BENCHMARKS.md, "The delivery path per
-// message").
-func (c *Connection) perform(u *upcall) {
-	switch u.kind {
-	case upDeliver:
-		if len(c.held) == 0 && c.m.cfg.InjectDelay == nil {
-			c.m.deliver(c, u.msg, &u.res)
-			return
-		}
-		c.deliverMaybeDelayed(u.msg, &u.res)
-	case upEvent:
-		if u.event == proto.EventReset || u.event == proto.EventRemoteReset {
-			c.flushHeld()
-		}
-		c.m.connEvent(c, u.event)
-	}
-}
+// perform carries out one upcall (Messenger.perform, where delivery and dispatch are one
+// function); inlined into run.
+func (c *Connection) perform(u *upcall) { c.m.perform(c, u) }
 
 // sync settles what the core's last step asked for: a failed connect, a replace, output to
 // write, interest to poll for, its next deadline, and cleanup once closed.

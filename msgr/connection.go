@@ -190,6 +190,7 @@ type upcallKind uint8
 const (
 	upDeliver upcallKind = iota + 1
 	upEvent
+	upDispatch // a delivery already past delay injection (Messenger.deliver)
 )
 
 // upcall is a delivery or event collected while the core runs, carried out after mu is released.

@@ -324,7 +324,8 @@ func (f *centerFree) keepsLocal(b []byte) bool {
 // clearFree zeroes a released message and marks it free. Field by field: a whole-message
 // store goes through a bulk write barrier while the garbage collector marks.
 func clearFree(msg *Message) {
-	msg.Header, msg.Footer = wire.Header{}, wire.Footer{}
+	msg.Header = wire.Header{} // (one statement each: as a pair, the Footer went through a temporary)
+	msg.Footer = wire.Footer{}
 	msg.Front, msg.Middle, msg.Data = nil, nil, nil
 	*markOf(msg) = markFree
 }
