@@ -112,7 +112,9 @@ func homeMark(center int) uint8 {
 // its second receive in a locked section on (see rxGet): a read of many small messages takes
 // the lock once per batch, not once per message, and one message per wakeup (a ping-pong) still
 // takes it once. What the section did not use goes back when it ends (Connection.unlock).
-const rxBatch = 8
+// 16 rather than 8: ~9 instructions fewer per received 0-byte message (popBatch and rxRefill
+// per message 18.6 -> 9.5), for 64 bytes more per connection (rxArr).
+const rxBatch = 16
 
 // rxSection returns a buffer of length n for a section about to be read (see msgFree.section):
 // from the center's list, or the messenger's.
