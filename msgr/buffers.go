@@ -148,6 +148,16 @@ func (m *Messenger) release(msg *Message) {
 			f := &m.bufCaches[h-1].rx
 			if cap(msg.Front)|cap(msg.Middle) == 0 {
 				if cap(msg.Data) == 0 {
+					// f.putBare(msg, &m.rxFree), in line (a 0-byte message's release).
+					clearFree(msg)
+					f.mu.Lock()
+					if n := len(f.msgs); n < cap(f.msgs) && n < maxFreeMsgs {
+						f.msgs = f.msgs[:n+1]
+						f.msgs[n] = msg
+						f.mu.Unlock()
+						return
+					}
+					f.mu.Unlock()
 					f.putBare(msg, &m.rxFree)
 				} else {
 					f.putData(msg, &m.rxFree)
