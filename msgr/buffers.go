@@ -138,7 +138,8 @@ func (m *Messenger) Release(msg *Message) {
 
 // release is Release's check of the message's mark, then put: a lent message not sent gives
 // up its sections (the application's); a sent or free one is a mistake. A received message
-// goes back to the free list of the center that received it (see homeOf).
+// goes back to the free list of the center that received it (its home, in the mark: see
+// markHomeShift and rxcache.go).
 func (m *Messenger) release(msg *Message) {
 	mk := *markOf(msg)
 	if mk&markState == markNone { // a delivered message: no mark to check
