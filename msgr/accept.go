@@ -122,6 +122,7 @@ func (m *Messenger) newConnectionLocked() *Connection {
 		c.flushFn = c.flush
 	}
 	c.bufs = &m.bufCaches[c.center.ID()]
+	c.rxMark = homeMark(c.center.ID())
 	return c
 }
 

@@ -56,17 +56,9 @@ func (c *Connection) run(fn func()) {
 	}
 }
 
-func (c *Connection) perform(u *upcall) {
-	switch u.kind {
-	case upDeliver:
-		c.deliverMaybeDelayed(u.msg, &u.res)
-	case upEvent:
-		if u.event == proto.EventReset || u.event == proto.EventRemoteReset {
-			c.flushHeld()
-		}
-		c.m.connEvent(c, u.event)
-	}
-}
+// perform carries out one upcall (Messenger.perform, where delivery and dispatch are one
+// function); inlined into run.
+func (c *Connection) perform(u *upcall) { c.m.perform(c, u) }
 
 // sync settles what the core's last step asked for: a failed connect, a replace, output to
 // write, interest to poll for, its next deadline, and cleanup once closed.

@@ -73,9 +73,6 @@ func (h *connHost) AcceptConnect(req *proto.ConnectRequest) proto.Decision {
 
 func (h *connHost) Deliver(m *wire.Message, r proto.Reservation) {
 	h.msgsIn++ // added to the traffic counters by unlock
-	if h.m.tracing() {
-		h.m.trace(TraceEvent{Kind: TraceDeliver, Conn: h.c(), Msg: m})
-	}
 	// The upcall is written field by field into its slot: appending the whole struct (it
 	// holds pointers) went through a bulk write barrier while the garbage collector marks,
 	// once per received message. Slots past the length are zero (run clears them).
@@ -90,14 +87,27 @@ func (h *connHost) Deliver(m *wire.Message, r proto.Reservation) {
 	u.res.Messages, u.res.Bytes, u.res.Dispatch = r.Messages, r.Bytes, r.Dispatch
 	u.res.From.Messages, u.res.From.Bytes, u.res.From.Dispatch = r.From.Messages, r.From.Bytes, r.From.Dispatch
 	h.deferWrite = true // see Connection.run
+	// Traced last: nothing is live after the call, so the untraced path spills no registers.
+	// (The upcall runs only after the core returns, so the order is not observable.)
+	if h.m.cfg.Tracer != nil {
+		h.m.trace(TraceEvent{Kind: TraceDeliver, Conn: h.c(), Msg: m})
+	}
 }
 
 // Acked implements proto.AckObserver: the peer acknowledged m, which goes back to the free
 // list if it was lent (Messenger.NewMessage).
 func (h *connHost) Acked(m *wire.Message) {
-	if h.m.tracing() {
-		h.m.trace(TraceEvent{Kind: TraceAcked, Conn: h.c(), Msg: m})
+	if h.m.cfg.Tracer != nil {
+		h.ackedTraced(m)
+		return
 	}
+	h.recycle(m)
+}
+
+// ackedTraced is Acked with a Tracer, out of line: with the trace's call in Acked, every ACKed
+// message paid its register spills.
+func (h *connHost) ackedTraced(m *wire.Message) {
+	h.m.trace(TraceEvent{Kind: TraceAcked, Conn: h.c(), Msg: m})
 	h.recycle(m)
 }
 

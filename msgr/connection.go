@@ -44,6 +44,7 @@ type Connection struct {
 	recycled     []*Message // lent messages the core is done with, for the free list (see unlock)
 	rxStash      []*Message // free messages taken from the center's list in a batch, for this locked section's receives (see rxGet)
 	rxGets       uint32     // messages received in this locked section
+	rxMark       uint8      // the mark of a message received here: its home, bufs's center (see homeMark)
 	rxArr        [rxBatch]*Message
 	msgsIn       uint32 // messages delivered in this locked section, added to the traffic counters by unlock
 	msgsOut      uint32 // messages encoded for the socket in this locked section (as msgsIn)
@@ -190,6 +191,7 @@ type upcallKind uint8
 const (
 	upDeliver upcallKind = iota + 1
 	upEvent
+	upDispatch // a delivery already past delay injection (Messenger.deliver)
 )
 
 // upcall is a delivery or event collected while the core runs, carried out after mu is released.

@@ -185,29 +185,77 @@ func (q *dispatchQueue) drainAndStop() {
 	q.m.stopCenters()
 }
 
-// deliver takes a message received in order: fast dispatch if a dispatcher wants it, else
-// the dispatch queue.
+// deliver takes a message received in order, past delay injection: fast dispatch if a
+// dispatcher wants it, else the dispatch queue.
 func (m *Messenger) deliver(c *Connection, msg *Message, res *proto.Reservation) {
-	_, fast := m.dispatcherList()
+	u := upcall{kind: upDispatch, msg: msg, res: *res}
+	m.perform(c, &u)
+}
+
+// perform carries out upcall u of connection c: a delivery (held back by delay injection, or
+// dispatched), or a connection event. A received message without delay injection (none
+// configured, none held) is dispatched here at once, without deliverMaybeDelayed and deliver
+// between: the chain of three calls was ~80 instructions per received message (BENCHMARKS.md,
+// "The delivery path per message").
+func (m *Messenger) perform(c *Connection, u *upcall) {
+	switch u.kind {
+	case upDeliver:
+		if len(c.held) != 0 || m.cfg.InjectDelay != nil {
+			c.deliverMaybeDelayed(u.msg, &u.res)
+			return
+		}
+	case upEvent:
+		if u.event == proto.EventReset || u.event == proto.EventRemoteReset {
+			c.flushHeld()
+		}
+		m.connEvent(c, u.event)
+		return
+	}
+	msg, res := u.msg, &u.res
+	var fast []Dispatcher
+	if s := m.dispatch.Load(); s != nil {
+		fast = s.fast
+	}
+	var d Dispatcher
+	if len(fast) == 1 { // pickFast for one fast dispatcher, without the loops' overhead
+		d = fast[0]
+		d.FastPreprocess(c, msg)
+		if !d.CanFastDispatch(msg) {
+			d = nil
+		}
+	} else {
+		d = pickFast(fast, c, msg)
+	}
+	if d == nil {
+		m.dq.enqueue(c, msg, *res)
+		return
+	}
+	if m.cfg.Tracer != nil {
+		m.trace(TraceEvent{Kind: TraceDispatch, Conn: c, Msg: msg, Fast: true})
+	}
+	d.FastDispatch(c, msg)
+	// A message that reserved nothing (no throttle counts its messages, and no bytes) skips
+	// the call.
+	if res.Messages|res.Bytes|res.Dispatch != 0 && !canaryThrottleLeak() {
+		releaseReservation(res)
+	}
+	if canaryDoubleRelease() {
+		releaseReservation(res)
+	}
+}
+
+// pickFast lets every fast dispatcher preprocess msg, then returns the first that wants to
+// fast-dispatch it, or nil.
+func pickFast(fast []Dispatcher, c *Connection, msg *Message) Dispatcher {
 	for _, d := range fast {
 		d.FastPreprocess(c, msg)
 	}
 	for _, d := range fast {
 		if d.CanFastDispatch(msg) {
-			if m.tracing() {
-				m.trace(TraceEvent{Kind: TraceDispatch, Conn: c, Msg: msg, Fast: true})
-			}
-			d.FastDispatch(c, msg)
-			if !canaryThrottleLeak() {
-				releaseReservation(res)
-			}
-			if canaryDoubleRelease() {
-				releaseReservation(res)
-			}
-			return
+			return d
 		}
 	}
-	m.dq.enqueue(c, msg, *res)
+	return nil
 }
 
 // releaseReservation is proto.Reservation.Release by address: a fast-dispatched message of
