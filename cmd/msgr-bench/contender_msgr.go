@@ -36,6 +36,7 @@ type msgrContender struct {
 	chunk    int           // epoll.Options.WriteChunk
 	// replyWhileReading is msgr.Config.ReplyWhileReading (off by default, as in msgr)
 	replyWhileReading bool
+	lender            bool // each client connection's sender lends through a msgr.Lender
 }
 
 func (m msgrContender) name() string {
@@ -68,6 +69,9 @@ type msgrRun struct {
 	inline   bool
 	alloc    bool
 	rwr      bool // msgr.Config.ReplyWhileReading
+	// lenders[i] lends client connection i's messages (nil: Messenger.NewMessage). One
+	// goroutine at a time uses it: kickOff, then the sender goroutine or the client's center.
+	lenders []*msgr.Lender
 }
 
 func (mc msgrContender) start(l *load) (running, error) {
@@ -77,9 +81,16 @@ func (mc msgrContender) start(l *load) (running, error) {
 	}
 	stack := epoll.New(epoll.Options{SpinWait: mc.spin, ThreadWait: mc.thread, WriteChunk: mc.chunk})
 	r.prefetch, r.inline, r.alloc, r.rwr = mc.prefetch, mc.inline, mc.alloc, mc.replyWhileReading
+	lend := mc.lender && !mc.alloc
 	if err := r.setUp(stack, mc.workers); err != nil {
 		_ = r.stop()
 		return nil, err
+	}
+	if lend {
+		r.lenders = make([]*msgr.Lender, len(r.conns))
+		for i, cm := range r.clients {
+			r.lenders[i] = cm.NewLender()
+		}
 	}
 	r.kickOff()
 	return r, nil
@@ -170,13 +181,17 @@ func (r *msgrRun) kickOff() {
 	}
 }
 
-// newMessage is the next message of connection c: lent by c's messenger (NewMessage, back to
-// its free list once the peer acknowledges it), or allocated (msgr-alloc).
-func (r *msgrRun) newMessage(c *msgr.Connection, tid uint64, data []byte) *msgr.Message {
+// newMessage is the next message of connection c: lent by c's messenger (back to its free
+// list once the peer acknowledges it) through lender l, or NewMessage where l is nil (the
+// server's replies), or allocated (msgr-alloc).
+func (r *msgrRun) newMessage(c *msgr.Connection, l *msgr.Lender, tid uint64, data []byte) *msgr.Message {
 	var m *msgr.Message
-	if r.alloc {
+	switch {
+	case r.alloc:
 		m = wire.NewMessage(wire.MsgOSDOp, nil)
-	} else {
+	case l != nil:
+		m = l.NewMessage(wire.MsgOSDOp, nil)
+	default:
 		m = c.Messenger().NewMessage(wire.MsgOSDOp, nil)
 	}
 	m.Header.Tid = tid
@@ -209,9 +224,18 @@ func (r *msgrRun) thinkClient(i int, c *msgr.Connection) {
 	}
 }
 
-// send sends a message tagged with connection index i.
+// send sends a message tagged with connection index i on the client's connection c.
 func (r *msgrRun) send(i int, c *msgr.Connection, data []byte) {
-	if err := c.SendMessage(r.newMessage(c, uint64(i), data)); err != nil && !r.l.stop.Load() {
+	var l *msgr.Lender
+	if r.lenders != nil {
+		l = r.lenders[i]
+	}
+	r.sendWith(i, c, l, data)
+}
+
+// sendWith sends a message tagged with connection index i, lent through l (nil: NewMessage).
+func (r *msgrRun) sendWith(i int, c *msgr.Connection, l *msgr.Lender, data []byte) {
+	if err := c.SendMessage(r.newMessage(c, l, uint64(i), data)); err != nil && !r.l.stop.Load() {
 		r.fail(err)
 	}
 }
@@ -277,7 +301,7 @@ func (d *serverDispatcher) FastDispatch(c *msgr.Connection, m *msgr.Message) {
 		r.creds[i].released()
 		return
 	}
-	r.send(i, c, r.reply)
+	r.sendWith(i, c, nil, r.reply) // a server connection: no lender of its own
 }
 
 // clientDispatcher takes replies on the clients' centers: it records the round trip and sends

@@ -26,8 +26,11 @@
 // previous reply reached it, to a quiet session: the case msgr-inline (Config.SendInline) is
 // for.
 //
-// The msgr contenders send messages lent by the messenger (Messenger.NewMessage), which come
-// back to its free list when the peer acknowledges them, as Ceph's do; msgr-alloc (not in the
+// The msgr contenders send messages lent by the messenger, which come back to its free list
+// when the peer acknowledges them, as Ceph's do: each client connection's sender (the one-way
+// goroutine, or the client's dispatcher) through its own Messenger.NewLender, the server's
+// replies through Messenger.NewMessage (-lender=false: NewMessage everywhere, as before
+// 2026-12-07); msgr-alloc (not in the
 // default list) allocates a new message per send instead (wire.NewMessage), as msgr did
 // before NewMessage existed, for a paired comparison of the two.
 //
@@ -92,6 +95,7 @@ type runFlags struct {
 	memprofile, heapprofile         string
 	json, quiet, threadWait         bool
 	replyWhileReading               bool
+	lender                          bool
 }
 
 func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
@@ -119,6 +123,7 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
 	fs.StringVar(&f.memprofile, "memprofile", "", "write an allocation profile (every allocation sampled) of the whole run to this file")
 	fs.StringVar(&f.heapprofile, "heapprofile", "", "write the live heap at the end of every measured window to PREFIX-*.pprof (samples every allocation)")
 	fs.BoolVar(&f.replyWhileReading, "replywhilereading", false, "msgr: Config.ReplyWhileReading, replies written after every 64 KiB read by a connection alone on its center (the stdlib contender writes once its input is drained)")
+	fs.BoolVar(&f.lender, "lender", true, "msgr: each client connection's sender (the one-way goroutine, the client's dispatcher) lends its messages through a Messenger.NewLender (one free-list lock per 32 messages); false: Messenger.NewMessage per message, as before 2026-12-07")
 	fs.BoolVar(&f.threadWait, "threadwait", false, "msgr: block event loops' threads in epoll_wait instead of parking in Go's netpoller")
 	fs.BoolVar(&f.json, "json", false, "print the summary as JSON on the last line")
 	fs.BoolVar(&f.quiet, "q", false, "no progress lines on stderr")
@@ -182,7 +187,7 @@ func (f *runFlags) contenderList() ([]contender, error) {
 		switch n {
 		case "msgr", "msgr-inline", "msgr-alloc":
 			out = append(out, msgrContender{workers: f.workers, spin: f.spin, prefetch: f.prefetch, thread: f.threadWait,
-				inline: n == "msgr-inline", alloc: n == "msgr-alloc", chunk: f.writeChunk, replyWhileReading: f.replyWhileReading})
+				inline: n == "msgr-inline", alloc: n == "msgr-alloc", chunk: f.writeChunk, replyWhileReading: f.replyWhileReading, lender: f.lender})
 		case "stdlib":
 			out = append(out, stdlibContender{})
 		case "rawframed":
@@ -264,7 +269,7 @@ func (f *runFlags) describe() map[string]string {
 		"duration": f.duration.String(), "warmup": f.warmup.String(), "reps": strconv.Itoa(f.reps),
 		"depth": strconv.Itoa(f.depth), "workers": strconv.Itoa(f.workers), "spin": f.spin.String(), "prefetch": strconv.Itoa(f.prefetch),
 		"writechunk": strconv.Itoa(f.writeChunk), "seed": strconv.FormatUint(f.seed, 10),
-		"replywhilereading": strconv.FormatBool(f.replyWhileReading),
+		"replywhilereading": strconv.FormatBool(f.replyWhileReading), "lender": strconv.FormatBool(f.lender),
 	}
 }
 
