@@ -85,7 +85,12 @@ func (c *Connection) sync() {
 		c.bufs.keepIdle(c) // its buffers go back once it stays idle (see bufCache)
 	}
 	c.updateInterest()
-	c.updateTimer()
+	if !c.deferWrite {
+		// A section that delivered messages is followed by run's flush, whose section syncs
+		// again once the replies are written: the idle deadline, which moves with every read
+		// and write, is moved there, after the write, rather than on the way to it.
+		c.updateTimer()
+	}
 	if c.p.State() == proto.StateClosed && !c.cleaned {
 		c.cleanup()
 	}

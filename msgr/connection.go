@@ -120,7 +120,10 @@ type connView struct {
 func (c *Connection) unlock() {
 	c.publish()
 	c.addTraffic()
-	if len(c.recycled) > 0 {
+	// The lent messages the peer acknowledged go back after the replies are written when the
+	// section delivered messages (deferWrite: run's flush follows, and its section ends here
+	// too), so that returning them does not delay the write.
+	if len(c.recycled) > 0 && !c.deferWrite {
 		c.rxList().recycle(c.recycled)
 		clear(c.recycled)
 		c.recycled = c.recycled[:0]
