@@ -27,7 +27,11 @@ const overlapBytes = 64 << 10
 // event after the read): the ACK for what was read and whatever a fast dispatcher sent in
 // reply then leave in one writev, and the peer is woken once, not twice.
 func (c *Connection) run(fn func()) {
-	c.mu.Lock()
+	if lockOrderCheck { // (mu's mutex directly otherwise, inlined: see SendMessage)
+		c.mu.Lock()
+	} else {
+		c.mu.mu.Lock()
+	}
 	c.inCenter = true
 	if c.p != nil {
 		fn()
