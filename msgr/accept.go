@@ -12,6 +12,14 @@ import (
 
 // processor is the listener (Ceph's Processor): it accepts sockets on one center and hands
 // each to a new acceptor connection on the least-loaded worker.
+//
+// Ceph's processor, and this one in simulation, watches the listening socket on the first
+// worker center. On real sockets it is watched by the messenger's dispatch center instead
+// (listenerCenter): the first connection lands on the first worker (Pool.Pick), and a worker
+// that watches a single socket skips the epoll_wait after each wakeup that was not a Wake
+// (epoll.Poller.RunLoop), which a worker that also watches the listener cannot, since either
+// descriptor may have woken it. Accepting is rare; the dispatch center's wakeups are Wakes
+// (it watches no socket otherwise), which poll anyway.
 type processor struct {
 	m        *Messenger
 	l        netio.Listener
@@ -34,7 +42,18 @@ const (
 )
 
 func newProcessor(m *Messenger, l netio.Listener) *processor {
-	return &processor{m: m, l: l, center: m.pool.Centers()[0]}
+	return &processor{m: m, l: l, center: m.listenerCenter()}
+}
+
+// listenerCenter is the center that watches the listening socket: the first worker, as in
+// Ceph, in simulation (where moving it would change the simulated schedule), and the
+// dispatch center on real sockets (a stack that checksums in write chunks, as Connection.flush's
+// early writes tell them apart), where it keeps the first worker's wakeups to one socket.
+func (m *Messenger) listenerCenter() *event.Center {
+	if writeChunk(m.cfg.Stack) > 0 {
+		return m.dq.center
+	}
+	return m.pool.Centers()[0]
 }
 
 func (p *processor) start() { p.center.Post(p.watch) }

@@ -27,7 +27,11 @@ const overlapBytes = 64 << 10
 // event after the read): the ACK for what was read and whatever a fast dispatcher sent in
 // reply then leave in one writev, and the peer is woken once, not twice.
 func (c *Connection) run(fn func()) {
-	c.mu.Lock()
+	if lockOrderCheck { // (mu's mutex directly otherwise, inlined: see SendMessage)
+		c.mu.Lock()
+	} else {
+		c.mu.mu.Lock()
+	}
 	c.inCenter = true
 	if c.p != nil {
 		fn()
@@ -85,7 +89,12 @@ func (c *Connection) sync() {
 		c.bufs.keepIdle(c) // its buffers go back once it stays idle (see bufCache)
 	}
 	c.updateInterest()
-	c.updateTimer()
+	if !c.deferWrite {
+		// A section that delivered messages is followed by run's flush, whose section syncs
+		// again once the replies are written: the idle deadline, which moves with every read
+		// and write, is moved there, after the write, rather than on the way to it.
+		c.updateTimer()
+	}
 	if c.p.State() == proto.StateClosed && !c.cleaned {
 		c.cleanup()
 	}

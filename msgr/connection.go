@@ -120,7 +120,10 @@ type connView struct {
 func (c *Connection) unlock() {
 	c.publish()
 	c.addTraffic()
-	if len(c.recycled) > 0 {
+	// The lent messages the peer acknowledged go back after the replies are written when the
+	// section delivered messages (deferWrite: run's flush follows, and its section ends here
+	// too), so that returning them does not delay the write.
+	if len(c.recycled) > 0 && !c.deferWrite {
 		c.rxList().recycle(c.recycled)
 		clear(c.recycled)
 		c.recycled = c.recycled[:0]
@@ -133,7 +136,11 @@ func (c *Connection) unlock() {
 			c.rxStash = c.rxStash[:0]
 		}
 	}
-	c.mu.Unlock()
+	if lockOrderCheck { // (mu's mutex directly otherwise, inlined: see SendMessage)
+		c.mu.Unlock()
+	} else {
+		c.mu.mu.Unlock()
+	}
 }
 
 // publish copies what introspection reads from the core into the view; mu is held (or the
@@ -346,9 +353,15 @@ func (c *Connection) SendMessage(msg *Message) error {
 // it: a reply sent from a fast dispatcher (or anything sent meanwhile) is taken by that flush,
 // without posting a flush of its own and waking the center for nothing.
 func (c *Connection) setPerforming() {
-	c.pmu.Lock()
+	if lockOrderCheck { // (pmu's mutex directly otherwise, inlined: see SendMessage)
+		c.pmu.Lock()
+		c.performing = true
+		c.pmu.Unlock()
+		return
+	}
+	c.pmu.mu.Lock()
 	c.performing = true
-	c.pmu.Unlock()
+	c.pmu.mu.Unlock()
 }
 
 // SendKeepalive queues a keepalive to the peer.
@@ -429,7 +442,11 @@ const (
 // (including output deferred by run). It runs on the owning center: posted by SendMessage, or
 // called by run once the dispatchers saw what was read.
 func (c *Connection) flush() {
-	c.pmu.Lock()
+	if lockOrderCheck { // (pmu's mutex directly otherwise, inlined: see SendMessage)
+		c.pmu.Lock()
+	} else {
+		c.pmu.mu.Lock()
+	}
 	ms := c.pend
 	if len(ms) > 0 { // else pend stays as it is, and there is nothing to give back below
 		c.pend = c.sparePend[:0]
@@ -438,7 +455,11 @@ func (c *Connection) flush() {
 	c.flushPosted = false
 	c.performing = false // taken with pend: a send after this point posts again
 	c.moving = len(ms) > 0
-	c.pmu.Unlock()
+	if lockOrderCheck {
+		c.pmu.Unlock()
+	} else {
+		c.pmu.mu.Unlock()
+	}
 	if len(ms) == 0 {
 		if c.deferWrite && !c.readPaused {
 			c.run(func() { c.deferWrite = false })
@@ -468,14 +489,22 @@ func (c *Connection) flush() {
 		}
 	})
 	clear(ms)
-	c.pmu.Lock()
+	if lockOrderCheck {
+		c.pmu.Lock()
+	} else {
+		c.pmu.mu.Lock()
+	}
 	if len(ms) > 0 {
 		c.moving = false // ms are in the core (or dropped): an inline send goes after them
 	}
 	if c.sparePend == nil {
 		c.sparePend = ms[:0]
 	}
-	c.pmu.Unlock()
+	if lockOrderCheck {
+		c.pmu.Unlock()
+	} else {
+		c.pmu.mu.Unlock()
+	}
 }
 
 // Queued is the number of messages waiting to be sent or acknowledged.
