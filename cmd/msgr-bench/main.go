@@ -7,7 +7,7 @@
 //
 //	msgr-bench [run] [-modes oneway,pingpong,rr[,think]] [-sizes 0,4K,64K,4M] [-conns 1,8,64]
 //	           [-contenders msgr,stdlib,rawframed,rawtcp[,msgr-inline,msgr-alloc]] [-duration 2s] [-warmup 500ms]
-//	           [-reps 3] [-depth 128] [-think 1ms] [-workers 2] [-spin 50us] [-writechunk -1] [-notsentlowat -1] [-seed 1]
+//	           [-reps 3] [-depth 128] [-think 1ms] [-workers 2] [-spin 50us] [-writechunk -1] [-notsentlowat 65536] [-seed 1]
 //	           [-out report.json] [-cpuprofile prefix [-profile msgr]] [-json]
 //	msgr-bench sim [-seeds 200] [-messages 2000] [-json]
 //	msgr-bench idle [-conns 1024] [-json]
@@ -110,7 +110,7 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
 	fs.DurationVar(&f.think, "think", time.Millisecond, "think mode: the client goroutine's pause between a reply and its next request")
 	fs.IntVar(&f.workers, "workers", 2, "msgr: worker centers of the server and of the client pool")
 	fs.DurationVar(&f.spin, "spin", defaultSpin, "msgr: epoll busy-poll before blocking (0: off)")
-	fs.IntVar(&f.notSentLowat, "notsentlowat", 0, "msgr: epoll NotSentLowat, TCP_NOTSENT_LOWAT on the messengers' sockets (0: the stack's default, 64 KiB; -1: none)")
+	fs.IntVar(&f.notSentLowat, "notsentlowat", 0, "msgr: epoll NotSentLowat, TCP_NOTSENT_LOWAT on the messengers' sockets (0: none, the default)")
 	fs.IntVar(&f.writeChunk, "writechunk", 0, "msgr: epoll WriteChunk, the data crc computed per chunk of this many bytes right before it is written (0: the stack's default, 256 KiB; -1: the whole crc when encoded)")
 	fs.IntVar(&f.prefetch, "prefetch", readBufSize, "msgr: PrefetchSize, the read buffer (stdlib's bufio.Reader is as large)")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the contender order")

@@ -14,12 +14,6 @@ import "github.com/msgrsim/msgrsim/msgr/netio"
 // where the CPU went").
 const DefaultWriteChunk = 256 << 10
 
-// DefaultNotSentLowat is Options.NotSentLowat's default: one full-sized segment of the
-// loopback device (64 KiB, its GSO limit). Measured on msgr-bench's 4 KiB one-way cell on one
-// CPU (BENCHMARKS.md, "4 KiB one-way with one connection"): CPU per message −25% against no
-// limit; 80–96 KiB measured the same, 32–48 KiB and 128 KiB no better than no limit.
-const DefaultNotSentLowat = 64 << 10
-
 var _ netio.ChunkedWriter = (*Stack)(nil)
 
 // WriteChunk is Options.WriteChunk, 0 when turned off (netio.ChunkedWriter).
