@@ -34,6 +34,7 @@ type msgrContender struct {
 	inline   bool          // msgr.Config.SendInline (the msgr-inline contender)
 	alloc    bool          // a new message per send (wire.NewMessage), not one lent by the messenger (msgr-alloc)
 	chunk    int           // epoll.Options.WriteChunk
+	lowat    int           // epoll.Options.NotSentLowat
 	// replyWhileReading is msgr.Config.ReplyWhileReading (off by default, as in msgr)
 	replyWhileReading bool
 	lender            bool // each client connection's sender lends through a msgr.Lender
@@ -79,7 +80,7 @@ func (mc msgrContender) start(l *load) (running, error) {
 	if l.cell.mode == modePingpong {
 		r.reply = r.payload
 	}
-	stack := epoll.New(epoll.Options{SpinWait: mc.spin, ThreadWait: mc.thread, WriteChunk: mc.chunk})
+	stack := epoll.New(epoll.Options{SpinWait: mc.spin, ThreadWait: mc.thread, WriteChunk: mc.chunk, NotSentLowat: mc.lowat})
 	r.prefetch, r.inline, r.alloc, r.rwr = mc.prefetch, mc.inline, mc.alloc, mc.replyWhileReading
 	lend := mc.lender && !mc.alloc
 	if err := r.setUp(stack, mc.workers); err != nil {

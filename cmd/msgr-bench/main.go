@@ -7,7 +7,7 @@
 //
 //	msgr-bench [run] [-modes oneway,pingpong,rr[,think]] [-sizes 0,4K,64K,4M] [-conns 1,8,64]
 //	           [-contenders msgr,stdlib,rawframed,rawtcp[,msgr-inline,msgr-alloc]] [-duration 2s] [-warmup 500ms]
-//	           [-reps 3] [-depth 128] [-think 1ms] [-workers 2] [-spin 50us] [-writechunk -1] [-seed 1]
+//	           [-reps 3] [-depth 128] [-think 1ms] [-workers 2] [-spin 50us] [-writechunk -1] [-notsentlowat 65536] [-seed 1]
 //	           [-out report.json] [-cpuprofile prefix [-profile msgr]] [-json]
 //	msgr-bench sim [-seeds 200] [-messages 2000] [-json]
 //	msgr-bench idle [-conns 1024] [-json]
@@ -88,7 +88,7 @@ type runFlags struct {
 	modes, sizes, conns, contenders string
 	duration, warmup, settle        time.Duration
 	reps, depth, workers, prefetch  int
-	writeChunk                      int
+	writeChunk, notSentLowat        int
 	spin, think                     time.Duration
 	seed                            uint64
 	out, cpuprofile, profile        string
@@ -114,6 +114,7 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
 	fs.DurationVar(&f.think, "think", time.Millisecond, "think mode: the client goroutine's pause between a reply and its next request")
 	fs.IntVar(&f.workers, "workers", 2, "msgr: worker centers of the server and of the client pool")
 	fs.DurationVar(&f.spin, "spin", defaultSpin, "msgr: epoll busy-poll before blocking (0: off)")
+	fs.IntVar(&f.notSentLowat, "notsentlowat", 0, "msgr: epoll NotSentLowat, TCP_NOTSENT_LOWAT on the messengers' sockets (0: none, the default)")
 	fs.IntVar(&f.writeChunk, "writechunk", 0, "msgr: epoll WriteChunk, the data crc computed per chunk of this many bytes right before it is written (0: the stack's default, 256 KiB; -1: the whole crc when encoded)")
 	fs.IntVar(&f.prefetch, "prefetch", readBufSize, "msgr: PrefetchSize, the read buffer (stdlib's bufio.Reader is as large)")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the contender order")
@@ -187,7 +188,7 @@ func (f *runFlags) contenderList() ([]contender, error) {
 		switch n {
 		case "msgr", "msgr-inline", "msgr-alloc":
 			out = append(out, msgrContender{workers: f.workers, spin: f.spin, prefetch: f.prefetch, thread: f.threadWait,
-				inline: n == "msgr-inline", alloc: n == "msgr-alloc", chunk: f.writeChunk, replyWhileReading: f.replyWhileReading, lender: f.lender})
+				inline: n == "msgr-inline", alloc: n == "msgr-alloc", chunk: f.writeChunk, lowat: f.notSentLowat, replyWhileReading: f.replyWhileReading, lender: f.lender})
 		case "stdlib":
 			out = append(out, stdlibContender{})
 		case "rawframed":
@@ -268,7 +269,7 @@ func (f *runFlags) describe() map[string]string {
 		"modes": f.modes, "sizes": f.sizes, "conns": f.conns, "contenders": f.contenders,
 		"duration": f.duration.String(), "warmup": f.warmup.String(), "reps": strconv.Itoa(f.reps),
 		"depth": strconv.Itoa(f.depth), "workers": strconv.Itoa(f.workers), "spin": f.spin.String(), "prefetch": strconv.Itoa(f.prefetch),
-		"writechunk": strconv.Itoa(f.writeChunk), "seed": strconv.FormatUint(f.seed, 10),
+		"writechunk": strconv.Itoa(f.writeChunk), "notsentlowat": strconv.Itoa(f.notSentLowat), "seed": strconv.FormatUint(f.seed, 10),
 		"replywhilereading": strconv.FormatBool(f.replyWhileReading), "lender": strconv.FormatBool(f.lender),
 	}
 }

@@ -45,6 +45,18 @@ type Options struct {
 	// computes the crcs of data sections of 64 KiB and more when they are sent, before the
 	// core sees them, so that this applies to messages whose footer the core computes.
 	WriteChunk int
+	// NotSentLowat, if positive, sets TCP_NOTSENT_LOWAT on every connected and accepted
+	// socket: a write takes no more bytes once this many are queued in the kernel but not yet
+	// sent (the peer's window is full), and the socket polls writable again once fewer than
+	// half as many are; the rest of a batch waits in the connection's output and is written
+	// when the socket turns writable, on the writer's own thread. Without it (zero, the
+	// default) a sender hands the kernel up to its whole send buffer, and on loopback the
+	// reader's thread does the sending: a read that opens the window transmits the queued
+	// data, cut at the window's edge, from within the read. It is off by default: on
+	// msgr-bench's cells it cuts the CPU per message of one-way 4 KiB and 64 KiB streams by a
+	// quarter to a third, but makes rr 4 KiB at depth 128 settle in its slow mode (BENCHMARKS.md,
+	// "4 KiB one-way with one connection").
+	NotSentLowat int
 	// Clock is what Stack.Clock returns. Nil means netio.NewSystemClock(). The poller's own
 	// timeouts always use the OS monotonic clock, as epoll does.
 	Clock netio.Clock
@@ -167,13 +179,18 @@ func startConnect(fd int, sa unix.Sockaddr) error {
 	}
 }
 
-// setupConn applies per-connection options (TCP_NODELAY) to a connected or accepted socket.
+// setupConn applies per-connection options (TCP_NODELAY, TCP_NOTSENT_LOWAT) to a connected
+// or accepted socket.
 func (s *Stack) setupConn(fd int) error {
-	if s.opts.Nagle {
-		return nil
+	if !s.opts.Nagle {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
+			return os.NewSyscallError("setsockopt TCP_NODELAY", err)
+		}
 	}
-	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
-		return os.NewSyscallError("setsockopt TCP_NODELAY", err)
+	if s.opts.NotSentLowat > 0 {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, s.opts.NotSentLowat); err != nil {
+			return os.NewSyscallError("setsockopt TCP_NOTSENT_LOWAT", err)
+		}
 	}
 	return nil
 }
