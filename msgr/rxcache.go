@@ -188,6 +188,7 @@ func (f *msgStack) putBack(ms []*Message) {
 	}
 	n := min(len(ms), maxFreeMsgs-len(f.msgs))
 	f.msgs = append(f.msgs, ms[:max(n, 0)]...)
+	f.filled()
 	f.mu.Unlock()
 }
 
@@ -351,6 +352,49 @@ func (m *Messenger) lendBatch(dst []*Message) []*Message {
 	return dst
 }
 
+// refillOne is how many messages a center's list may hold for NewMessage, finding the
+// messenger's list empty, to take one of them alone rather than trade lists (refillLocked).
+// A request/response server answering from its fast dispatcher has one message in flight per
+// connection: the request it released is the only one in its center's list when it lends the
+// reply, and trading the lists (three lock pairs) took that one message each time.
+const refillOne = 2
+
+// refill returns a message for NewMessage (or a new one) when the messenger's list is empty
+// (or known to be, see msgStack.empty): one from the first center's list that holds any,
+// alone if that list holds at most refillOne, else through a trade of lists (refillLocked).
+// No lock is held.
+func (m *Messenger) refill() *Message {
+	for i := range m.bufCaches {
+		r := &m.bufCaches[i].rx
+		r.mu.Lock()
+		n := len(r.msgs)
+		if n > 0 && n <= refillOne {
+			msg := r.msgs[n-1]
+			r.msgs[n-1] = nil
+			r.msgs = r.msgs[:n-1]
+			r.mu.Unlock()
+			return msg
+		}
+		r.mu.Unlock()
+		if n > 0 {
+			break
+		}
+	}
+	// A longer list: traded for the messenger's, if that is still empty. Also when no center
+	// had any, before a new message: the messenger's list may have been filled meanwhile.
+	f := &m.rxFree
+	f.mu.Lock()
+	if len(f.msgs) == 0 {
+		m.refillLocked()
+	}
+	msg := popLast(&f.msgs)
+	f.mu.Unlock()
+	if msg == nil {
+		msg = spareRx.message()
+	}
+	return msg
+}
+
 // refillLocked trades the messenger's empty list for a center's; rxFree.mu is held, and held
 // again on return. The free lists are leaf locks (docs/design.md): the empty list is taken
 // out, traded for a center's under that center's lock alone, and put back.
@@ -376,5 +420,8 @@ func (m *Messenger) refillLocked() {
 	} else { // others released messages meanwhile
 		n := min(len(got), maxFreeMsgs-len(f.msgs))
 		f.msgs = append(f.msgs, got[:max(n, 0)]...)
+	}
+	if len(f.msgs) > 0 {
+		f.filled()
 	}
 }
