@@ -363,6 +363,15 @@ func (f *msgStack) recycle(ms []*Message) {
 		msg.Front, msg.Middle, msg.Data = nil, nil, nil
 	}
 	f.mu.Lock()
+	if len(ms) == 1 { // one per round trip of a request/response: within the list's capacity
+		if n := len(f.msgs); n < cap(f.msgs) && n < maxFreeMsgs {
+			f.msgs = f.msgs[:n+1]
+			f.msgs[n] = ms[0]
+			f.filled()
+			f.mu.Unlock()
+			return
+		}
+	}
 	if f.msgs == nil {
 		f.msgs = make([]*Message, 0, 16)
 	}
