@@ -188,6 +188,7 @@ func (f *msgStack) putBack(ms []*Message) {
 	}
 	n := min(len(ms), maxFreeMsgs-len(f.msgs))
 	f.msgs = append(f.msgs, ms[:max(n, 0)]...)
+	f.filled()
 	f.mu.Unlock()
 }
 
@@ -338,17 +339,69 @@ func clearFree(msg *Message) {
 	*markOf(msg) = markFree
 }
 
-// lendBatch appends up to lenderBatch free messages (marked free) to dst for a Lender, under
-// one lock of the messenger's list, refilled as NewMessage refills it.
+// lendBatch appends up to lenderBatch free messages to dst (empty) for a Lender, under one
+// lock of the messenger's list; when that is empty (or known to be), one message as
+// NewMessage takes it (refill): with one message in flight, a client's lender finds one
+// message in a center's list at each request, and trading lists for it cost ~100
+// instructions more.
 func (m *Messenger) lendBatch(dst []*Message) []*Message {
 	f := &m.rxFree
+	if !f.empty.Load() {
+		f.mu.Lock()
+		if dst = f.takeLocked(dst, lenderBatch); len(dst) == 0 {
+			f.empty.Store(true)
+		}
+		f.mu.Unlock()
+		if len(dst) > 0 {
+			return dst
+		}
+	}
+	msg := m.refill()
+	*markOf(msg) = markFree // (a new one is unmarked)
+	return append(dst, msg)
+}
+
+// refillOne is how many messages a center's list may hold for NewMessage, finding the
+// messenger's list empty, to take one of them alone rather than trade lists (refillLocked).
+// A request/response server answering from its fast dispatcher has one message in flight per
+// connection: the request it released is the only one in its center's list when it lends the
+// reply, and trading the lists (three lock pairs) took that one message each time.
+const refillOne = 2
+
+// refill returns a message for NewMessage (or a new one) when the messenger's list is empty
+// (or known to be, see msgStack.empty): one from the first center's list that holds any,
+// alone if that list holds at most refillOne, else through a trade of lists (refillLocked).
+// No lock is held.
+func (m *Messenger) refill() *Message {
+	for i := range m.bufCaches {
+		r := &m.bufCaches[i].rx
+		r.mu.Lock()
+		n := len(r.msgs)
+		if n > 0 && n <= refillOne {
+			msg := r.msgs[n-1]
+			r.msgs[n-1] = nil
+			r.msgs = r.msgs[:n-1]
+			r.mu.Unlock()
+			return msg
+		}
+		r.mu.Unlock()
+		if n > 0 {
+			break
+		}
+	}
+	// A longer list: traded for the messenger's, if that is still empty. Also when no center
+	// had any, before a new message: the messenger's list may have been filled meanwhile.
+	f := &m.rxFree
 	f.mu.Lock()
-	if len(f.msgs) == 0 && len(m.bufCaches) > 0 {
+	if len(f.msgs) == 0 {
 		m.refillLocked()
 	}
-	dst = f.takeLocked(dst, lenderBatch)
+	msg := popLast(&f.msgs)
 	f.mu.Unlock()
-	return dst
+	if msg == nil {
+		msg = spareRx.message()
+	}
+	return msg
 }
 
 // refillLocked trades the messenger's empty list for a center's; rxFree.mu is held, and held
@@ -376,5 +429,8 @@ func (m *Messenger) refillLocked() {
 	} else { // others released messages meanwhile
 		n := min(len(got), maxFreeMsgs-len(f.msgs))
 		f.msgs = append(f.msgs, got[:max(n, 0)]...)
+	}
+	if len(f.msgs) > 0 {
+		f.filled()
 	}
 }
