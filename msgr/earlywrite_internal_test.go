@@ -7,7 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/msgrsim/msgrsim/internal/detrand"
 	"github.com/msgrsim/msgrsim/msgr/event"
@@ -122,26 +121,12 @@ func TestFlushWritesEarly(t *testing.T) {
 			}
 			srv := mk(0, epoll.New(epoll.Options{}), disp)
 			cli := mk(1, log, &countingDispatcher{})
-			defer func() {
-				cli.Shutdown()
-				srv.Shutdown()
-				cli.Wait()
-				srv.Wait()
-				rt.Wait()
-			}()
+			defer stopPair(rt, cli, srv)
 			c, err := cli.ConnectTo(wire.EntityOSD, srv.MyAddr())
 			if err != nil {
 				t.Fatal(err)
 			}
-			deadline := time.Now().Add(20 * time.Second)
-			wait := func(what string, cond func() bool) {
-				for !cond() {
-					if time.Now().After(deadline) {
-						t.Fatalf("timed out waiting for %s", what)
-					}
-					time.Sleep(time.Millisecond)
-				}
-			}
+			wait := waiter(t)
 			wait("the session", func() bool { return c.IsConnected() && c.Queued() == 0 })
 			// Hold the client's center while the messages are sent: its flush then takes
 			// them all at once.

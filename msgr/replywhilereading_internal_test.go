@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/msgrsim/msgrsim/internal/detrand"
 	"github.com/msgrsim/msgrsim/msgr/event"
@@ -75,26 +74,12 @@ func TestReplyWhileReadingWritesPerRead(t *testing.T) {
 	echo := &echoDispatcher{}
 	srv := mk(0, epoll.New(epoll.Options{}), rec, false)
 	cli := mk(1, log, echo, true) // the replier: its sockets' writes are logged
-	defer func() {
-		cli.Shutdown()
-		srv.Shutdown()
-		cli.Wait()
-		srv.Wait()
-		rt.Wait()
-	}()
+	defer stopPair(rt, cli, srv)
 	c, err := cli.ConnectTo(wire.EntityOSD, srv.MyAddr())
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	wait := func(what string, cond func() bool) {
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}
+	wait := waiter(t)
 	if err := c.SendMessage(cli.NewMessage(wire.MsgOSDOp, nil)); err != nil {
 		t.Fatal(err)
 	}
