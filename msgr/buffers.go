@@ -379,6 +379,7 @@ func (f *msgStack) recycle(ms []*Message) {
 	if n <= recycleByOne {
 		// A few (one per round trip of a request/response): appended one by one, without the
 		// bulk copy's typedslicecopy (~40 instructions for one message).
+		//lint:ignore S1011 the loop is the point: append(f.msgs, ms[:n]...) is the bulk copy
 		for _, msg := range ms[:max(n, 0)] {
 			f.msgs = append(f.msgs, msg)
 		}
