@@ -12,7 +12,6 @@ import (
 	"github.com/msgrsim/msgrsim/msgr/event"
 	"github.com/msgrsim/msgrsim/msgr/netio"
 	"github.com/msgrsim/msgrsim/msgr/netio/epoll"
-	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
 )
 
@@ -102,22 +101,8 @@ func TestFlushWritesEarly(t *testing.T) {
 			rt := &event.GoRuntime{}
 			disp := &countingDispatcher{}
 			mk := func(n int64, stack netio.Stack, d Dispatcher) *Messenger {
-				m, err := New(Config{Name: wire.NewName(wire.EntityOSD, n), Stack: stack, Runtime: rt,
-					Rand: detrand.NewSeeded(uint64(n) + 5), Workers: 1, ClusterProtocol: 10})
-				if err != nil {
-					t.Fatal(err)
-				}
-				m.SetPolicy(wire.EntityOSD, proto.LosslessPeer(0))
-				if n == 0 {
-					if err := m.Bind(netip.MustParseAddrPort("127.0.0.1:0")); err != nil {
-						t.Fatal(err)
-					}
-				}
-				if err := m.Start(); err != nil {
-					t.Fatal(err)
-				}
-				m.AddDispatcherTail(d)
-				return m
+				return startOSD(t, Config{Name: wire.NewName(wire.EntityOSD, n), Stack: stack, Runtime: rt,
+					Rand: detrand.NewSeeded(uint64(n) + 5), Workers: 1, ClusterProtocol: 10}, n == 0, d)
 			}
 			srv := mk(0, epoll.New(epoll.Options{}), disp)
 			cli := mk(1, log, &countingDispatcher{})

@@ -3,7 +3,6 @@
 package msgr
 
 import (
-	"net/netip"
 	"sync/atomic"
 	"testing"
 
@@ -11,7 +10,6 @@ import (
 	"github.com/msgrsim/msgrsim/msgr/event"
 	"github.com/msgrsim/msgrsim/msgr/netio"
 	"github.com/msgrsim/msgrsim/msgr/netio/epoll"
-	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
 )
 
@@ -52,23 +50,9 @@ func TestReplyWhileReadingWritesPerRead(t *testing.T) {
 	log := &writeLog{Stack: epoll.New(epoll.Options{}), chunk: epoll.DefaultWriteChunk}
 	rt := &event.GoRuntime{}
 	mk := func(num int64, stack netio.Stack, d Dispatcher, rwr bool) *Messenger {
-		m, err := New(Config{Name: wire.NewName(wire.EntityOSD, num), Stack: stack, Runtime: rt,
+		return startOSD(t, Config{Name: wire.NewName(wire.EntityOSD, num), Stack: stack, Runtime: rt,
 			Rand: detrand.NewSeeded(uint64(num) + 9), Workers: 1, ClusterProtocol: 10,
-			PrefetchSize: 64 << 10, ReplyWhileReading: rwr})
-		if err != nil {
-			t.Fatal(err)
-		}
-		m.SetPolicy(wire.EntityOSD, proto.LosslessPeer(0))
-		if num == 0 {
-			if err := m.Bind(netip.MustParseAddrPort("127.0.0.1:0")); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := m.Start(); err != nil {
-			t.Fatal(err)
-		}
-		m.AddDispatcherTail(d)
-		return m
+			PrefetchSize: 64 << 10, ReplyWhileReading: rwr}, num == 0, d)
 	}
 	rec := &connRecorder{}
 	echo := &echoDispatcher{}
