@@ -14,6 +14,12 @@ var hasCRC32 = cpu.X86.HasSSE42
 //go:noescape
 func crc32cHW(crc uint32, p []byte) uint32
 
+// crc32cHeader is crc32cHW(0, p[:]) for the HeaderCRCLen bytes a header's crc covers, the
+// loop unrolled (crc_amd64.s). It requires SSE4.2.
+//
+//go:noescape
+func crc32cHeader(p *[HeaderCRCLen]byte) uint32
+
 // hasFold reports what crc32cFold needs: AVX-512 with VPCLMULQDQ (and the OS saving the
 // AVX-512 registers, which x/sys/cpu checks), and the CRC32 instruction for the state and
 // the tail.

@@ -49,7 +49,7 @@ func (h *Header) Encode(b []byte, crc bool) {
 	binary.LittleEndian.PutUint16(b[47:], h.Reserved)
 	if crc {
 		if hasCRC32 { // the instruction without crc32cSmall's call (too big to be inlined)
-			h.CRC = crc32cHW(0, b[:HeaderCRCLen])
+			h.CRC = crc32cHeader((*[HeaderCRCLen]byte)(b))
 		} else {
 			h.CRC = crc32cSmall(0, b[:HeaderCRCLen])
 		}
@@ -90,7 +90,7 @@ func (h *Header) Decode(b []byte, verifyCRC bool) error {
 	if verifyCRC {
 		var got uint32
 		if hasCRC32 { // as in Encode
-			got = crc32cHW(0, b[:HeaderCRCLen])
+			got = crc32cHeader((*[HeaderCRCLen]byte)(b))
 		} else {
 			got = crc32cSmall(0, b[:HeaderCRCLen])
 		}
