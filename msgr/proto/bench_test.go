@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/proto/prototest"
@@ -382,5 +383,61 @@ func TestHeaderLimits(t *testing.T) {
 		if faulted == tc.ok {
 			t.Errorf("%+v, %d+%d+%d: faulted with ErrTooLarge %v (faults %v)", tc.limits, tc.front, tc.middle, tc.data, faulted, p.w.Faults)
 		}
+	}
+}
+
+// throttleObsHost is a dispatchOnlyHost with an Observer that records the states in which a
+// received message started waiting for a full throttle.
+type throttleObsHost struct {
+	dispatchOnlyHost
+	waits *[]proto.State
+}
+
+func (h throttleObsHost) Throttled(s proto.State)      { *h.waits = append(*h.waits, s) }
+func (h throttleObsHost) MessageWritten(*wire.Message) {}
+
+// TestDispatchThrottleOnlyFull: a session with only the dispatch throttle (handleHeader's
+// short way past the policy throttles) parks a message at a full dispatch throttle, reports
+// the wait once, in StateThrottleDispatchQueue, and delivers the message when the retry finds
+// room.
+func TestDispatchThrottleOnlyFull(t *testing.T) {
+	pol := proto.LosslessPeer(0)
+	w, ma, mb := newLinkWorld(pol, pol)
+	mb.Th[2].Max = 4096
+	p := &pipe{w: w}
+	p.ha, p.hb = prototest.NewRecycler(w.NewNode("a", ma)), prototest.NewRecycler(w.NewNode("b", mb))
+	var waits []proto.State
+	p.a = proto.NewConnector(ma.Cfg, prodHost{p.ha, p.ha}, addrB, wire.EntityOSD, pol, proto.Throttles{})
+	p.b = proto.NewAcceptor(mb.Cfg, throttleObsHost{dispatchOnlyHost{prodHost{p.hb, p.hb}}, &waits}, wire.LegacyAddr(addrA.Addr, 0))
+	p.ha.C, p.hb.C = p.a, p.b
+	p.a.Start()
+	p.a.Connected()
+	p.b.Start()
+	for range 16 {
+		if pump(p.a, p.b)+pump(p.b, p.a) == 0 {
+			break
+		}
+	}
+	if !p.b.State().IsOpen() {
+		t.Fatalf("session did not open: %v", p.b.State())
+	}
+	if !mb.Th[2].TryGet(4096) { // the dispatcher holds the whole throttle
+		t.Fatal("dispatch throttle not empty")
+	}
+	p.sendOne(wire.NewMessage(wire.MsgOSDOp, make([]byte, 100)))
+	if p.hb.Count != 0 || p.b.State() != proto.StateThrottleDispatchQueue {
+		t.Fatalf("delivered %d, state %v: want the message parked at the dispatch throttle", p.hb.Count, p.b.State())
+	}
+	if len(waits) != 1 || waits[0] != proto.StateThrottleDispatchQueue {
+		t.Fatalf("Throttled reports %v, want one in %v", waits, proto.StateThrottleDispatchQueue)
+	}
+	mb.Th[2].Put(4096)
+	if err := w.Advance(10 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	p.b.Tick()
+	pump(p.b, p.a)
+	if p.hb.Count != 1 || len(waits) != 1 || !p.b.State().IsOpen() {
+		t.Fatalf("after the retry: delivered %d, %d waits, state %v", p.hb.Count, len(waits), p.b.State())
 	}
 }

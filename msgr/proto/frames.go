@@ -108,13 +108,19 @@ func (c *Conn) handleHeader(data []byte) error {
 	c.rx.start(m)
 	if c.watch == nil && c.throttles.Messages == nil && c.throttles.Bytes == nil {
 		// No policy throttles (the messenger's dispatch throttle is the only one), and no
-		// one watches the states: the two that would pass at once are skipped.
-		c.state = StateThrottleDispatchQueue
+		// one watches the states: the two that would pass at once are skipped, and the
+		// dispatch throttle is taken here, as throttle would.
+		c.state = StateThrottleDispatchQueue // where a full throttle parks (and Tick retries)
+		if !c.tryThrottle(c.throttles.Dispatch, int64(h.PayloadLen()), &c.rx.res.Dispatch) {
+			return nil
+		}
+		c.readPaused, c.throttleAt = false, 0
+		c.state = StateReadMessageFront
 	} else {
 		c.setState(StateThrottleMessage)
-	}
-	if !c.throttle() {
-		return nil
+		if !c.throttle() {
+			return nil
+		}
 	}
 	return c.nextSection(true)
 }
