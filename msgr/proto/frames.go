@@ -290,7 +290,7 @@ func (c *Conn) handleFooter(data []byte) error {
 	}
 	seq := m.Header.Seq
 	res := c.rx.res
-	c.rx.start(nil)
+	c.rx.msg = nil // received (releaseRx has nothing to return); start resets the rest
 	if seq <= c.socketSeq {
 		// A sender numbers messages as it writes them, so on one socket seqs only grow: a
 		// peer going backwards is broken or hostile. (Ceph drops it as old, quirk Q3.)

@@ -141,8 +141,16 @@ func FooterSize(msgAuth bool) int {
 // negotiated. Every reader and writer of msgr1 frames decides the footer size with it.
 func OldFooterFor(negotiated uint64) bool { return !HasFeatures(negotiated, FeatureMsgAuth) }
 
-// Encode writes the footer into b: 21 bytes, or 13 when old is set (Sig is dropped).
+// Encode writes the footer into b: 21 bytes, or 13 when old is set (Sig is dropped). Each
+// branch slices b to its length first: one bounds check instead of one per field (a sender
+// encodes a footer per message).
 func (f *Footer) Encode(b []byte, old bool) {
+	n := FooterLen
+	if old {
+		n = OldFooterLen
+	}
+	b = b[:n]
+	_ = b[OldFooterLen-1]
 	binary.LittleEndian.PutUint32(b[0:], f.FrontCRC)
 	binary.LittleEndian.PutUint32(b[4:], f.MiddleCRC)
 	binary.LittleEndian.PutUint32(b[8:], f.DataCRC)
