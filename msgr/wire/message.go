@@ -253,7 +253,11 @@ func (m *Message) SealFooter(headerCRC, dataCRC bool) {
 		f.MiddleCRC = sectionCRC(m.Middle)
 	}
 	if dataCRC {
-		f.DataCRC = sectionCRC(m.Data)
+		if len(m.Data) > smallCRCMax {
+			f.DataCRC = CRC32C(0, m.Data) // without sectionCRCBytes in between
+		} else {
+			f.DataCRC = sectionCRC(m.Data)
+		}
 	} else {
 		f.Flags |= FooterNoCRC
 	}
