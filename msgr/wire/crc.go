@@ -24,16 +24,33 @@ func CRC32C(seed uint32, p []byte) uint32 {
 // cost, the CRC32 instruction over its 256-byte state, is repaid from about 512).
 const foldMin = 512
 
-// foldK holds crc32cFold's constants: in each 16-byte lane, x^(2048+63) and x^(2048-1)
-// modulo the Castagnoli polynomial, bit-reflected into 64 bits (x^m at bit 63-m). Folding a
-// lane 2048 bits forward multiplies its high-degree quadword by x^(2048+64) and its other
-// quadword by x^2048; a carry-less product of two reflected quadwords comes out multiplied by
-// x, hence the exponents one lower.
-var foldK = foldConstants(2048)
+// foldK holds crc32cFold's constants, each a pair per 16-byte lane: x^(d+63) and x^(d-1)
+// modulo the Castagnoli polynomial, bit-reflected into 64 bits (x^m at bit 63-m), to fold a
+// lane d bits forward. Folding a lane d bits forward multiplies its high-degree quadword by
+// x^(d+64) and its other quadword by x^d; a carry-less product of two reflected quadwords
+// comes out multiplied by x, hence the exponents one lower. The rows: 2048 bits (the loop,
+// every lane 256 bytes on); 1536, 1024 and 512 (the state's first three 64-byte blocks onto
+// its last); then per lane 384, 256, 128 and none (that block's lanes onto its last lane).
+var foldK = foldKeys{
+	foldConstants(2048, 2048, 2048, 2048),
+	foldConstants(1536, 1536, 1536, 1536),
+	foldConstants(1024, 1024, 1024, 1024),
+	foldConstants(512, 512, 512, 512),
+	foldConstants(384, 256, 128, 0),
+}
 
-func foldConstants(bits int) [8]uint64 {
-	k1, k2 := reflect64(xPowMod(bits+63)), reflect64(xPowMod(bits-1))
-	return [8]uint64{k1, k2, k1, k2, k1, k2, k1, k2}
+// foldKeys are crc32cFold's constants: five rows of four lanes' pairs (see foldK).
+type foldKeys [5][8]uint64
+
+// foldConstants is a row of foldKeys: lane i folded by bits[i] bits (0: multiplied by 0).
+func foldConstants(bits ...int) [8]uint64 {
+	var row [8]uint64
+	for i, d := range bits {
+		if d > 0 {
+			row[2*i], row[2*i+1] = reflect64(xPowMod(d+63)), reflect64(xPowMod(d-1))
+		}
+	}
+	return row
 }
 
 // xPowMod is x^n modulo the Castagnoli polynomial, bit m holding the coefficient of x^m.

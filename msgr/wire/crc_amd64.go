@@ -29,7 +29,7 @@ var hasFold = hasCRC32 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VPCLMULQDQ
 // carry-less multiplication (crc_amd64.s), k being foldK. It requires hasFold.
 //
 //go:noescape
-func crc32cFold(crc uint32, p []byte, k *[8]uint64) uint32
+func crc32cFold(crc uint32, p []byte, k *foldKeys) uint32
 
 // crc32cSmall is crc32cNoEscape with the hardware instruction when the CPU has it.
 func crc32cSmall(crc uint32, p []byte) uint32 {

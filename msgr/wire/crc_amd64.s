@@ -42,10 +42,11 @@ done:
 // lane forward by 2048 bits onto the lane 256 bytes further on: a lane whose low and high
 // quadwords hold the polynomials H and L (H the higher-degree half) stands for H·x^64 + L,
 // and H·k[0] xor L·k[1] is congruent to it times x^2048 modulo the polynomial (k: see
-// foldConstants; the reflected product carries one extra factor x, which the constants take
-// out). The state then has the crc the bytes it replaced had, so the result is the CRC32
-// instruction run over the 256 state bytes (from 0) and then over the tail of p.
-TEXT ·crc32cFold(SB), $256-44
+// foldK; the reflected product carries one extra factor x, which the constants take out).
+// The state then has the crc the bytes it replaced had. It is folded the same way, with
+// shorter distances, down to its last 16 bytes, so the result is the CRC32 instruction run
+// over those 16 bytes (from 0) and then over the tail of p.
+TEXT ·crc32cFold(SB), NOSPLIT, $0-44
 	MOVL crc+0(FP), AX
 	MOVQ p_base+8(FP), SI
 	MOVQ p_len+16(FP), CX
@@ -81,22 +82,39 @@ fold:
 	JAE        fold
 
 folded:
-	VMOVDQU64 Z0, state-256(SP)
-	VMOVDQU64 Z1, state-192(SP)
-	VMOVDQU64 Z2, state-128(SP)
-	VMOVDQU64 Z3, state-64(SP)
+	// Z0, Z1 and Z2 folded onto Z3 (192, 128 and 64 bytes further on), then Z3's first
+	// three lanes onto its last (48, 32 and 16 bytes further on): 16 bytes with the crc of
+	// all the bytes folded so far, checksummed by two CRC32 instructions instead of 32.
+	VMOVDQU64  64(DX), Z5
+	VMOVDQU64  128(DX), Z6
+	VMOVDQU64  192(DX), Z7
+	VPCLMULQDQ $0x00, Z5, Z0, Z8
+	VPCLMULQDQ $0x11, Z5, Z0, Z0
+	VPCLMULQDQ $0x00, Z6, Z1, Z9
+	VPCLMULQDQ $0x11, Z6, Z1, Z1
+	VPCLMULQDQ $0x00, Z7, Z2, Z10
+	VPCLMULQDQ $0x11, Z7, Z2, Z2
+	VPTERNLOGQ $0x96, Z8, Z0, Z3
+	VPTERNLOGQ $0x96, Z9, Z1, Z3
+	VPTERNLOGQ $0x96, Z10, Z2, Z3
+	VMOVDQU64  256(DX), Z5
+	VPCLMULQDQ $0x00, Z5, Z3, Z8
+	VPCLMULQDQ $0x11, Z5, Z3, Z9
+	VPXORQ     Z9, Z8, Z8
+	VEXTRACTI64X4 $1, Z8, Y9
+	VPXOR      Y9, Y8, Y8
+	VEXTRACTI128 $1, Y8, X9
+	VPXOR      X9, X8, X8
+	VEXTRACTI32X4 $3, Z3, X9
+	VPXOR      X9, X8, X8
+	VMOVQ      X8, BX
+	VPEXTRQ    $1, X8, DI
 	VZEROUPPER
-	XORL      AX, AX
-	LEAQ      state-256(SP), DI
-	MOVQ      $32, BX
-
-stateword:
-	CRC32Q (DI), AX
-	ADDQ   $8, DI
-	DECQ   BX
-	JNZ    stateword
-	CMPQ   CX, $8
-	JB     tailbytes
+	XORL       AX, AX
+	CRC32Q     BX, AX
+	CRC32Q     DI, AX
+	CMPQ       CX, $8
+	JB         tailbytes
 
 tailword:
 	CRC32Q (SI), AX
