@@ -20,7 +20,8 @@ type rxMessage struct {
 // whole-struct store of the heap-allocated Conn goes through a bulk write barrier while the
 // garbage collector marks (see need).
 func (rx *rxMessage) start(m *wire.Message) {
-	rx.msg, rx.section, rx.sums = m, 0, [3]uint32{}
+	rx.msg, rx.section = m, 0
+	rx.sums[0], rx.sums[1], rx.sums[2] = 0, 0, 0 // not [3]uint32{}: that went through the stack
 	rx.res.Messages, rx.res.Bytes, rx.res.Dispatch = 0, 0, 0
 }
 
