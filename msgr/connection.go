@@ -42,9 +42,10 @@ type Connection struct {
 	serverAuth   ServerAuth // acceptor: verifies the authorizers on the current socket
 	drained      bool       // the last read found the socket empty (see sync)
 	recycled     []*Message // lent messages the core is done with, for the free list (see unlock)
-	rxStash      []*Message // free messages taken from the center's list in a batch, for this locked section's receives (see rxGet)
+	rxStash      []*Message // free messages for receives: taken from the center's list in a batch for a locked section's receives, or acknowledged ones kept across sections (recycleAcked); guarded by mu
 	rxGets       uint32     // messages received in this locked section
 	rxMark       uint8      // the mark of a message received here: its home, bufs's center (see homeMark)
+	rxKeep       bool       // a section delivered messages since recycleAcked last ran; guarded by mu
 	rxArr        [rxBatch]*Message
 	msgsIn       uint32 // messages delivered in this locked section, added to the traffic counters by unlock
 	msgsOut      uint32 // messages encoded for the socket in this locked section (as msgsIn)
@@ -76,7 +77,7 @@ type Connection struct {
 	// performing: run is dispatching and will flush, so sends need no post (see SendMessage).
 	// Set by run without pmu (setPerforming), cleared by flush under pmu, read under pmu.
 	performing atomic.Bool
-	moving      bool // flush took pend and has not yet given it to the core (see sendInline)
+	moving     bool // flush took pend and has not yet given it to the core (see sendInline)
 
 	settleFn func() // c.settle, bound once; guarded by mu
 
@@ -122,21 +123,18 @@ type connView struct {
 func (c *Connection) unlock() {
 	c.publish()
 	c.addTraffic()
-	// The lent messages the peer acknowledged go back after the replies are written when the
-	// section delivered messages (deferWrite: run's flush follows, and its section ends here
-	// too), so that returning them does not delay the write.
-	if len(c.recycled) > 0 && !c.deferWrite {
-		c.rxList().recycle(c.recycled)
-		clear(c.recycled)
-		c.recycled = c.recycled[:0]
-	}
 	if c.rxGets != 0 {
 		c.rxGets = 0
 		if len(c.rxStash) > 0 {
-			c.rxList().putBack(c.rxStash)
-			clear(c.rxStash)
-			c.rxStash = c.rxStash[:0]
+			c.returnStash() // what the section's receives took and did not use
 		}
+	}
+	// The lent messages the peer acknowledged go back after the replies are written when the
+	// section delivered messages (deferWrite: run's flush follows, and its section ends here
+	// too), so that returning them does not delay the write; a few stay for the next receives
+	// (recycleAcked).
+	if len(c.recycled) > 0 && !c.deferWrite {
+		c.recycleAcked()
 	}
 	if lockOrderCheck { // (mu's mutex directly otherwise, inlined: see SendMessage)
 		c.mu.Unlock()

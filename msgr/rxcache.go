@@ -99,6 +99,60 @@ func (c *Connection) rxRefill() *Message {
 	return msg
 }
 
+// keepAcked is how many acknowledged lent messages a connection that receives messages keeps
+// in its stash across locked sections, for its next receives, instead of giving them to its
+// center's list (recycleAcked): with one message in flight each way (a ping-pong), the
+// acknowledged message of each hop went to the list under its lock and the next receive took
+// one out under it again. A few, so that an idle connection holds little (the idle sweep and
+// cleanup give them back: returnStash); a batch of acknowledgements goes to the list as
+// before, and so do the acknowledged messages of a connection that delivered nothing since
+// the last ones (a sender only: NewMessage lends them again, as before).
+const keepAcked = 2
+
+// recycleAcked gives the lent messages the peer acknowledged (c.recycled, accepted by
+// releasing) to the free lists: into the stash, for the next receives, when the connection
+// delivered messages since the last call (rxKeep) and the stash then holds at most keepAcked;
+// else to the center's list. mu is held.
+func (c *Connection) recycleAcked() {
+	ms := c.recycled
+	keep := c.rxKeep && c.bufs != nil
+	c.rxKeep = false
+	if len(ms) == 1 && len(c.rxStash) < keepAcked && keep {
+		// One (a hop of a ping-pong): without the loops and clear's runtime call.
+		msg := ms[0]
+		ms[0] = nil
+		c.recycled = ms[:0]
+		clearAcked(msg)
+		if c.rxStash == nil {
+			c.rxStash = c.rxArr[:0]
+		}
+		c.rxStash = append(c.rxStash, msg)
+		return
+	}
+	if len(c.rxStash)+len(ms) <= keepAcked && keep {
+		if c.rxStash == nil {
+			c.rxStash = c.rxArr[:0]
+		}
+		for _, msg := range ms {
+			clearAcked(msg)
+			c.rxStash = append(c.rxStash, msg)
+		}
+	} else {
+		c.rxList().recycle(ms)
+	}
+	clear(ms)
+	c.recycled = ms[:0]
+}
+
+// returnStash gives the stash's free messages back to the center's list. mu is held.
+func (c *Connection) returnStash() {
+	if len(c.rxStash) > 0 {
+		c.rxList().putBack(c.rxStash)
+		clear(c.rxStash)
+		c.rxStash = c.rxStash[:0]
+	}
+}
+
 // homeMark is the mark of a message received on the worker center with the given index (see
 // markHomeShift): markNone with the center as its home, or without a home past maxHome.
 func homeMark(center int) uint8 {
