@@ -304,9 +304,8 @@ func (d *serverDispatcher) FastDispatch(c *msgr.Connection, m *msgr.Message) {
 		return
 	}
 	// A server connection: no lender of its own. One per connection, used by its dispatcher,
-	// cost more than NewMessage here (BENCHMARKS.md, "rr at depth 128: the messenger's share"):
-	// each reply finds the messenger's list empty and the center's list holding the request
-	// just released, so the lender refills one message at a time.
+	// measured no cheaper than NewMessage here (BENCHMARKS.md, "rr at depth 128 and ping-pong:
+	// the messenger package's share"), so the harness stays as it was.
 	r.sendWith(i, c, nil, r.reply)
 }
 
