@@ -352,15 +352,20 @@ func releasing(msg *Message) bool {
 	}
 }
 
+// clearAcked zeroes a lent message that releasing accepted, without its sections (the
+// application's). The footer field by field: its mark stays markFree (set by releasing).
+func clearAcked(msg *Message) {
+	msg.Header = wire.Header{}
+	f := &msg.Footer
+	f.Sig, f.FrontCRC, f.MiddleCRC, f.DataCRC, f.Flags = 0, 0, 0, 0, 0
+	msg.Front, msg.Middle, msg.Data = nil, nil, nil
+}
+
 // recycle puts back lent messages that releasing accepted, without their sections (the
 // application's), under one lock.
 func (f *msgStack) recycle(ms []*Message) {
 	for _, msg := range ms {
-		// The footer field by field: its mark stays markFree (set by releasing).
-		msg.Header = wire.Header{}
-		f := &msg.Footer
-		f.Sig, f.FrontCRC, f.MiddleCRC, f.DataCRC, f.Flags = 0, 0, 0, 0, 0
-		msg.Front, msg.Middle, msg.Data = nil, nil, nil
+		clearAcked(msg)
 	}
 	f.mu.Lock()
 	if len(ms) == 1 { // one per round trip of a request/response: within the list's capacity

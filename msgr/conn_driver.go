@@ -42,6 +42,9 @@ func (c *Connection) run(fn func()) {
 	c.upcalls, c.spareUpcalls = c.spareUpcalls, nil
 	closed := c.cleaned
 	deferred := c.deferWrite
+	if deferred {
+		c.rxKeep = true // it receives: acknowledged messages may stay for its receives (recycleAcked)
+	}
 	c.unlock()
 	if deferred {
 		c.setPerforming()
@@ -110,6 +113,7 @@ func (c *Connection) releaseIdle() bool {
 	if c.p != nil {
 		c.p.ReleaseIdle()
 	}
+	c.returnStash() // the acknowledged messages kept for receives (recycleAcked)
 	c.holding = false
 	c.mu.Unlock()
 	return true
@@ -356,6 +360,7 @@ func (c *Connection) cleanup() {
 	c.m.forget(c)
 	c.closeSocket()
 	c.p.ReleaseIdle() // its buffers, unless input or output is still buffered in them
+	c.returnStash()   // the acknowledged messages kept for receives (recycleAcked)
 	c.center.AddLoad(-1)
 	c.pmu.Lock()
 	dropped := c.pend

@@ -80,3 +80,93 @@ func benchPingPong(b *testing.B, size int) {
 	b.ResetTimer()
 	run(b.N)
 }
+
+// rrClient takes each reply on the client's event loop and sends the next request from there,
+// lent through its own Lender (msgr-bench's rr client), until sent requests reach total; done
+// is signalled at the last reply.
+type rrClient struct {
+	msgr.NopDispatcher
+	payload     []byte
+	lender      *msgr.Lender
+	sent, total int // sent: requests out (written by the benchmark before the first send)
+	got         int
+	done        chan struct{}
+}
+
+func (d *rrClient) CanFastDispatchAny() bool           { return true }
+func (d *rrClient) CanFastDispatch(*msgr.Message) bool { return true }
+func (d *rrClient) FastDispatch(c *msgr.Connection, m *msgr.Message) {
+	c.Messenger().Release(m)
+	if d.got++; d.got == d.total {
+		d.done <- struct{}{}
+		return
+	}
+	if d.sent < d.total {
+		d.sent++
+		r := d.lender.NewMessage(wire.MsgOSDOp, nil)
+		r.Data = d.payload
+		_ = c.SendMessage(r)
+	}
+}
+
+// rrDepth is msgr-bench's rr depth (its default outstanding requests per connection).
+const rrDepth = 128
+
+// lendingReplier is replyDispatcher with the replies lent through a Lender (a server's
+// dispatcher on one connection's center, so one goroutine uses it), made at the first request.
+type lendingReplier struct {
+	replyDispatcher
+	lender *msgr.Lender
+}
+
+func (d *lendingReplier) FastDispatch(c *msgr.Connection, m *msgr.Message) {
+	c.Messenger().Release(m)
+	if d.lender == nil {
+		d.lender = c.Messenger().NewLender()
+	}
+	r := d.lender.NewMessage(wire.MsgOSDOpReply, nil)
+	r.Data = d.payload
+	_ = c.SendMessage(r)
+}
+
+// BenchmarkMessengerRR is msgr-bench's rr cell over loopback TCP (1 connection): 4 KiB
+// requests, rrDepth of them outstanding, each 0-byte reply sent by the server's fast
+// dispatcher (reply=new: Messenger.NewMessage; reply=lender: through a Lender), each next
+// request by the client's fast dispatcher through a Lender. Both sides read a train of
+// replies or requests and write the answers in one write, so an op is one round trip of the
+// cell's serial schedule. Used under callgrind for the instructions per round trip
+// (BENCHMARKS.md, issue 18, "rr at depth 128: the messenger's share (rr, 2026-12-07b)").
+func BenchmarkMessengerRR(b *testing.B) {
+	b.Run("reply=new", func(b *testing.B) { benchRR(b, false) })
+	b.Run("reply=lender", func(b *testing.B) { benchRR(b, true) })
+}
+
+func benchRR(b *testing.B, lend bool) {
+	payload := make([]byte, 4096)
+	d := &rrClient{payload: payload, done: make(chan struct{}, 1)}
+	var srvd msgr.Dispatcher = &replyDispatcher{}
+	if lend {
+		srvd = &lendingReplier{}
+	}
+	cli, conn := newTCPPairWith(b, false, srvd, d)
+	d.lender = cli.NewLender()
+	// run makes n round trips (n >= rrDepth): the first rrDepth requests from here with
+	// NewMessage (the lender is the client loop's), the others from the dispatcher. d's
+	// counters are written before the first send and read by the client's loop after replies.
+	run := func(n int) {
+		d.sent, d.got, d.total = rrDepth, 0, n
+		for range rrDepth {
+			m := cli.NewMessage(wire.MsgOSDOp, nil)
+			m.Data = payload
+			if err := conn.SendMessage(m); err != nil {
+				b.Fatal(err)
+			}
+		}
+		<-d.done
+	}
+	run(4 * rrDepth) // warm: handshake, buffers, free lists
+	b.SetBytes(4096)
+	b.ReportAllocs()
+	b.ResetTimer()
+	run(max(b.N, rrDepth))
+}

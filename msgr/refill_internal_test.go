@@ -54,3 +54,44 @@ func TestNewMessageRefill(t *testing.T) {
 		t.Fatal("NewMessage did not take the released message from the messenger's list")
 	}
 }
+
+// A side whose lends take one message at a time from a short center's list, seedAfter times
+// without a trade, gets seedBatch more messages in the messenger's list once (seedFree), so
+// that its lends take from there and the messages it releases pile up for a trade; a trade
+// starts the count again.
+func TestRefillSeedsAfterOneTakes(t *testing.T) {
+	m := &Messenger{bufCaches: make([]bufCache, 1)}
+	r := &m.bufCaches[0].rx
+	oneTake := func() {
+		msg := &Message{}
+		clearFree(msg)
+		r.putBare(msg, &m.rxFree) // the message a dispatcher just released
+		if got := m.NewMessage(wire.MsgPing, nil); got != msg {
+			t.Fatal("NewMessage did not take the released message alone")
+		}
+	}
+	for range seedAfter - 1 {
+		oneTake()
+	}
+	if n := len(m.rxFree.msgs); n != 0 {
+		t.Fatalf("seeded after %d one-message takes: %d in the messenger's list", seedAfter-1, n)
+	}
+	oneTake()
+	if n := len(m.rxFree.msgs); n != seedBatch || m.rxFree.empty.Load() {
+		t.Fatalf("after %d one-message takes: %d in the messenger's list (empty flag %v); want %d, false",
+			seedAfter, n, m.rxFree.empty.Load(), seedBatch)
+	}
+	for i := range seedBatch {
+		if got := m.NewMessage(wire.MsgPing, nil); got == nil || *markOf(got)&markState != markLent {
+			t.Fatalf("lend %d from the seeded list returned %v", i, got)
+		}
+		msg := &Message{}
+		clearFree(msg)
+		r.putBare(msg, &m.rxFree) // released meanwhile: they pile up in the center's list
+	}
+	m.NewMessage(wire.MsgPing, nil) // the messenger's list is empty: a trade
+	if r.oneTakes != 0 || len(m.rxFree.msgs) != seedBatch-1 {
+		t.Fatalf("after the trade: %d one-message takes counted, %d in the messenger's list; want 0, %d",
+			r.oneTakes, len(m.rxFree.msgs), seedBatch-1)
+	}
+}

@@ -39,6 +39,9 @@ type centerFree struct {
 	msgStack
 	bufs  [maxLocalClass + 1 - minBufClass][][]byte // by class - minBufClass, length 0
 	bytes int                                       // the capacity of bufs
+	// oneTakes counts refill's one-message takes from this list since its last trade
+	// (refillLocked) or seeding (seedFree).
+	oneTakes int
 }
 
 // rxList is the free list the connection's lent messages go back to: its center's.
@@ -97,6 +100,60 @@ func (c *Connection) rxRefill() *Message {
 	}
 	*markOf(msg) = c.rxMark
 	return msg
+}
+
+// keepAcked is how many acknowledged lent messages a connection that receives messages keeps
+// in its stash across locked sections, for its next receives, instead of giving them to its
+// center's list (recycleAcked): with one message in flight each way (a ping-pong), the
+// acknowledged message of each hop went to the list under its lock and the next receive took
+// one out under it again. A few, so that an idle connection holds little (the idle sweep and
+// cleanup give them back: returnStash); a batch of acknowledgements goes to the list as
+// before, and so do the acknowledged messages of a connection that delivered nothing since
+// the last ones (a sender only: NewMessage lends them again, as before).
+const keepAcked = 2
+
+// recycleAcked gives the lent messages the peer acknowledged (c.recycled, accepted by
+// releasing) to the free lists: into the stash, for the next receives, when the connection
+// delivered messages since the last call (rxKeep) and the stash then holds at most keepAcked;
+// else to the center's list. mu is held.
+func (c *Connection) recycleAcked() {
+	ms := c.recycled
+	keep := c.rxKeep && c.bufs != nil
+	c.rxKeep = false
+	if len(ms) == 1 && len(c.rxStash) < keepAcked && keep {
+		// One (a hop of a ping-pong): without the loops and clear's runtime call.
+		msg := ms[0]
+		ms[0] = nil
+		c.recycled = ms[:0]
+		clearAcked(msg)
+		if c.rxStash == nil {
+			c.rxStash = c.rxArr[:0]
+		}
+		c.rxStash = append(c.rxStash, msg)
+		return
+	}
+	if len(c.rxStash)+len(ms) <= keepAcked && keep {
+		if c.rxStash == nil {
+			c.rxStash = c.rxArr[:0]
+		}
+		for _, msg := range ms {
+			clearAcked(msg)
+			c.rxStash = append(c.rxStash, msg)
+		}
+	} else {
+		c.rxList().recycle(ms)
+	}
+	clear(ms)
+	c.recycled = ms[:0]
+}
+
+// returnStash gives the stash's free messages back to the center's list. mu is held.
+func (c *Connection) returnStash() {
+	if len(c.rxStash) > 0 {
+		c.rxList().putBack(c.rxStash)
+		clear(c.rxStash)
+		c.rxStash = c.rxStash[:0]
+	}
 }
 
 // homeMark is the mark of a message received on the worker center with the given index (see
@@ -381,7 +438,15 @@ func (m *Messenger) refill() *Message {
 			msg := r.msgs[n-1]
 			r.msgs[n-1] = nil
 			r.msgs = r.msgs[:n-1]
+			r.oneTakes++
+			seed := r.oneTakes >= seedAfter
+			if seed {
+				r.oneTakes = 0
+			}
 			r.mu.Unlock()
+			if seed {
+				m.seedFree()
+			}
 			return msg
 		}
 		r.mu.Unlock()
@@ -404,6 +469,37 @@ func (m *Messenger) refill() *Message {
 	return msg
 }
 
+// seedAfter is how many one-message takes in a row (no trade between) refill makes from a
+// center's list before it seeds the messenger's list with seedBatch messages (seedFree).
+const (
+	seedAfter = 256
+	seedBatch = lenderBatch
+)
+
+// seedFree puts seedBatch more free messages in the messenger's list, once refill has taken
+// one message at a time from a center's short list seedAfter times without a trade. A
+// pipelined request/response side could stay for good in a mode where each lend took back the
+// message its dispatcher had just released (its free messages all went through the center's
+// list, which its receives drained before each dispatch: BENCHMARKS.md, "rr at depth 128 and
+// ping-pong"); with a batch in the messenger's list, lends take from there, released messages
+// pile up in the center's list, and the next refill trades them. One-time: while lends trade,
+// oneTakes is reset. No lock is held.
+func (m *Messenger) seedFree() {
+	f := &m.rxFree
+	for range seedBatch {
+		msg := spareRx.message()
+		*markOf(msg) = markFree
+		f.mu.Lock()
+		if len(f.msgs) >= maxFreeMsgs {
+			f.mu.Unlock()
+			return
+		}
+		f.msgs = append(f.msgs, msg)
+		f.filled()
+		f.mu.Unlock()
+	}
+}
+
 // refillLocked trades the messenger's empty list for a center's; rxFree.mu is held, and held
 // again on return. The free lists are leaf locks (docs/design.md): the empty list is taken
 // out, traded for a center's under that center's lock alone, and put back.
@@ -417,6 +513,7 @@ func (m *Messenger) refillLocked() {
 		r.mu.Lock()
 		if len(r.msgs) > 0 {
 			got, r.msgs = r.msgs, got[:0:cap(got)]
+			r.oneTakes = 0
 		}
 		r.mu.Unlock()
 		if len(got) > 0 {

@@ -71,7 +71,8 @@ type msgrRun struct {
 	alloc    bool
 	rwr      bool // msgr.Config.ReplyWhileReading
 	// lenders[i] lends client connection i's messages (nil: Messenger.NewMessage). One
-	// goroutine at a time uses it: kickOff, then the sender goroutine or the client's center.
+	// goroutine uses it: the sender goroutine, or the client's center (kickOff's first
+	// requests use NewMessage: replies may reach the center while kickOff still sends).
 	lenders []*msgr.Lender
 }
 
@@ -177,7 +178,7 @@ func (r *msgrRun) kickOff() {
 			r.times[i].push(r.times[i].clock())
 		}
 		for range depth {
-			r.send(i, c, r.payload)
+			r.sendWith(i, c, nil, r.payload) // not the lender: the client's center may use it already
 		}
 	}
 }
@@ -302,7 +303,10 @@ func (d *serverDispatcher) FastDispatch(c *msgr.Connection, m *msgr.Message) {
 		r.creds[i].released()
 		return
 	}
-	r.sendWith(i, c, nil, r.reply) // a server connection: no lender of its own
+	// A server connection: no lender of its own. One per connection, used by its dispatcher,
+	// measured no cheaper than NewMessage here (BENCHMARKS.md, "rr at depth 128 and ping-pong:
+	// the messenger package's share"), so the harness stays as it was.
+	r.sendWith(i, c, nil, r.reply)
 }
 
 // clientDispatcher takes replies on the clients' centers: it records the round trip and sends
