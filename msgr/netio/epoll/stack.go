@@ -55,7 +55,7 @@ type Options struct {
 	// data, cut at the window's edge, from within the read. It is off by default: on
 	// msgr-bench's cells it cuts the CPU per message of one-way 4 KiB and 64 KiB streams by a
 	// quarter to a third, but makes rr 4 KiB at depth 128 settle in its slow mode (BENCHMARKS.md,
-	// "4 KiB one-way with one connection").
+	// "4 KiB one-way with one connection"). StreamLowat gives streams the limit without it.
 	NotSentLowat int
 	// StreamLowat is the TCP_NOTSENT_LOWAT a socket takes, once, when it turns out to carry a
 	// stream of small messages: a write finds the send buffer full (a partial write or EAGAIN)
