@@ -59,7 +59,7 @@ func (l *Listener) newConn(fd int, sa unix.Sockaddr) (*Socket, error) {
 		_ = unix.Close(fd)
 		return nil, fmt.Errorf("epoll: accept on %v: %w", l.addr, err)
 	}
-	return &Socket{fd: fd, local: local, remote: fromSockaddr(sa), connected: true}, nil
+	return &Socket{fd: fd, local: local, remote: fromSockaddr(sa), connected: true, streamLowat: l.stack.opts.StreamLowat}, nil
 }
 
 // Close stops listening; connections still in the accept queue are reset. It is idempotent:

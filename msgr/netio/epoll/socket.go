@@ -24,6 +24,9 @@ type Socket struct {
 	connected bool         // the connect finished (always true for an accepted socket)
 	connErr   error        // why the connect failed, once known
 	iov       []unix.Iovec // reused by Writev; entries are cleared after each call
+	// streamLowat is the TCP_NOTSENT_LOWAT to set once this socket carries a stream of small
+	// messages (Options.StreamLowat, noteFull); 0 once set, or when off.
+	streamLowat int
 }
 
 var _ netio.Socket = (*Socket)(nil)
@@ -79,6 +82,9 @@ func (s *Socket) Writev(bufs [][]byte) (int, error) {
 		return 0, nil
 	}
 	n, err := s.sendmsg(iov, bytes)
+	if n < bytes && (err == nil || err == netio.ErrWouldBlock) {
+		s.noteFull(len(bufs))
+	}
 	// Drop the pointers into the caller's buffers, one store each: clear(iov) is
 	// memclrHasPointers with its bulk write barrier, ~50 instructions for the three or four
 	// iovecs a message takes.

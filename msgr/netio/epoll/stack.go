@@ -55,8 +55,20 @@ type Options struct {
 	// data, cut at the window's edge, from within the read. It is off by default: on
 	// msgr-bench's cells it cuts the CPU per message of one-way 4 KiB and 64 KiB streams by a
 	// quarter to a third, but makes rr 4 KiB at depth 128 settle in its slow mode (BENCHMARKS.md,
-	// "4 KiB one-way with one connection").
+	// "4 KiB one-way with one connection"). StreamLowat gives streams the limit without it.
 	NotSentLowat int
+	// StreamLowat is the TCP_NOTSENT_LOWAT a socket takes, once, when it turns out to carry a
+	// stream of small messages: a write finds the send buffer full (a partial write or EAGAIN)
+	// while at least streamBuffers buffers were handed to it (netio.Socket.Writev). From then
+	// on the writer's batch waits in the connection's output instead of the kernel, and the
+	// writer sends it on its own thread when the socket polls writable; without it, on
+	// loopback, the reader's reads transmit the queued data in slices cut at the window's
+	// edge (BENCHMARKS.md, "4 KiB one-way: msgr's kernel work per message"). Request trains
+	// shorter than streamBuffers buffers (rr at depth 128: 256) and sockets whose batches
+	// fit in the send buffer never take it, which is what keeps rr 4 KiB out of the slow mode
+	// NotSentLowat puts it in. Zero means DefaultStreamLowat; a negative value turns it off.
+	// NotSentLowat, when set, takes precedence.
+	StreamLowat int
 	// Clock is what Stack.Clock returns. Nil means netio.NewSystemClock(). The poller's own
 	// timeouts always use the OS monotonic clock, as epoll does.
 	Clock netio.Clock
@@ -83,6 +95,12 @@ func New(opts Options) *Stack {
 	}
 	if opts.WriteChunk == 0 {
 		opts.WriteChunk = DefaultWriteChunk
+	}
+	switch {
+	case opts.StreamLowat < 0, opts.NotSentLowat > 0:
+		opts.StreamLowat = 0 // off, or NotSentLowat already limits every socket
+	case opts.StreamLowat == 0:
+		opts.StreamLowat = DefaultStreamLowat
 	}
 	if opts.Clock == nil {
 		opts.Clock = netio.NewSystemClock()
@@ -161,7 +179,7 @@ func (s *Stack) Connect(addr netip.AddrPort) (netio.Socket, error) {
 		_ = unix.Close(fd)
 		return nil, fmt.Errorf("epoll: connect %v: %w", addr, err)
 	}
-	sock := &Socket{fd: fd, remote: normalize(addr)}
+	sock := &Socket{fd: fd, remote: normalize(addr), streamLowat: s.opts.StreamLowat}
 	sock.connErr = startConnect(fd, sa)
 	sock.local, _ = sockname(fd)
 	return sock, nil
