@@ -38,8 +38,15 @@ func (c *Connection) run(fn func()) {
 		c.sync()
 	}
 	c.inCenter = false
-	ups := c.upcalls
-	c.upcalls, c.spareUpcalls = c.spareUpcalls, nil
+	// The section's upcalls are carried out from ups, unlocked, while the core may collect
+	// more into c.upcalls (the spare array). A section without upcalls (about half of a
+	// ping-pong's: each flush's) leaves both arrays where they are: the swap and its return
+	// were ~20 instructions of write barriers and stores per section.
+	var ups []upcall
+	if len(c.upcalls) > 0 {
+		ups = c.upcalls
+		c.upcalls, c.spareUpcalls = c.spareUpcalls, nil
+	}
 	closed := c.cleaned
 	deferred := c.deferWrite
 	if deferred {
@@ -49,11 +56,13 @@ func (c *Connection) run(fn func()) {
 	if deferred {
 		c.setPerforming()
 	}
-	for i := range ups {
-		c.perform(&ups[i])
-		ups[i] = upcall{}
+	if len(ups) > 0 {
+		for i := range ups {
+			c.perform(&ups[i])
+			ups[i] = upcall{}
+		}
+		c.spareUpcalls = ups[:0]
 	}
-	c.spareUpcalls = ups[:0]
 	if closed {
 		c.flushHeld()
 		c.m.retire(c)
