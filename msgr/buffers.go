@@ -147,10 +147,12 @@ func (m *Messenger) Release(msg *Message) {
 func (m *Messenger) release(msg *Message) {
 	mk := *markOf(msg)
 	if mk&markState == markNone { // a delivered message: no mark to check
-		if h := int(mk >> markHomeShift); h > 0 && h <= len(m.bufCaches) {
+		// The home, less one, unsigned: one comparison for 0 < home <= len(m.bufCaches), and
+		// no bounds check on the index.
+		if h := uint(mk>>markHomeShift) - 1; h < uint(len(m.bufCaches)) {
 			// The usual shapes without putLocal's classification: no section buffer (a 0-byte
 			// message), or a data section alone.
-			f := &m.bufCaches[h-1].rx
+			f := &m.bufCaches[h].rx
 			if cap(msg.Front)|cap(msg.Middle) == 0 {
 				if cap(msg.Data) == 0 {
 					// f.putBare(msg, &m.rxFree), in line (a 0-byte message's release).
