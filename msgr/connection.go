@@ -482,7 +482,7 @@ func (c *Connection) flush() {
 			}
 		}
 	})
-	clear(ms)
+	clearFew(ms)
 	if lockOrderCheck {
 		c.pmu.Lock()
 	} else {
