@@ -117,6 +117,10 @@ func (c *Conn) handleHeader(data []byte) error {
 		}
 		c.readPaused, c.throttleAt = false, 0
 		c.state = StateReadMessageFront
+		if d, f := int(h.DataLen), wire.FooterSize(!wire.OldFooterFor(c.features)); h.FrontLen|h.MiddleLen == 0 &&
+			c.in.buffered() >= d+f {
+			return c.receiveWhole(m, d, f)
+		}
 	} else {
 		c.setState(StateThrottleMessage)
 		if !c.throttle() {
@@ -124,6 +128,26 @@ func (c *Conn) handleHeader(data []byte) error {
 		}
 	}
 	return c.nextSection(true)
+}
+
+// receiveWhole receives the rest of a data-only message whose data section and footer lie
+// whole in the prefetch buffer, on an unwatched session (handleHeader's condition): what
+// nextSection and handleFooter would do, with the same checks, errors and state stores (a
+// fault reports the state), in one call instead of three (nextSection, handleFooter, and the
+// footer's decode through the rxMessage). Messages that arrive in pieces, or that have a front
+// or middle section, take the general path; TestWholeMessageMatchesPieces compares the two.
+func (c *Conn) receiveWhole(m *wire.Message, dataLen, footerLen int) error {
+	var sums [3]uint32
+	if dataLen > 0 {
+		buf := c.sectionBuf(dataLen)
+		copy(buf, c.in.take(dataLen))
+		if c.cfg.CRCData {
+			sums[2] = wire.CRC32C(0, buf)
+		}
+		m.Data = buf
+	}
+	c.state = StateReadFooterAndDispatch
+	return c.finishMessage(c.in.take(footerLen), sums)
 }
 
 // throttle takes the three throttles in order, parking the connection (with a 1 ms retry
@@ -220,7 +244,7 @@ func (c *Conn) nextSection(now bool) error {
 	c.setState(StateReadFooterAndDispatch)
 	n := wire.FooterSize(!wire.OldFooterFor(c.features))
 	if now && c.in.buffered() >= n {
-		return c.handleFooter(c.in.take(n))
+		return c.finishMessage(c.in.take(n), c.rx.sums)
 	}
 	c.expect(n, (*Conn).handleFooter)
 	return nil
@@ -290,21 +314,25 @@ func (c *Conn) setSection(i int, data []byte) {
 	}
 }
 
-func (c *Conn) handleFooter(data []byte) error {
+func (c *Conn) handleFooter(data []byte) error { return c.finishMessage(data, c.rx.sums) }
+
+// finishMessage checks the footer of the message being received against the sums of its
+// sections, and delivers it (or drops it as old).
+func (c *Conn) finishMessage(data []byte, sums [3]uint32) error {
 	m := c.rx.msg
-	if err := m.DecodeFooterSums(data, wire.OldFooterFor(c.features), c.rx.sums, c.cfg.CRCHeader, c.cfg.CRCData); err != nil {
+	if err := m.DecodeFooterSums(data, wire.OldFooterFor(c.features), sums, c.cfg.CRCHeader, c.cfg.CRCData); err != nil {
 		return fmt.Errorf("message seq %d type %d: %w", m.Header.Seq, m.Header.Type, err)
 	}
 	if err := c.checkSignature(m); err != nil {
 		return err // releaseRx (in fault) returns the throttle units
 	}
 	seq := m.Header.Seq
-	res := c.rx.res
-	c.rx.msg = nil // received (releaseRx has nothing to return); start resets the rest
+	res := &c.rx.res // handed to the host in place; start resets it for the next message
+	c.rx.msg = nil   // received (releaseRx has nothing to return)
 	if seq <= c.socketSeq {
 		// A sender numbers messages as it writes them, so on one socket seqs only grow: a
 		// peer going backwards is broken or hostile. (Ceph drops it as old, quirk Q3.)
-		c.throttles.Release(res)
+		c.throttles.put(res)
 		return fmt.Errorf("%w: seq %d after seq %d on this socket", ErrSeqRegression, seq, c.socketSeq)
 	}
 	c.socketSeq = seq
@@ -316,7 +344,7 @@ func (c *Conn) handleFooter(data []byte) error {
 		// reservation. It is acknowledged (our in_seq covers it): the sender holds it until
 		// an ACK does, and may have nothing new for us to acknowledge otherwise (quirk Q14).
 		c.reached(ProbeOldMessage)
-		c.throttles.Release(res)
+		c.throttles.put(res)
 		if c.sendsAcks() {
 			c.ackLeft++
 		}
