@@ -112,8 +112,13 @@ func (c *Conn) handleHeader(data []byte) error {
 		// one watches the states: the two that would pass at once are skipped, and the
 		// dispatch throttle is taken here, as throttle would.
 		c.state = StateThrottleDispatchQueue // where a full throttle parks (and Tick retries)
-		if !c.tryThrottle(c.throttles.Dispatch, int64(h.PayloadLen()), &c.rx.res.Dispatch) {
-			return nil
+		if t, n := c.throttles.Dispatch, int64(h.PayloadLen()); t != nil && n != 0 {
+			// tryThrottle with takeThrottle written out (one call less per message)
+			if !t.TryGet(n) {
+				c.throttleFull()
+				return nil
+			}
+			c.rx.res.Dispatch = n
 		}
 		c.readPaused, c.throttleAt = false, 0
 		c.state = StateReadMessageFront
