@@ -93,6 +93,13 @@ func (c *Conn) handleKeepalive2Ack(data []byte) error {
 // receive the frame (no intermediate wire.Header), and checks its crc and lengths there. A
 // message taken for a header that fails is left to the garbage collector. Its sections get
 // their buffers only when they are read (sectionBuf), after the throttles.
+//
+// On a session with only the dispatch throttle and no state watcher (the messenger's, in
+// production), a data-only message whose data and footer lie whole in the prefetch buffer
+// (most small messages of a stream) is received here to the end: what nextSection and
+// handleFooter would do, with the same checks, errors and state stores (a fault reports the
+// state), without the calls between them. Messages that arrive in pieces or have a front or
+// middle section take the general path; TestWholeMessageMatchesPieces compares the two.
 func (c *Conn) handleHeader(data []byte) error {
 	m := c.newMessage()
 	h := &m.Header
@@ -124,7 +131,18 @@ func (c *Conn) handleHeader(data []byte) error {
 		c.state = StateReadMessageFront
 		if d, f := int(h.DataLen), wire.FooterSize(!wire.OldFooterFor(c.features)); h.FrontLen|h.MiddleLen == 0 &&
 			c.in.buffered() >= d+f {
-			return c.receiveWhole(m, d, f)
+			// The whole message is buffered: nextSection's and handleFooter's work, inline.
+			var sums [3]uint32
+			if d > 0 {
+				buf := c.sectionBuf(d)
+				copy(buf, c.in.take(d))
+				if c.cfg.CRCData {
+					sums[2] = wire.CRC32C(0, buf)
+				}
+				m.Data = buf
+			}
+			c.state = StateReadFooterAndDispatch
+			return c.finishMessage(c.in.take(f), sums)
 		}
 	} else {
 		c.setState(StateThrottleMessage)
@@ -133,26 +151,6 @@ func (c *Conn) handleHeader(data []byte) error {
 		}
 	}
 	return c.nextSection(true)
-}
-
-// receiveWhole receives the rest of a data-only message whose data section and footer lie
-// whole in the prefetch buffer, on an unwatched session (handleHeader's condition): what
-// nextSection and handleFooter would do, with the same checks, errors and state stores (a
-// fault reports the state), in one call instead of three (nextSection, handleFooter, and the
-// footer's decode through the rxMessage). Messages that arrive in pieces, or that have a front
-// or middle section, take the general path; TestWholeMessageMatchesPieces compares the two.
-func (c *Conn) receiveWhole(m *wire.Message, dataLen, footerLen int) error {
-	var sums [3]uint32
-	if dataLen > 0 {
-		buf := c.sectionBuf(dataLen)
-		copy(buf, c.in.take(dataLen))
-		if c.cfg.CRCData {
-			sums[2] = wire.CRC32C(0, buf)
-		}
-		m.Data = buf
-	}
-	c.state = StateReadFooterAndDispatch
-	return c.finishMessage(c.in.take(footerLen), sums)
 }
 
 // throttle takes the three throttles in order, parking the connection (with a 1 ms retry

@@ -11,7 +11,7 @@ import (
 )
 
 // recordHost is the batch benchmark's receiving host (only the dispatch throttle, no state
-// watcher: the sessions that take receiveWhole) that also writes down what a test compares:
+// watcher: the sessions that receive a buffered message in handleHeader) that also writes down what a test compares:
 // every delivery (header, footer, sections, throttle units) and every fault (state, error).
 type recordHost struct {
 	dispatchOnlyHost
@@ -62,7 +62,7 @@ func newRecordPipe(t *testing.T, crcHeader, crcData bool) (*pipe, *recordHost) {
 }
 
 // wholeTestMessages are messages of every shape: data-only ones that lie whole in a 64 KiB
-// prefetch buffer (receiveWhole's case) and straddle its end as the stream goes on, empty
+// prefetch buffer (handleHeader's whole-message case) and straddle its end as the stream goes on, empty
 // ones, ones with a front or middle section, and one larger than the buffer.
 func wholeTestMessages() []*wire.Message {
 	var ms []*wire.Message
@@ -116,7 +116,7 @@ func writeStream(p *pipe, ms []*wire.Message) []byte {
 
 // TestWholeMessageMatchesPieces feeds the same byte stream to two identical acceptors, whole
 // (as much per read as the prefetch buffer takes: most data-only messages lie whole in it and
-// take receiveWhole) and one byte per read (every message in pieces: the general path), and
+// are received whole in handleHeader) and one byte per read (every message in pieces: the general path), and
 // requires the same deliveries, throttle units, faults and states. The streams
 // end clean, with a data byte flipped (a data crc error), with the footer's flags cleared
 // (an incomplete message), and repeated (a seq going backwards on the socket), each with the
