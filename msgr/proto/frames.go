@@ -132,17 +132,16 @@ func (c *Conn) handleHeader(data []byte) error {
 		if d, f := int(h.DataLen), wire.FooterSize(!wire.OldFooterFor(c.features)); h.FrontLen|h.MiddleLen == 0 &&
 			c.in.buffered() >= d+f {
 			// The whole message is buffered: nextSection's and handleFooter's work, inline.
-			var sums [3]uint32
 			if d > 0 {
 				buf := c.sectionBuf(d)
 				copy(buf, c.in.take(d))
 				if c.cfg.CRCData {
-					sums[2] = wire.CRC32C(0, buf)
+					c.rx.sums[2] = wire.CRC32C(0, buf)
 				}
 				m.Data = buf
 			}
 			c.state = StateReadFooterAndDispatch
-			return c.finishMessage(c.in.take(f), sums)
+			return c.handleFooter(c.in.take(f))
 		}
 	} else {
 		c.setState(StateThrottleMessage)
@@ -247,7 +246,7 @@ func (c *Conn) nextSection(now bool) error {
 	c.setState(StateReadFooterAndDispatch)
 	n := wire.FooterSize(!wire.OldFooterFor(c.features))
 	if now && c.in.buffered() >= n {
-		return c.finishMessage(c.in.take(n), c.rx.sums)
+		return c.handleFooter(c.in.take(n))
 	}
 	c.expect(n, (*Conn).handleFooter)
 	return nil
@@ -317,13 +316,11 @@ func (c *Conn) setSection(i int, data []byte) {
 	}
 }
 
-func (c *Conn) handleFooter(data []byte) error { return c.finishMessage(data, c.rx.sums) }
-
-// finishMessage checks the footer of the message being received against the sums of its
+// handleFooter checks the footer of the message being received against the sums of its
 // sections, and delivers it (or drops it as old).
-func (c *Conn) finishMessage(data []byte, sums [3]uint32) error {
+func (c *Conn) handleFooter(data []byte) error {
 	m := c.rx.msg
-	if err := m.DecodeFooterSums(data, wire.OldFooterFor(c.features), sums, c.cfg.CRCHeader, c.cfg.CRCData); err != nil {
+	if err := m.DecodeFooterSums(data, wire.OldFooterFor(c.features), &c.rx.sums, c.cfg.CRCHeader, c.cfg.CRCData); err != nil {
 		return fmt.Errorf("message seq %d type %d: %w", m.Header.Seq, m.Header.Type, err)
 	}
 	if err := c.checkSignature(m); err != nil {
