@@ -33,7 +33,7 @@ func (h *recordHost) Faulted(s proto.State, err error) {
 // newRecordPipe is newBatchPipe (with the given crcs) whose acceptor's host is a recordHost.
 // Two of them open identical sessions: a stream written by one's connector is valid input for
 // the other's acceptor.
-func newRecordPipe(t *testing.T, crcHeader, crcData bool) (*pipe, *recordHost) {
+func newRecordPipe(t testing.TB, crcHeader, crcData bool) (*pipe, *recordHost) {
 	t.Helper()
 	pol := proto.LosslessPeer(0)
 	w, ma, mb := newLinkWorld(pol, pol)
@@ -135,51 +135,80 @@ func TestWholeMessageMatchesPieces(t *testing.T) {
 	for _, crcs := range []bool{true, false} {
 		for _, tc := range cases {
 			t.Run(fmt.Sprintf("%s/crc=%v", tc.name, crcs), func(t *testing.T) {
-				whole, wholeLog := newRecordPipe(t, crcs, crcs)
-				pieces, piecesLog := newRecordPipe(t, crcs, crcs)
+				sender, _ := newRecordPipe(t, crcs, crcs)
 				ms := wholeTestMessages()
-				stream := writeStream(whole, ms[:len(ms)-1])
+				stream := writeStream(sender, ms[:len(ms)-1])
 				last := len(stream)
-				stream = append(stream, writeStream(whole, ms[len(ms)-1:])...)
+				stream = append(stream, writeStream(sender, ms[len(ms)-1:])...)
 				stream = tc.tamper(stream, last)
-
-				wholeTaken := 0
-				for wholeTaken < len(stream) {
-					n := whole.b.Feed(stream[wholeTaken:])
-					if n == 0 {
-						break
-					}
-					wholeTaken += n
-				}
-				piecesTaken := 0
-				for piecesTaken < len(stream) && pieces.b.Feed(stream[piecesTaken:piecesTaken+1]) == 1 {
-					piecesTaken++
-				}
-
-				if len(wholeLog.log) != len(piecesLog.log) {
-					t.Errorf("whole: %d events, in pieces: %d", len(wholeLog.log), len(piecesLog.log))
-				}
-				for i := range min(len(wholeLog.log), len(piecesLog.log)) {
-					if wholeLog.log[i] != piecesLog.log[i] {
-						t.Fatalf("event %d differs:\nwhole:     %s\nin pieces: %s", i, wholeLog.log[i], piecesLog.log[i])
-					}
-				}
-				if ws, ps := whole.b.State(), pieces.b.State(); ws != ps {
-					t.Errorf("state: whole %v, in pieces %v", ws, ps)
-				}
+				log, wholeTaken, piecesTaken := feedWholeAndPieces(t, crcs, stream)
 				// After a fault the reads differ (the whole feed's last read took bytes past
 				// the faulty message): the bytes taken are compared on clean streams.
-				if tc.name == "clean" && (len(wholeLog.log) != len(ms) || wholeTaken != len(stream) ||
+				if tc.name == "clean" && (len(log) != len(ms) || wholeTaken != len(stream) ||
 					piecesTaken != len(stream)) {
 					t.Errorf("clean stream: %d events for %d messages, %d and %d of %d bytes taken",
-						len(wholeLog.log), len(ms), wholeTaken, piecesTaken, len(stream))
+						len(log), len(ms), wholeTaken, piecesTaken, len(stream))
 				}
 				// Without crcs, a flipped data or header byte is delivered (the same way).
 				if tc.name != "clean" && (crcs || tc.name == "incomplete" || tc.name == "seq regression") &&
-					wholeLog.log[len(wholeLog.log)-1][:5] != "fault" {
-					t.Errorf("%s: the last event is no fault: %s", tc.name, wholeLog.log[len(wholeLog.log)-1])
+					log[len(log)-1][:5] != "fault" {
+					t.Errorf("%s: the last event is no fault: %s", tc.name, log[len(log)-1])
 				}
 			})
 		}
 	}
+}
+
+// feedWholeAndPieces feeds stream to the acceptors of two identical sessions (with or
+// without crcs), whole and a byte per read, fails t unless they log the same events and end
+// in the same state, and returns the events and the bytes each took.
+func feedWholeAndPieces(t *testing.T, crcs bool, stream []byte) (log []string, wholeTaken, piecesTaken int) {
+	t.Helper()
+	whole, wholeLog := newRecordPipe(t, crcs, crcs)
+	pieces, piecesLog := newRecordPipe(t, crcs, crcs)
+	for wholeTaken < len(stream) {
+		n := whole.b.Feed(stream[wholeTaken:])
+		if n == 0 {
+			break
+		}
+		wholeTaken += n
+	}
+	for piecesTaken < len(stream) && pieces.b.Feed(stream[piecesTaken:piecesTaken+1]) == 1 {
+		piecesTaken++
+	}
+	if len(wholeLog.log) != len(piecesLog.log) {
+		t.Errorf("whole: %d events, in pieces: %d", len(wholeLog.log), len(piecesLog.log))
+	}
+	for i := range min(len(wholeLog.log), len(piecesLog.log)) {
+		if wholeLog.log[i] != piecesLog.log[i] {
+			t.Fatalf("event %d differs:\nwhole:     %s\nin pieces: %s", i, wholeLog.log[i], piecesLog.log[i])
+		}
+	}
+	if ws, ps := whole.b.State(), pieces.b.State(); ws != ps {
+		t.Errorf("state: whole %v, in pieces %v", ws, ps)
+	}
+	return wholeLog.log, wholeTaken, piecesTaken
+}
+
+// FuzzWholeMatchesPieces is TestWholeMessageMatchesPieces on any stream after the handshake:
+// its first byte turns the crcs off (odd) or on, the rest is what the acceptor reads once the
+// session is open. The seeds are parts of the test's clean stream, with and without crcs.
+func FuzzWholeMatchesPieces(f *testing.F) {
+	for _, crcs := range []bool{true, false} {
+		sender, _ := newRecordPipe(f, crcs, crcs)
+		flag := byte(0)
+		if !crcs {
+			flag = 1
+		}
+		ms := wholeTestMessages()
+		f.Add(append([]byte{flag}, writeStream(sender, append(ms[:5:5], ms[len(ms)-3:]...))...))
+		sender, _ = newRecordPipe(f, crcs, crcs)
+		f.Add(append([]byte{flag}, writeStream(sender, ms[6:9])...))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) < 1 || len(data) > 32<<10 { // a byte per read: kept short
+			return
+		}
+		feedWholeAndPieces(t, data[0]&1 == 0, data[1:])
+	})
 }
