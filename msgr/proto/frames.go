@@ -11,7 +11,7 @@ import (
 // rxMessage is the message being received and the throttle units it holds.
 type rxMessage struct {
 	msg     *wire.Message
-	res     Reservation // From is never set here: units are counted, then delivered with From
+	res     Reservation // units counted here; From is set when it is delivered (by pointer)
 	section int         // 0 front, 1 middle, 2 data
 	sums    [3]uint32   // crc32c of each section, computed as it arrives
 }
