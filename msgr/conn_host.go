@@ -71,7 +71,7 @@ func (h *connHost) AcceptConnect(req *proto.ConnectRequest) proto.Decision {
 	return c.m.acceptConnect(c, req)
 }
 
-func (h *connHost) Deliver(m *wire.Message, r proto.Reservation) {
+func (h *connHost) Deliver(m *wire.Message, r *proto.Reservation) {
 	h.msgsIn++ // added to the traffic counters by unlock
 	// The upcall is written field by field into its slot: appending the whole struct (it
 	// holds pointers) went through a bulk write barrier while the garbage collector marks,

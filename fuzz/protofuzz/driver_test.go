@@ -87,28 +87,28 @@ func TestChecksHaveTeeth(t *testing.T) {
 		{"leaving CLOSED", nil, func(d *driver) { d.n.StateChanged(proto.StateClosed, proto.StateOpened) }, "left CLOSED"},
 		{"unknown state", nil, func(d *driver) { d.n.StateChanged(proto.StateOpened, numStates) }, "unknown state"},
 		{"no timer", nil, func(d *driver) { d.tamper = func(v view) view { v.armed = false; return v } }, "stalled"},
-		{"old seq delivered", nil, func(d *driver) { d.n.Deliver(bad, proto.Reservation{}) }, "delivered seq 0"},
+		{"old seq delivered", nil, func(d *driver) { d.n.Deliver(bad, &proto.Reservation{}) }, "delivered seq 0"},
 		{"delivered on a closed session", nil, func(d *driver) {
 			d.c.Stop()
 			m := *bad
 			m.Header.Seq = 2
-			d.n.Deliver(&m, proto.Reservation{})
+			d.n.Deliver(&m, &proto.Reservation{})
 		}, "delivered seq 2 in state CLOSED"},
 		{"sections not as announced", nil, func(d *driver) {
 			m := *bad
 			m.Header.Seq, m.Front, d.watch.lastSeq = 1, []byte("x"), 0
-			d.n.Deliver(&m, proto.Reservation{})
+			d.n.Deliver(&m, &proto.Reservation{})
 		}, "delivered sections 1+0+0"},
 		{"unverified message delivered", nil, func(d *driver) {
 			m := *bad
 			m.Header.Seq, d.watch.lastSeq = 1, 0 // in_seq is 1
-			d.n.Deliver(&m, proto.Reservation{})
+			d.n.Deliver(&m, &proto.Reservation{})
 		}, "does not verify"},
 		{"message over the limits delivered", nil, func(d *driver) {
 			m := *bad
 			m.Header.Seq, m.Header.DataLen, d.watch.lastSeq = 1, 300<<10, 0
 			m.Data = make([]byte, 300<<10)
-			d.n.Deliver(&m, proto.Reservation{})
+			d.n.Deliver(&m, &proto.Reservation{})
 		}, "over the limits"},
 		{"huge read", nil, func(d *driver) { d.tamper = func(v view) view { v.ins.ReadWant = 1 << 20; return v } }, "reading 1048576 bytes"},
 		{"prefetch buffer grown", nil, func(d *driver) { d.tamper = func(v view) view { v.ins.PrefetchLen *= 2; return v } },

@@ -11,7 +11,7 @@ import (
 // rxMessage is the message being received and the throttle units it holds.
 type rxMessage struct {
 	msg     *wire.Message
-	res     Reservation // From is never set here: units are counted, then delivered with From
+	res     Reservation // units counted here; From is set when it is delivered (by pointer)
 	section int         // 0 front, 1 middle, 2 data
 	sums    [3]uint32   // crc32c of each section, computed as it arrives
 }
@@ -93,6 +93,13 @@ func (c *Conn) handleKeepalive2Ack(data []byte) error {
 // receive the frame (no intermediate wire.Header), and checks its crc and lengths there. A
 // message taken for a header that fails is left to the garbage collector. Its sections get
 // their buffers only when they are read (sectionBuf), after the throttles.
+//
+// On a session with only the dispatch throttle and no state watcher (the messenger's, in
+// production), a data-only message whose data and footer lie whole in the prefetch buffer
+// (most small messages of a stream) is received here to the end: what nextSection and
+// handleFooter would do, with the same checks, errors and state stores (a fault reports the
+// state), without the calls between them. Messages that arrive in pieces or have a front or
+// middle section take the general path; TestWholeMessageMatchesPieces compares the two.
 func (c *Conn) handleHeader(data []byte) error {
 	m := c.newMessage()
 	h := &m.Header
@@ -112,11 +119,30 @@ func (c *Conn) handleHeader(data []byte) error {
 		// one watches the states: the two that would pass at once are skipped, and the
 		// dispatch throttle is taken here, as throttle would.
 		c.state = StateThrottleDispatchQueue // where a full throttle parks (and Tick retries)
-		if !c.tryThrottle(c.throttles.Dispatch, int64(h.PayloadLen()), &c.rx.res.Dispatch) {
-			return nil
+		if t, n := c.throttles.Dispatch, int64(h.PayloadLen()); t != nil && n != 0 {
+			// tryThrottle with takeThrottle written out (one call less per message)
+			if !t.TryGet(n) {
+				c.throttleFull()
+				return nil
+			}
+			c.rx.res.Dispatch = n
 		}
 		c.readPaused, c.throttleAt = false, 0
 		c.state = StateReadMessageFront
+		if d, f := int(h.DataLen), wire.FooterSize(!wire.OldFooterFor(c.features)); h.FrontLen|h.MiddleLen == 0 &&
+			c.in.buffered() >= d+f {
+			// The whole message is buffered: nextSection's and handleFooter's work, inline.
+			if d > 0 {
+				buf := c.sectionBuf(d)
+				copy(buf, c.in.take(d))
+				if c.cfg.CRCData {
+					c.rx.sums[2] = wire.CRC32C(0, buf)
+				}
+				m.Data = buf
+			}
+			c.state = StateReadFooterAndDispatch
+			return c.handleFooter(c.in.take(f))
+		}
 	} else {
 		c.setState(StateThrottleMessage)
 		if !c.throttle() {
@@ -290,21 +316,23 @@ func (c *Conn) setSection(i int, data []byte) {
 	}
 }
 
+// handleFooter checks the footer of the message being received against the sums of its
+// sections, and delivers it (or drops it as old).
 func (c *Conn) handleFooter(data []byte) error {
 	m := c.rx.msg
-	if err := m.DecodeFooterSums(data, wire.OldFooterFor(c.features), c.rx.sums, c.cfg.CRCHeader, c.cfg.CRCData); err != nil {
+	if err := m.DecodeFooterSums(data, wire.OldFooterFor(c.features), &c.rx.sums, c.cfg.CRCHeader, c.cfg.CRCData); err != nil {
 		return fmt.Errorf("message seq %d type %d: %w", m.Header.Seq, m.Header.Type, err)
 	}
 	if err := c.checkSignature(m); err != nil {
 		return err // releaseRx (in fault) returns the throttle units
 	}
 	seq := m.Header.Seq
-	res := c.rx.res
-	c.rx.msg = nil // received (releaseRx has nothing to return); start resets the rest
+	res := &c.rx.res // handed to the host in place; start resets it for the next message
+	c.rx.msg = nil   // received (releaseRx has nothing to return)
 	if seq <= c.socketSeq {
 		// A sender numbers messages as it writes them, so on one socket seqs only grow: a
 		// peer going backwards is broken or hostile. (Ceph drops it as old, quirk Q3.)
-		c.throttles.Release(res)
+		c.throttles.put(res)
 		return fmt.Errorf("%w: seq %d after seq %d on this socket", ErrSeqRegression, seq, c.socketSeq)
 	}
 	c.socketSeq = seq
@@ -316,7 +344,7 @@ func (c *Conn) handleFooter(data []byte) error {
 		// reservation. It is acknowledged (our in_seq covers it): the sender holds it until
 		// an ACK does, and may have nothing new for us to acknowledge otherwise (quirk Q14).
 		c.reached(ProbeOldMessage)
-		c.throttles.Release(res)
+		c.throttles.put(res)
 		if c.sendsAcks() {
 			c.ackLeft++
 		}

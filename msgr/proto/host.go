@@ -173,7 +173,10 @@ type Host interface {
 	AcceptConnect(req *ConnectRequest) Decision
 
 	// Deliver hands over a received message, in order, with the throttle units it holds.
-	Deliver(m *wire.Message, r Reservation)
+	// *r is the Conn's, valid only during the call: a host copies what it keeps before it
+	// returns or calls back into the Conn. (By pointer: the nine-word Reservation was
+	// copied twice per message, into the call's arguments and out of them.)
+	Deliver(m *wire.Message, r *Reservation)
 	// DiscardIncoming drops this connection's messages that were delivered but not yet
 	// dispatched (a session reset) and releases their throttle units.
 	DiscardIncoming()

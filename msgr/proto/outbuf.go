@@ -61,6 +61,31 @@ func (o *outbuf) reserve(n int) []byte {
 	return o.arena[start : start+n : start+n]
 }
 
+// reserveAround is reserve(head), appendRef(p), reserve(foot) in one call, for a frame whose
+// non-empty p is written from its own buffer between two arena encodings (a message's header
+// and footer around its data): the same iov entries and arena bytes, with the arena's room
+// checked once and iov grown once (one call instead of three per message). When the arena
+// cannot hold both, the three calls do it, as before.
+func (o *outbuf) reserveAround(head int, p []byte, foot int) (h, f []byte) {
+	start := len(o.arena)
+	mid, end := start+head, start+head+foot
+	if o.arena == nil || end > cap(o.arena) {
+		h = o.reserve(head)
+		o.appendRef(p)
+		return h, o.reserve(foot)
+	}
+	o.arena = o.arena[:end]
+	o.bytes += head + len(p) + foot
+	if k := len(o.iov) - 1; o.tail && k >= o.head {
+		o.iov[k] = o.iov[k][:len(o.iov[k])+head]
+		o.iov = append(o.iov, p, o.arena[mid:end])
+	} else {
+		o.iov = append(o.iov, o.arena[start:mid], p, o.arena[mid:end])
+	}
+	o.tail = true
+	return o.arena[start:mid:mid], o.arena[mid:end:end]
+}
+
 // nextArena makes room for n bytes: the current arena (if any) is kept until the batch is
 // written, and a spare one, one lent by the host, or a new one takes its place.
 func (o *outbuf) nextArena(n int) {

@@ -106,9 +106,21 @@ func (c *Conn) writeMessage(m *wire.Message) {
 		}
 		c.sign(m)
 		m.Footer.Encode(p[nf+nm+nd:], old)
+	} else if nf <= smallSection && nm <= smallSection && !chunked {
+		// The data is written from its own buffer, between the arena's tag, header, front
+		// and middle (most messages have neither), and its footer.
+		b, foot := c.out.reserveAround(1+wire.HeaderLen+nf+nm, m.Data, wire.FooterSize(!old))
+		b[0] = byte(wire.TagMsg)
+		h.Encode(b[1:], c.cfg.CRCHeader)
+		if nf+nm > 0 {
+			p := b[1+wire.HeaderLen:]
+			copy(p, m.Front)
+			copy(p[nf:], m.Middle)
+		}
+		c.sign(m)
+		m.Footer.Encode(foot, old)
 	} else if nf <= smallSection && nm <= smallSection {
-		// The data is written from its own buffer: one reserve for the tag, the header,
-		// front and middle (most messages have neither).
+		// As above, with the data's crc computed as its chunks are handed out.
 		b := c.out.reserve(1 + wire.HeaderLen + nf + nm)
 		b[0] = byte(wire.TagMsg)
 		h.Encode(b[1:], c.cfg.CRCHeader)
@@ -117,13 +129,7 @@ func (c *Conn) writeMessage(m *wire.Message) {
 			copy(p, m.Front)
 			copy(p[nf:], m.Middle)
 		}
-		if chunked {
-			c.writeDataChunks(m, old)
-		} else {
-			c.out.appendRef(m.Data)
-			c.sign(m)
-			m.Footer.Encode(c.out.reserve(wire.FooterSize(!old)), old)
-		}
+		c.writeDataChunks(m, old)
 	} else {
 		b := c.out.reserve(1 + wire.HeaderLen)
 		b[0] = byte(wire.TagMsg)

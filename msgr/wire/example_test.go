@@ -143,9 +143,9 @@ func ExampleMessage_DecodeFooterSums() {
 	// A receiver computed the crcs of the sections as they arrived.
 	sums := [3]uint32{wire.CRC32C(0, m.Front), 0, wire.CRC32C(0, m.Data)}
 	var got wire.Message
-	fmt.Println(got.DecodeFooterSums(b[:], false, sums, true, true))
+	fmt.Println(got.DecodeFooterSums(b[:], false, &sums, true, true))
 	sums[2]++ // a corrupted data section
-	fmt.Println(got.DecodeFooterSums(b[:], false, sums, true, true) != nil)
+	fmt.Println(got.DecodeFooterSums(b[:], false, &sums, true, true) != nil)
 	// Output:
 	// <nil>
 	// true

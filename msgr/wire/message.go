@@ -308,8 +308,9 @@ func (m *Message) VerifyFooter(headerCRC, dataCRC bool) error {
 // DecodeFooterSums decodes m's footer from b, 21 bytes or 13 when old is set, as
 // Footer.Decode does, and checks it against the crc32c of m's sections as VerifyFooterSums
 // does (the same errors): a receiver's footer in one call, the sums computed while the
-// sections arrived. On error m.Footer holds what was decoded.
-func (m *Message) DecodeFooterSums(b []byte, old bool, sums [3]uint32, headerCRC, dataCRC bool) error {
+// sections arrived. On error m.Footer holds what was decoded. (sums by pointer: an array of
+// three is passed on the stack, copied at every call.)
+func (m *Message) DecodeFooterSums(b []byte, old bool, sums *[3]uint32, headerCRC, dataCRC bool) error {
 	n := FooterSize(!old)
 	if len(b) < n {
 		return short("ceph_msg_footer", n, len(b))
@@ -328,7 +329,7 @@ func (m *Message) DecodeFooterSums(b []byte, old bool, sums [3]uint32, headerCRC
 	if f.Flags&FooterComplete == 0 ||
 		headerCRC && (sums[0] != f.FrontCRC || sums[1] != f.MiddleCRC) ||
 		f.checksData(dataCRC) && sums[2] != f.DataCRC {
-		return m.VerifyFooterSums(sums, headerCRC, dataCRC) // says what failed
+		return m.VerifyFooterSums(*sums, headerCRC, dataCRC) // says what failed
 	}
 	return nil
 }

@@ -303,7 +303,7 @@ func (n *Node) acceptOpen(req *proto.ConnectRequest, d proto.Decision) proto.Dec
 	return d
 }
 
-func (n *Node) Deliver(m *wire.Message, r proto.Reservation) {
+func (n *Node) Deliver(m *wire.Message, r *proto.Reservation) {
 	if n.w.Watch != nil {
 		n.w.Watch.Delivered(n, m)
 	}
@@ -314,7 +314,7 @@ func (n *Node) Deliver(m *wire.Message, r proto.Reservation) {
 	n.Delivered = append(n.Delivered, m)
 	n.M.Delivered = append(n.M.Delivered, m)
 	if n.M.Hold {
-		n.M.Held = append(n.M.Held, Held{Node: n, Seq: h.Seq, Res: r})
+		n.M.Held = append(n.M.Held, Held{Node: n, Seq: h.Seq, Res: *r})
 		return
 	}
 	r.Release()

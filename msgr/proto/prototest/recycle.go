@@ -21,7 +21,7 @@ func NewRecycler(n *Node) *Recycler { return &Recycler{Node: n} }
 
 // Deliver counts m, releases its throttle units and keeps it and its section buffers for
 // reuse.
-func (r *Recycler) Deliver(m *wire.Message, res proto.Reservation) {
+func (r *Recycler) Deliver(m *wire.Message, res *proto.Reservation) {
 	r.Count++
 	res.Release()
 	for _, b := range [...][]byte{m.Front, m.Middle, m.Data} {
