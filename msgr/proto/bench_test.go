@@ -49,14 +49,23 @@ func newPipeHost(tb testing.TB, cfg func(ma, mb *prototest.Msgr), dispatchOnly b
 	pol := proto.LosslessPeer(0)
 	w, ma, mb := newLinkWorld(pol, pol)
 	cfg(ma, mb)
+	return openPipe(tb, w, pol, ma, mb, func(h prodHost) proto.Host {
+		if dispatchOnly {
+			return dispatchOnlyHost{h}
+		}
+		return h
+	})
+}
+
+// openPipe opens the lossless session osd.1 → osd.2 of w's two messengers and pumps until
+// both ends are open; hostB makes the acceptor's host from the production view of its
+// recycler.
+func openPipe(tb testing.TB, w *prototest.World, pol proto.Policy, ma, mb *prototest.Msgr, hostB func(prodHost) proto.Host) *pipe {
+	tb.Helper()
 	p := &pipe{w: w}
 	p.ha, p.hb = prototest.NewRecycler(w.NewNode("a", ma)), prototest.NewRecycler(w.NewNode("b", mb))
 	p.a = proto.NewConnector(ma.Cfg, prodHost{p.ha, p.ha}, addrB, wire.EntityOSD, pol, proto.Throttles{})
-	var hb proto.Host = prodHost{p.hb, p.hb}
-	if dispatchOnly {
-		hb = dispatchOnlyHost{prodHost{p.hb, p.hb}}
-	}
-	p.b = proto.NewAcceptor(mb.Cfg, hb, wire.LegacyAddr(addrA.Addr, 0))
+	p.b = proto.NewAcceptor(mb.Cfg, hostB(prodHost{p.hb, p.hb}), wire.LegacyAddr(addrA.Addr, 0))
 	p.ha.C, p.hb.C = p.a, p.b
 	p.a.Start()
 	p.a.Connected()
@@ -404,23 +413,10 @@ func TestDispatchThrottleOnlyFull(t *testing.T) {
 	pol := proto.LosslessPeer(0)
 	w, ma, mb := newLinkWorld(pol, pol)
 	mb.Th[2].Max = 4096
-	p := &pipe{w: w}
-	p.ha, p.hb = prototest.NewRecycler(w.NewNode("a", ma)), prototest.NewRecycler(w.NewNode("b", mb))
 	var waits []proto.State
-	p.a = proto.NewConnector(ma.Cfg, prodHost{p.ha, p.ha}, addrB, wire.EntityOSD, pol, proto.Throttles{})
-	p.b = proto.NewAcceptor(mb.Cfg, throttleObsHost{dispatchOnlyHost{prodHost{p.hb, p.hb}}, &waits}, wire.LegacyAddr(addrA.Addr, 0))
-	p.ha.C, p.hb.C = p.a, p.b
-	p.a.Start()
-	p.a.Connected()
-	p.b.Start()
-	for range 16 {
-		if pump(p.a, p.b)+pump(p.b, p.a) == 0 {
-			break
-		}
-	}
-	if !p.b.State().IsOpen() {
-		t.Fatalf("session did not open: %v", p.b.State())
-	}
+	p := openPipe(t, w, pol, ma, mb, func(h prodHost) proto.Host {
+		return throttleObsHost{dispatchOnlyHost{h}, &waits}
+	})
 	if !mb.Th[2].TryGet(4096) { // the dispatcher holds the whole throttle
 		t.Fatal("dispatch throttle not empty")
 	}

@@ -40,23 +40,11 @@ func newRecordPipe(t testing.TB, crcHeader, crcData bool) (*pipe, *recordHost) {
 	for _, m := range []*prototest.Msgr{ma, mb} {
 		m.Cfg.PrefetchSize, m.Cfg.CRCHeader, m.Cfg.CRCData = 64<<10, crcHeader, crcData
 	}
-	p := &pipe{w: w}
-	p.ha, p.hb = prototest.NewRecycler(w.NewNode("a", ma)), prototest.NewRecycler(w.NewNode("b", mb))
-	p.a = proto.NewConnector(ma.Cfg, prodHost{p.ha, p.ha}, addrB, wire.EntityOSD, pol, proto.Throttles{})
-	rh := &recordHost{dispatchOnlyHost: dispatchOnlyHost{prodHost{p.hb, p.hb}}}
-	p.b = proto.NewAcceptor(mb.Cfg, rh, wire.LegacyAddr(addrA.Addr, 0))
-	p.ha.C, p.hb.C = p.a, p.b
-	p.a.Start()
-	p.a.Connected()
-	p.b.Start()
-	for range 16 {
-		if pump(p.a, p.b)+pump(p.b, p.a) == 0 {
-			break
-		}
-	}
-	if !p.a.State().IsOpen() || !p.b.State().IsOpen() {
-		t.Fatalf("session did not open: %v / %v", p.a.State(), p.b.State())
-	}
+	var rh *recordHost
+	p := openPipe(t, w, pol, ma, mb, func(h prodHost) proto.Host {
+		rh = &recordHost{dispatchOnlyHost: dispatchOnlyHost{h}}
+		return rh
+	})
 	rh.log = nil
 	return p, rh
 }
