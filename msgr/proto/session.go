@@ -108,7 +108,9 @@ func (c *Conn) writeMessage(m *wire.Message) {
 		m.Footer.Encode(p[nf+nm+nd:], old)
 	} else if nf <= smallSection && nm <= smallSection && !chunked {
 		// The data is written from its own buffer, between the arena's tag, header, front
-		// and middle (most messages have neither), and its footer.
+		// and middle (most messages have neither), and its footer. (The tag-and-header lines
+		// repeat in the branch below on purpose: a shared helper is not inlined and cost 24
+		// instructions per 4 KiB message on this, the common path.)
 		b, foot := c.out.reserveAround(1+wire.HeaderLen+nf+nm, m.Data, wire.FooterSize(!old))
 		b[0] = byte(wire.TagMsg)
 		h.Encode(b[1:], c.cfg.CRCHeader)
