@@ -196,6 +196,13 @@ func (h *Host) listener(port uint16) *Listener {
 	return nil
 }
 
+// Listening reports whether a listener of a live host is bound to addr (a read of the
+// network's state: it changes nothing, and draws nothing).
+func (n *Network) Listening(addr netip.AddrPort) bool {
+	h := n.Host(addr.Addr())
+	return h != nil && h.listener(addr.Port()) != nil
+}
+
 // unbind forgets listener l.
 func (h *Host) unbind(l *Listener) {
 	if i := slices.Index(h.listeners, l); i >= 0 {

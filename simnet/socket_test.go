@@ -783,3 +783,28 @@ func TestAddHostPanics(t *testing.T) {
 		}()
 	}
 }
+
+// Listening tells a bound listener from a closed one, by host address and port.
+func TestNetworkListening(t *testing.T) {
+	w := newWorld(t, 1, Config{})
+	addr := netip.AddrPortFrom(ipB, testPort)
+	if w.net.Listening(addr) {
+		t.Fatal("listening before Listen")
+	}
+	l, err := w.b.Listen(addr, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !w.net.Listening(addr) || w.net.Listening(netip.AddrPortFrom(ipA, testPort)) || w.net.Listening(netip.AddrPortFrom(ipB, testPort+1)) {
+		t.Fatal("Listening does not find exactly the bound listener")
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if w.net.Listening(addr) {
+		t.Fatal("still listening after Close")
+	}
+	if w.net.Listening(netip.AddrPortFrom(ipC, testPort)) {
+		t.Fatal("listening on a host that does not exist")
+	}
+}

@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -21,7 +22,8 @@ import (
 // and, once a messenger has shut down completely:
 //
 //   - throttle-leak: every throttle is back to zero;
-//   - queue-leftover: its dispatch queue is empty (Ceph's test_msgr asserts this).
+//   - queue-leftover: its dispatch queue is empty (Ceph's test_msgr asserts this);
+//   - listener-leftover: nothing listens on its address (only with SetListening).
 //
 // A problem is reported once (the first step it is seen), not at every step after.
 type Auditor struct {
@@ -41,6 +43,9 @@ type Auditor struct {
 	reported map[string]bool
 	audits   uint64
 	cov      Counter // counts the invariants evaluated (nil: none)
+	// listening reports whether something listens on an address (nil: InvListenerLeftover
+	// is not checked); see SetListening
+	listening func(netip.AddrPort) bool
 	// uncounted are the audits whose step invariants are not yet counted (FlushCounts)
 	uncounted int
 	// scratch, reused by every audit
@@ -208,6 +213,7 @@ func (a *Auditor) audit(x *auditee) {
 			a.auditGauge(x.name, t.Name, t.Throttle, true)
 		}
 		a.auditLeftovers(x.name, x.m.DispatchQueueLen())
+		a.auditListener(x.name, x.m.MyAddr().Addr)
 	}
 }
 

@@ -127,6 +127,7 @@ func New(cfg Config) *Run {
 	r.W.Abort = cfg.Abort
 	r.Rand, r.FaultRand = r.W.Rand(), r.W.Rand()
 	r.Audit = check.NewAuditor(r.Check, r.now)
+	r.Audit.SetListening(r.W.Net.Listening)
 	// counter is what the monitor, the frame tracker and the auditor count into: nothing at
 	// all without coverage (the tracker then keeps no tag marks).
 	var counter Coverage

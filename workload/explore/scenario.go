@@ -88,6 +88,9 @@ type scenario struct {
 
 	markDownAt time.Duration // a test's: the connector marks the acceptor down then
 	v          Variant       // the opt-in changes of the scenario (zero: none)
+
+	burst prioBurst  // with Variant.Priorities: the burst's messages, as the acceptor got them
+	ready readyWatch // the acceptor's connections in the accepting states (InvReadyTimeout)
 }
 
 // node is one side: a messenger on its own simulated host (no crashes: one incarnation).
@@ -139,7 +142,11 @@ func (sc *scenario) Build() error {
 	// The second message follows the first by less than a round trip: it is in flight when the
 	// ACK of the first arrives, where an ACK that acknowledges too much shows.
 	a := sc.nodes[Connector]
-	sc.h.W.Schedule(1*time.Millisecond, a.send)
+	first := a.send
+	if sc.v.Priorities {
+		first = a.sendBurst
+	}
+	sc.h.W.Schedule(1*time.Millisecond, first)
 	sc.h.W.Schedule(1*time.Millisecond+150*time.Microsecond, a.send)
 	sc.h.W.Schedule(2*time.Millisecond, a.keepalive)
 	sc.h.W.Schedule(3*time.Millisecond, a.sendBig)
@@ -156,8 +163,8 @@ func (n *node) start() error {
 	h := sc.h
 	host := h.W.AddHost(n.inc, n.ip)
 	cfg := msgr.Config{Name: n.ename, Stack: &stack{Stack: host, x: sc.x, side: n.side}, Runtime: h.W, Rand: h.W.Rand(),
-		ClusterProtocol: wire.ProtoOSDPeer, Tracer: h.Tracer(n), ReadyTimeout: readyTimeout, IdleTimeout: idleTimeout}
-	sc.v.configure(&cfg, n.auth)
+		ClusterProtocol: wire.ProtoOSDPeer, Tracer: n.tracer(), ReadyTimeout: readyTimeout, IdleTimeout: idleTimeout}
+	sc.v.configure(&cfg, n.side, n.auth)
 	m, err := msgr.New(cfg)
 	if err != nil {
 		return fmt.Errorf("%s: %w", n.inc, err)
@@ -195,6 +202,15 @@ func (n *node) conn() *msgr.Connection {
 func (n *node) send()    { n.sendOn(n.conn(), 0) }
 func (n *node) sendBig() { n.sendOn(n.conn(), 6000) }
 
+// sendBurst sends Variant.Priorities' burst: one message at each of burstPrios, in that
+// order, on the connection it creates, so all three are queued before anything is written.
+func (n *node) sendBurst() {
+	c := n.conn()
+	for _, prio := range burstPrios {
+		n.sc.burst.sent = append(n.sc.burst.sent, n.sendPrio(c, 0, prio))
+	}
+}
+
 func (n *node) keepalive() {
 	if c := n.conn(); c != nil {
 		c.SendKeepalive()
@@ -203,9 +219,13 @@ func (n *node) keepalive() {
 
 // sendOn sends one message on c (front and middle, and a data section of data bytes if
 // data > 0), recording it with the checker if the messenger took it.
-func (n *node) sendOn(c *msgr.Connection, data int) {
+func (n *node) sendOn(c *msgr.Connection, data int) { n.sendPrio(c, data, 0) }
+
+// sendPrio is sendOn at priority prio (0: the messenger's default) and returns the message's
+// id (0: none sent).
+func (n *node) sendPrio(c *msgr.Connection, data int, prio uint16) uint64 {
 	if c == nil {
-		return
+		return 0
 	}
 	h := n.sc.h
 	id := h.NextID()
@@ -214,13 +234,17 @@ func (n *node) sendOn(c *msgr.Connection, data int) {
 	if data > 0 {
 		m.Data = pattern(id, 7, data)
 	}
-	m.Header.Tid = id
+	if n.sc.v.oneByte(id, data) {
+		m.Front, m.Middle = []byte{byte(id)}, nil
+	}
+	m.Header.Tid, m.Header.Priority = id, prio
 	lossless := !n.pol.Lossy
 	h.Check.SentOn(n.name, n.peer().name, check.SessionID(1, c.ID()), m.Header.Priority, id, lossless)
 	h.W.Trace.Logf(h.W.Now(), "%s conn %d: send id %d (lossless %v)", n.inc, c.ID(), id, lossless)
 	if err := c.SendMessage(m); err != nil {
 		h.Check.Dropped(id)
 	}
+	return id
 }
 
 // pattern is n bytes that start with the message id and follow from it (mul varies it per
@@ -278,6 +302,7 @@ func (sc *scenario) live(yield func(*msgr.Messenger) bool) {
 // Finish implements harness.Workload: after the loss check, no lossless message may have
 // been lost at all (InvFaultLoss).
 func (sc *scenario) Finish() {
+	sc.ready.finish(sc.h)
 	if !sc.pol.lossless() {
 		return
 	}
@@ -315,6 +340,7 @@ func (n *node) FastDispatch(c *msgr.Connection, m *msgr.Message) {
 func (n *node) Dispatch(c *msgr.Connection, m *msgr.Message) bool {
 	h := n.sc.h
 	h.Check.Dispatched(n.inc, m.Header.Tid, n.sc.v.intact(m), int64(h.W.Now()))
+	n.sc.burst.dispatched(h, m)
 	if n.side == Acceptor && h.Phase != harness.PhaseShutdown {
 		big := 0
 		if len(m.Data) > 0 {

@@ -30,6 +30,19 @@ type Variant struct {
 	// tickets (keys from a fixed seed, not from the run's decisions), OSDs verify
 	// authorizers with the CEPHX_V2 challenge round, and sessions to OSDs are signed.
 	Cephx bool
+	// OneByte: every message with an odd id and no data section is a single byte (a 1-byte
+	// front, no middle), and the receiver requires exactly that byte: a dispatch reservation
+	// of 1 byte must be returned like any other (throttle-leak).
+	OneByte bool
+	// Priorities: the connector's first send is a burst of three messages at priorities 64,
+	// 127 and 196, queued in that order before the connection opens; the acceptor requires
+	// them written highest priority first (InvPrioOrder).
+	Priorities bool
+	// ReadyTimeout: the connector's ms_connection_ready_timeout is longer than the acceptor's,
+	// so that a handshake the connector holds up ends with the acceptor's ready timeout, which
+	// InvReadyTimeout requires to close the accepted connection in time (by default the
+	// connector's timeout, armed first, ends it).
+	ReadyTimeout bool
 }
 
 // variantNames are the names ParseVariant takes, in the order String writes them.
@@ -41,6 +54,9 @@ var variantNames = []struct {
 	{"no-crc-data", func(v *Variant) *bool { return &v.NoCRCData }},
 	{"no-crc-header", func(v *Variant) *bool { return &v.NoCRCHeader }},
 	{"cephx", func(v *Variant) *bool { return &v.Cephx }},
+	{"one-byte", func(v *Variant) *bool { return &v.OneByte }},
+	{"priorities", func(v *Variant) *bool { return &v.Priorities }},
+	{"ready-timeout", func(v *Variant) *bool { return &v.ReadyTimeout }},
 }
 
 // VariantNames lists the names a variant is made of.
@@ -94,8 +110,14 @@ func (v Variant) front(id uint64) []byte {
 	return pattern(id, 1, 40)
 }
 
+// oneByte reports whether message id, with data bytes of data section, is a single byte.
+func (v Variant) oneByte(id uint64, data int) bool { return v.OneByte && data == 0 && id%2 == 1 }
+
 // intact reports whether a received message carries exactly what sendOn built.
 func (v Variant) intact(m *msgr.Message) bool {
+	if v.oneByte(m.Header.Tid, len(m.Data)) {
+		return len(m.Front) == 1 && m.Front[0] == byte(m.Header.Tid) && len(m.Middle) == 0
+	}
 	if v.emptyFront(m.Header.Tid) {
 		if len(m.Front) != 0 {
 			return false
@@ -107,9 +129,16 @@ func (v Variant) intact(m *msgr.Message) bool {
 	return intact(m)
 }
 
-// configure applies the variant to a node's messenger configuration.
-func (v Variant) configure(cfg *msgr.Config, auth msgr.Auth) {
+// connectorReadyTimeout is the connector's ms_connection_ready_timeout with
+// Variant.ReadyTimeout: a second longer than the acceptor's.
+const connectorReadyTimeout = readyTimeout + time.Second
+
+// configure applies the variant to side's messenger configuration.
+func (v Variant) configure(cfg *msgr.Config, side Side, auth msgr.Auth) {
 	cfg.NoCRCData, cfg.NoCRCHeader = v.NoCRCData, v.NoCRCHeader
+	if v.ReadyTimeout && side == Connector {
+		cfg.ReadyTimeout = connectorReadyTimeout
+	}
 	if v.Cephx {
 		cfg.Auth = auth
 	}
