@@ -3,8 +3,8 @@
 // accept code (internal/mutate), samples -n of them with -seed, and for each mutant builds
 // msgr-sim with `go build -overlay` (the mutated file replaces the original; nothing else is
 // copied) and runs the kill test: msgr-sim explore, three short sweeps, then three runs of explore's
-// variants (empty fronts with ms_crc_data off; cephx; one-byte messages, a burst of priorities and
-// the acceptor's ready timeout), stopping at the first failure. A mutant is killed (a step failed, crashed or hung past its timeout),
+// variants (empty fronts with ms_crc_data off; cephx; one-byte messages, a burst of priorities,
+// the acceptor's ready timeout and a keepalive first), stopping at the first failure. A mutant is killed (a step failed, crashed or hung past its timeout),
 // survived (every step passed), not covered (the kill test on the unmutated build never runs
 // the mutated line, so the mutant is not run) or build-failed (the mutant does not compile).
 //
@@ -82,9 +82,10 @@ var killTest = []step{
 	{"explore-variant", []string{"explore", "-variant", "empty-fronts,no-crc-data"}, 45 * time.Second},
 	{"explore-cephx", []string{"explore", "-variant", "cephx"}, 45 * time.Second},
 	// The variants of the seed-1 gaps (2026-12-07): one-byte messages, a burst of three
-	// priorities (prio-order), and a connector slower to time out than the acceptor
-	// (ready-timeout).
-	{"explore-gaps", []string{"explore", "-variant", "one-byte,priorities,ready-timeout"}, 45 * time.Second},
+	// priorities (prio-order), a connector slower to time out than the acceptor
+	// (ready-timeout), and a keepalive on a fresh connection before any message (a
+	// never-opened connector with nothing queued).
+	{"explore-gaps", []string{"explore", "-variant", "one-byte,priorities,ready-timeout,keepalive-first"}, 45 * time.Second},
 }
 
 // result is one mutant's outcome.

@@ -32,8 +32,12 @@ const (
 	// RESETSESSION (msgr/proto/testdata/half_open_accept.txt). A real ceph-mon answers the same
 	// way: nothing on the wire tells the acceptor that the connector did not see its reply.
 	CauseHalfOpen = "half-open-accept"
-	// CauseNeverOpened: a connection that never had a session stopped (§6.3 step 4, the
-	// half-open accepted connection with nothing queued): no session, nothing lost.
+	// CauseNeverOpened: a connection that accepted a socket and never had a session stopped
+	// (§6.3 step 4, the half-open accepted connection with nothing queued): no session,
+	// nothing lost. A lossless connector that never opened is not stopped by a fault (it
+	// backs off and reconnects, even with nothing queued), so its reset is not excused by
+	// this cause; the mutation score found the gap (a fault rule that stopped never-opened
+	// connectors with nothing queued passed).
 	CauseNeverOpened = "never-opened"
 	// causeNone marks a session whose spurious reset was reported: its later resets are not
 	// reported again, and excuse nothing.
@@ -153,7 +157,7 @@ func (s *Sessions) Reset(ec EventConn, my, peer uint32, remote, lossy bool) (str
 		cause = CauseLossy
 	case !remote && st.markedDown:
 		cause = CauseMarkDown
-	case !remote && !st.opened:
+	case !remote && !st.opened && s.steps[ec].accepted:
 		cause = CauseNeverOpened
 	default:
 		return s.attribute(my, peer, func() string {

@@ -94,11 +94,12 @@ func TestReadyTimeoutFailsLateAcceptor(t *testing.T) {
 }
 
 // The variants of the 2026-12-07 gaps run what they claim: one-byte messages reach the wire
-// (messages without a middle), the burst of three priorities is dispatched, and with
+// (messages without a middle), the burst of three priorities is dispatched, the keepalive
+// goes first (two keepalives in all), and with
 // ready-timeout a handshake the connector holds up ends with the acceptor's ready timeout,
 // which by default the connector's own timeout (armed first) pre-empts.
 func TestGapVariantsRunWhatTheyClaim(t *testing.T) {
-	v, err := ParseVariant("one-byte,priorities,ready-timeout")
+	v, err := ParseVariant("one-byte,priorities,ready-timeout,keepalive-first")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,8 +109,12 @@ func TestGapVariantsRunWhatTheyClaim(t *testing.T) {
 			t.Errorf("%s: the fault-free scenario fails: %v", pol.Name, r.Violations)
 			continue
 		}
-		if w := r.Written[Connector]; w["middle"] >= w["msg"] {
+		w := r.Written[Connector]
+		if w["middle"] >= w["msg"] {
 			t.Errorf("%s: the connector wrote %d messages and %d middles: no one-byte message", pol.Name, w["msg"], w["middle"])
+		}
+		if n := w["keepalive2"]; n != 2 {
+			t.Errorf("%s: the connector wrote %d keepalives, want 2 (the first one first)", pol.Name, n)
 		}
 		if n := countLines(r.Trace, "osd.0#1", "dispatch", "prio=196"); n != 1 {
 			t.Errorf("%s: the acceptor dispatched %d messages of priority 196, want the burst's one", pol.Name, n)

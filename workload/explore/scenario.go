@@ -142,6 +142,9 @@ func (sc *scenario) Build() error {
 	// The second message follows the first by less than a round trip: it is in flight when the
 	// ACK of the first arrives, where an ACK that acknowledges too much shows.
 	a := sc.nodes[Connector]
+	if sc.v.KeepaliveFirst {
+		sc.h.W.Schedule(500*time.Microsecond, a.keepalive)
+	}
 	first := a.send
 	if sc.v.Priorities {
 		first = a.sendBurst

@@ -43,6 +43,11 @@ type Variant struct {
 	// InvReadyTimeout requires to close the accepted connection in time (by default the
 	// connector's timeout, armed first, ends it).
 	ReadyTimeout bool
+	// KeepaliveFirst: the connector's first act, half a millisecond before its first
+	// message, is a keepalive on the connection it creates. A handshake fault then hits a
+	// lossless connector that never opened and has no message queued, which msgr1 reconnects
+	// (a reset there is a spurious-reset: never-opened excuses only accepted connections).
+	KeepaliveFirst bool
 }
 
 // variantNames are the names ParseVariant takes, in the order String writes them.
@@ -57,6 +62,7 @@ var variantNames = []struct {
 	{"one-byte", func(v *Variant) *bool { return &v.OneByte }},
 	{"priorities", func(v *Variant) *bool { return &v.Priorities }},
 	{"ready-timeout", func(v *Variant) *bool { return &v.ReadyTimeout }},
+	{"keepalive-first", func(v *Variant) *bool { return &v.KeepaliveFirst }},
 }
 
 // VariantNames lists the names a variant is made of.
