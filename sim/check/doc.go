@@ -41,13 +41,16 @@
 //     has two live registered connections;
 //   - throttle-negative, throttle-leak, queue-leftover: throttles never go below zero, and a
 //     shut-down messenger holds no throttle unit and has nothing left in its dispatch queue;
+//   - listener-leftover: nothing listens on a shut-down messenger's address any more (asked
+//     of the simulated network; not checked over real TCP);
 //   - panic: the code under test never panics (PanicInvariant names a recovered panic);
 //   - liveness-timeout, no-progress, shutdown-stalled: the run drains and finishes in bounds;
 //   - synthetic-fifo, synthetic-payload, synthetic-dispatch: Ceph's own SyntheticWorkload checks;
 //   - fifo-linearizability, kv-linearizability: the histories pass porcupine's FIFO and KV
 //     models; kv-liveness, replica-divergence: the cluster workload's own;
 //   - spurious-reset: every reset of a lossless session has a cause it can name, and only an
-//     attributed reset excuses the loss of what was sent on the session;
+//     attributed reset excuses the loss of what was sent on the session (never-opened names
+//     only a connection that accepted a socket: a lossless connector reconnects instead);
 //   - global-seq: connects to one peer carry growing global_seqs, above RETRY_GLOBAL's reply;
 //   - connect-seq: a fault while connecting never raises connect_seq; after RETRY_SESSION it is
 //     the reply's, after RESETSESSION 0;
