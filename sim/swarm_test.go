@@ -17,8 +17,12 @@ import (
 //     (ack-unreceived, fifo-linearizability; quirk Q14's RESETSESSION).
 //   - 77, 15, 42, 29: Ceph's legacy READY reopen reset the acceptor's in_seq and out_seq
 //     (duplicate-delivery, ack-unreceived; quirk Q14).
+//   - 4774: an OSD restarted with the same nonce; its peer's replace for the restart (rule 8e)
+//     was cut before the open, which forgot the restart and kept the old instance's in_seq,
+//     so the new instance's messages were dropped as old and acknowledged (ack-unreceived,
+//     lossless-loss; quirk Q15, found by the default sweep of 2026-12-07).
 func TestSwarmRegressions(t *testing.T) {
-	for _, seed := range []uint64{29, 102, 197, 67, 169, 77, 15, 42} {
+	for _, seed := range []uint64{29, 102, 197, 67, 169, 77, 15, 42, 4774} {
 		opts := DefaultOptions(seed)
 		f := SwarmFaults(detrand.NewSeeded(seed))
 		opts.Faults = &f

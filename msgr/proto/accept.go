@@ -200,6 +200,14 @@ func (c *Conn) Adopt(cm wire.Connect, resetFromPeer bool, leftover []byte) {
 	c.connectMsg = cm
 	c.session = nil
 	c.resetFromPeer = c.resetFromPeer || resetFromPeer
+	if resetFromPeer {
+		// The peer restarted: what it sends next is numbered from 1. Its old instance's
+		// in_seq is forgotten now, not at the open: a fault before the open clears
+		// resetFromPeer (as Ceph's fault clears is_reset_from_peer), and the reconnect after
+		// it would keep the old in_seq and drop the new instance's messages as old, yet
+		// acknowledge them (quirk Q15).
+		c.inSeq = 0
+	}
 	c.replacing = true
 	c.connector = false
 	c.setState(StateNone)
