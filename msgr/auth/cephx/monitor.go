@@ -190,6 +190,9 @@ func (s *MonSession) Authenticated() bool { return s.authenticated }
 // error wrapping ErrRefused that says why.
 func (s *MonSession) Handle(a *wire.MAuth, now time.Time) (*wire.MAuthReply, error) {
 	if a.Protocol == wire.AuthUnknown {
+		if s.challenged { // Ceph's session has its auth handler: the payload is no cephx request
+			return s.refuseNegotiation(a, s.globalID, -22, errors.New("a second negotiation on the session"))
+		}
 		return s.negotiate(a)
 	}
 	if a.Protocol != wire.AuthCephx || !s.challenged {

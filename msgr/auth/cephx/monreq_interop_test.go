@@ -57,6 +57,7 @@ func TestInteropMAuthRequirementsRealMon(t *testing.T) {
 	if refusals == 0 {
 		t.Fatal("the real monitor refused nothing")
 	}
+	secondNegotiation(t, mon, kr)
 	t.Logf("%d refusals agreed on", refusals)
 }
 
@@ -116,5 +117,29 @@ func requirementOptions() []struct {
 		mk("only cluster_require_version 2", false, false, false, 1, 2, 1),
 		mk("only service_require_version 2", false, false, false, 1, 1, 2),
 		mk("cluster signatures, versions 1", false, true, false, 1, 1, 1),
+	}
+}
+
+// secondNegotiation: the first MAuth sent again on a session that negotiated cephx; the real
+// reply and the Go monitor's agree (EINVAL, protocol 0, the session's global id).
+func secondNegotiation(t *testing.T, mon *cephxMon, kr *cephx.Keyring) {
+	t.Helper()
+	goMon, err := cephx.NewMonitor(kr, &seeded{6}, 4100, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := dialMon(t, mon.addr, admin)
+	defer s.m.Shutdown()
+	ours := goMon.NewConnSession(s.conn.Features())
+	first := &wire.MAuth{SessionMon: -1, Protocol: wire.AuthUnknown, AuthPayload: cephx.InitialRequest(admin, 0, wire.AuthCephx)}
+	var theirs, goReply [2]*wire.MAuthReply
+	for i := range theirs {
+		s.send(t, first)
+		theirs[i] = s.next(t)
+		goReply[i], _ = ours.Handle(first, time.Now())
+	}
+	if theirs[1].Protocol != goReply[1].Protocol || theirs[1].Result != goReply[1].Result || theirs[1].Result != -22 ||
+		theirs[1].GlobalID != theirs[0].GlobalID || goReply[1].GlobalID != goReply[0].GlobalID || len(theirs[1].ResultBl) != 0 {
+		t.Errorf("second negotiation: real %+v (first %+v), Go %+v (first %+v)", theirs[1], theirs[0], goReply[1], goReply[0])
 	}
 }

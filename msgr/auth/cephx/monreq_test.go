@@ -139,7 +139,12 @@ func checkRefusedNegotiation(t *testing.T, s *cephx.MonSession, r *wire.MAuthRep
 // exchangeOver is exchange over a given session.
 func exchangeOver(t *testing.T, s *cephx.MonSession, c *cephx.Client, now time.Time) (*cephx.MonSession, error) {
 	t.Helper()
-	next := c.Start()
+	return exchangeOverFrom(t, s, c, c.Start(), now)
+}
+
+// exchangeOverFrom is exchangeOver from the client's MAuth next.
+func exchangeOverFrom(t *testing.T, s *cephx.MonSession, c *cephx.Client, next *wire.MAuth, now time.Time) (*cephx.MonSession, error) {
+	t.Helper()
 	for i := 0; next != nil; i++ {
 		if i > 5 {
 			t.Fatal("the exchange does not end")
@@ -171,5 +176,36 @@ func TestMonitorRequirementsAssignNoGlobalID(t *testing.T) {
 	c := cephx.NewClient(cephx.ClientConfig{Name: admin, Key: key(t, 1), Rand: &seeded{4}})
 	if _, err := exchangeOver(t, mon.NewConnSession(wire.FeaturesAll), c, now); err != nil || c.GlobalID() != 4100 {
 		t.Fatalf("allowed client: %v, global id %d, want 4100", err, c.GlobalID())
+	}
+}
+
+// TestMonitorSecondNegotiation: a first MAuth sent again on a session that negotiated cephx
+// is EINVAL, with the request's protocol and the session's global id, as a real monitor
+// answers (TestInteropMAuthRequirementsRealMon); the session goes on with its challenge.
+func TestMonitorSecondNegotiation(t *testing.T) {
+	now := time.Unix(1_750_000_000, 0)
+	kr := &cephx.Keyring{Entries: []cephx.KeyringEntry{{Name: admin, Key: key(t, 1)}}}
+	mon, err := cephx.NewMonitor(kr, &seeded{3}, 4100, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := mon.NewSession()
+	c := cephx.NewClient(cephx.ClientConfig{Name: admin, Key: key(t, 1), Rand: &seeded{4}})
+	first := c.Start()
+	challenge, err := s.Handle(first, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Handle(first, now)
+	if !errors.Is(err, cephx.ErrRefused) || again.Protocol != wire.AuthUnknown || again.Result != -22 ||
+		again.GlobalID != 4100 || len(again.ResultBl) != 0 {
+		t.Fatalf("second negotiation: %+v, %v; want protocol 0, EINVAL, global id 4100", again, err)
+	}
+	next, err := c.Handle(challenge, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exchangeOverFrom(t, s, c, next, now); err != nil || !c.Done() || !s.Authenticated() {
+		t.Fatalf("after the second negotiation: %v (done %v)", err, c.Done())
 	}
 }
