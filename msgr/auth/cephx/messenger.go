@@ -34,7 +34,9 @@ type Messenger struct {
 // means signed messages; CEPHX_V2 the challenge round and the v2 signature. As in Ceph's
 // ProtocolV1, OSDs, MDSs and MGRs are "cluster" peers and everything else (clients, monitors)
 // "service" peers, and the requirement holds only for a connect message with a cephx
-// authorizer: the peer is answered FEATURES, before its authorizer is looked at.
+// authorizer: the peer is answered FEATURES, before its authorizer is looked at. A monitor
+// applies them to a client's first MAuth too (Monitor.SetRequirements), by a rule of its own
+// (CheckMAuth).
 type Requirements struct {
 	RequireSignatures        bool // cephx_require_signatures: MSG_AUTH of every peer
 	ClusterRequireSignatures bool // cephx_cluster_require_signatures: MSG_AUTH of cluster peers

@@ -19,7 +19,7 @@ import (
 // daemons. Ticket lifetimes are Pacific's defaults (auth ticket 72 h, service tickets 1 h).
 // Its Requirements (SetRequirements; DefaultRequirements until then) decide whether a
 // connection's features allow cephx at all, as a Ceph monitor's cephx_*_require_* options do
-// (see MonRequirementError). Everything random comes from the io.Reader it is given; times are
+// (Requirements.CheckMAuth). Everything random comes from the io.Reader it is given; times are
 // passed in. Safe for concurrent use; a MonSession is one client's exchange.
 type Monitor struct {
 	keyring *Keyring
