@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/msgrsim/msgrsim/internal/detrand"
@@ -76,6 +77,7 @@ type Options struct {
 	NoTape bool
 
 	perturbAt     uint64 // test hook: make the second run of CheckDeterminism differ at this event
+	panicAt       string // test hook: panic as this stage (harness.StageBuild …) begins, outside a step
 	checkRunnable bool   // test hook: the world checks its runnable set against a poll (World.CheckRunnable)
 }
 
@@ -268,10 +270,18 @@ func run(opts Options, recFrom, recTo uint64, instance int) Result {
 	if instance == 2 && opts.perturbAt > 0 {
 		h.W.Trace.Perturb(opts.perturbAt, 0xdead)
 	}
+	if opts.panicAt != "" {
+		h.StageHook = panicAtStage(opts.panicAt)
+	}
 	wl := newWorkload(h, opts)
 	h.Drive(wl)
 	r := result(h, wl, opts, cov)
-	h.Release() // its buffer chunks and per-run blocks, for the runs after this one
+	// Its buffer chunks and per-run blocks, for the runs after this one; a panic there is the
+	// run's violation too.
+	if v := h.Release(); v != nil {
+		r.Violations = append(slices.Clip(r.Violations), *v)
+		r.Pass = false
+	}
 	if log != nil {
 		// The log is this run's alone and nothing draws from it any more: no copy (capped,
 		// so that appending to the tape cannot write into it).
@@ -281,9 +291,18 @@ func run(opts Options, recFrom, recTo uint64, instance int) Result {
 	return r
 }
 
+// panicAtStage is the StageHook of Options.panicAt: it panics as that stage begins.
+func panicAtStage(stage string) func(string) {
+	return func(s string) {
+		if s == stage {
+			panic("injected panic at stage " + s)
+		}
+	}
+}
+
 // result is what the run of wl on h did and found.
 func result(h *harness.Run, wl harness.Workload, opts Options, cov *Coverage) Result {
-	summary := wl.Report()
+	summary := h.Report() // wl's
 	sent, deliv := h.Check.Counts()
 	r := Result{
 		Seed: opts.Seed, TraceHash: h.W.Trace.Hash(), Sent: sent, Delivered: deliv,

@@ -106,6 +106,12 @@ func (l *cephxLogin) close() {
 // loginCephx opens a session with a monitor and authenticates name with key; the result is in
 // l.s.res. A non-nil login must be closed, also with an error.
 func loginCephx(target wire.EntityAddr, name wire.AuthEntityName, key cephx.Key, timeout time.Duration) (*cephxLogin, error) {
+	return loginCephxFeatures(target, name, key, timeout, wire.FeaturesAll)
+}
+
+// loginCephxFeatures is loginCephx over a session that offers only the given features.
+func loginCephxFeatures(target wire.EntityAddr, name wire.AuthEntityName, key cephx.Key, timeout time.Duration,
+	features uint64) (*cephxLogin, error) {
 	stack, err := realStack()
 	if err != nil {
 		return nil, err
@@ -118,7 +124,9 @@ func loginCephx(target wire.EntityAddr, name wire.AuthEntityName, key cephx.Key,
 	if err != nil {
 		return nil, err
 	}
-	m.SetPolicy(wire.EntityMon, proto.LossyClient(0))
+	policy := proto.LossyClient(0)
+	policy.FeaturesSupported = features
+	m.SetPolicy(wire.EntityMon, policy)
 	if err := m.Start(); err != nil {
 		return nil, err
 	}

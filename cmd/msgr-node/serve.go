@@ -138,7 +138,7 @@ func (s *monServer) answerAuth(c *msgr.Connection, m *msgr.Message) {
 func (s *monServer) answerCephx(c *msgr.Connection, m *msgr.Message) {
 	sess, _ := c.Priv().(*cephx.MonSession)
 	if sess == nil {
-		sess = s.cephx.NewSession()
+		sess = s.cephx.NewConnSession(c.Features()) // the Requirements apply to its features
 		c.SetPriv(sess)
 	}
 	ev := authEvent{Event: "auth", Peer: c.PeerAddr().String()}
@@ -365,13 +365,15 @@ func serve(o serveOptions, log *eventLog, stderr io.Writer, stop <-chan struct{}
 }
 
 // newCephxService starts the auth service; the messenger's cephx verifies the authorizers
-// of peers holding tickets for our service type (mon↔mon sessions: signed).
+// of peers holding tickets for our service type (mon↔mon sessions: signed), and its
+// Requirements are the auth service's too (MAuth over a connection lacking them: EOPNOTSUPP).
 func newCephxService(kr *cephx.Keyring, auth *cephx.Messenger) (*cephx.Monitor, error) {
 	mon, err := cephx.NewMonitor(kr, crand.Reader, 4100, time.Now())
 	if err != nil {
 		return nil, err
 	}
 	auth.SetServiceKeys(mon)
+	mon.SetRequirements(auth.Requirements())
 	return mon, nil
 }
 

@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -260,4 +262,47 @@ func (p *monTicketPeer) send(t *testing.T, target wire.EntityAddr, n int) *msgr.
 		}
 	}
 	return c
+}
+
+// TestServeCephxRequirements: serve's auth service applies its messenger's cephx
+// requirements (Ceph 16's defaults) to each connection's features, as a real monitor does: a
+// client whose session lacks CEPHX_V2 is answered EOPNOTSUPP to its first MAuth (logged with
+// the reason); one lacking both CEPHX_V2 and MSG_AUTH is not (the version is checked only with
+// MSG_AUTH), nor is a client with every feature.
+func TestServeCephxRequirements(t *testing.T) {
+	keyring, key := writeKeyring(t)
+	port := freePort(t)
+	logPath, stop := startServeWith(t, port, "-auth", "cephx", "-keyring", keyring)
+	target, _ := wire.ParseEntityAddr(fmt.Sprintf("v1:127.0.0.1:%d/0", port))
+	for _, tc := range []struct {
+		name     string
+		features uint64
+		refused  bool
+	}{
+		{"no CEPHX_V2", wire.FeaturesAll &^ wire.FeatureCephxV2, true},
+		{"neither CEPHX_V2 nor MSG_AUTH", wire.FeaturesAll &^ wire.FeatureCephxV2 &^ wire.FeatureMsgAuth, false},
+		{"every feature", wire.FeaturesAll, false},
+	} {
+		l, err := loginCephxFeatures(target, adminName, key, 10*time.Second, tc.features)
+		if l != nil {
+			l.close()
+		}
+		if tc.refused != (err != nil) {
+			t.Errorf("%s: %v, want refused %v", tc.name, err, tc.refused)
+		}
+		if tc.refused && (!errors.Is(err, cephx.ErrDenied) || !strings.Contains(err.Error(), "EOPNOTSUPP")) {
+			t.Errorf("%s: %v, want ErrDenied EOPNOTSUPP", tc.name, err)
+		}
+	}
+	stop()
+	var refusals []map[string]any
+	for _, ev := range eventsOf(readEvents(t, logPath), "auth") {
+		if ev["result"] != float64(0) {
+			refusals = append(refusals, ev)
+		}
+	}
+	if len(refusals) != 1 || refusals[0]["result"] != float64(-95) || refusals[0]["request"] != "negotiate" ||
+		!strings.Contains(fmt.Sprint(refusals[0]["reason"]), "CEPHX_V2") {
+		t.Fatalf("refusals logged: %v, want one EOPNOTSUPP to negotiate for CEPHX_V2", refusals)
+	}
 }

@@ -481,7 +481,8 @@ func feedClient(c *cephx.Client, fronts [][]byte, separate bool) error {
 
 // CheckMonitor (FuzzMonitor) feeds a monitor's auth service (cephx.Monitor, with client.admin
 // in its keyring) a sequence of MAuth fronts on one session, as a hostile client would: it
-// never panics, every reply is cephx's, a refusal (result < 0) comes with an error and only
+// never panics, every reply is cephx's (but a refused negotiation's, which has the request's
+// protocol), a refusal (result < 0) comes with an error and only
 // then, and a session never counts as authenticated without a session key reply.
 func CheckMonitor(fronts [][]byte) error {
 	n := 0
@@ -506,7 +507,7 @@ func CheckMonitor(fronts [][]byte) error {
 			continue
 		}
 		r, err := s.Handle(&a, now)
-		if r == nil || r.Protocol != wire.AuthCephx {
+		if r == nil || (r.Protocol != wire.AuthCephx && !refusedNegotiation(&a, r)) {
 			return fmt.Errorf("reply %+v to %+v", r, a)
 		}
 		if (r.Result < 0) != (err != nil) {
@@ -520,6 +521,12 @@ func CheckMonitor(fronts [][]byte) error {
 		}
 	}
 	return nil
+}
+
+// refusedNegotiation: a refused first MAuth is answered with its own protocol, as Ceph's
+// monitor does before it picked cephx.
+func refusedNegotiation(a *wire.MAuth, r *wire.MAuthReply) bool {
+	return a.Protocol == wire.AuthUnknown && r.Result < 0 && r.Protocol == a.Protocol
 }
 
 // ServerAuthGlobalID is the global id of ServerAuthSeed's ticket.

@@ -15,7 +15,9 @@
 // A run whose code under test panics in a step (Run.Panicked) ends in that phase with the
 // panic as its violation: its messengers may hold a lock the panic left locked, so no later
 // phase runs, the workload asks them nothing more, and Release drops the run instead of
-// recycling it.
+// recycling it. A panic outside a step — in a stage of Drive (the workload's build, its
+// phases' driver code and done conditions, the checks, shutdown, the model checks), in
+// Run.Report or in Release — is recovered the same way and names its stage (Run.Stage).
 //
 // The phase driver lives here rather than in sim so that each workload package's own tests
 // can run whole simulated runs of it (sim imports the workloads; they cannot import sim).

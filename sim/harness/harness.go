@@ -80,6 +80,13 @@ type Run struct {
 	// ask their messengers nothing more (StepFailedWith), and Release keeps nothing of the run
 	// for later runs.
 	Panicked bool
+	// Stage is where the run is outside the world's steps (StageBuild … StageRelease): a panic
+	// raised there, in the workload's driver, a check or the harness, is recovered and is the
+	// run's violation like a step's (Panicked too), named with the stage.
+	Stage string
+	// StageHook, a test hook (nil: none), is called as each stage begins; a test makes it panic
+	// to see such a panic reported.
+	StageHook func(stage string)
 	// Mem is where workloads take the messages they send from (see SendMemory).
 	Mem SendMemory
 	// Recycler is every workload's msgr.Config.Recycler: Release gives the run's messengers,
@@ -216,18 +223,26 @@ func (r *Run) DispatchedTampered(rcv string, tid uint64, front []byte, signed bo
 // once the run is over and its result taken: nothing of the run, r itself included, may be
 // used after it (r is cleared and serves a later run). A run that panicked (Panicked) is
 // dropped instead: its messengers, network, checker and blocks are left to the garbage
-// collector, since they may be torn and locked.
-func (r *Run) Release() {
+// collector, since they may be torn and locked. A panic while releasing is recovered: the
+// run is dropped there, and the violation it is comes back (nil: none) for the caller to add
+// to the run's result, taken before.
+func (r *Run) Release() (panicked *check.Violation) {
 	if r.Panicked {
-		return
+		return nil
 	}
+	defer r.releasePanic(&panicked)
+	r.Stage = StageRelease
 	r.Recycler.Recycle()
+	if r.StageHook != nil {
+		r.StageHook(StageRelease) // the messengers given back, the rest not yet
+	}
 	r.W.Net.Release()
 	r.Injector.Release()
 	r.Mem.Release()
 	r.Check.Reset()
 	spareCheckers.Put(r.Check)
 	r.recycle()
+	return nil
 }
 
 // spareRuns holds finished runs, cleared (they keep their maps and slices, empty, and

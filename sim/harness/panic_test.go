@@ -25,6 +25,7 @@ import (
 type twoOSDs struct {
 	r          *Run
 	panicky    bool
+	panicDone  bool // the liveness phase's done condition panics (outside a step)
 	nodes      [2]*osdNode
 	sends      int
 	dispatched int
@@ -131,7 +132,12 @@ func (wl *twoOSDs) Liveness() {
 	r := wl.r
 	r.Heal()
 	wl.lateID = wl.send()
-	done := func() bool { return r.W.Quiet() && r.Unsettled(wl.live) == 0 && r.Check.PendingLossless() == 0 }
+	done := func() bool {
+		if wl.panicDone {
+			panic("nil map in the done condition") // a crash in code the driver calls between steps
+		}
+		return r.W.Quiet() && r.Unsettled(wl.live) == 0 && r.Check.PendingLossless() == 0
+	}
 	if err := r.RunUntil(done, r.W.Now()+r.Cfg.Liveness); err != nil {
 		r.StepFailedWith(check.InvLiveness, err, func() string {
 			return fmt.Sprintf("%d unsettled", r.Unsettled(wl.live))
@@ -152,9 +158,16 @@ func (wl *twoOSDs) Report() string                    { return "" }
 // released (recycled, or dropped once it panicked).
 func runTwoOSDs(t *testing.T, seed uint64, panicky bool) (*twoOSDs, *Run, uint64) {
 	t.Helper()
+	return runTwoOSDsWith(t, seed, func(wl *twoOSDs) { wl.panicky = panicky })
+}
+
+// runTwoOSDsWith is runTwoOSDs with the workload (and its run) set up by setup before Drive.
+func runTwoOSDsWith(t *testing.T, seed uint64, setup func(*twoOSDs)) (*twoOSDs, *Run, uint64) {
+	t.Helper()
 	r := New(Config{Seed: seed, Root: detrand.NewSeeded(seed), Faults: fault.None(), Window: 10 * time.Millisecond,
 		Liveness: time.Minute, MaxSteps: 1_000_000, Models: models.CheckOptions{NoVisualize: true}})
-	wl := &twoOSDs{r: r, panicky: panicky}
+	wl := &twoOSDs{r: r}
+	setup(wl)
 	r.Drive(wl)
 	hash := r.W.Trace.Hash()
 	return wl, r, hash
@@ -198,5 +211,80 @@ func TestPanicWithLockHeldIsReportedNotRecycled(t *testing.T) {
 				r.Phase, wl.dispatched, wl.sends, after, before, v)
 		}
 		r.Release()
+	}
+}
+
+// kept reports whether r is among the runs kept for later ones.
+func kept(r *Run) bool {
+	spareRuns.mu.Lock()
+	defer spareRuns.mu.Unlock()
+	return slices.Contains(spareRuns.runs, r)
+}
+
+// A panic outside the world's steps (as a stage begins, or in the done condition the
+// liveness phase evaluates between steps, which world.RunUntil does not recover) is the run's
+// violation with its stage and stack, the run stops there (Panicked) and Release drops it;
+// a panic in Release itself comes back as a violation and the run is dropped too. The runs
+// after each give the trace they gave before.
+func TestPanicOutsideAStepIsReportedNotRecycled(t *testing.T) {
+	const seed = 7
+	_, r, before := runTwoOSDs(t, seed, false)
+	r.Release()
+	hookAt := func(stage string) func(*twoOSDs) {
+		return func(wl *twoOSDs) {
+			wl.r.StageHook = func(s string) {
+				if s == stage {
+					panic("boom at " + s)
+				}
+			}
+		}
+	}
+	cases := []struct {
+		name, stage, want, ran string
+		setup                  func(*twoOSDs)
+	}{
+		{"build", StageBuild, "boom at build", "", hookAt(StageBuild)},
+		{"liveness", StageLiveness, "boom at liveness", "build safety", hookAt(StageLiveness)},
+		{"done condition", StageLiveness, "nil map in the done condition", "build safety liveness",
+			func(wl *twoOSDs) { wl.panicDone = true }},
+		{"finish", StageFinish, "boom at finish", "build safety liveness", hookAt(StageFinish)},
+		{"shutdown", StageShutdown, "boom at shutdown", "build safety liveness finish", hookAt(StageShutdown)},
+		{"models", StageModels, "boom at models", "build safety liveness finish shutdown", hookAt(StageModels)},
+	}
+	for _, tc := range cases {
+		wl, r, _ := runTwoOSDsWith(t, seed, tc.setup)
+		v := r.Check.Violations()
+		if len(v) != 1 || v[0].Name != check.InvPanic || !strings.HasPrefix(v[0].Detail, tc.stage+" (") ||
+			!strings.Contains(v[0].Detail, "panic: "+tc.want) || !strings.Contains(v[0].Detail, "panic_test.go") {
+			t.Fatalf("%s: violations %v, want one %s at %s with its stack", tc.name, v, check.InvPanic, tc.stage)
+		}
+		if !r.Panicked || strings.Join(wl.ran, " ") != tc.ran || r.ModelReports != nil {
+			t.Fatalf("%s: panicked %v, phases run %q (want %q), model reports %v", tc.name, r.Panicked, wl.ran, tc.ran, r.ModelReports)
+		}
+		if pv := r.Release(); pv != nil || kept(r) {
+			t.Fatalf("%s: release %v, kept %v", tc.name, pv, kept(r))
+		}
+		if _, r, after := runTwoOSDs(t, seed, false); after != before || len(r.Check.Violations()) != 0 {
+			t.Fatalf("%s: the next run's trace hash %#x, want %#x (violations %v)", tc.name, after, before, r.Check.Violations())
+		} else {
+			r.Release()
+		}
+	}
+	// Release: the messengers are given back, then the hook panics.
+	_, r, _ = runTwoOSDsWith(t, seed, hookAt(StageRelease))
+	if v := r.Check.Violations(); len(v) != 0 || r.Phase != PhaseDone {
+		t.Fatalf("release case: violations %v before releasing, phase %s", v, r.Phase)
+	}
+	pv := r.Release()
+	if pv == nil || pv.Name != check.InvPanic || !strings.HasPrefix(pv.Detail, StageRelease+" (") ||
+		!strings.Contains(pv.Detail, "boom at release") || kept(r) {
+		t.Fatalf("release: violation %v, kept %v", pv, kept(r))
+	}
+	for range 2 {
+		if _, r, after := runTwoOSDs(t, seed, false); after != before {
+			t.Fatalf("after a panic in release: trace hash %#x, want %#x", after, before)
+		} else {
+			r.Release()
+		}
 	}
 }

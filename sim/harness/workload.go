@@ -48,29 +48,37 @@ type Workload interface {
 
 // Drive runs wl on r, phase by phase: build, schedule the faults, safety, liveness, the
 // end-of-run loss check, the workload's own checks, shutdown, the model checks. A run whose
-// code under test panicked (Panicked) stops after the phase that panicked: the panic is its
+// code under test panicked (Panicked), in a step or outside one (in a stage: the workload's
+// driver, a check, the harness), stops after the phase that panicked: the panic is its
 // violation, and its messengers, possibly torn and locked, are not shut down.
 func (r *Run) Drive(wl Workload) {
 	r.wl = wl
+	defer r.recoverStage()      // last: a panic in FlushCounts too
 	defer r.Audit.FlushCounts() // the audits' evaluations, counted in bulk, before coverage is read
+	r.stage(StageBuild)
 	if err := wl.Build(); err != nil {
 		r.Check.Violate(check.InvNoProgress, 0, "build: %v", err)
 		return
 	}
 	r.Injector.Schedule()
+	r.stage(StageSafety)
 	if !wl.Safety() || r.Exceeded != "" || r.Panicked {
 		return
 	}
+	r.stage(StageLiveness)
 	wl.Liveness()
 	if r.Exceeded != "" || r.Panicked {
 		return
 	}
+	r.stage(StageFinish)
 	r.Check.Finish(r.now())
 	wl.Finish()
+	r.stage(StageShutdown)
 	wl.Shutdown()
 	if r.Exceeded != "" || r.Panicked {
 		return
 	}
+	r.stage(StageModels)
 	if fifo, kv := wl.Models(); fifo {
 		r.ModelReports = r.Histories.CheckModels(kv, r.Cfg.Seed, r.Cfg.Models)
 	}

@@ -537,7 +537,8 @@ func (w *World) heapDown(i int) {
 // RunUntil steps until done returns true. It fails when the world goes idle first, when
 // virtual time passes limit, or after maxSteps steps.
 func (w *World) RunUntil(done func() bool, limit time.Duration, maxSteps uint64) (err error) {
-	// A panic in a step is returned as Step returns it; one in done or Abort is not recovered.
+	// A panic in a step is returned as Step returns it; one in done or Abort is not recovered
+	// here (the harness's Drive recovers it as a panic outside a step).
 	stepping := false
 	defer func() {
 		if stepping {

@@ -129,6 +129,13 @@ func (d *replyCollector) HandleRemoteReset(c *msgr.Connection) { d.HandleReset(c
 
 func dialMon(t *testing.T, addr wire.EntityAddr, name wire.AuthEntityName) *monSession {
 	t.Helper()
+	return dialMonFeatures(t, addr, name, wire.FeaturesAll)
+}
+
+// dialMonFeatures is dialMon with the features our side offers (the session's negotiated
+// features are at most these).
+func dialMonFeatures(t *testing.T, addr wire.EntityAddr, name wire.AuthEntityName, features uint64) *monSession {
+	t.Helper()
 	s := &monSession{rt: &event.GoRuntime{}, replies: make(chan *wire.MAuthReply, 8), reset: make(chan struct{})}
 	m, err := msgr.New(msgr.Config{
 		Name: wire.NewName(wire.EntityType(name.Type), -1), Stack: epoll.New(epoll.Options{}), Runtime: s.rt,
@@ -137,7 +144,9 @@ func dialMon(t *testing.T, addr wire.EntityAddr, name wire.AuthEntityName) *monS
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.SetPolicy(wire.EntityMon, proto.LossyClient(0))
+	policy := proto.LossyClient(0)
+	policy.FeaturesSupported = features
+	m.SetPolicy(wire.EntityMon, policy)
 	if err := m.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,9 @@ type Messenger struct {
 // means signed messages; CEPHX_V2 the challenge round and the v2 signature. As in Ceph's
 // ProtocolV1, OSDs, MDSs and MGRs are "cluster" peers and everything else (clients, monitors)
 // "service" peers, and the requirement holds only for a connect message with a cephx
-// authorizer: the peer is answered FEATURES, before its authorizer is looked at.
+// authorizer: the peer is answered FEATURES, before its authorizer is looked at. A monitor
+// applies them to a client's first MAuth too (Monitor.SetRequirements), by a rule of its own
+// (CheckMAuth).
 type Requirements struct {
 	RequireSignatures        bool // cephx_require_signatures: MSG_AUTH of every peer
 	ClusterRequireSignatures bool // cephx_cluster_require_signatures: MSG_AUTH of cluster peers
@@ -69,6 +71,37 @@ func (r Requirements) Features(peer wire.EntityType) uint64 {
 	return f
 }
 
+// ErrRequirement: a monitor refuses cephx to a client whose connection lacks what its
+// Requirements ask (Monitor, MonSession.Handle: EOPNOTSUPP when cephx is negotiated).
+var ErrRequirement = errors.New("cephx: the connection lacks a required feature")
+
+// CheckMAuth says whether a monitor with these Requirements offers cephx to an entity of that
+// type negotiating over a connection with those features (the first MAuth). This is Ceph
+// 16.2.15's AuthMonitor, measured against a real ceph-mon, and it differs from Features, the
+// check of connect messages, in two ways: monitors count as cluster entities here (with OSDs,
+// MDSs and MGRs; clients and anything else are service entities), and the version is looked
+// at only when the connection has MSG_AUTH: a connection lacking MSG_AUTH is refused only
+// when signatures are required, and one lacking both CEPHX_V2 and MSG_AUTH passes the
+// default requirements.
+func (r Requirements) CheckMAuth(entity wire.EntityType, features uint64) error {
+	sigs, version, kind := r.ServiceRequireSignatures, r.ServiceRequireVersion, "service"
+	switch entity {
+	case wire.EntityMon, wire.EntityOSD, wire.EntityMDS, wire.EntityMgr:
+		sigs, version, kind = r.ClusterRequireSignatures, r.ClusterRequireVersion, "cluster"
+	}
+	switch {
+	case features&wire.FeatureMsgAuth == 0:
+		if r.RequireSignatures || sigs {
+			return fmt.Errorf("%w: no MSG_AUTH and %s signatures are required", ErrRequirement, kind)
+		}
+	case features&wire.FeatureCephxV2 == 0:
+		if r.RequireVersion >= 2 || version >= 2 {
+			return fmt.Errorf("%w: no CEPHX_V2 and %s version 2 is required", ErrRequirement, kind)
+		}
+	}
+	return nil
+}
+
 // Errors of the messenger's cephx.
 var (
 	// ErrNoTicket: we hold no ticket for the service we connect to.
@@ -89,6 +122,14 @@ func (m *Messenger) SetRequirements(r Requirements) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.req = r
+}
+
+// Requirements returns the Requirements in force (SetRequirements), e.g. for the monitor
+// service of the same daemon (Monitor.SetRequirements).
+func (m *Messenger) Requirements() Requirements {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.req
 }
 
 // RequiredFeatures implements msgr.AuthFeatureRequirer: the Requirements' features for a

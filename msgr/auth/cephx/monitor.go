@@ -17,8 +17,10 @@ import (
 // client's proof, hands out the auth ticket and session key, then service tickets for mon,
 // osd, mgr and mds sealed with rotating secrets it draws itself, and rotating secrets to
 // daemons. Ticket lifetimes are Pacific's defaults (auth ticket 72 h, service tickets 1 h).
-// Everything random comes from the io.Reader it is given; times are passed in. Safe for
-// concurrent use; a MonSession is one client's exchange.
+// Its Requirements (SetRequirements; DefaultRequirements until then) decide whether a
+// connection's features allow cephx at all, as a Ceph monitor's cephx_*_require_* options do
+// (Requirements.CheckMAuth). Everything random comes from the io.Reader it is given; times are
+// passed in. Safe for concurrent use; a MonSession is one client's exchange.
 type Monitor struct {
 	keyring *Keyring
 	rand    io.Reader
@@ -27,6 +29,7 @@ type Monitor struct {
 	globalID   uint64
 	secrets    map[uint32]*RotatingSecrets // by service: mon, osd, mgr, mds, auth
 	serviceTTL time.Duration               // service tickets' validity (ServiceTicketTTL)
+	req        Requirements                // what a connection must support to use cephx
 }
 
 // Ticket lifetimes (auth_mon_ticket_ttl, auth_service_ticket_ttl).
@@ -44,7 +47,7 @@ var services = []uint32{uint32(wire.EntityMon), uint32(wire.EntityOSD), uint32(w
 // current, next) created now.
 func NewMonitor(kr *Keyring, rand io.Reader, firstGlobalID uint64, now time.Time) (*Monitor, error) {
 	m := &Monitor{keyring: kr, rand: rand, globalID: firstGlobalID - 1, secrets: map[uint32]*RotatingSecrets{},
-		serviceTTL: ServiceTicketTTL}
+		serviceTTL: ServiceTicketTTL, req: DefaultRequirements()}
 	for _, s := range services {
 		r := &RotatingSecrets{MaxVer: 3}
 		for id := uint64(1); id <= 3; id++ {
@@ -66,6 +69,21 @@ func (m *Monitor) SetServiceTicketTTL(d time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.serviceTTL = d
+}
+
+// SetRequirements sets what a client's connection must support for the monitor to offer it
+// cephx (the monitor's own cephx_*_require_* options, those its messenger has:
+// Messenger.Requirements); DefaultRequirements until then.
+func (m *Monitor) SetRequirements(r Requirements) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.req = r
+}
+
+func (m *Monitor) requirements() Requirements {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.req
 }
 
 // Rotate rotates every service's secrets once, as Ceph's KeyServer does when the current
@@ -139,6 +157,7 @@ var ErrRefused = errors.New("cephx monitor: refused")
 // auth session). Not safe for concurrent use.
 type MonSession struct {
 	m               *Monitor
+	features        uint64 // the connection's negotiated features
 	name            wire.AuthEntityName
 	globalID        uint64
 	serverChallenge uint64
@@ -147,8 +166,16 @@ type MonSession struct {
 	sessionKey      Key // the auth ticket's
 }
 
-// NewSession starts the exchange of one client connection.
-func (m *Monitor) NewSession() *MonSession { return &MonSession{m: m} }
+// NewSession starts the exchange of a client whose connection has every feature
+// (wire.FeaturesAll), as an in-process client has: the Requirements always hold.
+func (m *Monitor) NewSession() *MonSession { return m.NewConnSession(wire.FeaturesAll) }
+
+// NewConnSession starts the exchange of one client connection whose negotiated features
+// (msgr.Connection.Features) are features: the monitor's Requirements are checked against
+// them when the client negotiates.
+func (m *Monitor) NewConnSession(features uint64) *MonSession {
+	return &MonSession{m: m, features: features}
+}
 
 // Name and GlobalID are who the session authenticated (once Authenticated).
 func (s *MonSession) Name() wire.AuthEntityName { return s.name }
@@ -163,6 +190,9 @@ func (s *MonSession) Authenticated() bool { return s.authenticated }
 // error wrapping ErrRefused that says why.
 func (s *MonSession) Handle(a *wire.MAuth, now time.Time) (*wire.MAuthReply, error) {
 	if a.Protocol == wire.AuthUnknown {
+		if s.challenged { // Ceph's session has its auth handler: the payload is no cephx request
+			return s.refuseNegotiation(a, s.globalID, -22, errors.New("a second negotiation on the session"))
+		}
 		return s.negotiate(a)
 	}
 	if a.Protocol != wire.AuthCephx || !s.challenged {
@@ -183,20 +213,33 @@ func (s *MonSession) Handle(a *wire.MAuth, now time.Time) (*wire.MAuthReply, err
 	return s.refuse(-22, "request type %#x", req.Type)
 }
 
+// refuseNegotiation refuses the first MAuth as a Ceph monitor does before it has an auth
+// handler for the session: the reply carries the request's protocol and the global id the
+// client sent.
+func (s *MonSession) refuseNegotiation(a *wire.MAuth, globalID uint64, errno int32, why error) (*wire.MAuthReply, error) {
+	r := &wire.MAuthReply{Protocol: a.Protocol, Result: errno, GlobalID: globalID}
+	return r, fmt.Errorf("%w: %w: %s (%d)", ErrRefused, why, errnoName(errno), errno)
+}
+
 func (s *MonSession) refuse(errno int32, format string, args ...any) (*wire.MAuthReply, error) {
 	r := &wire.MAuthReply{Protocol: wire.AuthCephx, Result: errno, GlobalID: s.globalID}
 	return r, fmt.Errorf("%w: %s: %s (%d)", ErrRefused, fmt.Sprintf(format, args...), errnoName(errno), errno)
 }
 
-// negotiate answers the first MAuth: cephx if offered, a global id, the server challenge.
+// negotiate answers the first MAuth: cephx if offered and the connection meets the
+// Requirements, a global id, the server challenge. A refusal here is Ceph's: the request's
+// protocol (unknown) and the global id the client sent, no payload, no global id assigned.
 func (s *MonSession) negotiate(a *wire.MAuth) (*wire.MAuthReply, error) {
 	req, err := wire.DecodeAuthNoneRequest(a.AuthPayload)
 	if err != nil {
-		return s.refuse(-22, "undecodable auth request: %v", err)
+		return s.refuseNegotiation(a, 0, -22, fmt.Errorf("undecodable auth request: %w", err))
 	}
 	s.name = req.Name
 	if !slices.Contains(req.Methods, wire.AuthCephx) {
-		return s.refuse(-95, "%s offers methods %v, not cephx", req.Name, req.Methods)
+		return s.refuseNegotiation(a, req.GlobalID, -95, fmt.Errorf("%s offers methods %v, not cephx", req.Name, req.Methods))
+	}
+	if err := s.m.requirements().CheckMAuth(wire.EntityType(req.Name.Type), s.features); err != nil {
+		return s.refuseNegotiation(a, req.GlobalID, -95, fmt.Errorf("%s: %w", req.Name, err))
 	}
 	if s.globalID == 0 {
 		s.globalID = s.m.nextGlobalID()

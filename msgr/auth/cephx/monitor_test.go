@@ -17,19 +17,7 @@ import (
 // the session.
 func exchange(t *testing.T, mon *cephx.Monitor, c *cephx.Client, now time.Time) (*cephx.MonSession, error) {
 	t.Helper()
-	s := mon.NewSession()
-	next := c.Start()
-	for i := 0; next != nil; i++ {
-		if i > 5 {
-			t.Fatal("the exchange does not end")
-		}
-		reply, _ := s.Handle(next, now)
-		var err error
-		if next, err = c.Handle(reply, now); err != nil {
-			return s, err
-		}
-	}
-	return s, nil
+	return exchangeOver(t, mon.NewSession(), c, now)
 }
 
 // The Go auth service and the Go client (checked against a real monitor) agree: global ids,
