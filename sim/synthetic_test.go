@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/msgrsim/msgrsim/internal/detrand"
+	"github.com/msgrsim/msgrsim/msgr/wire"
 )
 
 func syntheticOptions(seed uint64) Options {
@@ -90,6 +91,52 @@ func TestSyntheticTapeReplays(t *testing.T) {
 		if again.TraceHash != r.TraceHash || again.Synthetic == nil || again.Synthetic.Preset != r.Synthetic.Preset {
 			t.Fatalf("preset %q: replay gave trace %016x (preset %v), the run %016x (%s)", preset, again.TraceHash,
 				again.Synthetic, r.TraceHash, r.Synthetic.Preset)
+		}
+	}
+}
+
+// The configuration swarm reaches the synthetic workload: a seed's run draws the seed's knobs
+// and runs with them (its trace is not the run with Ceph's defaults, and with the keepalive
+// knob its messengers send keepalives, which the workload never does itself); -swarm=false
+// is the knob-free run, the same run as one given the default knobs.
+func TestSyntheticSwarmKnobs(t *testing.T) {
+	seed := uint64(1000)
+	for SeedKnobs(seed).Keepalive == 0 {
+		seed++
+	}
+	on := syntheticOptions(seed)
+	off, def := on, on
+	off.NoSwarm, def.Knobs = true, &Knobs{}
+	a, b, c := Run(on), Run(off), Run(def)
+	keepalives := func(r Result) int {
+		return r.Coverage.FrameSent[wire.TagKeepalive.String()] + r.Coverage.FrameSent[wire.TagKeepalive2.String()]
+	}
+	if !a.Pass || !b.Pass {
+		t.Fatalf("seed %d: %v %v / %v %v", seed, a, a.Violations, b, b.Violations)
+	}
+	if a.Knobs != SeedKnobs(seed) || b.Knobs != (Knobs{}) {
+		t.Errorf("seed %d: knobs %v with the swarm (want %v), %v without", seed, a.Knobs, SeedKnobs(seed), b.Knobs)
+	}
+	if a.TraceHash == b.TraceHash || keepalives(a) == 0 || keepalives(b) != 0 {
+		t.Errorf("seed %d knobs %v not applied: traces %016x and %016x without, keepalives sent %d and %d without",
+			seed, a.Knobs, a.TraceHash, b.TraceHash, keepalives(a), keepalives(b))
+	}
+	if b.TraceHash != c.TraceHash {
+		t.Errorf("seed %d: -swarm=false ran %016x, the default knobs %016x", seed, b.TraceHash, c.TraceHash)
+	}
+}
+
+// The swarm's receive throttles take effect on the synthetic workload's messengers (its
+// policies are default ones, which make no throttle of their own): with one message at a time
+// a receiver stalls, without a throttle it never does.
+func TestSyntheticThrottleKnobs(t *testing.T) {
+	for _, k := range []Knobs{{ThrottleMsgs: 1}, {ThrottleBytes: 1}, {}} {
+		opts := syntheticOptions(3)
+		opts.Preset, opts.Knobs = "stress", &k
+		r := Run(opts)
+		msgs, bytes := r.Coverage.Reach["throttle-stall-messages"], r.Coverage.Reach["throttle-stall-bytes"]
+		if !r.Pass || (msgs > 0) != (k.ThrottleMsgs > 0) || (bytes > 0) != (k.ThrottleBytes > 0) {
+			t.Errorf("knobs %v: %v, throttle stalls: %d on messages, %d on bytes\n%v", k, r, msgs, bytes, r.Violations)
 		}
 	}
 }

@@ -193,5 +193,6 @@ func (c *Conn) ready() {
 	c.readyDeadline = 0
 	c.idleDeadline = c.host.Now() + c.cfg.IdleTimeout
 	c.setState(StateOpened)
+	c.ackLegacyOpen()
 	c.expect(1, (*Conn).handleTag)
 }

@@ -39,10 +39,27 @@ func (c *Conn) fillOutput() {
 		c.writeMessage(m)
 	}
 	if c.ackLeft > 0 && c.sendsAcks() {
-		c.ackLeft = 0
-		b := c.out.reserve(1 + wire.SeqLen)
-		b[0] = byte(wire.TagAck)
-		wire.PutSeq(b[1:], c.ackSeq())
+		c.writeAck()
+	}
+}
+
+// writeAck writes an ACK frame of what we received.
+func (c *Conn) writeAck() {
+	c.ackLeft = 0
+	b := c.out.reserve(1 + wire.SeqLen)
+	b[0] = byte(wire.TagAck)
+	wire.PutSeq(b[1:], c.ackSeq())
+}
+
+// ackLegacyOpen: a session opened without the SEQ exchange (the peer or we lack
+// RECONNECT_SEQ) acknowledges what it already received before anything else (quirk Q14).
+// The peer resends every message it holds unacknowledged, and our ACK would otherwise come
+// after our own resends; a session that faults before the peer reads that far (socket
+// failures) leaves the peer holding them all again, and every next session resends the same
+// ones, never reaching the new messages behind them.
+func (c *Conn) ackLegacyOpen() {
+	if c.inSeq > 0 && c.features&wire.FeatureReconnectSeq == 0 && c.sendsAcks() {
+		c.writeAck()
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/msgrsim/msgrsim/internal/detrand"
+	"github.com/msgrsim/msgrsim/msgr"
+	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
 )
 
@@ -126,6 +128,68 @@ func (k Knobs) Backoff() (initial, max time.Duration) {
 		max = 15 * time.Second
 	}
 	return initial, max
+}
+
+// Apply sets what k says of a messenger's configuration: the prefetch buffer, workers, the
+// dispatch throttle, the ready and idle timeouts and the reconnect backoff. A knob at its
+// default leaves cfg's own value (the workload's, else the messenger's default); a drawn
+// initial backoff without a drawn cap keeps cfg's own cap when that is at least the initial.
+func (k Knobs) Apply(cfg *msgr.Config) {
+	setDrawn(&cfg.PrefetchSize, k.Prefetch)
+	setDrawn(&cfg.Workers, k.Workers)
+	setDrawn(&cfg.DispatchThrottleBytes, k.DispatchBytes)
+	setDrawn(&cfg.ReadyTimeout, k.ReadyTimeout)
+	setDrawn(&cfg.IdleTimeout, k.IdleTimeout)
+	initial, max := k.Backoff()
+	if initial == 0 {
+		return
+	}
+	if k.MaxBackoff == 0 && cfg.MaxBackoff >= initial {
+		max = cfg.MaxBackoff
+	}
+	cfg.InitialBackoff, cfg.MaxBackoff = initial, max
+}
+
+// Policy is p as node i runs it: the feature bits the knobs drop for the node (Features) and
+// the drawn receive throttles (a throttle at its default leaves p's own).
+func (k Knobs) Policy(i int, p proto.Policy) proto.Policy {
+	p.FeaturesSupported = k.Features(i, p.FeaturesSupported)
+	setDrawn(&p.ThrottlerMessages, k.ThrottleMsgs)
+	setDrawn(&p.ThrottlerBytes, k.ThrottleBytes)
+	return p
+}
+
+// ScheduleKeepalives applies the keepalive knob (Knobs.Keepalive): every node sends a
+// keepalive on each of its connections that often during window. nodes is the workload's
+// node count; messenger(i) is node i's messenger when the job runs, nil while it is down.
+func (r *Run) ScheduleKeepalives(window time.Duration, nodes int, messenger func(i int) *msgr.Messenger) {
+	every := r.Cfg.Knobs.Keepalive
+	if every <= 0 {
+		return
+	}
+	var conns []*msgr.Connection // scratch of the jobs (they run one at a time)
+	for i := range nodes {
+		job := func() { // one function per node, scheduled at every interval
+			m := messenger(i)
+			if m == nil {
+				return
+			}
+			conns = m.AppendConnections(conns[:0])
+			for _, c := range conns {
+				c.SendKeepalive()
+			}
+		}
+		for at := every; at < window; at += every {
+			r.W.Schedule(at, job)
+		}
+	}
+}
+
+// setDrawn sets *dst to a drawn knob's value v; v at its default (0) leaves *dst.
+func setDrawn[T int | int64 | time.Duration](dst *T, v T) {
+	if v != 0 {
+		*dst = v
+	}
 }
 
 // knobField is one knob as String writes it and ParseKnobs reads it.

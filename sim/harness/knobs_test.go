@@ -1,9 +1,12 @@
 package harness
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
+	"github.com/msgrsim/msgrsim/msgr"
+	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
 )
 
@@ -33,5 +36,39 @@ func TestKnobsBackoffAndFeatures(t *testing.T) {
 		if got := k.Features(node, all); got != want {
 			t.Errorf("node %d: features %#x, want %#x", node, got, want)
 		}
+	}
+}
+
+// Apply sets what the knobs draw and leaves the workload's own values for the knobs at their
+// default; a drawn initial backoff keeps the workload's cap when that is at least as long.
+func TestKnobsApplyKeepsTheWorkloadsOwn(t *testing.T) {
+	ms := time.Millisecond
+	own := msgr.Config{Workers: 6, DispatchThrottleBytes: 1 << 20, ReadyTimeout: time.Minute, MaxBackoff: time.Second}
+	for _, c := range []struct {
+		k    Knobs
+		want msgr.Config
+	}{
+		{Knobs{}, own},
+		{Knobs{Prefetch: 7, Workers: 2, DispatchBytes: 512, IdleTimeout: 100 * ms},
+			msgr.Config{PrefetchSize: 7, Workers: 2, DispatchThrottleBytes: 512, ReadyTimeout: time.Minute, IdleTimeout: 100 * ms, MaxBackoff: time.Second}},
+		{Knobs{InitialBackoff: 5 * ms}, msgr.Config{Workers: 6, DispatchThrottleBytes: 1 << 20, ReadyTimeout: time.Minute,
+			InitialBackoff: 5 * ms, MaxBackoff: time.Second}},
+		{Knobs{MaxBackoff: 50 * ms}, msgr.Config{Workers: 6, DispatchThrottleBytes: 1 << 20, ReadyTimeout: time.Minute,
+			InitialBackoff: 50 * ms, MaxBackoff: 50 * ms}},
+	} {
+		got := own
+		c.k.Apply(&got)
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("knobs %v: config %+v, want %+v", c.k, got, c.want)
+		}
+	}
+	var none msgr.Config
+	Knobs{InitialBackoff: 5 * ms}.Apply(&none)
+	if none.InitialBackoff != 5*ms || none.MaxBackoff != 15*time.Second {
+		t.Errorf("backoff knob without a cap of the workload's: %v, %v", none.InitialBackoff, none.MaxBackoff)
+	}
+	p := Knobs{ThrottleBytes: 300}.Policy(0, proto.Policy{ThrottlerMessages: 9, FeaturesSupported: 1})
+	if p.ThrottlerBytes != 300 || p.ThrottlerMessages != 9 || p.FeaturesSupported != 1 {
+		t.Errorf("policy %+v: want the byte throttle drawn, the message throttle and features kept", p)
 	}
 }

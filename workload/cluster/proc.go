@@ -191,7 +191,7 @@ func (x *cmsgr) create(name wire.EntityName, clusterProto uint32, workers int) e
 	cfg := msgr.Config{Name: name, Nonce: x.nonce, ExplicitNonce: x.p.keepNonce, Stack: x.p.stack, Runtime: h.W,
 		Rand: h.W.Rand(), ClusterProtocol: clusterProto, Tracer: h.Tracer(x), Workers: workers, Auth: x.auth,
 		ReadyTimeout: x.p.cl.readyTimeout, IdleTimeout: x.p.cl.idleTimeout, Recycler: &h.Recycler}
-	x.applyKnobs(&cfg)
+	h.Cfg.Knobs.Apply(&cfg)
 	if h.Faults.On[fault.DispatchDelay] {
 		cfg.InjectDelay = &msgr.InjectDelay{Types: []wire.EntityType{wire.EntityOSD, wire.EntityClient, wire.EntityMon},
 			Probability: h.Faults.DelayProb, Max: h.Faults.DelayMax}
@@ -356,36 +356,8 @@ func (x *cmsgr) setPolicies(def proto.Policy, per map[wire.EntityType]proto.Poli
 	}
 }
 
-// applyKnobs sets what the run's configuration knobs (harness.Knobs) say of a messenger: the
-// prefetch buffer, workers, the dispatch throttle, backoff, and the timeouts when the knobs
-// draw them (else the workload's own).
-func (x *cmsgr) applyKnobs(cfg *msgr.Config) {
-	k := x.p.cl.h.Cfg.Knobs
-	cfg.PrefetchSize, cfg.DispatchThrottleBytes = k.Prefetch, k.DispatchBytes
-	if k.Workers > 0 {
-		cfg.Workers = k.Workers
-	}
-	if k.ReadyTimeout > 0 {
-		cfg.ReadyTimeout = k.ReadyTimeout
-	}
-	if k.IdleTimeout > 0 {
-		cfg.IdleTimeout = k.IdleTimeout
-	}
-	cfg.InitialBackoff, cfg.MaxBackoff = k.Backoff()
-}
-
 // knobbed is p with the process's feature bits and the run's policy throttles (harness.Knobs).
-func (x *cmsgr) knobbed(p proto.Policy) proto.Policy {
-	k := x.p.cl.h.Cfg.Knobs
-	p.FeaturesSupported = k.Features(x.p.idx, p.FeaturesSupported)
-	if k.ThrottleMsgs > 0 {
-		p.ThrottlerMessages = k.ThrottleMsgs
-	}
-	if k.ThrottleBytes > 0 {
-		p.ThrottlerBytes = k.ThrottleBytes
-	}
-	return p
-}
+func (x *cmsgr) knobbed(p proto.Policy) proto.Policy { return x.p.cl.h.Cfg.Knobs.Policy(x.p.idx, p) }
 
 // policyName is how a send mark names the sender's policy for the peer.
 func policyName(lossless bool) string {

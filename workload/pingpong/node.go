@@ -60,7 +60,7 @@ func (n *node) start(nonce uint32) error {
 		cfg.InjectDelay = &msgr.InjectDelay{Types: []wire.EntityType{wire.EntityOSD, wire.EntityClient},
 			Probability: h.Faults.DelayProb, Max: h.Faults.DelayMax}
 	}
-	n.applyKnobs(&cfg)
+	n.p.h.Cfg.Knobs.Apply(&cfg)
 	m, err := msgr.New(cfg)
 	if err != nil {
 		return err
@@ -96,21 +96,8 @@ func (n *node) setPolicies() {
 	n.m.SetPolicy(wire.EntityOSD, n.knobbed(proto.LossyClient(0)))
 }
 
-// applyKnobs sets what the run's configuration knobs (harness.Knobs) say of a messenger.
-func (n *node) applyKnobs(cfg *msgr.Config) {
-	k := n.p.h.Cfg.Knobs
-	cfg.PrefetchSize, cfg.Workers, cfg.DispatchThrottleBytes = k.Prefetch, k.Workers, k.DispatchBytes
-	cfg.ReadyTimeout, cfg.IdleTimeout = k.ReadyTimeout, k.IdleTimeout
-	cfg.InitialBackoff, cfg.MaxBackoff = k.Backoff()
-}
-
 // knobbed is policy p with the node's feature bits and the run's throttles (harness.Knobs).
-func (n *node) knobbed(p proto.Policy) proto.Policy {
-	k := n.p.h.Cfg.Knobs
-	p.FeaturesSupported = k.Features(n.idx, p.FeaturesSupported)
-	p.ThrottlerMessages, p.ThrottlerBytes = k.ThrottleMsgs, k.ThrottleBytes
-	return p
-}
+func (n *node) knobbed(p proto.Policy) proto.Policy { return n.p.h.Cfg.Knobs.Policy(n.idx, p) }
 
 // sendTo sends one message to node to (a lossless message between OSDs, lossy from a
 // client), on the session with to's current incarnation.

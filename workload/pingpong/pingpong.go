@@ -26,7 +26,6 @@ type Workload struct {
 	cfg    Config
 	nodes  []*node
 	byAddr map[wire.EntityAddr]*node // every address any incarnation had
-	conns  []*msgr.Connection        // scratch of the keepalive jobs
 }
 
 // nameOf is name.String(), without formatting it when it is one of the nodes' names.
@@ -63,27 +62,15 @@ func (p *Workload) Build() error {
 	return nil
 }
 
-// scheduleKeepalives: with the keepalive knob (harness.Knobs.Keepalive), every node sends a
-// keepalive on each of its connections that often during the window.
+// scheduleKeepalives: with the keepalive knob (harness.Knobs.Keepalive), every node that is
+// up sends a keepalive on each of its connections that often during the window.
 func (p *Workload) scheduleKeepalives() {
-	every := p.h.Cfg.Knobs.Keepalive
-	if every <= 0 {
-		return
-	}
-	for _, n := range p.nodes {
-		job := func() { // one function per node, scheduled at every interval
-			if !n.alive {
-				return
-			}
-			p.conns = n.m.AppendConnections(p.conns[:0])
-			for _, c := range p.conns {
-				c.SendKeepalive()
-			}
+	p.h.ScheduleKeepalives(p.cfg.Window, len(p.nodes), func(i int) *msgr.Messenger {
+		if n := p.nodes[i]; n.alive {
+			return n.m
 		}
-		for at := every; at < p.cfg.Window; at += every {
-			p.h.W.Schedule(at, job)
-		}
-	}
+		return nil
+	})
 }
 
 func (p *Workload) addNode(name wire.EntityName, osd bool) error {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/msgrsim/msgrsim/internal/detrand"
 	"github.com/msgrsim/msgrsim/msgr"
+	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
 )
 
@@ -36,6 +37,14 @@ type Spec struct {
 type Env interface {
 	NewMessenger(s Spec) (*msgr.Messenger, error)
 	BindIP(n *Node) netip.Addr
+}
+
+// PolicyEnv is an Env that adjusts each node's default policy before the workload sets it
+// (the simulator's configuration swarm: the feature bits a node advertises, receive
+// throttles). An Env without it runs the configuration's policies as they are.
+type PolicyEnv interface {
+	Env
+	Policy(n *Node, p proto.Policy) proto.Policy
 }
 
 // Observer is told what the workload does, for invariant checkers. Calls may come from any
@@ -147,8 +156,18 @@ func (w *Workload) addNode(i int, server bool) error {
 	}
 	n.M = m
 	w.nodes = append(w.nodes, n)
+	if pe, ok := w.env.(PolicyEnv); ok {
+		policy = pe.Policy(n, policy)
+	}
 	w.byMsgr[m], w.byNonce[cfg.Nonce] = n, n
 	m.SetDefaultPolicy(policy)
+	if policy.ThrottlerMessages > 0 || policy.ThrottlerBytes > 0 {
+		// The messenger makes receive throttles for a peer type's own policy only: the
+		// workload's peer types (servers are OSDs, clients clients) get the default one.
+		for _, t := range []wire.EntityType{wire.EntityOSD, wire.EntityClient} {
+			m.SetPolicy(t, policy)
+		}
+	}
 	if server || policy.Standby {
 		if err := m.Bind(netip.AddrPortFrom(w.env.BindIP(n), 0)); err != nil {
 			return fmt.Errorf("synthetic: %s: %w", n.Name, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/msgrsim/msgrsim/msgr"
 	"github.com/msgrsim/msgrsim/msgr/event"
 	"github.com/msgrsim/msgrsim/msgr/netio"
+	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/msgr/wire"
 	"github.com/msgrsim/msgrsim/sim/check"
 	"github.com/msgrsim/msgrsim/sim/fault"
@@ -114,6 +115,7 @@ func (r *Workload) Build() error {
 	r.wl, r.cfg = wl, wl.Config()
 	h.W.Trace.Logf(0, "workload: synthetic %s: %v", r.preset, r.cfg)
 	h.LogFaults()
+	h.ScheduleKeepalives(r.window, len(r.nodes), func(i int) *msgr.Messenger { return r.nodes[i].m })
 	wl.Seed(r.cfg.InitialConns)
 	r.opsLeft = r.cfg.Ops
 	h.W.Schedule(0, r.nextOp)
@@ -207,7 +209,8 @@ func (r *Workload) Processes() []fault.Process {
 
 // NewMessenger implements synthetic.Env: each messenger on its own simulated host (with
 // socket failure injection when the workload or the seed's faults ask for it), driven by the
-// world, traced into the trace hash and the checkers. Internal delays (a center blocked in real
+// world, traced into the trace hash and the checkers, with the run's configuration knobs
+// over the workload's configuration (harness.Knobs.Apply). Internal delays (a center blocked in real
 // time) have no meaning here and are left out; the seed's pause faults stop centers instead.
 func (r *Workload) NewMessenger(spec synthetic.Spec) (*msgr.Messenger, error) {
 	h := r.h
@@ -224,6 +227,7 @@ func (r *Workload) NewMessenger(spec synthetic.Spec) (*msgr.Messenger, error) {
 		n.rate = spec.SocketFailures
 	}
 	cfg := spec.Config
+	h.Cfg.Knobs.Apply(&cfg)
 	cfg.Stack, cfg.Runtime, cfg.Rand = stack, h.W, h.W.Rand()
 	cfg.Tracer = func(ev msgr.TraceEvent) {
 		h.Trace(n, ev)
@@ -241,6 +245,12 @@ func (r *Workload) NewMessenger(spec synthetic.Spec) (*msgr.Messenger, error) {
 	h.Audit.Add(wn.Name, m)
 	r.wc.AddNode(wn, m)
 	return m, nil
+}
+
+// Policy implements synthetic.PolicyEnv: the node's default policy with the feature bits the
+// run's knobs drop for it and the drawn receive throttles (harness.Knobs.Policy).
+func (r *Workload) Policy(n *synthetic.Node, p proto.Policy) proto.Policy {
+	return r.h.Cfg.Knobs.Policy(n.Index, p)
 }
 
 // BindIP implements synthetic.Env: 10.0.x.y by node index.
