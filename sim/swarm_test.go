@@ -21,8 +21,12 @@ import (
 //     was cut before the open, which forgot the restart and kept the old instance's in_seq,
 //     so the new instance's messages were dropped as old and acknowledged (ack-unreceived,
 //     lossless-loss; quirk Q15, found by the default sweep of 2026-12-07).
+//   - 17506: an OSD restarted with the same nonce; its never-opened session took over its
+//     peer's reconnect (rule 8h) and opened with SEQ, cut before the peer's in_seq arrived;
+//     its legacy reconnect then met the peer's old in_seq, and its messages were dropped as
+//     old and acknowledged (ack-unreceived, fifo-linearizability; quirk Q16, same sweep).
 func TestSwarmRegressions(t *testing.T) {
-	for _, seed := range []uint64{29, 102, 197, 67, 169, 77, 15, 42, 4774} {
+	for _, seed := range []uint64{29, 102, 197, 67, 169, 77, 15, 42, 4774, 17506} {
 		opts := DefaultOptions(seed)
 		f := SwarmFaults(detrand.NewSeeded(seed))
 		opts.Faults = &f

@@ -156,6 +156,10 @@ func (c *Conn) open(d *Decision) error {
 	r.Encode(c.out.reserve(wire.ConnectReplyLen))
 	c.out.appendCopy(d.AuthReply)
 	c.host.Event(EventAccept)
+	// A first open for a peer's reconnect (its connect_seq > 0: it has a session, this
+	// connection never had one) numbers its messages from the peer's in_seq, which the SEQ
+	// exchange brings: until then the session exists on one side only (quirk Q16).
+	c.seqUnsynced = tag == wire.TagSeq && !c.onceReady && cm.ConnectSeq > 0
 	c.onceReady = true
 	c.setState(StateAcceptingHandledConnectMsg)
 	if tag == wire.TagSeq {
@@ -170,6 +174,7 @@ func (c *Conn) open(d *Decision) error {
 func (c *Conn) handleClientSeq(data []byte) error {
 	acked, _ := wire.DecodeSeq(data)
 	c.outSeq = c.discardRequeuedUpTo(acked)
+	c.seqUnsynced = false
 	c.ready()
 	return nil
 }

@@ -122,6 +122,7 @@ type Conn struct {
 	ackLeft       int
 	socketSeq     uint64 // seq of the last message received on the current socket (0: none)
 	onceReady     bool
+	seqUnsynced   bool // opened for a peer's reconnect with no session here; its in_seq not yet read (Q16)
 	replacing     bool
 	resetFromPeer bool
 	restartAdopt  bool // this session once adopted the socket of a restarted peer (probes only)

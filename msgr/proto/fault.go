@@ -17,6 +17,16 @@ func (c *Conn) fault(err error) {
 	}
 	c.requeueSent()
 	c.resetFromPeer = false
+	forget := c.seqUnsynced
+	if forget {
+		// Opened for a peer's reconnect with no session of ours, and cut before the peer's
+		// in_seq arrived: our numbering (from 1) never met the peer's in_seq. Ceph keeps the
+		// session and reconnects with connect_seq+1; a legacy reopen then keeps the peer's
+		// in_seq (quirk Q14), and our messages are dropped as old. Here the session is
+		// forgotten: the reconnect says connect_seq 0, as the new instance this is, and the
+		// peer resets its in_seq for a restarted peer (rule 8e) (quirk Q16).
+		c.seqUnsynced, c.onceReady, c.connectSeq = false, false, 0
+	}
 	if !c.onceReady && c.queue.len() == 0 && c.state.accepting() && !c.replacing {
 		c.stopWithReset() // a half-open accepted connection: nothing to keep
 		return
@@ -38,7 +48,9 @@ func (c *Conn) fault(err error) {
 		c.setState(StateStandby) // the peer reconnects to us
 		return
 	}
-	c.connectSeq++
+	if !forget {
+		c.connectSeq++
+	}
 	c.backoff = 0
 	c.connector = true
 	c.globalSeq = c.host.GlobalSeq(0)

@@ -117,10 +117,16 @@ type side struct {
 	// session and reopen it at connect_seq 1, so its next connect may be below cs (default
 	// workload, seed 2044: 5 before the peer restarted, then 1, and 2 after a fault).
 	mayReset bool
-	gs       uint32 // the global_seq of its last connect to the peer
-	gsSet    bool
-	readMax  uint64 // the highest message seq it has read from the peer
-	openConn uint64 // the connection its session last opened on
+	// mayForget: as acceptor it answered SEQ to a reconnect (connect_seq > 0) and never read
+	// the connector's in_seq. A connection that opened for a peer's reconnect with no session
+	// of its own forgets that session when the exchange is cut, and connects next with
+	// connect_seq 0 (quirk Q16), or 1 after a replace and a fault; the wire does not show
+	// whether the session was its own, so any lower connect_seq is allowed then.
+	mayForget bool
+	gs        uint32 // the global_seq of its last connect to the peer
+	gsSet     bool
+	readMax   uint64 // the highest message seq it has read from the peer
+	openConn  uint64 // the connection its session last opened on
 }
 
 // readMark is something a reader takes in once it has read up to end.
@@ -136,6 +142,7 @@ const (
 	markOpen                     // the end of an opening reply (READY, or SEQ's in_seq)
 	markMsg                      // a whole message
 	markConnect                  // a connect message (the acceptor may open with its connect_seq + 1)
+	markSeqIn                    // the connector's in_seq of a SEQ exchange
 )
 
 // wconn is one TCP connection: dir 0 is the client's stream (c2s), dir 1 the server's.
@@ -342,7 +349,8 @@ func (s *Sessions) connect(w *wconn, c *wire.Connect) {
 	} else {
 		s.retryConnect(w, c)
 	}
-	me.cs, me.opened, me.accepted, me.acceptCS, me.bumps, me.mayReset = c.ConnectSeq, false, false, 0, 0, false
+	me.cs, me.opened, me.accepted, me.acceptCS, me.bumps = c.ConnectSeq, false, false, 0, 0
+	me.mayReset, me.mayForget = false, false
 	me.gs, me.gsSet = c.GlobalSeq, true
 	w.marks[0] = append(w.marks[0], readMark{end: w.connectEnd, kind: markConnect, seq: uint64(c.ConnectSeq)})
 	w.last = *c
@@ -357,7 +365,7 @@ func (s *Sessions) firstConnect(w *wconn, me *side, c *wire.Connect) {
 			w.id, c.GlobalSeq, me.gs)
 	}
 	cs := c.ConnectSeq
-	ok := cs == 0 || ((cs >= me.cs || me.mayReset) && cs <= max(me.cs, me.acceptCS)+me.bumps)
+	ok := cs == 0 || ((cs >= me.cs || me.mayReset || me.mayForget) && cs <= max(me.cs, me.acceptCS)+me.bumps)
 	if !ok {
 		how := "the session neither opened nor accepted since its connect_seq " + itoa(uint64(me.cs))
 		if me.bumps > 0 {
@@ -450,6 +458,7 @@ func (s *Sessions) opened(w *wconn, r *wire.ConnectReply, end uint64) {
 	acc := w.side[1]
 	acc.cs, acc.opened, acc.openConn = r.ConnectSeq, true, w.id
 	acc.bumps++
+	acc.mayForget = acc.mayForget || r.Tag == wire.TagSeq && l.ConnectSeq > 0
 	w.opening = *r
 	if r.Tag == wire.TagReady {
 		w.marks[1] = append(w.marks[1], readMark{end: end, kind: markOpen, reply: *r})
@@ -470,6 +479,8 @@ func (s *Sessions) seqWritten(w *wconn, dir int, e *wire.Element) {
 		w.seqSent[dir], w.seqSet[dir] = v, true
 		if dir == 1 {
 			w.marks[1] = append(w.marks[1], readMark{end: e.End(), kind: markOpen, reply: w.opening})
+		} else {
+			w.marks[0] = append(w.marks[0], readMark{end: e.End(), kind: markSeqIn})
 		}
 	case wire.FrameAck:
 		s.count(tallyAckRegress)
@@ -528,6 +539,8 @@ func (s *Sessions) Read(conn uint64, dir int, to uint64) {
 			reader.bumps++
 			reader.mayReset = reader.mayReset || m.seq == 0
 			s.mayOpen(w)
+		case markSeqIn:
+			reader.mayForget = false
 		case markOpen:
 			reader.cs, reader.opened, reader.openConn = m.reply.ConnectSeq, true, w.id
 			s.heard(w)

@@ -249,6 +249,54 @@ func TestConnectSeqAfterPeerReset(t *testing.T) {
 	w.want(InvConnectSeq)
 }
 
+// TestConnectSeqAfterCutSeqExchange: an acceptor that answered SEQ to a reconnect and never
+// read the connector's in_seq may have forgotten the session (quirk Q16: it opened for a
+// peer's reconnect with no session of its own) and connect next with a lower connect_seq;
+// once it read the in_seq, the session is its own and connect_seq may not go down.
+func TestConnectSeqAfterCutSeqExchange(t *testing.T) {
+	// y (addrHigh) holds a session with x at connect_seq 3; x reconnects to it with 5 and y
+	// answers SEQ (connect_seq 6).
+	setup := func() *wtest {
+		w := newWire(t)
+		w.open(addrHigh, addrLow)
+		w.handshake(0, 1)
+		w.open(addrHigh, addrLow)
+		w.connect(2, 2)
+		w.reply(wire.TagRetryGlobal, 0, 1)
+		w.connect(2, 3)
+		w.read(0)
+		w.reply(wire.TagSeq, 3, 101)
+		w.seq(1, wire.FrameSeq, 0)
+		w.seq(0, wire.FrameSeq, 0)
+		w.readAll()
+		w.open(addrLow, addrHigh)
+		w.connect(5, 10)
+		w.read(0)
+		w.reply(wire.TagRetryGlobal, 0, 9)
+		w.connect(5, 11)
+		w.read(0)
+		w.reply(wire.TagSeq, 6, 102)
+		w.seq(1, wire.FrameSeq, 0)
+		w.seq(0, wire.FrameSeq, 0) // x's in_seq: on the wire, read by y or not
+		return w
+	}
+	w := setup() // cut before y read x's in_seq: y may start over
+	w.open(addrHigh, addrLow)
+	w.connect(1, 12)
+	w.want()
+
+	w = setup() // y read it: the session is y's at connect_seq 6
+	w.read(0)
+	w.open(addrHigh, addrLow)
+	w.connect(1, 12)
+	w.want(InvConnectSeq)
+
+	w = setup() // starting over allows going down, not up past the opens and faults
+	w.open(addrHigh, addrLow)
+	w.connect(12, 12)
+	w.want(InvConnectSeq)
+}
+
 func TestGlobalSeqRules(t *testing.T) {
 	w := newWire(t)
 	w.open(addrLow, addrHigh)
