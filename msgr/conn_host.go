@@ -140,9 +140,6 @@ func (h *connHost) Faulted(s proto.State, err error) {
 // Throttled counts a received message waiting for a full throttle (proto.Observer).
 func (h *connHost) Throttled(proto.State) { h.m.counters.throttleWaits.Add(1) }
 
-// MessageWritten counts a message encoded for the socket (proto.Observer).
-func (h *connHost) MessageWritten(*wire.Message) { h.msgsOut++ }
-
 // NewMessage, SectionBuffer, GetBuffer and PutBuffer make connHost a proto.Buffers: received
 // messages and their section buffers come from the messenger's released ones, prefetch
 // buffers and output arenas from the center's free list.

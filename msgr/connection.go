@@ -48,7 +48,6 @@ type Connection struct {
 	rxKeep       bool       // a section delivered messages since recycleAcked last ran; guarded by mu
 	rxArr        [rxBatch]*Message
 	msgsIn       uint32 // messages delivered in this locked section, added to the traffic counters by unlock
-	msgsOut      uint32 // messages encoded for the socket in this locked section (as msgsIn)
 
 	// Owned by the center's goroutine, touched only there: the upcall slice run is not using
 	// (reused, so that collecting upcalls does not allocate), the free list of the center,
@@ -149,17 +148,18 @@ func (c *Connection) unlock() {
 // and so does closeSocket: a peer that sees the socket close must find every message
 // received before the fault already counted in Metrics.
 func (c *Connection) addTraffic() {
-	if c.msgsIn|c.msgsOut == 0 {
+	out := c.pc.TakeWritten() // messages encoded for the socket (zero for a local connection)
+	if c.msgsIn|out == 0 {
 		return
 	}
 	t := c.traffic()
 	if c.msgsIn != 0 {
 		t.messagesIn.Add(uint64(c.msgsIn))
 	}
-	if c.msgsOut != 0 {
-		t.messagesOut.Add(uint64(c.msgsOut))
+	if out != 0 {
+		t.messagesOut.Add(uint64(out))
 	}
-	c.msgsIn, c.msgsOut = 0, 0
+	c.msgsIn = 0
 }
 
 func (c *Connection) publish() {

@@ -135,6 +135,7 @@ type Conn struct {
 
 	lastKeepaliveAck wire.Timespec
 	lastActive       time.Duration
+	written          uint32 // messages encoded for writing since the last TakeWritten
 
 	// handshake scratch
 	connectMsg     wire.Connect
@@ -336,6 +337,15 @@ func (c *Conn) Feed(p []byte) int {
 
 // WantRead reports whether the driver should poll for readability.
 func (c *Conn) WantRead() bool { return c.reading() }
+
+// TakeWritten returns how many messages were encoded for writing (their seqs assigned) since
+// its last call, and starts counting again: a host that counts written messages reads it once
+// per batch of work instead of hearing of every message.
+func (c *Conn) TakeWritten() uint32 {
+	n := c.written
+	c.written = 0
+	return n
+}
 
 // Output returns what should be written next (a writev batch); nil when there is nothing.
 // After writing, report how much with Wrote.

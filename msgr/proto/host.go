@@ -198,11 +198,10 @@ type StateObserver interface {
 
 // Observer is an optional interface of a Host: a Host that implements it is told of what
 // the core does that only counters care about. The core checks for it once, when the Conn is
-// created, so a Host without it costs nothing.
+// created, so a Host without it costs nothing. (The messages written are counted by the Conn
+// itself, see TakeWritten: an upcall per written message cost more than the counter.)
 type Observer interface {
 	// Throttled reports that a received message starts waiting for a full throttle (it is
 	// reported once per wait, not for every 1 ms retry).
 	Throttled(s State)
-	// MessageWritten reports that a message was encoded for writing, its seq assigned.
-	MessageWritten(m *wire.Message)
 }
