@@ -84,8 +84,18 @@ func (h *connHost) Deliver(m *wire.Message, r *proto.Reservation) {
 	}
 	u := &h.upcalls[n]
 	u.kind, u.msg = upDeliver, m
-	u.res.Messages, u.res.Bytes, u.res.Dispatch = r.Messages, r.Bytes, r.Dispatch
-	u.res.From.Messages, u.res.From.Bytes, u.res.From.Dispatch = r.From.Messages, r.From.Bytes, r.From.Dispatch
+	// Only the throttles that hold units (most messages hold none but the dispatch
+	// throttle's, a 0-byte one none at all): a slot's reservation is zero otherwise, and a
+	// throttle without units is never used. Each interface store checked the write barrier.
+	if r.Messages != 0 {
+		u.res.Messages, u.res.From.Messages = r.Messages, r.From.Messages
+	}
+	if r.Bytes != 0 {
+		u.res.Bytes, u.res.From.Bytes = r.Bytes, r.From.Bytes
+	}
+	if r.Dispatch != 0 {
+		u.res.Dispatch, u.res.From.Dispatch = r.Dispatch, r.From.Dispatch
+	}
 	h.deferWrite = true // see Connection.run
 	// Traced last: nothing is live after the call, so the untraced path spills no registers.
 	// (The upcall runs only after the core returns, so the order is not observable.)

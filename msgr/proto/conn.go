@@ -197,7 +197,16 @@ func NewConnector(cfg Config, host Host, peer wire.EntityAddr, peerType wire.Ent
 func (c *Conn) InitConnector(cfg Config, host Host, peer wire.EntityAddr, peerType wire.EntityType, p Policy, t Throttles) {
 	c.init(cfg, host)
 	c.connector = true
-	c.peerAddr, c.peerType, c.policy, c.throttles = peer, peerType, p, t
+	c.peerAddr, c.peerType, c.policy = peer, peerType, p
+	c.setThrottles(t)
+}
+
+// setThrottles makes t the throttles of the messages received from now on. The Reservation
+// handed to Host.Deliver names them too (rx.res.From, kept equal to throttles here and in
+// releaseRx): a store of three interfaces per delivered message otherwise.
+func (c *Conn) setThrottles(t Throttles) {
+	c.throttles = t
+	c.rx.res.From = t
 }
 
 // NewAcceptor returns a connection for a socket accepted from sockPeer (its TCP address).

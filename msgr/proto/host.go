@@ -174,7 +174,8 @@ type Host interface {
 
 	// Deliver hands over a received message, in order, with the throttle units it holds.
 	// *r is the Conn's, valid only during the call: a host copies what it keeps before it
-	// returns or calls back into the Conn. (By pointer: the nine-word Reservation was
+	// returns or calls back into the Conn, and changes nothing of it (r.From is the Conn's
+	// throttles, kept there for every message). (By pointer: the nine-word Reservation was
 	// copied twice per message, into the call's arguments and out of them.)
 	Deliver(m *wire.Message, r *Reservation)
 	// DiscardIncoming drops this connection's messages that were delivered but not yet
