@@ -150,13 +150,30 @@ func (h *connHost) Faulted(s proto.State, err error) {
 // Throttled counts a received message waiting for a full throttle (proto.Observer).
 func (h *connHost) Throttled(proto.State) { h.m.counters.throttleWaits.Add(1) }
 
-// NewMessage, SectionBuffer, GetBuffer and PutBuffer make connHost a proto.Buffers: received
-// messages and their section buffers come from the messenger's released ones, prefetch
-// buffers and output arenas from the center's free list.
-func (h *connHost) NewMessage() *wire.Message  { return h.c().rxGet() }
-func (h *connHost) SectionBuffer(n int) []byte { return h.c().rxSection(n) }
-func (h *connHost) GetBuffer(n int) []byte     { return h.bufs.get(n) }
-func (h *connHost) PutBuffer(b []byte)         { h.bufs.put(b) }
+// NewMessage, SectionBuffer (rxcache.go), GetBuffer and PutBuffer make connHost a
+// proto.Buffers: received messages and their section buffers come from the messenger's
+// released ones, prefetch buffers and output arenas from the center's free list.
+
+// GetBuffer lends a prefetch buffer or an output arena from the center's free list.
+func (h *connHost) GetBuffer(n int) []byte { return h.bufs.get(n) }
+
+// PutBuffer takes back a buffer GetBuffer lent.
+func (h *connHost) PutBuffer(b []byte) { h.bufs.put(b) }
+
+// NewMessage is rxGet, written out where the core's interface call lands: a message from the
+// connection's stash, else from its center's list (rxRefill).
+func (h *connHost) NewMessage() *wire.Message {
+	k := len(h.rxStash) - 1
+	if k < 0 {
+		return h.c().rxRefill()
+	}
+	msg := h.rxStash[k]
+	h.rxStash[k] = nil
+	h.rxStash = h.rxStash[:k]
+	h.rxGets++
+	*markOf(msg) = h.rxMark // markNone, at home on this center
+	return msg
+}
 
 // reachHost is the proto.Host of a connection of a traced messenger: a connHost that is also
 // a proto.Reacher and a proto.StateObserver, so the core's probes and state transitions reach
