@@ -104,21 +104,27 @@ func (h *connHost) Deliver(m *wire.Message, r *proto.Reservation) {
 	}
 }
 
-// Acked implements proto.AckObserver: the peer acknowledged m, which goes back to the free
-// list if it was lent (Messenger.NewMessage).
-func (h *connHost) Acked(m *wire.Message) {
+// Acked implements proto.AckObserver: the peer acknowledged ms, which go back to the free
+// list if they were lent (Messenger.NewMessage).
+func (h *connHost) Acked(ms []*wire.Message) {
 	if h.m.cfg.Tracer != nil {
-		h.ackedTraced(m)
+		h.ackedTraced(ms)
 		return
 	}
-	h.recycle(m)
+	for _, m := range ms {
+		if releasing(m) {
+			h.recycled = append(h.recycled, m)
+		}
+	}
 }
 
 // ackedTraced is Acked with a Tracer, out of line: with the trace's call in Acked, every ACKed
-// message paid its register spills.
-func (h *connHost) ackedTraced(m *wire.Message) {
-	h.m.trace(TraceEvent{Kind: TraceAcked, Conn: h.c(), Msg: m})
-	h.recycle(m)
+// message paid its register spills. Each message is traced, then recycled, in order.
+func (h *connHost) ackedTraced(ms []*wire.Message) {
+	for _, m := range ms {
+		h.m.trace(TraceEvent{Kind: TraceAcked, Conn: h.c(), Msg: m})
+		h.recycle(m)
+	}
 }
 
 // Dropped implements proto.Dropper: the core forgot m unacknowledged (a lossy session wrote

@@ -63,7 +63,11 @@ func (t *Throttles) put(r *Reservation) {
 // it announced in a SEQ exchange — just before the session forgets the message. Checkers use it
 // to verify that an acknowledgement never covers a message the peer has not received.
 type AckObserver interface {
-	Acked(m *wire.Message)
+	// Acked reports the messages one acknowledgement covers, oldest first. ms is the core's
+	// own list, valid only during the call: a host copies the pointers it keeps. (One call
+	// per acknowledgement: an ACK of a pipelined session covers dozens of messages, and a
+	// call per message cost more than what the host did with it.)
+	Acked(ms []*wire.Message)
 }
 
 // Dropper is an optional extension of Host. A Host that implements it is told of every

@@ -35,6 +35,15 @@ func (q *fifo) live() []*wire.Message { return q.items[q.head:] }
 
 func (q *fifo) peek() *wire.Message { return q.items[q.head] }
 
+// drop forgets the n oldest items (n <= len()).
+func (q *fifo) drop(n int) {
+	clear(q.items[q.head : q.head+n])
+	q.head += n
+	if q.head == len(q.items) {
+		q.items, q.head = q.items[:0], 0
+	}
+}
+
 func (q *fifo) pop() *wire.Message {
 	m := q.items[q.head]
 	q.items[q.head] = nil
@@ -132,22 +141,25 @@ func (q *outQueue) requeue(ms []*wire.Message) {
 }
 
 // discardRequeuedUpTo drops requeued messages the peer already received (0 < seq <= acked),
-// telling obs (if not nil) of each, and returns how many it dropped.
+// telling obs (if not nil) of them, and returns how many it dropped.
 func (q *outQueue) discardRequeuedUpTo(acked uint64, obs AckObserver) int {
-	dropped := 0
-	for q.requeued.len() > 0 {
-		seq := q.requeued.peek().Header.Seq
-		if seq == 0 || seq > acked {
+	live := q.requeued.live()
+	n := 0
+	for n < len(live) {
+		if seq := live[n].Header.Seq; seq == 0 || seq > acked {
 			break
 		}
-		m := q.requeued.pop()
-		if obs != nil {
-			obs.Acked(m)
-		}
-		q.n--
-		dropped++
+		n++
 	}
-	return dropped
+	if n == 0 {
+		return 0
+	}
+	if obs != nil {
+		obs.Acked(live[:n])
+	}
+	q.requeued.drop(n)
+	q.n -= n
+	return n
 }
 
 // each calls f for every queued message: the requeued ones, then by priority.

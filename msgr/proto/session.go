@@ -235,12 +235,18 @@ func (c *Conn) writeSection(p []byte) {
 // handleAck trims the sent list up to seq (Ceph trims at most 128 per event; trimming all is
 // equivalent and bounded by the list).
 func (c *Conn) handleAck(seq uint64) {
-	for c.sent.len() > 0 && c.sent.peek().Header.Seq <= seq {
-		m := c.sent.pop()
-		if c.acks != nil {
-			c.acks.Acked(m)
-		}
+	live := c.sent.live()
+	n := 0
+	for n < len(live) && live[n].Header.Seq <= seq {
+		n++
 	}
+	if n == 0 {
+		return
+	}
+	if c.acks != nil {
+		c.acks.Acked(live[:n]) // one call per acknowledgement, not per message
+	}
+	c.sent.drop(n)
 }
 
 // requeueSent moves unacknowledged messages back in front of the queue (a fault: they will be
