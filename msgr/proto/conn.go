@@ -392,6 +392,25 @@ func (c *Conn) Send(m *wire.Message) bool {
 	return true
 }
 
+// SendBatch queues ms in order, as Send would one by one, and returns how many it queued: the
+// rest, ms[n:], were dropped (the connection is closed). One call per batch, and the messages
+// of one priority are appended to their queue together.
+func (c *Conn) SendBatch(ms []*wire.Message) (n int) {
+	if c.state == StateClosed {
+		return 0
+	}
+	if c.state == StateStandby && !c.policy.Server {
+		for i, m := range ms { // the first wakes the session (see Send)
+			if !c.Send(m) {
+				return i
+			}
+		}
+		return len(ms)
+	}
+	c.queue.pushAll(ms)
+	return len(ms)
+}
+
 // SendKeepalive queues a keepalive (KEEPALIVE2 with the current time when the peer supports
 // it). A non-server session in STANDBY reconnects to send it; Ceph waits for a message to be
 // queued (quirk Q8), so a race winner poked by the WAIT path could stay in standby.

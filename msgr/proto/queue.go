@@ -27,6 +27,20 @@ func (q *fifo) push(m *wire.Message) {
 	q.items = append(q.items, m)
 }
 
+// pushAll appends ms in order, as push would one by one: the live items move to the front
+// first when ms do not fit and at least half of the slice is already popped.
+func (q *fifo) pushAll(ms []*wire.Message) {
+	if q.head > 0 && len(q.items)+len(ms) > cap(q.items) && q.head >= len(q.items)/2 {
+		n := copy(q.items, q.items[q.head:])
+		clear(q.items[n:])
+		q.items, q.head = q.items[:n], 0
+	}
+	if q.items == nil {
+		q.items = make([]*wire.Message, 0, max(minFifoCap, len(ms)))
+	}
+	q.items = append(q.items, ms...)
+}
+
 // minFifoCap is the capacity a fifo starts at.
 const minFifoCap = 8
 
@@ -91,6 +105,28 @@ func (q *outQueue) push(m *wire.Message) {
 		return
 	}
 	q.pushPrio(m)
+}
+
+// pushAll queues ms in order, as push would one by one: in one append when they all have the
+// first queue's priority (the common case: a dispatcher's replies at the default priority).
+func (q *outQueue) pushAll(ms []*wire.Message) {
+	if len(q.byPrio) > 0 {
+		p, same := q.byPrio[0].prio, true
+		for _, m := range ms {
+			if m.Header.Priority != p {
+				same = false
+				break
+			}
+		}
+		if same {
+			q.byPrio[0].pushAll(ms)
+			q.n += len(ms)
+			return
+		}
+	}
+	for _, m := range ms {
+		q.push(m)
+	}
 }
 
 // pushPrio is push to a queue other than the first, creating it if needed.
