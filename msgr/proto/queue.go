@@ -49,23 +49,21 @@ func (q *fifo) live() []*wire.Message { return q.items[q.head:] }
 
 func (q *fifo) peek() *wire.Message { return q.items[q.head] }
 
-// drop forgets the n oldest items (n <= len()).
+// drop forgets the n oldest items (n <= len()): one by one up to 4 (an ACK of a ping-pong
+// covers one message, and clear's runtime call cost ~44 instructions for it; an index loop,
+// since the compiler turns the range form back into that call), with clear beyond.
 func (q *fifo) drop(n int) {
-	clear(q.items[q.head : q.head+n])
+	if items := q.items[q.head : q.head+n]; n > 4 {
+		clear(items)
+	} else {
+		for i := 0; i < len(items); i++ {
+			items[i] = nil
+		}
+	}
 	q.head += n
 	if q.head == len(q.items) {
 		q.items, q.head = q.items[:0], 0
 	}
-}
-
-func (q *fifo) pop() *wire.Message {
-	m := q.items[q.head]
-	q.items[q.head] = nil
-	q.head++
-	if q.head == len(q.items) {
-		q.items, q.head = q.items[:0], 0
-	}
-	return m
 }
 
 // each calls f for every queued item, oldest first.
@@ -145,22 +143,31 @@ func (q *outQueue) pushPrio(m *wire.Message) {
 	q.n++
 }
 
-// pop removes the next message to write, or returns nil.
-func (q *outQueue) pop() *wire.Message {
-	if q.n == 0 {
-		return nil // the common case: every Output after the last message was taken
-	}
+// first is the queue pop takes its next message from: the requeued messages, else the
+// highest priority's non-empty queue. The outQueue holds messages (len() > 0).
+func (q *outQueue) first() *fifo {
 	if q.requeued.len() > 0 {
-		q.n--
-		return q.requeued.pop()
+		return &q.requeued
 	}
 	for i := range q.byPrio {
 		if q.byPrio[i].len() > 0 {
-			q.n--
-			return q.byPrio[i].pop()
+			return &q.byPrio[i].fifo
 		}
 	}
-	return nil
+	panic("proto: outQueue.first on an empty queue")
+}
+
+// pop removes the next message to write, or returns nil: first's oldest. (fillOutput takes
+// first's messages in runs; the queue's tests pin the order through pop.)
+func (q *outQueue) pop() *wire.Message {
+	if q.n == 0 {
+		return nil
+	}
+	f := q.first()
+	m := f.peek()
+	f.drop(1)
+	q.n--
+	return m
 }
 
 // requeue puts previously sent messages back in front, keeping their order.

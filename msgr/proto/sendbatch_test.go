@@ -127,3 +127,36 @@ func feed(c *proto.Conn, stream []byte) {
 		stream = stream[k:]
 	}
 }
+
+// TestOutputBatchBound: one Output batch stops at the first message that takes it to 4 MiB
+// (maxBatchBytes), so a long queue does not monopolise a writer; the rest follows in the
+// next batches, in order, and all of it is delivered.
+func TestOutputBatchBound(t *testing.T) {
+	p := newPipe(t, 64<<10, true, true)
+	const n, size = 10, 1 << 20
+	for i := range n {
+		m := wire.NewMessage(wire.MsgOSDOp, nil)
+		m.Header.Tid = uint64(i)
+		m.Data = make([]byte, size)
+		p.a.Send(m)
+	}
+	var batches []int
+	var stream []byte
+	for {
+		b := oneOutput(p.a)
+		if len(b) == 0 {
+			break
+		}
+		batches = append(batches, len(b))
+		stream = append(stream, b...)
+	}
+	// 4 messages reach 4 MiB: batches of 4, 4 and 2 messages.
+	if len(batches) != 3 || batches[0] < 4*size || batches[0] > 5*size || batches[1] != batches[0] ||
+		batches[2] < 2*size || batches[2] > 3*size {
+		t.Fatalf("output batches of %v bytes, want 4, 4 and 2 messages of 1 MiB", batches)
+	}
+	feed(p.b, stream)
+	if p.hb.Count != n {
+		t.Fatalf("delivered %d of %d", p.hb.Count, n)
+	}
+}

@@ -31,12 +31,18 @@ func (c *Conn) fillOutput() {
 		b[0] = byte(wire.TagKeepalive2Ack)
 		c.kaAck.Encode(b[1:])
 	}
-	for c.out.bytes < maxBatchBytes {
-		m := c.queue.pop()
-		if m == nil {
-			break
+	for c.out.bytes < maxBatchBytes && c.queue.n > 0 {
+		// The messages of the next queue in order (what pop would return one by one), written
+		// from its slice and dropped from it together: writeMessage does not touch the queue.
+		f := c.queue.first()
+		live := f.live()
+		k := 0
+		for k < len(live) && c.out.bytes < maxBatchBytes {
+			c.writeMessage(live[k])
+			k++
 		}
-		c.writeMessage(m)
+		f.drop(k)
+		c.queue.n -= k
 	}
 	if c.ackLeft > 0 && c.sendsAcks() {
 		c.ackLeft = 0
