@@ -41,6 +41,9 @@ func (c *Conn) fillOutput() {
 			c.writeMessage(live[k])
 			k++
 		}
+		if !c.policy.Lossy {
+			c.sent.pushAll(live[:k]) // a lossless session keeps them until acknowledged
+		}
 		f.drop(k)
 		c.queue.n -= k
 	}
@@ -82,8 +85,9 @@ func (c *Conn) writeKeepalive() {
 // written from its own buffer (fewer iovecs for small messages).
 const smallSection = 256
 
-// writeMessage encodes m as a MSG frame: its seq is assigned now (Ceph: at write time), and a
-// lossless session keeps it until acknowledged.
+// writeMessage encodes m as a MSG frame: its seq is assigned now (Ceph: at write time). A
+// lossless session keeps it until acknowledged (fillOutput adds the run it wrote to the sent
+// list).
 func (c *Conn) writeMessage(m *wire.Message) {
 	h := &m.Header
 	c.outSeq++
@@ -151,9 +155,6 @@ func (c *Conn) writeMessage(m *wire.Message) {
 			c.sign(m)
 			m.Footer.Encode(c.out.reserve(wire.FooterSize(!old)), old)
 		}
-	}
-	if !c.policy.Lossy {
-		c.sent.push(m)
 	}
 	c.written++ // read by the host with TakeWritten (was an Observer upcall per message)
 	if c.policy.Lossy && c.drops != nil && !chunked {
