@@ -108,10 +108,13 @@ type Conn struct {
 
 	policy    Policy
 	throttles Throttles
-	peerType  wire.EntityType
-	peerAddr  wire.EntityAddr // target (connector) or announced address (acceptor)
-	sockPeer  wire.EntityAddr // acceptor: the TCP peer address as accepted
-	features  uint64          // negotiated
+	// dispatchOnly: no policy throttles (the messenger's dispatch throttle is the only one)
+	// and no state watcher, so handleHeader takes its short way (set with the throttles).
+	dispatchOnly bool
+	peerType     wire.EntityType
+	peerAddr     wire.EntityAddr // target (connector) or announced address (acceptor)
+	sockPeer     wire.EntityAddr // acceptor: the TCP peer address as accepted
+	features     uint64          // negotiated
 
 	// session
 	globalSeq     uint32
@@ -207,6 +210,7 @@ func (c *Conn) InitConnector(cfg Config, host Host, peer wire.EntityAddr, peerTy
 func (c *Conn) setThrottles(t Throttles) {
 	c.throttles = t
 	c.rx.res.From = t
+	c.dispatchOnly = c.watch == nil && t.Messages == nil && t.Bytes == nil
 }
 
 // NewAcceptor returns a connection for a socket accepted from sockPeer (its TCP address).

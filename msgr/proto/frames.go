@@ -114,7 +114,7 @@ func (c *Conn) handleHeader(data []byte) error {
 		}
 	}
 	c.rx.start(m)
-	if c.watch == nil && c.throttles.Messages == nil && c.throttles.Bytes == nil {
+	if c.dispatchOnly {
 		// No policy throttles (the messenger's dispatch throttle is the only one), and no
 		// one watches the states: the two that would pass at once are skipped, and the
 		// dispatch throttle is taken here, as throttle would.
