@@ -48,6 +48,7 @@ type Connection struct {
 	rxKeep       bool       // a section delivered messages since recycleAcked last ran; guarded by mu
 	rxArr        [rxBatch]*Message
 	msgsIn       uint32 // messages delivered in this locked section, added to the traffic counters by unlock
+	msgsOut      uint32 // messages encoded for the socket in this locked section (the core's TakeWritten after each Output), as msgsIn
 
 	// Owned by the center's goroutine, touched only there: the upcall slice run is not using
 	// (reused, so that collecting upcalls does not allocate), the free list of the center,
@@ -148,18 +149,17 @@ func (c *Connection) unlock() {
 // and so does closeSocket: a peer that sees the socket close must find every message
 // received before the fault already counted in Metrics.
 func (c *Connection) addTraffic() {
-	out := c.pc.TakeWritten() // messages encoded for the socket (zero for a local connection)
-	if c.msgsIn|out == 0 {
+	if c.msgsIn|c.msgsOut == 0 {
 		return
 	}
 	t := c.traffic()
 	if c.msgsIn != 0 {
 		t.messagesIn.Add(uint64(c.msgsIn))
 	}
-	if out != 0 {
-		t.messagesOut.Add(uint64(out))
+	if c.msgsOut != 0 {
+		t.messagesOut.Add(uint64(c.msgsOut))
 	}
-	c.msgsIn = 0
+	c.msgsIn, c.msgsOut = 0, 0
 }
 
 func (c *Connection) publish() {
@@ -435,6 +435,13 @@ const (
 // sendBatch gives ms to the core in one call (a call per message cost ~40 instructions more
 // each); the ones a closed core drops are traced and recycled. mu is held.
 func (c *Connection) sendBatch(ms []*Message) {
+	if len(ms) == 1 { // (a ping-pong's one message: Send, without the batch's loops)
+		if !c.p.Send(ms[0]) {
+			c.m.trace(TraceEvent{Kind: TraceDrop, Conn: c, Msg: ms[0]})
+			(*connHost)(c).recycle(ms[0])
+		}
+		return
+	}
 	if n := c.p.SendBatch(ms); n < len(ms) {
 		for _, msg := range ms[n:] {
 			c.m.trace(TraceEvent{Kind: TraceDrop, Conn: c, Msg: msg})

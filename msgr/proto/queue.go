@@ -28,8 +28,16 @@ func (q *fifo) push(m *wire.Message) {
 }
 
 // pushAll appends ms in order, as push would one by one: the live items move to the front
-// first when ms do not fit and at least half of the slice is already popped.
+// first when ms do not fit and at least half of the slice is already popped. A few are
+// pushed one by one (a ping-pong's one message: the bulk append is a runtime call,
+// typedslicecopy, of ~40 instructions).
 func (q *fifo) pushAll(ms []*wire.Message) {
+	if len(ms) <= 4 {
+		for i := 0; i < len(ms); i++ {
+			q.push(ms[i])
+		}
+		return
+	}
 	if q.head > 0 && len(q.items)+len(ms) > cap(q.items) && q.head >= len(q.items)/2 {
 		n := copy(q.items, q.items[q.head:])
 		clear(q.items[n:])
@@ -53,17 +61,18 @@ func (q *fifo) peek() *wire.Message { return q.items[q.head] }
 // covers one message, and clear's runtime call cost ~44 instructions for it; an index loop,
 // since the compiler turns the range form back into that call), with clear beyond.
 func (q *fifo) drop(n int) {
-	if items := q.items[q.head : q.head+n]; n > 4 {
-		clear(items)
+	items, h := q.items, q.head+n // (locals: the stores below do not make the compiler reload q)
+	if n > 4 {
+		clear(items[q.head:h])
 	} else {
-		for i := 0; i < len(items); i++ {
+		for i := q.head; i < h && i < len(items); i++ {
 			items[i] = nil
 		}
 	}
-	q.head += n
-	if q.head == len(q.items) {
-		q.items, q.head = q.items[:0], 0
+	if h == len(items) {
+		q.items, h = items[:0], 0
 	}
+	q.head = h
 }
 
 // each calls f for every queued item, oldest first.

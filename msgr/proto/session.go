@@ -41,8 +41,12 @@ func (c *Conn) fillOutput() {
 			c.writeMessage(live[k])
 			k++
 		}
-		if !c.policy.Lossy {
-			c.sent.pushAll(live[:k]) // a lossless session keeps them until acknowledged
+		if !c.policy.Lossy { // a lossless session keeps them until acknowledged
+			if k == 1 {
+				c.sent.push(live[0]) // (pushAll is a call, push inlined)
+			} else {
+				c.sent.pushAll(live[:k])
+			}
 		}
 		f.drop(k)
 		c.queue.n -= k
