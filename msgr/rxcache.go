@@ -164,11 +164,9 @@ func homeMark(center int) uint8 {
 // per message 18.6 -> 9.5), for 64 bytes more per connection (rxArr).
 const rxBatch = 16
 
-// rxSection returns a buffer of length n for a section about to be read (see msgFree.section):
-// from the center's list, or the messenger's. It is connHost.SectionBuffer (see rxGet).
-func (c *Connection) rxSection(n int) []byte { return (*connHost)(c).SectionBuffer(n) }
-
-// SectionBuffer is rxSection, written out where the core's interface call lands.
+// SectionBuffer returns a buffer of length n for a section about to be read (see
+// msgFree.section): from the center's list, or the messenger's. (It was rxSection, called
+// from here: the hop cost ~9 instructions per received section.)
 func (h *connHost) SectionBuffer(n int) []byte {
 	c := h.c()
 	if b := c.bufs; b != nil {
