@@ -230,6 +230,7 @@ func (c *Connection) readIn(reads int) int {
 func (c *Connection) writeOut() {
 	for i := 0; i < maxWritesPerEvent && c.sock != nil; i++ {
 		iov := c.p.Output()
+		c.msgsOut += c.p.TakeWritten() // the messages Output encoded
 		if len(iov) == 0 {
 			return
 		}

@@ -84,8 +84,18 @@ func (h *connHost) Deliver(m *wire.Message, r *proto.Reservation) {
 	}
 	u := &h.upcalls[n]
 	u.kind, u.msg = upDeliver, m
-	u.res.Messages, u.res.Bytes, u.res.Dispatch = r.Messages, r.Bytes, r.Dispatch
-	u.res.From.Messages, u.res.From.Bytes, u.res.From.Dispatch = r.From.Messages, r.From.Bytes, r.From.Dispatch
+	// Only the throttles that hold units (most messages hold none but the dispatch
+	// throttle's, a 0-byte one none at all): a slot's reservation is zero otherwise, and a
+	// throttle without units is never used. Each interface store checked the write barrier.
+	if r.Messages != 0 {
+		u.res.Messages, u.res.From.Messages = r.Messages, r.From.Messages
+	}
+	if r.Bytes != 0 {
+		u.res.Bytes, u.res.From.Bytes = r.Bytes, r.From.Bytes
+	}
+	if r.Dispatch != 0 {
+		u.res.Dispatch, u.res.From.Dispatch = r.Dispatch, r.From.Dispatch
+	}
 	h.deferWrite = true // see Connection.run
 	// Traced last: nothing is live after the call, so the untraced path spills no registers.
 	// (The upcall runs only after the core returns, so the order is not observable.)
@@ -94,21 +104,27 @@ func (h *connHost) Deliver(m *wire.Message, r *proto.Reservation) {
 	}
 }
 
-// Acked implements proto.AckObserver: the peer acknowledged m, which goes back to the free
-// list if it was lent (Messenger.NewMessage).
-func (h *connHost) Acked(m *wire.Message) {
+// Acked implements proto.AckObserver: the peer acknowledged ms, which go back to the free
+// list if they were lent (Messenger.NewMessage).
+func (h *connHost) Acked(ms []*wire.Message) {
 	if h.m.cfg.Tracer != nil {
-		h.ackedTraced(m)
+		h.ackedTraced(ms)
 		return
 	}
-	h.recycle(m)
+	for _, m := range ms {
+		if releasing(m) {
+			h.recycled = append(h.recycled, m)
+		}
+	}
 }
 
 // ackedTraced is Acked with a Tracer, out of line: with the trace's call in Acked, every ACKed
-// message paid its register spills.
-func (h *connHost) ackedTraced(m *wire.Message) {
-	h.m.trace(TraceEvent{Kind: TraceAcked, Conn: h.c(), Msg: m})
-	h.recycle(m)
+// message paid its register spills. Each message is traced, then recycled, in order.
+func (h *connHost) ackedTraced(ms []*wire.Message) {
+	for _, m := range ms {
+		h.m.trace(TraceEvent{Kind: TraceAcked, Conn: h.c(), Msg: m})
+		h.recycle(m)
+	}
 }
 
 // Dropped implements proto.Dropper: the core forgot m unacknowledged (a lossy session wrote
@@ -140,16 +156,30 @@ func (h *connHost) Faulted(s proto.State, err error) {
 // Throttled counts a received message waiting for a full throttle (proto.Observer).
 func (h *connHost) Throttled(proto.State) { h.m.counters.throttleWaits.Add(1) }
 
-// MessageWritten counts a message encoded for the socket (proto.Observer).
-func (h *connHost) MessageWritten(*wire.Message) { h.msgsOut++ }
+// NewMessage, SectionBuffer (rxcache.go), GetBuffer and PutBuffer make connHost a
+// proto.Buffers: received messages and their section buffers come from the messenger's
+// released ones, prefetch buffers and output arenas from the center's free list.
 
-// NewMessage, SectionBuffer, GetBuffer and PutBuffer make connHost a proto.Buffers: received
-// messages and their section buffers come from the messenger's released ones, prefetch
-// buffers and output arenas from the center's free list.
-func (h *connHost) NewMessage() *wire.Message  { return h.c().rxGet() }
-func (h *connHost) SectionBuffer(n int) []byte { return h.c().rxSection(n) }
-func (h *connHost) GetBuffer(n int) []byte     { return h.bufs.get(n) }
-func (h *connHost) PutBuffer(b []byte)         { h.bufs.put(b) }
+// GetBuffer lends a prefetch buffer or an output arena from the center's free list.
+func (h *connHost) GetBuffer(n int) []byte { return h.bufs.get(n) }
+
+// PutBuffer takes back a buffer GetBuffer lent.
+func (h *connHost) PutBuffer(b []byte) { h.bufs.put(b) }
+
+// NewMessage is rxGet, written out where the core's interface call lands: a message from the
+// connection's stash, else from its center's list (rxRefill).
+func (h *connHost) NewMessage() *wire.Message {
+	k := len(h.rxStash) - 1
+	if k < 0 {
+		return h.c().rxRefill()
+	}
+	msg := h.rxStash[k]
+	h.rxStash[k] = nil
+	h.rxStash = h.rxStash[:k]
+	h.rxGets++
+	*markOf(msg) = h.rxMark // markNone, at home on this center
+	return msg
+}
 
 // reachHost is the proto.Host of a connection of a traced messenger: a connHost that is also
 // a proto.Reacher and a proto.StateObserver, so the core's probes and state transitions reach

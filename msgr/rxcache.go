@@ -53,19 +53,10 @@ func (c *Connection) rxList() *msgStack {
 }
 
 // rxGet returns a message for the core to receive into: from the connection's stash, else
-// from the center's list (or the messenger's), zero, and marked with its home.
-func (c *Connection) rxGet() *Message {
-	k := len(c.rxStash) - 1
-	if k < 0 {
-		return c.rxRefill()
-	}
-	msg := c.rxStash[k]
-	c.rxStash[k] = nil
-	c.rxStash = c.rxStash[:k]
-	c.rxGets++
-	*markOf(msg) = c.rxMark // markNone, at home on this center
-	return msg
-}
+// from the center's list (or the messenger's), zero, and marked with its home. It is
+// connHost.NewMessage, where the core's interface call lands (without the hop to a
+// Connection method: ~10 instructions per received message).
+func (c *Connection) rxGet() *Message { return (*connHost)(c).NewMessage() }
 
 // rxRefill is rxGet with an empty stash: the first receive of a locked section takes one
 // message from the center's list; later ones take a batch into the stash, from the
@@ -173,9 +164,11 @@ func homeMark(center int) uint8 {
 // per message 18.6 -> 9.5), for 64 bytes more per connection (rxArr).
 const rxBatch = 16
 
-// rxSection returns a buffer of length n for a section about to be read (see msgFree.section):
-// from the center's list, or the messenger's.
-func (c *Connection) rxSection(n int) []byte {
+// SectionBuffer returns a buffer of length n for a section about to be read (see
+// msgFree.section): from the center's list, or the messenger's. (It was rxSection, called
+// from here: the hop cost ~9 instructions per received section.)
+func (h *connHost) SectionBuffer(n int) []byte {
+	c := h.c()
 	if b := c.bufs; b != nil {
 		if cl := bufClass(n); cl <= maxLocalClass {
 			// b.rx.popBuf(cl), in line: the call was ~15 instructions per received section.

@@ -76,7 +76,9 @@ func (c *Conn) handleConnectAuthorizer(data []byte) error {
 func (c *Conn) decideConnect() error {
 	cm := &c.connectMsg
 	c.peerType = cm.HostType
-	c.policy, c.throttles = c.host.PolicyFor(cm.HostType)
+	p, t := c.host.PolicyFor(cm.HostType)
+	c.policy = p
+	c.setThrottles(t)
 	d := c.host.AcceptConnect(&ConnectRequest{
 		Connect: *cm, Authorizer: c.authorizer, PeerAddr: c.peerAddr, Policy: c.policy, Replacing: c.replacing,
 	})

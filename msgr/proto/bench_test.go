@@ -402,8 +402,7 @@ type throttleObsHost struct {
 	waits *[]proto.State
 }
 
-func (h throttleObsHost) Throttled(s proto.State)      { *h.waits = append(*h.waits, s) }
-func (h throttleObsHost) MessageWritten(*wire.Message) {}
+func (h throttleObsHost) Throttled(s proto.State) { *h.waits = append(*h.waits, s) }
 
 // TestDispatchThrottleOnlyFull: a session with only the dispatch throttle (handleHeader's
 // short way past the policy throttles) parks a message at a full dispatch throttle, reports

@@ -108,10 +108,13 @@ type Conn struct {
 
 	policy    Policy
 	throttles Throttles
-	peerType  wire.EntityType
-	peerAddr  wire.EntityAddr // target (connector) or announced address (acceptor)
-	sockPeer  wire.EntityAddr // acceptor: the TCP peer address as accepted
-	features  uint64          // negotiated
+	// dispatchOnly: no policy throttles (the messenger's dispatch throttle is the only one)
+	// and no state watcher, so handleHeader takes its short way (set with the throttles).
+	dispatchOnly bool
+	peerType     wire.EntityType
+	peerAddr     wire.EntityAddr // target (connector) or announced address (acceptor)
+	sockPeer     wire.EntityAddr // acceptor: the TCP peer address as accepted
+	features     uint64          // negotiated
 
 	// session
 	globalSeq     uint32
@@ -136,6 +139,7 @@ type Conn struct {
 
 	lastKeepaliveAck wire.Timespec
 	lastActive       time.Duration
+	written          uint32 // messages encoded for writing since the last TakeWritten
 
 	// handshake scratch
 	connectMsg     wire.Connect
@@ -197,7 +201,17 @@ func NewConnector(cfg Config, host Host, peer wire.EntityAddr, peerType wire.Ent
 func (c *Conn) InitConnector(cfg Config, host Host, peer wire.EntityAddr, peerType wire.EntityType, p Policy, t Throttles) {
 	c.init(cfg, host)
 	c.connector = true
-	c.peerAddr, c.peerType, c.policy, c.throttles = peer, peerType, p, t
+	c.peerAddr, c.peerType, c.policy = peer, peerType, p
+	c.setThrottles(t)
+}
+
+// setThrottles makes t the throttles of the messages received from now on. The Reservation
+// handed to Host.Deliver names them too (rx.res.From, kept equal to throttles here and in
+// releaseRx): a store of three interfaces per delivered message otherwise.
+func (c *Conn) setThrottles(t Throttles) {
+	c.throttles = t
+	c.rx.res.From = t
+	c.dispatchOnly = c.watch == nil && t.Messages == nil && t.Bytes == nil
 }
 
 // NewAcceptor returns a connection for a socket accepted from sockPeer (its TCP address).
@@ -338,6 +352,15 @@ func (c *Conn) Feed(p []byte) int {
 // WantRead reports whether the driver should poll for readability.
 func (c *Conn) WantRead() bool { return c.reading() }
 
+// TakeWritten returns how many messages were encoded for writing (their seqs assigned) since
+// its last call, and starts counting again: a host that counts written messages reads it once
+// per batch of work instead of hearing of every message.
+func (c *Conn) TakeWritten() uint32 {
+	n := c.written
+	c.written = 0
+	return n
+}
+
 // Output returns what should be written next (a writev batch); nil when there is nothing.
 // After writing, report how much with Wrote.
 func (c *Conn) Output() [][]byte {
@@ -372,6 +395,25 @@ func (c *Conn) Send(m *wire.Message) bool {
 		c.reconnectFromStandby()
 	}
 	return true
+}
+
+// SendBatch queues ms in order, as Send would one by one, and returns how many it queued: the
+// rest, ms[n:], were dropped (the connection is closed). One call per batch, and the messages
+// of one priority are appended to their queue together.
+func (c *Conn) SendBatch(ms []*wire.Message) (n int) {
+	if c.state == StateClosed {
+		return 0
+	}
+	if c.state == StateStandby && !c.policy.Server {
+		for i, m := range ms { // the first wakes the session (see Send)
+			if !c.Send(m) {
+				return i
+			}
+		}
+		return len(ms)
+	}
+	c.queue.pushAll(ms)
+	return len(ms)
 }
 
 // SendKeepalive queues a keepalive (KEEPALIVE2 with the current time when the peer supports

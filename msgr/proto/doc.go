@@ -13,6 +13,10 @@
 //		if at, ok := c.NextDeadline(); ok { arm a timer that calls c.Tick() at at }
 //	}
 //
+// Per message the driver pays few calls: Send (or SendBatch for a batch of messages) queues,
+// one Output encodes every due message, TakeWritten says how many, and the acknowledged ones
+// come back per ACK (AckObserver.Acked with the covered run).
+//
 // Everything else the core needs — time, randomness, a new socket, the messenger's registry
 // and policies, delivering a message, reporting an event — goes through the Host interface,
 // called synchronously. States carry Ceph's names (ProtocolV1.h) so every transition maps onto

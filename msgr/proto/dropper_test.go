@@ -20,7 +20,11 @@ type accounting struct {
 	incomplete     int // messages reported dropped while their footer was incomplete
 }
 
-func (a *accounting) Acked(m *wire.Message) { a.acked[m]++ }
+func (a *accounting) Acked(ms []*wire.Message) {
+	for _, m := range ms {
+		a.acked[m]++
+	}
+}
 func (a *accounting) Dropped(m *wire.Message) {
 	a.dropped[m]++
 	if m.Footer.Flags&wire.FooterComplete == 0 {

@@ -11,7 +11,7 @@ import (
 // rxMessage is the message being received and the throttle units it holds.
 type rxMessage struct {
 	msg     *wire.Message
-	res     Reservation // units counted here; From is set when it is delivered (by pointer)
+	res     Reservation // units counted here; From is always the Conn's throttles (see setThrottles)
 	section int         // 0 front, 1 middle, 2 data
 	sums    [3]uint32   // crc32c of each section, computed as it arrives
 }
@@ -114,7 +114,7 @@ func (c *Conn) handleHeader(data []byte) error {
 		}
 	}
 	c.rx.start(m)
-	if c.watch == nil && c.throttles.Messages == nil && c.throttles.Bytes == nil {
+	if c.dispatchOnly {
 		// No policy throttles (the messenger's dispatch throttle is the only one), and no
 		// one watches the states: the two that would pass at once are skipped, and the
 		// dispatch throttle is taken here, as throttle would.
@@ -327,7 +327,7 @@ func (c *Conn) handleFooter(data []byte) error {
 		return err // releaseRx (in fault) returns the throttle units
 	}
 	seq := m.Header.Seq
-	res := &c.rx.res // handed to the host in place; start resets it for the next message
+	res := &c.rx.res // handed to the host in place (From is c.throttles: setThrottles); start resets the units for the next message
 	c.rx.msg = nil   // received (releaseRx has nothing to return)
 	if seq <= c.socketSeq {
 		// A sender numbers messages as it writes them, so on one socket seqs only grow: a
@@ -354,7 +354,6 @@ func (c *Conn) handleFooter(data []byte) error {
 	if c.sendsAcks() {
 		c.ackLeft++
 	}
-	res.From = c.throttles
 	c.host.Deliver(m, res)
 	return nil
 }
@@ -365,5 +364,6 @@ func (c *Conn) releaseRx() {
 		c.throttles.Release(c.rx.res)
 	}
 	c.rx = rxMessage{}
+	c.rx.res.From = c.throttles // (see setThrottles)
 	c.readPaused, c.throttleAt = false, 0
 }

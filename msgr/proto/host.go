@@ -63,7 +63,11 @@ func (t *Throttles) put(r *Reservation) {
 // it announced in a SEQ exchange — just before the session forgets the message. Checkers use it
 // to verify that an acknowledgement never covers a message the peer has not received.
 type AckObserver interface {
-	Acked(m *wire.Message)
+	// Acked reports the messages one acknowledgement covers, oldest first. ms is the core's
+	// own list, valid only during the call: a host copies the pointers it keeps. (One call
+	// per acknowledgement: an ACK of a pipelined session covers dozens of messages, and a
+	// call per message cost more than what the host did with it.)
+	Acked(ms []*wire.Message)
 }
 
 // Dropper is an optional extension of Host. A Host that implements it is told of every
@@ -174,7 +178,8 @@ type Host interface {
 
 	// Deliver hands over a received message, in order, with the throttle units it holds.
 	// *r is the Conn's, valid only during the call: a host copies what it keeps before it
-	// returns or calls back into the Conn. (By pointer: the nine-word Reservation was
+	// returns or calls back into the Conn, and changes nothing of it (r.From is the Conn's
+	// throttles, kept there for every message). (By pointer: the nine-word Reservation was
 	// copied twice per message, into the call's arguments and out of them.)
 	Deliver(m *wire.Message, r *Reservation)
 	// DiscardIncoming drops this connection's messages that were delivered but not yet
@@ -198,11 +203,10 @@ type StateObserver interface {
 
 // Observer is an optional interface of a Host: a Host that implements it is told of what
 // the core does that only counters care about. The core checks for it once, when the Conn is
-// created, so a Host without it costs nothing.
+// created, so a Host without it costs nothing. (The messages written are counted by the Conn
+// itself, see TakeWritten: an upcall per written message cost more than the counter.)
 type Observer interface {
 	// Throttled reports that a received message starts waiting for a full throttle (it is
 	// reported once per wait, not for every 1 ms retry).
 	Throttled(s State)
-	// MessageWritten reports that a message was encoded for writing, its seq assigned.
-	MessageWritten(m *wire.Message)
 }

@@ -27,6 +27,28 @@ func (q *fifo) push(m *wire.Message) {
 	q.items = append(q.items, m)
 }
 
+// pushAll appends ms in order, as push would one by one: the live items move to the front
+// first when ms do not fit and at least half of the slice is already popped. A few are
+// pushed one by one (a ping-pong's one message: the bulk append is a runtime call,
+// typedslicecopy, of ~40 instructions).
+func (q *fifo) pushAll(ms []*wire.Message) {
+	if len(ms) <= 4 {
+		for i := 0; i < len(ms); i++ {
+			q.push(ms[i])
+		}
+		return
+	}
+	if q.head > 0 && len(q.items)+len(ms) > cap(q.items) && q.head >= len(q.items)/2 {
+		n := copy(q.items, q.items[q.head:])
+		clear(q.items[n:])
+		q.items, q.head = q.items[:n], 0
+	}
+	if q.items == nil {
+		q.items = make([]*wire.Message, 0, max(minFifoCap, len(ms)))
+	}
+	q.items = append(q.items, ms...)
+}
+
 // minFifoCap is the capacity a fifo starts at.
 const minFifoCap = 8
 
@@ -35,14 +57,22 @@ func (q *fifo) live() []*wire.Message { return q.items[q.head:] }
 
 func (q *fifo) peek() *wire.Message { return q.items[q.head] }
 
-func (q *fifo) pop() *wire.Message {
-	m := q.items[q.head]
-	q.items[q.head] = nil
-	q.head++
-	if q.head == len(q.items) {
-		q.items, q.head = q.items[:0], 0
+// drop forgets the n oldest items (n <= len()): one by one up to 4 (an ACK of a ping-pong
+// covers one message, and clear's runtime call cost ~44 instructions for it; an index loop,
+// since the compiler turns the range form back into that call), with clear beyond.
+func (q *fifo) drop(n int) {
+	items, h := q.items, q.head+n // (locals: the stores below do not make the compiler reload q)
+	if n > 4 {
+		clear(items[q.head:h])
+	} else {
+		for i := q.head; i < h && i < len(items); i++ {
+			items[i] = nil
+		}
 	}
-	return m
+	if h == len(items) {
+		q.items, h = items[:0], 0
+	}
+	q.head = h
 }
 
 // each calls f for every queued item, oldest first.
@@ -84,6 +114,28 @@ func (q *outQueue) push(m *wire.Message) {
 	q.pushPrio(m)
 }
 
+// pushAll queues ms in order, as push would one by one: in one append when they all have the
+// first queue's priority (the common case: a dispatcher's replies at the default priority).
+func (q *outQueue) pushAll(ms []*wire.Message) {
+	if len(q.byPrio) > 0 {
+		p, same := q.byPrio[0].prio, true
+		for _, m := range ms {
+			if m.Header.Priority != p {
+				same = false
+				break
+			}
+		}
+		if same {
+			q.byPrio[0].pushAll(ms)
+			q.n += len(ms)
+			return
+		}
+	}
+	for _, m := range ms {
+		q.push(m)
+	}
+}
+
 // pushPrio is push to a queue other than the first, creating it if needed.
 func (q *outQueue) pushPrio(m *wire.Message) {
 	p := m.Header.Priority
@@ -100,22 +152,31 @@ func (q *outQueue) pushPrio(m *wire.Message) {
 	q.n++
 }
 
-// pop removes the next message to write, or returns nil.
-func (q *outQueue) pop() *wire.Message {
-	if q.n == 0 {
-		return nil // the common case: every Output after the last message was taken
-	}
+// first is the queue pop takes its next message from: the requeued messages, else the
+// highest priority's non-empty queue. The outQueue holds messages (len() > 0).
+func (q *outQueue) first() *fifo {
 	if q.requeued.len() > 0 {
-		q.n--
-		return q.requeued.pop()
+		return &q.requeued
 	}
 	for i := range q.byPrio {
 		if q.byPrio[i].len() > 0 {
-			q.n--
-			return q.byPrio[i].pop()
+			return &q.byPrio[i].fifo
 		}
 	}
-	return nil
+	panic("proto: outQueue.first on an empty queue")
+}
+
+// pop removes the next message to write, or returns nil: first's oldest. (fillOutput takes
+// first's messages in runs; the queue's tests pin the order through pop.)
+func (q *outQueue) pop() *wire.Message {
+	if q.n == 0 {
+		return nil
+	}
+	f := q.first()
+	m := f.peek()
+	f.drop(1)
+	q.n--
+	return m
 }
 
 // requeue puts previously sent messages back in front, keeping their order.
@@ -132,22 +193,25 @@ func (q *outQueue) requeue(ms []*wire.Message) {
 }
 
 // discardRequeuedUpTo drops requeued messages the peer already received (0 < seq <= acked),
-// telling obs (if not nil) of each, and returns how many it dropped.
+// telling obs (if not nil) of them, and returns how many it dropped.
 func (q *outQueue) discardRequeuedUpTo(acked uint64, obs AckObserver) int {
-	dropped := 0
-	for q.requeued.len() > 0 {
-		seq := q.requeued.peek().Header.Seq
-		if seq == 0 || seq > acked {
+	live := q.requeued.live()
+	n := 0
+	for n < len(live) {
+		if seq := live[n].Header.Seq; seq == 0 || seq > acked {
 			break
 		}
-		m := q.requeued.pop()
-		if obs != nil {
-			obs.Acked(m)
-		}
-		q.n--
-		dropped++
+		n++
 	}
-	return dropped
+	if n == 0 {
+		return 0
+	}
+	if obs != nil {
+		obs.Acked(live[:n])
+	}
+	q.requeued.drop(n)
+	q.n -= n
+	return n
 }
 
 // each calls f for every queued message: the requeued ones, then by priority.

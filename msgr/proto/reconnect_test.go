@@ -87,3 +87,43 @@ func TestReconnectReplacesAndResendsUnacked(t *testing.T) {
 		}
 	}
 }
+
+// TestThrottlesReturnedAfterCut: a cut that interrupts a message being received (its units
+// taken; releaseRx returns them) leaves the session's throttles named in the reservations of
+// the messages it delivers afterwards (Reservation.From is kept with the Conn's throttles,
+// see setThrottles and releaseRx), so that every unit taken is returned once they are
+// dispatched. The receiver is the connector: an acceptor's next handshake sets its
+// throttles again (PolicyFor), a connector's keeps those it was created with.
+func TestThrottlesReturnedAfterCut(t *testing.T) {
+	l := newLink(t, 1, proto.LosslessClient(0), proto.StatefulServer(0))
+	l.run()
+	if !l.a.State().IsOpen() || !l.b.State().IsOpen() {
+		t.Fatalf("session not open: %v / %v", l.a.State(), l.b.State())
+	}
+	for i := 1; i <= 3; i++ {
+		l.b.Send(ping(uint64(i), fmt.Sprintf("message %d %0300d", i, 0)))
+	}
+	l.flush(l.b, &l.bToA)
+	part := 1 + wire.HeaderLen + 100 // the first message's tag, header and part of its front
+	if took := l.a.Feed(l.bToA[:part]); took != part {
+		t.Fatalf("fed %d bytes, took %d", part, took)
+	}
+	held := func() int64 { return l.ma.Th[0].Cur + l.ma.Th[1].Cur + l.ma.Th[2].Cur }
+	if held() == 0 || len(l.ma.Delivered) != 0 {
+		t.Fatalf("before the cut: %d units held, %d delivered; want a message being received",
+			held(), len(l.ma.Delivered))
+	}
+	l.cut()
+	if held() != 0 {
+		t.Fatalf("the cut left %d units held", held())
+	}
+	l.reaccept()
+	if got := len(l.ma.Delivered); got != 3 {
+		t.Fatalf("the connector dispatched %d messages, want 3 (faults %s)", got, l.faults())
+	}
+	for i := range l.ma.Th {
+		if th := &l.ma.Th[i]; th.Cur != 0 {
+			t.Errorf("after every delivery was dispatched, %v (want 0 held)", th)
+		}
+	}
+}

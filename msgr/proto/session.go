@@ -31,12 +31,25 @@ func (c *Conn) fillOutput() {
 		b[0] = byte(wire.TagKeepalive2Ack)
 		c.kaAck.Encode(b[1:])
 	}
-	for c.out.bytes < maxBatchBytes {
-		m := c.queue.pop()
-		if m == nil {
-			break
+	for c.out.bytes < maxBatchBytes && c.queue.n > 0 {
+		// The messages of the next queue in order (what pop would return one by one), written
+		// from its slice and dropped from it together: writeMessage does not touch the queue.
+		f := c.queue.first()
+		live := f.live()
+		k := 0
+		for k < len(live) && c.out.bytes < maxBatchBytes {
+			c.writeMessage(live[k])
+			k++
 		}
-		c.writeMessage(m)
+		if !c.policy.Lossy { // a lossless session keeps them until acknowledged
+			if k == 1 {
+				c.sent.push(live[0]) // (pushAll is a call, push inlined)
+			} else {
+				c.sent.pushAll(live[:k])
+			}
+		}
+		f.drop(k)
+		c.queue.n -= k
 	}
 	if c.ackLeft > 0 && c.sendsAcks() {
 		c.writeAck()
@@ -93,8 +106,9 @@ func (c *Conn) writeKeepalive() {
 // written from its own buffer (fewer iovecs for small messages).
 const smallSection = 256
 
-// writeMessage encodes m as a MSG frame: its seq is assigned now (Ceph: at write time), and a
-// lossless session keeps it until acknowledged.
+// writeMessage encodes m as a MSG frame: its seq is assigned now (Ceph: at write time). A
+// lossless session keeps it until acknowledged (fillOutput adds the run it wrote to the sent
+// list).
 func (c *Conn) writeMessage(m *wire.Message) {
 	h := &m.Header
 	c.outSeq++
@@ -163,12 +177,7 @@ func (c *Conn) writeMessage(m *wire.Message) {
 			m.Footer.Encode(c.out.reserve(wire.FooterSize(!old)), old)
 		}
 	}
-	if !c.policy.Lossy {
-		c.sent.push(m)
-	}
-	if c.obs != nil {
-		c.obs.MessageWritten(m)
-	}
+	c.written++ // read by the host with TakeWritten (was an Observer upcall per message)
 	if c.policy.Lossy && c.drops != nil && !chunked {
 		c.drops.Dropped(m) // a lossy session forgets what it wrote
 	}
@@ -254,12 +263,18 @@ func (c *Conn) writeSection(p []byte) {
 // handleAck trims the sent list up to seq (Ceph trims at most 128 per event; trimming all is
 // equivalent and bounded by the list).
 func (c *Conn) handleAck(seq uint64) {
-	for c.sent.len() > 0 && c.sent.peek().Header.Seq <= seq {
-		m := c.sent.pop()
-		if c.acks != nil {
-			c.acks.Acked(m)
-		}
+	live := c.sent.live()
+	n := 0
+	for n < len(live) && live[n].Header.Seq <= seq {
+		n++
 	}
+	if n == 0 {
+		return
+	}
+	if c.acks != nil {
+		c.acks.Acked(live[:n]) // one call per acknowledgement, not per message
+	}
+	c.sent.drop(n)
 }
 
 // requeueSent moves unacknowledged messages back in front of the queue (a fault: they will be

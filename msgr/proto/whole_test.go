@@ -200,3 +200,44 @@ func FuzzWholeMatchesPieces(f *testing.F) {
 		feedWholeAndPieces(t, data[0]&1 == 0, data[1:])
 	})
 }
+
+// unitsHost is a production host (no state watcher) that writes down the throttle units
+// each delivered message holds.
+type unitsHost struct {
+	proto.Host
+	proto.Buffers
+	units [][3]int64
+}
+
+func (h *unitsHost) Deliver(m *wire.Message, r *proto.Reservation) {
+	h.units = append(h.units, [3]int64{r.Messages, r.Bytes, r.Dispatch})
+	h.Host.Deliver(m, r)
+}
+
+// TestPolicyThrottlesTakenWithoutWatcher: a session without a state watcher takes handleHeader's
+// short way only when the dispatch throttle is its only one (dispatchOnly, set with the
+// throttles); with policy throttles every message still takes a unit of the message throttle
+// and its bytes from the byte and dispatch throttles.
+func TestPolicyThrottlesTakenWithoutWatcher(t *testing.T) {
+	for _, dispatchOnly := range []bool{false, true} {
+		pol := proto.LosslessPeer(0)
+		w, ma, mb := newLinkWorld(pol, pol)
+		var uh *unitsHost
+		p := openPipe(t, w, pol, ma, mb, func(h prodHost) proto.Host {
+			uh = &unitsHost{Host: h, Buffers: h}
+			if dispatchOnly {
+				uh.Host = dispatchOnlyHost{h}
+			}
+			return uh
+		})
+		uh.units = nil
+		p.sendOne(wire.NewMessage(wire.MsgOSDOp, make([]byte, 100)))
+		want := [3]int64{1, 100, 100}
+		if dispatchOnly {
+			want = [3]int64{0, 0, 100}
+		}
+		if len(uh.units) != 1 || uh.units[0] != want {
+			t.Errorf("dispatch only %v: delivered with units %v, want [%v]", dispatchOnly, uh.units, want)
+		}
+	}
+}
