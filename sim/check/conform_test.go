@@ -209,23 +209,25 @@ func TestConnectSeqRules(t *testing.T) {
 // session, rule 8e) may have reset its own session: its next connect may be below its old
 // connect_seq, never above what its opens and faults allow. (Default seed 2044 failed
 // connect-seq here: the monitor knew nothing of the reset.)
+// sessionAtConnectSeq3 is a wire where y (addrHigh) holds a session with x at connect_seq 3.
+func sessionAtConnectSeq3(t *testing.T) *wtest {
+	w := newWire(t)
+	w.open(addrHigh, addrLow)
+	w.handshake(0, 1)
+	w.open(addrHigh, addrLow)
+	w.connect(2, 2)
+	w.reply(wire.TagRetryGlobal, 0, 1)
+	w.connect(2, 3)
+	w.read(0)
+	w.reply(wire.TagSeq, 3, 101)
+	w.seq(1, wire.FrameSeq, 0)
+	w.seq(0, wire.FrameSeq, 0)
+	w.readAll()
+	return w
+}
+
 func TestConnectSeqAfterPeerReset(t *testing.T) {
-	// y (addrHigh) holds a session with x at connect_seq 3.
-	setup := func() *wtest {
-		w := newWire(t)
-		w.open(addrHigh, addrLow)
-		w.handshake(0, 1)
-		w.open(addrHigh, addrLow)
-		w.connect(2, 2)
-		w.reply(wire.TagRetryGlobal, 0, 1)
-		w.connect(2, 3)
-		w.read(0)
-		w.reply(wire.TagSeq, 3, 101)
-		w.seq(1, wire.FrameSeq, 0)
-		w.seq(0, wire.FrameSeq, 0)
-		w.readAll()
-		return w
-	}
+	setup := func() *wtest { return sessionAtConnectSeq3(t) }
 	peerReset := func(w *wtest) {
 		w.open(addrLow, addrHigh) // x connects afresh; y reads it, resets, reopens (cs 1), faults
 		w.connect(0, 5)
@@ -257,18 +259,7 @@ func TestConnectSeqAfterCutSeqExchange(t *testing.T) {
 	// y (addrHigh) holds a session with x at connect_seq 3; x reconnects to it with 5 and y
 	// answers SEQ (connect_seq 6).
 	setup := func() *wtest {
-		w := newWire(t)
-		w.open(addrHigh, addrLow)
-		w.handshake(0, 1)
-		w.open(addrHigh, addrLow)
-		w.connect(2, 2)
-		w.reply(wire.TagRetryGlobal, 0, 1)
-		w.connect(2, 3)
-		w.read(0)
-		w.reply(wire.TagSeq, 3, 101)
-		w.seq(1, wire.FrameSeq, 0)
-		w.seq(0, wire.FrameSeq, 0)
-		w.readAll()
+		w := sessionAtConnectSeq3(t)
 		w.open(addrLow, addrHigh)
 		w.connect(5, 10)
 		w.read(0)
