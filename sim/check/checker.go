@@ -682,6 +682,26 @@ func (k *Checker) MarkedDown(rcv, from string, resetcheck bool) {
 	}
 }
 
+// DiscardedOnMarkDown accounts the loss of the messages from → to that to's messenger read
+// but had not dispatched when to marked its session with from down: a mark_down discards
+// the connection's dispatch queue (Ceph's discard_queue) after their acknowledgement may have
+// gone out, so from may never send them again. Only messages read (Received) and not yet
+// dispatched are excused; one still in flight must arrive or be accounted otherwise. Call it
+// right after the messenger's MarkDown returned. Found by cluster seed 1195.
+func (k *Checker) DiscardedOnMarkDown(from, to string) {
+	s := k.streams[streamKey{from, to}]
+	if s == nil {
+		return
+	}
+	for i := s.forgiven; i < len(s.sent); i++ {
+		id := s.sent[i]
+		if info := k.msgs.of(id); info.received && !info.got && !info.dropped {
+			info.dropped = true
+			k.rec.dropped(info, id, s.lossless)
+		}
+	}
+}
+
 // markCount is k.marks[mk], without hashing the key when nothing was marked down (most
 // runs): it is read at every dispatch.
 func (k *Checker) markCount(mk markKey) int {
@@ -805,7 +825,7 @@ func (k *Checker) Undispatched() []Undispatched {
 			case !s.lossless:
 				u.Why = "lossy: may be lost"
 			case info.dropped:
-				u.Why = "the messenger dropped it, or its session was reset or discarded"
+				u.Why = "the messenger dropped it, its session was reset or discarded, or the receiver read it and then marked the session down"
 			case i < s.forgiven:
 				u.Why = "a reset or a crash was reported after it was sent"
 			default:

@@ -258,12 +258,14 @@ func (x *cmsgr) send(c *msgr.Connection, to string, lossless bool, m *cmsg) {
 
 // markDown marks down the session with the messenger at addr (a peer of type t) and tells the
 // checker: on a lossless session without resetcheck (OSD↔OSD, lossless_peer on both ends) the
-// peer may send what it still holds again to our next session (check.CaseRedelivery).
+// peer may send what it still holds again to our next session (check.CaseRedelivery), and
+// what we read from it but had not dispatched is discarded with our dispatch queue.
 func (x *cmsgr) markDown(t wire.EntityType, addr wire.EntityAddr) {
 	x.m.MarkDown(addr)
 	if from, ok := x.p.cl.endpoints[addr]; ok {
 		pol := x.m.Policy(t)
 		x.p.cl.h.Check.MarkedDown(x.receiver(), from, pol.Lossy || pol.Resetcheck)
+		x.p.cl.h.Check.DiscardedOnMarkDown(from, x.endpoint())
 	}
 }
 

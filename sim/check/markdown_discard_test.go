@@ -1,0 +1,71 @@
+package check
+
+import (
+	"testing"
+
+	"github.com/msgrsim/msgrsim/models"
+	"github.com/msgrsim/msgrsim/msgr/wire"
+)
+
+// discardOnMarkDown plays the history of cluster seed 1195: b#1 reads a's message 1 (and may
+// acknowledge it), marks its session with a down before dispatching it, which discards it
+// with the dispatch queue; a's messages 2 and 3 then reach b#1's next session and are
+// dispatched. edit changes it: "untold" (the checker is not told of the discard), "unread"
+// (message 1 was still in flight at the mark-down), "late" (b#1 reads message 1 only after
+// the mark-down).
+func discardOnMarkDown(t *testing.T, edit string) (*Checker, []models.Report) {
+	t.Helper()
+	k := NewChecker()
+	now := int64(0)
+	rec := k.Record(func() int64 { now++; return now }, countEvals{})
+	peer := wire.EntityAddr{Nonce: 7}
+	for id := uint64(1); id <= 3; id++ {
+		k.SentOn("a", "b", SessionID(2, 1), 127, id, true)
+		rec.onSession(id, peer)
+	}
+	switch edit {
+	case "unread", "late":
+	default:
+		k.Received("b#1", 1)
+	}
+	k.MarkedDown("b#1", "a", false)
+	if edit != "untold" {
+		k.DiscardedOnMarkDown("a", "b")
+	}
+	if edit == "late" {
+		k.Received("b#1", 1)
+	}
+	for id := uint64(2); id <= 3; id++ {
+		k.Received("b#1", id)
+		k.Dispatched("b#1", id, true, now)
+	}
+	k.Finish(now)
+	return k, rec.CheckModels(nil, 1195, models.CheckOptions{})
+}
+
+func TestDiscardOnMarkDownIsExcused(t *testing.T) {
+	k, reps := discardOnMarkDown(t, "")
+	if len(k.Violations()) != 0 {
+		t.Fatalf("the message discarded by the receiver's mark-down was not excused: %v", k.Violations())
+	}
+	if reps[0].Verdict == models.NotLinearizable {
+		t.Fatalf("FIFO history: %v", reps[0])
+	}
+	for _, u := range k.Undispatched() {
+		if u.ID == 1 && !u.Accounted {
+			t.Fatalf("message 1 not accounted for: %+v", u)
+		}
+	}
+}
+
+func TestLossAroundMarkDownIsCaught(t *testing.T) {
+	for _, edit := range []string{"untold", "unread", "late"} {
+		k, reps := discardOnMarkDown(t, edit)
+		if violated(k)[InvLosslessLoss] != 1 {
+			t.Errorf("%s: the loss of message 1 was not caught: %v", edit, k.Violations())
+		}
+		if reps[0].Verdict != models.NotLinearizable {
+			t.Errorf("%s: FIFO history passed: %v", edit, reps[0])
+		}
+	}
+}
