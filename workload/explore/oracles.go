@@ -357,16 +357,30 @@ func (n *node) throttleHeld(m *msgr.Message) {
 	name := n.peer().ename.Type.String() + "/messages"
 	for _, t := range n.m.Throttles() {
 		if t.Name == name {
-			if cur := t.Throttle.Current(); cur < 1 {
-				h := n.sc.h
-				h.Check.Violate(InvThrottleHeld, int64(h.W.Now()), "%s dispatches id %d while its throttle %s holds %d units (max %d)",
-					n.inc, m.Header.Tid, name, cur, t.Throttle.Max())
-			}
+			checkThrottleHeld(n.sc.h, n.inc, m.Header.Tid, name, t.Throttle, true)
 			return
 		}
 	}
-	h := n.sc.h
-	h.Check.Violate(InvThrottleHeld, int64(h.W.Now()), "%s has no throttle %s", n.inc, name)
+	checkThrottleHeld(n.sc.h, n.inc, m.Header.Tid, name, nil, false)
+}
+
+// gauge is what throttle-held reads of a throttle.
+type gauge interface {
+	Current() int64
+	Max() int64
+}
+
+// checkThrottleHeld checks InvThrottleHeld for message id that receiver inc dispatches: its
+// message throttle name (found: the messenger has one) holds at least its unit.
+func checkThrottleHeld(h *harness.Run, inc string, id uint64, name string, t gauge, found bool) {
+	if !found {
+		h.Check.Violate(InvThrottleHeld, int64(h.W.Now()), "%s has no throttle %s", inc, name)
+		return
+	}
+	if cur := t.Current(); cur < 1 {
+		h.Check.Violate(InvThrottleHeld, int64(h.W.Now()), "%s dispatches id %d while its throttle %s holds %d units (max %d)",
+			inc, id, name, cur, t.Max())
+	}
 }
 
 // InvAcked: with both sessions lossless and never reset, every message a receiver read is,

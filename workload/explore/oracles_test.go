@@ -305,3 +305,31 @@ func TestAckedFailsUnreportedAcks(t *testing.T) {
 		}
 	}
 }
+
+// throttleGauge is a throttle's count, as throttle-held reads it.
+type throttleGauge struct{ cur, max int64 }
+
+func (g throttleGauge) Current() int64 { return g.cur }
+func (g throttleGauge) Max() int64     { return g.max }
+
+// throttle-held fails a dispatch while the message throttle holds nothing (what a receiver
+// that never took the throttle shows) and a receiver without the throttle the variant set,
+// and passes a dispatch that holds its unit.
+func TestThrottleHeldFailsUntakenThrottle(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		g     throttleGauge
+		found bool
+		wrong int
+	}{
+		{"unit held", throttleGauge{1, 1}, true, 0},
+		{"nothing held", throttleGauge{0, 1}, true, 1},
+		{"no such throttle", throttleGauge{}, false, 1},
+	} {
+		h := testRun()
+		checkThrottleHeld(h, "osd.0#1", 1, "client/messages", tc.g, tc.found)
+		if got := violations(h, InvThrottleHeld); got != tc.wrong {
+			t.Errorf("%s: %d %s violations, want %d: %v", tc.name, got, InvThrottleHeld, tc.wrong, h.Check.Violations())
+		}
+	}
+}
