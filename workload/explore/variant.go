@@ -54,9 +54,9 @@ type Variant struct {
 	BigMiddle bool
 	// Chunked: both messengers' stacks ask for the data crc of a long data section to be
 	// computed one chunk of variantChunk bytes at a time, as it is written
-	// (netio.ChunkedWriter, as a kernel socket does): the scenario's 6,000-byte data section
-	// is written in chunks, and its footer is sealed only after the last one (the simulator's
-	// own stack never asks for that).
+	// (netio.ChunkedWriter, as a kernel socket does): the scenario's 6,000- and 5,000-byte
+	// data sections are written in chunks, and their footers are sealed only after the last
+	// one (the simulator's own stack never asks for that).
 	Chunked bool
 	// Throttled: the acceptor's policy toward the connector has a message throttle of one
 	// (Ceph's policy throttler_messages, as osd_client_message_cap sets for clients): every
