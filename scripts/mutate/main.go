@@ -2,9 +2,10 @@
 // score: it enumerates the mutation sites of msgr/proto and of the messenger's registry and
 // accept code (internal/mutate), samples -n of them with -seed, and for each mutant builds
 // msgr-sim with `go build -overlay` (the mutated file replaces the original; nothing else is
-// copied) and runs the kill test: msgr-sim explore, three short sweeps, then three runs of explore's
+// copied) and runs the kill test: msgr-sim explore, three short sweeps, then four runs of explore's
 // variants (empty fronts with ms_crc_data off; cephx; one-byte messages, a burst of priorities,
-// the acceptor's ready timeout and a keepalive first), stopping at the first failure. A mutant is killed (a step failed, crashed or hung past its timeout),
+// the acceptor's ready timeout, a keepalive first and long middles; data crcs per chunk, a
+// message throttle of one and small data sections), stopping at the first failure. A mutant is killed (a step failed, crashed or hung past its timeout),
 // survived (every step passed), not covered (the kill test on the unmutated build never runs
 // the mutated line, so the mutant is not run) or build-failed (the mutant does not compile).
 //
@@ -85,7 +86,14 @@ var killTest = []step{
 	// priorities (prio-order), a connector slower to time out than the acceptor
 	// (ready-timeout), and a keepalive on a fresh connection before any message (a
 	// never-opened connector with nothing queued).
-	{"explore-gaps", []string{"explore", "-variant", "one-byte,priorities,ready-timeout,keepalive-first"}, 45 * time.Second},
+	// Since seed 2's sample (2026-12-07): big-middle joins them (a middle over 256 bytes,
+	// which must run without chunked: a chunked sender writes such a message correctly even
+	// down the wrong branch).
+	{"explore-gaps", []string{"explore", "-variant", "one-byte,priorities,ready-timeout,keepalive-first,big-middle"}, 45 * time.Second},
+	// The variants of the seed-2 gaps: data crcs computed per chunk as a kernel socket asks
+	// (chunked), a message throttle of one at the acceptor (throttled, throttle-held), and
+	// small data sections read from the prefetch buffer after a front (small-data).
+	{"explore-seed2", []string{"explore", "-variant", "chunked,throttled,small-data"}, 45 * time.Second},
 }
 
 // result is one mutant's outcome.

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"time"
 
+	"github.com/msgrsim/msgrsim/msgr/proto"
 	"github.com/msgrsim/msgrsim/sim/fault"
 	"github.com/msgrsim/msgrsim/sim/harness"
 	"github.com/msgrsim/msgrsim/simnet"
@@ -23,6 +24,9 @@ type explorer struct {
 	stall   time.Duration
 	block   time.Duration
 	names   [2]string // the sides' nodes, for the trace
+	ka      keepaliveWatch
+	backoff backoffWatch
+	writes  [2]int // Writev calls that reached the sockets, by side
 }
 
 // readAt is where a read point's element begins: a stream and an offset.
@@ -34,7 +38,8 @@ type readAt struct {
 
 func newExplorer(h *harness.Run, points []Point, stall, block time.Duration) *explorer {
 	return &explorer{h: h, points: points, fired: make([]bool, len(points)), firedAt: make([]time.Duration, len(points)),
-		reads: make([]readAt, len(points)), before: make([][2]map[string]int, len(points)), written: [2]map[string]int{{}, {}}, stall: stall, block: block}
+		reads: make([]readAt, len(points)), before: make([][2]map[string]int, len(points)), written: [2]map[string]int{{}, {}}, stall: stall, block: block,
+		backoff: backoffWatch{initial: proto.DefaultInitialBackoff, max: proto.DefaultMaxBackoff}}
 }
 
 func (x *explorer) logf(format string, args ...any) {

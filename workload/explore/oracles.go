@@ -9,10 +9,13 @@ import (
 	"github.com/msgrsim/msgrsim/sim/harness"
 )
 
-// Two checks explore adds to the simulator's, each closing a gap the mutation score found:
+// The checks explore adds to the simulator's, each closing a gap the mutation score found:
 // the order across priorities (InvPrioOrder, with Variant.Priorities) and the acceptor's ready
 // timeout (InvReadyTimeout, always on; Variant.ReadyTimeout makes the acceptor's timeout the
-// one that ends a held-up handshake).
+// one that ends a held-up handshake), from seed 1's sample; from seed 2's, what a keepalive
+// carries and that it is sent (InvKeepalive), when a connection reconnects (InvBackoff), that
+// acknowledged messages are reported so (InvAcked), all three always on, and that a
+// dispatched message holds its throttle unit (InvThrottleHeld, with Variant.Throttled).
 
 // InvPrioOrder: of messages queued on one connection at the same time, the higher priority is
 // written first (Ceph's out_q is a map by priority, and _get_next_outgoing takes from its
@@ -146,16 +149,255 @@ func (w *readyWatch) finish(h *harness.Run) {
 	}
 }
 
-// tracer is the node's messenger tracer: the harness's, the acceptor's watched for
-// InvReadyTimeout too (observing only: the run's schedule is the same).
+// tracer is the node's messenger tracer: the harness's, watched for InvBackoff, and the
+// acceptor's for InvReadyTimeout too (observing only: the run's schedule is the same).
 func (n *node) tracer() func(msgr.TraceEvent) {
 	h := n.sc.h
 	t := h.Tracer(n)
-	if n.side != Acceptor {
-		return t
-	}
 	return func(ev msgr.TraceEvent) {
-		n.sc.ready.observe(h, &ev)
+		if n.side == Acceptor {
+			n.sc.ready.observe(h, &ev)
+		}
+		n.sc.x.backoff.observe(n.side, &ev, h.W.Now())
 		t(ev)
+	}
+}
+
+// InvKeepalive: what a keepalive carries and that it is sent. A KEEPALIVE2 carries its
+// sender's wall clock when it is written (Ceph's append_keepalive_or_ack: ceph_clock_now()),
+// and a KEEPALIVE2_ACK echoes the stamp of a KEEPALIVE2 its sender read (the peer's
+// Connection.LastKeepaliveAck is what a MonClient judges a session's health by), so a time of
+// the run: not later than the ACK, not before the run began. (Not checked against the stamps
+// written: a keepalive written before the frame tracker can walk the stream, right after a
+// connect, is not seen.) A keepalive asked for (Connection.SendKeepalive) on a connection
+// that no fault point, session reset or mark-down interrupts is written: the connector
+// writes a KEEPALIVE2 after the request.
+const InvKeepalive = "keepalive"
+
+// InvKeepaliveDoc states InvKeepalive in one line.
+const InvKeepaliveDoc = "a KEEPALIVE2 carries its sender's wall clock when written, a KEEPALIVE2_ACK a time of the run, and a keepalive asked for on a connection nothing interrupts is written"
+
+// stampSlack is how much older than its write a KEEPALIVE2's stamp may be: the stamp is taken
+// when the frame is encoded, which can come before the socket takes the bytes.
+const stampSlack = time.Second
+
+// keepaliveWatch is what InvKeepalive knows: the connector's keepalive requests.
+type keepaliveWatch struct {
+	asks []keepaliveAsk
+}
+
+// keepaliveAsk is a SendKeepalive: when, and how many KEEPALIVE2 frames the connector had
+// begun writing then.
+type keepaliveAsk struct {
+	at      time.Duration
+	written int
+}
+
+// stamp checks the timespec of a KEEPALIVE2 or KEEPALIVE2_ACK that side wrote at wall time
+// wall, run time now (the run began at wall time wall-now).
+func (w *keepaliveWatch) stamp(h *harness.Run, side Side, frame wire.FrameKind, ts wire.Timespec, wall time.Time, now time.Duration) {
+	t := ts.Time()
+	switch frame {
+	case wire.FrameKeepalive2:
+		if t.After(wall) || t.Before(wall.Add(-stampSlack)) {
+			h.Check.Violate(InvKeepalive, int64(now), "%v wrote a KEEPALIVE2 stamped %v at wall time %v: not its clock",
+				side, t.UTC(), wall.UTC())
+		}
+	case wire.FrameKeepalive2Ack:
+		if t.After(wall) || t.Before(wall.Add(-now)) {
+			h.Check.Violate(InvKeepalive, int64(now), "%v wrote a KEEPALIVE2_ACK stamped %v at wall time %v: no KEEPALIVE2 of the run (from %v) has that stamp",
+				side, t.UTC(), wall.UTC(), wall.Add(-now).UTC())
+		}
+	}
+}
+
+// ask records a keepalive request of the connector at now, with written KEEPALIVE2 frames
+// begun so far.
+func (w *keepaliveWatch) ask(now time.Duration, written int) {
+	w.asks = append(w.asks, keepaliveAsk{at: now, written: written})
+}
+
+// finish checks that every request nothing excuses was followed by a KEEPALIVE2 (written: the
+// connector's count at the end). excused reports whether something may have interrupted the
+// connection after a request.
+func (w *keepaliveWatch) finish(h *harness.Run, written int, excused func(at time.Duration) bool) {
+	for _, a := range w.asks {
+		if written <= a.written && !excused(a.at) {
+			h.Check.Violate(InvKeepalive, int64(h.W.Now()), "keepalive asked for at %v on a connection nothing interrupted, never written (%d KEEPALIVE2 written before, none after)",
+				a.at, a.written)
+		}
+	}
+}
+
+// InvBackoff: when a connection reconnects (Ceph's ProtocolV1::fault). A fault while
+// connecting backs off ms_initial_backoff, then twice the previous backoff for each further
+// such fault, up to ms_max_backoff; a fault on a WAIT reply backs off ms_max_backoff; an open
+// session's fault reconnects at once, and it and the session's opening start the doubling
+// over. Each of a side's connect attempts that follows such a fault comes when that fault's
+// backoff ends.
+const InvBackoff = "backoff"
+
+// InvBackoffDoc states InvBackoff in one line.
+const InvBackoffDoc = "a reconnect comes ms_initial_backoff after a fault while connecting (doubling per further fault, up to ms_max_backoff), ms_max_backoff after a WAIT, at once after an open session's fault"
+
+// backoffSlack is how far from its backoff's end a reconnect may come: the reconnect timer
+// fires at its deadline in simulation, and the connect follows in the same instant.
+const backoffSlack = time.Millisecond
+
+// backoffWatch is what InvBackoff knows of each side's connections (a slice: a handful per
+// run, and a deterministic order).
+type backoffWatch struct {
+	conns []backoffConn
+	// initial and max are the messengers' ms_initial_backoff and ms_max_backoff.
+	initial, max time.Duration
+}
+
+// backoffConn is one connection as InvBackoff follows it.
+type backoffConn struct {
+	side    Side
+	id      uint64
+	backoff time.Duration // its backoff as msgr1 computes it
+	faulted bool          // it faulted, in state from, and has not changed state since
+	from    proto.State
+	pending bool // a reconnect is due at due
+	due     time.Duration
+}
+
+func (w *backoffWatch) conn(side Side, id uint64) *backoffConn {
+	for i := range w.conns {
+		if c := &w.conns[i]; c.side == side && c.id == id {
+			return c
+		}
+	}
+	w.conns = append(w.conns, backoffConn{side: side, id: id})
+	return &w.conns[len(w.conns)-1]
+}
+
+// connectingState reports whether s is one of the connector's handshake states
+// (START_CONNECT..CONNECTING_SEND_CONNECT_MSG).
+func connectingState(s proto.State) bool {
+	return s >= proto.StateStartConnect && s <= proto.StateConnectingSendConnectMsg
+}
+
+// observe takes a trace event of side's messenger.
+func (w *backoffWatch) observe(side Side, ev *msgr.TraceEvent, now time.Duration) {
+	if ev.Conn == nil {
+		return
+	}
+	switch ev.Kind {
+	case msgr.TraceFault:
+		c := w.conn(side, ev.Conn.ID())
+		c.faulted, c.from = true, ev.From
+	case msgr.TraceState:
+		w.state(side, ev.Conn.ID(), ev.From, ev.To, now)
+	}
+}
+
+// state takes connection id's change of state from from to to at now.
+func (w *backoffWatch) state(side Side, id uint64, from, to proto.State, now time.Duration) {
+	c := w.conn(side, id)
+	if c.pending && from == proto.StateStartConnect && to != proto.StateConnecting {
+		c.pending = false // no reconnect after all (replaced, closed)
+	}
+	if to == proto.StateOpened {
+		c.backoff = 0
+	}
+	if !c.faulted {
+		return
+	}
+	c.faulted = false
+	if to != proto.StateStartConnect {
+		return // standby, closed: no reconnect
+	}
+	switch {
+	case c.from == proto.StateWait:
+		c.backoff = w.max
+	case !connectingState(c.from):
+		c.backoff = 0 // an open session's fault: at once
+	case c.backoff == 0:
+		c.backoff = w.initial
+	default:
+		c.backoff = min(2*c.backoff, w.max)
+	}
+	c.pending, c.due = true, now+c.backoff
+}
+
+// connect takes a connect attempt of side at now: it must be the reconnect of a connection
+// whose backoff ends now, or, if none is due, a first connect.
+func (w *backoffWatch) connect(h *harness.Run, side Side, now time.Duration) {
+	var due []time.Duration
+	for i := range w.conns {
+		c := &w.conns[i]
+		if c.side != side || !c.pending {
+			continue
+		}
+		if now >= c.due-backoffSlack && now <= c.due+backoffSlack {
+			c.pending = false
+			return
+		}
+		due = append(due, c.due)
+	}
+	if len(due) > 0 {
+		h.Check.Violate(InvBackoff, int64(now), "%v connects at %v; its reconnects are due at %v", side, now, due)
+	}
+}
+
+// InvThrottleHeld: a message the receiver dispatches holds its unit of its policy's message
+// throttle (Ceph takes policy.throttler_messages before it reads a message and puts it back
+// only once the message is released), so that the throttle bounds the messages a receiver
+// holds. With Variant.Throttled the acceptor's throttle toward the connector is one message.
+const InvThrottleHeld = "throttle-held"
+
+// InvThrottleHeldDoc states InvThrottleHeld in one line.
+const InvThrottleHeldDoc = "a message being dispatched holds its unit of the receiver's policy message throttle"
+
+// throttleHeld checks, as the node dispatches m, that its policy's message throttle toward
+// the peer holds m's unit.
+func (n *node) throttleHeld(m *msgr.Message) {
+	name := n.peer().ename.Type.String() + "/messages"
+	for _, t := range n.m.Throttles() {
+		if t.Name == name {
+			checkThrottleHeld(n.sc.h, n.inc, m.Header.Tid, name, t.Throttle, true)
+			return
+		}
+	}
+	checkThrottleHeld(n.sc.h, n.inc, m.Header.Tid, name, nil, false)
+}
+
+// gauge is what throttle-held reads of a throttle.
+type gauge interface {
+	Current() int64
+	Max() int64
+}
+
+// checkThrottleHeld checks InvThrottleHeld for message id that receiver inc dispatches: its
+// message throttle name (found: the messenger has one) holds at least its unit.
+func checkThrottleHeld(h *harness.Run, inc string, id uint64, name string, t gauge, found bool) {
+	if !found {
+		h.Check.Violate(InvThrottleHeld, int64(h.W.Now()), "%s has no throttle %s", inc, name)
+		return
+	}
+	if cur := t.Current(); cur < 1 {
+		h.Check.Violate(InvThrottleHeld, int64(h.W.Now()), "%s dispatches id %d while its throttle %s holds %d units (max %d)",
+			inc, id, name, cur, t.Max())
+	}
+}
+
+// InvAcked: with both sessions lossless and never reset, every message a receiver read is,
+// by the end of the run, reported acknowledged by its sender (the messenger's TraceAcked, from
+// the protocol core's AckObserver: the sender forgot the message because an ACK or a SEQ
+// exchange covered it). ack-unreceived and the checker's redelivery excuse read these
+// reports; a sender that stopped making them would leave both checks with nothing to judge.
+const InvAcked = "acked"
+
+// InvAckedDoc states InvAcked in one line.
+const InvAckedDoc = "with lossless sessions never reset, every message read by its receiver is reported acknowledged by its sender by the end of the run"
+
+// checkAcked checks InvAcked at the end of a run of lossless sessions whose nodes heard of
+// resets session resets.
+func checkAcked(h *harness.Run, resets int) {
+	if received, acked := h.Check.AckCounts(); acked != received && resets == 0 {
+		h.Check.Violate(InvAcked, int64(h.W.Now()), "%d messages read by their receivers, %d reported acknowledged by their senders, with no session reset",
+			received, acked)
 	}
 }

@@ -42,6 +42,8 @@ type Result struct {
 	Lost       int // lossless messages never dispatched, their loss excused (by a reset or a drop)
 	// Written counts the elements each side began writing, by name (Elements orders them).
 	Written [2]map[string]int
+	// Writes counts each side's Writev calls that reached its socket (none during a hold).
+	Writes [2]int
 	// Before is, by point, what Written was when it fired.
 	Before [][2]map[string]int
 }
@@ -66,7 +68,7 @@ func Run(cfg Config) Result {
 	sc.v = cfg.Variant
 	h.Drive(sc)
 	r := Result{Policy: cfg.Policy.Name, Points: cfg.Points, Fired: x.fired, Violations: h.Check.Violations(),
-		Trace: h.W.Trace.Lines(), TraceHash: h.W.Trace.Hash(), Virtual: h.W.Now(), Steps: h.W.Steps(), Written: x.written, Before: x.before, Resets: h.Stats.SessionResets}
+		Trace: h.W.Trace.Lines(), TraceHash: h.W.Trace.Hash(), Virtual: h.W.Now(), Steps: h.W.Steps(), Written: x.written, Writes: x.writes, Before: x.before, Resets: h.Stats.SessionResets}
 	_, r.Lost = h.Check.LosslessCounts()
 	r.Pass = len(r.Violations) == 0
 	return r

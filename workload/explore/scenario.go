@@ -91,6 +91,8 @@ type scenario struct {
 
 	burst prioBurst  // with Variant.Priorities: the burst's messages, as the acceptor got them
 	ready readyWatch // the acceptor's connections in the accepting states (InvReadyTimeout)
+	// resets are when either node heard of a session reset (a reset or remote_reset event).
+	resets []time.Duration
 }
 
 // node is one side: a messenger on its own simulated host (no crashes: one incarnation).
@@ -165,14 +167,21 @@ func (n *node) start() error {
 	sc := n.sc
 	h := sc.h
 	host := h.W.AddHost(n.inc, n.ip)
-	cfg := msgr.Config{Name: n.ename, Stack: &stack{Stack: host, x: sc.x, side: n.side}, Runtime: h.W, Rand: h.W.Rand(),
+	st := &stack{Stack: host, x: sc.x, side: n.side}
+	cfg := msgr.Config{Name: n.ename, Stack: st, Runtime: h.W, Rand: h.W.Rand(),
 		ClusterProtocol: wire.ProtoOSDPeer, Tracer: n.tracer(), ReadyTimeout: readyTimeout, IdleTimeout: idleTimeout}
+	if sc.v.Chunked {
+		cfg.Stack = chunkedStack{st}
+	}
 	sc.v.configure(&cfg, n.side, n.auth)
 	m, err := msgr.New(cfg)
 	if err != nil {
 		return fmt.Errorf("%s: %w", n.inc, err)
 	}
 	n.m = m
+	if sc.v.Throttled && n.side == Acceptor {
+		n.pol.ThrottlerMessages = 1
+	}
 	m.SetPolicy(sc.nodes[n.side.other()].ename.Type, n.pol)
 	if n.side == Acceptor || sc.pol.byAddr {
 		if err := m.Bind(netip.AddrPortFrom(n.ip, 6800)); err != nil {
@@ -216,8 +225,33 @@ func (n *node) sendBurst() {
 
 func (n *node) keepalive() {
 	if c := n.conn(); c != nil {
+		n.sc.x.ka.ask(n.sc.h.W.Now(), n.sc.x.written[n.side]["keepalive2"])
 		c.SendKeepalive()
 	}
+}
+
+// keepaliveExcused reports whether something may have cut the connector's connection after a
+// keepalive requested at at, so that the keepalive need not be written (InvKeepalive): a
+// mark-down, a session reset since, a fault point that fired since (the keepalive waits for
+// the session to open, however late), or one that fired before at and held a stream (what a
+// hold takes is not walked, and is lost to the fault that ends it).
+func (sc *scenario) keepaliveExcused(at time.Duration) bool {
+	if sc.markDownAt > 0 {
+		return true
+	}
+	for _, r := range sc.resets {
+		if r >= at {
+			return true
+		}
+	}
+	x := sc.x
+	for i, p := range x.points {
+		if !x.fired[i] || (x.firedAt[i] < at && p.Action == Reset) {
+			continue
+		}
+		return true
+	}
+	return false
 }
 
 // sendOn sends one message on c (front and middle, and a data section of data bytes if
@@ -232,8 +266,9 @@ func (n *node) sendPrio(c *msgr.Connection, data int, prio uint16) uint64 {
 	}
 	h := n.sc.h
 	id := h.NextID()
+	data = n.sc.v.data(id, data)
 	m := wire.NewMessage(wire.MsgPing, n.sc.v.front(id))
-	m.Middle = pattern(id, 3, 12)
+	m.Middle = n.sc.v.middle(id, data)
 	if data > 0 {
 		m.Data = pattern(id, 7, data)
 	}
@@ -306,9 +341,11 @@ func (sc *scenario) live(yield func(*msgr.Messenger) bool) {
 // been lost at all (InvFaultLoss).
 func (sc *scenario) Finish() {
 	sc.ready.finish(sc.h)
+	sc.x.ka.finish(sc.h, sc.x.written[Connector]["keepalive2"], sc.keepaliveExcused)
 	if !sc.pol.lossless() {
 		return
 	}
+	checkAcked(sc.h, len(sc.resets))
 	sent, lost := sc.h.Check.LosslessCounts()
 	if lost > 0 {
 		sc.h.Check.Violate(InvFaultLoss, int64(sc.h.W.Now()), "%d of %d lossless messages never dispatched, excused by a session reset, with only %v injected",
@@ -344,10 +381,13 @@ func (n *node) Dispatch(c *msgr.Connection, m *msgr.Message) bool {
 	h := n.sc.h
 	h.Check.Dispatched(n.inc, m.Header.Tid, n.sc.v.intact(m), int64(h.W.Now()))
 	n.sc.burst.dispatched(h, m)
+	if n.sc.v.Throttled && n.side == Acceptor {
+		n.throttleHeld(m)
+	}
 	if n.side == Acceptor && h.Phase != harness.PhaseShutdown {
 		big := 0
-		if len(m.Data) > 0 {
-			big = 5000
+		if len(m.Data) > smallData {
+			big = 5000 // the answer to the big message (its data section is 6,000 bytes)
 		}
 		if n.sc.pol.byAddr {
 			n.sendOn(n.conn(), big)
@@ -374,6 +414,7 @@ func (n *node) reset(*msgr.Connection) {
 		return
 	}
 	h.Stats.SessionResets++
+	n.sc.resets = append(n.sc.resets, h.W.Now())
 	h.Check.Forgive(n.name, n.peer().name) // the scenario's only peer
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/msgrsim/msgrsim/msgr/netio"
+	"github.com/msgrsim/msgrsim/msgr/wire"
 	"github.com/msgrsim/msgrsim/sim/fault"
 	"github.com/msgrsim/msgrsim/simnet"
 )
@@ -30,6 +31,7 @@ func (s *stack) Listen(addr netip.AddrPort, backlog int) (netio.Listener, error)
 
 // Connect wraps the connecting socket: it writes the client-to-server stream.
 func (s *stack) Connect(addr netip.AddrPort) (netio.Socket, error) {
+	s.x.backoff.connect(s.x.h, s.side, s.x.h.W.Now())
 	so, err := s.Stack.Connect(addr)
 	if err != nil {
 		return nil, err
@@ -42,7 +44,7 @@ func (s *stack) wrap(so netio.Socket, out simnet.Dir) *socket {
 	if !ok {
 		panic(fmt.Sprintf("explore: a socket of %T, not of simnet", so))
 	}
-	return &socket{Socket: so, x: s.x, side: s.side, conn: ss.Conn(), out: out}
+	return &socket{Socket: so, x: s.x, side: s.side, conn: ss.Conn(), out: out, wall: s.Clock().Wall}
 }
 
 type listener struct {
@@ -74,6 +76,8 @@ type socket struct {
 	holding bool   // a stall or block holds the stream
 	held    []byte // bytes taken while or after it held, not yet written
 	closed  bool
+
+	wall func() time.Time // the side's wall clock (its KEEPALIVE2 stamps)
 }
 
 func (s *socket) stream() simnet.StreamID { return simnet.StreamID{Conn: s.conn, Dir: s.out} }
@@ -97,9 +101,38 @@ func (s *socket) Writev(bufs [][]byte) (int, error) {
 		break
 	}
 	n, err := s.Socket.Writev(truncate(bufs, limit))
+	s.x.writes[s.side]++
 	s.x.wrote(s, starts, s.wr+uint64(n))
+	s.stamps(starts, bufs, n)
 	s.wr += uint64(n)
 	return n, err
+}
+
+// stamps hands the keepalive timespecs among the first n bytes of bufs (which begin at s.wr)
+// to the keepalive check (InvKeepalive).
+func (s *socket) stamps(starts []start, bufs [][]byte, n int) {
+	for _, st := range starts {
+		if st.Kind != wire.ElemTimespec || st.Off+wire.TimespecLen > s.wr+uint64(n) {
+			continue
+		}
+		b := make([]byte, 0, wire.TimespecLen)
+		skip := int(st.Off - s.wr)
+		for _, p := range bufs {
+			if skip >= len(p) {
+				skip -= len(p)
+				continue
+			}
+			b = append(b, p[skip:min(len(p), skip+wire.TimespecLen-len(b))]...)
+			skip = 0
+			if len(b) == wire.TimespecLen {
+				break
+			}
+		}
+		ts, err := wire.DecodeTimespec(b)
+		if err == nil {
+			s.x.ka.stamp(s.x.h, s.side, st.Frame, ts, s.wall(), s.x.h.W.Now())
+		}
+	}
 }
 
 // fireWrite fires write point i at this socket's next byte.

@@ -48,6 +48,27 @@ type Variant struct {
 	// lossless connector that never opened and has no message queued, which msgr1 reconnects
 	// (a reset there is a spurious-reset: never-opened excuses only accepted connections).
 	KeepaliveFirst bool
+	// BigMiddle: every message without a data section carries a middle of bigMiddle bytes,
+	// longer than the sections the sender copies whole (its third and fourth ways of
+	// encoding a message; no workload sends a middle that long).
+	BigMiddle bool
+	// Chunked: both messengers' stacks ask for the data crc of a long data section to be
+	// computed one chunk of variantChunk bytes at a time, as it is written
+	// (netio.ChunkedWriter, as a kernel socket does): the scenario's 6,000- and 5,000-byte
+	// data sections are written in chunks, and their footers are sealed only after the last
+	// one (the simulator's own stack never asks for that).
+	Chunked bool
+	// Throttled: the acceptor's policy toward the connector has a message throttle of one
+	// (Ceph's policy throttler_messages, as osd_client_message_cap sets for clients): every
+	// message it reads holds a unit until it is dispatched (InvThrottleHeld), so it reads
+	// the next only after it dispatched the last.
+	Throttled bool
+	// SmallData: every message with an even id and no data section gets a data section of
+	// smallData bytes after its front and middle, so that the receiver finds it whole in its
+	// prefetch buffer once it has read the front and middle (no other message of the
+	// simulator does: data-only messages take the receiver's whole-message path, and the
+	// scenario's other data sections are longer than the prefetch buffer).
+	SmallData bool
 }
 
 // variantNames are the names ParseVariant takes, in the order String writes them.
@@ -63,6 +84,10 @@ var variantNames = []struct {
 	{"priorities", func(v *Variant) *bool { return &v.Priorities }},
 	{"ready-timeout", func(v *Variant) *bool { return &v.ReadyTimeout }},
 	{"keepalive-first", func(v *Variant) *bool { return &v.KeepaliveFirst }},
+	{"big-middle", func(v *Variant) *bool { return &v.BigMiddle }},
+	{"chunked", func(v *Variant) *bool { return &v.Chunked }},
+	{"throttled", func(v *Variant) *bool { return &v.Throttled }},
+	{"small-data", func(v *Variant) *bool { return &v.SmallData }},
 }
 
 // VariantNames lists the names a variant is made of.
@@ -115,6 +140,39 @@ func (v Variant) front(id uint64) []byte {
 	}
 	return pattern(id, 1, 40)
 }
+
+// bigMiddle is the middle section's length of Variant.BigMiddle's messages: over the 256
+// bytes up to which a sender copies a section into its output arena.
+const bigMiddle = 300
+
+// middle is the middle section of message id, which has data bytes of data section.
+func (v Variant) middle(id uint64, data int) []byte {
+	if v.BigMiddle && data == 0 {
+		return pattern(id, 3, bigMiddle)
+	}
+	return pattern(id, 3, 12)
+}
+
+// smallData is the data section's length of Variant.SmallData's messages.
+const smallData = 100
+
+// data is the data section's length of message id, sent with data bytes asked for.
+func (v Variant) data(id uint64, data int) int {
+	if v.SmallData && data == 0 && id%2 == 0 {
+		return smallData
+	}
+	return data
+}
+
+// variantChunk is the chunk Variant.Chunked's stacks ask for: the 6,000-byte data section
+// goes out in six chunks.
+const variantChunk = 1024
+
+// chunkedStack is a side's stack that asks for the data crc per chunk (Variant.Chunked).
+type chunkedStack struct{ *stack }
+
+// WriteChunk implements netio.ChunkedWriter.
+func (chunkedStack) WriteChunk() int { return variantChunk }
 
 // oneByte reports whether message id, with data bytes of data section, is a single byte.
 func (v Variant) oneByte(id uint64, data int) bool { return v.OneByte && data == 0 && id%2 == 1 }

@@ -85,7 +85,7 @@ func TestEmptyFrontCheckFailsWrongMessages(t *testing.T) {
 // a messenger that keeps a released message's front fails here (corrupt-delivery), while
 // the fault-free runs above do not notice.
 func TestVariantPointsPass(t *testing.T) {
-	for _, s := range []string{"empty-fronts,no-crc-data", "cephx", "one-byte,priorities,ready-timeout,keepalive-first"} {
+	for _, s := range []string{"empty-fronts,no-crc-data", "cephx", "one-byte,priorities,ready-timeout,keepalive-first,big-middle", "chunked,throttled,small-data"} {
 		v, _ := ParseVariant(s)
 		for _, pol := range Policies {
 			points, base := EnumerateVariant(pol, 2, 0, v)
@@ -105,5 +105,41 @@ func TestVariantPointsPass(t *testing.T) {
 				t.Errorf("%s %s: %d of %d points fail", s, pol.Name, failed, len(points))
 			}
 		}
+	}
+}
+
+// The variants of the seed-2 gaps run what they claim: big-middle writes middles longer than
+// a copied section, chunked has the long data sections written in chunks (more Writev calls
+// than the default scenario makes), and throttled's acceptor waits for its message throttle.
+func TestSeed2VariantsRunWhatTheyClaim(t *testing.T) {
+	for _, pol := range Policies {
+		def := Run(Config{Policy: pol})
+		for _, s := range []string{"big-middle", "chunked", "big-middle,chunked", "throttled"} {
+			v, _ := ParseVariant(s)
+			r := Run(Config{Policy: pol, Variant: v, KeepTrace: true})
+			if !r.Pass {
+				t.Errorf("%s %s: the fault-free scenario fails: %v", s, pol.Name, r.Violations)
+				continue
+			}
+			// With a message throttle of one, the acceptor reads the second message (sent
+			// 150 µs after the first) only once it dispatched the first.
+			if stalls := countLines(r.Trace, "osd.0#1", "reach throttle-stall-messages"); (stalls > 0) != v.Throttled {
+				t.Errorf("%s %s: the acceptor's message throttle was full %d times", s, pol.Name, stalls)
+			}
+			if v.Chunked {
+				// The connector's 6,000-byte data section in six chunks of 1,024 (five Writev
+				// calls more), the acceptor's 5,000-byte answer in five (four more).
+				if r.Writes[Connector] < def.Writes[Connector]+5 || r.Writes[Acceptor] < def.Writes[Acceptor]+4 {
+					t.Errorf("%s %s: Writev calls %v, %v in the default scenario: no chunks", s, pol.Name, r.Writes, def.Writes)
+				}
+			} else if !v.Throttled && r.Writes != def.Writes {
+				t.Errorf("%s %s: Writev calls %v, %v in the default scenario", s, pol.Name, r.Writes, def.Writes)
+			}
+		}
+	}
+	const smallSection = 256 // msgr/proto's: sections up to this size are copied
+	m := Variant{BigMiddle: true}.middle(5, 0)
+	if len(m) <= smallSection || len(Variant{BigMiddle: true}.middle(5, 6000)) > smallSection || len(Variant{}.middle(5, 0)) > smallSection {
+		t.Errorf("big-middle's middles: %d bytes without data", len(m))
 	}
 }
