@@ -25,8 +25,17 @@ import (
 //     peer's reconnect (rule 8h) and opened with SEQ, cut before the peer's in_seq arrived;
 //     its legacy reconnect then met the peer's old in_seq, and its messages were dropped as
 //     old and acknowledged (ack-unreceived, fifo-linearizability; quirk Q16, same sweep).
+//   - 30690: the same restart; the never-opened session took over its peer's reconnect (rule
+//     8h), the socket failed before the open, and it reconnected with connect_seq + 1 as the
+//     continuation of the peer's session: its legacy reopen met the peer's old in_seq
+//     (ack-unreceived, fifo-linearizability; quirk Q17: a reconnect to a never-opened session
+//     is reset, same sweep).
+//   - 33051: what a first form of Q17's fix (reset every reconnect to a never-opened
+//     session) broke in the same sweep: the reconnect crossed the never-opened session's own
+//     connect, which the peer had just opened, and the reset dropped a session both ends
+//     shared (spurious-reset); now replaced while no reply to that connect was read.
 func TestSwarmRegressions(t *testing.T) {
-	for _, seed := range []uint64{29, 102, 197, 67, 169, 77, 15, 42, 4774, 17506} {
+	for _, seed := range []uint64{29, 102, 197, 67, 169, 77, 15, 42, 4774, 17506, 30690, 33051} {
 		opts := DefaultOptions(seed)
 		f := SwarmFaults(detrand.NewSeeded(seed))
 		opts.Faults = &f

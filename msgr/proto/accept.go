@@ -215,6 +215,10 @@ func (c *Conn) Adopt(cm wire.Connect, resetFromPeer bool, leftover []byte) {
 		// acknowledge them (quirk Q15).
 		c.inSeq = 0
 	}
+	// A session that never opened, taking over a peer's reconnect (connect_seq > 0), has
+	// none of the peer's session state until the SEQ exchange brings the peer's in_seq: a
+	// fault before that forgets it (quirks Q16, Q17).
+	c.seqUnsynced = c.seqUnsynced || !c.onceReady && cm.ConnectSeq > 0
 	c.replacing = true
 	c.connector = false
 	c.setState(StateNone)

@@ -126,10 +126,13 @@ type Conn struct {
 	socketSeq     uint64 // seq of the last message received on the current socket (0: none)
 	onceReady     bool
 	seqUnsynced   bool // opened for a peer's reconnect with no session here; its in_seq not yet read (Q16)
-	replacing     bool
-	resetFromPeer bool
-	restartAdopt  bool // this session once adopted the socket of a restarted peer (probes only)
-	waitBackoff   bool // the pending reconnect backs off after a WAIT (probes only)
+	// connectUnheard: a connect of this session was written and no reply to it read since:
+	// the peer may have opened the session from it (Q17).
+	connectUnheard bool
+	replacing      bool
+	resetFromPeer  bool
+	restartAdopt   bool // this session once adopted the socket of a restarted peer (probes only)
+	waitBackoff    bool // the pending reconnect backs off after a WAIT (probes only)
 
 	queue     outQueue
 	sent      fifo          // written, not yet acknowledged (lossless sessions)
@@ -253,6 +256,7 @@ func (c *Conn) Snapshot() Existing {
 	return Existing{
 		Present: true, State: c.state, Replacing: c.replacing, ConnectSeq: c.connectSeq,
 		PeerGlobalSeq: c.peerGlobalSeq, Lossy: c.policy.Lossy, Server: c.policy.Server,
+		ConnectUnheard: c.connectUnheard,
 	}
 }
 

@@ -75,6 +75,7 @@ func (c *Conn) sendConnect() {
 	cm.Encode(c.out.reserve(wire.ConnectLen))
 	c.out.appendCopy(blob)
 	c.setState(StateConnectingSendConnectMsg)
+	c.connectUnheard = true
 	c.expect(wire.ConnectReplyLen, (*Conn).handleConnectReply)
 }
 
@@ -101,6 +102,7 @@ func (c *Conn) handleReplyAuthorizer(data []byte) error {
 func (c *Conn) handleReplyTag() error {
 	r := &c.reply
 	c.reached(replyProbe(r.Tag))
+	c.connectUnheard = false
 	switch r.Tag {
 	case wire.TagFeatures:
 		return fmt.Errorf("%w: peer requires features %#x we lack", ErrRejected, r.Features&^c.policy.FeaturesSupported)

@@ -44,6 +44,9 @@ type Existing struct {
 	PeerGlobalSeq uint32
 	Lossy         bool // its policy is lossy
 	Server        bool // its policy is server
+	// ConnectUnheard: it wrote a connect and has read no reply since (Q17): the peer may
+	// have opened the session from it.
+	ConnectUnheard bool
 }
 
 // DecideInput is everything the accept decision depends on.
@@ -125,6 +128,11 @@ func reply(tag wire.Tag, rule string) Decision {
 // session counts as none (rule 9): connect_seq > 0 gets RESETSESSION. Q14 (found by the
 // configuration swarm, peers without RECONNECT_SEQ): a legacy reconnect (connect_seq > 0, no
 // RECONNECT_SEQ) to a never-opened session is answered RESETSESSION, not replaced (rule 8h).
+// Q17 (found by the default sweep, seed 30690) extends it to every reconnect to a
+// never-opened session, unless the peer may have opened the session from a connect of ours
+// whose reply we never read (then it replaces, and a fault before the SEQ exchange forgets
+// the session), and a connect_seq 0 connect to a standby session that never opened replaces
+// it instead of answering RETRY_SESSION.
 func Decide(in *DecideInput) Decision {
 	c := &in.Connect
 	if c.ProtocolVersion != in.ProtocolVersion {
@@ -185,15 +193,31 @@ func decideExisting(in *DecideInput) Decision {
 	case c.ConnectSeq == ex.ConnectSeq:
 		return decideEqualConnectSeq(in)
 	}
-	if in.Policy.Resetcheck && ex.ConnectSeq == 0 {
-		return reply(wire.TagResetSession, "8h reconnect to a never-opened session: reset")
-	}
-	if c.Features&wire.FeatureReconnectSeq == 0 && ex.ConnectSeq == 0 {
-		// Quirk Q14: a legacy reconnect (no SEQ exchange) to a session that never opened here
-		// (we restarted with the same nonce, or the peer's session was half-open): nothing
-		// tells us how far the peer read, so our messages, numbered from 1, would be dropped
-		// as old. Ceph replaces; here the session is reset.
-		return reply(wire.TagResetSession, "8h legacy reconnect to a never-opened session: reset")
+	if ex.ConnectSeq == 0 {
+		switch {
+		case in.Policy.Resetcheck:
+			return reply(wire.TagResetSession, "8h reconnect to a never-opened session: reset")
+		case c.Features&wire.FeatureReconnectSeq == 0:
+			// Quirk Q14: a legacy reconnect (no SEQ exchange) to a session that never opened
+			// here (we restarted with the same nonce, or the peer's session was half-open):
+			// nothing tells us how far the peer read, so our messages, numbered from 1, would
+			// be dropped as old. Ceph replaces; here the session is reset.
+			return reply(wire.TagResetSession, "8h legacy reconnect to a never-opened session: reset")
+		}
+		// Quirk Q17: without resetcheck Ceph replaces, so a session that never opened here
+		// takes over a session it never had (we restarted with the same nonce, or lost the
+		// session), and when the socket fails before the open it reconnects with
+		// connect_seq + 1 as if it continued the peer's session, whose in_seq, counted in
+		// another numbering, drops its messages as old (and acknowledges them). A session
+		// that never opened holds no session state: unless the peer may have opened the
+		// session from a connect of ours whose reply we never read (then the session is the
+		// one both ends share, and a reset would drop the peer's queue for nothing), it is
+		// answered as no session is (rule 9): RESETSESSION. When it replaces, a fault before
+		// the SEQ exchange completes forgets the session (fault.go).
+		if ex.ConnectUnheard {
+			return Decision{Verdict: VerdictReplace, Rule: "8h reconnect to a never-opened session our connect may have opened: replace"}
+		}
+		return reply(wire.TagResetSession, "8h reconnect to a never-opened session without resetcheck: reset")
 	}
 	return Decision{Verdict: VerdictReplace, Rule: "8h reconnect: replace"}
 }
@@ -203,6 +227,14 @@ func decideEqualConnectSeq(in *DecideInput) Decision {
 	if ex.State.open() || ex.State == StateStandby {
 		if in.Policy.Resetcheck && ex.ConnectSeq == 0 {
 			return Decision{Verdict: VerdictReplace, Rule: "8g open session with connect_seq 0: replace"}
+		}
+		if ex.ConnectSeq == 0 {
+			// Quirk Q17: a session that never opened (standby after a fault while adopting a
+			// socket) has nothing to retry: RETRY_SESSION's reconnect would be reset (rule
+			// 8h, or Q14's legacy reset), the connector would come back with connect_seq 0,
+			// and the two would alternate for as long as the session stays standby. Ceph's
+			// resetcheck row above replaces; so does this one.
+			return Decision{Verdict: VerdictReplace, Rule: "8g standby session that never opened: replace"}
 		}
 		return Decision{Verdict: VerdictReply, Tag: wire.TagRetrySession, ConnectSeq: ex.ConnectSeq + 1,
 			Rule: "8g session open: retry session"}

@@ -109,6 +109,10 @@ func TestDecideEveryRow(t *testing.T) {
 		}},
 		{"8g standby session", func(in *DecideInput) { in.Existing = ex(StateStandby, 1, 5) }, VerdictReply, wire.TagRetrySession, "8g session open", nil},
 		{"8g busy reading (Q9 fixed)", func(in *DecideInput) { in.Existing = ex(StateReadMessageFront, 1, 5) }, VerdictReply, wire.TagRetrySession, "8g session open", nil},
+		{"8g standby session that never opened (Q17)", func(in *DecideInput) {
+			in.Connect.ConnectSeq = 0
+			in.Existing = ex(StateStandby, 0, 5)
+		}, VerdictReplace, 0, "8g standby session that never opened", nil},
 		{"8g open with connect_seq 0 and resetcheck", func(in *DecideInput) {
 			in.Policy = LosslessPeerReuse(0)
 			in.Connect.ConnectSeq = 0
@@ -140,10 +144,19 @@ func TestDecideEveryRow(t *testing.T) {
 			in.Connect.ConnectSeq = 3
 			in.Existing = ex(StateStandby, 2, 5)
 		}, VerdictReplace, 0, "8h reconnect: replace", nil},
-		{"8h reconnect to a never-opened session, RECONNECT_SEQ: replace", func(in *DecideInput) {
+		{"8h reconnect to a never-opened session, RECONNECT_SEQ (Q17)", func(in *DecideInput) {
 			in.Connect.ConnectSeq = 3
-			in.Existing = ex(StateConnecting, 0, 5)
-		}, VerdictReplace, 0, "8h reconnect: replace", nil},
+			in.Existing = ex(StateStartConnect, 0, 5)
+		}, VerdictReply, wire.TagResetSession, "8h reconnect to a never-opened session without resetcheck", nil},
+		{"8h reconnect to a never-opened standby session (Q17)", func(in *DecideInput) {
+			in.Connect.ConnectSeq = 3
+			in.Existing = ex(StateStandby, 0, 5)
+		}, VerdictReply, wire.TagResetSession, "8h reconnect to a never-opened session without resetcheck", nil},
+		{"8h reconnect to a never-opened session our connect may have opened (Q17)", func(in *DecideInput) {
+			in.Connect.ConnectSeq = 3
+			in.Existing = ex(StateStartConnect, 0, 5)
+			in.Existing.ConnectUnheard = true
+		}, VerdictReplace, 0, "8h reconnect to a never-opened session our connect may have opened", nil},
 		{"8h legacy reconnect to a never-opened session (Q14)", func(in *DecideInput) {
 			in.Connect.ConnectSeq = 3
 			in.Connect.Features &^= wire.FeatureReconnectSeq

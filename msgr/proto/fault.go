@@ -18,6 +18,12 @@ func (c *Conn) fault(err error) {
 	c.requeueSent()
 	c.resetFromPeer = false
 	forget := c.seqUnsynced
+	// beforeOpen: it forgets a session it adopted and never opened (Q17). A peer's reconnect
+	// and our connect can replace each other at both ends, each adoption closing the socket
+	// the other adopted; reconnecting at once, as Ceph does, the pair would do it again
+	// forever (without Ceph's connect_seq + 1, which makes the next round a
+	// RETRY_SESSION): this reconnect backs off, as one before an open does.
+	beforeOpen := forget && !c.onceReady
 	if forget {
 		// Opened for a peer's reconnect with no session of ours, and cut before the peer's
 		// in_seq arrived: our numbering (from 1) never met the peer's in_seq. Ceph keeps the
@@ -46,6 +52,11 @@ func (c *Conn) fault(err error) {
 	}
 	if c.policy.Server {
 		c.setState(StateStandby) // the peer reconnects to us
+		return
+	}
+	if beforeOpen {
+		c.connector = true
+		c.scheduleReconnect()
 		return
 	}
 	if !forget {
