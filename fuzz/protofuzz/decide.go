@@ -24,7 +24,9 @@ import (
 //   - RETRY_GLOBAL carries the existing session's peer_global_seq, and answers exactly the
 //     connects that are stale (global_seq below it) or race a replace in progress;
 //   - RETRY_SESSION carries existing connect_seq + 1 and answers only connects that are not
-//     ahead of the existing session; RESETSESSION only connects with connect_seq > 0;
+//     ahead of the existing session; RESETSESSION exactly the reconnects (connect_seq > 0)
+//     to a session that never opened (connect_seq 0) with resetcheck, from a legacy peer
+//     (quirk Q14), or unless the session's own connect, unanswered, may have opened it (Q17);
 //   - WAIT only when the existing session is itself in a handshake (a connection race: not
 //     open, in standby or closed), is not a server, and the peer's address is above ours —
 //     with a keepalive for it; a drop only between identical addresses;
@@ -115,6 +117,7 @@ func (m *decideModel) mutate() {
 		m.reg.Lossy, m.reg.Server = op&64 != 0, op&128 != 0
 		m.reg.Replacing = m.reg.State == proto.StateNone || m.reg.State == proto.StateAccepting
 		m.reg.Msgr2 = op == 0xff
+		m.reg.ConnectUnheard = m.in.Byte()&1 != 0 // it wrote a connect and read no reply since
 	}
 }
 
@@ -373,8 +376,10 @@ func checkSessionReplies(in *proto.DecideInput, d proto.Decision) error {
 			c.ConnectSeq, ex.ConnectSeq)
 	case d.Verdict == proto.VerdictFault && (cmp != 0 || c.ConnectSeq != ex.ConnectSeq):
 		return fmt.Errorf("dropped with address order %d, connect_seq %d vs %d", cmp, c.ConnectSeq, ex.ConnectSeq)
-	case d.Tag == wire.TagResetSession && (c.ConnectSeq <= ex.ConnectSeq || ex.ConnectSeq != 0 || !in.Policy.Resetcheck):
-		return fmt.Errorf("RESETSESSION to connect_seq %d, existing %d, resetcheck %v", c.ConnectSeq, ex.ConnectSeq, in.Policy.Resetcheck)
+	case (d.Tag == wire.TagResetSession) != neverOpenedReset(in):
+		return fmt.Errorf("%v %v to connect_seq %d, existing %d, resetcheck %v, legacy %v, our connect unheard %v (want RESETSESSION: %v)",
+			d.Verdict, d.Tag, c.ConnectSeq, ex.ConnectSeq, in.Policy.Resetcheck, c.Features&wire.FeatureReconnectSeq == 0,
+			ex.ConnectUnheard, neverOpenedReset(in))
 	case c.ConnectSeq > ex.ConnectSeq && d.Verdict != proto.VerdictReplace && d.Tag != wire.TagResetSession:
 		return fmt.Errorf("a reconnect (connect_seq %d > %d) got %v %v", c.ConnectSeq, ex.ConnectSeq, d.Verdict, d.Tag)
 	}
@@ -382,6 +387,19 @@ func checkSessionReplies(in *proto.DecideInput, d proto.Decision) error {
 		return checkRace(in, d, cmp)
 	}
 	return nil
+}
+
+// neverOpenedReset reports whether a fresh connect to a live lossless session must get
+// RESETSESSION: a reconnect (connect_seq > 0) to a session that never opened (connect_seq 0),
+// with resetcheck (Ceph's rule 8h), from a legacy peer without RECONNECT_SEQ (quirk Q14), or
+// when the session has no connect of its own that the peer may have opened it from (quirk
+// Q17). Every other reconnect replaces.
+func neverOpenedReset(in *proto.DecideInput) bool {
+	c, ex := &in.Connect, &in.Existing
+	if c.ConnectSeq == 0 || ex.ConnectSeq != 0 {
+		return false
+	}
+	return in.Policy.Resetcheck || c.Features&wire.FeatureReconnectSeq == 0 || !ex.ConnectUnheard
 }
 
 // inHandshake reports whether a live session is in a handshake (on either side).
