@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/msgrsim/msgrsim/models"
-	"github.com/msgrsim/msgrsim/msgr/wire"
 )
 
 // discardOnMarkDown plays the history of cluster seed 1195: b#1 reads a's message 1 (and may
@@ -15,14 +14,7 @@ import (
 // the mark-down).
 func discardOnMarkDown(t *testing.T, edit string) (*Checker, []models.Report) {
 	t.Helper()
-	k := NewChecker()
-	now := int64(0)
-	rec := k.Record(func() int64 { now++; return now }, countEvals{})
-	peer := wire.EntityAddr{Nonce: 7}
-	for id := uint64(1); id <= 3; id++ {
-		k.SentOn("a", "b", SessionID(2, 1), 127, id, true)
-		rec.onSession(id, peer)
-	}
+	k, rec, now := sentFromAToB(3, SessionID(2, 1))
 	switch edit {
 	case "unread", "late":
 	default:

@@ -19,14 +19,7 @@ func (c countEvals) Evaluated(name string, n int) { c[name] += n }
 // (another receiver incarnation marked down), "thrice" (a third dispatch after one mark-down).
 func redelivery(t *testing.T, edit string) (*Checker, []models.Report) {
 	t.Helper()
-	k := NewChecker()
-	now := int64(0)
-	rec := k.Record(func() int64 { now++; return now }, countEvals{})
-	peer := wire.EntityAddr{Nonce: 7}
-	for id := uint64(1); id <= 2; id++ {
-		k.SentOn("a", "b", SessionID(1, 1), 127, id, true)
-		rec.onSession(id, peer)
-	}
+	k, rec, now := sentFromAToB(2, SessionID(1, 1))
 	mark := func(rcv string) { k.MarkedDown(rcv, "a", edit == "resetcheck") }
 	if edit == "early" {
 		mark("b#1")
@@ -53,6 +46,20 @@ func redelivery(t *testing.T, edit string) (*Checker, []models.Report) {
 	k.Finish(now)
 	reps := rec.CheckModels(nil, 229, models.CheckOptions{})
 	return k, reps
+}
+
+// sentFromAToB is a recording checker in which a sent messages 1..n to b, lossless, on one
+// session, and the recording clock's reading after the sends (a time for the calls that take one).
+func sentFromAToB(n uint64, session uint64) (*Checker, *Histories, int64) {
+	k := NewChecker()
+	now := int64(0)
+	rec := k.Record(func() int64 { now++; return now }, countEvals{})
+	peer := wire.EntityAddr{Nonce: 7}
+	for id := uint64(1); id <= n; id++ {
+		k.SentOn("a", "b", session, 127, id, true)
+		rec.onSession(id, peer)
+	}
+	return k, rec, now
 }
 
 func TestRedeliveryAfterMarkDownIsExcused(t *testing.T) {
