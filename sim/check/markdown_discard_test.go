@@ -37,12 +37,7 @@ func discardOnMarkDown(t *testing.T, edit string) (*Checker, []models.Report) {
 
 func TestDiscardOnMarkDownIsExcused(t *testing.T) {
 	k, reps := discardOnMarkDown(t, "")
-	if len(k.Violations()) != 0 {
-		t.Fatalf("the message discarded by the receiver's mark-down was not excused: %v", k.Violations())
-	}
-	if reps[0].Verdict == models.NotLinearizable {
-		t.Fatalf("FIFO history: %v", reps[0])
-	}
+	mustBeExcused(t, k, reps, "the message discarded by the receiver's mark-down")
 	for _, u := range k.Undispatched() {
 		if u.ID == 1 && !u.Accounted {
 			t.Fatalf("message 1 not accounted for: %+v", u)

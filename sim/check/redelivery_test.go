@@ -62,14 +62,20 @@ func sentFromAToB(n uint64, session uint64) (*Checker, *Histories, int64) {
 	return k, rec, now
 }
 
-func TestRedeliveryAfterMarkDownIsExcused(t *testing.T) {
-	k, reps := redelivery(t, "")
+// mustBeExcused fails the test unless the history of k (and its FIFO history) passed.
+func mustBeExcused(t *testing.T, k *Checker, reps []models.Report, what string) {
+	t.Helper()
 	if len(k.Violations()) != 0 {
-		t.Fatalf("the redelivery after a one-sided mark_down was not excused: %v", k.Violations())
+		t.Fatalf("%s was not excused: %v", what, k.Violations())
 	}
 	if reps[0].Verdict == models.NotLinearizable {
 		t.Fatalf("FIFO history: %v", reps[0])
 	}
+}
+
+func TestRedeliveryAfterMarkDownIsExcused(t *testing.T) {
+	k, reps := redelivery(t, "")
+	mustBeExcused(t, k, reps, "the redelivery after a one-sided mark_down")
 	if n := k.Excused()[CaseRedelivery]; n != 1 {
 		t.Fatalf("excused %d redeliveries, want 1", n)
 	}
