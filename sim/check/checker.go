@@ -117,6 +117,9 @@ type msgInfo struct {
 	reported bool        // the messenger reported dropping it (never queued: it must never arrive)
 	got      bool        // dispatched to some receiver incarnation
 	acked    bool        // the sender forgot it: its peer acknowledged it
+	// flushed: read before its receiver marked the session down and not dispatched then
+	// (DiscardedOnMarkDown); a dispatch after it is the mark-down's flush of held messages.
+	flushed bool
 	// The first receiver incarnation it was dispatched to and 1 + marks[rcv, sender] at its
 	// last dispatch there (Checker.seen's entry, kept here: a message is dispatched to one
 	// receiver incarnation but for restarts; seen holds the others).
@@ -572,7 +575,14 @@ func (k *Checker) Dispatched(rcv string, id uint64, intact bool, now int64) {
 		k.violate(InvDuplicate, now, "stream %v: message #%d (id %d) dispatched twice to %s", info.order.stream, info.index, id, rcv)
 		return
 	}
-	k.setSeen(info, rcv, id, 1+k.markCount(mk))
+	seen := 1 + k.markCount(mk)
+	if info.flushed && seen > 1 {
+		// Read before the mark-down and dispatched by its flush (a stopping session
+		// dispatches its held messages, as Ceph's does): a dispatch before the mark-down,
+		// so the sender's resend to the next session is CaseRedelivery.
+		seen--
+	}
+	k.setSeen(info, rcv, id, seen)
 	info.got = true
 	k.deliv++
 	s := info.s
@@ -687,7 +697,10 @@ func (k *Checker) MarkedDown(rcv, from string, resetcheck bool) {
 // the connection's dispatch queue (Ceph's discard_queue) after their acknowledgement may have
 // gone out, so from may never send them again. Only messages read (Received) and not yet
 // dispatched are excused; one still in flight must arrive or be accounted otherwise. Call it
-// right after the messenger's MarkDown returned. Found by cluster seed 1195.
+// right after the messenger's MarkDown returned. Found by cluster seed 1195. A message held
+// back by delay injection is not discarded but dispatched by the stopping session's flush,
+// after the mark-down: that dispatch counts as one before it, so the sender's resend is
+// CaseRedelivery (cluster seed 3837).
 func (k *Checker) DiscardedOnMarkDown(from, to string) {
 	s := k.streams[streamKey{from, to}]
 	if s == nil {
@@ -696,7 +709,7 @@ func (k *Checker) DiscardedOnMarkDown(from, to string) {
 	for i := s.forgiven; i < len(s.sent); i++ {
 		id := s.sent[i]
 		if info := k.msgs.of(id); info.received && !info.got && !info.dropped {
-			info.dropped = true
+			info.dropped, info.flushed = true, true
 			k.rec.dropped(info, id, s.lossless)
 		}
 	}

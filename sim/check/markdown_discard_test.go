@@ -56,3 +56,35 @@ func TestLossAroundMarkDownIsCaught(t *testing.T) {
 		}
 	}
 }
+
+// flushedThenResent plays cluster seed 3837: b#1 reads a's message 1, which delay injection
+// holds; b#1 marks its session with a down, and the stopping session's flush dispatches it;
+// a, which never heard it acknowledged, sends it again to b#1's next session. With late,
+// b#1 reads message 1 only after the mark-down: no flush, and the second dispatch is a
+// duplicate.
+func flushedThenResent(late bool) *Checker {
+	k, rec, now := sentFromAToB(1, SessionID(1, 1))
+	if !late {
+		k.Received("b#1", 1)
+	}
+	k.MarkedDown("b#1", "a", false)
+	k.DiscardedOnMarkDown("a", "b")
+	if late {
+		k.Received("b#1", 1)
+	}
+	k.Dispatched("b#1", 1, true, now) // the flush
+	k.Dispatched("b#1", 1, true, now) // the resend to the next session
+	k.Finish(now)
+	rec.CheckModels(nil, 3837, models.CheckOptions{})
+	return k
+}
+
+func TestFlushedAtMarkDownThenResentIsExcused(t *testing.T) {
+	k := flushedThenResent(false)
+	if len(k.Violations()) != 0 || k.Excused()[CaseRedelivery] != 1 {
+		t.Fatalf("violations %v, excused %v: want none, one redelivery", k.Violations(), k.Excused())
+	}
+	if k = flushedThenResent(true); violated(k)[InvDuplicate] != 1 {
+		t.Fatalf("a message read after the mark-down, dispatched twice: %v", k.Violations())
+	}
+}
