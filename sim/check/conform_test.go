@@ -205,10 +205,6 @@ func TestConnectSeqRules(t *testing.T) {
 	w.want(InvConnectSeq)
 }
 
-// An acceptor that read a connect with connect_seq 0 (a peer that restarted or lost its
-// session, rule 8e) may have reset its own session: its next connect may be below its old
-// connect_seq, never above what its opens and faults allow. (Default seed 2044 failed
-// connect-seq here: the monitor knew nothing of the reset.)
 // sessionAtConnectSeq3 is a wire where y (addrHigh) holds a session with x at connect_seq 3.
 func sessionAtConnectSeq3(t *testing.T) *wtest {
 	w := newWire(t)
@@ -226,6 +222,10 @@ func sessionAtConnectSeq3(t *testing.T) *wtest {
 	return w
 }
 
+// An acceptor that read a connect with connect_seq 0 (a peer that restarted or lost its
+// session, rule 8e) may have reset its own session: its next connect may be below its old
+// connect_seq, never above what its opens and faults allow. (Default seed 2044 failed
+// connect-seq here: the monitor knew nothing of the reset.)
 func TestConnectSeqAfterPeerReset(t *testing.T) {
 	setup := func() *wtest { return sessionAtConnectSeq3(t) }
 	peerReset := func(w *wtest) {
