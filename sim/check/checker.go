@@ -117,6 +117,12 @@ type msgInfo struct {
 	reported bool        // the messenger reported dropping it (never queued: it must never arrive)
 	got      bool        // dispatched to some receiver incarnation
 	acked    bool        // the sender forgot it: its peer acknowledged it
+	// ackMarks is 1 + the mark-downs of the receiver incarnation that first dispatched it
+	// (seenRcv) with the sender when the sender heard the acknowledgement (0: acknowledged
+	// before any dispatch). An acknowledgement heard after a mark-down that followed that
+	// dispatch may be the next session's, of the copy the sender sent again (cluster seed
+	// 5636), and does not rule out CaseRedelivery.
+	ackMarks int
 	// flushed: read before its receiver marked the session down and not dispatched then
 	// (DiscardedOnMarkDown); a dispatch after it is the mark-down's flush of held messages.
 	flushed bool
@@ -533,6 +539,9 @@ func (k *Checker) Acked(id uint64, now int64) {
 	}
 	k.acked++
 	info.acked = true
+	if info.seenAt != 0 {
+		info.ackMarks = 1 + k.markCount(markKey{info.seenRcv, info.order.stream.from})
+	}
 	k.rec.count(tallyAckUnreceived)
 	if !info.received {
 		k.violate(InvAckUnreceived, now, "stream %v: message #%d (id %d) acknowledged but never read by the peer",
@@ -551,7 +560,7 @@ func (k *Checker) Dispatched(rcv string, id uint64, intact bool, now int64) {
 	}
 	mk := markKey{rcv, info.order.stream.from}
 	prev := k.seenOf(info, rcv, id)
-	if prev != 0 && !info.acked && k.markCount(mk) > prev-1 {
+	if prev != 0 && k.markCount(mk) > prev-1 && k.unheard(info, rcv, prev) {
 		// Excused (CaseRedelivery), and not a dispatch of the session's FIFO history: the
 		// receiver's session that dequeued it is gone (see MarkedDown).
 		k.rec.count(tallyDuplicate)
@@ -658,6 +667,21 @@ func (k *Checker) Dropped(id uint64) {
 	}
 }
 
+// SentToGone accounts the loss of message id, just sent (SentOn) on a connection whose peer is
+// an incarnation that has stopped (shut down or crashed): nothing of it is left to read the
+// message, and a lossless session keeps it queued, reconnecting to the address it knows, until
+// the sender marks the session down (cluster seed 7805: an OSD replied on a session its peer's
+// previous incarnation had opened before the OSD knew that peer from a map, so no map change
+// ever marked it down). The peer's crash or shutdown accounts only for what was sent before it
+// (ForgiveNode). The message may still arrive if an incarnation with the same address, nonce
+// included, takes the session over.
+func (k *Checker) SentToGone(id uint64) {
+	if info, ok := k.msgs.get(id); ok && !info.dropped {
+		info.dropped = true
+		k.rec.dropped(info, id, info.s.lossless)
+	}
+}
+
 // ForgiveConn accounts the loss of every message node sent so far on its connection conn to a
 // reset of that connection's session (reset or remote reset reported on it): finer than
 // Forgive, which covers every connection of the stream.
@@ -713,6 +737,20 @@ func (k *Checker) DiscardedOnMarkDown(from, to string) {
 			k.rec.dropped(info, id, s.lossless)
 		}
 	}
+}
+
+// unheard reports whether the sender may have sent message info again to receiver rcv,
+// whose previous dispatch of it was at seen count prev (seenOf): the sender never heard it
+// acknowledged, or heard it only after rcv marked its session down since that dispatch (the
+// acknowledgement of the copy sent again, read and acknowledged by rcv's next session before
+// dispatching it: cluster seed 5636, its dispatch held back by delay injection). An
+// acknowledgement heard before that mark-down made the sender forget the message, and a
+// second dispatch is a duplicate.
+func (k *Checker) unheard(info *msgInfo, rcv string, prev int) bool {
+	if !info.acked {
+		return true
+	}
+	return info.ackMarks != 0 && info.seenRcv == rcv && info.ackMarks-1 > prev-1
 }
 
 // markCount is k.marks[mk], without hashing the key when nothing was marked down (most

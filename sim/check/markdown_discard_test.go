@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/msgrsim/msgrsim/models"
+	"github.com/msgrsim/msgrsim/msgr/wire"
 )
 
 // discardOnMarkDown plays the history of cluster seed 1195: b#1 reads a's message 1 (and may
@@ -59,20 +60,32 @@ func TestLossAroundMarkDownIsCaught(t *testing.T) {
 
 // flushedThenResent plays cluster seed 3837: b#1 reads a's message 1, which delay injection
 // holds; b#1 marks its session with a down, and the stopping session's flush dispatches it;
-// a, which never heard it acknowledged, sends it again to b#1's next session. With late,
-// b#1 reads message 1 only after the mark-down: no flush, and the second dispatch is a
-// duplicate.
-func flushedThenResent(late bool) *Checker {
+// a, which never heard it acknowledged, sends it again to b#1's next session. edit changes
+// it: "late" (b#1 reads message 1 only after the mark-down: no flush, and the second dispatch
+// is a duplicate), "acked" (cluster seed 5636: b#1's next session reads the copy sent again
+// and acknowledges it, and a hears that before delay injection lets b#1 dispatch it),
+// "ackedfirst" (a heard message 1 acknowledged before the mark-down: it forgot the message,
+// and a second dispatch is a duplicate).
+func flushedThenResent(edit string) *Checker {
 	k, rec, now := sentFromAToB(1, SessionID(1, 1))
-	if !late {
+	if edit != "late" {
 		k.Received("b#1", 1)
+	}
+	if edit == "ackedfirst" {
+		k.Dispatched("b#1", 1, true, now)
+		k.Acked(1, now)
 	}
 	k.MarkedDown("b#1", "a", false)
 	k.DiscardedOnMarkDown("a", "b")
-	if late {
+	if edit == "late" {
 		k.Received("b#1", 1)
 	}
-	k.Dispatched("b#1", 1, true, now) // the flush
+	if edit != "ackedfirst" {
+		k.Dispatched("b#1", 1, true, now) // the flush
+	}
+	if edit == "acked" {
+		k.Acked(1, now) // the next session's acknowledgement of the copy sent again
+	}
 	k.Dispatched("b#1", 1, true, now) // the resend to the next session
 	k.Finish(now)
 	rec.CheckModels(nil, 3837, models.CheckOptions{})
@@ -80,11 +93,64 @@ func flushedThenResent(late bool) *Checker {
 }
 
 func TestFlushedAtMarkDownThenResentIsExcused(t *testing.T) {
-	k := flushedThenResent(false)
-	if len(k.Violations()) != 0 || k.Excused()[CaseRedelivery] != 1 {
-		t.Fatalf("violations %v, excused %v: want none, one redelivery", k.Violations(), k.Excused())
+	for _, edit := range []string{"", "acked"} {
+		k := flushedThenResent(edit)
+		if len(k.Violations()) != 0 || k.Excused()[CaseRedelivery] != 1 {
+			t.Fatalf("%q: violations %v, excused %v: want none, one redelivery", edit, k.Violations(), k.Excused())
+		}
 	}
-	if k = flushedThenResent(true); violated(k)[InvDuplicate] != 1 {
-		t.Fatalf("a message read after the mark-down, dispatched twice: %v", k.Violations())
+	for _, edit := range []string{"late", "ackedfirst"} {
+		if k := flushedThenResent(edit); violated(k)[InvDuplicate] != 1 {
+			t.Fatalf("%s: a message dispatched twice: %v", edit, k.Violations())
+		}
+	}
+}
+
+// sentToGone plays cluster seed 7805: a's messages 1 and 2 go to b's incarnation that has
+// stopped (2 on a session b's previous incarnation opened, which a's map never named, so no
+// mark-down ever ends it), message 3 to b's live incarnation on another connection. edit:
+// "untold" (the workload does not report message 2 sent to the gone incarnation), "live"
+// (message 3 is lost too: no stop accounts for it).
+func sentToGone(t *testing.T, edit string) (*Checker, []models.Report) {
+	t.Helper()
+	k := NewChecker()
+	now := int64(0)
+	rec := k.Record(func() int64 { now++; return now }, countEvals{})
+	old, live := wire.EntityAddr{Nonce: 7}, wire.EntityAddr{Nonce: 8}
+	k.SentOn("a", "b", SessionID(1, 1), 127, 1, true)
+	rec.onSession(1, old)
+	k.ForgiveNode("b") // b#1 stops
+	k.SentOn("a", "b", SessionID(1, 1), 127, 2, true)
+	rec.onSession(2, old)
+	if edit != "untold" {
+		k.SentToGone(2)
+	}
+	k.SentOn("a", "b", SessionID(1, 2), 127, 3, true)
+	rec.onSession(3, live)
+	if edit != "live" {
+		k.Received("b#2", 3)
+		k.Dispatched("b#2", 3, true, now)
+	}
+	k.Finish(now)
+	return k, rec.CheckModels(nil, 7805, models.CheckOptions{})
+}
+
+func TestSentToGoneIsAccounted(t *testing.T) {
+	k, reps := sentToGone(t, "")
+	mustBeExcused(t, k, reps, "a message queued for a stopped incarnation")
+	if k.PendingLossless() != 0 {
+		t.Fatalf("pending lossless: %d", k.PendingLossless())
+	}
+}
+
+func TestLossBesideGoneIsCaught(t *testing.T) {
+	for _, edit := range []string{"untold", "live"} {
+		k, reps := sentToGone(t, edit)
+		if violated(k)[InvLosslessLoss] != 1 {
+			t.Errorf("%s: the loss was not caught: %v", edit, k.Violations())
+		}
+		if reps[0].Verdict != models.NotLinearizable {
+			t.Errorf("%s: FIFO history passed: %v", edit, reps[0])
+		}
 	}
 }

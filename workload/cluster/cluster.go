@@ -47,6 +47,7 @@ type Workload struct {
 	replOf    [][]int                    // OSD → its replicas (replicasOf)
 	procs     []*cproc                   // every process, the probe last (allProcs)
 	endpoints map[wire.EntityAddr]string // every bound address any incarnation had → endpoint
+	gone      map[wire.EntityAddr]bool   // the addresses of stopped incarnations (until one is bound again)
 	osdOfEP   map[string]int             // OSD endpoint → id
 	names     map[string]string          // sender names received (cmsg.decode)
 	auth      *clusterAuth               // cephx (Config.Auth), or nil
@@ -101,6 +102,7 @@ func (cl *Workload) draw() {
 	cl.tick = time.Duration(r.Range(5, 20)) * time.Millisecond
 	cl.retry = time.Duration(r.Range(50, 200)) * time.Millisecond
 	cl.endpoints, cl.osdOfEP, cl.names = map[wire.EntityAddr]string{}, map[string]int{}, map[string]string{}
+	cl.gone = map[wire.EntityAddr]bool{}
 	cl.replicas = min(2, cl.nOSD-1)
 	cl.replOf = make([][]int, cl.nOSD)
 	for p := range cl.replOf {

@@ -100,6 +100,7 @@ func (p *cproc) down() {
 	p.alive = false
 	for _, x := range p.msgrs {
 		h.Check.ForgiveNode(x.endpoint())
+		p.cl.gone[x.m.MyAddr()] = true
 	}
 }
 
@@ -124,6 +125,7 @@ func (p *cproc) cleanRestart() {
 	p.stopping = true
 	for _, x := range p.msgrs {
 		h.Check.ForgiveNode(x.endpoint())
+		p.cl.gone[x.m.MyAddr()] = true
 		x.m.Shutdown()
 	}
 	p.waitStopped()
@@ -216,7 +218,9 @@ func (x *cmsgr) bindAndStart() error {
 		x.port = x.m.MyAddr().Port()
 		x.p.cl.endpoints[x.m.MyAddr()] = x.endpoint()
 	}
-	return x.m.Start()
+	err := x.m.Start()
+	delete(x.p.cl.gone, x.m.MyAddr()) // an incarnation with the address (nonce included) is back
+	return err
 }
 
 // init adds the dispatchers (Ceph's add_dispatcher_head/tail; the first makes the messenger
@@ -253,6 +257,8 @@ func (x *cmsgr) send(c *msgr.Connection, to string, lossless bool, m *cmsg) {
 	if err := c.SendMessage(msg); err != nil {
 		x.m.Release(msg) // not taken: still ours
 		h.Check.Dropped(m.id)
+	} else if len(x.p.cl.gone) > 0 && x.p.cl.gone[c.PeerAddr()] {
+		h.Check.SentToGone(m.id) // queued for a stopped incarnation: nothing will read it
 	}
 }
 
