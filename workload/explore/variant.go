@@ -69,6 +69,12 @@ type Variant struct {
 	// simulator does: data-only messages take the receiver's whole-message path, and the
 	// scenario's other data sections are longer than the prefetch buffer).
 	SmallData bool
+	// PeerRestart: the connector's machine loses power (its peer is told nothing) right
+	// after the acceptor answered its second message, and comes back as a new incarnation at
+	// the same address, which connects with connect_seq 0 while the acceptor's session with
+	// the old incarnation is still open with unacknowledged answers (restart.go;
+	// InvRestartCarryover).
+	PeerRestart bool
 }
 
 // variantNames are the names ParseVariant takes, in the order String writes them.
@@ -88,6 +94,7 @@ var variantNames = []struct {
 	{"chunked", func(v *Variant) *bool { return &v.Chunked }},
 	{"throttled", func(v *Variant) *bool { return &v.Throttled }},
 	{"small-data", func(v *Variant) *bool { return &v.SmallData }},
+	{"peer-restart", func(v *Variant) *bool { return &v.PeerRestart }},
 }
 
 // VariantNames lists the names a variant is made of.
