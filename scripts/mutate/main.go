@@ -2,11 +2,11 @@
 // score: it enumerates the mutation sites of msgr/proto and of the messenger's registry and
 // accept code (internal/mutate), samples -n of them with -seed, and for each mutant builds
 // msgr-sim with `go build -overlay` (the mutated file replaces the original; nothing else is
-// copied) and runs the kill test: msgr-sim explore, three short sweeps, then five runs of explore's
+// copied) and runs the kill test: msgr-sim explore, three short sweeps, then six runs of explore's
 // variants (empty fronts with ms_crc_data off; cephx; one-byte messages, a burst of priorities,
 // the acceptor's ready timeout, a keepalive first and long middles; data crcs per chunk, a
 // message throttle of one and small data sections; a peer that loses power and restarts at
-// the same address), stopping at the first failure. A mutant is killed (a step failed, crashed or hung past its timeout),
+// the same address; cephx handshakes cut after their challenge), stopping at the first failure. A mutant is killed (a step failed, crashed or hung past its timeout),
 // survived (every step passed), not covered (the kill test on the unmutated build never runs
 // the mutated line, so the mutant is not run) or build-failed (the mutant does not compile).
 //
@@ -100,6 +100,9 @@ var killTest = []step{
 	// still open (msgr1's peer-restart rule, 8e; restart-carryover). Alone: the restart
 	// changes the scenario every other variant runs.
 	{"explore-restart", []string{"explore", "-variant", "peer-restart"}, 45 * time.Second},
+	// Seed 2's survivor 69 (seed 1's 54): cephx handshakes cut after their challenge three
+	// times in a row, so that challenges counted across attempts refuse the fourth.
+	{"explore-cuts", []string{"explore", "-variant", "cephx,challenge-cuts"}, 45 * time.Second},
 }
 
 // result is one mutant's outcome.

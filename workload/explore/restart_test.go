@@ -1,6 +1,7 @@
 package explore
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -92,5 +93,48 @@ func TestRestartCarryoverFailsCarriedMessages(t *testing.T) {
 		if got := violations(h, InvRestartCarryover); got != tc.wrong {
 			t.Errorf("%s: %d %s violations, want %d: %v", tc.name, got, InvRestartCarryover, tc.wrong, h.Check.Violations())
 		}
+	}
+}
+
+// cephx,challenge-cuts runs what it claims: under every policy the acceptor cuts its first
+// three handshakes at the reply after the challenge and everything passes; a lossless
+// connector is challenged in each of four attempts in a row on one connection (three cut, the
+// fourth opens), backing off 200, 400 and 800 ms (a lossy one gives a cut connection up, and
+// its next message opens a new one). Without cephx there is no second reply to cut on the
+// first socket.
+func TestChallengeCutsRunWhatTheyClaim(t *testing.T) {
+	v, _ := ParseVariant("cephx,challenge-cuts")
+	for _, pol := range Policies {
+		r := Run(Config{Policy: pol, Variant: v, KeepTrace: true})
+		if !r.Pass {
+			t.Errorf("%s: the fault-free scenario fails: %v", pol.Name, r.Violations)
+			continue
+		}
+		if cuts := countLines(r.Trace, "challenge-cuts: conn"); cuts != challengeCuts {
+			t.Errorf("%s: %d handshakes cut, want %d", pol.Name, cuts, challengeCuts)
+		}
+		if !pol.lossless() {
+			continue
+		}
+		// The connector's challenges before its first open: one per attempt.
+		challenged := 0
+		for _, l := range r.Trace {
+			if strings.Contains(l, "-> OPENED") {
+				break
+			}
+			if strings.Contains(l, "reach reply-challenge-authorizer") {
+				challenged++
+			}
+		}
+		if challenged <= challengeCuts {
+			t.Errorf("%s: %d challenges before the session opened, want more than %d", pol.Name, challenged, challengeCuts)
+		}
+		if r.Virtual < 1400*time.Millisecond {
+			t.Errorf("%s: the run ended at %v: no backoff of 200+400+800 ms", pol.Name, r.Virtual)
+		}
+	}
+	v, _ = ParseVariant("challenge-cuts")
+	if r := Run(Config{Policy: Policies[1], Variant: v, KeepTrace: true}); !r.Pass || countLines(r.Trace, "challenge-cuts: conn") != 0 {
+		t.Errorf("challenge-cuts without cephx cut something, or failed: %v", r.Violations)
 	}
 }

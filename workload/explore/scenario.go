@@ -91,6 +91,7 @@ type scenario struct {
 
 	burst   prioBurst    // with Variant.Priorities: the burst's messages, as the acceptor got them
 	restart restartWatch // with Variant.PeerRestart: the connector's power cut and restart
+	cuts    int          // with Variant.ChallengeCuts: the acceptor's handshakes still to cut
 	ready   readyWatch   // the acceptor's connections in the accepting states (InvReadyTimeout)
 	// resets are when either node heard of a session reset (a reset or remote_reset event).
 	resets []time.Duration
@@ -173,6 +174,10 @@ func (n *node) start() error {
 	h := sc.h
 	host := h.W.AddHost(n.inc, n.ip)
 	st := &stack{Stack: host, x: sc.x, side: n.side}
+	if sc.v.ChallengeCuts && n.side == Acceptor {
+		st.cuts = &sc.cuts
+		sc.cuts = challengeCuts
+	}
 	cfg := msgr.Config{Name: n.ename, Stack: st, Runtime: h.W, Rand: h.W.Rand(),
 		ClusterProtocol: wire.ProtoOSDPeer, Tracer: n.tracer(), ReadyTimeout: readyTimeout, IdleTimeout: idleTimeout,
 		Nonce: n.nonce}

@@ -75,6 +75,12 @@ type Variant struct {
 	// the old incarnation is still open with unacknowledged answers (restart.go;
 	// InvRestartCarryover).
 	PeerRestart bool
+	// ChallengeCuts: the acceptor cuts each of its first challengeCuts accepted handshakes
+	// as it begins writing the connection's second connect_reply, which with Cephx is the
+	// reply after the CHALLENGE_AUTHORIZER round: the connector is challenged in each of
+	// several attempts in a row, none of which gets further (msgr1 bounds the challenges per
+	// attempt, not per connection), and backs off doubling each time (InvBackoff).
+	ChallengeCuts bool
 }
 
 // variantNames are the names ParseVariant takes, in the order String writes them.
@@ -95,6 +101,7 @@ var variantNames = []struct {
 	{"throttled", func(v *Variant) *bool { return &v.Throttled }},
 	{"small-data", func(v *Variant) *bool { return &v.SmallData }},
 	{"peer-restart", func(v *Variant) *bool { return &v.PeerRestart }},
+	{"challenge-cuts", func(v *Variant) *bool { return &v.ChallengeCuts }},
 }
 
 // VariantNames lists the names a variant is made of.
@@ -170,6 +177,11 @@ func (v Variant) data(id uint64, data int) int {
 	}
 	return data
 }
+
+// challengeCuts is how many handshakes Variant.ChallengeCuts cuts: as many as the
+// challenges msgr/proto answers in a row within one attempt (maxChallenges), so that
+// challenges counted across attempts would refuse the next attempt's.
+const challengeCuts = 3
 
 // variantChunk is the chunk Variant.Chunked's stacks ask for: the 6,000-byte data section
 // goes out in six chunks.
