@@ -138,3 +138,23 @@ func TestChallengeCutsRunWhatTheyClaim(t *testing.T) {
 		t.Errorf("challenge-cuts without cephx cut something, or failed: %v", r.Violations)
 	}
 }
+
+// no-conn-limit configures both messengers without a connection limit, and the scenario runs
+// the same schedule as without it (no limit is ever near).
+func TestNoConnLimitVariant(t *testing.T) {
+	v, _ := ParseVariant("no-conn-limit")
+	for _, side := range []Side{Connector, Acceptor} {
+		var cfg, def msgr.Config
+		v.configure(&cfg, side, nil)
+		Variant{}.configure(&def, side, nil)
+		if cfg.MaxConnections != -1 || def.MaxConnections != 0 {
+			t.Errorf("%v: MaxConnections %d, %d by default", side, cfg.MaxConnections, def.MaxConnections)
+		}
+	}
+	for _, pol := range Policies {
+		r, def := Run(Config{Policy: pol, Variant: v}), Run(Config{Policy: pol})
+		if !r.Pass || r.TraceHash != def.TraceHash {
+			t.Errorf("%s: %v, trace %x (default %x)", pol.Name, r.Violations, r.TraceHash, def.TraceHash)
+		}
+	}
+}

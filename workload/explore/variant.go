@@ -81,6 +81,10 @@ type Variant struct {
 	// several attempts in a row, none of which gets further (msgr1 bounds the challenges per
 	// attempt, not per connection), and backs off doubling each time (InvBackoff).
 	ChallengeCuts bool
+	// NoConnLimit: both messengers take MaxConnections -1, no limit on live connections, as
+	// Ceph has none (the simulator's messengers otherwise run with the default, 16,384,
+	// which no scenario comes near, so the limit's test always passes).
+	NoConnLimit bool
 }
 
 // variantNames are the names ParseVariant takes, in the order String writes them.
@@ -102,6 +106,7 @@ var variantNames = []struct {
 	{"small-data", func(v *Variant) *bool { return &v.SmallData }},
 	{"peer-restart", func(v *Variant) *bool { return &v.PeerRestart }},
 	{"challenge-cuts", func(v *Variant) *bool { return &v.ChallengeCuts }},
+	{"no-conn-limit", func(v *Variant) *bool { return &v.NoConnLimit }},
 }
 
 // VariantNames lists the names a variant is made of.
@@ -224,6 +229,9 @@ func (v Variant) configure(cfg *msgr.Config, side Side, auth msgr.Auth) {
 	}
 	if v.Cephx {
 		cfg.Auth = auth
+	}
+	if v.NoConnLimit {
+		cfg.MaxConnections = -1
 	}
 }
 
