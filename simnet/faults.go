@@ -253,6 +253,30 @@ func (n *Network) Conns() []ConnInfo {
 	return out
 }
 
+// Unplug removes the host with address ip from the network without telling anyone, as a
+// machine that loses power: no reset, FIN or refusal reaches its peers. Its connections stay
+// open at the other end; what the peers write is still delivered to the unplugged host's
+// sockets, which nothing reads any more (the caller stops what ran there), and the peers learn
+// nothing until they close. Connects to ip reach the host AddHost puts there next (a restarted
+// machine), which, as RemoveHost's, takes its ports after the old host's. It panics if no host
+// has the address.
+func (n *Network) Unplug(ip netip.Addr) {
+	ip = ip.Unmap()
+	h := n.byIP[ip]
+	if h == nil {
+		panic(fmt.Sprintf("simnet: Unplug(%v): no such host", ip))
+	}
+	delete(n.byIP, ip)
+	for i, x := range n.hosts {
+		if x == h {
+			n.hosts = append(n.hosts[:i], n.hosts[i+1:]...)
+			break
+		}
+	}
+	n.ports[ip] = h.nextPort
+	n.faultsChanged()
+}
+
 // ---- Connect faults ----
 
 // ConnectFault is what SetConnectFault's function decides for one connect attempt.

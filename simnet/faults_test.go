@@ -1080,6 +1080,59 @@ func TestCrash(t *testing.T) {
 	w.net.RemoveHost(ipC)
 }
 
+// TestUnplug: an unplugged host's peers learn nothing. A's connection to B stays open: A
+// writes and nothing fails, B's socket (which nothing reads any more) still gets the bytes, no
+// reset is counted; a new host at B's address takes new connects, on ports after the old
+// host's, and A's old connection lives on beside the new one.
+func TestUnplug(t *testing.T) {
+	w := newWorld(t, 52, Config{Latency: time.Millisecond})
+	la := w.listen(w.a, testPort, 0)
+	cl, srv := w.pair() // A's client to B's listener
+	bOut := w.connect(w.b, la.Addr())
+	w.settle()
+	aSrv, err := la.Accept()
+	if err != nil {
+		t.Fatalf("accept: %v", err)
+	}
+	oldPort := bOut.LocalAddr().Port()
+	w.net.Unplug(ipB)
+	if w.net.Host(ipB) != nil || w.b.Crashed() {
+		t.Fatalf("host still there, or crashed")
+	}
+	if got := w.transfer(cl, srv, []byte("after")); string(got) != "after" {
+		t.Fatalf("A's write after the unplug reached %q", got)
+	}
+	writeAll(t, aSrv.(*Socket), []byte("more"))
+	w.settle()
+	if _, err := readAvailable(t, cl); !errors.Is(err, netio.ErrWouldBlock) {
+		t.Fatalf("A's old connection: %v", err)
+	}
+	if st := w.net.Stats(); st.Resets != 0 || st.Crashes != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	b2 := w.net.AddHost("b2", ipB)
+	l2 := w.listen(b2, testPort, 0)
+	cl2 := w.connect(w.a, l2.Addr())
+	out2 := w.connect(b2, la.Addr())
+	if p := out2.LocalAddr().Port(); p <= oldPort {
+		t.Fatalf("the new host reused port %d (old %d)", p, oldPort)
+	}
+	w.settle()
+	s2, err := l2.Accept()
+	if err != nil || cl2.ConnectError() != nil || s2.(*Socket).Conn() != cl2.Conn() {
+		t.Fatalf("connect to the new host: %v, %v", err, cl2.ConnectError())
+	}
+	if got := w.transfer(cl, srv, []byte("old")); string(got) != "old" {
+		t.Fatalf("old connection after the new host came: %q", got)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatalf("Unplug of an unknown host did not panic")
+		}
+	}()
+	w.net.Unplug(ipC)
+}
+
 // ---- Determinism with faults ----
 
 // faultScript runs a fixed sequence of calls with every fault and returns the trace.

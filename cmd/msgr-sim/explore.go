@@ -51,7 +51,9 @@ func parseExplore(args []string, stdout io.Writer) (*exploreFlags, error) {
 	fs.StringVar(&f.canary, "canary", "", "run with a deliberate bug (needs a binary built with -tags canary)")
 	variant := fs.String("variant", "", "change the scenario (comma-separated; default none): "+explore.VariantNames()+
 		" (empty fronts on every second message, ms_crc_data or ms_crc_header off, cephx with signed sessions,"+
-		" 1-byte messages, a burst of three priorities, a connector slower to time out than the acceptor, a keepalive before the first message)")
+		" 1-byte messages, a burst of three priorities, a connector slower to time out than the acceptor, a keepalive before the first message,"+
+		" long middles, data crcs per chunk, a message throttle of one, small data sections, a connector that loses power and restarts at its address,"+
+		" the acceptor's first three handshakes cut after the cephx challenge, no connection limit)")
 	if err := parseFlags(fs, exploreUsage, args, stdout); err != nil {
 		return nil, err
 	}

@@ -2,10 +2,12 @@
 // score: it enumerates the mutation sites of msgr/proto and of the messenger's registry and
 // accept code (internal/mutate), samples -n of them with -seed, and for each mutant builds
 // msgr-sim with `go build -overlay` (the mutated file replaces the original; nothing else is
-// copied) and runs the kill test: msgr-sim explore, three short sweeps, then four runs of explore's
+// copied) and runs the kill test: msgr-sim explore, three short sweeps, then six runs of explore's
 // variants (empty fronts with ms_crc_data off; cephx; one-byte messages, a burst of priorities,
 // the acceptor's ready timeout, a keepalive first and long middles; data crcs per chunk, a
-// message throttle of one and small data sections), stopping at the first failure. A mutant is killed (a step failed, crashed or hung past its timeout),
+// message throttle of one and small data sections; a peer that loses power and restarts at
+// the same address; cephx handshakes cut after their challenge, no connection limit),
+// stopping at the first failure. A mutant is killed (a step failed, crashed or hung past its timeout),
 // survived (every step passed), not covered (the kill test on the unmutated build never runs
 // the mutated line, so the mutant is not run) or build-failed (the mutant does not compile).
 //
@@ -94,6 +96,16 @@ var killTest = []step{
 	// (chunked), a message throttle of one at the acceptor (throttled, throttle-held), and
 	// small data sections read from the prefetch buffer after a front (small-data).
 	{"explore-seed2", []string{"explore", "-variant", "chunked,throttled,small-data"}, 45 * time.Second},
+	// Seed 2's survivor 7: the connector's machine loses power with answers of the acceptor
+	// unacknowledged, and comes back at the same address while the acceptor's session is
+	// still open (msgr1's peer-restart rule, 8e; restart-carryover). Alone: the restart
+	// changes the scenario every other variant runs.
+	{"explore-restart", []string{"explore", "-variant", "peer-restart"}, 45 * time.Second},
+	// Seed 2's survivor 69 (seed 1's 54): cephx handshakes cut after their challenge three
+	// times in a row, so that challenges counted across attempts refuse the fourth; and
+	// survivor 39: messengers without a connection limit (MaxConnections -1, as Ceph), which
+	// changes no schedule.
+	{"explore-cuts", []string{"explore", "-variant", "cephx,challenge-cuts,no-conn-limit"}, 45 * time.Second},
 }
 
 // result is one mutant's outcome.

@@ -1,6 +1,7 @@
 package explore
 
 import (
+	"slices"
 	"time"
 
 	"github.com/msgrsim/msgrsim/msgr"
@@ -271,6 +272,12 @@ func (w *backoffWatch) conn(side Side, id uint64) *backoffConn {
 	}
 	w.conns = append(w.conns, backoffConn{side: side, id: id})
 	return &w.conns[len(w.conns)-1]
+}
+
+// forget drops side's connections (its messenger is gone: Variant.PeerRestart); the next
+// incarnation's connection ids start over.
+func (w *backoffWatch) forget(side Side) {
+	w.conns = slices.DeleteFunc(w.conns, func(c backoffConn) bool { return c.side == side })
 }
 
 // connectingState reports whether s is one of the connector's handshake states

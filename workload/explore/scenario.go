@@ -89,19 +89,25 @@ type scenario struct {
 	markDownAt time.Duration // a test's: the connector marks the acceptor down then
 	v          Variant       // the opt-in changes of the scenario (zero: none)
 
-	burst prioBurst  // with Variant.Priorities: the burst's messages, as the acceptor got them
-	ready readyWatch // the acceptor's connections in the accepting states (InvReadyTimeout)
+	burst   prioBurst    // with Variant.Priorities: the burst's messages, as the acceptor got them
+	restart restartWatch // with Variant.PeerRestart: the connector's power cut and restart
+	cuts    int          // with Variant.ChallengeCuts: the acceptor's handshakes still to cut
+	ready   readyWatch   // the acceptor's connections in the accepting states (InvReadyTimeout)
 	// resets are when either node heard of a session reset (a reset or remote_reset event).
 	resets []time.Duration
 }
 
-// node is one side: a messenger on its own simulated host (no crashes: one incarnation).
+// node is one side: a messenger on its own simulated host (one incarnation, but for
+// Variant.PeerRestart's connector).
 type node struct {
 	sc    *scenario
 	side  Side
 	ename wire.EntityName
 	name  string // for the checker's streams, e.g. "osd.0"
 	inc   string // its incarnation, e.g. "osd.0#1"
+	incN  int    // its incarnation's number (1, then 2 after Variant.PeerRestart's restart)
+	nonce uint32 // the nonce its next messenger takes (0: its own)
+	down  bool   // it lost power (Variant.PeerRestart) and is not back yet: it sends nothing
 	ip    netip.Addr
 	m     *msgr.Messenger
 	pol   proto.Policy // toward the other side
@@ -117,7 +123,7 @@ func newScenario(h *harness.Run, pol Policy, x *explorer) *scenario {
 	for side := range sc.nodes {
 		n := &node{sc: sc, side: Side(side), ename: names[side], name: names[side].String(),
 			ip: netip.AddrFrom4([4]byte{10, 0, 0, byte(side + 1)})}
-		n.inc = n.name + "#1"
+		n.inc, n.incN = n.name+"#1", 1
 		n.pol = pol.conn(0)
 		if n.side == Acceptor {
 			n.pol = pol.acc(0)
@@ -168,8 +174,13 @@ func (n *node) start() error {
 	h := sc.h
 	host := h.W.AddHost(n.inc, n.ip)
 	st := &stack{Stack: host, x: sc.x, side: n.side}
+	if sc.v.ChallengeCuts && n.side == Acceptor {
+		st.cuts = &sc.cuts
+		sc.cuts = challengeCuts
+	}
 	cfg := msgr.Config{Name: n.ename, Stack: st, Runtime: h.W, Rand: h.W.Rand(),
-		ClusterProtocol: wire.ProtoOSDPeer, Tracer: n.tracer(), ReadyTimeout: readyTimeout, IdleTimeout: idleTimeout}
+		ClusterProtocol: wire.ProtoOSDPeer, Tracer: n.tracer(), ReadyTimeout: readyTimeout, IdleTimeout: idleTimeout,
+		Nonce: n.nonce}
 	if sc.v.Chunked {
 		cfg.Stack = chunkedStack{st}
 	}
@@ -200,8 +211,11 @@ func (n *node) start() error {
 // peer is the other side's node.
 func (n *node) peer() *node { return n.sc.nodes[n.side.other()] }
 
-// conn is the connector's connection to the acceptor.
+// conn is the node's connection to its peer (nil while the node is down).
 func (n *node) conn() *msgr.Connection {
+	if n.down {
+		return nil
+	}
 	p := n.peer()
 	c, err := n.m.ConnectTo(p.ename.Type, p.m.MyAddr())
 	if err != nil {
@@ -236,7 +250,7 @@ func (n *node) keepalive() {
 // the session to open, however late), or one that fired before at and held a stream (what a
 // hold takes is not walked, and is lost to the fault that ends it).
 func (sc *scenario) keepaliveExcused(at time.Duration) bool {
-	if sc.markDownAt > 0 {
+	if sc.markDownAt > 0 || sc.restart.off && sc.restart.offAt >= at {
 		return true
 	}
 	for _, r := range sc.resets {
@@ -277,7 +291,10 @@ func (n *node) sendPrio(c *msgr.Connection, data int, prio uint16) uint64 {
 	}
 	m.Header.Tid, m.Header.Priority = id, prio
 	lossless := !n.pol.Lossy
-	h.Check.SentOn(n.name, n.peer().name, check.SessionID(1, c.ID()), m.Header.Priority, id, lossless)
+	h.Check.SentOn(n.name, n.peer().name, check.SessionID(n.incN, c.ID()), m.Header.Priority, id, lossless)
+	if n.sc.v.PeerRestart && n.side == Acceptor {
+		n.sc.restart.acceptorSent(id, c.ID(), h.W.Now())
+	}
 	h.W.Trace.Logf(h.W.Now(), "%s conn %d: send id %d (lossless %v)", n.inc, c.ID(), id, lossless)
 	if err := c.SendMessage(m); err != nil {
 		h.Check.Dropped(id)
@@ -320,7 +337,9 @@ func (sc *scenario) Safety() bool {
 func (sc *scenario) Liveness() {
 	h := sc.h
 	h.Heal()
-	done := func() bool { return h.W.Quiet() && h.Unsettled(sc.live) == 0 && h.Check.PendingLossless() == 0 }
+	done := func() bool {
+		return h.W.Quiet() && h.Unsettled(sc.live) == 0 && h.Check.PendingLossless() == 0 && sc.restarted()
+	}
 	if err := h.RunUntil(done, h.W.Now()+h.Cfg.Liveness); err != nil {
 		h.StepFailedWith(check.InvLiveness, err, func() string {
 			return fmt.Sprintf("%d lossless messages still undelivered, %d unsettled",
@@ -342,7 +361,10 @@ func (sc *scenario) live(yield func(*msgr.Messenger) bool) {
 func (sc *scenario) Finish() {
 	sc.ready.finish(sc.h)
 	sc.x.ka.finish(sc.h, sc.x.written[Connector]["keepalive2"], sc.keepaliveExcused)
-	if !sc.pol.lossless() {
+	if !sc.pol.lossless() || sc.v.PeerRestart {
+		// A restart loses what the old incarnation held and leaves what it read
+		// unacknowledged: neither fault-loss nor acked holds (restart-carryover checks what
+		// the reset must discard).
 		return
 	}
 	checkAcked(sc.h, len(sc.resets))
@@ -381,6 +403,9 @@ func (n *node) Dispatch(c *msgr.Connection, m *msgr.Message) bool {
 	h := n.sc.h
 	h.Check.Dispatched(n.inc, m.Header.Tid, n.sc.v.intact(m), int64(h.W.Now()))
 	n.sc.burst.dispatched(h, m)
+	if n.side == Connector {
+		n.checkCarryover(m)
+	}
 	if n.sc.v.Throttled && n.side == Acceptor {
 		n.throttleHeld(m)
 	}
@@ -393,6 +418,9 @@ func (n *node) Dispatch(c *msgr.Connection, m *msgr.Message) bool {
 			n.sendOn(n.conn(), big)
 		} else {
 			n.sendOn(c, big)
+		}
+		if n.sc.v.PeerRestart {
+			n.sc.restartDispatched()
 		}
 	}
 	n.m.Release(m)
@@ -408,18 +436,21 @@ func (n *node) HandleRemoteReset(c *msgr.Connection) { n.reset(c) }
 func (n *node) HandleRefused(*msgr.Connection) bool  { return false }
 
 // reset accounts the loss of what this node sent to the peer before now.
-func (n *node) reset(*msgr.Connection) {
+func (n *node) reset(c *msgr.Connection) {
 	h := n.sc.h
 	if h.Phase == harness.PhaseShutdown {
 		return
 	}
 	h.Stats.SessionResets++
 	n.sc.resets = append(n.sc.resets, h.W.Now())
+	if n.side == Acceptor {
+		n.sc.restart.acceptorReset(c.ID(), h.W.Now())
+	}
 	h.Check.Forgive(n.name, n.peer().name) // the scenario's only peer
 }
 
 // TraceID implements harness.Traced.
-func (n *node) TraceID() (uint64, uint64) { return uint64(n.side), 1 }
+func (n *node) TraceID() (uint64, uint64) { return uint64(n.side), uint64(n.incN) }
 
 // Receiver implements harness.Traced.
 func (n *node) Receiver() string { return n.inc }

@@ -18,6 +18,7 @@ type stack struct {
 	netio.Stack
 	x    *explorer
 	side Side
+	cuts *int // Variant.ChallengeCuts: the handshakes still to cut (nil: none)
 }
 
 // Listen wraps the sockets the listener accepts: they write the server-to-client stream.
@@ -44,7 +45,7 @@ func (s *stack) wrap(so netio.Socket, out simnet.Dir) *socket {
 	if !ok {
 		panic(fmt.Sprintf("explore: a socket of %T, not of simnet", so))
 	}
-	return &socket{Socket: so, x: s.x, side: s.side, conn: ss.Conn(), out: out, wall: s.Clock().Wall}
+	return &socket{Socket: so, x: s.x, side: s.side, conn: ss.Conn(), out: out, wall: s.Clock().Wall, cuts: s.cuts}
 }
 
 type listener struct {
@@ -78,6 +79,9 @@ type socket struct {
 	closed  bool
 
 	wall func() time.Time // the side's wall clock (its KEEPALIVE2 stamps)
+
+	cuts    *int // Variant.ChallengeCuts: the handshakes still to cut (nil: none)
+	replies int  // connect_reply elements begun on this socket
 }
 
 func (s *socket) stream() simnet.StreamID { return simnet.StreamID{Conn: s.conn, Dir: s.out} }
@@ -90,6 +94,15 @@ func (s *socket) Writev(bufs [][]byte) (int, error) {
 	}
 	starts := s.x.starts(s, bufs)
 	limit := total(bufs)
+	if off, ok := s.cutAt(starts); ok {
+		if off == s.wr {
+			*s.cuts--
+			s.x.h.Note(s.x.names[s.side], "challenge-cuts: conn %d %v cut at its second connect_reply (offset %d)", s.conn, s.out, off)
+			_ = s.Socket.Shutdown(netio.ShutReadWrite)
+			return s.Socket.Writev(bufs)
+		}
+		limit = int(off - s.wr)
+	}
 	for _, st := range starts {
 		if st.target < 0 {
 			continue
@@ -97,15 +110,44 @@ func (s *socket) Writev(bufs [][]byte) (int, error) {
 		if st.Off == s.wr {
 			return s.fireWrite(st.target, bufs)
 		}
-		limit = int(st.Off - s.wr)
+		limit = min(limit, int(st.Off-s.wr))
 		break
 	}
 	n, err := s.Socket.Writev(truncate(bufs, limit))
+	s.countReplies(starts, s.wr+uint64(max(n, 0)))
 	s.x.writes[s.side]++
 	s.x.wrote(s, starts, s.wr+uint64(n))
 	s.stamps(starts, bufs, n)
 	s.wr += uint64(n)
 	return n, err
+}
+
+// cutAt is where Variant.ChallengeCuts cuts this socket: the start of the second
+// connect_reply written on it (with cephx, the reply after the CHALLENGE_AUTHORIZER round), if
+// it begins in this write and handshakes are still to be cut.
+func (s *socket) cutAt(starts []start) (uint64, bool) {
+	if s.cuts == nil || *s.cuts <= 0 {
+		return 0, false
+	}
+	n := s.replies
+	for _, st := range starts {
+		if st.name != "connect_reply" {
+			continue
+		}
+		if n++; n == 2 {
+			return st.Off, true
+		}
+	}
+	return 0, false
+}
+
+// countReplies counts the connect_reply elements among starts that begin below end.
+func (s *socket) countReplies(starts []start, end uint64) {
+	for _, st := range starts {
+		if st.name == "connect_reply" && st.Off < end {
+			s.replies++
+		}
+	}
 }
 
 // stamps hands the keepalive timespecs among the first n bytes of bufs (which begin at s.wr)

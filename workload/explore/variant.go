@@ -69,6 +69,22 @@ type Variant struct {
 	// simulator does: data-only messages take the receiver's whole-message path, and the
 	// scenario's other data sections are longer than the prefetch buffer).
 	SmallData bool
+	// PeerRestart: the connector's machine loses power (its peer is told nothing) right
+	// after the acceptor answered its second message, and comes back as a new incarnation at
+	// the same address, which connects with connect_seq 0 while the acceptor's session with
+	// the old incarnation is still open with unacknowledged answers (restart.go;
+	// InvRestartCarryover).
+	PeerRestart bool
+	// ChallengeCuts: the acceptor cuts each of its first challengeCuts accepted handshakes
+	// as it begins writing the connection's second connect_reply, which with Cephx is the
+	// reply after the CHALLENGE_AUTHORIZER round: the connector is challenged in each of
+	// several attempts in a row, none of which gets further (msgr1 bounds the challenges per
+	// attempt, not per connection), and backs off doubling each time (InvBackoff).
+	ChallengeCuts bool
+	// NoConnLimit: both messengers take MaxConnections -1, no limit on live connections, as
+	// Ceph has none (the simulator's messengers otherwise run with the default, 16,384,
+	// which no scenario comes near, so the limit's test always passes).
+	NoConnLimit bool
 }
 
 // variantNames are the names ParseVariant takes, in the order String writes them.
@@ -88,6 +104,9 @@ var variantNames = []struct {
 	{"chunked", func(v *Variant) *bool { return &v.Chunked }},
 	{"throttled", func(v *Variant) *bool { return &v.Throttled }},
 	{"small-data", func(v *Variant) *bool { return &v.SmallData }},
+	{"peer-restart", func(v *Variant) *bool { return &v.PeerRestart }},
+	{"challenge-cuts", func(v *Variant) *bool { return &v.ChallengeCuts }},
+	{"no-conn-limit", func(v *Variant) *bool { return &v.NoConnLimit }},
 }
 
 // VariantNames lists the names a variant is made of.
@@ -164,6 +183,11 @@ func (v Variant) data(id uint64, data int) int {
 	return data
 }
 
+// challengeCuts is how many handshakes Variant.ChallengeCuts cuts: as many as the
+// challenges msgr/proto answers in a row within one attempt (maxChallenges), so that
+// challenges counted across attempts would refuse the next attempt's.
+const challengeCuts = 3
+
 // variantChunk is the chunk Variant.Chunked's stacks ask for: the 6,000-byte data section
 // goes out in six chunks.
 const variantChunk = 1024
@@ -205,6 +229,9 @@ func (v Variant) configure(cfg *msgr.Config, side Side, auth msgr.Auth) {
 	}
 	if v.Cephx {
 		cfg.Auth = auth
+	}
+	if v.NoConnLimit {
+		cfg.MaxConnections = -1
 	}
 }
 

@@ -85,7 +85,7 @@ func TestEmptyFrontCheckFailsWrongMessages(t *testing.T) {
 // a messenger that keeps a released message's front fails here (corrupt-delivery), while
 // the fault-free runs above do not notice.
 func TestVariantPointsPass(t *testing.T) {
-	for _, s := range []string{"empty-fronts,no-crc-data", "cephx", "one-byte,priorities,ready-timeout,keepalive-first,big-middle", "chunked,throttled,small-data"} {
+	for _, s := range []string{"empty-fronts,no-crc-data", "cephx", "one-byte,priorities,ready-timeout,keepalive-first,big-middle", "chunked,throttled,small-data", "peer-restart", "cephx,challenge-cuts,no-conn-limit"} {
 		v, _ := ParseVariant(s)
 		for _, pol := range Policies {
 			points, base := EnumerateVariant(pol, 2, 0, v)
