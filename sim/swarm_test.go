@@ -37,9 +37,16 @@ import (
 //   - 55565, 101890, 105093, 122444, 178543, 186947, 197312: the rest of Q17's family, found
 //     by a default sweep of seeds 36001-200000 on the code before Q17 (ack-unreceived, some
 //     with fifo-linearizability, lossless-loss, liveness-timeout); all pass with Q17.
+//   - 2696, 18: needless RESETSESSIONs the reset attribution excused as half-open accepts
+//     until it licensed only the peer's half-open of a connect never heard answered
+//     (spurious-reset). 2696: the connector read the SEQ reply's tag, cut before its in_seq,
+//     and reset the acceptor's reconnect (Q17: that reply now leaves the connect unheard, so
+//     it replaces). 18: a never-opened session lost a race, adopted the peer's socket, was
+//     cut before the open and reconnected with connect_seq 1, which the peer's never-opened
+//     session reset (Q14); it now forgets the adoption and reconnects with connect_seq 0.
 func TestSwarmRegressions(t *testing.T) {
 	for _, seed := range []uint64{29, 102, 197, 67, 169, 77, 15, 42, 4774, 17506, 30690, 33051,
-		55565, 101890, 105093, 122444, 178543, 186947, 197312} {
+		55565, 101890, 105093, 122444, 178543, 186947, 197312, 2696, 18} {
 		opts := DefaultOptions(seed)
 		f := SwarmFaults(detrand.NewSeeded(seed))
 		opts.Faults = &f

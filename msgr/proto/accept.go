@@ -217,8 +217,12 @@ func (c *Conn) Adopt(cm wire.Connect, resetFromPeer bool, leftover []byte) {
 	}
 	// A session that never opened, taking over a peer's reconnect (connect_seq > 0), has
 	// none of the peer's session state until the SEQ exchange brings the peer's in_seq: a
-	// fault before that forgets it (quirks Q16, Q17).
-	c.seqUnsynced = c.seqUnsynced || !c.onceReady && cm.ConnectSeq > 0
+	// fault before that forgets it (quirks Q16, Q17). So does one that takes over a new
+	// session's connect (connect_seq 0: a connection race lost) and faults before the open:
+	// nothing opened at either end, and Ceph's connect_seq + 1 would make its next connect a
+	// reconnect to the peer's never-opened session, which is reset (Q17 with resetcheck or
+	// from a legacy peer, Q14) and drops the peer's queue for nothing.
+	c.seqUnsynced = c.seqUnsynced || !c.onceReady
 	c.replacing = true
 	c.connector = false
 	c.setState(StateNone)

@@ -126,8 +126,9 @@ type Conn struct {
 	socketSeq     uint64 // seq of the last message received on the current socket (0: none)
 	onceReady     bool
 	seqUnsynced   bool // opened for a peer's reconnect with no session here; its in_seq not yet read (Q16)
-	// connectUnheard: a connect of this session was written and no reply to it read since:
-	// the peer may have opened the session from it (Q17).
+	// connectUnheard: a connect of this session was written and since then no reply read
+	// that did not open the session there, nor the session opened here: the peer may have
+	// opened the session from it (Q17).
 	connectUnheard bool
 	replacing      bool
 	resetFromPeer  bool

@@ -102,7 +102,13 @@ func (c *Conn) handleReplyAuthorizer(data []byte) error {
 func (c *Conn) handleReplyTag() error {
 	r := &c.reply
 	c.reached(replyProbe(r.Tag))
-	c.connectUnheard = false
+	if r.Tag != wire.TagReady && r.Tag != wire.TagSeq {
+		// The peer did not open the session from this connect. An opening reply leaves the
+		// flag until the session opens here (clientReady): SEQ's tag read and the socket cut
+		// before its in_seq means the peer surely opened the session from our connect, and
+		// its reconnect is that session's (Q17: replaced, not reset).
+		c.connectUnheard = false
+	}
 	switch r.Tag {
 	case wire.TagFeatures:
 		return fmt.Errorf("%w: peer requires features %#x we lack", ErrRejected, r.Features&^c.policy.FeaturesSupported)
@@ -177,6 +183,7 @@ func (c *Conn) clientReady() error {
 		return fmt.Errorf("%w: reply connect_seq %d, expected %d", ErrProtocol, r.ConnectSeq, c.connectSeq)
 	}
 	c.backoff = 0
+	c.connectUnheard = false
 	c.features = r.Features & c.policy.FeaturesSupported
 	c.authorizer = nil
 	c.session, c.pendingSession = c.pendingSession, nil

@@ -44,8 +44,9 @@ type Existing struct {
 	PeerGlobalSeq uint32
 	Lossy         bool // its policy is lossy
 	Server        bool // its policy is server
-	// ConnectUnheard: it wrote a connect and has read no reply since (Q17): the peer may
-	// have opened the session from it.
+	// ConnectUnheard: it wrote a connect and has read no reply since but an opening one
+	// (READY, SEQ) it did not open the session with (Q17): the peer may have opened the
+	// session from it.
 	ConnectUnheard bool
 }
 

@@ -31,6 +31,15 @@ const (
 	// with connect_seq + 1 to a session that never opened on the other side, which answers
 	// RESETSESSION (msgr/proto/testdata/half_open_accept.txt). A real ceph-mon answers the same
 	// way: nothing on the wire tells the acceptor that the connector did not see its reply.
+	//
+	// A RESETSESSION is licensed only by the half-open of the peer it answers: on a
+	// connection of the session the peer, as acceptor, read a connect of the side now
+	// answering, and that side has not opened the session since. And not when that side read
+	// the peer's opening reply (SEQ, cut before its in_seq: it knows that the peer opened the
+	// session from its connect), answers a reconnect with RECONNECT_SEQ and has no resetcheck
+	// for the peer: Ceph's rule 8h replaces then, and the SEQ exchange synchronises both ends,
+	// so the reset only drops the peer's queue (quirk Q17; default seed 2696). A legacy
+	// reconnect is reset then (quirk Q14: no SEQ exchange to synchronise the two numberings).
 	CauseHalfOpen = "half-open-accept"
 	// CauseNeverOpened: a connection that accepted a socket and never had a session stopped
 	// (§6.3 step 4, the half-open accepted connection with nothing queued): no session,
@@ -160,7 +169,7 @@ func (s *Sessions) Reset(ec EventConn, my, peer uint32, remote, lossy bool) (str
 	case !remote && !st.opened && s.steps[ec].accepted:
 		cause = CauseNeverOpened
 	default:
-		return s.attribute(my, peer, func() string {
+		return s.attribute(my, peer, func(*halfConn) bool { return true }, func() string {
 			return fmt.Sprintf("messenger %d#%d conn %d: %s of its lossless session with nonce %d between live incarnations: no crash, mark_down or msgr1 case accounts for it",
 				ec.Msgr, ec.Inc, ec.Conn, map[bool]string{false: "reset", true: "remote_reset"}[remote], peer)
 		})
@@ -170,11 +179,12 @@ func (s *Sessions) Reset(ec EventConn, my, peer uint32, remote, lossy bool) (str
 }
 
 // attribute looks up the license of the session of my and peer: its cause, or a
-// spurious-reset (described by detail) when there is none.
-func (s *Sessions) attribute(my, peer uint32, detail func() string) (string, bool) {
+// spurious-reset (described by detail) when there is none. halfOpen says whether a half-open
+// connection of the session licenses the reset (CauseHalfOpen) when nothing else does.
+func (s *Sessions) attribute(my, peer uint32, halfOpen func(h *halfConn) bool, detail func() string) (string, bool) {
 	p := makeNoncePair(my, peer)
 	l := s.lic[p]
-	if l == nil && s.halfOpenN[p] > 0 {
+	if l == nil && s.anyHalfOpen(p, halfOpen) {
 		l = &license{cause: CauseHalfOpen}
 		s.lic[p] = l
 	}
@@ -192,10 +202,37 @@ func (s *Sessions) attribute(my, peer uint32, detail func() string) (string, boo
 	return l.cause, true
 }
 
+// anyHalfOpen reports whether a half-open connection of session p satisfies ok.
+func (s *Sessions) anyHalfOpen(p noncePair, ok func(h *halfConn) bool) bool {
+	hs := s.halfOpen[p]
+	for i := range hs {
+		if ok(&hs[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+// SetResetcheck tells the attribution whether the messenger with a nonce has resetcheck in
+// its policy for peers of a type (nil, the default: it may have, and a RESETSESSION after an
+// opening reply read is licensed).
+func (s *Sessions) SetResetcheck(f func(nonce uint32, peer wire.EntityType) bool) { s.resetcheck = f }
+
 // resetSessionWritten attributes a RESETSESSION the acceptor wrote on connection w.
 func (s *Sessions) resetSessionWritten(w *wconn) {
 	s.evaluated(InvSpuriousReset)
-	s.attribute(w.end[0].nonce, w.end[1].nonce, func() string {
+	answering, peer := w.end[1].nonce, w.end[0].nonce
+	legacy := w.last.Features&wire.FeatureReconnectSeq == 0
+	halfOpen := func(h *halfConn) bool {
+		switch {
+		case h.opener != peer || h.conn == w.id:
+			return false // not the peer's half-open accept of a connect of ours
+		case !h.told || legacy:
+			return true
+		}
+		return s.resetcheck == nil || s.resetcheck(answering, w.last.HostType)
+	}
+	s.attribute(w.end[0].nonce, w.end[1].nonce, halfOpen, func() string {
 		return fmt.Sprintf("conn %d: %v answered RESETSESSION to %v (connect_seq %d) between live incarnations: no crash, mark_down or msgr1 case accounts for it",
 			w.id, w.addr[1], w.addr[0], w.last.ConnectSeq)
 	})

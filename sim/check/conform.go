@@ -143,6 +143,7 @@ const (
 	markMsg                      // a whole message
 	markConnect                  // a connect message (the acceptor may open with its connect_seq + 1)
 	markSeqIn                    // the connector's in_seq of a SEQ exchange
+	markOpenTag                  // the opening reply itself (SEQ: the in_seq still to come)
 )
 
 // wconn is one TCP connection: dir 0 is the client's stream (c2s), dir 1 the server's.
@@ -186,15 +187,17 @@ type Sessions struct {
 	known  map[uint32][]noncePair
 	causes map[string]int
 	events map[EventConn]*eventState
-	// halfOpen: the connections on which an acceptor read a connect and may have opened the
-	// session, while the connector has not heard how; halfOpenN counts them per session
-	// (attrib.go, CauseHalfOpen).
-	halfOpen  map[halfKey]bool
-	halfOpenN map[noncePair]int
-	steps     map[EventConn]connSteps // accepted connections that opened no session yet (accept-dial)
-	now       func() int64
-	cov       Counter
-	tally     tally // evaluations not yet given to cov (Checker.FlushCounts)
+	// halfOpen: per session, the connections on which an acceptor read a connect and may
+	// have opened the session, while the connector has not opened it (attrib.go,
+	// CauseHalfOpen).
+	halfOpen map[noncePair][]halfConn
+	// resetcheck tells whether the messenger with a nonce has resetcheck in its policy for
+	// peers of a type (SetResetcheck; nil: it may have).
+	resetcheck func(nonce uint32, peer wire.EntityType) bool
+	steps      map[EventConn]connSteps // accepted connections that opened no session yet (accept-dial)
+	now        func() int64
+	cov        Counter
+	tally      tally // evaluations not yet given to cov (Checker.FlushCounts)
 }
 
 // NewSessions returns the monitor of a run whose violations go to k, stamped with now().
@@ -213,18 +216,17 @@ func NewSessions(k *Checker, now func() int64, cov Counter) *Sessions {
 		clear(s.known)
 		clear(s.events)
 		clear(s.halfOpen)
-		clear(s.halfOpenN)
 		clear(s.steps)
 		*s = Sessions{k: k, now: now, cov: cov, epoch: s.epoch, bound: s.bound, conns: s.conns[:0], far: s.far, sides: s.sides,
 			lic: s.lic, known: s.known, causes: map[string]int{}, events: s.events, halfOpen: s.halfOpen,
-			halfOpenN: s.halfOpenN, steps: s.steps}
+			steps: s.steps}
 		k.sessions = s
 		return s
 	}
 	s := &Sessions{k: k, now: now, cov: cov, epoch: map[epochID]uint32{}, bound: map[epochID]bool{}, far: map[uint64]*wconn{},
 		sides: map[sideKey]*side{}, lic: map[noncePair]*license{}, known: map[uint32][]noncePair{},
-		causes: map[string]int{}, events: map[EventConn]*eventState{}, halfOpen: map[halfKey]bool{},
-		halfOpenN: map[noncePair]int{}, steps: map[EventConn]connSteps{}}
+		causes: map[string]int{}, events: map[EventConn]*eventState{}, halfOpen: map[noncePair][]halfConn{},
+		steps: map[EventConn]connSteps{}}
 	k.sessions = s
 	return s
 }
@@ -428,7 +430,7 @@ func (s *Sessions) replyWritten(w *wconn, e *wire.Element) {
 		}
 	}
 	if r.Tag != wire.TagReady && r.Tag != wire.TagSeq {
-		s.heard(w) // answered without opening
+		s.heard(w, false) // answered without opening
 	}
 }
 
@@ -462,6 +464,8 @@ func (s *Sessions) opened(w *wconn, r *wire.ConnectReply, end uint64) {
 	w.opening = *r
 	if r.Tag == wire.TagReady {
 		w.marks[1] = append(w.marks[1], readMark{end: end, kind: markOpen, reply: *r})
+	} else {
+		w.marks[1] = append(w.marks[1], readMark{end: end, kind: markOpenTag})
 	}
 }
 
@@ -541,9 +545,11 @@ func (s *Sessions) Read(conn uint64, dir int, to uint64) {
 			s.mayOpen(w)
 		case markSeqIn:
 			reader.mayForget = false
+		case markOpenTag:
+			s.told(w)
 		case markOpen:
 			reader.cs, reader.opened, reader.openConn = m.reply.ConnectSeq, true, w.id
-			s.heard(w)
+			s.heard(w, true)
 			reader.bumps++
 		case markReply:
 			if m.reply.Tag == wire.TagRetrySession {
@@ -558,27 +564,57 @@ func (s *Sessions) Read(conn uint64, dir int, to uint64) {
 	}
 }
 
-// halfKey names a connection of a session.
-type halfKey struct {
-	p    noncePair
-	conn uint64
+// halfConn is a connection of a session on which the acceptor (nonce opener) read a
+// connect and may have opened the session while the connector has not opened it; told: the
+// connector read the acceptor's opening reply (SEQ, its in_seq not yet), so it knows that the
+// acceptor opened the session from its connect.
+type halfConn struct {
+	conn   uint64
+	opener uint32
+	told   bool
+}
+
+// half returns the half-open entry of connection w, or nil.
+func (s *Sessions) half(w *wconn) *halfConn {
+	hs := s.halfOpen[makeNoncePair(w.end[0].nonce, w.end[1].nonce)]
+	for i := range hs {
+		if hs[i].conn == w.id {
+			return &hs[i]
+		}
+	}
+	return nil
 }
 
 // mayOpen notes that the acceptor on w read a connect: it may open the session unheard.
 func (s *Sessions) mayOpen(w *wconn) {
-	k := halfKey{makeNoncePair(w.end[0].nonce, w.end[1].nonce), w.id}
-	if !s.halfOpen[k] {
-		s.halfOpen[k] = true
-		s.halfOpenN[k.p]++
+	if s.half(w) == nil {
+		p := makeNoncePair(w.end[0].nonce, w.end[1].nonce)
+		s.halfOpen[p] = append(s.halfOpen[p], halfConn{conn: w.id, opener: w.end[1].nonce})
 	}
 }
 
-// heard notes that the connector on w heard how its connect was answered.
-func (s *Sessions) heard(w *wconn) {
-	k := halfKey{makeNoncePair(w.end[0].nonce, w.end[1].nonce), w.id}
-	if s.halfOpen[k] {
-		delete(s.halfOpen, k)
-		s.halfOpenN[k.p]--
+// told notes that the connector on w read the acceptor's opening reply (not yet all of it).
+func (s *Sessions) told(w *wconn) {
+	if h := s.half(w); h != nil {
+		h.told = true
+	}
+}
+
+// heard notes that the connector on w heard how its connect was answered: answered without
+// opening, its entry goes; when the session opened at both ends, every connect read before on
+// the session's connections is answered, and all its entries go.
+func (s *Sessions) heard(w *wconn, opened bool) {
+	p := makeNoncePair(w.end[0].nonce, w.end[1].nonce)
+	hs := s.halfOpen[p]
+	if opened {
+		s.halfOpen[p] = hs[:0]
+		return
+	}
+	for i := range hs {
+		if hs[i].conn == w.id {
+			s.halfOpen[p] = append(hs[:i], hs[i+1:]...)
+			return
+		}
 	}
 }
 

@@ -69,6 +69,7 @@ func TestSessionsReusedAsNew(t *testing.T) {
 		"OpeningReplyRules": TestOpeningReplyRules, "WaitOnlyByTheWinner": TestWaitOnlyByTheWinner,
 		"SessionSeqRules": TestSessionSeqRules, "EventOrder": TestEventOrder, "SpuriousReset": TestSpuriousReset,
 		"HalfOpenAccept": TestHalfOpenAccept, "ReplyAuthorizerReadBeforeActing": TestReplyAuthorizerReadBeforeActing,
+		"HalfOpenAcceptLicensesOnlyItsConnector":    TestHalfOpenAcceptLicensesOnlyItsConnector,
 		"RestartOfAnotherMessengerWithTheSameNonce": TestRestartOfAnotherMessengerWithTheSameNonce,
 		"RestartedPeerSessionStartsAtOne":           TestRestartedPeerSessionStartsAtOne, "AcceptDial": TestAcceptDial,
 		"ConnectSeqAfterPeerReset": TestConnectSeqAfterPeerReset,
@@ -519,6 +520,97 @@ func TestHalfOpenAccept(t *testing.T) {
 	w.want()
 	if c := w.s.Causes(); c[CauseHalfOpen] != 1 {
 		t.Fatalf("causes %v", c)
+	}
+}
+
+// The half-open accept licenses only a RESETSESSION that its connector writes to its acceptor
+// (the peer that may have opened the session from a connect it never heard answered), and
+// not one written to a peer whose opening reply was read, without resetcheck, for a
+// reconnect with RECONNECT_SEQ: Ceph's rule 8h replaces then (quirk Q17; default seed 2696,
+// where reading SEQ's tag and being cut before its in_seq cleared the connect as answered).
+// The attribution once excused every RESETSESSION whose connect was read: the answering
+// connection's own connect counted as a half-open accept.
+func TestHalfOpenAcceptLicensesOnlyItsConnector(t *testing.T) {
+	a, b := addrHigh, addrLow
+
+	// A RESETSESSION to a connect that was read, with no half-open accept anywhere.
+	w := newWire(t)
+	w.open(a, b)
+	w.connect(1, 1)
+	w.read(0)
+	w.reply(wire.TagResetSession, 0, 0)
+	w.want(InvSpuriousReset)
+
+	// The same between two messengers that drew one nonce (a fuzzer's zeros): the connect
+	// the RESETSESSION answers is not a half-open accept of the peer.
+	w = newWire(t)
+	w.open(a, wire.LegacyAddr(netip.MustParseAddrPort("10.0.0.1:6800"), 2))
+	w.connect(1, 1)
+	w.read(0)
+	w.reply(wire.TagResetSession, 0, 0)
+	w.want(InvSpuriousReset)
+
+	// After a whole open (both ends read it), an earlier half-open accept is answered.
+	w = newWire(t)
+	w.open(a, b)
+	w.connect(0, 1)
+	w.read(0)
+	w.reply(wire.TagSeq, 1, 1) // cut: a reads none of it
+	w.open(a, b)
+	w.handshake(0, 2) // b takes a for a restarted peer (rule 8e); both ends open
+	w.open(b, a)
+	w.connect(2, 2)
+	w.read(0)
+	w.reply(wire.TagResetSession, 0, 0)
+	w.want(InvSpuriousReset)
+
+	// b opened a's connect, a never read the reply: the half-open licenses a's RESETSESSION
+	// to b (TestHalfOpenAccept), not b's to a.
+	w = newWire(t)
+	w.open(a, b)
+	w.connect(0, 1)
+	w.read(0)
+	w.reply(wire.TagSeq, 1, 1)
+	w.seq(1, wire.FrameSeq, 0) // cut: a reads none of it
+	w.open(a, b)
+	w.connect(0, 2)
+	w.read(0)
+	w.reply(wire.TagResetSession, 0, 0)
+	w.want(InvSpuriousReset)
+
+	// a read the SEQ reply's tag, not its in_seq, and answers b's reconnect RESETSESSION.
+	told := func(legacy bool, resetcheck func(uint32, wire.EntityType) bool) *wtest {
+		w := newWire(t)
+		if resetcheck != nil {
+			w.s.SetResetcheck(resetcheck)
+		}
+		w.open(a, b)
+		w.connect(0, 1)
+		w.read(0)
+		w.reply(wire.TagSeq, 1, 1)
+		w.s.Read(w.conn, 1, w.off[1]) // the reply's 26 bytes
+		w.seq(1, wire.FrameSeq, 0)    // cut before a reads the in_seq
+		w.open(b, a)
+		if legacy {
+			w.connectFeatures(2, 2, 0)
+		} else {
+			w.connect(2, 2)
+		}
+		w.read(0)
+		w.reply(wire.TagResetSession, 0, 0)
+		return w
+	}
+	noResetcheck := func(uint32, wire.EntityType) bool { return false }
+	w = told(false, noResetcheck)
+	w.want(InvSpuriousReset)
+	// Excused: with resetcheck (Ceph's 8h resets), a legacy reconnect (quirk Q14: no SEQ
+	// exchange to synchronise the two ends), and when nobody says the policy (nil).
+	for _, w := range []*wtest{told(false, func(uint32, wire.EntityType) bool { return true }),
+		told(true, noResetcheck), told(false, nil)} {
+		w.want()
+		if c := w.s.Causes(); c[CauseHalfOpen] != 1 {
+			t.Fatalf("causes %v", c)
+		}
 	}
 }
 

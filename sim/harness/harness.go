@@ -108,10 +108,12 @@ type Run struct {
 	excuse      map[*msgr.Connection][]bool // per reset event queued: was it attributed
 }
 
-// incarnation is a messenger's incarnation as Trace last saw it, and its address.
+// incarnation is a messenger's incarnation as Trace last saw it, its address and the
+// messenger.
 type incarnation struct {
 	inc  uint64
 	addr wire.EntityAddr
+	m    *msgr.Messenger
 }
 
 // New builds a run: the world (its network's latency shaped by the faults), the workload's and
@@ -142,6 +144,7 @@ func New(cfg Config) *Run {
 		counter = r.Cov
 	}
 	r.Sessions = check.NewSessions(r.Check, r.now, counter)
+	r.Sessions.SetResetcheck(r.resetcheck)
 	r.W.AfterStep = r.Audit.AfterStep
 	r.Injector = fault.New(r.W, fault.Config{Faults: &r.Faults, Window: cfg.Window, Rand: r.FaultRand,
 		Targets: r.targets, Active: func() bool { return r.Phase == PhaseSafety },
@@ -152,6 +155,28 @@ func New(cfg Config) *Run {
 	r.Histories = r.Check.Record(r.now, r.Cov)
 	r.Audit.Count(counter)
 	return r
+}
+
+// resetcheck tells the reset attribution whether the last incarnation traced with nonce has
+// resetcheck in its policy for peers of type t (true when no such messenger is known, or any
+// of several with that nonce has).
+func (r *Run) resetcheck(nonce uint32, t wire.EntityType) bool {
+	found, rc := false, false
+	see := func(in incarnation) {
+		if in.m != nil && in.addr.Nonce == nonce {
+			found = true
+			rc = rc || in.m.Policy(t).Resetcheck
+		}
+	}
+	for _, sl := range r.incDense {
+		if sl.seen {
+			see(sl.last)
+		}
+	}
+	for _, in := range r.incs { //lint:ordered (an or over all)
+		see(in)
+	}
+	return rc || !found
 }
 
 // noCoverage counts nothing.

@@ -146,7 +146,7 @@ func (r *Run) incarnation(id, inc uint64, m *msgr.Messenger) {
 		}
 		last, seen := sl.last, sl.seen
 		addr := m.MyAddr()
-		sl.last, sl.seen = incarnation{inc: inc, addr: addr}, true
+		sl.last, sl.seen = incarnation{inc: inc, addr: addr, m: m}, true
 		r.Sessions.Started(addr, last.addr, seen)
 		return
 	}
@@ -155,7 +155,7 @@ func (r *Run) incarnation(id, inc uint64, m *msgr.Messenger) {
 		return
 	}
 	addr := m.MyAddr()
-	r.incs[id] = incarnation{inc: inc, addr: addr}
+	r.incs[id] = incarnation{inc: inc, addr: addr, m: m}
 	r.Sessions.Started(addr, last.addr, seen)
 }
 
