@@ -262,10 +262,22 @@ func (n *Network) Conns() []ConnInfo {
 // has the address.
 func (n *Network) Unplug(ip netip.Addr) {
 	ip = ip.Unmap()
+	n.detach(ip, n.hostAt(ip, "Unplug"))
+}
+
+// hostAt is the host with address ip (unmapped); op names the caller in the panic if there is
+// none.
+func (n *Network) hostAt(ip netip.Addr, op string) *Host {
 	h := n.byIP[ip]
 	if h == nil {
-		panic(fmt.Sprintf("simnet: Unplug(%v): no such host", ip))
+		panic(fmt.Sprintf("simnet: %s(%v): no such host", op, ip))
 	}
+	return h
+}
+
+// detach takes host h off address ip: AddHost may put another host there, which takes its
+// ports after h's.
+func (n *Network) detach(ip netip.Addr, h *Host) {
 	delete(n.byIP, ip)
 	for i, x := range n.hosts {
 		if x == h {
@@ -476,18 +488,7 @@ func (h *Host) Crashed() bool { return h.crashed }
 // Partitions and clogs name addresses, not hosts: they stay in force for the new host.
 func (n *Network) RemoveHost(ip netip.Addr) {
 	ip = ip.Unmap()
-	h := n.byIP[ip]
-	if h == nil {
-		panic(fmt.Sprintf("simnet: RemoveHost(%v): no such host", ip))
-	}
+	h := n.hostAt(ip, "RemoveHost")
 	h.Crash()
-	delete(n.byIP, ip)
-	for i, x := range n.hosts {
-		if x == h {
-			n.hosts = append(n.hosts[:i], n.hosts[i+1:]...)
-			break
-		}
-	}
-	n.ports[ip] = h.nextPort
-	n.faultsChanged()
+	n.detach(ip, h)
 }
