@@ -53,6 +53,9 @@ const (
 	causeNone = "unattributed"
 )
 
+// dirPair names a messenger (to) and its peer (from) by their nonces, in that direction.
+type dirPair struct{ to, from uint32 }
+
 // noncePair names a session by its ends' nonces, the lower first.
 type noncePair struct{ lo, hi uint32 }
 
@@ -139,6 +142,9 @@ func (s *Sessions) Opened(ec EventConn, my, peer uint32) {
 	if l := s.lic[makeNoncePair(my, peer)]; l != nil && l.used {
 		delete(s.lic, makeNoncePair(my, peer))
 	}
+	if d := (dirPair{my, peer}); len(s.resetsTo[d]) > 0 {
+		delete(s.resetsTo, d) // a RESETSESSION not read by now never will be: it opened since
+	}
 }
 
 // orderedEvent checks that no event follows a connection's reset (event-order).
@@ -168,6 +174,19 @@ func (s *Sessions) Reset(ec EventConn, my, peer uint32, remote, lossy bool) (str
 		cause = CauseMarkDown
 	case !remote && !st.opened && s.steps[ec].accepted:
 		cause = CauseNeverOpened
+	case remote && len(s.resetsTo[dirPair{my, peer}]) > 0:
+		// The remote_reset of a RESETSESSION it read: attributed as that RESETSESSION was when
+		// it was written (and reported then if spurious), even if the session opened at both
+		// ends in between and took the license with it (default seed 265395).
+		d := dirPair{my, peer}
+		q := s.resetsTo[d]
+		cause = q[0]
+		if s.resetsTo[d] = q[1:]; len(q) == 1 {
+			delete(s.resetsTo, d)
+		}
+		if cause == causeNone {
+			return causeNone, false
+		}
 	default:
 		return s.attribute(my, peer, func(*halfConn) bool { return true }, func() string {
 			return fmt.Sprintf("messenger %d#%d conn %d: %s of its lossless session with nonce %d between live incarnations: no crash, mark_down or msgr1 case accounts for it",
@@ -232,10 +251,12 @@ func (s *Sessions) resetSessionWritten(w *wconn) {
 		}
 		return s.resetcheck == nil || s.resetcheck(answering, w.last.HostType)
 	}
-	s.attribute(w.end[0].nonce, w.end[1].nonce, halfOpen, func() string {
+	cause, _ := s.attribute(w.end[0].nonce, w.end[1].nonce, halfOpen, func() string {
 		return fmt.Sprintf("conn %d: %v answered RESETSESSION to %v (connect_seq %d) between live incarnations: no crash, mark_down or msgr1 case accounts for it",
 			w.id, w.addr[1], w.addr[0], w.last.ConnectSeq)
 	})
+	d := dirPair{to: w.end[0].nonce, from: w.end[1].nonce}
+	s.resetsTo[d] = append(s.resetsTo[d], cause)
 }
 
 // Causes counts the attributed resets by cause ("unattributed": spurious ones).

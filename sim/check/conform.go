@@ -191,6 +191,9 @@ type Sessions struct {
 	// have opened the session, while the connector has not opened it (attrib.go,
 	// CauseHalfOpen).
 	halfOpen map[noncePair][]halfConn
+	// resetsTo: per messenger (to) and peer (from), the causes of the RESETSESSIONs written to
+	// it and not yet followed by its remote_reset, oldest first (attrib.go, Reset).
+	resetsTo map[dirPair][]string
 	// resetcheck tells whether the messenger with a nonce has resetcheck in its policy for
 	// peers of a type (SetResetcheck; nil: it may have).
 	resetcheck func(nonce uint32, peer wire.EntityType) bool
@@ -216,17 +219,18 @@ func NewSessions(k *Checker, now func() int64, cov Counter) *Sessions {
 		clear(s.known)
 		clear(s.events)
 		clear(s.halfOpen)
+		clear(s.resetsTo)
 		clear(s.steps)
 		*s = Sessions{k: k, now: now, cov: cov, epoch: s.epoch, bound: s.bound, conns: s.conns[:0], far: s.far, sides: s.sides,
 			lic: s.lic, known: s.known, causes: map[string]int{}, events: s.events, halfOpen: s.halfOpen,
-			steps: s.steps}
+			resetsTo: s.resetsTo, steps: s.steps}
 		k.sessions = s
 		return s
 	}
 	s := &Sessions{k: k, now: now, cov: cov, epoch: map[epochID]uint32{}, bound: map[epochID]bool{}, far: map[uint64]*wconn{},
 		sides: map[sideKey]*side{}, lic: map[noncePair]*license{}, known: map[uint32][]noncePair{},
 		causes: map[string]int{}, events: map[EventConn]*eventState{}, halfOpen: map[noncePair][]halfConn{},
-		steps: map[EventConn]connSteps{}}
+		resetsTo: map[dirPair][]string{}, steps: map[EventConn]connSteps{}}
 	k.sessions = s
 	return s
 }

@@ -697,3 +697,46 @@ func TestRestartOfAnotherMessengerWithTheSameNonce(t *testing.T) {
 	w.connect(1, 3)
 	w.want(InvConnectSeq)
 }
+
+// A remote_reset follows from the RESETSESSION its messenger read, and is attributed as that
+// RESETSESSION was when it was written, even if the session opened at both ends in between
+// (default seed 265395): b connected, a opened the session from b's connect and faulted at
+// once; a's legacy reconnect reached b before b read a's READY, and b, whose session never
+// opened, answered RESETSESSION (Q14), licensed by a's half-open accept. b then read the
+// READY (the session open at both ends: the half-open entries and the used license go), and
+// a read the RESETSESSION. Without the RESETSESSION, the remote_reset is still unaccounted.
+func TestRemoteResetFollowsItsResetSession(t *testing.T) {
+	for _, written := range []bool{true, false} {
+		a, b := addrLow, addrHigh // nonces 1 and 2
+		w := newWire(t)
+		w.open(b, a)
+		w.connect(0, 1)
+		w.read(0)
+		w.reply(wire.TagReady, 1, 1) // a opened the session from b's connect
+		first, firstOff := w.conn, w.off
+		w.open(a, b)
+		w.connectFeatures(1, 2, 0) // a's legacy reconnect
+		w.read(0)
+		if written {
+			w.reply(wire.TagResetSession, 0, 0)
+		}
+		second, secondOff := w.conn, w.off
+		w.conn, w.off = first, firstOff
+		w.read(1) // b reads the READY
+		w.s.Opened(EventConn{Msgr: 2, Inc: 1, Conn: 1}, 2, 1)
+		w.conn, w.off = second, secondOff
+		w.read(1)
+		cause, ok := w.s.Reset(EventConn{Msgr: 1, Inc: 1, Conn: 1}, 1, 2, true, false)
+		if written {
+			if !ok || cause != CauseHalfOpen {
+				t.Errorf("the remote_reset after its RESETSESSION: cause %q, excused %v: %v", cause, ok, w.k.Violations())
+			}
+			w.want()
+			continue
+		}
+		if ok {
+			t.Errorf("a remote_reset without a RESETSESSION was excused (%s)", cause)
+		}
+		w.want(InvSpuriousReset)
+	}
+}
