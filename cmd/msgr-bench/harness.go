@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
+	"runtime/trace"
 	"syscall"
 	"time"
 
@@ -260,11 +261,13 @@ func shuffled(r *detrand.Rand, n int) []int {
 	return p
 }
 
-// profiler writes a CPU profile of every measured window of one contender, one file per
-// window (go tool pprof merges several files given together).
+// profiler writes a CPU profile (or, with trace set, a Go execution trace) of every measured
+// window of one contender, one file per window (go tool pprof merges several profiles given
+// together; go tool trace reads one trace).
 type profiler struct {
 	prefix    string // file name prefix
 	contender string // whose windows are profiled
+	trace     bool   // runtime/trace instead of the CPU profiler
 	f         *os.File
 	err       error
 }
@@ -273,13 +276,17 @@ func (p *profiler) begin(name string, c cell, rep int) {
 	if p == nil || name != p.contender || p.err != nil {
 		return
 	}
-	path := fmt.Sprintf("%s-%s-%s-%s-c%d-r%d.pprof", p.prefix, name, c.mode, sizeName(c.size), c.conns, rep)
+	ext, start := "pprof", pprof.StartCPUProfile
+	if p.trace {
+		ext, start = "trace", trace.Start
+	}
+	path := fmt.Sprintf("%s-%s-%s-%s-c%d-r%d.%s", p.prefix, name, c.mode, sizeName(c.size), c.conns, rep, ext)
 	f, err := os.Create(path)
 	if err != nil {
 		p.err = err
 		return
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
+	if err := start(f); err != nil {
 		_ = f.Close()
 		p.err = err
 		return
@@ -291,7 +298,11 @@ func (p *profiler) end() {
 	if p == nil || p.f == nil {
 		return
 	}
-	pprof.StopCPUProfile()
+	if p.trace {
+		trace.Stop()
+	} else {
+		pprof.StopCPUProfile()
+	}
 	if err := p.f.Close(); err != nil && p.err == nil {
 		p.err = err
 	}

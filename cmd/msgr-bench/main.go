@@ -8,7 +8,7 @@
 //	msgr-bench [run] [-modes oneway,pingpong,rr[,think]] [-sizes 0,4K,64K,4M] [-conns 1,8,64]
 //	           [-contenders msgr,stdlib,rawframed,rawtcp[,msgr-inline,msgr-alloc]] [-duration 2s] [-warmup 500ms]
 //	           [-reps 3] [-depth 128] [-think 1ms] [-workers 2] [-spin 50us] [-writechunk -1] [-notsentlowat 65536] [-seed 1]
-//	           [-out report.json] [-cpuprofile prefix [-profile msgr]] [-json]
+//	           [-out report.json] [-cpuprofile prefix | -trace prefix [-profile msgr]] [-json]
 //	msgr-bench sim [-seeds 200] [-messages 2000] [-json]
 //	msgr-bench idle [-conns 1024] [-json]
 //
@@ -92,6 +92,7 @@ type runFlags struct {
 	spin, think                     time.Duration
 	seed                            uint64
 	out, cpuprofile, profile        string
+	tracePrefix                     string
 	memprofile, heapprofile         string
 	json, quiet, threadWait         bool
 	replyWhileReading               bool
@@ -120,7 +121,8 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the contender order")
 	fs.StringVar(&f.out, "out", "", "write the full report (environment, every sample, ratios) to this JSON file")
 	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write CPU profiles of the measured windows to PREFIX-*.pprof")
-	fs.StringVar(&f.profile, "profile", "msgr", "the contender -cpuprofile profiles")
+	fs.StringVar(&f.profile, "profile", "msgr", "the contender -cpuprofile (or -trace) profiles")
+	fs.StringVar(&f.tracePrefix, "trace", "", "write Go execution traces of the measured windows to PREFIX-*.trace (go tool trace; not with -cpuprofile)")
 	fs.StringVar(&f.memprofile, "memprofile", "", "write an allocation profile (every allocation sampled) of the whole run to this file")
 	fs.StringVar(&f.heapprofile, "heapprofile", "", "write the live heap at the end of every measured window to PREFIX-*.pprof (samples every allocation)")
 	fs.BoolVar(&f.replyWhileReading, "replywhilereading", false, "msgr: Config.ReplyWhileReading, replies written after every 64 KiB read by a connection alone on its center (the stdlib contender writes once its input is drained)")
@@ -176,8 +178,13 @@ func (f *runFlags) matrix() (matrix, error) {
 		}
 	}
 	mx.run.heap = f.heapprofile
-	if f.cpuprofile != "" {
+	switch {
+	case f.cpuprofile != "" && f.tracePrefix != "":
+		return matrix{}, errors.New("-cpuprofile and -trace: one at a time")
+	case f.cpuprofile != "":
 		mx.run.profile = &profiler{prefix: f.cpuprofile, contender: f.profile}
+	case f.tracePrefix != "":
+		mx.run.profile = &profiler{prefix: f.tracePrefix, contender: f.profile, trace: true}
 	}
 	return mx, nil
 }
@@ -234,7 +241,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	env.LoadAfter = loadAverage()
 	if mx.run.profile != nil && mx.run.profile.err != nil {
-		fmt.Fprintln(stderr, "msgr-bench run: cpuprofile:", mx.run.profile.err)
+		fmt.Fprintln(stderr, "msgr-bench run: profile:", mx.run.profile.err)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "msgr-bench run:", err)

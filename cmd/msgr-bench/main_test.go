@@ -3,7 +3,10 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -169,5 +172,40 @@ func TestThinkSendsInline(t *testing.T) {
 		if inline && sent < done/2 || !inline && sent != 0 {
 			t.Errorf("inline %v: %d of %d requests sent inline", inline, sent, done)
 		}
+	}
+}
+
+// TestRunTrace checks -trace: one execution trace per measured window of the traced contender
+// (a Go trace begins with its "go 1." header), none for the others, and -trace with
+// -cpuprofile refused as a usage error.
+func TestRunTrace(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb strings.Builder
+	args := []string{"run", "-modes", "oneway", "-sizes", "4K", "-conns", "1", "-contenders", "msgr,stdlib",
+		"-duration", "100ms", "-warmup", "20ms", "-reps", "2", "-q", "-trace", filepath.Join(dir, "t")}
+	if code := realMain(args, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "t-*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(dir, "t-msgr-oneway-4K-c1-r1.trace"), filepath.Join(dir, "t-msgr-oneway-4K-c1-r2.trace")}
+	if !slices.Equal(files, want) {
+		t.Fatalf("trace files %v, want %v", files, want)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(b, []byte("go 1.")) || len(b) < 1024 {
+			t.Errorf("%s: %d bytes, header %q: not an execution trace", f, len(b), b[:min(len(b), 16)])
+		}
+	}
+	errb.Reset()
+	args = []string{"run", "-modes", "oneway", "-sizes", "4K", "-conns", "1", "-q", "-trace", filepath.Join(dir, "u"), "-cpuprofile", filepath.Join(dir, "v")}
+	if code := realMain(args, &out, &errb); code != 2 || !strings.Contains(errb.String(), "one at a time") {
+		t.Errorf("-trace with -cpuprofile: exit %d, stderr %q; want 2 and the reason", code, errb.String())
 	}
 }
