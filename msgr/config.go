@@ -209,6 +209,11 @@ const (
 	TraceAcked                          // a sent message the peer acknowledged, about to be forgotten (Msg)
 	TraceReach                          // a rare path ran (Probe; Conn when one ran it): see proto.Probe
 	TraceMarkDown                       // the connection is being marked down (before its reset event, if any)
+	// TraceDiscard: the session is done with a message no acknowledgement covered (Msg): a
+	// lossy session's once written, or one a session reset, lossy fault, mark-down or
+	// shutdown discarded. With TraceAcked and TraceDrop it accounts for every message
+	// SendMessage took: each is reported by exactly one of the three.
+	TraceDiscard
 )
 
 // TraceEvent is one traced happening inside a messenger.

@@ -128,8 +128,14 @@ func (h *connHost) ackedTraced(ms []*wire.Message) {
 }
 
 // Dropped implements proto.Dropper: the core forgot m unacknowledged (a lossy session wrote
-// it, or a reset, fault or stop discarded it); a lent message goes back to the free list.
-func (h *connHost) Dropped(m *wire.Message) { h.recycle(m) }
+// it, or a reset, fault or stop discarded it); it is traced (TraceDiscard) and a lent message
+// goes back to the free list.
+func (h *connHost) Dropped(m *wire.Message) {
+	if h.m.cfg.Tracer != nil {
+		h.m.trace(TraceEvent{Kind: TraceDiscard, Conn: h.c(), Msg: m})
+	}
+	h.recycle(m)
+}
 
 // recycle collects a lent message the core is done with; unlock gives the collected ones to
 // the free list together, under one lock: an ACK covers many messages, and the free list's

@@ -23,6 +23,7 @@ const (
 	NoDedupe           // the simulator's cluster workload: OSDs apply retried updates twice
 	ConnectSeq         // msgr/proto: a fault while connecting increments connect_seq (PR #25343)
 	NoSigCheck         // msgr/proto: a signed session's received messages are not checked
+	NoDropReport       // msgr/proto: discarded messages are not reported to the host
 	numKinds
 )
 
@@ -91,6 +92,8 @@ var All = []Canary{
 		Bug: "a fault after the connect message was sent increments connect_seq (Ceph PR #25343, tracker 36612: the acceptor, with no session, answers RESETSESSION and queued messages are dropped)"},
 	{Kind: NoSigCheck, Name: "nosigcheck", Cephx: "tampered-dispatch",
 		Bug: "a signed session's received messages are dispatched without checking their signature (crcs alone then let a tampered message through)"},
+	{Kind: NoDropReport, Name: "nodropreport", Sim: "message-fate", Real: []string{"message-fate"},
+		Bug: "a session reset, lossy fault or stop discards its queued and unacknowledged messages without reporting them to the host (proto.Dropper): the messenger never recycles them, and nothing says they are gone"},
 }
 
 // Of returns k's entry in All (the zero Canary for None).

@@ -25,3 +25,7 @@ func canaryConnectSeq() bool { return canary.Enabled && canary.On(canary.Connect
 // canaryNoSigCheck: a signed session's received messages are not checked against their
 // signatures.
 func canaryNoSigCheck() bool { return canary.Enabled && canary.On(canary.NoSigCheck) }
+
+// canaryNoDropReport: discarded messages (queued, requeued, unacknowledged) are not reported
+// to the host's Dropper.
+func canaryNoDropReport() bool { return canary.Enabled && canary.On(canary.NoDropReport) }

@@ -99,6 +99,7 @@ type stream struct {
 	lossless  bool
 	sent      []uint64 // message ids in send order
 	forgiven  int      // sent[:forgiven] may be lost: a reset was reported after them
+	abandoned int      // sent[:abandoned] were held by a sender that crashed (InvMessageFate)
 	delivered int
 	// visibleAt[i] is when a later message was dispatched while sent[i] was not: the moment a
 	// loss of sent[i] became visible (0: not yet). scanned is how far that was looked at.
@@ -135,6 +136,10 @@ type msgInfo struct {
 	// of the session it went to.
 	pending bool
 	session string
+	// fates are the messenger's reports of what became of it (fateAcked, …: InvMessageFate);
+	// twice is set by a second report.
+	fates uint8
+	twice bool
 }
 
 // CaseRedelivery is the one duplicate dispatch the checker excuses, msgr1's own behaviour
@@ -538,6 +543,7 @@ func (k *Checker) Acked(id uint64, now int64) {
 		return
 	}
 	k.acked++
+	k.reportFate(info, fateAcked)
 	info.acked = true
 	if info.seenAt != 0 {
 		info.ackMarks = 1 + k.markCount(markKey{info.seenRcv, info.order.stream.from})
@@ -661,6 +667,7 @@ func (k *Checker) ForgiveNode(node string) {
 // connection): its loss is accounted for.
 func (k *Checker) Dropped(id uint64) {
 	if info, ok := k.msgs.get(id); ok {
+		k.reportFate(info, fateDropped)
 		info.dropped = true
 		info.reported = true
 		k.rec.dropped(info, id, info.s.lossless)

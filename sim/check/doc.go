@@ -34,6 +34,9 @@
 //   - unknown-message, corrupt-delivery: only what was sent is dispatched, intact;
 //   - drop-delivered: no message the messenger reported dropping (an error from SendMessage, a
 //     TraceDrop event) is ever dispatched: a drop report means it never entered a send queue;
+//   - message-fate: once every messenger shut down, every message a messenger accepted was
+//     reported done with exactly once (acknowledged, dropped, or discarded unacknowledged:
+//     TraceAcked, TraceDrop, TraceDiscard), but what a crashed sender held (fate.go);
 //   - ack-unreceived: an acknowledgement (ACK frame or SEQ exchange) never covers a message the
 //     peer has not read; lossy-ack: lossy sessions never send ACKs (sim/fault's frame tracker
 //     watches for them);

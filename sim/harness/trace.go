@@ -28,7 +28,8 @@ func (r *Run) Tracer(who Traced) func(msgr.TraceEvent) {
 // connection, states and message seq), counted (coverage, the histories' sessions, the run's
 // statistics), told to the checker (a message read, acknowledged or dropped), and written to
 // the readable trace. TraceAcked is not folded into the hash: it follows from the ACK frames
-// already traced; nor is TraceReach: a probe only counts (coverage) what the traced events
+// already traced; nor is TraceDiscard, which follows from the resets, faults, mark-downs and
+// shutdowns traced (and from a lossy session's writes); nor is TraceReach: a probe only counts (coverage) what the traced events
 // already show; nor is TraceMarkDown, which only tells the reset attribution (Sessions) who
 // marked a session down.
 func (r *Run) Trace(who Traced, ev msgr.TraceEvent) { r.trace(who, &ev) }
@@ -41,6 +42,9 @@ func (r *Run) trace(who Traced, ev *msgr.TraceEvent) {
 	switch ev.Kind {
 	case msgr.TraceAcked:
 		r.Check.Acked(ev.Msg.Header.Tid, int64(w.Now()))
+		return
+	case msgr.TraceDiscard:
+		r.Check.Discarded(ev.Msg.Header.Tid)
 		return
 	case msgr.TraceReach:
 		r.reached(who, ev)

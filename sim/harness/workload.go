@@ -78,6 +78,9 @@ func (r *Run) Drive(wl Workload) {
 	if r.Exceeded != "" || r.Panicked {
 		return
 	}
+	if r.Phase == PhaseDone { // every messenger shut down (not shutdown-stalled)
+		r.Check.FinishFates(r.now())
+	}
 	r.stage(StageModels)
 	if fifo, kv := wl.Models(); fifo {
 		r.ModelReports = r.Histories.CheckModels(kv, r.Cfg.Seed, r.Cfg.Models)

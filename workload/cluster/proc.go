@@ -100,6 +100,7 @@ func (p *cproc) down() {
 	p.alive = false
 	for _, x := range p.msgrs {
 		h.Check.ForgiveNode(x.endpoint())
+		h.Check.Abandoned(x.endpoint()) // its messengers report nothing of what they held
 		p.cl.gone[x.m.MyAddr()] = true
 	}
 }

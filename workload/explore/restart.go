@@ -141,6 +141,7 @@ func (n *node) powerOff() {
 	}
 	h.W.Net.Unplug(n.ip)
 	h.Check.ForgiveNode(n.name)
+	h.Check.Abandoned(n.name)   // its power went: its messenger reports nothing more
 	sc.x.backoff.forget(n.side) // the old incarnation's connections reconnect no more
 	h.W.Schedule(h.W.Now()+restartAfter, n.restart)
 }

@@ -294,6 +294,7 @@ func (n *node) Crash() {
 	h.W.Net.RemoveHost(n.ip)
 	n.alive = false
 	h.Check.ForgiveNode(n.name)
+	h.Check.Abandoned(n.name)
 	keepNonce := h.FaultRand.Bool()
 	restart := h.W.Now() + time.Duration(h.FaultRand.Range(1, 50))*time.Millisecond
 	h.W.Schedule(restart, func() { n.restart(old, keepNonce) })

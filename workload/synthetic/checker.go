@@ -134,6 +134,10 @@ func (k *Checker) Trace(ev msgr.TraceEvent) {
 		if !k.connEventsOnly {
 			k.check.Dropped(ev.Msg.Header.Tid)
 		}
+	case msgr.TraceDiscard:
+		if !k.connEventsOnly {
+			k.check.Discarded(ev.Msg.Header.Tid)
+		}
 	}
 }
 

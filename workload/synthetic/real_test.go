@@ -209,6 +209,7 @@ func runReal(t testing.TB, cfg synthetic.Config, seed uint64, drain time.Duratio
 	drainReal(wl, wc, drain)
 	shutdownReal(t, wl, env)
 	k.Finish(now())
+	k.FinishFates(now()) // every messenger shut down: each message reported done exactly once
 	auditReal(k, wl, now)
 	rep.elapsed, rep.injected, rep.stats = time.Since(start), env.injected(), wl.Stats()
 	rep.sessions = rep.stats.Connects + rep.stats.Accepts
