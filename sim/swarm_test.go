@@ -50,9 +50,14 @@ import (
 //     accept), a then read the READY (the session open at both ends, the license gone) and b's
 //     remote_reset found nothing to account for it. A remote_reset is now attributed as the
 //     RESETSESSION it follows (check.TestRemoteResetFollowsItsResetSession).
+//   - 28, 78: idle timeouts that came too soon (idle-timeout, the invariant added with them):
+//     a session stalled on its receive throttle resumed parsing what it had buffered and
+//     delivered a message 87 ms (seed 28) before its 100 ms idle timeout fired, counted from
+//     its last socket read. Ceph's throttle retry runs process(), which sets last_active;
+//     the core's retry now does too.
 func TestSwarmRegressions(t *testing.T) {
 	for _, seed := range []uint64{29, 102, 197, 67, 169, 77, 15, 42, 4774, 17506, 30690, 33051,
-		55565, 101890, 105093, 122444, 178543, 186947, 197312, 2696, 18, 215426, 265395} {
+		55565, 101890, 105093, 122444, 178543, 186947, 197312, 2696, 18, 215426, 265395, 28, 78} {
 		opts := DefaultOptions(seed)
 		f := SwarmFaults(detrand.NewSeeded(seed))
 		opts.Faults = &f

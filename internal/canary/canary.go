@@ -24,6 +24,7 @@ const (
 	ConnectSeq         // msgr/proto: a fault while connecting increments connect_seq (PR #25343)
 	NoSigCheck         // msgr/proto: a signed session's received messages are not checked
 	NoDropReport       // msgr/proto: discarded messages are not reported to the host
+	IdleEarly          // msgr/proto: the idle timeout counts from the session's open, not its last activity
 	numKinds
 )
 
@@ -94,6 +95,8 @@ var All = []Canary{
 		Bug: "a signed session's received messages are dispatched without checking their signature (crcs alone then let a tampered message through)"},
 	{Kind: NoDropReport, Name: "nodropreport", Sim: "message-fate", Real: []string{"message-fate"},
 		Bug: "a session reset, lossy fault or stop discards its queued and unacknowledged messages without reporting them to the host (proto.Dropper): the messenger never recycles them, and nothing says they are gone"},
+	{Kind: IdleEarly, Name: "idleearly", Sim: "idle-timeout",
+		Bug: "the idle timeout (ms_connection_idle_timeout) counts from the session's open, not from its last read or write: busy sessions fault and reconnect, losing nothing a delivery check sees"},
 }
 
 // Of returns k's entry in All (the zero Canary for None).

@@ -29,3 +29,6 @@ func canaryNoSigCheck() bool { return canary.Enabled && canary.On(canary.NoSigCh
 // canaryNoDropReport: discarded messages (queued, requeued, unacknowledged) are not reported
 // to the host's Dropper.
 func canaryNoDropReport() bool { return canary.Enabled && canary.On(canary.NoDropReport) }
+
+// canaryIdleEarly: the idle deadline is not pushed back by activity.
+func canaryIdleEarly() bool { return canary.Enabled && canary.On(canary.IdleEarly) }

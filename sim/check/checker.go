@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/msgrsim/msgrsim/msgr"
 )
 
 // Violation is a broken invariant: its name, for grouping failures, and what happened.
@@ -218,7 +220,8 @@ type Checker struct {
 	infos    []msgInfo           // a block msgInfos are taken from (one allocation per block)
 	tampered map[uint64][]string // the fronts the tamper fault gave each message id
 	tamperN  int
-	sessions *Sessions // the session monitor made for this checker (NewSessions), if any
+	sessions *Sessions                  // the session monitor made for this checker (NewSessions), if any
+	lastRead map[*msgr.Connection]int64 // when each connection last read something (ReadOn)
 	// last is what SentOn found last: order keys, their streams and order states, replaced
 	// round robin (lastNext).
 	last     [4]lastOrder
@@ -347,6 +350,8 @@ func (k *Checker) Reset() {
 		sp.sessions = k.sessions
 	}
 	streams, seen, marks, orders, orphans, byConn := k.streams, k.seen, k.marks, k.orders, k.orphans, k.byConn
+	lastRead := k.lastRead
+	clear(lastRead)
 	clear(streams)
 	clear(seen)
 	clear(marks)
@@ -354,7 +359,7 @@ func (k *Checker) Reset() {
 	clear(orphans)
 	clear(byConn)
 	*k = Checker{streams: streams, seen: seen, marks: marks, excused: make(map[string]int), orders: orders,
-		orphans: orphans, byConn: byConn, violN: make(map[string]int), keys: k.keys[:0],
+		orphans: orphans, byConn: byConn, violN: make(map[string]int), keys: k.keys[:0], lastRead: lastRead,
 		msgs: msgIndex{dense: k.msgs.dense[:0]}, spare: sp}
 }
 

@@ -37,6 +37,8 @@
 //   - message-fate: once every messenger shut down, every message a messenger accepted was
 //     reported done with exactly once (acknowledged, dropped, or discarded unacknowledged:
 //     TraceAcked, TraceDrop, TraceDiscard), but what a crashed sender held (fate.go);
+//   - idle-timeout: a connection faults for idleness only IdleTimeout after the last read it
+//     was seen to make (a message delivered, an acknowledgement heard: idle.go);
 //   - ack-unreceived: an acknowledgement (ACK frame or SEQ exchange) never covers a message the
 //     peer has not read; lossy-ack: lossy sessions never send ACKs (sim/fault's frame tracker
 //     watches for them);

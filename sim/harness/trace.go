@@ -1,7 +1,9 @@
 package harness
 
 import (
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/msgrsim/msgrsim/msgr"
 	"github.com/msgrsim/msgrsim/msgr/proto"
@@ -42,6 +44,7 @@ func (r *Run) trace(who Traced, ev *msgr.TraceEvent) {
 	switch ev.Kind {
 	case msgr.TraceAcked:
 		r.Check.Acked(ev.Msg.Header.Tid, int64(w.Now()))
+		r.Check.ReadOn(ev.Conn, int64(w.Now()))
 		return
 	case msgr.TraceDiscard:
 		r.Check.Discarded(ev.Msg.Header.Tid)
@@ -84,8 +87,12 @@ func (r *Run) trace(who Traced, ev *msgr.TraceEvent) {
 		r.Check.Dropped(ev.Msg.Header.Tid)
 	case msgr.TraceDeliver:
 		r.Check.Received(who.Receiver(), ev.Msg.Header.Tid)
+		r.Check.ReadOn(ev.Conn, int64(w.Now()))
 	case msgr.TraceFault:
 		r.Stats.ConnFaults++
+		if errors.Is(ev.Err, proto.ErrIdleTimeout) {
+			r.Check.IdleFault(ev.Conn, idleTimeout(ev.Msgr), int64(w.Now()))
+		}
 	case msgr.TraceHeld:
 		r.held++
 	case msgr.TraceConnEvent:
@@ -217,4 +224,12 @@ func (r *Run) reached(who Traced, ev *msgr.TraceEvent) {
 		conn = ev.Conn.ID()
 	}
 	r.W.Trace.Logf(r.W.Now(), "%s conn %d: reach %v", who.Receiver(), conn, ev.Probe)
+}
+
+// idleTimeout is the IdleTimeout m's connections run with (the core's default for 0).
+func idleTimeout(m *msgr.Messenger) time.Duration {
+	if d := m.Config().IdleTimeout; d > 0 {
+		return d
+	}
+	return proto.DefaultIdleTimeout
 }
