@@ -7,11 +7,12 @@
 // the acceptor's ready timeout, a keepalive first and long middles; data crcs per chunk, a
 // message throttle of one and small data sections; a peer that loses power and restarts at
 // the same address; cephx handshakes cut after their challenge, no connection limit),
-// stopping at the first failure. A mutant is killed (a step failed, crashed or hung past its timeout),
+// stopping at the first failure; -unit adds msgr/proto's unit tests, -regress the replay of
+// every regression case (sim's Test*Regressions and TestRegressionTapes). A mutant is killed (a step failed, crashed or hung past its timeout),
 // survived (every step passed), not covered (the kill test on the unmutated build never runs
 // the mutated line, so the mutant is not run) or build-failed (the mutant does not compile).
 //
-//	go run ./scripts/mutate -n 150 -seed 1 [-unit] [-json] [-site KEY,...] [-from N]
+//	go run ./scripts/mutate -n 150 -seed 1 [-unit] [-regress] [-json] [-site KEY,...] [-from N]
 //
 // Run it from the module root; see docs/testing.md for the last score.
 package main
@@ -67,6 +68,13 @@ func targets() ([]target, error) {
 	ts = append(ts, target{file: "msgr/accept.go"}, target{file: "msgr/messenger.go", funcs: registry})
 	return ts, nil
 }
+
+// regressTests are sim's tests that replay the regression cases: the default, cluster,
+// cephx and synthetic seeds and the tapes that once found a bug (the -regress step). A
+// mutant that reintroduces a fixed bug fails one of them even when the sweeps' first seeds
+// pass (seed 3's survivor 17, connectUnheard cleared on an opening reply's tag, fails
+// default seed 2696).
+const regressTests = "^(TestSwarmRegressions|TestClusterRegressions|TestCephxRegressions|TestSyntheticRegressions|TestRegressionTapes)$"
 
 // step is one part of the kill test: msgr-sim's arguments and its timeout.
 type step struct {
@@ -125,6 +133,7 @@ func main() {
 	seed := flag.Uint64("seed", 1, "the sample's seed")
 	jsonOut := flag.Bool("json", false, "print one JSON line per mutant and a JSON summary")
 	unit := flag.Bool("unit", false, "also run the unit tests of msgr/proto (go test -short ./msgr/proto/...) as the last step of the kill test")
+	regress := flag.Bool("regress", false, "also replay every regression case (go test -run '"+regressTests+"' ./sim: the seeds and tapes that once found a bug) as the last step of the kill test")
 	sites := flag.String("site", "", "run only these sites (comma-separated keys file@offset/op, as -list or -json print them; a key may name any Go file of the module, sampled or not), all taken as covered")
 	list := flag.Bool("list", false, "list the sample's sites and exit")
 	from := flag.Int("from", 1, "run the sample's mutants from this number on (1-based, as the progress lines number them): resumes an interrupted run; the summary counts only those run")
@@ -191,6 +200,9 @@ func main() {
 	steps := killTest
 	if *unit {
 		steps = append(steps, step{"unit", nil, 5 * time.Minute})
+	}
+	if *regress {
+		steps = append(steps, step{"regress", nil, 10 * time.Minute})
 	}
 	work, err := os.MkdirTemp("", "mutate-")
 	if err != nil {
@@ -317,12 +329,15 @@ func runMutant(work string, i int, s mutate.Site, steps []step) (outcome, by, de
 	}
 	for _, st := range steps {
 		var cmd []string
-		if st.args == nil {
+		switch {
+		case st.name == "regress":
+			cmd = []string{"go", "test", "-count=1", "-overlay", overlay, "-run", regressTests, "./sim"}
+		case st.args == nil:
 			if !strings.HasPrefix(s.File, "msgr/proto/") {
 				continue
 			}
 			cmd = []string{"go", "test", "-short", "-overlay", overlay, "./msgr/proto/..."}
-		} else {
+		default:
 			cmd = append([]string{bin}, st.args...)
 		}
 		failed, timedOut, out := run(cmd, st.timeout, nil)
